@@ -1,0 +1,3 @@
+from trephine.cli.main import app
+
+app(prog_name="trephine")

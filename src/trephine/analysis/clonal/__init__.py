@@ -1,0 +1,1 @@
+"""clonal layer of Trephine."""

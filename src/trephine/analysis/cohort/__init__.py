@@ -1,0 +1,1 @@
+"""cohort layer of Trephine."""

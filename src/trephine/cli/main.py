@@ -1,0 +1,45 @@
+"""The ``trephine`` command.
+
+Each command group lives in its own module and registers here. Command modules import heavy
+libraries (SQLAlchemy, numpy, matplotlib, FastAPI) inside the command functions, so that
+``trephine --help`` and the fast flow commands start quickly.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from trephine import __version__
+from trephine.cli import clonal, core, criteria, flow
+
+app = typer.Typer(
+    name="trephine",
+    help="Bone marrow biopsy data across the treatment cycle.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"trephine {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Trephine command line."""
+
+
+core.register(app)
+app.add_typer(criteria.app, name="criteria")
+app.add_typer(flow.app, name="flow")
+app.add_typer(clonal.app, name="clonal")
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

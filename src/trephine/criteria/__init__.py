@@ -1,0 +1,1 @@
+"""criteria layer of Trephine."""

@@ -1,0 +1,144 @@
+"""The one error tree of Trephine.
+
+Every error a user can cause is a :class:`TrephineError` carrying typed, located fields so that
+the CLI, the API and importers can say *where* and *what* without parsing messages.
+Severity-tagged :class:`Issue` records are what parsers and importers collect before deciding
+that a file imports whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class TrephineError(Exception):
+    """Base of every error Trephine raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where something was found: a file, a row/column, a byte offset, a field path."""
+
+    source: str | None = None
+    row: int | None = None
+    column: str | None = None
+    offset: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        parts: list[str] = []
+        if self.source:
+            parts.append(self.source)
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column:
+            parts.append(f"column {self.column!r}")
+        if self.field:
+            parts.append(f"field {self.field!r}")
+        if self.offset is not None:
+            parts.append(f"byte {self.offset}")
+        return ", ".join(parts) if parts else "<unknown location>"
+
+
+class ValidationError(TrephineError, ValueError):
+    """A value is not allowed. Names the field, the value and what is allowed."""
+
+    def __init__(
+        self,
+        field: str,
+        value: object,
+        allowed: str | Iterable[object] | None = None,
+        *,
+        location: Location | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = (
+            allowed if allowed is None or isinstance(allowed, str) else ", ".join(map(str, allowed))
+        )
+        self.location = location
+        self.reason = reason
+        msg = f"{field}: {value!r} is not allowed"
+        if reason:
+            msg += f" ({reason})"
+        if self.allowed:
+            msg += f"; allowed: {self.allowed}"
+        if location is not None:
+            msg = f"{location}: {msg}"
+        super().__init__(msg)
+
+
+class ParseError(TrephineError, ValueError):
+    """A file could not be read. Names the source and where in it."""
+
+    def __init__(self, message: str, *, location: Location | None = None) -> None:
+        self.location = location
+        self.message = message
+        super().__init__(f"{location}: {message}" if location is not None else message)
+
+
+class IllegalTransition(TrephineError):
+    """A lifecycle transition that the workflow does not allow (e.g. editing a signed-out result)."""
+
+    def __init__(self, entity: str, from_state: str, to_state: str, reason: str = "") -> None:
+        self.entity = entity
+        self.from_state = from_state
+        self.to_state = to_state
+        msg = f"{entity}: cannot go from {from_state!r} to {to_state!r}"
+        super().__init__(f"{msg}: {reason}" if reason else msg)
+
+
+class NotFound(TrephineError, LookupError):
+    """A record that was asked for does not exist."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} not found")
+
+
+class CriteriaNotApplicable(TrephineError):
+    """A criteria set was asked about a case it does not cover."""
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One located finding of a parser or importer."""
+
+    severity: Severity
+    code: str
+    message: str
+    location: Location = field(default_factory=Location)
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.location}: {self.message} [{self.code}]"
+
+
+class ImportRejected(TrephineError):
+    """A file was refused as a whole; nothing from it was written."""
+
+    def __init__(self, source: str, issues: Sequence[Issue]) -> None:
+        self.source = source
+        self.issues = list(issues)
+        errors = [i for i in self.issues if i.severity is Severity.ERROR]
+        head = f"{source}: rejected, nothing imported ({len(errors)} error(s))"
+        body = "\n".join(f"  {i}" for i in errors[:50])
+        more = f"\n  ... and {len(errors) - 50} more" if len(errors) > 50 else ""
+        super().__init__(f"{head}\n{body}{more}")
+
+
+class TrephineWarning(UserWarning):
+    """Base of the warnings Trephine emits (e.g. a tolerated file quirk)."""
+
+
+class FileQuirkWarning(TrephineWarning):
+    """A file deviates from its standard in a known way that Trephine tolerated."""
