@@ -81,7 +81,7 @@ class ParseError(TrephineError, ValueError):
 
 
 class IllegalTransition(TrephineError):
-    """A lifecycle transition that the workflow does not allow (e.g. editing a signed-out result)."""
+    """A lifecycle transition the workflow does not allow (e.g. editing a signed-out result)."""
 
     def __init__(self, entity: str, from_state: str, to_state: str, reason: str = "") -> None:
         self.entity = entity
