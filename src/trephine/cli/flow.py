@@ -1,7 +1,16 @@
-"""`trephine flow ...` commands."""
+"""`trephine flow ...` commands: reading FCS files, gating, MRD.
+
+The reading commands (``info``) live in :mod:`trephine.cli.flow_read`, the gating and MRD
+commands in :mod:`trephine.cli.flow_gating`; both register on this group.
+"""
 
 from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="flow commands.", no_args_is_help=True)
+from trephine.cli import flow_gating, flow_read
+
+app = typer.Typer(help="Flow cytometry: read FCS files, gate, quantify MRD.", no_args_is_help=True)
+
+flow_read.register(app)
+flow_gating.register(app)
