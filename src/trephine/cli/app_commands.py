@@ -1,0 +1,9 @@
+"""Top-level commands (see :mod:`trephine.cli.core`)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this module's commands to the top-level app."""
