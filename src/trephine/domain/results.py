@@ -1,0 +1,563 @@
+"""Typed results. Each kind is a frozen dataclass with canonical units and validated ranges.
+
+Every result kind has a ``kind`` (its :class:`ResultKind`) and an ``analyte`` — the part of the
+natural key that tells two results of the same kind on the same specimen apart (the gene and HGVS
+of a variant, the marker of a molecular MRD, the lineage of a chimerism). Codes come from
+``shared/spec/clinical-systems.md`` §5 where it lists one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+from typing import ClassVar
+
+from trephine.domain import quantity as q
+from trephine.domain._checks import require_range, require_text
+from trephine.domain.codes import (
+    LOINC_BM_ASPIRATION_REPORT,
+    LOINC_BM_BIOPSY_REPORT,
+    LOINC_CHIMERISM,
+    LOINC_FLOW_MRD,
+    LOINC_GENETIC_VARIANT,
+    LOINC_KARYOTYPE_BM,
+    Code,
+)
+from trephine.domain.quantity import Qualifier, Quantity
+from trephine.errors import ValidationError
+
+
+class ResultKind(StrEnum):
+    BLOOD_COUNT = "blood_count"
+    DIFFERENTIAL = "differential"
+    CORE = "core"
+    FLOW_MRD = "flow_mrd"
+    MOLECULAR_MRD = "molecular_mrd"
+    NGS_VARIANT = "ngs_variant"
+    KARYOTYPE = "karyotype"
+    CHIMERISM = "chimerism"
+    EXTRAMEDULLARY = "extramedullary"
+
+
+def _check(measure: q.Measure, value: Quantity | None) -> None:
+    """A Quantity built elsewhere must still be in the field's canonical unit and range."""
+    if value is None:
+        return
+    if value.unit != measure.unit:
+        raise ValidationError(
+            f"{measure.name} unit",
+            value.unit,
+            [measure.unit],
+            reason="convert at ingestion with the field's Measure",
+        )
+    for number in (value.value, value.lod, value.lloq):
+        if number is not None:
+            measure.check(number)
+
+
+# --------------------------------------------------------------------------- blood count
+
+
+class TransfusionDependence(StrEnum):
+    NONE = "none"
+    RED_CELLS = "red cells"
+    PLATELETS = "platelets"
+    BOTH = "red cells and platelets"
+
+
+CIRCULATING_BLASTS = q.percent("circulating_blasts")
+
+
+@dataclass(frozen=True)
+class BloodCount:
+    """Peripheral blood count. Counts in ×10^9/L, haemoglobin in g/dL (criteria spec G1)."""
+
+    kind: ClassVar[ResultKind] = ResultKind.BLOOD_COUNT
+    code: ClassVar[Code | None] = None
+
+    wbc: Quantity | None = None
+    anc: Quantity | None = None
+    alc: Quantity | None = None
+    platelets: Quantity | None = None
+    hemoglobin: Quantity | None = None
+    #: Blasts as % of leukocytes on the blood film.
+    circulating_blasts: Quantity | None = None
+    transfusion_dependence: TransfusionDependence | None = None
+
+    def __post_init__(self) -> None:
+        _check(q.WBC, self.wbc)
+        _check(q.ANC, self.anc)
+        _check(q.LYMPHOCYTES_ABS, self.alc)
+        _check(q.PLATELETS, self.platelets)
+        _check(q.HEMOGLOBIN, self.hemoglobin)
+        _check(CIRCULATING_BLASTS, self.circulating_blasts)
+        values = (self.wbc, self.anc, self.alc, self.platelets, self.hemoglobin)
+        if all(v is None for v in values) and self.circulating_blasts is None:
+            raise ValidationError(
+                "blood_count", None, "at least one of wbc, anc, alc, platelets, hemoglobin"
+            )
+        if (
+            self.wbc is not None
+            and self.anc is not None
+            and self.wbc.qualifier is Qualifier.EXACT
+            and self.anc.qualifier is Qualifier.EXACT
+            and self.anc.value is not None
+            and self.wbc.value is not None
+            and self.anc.value > self.wbc.value
+        ):
+            raise ValidationError("anc", self.anc.value, f"≤ wbc ({self.wbc.value} 10^9/L)")
+
+    @property
+    def analyte(self) -> str:
+        return ""
+
+
+# ------------------------------------------------------------------ aspirate differential
+
+
+class CellClass(StrEnum):
+    """Cell classes of a marrow aspirate differential (nucleated cells; megakaryocytes excluded).
+
+    Megakaryocytes are assessed separately and not counted in the nucleated differential
+    (ICSH 2008, Lee et al., Int J Lab Hematol 30:349).
+    """
+
+    BLAST = "blasts"
+    PROMYELOCYTE = "promyelocytes"
+    MYELOCYTE = "myelocytes"
+    METAMYELOCYTE = "metamyelocytes"
+    BAND = "bands"
+    NEUTROPHIL = "neutrophils"
+    EOSINOPHIL = "eosinophils"
+    BASOPHIL = "basophils"
+    MONOCYTE = "monocytes"
+    PROERYTHROBLAST = "proerythroblasts"
+    ERYTHROBLAST = "erythroblasts"
+    LYMPHOCYTE = "lymphocytes"
+    PLASMA_CELL = "plasma cells"
+    MAST_CELL = "mast cells"
+    MACROPHAGE = "macrophages"
+    OTHER = "other"
+
+
+#: Granulocytic series for the M:E ratio — "granulocytes and their precursors" (Wintrobe's
+#: Clinical Hematology; normal 2:1–4:1, criteria spec §7.3 [S27]). Blasts are included as the
+#: earliest myeloid precursor, which is standard practice when no lineage is assigned on
+#: morphology. Monocytes are left out by default; some labs count them (``include_monocytes``).
+MYELOID_CLASSES: frozenset[CellClass] = frozenset(
+    {
+        CellClass.BLAST,
+        CellClass.PROMYELOCYTE,
+        CellClass.MYELOCYTE,
+        CellClass.METAMYELOCYTE,
+        CellClass.BAND,
+        CellClass.NEUTROPHIL,
+        CellClass.EOSINOPHIL,
+        CellClass.BASOPHIL,
+    }
+)
+#: All nucleated erythroid precursors (pro-, basophilic, polychromatic, orthochromatic).
+ERYTHROID_CLASSES: frozenset[CellClass] = frozenset(
+    {CellClass.PROERYTHROBLAST, CellClass.ERYTHROBLAST}
+)
+#: ICSH 2008 recommends a differential of at least 500 nucleated cells (criteria spec Q1).
+MIN_ADEQUATE_CELLS = 500
+
+
+@dataclass(frozen=True)
+class AspirateDifferential:
+    """Counts per cell class; ``cells_counted`` must equal their sum."""
+
+    kind: ClassVar[ResultKind] = ResultKind.DIFFERENTIAL
+    code: ClassVar[Code | None] = LOINC_BM_ASPIRATION_REPORT
+
+    counts: Mapping[CellClass, int]
+    cells_counted: int
+
+    def __post_init__(self) -> None:
+        frozen = MappingProxyType({CellClass(k): v for k, v in self.counts.items()})
+        object.__setattr__(self, "counts", frozen)
+        for cls, n in frozen.items():
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise ValidationError(f"count of {cls}", n, "a whole number ≥ 0")
+        if not isinstance(self.cells_counted, int) or self.cells_counted <= 0:
+            raise ValidationError("cells_counted", self.cells_counted, "a whole number > 0")
+        total = sum(frozen.values())
+        if total != self.cells_counted:
+            raise ValidationError(
+                "cells_counted",
+                self.cells_counted,
+                f"the sum of the class counts ({total})",
+            )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AspirateDifferential):
+            return NotImplemented
+        return self.cells_counted == other.cells_counted and self._nonzero() == other._nonzero()
+
+    def __hash__(self) -> int:
+        return hash((self.cells_counted, frozenset(self._nonzero().items())))
+
+    def _nonzero(self) -> dict[CellClass, int]:
+        return {k: v for k, v in self.counts.items() if v}
+
+    @property
+    def analyte(self) -> str:
+        return ""
+
+    def count(self, cls: CellClass) -> int:
+        return self.counts.get(cls, 0)
+
+    def percent(self, cls: CellClass) -> Decimal:
+        """Share of all nucleated cells counted, exact (no rounding)."""
+        return Decimal(self.count(cls)) * 100 / Decimal(self.cells_counted)
+
+    @property
+    def blast_percent(self) -> Decimal:
+        """Blasts as % of all nucleated marrow cells (criteria spec G1; WHO 5th / ICC 2022)."""
+        return self.percent(CellClass.BLAST)
+
+    def me_ratio(self, *, include_monocytes: bool = False) -> Decimal | None:
+        """Myeloid:erythroid ratio, or None when no erythroid precursor was counted."""
+        myeloid = sum(self.count(c) for c in MYELOID_CLASSES)
+        if include_monocytes:
+            myeloid += self.count(CellClass.MONOCYTE)
+        erythroid = sum(self.count(c) for c in ERYTHROID_CLASSES)
+        if erythroid == 0:
+            return None
+        return Decimal(myeloid) / Decimal(erythroid)
+
+    @property
+    def adequate(self) -> bool:
+        return self.cells_counted >= MIN_ADEQUATE_CELLS
+
+
+# -------------------------------------------------------------------------- core biopsy
+
+
+class FibrosisGrade(StrEnum):
+    """European consensus (Thiele 2005) / WHO grading, criteria spec §7.5."""
+
+    MF0 = "MF-0"
+    MF1 = "MF-1"
+    MF2 = "MF-2"
+    MF3 = "MF-3"
+
+
+class IronScale(StrEnum):
+    #: Gale et al. 1963, grades 0–6 (criteria spec §7.4).
+    GALE = "Gale 0-6"
+    #: "none, 1+ … 4+" scale; no published one-to-one mapping to Gale, so the scale is stored.
+    PLUS = "0-4+"
+
+
+class Lineage(StrEnum):
+    ERYTHROID = "erythroid"
+    GRANULOCYTIC = "granulocytic"
+    MEGAKARYOCYTIC = "megakaryocytic"
+
+
+CELLULARITY = q.percent("cellularity")
+RING_SIDEROBLASTS = q.percent("ring_sideroblasts")
+INFILTRATE = q.percent("infiltrate")
+
+
+@dataclass(frozen=True)
+class CoreFindings:
+    kind: ClassVar[ResultKind] = ResultKind.CORE
+    code: ClassVar[Code | None] = LOINC_BM_BIOPSY_REPORT
+
+    cellularity: Quantity | None = None
+    fibrosis: FibrosisGrade | None = None
+    iron_grade: int | None = None
+    iron_scale: IronScale | None = None
+    #: Ring sideroblasts as % of erythroid precursors.
+    ring_sideroblasts: Quantity | None = None
+    #: Dysplastic cells as % of each lineage.
+    dysplasia: Mapping[Lineage, Decimal] = field(default_factory=dict)
+    granulomas: bool | None = None
+    #: Infiltrate, e.g. "plasma cells", "CLL", with its share of cellularity.
+    infiltrate_type: str | None = None
+    infiltrate: Quantity | None = None
+
+    def __post_init__(self) -> None:
+        _check(CELLULARITY, self.cellularity)
+        _check(RING_SIDEROBLASTS, self.ring_sideroblasts)
+        _check(INFILTRATE, self.infiltrate)
+        object.__setattr__(
+            self, "dysplasia", MappingProxyType({Lineage(k): v for k, v in self.dysplasia.items()})
+        )
+        for lineage, pct in self.dysplasia.items():
+            require_range(f"dysplasia {lineage}", pct, Decimal(0), Decimal(100))
+        if (self.iron_grade is None) != (self.iron_scale is None):
+            raise ValidationError(
+                "iron_scale", self.iron_scale, "given together with iron_grade (and only then)"
+            )
+        if self.iron_grade is not None:
+            top = 6 if self.iron_scale is IronScale.GALE else 4
+            require_range(f"iron_grade ({self.iron_scale})", self.iron_grade, 0, top)
+        if self.infiltrate is not None and not self.infiltrate_type:
+            raise ValidationError("infiltrate_type", self.infiltrate_type, "the infiltrate named")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CoreFindings):
+            return NotImplemented
+        return _fields(self) == _fields(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(map(str, _fields(self).items()))))
+
+    @property
+    def analyte(self) -> str:
+        return ""
+
+
+def _fields(obj: object) -> dict[str, object]:
+    data = dict(vars(obj))
+    return {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+
+
+# ------------------------------------------------------------------------------- MRD
+
+
+class FlowMethod(StrEnum):
+    LAIP = "LAIP"
+    DFN = "DfN"
+    LAIP_DFN = "LAIP+DfN"
+
+
+FLOW_MRD = q.percent("mrd")
+
+
+@dataclass(frozen=True)
+class FlowMRD:
+    """Flow MRD as % of leukocytes (CD45+ events), with events and LOD/LLOQ in %."""
+
+    kind: ClassVar[ResultKind] = ResultKind.FLOW_MRD
+    code: ClassVar[Code | None] = LOINC_FLOW_MRD
+
+    mrd: Quantity
+    method: FlowMethod
+    events_acquired: int | None = None
+    abnormal_events: int | None = None
+    panel: str | None = None
+
+    def __post_init__(self) -> None:
+        _check(FLOW_MRD, self.mrd)
+        require_range("events_acquired", self.events_acquired, 0, 10**10)
+        require_range("abnormal_events", self.abnormal_events, 0, 10**10)
+        if (
+            self.events_acquired is not None
+            and self.abnormal_events is not None
+            and self.abnormal_events > self.events_acquired
+        ):
+            raise ValidationError(
+                "abnormal_events",
+                self.abnormal_events,
+                f"≤ events_acquired ({self.events_acquired})",
+            )
+
+    @property
+    def analyte(self) -> str:
+        return str(self.method)
+
+
+class MolecularMethod(StrEnum):
+    QPCR = "qPCR"
+    DDPCR = "ddPCR"
+    NGS = "NGS"
+
+
+MOLECULAR_RATIO = q.Measure(
+    "ratio", "%", Decimal(0), Decimal(100000), {"percent": Decimal(1), "1": Decimal(100)}
+)
+
+
+@dataclass(frozen=True)
+class MolecularMRD:
+    """Marker transcripts as % of a control gene (e.g. NPM1 mutant / ABL1 × 100)."""
+
+    kind: ClassVar[ResultKind] = ResultKind.MOLECULAR_MRD
+    code: ClassVar[Code | None] = None
+
+    marker: str
+    ratio: Quantity
+    control_gene: str = "ABL1"
+    #: Assay sensitivity as a fraction (1e-5 = one in 100,000).
+    sensitivity: Decimal | None = None
+    method: MolecularMethod = MolecularMethod.QPCR
+
+    def __post_init__(self) -> None:
+        require_text("marker", self.marker, 64)
+        require_text("control_gene", self.control_gene, 32)
+        _check(MOLECULAR_RATIO, self.ratio)
+        if self.sensitivity is not None:
+            require_range("sensitivity", self.sensitivity, Decimal("1e-9"), Decimal(1))
+
+    @property
+    def analyte(self) -> str:
+        return self.marker
+
+
+# ------------------------------------------------------------------------- genetics
+
+
+VAF = q.percent("vaf")
+
+
+@dataclass(frozen=True)
+class NGSVariant:
+    """A somatic variant; VAF in % (a fraction in unit ``1`` is converted at ingestion)."""
+
+    kind: ClassVar[ResultKind] = ResultKind.NGS_VARIANT
+    code: ClassVar[Code | None] = LOINC_GENETIC_VARIANT
+
+    gene: str
+    hgvs: str
+    vaf: Quantity
+    depth: int | None = None
+    hgvs_protein: str | None = None
+    transcript: str | None = None
+
+    def __post_init__(self) -> None:
+        require_text("gene", self.gene, 32)
+        require_text("hgvs", self.hgvs)
+        if not self.hgvs.startswith(("c.", "g.", "n.", "m.")) and ":" not in self.hgvs:
+            raise ValidationError(
+                "hgvs", self.hgvs, "an HGVS description such as 'c.1792G>T' or 'NM_…:c.…'"
+            )
+        _check(VAF, self.vaf)
+        require_range("depth", self.depth, 0, 10**9)
+
+    @property
+    def analyte(self) -> str:
+        return f"{self.gene} {self.hgvs}"
+
+
+@dataclass(frozen=True)
+class Karyotype:
+    kind: ClassVar[ResultKind] = ResultKind.KARYOTYPE
+    code: ClassVar[Code | None] = LOINC_KARYOTYPE_BM
+
+    iscn: str
+    metaphases: int | None = None
+    abnormal_metaphases: int | None = None
+
+    def __post_init__(self) -> None:
+        require_text("iscn", self.iscn, 2000)
+        require_range("metaphases", self.metaphases, 0, 1000)
+        if (
+            self.metaphases is not None
+            and self.abnormal_metaphases is not None
+            and not 0 <= self.abnormal_metaphases <= self.metaphases
+        ):
+            raise ValidationError(
+                "abnormal_metaphases", self.abnormal_metaphases, f"0–{self.metaphases}"
+            )
+
+    @property
+    def analyte(self) -> str:
+        return ""
+
+
+class ChimerismLineage(StrEnum):
+    WHOLE_BLOOD = "whole blood"
+    MARROW = "bone marrow"
+    T_CELLS = "CD3"
+    MYELOID = "CD33"
+    B_CELLS = "CD19"
+    NK_CELLS = "CD56"
+    CD34 = "CD34"
+
+
+DONOR_PERCENT = q.percent("donor_percent")
+
+
+@dataclass(frozen=True)
+class Chimerism:
+    kind: ClassVar[ResultKind] = ResultKind.CHIMERISM
+    code: ClassVar[Code | None] = LOINC_CHIMERISM
+
+    donor_percent: Quantity
+    lineage: ChimerismLineage = ChimerismLineage.WHOLE_BLOOD
+    method: str = "STR"
+
+    def __post_init__(self) -> None:
+        _check(DONOR_PERCENT, self.donor_percent)
+
+    @property
+    def analyte(self) -> str:
+        return str(self.lineage)
+
+
+@dataclass(frozen=True)
+class Extramedullary:
+    kind: ClassVar[ResultKind] = ResultKind.EXTRAMEDULLARY
+    code: ClassVar[Code | None] = None
+
+    site: str
+    present: bool
+    method: str | None = None
+    size_mm: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        require_text("site", self.site)
+        require_range("size_mm", self.size_mm, Decimal(0), Decimal(1000))
+
+    @property
+    def analyte(self) -> str:
+        return self.site
+
+
+ResultValue = (
+    BloodCount
+    | AspirateDifferential
+    | CoreFindings
+    | FlowMRD
+    | MolecularMRD
+    | NGSVariant
+    | Karyotype
+    | Chimerism
+    | Extramedullary
+)
+
+RESULT_TYPES: Mapping[ResultKind, type[ResultValue]] = MappingProxyType(
+    {
+        cls.kind: cls
+        for cls in (
+            BloodCount,
+            AspirateDifferential,
+            CoreFindings,
+            FlowMRD,
+            MolecularMRD,
+            NGSVariant,
+            Karyotype,
+            Chimerism,
+            Extramedullary,
+        )
+    }
+)
+
+
+def headline(value: ResultValue) -> Quantity | None:
+    """The one number of a result that lists and charts show (and the store indexes)."""
+    match value:
+        case AspirateDifferential():
+            return Quantity(value.blast_percent, "%")
+        case FlowMRD():
+            return value.mrd
+        case MolecularMRD():
+            return value.ratio
+        case NGSVariant():
+            return value.vaf
+        case Chimerism():
+            return value.donor_percent
+        case CoreFindings():
+            return value.cellularity
+        case BloodCount():
+            return value.anc
+        case _:
+            return None
