@@ -1,0 +1,126 @@
+"""Engines, migrations and units of work.
+
+``Database(url)`` owns one engine. ``upgrade()`` runs the Alembic migrations shipped inside the
+package (so ``trephine init`` works from an installed wheel), and ``unit_of_work(actor)`` opens
+one transaction that commits on success and rolls back on any error — the all-or-nothing
+guarantee importers rely on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from trephine.store.tables import AuditEventRow
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # SQLite ignores foreign keys unless asked, per connection.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UnitOfWork:
+    """One transaction acting on behalf of ``actor``; writes audit events inside it."""
+
+    def __init__(self, session: Session, actor: str, clock: Callable[[], dt.datetime]) -> None:
+        self.session = session
+        self.actor = actor
+        self._clock = clock
+
+    def now(self) -> dt.datetime:
+        return self._clock()
+
+    def audit(self, action: str, entity: str, entity_id: object, detail: dict[str, Any]) -> None:
+        self.session.add(
+            AuditEventRow(
+                occurred_at=self.now(),
+                actor=self.actor,
+                action=action,
+                entity=entity,
+                entity_id=str(entity_id),
+                detail=detail,
+            )
+        )
+
+
+class Database:
+    def __init__(self, url: str, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._clock = clock
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Migrate up; running it on an up-to-date database does nothing."""
+        from alembic import command
+
+        with self.engine.begin() as connection:
+            config = _alembic_config(self.engine)
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    def downgrade(self, revision: str = "base") -> None:
+        from alembic import command
+
+        with self.engine.begin() as connection:
+            config = _alembic_config(self.engine)
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(_alembic_config(self.engine)).get_current_head()
+
+    def table_names(self) -> list[str]:
+        return sorted(inspect(self.engine).get_table_names())
+
+    @contextmanager
+    def unit_of_work(self, actor: str) -> Iterator[UnitOfWork]:
+        """Commit on success, roll back on any exception (nothing half-written)."""
+        with self._sessions() as session, session.begin():
+            yield UnitOfWork(session, actor, self._clock)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,268 @@
+"""SQLAlchemy 2 tables (typed ORM). The schema itself is created by Alembic migrations only.
+
+Results live in ONE ``result`` table: the value of each kind is JSON (the domain dataclass,
+serialised by :mod:`trephine.store.codec`), and what is queried — kind, analyte, state, version,
+dates, the headline number — are typed columns. One table keeps versioning, supersession, the
+lifecycle trigger and the natural key in one place for all nine kinds; per-kind tables would
+repeat all of that nine times. See docs/data-model.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from trephine.store.types import ExactDecimal, UTCDateTime, json_type
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        dt.datetime: UTCDateTime(),
+        dt.date: Date(),
+        Decimal: ExactDecimal(),
+        dict[str, Any]: json_type(),
+        list[Any]: json_type(),
+    }
+
+
+class PatientRow(Base):
+    __tablename__ = "patient"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    sex: Mapped[str] = mapped_column(String(16))
+    birth_year: Mapped[int | None]
+    created_at: Mapped[dt.datetime]
+
+    identity: Mapped[PatientIdentityRow | None] = relationship(back_populates="patient")
+
+
+class PatientIdentityRow(Base):
+    """Identifying data, one row per patient, in its own table (research views never join it)."""
+
+    __tablename__ = "patient_identity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    mrn: Mapped[str] = mapped_column(String(64), unique=True)
+    birth_date: Mapped[dt.date | None]
+
+    patient: Mapped[PatientRow] = relationship(back_populates="identity")
+
+
+class DiagnosisRow(Base):
+    __tablename__ = "diagnosis"
+    __table_args__ = (UniqueConstraint("patient_id", "disease", "diagnosed_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    disease: Mapped[str] = mapped_column(String(32))
+    classification: Mapped[str] = mapped_column(String(32))
+    subtype: Mapped[str | None] = mapped_column(String(200))
+    diagnosed_on: Mapped[dt.date]
+    genetics: Mapped[list[Any]]
+    karyotype: Mapped[str | None] = mapped_column(Text)
+
+
+class TherapyLineRow(Base):
+    __tablename__ = "therapy_line"
+    __table_args__ = (UniqueConstraint("patient_id", "line"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    line: Mapped[int]
+    regimen: Mapped[str] = mapped_column(String(200))
+    intent: Mapped[str] = mapped_column(String(32))
+    intensity: Mapped[str] = mapped_column(String(32))
+    start: Mapped[dt.date]
+    end: Mapped[dt.date | None]
+
+    cycles: Mapped[list[TherapyCycleRow]] = relationship(
+        order_by="TherapyCycleRow.number", cascade="all, delete-orphan"
+    )
+
+
+class TherapyCycleRow(Base):
+    __tablename__ = "therapy_cycle"
+    __table_args__ = (UniqueConstraint("therapy_line_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapy_line_id: Mapped[int] = mapped_column(ForeignKey("therapy_line.id"))
+    number: Mapped[int]
+    start: Mapped[dt.date]
+    end: Mapped[dt.date | None]
+
+
+class CellularTherapyRow(Base):
+    """Stem-cell transplant or CAR-T infusion (kind), as dated events."""
+
+    __tablename__ = "cellular_therapy"
+    __table_args__ = (UniqueConstraint("patient_id", "kind", "given_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    given_on: Mapped[dt.date]
+    donor_type: Mapped[str | None] = mapped_column(String(32))
+    conditioning: Mapped[str | None] = mapped_column(String(32))
+    product: Mapped[str | None] = mapped_column(String(200))
+    target: Mapped[str | None] = mapped_column(String(32))
+
+
+class ProcedureRow(Base):
+    __tablename__ = "procedure"
+    __table_args__ = (UniqueConstraint("patient_id", "performed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    performed_at: Mapped[dt.datetime]
+    site: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(16))
+    indication: Mapped[str] = mapped_column(String(32))
+    operator: Mapped[str | None] = mapped_column(String(200))
+    anesthesia: Mapped[str] = mapped_column(String(32))
+    needle: Mapped[str | None] = mapped_column(String(100))
+    duration_min: Mapped[int | None]
+
+    complications: Mapped[list[ComplicationRow]] = relationship(
+        order_by="ComplicationRow.id", cascade="all, delete-orphan"
+    )
+
+
+class ComplicationRow(Base):
+    __tablename__ = "complication"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedure.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(32))
+    follow_up: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class SpecimenRow(Base):
+    __tablename__ = "specimen"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    accession: Mapped[str] = mapped_column(String(64), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    #: Null for a blood draw not tied to a marrow procedure.
+    procedure_id: Mapped[int | None] = mapped_column(ForeignKey("procedure.id"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    collected_at: Mapped[dt.datetime]
+    first_pull: Mapped[bool | None] = mapped_column(Boolean)
+    spicules: Mapped[bool | None] = mapped_column(Boolean)
+    hemodilution: Mapped[str | None] = mapped_column(String(16))
+    core_length_mm: Mapped[Decimal | None]
+    fragmentation: Mapped[str | None] = mapped_column(String(16))
+
+
+class ResultRow(Base):
+    """One version of one result. Versions of a result share the natural key columns."""
+
+    __tablename__ = "result"
+    __table_args__ = (
+        UniqueConstraint(
+            "patient_id",
+            "specimen_id",
+            "kind",
+            "analyte",
+            "collected_on",
+            "version",
+            name="uq_result_natural_key_version",
+        ),
+        Index("ix_result_patient_kind_date", "patient_id", "kind", "collected_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    specimen_id: Mapped[int] = mapped_column(ForeignKey("specimen.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    #: Tells results of one kind on one specimen apart (gene+HGVS, MRD marker, lineage…).
+    analyte: Mapped[str] = mapped_column(String(200))
+    collected_on: Mapped[dt.date]
+    version: Mapped[int]
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("result.id"), unique=True)
+    value: Mapped[dict[str, Any]]
+    #: The result's headline number (blast %, MRD %, VAF …) as a float for sorting, filtering
+    #: and charts; the exact reported Decimal stays in ``value``.
+    headline_value: Mapped[float | None] = mapped_column(Float)
+    headline_unit: Mapped[str | None] = mapped_column(String(16))
+    headline_qualifier: Mapped[str | None] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime]
+    verified_by: Mapped[str | None] = mapped_column(String(200))
+    verified_at: Mapped[dt.datetime | None]
+    amended_by: Mapped[str | None] = mapped_column(String(200))
+    amended_at: Mapped[dt.datetime | None]
+    amendment_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class AssessmentRow(Base):
+    """A criteria assessment; append-only (a new edition or engine version adds a row)."""
+
+    __tablename__ = "assessment"
+    __table_args__ = (
+        UniqueConstraint(
+            "patient_id",
+            "assessed_on",
+            "ruleset",
+            "criteria_edition",
+            "software_version",
+            name="uq_assessment_natural_key",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    assessed_on: Mapped[dt.date]
+    category: Mapped[str] = mapped_column(String(64))
+    ruleset: Mapped[str] = mapped_column(String(64))
+    criteria_edition: Mapped[str] = mapped_column(String(64))
+    matched_rule: Mapped[str | None] = mapped_column(String(200))
+    evidence: Mapped[dict[str, Any]]
+    missing_inputs: Mapped[list[Any]]
+    software_version: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[dt.datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class AuditEventRow(Base):
+    """Append-only: database triggers refuse UPDATE and DELETE (see the initial migration)."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]]
