@@ -159,7 +159,8 @@ def main() -> int:
             if label == "Trephine" and (ratio > 1.5 or out != floor_out):
                 verdict = False
     print()
-    print("acceptance (Trephine within 1.5x the floor, same values):", "PASS" if verdict else "FAIL")
+    verdict_text = "PASS" if verdict else "FAIL"
+    print(f"acceptance (Trephine within 1.5x the floor, same values): {verdict_text}")
     return 0 if verdict else 1
 
 

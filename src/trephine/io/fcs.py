@@ -158,7 +158,8 @@ class FcsFile:
             if ch.amp_decades > 0 and ch.range > 0:
                 v = out[:, col]
                 v *= ch.amp_decades / ch.range
-                np.power(10.0, v, out=v)
+                with np.errstate(over="ignore"):  # a corrupt value decodes to inf, not an error
+                    np.power(10.0, v, out=v)
                 v *= ch.amp_offset
             if ch.gain not in (0.0, 1.0):
                 out[:, col] /= ch.gain
@@ -331,14 +332,11 @@ class _Reader:
             body = body[:-1]
         else:
             self._quirk("TEXT does not end with its delimiter")
-        try:
-            decoded = body.decode("utf-8")
-        except UnicodeDecodeError:
-            # FCS 2.0/3.0 are ASCII; vendors write Latin-1 in free-text values.
-            decoded = body.decode("latin-1")
+        # Split on the delimiter byte first (Latin-1 maps bytes 1:1 to characters), then decode
+        # each token: a delimiter byte >= 0x80 must not be swallowed by a UTF-8 sequence.
         delim = chr(delim_byte)
-        tokens = decoded.replace(delim + delim, _ESCAPED).split(delim)
-        tokens = [t.replace(_ESCAPED, delim) for t in tokens]
+        tokens = body.decode("latin-1").replace(delim + delim, _ESCAPED).split(delim)
+        tokens = [_decode_token(t.replace(_ESCAPED, delim)) for t in tokens]
         if len(tokens) % 2:
             last = tokens[-1]
             if last == "" or last == delim:
@@ -405,9 +403,15 @@ class _Reader:
 
         widths = [_storage_bytes(c.bits, datatype) for c in channels]
         row_bytes = sum(widths)
-        begin, end = self._data_span(seg, row_bytes)
+        if _int_kw(text, "$TOT", loc=loc(seg.start, "$TOT")) == 0:
+            # No events: FCS writes 0 offsets and there is nothing to locate.
+            begin, end = 0, -1
+        else:
+            begin, end = self._data_span(seg, row_bytes)
         seg_len = end - begin + 1 if end >= begin else 0
         tot = _int_kw(text, "$TOT", loc=loc(seg.start, "$TOT"))
+        if tot is not None and tot < 0:
+            raise ValidationError("$TOT", text.get("$TOT"), "a count >= 0", location=loc(seg.start))
         if tot is None:
             tot = seg_len // row_bytes
             self._quirk(f"$TOT missing; {tot} events inferred from the DATA segment length")
@@ -616,6 +620,15 @@ class _Reader:
         return gathered.view(f"<u{slot}").reshape(tot, len(widths)).astype(f"=u{slot}", copy=False)
 
 
+def _decode_token(token: str) -> str:
+    raw = token.encode("latin-1")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # FCS 2.0/3.0 TEXT is ASCII; vendors write Latin-1 in free-text values.
+        return token
+
+
 def _storage_bytes(bits: int, datatype: str) -> int:
     # Beckman writes $PnB 10 for 10-bit values stored in 16-bit words: storage is whole bytes,
     # rounded up to the next width numpy has (1, 2, 4, 8), except true 24-bit data.
@@ -704,7 +717,7 @@ def _parse_spill(
     parts = [p.strip() for p in value.split(",")]
     try:
         n = int(float(parts[0]))
-    except ValueError:
+    except (ValueError, OverflowError):
         report(f"{key} does not start with a channel count; ignored")
         return None
     if n < 1 or n > len(channels):
@@ -813,31 +826,42 @@ def write_fcs(
         if markers is not None and markers[i - 1]:
             kw[f"$P{i}S"] = str(markers[i - 1])
     if spillover is not None:
+        bad = [c for c in spillover.channels if "," in c or c not in channel_names]
+        if bad:
+            raise ValidationError(
+                "spillover.channels", bad, "channel names of the data, without commas"
+            )
         cells = ",".join(repr(float(v)) for v in spillover.matrix.ravel())
         kw["$SPILLOVER"] = f"{len(spillover.channels)},{','.join(spillover.channels)},{cells}"
     for key, value in (text or {}).items():
-        k = key.strip().upper()
-        if k in owned or (k in kw and re.fullmatch(r"\$P\d+[NBER]", k)):
-            raise ValidationError("text", key, "keywords the writer does not own")
+        k = str(key).strip().upper()
+        if k in owned or k in kw or re.fullmatch(r"\$P\d+[NBERS]", k):
+            raise ValidationError("text", key, "keywords other than those the writer sets")
         if not k or not str(value):
             raise ValidationError("text", key, "non-empty keywords and values")
         kw[k] = str(value)
 
+    empty = nev == 0
     payload = events.tobytes()
     # $BEGINDATA/$ENDDATA are inside TEXT, so TEXT's length depends on them: iterate to a fixpoint.
+    delim = _pick_delimiter(kw)
     begin = 0
+    body = b""
     for _ in range(10):
-        kw["$BEGINDATA"] = str(begin)
-        kw["$ENDDATA"] = str(begin + len(payload) - 1 if payload else begin)
-        body = _encode_text(kw)
+        kw["$BEGINDATA"] = "0" if empty else str(begin)
+        kw["$ENDDATA"] = "0" if empty else str(begin + len(payload) - 1)
+        body = _encode_text(kw, delim)
         new_begin = _TEXT_START + len(body)
         if new_begin == begin:
             break
         begin = new_begin
     text_end = _TEXT_START + len(body) - 1
-    end = begin + len(payload) - 1 if payload else begin
+    end = 0 if empty else begin + len(payload) - 1
+    if empty:
+        begin = 0
 
     def field8(v: int) -> bytes:
+        # Offsets beyond 8 digits are written as 0: readers take them from $BEGINDATA/$ENDDATA.
         return f"{v:>8d}".encode() if v <= 99_999_999 else b"       0"
 
     header = b"FCS3.1    " + field8(_TEXT_START) + field8(text_end) + field8(begin) + field8(end)
@@ -849,19 +873,30 @@ def write_fcs(
         out.write(payload)
 
 
-def _encode_text(kw: Mapping[str, str]) -> bytes:
-    d = "/"
-    parts = [d]
+# A delimiter that occurs in no keyword or value needs no escaping, which sidesteps the
+# ambiguity of doubled delimiters next to a value that starts or ends with one.
+_DELIMITERS = "/|\\\x0c\x1e\x1f!~^#;"
+
+
+def _pick_delimiter(kw: Mapping[str, str]) -> str:
+    used = set("".join(kw.keys()) + "".join(kw.values()))
+    for d in _DELIMITERS:
+        if d not in used:
+            return d
+    raise ValidationError("text", "delimiters", "keywords leaving one of / | \\ ! ~ ^ # ; unused")
+
+
+def _encode_text(kw: Mapping[str, str], delim: str) -> bytes:
+    parts = [delim]
     for k, v in kw.items():
-        parts.append(k.replace(d, d + d) + d + v.replace(d, d + d) + d)
+        parts.append(f"{k}{delim}{v}{delim}")
     return "".join(parts).encode("utf-8")
 
 
 def _default_range(col: np.ndarray) -> float:
-    if col.size == 0:
-        return 262144.0
-    top = float(np.nanmax(np.abs(col))) if np.isfinite(col).any() else 0.0
-    return max(262144.0, math.ceil(top) + 1.0)
+    finite = col[np.isfinite(col)]
+    top = float(np.abs(finite).max()) if finite.size else 0.0
+    return max(262144.0, float(math.ceil(top)) + 1.0)
 
 
 def _fmt_number(v: float) -> str:
