@@ -111,6 +111,9 @@ def read_spillover_matrix(path: str | os.PathLike[str]) -> Spillover:
     names = [t.lstrip("#").strip() for t in header]
     names = [n for n in names if n]
     body = rows[start:]
+    labelled = all(not _is_number(toks[0]) for _, toks in body)
+    if labelled and len(names) == len(body[0][1]):
+        names = names[1:]  # a corner cell above the row-label column
     n = len(names)
     if len(body) != n:
         raise ParseError(
