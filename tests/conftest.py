@@ -6,9 +6,15 @@ Area-specific fixtures live in the ``conftest.py`` of each test folder.
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from trephine.store.database import Database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Public test material beside the project root (see each folder's MANIFEST.md).
@@ -26,3 +32,72 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def shared_data(shared_dir: Path) -> Path:
     return shared_dir / "data"
+
+
+# --------------------------------------------------------------------------- databases
+# ``database_url`` gives an EMPTY database on SQLite (a temp file) and on PostgreSQL (a fresh,
+# uniquely named database on TREPHINE_TEST_POSTGRES_URL, dropped afterwards); ``database`` gives
+# the same, migrated to head. The PostgreSQL param is skipped when the server is unreachable,
+# unless TREPHINE_REQUIRE_POSTGRES=1 (CI), where that is a failure.
+
+POSTGRES_URL = os.environ.get(
+    "TREPHINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+_postgres_problem: list[str | None] = []
+
+
+def _postgres_unreachable() -> str | None:
+    if not _postgres_problem:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            _postgres_problem.append(None)
+        except Exception as exc:  # any failure to connect means "not reachable"
+            _postgres_problem.append(f"{type(exc).__name__}: {exc}".splitlines()[0])
+        finally:
+            engine.dispose()
+    return _postgres_problem[0]
+
+
+@pytest.fixture(
+    params=[pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'trephine-test.db'}"
+        return
+    problem = _postgres_unreachable()
+    if problem is not None:
+        message = f"PostgreSQL at {POSTGRES_URL} not reachable ({problem})"
+        if os.environ.get("TREPHINE_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + " and TREPHINE_REQUIRE_POSTGRES=1")
+        pytest.skip(message)
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"trephine_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A migrated :class:`trephine.store.database.Database` on each backend."""
+    from trephine.store.database import Database
+
+    db = Database(database_url)
+    db.upgrade()
+    try:
+        yield db
+    finally:
+        db.dispose()

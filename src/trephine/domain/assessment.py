@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from trephine.domain._checks import require_text, require_utc
@@ -36,7 +35,7 @@ class Assessment:
         require_text("criteria_edition", self.criteria_edition, 64)
         require_text("software_version", self.software_version, 64)
         require_utc("computed_at", self.computed_at)
-        object.__setattr__(self, "evidence", MappingProxyType(dict(self.evidence)))
+        object.__setattr__(self, "evidence", dict(self.evidence))
         object.__setattr__(self, "missing_inputs", tuple(self.missing_inputs))
 
     def __eq__(self, other: object) -> bool:

@@ -178,7 +178,8 @@ class AspirateDifferential:
     cells_counted: int
 
     def __post_init__(self) -> None:
-        frozen = MappingProxyType({CellClass(k): v for k, v in self.counts.items()})
+        # A plain dict (not a MappingProxy) so that it serialises; treat it as read-only.
+        frozen = {CellClass(k): v for k, v in self.counts.items()}
         object.__setattr__(self, "counts", frozen)
         for cls, n in frozen.items():
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
@@ -287,9 +288,7 @@ class CoreFindings:
         _check(CELLULARITY, self.cellularity)
         _check(RING_SIDEROBLASTS, self.ring_sideroblasts)
         _check(INFILTRATE, self.infiltrate)
-        object.__setattr__(
-            self, "dysplasia", MappingProxyType({Lineage(k): v for k, v in self.dysplasia.items()})
-        )
+        object.__setattr__(self, "dysplasia", {Lineage(k): v for k, v in self.dysplasia.items()})
         for lineage, pct in self.dysplasia.items():
             require_range(f"dysplasia {lineage}", pct, Decimal(0), Decimal(100))
         if (self.iron_grade is None) != (self.iron_scale is None):

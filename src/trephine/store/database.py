@@ -61,6 +61,8 @@ class UnitOfWork:
         self.session = session
         self.actor = actor
         self._clock = clock
+        #: Merged into every audit event's detail (e.g. the import file and its checksum).
+        self.context: dict[str, Any] = {}
 
     def now(self) -> dt.datetime:
         return self._clock()
@@ -73,7 +75,7 @@ class UnitOfWork:
                 action=action,
                 entity=entity,
                 entity_id=str(entity_id),
-                detail=detail,
+                detail={**self.context, **detail},
             )
         )
 

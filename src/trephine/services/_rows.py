@@ -1,0 +1,179 @@
+"""Row ↔ domain conversions shared by the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from trephine.domain.assessment import Assessment
+from trephine.domain.patient import Classification, Diagnosis, Disease, Patient, Sex
+from trephine.domain.procedure import (
+    Anesthesia,
+    Complication,
+    ComplicationKind,
+    ComplicationSeverity,
+    Indication,
+    Procedure,
+    Side,
+    Site,
+)
+from trephine.domain.results import ResultKind
+from trephine.domain.specimen import Fragmentation, Hemodilution, Specimen, SpecimenType
+from trephine.domain.therapy import (
+    CarTInfusion,
+    CellularTherapy,
+    Cycle,
+    DonorType,
+    EventKind,
+    Intensity,
+    TherapyIntent,
+    TherapyLine,
+    Transplant,
+)
+from trephine.errors import NotFound
+from trephine.services.views import StoredAssessment, StoredResult
+from trephine.store.codec import decode_genetics, decode_result
+from trephine.store.database import UnitOfWork
+from trephine.store.tables import (
+    AssessmentRow,
+    CellularTherapyRow,
+    DiagnosisRow,
+    PatientRow,
+    ProcedureRow,
+    ResultRow,
+    SpecimenRow,
+    TherapyLineRow,
+)
+from trephine.workflow import ResultState
+
+
+def patient_row(uow: UnitOfWork, external_id: str) -> PatientRow:
+    row = uow.session.scalar(select(PatientRow).where(PatientRow.external_id == external_id))
+    if row is None:
+        raise NotFound("patient", external_id)
+    return row
+
+
+def specimen_row(uow: UnitOfWork, accession: str) -> SpecimenRow:
+    row = uow.session.scalar(select(SpecimenRow).where(SpecimenRow.accession == accession))
+    if row is None:
+        raise NotFound("specimen", accession)
+    return row
+
+
+def to_patient(row: PatientRow) -> Patient:
+    return Patient(row.external_id, Sex(row.sex), row.birth_year)
+
+
+def to_diagnosis(row: DiagnosisRow) -> Diagnosis:
+    return Diagnosis(
+        disease=Disease(row.disease),
+        diagnosed_on=row.diagnosed_on,
+        classification=Classification(row.classification),
+        subtype=row.subtype,
+        genetics=decode_genetics(row.genetics),
+        karyotype=row.karyotype,
+    )
+
+
+def to_therapy_line(row: TherapyLineRow) -> TherapyLine:
+    return TherapyLine(
+        line=row.line,
+        regimen=row.regimen,
+        intent=TherapyIntent(row.intent),
+        intensity=Intensity(row.intensity),
+        start=row.start,
+        end=row.end,
+        cycles=tuple(Cycle(c.number, c.start, c.end) for c in row.cycles),
+    )
+
+
+def to_cellular_therapy(row: CellularTherapyRow) -> CellularTherapy:
+    if row.kind == EventKind.TRANSPLANT:
+        return Transplant(
+            on=row.given_on,
+            donor_type=DonorType(row.donor_type or ""),
+            conditioning=Intensity(row.conditioning or Intensity.NOT_APPLICABLE),
+        )
+    return CarTInfusion(on=row.given_on, product=row.product or "", target=row.target or "")
+
+
+def to_procedure(row: ProcedureRow) -> Procedure:
+    return Procedure(
+        performed_at=row.performed_at,
+        site=Site(row.site),
+        side=Side(row.side),
+        indication=Indication(row.indication),
+        operator=row.operator,
+        anesthesia=Anesthesia(row.anesthesia),
+        needle=row.needle,
+        duration_min=row.duration_min,
+        complications=tuple(
+            Complication(
+                ComplicationKind(c.kind),
+                ComplicationSeverity(c.severity),
+                c.follow_up,
+                c.description,
+            )
+            for c in row.complications
+        ),
+    )
+
+
+def to_specimen(row: SpecimenRow) -> Specimen:
+    return Specimen(
+        accession=row.accession,
+        type=SpecimenType(row.type),
+        collected_at=row.collected_at,
+        first_pull=row.first_pull,
+        spicules=row.spicules,
+        hemodilution=None if row.hemodilution is None else Hemodilution(row.hemodilution),
+        core_length_mm=row.core_length_mm,
+        fragmentation=None if row.fragmentation is None else Fragmentation(row.fragmentation),
+    )
+
+
+def to_result(row: ResultRow, patient_id: str, accession: str) -> StoredResult:
+    return StoredResult(
+        id=row.id,
+        patient_id=patient_id,
+        accession=accession,
+        kind=ResultKind(row.kind),
+        analyte=row.analyte,
+        collected_on=row.collected_on,
+        version=row.version,
+        state=ResultState(row.state),
+        value=decode_result(row.kind, row.value),
+        created_by=row.created_by,
+        created_at=row.created_at,
+        supersedes_id=row.supersedes_id,
+        verified_by=row.verified_by,
+        verified_at=row.verified_at,
+        amended_by=row.amended_by,
+        amended_at=row.amended_at,
+        amendment_reason=row.amendment_reason,
+    )
+
+
+def to_assessment(row: AssessmentRow, patient_id: str) -> StoredAssessment:
+    return StoredAssessment(
+        id=row.id,
+        patient_id=patient_id,
+        assessment=Assessment(
+            category=row.category,
+            ruleset=row.ruleset,
+            criteria_edition=row.criteria_edition,
+            assessed_on=row.assessed_on,
+            software_version=row.software_version,
+            computed_at=row.computed_at,
+            matched_rule=row.matched_rule,
+            evidence=row.evidence,
+            missing_inputs=tuple(row.missing_inputs),
+        ),
+        recorded_by=row.recorded_by,
+    )
+
+
+def day(value: dt.datetime) -> dt.date:
+    return value.astimezone(dt.UTC).date()

@@ -1,0 +1,460 @@
+"""Patient use cases: register, diagnoses, therapy, cellular therapy, list and full record.
+
+Writers are idempotent on natural keys: recording the same fact twice returns the existing row
+(``created=False``) and writes nothing; recording a *different* fact under the same key raises
+:class:`~trephine.errors.Conflict` instead of overwriting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from trephine.domain.patient import Diagnosis, Patient, PatientIdentity
+from trephine.domain.results import headline
+from trephine.domain.therapy import CarTInfusion, CellularTherapy, TherapyLine, Transplant
+from trephine.domain.timeline import EntryKind, TimelineEntry, ordered
+from trephine.errors import Conflict
+from trephine.services import _rows
+from trephine.services.views import (
+    PatientRecord,
+    PatientSummary,
+    StoredProcedure,
+    StoredResult,
+    StoredSpecimen,
+)
+from trephine.store.codec import encode_genetics
+from trephine.store.database import UnitOfWork
+from trephine.store.tables import (
+    AssessmentRow,
+    CellularTherapyRow,
+    DiagnosisRow,
+    PatientIdentityRow,
+    PatientRow,
+    ProcedureRow,
+    ResultRow,
+    SpecimenRow,
+    TherapyCycleRow,
+    TherapyLineRow,
+)
+from trephine.workflow import CURRENT_STATES
+
+
+def _same(kind: str, key: object, pairs: dict[str, tuple[object, object]]) -> None:
+    for name, (existing, new) in pairs.items():
+        if existing != new:
+            raise Conflict(kind, key, name, existing, new)
+
+
+def register_patient(
+    uow: UnitOfWork, patient: Patient, identity: PatientIdentity | None = None
+) -> tuple[int, bool]:
+    """Add a patient (and optionally identity); returns (row id, created)."""
+    row = uow.session.scalar(
+        select(PatientRow).where(PatientRow.external_id == patient.external_id)
+    )
+    created = row is None
+    if row is None:
+        row = PatientRow(
+            external_id=patient.external_id,
+            sex=str(patient.sex),
+            birth_year=patient.birth_year,
+            created_at=uow.now(),
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        uow.audit("create", "patient", patient.external_id, {"sex": str(patient.sex)})
+    else:
+        _same(
+            "patient",
+            patient.external_id,
+            {
+                "sex": (row.sex, str(patient.sex)),
+                "birth_year": (row.birth_year, patient.birth_year),
+            },
+        )
+    if identity is not None:
+        _set_identity(uow, row, identity)
+    return row.id, created
+
+
+def _set_identity(uow: UnitOfWork, patient: PatientRow, identity: PatientIdentity) -> None:
+    existing = uow.session.scalar(
+        select(PatientIdentityRow).where(PatientIdentityRow.patient_id == patient.id)
+    )
+    if existing is None:
+        other = uow.session.scalar(
+            select(PatientRow.external_id)
+            .join(PatientIdentityRow, PatientIdentityRow.patient_id == PatientRow.id)
+            .where(PatientIdentityRow.mrn == identity.mrn)
+        )
+        if other is not None:
+            raise Conflict("MRN", identity.mrn, "patient", other, patient.external_id)
+        uow.session.add(
+            PatientIdentityRow(
+                patient_id=patient.id,
+                name=identity.name,
+                mrn=identity.mrn,
+                birth_date=identity.birth_date,
+            )
+        )
+        # The audit detail must not copy identifying data into a table researchers may read.
+        uow.audit("create", "patient_identity", patient.external_id, {})
+        return
+    _same(
+        "patient identity",
+        patient.external_id,
+        {
+            "name": (existing.name, identity.name),
+            "mrn": (existing.mrn, identity.mrn),
+            "birth_date": (existing.birth_date, identity.birth_date),
+        },
+    )
+
+
+def patient_identity(uow: UnitOfWork, external_id: str) -> PatientIdentity | None:
+    """Identifying data; the read itself is audited (BALP PatientRead, systems spec F2)."""
+    patient = _rows.patient_row(uow, external_id)
+    row = uow.session.scalar(
+        select(PatientIdentityRow).where(PatientIdentityRow.patient_id == patient.id)
+    )
+    uow.audit("read", "patient_identity", external_id, {})
+    return None if row is None else PatientIdentity(row.name, row.mrn, row.birth_date)
+
+
+def add_diagnosis(uow: UnitOfWork, external_id: str, diagnosis: Diagnosis) -> tuple[int, bool]:
+    patient = _rows.patient_row(uow, external_id)
+    row = uow.session.scalar(
+        select(DiagnosisRow).where(
+            DiagnosisRow.patient_id == patient.id,
+            DiagnosisRow.disease == str(diagnosis.disease),
+            DiagnosisRow.diagnosed_on == diagnosis.diagnosed_on,
+        )
+    )
+    key = f"{external_id} {diagnosis.disease} {diagnosis.diagnosed_on}"
+    if row is not None:
+        existing = _rows.to_diagnosis(row)
+        _same(
+            "diagnosis",
+            key,
+            {
+                name: (getattr(existing, name), getattr(diagnosis, name))
+                for name in ("classification", "subtype", "genetics", "karyotype")
+            },
+        )
+        return row.id, False
+    row = DiagnosisRow(
+        patient_id=patient.id,
+        disease=str(diagnosis.disease),
+        classification=str(diagnosis.classification),
+        subtype=diagnosis.subtype,
+        diagnosed_on=diagnosis.diagnosed_on,
+        genetics=encode_genetics(diagnosis.genetics),
+        karyotype=diagnosis.karyotype,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    uow.audit("create", "diagnosis", row.id, {"patient": external_id, "key": key})
+    return row.id, True
+
+
+def add_therapy_line(uow: UnitOfWork, external_id: str, line: TherapyLine) -> tuple[int, bool]:
+    """Add a therapy line (key: patient + line number). Cycles given later are appended."""
+    patient = _rows.patient_row(uow, external_id)
+    row = uow.session.scalar(
+        select(TherapyLineRow).where(
+            TherapyLineRow.patient_id == patient.id, TherapyLineRow.line == line.line
+        )
+    )
+    key = f"{external_id} line {line.line}"
+    if row is None:
+        row = TherapyLineRow(
+            patient_id=patient.id,
+            line=line.line,
+            regimen=line.regimen,
+            intent=str(line.intent),
+            intensity=str(line.intensity),
+            start=line.start,
+            end=line.end,
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        uow.audit("create", "therapy_line", row.id, {"patient": external_id, "key": key})
+        created = True
+    else:
+        existing = _rows.to_therapy_line(row)
+        _same(
+            "therapy line",
+            key,
+            {
+                name: (getattr(existing, name), getattr(line, name))
+                for name in ("regimen", "intent", "intensity", "start")
+            },
+        )
+        if existing.end != line.end and line.end is not None:
+            if existing.end is not None:
+                raise Conflict("therapy line", key, "end", existing.end, line.end)
+            row.end = line.end  # closing an ongoing line is new information, not a change
+            uow.audit("edit", "therapy_line", row.id, {"end": str(line.end)})
+        created = False
+    known = {c.number: c for c in row.cycles}
+    for cycle in line.cycles:
+        old = known.get(cycle.number)
+        if old is None:
+            row.cycles.append(
+                TherapyCycleRow(number=cycle.number, start=cycle.start, end=cycle.end)
+            )
+        else:
+            _same(
+                "therapy cycle",
+                f"{key} cycle {cycle.number}",
+                {"start": (old.start, cycle.start), "end": (old.end, cycle.end)},
+            )
+    uow.session.flush()
+    return row.id, created
+
+
+def add_cellular_therapy(
+    uow: UnitOfWork, external_id: str, event: CellularTherapy
+) -> tuple[int, bool]:
+    patient = _rows.patient_row(uow, external_id)
+    row = uow.session.scalar(
+        select(CellularTherapyRow).where(
+            CellularTherapyRow.patient_id == patient.id,
+            CellularTherapyRow.kind == str(event.kind),
+            CellularTherapyRow.given_on == event.on,
+        )
+    )
+    key = f"{external_id} {event.kind} {event.on}"
+    if row is not None:
+        _same("cellular therapy", key, {"event": (_rows.to_cellular_therapy(row), event)})
+        return row.id, False
+    row = CellularTherapyRow(patient_id=patient.id, kind=str(event.kind), given_on=event.on)
+    if isinstance(event, Transplant):
+        row.donor_type = str(event.donor_type)
+        row.conditioning = str(event.conditioning)
+    elif isinstance(event, CarTInfusion):
+        row.product = event.product
+        row.target = event.target
+    uow.session.add(row)
+    uow.session.flush()
+    uow.audit("create", "cellular_therapy", row.id, {"patient": external_id, "key": key})
+    return row.id, True
+
+
+def list_patients(uow: UnitOfWork) -> list[PatientSummary]:
+    """All patients, research view (no identity), ordered by id."""
+    session = uow.session
+    diseases: dict[int, list[tuple[str, dt.date]]] = {}
+    for pid, disease, on in session.execute(
+        select(DiagnosisRow.patient_id, DiagnosisRow.disease, DiagnosisRow.diagnosed_on).order_by(
+            DiagnosisRow.diagnosed_on
+        )
+    ):
+        diseases.setdefault(pid, []).append((disease, on))
+    procedures = {
+        pid: (n, last)
+        for pid, n, last in session.execute(
+            select(
+                ProcedureRow.patient_id,
+                func.count(ProcedureRow.id),
+                func.max(ProcedureRow.performed_at),
+            ).group_by(ProcedureRow.patient_id)
+        )
+    }
+    results: dict[int, int] = {
+        pid: n
+        for pid, n in session.execute(
+            select(ResultRow.patient_id, func.count(ResultRow.id))
+            .where(ResultRow.state.in_([str(s) for s in CURRENT_STATES]))
+            .group_by(ResultRow.patient_id)
+        )
+    }
+    summaries = []
+    for row in session.scalars(select(PatientRow).order_by(PatientRow.external_id)):
+        dx = diseases.get(row.id, [])
+        n_proc, last = procedures.get(row.id, (0, None))
+        names = tuple(dict.fromkeys(d for d, _ in dx))
+        summaries.append(
+            PatientSummary(
+                patient_id=row.external_id,
+                sex=row.sex,
+                birth_year=row.birth_year,
+                diseases=names,
+                first_diagnosis_on=dx[0][1] if dx else None,
+                procedures=n_proc,
+                last_procedure_on=None if last is None else _rows.day(last),
+                results=results.get(row.id, 0),
+            )
+        )
+    return summaries
+
+
+def patient_record(uow: UnitOfWork, external_id: str) -> PatientRecord:
+    """The patient's whole record (no identity) and timeline in date order."""
+    session = uow.session
+    patient = _rows.patient_row(uow, external_id)
+    pid = patient.id
+    diagnoses = tuple(
+        _rows.to_diagnosis(r)
+        for r in session.scalars(
+            select(DiagnosisRow)
+            .where(DiagnosisRow.patient_id == pid)
+            .order_by(DiagnosisRow.diagnosed_on)
+        )
+    )
+    lines = tuple(
+        _rows.to_therapy_line(r)
+        for r in session.scalars(
+            select(TherapyLineRow)
+            .where(TherapyLineRow.patient_id == pid)
+            .order_by(TherapyLineRow.line)
+        )
+    )
+    events = tuple(
+        _rows.to_cellular_therapy(r)
+        for r in session.scalars(
+            select(CellularTherapyRow)
+            .where(CellularTherapyRow.patient_id == pid)
+            .order_by(CellularTherapyRow.given_on)
+        )
+    )
+    specimens = list(
+        session.scalars(
+            select(SpecimenRow)
+            .where(SpecimenRow.patient_id == pid)
+            .order_by(SpecimenRow.collected_at)
+        )
+    )
+    accession = {s.id: s.accession for s in specimens}
+    procedures = tuple(
+        StoredProcedure(
+            id=r.id,
+            procedure=_rows.to_procedure(r),
+            specimens=tuple(
+                StoredSpecimen(s.id, s.procedure_id, _rows.to_specimen(s))
+                for s in specimens
+                if s.procedure_id == r.id
+            ),
+        )
+        for r in session.scalars(
+            select(ProcedureRow)
+            .where(ProcedureRow.patient_id == pid)
+            .order_by(ProcedureRow.performed_at)
+        )
+    )
+    results = tuple(
+        _rows.to_result(r, external_id, accession[r.specimen_id])
+        for r in session.scalars(
+            select(ResultRow)
+            .where(
+                ResultRow.patient_id == pid,
+                ResultRow.state.in_([str(s) for s in CURRENT_STATES]),
+            )
+            .order_by(ResultRow.collected_on, ResultRow.kind, ResultRow.analyte)
+        )
+    )
+    assessments = tuple(
+        _rows.to_assessment(r, external_id)
+        for r in session.scalars(
+            select(AssessmentRow)
+            .where(AssessmentRow.patient_id == pid)
+            .order_by(AssessmentRow.assessed_on, AssessmentRow.id)
+        )
+    )
+    record = PatientRecord(
+        patient=_rows.to_patient(patient),
+        diagnoses=diagnoses,
+        therapy_lines=lines,
+        cellular_therapies=events,
+        procedures=procedures,
+        results=results,
+        assessments=assessments,
+    )
+    return PatientRecord(**{**vars(record), "timeline": tuple(build_timeline(record))})
+
+
+def _result_phrase(result: StoredResult) -> str:
+    value = headline(result.value)
+    label = {
+        "differential": "blasts",
+        "flow_mrd": "flow MRD",
+        "molecular_mrd": f"{result.analyte} MRD",
+        "ngs_variant": result.analyte + " VAF",
+        "chimerism": f"donor chimerism ({result.analyte})",
+        "core": "cellularity",
+        "blood_count": "ANC",
+    }.get(str(result.kind), str(result.kind))
+    text = f"{label} {value}" if value is not None else str(result.kind)
+    if str(result.kind) == "karyotype":
+        text = f"karyotype {getattr(result.value, 'iscn', '')}"
+    if result.state.value != "verified":
+        text += f" [{result.state.value}]"
+    return text
+
+
+def build_timeline(record: PatientRecord) -> list[TimelineEntry]:
+    entries: list[TimelineEntry] = []
+    for dx in record.diagnoses:
+        genetics = ", ".join(f"{g.marker} {g.status}" for g in dx.genetics)
+        detail = "; ".join(
+            p for p in (str(dx.classification), dx.subtype or "", genetics, dx.karyotype or "") if p
+        )
+        entries.append(TimelineEntry(dx.diagnosed_on, EntryKind.DIAGNOSIS, str(dx.disease), detail))
+    for line in record.therapy_lines:
+        entries.append(
+            TimelineEntry(
+                line.start,
+                EntryKind.THERAPY,
+                f"line {line.line}: {line.regimen}",
+                f"{line.intent}, {line.intensity}, {len(line.cycles)} cycle(s)",
+                until=line.end,
+            )
+        )
+    for event in record.cellular_therapies:
+        if isinstance(event, Transplant):
+            entries.append(
+                TimelineEntry(
+                    event.on, EntryKind.TRANSPLANT, "stem cell transplant", str(event.donor_type)
+                )
+            )
+        else:
+            entries.append(
+                TimelineEntry(event.on, EntryKind.CAR_T, f"CAR-T {event.product}", event.target)
+            )
+    by_specimen: dict[str, list[StoredResult]] = {}
+    for result in record.results:
+        by_specimen.setdefault(result.accession, []).append(result)
+    shown: set[str] = set()
+    for proc in record.procedures:
+        p = proc.procedure
+        accessions = [s.specimen.accession for s in proc.specimens]
+        shown.update(accessions)
+        findings = [_result_phrase(r) for a in accessions for r in by_specimen.get(a, [])]
+        detail = f"{p.site}, {p.indication}"
+        if findings:
+            detail += " — " + "; ".join(findings)
+        entries.append(TimelineEntry(p.performed_on, EntryKind.PROCEDURE, "marrow biopsy", detail))
+    for accession, results in by_specimen.items():
+        if accession in shown:
+            continue
+        entries.append(
+            TimelineEntry(
+                results[0].collected_on,
+                EntryKind.RESULT,
+                f"specimen {accession}",
+                "; ".join(_result_phrase(r) for r in results),
+            )
+        )
+    for stored in record.assessments:
+        a = stored.assessment
+        entries.append(
+            TimelineEntry(
+                a.assessed_on,
+                EntryKind.ASSESSMENT,
+                f"{a.ruleset}: {a.category}",
+                f"edition {a.criteria_edition}, rule {a.matched_rule or '-'}",
+            )
+        )
+    return ordered(entries)

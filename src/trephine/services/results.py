@@ -1,0 +1,252 @@
+"""Result use cases: record, edit a draft, verify (sign out), amend, cancel, history.
+
+Every state change goes through :func:`trephine.workflow.next_state`, so the declared table in
+``workflow.py`` is the only place that says what is allowed. An amendment never edits the
+signed-out row: it marks it superseded and inserts a new version (who, when, why) pointing at it;
+database triggers back this up (see the initial migration).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from trephine.domain.results import ResultKind, ResultValue, headline
+from trephine.errors import Conflict, NotFound, ValidationError
+from trephine.services import _rows
+from trephine.services.views import StoredResult
+from trephine.store.codec import encode_result
+from trephine.store.database import UnitOfWork
+from trephine.store.tables import PatientRow, ResultRow, SpecimenRow
+from trephine.workflow import AMENDMENT_STATE, CURRENT_STATES, Action, ResultState, next_state
+
+_CURRENT = [str(s) for s in CURRENT_STATES]
+
+
+def _set_value(row: ResultRow, value: ResultValue) -> None:
+    row.value = encode_result(value)
+    top = headline(value)
+    row.headline_value = None if top is None or top.value is None else float(top.value)
+    row.headline_unit = None if top is None else top.unit
+    row.headline_qualifier = None if top is None else str(top.qualifier)
+
+
+def _view(uow: UnitOfWork, row: ResultRow) -> StoredResult:
+    patient = uow.session.get(PatientRow, row.patient_id)
+    specimen = uow.session.get(SpecimenRow, row.specimen_id)
+    assert patient is not None and specimen is not None  # foreign keys guarantee both
+    return _rows.to_result(row, patient.external_id, specimen.accession)
+
+
+def _row(uow: UnitOfWork, result_id: int) -> ResultRow:
+    row = uow.session.get(ResultRow, result_id)
+    if row is None:
+        raise NotFound("result", result_id)
+    return row
+
+
+def _entity(row: ResultRow) -> str:
+    return f"result {row.id} ({row.kind} {row.analyte} v{row.version})".replace("  ", " ")
+
+
+def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+
+
+def record_result(
+    uow: UnitOfWork, accession: str, value: ResultValue, *, verify: bool = False
+) -> tuple[StoredResult, bool]:
+    """Record ``value`` on the specimen as a draft (signed out too if ``verify``).
+
+    Natural key: patient + specimen + kind + analyte + collection date. Re-recording an equal
+    value returns the current version unchanged (``created=False``); a different value edits a
+    draft, but for a signed-out result raises :class:`Conflict` (amend it instead).
+    """
+    specimen = _rows.specimen_row(uow, accession)
+    key = (specimen.patient_id, specimen.id, str(value.kind), value.analyte)
+    collected_on = _rows.day(specimen.collected_at)
+    where = (
+        ResultRow.patient_id == key[0],
+        ResultRow.specimen_id == key[1],
+        ResultRow.kind == key[2],
+        ResultRow.analyte == key[3],
+        ResultRow.collected_on == collected_on,
+    )
+    current = uow.session.scalar(select(ResultRow).where(*where, ResultRow.state.in_(_CURRENT)))
+    if current is not None:
+        existing = _view(uow, current)
+        if existing.value != value:
+            if current.state != ResultState.DRAFT:
+                raise Conflict(
+                    "result",
+                    f"{accession} {value.kind} {value.analyte}".strip(),
+                    "value",
+                    f"a signed-out version (v{current.version}, {current.state})",
+                    "a different value — record an amendment instead",
+                )
+            return edit_draft(uow, current.id, value), False
+        if verify and current.state == ResultState.DRAFT:
+            return verify_result(uow, current.id), False
+        return existing, False
+    last = uow.session.scalar(select(func.max(ResultRow.version)).where(*where))
+    row = ResultRow(
+        patient_id=key[0],
+        specimen_id=key[1],
+        kind=key[2],
+        analyte=key[3],
+        collected_on=collected_on,
+        version=(last or 0) + 1,
+        state=str(ResultState.DRAFT),
+        created_by=uow.actor,
+        created_at=uow.now(),
+    )
+    _set_value(row, value)
+    uow.session.add(row)
+    uow.session.flush()
+    uow.audit(
+        "create",
+        "result",
+        row.id,
+        {"specimen": accession, "kind": row.kind, "analyte": row.analyte, "version": row.version},
+    )
+    stored = verify_result(uow, row.id) if verify else _view(uow, row)
+    return stored, True
+
+
+def edit_draft(uow: UnitOfWork, result_id: int, value: ResultValue) -> StoredResult:
+    row = _row(uow, result_id)
+    next_state(_entity(row), ResultState(row.state), Action.EDIT)
+    _same_identity(row, value)
+    old = dict(row.value)
+    _set_value(row, value)
+    uow.session.flush()
+    uow.audit("edit", "result", row.id, {"changed": _changed_fields(old, row.value)})
+    return _view(uow, row)
+
+
+def verify_result(uow: UnitOfWork, result_id: int) -> StoredResult:
+    """Sign out a draft."""
+    row = _row(uow, result_id)
+    row.state = str(next_state(_entity(row), ResultState(row.state), Action.VERIFY))
+    row.verified_by = uow.actor
+    row.verified_at = uow.now()
+    uow.session.flush()
+    uow.audit("verify", "result", row.id, {"version": row.version})
+    return _view(uow, row)
+
+
+def amend_result(uow: UnitOfWork, result_id: int, value: ResultValue, reason: str) -> StoredResult:
+    """Create a new signed-out version superseding ``result_id``; the original stays readable."""
+    if not reason or not reason.strip():
+        raise ValidationError("reason", reason, "a non-empty reason for the amendment")
+    old = _row(uow, result_id)
+    superseded = next_state(_entity(old), ResultState(old.state), Action.AMEND)
+    _same_identity(old, value)
+    new_json = encode_result(value)
+    changed = _changed_fields(old.value, new_json)
+    if not changed:
+        raise ValidationError("value", "unchanged", "a value that differs from the current version")
+    now = uow.now()
+    old.state = str(superseded)
+    uow.session.flush()
+    row = ResultRow(
+        patient_id=old.patient_id,
+        specimen_id=old.specimen_id,
+        kind=old.kind,
+        analyte=old.analyte,
+        collected_on=old.collected_on,
+        version=old.version + 1,
+        state=str(AMENDMENT_STATE),
+        supersedes_id=old.id,
+        created_by=uow.actor,
+        created_at=now,
+        # The amending person signs the corrected report out.
+        verified_by=uow.actor,
+        verified_at=now,
+        amended_by=uow.actor,
+        amended_at=now,
+        amendment_reason=reason.strip(),
+    )
+    _set_value(row, value)
+    uow.session.add(row)
+    uow.session.flush()
+    uow.audit(
+        "amend",
+        "result",
+        row.id,
+        {
+            "supersedes": old.id,
+            "version": row.version,
+            "reason": reason.strip(),
+            "changed": changed,
+        },
+    )
+    return _view(uow, row)
+
+
+def cancel_result(uow: UnitOfWork, result_id: int, reason: str) -> StoredResult:
+    """Withdraw a draft entered in error (it stays in the database, state cancelled)."""
+    if not reason or not reason.strip():
+        raise ValidationError("reason", reason, "a non-empty reason for cancelling")
+    row = _row(uow, result_id)
+    row.state = str(next_state(_entity(row), ResultState(row.state), Action.CANCEL))
+    uow.session.flush()
+    uow.audit("cancel", "result", row.id, {"reason": reason.strip()})
+    return _view(uow, row)
+
+
+def _same_identity(row: ResultRow, value: ResultValue) -> None:
+    if str(value.kind) != row.kind:
+        raise ValidationError("kind", str(value.kind), [row.kind], reason="kind cannot change")
+    if value.analyte != row.analyte:
+        raise ValidationError(
+            "analyte", value.analyte, [row.analyte], reason="record a new result instead"
+        )
+
+
+def get_result(uow: UnitOfWork, result_id: int) -> StoredResult:
+    return _view(uow, _row(uow, result_id))
+
+
+def history(uow: UnitOfWork, result_id: int) -> list[StoredResult]:
+    """Every version of the result ``result_id`` belongs to, oldest first."""
+    row = _row(uow, result_id)
+    rows = uow.session.scalars(
+        select(ResultRow)
+        .where(
+            ResultRow.patient_id == row.patient_id,
+            ResultRow.specimen_id == row.specimen_id,
+            ResultRow.kind == row.kind,
+            ResultRow.analyte == row.analyte,
+            ResultRow.collected_on == row.collected_on,
+        )
+        .order_by(ResultRow.version)
+    )
+    return [_view(uow, r) for r in rows]
+
+
+def patient_results(
+    uow: UnitOfWork,
+    external_id: str,
+    kinds: tuple[ResultKind, ...] = (),
+    *,
+    current_only: bool = True,
+) -> list[StoredResult]:
+    """A patient's results in collection order; current versions only unless asked."""
+    patient = _rows.patient_row(uow, external_id)
+    query = select(ResultRow, SpecimenRow.accession).join(
+        SpecimenRow, SpecimenRow.id == ResultRow.specimen_id
+    )
+    query = query.where(ResultRow.patient_id == patient.id)
+    if kinds:
+        query = query.where(ResultRow.kind.in_([str(k) for k in kinds]))
+    if current_only:
+        query = query.where(ResultRow.state.in_(_CURRENT))
+    query = query.order_by(
+        ResultRow.collected_on, ResultRow.kind, ResultRow.analyte, ResultRow.version
+    )
+    return [
+        _rows.to_result(row, external_id, accession)
+        for row, accession in uow.session.execute(query)
+    ]

@@ -1,0 +1,106 @@
+"""Read models the services return to the edges (CLI, API, web): frozen, DB-free."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from trephine.domain.assessment import Assessment
+from trephine.domain.patient import Diagnosis, Patient
+from trephine.domain.procedure import Procedure
+from trephine.domain.quantity import Quantity
+from trephine.domain.results import ResultKind, ResultValue, headline
+from trephine.domain.specimen import Specimen
+from trephine.domain.therapy import CellularTherapy, TherapyLine
+from trephine.domain.timeline import TimelineEntry
+from trephine.workflow import ResultState
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """One version of a result with its lifecycle metadata."""
+
+    id: int
+    patient_id: str
+    accession: str
+    kind: ResultKind
+    analyte: str
+    collected_on: dt.date
+    version: int
+    state: ResultState
+    value: ResultValue
+    created_by: str
+    created_at: dt.datetime
+    supersedes_id: int | None = None
+    verified_by: str | None = None
+    verified_at: dt.datetime | None = None
+    amended_by: str | None = None
+    amended_at: dt.datetime | None = None
+    amendment_reason: str | None = None
+
+    @property
+    def headline(self) -> Quantity | None:
+        return headline(self.value)
+
+
+@dataclass(frozen=True)
+class StoredAssessment:
+    id: int
+    patient_id: str
+    assessment: Assessment
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class StoredSpecimen:
+    id: int
+    procedure_id: int | None
+    specimen: Specimen
+
+
+@dataclass(frozen=True)
+class StoredProcedure:
+    id: int
+    procedure: Procedure
+    specimens: tuple[StoredSpecimen, ...] = ()
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    """A row of the patient list (research view: no identifying data)."""
+
+    patient_id: str
+    sex: str
+    birth_year: int | None
+    diseases: tuple[str, ...]
+    first_diagnosis_on: dt.date | None
+    procedures: int
+    last_procedure_on: dt.date | None
+    results: int
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """Everything about one patient except identity, with the timeline in date order."""
+
+    patient: Patient
+    diagnoses: tuple[Diagnosis, ...]
+    therapy_lines: tuple[TherapyLine, ...]
+    cellular_therapies: tuple[CellularTherapy, ...]
+    procedures: tuple[StoredProcedure, ...]
+    #: Current versions only (drafts, verified, amended); history via results.history().
+    results: tuple[StoredResult, ...]
+    assessments: tuple[StoredAssessment, ...]
+    timeline: tuple[TimelineEntry, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    occurred_at: dt.datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    detail: dict[str, Any]
