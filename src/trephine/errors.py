@@ -100,6 +100,20 @@ class NotFound(TrephineError, LookupError):
         super().__init__(f"{kind} {key!r} not found")
 
 
+class Conflict(TrephineError):
+    """A record with the same natural key already exists with different content."""
+
+    def __init__(self, kind: str, key: object, field: str, existing: object, new: object) -> None:
+        self.kind = kind
+        self.key = key
+        self.field = field
+        self.existing = existing
+        self.new = new
+        super().__init__(
+            f"{kind} {key!r} is already recorded with {field}={existing!r}, not {new!r}"
+        )
+
+
 class CriteriaNotApplicable(TrephineError):
     """A criteria set was asked about a case it does not cover."""
 
