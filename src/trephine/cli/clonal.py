@@ -1,7 +1,239 @@
-"""`trephine clonal ...` commands."""
+"""`trephine clonal ...` commands: track mutations, plot clones, compare paired cohorts.
+
+Heavy libraries (numpy, scipy, matplotlib) are imported inside the commands so that
+``trephine --help`` stays fast. Refusals exit with code 2 and one line on stderr.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
 import typer
 
-app = typer.Typer(help="clonal commands.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from trephine.analysis.clonal.records import VariantObservation
+
+app = typer.Typer(
+    help="Clonal evolution across serial marrows: track, cluster, tree, plot.",
+    no_args_is_help=True,
+)
+
+
+def _refuse(exc: Exception) -> NoReturn:
+    from trephine.errors import ImportRejected
+
+    if isinstance(exc, ImportRejected):
+        errors = [i for i in exc.issues if i.severity == "error"]
+        more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
+        msg = f"{errors[0].location}: {errors[0].message}{more}; nothing imported"
+    else:
+        msg = str(exc).replace("\n", " ")
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(2)
+
+
+def load_observations(
+    file: Path, samples: Path | None, allow_missing_depth: bool
+) -> list[VariantObservation]:
+    """Read FILE as a long TSV, a MAF or a VCF (by extension, then by header content)."""
+    from trephine.errors import ValidationError
+
+    if not file.is_file():
+        raise ValidationError("FILE", str(file), "an existing file")
+    name = file.name.lower()
+    kind = "tsv"
+    if name.endswith((".vcf", ".vcf.gz")):
+        kind = "vcf"
+    elif name.endswith((".maf", ".maf.gz")):
+        kind = "maf"
+    else:
+        with file.open("rb") as fh:
+            head = fh.read(4096)
+        if head.startswith(b"##fileformat=VCF"):
+            kind = "vcf"
+        elif b"Hugo_Symbol" in head and b"Tumor_Sample_Barcode" in head:
+            kind = "maf"
+    if kind == "tsv":
+        from trephine.io.variants_tsv import read_variants_tsv
+
+        return read_variants_tsv(file, allow_missing_depth=allow_missing_depth)
+    if samples is None:
+        raise ValidationError(
+            "--samples",
+            None,
+            "a sample sheet (sample_id, patient_id, day) mapping the "
+            f"{kind.upper()} samples onto patients and days",
+        )
+    from trephine.io.variants_tsv import read_samples_tsv
+
+    sheet = read_samples_tsv(samples)
+    if kind == "vcf":
+        from trephine.io.vcf import read_vcf, vcf_observations
+
+        return vcf_observations(read_vcf(file), sheet, allow_missing_depth=allow_missing_depth)
+    from trephine.io.maf import maf_observations, read_maf
+
+    return maf_observations(read_maf(file), sheet, allow_missing_depth=allow_missing_depth)
+
+
+_LOD = typer.Option(0.01, "--lod", help="Detection limit: present where VAF >= LOD (fraction).")
+_SAMPLES = typer.Option(
+    None, "--samples", help="Sample sheet TSV (sample_id, patient_id, day) for VCF/MAF input."
+)
+_MISSING = typer.Option(
+    False, "--allow-missing-depth", help="Accept rows with a VAF but no read depth."
+)
+_SEED = typer.Option(0, "--seed", help="Seed for the clustering restarts.")
+_MAXK = typer.Option(10, "--max-clusters", help="Largest number of clusters tried.")
+_TOL = typer.Option(0.05, "--tolerance", help="Sum-rule tolerance (absolute CCF).")
+
+
+@app.command("track")
+def track_cmd(
+    file: Path = typer.Argument(..., help="Long TSV, MAF or VCF."),
+    lod: float = _LOD,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    samples: Path | None = _SAMPLES,
+    allow_missing_depth: bool = _MISSING,
+    error_rate: float = typer.Option(
+        0.001, "--error-rate", help="Sequencing error rate for the depth-aware call."
+    ),
+    seed: int = _SEED,
+    max_clusters: int = _MAXK,
+    tolerance: float = _TOL,
+) -> None:
+    """Presence per sample, status (persistent/cleared/emerging/transient), clones and tree."""
+    from trephine.analysis.clonal.pipeline import Settings, analyse
+    from trephine.errors import TrephineError
+
+    try:
+        obs = load_observations(file, samples, allow_missing_depth)
+        result = analyse(
+            obs,
+            Settings(
+                lod=lod,
+                error_rate=error_rate,
+                seed=seed,
+                max_clusters=max_clusters,
+                tolerance=tolerance,
+            ),
+        )
+    except TrephineError as exc:
+        _refuse(exc)
+    data = result.to_json()
+    if as_json:
+        json.dump(data, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return
+    _print_summary(data)
+
+
+def _print_summary(data: dict[str, object]) -> None:
+    from collections import Counter
+
+    muts = data["mutations"]
+    clones = data["clones"]
+    trees = data["trees"]
+    assert isinstance(muts, list) and isinstance(clones, list) and isinstance(trees, list)
+    for pid in sorted({m["patient_id"] for m in muts}):
+        pm = [m for m in muts if m["patient_id"] == pid]
+        counts = Counter(m["status"] for m in pm)
+        chip = sorted({m["gene"] for m in pm if m["chip"]})
+        typer.echo(
+            f"patient {pid}: {len(pm)} mutations — "
+            + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        )
+        if chip:
+            typer.echo(f"  CHIP genes (kept out of MRD, ELN 2021): {', '.join(chip)}")
+        for c in (c for c in clones if c["patient_id"] == pid):
+            fr = ", ".join(f"{s} {v:.1%}" for s, v in c["fractions"].items())
+            typer.echo(
+                f"  clone {c['clone']} (parent {c['parent'] or 'none'}, "
+                f"{c['n_mutations']} mutations): {fr}"
+            )
+        for t in (t for t in trees if t["patient_id"] == pid):
+            if not t["fits"]:
+                typer.echo("  no clone tree satisfies the sum rule:")
+                for line in t["explanation"]:
+                    typer.echo(f"    - {line}")
+
+
+@app.command("plot")
+def plot_cmd(
+    file: Path = typer.Argument(..., help="Long TSV, MAF or VCF."),
+    out: Path = typer.Option(..., "--out", help="Output directory."),
+    lod: float = _LOD,
+    samples: Path | None = _SAMPLES,
+    allow_missing_depth: bool = _MISSING,
+    log: bool = typer.Option(False, "--log", help="Log-scale VAF axis."),
+    formats: str = typer.Option("png,svg", "--formats", help="Comma-separated: png, svg."),
+    seed: int = _SEED,
+    max_clusters: int = _MAXK,
+    tolerance: float = _TOL,
+) -> None:
+    """VAF over real days, fish plot and clone tree per patient (+ plot-data JSON)."""
+    from trephine.analysis.clonal.pipeline import Settings, analyse
+    from trephine.analysis.clonal.plots import write_patient_plots
+    from trephine.errors import TrephineError, ValidationError
+
+    try:
+        fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
+        bad = [f for f in fmts if f not in ("png", "svg")]
+        if bad or not fmts:
+            raise ValidationError("--formats", formats, "png, svg")
+        obs = load_observations(file, samples, allow_missing_depth)
+        result = analyse(
+            obs, Settings(lod=lod, seed=seed, max_clusters=max_clusters, tolerance=tolerance)
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        for p in result.patients:
+            written += write_patient_plots(p, out, lod=lod, log=log, formats=fmts)
+    except TrephineError as exc:
+        _refuse(exc)
+    for w in written:
+        typer.echo(str(w))
+
+
+@app.command("compare")
+def compare_cmd(
+    primary: Path = typer.Argument(..., help="MAF of the primary (diagnosis) samples."),
+    relapse: Path = typer.Argument(..., help="MAF of the relapse samples."),
+    min_mutated: int = typer.Option(
+        5, "--min-mutated", help="Keep genes mutated in at least this many samples of a cohort."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Gene mutation frequency, primary vs relapse: counts and Fisher's exact test."""
+    from trephine.analysis.cohort.paired import compare_cohorts, paired_changes
+    from trephine.errors import TrephineError
+    from trephine.io.maf import read_maf
+
+    try:
+        a, b = read_maf(primary), read_maf(relapse)
+        rows = compare_cohorts(a, b, min_mutated=min_mutated)
+        pairs = paired_changes(a, b)
+    except TrephineError as exc:
+        _refuse(exc)
+    if as_json:
+        json.dump(
+            {"genes": [r.to_json() for r in rows], "paired": pairs.to_json()},
+            sys.stdout,
+            indent=1,
+        )
+        sys.stdout.write("\n")
+        return
+    n1, n2 = (rows[0].n_primary, rows[0].n_relapse) if rows else (0, 0)
+    typer.echo(f"gene\tprimary (of {n1})\trelapse (of {n2})\todds_ratio\tp_value\tfdr")
+    for r in rows:
+        typer.echo(
+            f"{r.gene}\t{r.mutated_primary}\t{r.mutated_relapse}\t{r.odds_ratio:.3g}\t"
+            f"{r.p_value:.3g}\t{r.fdr:.3g}"
+        )
+    typer.echo(
+        f"{len(pairs.patients)} patients with both samples; genes gained at relapse in the most "
+        "patients: " + ", ".join(f"{g} {n}" for g, n in pairs.most_gained(5))
+    )
