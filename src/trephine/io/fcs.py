@@ -305,8 +305,12 @@ class _Reader:
         if "$PAR" not in text:
             raise self._fail("TEXT has no $PAR keyword (not an FCS data set)", start + t0, "$PAR")
         # Supplemental TEXT (FCS 3.x) adds keywords; the primary TEXT wins on conflicts.
-        s0 = _int_kw(text, "$BEGINSTEXT")
-        s1 = _int_kw(text, "$ENDSTEXT")
+        try:
+            s0 = _int_kw(text, "$BEGINSTEXT")
+            s1 = _int_kw(text, "$ENDSTEXT")
+        except ValidationError:
+            self._quirk("$BEGINSTEXT/$ENDSTEXT are not numbers; supplemental TEXT ignored")
+            s0 = s1 = None
         if s0 and s1 and s1 > s0 and start + s1 < self.size and (s0, s1) != (t0, t1):
             try:
                 extra = self._parse_text(self._read(start + s0, s1 - s0 + 1), start + s0)
