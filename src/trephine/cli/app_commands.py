@@ -1,9 +1,100 @@
-"""Top-level commands (see :mod:`trephine.cli.core`)."""
+"""``trephine demo`` (load the synthetic cohort) and ``trephine serve`` (the web app).
+
+Heavy imports (SQLAlchemy, FastAPI, uvicorn, plotly) happen inside the commands so that
+``trephine --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import typer
 
+from trephine.errors import TrephineError
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(code=2)
+
+
+def demo(
+    patients: int = typer.Option(
+        240, "--patients", "-n", min=1, max=100_000, help="How many synthetic patients."
+    ),
+    seed: int = typer.Option(20240917, "--seed", help="Random seed; same seed, same cohort."),
+) -> None:
+    """Load the seeded synthetic demo cohort (no real data) into the database.
+
+    Migrates the database first if needed. Re-running skips patients already loaded.
+    """
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from trephine.services import open_database
+    from trephine.testing.cohort import generate_cohort
+    from trephine.testing.demo import load_cohort
+
+    started = time.perf_counter()
+    try:
+        database = open_database()
+        database.upgrade()
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=False,
+        ) as progress:
+            task = progress.add_task("Loading synthetic patients", total=patients)
+            report = load_cohort(
+                database,
+                generate_cohort(patients, seed),
+                on_patient=lambda _sp, _created: progress.advance(task),
+            )
+        database.dispose()
+    except TrephineError as exc:
+        raise _fail(exc) from None
+    elapsed = time.perf_counter() - started
+    typer.echo(
+        f"{report.patients_created} patients loaded ({report.patients_skipped} already present), "
+        f"{report.procedures} biopsies, {report.specimens} specimens, {report.results} results "
+        f"signed out, {report.amendments} amended — {elapsed:.1f} s"
+    )
+
+
+def serve(
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Interface to listen on (loopback by default)."
+    ),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+) -> None:
+    """Serve the web app and the JSON API (uvicorn)."""
+    import uvicorn
+
+    from trephine.api.app import create_app
+
+    try:
+        app = create_app()
+        database = app.state.database
+        if database.current_revision() != database.head_revision():
+            typer.echo(
+                "warning: the database is not migrated; run `trephine init` (and `trephine "
+                "demo` for the synthetic cohort). /healthz answers 503 until then.",
+                err=True,
+            )
+    except TrephineError as exc:
+        raise _fail(exc) from None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(
+            f"warning: listening on {host}; there is no authentication yet, so anyone who can "
+            "reach this address can read the research view.",
+            err=True,
+        )
+    typer.echo(f"Trephine on http://{host}:{port}/  (Ctrl+C to stop)")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the top-level app."""
+    """Attach ``demo`` and ``serve`` to the top-level app."""
+    app.command("demo")(demo)
+    app.command("serve")(serve)

@@ -1,0 +1,133 @@
+"""One error shape for the whole app: ``{"error": {"code", "message", "field"?, "allowed"?}}``.
+
+Trephine's typed errors map onto HTTP statuses here, once, so route handlers just raise. Pages
+(anything outside ``/api/``) get the same information rendered as an HTML error page, because a
+person in a browser should not be shown raw JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from trephine.api.schemas.errors import ErrorBody, ErrorResponse
+from trephine.errors import (
+    IllegalTransition,
+    NotFound,
+    ParseError,
+    TrephineError,
+    ValidationError,
+)
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+
+
+def status_for(exc: TrephineError) -> int:
+    """The HTTP status a Trephine error stands for."""
+    if isinstance(exc, NotFound):
+        return HTTPStatus.NOT_FOUND
+    if isinstance(exc, ValidationError | ParseError):
+        return HTTPStatus.UNPROCESSABLE_ENTITY
+    if isinstance(exc, IllegalTransition):
+        return HTTPStatus.CONFLICT
+    return HTTPStatus.BAD_REQUEST
+
+
+def body_for(exc: TrephineError) -> ErrorBody:
+    """The error body for a Trephine error, carrying its typed fields."""
+    if isinstance(exc, NotFound):
+        return ErrorBody(code="not_found", message=str(exc))
+    if isinstance(exc, ValidationError):
+        return ErrorBody(
+            code="validation_error", message=str(exc), field=exc.field, allowed=exc.allowed
+        )
+    if isinstance(exc, ParseError):
+        field = exc.location.field if exc.location is not None else None
+        return ErrorBody(code="parse_error", message=str(exc), field=field)
+    if isinstance(exc, IllegalTransition):
+        return ErrorBody(code="illegal_transition", message=str(exc))
+    return ErrorBody(code="error", message=str(exc))
+
+
+def _code_for_status(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(API_PREFIX) and request.url.path != "/healthz"
+
+
+def _respond(request: Request, status: int, body: ErrorBody) -> Response:
+    if _wants_html(request):
+        # Imported here so the API stays usable without the page layer's templates.
+        from trephine.web.render import render_error
+
+        return render_error(request, status, body)
+    return JSONResponse(
+        ErrorResponse(error=body).model_dump(mode="json", exclude_none=True), status_code=status
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error the app can raise through :func:`_respond`."""
+
+    @app.exception_handler(TrephineError)
+    async def _trephine_error(request: Request, exc: TrephineError) -> Response:
+        return _respond(request, status_for(exc), body_for(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_validation(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        # FastAPI locations look like ("query", "limit"); the last part is the parameter.
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body")]
+        field = ".".join(loc) or None
+        message = first.get("msg", "invalid request")
+        body = ErrorBody(
+            code="validation_error",
+            message=f"{field}: {message}" if field else str(message),
+            field=field,
+            allowed=_allowed_from_ctx(first.get("ctx")),
+        )
+        return _respond(request, HTTPStatus.UNPROCESSABLE_ENTITY, body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code == HTTPStatus.NOT_FOUND and message == "Not Found":
+            message = f"no page or resource at {request.url.path}"
+        body = ErrorBody(code=_code_for_status(exc.status_code), message=message)
+        response = _respond(request, exc.status_code, body)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Log the traceback for the operator; the client learns only that it failed, because
+        # internals (SQL, paths) must not leak into a clinical UI.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        body = ErrorBody(code="internal_error", message="internal server error")
+        return _respond(request, HTTPStatus.INTERNAL_SERVER_ERROR, body)
+
+
+def _allowed_from_ctx(ctx: object) -> str | None:
+    """Describe the accepted range from a pydantic error context (e.g. ``ge``/``le`` bounds)."""
+    if not isinstance(ctx, dict):
+        return None
+    bounds = []
+    for key, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+        if key in ctx:
+            bounds.append(f"{sign} {ctx[key]}")
+    if "expected" in ctx:
+        bounds.append(str(ctx["expected"]))
+    return " and ".join(bounds) or None

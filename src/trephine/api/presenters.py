@@ -1,0 +1,368 @@
+"""Domain read models (from :mod:`trephine.services`) → the public schemas the API and pages serve.
+
+Pure functions, no database: route handlers fetch through the services and hand the result here.
+This is also where the research view is enforced by construction — the schemas have no field
+that could carry a name or an MRN, and nothing here reads identity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from typing import cast, get_args
+
+from trephine.api.schemas.patients import (
+    BiopsyPublic,
+    ComplicationPublic,
+    ComponentPublic,
+    CyclePublic,
+    DiagnosisPublic,
+    EventPublic,
+    PatientPublic,
+    QuantityPublic,
+    ResultPublic,
+    ResultState,
+    ResultVersionPublic,
+    TherapyLinePublic,
+    TimelinePublic,
+)
+from trephine.domain.patient import Diagnosis
+from trephine.domain.quantity import Quantity
+from trephine.domain.results import (
+    AspirateDifferential,
+    BloodCount,
+    Chimerism,
+    CoreFindings,
+    Extramedullary,
+    FlowMRD,
+    Karyotype,
+    MolecularMRD,
+    NGSVariant,
+    ResultValue,
+)
+from trephine.domain.therapy import CarTInfusion, CellularTherapy, TherapyLine, Transplant
+from trephine.services.views import PatientRecord, StoredProcedure, StoredResult
+
+_TENTH = Decimal("0.1")
+
+
+def quantity(q: Quantity | None) -> QuantityPublic | None:
+    if q is None:
+        return None
+    return QuantityPublic(
+        value=q.value,
+        unit=q.unit,
+        qualifier=q.qualifier.value,
+        lod=q.lod,
+        lloq=q.lloq,
+        display=str(q),
+    )
+
+
+def blast_percent(d: AspirateDifferential) -> Quantity:
+    """Blast % for display, to one decimal; criteria use the exact value from the domain."""
+    return Quantity(d.blast_percent.quantize(_TENTH, rounding=ROUND_HALF_UP), "%")
+
+
+def components(value: ResultValue) -> list[ComponentPublic]:
+    """Every number of a result by name (the names the chart's series select on)."""
+    named: list[tuple[str, Quantity | None]] = []
+    match value:
+        case BloodCount():
+            named = [
+                ("wbc", value.wbc),
+                ("anc", value.anc),
+                ("alc", value.alc),
+                ("platelets", value.platelets),
+                ("hemoglobin", value.hemoglobin),
+                ("circulating_blasts", value.circulating_blasts),
+            ]
+        case AspirateDifferential():
+            me = value.me_ratio()
+            named = [
+                ("blasts", blast_percent(value)),
+                ("me_ratio", None if me is None else Quantity(me.quantize(_TENTH), "1")),
+            ]
+        case CoreFindings():
+            named = [
+                ("cellularity", value.cellularity),
+                ("ring_sideroblasts", value.ring_sideroblasts),
+                ("infiltrate", value.infiltrate),
+            ]
+        case FlowMRD():
+            named = [("mrd", value.mrd)]
+        case MolecularMRD():
+            named = [("ratio", value.ratio)]
+        case NGSVariant():
+            named = [("vaf", value.vaf)]
+        case Chimerism():
+            named = [("donor_percent", value.donor_percent)]
+        case _:
+            named = []
+    out = []
+    for name, q in named:
+        public = quantity(q)
+        if public is not None:
+            out.append(ComponentPublic(name=name, value=public))
+    return out
+
+
+def headline(value: ResultValue) -> QuantityPublic | None:
+    """The one number a list or chart shows for a result."""
+    match value:
+        case AspirateDifferential():
+            return quantity(blast_percent(value))
+        case FlowMRD():
+            return quantity(value.mrd)
+        case MolecularMRD():
+            return quantity(value.ratio)
+        case NGSVariant():
+            return quantity(value.vaf)
+        case Chimerism():
+            return quantity(value.donor_percent)
+        case CoreFindings():
+            return quantity(value.cellularity)
+        case BloodCount():
+            return quantity(value.anc)
+        case _:
+            return None
+
+
+def label(value: ResultValue) -> str:
+    match value:
+        case BloodCount():
+            return "Blood count"
+        case AspirateDifferential():
+            return "Marrow differential"
+        case CoreFindings():
+            return "Trephine core"
+        case FlowMRD():
+            return f"Flow MRD ({value.method})"
+        case MolecularMRD():
+            return f"{value.marker} / {value.control_gene} ({value.method})"
+        case NGSVariant():
+            return f"{value.gene} {value.hgvs_protein or value.hgvs} VAF"
+        case Karyotype():
+            return "Karyotype"
+        case Chimerism():
+            return f"Donor chimerism ({value.lineage})"
+        case Extramedullary():
+            return f"Extramedullary disease ({value.site})"
+    return type(value).__name__  # pragma: no cover - every kind is matched above
+
+
+def _q(q: Quantity | None, name: str) -> str | None:
+    return None if q is None else f"{name} {q}"
+
+
+def _join(parts: Iterable[str | None]) -> str:
+    return ", ".join(p for p in parts if p)
+
+
+def summary(value: ResultValue) -> str:
+    """The whole result on one line, qualifiers and units included."""
+    match value:
+        case BloodCount():
+            return _join(
+                (
+                    _q(value.wbc, "WBC"),
+                    _q(value.anc, "ANC"),
+                    _q(value.platelets, "PLT"),
+                    _q(value.hemoglobin, "Hb"),
+                    _q(value.circulating_blasts, "PB blasts"),
+                    None
+                    if value.transfusion_dependence in (None, "none")
+                    else f"transfusion: {value.transfusion_dependence}",
+                )
+            )
+        case AspirateDifferential():
+            me = value.me_ratio()
+            return _join(
+                (
+                    f"blasts {blast_percent(value)}",
+                    None if me is None else f"M:E {me.quantize(_TENTH)}",
+                    f"{value.cells_counted} cells",
+                    None if value.adequate else "below 500 cells",
+                )
+            )
+        case CoreFindings():
+            dysplasia = ", ".join(f"{k} {v} %" for k, v in value.dysplasia.items())
+            return _join(
+                (
+                    _q(value.cellularity, "cellularity"),
+                    None if value.fibrosis is None else str(value.fibrosis),
+                    None
+                    if value.iron_grade is None
+                    else f"iron {value.iron_grade} ({value.iron_scale})",
+                    _q(value.ring_sideroblasts, "ring sideroblasts"),
+                    f"dysplasia {dysplasia}" if dysplasia else None,
+                    None
+                    if value.infiltrate is None
+                    else f"infiltrate {value.infiltrate_type} {value.infiltrate}",
+                    None if value.granulomas is None else f"granulomas: {value.granulomas}",
+                )
+            )
+        case FlowMRD():
+            events = (
+                None
+                if value.events_acquired is None
+                else f"{value.abnormal_events or 0}/{value.events_acquired:,} events"
+            )
+            lloq = (
+                None
+                if value.mrd.lloq is None
+                else f"LLOQ {value.mrd.lloq.normalize()} {value.mrd.unit}"
+            )
+            return _join((str(value.mrd), events, lloq))
+        case MolecularMRD():
+            sens = None if value.sensitivity is None else f"sensitivity {value.sensitivity}"
+            return _join((str(value.ratio), sens))
+        case NGSVariant():
+            depth = None if value.depth is None else f"depth {value.depth}"
+            return _join(
+                (f"{value.gene} {value.hgvs}", value.hgvs_protein, f"VAF {value.vaf}", depth)
+            )
+        case Karyotype():
+            return value.iscn
+        case Chimerism():
+            return _join((f"donor {value.donor_percent}", value.method))
+        case Extramedullary():
+            return _join((value.site, "present" if value.present else "absent", value.method))
+    return ""  # pragma: no cover
+
+
+def _state(s: object) -> ResultState:
+    value = str(s)
+    if value not in get_args(ResultState):
+        # Cancelled drafts never reach the public views; anything else is a programming error.
+        raise ValueError(f"result state {value!r} has no public representation")
+    return cast(ResultState, value)
+
+
+def result(current: StoredResult, history: Sequence[StoredResult] = ()) -> ResultPublic:
+    """The current version of a result, with the earlier versions (oldest first) it replaced."""
+    earlier = sorted((h for h in history if h.version < current.version), key=lambda h: h.version)
+    versions: list[ResultVersionPublic] = []
+    for i, h in enumerate(earlier):
+        # The reason for replacing version k is recorded on version k+1.
+        replaced_by = earlier[i + 1] if i + 1 < len(earlier) else current
+        versions.append(
+            ResultVersionPublic(
+                version=h.version,
+                value=headline(h.value),
+                summary=summary(h.value),
+                state=_state(h.state),
+                recorded_by=h.amended_by or h.verified_by or h.created_by,
+                recorded_at=h.amended_at or h.verified_at or h.created_at,
+                reason=replaced_by.amendment_reason,
+            )
+        )
+    return ResultPublic(
+        id=str(current.id),
+        kind=str(current.kind),
+        analyte=current.analyte,
+        label=label(current.value),
+        specimen=current.accession,
+        collected_on=current.collected_on,
+        value=headline(current.value),
+        components=components(current.value),
+        summary=summary(current.value),
+        state=_state(current.state),
+        version=current.version,
+        amended_by=current.amended_by,
+        amended_at=current.amended_at,
+        amendment_reason=current.amendment_reason,
+        history=versions,
+    )
+
+
+def diagnosis(d: Diagnosis) -> DiagnosisPublic:
+    genetics = [
+        f"{g.marker} {g.status}" + (f" ({g.detail})" if g.detail else "") for g in d.genetics
+    ]
+    if d.karyotype:
+        genetics.append(d.karyotype)
+    return DiagnosisPublic(
+        disease=str(d.disease),
+        classification=d.subtype or None,
+        edition=str(d.classification),
+        diagnosed_on=d.diagnosed_on,
+        genetics=genetics,
+    )
+
+
+def therapy_line(line: TherapyLine) -> TherapyLinePublic:
+    return TherapyLinePublic(
+        line=line.line,
+        regimen=line.regimen,
+        intent=str(line.intent),
+        intensity=str(line.intensity),
+        start=line.start,
+        end=line.end,
+        cycles=[CyclePublic(number=c.number, start=c.start, end=c.end) for c in line.cycles],
+    )
+
+
+def event(e: CellularTherapy) -> EventPublic:
+    if isinstance(e, Transplant):
+        kind = "allogeneic transplant" if e.allogeneic else "autologous transplant"
+        detail = f"{e.donor_type} donor, {e.conditioning} conditioning"
+        if e.conditioning == "not applicable":
+            detail = f"{e.donor_type} donor"
+        return EventPublic(kind=kind, date=e.on, detail=detail)
+    assert isinstance(e, CarTInfusion)
+    return EventPublic(kind="CAR-T infusion", date=e.on, detail=f"{e.product} (anti-{e.target})")
+
+
+def biopsy(p: StoredProcedure) -> BiopsyPublic:
+    proc = p.procedure
+    return BiopsyPublic(
+        id=str(p.id),
+        performed_at=proc.performed_at,
+        site=str(proc.site),
+        side=None if proc.side == "unknown" else str(proc.side),
+        indication=str(proc.indication),
+        complications=[
+            ComplicationPublic(kind=str(c.kind), severity=str(c.severity), follow_up=c.follow_up)
+            for c in proc.complications
+        ],
+    )
+
+
+def last_marrow_blasts(results: Iterable[StoredResult]) -> QuantityPublic | None:
+    diffs = [r for r in results if isinstance(r.value, AspirateDifferential)]
+    if not diffs:
+        return None
+    last = max(diffs, key=lambda r: (r.collected_on, r.version))
+    assert isinstance(last.value, AspirateDifferential)
+    return quantity(blast_percent(last.value))
+
+
+def patient_from_record(record: PatientRecord) -> PatientPublic:
+    last_biopsy: dt.date | None = None
+    if record.procedures:
+        last_biopsy = max(p.procedure.performed_on for p in record.procedures)
+    return PatientPublic(
+        id=record.patient.external_id,
+        sex=str(record.patient.sex),
+        birth_year=record.patient.birth_year,
+        diagnosis=str(record.diagnoses[-1].disease) if record.diagnoses else None,
+        last_biopsy=last_biopsy,
+        last_marrow_blasts=last_marrow_blasts(record.results),
+    )
+
+
+def timeline(
+    record: PatientRecord, histories: Mapping[int, Sequence[StoredResult]] | None = None
+) -> TimelinePublic:
+    """The whole patient page; ``histories`` maps a current result id to all its versions."""
+    histories = histories or {}
+    return TimelinePublic(
+        patient=patient_from_record(record),
+        diagnoses=[diagnosis(d) for d in record.diagnoses],
+        therapy_lines=[therapy_line(t) for t in record.therapy_lines],
+        events=[event(e) for e in record.cellular_therapies],
+        biopsies=[biopsy(p) for p in record.procedures],
+        results=[result(r, histories.get(r.id, ())) for r in record.results],
+    )

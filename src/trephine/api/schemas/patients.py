@@ -1,0 +1,160 @@
+"""Research-facing patient and timeline schemas.
+
+Nothing here carries a name, an MRN or a full birth date: the research views are built from the
+opaque patient id, sex and birth year only (identity lives apart in the store and is never
+selected for these schemas).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: How a measured value relates to its number; the values of ``trephine.domain.quantity.Qualifier``.
+Qualifier = Literal["=", "<", ">", "not detected"]
+ResultState = Literal["draft", "verified", "amended", "superseded"]
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class QuantityPublic(_Public):
+    """A measured value with unit and qualifier. ``value`` is a decimal string in JSON."""
+
+    value: Decimal | None = Field(
+        description="The number; absent for 'not detected' without a sensitivity"
+    )
+    unit: str | None = None
+    qualifier: Qualifier = "="
+    lod: Decimal | None = Field(default=None, description="Limit of detection, same unit")
+    lloq: Decimal | None = Field(default=None, description="Lower limit of quantification")
+    #: Human-readable rendering, e.g. ``< 0.01 %`` or ``not detected (LOD 0.001 %)``.
+    display: str
+
+
+class DiagnosisPublic(_Public):
+    disease: str
+    classification: str | None = None
+    edition: str | None = None
+    diagnosed_on: dt.date | None = None
+    genetics: list[str] = Field(default_factory=list)
+
+
+class PatientPublic(_Public):
+    """One row of the research patient list."""
+
+    id: str = Field(description="Opaque patient id")
+    sex: str
+    birth_year: int | None
+    diagnosis: str | None = Field(description="Disease of the most recent diagnosis")
+    last_biopsy: dt.date | None
+    last_marrow_blasts: QuantityPublic | None = Field(
+        description="Blast % of the most recent marrow differential (current version)"
+    )
+
+
+class PatientList(_Public):
+    items: list[PatientPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class CyclePublic(_Public):
+    number: int
+    start: dt.date
+    end: dt.date | None = None
+
+
+class TherapyLinePublic(_Public):
+    line: int
+    regimen: str
+    intent: str | None = None
+    intensity: str | None = None
+    start: dt.date
+    end: dt.date | None = None
+    cycles: list[CyclePublic] = Field(default_factory=list)
+
+
+class EventPublic(_Public):
+    """A dated event on the timeline that is not a therapy line (transplant, CAR-T infusion)."""
+
+    kind: str
+    date: dt.date
+    detail: str | None = None
+
+
+class ComplicationPublic(_Public):
+    kind: str
+    severity: str | None = None
+    follow_up: str | None = None
+
+
+class BiopsyPublic(_Public):
+    id: str
+    performed_at: dt.datetime | dt.date
+    site: str | None = None
+    side: str | None = None
+    indication: str | None = None
+    complications: list[ComplicationPublic] = Field(default_factory=list)
+
+
+class ComponentPublic(_Public):
+    """One named number inside a result (e.g. the ANC of a blood count)."""
+
+    name: str
+    value: QuantityPublic
+
+
+class ResultVersionPublic(_Public):
+    """An earlier (superseded) version of a result, kept readable after an amendment."""
+
+    version: int
+    value: QuantityPublic | None
+    summary: str
+    state: ResultState
+    recorded_by: str | None = None
+    recorded_at: dt.datetime | None = None
+    reason: str | None = Field(default=None, description="Why the next version amended this one")
+
+
+class ResultPublic(_Public):
+    """The current version of one result, with its amendment history."""
+
+    id: str
+    kind: str
+    analyte: str
+    label: str
+    specimen: str | None = None
+    collected_on: dt.date
+    value: QuantityPublic | None = Field(description="The headline number lists and charts show")
+    components: list[ComponentPublic] = Field(
+        default_factory=list, description="Every number of the result, by name"
+    )
+    summary: str = Field(description="The whole result in one line of text")
+    state: ResultState
+    version: int
+    amended_by: str | None = None
+    amended_at: dt.datetime | None = None
+    amendment_reason: str | None = None
+    history: list[ResultVersionPublic] = Field(default_factory=list)
+
+
+class PatientDetail(_Public):
+    patient: PatientPublic
+    diagnoses: list[DiagnosisPublic]
+
+
+class TimelinePublic(_Public):
+    """Everything the patient page draws, in date order within each list."""
+
+    patient: PatientPublic
+    diagnoses: list[DiagnosisPublic]
+    therapy_lines: list[TherapyLinePublic]
+    events: list[EventPublic]
+    biopsies: list[BiopsyPublic]
+    results: list[ResultPublic]

@@ -1,0 +1,46 @@
+"""Static files: the app's own CSS/JS and plotly.js taken from the installed ``plotly`` package.
+
+plotly.js is served from the wheel's ``package_data/plotly.min.js`` so the page works offline and
+in hospital networks that block CDNs, and its version always matches the Python figure builder.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from trephine.web.render import STATIC_DIR
+
+PLOTLY_JS_URL = "/static/vendor/plotly.min.js"
+
+router = APIRouter(include_in_schema=False)
+
+
+@lru_cache(maxsize=1)
+def plotly_js_path() -> Path:
+    """Where the installed plotly package keeps its bundled, minified plotly.js."""
+    path = Path(str(files("plotly"))) / "package_data" / "plotly.min.js"
+    if not path.is_file():  # pragma: no cover - a broken plotly install
+        raise FileNotFoundError(f"plotly.min.js not found in the plotly package at {path}")
+    return path
+
+
+@router.get(PLOTLY_JS_URL)
+def plotly_js() -> FileResponse:
+    return FileResponse(
+        plotly_js_path(),
+        media_type="text/javascript",
+        # The file changes only when plotly is upgraded; let browsers keep it for a day.
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+def mount_static(app: FastAPI) -> None:
+    # The vendor route must be registered before the mount, which would otherwise shadow it.
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

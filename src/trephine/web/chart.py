@@ -1,0 +1,312 @@
+"""The patient timeline chart, built on the server as a Plotly figure.
+
+The browser only draws it (with the plotly.js bundled in the ``plotly`` wheel, see
+:mod:`trephine.web.assets`), so what is plotted is decided — and tested — in Python. Rows share
+one date axis: therapy lines and events with biopsy markers on top, then marrow blast %, then
+blood counts, then (when the patient has them) MRD on a log axis and VAF / donor chimerism.
+
+Qualified values are drawn honestly: ``<`` values at their bound and "not detected" at the LOD,
+both with open markers, and the hover text says which.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from trephine.api.schemas.patients import QuantityPublic, ResultPublic, TimelinePublic
+
+# Colours from the Okabe–Ito palette, distinguishable with the common colour-vision deficiencies.
+ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILION, PURPLE, GREY = (
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#666666",
+)
+#: Plotly measures horizontal bar lengths on a date axis in milliseconds.
+_DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class Series:
+    """One plotted line: the result kind and component it takes, and where it goes."""
+
+    row: str
+    name: str
+    kind: str
+    #: Component name within the result (``None``: the result's headline value).
+    component: str | None
+    colour: str
+    secondary_y: bool = False
+
+
+@dataclass(frozen=True)
+class Point:
+    result: ResultPublic
+    value: QuantityPublic
+
+
+#: Rows in top-to-bottom order with their y-axis titles; "therapy" is always drawn.
+ROWS: dict[str, str] = {
+    "therapy": "",
+    "blasts": "Marrow (%)",
+    "counts": "ANC (×10⁹/L)",
+    "mrd": "MRD (%, log)",
+    "clonal": "VAF / donor (%)",
+}
+
+SERIES: tuple[Series, ...] = (
+    Series("blasts", "Marrow blasts %", "differential", "blasts", VERMILION),
+    Series("blasts", "Cellularity %", "core", "cellularity", GREY),
+    Series("counts", "ANC", "blood_count", "anc", BLUE),
+    Series("counts", "Platelets", "blood_count", "platelets", GREEN, secondary_y=True),
+    Series("mrd", "Flow MRD %", "flow_mrd", None, PURPLE),
+    Series("mrd", "Molecular MRD %", "molecular_mrd", None, ORANGE),
+    Series("clonal", "Donor chimerism %", "chimerism", None, SKY),
+)
+
+
+def plotted_value(q: QuantityPublic | None) -> float | None:
+    """The y position of a value: the number itself, or the LOD for 'not detected'."""
+    if q is None:
+        return None
+    if q.qualifier == "not detected":
+        return float(q.lod) if q.lod is not None else None
+    return float(q.value) if q.value is not None else None
+
+
+def points_of(results: Sequence[ResultPublic], series: Series) -> list[Point]:
+    """The plottable values one series takes from the (current versions of the) results."""
+    out: list[Point] = []
+    for r in results:
+        if r.kind != series.kind:
+            continue
+        if series.component is None:
+            value = r.value
+        else:
+            value = next((c.value for c in r.components if c.name == series.component), None)
+        if value is not None and plotted_value(value) is not None:
+            out.append(Point(r, value))
+    return out
+
+
+def _hover(p: Point, name: str) -> str:
+    r = p.result
+    state = r.state if r.version == 1 else f"{r.state}, version {r.version}"
+    return f"{name}: {p.value.display}<br>{r.collected_on.isoformat()} ({state})"
+
+
+def _symbol(q: QuantityPublic) -> str:
+    # Open markers for values that are bounds ("<", ">") or detection limits, not measurements.
+    return "circle" if q.qualifier == "=" else "circle-open"
+
+
+def _line_trace(name: str, points: Sequence[Point], colour: str) -> go.Scatter:
+    ordered = sorted(points, key=lambda p: p.result.collected_on)
+    return go.Scatter(
+        mode="lines+markers",
+        name=name,
+        x=[p.result.collected_on.isoformat() for p in ordered],
+        y=[plotted_value(p.value) for p in ordered],
+        text=[_hover(p, name) for p in ordered],
+        hovertemplate="%{text}<extra></extra>",
+        marker={"color": colour, "size": 8, "symbol": [_symbol(p.value) for p in ordered]},
+        line={"color": colour, "width": 2},
+        connectgaps=True,
+    )
+
+
+def _as_date(value: dt.date | dt.datetime) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _therapy_traces(tl: TimelinePublic, today: dt.date) -> list[go.BaseTraceType]:
+    traces: list[go.BaseTraceType] = []
+    for line in tl.therapy_lines:
+        label = f"L{line.line} {line.regimen}"
+        spans = [(c.start, c.end, f"cycle {c.number}") for c in line.cycles] or [
+            (line.start, line.end, "")
+        ]
+        starts, widths, texts = [], [], []
+        for start, end, what in spans:
+            stop = end or line.end or today
+            # A bar needs a visible width even for a single-day course.
+            days = max((stop - start).days, 1)
+            starts.append(start.isoformat())
+            widths.append(days * _DAY_MS)
+            until = stop.isoformat() if (end or line.end) else "ongoing"
+            texts.append(" · ".join(b for b in (label, what, f"{start} → {until}") if b))
+        traces.append(
+            go.Bar(
+                orientation="h",
+                name=label,
+                y=[label] * len(starts),
+                base=starts,
+                x=widths,
+                text=texts,
+                textposition="none",
+                hovertemplate="%{text}<extra></extra>",
+                marker={
+                    "color": BLUE if (line.intensity or "").startswith("intens") else SKY,
+                    "line": {"color": "#ffffff", "width": 1},
+                },
+                showlegend=False,
+            )
+        )
+    if tl.events:
+        traces.append(
+            go.Scatter(
+                mode="markers",
+                name="Events",
+                y=["Events"] * len(tl.events),
+                x=[e.date.isoformat() for e in tl.events],
+                text=[f"{e.kind}: {e.detail or ''} ({e.date.isoformat()})" for e in tl.events],
+                hovertemplate="%{text}<extra></extra>",
+                marker={"symbol": "star", "size": 14, "color": ORANGE},
+                showlegend=False,
+            )
+        )
+    if tl.biopsies:
+        texts = []
+        for b in tl.biopsies:
+            comp = ", ".join(
+                c.kind + (f" ({c.severity})" if c.severity else "") for c in b.complications
+            )
+            where = " ".join(x for x in (b.side, b.site) if x)
+            texts.append(
+                f"Biopsy {_as_date(b.performed_at).isoformat()}<br>{where}<br>"
+                f"{b.indication or ''}" + (f"<br>complications: {comp}" if comp else "")
+            )
+        traces.append(
+            go.Scatter(
+                mode="markers",
+                name="Biopsies",
+                y=["Biopsies"] * len(tl.biopsies),
+                x=[_as_date(b.performed_at).isoformat() for b in tl.biopsies],
+                text=texts,
+                hovertemplate="%{text}<extra></extra>",
+                marker={
+                    "symbol": "triangle-down",
+                    "size": 12,
+                    "color": [VERMILION if b.complications else "#333333" for b in tl.biopsies],
+                },
+                showlegend=False,
+            )
+        )
+    return traces
+
+
+def _variant_traces(tl: TimelinePublic) -> list[go.Scatter]:
+    """One VAF line per variant (gene + HGVS), so an emerging clone shows as its own line."""
+    by_variant: dict[str, list[Point]] = {}
+    for r in tl.results:
+        if r.kind == "ngs_variant" and plotted_value(r.value) is not None and r.value is not None:
+            by_variant.setdefault(r.analyte, []).append(Point(r, r.value))
+    # Dotted lines in colours not used by the other rows, so a VAF is never read as a count.
+    palette = [PURPLE, ORANGE, BLUE, GREY, YELLOW]
+    traces = []
+    for i, (name, points) in enumerate(sorted(by_variant.items())):
+        trace = _line_trace(f"VAF {name}", points, palette[i % len(palette)])
+        trace.line.dash = "dot"
+        traces.append(trace)
+    return traces
+
+
+def build_figure(tl: TimelinePublic, *, today: dt.date | None = None) -> go.Figure:
+    """The Plotly figure for one patient's timeline (validated by plotly as it is built)."""
+    today = today or dt.date.today()
+    per_row: dict[str, list[tuple[Series, list[Point]]]] = {}
+    for s in SERIES:
+        points = points_of(tl.results, s)
+        if points:
+            per_row.setdefault(s.row, []).append((s, points))
+    variants = _variant_traces(tl)
+    rows = ["therapy"] + [
+        r for r in ROWS if r != "therapy" and (r in per_row or (r == "clonal" and variants))
+    ]
+    n_tracks = max(len(tl.therapy_lines) + bool(tl.events) + bool(tl.biopsies), 1)
+    therapy_px = 40 + 28 * n_tracks
+    data_px = 200
+    fig = make_subplots(
+        rows=len(rows),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.04 if len(rows) > 2 else 0.06,
+        row_heights=[therapy_px] + [data_px] * (len(rows) - 1),
+        specs=[[{"secondary_y": row == "counts"}] for row in rows],
+    )
+    for i, row in enumerate(rows, start=1):
+        if row == "therapy":
+            for t in _therapy_traces(tl, today):
+                fig.add_trace(t, row=i, col=1)
+            fig.update_yaxes(type="category", autorange="reversed", showgrid=False, row=i, col=1)
+            continue
+        for s, points in per_row.get(row, []):
+            fig.add_trace(
+                _line_trace(s.name, points, s.colour),
+                row=i,
+                col=1,
+                **({"secondary_y": s.secondary_y} if row == "counts" else {}),
+            )
+        if row == "clonal":
+            for t in variants:
+                fig.add_trace(t, row=i, col=1)
+        kwargs: dict[str, Any] = {"secondary_y": False} if row == "counts" else {}
+        fig.update_yaxes(title_text=ROWS[row], row=i, col=1, **kwargs)
+        if row == "mrd":
+            fig.update_yaxes(type="log", exponentformat="power", row=i, col=1)
+        else:
+            fig.update_yaxes(rangemode="tozero", row=i, col=1, **kwargs)
+        if row == "counts":
+            fig.update_yaxes(
+                title_text="Platelets (×10⁹/L)",
+                rangemode="tozero",
+                # Align the right-hand ticks with the left-hand grid lines.
+                tickmode="sync",
+                showgrid=False,
+                row=i,
+                col=1,
+                secondary_y=True,
+            )
+    fig.update_xaxes(type="date", showgrid=True, gridcolor="#eeeeee")
+    fig.update_yaxes(gridcolor="#eeeeee", zeroline=False)
+    # Biopsy days as faint vertical guides through every row, so results line up with the marrow.
+    for b in tl.biopsies:
+        day = _as_date(b.performed_at).isoformat()
+        fig.add_shape(
+            type="line",
+            xref="x",
+            yref="paper",
+            x0=day,
+            x1=day,
+            y0=0,
+            y1=1,
+            line={"color": "#bbbbbb", "width": 1, "dash": "dot"},
+            layer="below",
+        )
+    fig.update_layout(
+        height=therapy_px + data_px * (len(rows) - 1) + 90,
+        margin={"l": 160, "r": 70, "t": 20, "b": 40},
+        barmode="overlay",
+        hovermode="closest",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.04},
+        plot_bgcolor="#ffffff",
+        paper_bgcolor="#ffffff",
+        font={"family": "system-ui, sans-serif", "size": 12},
+    )
+    return fig
+
+
+def figure_json(fig: go.Figure) -> dict[str, Any]:
+    """The figure as plain JSON data (dates and numpy values already converted by plotly)."""
+    return cast(dict[str, Any], json.loads(fig.to_json()))

@@ -1,0 +1,40 @@
+"""Template rendering for the server-side pages (Jinja2 templates shipped in the package)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from trephine import __version__
+from trephine.api.schemas.errors import ErrorBody
+
+WEB_DIR = Path(str(files("trephine.web")))
+TEMPLATE_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+
+
+@lru_cache(maxsize=1)
+def templates() -> Jinja2Templates:
+    t = Jinja2Templates(directory=str(TEMPLATE_DIR))
+    t.env.globals["trephine_version"] = __version__
+    # Undefined variables in a clinical page are bugs, not blanks.
+    from jinja2 import StrictUndefined
+
+    t.env.undefined = StrictUndefined
+    return t
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    return templates().TemplateResponse(request, name, context, status_code=status_code)
+
+
+def render_error(request: Request, status: int, body: ErrorBody) -> HTMLResponse:
+    return render(request, "error.html", {"status": status, "error": body}, status_code=status)
