@@ -1,0 +1,1317 @@
+"""The case contract of ``trephine criteria evaluate``: a case (``id``, ``ruleset``, ``input``,
+optional ``params``) in the format of ``clinical-cases.json`` → outputs named like the case
+format's ``expect`` keys, each explained.
+
+This module only *adapts* a case to the rule sets (validating and converting inputs, picking
+which rule sets a case's inputs call for, naming outputs); every threshold lives in
+:mod:`trephine.criteria.sets`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from trephine.criteria.engine import evaluate, resolve_params
+from trephine.criteria.model import Assessment, Fact, InputKind, InputSpec, RuleSet
+from trephine.criteria.series import (
+    MmMrdPoint,
+    MrdSample,
+    SeriesStep,
+    chimerism_trend,
+    mrd_relapse_states,
+    sustained_mrd,
+)
+from trephine.criteria.sets import (
+    all_mrd,
+    diagnostics,
+    eln2017_aml,
+    eln2021_mrd,
+    eln2022_aml,
+    imwg2016_mm,
+    iwcll_cll,
+    iwg2003_aml,
+    iwg2006_mds,
+    iwg2018_mds,
+    iwg2023_mds,
+)
+from trephine.errors import ValidationError
+
+JSON = Any
+
+
+@dataclass
+class CaseResult:
+    """Outputs (JSON-ready, keyed like ``expect``) and one explanation per output."""
+
+    outputs: dict[str, JSON] = field(default_factory=dict)
+    explanation: dict[str, JSON] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+
+    def put(self, key: str, value: JSON, why: Assessment | SeriesStep | dict[str, JSON]) -> None:
+        self.outputs[key] = value
+        if isinstance(why, Assessment):
+            self.explanation[key] = why.explanation()
+            self.add_flags(why.flags)
+        elif isinstance(why, SeriesStep):
+            self.explanation[key] = why.explanation("", "")
+        else:
+            self.explanation[key] = why
+
+    def add_flags(self, flags: tuple[str, ...] | list[str]) -> None:
+        for flag in flags:
+            if flag not in self.flags:
+                self.flags.append(flag)
+
+    @property
+    def primary(self) -> str:
+        return next(iter(self.outputs))
+
+
+Evaluator = Callable[[dict[str, JSON], Mapping[str, JSON], str], CaseResult]
+
+
+@dataclass(frozen=True)
+class CaseRuleset:
+    """One ruleset string of the case format, the rule sets behind it and its evaluator."""
+
+    name: str
+    description: str
+    rulesets: tuple[RuleSet, ...]
+    evaluator: Evaluator
+
+
+# ------------------------------------------------------------------------------- input checks
+#: Units we convert at ingestion (G1) into the canonical unit of an input: (from, to) → factor.
+CONVERSIONS: dict[tuple[str, str], Decimal] = {
+    ("g/L", "g/dL"): Decimal("0.1"),
+    ("/uL", "x10^9/L"): Decimal("0.001"),
+    ("/µL", "x10^9/L"): Decimal("0.001"),
+    ("cells/uL", "x10^9/L"): Decimal("0.001"),
+    ("x10^3/uL", "x10^9/L"): Decimal(1),
+    ("10^9/L", "x10^9/L"): Decimal(1),
+    ("mg/L", "mg/dL"): Decimal("0.1"),
+    ("g/dL", "g/L"): Decimal(10),
+}
+
+
+def to_decimal(value: JSON, where: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise ValidationError(where, value, "a number")
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValidationError(where, value, "a number") from exc
+    if not number.is_finite():
+        raise ValidationError(where, value, "a finite number")
+    return number
+
+
+def convert(spec: InputSpec, raw: JSON, where: str) -> Fact | None:
+    """Validate one input value against its contract and convert it to a fact."""
+    if raw is None:
+        return None
+    if spec.kind is InputKind.BOOL:
+        if not isinstance(raw, bool):
+            raise ValidationError(where, raw, "true, false")
+        return raw
+    if spec.kind is InputKind.TEXT:
+        if not isinstance(raw, str):
+            raise ValidationError(where, raw, spec.allowed or "text")
+        if spec.allowed is not None and raw not in spec.allowed:
+            raise ValidationError(where, raw, spec.allowed)
+        return raw
+    unit = spec.unit
+    if isinstance(raw, Mapping):
+        if set(raw) - {"value", "unit"} or "value" not in raw:
+            raise ValidationError(where, raw, '{"value": number, "unit": text}')
+        given_unit = raw.get("unit", unit)
+        number = to_decimal(raw["value"], f"{where}.value")
+        if given_unit != unit:
+            factor = CONVERSIONS.get((str(given_unit), str(unit)))
+            if factor is None:
+                allowed = [unit, *(a for a, b in CONVERSIONS if b == unit)]
+                raise ValidationError(f"{where}.unit", given_unit, allowed, reason="wrong unit")
+            number *= factor
+    else:
+        number = to_decimal(raw, where)
+    if spec.minimum is not None and number < spec.minimum:
+        raise ValidationError(
+            where, raw, f">= {spec.minimum} {unit or ''}".strip(), reason="below the allowed range"
+        )
+    if spec.maximum is not None and number > spec.maximum:
+        raise ValidationError(
+            where, raw, f"<= {spec.maximum} {unit or ''}".strip(), reason="above the allowed range"
+        )
+    return number
+
+
+def build_facts(
+    raw: Mapping[str, JSON],
+    specs: Mapping[str, InputSpec],
+    where: str,
+    structural: frozenset[str] = frozenset(),
+) -> dict[str, Fact | None]:
+    """Facts from the case input; an unknown key is refused with the list of known ones."""
+    facts: dict[str, Fact | None] = {}
+    for key, value in raw.items():
+        if key in structural:
+            continue
+        spec = specs.get(key)
+        if spec is None:
+            raise ValidationError(
+                f"{where}.{key}", value, sorted({*specs, *structural}), reason="unknown input key"
+            )
+        facts[key] = convert(spec, value, f"{where}.{key}")
+    return facts
+
+
+def specs_of(*rulesets: RuleSet) -> dict[str, InputSpec]:
+    return {spec.name: spec for rs in rulesets for spec in rs.inputs}
+
+
+def plain(value: JSON) -> JSON:
+    """Decimal → JSON number (int when integral) for output only; comparisons never see it."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def run(rs: RuleSet, facts: Mapping[str, Fact | None], params: Mapping[str, JSON]) -> Assessment:
+    """Evaluate with the case params that belong to this rule set."""
+    own = {p.name for p in rs.params}
+    return evaluate(rs, facts, {k: v for k, v in params.items() if k in own})
+
+
+def check_params(params: Mapping[str, JSON], rulesets: tuple[RuleSet, ...], where: str) -> None:
+    known = {p.name for rs in rulesets for p in rs.params}
+    for name in params:
+        if name not in known:
+            raise ValidationError(
+                f"{where}.params.{name}",
+                params[name],
+                sorted(known) or "none",
+                reason="unknown parameter",
+            )
+    for rs in rulesets:
+        own = {k: v for k, v in params.items() if k in {p.name for p in rs.params}}
+        resolve_params(rs, own)
+
+
+def parse_date(value: JSON, where: str) -> dt.date:
+    if not isinstance(value, str):
+        raise ValidationError(where, value, "an ISO date YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationError(where, value, "an ISO date YYYY-MM-DD") from exc
+
+
+def sub(raw: Mapping[str, JSON], key: str, where: str) -> dict[str, JSON]:
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"{where}.{key}", value, "an object")
+    return dict(value)
+
+
+def seq(raw: Mapping[str, JSON], key: str, where: str) -> list[JSON]:
+    value = raw.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValidationError(f"{where}.{key}", value, "a list")
+    return value
+
+
+def _allowed(where: str, value: JSON, allowed: tuple[str, ...]) -> str | None:
+    if value is None:
+        return None
+    if value not in allowed:
+        raise ValidationError(where, value, allowed)
+    return str(value)
+
+
+DISEASES = ("AML", "MDS", "MM", "CLL", "B-ALL", "T-ALL", "ALL", "MPN", "AA")
+
+
+# ----------------------------------------------------------------------------------- AML / MRD
+AML_STRUCT = frozenset(
+    {
+        "disease",
+        "mrd",
+        "history",
+        "therapy",
+        "pb_blast_samples",
+        "mrd_series",
+        "first_pull",
+        "hemodilution_flag",
+    }
+)
+AML_SPECS = specs_of(eln2022_aml.RESPONSE, eln2022_aml.RELAPSE)
+
+
+def mrd_facts(
+    result: Mapping[str, JSON], where: str, hemodilute: bool | None
+) -> dict[str, Fact | None]:
+    """One ELN 2021 MRD result (as in the case format) → facts of the MRD rule set."""
+    known = {
+        "method",
+        "pct",
+        "cd45_events",
+        "target",
+        "detected",
+        "level_pct",
+        "sample",
+        "variants",
+        "date",
+    }
+    for key in result:
+        if key not in known:
+            raise ValidationError(
+                f"{where}.{key}", result[key], sorted(known), reason="unknown MRD field"
+            )
+    method = _allowed(f"{where}.method", result.get("method"), ("MFC", "qPCR", "dPCR", "NGS"))
+    if method is None:
+        raise ValidationError(
+            f"{where}.method", None, ("MFC", "qPCR", "dPCR", "NGS"), reason="missing"
+        )
+    specs = specs_of(eln2021_mrd.MRD)
+    facts: dict[str, Fact | None] = {"mrd_method": method, "hemodilute": hemodilute}
+    if method == "MFC":
+        pct_spec = InputSpec("pct", InputKind.NUMBER, "%", maximum=Decimal(100))
+        facts["mfc_pct"] = convert(pct_spec, result.get("pct"), f"{where}.pct")
+        facts["cd45_events"] = convert(
+            specs["cd45_events"], result.get("cd45_events"), f"{where}.cd45_events"
+        )
+    elif method in ("qPCR", "dPCR"):
+        facts["pcr_detected"] = convert(
+            specs["pcr_detected"], result.get("detected"), f"{where}.detected"
+        )
+        facts["pcr_level_pct"] = convert(
+            specs["pcr_level_pct"], result.get("level_pct"), f"{where}.level_pct"
+        )
+        target = result.get("target")
+        if target is not None and not isinstance(target, str):
+            raise ValidationError(f"{where}.target", target, "a gene or fusion name")
+        # MRD-LL is defined for NPM1/CBF; an unnamed target is read as the assay's usual one.
+        facts["pcr_low_level_target"] = target is None or target in eln2021_mrd.LOW_LEVEL_TARGETS
+    else:
+        informative: list[Decimal] = []
+        for i, variant in enumerate(seq(result, "variants", where)):
+            vwhere = f"{where}.variants[{i}]"
+            if not isinstance(variant, Mapping):
+                raise ValidationError(vwhere, variant, "an object")
+            gene = variant.get("gene")
+            if not isinstance(gene, str):
+                raise ValidationError(f"{vwhere}.gene", gene, "a HGNC symbol")
+            vaf = convert(
+                InputSpec("vaf", InputKind.NUMBER, "%", maximum=Decimal(100)),
+                variant.get("vaf"),
+                f"{vwhere}.vaf",
+            )
+            germline = variant.get("germline", False)
+            if not isinstance(germline, bool):
+                raise ValidationError(f"{vwhere}.germline", germline, "true, false")
+            # DTA genes and germline variants are not MRD (M12).
+            if gene.upper() not in eln2021_mrd.DTA_GENES and not germline and vaf is not None:
+                assert isinstance(vaf, Decimal)
+                informative.append(vaf)
+        facts["ngs_max_informative_vaf_pct"] = max(informative, default=Decimal(0))
+    return facts
+
+
+COMBINE_ORDER = (
+    "POSITIVE",
+    "LOW_LEVEL",
+    "NOT_EVALUABLE_HEMODILUTE",
+    "INSUFFICIENT_SENSITIVITY",
+    "NOT_EVALUABLE",
+    "NEGATIVE_NGS_ONLY",
+    "NEGATIVE",
+)
+
+
+def mrd_status(
+    raw: JSON, where: str, params: Mapping[str, JSON], hemodilute: bool | None
+) -> tuple[str, list[Assessment]]:
+    """MRD status of one result or several (any positive wins; negative only if all are) [I]."""
+    if raw is None:
+        return "UNKNOWN", []
+    results = raw if isinstance(raw, list) else [raw]
+    assessments = []
+    for i, result in enumerate(results):
+        rwhere = f"{where}[{i}]" if isinstance(raw, list) else where
+        if not isinstance(result, Mapping):
+            raise ValidationError(rwhere, result, "an MRD result object")
+        assessments.append(run(eln2021_mrd.MRD, mrd_facts(result, rwhere, hemodilute), params))
+    status = min((a.category for a in assessments), key=COMBINE_ORDER.index)
+    return status, assessments
+
+
+def with_mrd(category: str, status: str, allowed: tuple[str, ...]) -> str:
+    if category in allowed and status == "NEGATIVE":
+        return f"{category}_MRD-"
+    return category
+
+
+def _hemodilute(raw: Mapping[str, JSON], facts: Mapping[str, Fact | None]) -> bool | None:
+    flag = raw.get("hemodilution_flag")
+    if flag is not None and not isinstance(flag, bool):
+        raise ValidationError("input.hemodilution_flag", flag, "true, false")
+    spicules = facts.get("spicules_present")
+    if flag is True or spicules is False:
+        return True
+    if spicules is True:
+        return False
+    return None
+
+
+def _therapy(raw: Mapping[str, JSON], where: str) -> dict[str, Fact | None]:
+    therapy = sub(raw, "therapy", where)
+    aliases = {
+        "courses_completed": "courses_completed",
+        "courses": "courses_completed",
+        "cycles": "courses_completed",
+        "cycles_completed": "courses_completed",
+        "intensive_courses": "courses_completed",
+        "intensity": "therapy_intensity",
+        "days_since_start": "days_since_start",
+    }
+    specs = specs_of(eln2022_aml.LANDMARK)
+    facts: dict[str, Fact | None] = {}
+    for key, value in therapy.items():
+        if key not in aliases:
+            raise ValidationError(
+                f"{where}.therapy.{key}", value, sorted(aliases), reason="unknown therapy field"
+            )
+        name = aliases[key]
+        facts[name] = convert(specs[name], value, f"{where}.therapy.{key}")
+    return facts
+
+
+def _history(raw: Mapping[str, JSON], where: str) -> dict[str, JSON]:
+    history = sub(raw, "history", where)
+    for key in history:
+        if key not in {"best_response", "last_mrd"}:
+            raise ValidationError(
+                f"{where}.history.{key}",
+                history[key],
+                ["best_response", "last_mrd"],
+                reason="unknown history field",
+            )
+    best = history.get("best_response")
+    if best is not None and not isinstance(best, str):
+        raise ValidationError(f"{where}.history.best_response", best, "a response category")
+    return history
+
+
+def _aml_response(name: str, rs: RuleSet, mrd_suffix: tuple[str, ...]) -> Evaluator:
+    def evaluator(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+        _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
+        facts = build_facts(raw, AML_SPECS, where, AML_STRUCT)
+        result = CaseResult()
+        hemodilute = _hemodilute(raw, facts)
+        has_mrd = "mrd" in raw
+        status, mrd_assessments = mrd_status(raw.get("mrd"), f"{where}.mrd", params, hemodilute)
+        history = _history(raw, where)
+        if "bm_blasts_pct" in raw:
+            response = run(rs, facts, params)
+            label = with_mrd(response.category, status, mrd_suffix)
+            result.put("response", label, response)
+            if status == "LOW_LEVEL" and response.category in mrd_suffix:
+                result.put("response_label", f"{response.category}_MRD-LL", response)
+            if rs is eln2022_aml.RESPONSE and params.get("cri_mode") != "any_deficit":
+                alt = run(rs, facts, {**params, "cri_mode": "any_deficit"})
+                result.put(
+                    "response_if_cri_mode_any_deficit",
+                    with_mrd(alt.category, status, mrd_suffix),
+                    alt,
+                )
+            best = history.get("best_response")
+            if isinstance(best, str) and best in eln2022_aml.CR_FAMILY:
+                result.put("relapse", *_relapse(raw, facts, params, where))
+            if "therapy" in raw:
+                result.put(
+                    "landmark_status", *_landmark(raw, response.category, history, params, where)
+                )
+        if has_mrd or "bm_blasts_pct" in raw:
+            why: Assessment | dict[str, JSON]
+            if not mrd_assessments:
+                why = {
+                    "rule": None,
+                    "category": "UNKNOWN",
+                    "missing": ["mrd"],
+                    "note": "no MRD result given",
+                }
+            elif len(mrd_assessments) == 1:
+                why = mrd_assessments[0]
+            else:
+                why = {
+                    "combined": [a.explanation() for a in mrd_assessments],
+                    "rule": "MRD-COMBINE [I]: any positive wins; negative only if all are",
+                }
+            result.put("mrd_status", status, why)
+            for a in mrd_assessments:
+                result.add_flags(a.flags)
+        if "mrd_series" in raw:
+            _mrd_series(raw, history, params, where, result)
+        if not result.outputs:
+            raise ValidationError(
+                f"{where}",
+                sorted(raw),
+                "bm_blasts_pct, mrd or mrd_series",
+                reason=f"nothing to evaluate under {name}",
+            )
+        return result
+
+    return evaluator
+
+
+def _relapse(
+    raw: Mapping[str, JSON],
+    facts: Mapping[str, Fact | None],
+    params: Mapping[str, JSON],
+    where: str,
+) -> tuple[str, Assessment]:
+    dates: list[dt.date] = []
+    for i, sample in enumerate(seq(raw, "pb_blast_samples", where)):
+        swhere = f"{where}.pb_blast_samples[{i}]"
+        if not isinstance(sample, Mapping) or set(sample) - {"date", "blasts_present"}:
+            raise ValidationError(swhere, sample, '{"date": "YYYY-MM-DD", "blasts_present": bool}')
+        present = sample.get("blasts_present")
+        if not isinstance(present, bool):
+            raise ValidationError(f"{swhere}.blasts_present", present, "true, false")
+        if present:
+            dates.append(parse_date(sample.get("date"), f"{swhere}.date"))
+    extra: dict[str, Fact | None] = dict(facts)
+    if dates:
+        extra["pb_positive_samples"] = Decimal(len(dates))
+        extra["pb_positive_span_days"] = Decimal((max(dates) - min(dates)).days)
+    else:
+        extra["pb_positive_samples"] = Decimal(1 if facts.get("circulating_blasts") else 0)
+        extra["pb_positive_span_days"] = Decimal(0)
+    a = run(eln2022_aml.RELAPSE, extra, params)
+    return a.category, a
+
+
+def _landmark(
+    raw: Mapping[str, JSON],
+    current: str,
+    history: Mapping[str, JSON],
+    params: Mapping[str, JSON],
+    where: str,
+) -> tuple[str, Assessment]:
+    facts = _therapy(raw, where)
+    best = history.get("best_response")
+    cr_now = current in eln2022_aml.CR_FAMILY
+    if best is None:
+        # Without the history we only know the current marrow; "no CR so far" needs history.
+        facts["cr_achieved"] = True if cr_now else None
+    else:
+        facts["cr_achieved"] = cr_now or best in eln2022_aml.CR_FAMILY
+    a = run(eln2022_aml.LANDMARK, facts, params)
+    return a.category, a
+
+
+def _mrd_series(
+    raw: Mapping[str, JSON],
+    history: Mapping[str, JSON],
+    params: Mapping[str, JSON],
+    where: str,
+    result: CaseResult,
+) -> None:
+    def sample(entry: JSON, swhere: str) -> MrdSample:
+        if not isinstance(entry, Mapping):
+            raise ValidationError(swhere, entry, "an MRD result object")
+        status, _ = mrd_status(entry, swhere, params, None)
+        date = parse_date(entry["date"], f"{swhere}.date") if "date" in entry else None
+        level = entry.get("level_pct", entry.get("pct"))
+        tissue = _allowed(f"{swhere}.sample", entry.get("sample"), ("BM", "PB"))
+        return MrdSample(
+            date,
+            status,
+            None if level is None else to_decimal(level, swhere),
+            tissue,
+            str(entry.get("method")),
+        )
+
+    prior_raw = history.get("last_mrd")
+    prior = sample(prior_raw, f"{where}.history.last_mrd") if prior_raw is not None else None
+    best = history.get("best_response")
+    if prior is None and isinstance(best, str):
+        # CR_MRD-LL / CR_MRD- in the history say what the previous MRD status was.
+        if best.endswith("_MRD-LL"):
+            prior = MrdSample(None, "LOW_LEVEL")
+        elif best.endswith("_MRD-"):
+            prior = MrdSample(None, "NEGATIVE")
+    samples = [
+        sample(e, f"{where}.mrd_series[{i}]") for i, e in enumerate(seq(raw, "mrd_series", where))
+    ]
+    steps = mrd_relapse_states(samples, prior)
+    ordered = sorted(samples, key=lambda s: (s.date is None, s.date or dt.date.min))
+    positives = 0
+    for s, step in zip(ordered, steps, strict=True):
+        if s.status in ("POSITIVE", "LOW_LEVEL"):
+            positives += 1
+            if positives == 1:
+                result.put(
+                    "after_first_positive", step.state, step.explanation("ELN2021", "ELN2021")
+                )
+            elif positives == 2:
+                result.put(
+                    "after_second_positive", step.state, step.explanation("ELN2021", "ELN2021")
+                )
+    if steps:
+        result.put("mrd_event", steps[-1].state, steps[-1].explanation("ELN2021", "ELN2021"))
+        last = ordered[-1].status
+        result.put("mrd_status", last, steps[-1].explanation("ELN2021", "ELN2021"))
+        if isinstance(best, str):
+            base = best.split("_MRD")[0]
+            if base in ("CR", "CRh", "CRi"):
+                suffix = {"NEGATIVE": "_MRD-", "LOW_LEVEL": "_MRD-LL"}.get(last, "")
+                result.put(
+                    "response_label",
+                    base + suffix,
+                    {"rule": "ELN2022 MRD qualifier", "base_response": base, "mrd_status": last},
+                )
+
+
+def _eln2021(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+    struct = frozenset({"mrd", "first_pull", "hemodilution_flag", "disease"})
+    facts = build_facts(raw, specs_of(diagnostics.ICSH), where, struct)
+    first_pull = raw.get("first_pull")
+    if first_pull is not None and not isinstance(first_pull, bool):
+        raise ValidationError(f"{where}.first_pull", first_pull, "true, false")
+    status, assessments = mrd_status(
+        raw.get("mrd"), f"{where}.mrd", params, _hemodilute(raw, facts)
+    )
+    result = CaseResult()
+    result.put(
+        "mrd_status",
+        status,
+        assessments[0]
+        if len(assessments) == 1
+        else {"combined": [a.explanation() for a in assessments]},
+    )
+    for a in assessments:
+        result.add_flags(a.flags)
+    if first_pull is False:
+        result.add_flags(["NOT_FIRST_PULL"])
+    return result
+
+
+# ------------------------------------------------------------------------------------- Myeloma
+MM_STRUCT = frozenset(
+    {
+        "disease",
+        "heavy_chain",
+        "light_chain",
+        "baseline",
+        "nadir",
+        "assessments",
+        "measurable_by",
+        "mrd",
+        "response_base",
+        "pet",
+    }
+)
+MM_SPECS = specs_of(imwg2016_mm.RESPONSE, imwg2016_mm.PROGRESSION)
+
+
+def _mm(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+    _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
+    _allowed(
+        f"{where}.heavy_chain", raw.get("heavy_chain"), ("IgG", "IgA", "IgM", "IgD", "IgE", "none")
+    )
+    _allowed(f"{where}.light_chain", raw.get("light_chain"), ("kappa", "lambda"))
+    measurable = (
+        _allowed(
+            f"{where}.measurable_by",
+            raw.get("measurable_by"),
+            ("serum_urine", "FLC_only", "BM_only"),
+        )
+        or "serum_urine"
+    )
+    series_keys = [k for k in raw if k.startswith("series_")]
+    flat = {k: v for k, v in raw.items() if k not in series_keys}
+    if "response_base" in flat:
+        flat["base_response"] = flat.pop("response_base")
+    for prefix in ("baseline", "nadir"):
+        for key, value in sub(raw, prefix, where).items():
+            flat[f"{prefix}_{key}"] = value
+    facts = build_facts(flat, MM_SPECS, where, MM_STRUCT)
+    result = CaseResult()
+    response_keys = {
+        "serum_ife",
+        "urine_ife",
+        "serum_m_g_dl",
+        "urine_m_mg_24h",
+        "bm_pc_pct",
+        "dflc_mg_dl",
+        "base_response",
+        "ihc_kappa_lambda_ratio",
+    }
+    response: Assessment | None = None
+    if response_keys & set(flat) and "assessments" not in raw:
+        rs = {
+            "serum_urine": imwg2016_mm.RESPONSE,
+            "FLC_only": imwg2016_mm.FLC_ONLY,
+            "BM_only": imwg2016_mm.BM_ONLY,
+        }[measurable]
+        response = run(rs, facts, params)
+        result.put("response", response.category, response)
+        if any(k.startswith("nadir_") for k in flat):
+            pd = run(imwg2016_mm.PROGRESSION, facts, params)
+            result.put("progression", "PD_UNCONFIRMED" if pd.category == "PD" else pd.category, pd)
+    previous_pd = False
+    for i, entry in enumerate(seq(raw, "assessments", where), start=1):
+        if not isinstance(entry, Mapping):
+            raise ValidationError(f"{where}.assessments[{i - 1}]", entry, "an object")
+        step = {
+            **{k: v for k, v in facts.items() if k.startswith("nadir_")},
+            **build_facts(entry, MM_SPECS, f"{where}.assessments[{i - 1}]"),
+        }
+        pd = run(imwg2016_mm.PROGRESSION, step, params)
+        is_pd = pd.category == "PD"
+        # IMWG: progression needs two consecutive assessments.
+        label = (
+            ("PD_CONFIRMED" if previous_pd else "PD_UNCONFIRMED")
+            if is_pd
+            else ("NOT_PD" if pd.category == "NOT_MET" else pd.category)
+        )
+        result.put(f"assessment_{i}", label, pd)
+        previous_pd = is_pd
+    if "mrd" in raw:
+        mrd = sub(raw, "mrd", where)
+        known = {
+            "method": "mrd_method",
+            "result": "mrd_result",
+            "sensitivity": "mrd_sensitivity",
+            "pet": "pet",
+            "sample": None,
+            "date": None,
+        }
+        mfacts: dict[str, Fact | None] = {}
+        mspecs = specs_of(imwg2016_mm.MRD)
+        for key, value in mrd.items():
+            if key not in known:
+                raise ValidationError(
+                    f"{where}.mrd.{key}", value, sorted(known), reason="unknown MRD field"
+                )
+            target = known[key]
+            if target is not None:
+                mfacts[target] = convert(mspecs[target], value, f"{where}.mrd.{key}")
+        if "pet" in raw:
+            mfacts["pet"] = convert(mspecs["pet"], raw["pet"], f"{where}.pet")
+        category = response.category if response else None
+        mfacts["cr_achieved"] = None if category is None else category in ("CR", "sCR")
+        a = run(imwg2016_mm.MRD, mfacts, params)
+        result.put("mrd_category", a.category, a)
+    for key in series_keys:
+        points = []
+        for i, entry in enumerate(seq(raw, key, where)):
+            pwhere = f"{where}.{key}[{i}]"
+            if not isinstance(entry, Mapping) or set(entry) - {"date", "marrow_mrd", "pet"}:
+                raise ValidationError(pwhere, entry, '{"date", "marrow_mrd", "pet"}')
+            marrow = _allowed(
+                f"{pwhere}.marrow_mrd", entry.get("marrow_mrd"), ("negative", "positive")
+            )
+            pet = _allowed(f"{pwhere}.pet", entry.get("pet"), ("negative", "positive"))
+            points.append(
+                MmMrdPoint(
+                    parse_date(entry.get("date"), f"{pwhere}.date"),
+                    None if marrow is None else marrow == "negative",
+                    None if pet is None else pet == "negative",
+                )
+            )
+        sustained = sustained_mrd(points)
+        result.put(key, sustained.state, sustained.explanation("IMWG2016", "IMWG2016"))
+    if not result.outputs:
+        raise ValidationError(
+            where,
+            sorted(raw),
+            "response, progression or MRD inputs",
+            reason="nothing to evaluate under IMWG2016",
+        )
+    return result
+
+
+# ----------------------------------------------------------------------------------------- MDS
+MDS_STRUCT = frozenset({"disease", "baseline_karyotype", "current_karyotype"})
+MDS_SPECS = specs_of(iwg2006_mds.RESPONSE)
+
+
+def _mds_facts(raw: dict[str, JSON], where: str) -> dict[str, Fact | None]:
+    _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
+    facts = build_facts(raw, MDS_SPECS, where, MDS_STRUCT)
+    base, cur = raw.get("baseline_karyotype"), raw.get("current_karyotype")
+    if base is not None and cur is not None and "complete_cytogenetic_response" not in facts:
+        if not isinstance(base, str) or not isinstance(cur, str):
+            raise ValidationError(f"{where}.current_karyotype", cur, "a karyotype text")
+        facts["complete_cytogenetic_response"] = base != "normal" and cur == "normal"
+    return facts
+
+
+def _hi_outputs(
+    facts: Mapping[str, Fact | None], params: Mapping[str, JSON], result: CaseResult
+) -> None:
+    for key, rs, base in (
+        ("HI_E", iwg2006_mds.HI_E, "baseline_hb"),
+        ("HI_P", iwg2006_mds.HI_P, "baseline_plt"),
+        ("HI_N", iwg2006_mds.HI_N, "baseline_anc"),
+    ):
+        if facts.get(base) is None:
+            continue
+        a = run(rs, facts, params)
+        if a.category == "NOT_EVALUABLE":
+            result.put(key, None, a)
+            continue
+        result.put(key, a.category == "RESPONSE", a)
+        if a.category == "NOT_ELIGIBLE":
+            result.add_flags([f"{key}_NOT_ELIGIBLE"])
+        if key == "HI_P":
+            alt = run(rs, facts, {**params, "hip_baseline_20_branch": "high"})
+            result.put("HI_P_if_high_branch", alt.category == "RESPONSE", alt)
+
+
+def _iwg2006(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+    facts = _mds_facts(raw, where)
+    result = CaseResult()
+    if "bm_blasts_pct" in raw:
+        a = run(iwg2006_mds.RESPONSE, facts, params)
+        result.put("response", a.category, a)
+        if a.category in ("mCR", "SD"):
+            result.put("next_step", "evaluate HI", {"rule": "IWG 2006: record HI alongside"})
+    _hi_outputs(facts, params, result)
+    if not result.outputs:
+        raise ValidationError(
+            where,
+            sorted(raw),
+            "bm_blasts_pct or baseline counts",
+            reason="nothing to evaluate under IWG2006",
+        )
+    return result
+
+
+def _iwg2023(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+    facts = _mds_facts(raw, where)
+    result = CaseResult()
+    a = run(iwg2023_mds.RESPONSE, facts, params)
+    result.put("response", a.category, a)
+    if a.category == "NO_RESPONSE":
+        result.put("next_step", "evaluate HI", {"rule": "IWG 2023: evaluate HI per IWG 2018"})
+    return result
+
+
+def _iwg2018(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+    _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
+    facts = build_facts(raw, specs_of(iwg2018_mds.HI_E), where, frozenset({"disease"}))
+    result = CaseResult()
+    if facts.get("tb_group") is None:
+        group = run(iwg2018_mds.TB_GROUP, facts, params)
+        result.put("tb_group", group.category, group)
+        facts["tb_group"] = group.category if group.category in ("NTD", "LTB", "HTB") else None
+    hi = run(iwg2018_mds.HI_E, facts, params)
+    result.put("HI_E", None if hi.category == "NOT_EVALUABLE" else hi.category == "RESPONSE", hi)
+    if hi.category == "MINOR_RESPONSE":
+        result.put("HI_E_minor", True, hi)
+    return result
+
+
+# ----------------------------------------------------------------------------------------- CLL
+def _cll(rs: RuleSet) -> Evaluator:
+    def evaluator(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+        _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
+        facts = build_facts(raw, specs_of(rs, iwcll_cll.MRD), where, frozenset({"disease"}))
+        result = CaseResult()
+        mrd_keys = {"leukocytes_analysed", "cll_events"}
+        if set(raw) - mrd_keys - {"disease"}:
+            a = run(rs, facts, params)
+            result.put("response", a.category, a)
+        if mrd_keys & set(raw):
+            m = run(iwcll_cll.MRD, facts, params)
+            result.put("mrd_status", m.category, m)
+        return result
+
+    return evaluator
+
+
+# ----------------------------------------------------------------------------------------- ALL
+def _all(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+    _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
+    specs = specs_of(all_mrd.RESPONSE)
+    facts = build_facts(raw, specs, where, frozenset({"disease", "mrd"}))
+    mrd = sub(raw, "mrd", where)
+    known = {"method", "pct", "sensitivity_pct", "detected", "level", "level_pct", "date"}
+    for key in mrd:
+        if key not in known:
+            raise ValidationError(
+                f"{where}.mrd.{key}", mrd[key], sorted(known), reason="unknown MRD field"
+            )
+    if mrd:
+        facts["mrd_method"] = convert(specs["mrd_method"], mrd.get("method"), f"{where}.mrd.method")
+        level: Decimal | None = None
+        if mrd.get("pct") is not None:
+            level = to_decimal(mrd["pct"], f"{where}.mrd.pct")
+        elif mrd.get("level_pct") is not None:
+            level = to_decimal(mrd["level_pct"], f"{where}.mrd.level_pct")
+        elif mrd.get("level") is not None:
+            # ``level`` is a fraction of cells (NGS clonotype frequency), e.g. 3e-06.
+            level = to_decimal(mrd["level"], f"{where}.mrd.level") * 100
+        if level is not None and not Decimal(0) <= level <= Decimal(100):
+            raise ValidationError(
+                f"{where}.mrd.pct",
+                mrd.get("pct", mrd.get("level")),
+                "0–100 % (or a fraction 0–1 as level)",
+            )
+        facts["mrd_level_pct"] = level
+        detected = mrd.get("detected")
+        if detected is not None and not isinstance(detected, bool):
+            raise ValidationError(f"{where}.mrd.detected", detected, "true, false")
+        facts["mrd_detected"] = (
+            detected if detected is not None else (None if level is None else level > 0)
+        )
+        facts["sensitivity_pct"] = convert(
+            specs["sensitivity_pct"], mrd.get("sensitivity_pct"), f"{where}.mrd.sensitivity_pct"
+        )
+    a = run(all_mrd.RESPONSE, facts, params)
+    result = CaseResult()
+    result.put("mrd_response", a.category, a)
+    in_cr = a.rule_id != "ALL-NA"
+    result.put("hematologic_status", "IN_CR" if in_cr else "NOT_IN_CR", a)
+    if facts.get("mrd_detected") is not None:
+        result.put("mrd_status", "POSITIVE" if facts["mrd_detected"] else "NEGATIVE", a)
+    return result
+
+
+# ---------------------------------------------------------------------------------- diagnostics
+DX_STRUCT = frozenset({"genetics", "genetics_tested", "karyotype", "disease"})
+
+
+def _dx_facts(raw: Mapping[str, JSON], where: str) -> dict[str, Fact | None]:
+    facts = build_facts(raw, specs_of(diagnostics.WHO5_CLASS), where, DX_STRUCT)
+    genetics = seq(raw, "genetics", where)
+    tested = raw.get("genetics_tested", "genetics" in raw)
+    if not isinstance(tested, bool):
+        raise ValidationError(f"{where}.genetics_tested", tested, "true, false")
+    found: set[str] = set()
+    for i, token in enumerate(genetics):
+        key = diagnostics.GENETIC_TOKENS.get(token) if isinstance(token, str) else None
+        if key is None:
+            raise ValidationError(
+                f"{where}.genetics[{i}]", token, sorted(diagnostics.GENETIC_TOKENS)
+            )
+        found.add(key)
+    karyotype = raw.get("karyotype")
+    if karyotype is not None and not isinstance(karyotype, str):
+        raise ValidationError(f"{where}.karyotype", karyotype, "a karyotype text")
+    cyto = {"DEL5Q", "MINUS7", "COMPLEX"}
+    for key, aliases in diagnostics.GENETICS.items():
+        name = f"gen_{key}"
+        if name in facts:
+            continue
+        if key in cyto and karyotype is not None:
+            facts[name] = key in found or any(a in karyotype for a in aliases)
+        elif key in found:
+            facts[name] = True
+        else:
+            # Untested genetics are read as absent so that morphology can still classify;
+            # the result carries GENETICS_NOT_TESTED so nobody mistakes it for a negative test.
+            facts[name] = False
+    facts["_genetics_tested"] = tested
+    return facts
+
+
+def _dx(rs: RuleSet, key: str) -> Evaluator:
+    def evaluator(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+        facts = _dx_facts(raw, where)
+        tested = facts.pop("_genetics_tested")
+        a = run(rs, facts, params)
+        result = CaseResult()
+        result.put(key, a.category, a)
+        if tested is False:
+            result.add_flags(["GENETICS_NOT_TESTED"])
+        return result
+
+    return evaluator
+
+
+def _simple(
+    rs: RuleSet,
+    key: str,
+    struct: frozenset[str] = frozenset(),
+    transform: Callable[[str], JSON] | None = None,
+) -> Evaluator:
+    def evaluator(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+        facts = build_facts(raw, specs_of(rs), where, struct | {"disease"})
+        a = run(rs, facts, params)
+        result = CaseResult()
+        result.put(key, transform(a.category) if transform else a.category, a)
+        return result
+
+    return evaluator
+
+
+def _cellularity(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+    result = CaseResult()
+    for rs in (diagnostics.CELLULARITY_LINEAR, diagnostics.CELLULARITY_WONG):
+        facts = build_facts(raw, specs_of(rs), where)
+        a = run(rs, facts, params)
+        result.put(rs.key, a.category, a)
+    return result
+
+
+def _aa_compare(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+    result = CaseResult()
+    facts = build_facts(raw, specs_of(diagnostics.AA_SEVERITY), where)
+    for key, threshold in (("BSH2016_retic_lt_60", 60), ("classic_retic_lt_20", 20)):
+        a = run(diagnostics.AA_SEVERITY, facts, {**params, "aa_retic_threshold": threshold})
+        result.put(key, a.category, a)
+    return result
+
+
+def _me(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+    facts = build_facts(raw, specs_of(diagnostics.ME_RATIO), where)
+    a = run(diagnostics.ME_RATIO, facts, params)
+    result = CaseResult()
+    ratio = next((e.value for e in a.evidence if e.input == "me_ratio"), None)
+    result.put("interpretation", a.category, a)
+    result.put("me_ratio", plain(ratio), a)
+    return result
+
+
+def _icsh(with_eln: bool) -> Evaluator:
+    def evaluator(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+        facts = build_facts(raw, specs_of(diagnostics.ICSH), where)
+        result = CaseResult()
+        a = run(diagnostics.ICSH, facts, params)
+        result.put("icsh_quality", a.category, a)
+        if with_eln:
+            e = run(diagnostics.ELN_ADEQUACY, facts, params)
+            result.put("eln_evaluable", e.category == "EVALUABLE" if e.rule_id else None, e)
+        return result
+
+    return evaluator
+
+
+def _chimerism(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+    rs = diagnostics.CHIMERISM
+    result = CaseResult()
+    known = {
+        "donor_pct",
+        "recipient_pct",
+        "fractions",
+        "series_recipient_pct",
+        "assay",
+        "fraction",
+        "str_reproducibility_points",
+    }
+    for key in raw:
+        if key not in known:
+            raise ValidationError(
+                f"{where}.{key}", raw[key], sorted(known), reason="unknown input key"
+            )
+
+    def one(entry: Mapping[str, JSON], ewhere: str) -> Assessment:
+        donor = entry.get("donor_pct")
+        if donor is None and entry.get("recipient_pct") is not None:
+            donor = Decimal(100) - to_decimal(entry["recipient_pct"], f"{ewhere}.recipient_pct")
+        facts = {"donor_pct": convert(specs_of(rs)["donor_pct"], donor, f"{ewhere}.donor_pct")}
+        return run(rs, facts, params)
+
+    if "donor_pct" in raw or "recipient_pct" in raw:
+        a = one(raw, where)
+        result.put("status", a.category, a)
+    fractions = sub(raw, "fractions", where)
+    if fractions:
+        categories = []
+        for lineage, entry in fractions.items():
+            if not isinstance(entry, Mapping):
+                raise ValidationError(f"{where}.fractions.{lineage}", entry, "an object")
+            a = one(entry, f"{where}.fractions.{lineage}")
+            result.put(lineage, a.category, a)
+            categories.append(a.category)
+        status = "SPLIT_CHIMERISM" if len(set(categories)) > 1 else categories[0]
+        result.outputs = {"status": status, **result.outputs}
+        result.explanation["status"] = {
+            "rule": "CHIM-C3 split: lineages differ",
+            "citation": "S33, C3 [V]",
+            "lineages": categories,
+        }
+    if "series_recipient_pct" in raw:
+        values = [
+            to_decimal(v, f"{where}.series_recipient_pct[{i}]")
+            for i, v in enumerate(seq(raw, "series_recipient_pct", where))
+        ]
+        for i, v in enumerate(values):
+            if not Decimal(0) <= v <= Decimal(100):
+                raise ValidationError(f"{where}.series_recipient_pct[{i}]", plain(v), "0–100 %")
+        assay = _allowed(f"{where}.assay", raw.get("assay", "STR"), ("STR", "qPCR", "dPCR", "NGS"))
+        delta = to_decimal(
+            raw.get("str_reproducibility_points", 5), f"{where}.str_reproducibility_points"
+        )
+        step = chimerism_trend(values, assay or "STR", delta)
+        result.put("status", step.state, step.explanation("Chimerism", "S33"))
+        if step.state == "INCREASING_MIXED_RECIPIENT_CHIMERISM":
+            result.add_flags(["ALERT_RELAPSE_OR_GRAFT_LOSS"])
+    if not result.outputs:
+        raise ValidationError(where, sorted(raw), sorted(known), reason="no chimerism result")
+    return result
+
+
+def _safety(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+    known = {"plt", "inr", "anticoagulant", "antiplatelet", "diagnosis"}
+    for key in raw:
+        if key not in known:
+            raise ValidationError(
+                f"{where}.{key}", raw[key], sorted(known), reason="unknown input key"
+            )
+    specs = specs_of(diagnostics.SAFETY)
+    facts: dict[str, Fact | None] = {
+        "plt": convert(specs["plt"], raw.get("plt"), f"{where}.plt"),
+        "inr": convert(specs["inr"], raw.get("inr"), f"{where}.inr"),
+    }
+    for key in ("anticoagulant", "antiplatelet", "diagnosis"):
+        value = raw.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(f"{where}.{key}", value, "a drug or diagnosis name, or null")
+    anticoagulant = raw.get("anticoagulant")
+    antiplatelet = raw.get("antiplatelet")
+    facts["on_anticoagulant"] = anticoagulant not in (None, "none")
+    facts["on_antiplatelet"] = antiplatelet not in (None, "none")
+    facts["on_aspirin"] = antiplatelet == "aspirin"
+    diagnosis = raw.get("diagnosis")
+    facts["mpn"] = None if diagnosis is None else diagnosis in diagnostics.MPN_DIAGNOSES
+    a = run(diagnostics.SAFETY, facts, params)
+    result = CaseResult()
+    result.put("decision", a.category, a)
+    return result
+
+
+# ------------------------------------------------------------------------------------ registry
+REGISTRY: dict[str, CaseRuleset] = {}
+
+
+def register(
+    name: str, description: str, rulesets: tuple[RuleSet, ...], evaluator: Evaluator
+) -> None:
+    """Register a case ruleset string (plugins use the same call as the built-ins)."""
+    REGISTRY[name] = CaseRuleset(name, description, rulesets, evaluator)
+
+
+_AML_SUFFIX = ("CR", "CRh", "CRi")
+register(
+    "ELN2022",
+    "AML response, relapse, landmark and MRD qualifiers (ELN 2022 + ELN 2021)",
+    (eln2022_aml.RESPONSE, eln2022_aml.RELAPSE, eln2022_aml.LANDMARK, eln2021_mrd.MRD),
+    _aml_response("ELN2022", eln2022_aml.RESPONSE, _AML_SUFFIX),
+)
+register(
+    "ELN2022+ELN2021",
+    "AML response with ELN 2021 MRD, MRD relapse over a series",
+    (eln2022_aml.RESPONSE, eln2022_aml.RELAPSE, eln2022_aml.LANDMARK, eln2021_mrd.MRD),
+    _aml_response("ELN2022+ELN2021", eln2022_aml.RESPONSE, _AML_SUFFIX),
+)
+register(
+    "ELN2017",
+    "AML response (ELN 2017, legacy)",
+    (eln2017_aml.RESPONSE, eln2021_mrd.MRD),
+    _aml_response("ELN2017", eln2017_aml.RESPONSE, ("CR",)),
+)
+register(
+    "IWG2003",
+    "AML response (IWG 2003, legacy)",
+    (iwg2003_aml.RESPONSE, eln2021_mrd.MRD),
+    _aml_response("IWG2003", iwg2003_aml.RESPONSE, ()),
+)
+register("ELN2021", "AML MRD status of one sample (ELN 2021)", (eln2021_mrd.MRD,), _eln2021)
+register(
+    "IMWG2016",
+    "Myeloma response, progression and MRD (IMWG 2016)",
+    (
+        imwg2016_mm.RESPONSE,
+        imwg2016_mm.FLC_ONLY,
+        imwg2016_mm.BM_ONLY,
+        imwg2016_mm.PROGRESSION,
+        imwg2016_mm.MRD,
+    ),
+    _mm,
+)
+register(
+    "IWG2006",
+    "MDS response and haematologic improvement (IWG 2006)",
+    (iwg2006_mds.RESPONSE, iwg2006_mds.HI_E, iwg2006_mds.HI_P, iwg2006_mds.HI_N),
+    _iwg2006,
+)
+register("IWG2023", "Higher-risk MDS response (IWG 2023)", (iwg2023_mds.RESPONSE,), _iwg2023)
+register(
+    "IWG2018", "Lower-risk MDS HI-E (IWG 2018)", (iwg2018_mds.TB_GROUP, iwg2018_mds.HI_E), _iwg2018
+)
+register(
+    "iwCLL2008",
+    "CLL response (iwCLL 2008)",
+    (iwcll_cll.IWCLL2008, iwcll_cll.MRD),
+    _cll(iwcll_cll.IWCLL2008),
+)
+register(
+    "iwCLL2018",
+    "CLL response and MRD (iwCLL 2018)",
+    (iwcll_cll.IWCLL2018, iwcll_cll.MRD),
+    _cll(iwcll_cll.IWCLL2018),
+)
+register("ALL-MRD", "ALL MRD response", (all_mrd.RESPONSE,), _all)
+register(
+    "WHO5",
+    "Myeloid blast categories (WHO 5th ed.)",
+    (diagnostics.WHO5_CLASS,),
+    _dx(diagnostics.WHO5_CLASS, "WHO5"),
+)
+register(
+    "ICC2022",
+    "Myeloid blast categories (ICC 2022)",
+    (diagnostics.ICC_CLASS,),
+    _dx(diagnostics.ICC_CLASS, "ICC2022"),
+)
+register(
+    "WHO2016",
+    "MDS categories (WHO 2016)",
+    (diagnostics.WHO2016_CLASS,),
+    _dx(diagnostics.WHO2016_CLASS, "WHO2016"),
+)
+register(
+    "WHO",
+    "Significant dysplasia in a lineage",
+    (diagnostics.DYSPLASIA,),
+    _simple(diagnostics.DYSPLASIA, "dysplasia"),
+)
+register(
+    "Cellularity",
+    "Age-expected marrow cellularity (100 − age; Wong 2024 groups)",
+    (diagnostics.CELLULARITY_LINEAR, diagnostics.CELLULARITY_WONG),
+    _cellularity,
+)
+register(
+    "AA-Camitta/BSH",
+    "Aplastic anaemia severity",
+    (diagnostics.AA_SEVERITY,),
+    _simple(diagnostics.AA_SEVERITY, "severity"),
+)
+register(
+    "AA-Camitta vs BSH2016",
+    "Aplastic anaemia severity, reticulocyte 20 vs 60",
+    (diagnostics.AA_SEVERITY,),
+    _aa_compare,
+)
+register(
+    "Gale1963",
+    "Marrow iron stores (Gale 1963)",
+    (diagnostics.GALE,),
+    _simple(diagnostics.GALE, "iron_stores"),
+)
+register(
+    "Thiele2005",
+    "Marrow fibrosis grade (Thiele 2005)",
+    (diagnostics.THIELE,),
+    _simple(diagnostics.THIELE, "grade"),
+)
+register("Reference", "Myeloid:erythroid ratio", (diagnostics.ME_RATIO,), _me)
+register("ICSH2008", "Specimen adequacy (ICSH 2008)", (diagnostics.ICSH,), _icsh(False))
+register(
+    "ICSH2008+ELN2022",
+    "Specimen adequacy (ICSH 2008) and the ELN 2022 evaluable floor",
+    (diagnostics.ICSH, diagnostics.ELN_ADEQUACY),
+    _icsh(True),
+)
+register("Chimerism", "Donor chimerism categories and trends", (diagnostics.CHIMERISM,), _chimerism)
+register(
+    "SIR2019", "Pre-procedure safety (SIR 2019, low bleeding risk)", (diagnostics.SAFETY,), _safety
+)
+register("Safety", "Pre-procedure safety (alias of SIR2019)", (diagnostics.SAFETY,), _safety)
+register(
+    "IMWG2014",
+    "Plasma-cell neoplasm diagnostic thresholds (IMWG 2014)",
+    (diagnostics.IMWG2014,),
+    _simple(diagnostics.IMWG2014, "diagnosis"),
+)
+
+
+def lookup(name: JSON, where: str) -> list[tuple[str, CaseRuleset]]:
+    """A ruleset string → the registered evaluators (``"A vs B"`` compares editions)."""
+    if not isinstance(name, str):
+        raise ValidationError(where, name, sorted(REGISTRY))
+    if name in REGISTRY:
+        return [(name, REGISTRY[name])]
+    parts = [p.strip() for p in name.split(" vs ")]
+    if len(parts) > 1 and all(p in REGISTRY for p in parts):
+        return [(p, REGISTRY[p]) for p in parts]
+    comparable = [*sorted(REGISTRY), "<A> vs <B> for any two of these"]
+    raise ValidationError(where, name, comparable, reason="unknown ruleset")
+
+
+def evaluate_case(case: JSON, where: str = "case") -> dict[str, JSON]:
+    """One case of the ``clinical-cases.json`` format → its output object."""
+    if not isinstance(case, Mapping):
+        raise ValidationError(where, case, "a case object")
+    known = {"id", "ruleset", "input", "params", "expect", "expect_notes", "tags", "why", "title"}
+    for key in case:
+        if key not in known:
+            raise ValidationError(
+                f"{where}.{key}", case[key], sorted(known), reason="unknown case field"
+            )
+    case_id = case.get("id")
+    label = f"{where} {case_id!r}" if case_id is not None else where
+    sides = lookup(case.get("ruleset"), f"{label}.ruleset")
+    raw = case.get("input")
+    if not isinstance(raw, Mapping):
+        raise ValidationError(f"{label}.input", raw, "an object")
+    params = case.get("params") or {}
+    if not isinstance(params, Mapping):
+        raise ValidationError(f"{label}.params", params, "an object")
+    check_params(params, tuple(rs for _, cr in sides for rs in cr.rulesets), label)
+    out: dict[str, JSON] = {"id": case_id, "ruleset": case.get("ruleset")}
+    explanation: dict[str, JSON] = {}
+    flags: list[str] = []
+    for side, cr in sides:
+        result = _with_subcases(cr, dict(raw), params, f"{label}.input")
+        if len(sides) == 1:
+            out.update({k: plain(v) for k, v in result.outputs.items()})
+            explanation.update(result.explanation)
+            flags.extend(f for f in result.flags if f not in flags)
+            continue
+        out[side] = plain(result.outputs[result.primary])
+        explanation[side] = result.explanation[result.primary]
+        out[f"{side}_flags"] = result.flags
+        for key, value in result.outputs.items():
+            if key != result.primary:
+                out.setdefault(key, plain(value))
+                out[f"{side}_{key}"] = plain(value)
+                explanation[f"{side}_{key}"] = result.explanation.get(key)
+    if len(sides) == 1:
+        out["flags"] = flags
+    out["explanation"] = explanation
+    return out
+
+
+def _with_subcases(
+    cr: CaseRuleset, raw: dict[str, JSON], params: Mapping[str, JSON], where: str
+) -> CaseResult:
+    """``input.cases``: several small cases sharing the other input keys → ``case_1``, ..."""
+    subcases = raw.pop("cases", None)
+    if subcases is None:
+        return cr.evaluator(raw, params, where)
+    if not isinstance(subcases, list) or not subcases:
+        raise ValidationError(f"{where}.cases", subcases, "a non-empty list of objects")
+    combined = CaseResult()
+    for i, entry in enumerate(subcases, start=1):
+        if not isinstance(entry, Mapping):
+            raise ValidationError(f"{where}.cases[{i - 1}]", entry, "an object")
+        result = cr.evaluator({**raw, **entry}, params, f"{where}.cases[{i - 1}]")
+        combined.outputs[f"case_{i}"] = result.outputs[result.primary]
+        combined.outputs[f"case_{i}_flags"] = result.flags
+        combined.explanation[f"case_{i}"] = result.explanation
+    return combined

@@ -1,0 +1,154 @@
+"""The one engine: ordered rules, first match wins, three-valued logic, explained results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from trephine import __version__
+from trephine.criteria.model import Assessment, Evidence, Fact, Facts, RuleSet
+from trephine.errors import ValidationError
+
+
+def resolve_params(ruleset: RuleSet, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Defaults of the rule set, overridden by the case's ``params`` (validated by name/value)."""
+    params = ruleset.default_params()
+    for name, value in (overrides or {}).items():
+        spec = next((p for p in ruleset.params if p.name == name), None)
+        if spec is None:
+            raise ValidationError(
+                f"params.{name}",
+                value,
+                [p.name for p in ruleset.params] or "no parameters",
+                reason=f"unknown parameter for {ruleset.key}",
+            )
+        if spec.allowed is not None and value not in spec.allowed:
+            raise ValidationError(f"params.{name}", value, spec.allowed)
+        if isinstance(spec.default, Decimal | int) and not isinstance(spec.default, bool):
+            value = _param_number(name, value)
+        params[name] = value
+    return params
+
+
+def _param_number(name: str, value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValidationError(f"params.{name}", value, "a number")
+    try:
+        return Decimal(str(value))
+    except ArithmeticError as exc:
+        raise ValidationError(f"params.{name}", value, "a number") from exc
+
+
+def evaluate(
+    ruleset: RuleSet,
+    facts: Facts,
+    params: Mapping[str, Any] | None = None,
+    *,
+    resolved: bool = False,
+) -> Assessment:
+    """Evaluate ``facts`` under ``ruleset``.
+
+    ``params`` are overrides of the rule set's documented defaults unless ``resolved`` says they
+    already are a full parameter set (the fast path for batch evaluation).
+    """
+    full = dict(params) if resolved and params is not None else resolve_params(ruleset, params)
+    work: dict[str, Fact | None] = dict(facts)
+    if ruleset.derive is not None:
+        ruleset.derive(work, full)
+    skipped_missing: set[str] = set()
+    for rule in ruleset.rules:
+        missing: set[str] = set()
+        outcome = rule.when.check(work, full, None, missing)
+        if outcome is True:
+            evidence: list[Evidence] = []
+            rule.when.check(work, full, evidence, set())
+            return _assessment(
+                ruleset,
+                rule.category,
+                rule.id,
+                evidence,
+                missing | skipped_missing,
+                str(rule.citation),
+                work,
+                full,
+                rule.note,
+            )
+        if outcome is None:
+            if rule.missing == "skip":
+                skipped_missing |= missing
+                continue
+            evidence = []
+            rule.when.check(work, full, evidence, set())
+            return _assessment(
+                ruleset,
+                ruleset.not_evaluable,
+                None,
+                evidence,
+                missing | skipped_missing,
+                str(rule.citation),
+                work,
+                full,
+                f"rule {rule.id} ({rule.category}) cannot be decided: missing "
+                + ", ".join(sorted(missing)),
+            )
+    return _assessment(
+        ruleset,
+        ruleset.not_evaluable,
+        None,
+        [],
+        skipped_missing,
+        str(ruleset.citation),
+        work,
+        full,
+        "no rule applies",
+    )
+
+
+def _assessment(
+    ruleset: RuleSet,
+    category: str,
+    rule_id: str | None,
+    evidence: list[Evidence],
+    missing: set[str],
+    citation: str,
+    facts: Mapping[str, Fact | None],
+    params: Mapping[str, Any],
+    note: str = "",
+) -> Assessment:
+    flags: list[str] = []
+    for flag in ruleset.flags:
+        if flag.when.check(facts, params, None, set()) is True:
+            flags.append(flag.flag)
+    return Assessment(
+        ruleset=ruleset.key,
+        edition=ruleset.edition,
+        category=category,
+        rule_id=rule_id,
+        evidence=tuple(evidence),
+        missing=tuple(sorted(missing)),
+        citation=citation,
+        flags=tuple(flags),
+        params=params,
+        software_version=__version__,
+        note=note,
+    )
+
+
+def pct_reduction(baseline: Decimal | None, current: Decimal | None) -> Decimal | None:
+    """(baseline − current) / baseline × 100 (G4); None when the baseline is missing or zero."""
+    if baseline is None or current is None or baseline == 0:
+        return None
+    return (baseline - current) / baseline * 100
+
+
+def pct_increase(reference: Decimal | None, current: Decimal | None) -> Decimal | None:
+    """(current − reference) / reference × 100 (G4); None when the reference is missing or zero."""
+    if reference is None or current is None or reference == 0:
+        return None
+    return (current - reference) / reference * 100
+
+
+def num(facts: Mapping[str, Fact | None], name: str) -> Decimal | None:
+    value = facts.get(name)
+    return value if isinstance(value, Decimal) and not isinstance(value, bool) else None

@@ -1,0 +1,599 @@
+"""Rules as cited data: comparators, conditions, rules, rule sets and the assessment they yield.
+
+A criteria module declares *what* the published criteria say (thresholds, inclusive or strict
+comparisons, citations); :mod:`trephine.criteria.engine` is the only place that decides *how*
+they are evaluated. Conditions use three-valued logic (``True`` / ``False`` / ``None`` =
+"cannot tell, an input is missing") so that a missing value never turns into a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum, StrEnum
+from typing import Any, TypeAlias
+
+#: A fact is what a rule can look at: a decimal number, a boolean or a controlled string.
+Fact: TypeAlias = Decimal | bool | str
+Facts: TypeAlias = Mapping[str, Fact | None]
+Params: TypeAlias = Mapping[str, Any]
+
+
+class Comparator(StrEnum):
+    """The inequality exactly as the source writes it (G3: never reinterpret ``<`` as ``≤``)."""
+
+    LT = "<"
+    LE = "<="
+    GE = ">="
+    GT = ">"
+    EQ = "=="
+    NE = "!="
+
+    def test(self, value: Any, threshold: Any) -> bool:
+        op = self
+        if op is Comparator.LT:
+            return bool(value < threshold)
+        if op is Comparator.LE:
+            return bool(value <= threshold)
+        if op is Comparator.GE:
+            return bool(value >= threshold)
+        if op is Comparator.GT:
+            return bool(value > threshold)
+        if op is Comparator.EQ:
+            return bool(value == threshold)
+        return bool(value != threshold)
+
+
+class Tag(StrEnum):
+    """Evidence tag of a rule, as in ``clinical-criteria.md``."""
+
+    VERIFIED = "V"
+    RECALLED = "R"  # implement, but the citation says it needs verification
+    INTERPRETATION = "I"  # our reading; always backed by a named parameter
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    source: str  # e.g. "Döhner 2022 (Blood 140:1345)"
+    locator: str  # e.g. "Table 7, CR row"
+    tag: Tag = Tag.VERIFIED
+
+    def __str__(self) -> str:
+        text = f"{self.source}, {self.locator} [{self.tag.value}]"
+        if self.tag is Tag.RECALLED:
+            text += " (recalled, needs verification against the source)"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class ParamRef:
+    """A threshold or value taken from a named parameter instead of a constant."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class FactRef:
+    """A threshold taken from another (usually derived) fact, e.g. an age-expected band edge."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One comparison the engine made while evaluating the matched rule."""
+
+    input: str
+    value: Fact | None
+    comparator: Comparator | None
+    threshold: Fact | None
+    outcome: bool | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "value": _plain(self.value),
+            "comparator": self.comparator.value if self.comparator else None,
+            "threshold": _plain(self.threshold),
+            "outcome": self.outcome,
+        }
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+class Condition:
+    """Base of every condition. ``check`` returns True/False/None (None = missing input)."""
+
+    __slots__ = ()
+
+    def check(
+        self,
+        facts: Facts,
+        params: Params,
+        evidence: list[Evidence] | None,
+        missing: set[str],
+    ) -> bool | None:
+        raise NotImplementedError
+
+    def inputs(self) -> list[str]:
+        return []
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+def _resolve(value: Fact | ParamRef, params: Params) -> Fact:
+    if isinstance(value, ParamRef):
+        resolved = params[value.name]
+        if isinstance(resolved, int | float) and not isinstance(resolved, bool):
+            return Decimal(str(resolved))
+        resolved_fact: Fact = resolved
+        return resolved_fact
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold(Condition):
+    """``input <comparator> value``. ``when_missing`` is used (and reported) if the input is absent.
+
+    ``when_missing`` exists for inputs that are, by the source's own wording, only reported when
+    present (a new plasmacytoma, a platelet count a low-risk procedure does not require); the
+    explanation still lists the input as missing so a reviewer sees it was not measured.
+    """
+
+    input: str
+    comparator: Comparator
+    value: Fact | ParamRef | FactRef
+    when_missing: bool | None = None
+
+    def check(
+        self,
+        facts: Facts,
+        params: Params,
+        evidence: list[Evidence] | None,
+        missing: set[str],
+    ) -> bool | None:
+        actual = facts.get(self.input)
+        if isinstance(self.value, FactRef):
+            ref = facts.get(self.value.name)
+            if ref is None:
+                missing.add(self.value.name)
+                if evidence is not None:
+                    evidence.append(Evidence(self.input, actual, self.comparator, None, None))
+                return None
+            threshold: Fact = ref
+        else:
+            threshold = _resolve(self.value, params)
+        if actual is None:
+            missing.add(self.input)
+            outcome: bool | None = self.when_missing
+        elif isinstance(actual, bool) != isinstance(threshold, bool) or (
+            isinstance(actual, str) != isinstance(threshold, str)
+        ):
+            # A type mismatch means the rule table and the input contract disagree: a bug,
+            # never something to evaluate silently.
+            raise TypeError(f"{self.input}: cannot compare {actual!r} with {threshold!r}")
+        else:
+            outcome = self.comparator.test(actual, threshold)
+        if evidence is not None:
+            evidence.append(Evidence(self.input, actual, self.comparator, threshold, outcome))
+        return outcome
+
+    def inputs(self) -> list[str]:
+        return [self.input]
+
+    def describe(self) -> str:
+        value = self.value
+        if isinstance(value, ParamRef):
+            shown = f"param {value.name}"
+        elif isinstance(value, FactRef):
+            shown = value.name
+        else:
+            shown = _fmt(value)
+        text = f"{self.input} {self.comparator.value} {shown}"
+        if self.when_missing is not None:
+            text += f" (if not reported: {'met' if self.when_missing else 'not met'})"
+        return text
+
+
+def _fmt(value: Fact) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamIs(Condition):
+    """True when a named interpretation parameter has the given value."""
+
+    name: str
+    value: Any
+
+    def check(
+        self,
+        facts: Facts,
+        params: Params,
+        evidence: list[Evidence] | None,
+        missing: set[str],
+    ) -> bool | None:
+        outcome = params[self.name] == self.value
+        if evidence is not None:
+            evidence.append(
+                Evidence(
+                    f"param:{self.name}", params[self.name], Comparator.EQ, self.value, outcome
+                )
+            )
+        return bool(outcome)
+
+    def describe(self) -> str:
+        return f"param {self.name} == {self.value!r}"
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class AllOf(Condition):
+    parts: tuple[Condition, ...]
+
+    def __init__(self, *parts: Condition) -> None:
+        object.__setattr__(self, "parts", parts)
+
+    def check(
+        self,
+        facts: Facts,
+        params: Params,
+        evidence: list[Evidence] | None,
+        missing: set[str],
+    ) -> bool | None:
+        result: bool | None = True
+        for part in self.parts:
+            outcome = part.check(facts, params, evidence, missing)
+            if outcome is False:
+                return False  # Kleene AND: one definite False decides
+            if outcome is None:
+                result = None
+        return result
+
+    def inputs(self) -> list[str]:
+        return [name for part in self.parts for name in part.inputs()]
+
+    def describe(self) -> str:
+        return " and ".join(_paren(p) for p in self.parts)
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class AnyOf(Condition):
+    parts: tuple[Condition, ...]
+
+    def __init__(self, *parts: Condition) -> None:
+        object.__setattr__(self, "parts", parts)
+
+    def check(
+        self,
+        facts: Facts,
+        params: Params,
+        evidence: list[Evidence] | None,
+        missing: set[str],
+    ) -> bool | None:
+        result: bool | None = False
+        for part in self.parts:
+            outcome = part.check(facts, params, evidence, missing)
+            if outcome is True:
+                return True
+            if outcome is None:
+                result = None
+        return result
+
+    def inputs(self) -> list[str]:
+        return [name for part in self.parts for name in part.inputs()]
+
+    def describe(self) -> str:
+        return " or ".join(_paren(p) for p in self.parts)
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class AtLeast(Condition):
+    """At least ``n`` of the parts hold (e.g. "≥ 2 of 3 blood criteria")."""
+
+    n: int
+    parts: tuple[Condition, ...]
+
+    def __init__(self, n: int, *parts: Condition) -> None:
+        object.__setattr__(self, "n", n)
+        object.__setattr__(self, "parts", parts)
+
+    def check(
+        self,
+        facts: Facts,
+        params: Params,
+        evidence: list[Evidence] | None,
+        missing: set[str],
+    ) -> bool | None:
+        true = unknown = 0
+        for part in self.parts:
+            outcome = part.check(facts, params, evidence, missing)
+            if outcome is True:
+                true += 1
+            elif outcome is None:
+                unknown += 1
+        if true >= self.n:
+            return True
+        if true + unknown < self.n:
+            return False
+        return None
+
+    def inputs(self) -> list[str]:
+        return [name for part in self.parts for name in part.inputs()]
+
+    def describe(self) -> str:
+        return f"at least {self.n} of [" + "; ".join(p.describe() for p in self.parts) + "]"
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Exactly(Condition):
+    """Exactly ``n`` of the parts hold (IWG 2023 CRuni / CRbi)."""
+
+    n: int
+    parts: tuple[Condition, ...]
+
+    def __init__(self, n: int, *parts: Condition) -> None:
+        object.__setattr__(self, "n", n)
+        object.__setattr__(self, "parts", parts)
+
+    def check(
+        self,
+        facts: Facts,
+        params: Params,
+        evidence: list[Evidence] | None,
+        missing: set[str],
+    ) -> bool | None:
+        true = unknown = 0
+        for part in self.parts:
+            outcome = part.check(facts, params, evidence, missing)
+            if outcome is True:
+                true += 1
+            elif outcome is None:
+                unknown += 1
+        if unknown:
+            return None if true <= self.n <= true + unknown else False
+        return true == self.n
+
+    def inputs(self) -> list[str]:
+        return [name for part in self.parts for name in part.inputs()]
+
+    def describe(self) -> str:
+        return f"exactly {self.n} of [" + "; ".join(p.describe() for p in self.parts) + "]"
+
+
+@dataclass(frozen=True, slots=True)
+class Not(Condition):
+    part: Condition
+
+    def check(
+        self,
+        facts: Facts,
+        params: Params,
+        evidence: list[Evidence] | None,
+        missing: set[str],
+    ) -> bool | None:
+        outcome = self.part.check(facts, params, evidence, missing)
+        return None if outcome is None else not outcome
+
+    def inputs(self) -> list[str]:
+        return self.part.inputs()
+
+    def describe(self) -> str:
+        return f"not {_paren(self.part)}"
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class FirstAvailable(Condition):
+    """The first part whose inputs are all reported decides (a preferred measure, then a fallback).
+
+    Used where a newer edition prefers one observation but an older, quantitative one is what
+    laboratories still report (iwCLL 2018 marrow: the pathologist's infiltrate call, else < 30 %
+    lymphocytes).
+    """
+
+    parts: tuple[Condition, ...]
+
+    def __init__(self, *parts: Condition) -> None:
+        object.__setattr__(self, "parts", parts)
+
+    def check(
+        self,
+        facts: Facts,
+        params: Params,
+        evidence: list[Evidence] | None,
+        missing: set[str],
+    ) -> bool | None:
+        for part in self.parts:
+            if all(facts.get(name) is not None for name in part.inputs()):
+                return part.check(facts, params, evidence, missing)
+        return self.parts[-1].check(facts, params, evidence, missing)
+
+    def inputs(self) -> list[str]:
+        return [name for part in self.parts for name in part.inputs()]
+
+    def describe(self) -> str:
+        return "first reported of [" + "; ".join(p.describe() for p in self.parts) + "]"
+
+
+def _paren(cond: Condition) -> str:
+    text = cond.describe()
+    return f"({text})" if isinstance(cond, AllOf | AnyOf) and len(cond.parts) > 1 else text
+
+
+# Small constructors so rule tables read like the source tables.
+def D(text: str | int) -> Decimal:
+    """A decimal literal written as text so no binary float ever enters a threshold."""
+    return Decimal(str(text))
+
+
+def lt(
+    name: str, value: str | int | ParamRef | FactRef, when_missing: bool | None = None
+) -> Threshold:
+    return Threshold(name, Comparator.LT, _num(value), when_missing)
+
+
+def le(
+    name: str, value: str | int | ParamRef | FactRef, when_missing: bool | None = None
+) -> Threshold:
+    return Threshold(name, Comparator.LE, _num(value), when_missing)
+
+
+def ge(
+    name: str, value: str | int | ParamRef | FactRef, when_missing: bool | None = None
+) -> Threshold:
+    return Threshold(name, Comparator.GE, _num(value), when_missing)
+
+
+def gt(
+    name: str, value: str | int | ParamRef | FactRef, when_missing: bool | None = None
+) -> Threshold:
+    return Threshold(name, Comparator.GT, _num(value), when_missing)
+
+
+def is_(name: str, value: bool | str, when_missing: bool | None = None) -> Threshold:
+    return Threshold(name, Comparator.EQ, value, when_missing)
+
+
+def between(name: str, low: str | int, high: str | int) -> AllOf:
+    """Both ends inclusive (convention G3: "5–25 %" means 5 ≤ x ≤ 25)."""
+    return AllOf(ge(name, low), le(name, high))
+
+
+def _num(value: str | int | ParamRef | FactRef) -> Decimal | ParamRef | FactRef:
+    return value if isinstance(value, ParamRef | FactRef) else Decimal(str(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One row of a criteria table: if ``when`` holds, the category is ``category``.
+
+    ``missing="skip"`` is for categories that can only be *demonstrated* by positive evidence
+    (sCR needs IHC; a higher myeloma level whose extra tests were not done is "downgraded to the
+    next lower level", CIBMTR): an undecidable rule is passed over and its missing inputs are
+    reported. The default ``"block"`` stops the evaluation as not evaluable instead of guessing
+    that a later, lower row applies.
+    """
+
+    id: str
+    category: str
+    when: Condition
+    citation: Citation
+    note: str = ""
+    missing: str = "block"
+
+
+@dataclass(frozen=True, slots=True)
+class FlagRule:
+    """A review flag raised alongside the category (never changes the category)."""
+
+    flag: str
+    when: Condition
+    citation: Citation
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """A named interpretation ([I]) or site parameter with its documented default."""
+
+    name: str
+    default: Any
+    allowed: tuple[Any, ...] | None
+    description: str
+    tag: Tag = Tag.INTERPRETATION
+
+
+class InputKind(Enum):
+    NUMBER = "number"
+    BOOL = "bool"
+    TEXT = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class InputSpec:
+    """The contract of one input: kind, canonical unit, bounds, allowed values."""
+
+    name: str
+    kind: InputKind
+    unit: str | None = None
+    minimum: Decimal | None = Decimal(0)
+    maximum: Decimal | None = None
+    allowed: tuple[str, ...] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """One criteria set and edition: metadata, ordered categories, rules, flags, parameters."""
+
+    key: str
+    title: str
+    edition: str
+    citation: Citation
+    categories: tuple[str, ...]  # best → worst; used for "better never worsens" properties
+    rules: tuple[Rule, ...]
+    not_evaluable: str
+    flags: tuple[FlagRule, ...] = ()
+    params: tuple[Parameter, ...] = ()
+    inputs: tuple[InputSpec, ...] = ()
+    derive: Callable[[dict[str, Fact | None], Params], None] | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def default_params(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def rank(self, category: str) -> int:
+        return self.categories.index(category)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The explained result of one evaluation."""
+
+    ruleset: str
+    edition: str
+    category: str
+    rule_id: str | None
+    evidence: tuple[Evidence, ...]
+    missing: tuple[str, ...]
+    citation: str
+    flags: tuple[str, ...]
+    params: Mapping[str, Any]
+    software_version: str
+    note: str = ""
+
+    @property
+    def evaluable(self) -> bool:
+        return self.rule_id is not None
+
+    def explanation(self) -> dict[str, Any]:
+        return {
+            "ruleset": self.ruleset,
+            "edition": self.edition,
+            "category": self.category,
+            "rule": self.rule_id,
+            "evidence": [e.as_dict() for e in self.evidence],
+            "missing": list(self.missing),
+            "citation": self.citation,
+            "flags": list(self.flags),
+            "params": {k: _plain(v) for k, v in self.params.items()},
+            "software_version": self.software_version,
+            **({"note": self.note} if self.note else {}),
+        }
+
+
+def categories_of(rules: Sequence[Rule]) -> tuple[str, ...]:
+    seen: list[str] = []
+    for rule in rules:
+        if rule.category not in seen:
+            seen.append(rule.category)
+    return tuple(seen)

@@ -1,0 +1,1 @@
+"""Criteria sets, one module per set and edition. Each exports ``RULESET`` (or several)."""

@@ -1,0 +1,68 @@
+"""Inputs and conditions shared by the AML response sets (ELN 2022, ELN 2017, IWG 2003)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from trephine.criteria.engine import num, pct_increase, pct_reduction
+from trephine.criteria.model import (
+    AllOf,
+    AnyOf,
+    Fact,
+    InputKind,
+    InputSpec,
+    Params,
+    ge,
+    is_,
+)
+
+HUNDRED = Decimal(100)
+
+AML_INPUTS: tuple[InputSpec, ...] = (
+    InputSpec(
+        "bm_blasts_pct",
+        InputKind.NUMBER,
+        "%",
+        maximum=HUNDRED,
+        description="marrow blasts, % of nucleated cells on the aspirate differential",
+    ),
+    InputSpec(
+        "baseline_bm_blasts_pct",
+        InputKind.NUMBER,
+        "%",
+        maximum=HUNDRED,
+        description="pre-treatment marrow blasts",
+    ),
+    InputSpec("anc", InputKind.NUMBER, "x10^9/L", description="absolute neutrophil count"),
+    InputSpec("plt", InputKind.NUMBER, "x10^9/L", description="platelets"),
+    InputSpec("circulating_blasts", InputKind.BOOL, description="blasts seen in blood"),
+    InputSpec("extramedullary", InputKind.BOOL, description="extramedullary disease present"),
+    InputSpec("auer_rods", InputKind.BOOL, description="blasts with Auer rods seen"),
+    InputSpec("cells_counted", InputKind.NUMBER, "cells", description="aspirate cells counted"),
+    InputSpec("spicules_present", InputKind.BOOL, description="spicules/particles on aspirate"),
+    InputSpec("biopsy_cellularity_pct", InputKind.NUMBER, "%", maximum=HUNDRED),
+    InputSpec("rbc_transfusion_independent", InputKind.BOOL),
+    InputSpec("days_since_last_platelet_tx", InputKind.NUMBER, "days"),
+    InputSpec("days_since_last_rbc_tx", InputKind.NUMBER, "days"),
+    InputSpec("days_since_gcsf", InputKind.NUMBER, "days"),
+    InputSpec("new_extramedullary", InputKind.BOOL, description="EMD not present at baseline"),
+)
+
+
+def derive_blast_change(facts: dict[str, Fact | None], params: Params) -> None:
+    """Percentage change of marrow blasts against the pre-treatment value (G4, Decimal)."""
+    base = num(facts, "baseline_bm_blasts_pct")
+    cur = num(facts, "bm_blasts_pct")
+    facts["bm_blast_reduction_pct"] = pct_reduction(base, cur)
+    facts["bm_blast_increase_pct"] = pct_increase(base, cur)
+    facts["bm_blast_rise_points"] = None if base is None or cur is None else cur - base
+
+
+# "Adequate" remission marrow (ELN 2022 MLFS comment, Q7): spicules present and
+# (≥ 200 cells counted on the aspirate or biopsy cellularity ≥ 10 %).
+ADEQUATE_2022 = AllOf(
+    is_("spicules_present", True),
+    AnyOf(ge("cells_counted", 200), ge("biopsy_cellularity_pct", 10)),
+)
+# ELN 2017 / IWG 2003 wording: not merely aplastic, ≥ 200 cells or cellularity ≥ 10 %.
+ADEQUATE_2017 = AnyOf(ge("cells_counted", 200), ge("biopsy_cellularity_pct", 10))

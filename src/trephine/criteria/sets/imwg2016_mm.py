@@ -1,0 +1,349 @@
+"""Multiple myeloma response and MRD, IMWG 2016 (Kumar et al., Lancet Oncol 2016;17:e328).
+
+Four rule sets: response when serum/urine M-protein is measurable, the FLC-only and
+marrow-only fallbacks, progression from the nadir, and the MRD category.
+"""
+
+from __future__ import annotations
+
+from trephine.criteria.engine import num, pct_increase, pct_reduction
+from trephine.criteria.model import (
+    AllOf,
+    AnyOf,
+    Citation,
+    D,
+    Fact,
+    FlagRule,
+    InputKind,
+    InputSpec,
+    Params,
+    Rule,
+    RuleSet,
+    Tag,
+    ge,
+    gt,
+    is_,
+    le,
+    lt,
+)
+
+SOURCE = "Kumar 2016 (IMWG, Lancet Oncol 17:e328)"
+HUNDRED = D(100)
+
+
+def _c(locator: str, tag: Tag = Tag.VERIFIED) -> Citation:
+    return Citation(SOURCE, locator, tag)
+
+
+IFE = ("negative", "positive")
+INPUTS = (
+    InputSpec("serum_ife", InputKind.TEXT, allowed=IFE),
+    InputSpec("urine_ife", InputKind.TEXT, allowed=IFE),
+    InputSpec("serum_m_g_dl", InputKind.NUMBER, "g/dL"),
+    InputSpec("urine_m_mg_24h", InputKind.NUMBER, "mg/24h"),
+    InputSpec("bm_pc_pct", InputKind.NUMBER, "%", maximum=HUNDRED),
+    InputSpec("flc_ratio", InputKind.NUMBER, "ratio", maximum=None),
+    InputSpec("dflc_mg_dl", InputKind.NUMBER, "mg/dL"),
+    InputSpec("ihc_kappa_lambda_ratio", InputKind.NUMBER, "ratio"),
+    InputSpec("ihc_pcs_counted", InputKind.NUMBER, "cells"),
+    InputSpec("plasmacytoma", InputKind.BOOL, description="soft-tissue plasmacytoma present"),
+    InputSpec("plasmacytoma_reduction_pct", InputKind.NUMBER, "%", minimum=None, maximum=HUNDRED),
+    InputSpec("baseline_serum_m_g_dl", InputKind.NUMBER, "g/dL"),
+    InputSpec("baseline_urine_m_mg_24h", InputKind.NUMBER, "mg/24h"),
+    InputSpec("baseline_bm_pc_pct", InputKind.NUMBER, "%", maximum=HUNDRED),
+    InputSpec("baseline_dflc_mg_dl", InputKind.NUMBER, "mg/dL"),
+    InputSpec(
+        "base_response",
+        InputKind.TEXT,
+        allowed=("sCR", "CR", "VGPR", "PR", "MR", "SD"),
+        description="a response already established on earlier tests",
+    ),
+)
+
+
+def derive(facts: dict[str, Fact | None], params: Params) -> None:
+    for marker in ("serum_m_g_dl", "urine_m_mg_24h", "bm_pc_pct", "dflc_mg_dl"):
+        facts[f"{marker}_reduction_pct"] = pct_reduction(
+            num(facts, f"baseline_{marker}"), num(facts, marker)
+        )
+
+
+NORMAL_FLC = AllOf(ge("flc_ratio", "0.26"), le("flc_ratio", "1.65"))
+CR_MET = AnyOf(
+    is_("base_response", "CR", when_missing=False),
+    AllOf(
+        is_("serum_ife", "negative"),
+        is_("urine_ife", "negative"),
+        lt("bm_pc_pct", 5),
+        # A plasmacytoma is reported when present; unreported counts as absent.
+        is_("plasmacytoma", False, when_missing=True),
+    ),
+)
+SCR_EXTRA = AllOf(
+    NORMAL_FLC,
+    ge("ihc_pcs_counted", 100),
+    # κ/λ > 4:1 or < 1:2 = clonal (IHC/IF on ≥ 100 plasma cells).
+    le("ihc_kappa_lambda_ratio", 4),
+    ge("ihc_kappa_lambda_ratio", "0.5"),
+)
+NO_PLASMACYTOMA_OR_HALVED = AnyOf(
+    is_("plasmacytoma", False, when_missing=True), ge("plasmacytoma_reduction_pct", 50)
+)
+
+RESPONSE = RuleSet(
+    key="IMWG2016",
+    title="Multiple myeloma response (IMWG 2016), serum/urine measurable",
+    edition="IMWG2016",
+    citation=_c("Panel 3 (response criteria)"),
+    categories=("sCR", "CR", "VGPR", "PR", "MR", "SD", "NOT_EVALUABLE"),
+    not_evaluable="NOT_EVALUABLE",
+    inputs=INPUTS,
+    derive=derive,
+    rules=(
+        Rule(
+            "IMWG16-sCR",
+            "sCR",
+            AllOf(CR_MET, SCR_EXTRA),
+            _c("Panel 3, sCR (normal FLC ratio, no clonal PCs by IHC)"),
+            missing="skip",
+        ),
+        Rule(
+            "IMWG16-CR", "CR", CR_MET, _c("Panel 3, CR (IFE negative, BM PCs <5 %)"), missing="skip"
+        ),
+        Rule(
+            "IMWG16-VGPR",
+            "VGPR",
+            AnyOf(
+                AllOf(
+                    AnyOf(is_("serum_ife", "positive"), is_("urine_ife", "positive")),
+                    le("serum_m_g_dl", 0),
+                    le("urine_m_mg_24h", 0),
+                ),
+                AllOf(ge("serum_m_g_dl_reduction_pct", 90), lt("urine_m_mg_24h", 100)),
+            ),
+            _c("Panel 3, VGPR"),
+        ),
+        Rule(
+            "IMWG16-PR",
+            "PR",
+            AllOf(
+                AnyOf(ge("baseline_serum_m_g_dl", 1), ge("baseline_urine_m_mg_24h", 200)),
+                AnyOf(ge("serum_m_g_dl_reduction_pct", 50), lt("baseline_serum_m_g_dl", 1)),
+                AnyOf(
+                    ge("urine_m_mg_24h_reduction_pct", 90),
+                    lt("urine_m_mg_24h", 200),
+                    lt("baseline_urine_m_mg_24h", 200),
+                ),
+                NO_PLASMACYTOMA_OR_HALVED,
+            ),
+            _c("Panel 3, PR"),
+        ),
+        Rule(
+            "IMWG16-MR",
+            "MR",
+            AllOf(
+                ge("serum_m_g_dl_reduction_pct", 25),
+                lt("serum_m_g_dl_reduction_pct", 50),
+                AnyOf(ge("urine_m_mg_24h_reduction_pct", 50), lt("baseline_urine_m_mg_24h", 200)),
+            ),
+            _c("Panel 3, MR (25 ≤ fall < 50 %; 49.x % is MR)", Tag.INTERPRETATION),
+        ),
+        Rule("IMWG16-SD", "SD", AllOf(), _c("Panel 3, SD")),
+    ),
+    flags=(
+        FlagRule(
+            "SCR_NOT_EVALUABLE_LT_100_PCS",
+            lt("ihc_pcs_counted", 100),
+            _c("Panel 3, sCR: clonality needs ≥100 plasma cells"),
+        ),
+    ),
+)
+
+FLC_ONLY = RuleSet(
+    key="IMWG2016-FLC",
+    title="Multiple myeloma response (IMWG 2016), FLC the only measurable marker",
+    edition="IMWG2016",
+    citation=_c("Panel 3, FLC-only disease"),
+    categories=("sCR", "CR", "PR", "SD", "NOT_EVALUABLE"),
+    not_evaluable="NOT_EVALUABLE",
+    inputs=INPUTS,
+    derive=derive,
+    rules=(
+        Rule("IMWG16-FLC-sCR", "sCR", AllOf(CR_MET, SCR_EXTRA), _c("Panel 3, sCR"), missing="skip"),
+        Rule(
+            "IMWG16-FLC-CR",
+            "CR",
+            AllOf(CR_MET, NORMAL_FLC),
+            _c("Panel 3, CR (FLC-only: normal FLC ratio needed)"),
+            missing="skip",
+        ),
+        Rule(
+            "IMWG16-FLC-PR",
+            "PR",
+            ge("dflc_mg_dl_reduction_pct", 50),
+            _c("Panel 3, PR: ≥50 % fall in dFLC"),
+        ),
+        Rule("IMWG16-FLC-SD", "SD", AllOf(), _c("Panel 3, SD")),
+    ),
+)
+
+BM_ONLY = RuleSet(
+    key="IMWG2016-BM",
+    title="Multiple myeloma response (IMWG 2016), marrow plasma-cell fallback",
+    edition="IMWG2016",
+    citation=_c("Panel 3, PR (BM plasma cells, baseline ≥30 %)"),
+    categories=("PR", "SD", "NOT_EVALUABLE_BY_BM_BRANCH", "NOT_EVALUABLE"),
+    not_evaluable="NOT_EVALUABLE",
+    inputs=INPUTS,
+    derive=derive,
+    rules=(
+        Rule(
+            "IMWG16-BM-NE",
+            "NOT_EVALUABLE_BY_BM_BRANCH",
+            lt("baseline_bm_pc_pct", 30),
+            _c("Panel 3, PR fallback requires baseline BM PCs ≥30 %"),
+        ),
+        Rule(
+            "IMWG16-BM-PR",
+            "PR",
+            ge("bm_pc_pct_reduction_pct", 50),
+            _c("Panel 3, PR: ≥50 % fall in BM plasma cells"),
+        ),
+        Rule("IMWG16-BM-SD", "SD", AllOf(), _c("Panel 3, SD")),
+    ),
+)
+
+
+def derive_progression(facts: dict[str, Fact | None], params: Params) -> None:
+    for marker in ("serum_m_g_dl", "urine_m_mg_24h", "dflc_mg_dl", "bm_pc_pct"):
+        nadir, cur = num(facts, f"nadir_{marker}"), num(facts, marker)
+        facts[f"{marker}_rise"] = None if nadir is None or cur is None else cur - nadir
+        facts[f"{marker}_increase_pct"] = pct_increase(nadir, cur)
+
+
+def _rise(marker: str, absolute: str | int, comparator: str = ">=") -> AllOf:
+    # A marker that was not measured cannot show progression: unreported = not met.
+    make = ge if comparator == ">=" else gt
+    return AllOf(
+        ge(f"{marker}_increase_pct", 25, when_missing=False),
+        make(f"{marker}_rise", str(absolute), when_missing=False),
+    )
+
+
+PROGRESSION = RuleSet(
+    key="IMWG2016-PD",
+    title="Multiple myeloma progressive disease (IMWG 2016), from the lowest confirmed value",
+    edition="IMWG2016",
+    citation=_c("Panel 3, PD"),
+    categories=("NOT_MET", "PD", "NOT_EVALUABLE"),
+    not_evaluable="NOT_EVALUABLE",
+    inputs=(
+        *INPUTS,
+        InputSpec("nadir_serum_m_g_dl", InputKind.NUMBER, "g/dL"),
+        InputSpec("nadir_urine_m_mg_24h", InputKind.NUMBER, "mg/24h"),
+        InputSpec("nadir_dflc_mg_dl", InputKind.NUMBER, "mg/dL"),
+        InputSpec("nadir_bm_pc_pct", InputKind.NUMBER, "%", maximum=HUNDRED),
+        InputSpec("new_lesions", InputKind.BOOL),
+    ),
+    derive=derive_progression,
+    rules=(
+        Rule(
+            "IMWG16-PD-SERUM",
+            "PD",
+            AnyOf(
+                AllOf(lt("nadir_serum_m_g_dl", 5), _rise("serum_m_g_dl", "0.5")),
+                AllOf(ge("nadir_serum_m_g_dl", 5), _rise("serum_m_g_dl", 1)),
+            ),
+            _c("Panel 3, PD: serum M ≥25 % and ≥0.5 g/dL (≥1 g/dL if nadir ≥5)"),
+        ),
+        Rule(
+            "IMWG16-PD-URINE",
+            "PD",
+            _rise("urine_m_mg_24h", 200),
+            _c("Panel 3, PD: urine M ≥25 % and ≥200 mg/24 h"),
+        ),
+        Rule(
+            "IMWG16-PD-DFLC",
+            "PD",
+            _rise("dflc_mg_dl", 10, ">"),
+            _c("Panel 3, PD: dFLC ≥25 % and >10 mg/dL"),
+        ),
+        Rule(
+            "IMWG16-PD-BMPC",
+            "PD",
+            _rise("bm_pc_pct", 10),
+            _c("Panel 3, PD: BM plasma cells ≥25 % and ≥10 % absolute"),
+        ),
+        Rule(
+            "IMWG16-PD-LESION",
+            "PD",
+            is_("new_lesions", True, when_missing=False),
+            _c("Panel 3, PD: new lesions"),
+        ),
+        Rule("IMWG16-PD-NONE", "NOT_MET", AllOf(), _c("Panel 3, PD")),
+    ),
+)
+
+MRD = RuleSet(
+    key="IMWG2016-MRD",
+    title="Multiple myeloma MRD category (IMWG 2016)",
+    edition="IMWG2016",
+    citation=_c("Panel 2 (MRD criteria)"),
+    categories=(
+        "IMAGING_PLUS_MRD_NEGATIVE",
+        "FLOW_MRD_NEGATIVE",
+        "SEQUENCING_MRD_NEGATIVE",
+        "INSUFFICIENT_SENSITIVITY",
+        "MRD_POSITIVE",
+        "NOT_APPLICABLE",
+        "NOT_EVALUABLE",
+    ),
+    not_evaluable="NOT_EVALUABLE",
+    inputs=(
+        InputSpec("cr_achieved", InputKind.BOOL),
+        InputSpec("mrd_method", InputKind.TEXT, allowed=("NGF", "NGS")),
+        InputSpec("mrd_result", InputKind.TEXT, allowed=IFE),
+        InputSpec("mrd_sensitivity", InputKind.NUMBER, "fraction", maximum=D(1)),
+        InputSpec("pet", InputKind.TEXT, allowed=IFE),
+    ),
+    rules=(
+        Rule(
+            "IMWG16-MRD-NA",
+            "NOT_APPLICABLE",
+            is_("cr_achieved", False),
+            _c("Panel 2: MRD categories require CR"),
+        ),
+        Rule(
+            "IMWG16-MRD-POS",
+            "MRD_POSITIVE",
+            is_("mrd_result", "positive"),
+            _c("Panel 2", Tag.INTERPRETATION),
+        ),
+        Rule(
+            "IMWG16-MRD-INSUFF",
+            "INSUFFICIENT_SENSITIVITY",
+            gt("mrd_sensitivity", "0.00001"),
+            _c("Panel 2: sensitivity at least 1 in 10^5", Tag.INTERPRETATION),
+        ),
+        Rule(
+            "IMWG16-MRD-IMG",
+            "IMAGING_PLUS_MRD_NEGATIVE",
+            is_("pet", "negative", when_missing=False),
+            _c("Panel 2: imaging-plus MRD-negative", Tag.RECALLED),
+        ),
+        Rule(
+            "IMWG16-MRD-NGF",
+            "FLOW_MRD_NEGATIVE",
+            is_("mrd_method", "NGF"),
+            _c("Panel 2: flow MRD-negative (NGF, ≥1e-5)"),
+        ),
+        Rule(
+            "IMWG16-MRD-NGS",
+            "SEQUENCING_MRD_NEGATIVE",
+            is_("mrd_method", "NGS"),
+            _c("Panel 2: sequencing MRD-negative (≥1e-5)"),
+        ),
+    ),
+)
+
+__all__ = ["BM_ONLY", "FLC_ONLY", "MRD", "PROGRESSION", "RESPONSE"]

@@ -1,0 +1,185 @@
+"""MDS response and haematologic improvement, IWG 2006 (Cheson et al., Blood 2006;108:419)."""
+
+from __future__ import annotations
+
+from trephine.criteria.model import (
+    AllOf,
+    AnyOf,
+    Citation,
+    FlagRule,
+    Parameter,
+    ParamIs,
+    Rule,
+    RuleSet,
+    Tag,
+    ge,
+    gt,
+    is_,
+    le,
+    lt,
+)
+from trephine.criteria.sets._mds_common import MDS_INPUTS, derive
+
+SOURCE = "Cheson 2006 (IWG, Blood 108:419)"
+
+
+def _c(locator: str, tag: Tag = Tag.VERIFIED) -> Citation:
+    return Citation(SOURCE, locator, tag)
+
+
+CR_BLOOD = AllOf(ge("hb", 11), ge("plt", 100), ge("anc", "1.0"), le("pb_blasts_pct", 0))
+
+RESPONSE = RuleSet(
+    key="IWG2006",
+    title="MDS response (IWG 2006)",
+    edition="IWG2006",
+    citation=_c("Table 3 (altering natural history)"),
+    categories=("CR", "PR", "mCR", "SD", "NOT_EVALUABLE"),
+    not_evaluable="NOT_EVALUABLE",
+    inputs=MDS_INPUTS,
+    derive=derive,
+    rules=(
+        Rule(
+            "IWG06-CR",
+            "CR",
+            AllOf(
+                le("bm_blasts_pct", 5), CR_BLOOD, is_("normal_maturation", True, when_missing=True)
+            ),
+            _c("Table 3, CR (≤5 % myeloblasts, Hb ≥11, plt ≥100, ANC ≥1.0, 0 % PB blasts)"),
+        ),
+        Rule(
+            "IWG06-PR",
+            "PR",
+            AllOf(gt("bm_blasts_pct", 5), ge("bm_blast_reduction_pct", 50), CR_BLOOD),
+            _c("Table 3, PR (blasts fell ≥50 % but still >5 %)"),
+        ),
+        Rule(
+            "IWG06-mCR",
+            "mCR",
+            AllOf(le("bm_blasts_pct", 5), ge("bm_blast_reduction_pct", 50)),
+            _c("Table 3, marrow CR (≤5 % and ≥50 % fall)"),
+        ),
+        Rule("IWG06-SD", "SD", AllOf(), _c("Table 3, stable disease")),
+    ),
+)
+
+DURATION = ge("duration_weeks", 8)
+
+HI_PARAMS = (
+    Parameter(
+        "hip_baseline_20_branch",
+        "low",
+        ("low", "high"),
+        "HI-P baseline exactly 20 fits neither '>20' nor '<20'; 'low' treats ≤20 as the "
+        "low-platelet branch.",
+    ),
+)
+
+
+def _hi(
+    key: str,
+    title: str,
+    eligible_rules: tuple[Rule, ...],
+    params: tuple[Parameter, ...] = (),
+    flags: tuple[FlagRule, ...] = (),
+) -> RuleSet:
+    return RuleSet(
+        key=key,
+        title=title,
+        edition="IWG2006",
+        citation=_c("Table 4 (haematologic improvement)"),
+        categories=("RESPONSE", "NO_RESPONSE", "NOT_ELIGIBLE", "NOT_EVALUABLE"),
+        not_evaluable="NOT_EVALUABLE",
+        inputs=MDS_INPUTS,
+        derive=derive,
+        rules=eligible_rules,
+        params=params,
+        flags=flags,
+    )
+
+
+HI_E = _hi(
+    "IWG2006-HI-E",
+    "MDS HI-E (IWG 2006)",
+    (
+        Rule("IWG06-HIE-NE", "NOT_ELIGIBLE", ge("baseline_hb", 11), _c("Table 4, HI-E: Hb <11")),
+        Rule(
+            "IWG06-HIE",
+            "RESPONSE",
+            AllOf(
+                DURATION,
+                AnyOf(
+                    ge("hb_rise", "1.5"), ge("rbc_units_reduction_per_8wk", 4, when_missing=False)
+                ),
+            ),
+            _c("Table 4, HI-E: Hb rise ≥1.5 g/dL or ≥4 fewer units/8 wk, ≥8 weeks"),
+        ),
+        Rule("IWG06-HIE-NO", "NO_RESPONSE", AllOf(), _c("Table 4, HI-E")),
+    ),
+)
+
+HI_P = _hi(
+    "IWG2006-HI-P",
+    "MDS HI-P (IWG 2006)",
+    (
+        Rule(
+            "IWG06-HIP-NE", "NOT_ELIGIBLE", ge("baseline_plt", 100), _c("Table 4, HI-P: plt <100")
+        ),
+        Rule(
+            "IWG06-HIP-HIGH",
+            "RESPONSE",
+            AllOf(
+                DURATION,
+                AnyOf(
+                    gt("baseline_plt", 20),
+                    AllOf(ParamIs("hip_baseline_20_branch", "high"), ge("baseline_plt", 20)),
+                ),
+                ge("plt_rise", 30),
+            ),
+            _c("Table 4, HI-P: baseline >20, absolute rise ≥30"),
+        ),
+        Rule(
+            "IWG06-HIP-LOW",
+            "RESPONSE",
+            AllOf(
+                DURATION,
+                AnyOf(
+                    lt("baseline_plt", 20),
+                    AllOf(ParamIs("hip_baseline_20_branch", "low"), le("baseline_plt", 20)),
+                ),
+                gt("plt", 20),
+                ge("plt_increase_pct", 100),
+            ),
+            _c(
+                "Table 4, HI-P: baseline <20 (=20 per parameter), rise to >20 and ≥100 %",
+                Tag.INTERPRETATION,
+            ),
+        ),
+        Rule("IWG06-HIP-NO", "NO_RESPONSE", AllOf(), _c("Table 4, HI-P")),
+    ),
+    HI_PARAMS,
+    (
+        FlagRule(
+            "AMBIGUOUS_BASELINE_20",
+            AllOf(ge("baseline_plt", 20), le("baseline_plt", 20)),
+            _c("Table 4, HI-P baseline exactly 20", Tag.INTERPRETATION),
+        ),
+    ),
+)
+
+HI_N = _hi(
+    "IWG2006-HI-N",
+    "MDS HI-N (IWG 2006)",
+    (
+        Rule(
+            "IWG06-HIN-NE", "NOT_ELIGIBLE", ge("baseline_anc", "1.0"), _c("Table 4, HI-N: ANC <1.0")
+        ),
+        Rule(
+            "IWG06-HIN",
+            "RESPONSE",
+            AllOf(DURATION, ge("anc_increase_pct", 100), gt("anc_rise", "0.5")),
+            _c("Table 4, HI-N: ≥100 % and absolute rise >0.5"),
+        ),
+        Rule("IWG06-HIN-NO", "NO_RESPONSE", AllOf(), _c("Table 4, HI-N")),
+    ),
+)
