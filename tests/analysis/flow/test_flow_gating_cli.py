@@ -1,0 +1,180 @@
+"""``trephine flow gate`` / ``trephine flow mrd`` and the bench hierarchy against FlowKit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from trephine.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def small_tube(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 20,000-event synthetic MRD tube from the shared bench generator (seed 1)."""
+    out = tmp_path_factory.mktemp("bench") / "small.fcs"
+    gen = shared_dir / "bench" / "gen_synthetic_fcs.py"
+    subprocess.run(
+        [sys.executable, str(gen), str(out), "--events", "20000", "--seed", "1"],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def hierarchy(shared_dir: Path) -> Path:
+    return shared_dir / "bench" / "mrd-hierarchy.gatingml.xml"
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_bench_hierarchy_counts_equal_flowkit(small_tube: Path, hierarchy: Path) -> None:
+    flowkit = pytest.importorskip("flowkit")
+    res = runner.invoke(
+        app, ["flow", "gate", str(small_tube), "--gating-ml", str(hierarchy), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    ours = json.loads(res.stdout)["gates"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        session = flowkit.Session(gating_strategy=str(hierarchy), fcs_samples=str(small_tube))
+        sample_id = session.get_sample_ids()[0]
+        session.analyze_samples(sample_id=sample_id)
+        report = session.get_gating_results(sample_id).report
+    theirs = {row.gate_name: int(row.count) for row in report.itertuples()}
+    assert {g: v["count"] for g, v in ours.items()} == theirs
+    assert ours["Singlets"]["parent"] == "Cells" and ours["Cells"]["parent"] is None
+    assert 0 < ours["CD34pos_CD117pos"]["count"] < ours["Blasts"]["count"]
+
+
+@pytest.mark.shared_data
+def test_gate_json_and_membership_match_compliance_truth(shared_data: Path, tmp_path: Path) -> None:
+    base = shared_data / "flow/gatingml2_compliance"
+    out = tmp_path / "m.npz"
+    res = runner.invoke(
+        app,
+        [
+            "flow",
+            "gate",
+            str(base / "data1.fcs"),
+            "--gating-ml",
+            str(base / "gml/gml_parent_poly1_boolean_and2_gate.xml"),
+            "--json",
+            "--membership",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    gates = json.loads(res.stdout)["gates"]
+    truth = np.loadtxt(base / "truth/Results_ParAnd2.txt", dtype=int).astype(bool)
+    assert gates["ParAnd2"]["count"] == int(truth.sum()) == 12
+    with np.load(out) as npz:
+        assert set(npz.files) == set(gates)
+        assert npz["ParAnd2"].dtype == bool and npz["ParAnd2"].shape == (13367,)
+        assert np.array_equal(npz["ParAnd2"], truth)
+        for gid, info in gates.items():
+            assert int(npz[gid].sum()) == info["count"]
+            if info["parent"] is not None:
+                assert not np.any(npz[gid] & ~npz[info["parent"]])
+
+
+@pytest.mark.shared_data
+def test_mrd_json(small_tube: Path, hierarchy: Path) -> None:
+    res = runner.invoke(
+        app,
+        [
+            "flow",
+            "mrd",
+            str(small_tube),
+            "--gating-ml",
+            str(hierarchy),
+            "--denominator",
+            "CD45pos",
+            "--abnormal",
+            "CD34pos_CD117pos",
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["denominator_gate"] == "CD45pos"
+    assert doc["denominator_events"] > doc["abnormal_events"] > 0
+    assert doc["call"] == "positive"  # ~1.5 % blasts in the synthetic tube
+    # 20k events cannot reach 1e-4: the flag says so, with its rule.
+    flags = {f["code"]: f for f in doc["flags"]}
+    assert flags["too_few_events"]["rule"] == "M4"
+    assert "below_target_sensitivity" in flags
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trephine", *args], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.shared_data
+def test_refusal_unknown_channel_is_one_line_exit_2(shared_data: Path, hierarchy: Path) -> None:
+    data1 = shared_data / "flow/gatingml2_compliance/data1.fcs"
+    p = _run("flow", "gate", str(data1), "--gating-ml", str(hierarchy), "--json")
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in p.stderr
+    assert "data1.fcs" in lines[0] and "gate Cells" in lines[0] and "FSC-A" in lines[0]
+    assert p.stdout == ""
+
+
+@pytest.mark.shared_data
+def test_refusals_bad_inputs(shared_data: Path, hierarchy: Path, tmp_path: Path) -> None:
+    bad_xml = tmp_path / "bad.xml"
+    bad_xml.write_text("<gating:Gating-ML", encoding="utf-8")
+    data1 = str(shared_data / "flow/gatingml2_compliance/data1.fcs")
+    corrupted = str(shared_data / "flow/fcs/fcsparser/corrupted/corrupted.fcs")
+    cases = [
+        (["flow", "gate", data1, "--gating-ml", str(bad_xml)], "bad.xml"),
+        (["flow", "gate", corrupted, "--gating-ml", str(hierarchy)], "corrupted.fcs"),
+        (["flow", "gate", data1], "--gating-ml"),
+        (
+            [
+                "flow",
+                "mrd",
+                data1,
+                "--gating-ml",
+                str(hierarchy),
+                "--denominator",
+                "CD45",
+                "--abnormal",
+                "Blasts",
+            ],
+            "CD45",
+        ),
+        (
+            [
+                "flow",
+                "mrd",
+                data1,
+                "--gating-ml",
+                str(hierarchy),
+                "--denominator",
+                "Cells",
+                "--abnormal",
+                "Blasts",
+                "--criteria",
+                "XYZ",
+            ],
+            "XYZ",
+        ),
+    ]
+    for args, needle in cases:
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2, (args, res.output)
+        err = res.stderr.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
