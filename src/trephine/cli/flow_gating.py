@@ -122,9 +122,7 @@ def gate(
     counts = result.counts()
     if as_json:
         doc = {
-            "gates": {
-                gid: {"count": counts[gid], "parent": result.parents[gid]} for gid in counts
-            }
+            "gates": {gid: {"count": counts[gid], "parent": result.parents[gid]} for gid in counts}
         }
         typer.echo(json.dumps(doc, indent=2))
         return
