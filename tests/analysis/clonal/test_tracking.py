@@ -6,8 +6,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from clonal_datasets import aml1_observations
+
 from trephine.analysis.clonal.records import VariantObservation
 from trephine.analysis.clonal.tracking import Status, status_from_presence, track
 from trephine.errors import ValidationError
