@@ -254,14 +254,14 @@ ICC_CLASS = RuleSet(
         Rule(
             "ICC-TP53",
             "AML with mutated TP53",
-            AllOf(AML20, AnyOf(ge("tp53_vaf_pct", 10), gen("TP53_MULTIHIT"))),
+            AllOf(AML20, AnyOf(AllOf(gen("TP53"), ge("tp53_vaf_pct", 10)), gen("TP53_MULTIHIT"))),
             _c(ICC, "AML with mutated TP53 (≥20 % blasts, VAF ≥10 %)", Tag.RECALLED),
         ),
         Rule("ICC-AML", "AML, NOS or myelodysplasia-related", AML20, _c(ICC, "≥20 % blasts")),
         Rule(
             "ICC-MDSAML-TP53",
             "MDS/AML with mutated TP53",
-            AllOf(AML10, AnyOf(ge("tp53_vaf_pct", 10), gen("TP53_MULTIHIT"))),
+            AllOf(AML10, AnyOf(AllOf(gen("TP53"), ge("tp53_vaf_pct", 10)), gen("TP53_MULTIHIT"))),
             _c(ICC, "MDS/AML with mutated TP53", Tag.RECALLED),
         ),
         Rule("ICC-MDSAML", "MDS/AML", AML10, _c(ICC, "MDS/AML: 10–19 % blasts")),

@@ -1,0 +1,306 @@
+"""Calls over one patient's dated observations (the pure half of ``trephine assess``).
+
+The storage layer hands in plain :class:`TimepointInput` records (any order); this module sorts
+them by date and returns dated assessments — baseline blasts from the diagnostic marrow, ELN 2022
+response per marrow, best response, refractory disease at the landmark, haematologic relapse
+after remission, MRD status and MRD relapse (conversion negative → positive, ≥ 1 log10 rise),
+donor chimerism — plus the alerts a clinician must see. Each assessment carries its edition and
+the software version, so the caller can store a new assessment instead of overwriting an old one.
+
+Example (what ``trephine assess PATIENT`` will call)::
+
+    result = assess_timeline(points)          # points: list[TimepointInput] from the store
+    for a in result.assessments: store(a)     # a.edition, a.software_version, a.explanation
+    for alert in result.alerts: raise_alert(alert)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from trephine import __version__
+from trephine.criteria.cases import (
+    AML_SPECS,
+    AML_STRUCT,
+    build_facts,
+    convert,
+    mrd_status,
+    specs_of,
+    with_mrd,
+)
+from trephine.criteria.engine import evaluate
+from trephine.criteria.model import Assessment
+from trephine.criteria.series import MrdSample, chimerism_trend, mrd_relapse_states
+from trephine.criteria.sets import diagnostics, eln2021_mrd, eln2022_aml
+from trephine.errors import ValidationError
+
+
+class ObservationKind(StrEnum):
+    MARROW = "marrow"  # aspirate/trephine: blasts, counts taken the same day, adequacy
+    BLOOD = "blood"  # peripheral blood: circulating blasts
+    MRD = "mrd"  # one ELN 2021 MRD result (MFC, qPCR/dPCR, NGS)
+    CHIMERISM = "chimerism"  # donor % (unsorted or a lineage fraction)
+
+
+class Intensity(StrEnum):
+    INTENSIVE = "intensive"
+    LESS_INTENSIVE = "less_intensive"
+
+
+@dataclass(frozen=True)
+class TherapyContext:
+    """Where the observation sits in treatment: courses completed, intensity, days since start."""
+
+    courses_completed: int | None = None
+    intensity: Intensity | None = None
+    days_since_start: int | None = None
+
+
+@dataclass(frozen=True)
+class TimepointInput:
+    """One dated observation. ``values`` uses the case-format input keys of its kind."""
+
+    date: dt.date
+    kind: ObservationKind
+    values: Mapping[str, Any]
+    therapy: TherapyContext | None = None
+    diagnostic: bool = False  # the diagnostic (pre-treatment) marrow
+    tissue: str | None = None  # "BM" or "PB" for MRD
+
+    def sort_key(self) -> tuple[dt.date, int, str]:
+        # Same-day observations: marrow first (it defines the response the MRD qualifies), and
+        # a canonical text of the values so that the given order never matters.
+        order = list(ObservationKind).index(self.kind)
+        return (self.date, order, json.dumps(self.values, sort_keys=True, default=str))
+
+
+@dataclass(frozen=True)
+class DatedAssessment:
+    date: dt.date
+    kind: str  # baseline, response, relapse, landmark, mrd, mrd_event, chimerism
+    category: str
+    edition: str
+    software_version: str
+    explanation: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Alert:
+    date: dt.date
+    code: str  # HEMATOLOGIC_RELAPSE, REFRACTORY, MRD_CONVERSION, MRD_LOG_RISE, ...
+    message: str
+
+
+@dataclass(frozen=True)
+class TimelineResult:
+    assessments: tuple[DatedAssessment, ...]
+    alerts: tuple[Alert, ...]
+    baseline_bm_blasts_pct: Decimal | None
+    best_response: str | None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _dated(date: dt.date, kind: str, a: Assessment, category: str | None = None) -> DatedAssessment:
+    return DatedAssessment(
+        date, kind, category or a.category, a.edition, a.software_version, a.explanation()
+    )
+
+
+_RESPONSE_RANK = {c: i for i, c in enumerate(eln2022_aml.RESPONSE.categories)}
+
+
+def assess_timeline(
+    points: Iterable[TimepointInput], params: Mapping[str, Any] | None = None
+) -> TimelineResult:
+    """Assess one patient's observations in date order (the order given does not matter)."""
+    params = dict(params or {})
+    ordered = sorted(points, key=TimepointInput.sort_key)
+    out: list[DatedAssessment] = []
+    alerts: list[Alert] = []
+    baseline: Decimal | None = None
+    best: str | None = None  # best response since the last relapse
+    best_overall: str | None = None
+    refractory_alerted = False
+    pb_positive_dates: list[dt.date] = []
+    mrd_samples: list[MrdSample] = []
+    mrd_status_by_date: dict[dt.date, str] = {}
+    chimerism: list[tuple[dt.date, Decimal, str]] = []
+
+    diagnostic = next(
+        (p for p in ordered if p.kind is ObservationKind.MARROW and p.diagnostic), None
+    )
+    if diagnostic is not None:
+        value = diagnostic.values.get("bm_blasts_pct")
+        baseline = convert(AML_SPECS["bm_blasts_pct"], value, "bm_blasts_pct")  # type: ignore[assignment]
+        out.append(
+            DatedAssessment(
+                diagnostic.date,
+                "baseline",
+                "BASELINE",
+                "ELN2022",
+                __version__,
+                {
+                    "rule": "baseline = blasts of the diagnostic marrow",
+                    "evidence": [{"input": "bm_blasts_pct", "value": str(baseline)}],
+                },
+            )
+        )
+
+    for point in ordered:
+        where = f"{point.date.isoformat()} {point.kind.value}"
+        if point.kind is ObservationKind.MARROW and point is not diagnostic:
+            facts = build_facts(point.values, AML_SPECS, where, AML_STRUCT)
+            if facts.get("baseline_bm_blasts_pct") is None:
+                facts["baseline_bm_blasts_pct"] = baseline
+            response = evaluate(eln2022_aml.RESPONSE, facts, _own(eln2022_aml.RESPONSE, params))
+            label = with_mrd(
+                response.category,
+                mrd_status_by_date.get(point.date, "UNKNOWN"),
+                ("CR", "CRh", "CRi"),
+            )
+            out.append(_dated(point.date, "response", response, label))
+            in_remission = best in eln2022_aml.CR_FAMILY
+            if in_remission:
+                facts["pb_positive_samples"] = Decimal(len(pb_positive_dates))
+                facts["pb_positive_span_days"] = _span(pb_positive_dates)
+                relapse = evaluate(eln2022_aml.RELAPSE, facts, _own(eln2022_aml.RELAPSE, params))
+                out.append(_dated(point.date, "relapse", relapse))
+                if relapse.category == "HEMATOLOGIC_RELAPSE":
+                    alerts.append(
+                        Alert(
+                            point.date,
+                            "HEMATOLOGIC_RELAPSE",
+                            f"haematologic relapse after {best} ({relapse.rule_id})",
+                        )
+                    )
+                    # A new remission must be reached before another relapse can be called.
+                    best, pb_positive_dates = None, []
+                    continue
+            if response.category != "NON_EVALUABLE" and (
+                best is None or _RESPONSE_RANK[response.category] < _RESPONSE_RANK[best]
+            ):
+                best = response.category
+                if best_overall is None or _RESPONSE_RANK[best] < _RESPONSE_RANK[best_overall]:
+                    best_overall = best
+            if point.therapy is not None:
+                lm = _landmark(point.therapy, best, params)
+                out.append(_dated(point.date, "landmark", lm))
+                if lm.category == "REFRACTORY" and not refractory_alerted:
+                    refractory_alerted = True
+                    alerts.append(
+                        Alert(point.date, "REFRACTORY", "no CR/CRh/CRi at the response landmark")
+                    )
+        elif point.kind is ObservationKind.BLOOD:
+            present = point.values.get("circulating_blasts")
+            if not isinstance(present, bool):
+                raise ValidationError(f"{where}.circulating_blasts", present, "true, false")
+            if present and best in eln2022_aml.CR_FAMILY:
+                pb_positive_dates.append(point.date)
+                facts2: dict[str, Any] = {
+                    "pb_positive_samples": Decimal(len(pb_positive_dates)),
+                    "pb_positive_span_days": _span(pb_positive_dates),
+                    "bm_blasts_pct": Decimal(0),  # no marrow that day: only the blood rule
+                }
+                relapse = evaluate(eln2022_aml.RELAPSE, facts2, _own(eln2022_aml.RELAPSE, params))
+                out.append(_dated(point.date, "relapse", relapse))
+                if relapse.category == "HEMATOLOGIC_RELAPSE":
+                    alerts.append(
+                        Alert(
+                            point.date,
+                            "HEMATOLOGIC_RELAPSE",
+                            "blasts in ≥2 blood samples ≥1 week apart",
+                        )
+                    )
+                    best, pb_positive_dates = None, []
+        elif point.kind is ObservationKind.MRD:
+            status, assessments = mrd_status(
+                dict(point.values), where, _own(eln2021_mrd.MRD, params), None
+            )
+            mrd_status_by_date[point.date] = status
+            for a in assessments:
+                out.append(_dated(point.date, "mrd", a))
+            level = point.values.get("level_pct", point.values.get("pct"))
+            mrd_samples.append(
+                MrdSample(
+                    point.date,
+                    status,
+                    None if level is None else Decimal(str(level)),
+                    point.tissue,
+                    str(point.values.get("method")),
+                )
+            )
+        elif point.kind is ObservationKind.CHIMERISM:
+            spec = specs_of(diagnostics.CHIMERISM)["donor_pct"]
+            donor = convert(spec, point.values.get("donor_pct"), f"{where}.donor_pct")
+            a = evaluate(
+                diagnostics.CHIMERISM, {"donor_pct": donor}, _own(diagnostics.CHIMERISM, params)
+            )
+            out.append(_dated(point.date, "chimerism", a))
+            if chimerism and chimerism[-1][2] == "FULL_DONOR" and a.category != "FULL_DONOR":
+                alerts.append(
+                    Alert(
+                        point.date,
+                        "LOSS_OF_DONOR_CHIMERISM",
+                        f"donor chimerism fell from full donor to {a.category}",
+                    )
+                )
+            assert isinstance(donor, Decimal)
+            chimerism.append((point.date, donor, a.category))
+
+    for sample, step in zip(mrd_samples, mrd_relapse_states(mrd_samples), strict=True):
+        if step.rule in ("MRD-CONVERSION", "MRD-LOG-RISE", "MRD-CONFIRM"):
+            assert sample.date is not None
+            out.append(
+                DatedAssessment(
+                    sample.date,
+                    "mrd_event",
+                    step.state,
+                    "ELN2021",
+                    __version__,
+                    step.explanation("ELN2021", "ELN2021"),
+                )
+            )
+            code = {
+                "MRD-CONVERSION": "MRD_CONVERSION",
+                "MRD-LOG-RISE": "MRD_LOG_RISE",
+                "MRD-CONFIRM": "MRD_RELAPSE_CONFIRMED",
+            }[step.rule]
+            alerts.append(Alert(sample.date, code, step.state))
+    if len(chimerism) >= 3:
+        trend = chimerism_trend([Decimal(100) - d for _, d, _ in chimerism], "STR", Decimal(5))
+        if trend.state == "INCREASING_MIXED_RECIPIENT_CHIMERISM":
+            alerts.append(Alert(chimerism[-1][0], "INCREASING_RECIPIENT_CHIMERISM", trend.state))
+
+    out.sort(key=lambda a: (a.date, a.kind, a.category))
+    alerts.sort(key=lambda a: (a.date, a.code))
+    return TimelineResult(tuple(out), tuple(alerts), baseline, best_overall, params)
+
+
+def _own(rs: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    names = {p.name for p in rs.params}
+    return {k: v for k, v in params.items() if k in names}
+
+
+def _span(dates: list[dt.date]) -> Decimal:
+    return Decimal((max(dates) - min(dates)).days) if dates else Decimal(0)
+
+
+def _landmark(therapy: TherapyContext, best: str | None, params: Mapping[str, Any]) -> Assessment:
+    facts: dict[str, Any] = {
+        "therapy_intensity": None if therapy.intensity is None else therapy.intensity.value,
+        "courses_completed": None
+        if therapy.courses_completed is None
+        else Decimal(therapy.courses_completed),
+        "days_since_start": None
+        if therapy.days_since_start is None
+        else Decimal(therapy.days_since_start),
+        # The timeline holds every marrow so far, so "no CR yet" is known, not assumed.
+        "cr_achieved": best in eln2022_aml.CR_FAMILY,
+    }
+    return evaluate(eln2022_aml.LANDMARK, facts, _own(eln2022_aml.LANDMARK, params))

@@ -1,0 +1,157 @@
+"""The engine: first match wins, three-valued logic, missing ⇒ not evaluable, Decimal exactness."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from trephine import __version__
+from trephine.criteria.cases import evaluate_case
+from trephine.criteria.engine import evaluate, pct_reduction
+from trephine.criteria.model import (
+    AllOf,
+    AnyOf,
+    AtLeast,
+    Citation,
+    Exactly,
+    Not,
+    Rule,
+    RuleSet,
+    ge,
+    is_,
+    lt,
+)
+from trephine.criteria.sets import eln2022_aml
+from trephine.errors import ValidationError
+
+from .helpers import aml
+
+C = Citation("test", "row")
+
+
+def _facts(**kw: object) -> dict[str, object]:
+    return {
+        k: (Decimal(str(v)) if isinstance(v, int | float) and not isinstance(v, bool) else v)
+        for k, v in kw.items()
+    }
+
+
+def test_first_matching_rule_wins() -> None:
+    rs = RuleSet(
+        "T",
+        "t",
+        "T1",
+        C,
+        ("A", "B", "NE"),
+        (
+            Rule("r1", "A", ge("x", 5), C),
+            Rule("r2", "B", ge("x", 1), C),
+        ),
+        "NE",
+    )
+    assert evaluate(rs, _facts(x=7)).category == "A"
+    assert evaluate(rs, _facts(x=3)).category == "B"
+    assert evaluate(rs, _facts(x=0)).category == "NE"
+
+
+def test_missing_input_gives_not_evaluable_naming_it() -> None:
+    a = evaluate(
+        eln2022_aml.RESPONSE,
+        _facts(**{k: v for k, v in aml().items() if k not in ("anc", "disease")}),
+    )
+    assert a.category == "NON_EVALUABLE"
+    assert a.rule_id is None
+    assert "anc" in a.missing
+    assert a.software_version == __version__
+    assert a.edition == "ELN2022"
+
+
+def test_missing_input_that_cannot_change_the_call_is_not_needed() -> None:
+    # Blasts of 30 % rule out every leukaemia-free row whatever the counts are.
+    facts = _facts(**{k: v for k, v in aml(bm_blasts_pct=30).items() if k != "disease"})
+    del facts["anc"]
+    a = evaluate(eln2022_aml.RESPONSE, facts)
+    assert a.category == "NO_RESPONSE"
+
+
+def test_kleene_logic() -> None:
+    missing: set[str] = set()
+    f = _facts(a=1)
+    assert AllOf(ge("a", 5), ge("b", 1)).check(f, {}, None, missing) is False
+    assert AllOf(ge("a", 0), ge("b", 1)).check(f, {}, None, missing) is None
+    assert AnyOf(ge("a", 0), ge("b", 1)).check(f, {}, None, missing) is True
+    assert AnyOf(ge("a", 5), ge("b", 1)).check(f, {}, None, missing) is None
+    assert Not(ge("b", 1)).check(f, {}, None, missing) is None
+    assert AtLeast(2, ge("a", 0), ge("b", 1), ge("c", 1)).check(f, {}, None, missing) is None
+    assert AtLeast(2, ge("a", 5), ge("b", 1)).check(f, {}, None, missing) is False
+    assert Exactly(1, ge("a", 0), ge("b", 1)).check(f, {}, None, missing) is None
+    assert Exactly(1, ge("a", 0), lt("a", 0)).check(f, {}, None, missing) is True
+    assert missing == {"b", "c"}
+
+
+def test_no_rounding_before_comparing() -> None:
+    # 4.96 % is < 5 (G2); 4.999999 too; 5 is not.
+    for blasts, expected in (("4.96", "CR"), ("4.999999", "CR"), ("5", "NO_RESPONSE")):
+        out = evaluate_case(
+            {
+                "id": "x",
+                "ruleset": "ELN2022",
+                "input": aml(bm_blasts_pct=Decimal(blasts), baseline_bm_blasts_pct=6),
+            }
+        )
+        assert out["response"] == expected, blasts
+
+
+def test_percentage_reduction_is_exact() -> None:
+    assert pct_reduction(Decimal(30), Decimal(15)) == Decimal(50)
+    assert pct_reduction(Decimal(0), Decimal(1)) is None
+    assert pct_reduction(None, Decimal(1)) is None
+
+
+def test_explanation_lists_the_evidence_of_the_matched_rule() -> None:
+    out = evaluate_case({"id": "x", "ruleset": "ELN2022", "input": aml(anc=Decimal("0.49"))})
+    why = out["explanation"]["response"]
+    assert why["rule"] == "ELN22-CRi-single"
+    inputs = {e["input"]: e for e in why["evidence"]}
+    assert inputs["anc"]["value"] == "0.49"
+    assert inputs["anc"]["outcome"] is False
+    assert inputs["plt"]["comparator"] == ">="
+    assert "Döhner 2022" in why["citation"]
+    assert why["software_version"] == __version__
+
+
+def test_params_override_and_validation() -> None:
+    case = {
+        "id": "x",
+        "ruleset": "ELN2022",
+        "input": aml(anc=Decimal("0.3"), plt=30),
+        "params": {"cri_mode": "any_deficit"},
+    }
+    assert evaluate_case(case)["response"] == "CRi"
+    case["params"] = {"cri_mode": "sometimes"}
+    with pytest.raises(ValidationError, match="cri_mode"):
+        evaluate_case(case)
+    case["params"] = {"no_such": 1}
+    with pytest.raises(ValidationError, match="unknown parameter"):
+        evaluate_case(case)
+
+
+def test_adequacy_parameter_changes_only_what_it_documents() -> None:
+    inadequate = aml(spicules_present=False)
+    strict = evaluate_case({"id": "x", "ruleset": "ELN2022", "input": inadequate})
+    loose = evaluate_case(
+        {
+            "id": "x",
+            "ruleset": "ELN2022",
+            "input": inadequate,
+            "params": {"apply_adequacy_to_all": False},
+        }
+    )
+    assert strict["response"] == "NON_EVALUABLE"
+    assert loose["response"] == "CR"
+
+
+def test_type_mismatch_in_a_rule_table_is_a_bug_not_a_result() -> None:
+    with pytest.raises(TypeError):
+        is_("x", True).check({"x": Decimal(1)}, {}, None, set())
