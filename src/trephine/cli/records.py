@@ -1,9 +1,228 @@
-"""Top-level commands (see :mod:`trephine.cli.core`)."""
+"""Record keeping: ``init``, ``import``, ``patients list`` and ``patients show``.
+
+Bad input (an unreadable file, a rejected import, an unknown patient, a bad database URL) exits
+with code 2 and a located message on stderr, never a traceback. SQLAlchemy, openpyxl and the
+services are imported inside the commands so ``trephine --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
+
+from trephine.errors import TrephineError
+
+if TYPE_CHECKING:
+    from trephine.services.views import PatientRecord
+    from trephine.store.database import Database
+
+patients_app = typer.Typer(
+    help="List patients and show one patient's timeline.", no_args_is_help=True
+)
+
+DATABASE_HELP = "Database URL (default: TREPHINE_DATABASE_URL or sqlite:///trephine.db)."
+
+
+def _fail(message: object, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=code)
+
+
+def _open(url: str | None, *, migrate: bool) -> Database:
+    """Open (and optionally migrate) the database; a bad URL or dead server is a clean error."""
+    import sqlalchemy.exc
+
+    from trephine.services import open_database
+
+    try:
+        database = open_database(url)
+        if migrate:
+            database.upgrade()
+        elif database.current_revision() is None:
+            raise _fail(f"database {_safe(database.url)} is not initialised; run `trephine init`")
+        return database
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise _fail(f"database URL {url!r}: {exc}") from None
+    except sqlalchemy.exc.OperationalError as exc:
+        raise _fail(f"cannot open the database: {str(exc.orig).strip()}", code=1) from None
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def init(
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Create or upgrade the database schema (Alembic migrations; safe to run again)."""
+    database = _open(database_url, migrate=True)
+    try:
+        typer.echo(
+            f"database {_safe(database.url)} is at revision {database.current_revision()} (head)"
+        )
+    finally:
+        database.dispose()
+
+
+def import_(
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="CSV files named after their sheet (patients.csv …), a folder of them, "
+        "or an .xlsx workbook with one sheet per kind.",
+        show_default=False,
+    ),
+    actor: str | None = typer.Option(None, "--actor", help="Who is importing (audit trail)."),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Import the clinical template, all or nothing; re-importing the same data adds nothing."""
+    import hashlib
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from trephine.importers.clinical import import_tables
+    from trephine.io.tabular import read_tables
+    from trephine.settings import get_settings
+
+    try:
+        tables = [table for path in paths for table in read_tables(path)]
+        digest = hashlib.sha256()
+        for path in paths:
+            for file in sorted(path.glob("*.csv")) if path.is_dir() else [path]:
+                digest.update(file.read_bytes())
+    except TrephineError as exc:
+        raise _fail(exc) from None
+    source = ", ".join(str(p) for p in paths)
+    database = _open(database_url, migrate=True)
+    console = Console(stderr=True)
+    try:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("Importing", total=None)
+            report = import_tables(
+                database,
+                tables,
+                source,
+                digest.hexdigest(),
+                actor or get_settings().cli_user,
+                lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except TrephineError as exc:
+        raise _fail(exc) from None
+    finally:
+        database.dispose()
+    for warning in report.warnings:
+        typer.echo(str(warning), err=True)
+    created = ", ".join(f"{n} {sheet}" for sheet, n in report.created.items()) or "nothing new"
+    unchanged = sum(report.unchanged.values())
+    typer.echo(f"imported {source}: {created}; {unchanged} already present (unchanged)")
+
+
+def _record_json(record: PatientRecord) -> Any:
+    from pydantic import TypeAdapter
+
+    from trephine.domain.results import AspirateDifferential
+    from trephine.services.views import PatientRecord
+
+    data = TypeAdapter(PatientRecord).dump_python(record, mode="json", warnings=False)
+    # Result values are a union of dataclasses; tag each with its kind for readers.
+    for stored, encoded in zip(record.results, data["results"], strict=True):
+        encoded["value"] = {"kind": str(stored.kind), **encoded["value"]}
+        if isinstance(stored.value, AspirateDifferential):
+            ratio = stored.value.me_ratio()
+            encoded["derived"] = {
+                "blast_percent": str(stored.value.blast_percent),
+                "me_ratio": None if ratio is None else str(ratio),
+                "adequate": stored.value.adequate,
+            }
+    return data
+
+
+@patients_app.command("list")
+def list_patients(
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """All patients (research view: no names or MRNs)."""
+    from dataclasses import asdict
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from trephine.services import patients
+
+    database = _open(database_url, migrate=False)
+    try:
+        with database.unit_of_work(_actor()) as uow:
+            rows = patients.list_patients(uow)
+    finally:
+        database.dispose()
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in rows], default=str, indent=2))
+        return
+    table = Table("patient", "sex", "born", "diagnoses", "first dx", "biopsies", "last biopsy")
+    for r in rows:
+        table.add_row(
+            r.patient_id,
+            r.sex,
+            str(r.birth_year or ""),
+            ", ".join(r.diseases),
+            str(r.first_diagnosis_on or ""),
+            str(r.procedures),
+            str(r.last_procedure_on or ""),
+        )
+    Console().print(table)
+    typer.echo(f"{len(rows)} patient(s)")
+
+
+@patients_app.command("show")
+def show_patient(
+    patient_id: str = typer.Argument(..., help="The patient's research id."),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of text."),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """One patient's timeline: diagnoses, therapy lines, biopsies with key results, by date."""
+    from trephine.services import patients
+
+    database = _open(database_url, migrate=False)
+    try:
+        with database.unit_of_work(_actor()) as uow:
+            record = patients.patient_record(uow, patient_id)
+    except TrephineError as exc:
+        raise _fail(exc) from None
+    finally:
+        database.dispose()
+    if as_json:
+        typer.echo(json.dumps(_record_json(record), indent=2))
+        return
+    p = record.patient
+    typer.echo(f"patient {p.external_id} — {p.sex}, born {p.birth_year or 'unknown'}")
+    for entry in record.timeline:
+        span = f" → {entry.until}" if entry.until else ""
+        typer.echo(f"{entry.on}{span}  {entry.kind:<10}  {entry.title}")
+        if entry.detail:
+            typer.echo(f"{'':12}{entry.detail}")
+
+
+def _actor() -> str:
+    from trephine.settings import get_settings
+
+    return get_settings().cli_user
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the top-level app."""
+    app.command("init")(init)
+    app.command("import")(import_)
+    app.add_typer(patients_app, name="patients")

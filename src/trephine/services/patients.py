@@ -12,7 +12,8 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from trephine.domain.patient import Diagnosis, Patient, PatientIdentity
-from trephine.domain.results import headline
+from trephine.domain.quantity import Quantity
+from trephine.domain.results import AspirateDifferential, BloodCount, Karyotype, headline
 from trephine.domain.therapy import CarTInfusion, CellularTherapy, TherapyLine, Transplant
 from trephine.domain.timeline import EntryKind, TimelineEntry, ordered
 from trephine.errors import Conflict
@@ -38,7 +39,7 @@ from trephine.store.tables import (
     TherapyCycleRow,
     TherapyLineRow,
 )
-from trephine.workflow import CURRENT_STATES
+from trephine.workflow import CURRENT_STATES, ResultState
 
 
 def _same(kind: str, key: object, pairs: dict[str, tuple[object, object]]) -> None:
@@ -375,22 +376,45 @@ def patient_record(uow: UnitOfWork, external_id: str) -> PatientRecord:
     return PatientRecord(**{**vars(record), "timeline": tuple(build_timeline(record))})
 
 
+def _fmt(value: Quantity | None) -> str:
+    return "–" if value is None else str(value)
+
+
 def _result_phrase(result: StoredResult) -> str:
-    value = headline(result.value)
-    label = {
-        "differential": "blasts",
-        "flow_mrd": "flow MRD",
-        "molecular_mrd": f"{result.analyte} MRD",
-        "ngs_variant": result.analyte + " VAF",
-        "chimerism": f"donor chimerism ({result.analyte})",
-        "core": "cellularity",
-        "blood_count": "ANC",
-    }.get(str(result.kind), str(result.kind))
-    text = f"{label} {value}" if value is not None else str(result.kind)
-    if str(result.kind) == "karyotype":
-        text = f"karyotype {getattr(result.value, 'iscn', '')}"
-    if result.state.value != "verified":
-        text += f" [{result.state.value}]"
+    """A short human phrase for the timeline (exact values live in the record)."""
+    value = result.value
+    match value:
+        case BloodCount():
+            parts = [
+                f"{label} {_fmt(v)}"
+                for label, v in (
+                    ("WBC", value.wbc),
+                    ("ANC", value.anc),
+                    ("Plt", value.platelets),
+                    ("Hb", value.hemoglobin),
+                )
+                if v is not None
+            ]
+            text = "blood: " + ", ".join(parts)
+        case AspirateDifferential():
+            ratio = value.me_ratio()
+            text = f"blasts {value.blast_percent:.1f} % of {value.cells_counted} cells"
+            if ratio is not None:
+                text += f", M:E {ratio:.1f}"
+        case Karyotype():
+            text = f"karyotype {value.iscn}"
+        case _:
+            label = {
+                "flow_mrd": "flow MRD",
+                "molecular_mrd": f"{result.analyte} MRD",
+                "ngs_variant": f"{result.analyte} VAF",
+                "chimerism": f"donor chimerism ({result.analyte})",
+                "core": "cellularity",
+            }.get(str(result.kind), str(result.kind))
+            top = headline(value)
+            text = f"{label} {top}" if top is not None else label
+    if result.state is not ResultState.VERIFIED:
+        text += f" [{result.state}]"
     return text
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from trephine.domain.procedure import Procedure
@@ -56,12 +58,13 @@ def record_procedure(uow: UnitOfWork, external_id: str, procedure: Procedure) ->
     return row.id, True
 
 
-def procedure_id(uow: UnitOfWork, external_id: str, procedure: Procedure) -> int | None:
+def procedure_id_at(uow: UnitOfWork, external_id: str, performed_at: dt.datetime) -> int | None:
+    """The id of the patient's procedure performed at that instant, if recorded."""
     patient = _rows.patient_row(uow, external_id)
     return uow.session.scalar(
         select(ProcedureRow.id).where(
             ProcedureRow.patient_id == patient.id,
-            ProcedureRow.performed_at == procedure.performed_at,
+            ProcedureRow.performed_at == performed_at,
         )
     )
 

@@ -1,0 +1,769 @@
+"""Import the clinical template (CSV files or one XLSX workbook) — whole or not at all.
+
+Two phases:
+
+1. **Parse and validate** every sheet into domain objects, collecting located
+   :class:`~trephine.errors.Issue` s (file, row, column, bad value, what is allowed). Nothing
+   touches the database; any error stops here.
+2. **Write** everything in ONE unit of work through the services, which are idempotent on natural
+   keys (re-importing a file adds nothing). Problems only the database can reveal (unknown
+   patient, a value that contradicts a signed-out result) are collected too, and any of them rolls
+   the whole transaction back.
+
+Either phase ends in :class:`~trephine.errors.ImportRejected` listing every error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from trephine.domain import quantity as q
+from trephine.domain.patient import (
+    Classification,
+    Diagnosis,
+    Disease,
+    GeneticFinding,
+    GeneticStatus,
+    Patient,
+    PatientIdentity,
+    Sex,
+)
+from trephine.domain.procedure import (
+    Anesthesia,
+    Complication,
+    ComplicationKind,
+    ComplicationSeverity,
+    Indication,
+    Procedure,
+    Side,
+    Site,
+)
+from trephine.domain.results import (
+    RESULT_TYPES,
+    AspirateDifferential,
+    ResultKind,
+    ResultValue,
+)
+from trephine.domain.specimen import Fragmentation, Hemodilution, Specimen, SpecimenType
+from trephine.domain.therapy import (
+    CarTInfusion,
+    CellularTherapy,
+    Cycle,
+    DonorType,
+    EventKind,
+    Intensity,
+    TherapyIntent,
+    TherapyLine,
+    Transplant,
+)
+from trephine.errors import (
+    Conflict,
+    ImportRejected,
+    Issue,
+    Location,
+    NotFound,
+    Severity,
+    TrephineError,
+    ValidationError,
+)
+from trephine.importers.template import RESULT_FIELDS, SHEETS, FieldType, ResultField
+from trephine.io.tabular import Record, Table, read_tables
+
+E = TypeVar("E", bound=Enum)
+
+_TRUE = {"yes", "y", "true", "1"}
+_FALSE = {"no", "n", "false", "0"}
+
+
+def _key(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum() or ch in "+<>")
+
+
+class Cells:
+    """Typed access to one record's cells; every failure becomes a located Issue."""
+
+    def __init__(self, record: Record, issues: list[Issue]) -> None:
+        self.record = record
+        self.issues = issues
+        self.failed = False
+
+    def error(self, column: str | None, message: str, code: str = "invalid-value") -> None:
+        self.failed = True
+        self.issues.append(Issue(Severity.ERROR, code, message, self.record.at(column)))
+
+    def bad(self, column: str, value: object, allowed: str | Iterable[object]) -> None:
+        self.error(column, str(ValidationError(column, value, allowed)))
+
+    def text(self, column: str, *, required: bool = False, max_length: int = 200) -> str | None:
+        value = self.record.get(column)
+        if value is None:
+            if required:
+                self.error(column, f"{column}: required, but the cell is empty", "missing-value")
+            return None
+        if len(value) > max_length:
+            self.bad(column, value, f"at most {max_length} characters")
+            return None
+        return value
+
+    def choice(self, column: str, enum: type[E], *, required: bool = False) -> E | None:
+        value = self.text(column, required=required)
+        if value is None:
+            return None
+        wanted = _key(value)
+        for member in enum:
+            if wanted in (_key(str(member.value)), _key(member.name)):
+                return member
+        self.bad(column, value, [m.value for m in enum])
+        return None
+
+    def integer(
+        self, column: str, *, required: bool = False, low: int = 0, high: int = 10**9
+    ) -> int | None:
+        value = self.text(column, required=required)
+        if value is None:
+            return None
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            number = Decimal("NaN")
+        if not number.is_finite() or number != number.to_integral_value():
+            self.bad(column, value, f"a whole number {low}–{high}")
+            return None
+        if not low <= number <= high:
+            self.bad(column, value, f"{low}–{high}")
+            return None
+        return int(number)
+
+    def decimal(self, column: str, *, required: bool = False) -> Decimal | None:
+        value = self.text(column, required=required)
+        if value is None:
+            return None
+        try:
+            return q.parse_decimal(value, column)
+        except ValidationError:
+            self.bad(column, value, "a decimal number")
+            return None
+
+    def boolean(self, column: str, *, required: bool = False) -> bool | None:
+        value = self.text(column, required=required)
+        if value is None:
+            return None
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        self.bad(column, value, "yes, no")
+        return None
+
+    def date(self, column: str, *, required: bool = False) -> dt.date | None:
+        value = self.text(column, required=required)
+        if value is None:
+            return None
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.bad(column, value, "a date as YYYY-MM-DD")
+            return None
+
+    def instant(self, column: str, *, required: bool = False) -> dt.datetime | None:
+        """ISO date-time; an offset is converted to UTC, a value without one is read as UTC."""
+        value = self.text(column, required=required)
+        if value is None:
+            return None
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            self.bad(column, value, "a date-time as YYYY-MM-DDTHH:MM[:SS][+HH:MM]")
+            return None
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=dt.UTC)
+        return parsed.astimezone(dt.UTC)
+
+    def build(self, make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call a domain constructor; its ValidationError becomes an Issue on this row."""
+        if self.failed:
+            return None
+        try:
+            return make(*args, **kwargs)
+        except ValidationError as exc:
+            column = exc.field if exc.field in self.record.values else None
+            self.error(column, str(exc))
+            return None
+
+
+@dataclass
+class Located:
+    """A parsed item and the row(s) it came from."""
+
+    item: Any
+    record: Record
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Parsed:
+    patients: list[Located] = field(default_factory=list)
+    diagnoses: list[Located] = field(default_factory=list)
+    therapies: list[Located] = field(default_factory=list)
+    cellular_therapies: list[Located] = field(default_factory=list)
+    procedures: list[Located] = field(default_factory=list)
+    specimens: list[Located] = field(default_factory=list)
+    results: list[Located] = field(default_factory=list)
+
+    def sheets(self) -> list[tuple[str, list[Located]]]:
+        return [
+            ("patients", self.patients),
+            ("diagnoses", self.diagnoses),
+            ("therapies", self.therapies),
+            ("cellular_therapies", self.cellular_therapies),
+            ("procedures", self.procedures),
+            ("specimens", self.specimens),
+            ("results", self.results),
+        ]
+
+    def __len__(self) -> int:
+        return sum(len(items) for _, items in self.sheets())
+
+
+@dataclass
+class ImportReport:
+    source: str
+    sha256: str
+    created: Counter[str] = field(default_factory=Counter)
+    unchanged: Counter[str] = field(default_factory=Counter)
+    warnings: list[Issue] = field(default_factory=list)
+
+    @property
+    def total_created(self) -> int:
+        return sum(self.created.values())
+
+
+# ----------------------------------------------------------------------- phase 1: parse
+
+
+def _check_header(table: Table, sheet: str, issues: list[Issue]) -> bool:
+    declared = SHEETS[sheet]
+    known = {c.name for c in declared}
+    ok = True
+    for column in table.header:
+        if column not in known:
+            ok = False
+            issues.append(
+                Issue(
+                    Severity.ERROR,
+                    "unknown-column",
+                    str(ValidationError("column", column, sorted(known))),
+                    Location(table.source, 1, column),
+                )
+            )
+    for spec in declared:
+        if spec.required and spec.name not in table.header:
+            ok = False
+            issues.append(
+                Issue(
+                    Severity.ERROR,
+                    "missing-column",
+                    f"required column {spec.name!r} is missing",
+                    Location(table.source, 1, spec.name),
+                )
+            )
+    return ok
+
+
+def _patients(table: Table, issues: list[Issue], out: Parsed) -> None:
+    for record in table.records:
+        c = Cells(record, issues)
+        pid = c.text("patient_id", required=True)
+        sex = c.choice("sex", Sex, required=True)
+        year = c.integer("birth_year", low=1900, high=dt.date.today().year)
+        name, mrn, born = c.text("name"), c.text("mrn", max_length=64), c.date("birth_date")
+        if (name is None) != (mrn is None):
+            c.error(
+                "mrn" if mrn is None else "name", "name and mrn are given together or not at all"
+            )
+        if born is not None and year is not None and born.year != year:
+            c.bad("birth_year", year, f"{born.year} (the year of birth_date)")
+        patient = c.build(Patient, pid or "", sex or Sex.UNKNOWN, year)
+        identity = None
+        if name is not None and mrn is not None:
+            identity = c.build(PatientIdentity, name, mrn, born)
+        if not c.failed:
+            out.patients.append(Located(patient, record, {"identity": identity}))
+
+
+def _genetics(c: Cells, text: str | None) -> tuple[GeneticFinding, ...]:
+    if text is None:
+        return ()
+    findings = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        marker, sep, status = part.partition("=")
+        wanted = _key(status)
+        match = next((s for s in GeneticStatus if _key(s.value) == wanted), None)
+        if not sep or not marker.strip() or match is None:
+            c.bad(
+                "genetics",
+                part,
+                f"MARKER=status with status one of {[s.value for s in GeneticStatus]}",
+            )
+            continue
+        findings.append(GeneticFinding(marker.strip(), match))
+    return tuple(findings)
+
+
+def _diagnoses(table: Table, issues: list[Issue], out: Parsed) -> None:
+    for record in table.records:
+        c = Cells(record, issues)
+        pid = c.text("patient_id", required=True)
+        disease = c.choice("disease", Disease, required=True)
+        on = c.date("diagnosed_on", required=True)
+        classification = c.choice("classification", Classification) or Classification.OTHER
+        subtype = c.text("subtype")
+        genetics = _genetics(c, c.text("genetics", max_length=2000))
+        karyotype = c.text("karyotype", max_length=2000)
+        dx = c.build(
+            Diagnosis,
+            disease or Disease.OTHER,
+            on or dt.date.min,
+            classification,
+            subtype,
+            genetics,
+            karyotype,
+        )
+        if not c.failed:
+            out.diagnoses.append(Located(dx, record, {"patient": pid}))
+
+
+def _therapies(table: Table, issues: list[Issue], out: Parsed) -> None:
+    # One row per cycle: rows of the same (patient, line) must agree on the line's columns.
+    lines: dict[tuple[str, int], tuple[Record, dict[str, Any], list[Cycle]]] = {}
+    failed: set[tuple[str, int]] = set()
+    for record in table.records:
+        c = Cells(record, issues)
+        pid = c.text("patient_id", required=True)
+        number = c.integer("line", required=True, low=1, high=100)
+        attrs: dict[str, Any] = {
+            "regimen": c.text("regimen", required=True),
+            "intent": c.choice("intent", TherapyIntent, required=True),
+            "intensity": c.choice("intensity", Intensity, required=True),
+            "start": c.date("start", required=True),
+            "end": c.date("end"),
+        }
+        cycle_no = c.integer("cycle", low=1, high=1000)
+        cycle_start, cycle_end = c.date("cycle_start"), c.date("cycle_end")
+        cycle = None
+        if cycle_no is not None:
+            if cycle_start is None:
+                c.error("cycle_start", "cycle_start: required when cycle is given", "missing-value")
+            else:
+                cycle = c.build(Cycle, cycle_no, cycle_start, cycle_end)
+        elif cycle_start is not None or cycle_end is not None:
+            c.error(
+                "cycle", "cycle: required when cycle_start/cycle_end are given", "missing-value"
+            )
+        if c.failed or pid is None or number is None:
+            if pid is not None and number is not None:
+                failed.add((pid, number))
+            continue
+        key = (pid, number)
+        if key not in lines:
+            lines[key] = (record, attrs, [])
+        else:
+            first, first_attrs, _ = lines[key]
+            for name, value in attrs.items():
+                if value != first_attrs[name]:
+                    c.bad(name, value, f"{first_attrs[name]} (as in row {first.row} for this line)")
+        if cycle is not None:
+            lines[key][2].append(cycle)
+    for (pid, number), (record, attrs, cycles) in lines.items():
+        if (pid, number) in failed:
+            continue
+        c = Cells(record, issues)
+        ordered_cycles = tuple(sorted(cycles, key=lambda x: x.number))
+        line = c.build(TherapyLine, number, cycles=ordered_cycles, **attrs)
+        if not c.failed:
+            out.therapies.append(Located(line, record, {"patient": pid}))
+
+
+def _cellular(table: Table, issues: list[Issue], out: Parsed) -> None:
+    for record in table.records:
+        c = Cells(record, issues)
+        pid = c.text("patient_id", required=True)
+        kind = c.choice("type", EventKind, required=True)
+        on = c.date("date", required=True)
+        event: CellularTherapy | None = None
+        if kind is EventKind.TRANSPLANT:
+            donor = c.choice("donor_type", DonorType, required=True)
+            conditioning = c.choice("conditioning", Intensity) or Intensity.NOT_APPLICABLE
+            event = c.build(
+                Transplant, on or dt.date.min, donor or DonorType.AUTOLOGOUS, conditioning
+            )
+        elif kind is EventKind.CAR_T:
+            product = c.text("product", required=True)
+            target = c.text("target", max_length=32) or "CD19"
+            event = c.build(CarTInfusion, on or dt.date.min, product or "", target)
+        if not c.failed and event is not None:
+            out.cellular_therapies.append(Located(event, record, {"patient": pid}))
+
+
+def _procedures(table: Table, issues: list[Issue], out: Parsed) -> None:
+    # Several complications of one procedure are several rows with the same patient + time.
+    groups: dict[tuple[str, dt.datetime], tuple[Record, dict[str, Any], list[Complication]]] = {}
+    for record in table.records:
+        c = Cells(record, issues)
+        pid = c.text("patient_id", required=True)
+        at = c.instant("performed_at", required=True)
+        attrs: dict[str, Any] = {
+            "site": c.choice("site", Site, required=True),
+            "side": c.choice("side", Side) or Side.UNKNOWN,
+            "indication": c.choice("indication", Indication) or Indication.OTHER,
+            "operator": c.text("operator"),
+            "anesthesia": c.choice("anesthesia", Anesthesia) or Anesthesia.LOCAL,
+            "needle": c.text("needle", max_length=100),
+            "duration_min": c.integer("duration_min", low=1, high=600),
+        }
+        kind = c.choice("complication", ComplicationKind)
+        severity = c.choice("complication_severity", ComplicationSeverity)
+        follow_up = c.text("complication_follow_up", max_length=2000)
+        complication = None
+        if kind is not None:
+            if severity is None:
+                c.error(
+                    "complication_severity",
+                    "complication_severity: required when complication is given",
+                    "missing-value",
+                )
+            else:
+                complication = Complication(kind, severity, follow_up)
+        elif severity is not None or follow_up is not None:
+            c.error(
+                "complication",
+                "complication: required with its severity/follow-up",
+                "missing-value",
+            )
+        if c.failed or pid is None or at is None:
+            continue
+        key = (pid, at)
+        if key not in groups:
+            groups[key] = (record, attrs, [])
+        else:
+            first, first_attrs, _ = groups[key]
+            for name, value in attrs.items():
+                if value != first_attrs[name]:
+                    c.bad(
+                        name,
+                        value,
+                        f"{first_attrs[name]} (as in row {first.row} for this procedure)",
+                    )
+        if complication is not None:
+            groups[key][2].append(complication)
+    for (pid, at), (record, attrs, complications) in groups.items():
+        c = Cells(record, issues)
+        procedure = c.build(Procedure, performed_at=at, complications=tuple(complications), **attrs)
+        if not c.failed:
+            out.procedures.append(Located(procedure, record, {"patient": pid}))
+
+
+def _specimens(table: Table, issues: list[Issue], out: Parsed) -> None:
+    for record in table.records:
+        c = Cells(record, issues)
+        accession = c.text("accession", required=True, max_length=64)
+        pid = c.text("patient_id", required=True)
+        kind = c.choice("type", SpecimenType, required=True)
+        at = c.instant("collected_at", required=True)
+        procedure_at = c.instant("procedure_at")
+        length = c.decimal("core_length_mm")
+        specimen = c.build(
+            Specimen,
+            accession or "",
+            kind or SpecimenType.ASPIRATE,
+            at or dt.datetime.min.replace(tzinfo=dt.UTC),
+            first_pull=c.boolean("first_pull"),
+            spicules=c.boolean("spicules"),
+            hemodilution=c.choice("hemodilution", Hemodilution),
+            core_length_mm=length,
+            fragmentation=c.choice("fragmentation", Fragmentation),
+        )
+        if not c.failed:
+            out.specimens.append(
+                Located(specimen, record, {"patient": pid, "procedure_at": procedure_at})
+            )
+
+
+def _result_value(c: Cells, spec: ResultField, column: str = "value") -> Any:
+    record = c.record
+    match spec.kind:
+        case FieldType.QUANTITY:
+            assert spec.measure is not None
+            unit = record.get("unit")
+            if spec.unit_required and unit is None:
+                c.bad("unit", None, spec.measure.allowed_units)
+                return None
+            try:
+                qualifier, number = q.parse_qualified(record.get(column) or "", spec.measure.name)
+                lod = c.decimal("lod")
+                lloq = c.decimal("lloq")
+                return spec.measure.quantity(
+                    number, unit, qualifier, lod=lod, lloq=lloq, location=record.at(column)
+                )
+            except ValidationError as exc:
+                is_unit = exc.field.endswith(" unit")
+                bad_column = "unit" if is_unit else column
+                c.error(bad_column, str(ValidationError(exc.field, exc.value, exc.allowed)))
+                return None
+        case FieldType.INTEGER:
+            return c.integer(column, required=True, high=10**10)
+        case FieldType.DECIMAL:
+            return c.decimal(column, required=True)
+        case FieldType.BOOLEAN:
+            return c.boolean(column, required=True)
+        case FieldType.CHOICE:
+            assert spec.enum is not None
+            return c.choice(column, spec.enum, required=True)
+        case _:
+            return c.text(column, required=True, max_length=2000)
+
+
+def _results(table: Table, issues: list[Issue], out: Parsed) -> None:
+    # Long format: one row per field; rows with the same accession + kind + item form a result.
+    groups: dict[tuple[str, ResultKind, str], tuple[Record, dict[str, Any], bool]] = {}
+    broken: set[tuple[str, ResultKind, str]] = set()
+    for record in table.records:
+        c = Cells(record, issues)
+        accession = c.text("accession", required=True, max_length=64)
+        kind = c.choice("kind", ResultKind, required=True)
+        item = c.text("item") or "1"
+        status = c.text("status") or "verified"
+        if status.lower() not in {"draft", "verified"}:
+            c.bad("status", status, ["draft", "verified"])
+        field_name = c.text("field", required=True)
+        if accession is None or kind is None or field_name is None:
+            continue
+        key = (accession, kind, item)
+        fields = RESULT_FIELDS[kind]
+        spec = fields.get(field_name.strip().lower().replace(" ", "_"))
+        if spec is None:
+            c.bad("field", field_name, sorted(fields))
+            broken.add(key)
+            continue
+        if spec.kind is not FieldType.QUANTITY:
+            for extra in ("unit", "lod", "lloq"):
+                if record.get(extra) is not None:
+                    c.bad(extra, record.get(extra), f"empty: {field_name} has no unit")
+        value = _result_value(c, spec)
+        if c.failed:
+            broken.add(key)
+            continue
+        verify = status.lower() == "verified"
+        if key not in groups:
+            groups[key] = (record, {}, verify)
+        first, values, first_verify = groups[key]
+        if verify != first_verify:
+            c.bad("status", status, f"the status of row {first.row} for this result")
+            broken.add(key)
+        if spec.target in values:
+            c.bad("field", field_name, f"each field once per result (again after row {first.row})")
+            broken.add(key)
+        values[spec.target] = value
+    for key, (record, values, verify) in groups.items():
+        if key in broken:
+            continue
+        c = Cells(record, issues)
+        kwargs: dict[str, Any] = {}
+        for target, value in values.items():
+            head, _, sub = target.partition(".")
+            if sub:
+                kwargs.setdefault(head, {})[sub] = value
+            else:
+                kwargs[head] = value
+        cls = RESULT_TYPES[key[1]]
+        if cls is AspirateDifferential and "cells_counted" not in kwargs and "counts" in kwargs:
+            kwargs["cells_counted"] = sum(kwargs["counts"].values())
+        value = c.build(_construct, cls, kwargs)
+        if c.failed:
+            continue
+        if isinstance(value, AspirateDifferential) and not value.adequate:
+            issues.append(
+                Issue(
+                    Severity.WARNING,
+                    "inadequate-differential",
+                    f"differential of {value.cells_counted} cells; ICSH 2008 asks for ≥ 500",
+                    record.at("field"),
+                )
+            )
+        out.results.append(Located(value, record, {"accession": key[0], "verify": verify}))
+
+
+def _construct(cls: type[ResultValue], kwargs: dict[str, Any]) -> ResultValue:
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required field of the kind was not given
+        missing = str(exc).split(":")[-1].strip() if "missing" in str(exc) else str(exc)
+        raise ValidationError(
+            "field", sorted(kwargs), f"also {missing}", reason=f"incomplete {cls.kind} result"
+        ) from None
+
+
+PARSERS: dict[str, Callable[[Table, list[Issue], Parsed], None]] = {
+    "patients": _patients,
+    "diagnoses": _diagnoses,
+    "therapies": _therapies,
+    "cellular_therapies": _cellular,
+    "procedures": _procedures,
+    "specimens": _specimens,
+    "results": _results,
+}
+
+
+def parse_tables(tables: Sequence[Table]) -> tuple[Parsed, list[Issue]]:
+    """Phase 1: tables → domain objects with locations, and every issue found."""
+    issues: list[Issue] = []
+    parsed = Parsed()
+    seen: dict[str, str] = {}
+    for table in tables:
+        sheet = table.name.strip().lower().replace(" ", "_").replace("-", "_")
+        if sheet not in SHEETS:
+            issues.append(
+                Issue(
+                    Severity.ERROR,
+                    "unknown-sheet",
+                    str(ValidationError("sheet/file name", table.name, list(SHEETS))),
+                    Location(table.source),
+                )
+            )
+            continue
+        if sheet in seen:
+            issues.append(
+                Issue(
+                    Severity.ERROR,
+                    "duplicate-sheet",
+                    f"{sheet} given twice (also {seen[sheet]})",
+                    Location(table.source),
+                )
+            )
+            continue
+        seen[sheet] = table.source
+        if _check_header(table, sheet, issues):
+            PARSERS[sheet](table, issues, parsed)
+    return parsed, issues
+
+
+# ----------------------------------------------------------------------- phase 2: write
+
+
+def write_parsed(
+    uow: Any,
+    parsed: Parsed,
+    report: ImportReport,
+    progress: Callable[[int], None] | None = None,
+) -> list[Issue]:
+    """Phase 2 inside the caller's unit of work; returns the errors (caller rolls back)."""
+    from trephine.services import patients, procedures, results
+
+    errors: list[Issue] = []
+
+    def attempt(sheet: str, located: Located) -> None:
+        try:
+            _, created = writers[sheet](located)
+        except (Conflict, NotFound, ValidationError) as exc:
+            code = {Conflict: "conflict", NotFound: "not-found"}.get(type(exc), "invalid-value")
+            errors.append(Issue(Severity.ERROR, code, str(exc), located.record.at()))
+            return
+        (report.created if created else report.unchanged)[sheet] += 1
+
+    def write_specimen(located: Located) -> tuple[Any, bool]:
+        pid = located.extra["patient"]
+        procedure_at = located.extra["procedure_at"]
+        proc_id = None
+        if procedure_at is not None:
+            proc_id = procedures.procedure_id_at(uow, pid, procedure_at)
+            if proc_id is None:
+                raise NotFound("procedure", f"{pid} at {procedure_at.isoformat()}")
+        return procedures.add_specimen(uow, pid, located.item, proc_id)
+
+    writers: dict[str, Callable[[Located], tuple[Any, bool]]] = {
+        "patients": lambda x: patients.register_patient(uow, x.item, x.extra["identity"]),
+        "diagnoses": lambda x: patients.add_diagnosis(uow, x.extra["patient"], x.item),
+        "therapies": lambda x: patients.add_therapy_line(uow, x.extra["patient"], x.item),
+        "cellular_therapies": lambda x: patients.add_cellular_therapy(
+            uow, x.extra["patient"], x.item
+        ),
+        "procedures": lambda x: procedures.record_procedure(uow, x.extra["patient"], x.item),
+        "specimens": write_specimen,
+        "results": lambda x: results.record_result(
+            uow, x.extra["accession"], x.item, verify=x.extra["verify"]
+        ),
+    }
+    for sheet, items in parsed.sheets():
+        for located in items:
+            attempt(sheet, located)
+            if progress is not None:
+                progress(1)
+    return errors
+
+
+def import_path(
+    database: Any,
+    path: Path,
+    actor: str,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Import a CSV file, a folder of CSV files, or an XLSX workbook — all or nothing.
+
+    ``progress(done, total)`` is called while writing. Raises :class:`ImportRejected` (nothing
+    written) or :class:`~trephine.errors.ParseError` for an unreadable file.
+    """
+    return import_tables(database, read_tables(path), str(path), _digest(path), actor, progress)
+
+
+def import_tables(
+    database: Any,
+    tables: Sequence[Table],
+    source: str,
+    sha256: str,
+    actor: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    parsed, issues = parse_tables(tables)
+    errors = [i for i in issues if i.severity is Severity.ERROR]
+    if errors:
+        raise ImportRejected(source, issues)
+    report = ImportReport(source, sha256, warnings=list(issues))
+    total = len(parsed)
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        if progress is not None:
+            progress(done[0], total)
+
+    class _Rollback(TrephineError):
+        pass
+
+    try:
+        with database.unit_of_work(actor) as uow:
+            uow.context = {"import": Path(source).name, "sha256": sha256}
+            write_errors = write_parsed(uow, parsed, report, tick)
+            if write_errors:
+                raise _Rollback()
+    except _Rollback:
+        raise ImportRejected(source, issues + write_errors) from None
+    return report
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    for file in files:
+        digest.update(file.read_bytes())
+    return digest.hexdigest()

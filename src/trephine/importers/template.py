@@ -1,0 +1,275 @@
+"""The import template, declared once: sheets, columns, result fields.
+
+The importer reads these declarations, the blank templates in ``docs/templates/`` are written from
+them (:func:`write_blank_templates`), and ``docs/import-template.md`` documents them; a test keeps
+the three in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from pathlib import Path
+from types import MappingProxyType
+
+from trephine.domain import quantity as q
+from trephine.domain import results as r
+from trephine.domain.patient import Classification, Disease, GeneticStatus, Sex
+from trephine.domain.procedure import (
+    Anesthesia,
+    ComplicationKind,
+    ComplicationSeverity,
+    Indication,
+    Side,
+    Site,
+)
+from trephine.domain.specimen import Fragmentation, Hemodilution, SpecimenType
+from trephine.domain.therapy import DonorType, EventKind, Intensity, TherapyIntent
+from trephine.io.tabular import normalise_header
+
+
+def choices(enum: type[Enum]) -> str:
+    return ", ".join(str(m.value) for m in enum)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    required: bool
+    description: str
+    example: str = ""
+
+
+DATE = "date as YYYY-MM-DD"
+INSTANT = "date-time as YYYY-MM-DDTHH:MM, with offset (+01:00) or read as UTC"
+BOOL = "yes/no"
+
+SHEETS: Mapping[str, tuple[Column, ...]] = MappingProxyType(
+    {
+        "patients": (
+            Column("patient_id", True, "opaque research id (letters, digits, . _ -)", "P001"),
+            Column("sex", True, choices(Sex), "female"),
+            Column("birth_year", False, "year of birth", "1961"),
+            Column("name", False, "identifying: full name (stored apart)", ""),
+            Column("mrn", False, "identifying: medical record number (stored apart)", ""),
+            Column("birth_date", False, f"identifying: {DATE}", ""),
+        ),
+        "diagnoses": (
+            Column("patient_id", True, "patient", "P001"),
+            Column("disease", True, choices(Disease), "AML"),
+            Column("diagnosed_on", True, DATE, "2024-01-10"),
+            Column("classification", False, choices(Classification), "WHO 5th"),
+            Column("subtype", False, "entity within the classification", "AML with NPM1 mutation"),
+            Column(
+                "genetics",
+                False,
+                f"MARKER=status; … with status one of {choices(GeneticStatus)}",
+                "NPM1=detected; FLT3-ITD=not detected",
+            ),
+            Column("karyotype", False, "ISCN", "46,XX[20]"),
+        ),
+        "therapies": (
+            Column("patient_id", True, "patient", "P001"),
+            Column("line", True, "line number 1, 2, …", "1"),
+            Column("regimen", True, "regimen name", "7+3"),
+            Column("intent", True, choices(TherapyIntent), "induction"),
+            Column("intensity", True, choices(Intensity), "intensive"),
+            Column("start", True, DATE, "2024-01-15"),
+            Column("end", False, f"{DATE}; empty while ongoing", "2024-02-10"),
+            Column("cycle", False, "cycle number; one row per cycle", "1"),
+            Column("cycle_start", False, DATE, "2024-01-15"),
+            Column("cycle_end", False, DATE, "2024-01-21"),
+        ),
+        "cellular_therapies": (
+            Column("patient_id", True, "patient", "P001"),
+            Column("type", True, choices(EventKind), "transplant"),
+            Column("date", True, DATE, "2024-06-01"),
+            Column("donor_type", False, f"transplant: {choices(DonorType)}", "matched unrelated"),
+            Column("conditioning", False, f"transplant: {choices(Intensity)}", "intensive"),
+            Column("product", False, "CAR-T: product name", ""),
+            Column("target", False, "CAR-T: antigen (default CD19)", ""),
+        ),
+        "procedures": (
+            Column("patient_id", True, "patient", "P001"),
+            Column("performed_at", True, INSTANT, "2024-02-12T09:30:00+00:00"),
+            Column("site", True, choices(Site), "posterior iliac crest"),
+            Column("side", False, choices(Side), "right"),
+            Column("indication", False, choices(Indication), "response assessment"),
+            Column("operator", False, "who performed it", "Dr Example"),
+            Column("anesthesia", False, choices(Anesthesia), "local"),
+            Column("needle", False, "needle type and gauge", "Jamshidi 11G"),
+            Column("duration_min", False, "minutes", "15"),
+            Column(
+                "complication",
+                False,
+                f"{choices(ComplicationKind)}; repeat the row for more",
+                "",
+            ),
+            Column("complication_severity", False, choices(ComplicationSeverity), ""),
+            Column("complication_follow_up", False, "free text", ""),
+        ),
+        "specimens": (
+            Column("accession", True, "the lab's specimen number (unique)", "A24-0001"),
+            Column("patient_id", True, "patient", "P001"),
+            Column("type", True, choices(SpecimenType), "aspirate"),
+            Column("collected_at", True, INSTANT, "2024-02-12T09:30:00+00:00"),
+            Column("procedure_at", False, "performed_at of the procedure it came from", ""),
+            Column("first_pull", False, f"aspirate: {BOOL}", "yes"),
+            Column("spicules", False, f"aspirate: {BOOL}", "yes"),
+            Column("hemodilution", False, f"aspirate: {choices(Hemodilution)}", "none"),
+            Column("core_length_mm", False, "trephine core: length in mm", ""),
+            Column("fragmentation", False, f"trephine core: {choices(Fragmentation)}", ""),
+        ),
+        "results": (
+            Column("accession", True, "specimen the result is on", "A24-0001"),
+            Column("kind", True, choices(r.ResultKind), "differential"),
+            Column(
+                "item",
+                False,
+                "tells several results of one kind on one specimen apart (e.g. variants)",
+                "1",
+            ),
+            Column("field", True, "field of the kind (see the field table)", "blasts"),
+            Column("value", True, "number, <number, >number, 'not detected', or text", "12"),
+            Column("unit", False, "unit of a measured field (converted at import)", ""),
+            Column("lod", False, "limit of detection, same unit", ""),
+            Column("lloq", False, "lower limit of quantification, same unit", ""),
+            Column("status", False, "draft or verified (default verified)", "verified"),
+        ),
+    }
+)
+
+
+class FieldType(StrEnum):
+    QUANTITY = "quantity"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    TEXT = "text"
+    BOOLEAN = "boolean"
+    CHOICE = "choice"
+
+
+@dataclass(frozen=True)
+class ResultField:
+    #: Constructor argument; "counts.<class>" / "dysplasia.<lineage>" fill a mapping.
+    target: str
+    kind: FieldType
+    measure: q.Measure | None = None
+    enum: type[Enum] | None = None
+    #: The unit column must be filled (VAF: percent vs fraction is a 100× trap).
+    unit_required: bool = False
+
+    def describe(self) -> str:
+        if self.measure is not None:
+            units = ", ".join(self.measure.allowed_units)
+            return f"{self.measure.allowed_range}; units: {units}"
+        if self.enum is not None:
+            return choices(self.enum)
+        return str(self.kind)
+
+
+def _quantity(target: str, measure: q.Measure, *, unit_required: bool = False) -> ResultField:
+    return ResultField(target, FieldType.QUANTITY, measure, unit_required=unit_required)
+
+
+def _of(target: str, kind: FieldType, enum: type[Enum] | None = None) -> ResultField:
+    return ResultField(target, kind, enum=enum)
+
+
+RESULT_FIELDS: Mapping[r.ResultKind, Mapping[str, ResultField]] = MappingProxyType(
+    {
+        r.ResultKind.BLOOD_COUNT: {
+            "wbc": _quantity("wbc", q.WBC),
+            "anc": _quantity("anc", q.ANC),
+            "alc": _quantity("alc", q.LYMPHOCYTES_ABS),
+            "platelets": _quantity("platelets", q.PLATELETS),
+            "hemoglobin": _quantity("hemoglobin", q.HEMOGLOBIN),
+            "circulating_blasts": _quantity("circulating_blasts", r.CIRCULATING_BLASTS),
+            "transfusion_dependence": _of(
+                "transfusion_dependence", FieldType.CHOICE, r.TransfusionDependence
+            ),
+        },
+        r.ResultKind.DIFFERENTIAL: {
+            "cells_counted": _of("cells_counted", FieldType.INTEGER),
+            **{
+                normalise_header(c.value): _of(f"counts.{c.value}", FieldType.INTEGER)
+                for c in r.CellClass
+            },
+        },
+        r.ResultKind.CORE: {
+            "cellularity": _quantity("cellularity", r.CELLULARITY),
+            "fibrosis": _of("fibrosis", FieldType.CHOICE, r.FibrosisGrade),
+            "iron_grade": _of("iron_grade", FieldType.INTEGER),
+            "iron_scale": _of("iron_scale", FieldType.CHOICE, r.IronScale),
+            "ring_sideroblasts": _quantity("ring_sideroblasts", r.RING_SIDEROBLASTS),
+            **{
+                f"dysplasia_{lineage.value}": _of(f"dysplasia.{lineage.value}", FieldType.DECIMAL)
+                for lineage in r.Lineage
+            },
+            "granulomas": _of("granulomas", FieldType.BOOLEAN),
+            "infiltrate_type": _of("infiltrate_type", FieldType.TEXT),
+            "infiltrate": _quantity("infiltrate", r.INFILTRATE),
+        },
+        r.ResultKind.FLOW_MRD: {
+            "mrd": _quantity("mrd", r.FLOW_MRD),
+            "method": _of("method", FieldType.CHOICE, r.FlowMethod),
+            "events_acquired": _of("events_acquired", FieldType.INTEGER),
+            "abnormal_events": _of("abnormal_events", FieldType.INTEGER),
+            "panel": _of("panel", FieldType.TEXT),
+        },
+        r.ResultKind.MOLECULAR_MRD: {
+            "marker": _of("marker", FieldType.TEXT),
+            "ratio": _quantity("ratio", r.MOLECULAR_RATIO),
+            "control_gene": _of("control_gene", FieldType.TEXT),
+            "sensitivity": _of("sensitivity", FieldType.DECIMAL),
+            "method": _of("method", FieldType.CHOICE, r.MolecularMethod),
+        },
+        r.ResultKind.NGS_VARIANT: {
+            "gene": _of("gene", FieldType.TEXT),
+            "hgvs": _of("hgvs", FieldType.TEXT),
+            "vaf": _quantity("vaf", r.VAF, unit_required=True),
+            "depth": _of("depth", FieldType.INTEGER),
+            "hgvs_protein": _of("hgvs_protein", FieldType.TEXT),
+            "transcript": _of("transcript", FieldType.TEXT),
+        },
+        r.ResultKind.KARYOTYPE: {
+            "iscn": _of("iscn", FieldType.TEXT),
+            "metaphases": _of("metaphases", FieldType.INTEGER),
+            "abnormal_metaphases": _of("abnormal_metaphases", FieldType.INTEGER),
+        },
+        r.ResultKind.CHIMERISM: {
+            "donor_percent": _quantity("donor_percent", r.DONOR_PERCENT),
+            "lineage": _of("lineage", FieldType.CHOICE, r.ChimerismLineage),
+            "method": _of("method", FieldType.TEXT),
+        },
+        r.ResultKind.EXTRAMEDULLARY: {
+            "site": _of("site", FieldType.TEXT),
+            "present": _of("present", FieldType.BOOLEAN),
+            "method": _of("method", FieldType.TEXT),
+            "size_mm": _of("size_mm", FieldType.DECIMAL),
+        },
+    }
+)
+
+
+def write_blank_templates(folder: Path) -> list[Path]:
+    """One header-only CSV per sheet plus ``trephine-import-template.xlsx`` with every sheet."""
+    import csv
+
+    from openpyxl import Workbook
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    workbook = Workbook()
+    workbook.remove(workbook.active)  # type: ignore[arg-type]
+    for sheet, columns in SHEETS.items():
+        path = folder / f"{sheet}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle, lineterminator="\n").writerow([c.name for c in columns])
+        written.append(path)
+        workbook.create_sheet(sheet).append([c.name for c in columns])
+    xlsx = folder / "trephine-import-template.xlsx"
+    workbook.save(xlsx)
+    written.append(xlsx)
+    return written

@@ -1,0 +1,187 @@
+"""CSV and XLSX tables as plain located records (no database, no domain types).
+
+A :class:`Table` is a header plus :class:`Record` rows; every value is a stripped string (or
+``None`` for an empty cell) and every record knows its file, sheet and row so that errors further
+down can point at the cell. Row numbers are what a spreadsheet shows: the header is row 1.
+
+XLSX is read with openpyxl (read-only, cached values, never formulas); CSV with the csv module as
+UTF-8 (a byte-order mark is accepted, as Excel writes one).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from trephine.errors import Location, ParseError
+
+#: Guard against accidental huge files (and zip bombs in XLSX).
+MAX_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Record:
+    """One data row: column → text (None when empty), with where it came from."""
+
+    source: str
+    row: int
+    values: Mapping[str, str | None]
+
+    def get(self, column: str) -> str | None:
+        return self.values.get(column)
+
+    def at(self, column: str | None = None) -> Location:
+        return Location(source=self.source, row=self.row, column=column)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A sheet (XLSX) or a file (CSV). ``name`` is the sheet name or the file stem."""
+
+    name: str
+    source: str
+    header: tuple[str, ...]
+    records: tuple[Record, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def normalise_header(text: str) -> str:
+    """``"Patient ID"`` → ``"patient_id"``: templates are forgiving about case and spaces."""
+    return "_".join(text.strip().lower().replace("-", " ").split())
+
+
+def _text(value: object) -> str | None:
+    """A cell as text. Spreadsheet dates become ISO dates; numbers keep their digits."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        # Excel has no time zones; a midnight datetime is how it stores a plain date.
+        if value.time() == dt.time(0) and value.tzinfo is None:
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        # repr() is the shortest text that round-trips: 0.1 → "0.1", not 0.1000000000000000055.
+        text = repr(value)
+        if text.endswith(".0"):
+            text = text[:-2]
+        return str(Decimal(text)) if "e" in text.lower() else text
+    text = str(value).strip()
+    return text or None
+
+
+def _table(name: str, source: str, rows: Iterator[Sequence[object]]) -> Table:
+    header_row = next(rows, None)
+    if header_row is None:
+        raise ParseError("empty table: no header row", location=Location(source=source, row=1))
+    header = [normalise_header(_text(h) or "") for h in header_row]
+    while header and not header[-1]:
+        header.pop()
+    for index, column in enumerate(header, start=1):
+        if not column:
+            raise ParseError(
+                f"header cell {index} is empty", location=Location(source=source, row=1)
+            )
+    duplicates = sorted({c for c in header if header.count(c) > 1})
+    if duplicates:
+        raise ParseError(
+            f"duplicate column(s) {', '.join(duplicates)}",
+            location=Location(source=source, row=1, column=duplicates[0]),
+        )
+    records: list[Record] = []
+    for number, raw in enumerate(rows, start=2):
+        if number > MAX_ROWS:
+            raise ParseError(f"more than {MAX_ROWS} rows", location=Location(source, number))
+        cells = [_text(v) for v in raw]
+        if all(c is None for c in cells):
+            continue  # blank lines are layout, not data
+        extra = [c for c in cells[len(header) :] if c is not None]
+        if extra:
+            raise ParseError(
+                f"{len(cells)} cells but the header has {len(header)} columns",
+                location=Location(source=source, row=number),
+            )
+        cells += [None] * (len(header) - len(cells))
+        records.append(Record(source, number, dict(zip(header, cells, strict=False))))
+    return Table(name, source, tuple(header), tuple(records))
+
+
+def read_csv(path: Path, *, name: str | None = None) -> Table:
+    source = str(path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError(
+            f"not UTF-8 text ({exc.reason}); save the file as CSV UTF-8",
+            location=Location(source=source, offset=exc.start),
+        ) from None
+
+    def rows() -> Iterator[list[str]]:
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        try:
+            yield from reader
+        except csv.Error as exc:
+            raise ParseError(
+                f"malformed CSV: {exc}", location=Location(source=source, row=reader.line_num)
+            ) from None
+
+    return _table(name or path.stem, source, rows())
+
+
+def read_xlsx(path: Path) -> list[Table]:
+    """Every visible sheet of a workbook, in workbook order."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    source = str(path)
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+        raise ParseError(
+            f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})",
+            location=Location(source=source),
+        ) from None
+    try:
+        tables = []
+        for sheet in workbook.worksheets:
+            if sheet.sheet_state != "visible":
+                continue
+            tables.append(
+                _table(
+                    sheet.title, f"{source}[{sheet.title}]", iter(sheet.iter_rows(values_only=True))
+                )
+            )
+        return tables
+    finally:
+        workbook.close()
+
+
+def read_tables(path: Path) -> list[Table]:
+    """A .csv file (one table named after the file), an .xlsx workbook, or a folder of CSVs."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv")
+        if not files:
+            raise ParseError("folder holds no .csv files", location=Location(source=str(path)))
+        return [read_csv(p) for p in files]
+    if not path.exists():
+        raise ParseError("file not found", location=Location(source=str(path)))
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return [read_csv(path)]
+    if suffix in {".xlsx", ".xlsm"}:
+        return read_xlsx(path)
+    raise ParseError(
+        f"unsupported file type {suffix or '(none)'!r}; allowed: .csv, .xlsx, or a folder of .csv",
+        location=Location(source=str(path)),
+    )
