@@ -499,6 +499,17 @@ class _Columns:
         return col
 
 
+def dimension_values(
+    strategy: Strategy, events: EventSource, dims: Sequence[Dimension]
+) -> list[FloatArray]:
+    """Compensated (and transformed) values of each dimension for all events, as gating sees
+    them; dimensions sharing a (compensation, transform, channel) share one array."""
+    for dim in dims:
+        strategy._check_dimension("<values>", dim)
+    cols = _Columns(strategy, events)
+    return [cols.get(d, None) for d in dims]
+
+
 def evaluate(
     strategy: Strategy, events: EventSource, gate_ids: Iterable[str] | None = None
 ) -> GatingResult:
