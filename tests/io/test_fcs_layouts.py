@@ -237,3 +237,38 @@ def test_nul_after_final_delimiter(tmp_path: Path) -> None:
         f = read_fcs(write(tmp_path, build(kw, np.float32([3]).tobytes(), text_suffix=b"\x00")))
     assert f.raw.tolist() == [[3.0]]
     assert any("padding after its final delimiter" in str(w.message) for w in caught)
+
+
+def test_scaled_columns_subset_and_bad_timestep(tmp_path: Path) -> None:
+    kw = channels(
+        2,
+        [16, 16],
+        [1024, 1024],
+        **{"$DATATYPE": "I", "$BYTEORD": "1,2", "$TOT": "1", "$TIMESTEP": "xx", "$P2N": "Time"},
+    )
+    kw["$P1E"] = "2,1"
+    payload = np.array([[512, 7]], dtype="<u2").tobytes()
+    with pytest.warns(FileQuirkWarning, match=r"\$TIMESTEP 'xx' is not a positive number"):
+        f = read_fcs(write(tmp_path, build(kw, payload)))
+    assert f.timestep == 1.0
+    np.testing.assert_allclose(f.scaled([1, 0]), [[7.0, 10.0]], rtol=1e-14)
+    assert np.array_equal(f.scaled([0]), f.scaled()[:, [0]])
+    with pytest.raises(ValidationError, match="columns"):
+        f.scaled([2])
+
+
+def test_comp_keyword_without_names_covers_first_channels(tmp_path: Path) -> None:
+    kw = channels(3, [32] * 3, [1024] * 3, **{"$DATATYPE": "F", "$BYTEORD": "1,2,3,4", "$TOT": "1"})
+    kw["$COMP"] = "2,1,0.5,0,1"
+    f = read_fcs(write(tmp_path, build(kw, np.float32([1, 2, 3]).tobytes())))
+    assert f.spillover is not None
+    assert f.spillover.channels == ["ch1", "ch2"]
+    assert f.spillover.matrix.tolist() == [[1.0, 0.5], [0.0, 1.0]]
+
+
+def test_spillover_named_by_marker_maps_to_channel_names(tmp_path: Path) -> None:
+    kw = channels(2, [32] * 2, [1024] * 2, **{"$DATATYPE": "F", "$BYTEORD": "1,2,3,4", "$TOT": "1"})
+    kw["$P1S"], kw["$P2S"] = "CD34", "CD117"
+    kw["$SPILLOVER"] = "2,CD117,CD34,1,0.1,0.2,1"
+    f = read_fcs(write(tmp_path, build(kw, np.float32([1, 2]).tobytes())))
+    assert f.spillover is not None and f.spillover.channels == ["ch2", "ch1"]

@@ -140,45 +140,49 @@ class FcsFile:
             "channel", name_or_marker, allowed, location=Location(source=self.path), reason=reason
         )
 
-    def scaled(self) -> np.ndarray:
+    def scaled(self, columns: Sequence[int] | None = None) -> np.ndarray:
         """Events as float64 with $PnE log decoding, $PnG gain and $TIMESTEP applied.
 
         This is the event view FlowKit and the Gating-ML 2.0 compliance results use: a log
         amplified channel ``x`` becomes ``f2 * 10 ** (f1 * x / $PnR)``; a channel with a gain is
         divided by it (the time channel never is: instruments copy a detector gain onto it); the
-        time channel is multiplied by $TIMESTEP.
+        time channel is multiplied by $TIMESTEP. ``columns`` (0-based) limits the work to those
+        channels, in that order.
         """
-        out = self.raw.astype(np.float64, copy=True)
-        timestep = self._timestep()
-        for col, ch in enumerate(self.channels):
+        if columns is None:
+            cols: list[int] = list(range(self.channel_count))
+            out = self.raw.astype(np.float64, copy=True)
+        else:
+            cols = [int(c) for c in columns]
+            bad = [c for c in cols if not 0 <= c < self.channel_count]
+            if bad:
+                raise ValidationError("columns", bad, f"0..{self.channel_count - 1}")
+            out = self.raw[:, cols].astype(np.float64)
+        timestep = self.timestep
+        for k, col in enumerate(cols):
+            ch = self.channels[col]
+            v = out[:, k]
             if ch.is_time:
                 if timestep != 1.0:
-                    out[:, col] *= timestep
+                    v *= timestep
                 continue
             if ch.amp_decades > 0 and ch.range > 0:
-                v = out[:, col]
                 v *= ch.amp_decades / ch.range
                 with np.errstate(over="ignore"):  # a corrupt value decodes to inf, not an error
                     np.power(10.0, v, out=v)
                 v *= ch.amp_offset
             if ch.gain not in (0.0, 1.0):
-                out[:, col] /= ch.gain
+                v /= ch.gain
         return out
 
-    def _timestep(self) -> float:
+    @property
+    def timestep(self) -> float:
+        """$TIMESTEP as a number; 1.0 when missing, blank, not a number or not positive."""
         value = self.text.get("$TIMESTEP")
         if value is None or not value.strip():
             return 1.0
-        try:
-            step = float(value.strip())
-        except ValueError:
-            warnings.warn(
-                f"{self.path}: $TIMESTEP {value!r} is not a number; time is left unscaled",
-                FileQuirkWarning,
-                stacklevel=3,
-            )
-            return 1.0
-        return step if math.isfinite(step) and step > 0 else 1.0
+        step = value.strip()
+        return float(step) if _is_positive_number(step) else 1.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -437,6 +441,9 @@ class _Reader:
                 "$ENDDATA off by one" if extra == 1 else f"DATA segment has {extra} unused bytes"
             )
         raw = self._decode_events(channels, widths, datatype, little, begin, tot)
+        step = text.get("$TIMESTEP", "").strip()
+        if step and not _is_positive_number(step):
+            self._quirk(f"$TIMESTEP {step!r} is not a positive number; time is left unscaled")
         spill = _spillover(text, channels, self._quirk)
         return FcsFile(
             path=self.source,
@@ -622,6 +629,14 @@ class _Reader:
             pos += w
         gathered = np.ascontiguousarray(buf[:, idx.ravel()])
         return gathered.view(f"<u{slot}").reshape(tot, len(widths)).astype(f"=u{slot}", copy=False)
+
+
+def _is_positive_number(value: str) -> bool:
+    try:
+        v = float(value)
+    except ValueError:
+        return False
+    return math.isfinite(v) and v > 0
 
 
 def _decode_token(token: str) -> str:
