@@ -271,8 +271,6 @@ def build_figure(tl: TimelinePublic, *, today: dt.date | None = None) -> go.Figu
             fig.update_yaxes(
                 title_text="Platelets (×10⁹/L)",
                 rangemode="tozero",
-                # Align the right-hand ticks with the left-hand grid lines.
-                tickmode="sync",
                 showgrid=False,
                 row=i,
                 col=1,

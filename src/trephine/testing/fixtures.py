@@ -1,0 +1,31 @@
+"""Helpers for tests (Trephine's own and plugin authors'): a migrated database with the demo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trephine.store.database import Database
+from trephine.testing.cohort import DEFAULT_SEED, SyntheticPatient, generate_cohort
+from trephine.testing.demo import LoadReport, load_cohort
+
+
+@dataclass(frozen=True)
+class LoadedCohort:
+    url: str
+    cohort: list[SyntheticPatient]
+    report: LoadReport
+
+
+def load_demo_database(url: str, patients: int = 20, seed: int = DEFAULT_SEED) -> LoadedCohort:
+    """Migrate the database at ``url`` and load ``patients`` synthetic patients into it.
+
+    20 patients hold one of every scenario of the demo cohort.
+    """
+    database = Database(url)
+    try:
+        database.upgrade()
+        cohort = list(generate_cohort(patients, seed))
+        report = load_cohort(database, cohort)
+    finally:
+        database.dispose()
+    return LoadedCohort(url, cohort, report)

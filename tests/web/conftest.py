@@ -1,0 +1,27 @@
+"""Fixtures of the page tests: a SQLite file holding a small demo cohort, and a client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import pytest
+from fastapi.testclient import TestClient
+
+from trephine.api.app import create_app
+from trephine.testing.cohort import SyntheticPatient
+from trephine.testing.fixtures import load_demo_database
+
+
+class Site(NamedTuple):
+    url: str
+    cohort: list[SyntheticPatient]
+    client: TestClient
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'demo.db'}"
+    loaded = load_demo_database(url, 20, seed=99)
+    with TestClient(create_app(url)) as client:
+        yield Site(url, loaded.cohort, client)

@@ -1,0 +1,220 @@
+"""End to end: the real CLI and server in subprocesses, and a real browser on the pages.
+
+``trephine init`` → ``trephine demo`` → ``trephine serve --port P`` on a temporary SQLite file,
+then HTTP checks (the issue's acceptance) and headless chromium checks of what a person sees.
+Browser tests are skipped when chromium/chromedriver are missing, unless
+TREPHINE_REQUIRE_BROWSER=1 (CI), which makes that a failure. Screenshots go to the pytest temp
+directory, or to TREPHINE_SCREENSHOT_DIR when set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+N_PATIENTS = 20
+TREPHINE = [sys.executable, "-m", "trephine"]
+
+
+class Server(NamedTuple):
+    base: str
+    db_url: str
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str, timeout: float = 10) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.headers.get("content-type", ""), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("content-type", ""), e.read().decode()
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [*TREPHINE, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, f"trephine {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    work = tmp_path_factory.mktemp("served")
+    db_url = f"sqlite:///{work / 'X.db'}"
+    env = {**os.environ, "TREPHINE_DATABASE_URL": db_url}
+    _run(["init"], env)
+    demo = _run(["demo", "--patients", str(N_PATIENTS), "--seed", "7"], env)
+    assert f"{N_PATIENTS} patients loaded" in demo.stdout
+    port = _free_port()
+    log = work / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*TREPHINE, "serve", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if _get(f"{base}/healthz", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"trephine serve did not come up:\n{log.read_text()}")
+            time.sleep(0.3)
+        yield Server(base, db_url, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.mark.slow
+def test_acceptance_init_demo_serve_answers_healthz_and_lists_patients(server: Server) -> None:
+    status, ctype, body = _get(f"{server.base}/healthz")
+    assert status == 200 and ctype.startswith("application/json")
+    assert json.loads(body)["status"] == "ok"
+    status, ctype, body = _get(f"{server.base}/")
+    assert status == 200 and ctype.startswith("text/html")
+    assert body.count("<tr data-patient-id=") == N_PATIENTS
+    assert f"{N_PATIENTS} patients" in body
+    # Loopback only by default.
+    assert "127.0.0.1" in server.base
+
+
+@pytest.mark.slow
+def test_demo_is_rerunnable_without_duplicates(server: Server) -> None:
+    env = {**os.environ, "TREPHINE_DATABASE_URL": server.db_url}
+    again = _run(["demo", "--patients", str(N_PATIENTS), "--seed", "7"], env)
+    assert f"0 patients loaded ({N_PATIENTS} already present)" in again.stdout
+    status, _, body = _get(f"{server.base}/api/v1/patients?limit=500")
+    assert status == 200 and json.loads(body)["total"] == N_PATIENTS
+
+
+# ----------------------------------------------------------------------------- browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:  # pragma: no cover - selenium is a dev dependency
+        missing.append("selenium")
+    if missing:
+        message = f"browser tests need {', '.join(missing)}"
+        if os.environ.get("TREPHINE_REQUIRE_BROWSER") == "1":
+            pytest.fail(message + " and TREPHINE_REQUIRE_BROWSER=1")
+        pytest.skip(message)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="trephine-chromium-")
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1300,1500",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
+    folder = Path(os.environ.get("TREPHINE_SCREENSHOT_DIR", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    driver.save_screenshot(str(path))
+    assert path.stat().st_size > 10_000, "a blank screenshot"
+    return path
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_list_filter_click_through_and_chart(server: Server, browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
+    browser.get(f"{server.base}/")
+    table_rows = browser.find_elements(By.CSS_SELECTOR, "#patient-table tbody tr")
+    assert len(table_rows) == N_PATIENTS
+    first_cells = [c.text for c in table_rows[0].find_elements(By.TAG_NAME, "td")]
+    assert first_cells[0] == "DEMO-0001" and first_cells[5].endswith("%")
+    _screenshot(browser, tmp_path, "patient-list.png")
+
+    # Filter by diagnosis as a person would: choose in the select, press the button.
+    Select(browser.find_element(By.ID, "diagnosis")).select_by_value("AML")
+    browser.find_element(By.CSS_SELECTOR, "form.filter button").click()
+    wait.until(ec.url_contains("diagnosis=AML"))
+    diagnoses = {
+        r.find_elements(By.TAG_NAME, "td")[1].text
+        for r in browser.find_elements(By.CSS_SELECTOR, "#patient-table tbody tr")
+    }
+    assert diagnoses == {"AML"}
+    assert 0 < len(browser.find_elements(By.CSS_SELECTOR, "#patient-table tbody tr")) < N_PATIENTS
+
+    # Click through to the FLT3 patient (DEMO-0006: index 5 is the FLT3-resistance scenario).
+    browser.find_element(By.LINK_TEXT, "DEMO-0006").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "patient-id"), "DEMO-0006"))
+    chart = wait.until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#timeline-chart[data-rendered='true']")
+    )
+    # plotly.js drew SVG: one subplot per row, and a legend naming the series.
+    assert chart.find_elements(By.CSS_SELECTOR, "svg.main-svg")
+    legend = chart.find_element(By.CSS_SELECTOR, "g.legend").text
+    assert "Marrow blasts %" in legend and "ANC" in legend and "VAF FLT3" in legend
+    n_traces = browser.execute_script(
+        "return document.getElementById('timeline-chart').data.length"
+    )
+    assert n_traces >= 6
+    table = browser.find_element(By.ID, "timeline-table").text
+    assert "gilteritinib" in table and "Bone marrow biopsy" in table
+    shot = _screenshot(browser, tmp_path, "patient-page.png")
+    print(f"screenshots in {shot.parent}")
+
+
+@pytest.mark.slow
+def test_patient_page_without_javascript_still_has_the_table(server: Server) -> None:
+    # The no-JS fallback is the server-rendered table; fetch the page as plain HTML.
+    status, _, body = _get(f"{server.base}/patients/DEMO-0001")
+    assert status == 200
+    assert "<noscript>" in body and 'id="timeline-table"' in body
