@@ -178,3 +178,15 @@ def test_refusals_bad_inputs(shared_data: Path, hierarchy: Path, tmp_path: Path)
         assert res.exit_code == 2, (args, res.output)
         err = res.stderr.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
+
+
+def test_gating_path_imports_stay_light() -> None:
+    # Start-up time is part of the measured whole-process figure: the CLI and the gating
+    # engine must not pull pandas, scipy or matplotlib in.
+    code = (
+        "import sys, trephine.cli.main, trephine.cli.flow_gating, trephine.io.gatingml, "
+        "trephine.analysis.flow.strategy, trephine.analysis.flow.mrd, trephine.io.fcs; "
+        "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib') if m in sys.modules))"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert p.stdout.strip() == "[]"
