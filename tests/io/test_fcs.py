@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from trephine.errors import FileQuirkWarning, ParseError, TrephineError, ValidationError
-from trephine.io.fcs import read_fcs
+from trephine.io.fcs import FcsFile, read_fcs
 
 pytestmark = pytest.mark.shared_data
 
@@ -43,7 +43,7 @@ REFUSED = {
 }
 
 
-def _read(path: Path, dataset: int = 0):  # type: ignore[no-untyped-def]
+def _read(path: Path, dataset: int = 0) -> FcsFile:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FileQuirkWarning)
         return read_fcs(path, dataset=dataset)
@@ -148,7 +148,7 @@ def test_raw_and_scaled_equal_flowio(shared_data: Path, rel: str) -> None:
     assert np.array_equal(f.scaled(), theirs.as_array(preprocess=True))
 
 
-def _oracle_rows(f, rows: list[int]) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _oracle_rows(f: FcsFile, rows: list[int]) -> np.ndarray:
     """Decode some events byte by byte with plain Python: an independent check of the
     vectorised decoder (dtype, byte order, odd and mixed widths, $PnR masks)."""
     import struct

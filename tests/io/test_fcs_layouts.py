@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -89,7 +90,7 @@ def test_mixed_8_24_32_64_bit_integers_with_masks(tmp_path: Path, little: bool) 
     ranges = [256, 2**24, 1000, 2**40, 1024]  # 1000 -> 10-bit mask, 1024 -> 10-bit mask
     n = 50
     cols = [rng.integers(0, 2 ** (8 * w), size=n, dtype=np.uint64) for w in widths]
-    order = "little" if little else "big"
+    order: Literal["little", "big"] = "little" if little else "big"
     payload = b"".join(
         b"".join(int(cols[c][i]).to_bytes(w, order) for c, w in enumerate(widths)) for i in range(n)
     )
@@ -135,7 +136,7 @@ def test_delimiters_and_doubled_delimiter_escapes(tmp_path: Path, delim: bytes) 
     kw = channels(1, [32], [1024], **{"$DATATYPE": "F", "$BYTEORD": "1,2,3,4", "$TOT": "1"})
     kw["$P1S"] = f"CD3{d}CD19"  # escaped by doubling inside build()
     kw["NOTE"] = f"a{d}{d}b"
-    f = read_fcs(write(tmp_path, build(kw, np.float32([7]).tobytes(), delim=delim)))
+    f = read_fcs(write(tmp_path, build(kw, np.array([7], dtype=np.float32).tobytes(), delim=delim)))
     assert f.channels[0].marker == f"CD3{d}CD19"
     assert f.text["NOTE"] == f"a{d}{d}b"
     assert f.raw.tolist() == [[7.0]]
@@ -152,7 +153,7 @@ def test_space_padded_numbers_and_keywords(tmp_path: Path) -> None:
         "$P1N": "FSC",
     }
     with pytest.warns(FileQuirkWarning, match="padded with spaces"):
-        f = read_fcs(write(tmp_path, build(kw, np.float32([1, 2]).tobytes())))
+        f = read_fcs(write(tmp_path, build(kw, np.array([1, 2], dtype=np.float32).tobytes())))
     assert f.raw.ravel().tolist() == [1.0, 2.0]
 
 
@@ -203,7 +204,7 @@ def test_unsupported_keywords_name_field_and_allowed_values(
 ) -> None:
     kw = channels(1, [32], [1024], **{"$DATATYPE": "F", "$BYTEORD": "1,2,3,4", "$TOT": "1"})
     kw.update(extra)
-    path = write(tmp_path, build(kw, np.float32([1]).tobytes()))
+    path = write(tmp_path, build(kw, np.array([1], dtype=np.float32).tobytes()))
     with pytest.raises(ValidationError) as info:
         read_fcs(path)
     err = info.value
@@ -216,7 +217,7 @@ def test_blank_header_and_no_text_offsets_is_refused(tmp_path: Path) -> None:
     kw = channels(1, [32], [1024], **{"$DATATYPE": "F", "$BYTEORD": "1,2,3,4", "$TOT": "1"})
     kw["$BEGINDATA"] = "0"
     kw["$ENDDATA"] = "0"
-    path = write(tmp_path, build(kw, np.float32([1]).tobytes(), header_data=False))
+    path = write(tmp_path, build(kw, np.array([1], dtype=np.float32).tobytes(), header_data=False))
     with pytest.raises(ParseError, match="no DATA offsets") as info:
         read_fcs(path)
     assert info.value.location is not None and info.value.location.offset == 26
@@ -224,7 +225,7 @@ def test_blank_header_and_no_text_offsets_is_refused(tmp_path: Path) -> None:
 
 def test_data_shorter_than_tot_is_refused(tmp_path: Path) -> None:
     kw = channels(1, [32], [1024], **{"$DATATYPE": "F", "$BYTEORD": "1,2,3,4", "$TOT": "5"})
-    blob = build(kw, np.float32([1, 2]).tobytes())
+    blob = build(kw, np.array([1, 2], dtype=np.float32).tobytes())
     with pytest.raises(ParseError, match="DATA truncated: 5 events x 4 bytes") as info:
         read_fcs(write(tmp_path, blob))
     assert info.value.location is not None and info.value.location.offset == len(blob)
@@ -234,7 +235,11 @@ def test_nul_after_final_delimiter(tmp_path: Path) -> None:
     kw = channels(1, [32], [1024], **{"$DATATYPE": "F", "$BYTEORD": "1,2,3,4", "$TOT": "1"})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        f = read_fcs(write(tmp_path, build(kw, np.float32([3]).tobytes(), text_suffix=b"\x00")))
+        f = read_fcs(
+            write(
+                tmp_path, build(kw, np.array([3], dtype=np.float32).tobytes(), text_suffix=b"\x00")
+            )
+        )
     assert f.raw.tolist() == [[3.0]]
     assert any("padding after its final delimiter" in str(w.message) for w in caught)
 
@@ -260,7 +265,7 @@ def test_scaled_columns_subset_and_bad_timestep(tmp_path: Path) -> None:
 def test_comp_keyword_without_names_covers_first_channels(tmp_path: Path) -> None:
     kw = channels(3, [32] * 3, [1024] * 3, **{"$DATATYPE": "F", "$BYTEORD": "1,2,3,4", "$TOT": "1"})
     kw["$COMP"] = "2,1,0.5,0,1"
-    f = read_fcs(write(tmp_path, build(kw, np.float32([1, 2, 3]).tobytes())))
+    f = read_fcs(write(tmp_path, build(kw, np.array([1, 2, 3], dtype=np.float32).tobytes())))
     assert f.spillover is not None
     assert f.spillover.channels == ["ch1", "ch2"]
     assert f.spillover.matrix.tolist() == [[1.0, 0.5], [0.0, 1.0]]
@@ -270,5 +275,5 @@ def test_spillover_named_by_marker_maps_to_channel_names(tmp_path: Path) -> None
     kw = channels(2, [32] * 2, [1024] * 2, **{"$DATATYPE": "F", "$BYTEORD": "1,2,3,4", "$TOT": "1"})
     kw["$P1S"], kw["$P2S"] = "CD34", "CD117"
     kw["$SPILLOVER"] = "2,CD117,CD34,1,0.1,0.2,1"
-    f = read_fcs(write(tmp_path, build(kw, np.float32([1, 2]).tobytes())))
+    f = read_fcs(write(tmp_path, build(kw, np.array([1, 2], dtype=np.float32).tobytes())))
     assert f.spillover is not None and f.spillover.channels == ["ch2", "ch1"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,17 @@ names = st.text(_NAME_CHARS, min_size=1, max_size=12).map(str.strip).filter(bool
 values = st.text(st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs")), min_size=1)
 
 
+@dataclass
+class Content:
+    data: np.ndarray
+    chans: list[str]
+    markers: list[str | None]
+    text: dict[str, str]
+    spill: Spillover | None
+
+
 @st.composite
-def fcs_content(draw: st.DrawFn) -> dict[str, object]:
+def fcs_content(draw: st.DrawFn) -> Content:
     nch = draw(st.integers(1, 6))
     nev = draw(st.integers(0, 40))
     data = draw(arrays(np.float32, (nev, nch), elements=st.floats(width=32, allow_nan=True)))
@@ -43,42 +53,40 @@ def fcs_content(draw: st.DrawFn) -> dict[str, object]:
         m = np.eye(k) + draw(arrays(np.float64, (k, k), elements=st.floats(0, 0.5)))
         np.fill_diagonal(m, 1.0)
         spill = Spillover(chans[:k], m)
-    return {"data": data, "chans": chans, "markers": markers, "text": text, "spill": spill}
+    return Content(data, chans, markers, text, spill)
 
 
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(content=fcs_content())
-def test_write_then_read_round_trips(tmp_path: Path, content: dict) -> None:  # type: ignore[type-arg]
+def test_write_then_read_round_trips(tmp_path: Path, content: Content) -> None:
     path = tmp_path / "rt.fcs"
     write_fcs(
         path,
-        content["data"],
-        content["chans"],
-        markers=content["markers"],
-        text=content["text"],
-        spillover=content["spill"],
+        content.data,
+        content.chans,
+        markers=content.markers,
+        text=content.text,
+        spillover=content.spill,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error", FileQuirkWarning)  # our own files have no quirks
         f = read_fcs(path)
-    data = content["data"]
     assert f.version == "FCS3.1"
     assert f.raw.dtype == np.float32
-    assert f.raw.shape == data.shape  # type: ignore[attr-defined]
-    assert np.array_equal(f.raw, data, equal_nan=True)
-    assert f.channel_names == content["chans"]
-    assert f.markers == content["markers"]
-    for k, v in content["text"].items():  # type: ignore[attr-defined]
+    assert f.raw.shape == content.data.shape
+    assert np.array_equal(f.raw, content.data, equal_nan=True)
+    assert f.channel_names == content.chans
+    assert f.markers == content.markers
+    for k, v in content.text.items():
         assert f.text[k] == v
-    spill = content["spill"]
-    if spill is None:
+    if content.spill is None:
         assert f.spillover is None
     else:
         assert f.spillover is not None
-        assert f.spillover.channels == spill.channels  # type: ignore[attr-defined]
-        assert np.array_equal(f.spillover.matrix, spill.matrix)  # type: ignore[attr-defined]
+        assert f.spillover.channels == content.spill.channels
+        assert np.array_equal(f.spillover.matrix, content.spill.matrix)
 
 
 def _seed_file(tmp_path: Path) -> bytes:

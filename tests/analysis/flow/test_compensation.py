@@ -34,7 +34,9 @@ def _read(path: Path) -> FcsFile:
 def test_compensation_undoes_spillover_and_leaves_other_channels() -> None:
     rng = np.random.default_rng(3)
     true = rng.gamma(2.0, 500.0, size=(5000, 3))
-    spill = Spillover(["FITC-A", "PE-A", "APC-A"], [[1, 0.2, 0.01], [0.05, 1, 0.3], [0, 0.02, 1]])
+    spill = Spillover(
+        ["FITC-A", "PE-A", "APC-A"], np.array([[1, 0.2, 0.01], [0.05, 1, 0.3], [0, 0.02, 1]])
+    )
     fsc = rng.normal(50000, 1000, size=5000)
     # Columns in a different order than the matrix, with an unrelated scatter channel between.
     events = np.column_stack([(true @ spill.matrix)[:, 2], fsc, (true @ spill.matrix)[:, :2]])
@@ -105,7 +107,9 @@ def test_flowjo_csv_matrix_and_the_file_spillover_agree(shared_data: Path) -> No
         ("compensation/flowcore_compdata/compref", 4, None),
     ],
 )
-def test_matrix_file_layouts(shared_data: Path, rel: str, n: int, first_row: list | None) -> None:  # type: ignore[type-arg]
+def test_matrix_file_layouts(
+    shared_data: Path, rel: str, n: int, first_row: list[float] | None
+) -> None:
     s = read_spillover_matrix(shared_data / "flow" / rel)
     assert s.matrix.shape == (n, n)
     assert all(name and not name.startswith(("#", '"')) for name in s.channels)
