@@ -42,9 +42,11 @@ from trephine.errors import ValidationError
 
 
 class ObservationKind(StrEnum):
+    # Declaration order is the same-day processing order: an MRD result first, so that the
+    # marrow response of that day can carry its MRD qualifier (CR_MRD-).
+    MRD = "mrd"  # one ELN 2021 MRD result (MFC, qPCR/dPCR, NGS)
     MARROW = "marrow"  # aspirate/trephine: blasts, counts taken the same day, adequacy
     BLOOD = "blood"  # peripheral blood: circulating blasts
-    MRD = "mrd"  # one ELN 2021 MRD result (MFC, qPCR/dPCR, NGS)
     CHIMERISM = "chimerism"  # donor % (unsorted or a lineage fraction)
 
 
@@ -74,8 +76,8 @@ class TimepointInput:
     tissue: str | None = None  # "BM" or "PB" for MRD
 
     def sort_key(self) -> tuple[dt.date, int, str]:
-        # Same-day observations: marrow first (it defines the response the MRD qualifies), and
-        # a canonical text of the values so that the given order never matters.
+        # Same-day observations in kind order, then a canonical text of the values, so that the
+        # order in which they were given never matters.
         order = list(ObservationKind).index(self.kind)
         return (self.date, order, json.dumps(self.values, sort_keys=True, default=str))
 

@@ -141,12 +141,17 @@ RESPONSE = RuleSet(
         Rule(
             "IMWG16-MR",
             "MR",
+            # MR is "25–49 %"; a ≥ 50 % serum fall whose urine misses the PR level is
+            # downgraded to the next lower level (CIBMTR [V]) instead of falling to SD, so a
+            # lower M-protein never gives a worse category. 49.x % is MR [I].
             AllOf(
                 ge("serum_m_g_dl_reduction_pct", 25),
-                lt("serum_m_g_dl_reduction_pct", 50),
                 AnyOf(ge("urine_m_mg_24h_reduction_pct", 50), lt("baseline_urine_m_mg_24h", 200)),
             ),
-            _c("Panel 3, MR (25 ≤ fall < 50 %; 49.x % is MR)", Tag.INTERPRETATION),
+            _c(
+                "Panel 3, MR (25 ≤ fall < 50 %); CIBMTR downgrade to next level met",
+                Tag.INTERPRETATION,
+            ),
         ),
         Rule("IMWG16-SD", "SD", AllOf(), _c("Panel 3, SD")),
     ),

@@ -1,0 +1,139 @@
+"""Calls over a patient's dated observations (the pure half of ``trephine assess``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from trephine import __version__
+from trephine.criteria.timeline import (
+    Intensity,
+    ObservationKind,
+    TherapyContext,
+    TimepointInput,
+    assess_timeline,
+)
+from trephine.errors import ValidationError
+
+D0 = dt.date(2025, 1, 6)
+
+
+def day(n: int) -> dt.date:
+    return D0 + dt.timedelta(days=n)
+
+
+def marrow(
+    n: int, blasts: Any, anc: Any = "2.0", plt: Any = 150, courses: int | None = None, **extra: Any
+) -> TimepointInput:
+    values = {
+        "bm_blasts_pct": Decimal(str(blasts)),
+        "anc": Decimal(str(anc)),
+        "plt": Decimal(str(plt)),
+        "circulating_blasts": False,
+        "extramedullary": False,
+        "cells_counted": 500,
+        "spicules_present": True,
+        "biopsy_cellularity_pct": 40,
+        **extra,
+    }
+    therapy = None if courses is None else TherapyContext(courses, Intensity.INTENSIVE)
+    return TimepointInput(day(n), ObservationKind.MARROW, values, therapy)
+
+
+DIAGNOSTIC = TimepointInput(D0, ObservationKind.MARROW, {"bm_blasts_pct": 62}, diagnostic=True)
+
+
+def kinds(result: Any, kind: str) -> list[tuple[dt.date, str]]:
+    return [(a.date, a.category) for a in result.assessments if a.kind == kind]
+
+
+def test_baseline_pr_and_refractory_after_two_intensive_courses() -> None:
+    result = assess_timeline(
+        [
+            DIAGNOSTIC,
+            marrow(30, 40, courses=1),
+            marrow(60, 20, courses=2),  # 62 → 20 is a 68 % fall to 5–25 %: PR, but no CR
+        ]
+    )
+    assert result.baseline_bm_blasts_pct == 62
+    assert kinds(result, "response") == [(day(30), "NO_RESPONSE"), (day(60), "PR")]
+    assert kinds(result, "landmark") == [(day(30), "BEFORE_LANDMARK"), (day(60), "REFRACTORY")]
+    assert [(a.date, a.code) for a in result.alerts] == [(day(60), "REFRACTORY")]
+    assert result.best_response == "PR"
+    assert all(a.software_version == __version__ for a in result.assessments)
+    assert {a.edition for a in result.assessments} == {"ELN2022"}
+
+
+def test_cr_then_relapse_raises_one_alert() -> None:
+    result = assess_timeline(
+        [
+            DIAGNOSTIC,
+            marrow(30, 2, courses=1),
+            marrow(120, 3),
+            marrow(200, 7),
+            marrow(230, 9),
+        ]
+    )
+    assert kinds(result, "response")[0] == (day(30), "CR")
+    assert kinds(result, "relapse") == [(day(120), "NOT_MET"), (day(200), "HEMATOLOGIC_RELAPSE")]
+    assert [a.code for a in result.alerts] == ["HEMATOLOGIC_RELAPSE"]
+    assert result.best_response == "CR"
+
+
+def test_blood_blasts_need_two_samples_a_week_apart() -> None:
+    blood = [
+        TimepointInput(day(n), ObservationKind.BLOOD, {"circulating_blasts": True})
+        for n in (100, 104, 112)
+    ]
+    result = assess_timeline([DIAGNOSTIC, marrow(30, 1), *blood])
+    assert kinds(result, "relapse") == [
+        (day(100), "NOT_MET"),
+        (day(104), "NOT_MET"),
+        (day(112), "HEMATOLOGIC_RELAPSE"),
+    ]
+
+
+def mrd(n: int, detected: bool, level: str | None = None) -> TimepointInput:
+    values: dict[str, Any] = {"method": "qPCR", "target": "NPM1", "detected": detected}
+    if level is not None:
+        values["level_pct"] = Decimal(level)
+    return TimepointInput(day(n), ObservationKind.MRD, values, tissue="BM")
+
+
+def test_mrd_conversion_and_confirmation_alerts() -> None:
+    result = assess_timeline(
+        [DIAGNOSTIC, marrow(30, 1), mrd(30, False), mrd(90, True, "0.02"), mrd(110, True, "0.05")]
+    )
+    assert kinds(result, "response") == [(day(30), "CR_MRD-")]
+    assert [(a.date, a.code) for a in result.alerts] == [
+        (day(90), "MRD_CONVERSION"),
+        (day(110), "MRD_RELAPSE_CONFIRMED"),
+    ]
+
+
+@pytest.mark.parametrize(("second", "alert"), [("0.5", True), ("0.4999", False)])
+def test_one_log_rise_in_low_level_mrd_is_exact(second: str, alert: bool) -> None:
+    result = assess_timeline([DIAGNOSTIC, mrd(60, True, "0.05"), mrd(90, True, second)])
+    assert [a.code for a in result.alerts] == (["MRD_LOG_RISE"] if alert else [])
+
+
+def test_loss_of_donor_chimerism() -> None:
+    chim = [
+        TimepointInput(day(n), ObservationKind.CHIMERISM, {"donor_pct": v})
+        for n, v in ((30, 99), (60, 96), (90, 91))
+    ]
+    result = assess_timeline([*chim])
+    assert kinds(result, "chimerism") == [
+        (day(30), "FULL_DONOR"),
+        (day(60), "FULL_DONOR"),
+        (day(90), "MIXED"),
+    ]
+    assert [(a.date, a.code) for a in result.alerts] == [(day(90), "LOSS_OF_DONOR_CHIMERISM")]
+
+
+def test_bad_observation_is_refused_with_date_and_field() -> None:
+    with pytest.raises(ValidationError, match=r"2025-02-05 marrow\.bm_blasts_pct"):
+        assess_timeline([DIAGNOSTIC, marrow(30, 140)])
