@@ -221,13 +221,24 @@ def read_fcs(path: str | os.PathLike[str], dataset: int = 0) -> FcsFile:
         return result
 
 
-@dataclass
 class _Segment:
-    start: int  # byte offset of this data set's HEADER in the file
-    version: str
-    text: dict[str, str]
-    header_data: tuple[int, int]
-    text_span: tuple[int, int]
+    """HEADER + TEXT of one data set (a plain class: no dataclass machinery at import)."""
+
+    __slots__ = ("header_data", "start", "text", "text_span", "version")
+
+    def __init__(
+        self,
+        start: int,
+        version: str,
+        text: dict[str, str],
+        header_data: tuple[int, int],
+        text_span: tuple[int, int],
+    ) -> None:
+        self.start = start  # byte offset of this data set's HEADER in the file
+        self.version = version
+        self.text = text
+        self.header_data = header_data
+        self.text_span = text_span
 
 
 class _Reader:
