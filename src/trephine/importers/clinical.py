@@ -505,6 +505,8 @@ def _result_value(c: Cells, spec: ResultField, column: str = "value") -> Any:
         case FieldType.QUANTITY:
             assert spec.measure is not None
             unit = record.get("unit")
+            if c.text(column, required=True) is None:
+                return None
             if spec.unit_required and unit is None:
                 c.bad("unit", None, spec.measure.allowed_units)
                 return None

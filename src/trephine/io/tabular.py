@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from zipfile import BadZipFile
 
 from trephine.errors import Location, ParseError
 
@@ -147,7 +148,7 @@ def read_xlsx(path: Path) -> list[Table]:
     source = str(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
         raise ParseError(
             f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})",
             location=Location(source=source),

@@ -1,0 +1,88 @@
+"""The record-keeping CLI: init, import, patients list/show; bad input exits 2, no traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from trephine.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_init_is_idempotent(db_url: str) -> None:
+    for _ in range(2):
+        code, out, _ = run("init", "--database-url", db_url)
+        assert code == 0 and "revision 0001 (head)" in out
+
+
+def test_import_then_list_and_show(db_url: str, example_dir: Path) -> None:
+    code, out, err = run("import", str(example_dir), "--database-url", db_url)
+    assert code == 0, err
+    assert "3 patients" in out and "12 results" in out
+    code, out, _ = run("import", str(example_dir), "--database-url", db_url)
+    assert code == 0 and "nothing new; 34 already present" in out
+
+    code, out, _ = run("patients", "list", "--json", "--database-url", db_url)
+    rows = json.loads(out)
+    assert [r["patient_id"] for r in rows] == ["EX-001", "EX-002", "EX-003"]
+    assert "name" not in rows[0] and "mrn" not in rows[0]
+
+    code, out, _ = run("patients", "show", "EX-001", "--database-url", db_url)
+    assert code == 0
+    lines = out.splitlines()
+    dates = [line[:10] for line in lines[1:] if line[:4].isdigit()]
+    assert dates == sorted(dates)  # timeline in date order
+    assert "AML" in out and "line 1: 7+3" in out and "blasts 62.0 % of 500 cells" in out
+    assert "Synthetic" not in out  # identity is not part of the research view
+
+    code, out, _ = run("patients", "show", "EX-001", "--json", "--database-url", db_url)
+    record = json.loads(out)
+    diffs = [r for r in record["results"] if r["kind"] == "differential"]
+    assert {d["derived"]["blast_percent"] for d in diffs} == {"62", "2.4"}
+
+
+def test_rejected_import_exits_2_with_located_message(db_url: str, example_dir: Path) -> None:
+    (example_dir / "patients.csv").write_text(
+        "patient_id,sex\nP1,female\nP2,sometimes\n", encoding="utf-8"
+    )
+    code, out, err = run("import", str(example_dir), "--database-url", db_url)
+    assert code == 2
+    assert "rejected, nothing imported" in err
+    assert "patients.csv, row 3, column 'sex'" in err and "'sometimes'" in err
+    assert "Traceback" not in err + out
+    code, out, _ = run("patients", "list", "--json", "--database-url", db_url)
+    assert code == 0 and json.loads(out) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["import", "nope.csv"], "file not found"),
+        (["patients", "show", "P404"], "patient 'P404' not found"),
+    ],
+)
+def test_bad_input_one_line_on_stderr(db_url: str, args: list[str], message: str) -> None:
+    run("init", "--database-url", db_url)
+    code, _, err = run(*args, "--database-url", db_url)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_uninitialised_database_and_bad_url(tmp_path: Path) -> None:
+    code, _, err = run("patients", "list", "--database-url", f"sqlite:///{tmp_path / 'new.db'}")
+    assert code == 2 and "trephine init" in err
+    code, _, err = run("init", "--database-url", "notadb://x")
+    assert code == 2 and "database URL" in err
