@@ -70,9 +70,12 @@ def analyse(obs: Sequence[VariantObservation], settings: Settings | None = None)
     by_patient: dict[str, list[VariantObservation]] = {}
     for o in obs:
         by_patient.setdefault(o.patient_id, []).append(o)
+    tracked_by: dict[str, list[TrackedMutation]] = {}
+    for t in tracked:
+        tracked_by.setdefault(t.patient_id, []).append(t)
     results = []
     for pid in sorted(by_patient):
-        muts = tuple(t for t in tracked if t.patient_id == pid)
+        muts = tuple(tracked_by[pid])
         results.append(_patient(pid, by_patient[pid], samples[pid].samples, muts, st))
     return Analysis(st, tuple(results))
 
