@@ -13,10 +13,12 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trephine.api.schemas.errors import ErrorBody, ErrorResponse
 from trephine.errors import (
+    Conflict,
     IllegalTransition,
     NotFound,
     ParseError,
@@ -35,7 +37,7 @@ def status_for(exc: TrephineError) -> int:
         return HTTPStatus.NOT_FOUND
     if isinstance(exc, ValidationError | ParseError):
         return HTTPStatus.UNPROCESSABLE_ENTITY
-    if isinstance(exc, IllegalTransition):
+    if isinstance(exc, IllegalTransition | Conflict):
         return HTTPStatus.CONFLICT
     return HTTPStatus.BAD_REQUEST
 
@@ -53,6 +55,8 @@ def body_for(exc: TrephineError) -> ErrorBody:
         return ErrorBody(code="parse_error", message=str(exc), field=field)
     if isinstance(exc, IllegalTransition):
         return ErrorBody(code="illegal_transition", message=str(exc))
+    if isinstance(exc, Conflict):
+        return ErrorBody(code="conflict", message=str(exc), field=exc.field)
     return ErrorBody(code="error", message=str(exc))
 
 
@@ -110,6 +114,17 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.headers:
             response.headers.update(exc.headers)
         return response
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> Response:
+        # Unreachable server or missing tables: an operator problem with a known fix. The
+        # driver's message (SQL, host names) is logged, not sent.
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+        body = ErrorBody(
+            code="database_unavailable",
+            message="the database is unreachable or not migrated; run `trephine init`",
+        )
+        return _respond(request, HTTPStatus.SERVICE_UNAVAILABLE, body)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,56 @@
+"""``trephine demo`` and ``trephine serve`` argument handling (in process, no server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from trephine.cli.main import app
+from trephine.services import open_database
+from trephine.services.patients import list_patients
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_demo_loads_into_the_database_named_by_the_environment(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    monkeypatch.setenv("TREPHINE_DATABASE_URL", url)
+    from trephine.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["demo", "--patients", "3", "--seed", "5"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "3 patients loaded (0 already present)" in result.output
+    db = open_database(url)
+    with db.unit_of_work("test") as uow:
+        assert [p.patient_id for p in list_patients(uow)] == ["DEMO-0001", "DEMO-0002", "DEMO-0003"]
+    db.dispose()
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "many"])
+def test_demo_refuses_a_bad_patient_count_with_exit_2(runner: CliRunner, bad: str) -> None:
+    result = runner.invoke(app, ["demo", "--patients", bad])
+    assert result.exit_code == 2
+    assert "--patients" in result.output
+
+
+def test_serve_defaults_to_loopback(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0
+    assert "127.0.0.1" in result.output and "8000" in result.output
+
+
+def test_serve_refuses_a_bad_port(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["serve", "--port", "70000"])
+    assert result.exit_code == 2
+    assert "--port" in result.output
