@@ -69,7 +69,7 @@ def evaluate(
                 rule.id,
                 evidence,
                 missing | skipped_missing,
-                str(rule.citation),
+                rule.citation_text,
                 work,
                 full,
                 rule.note,
@@ -86,7 +86,7 @@ def evaluate(
                 None,
                 evidence,
                 missing | skipped_missing,
-                str(rule.citation),
+                rule.citation_text,
                 work,
                 full,
                 f"rule {rule.id} ({rule.category}) cannot be decided: missing "

@@ -164,7 +164,7 @@ def sustained_mrd(points: Sequence[MmMrdPoint], min_days: int = 365) -> SeriesSt
         state,
         f"IMWG16-SUSTAINED-{state}",
         tuple(evidence),
-        "Kumar 2016 (IMWG, Lancet Oncol 17:e328), Panel 2: sustained MRD-negative [V]; "
+        "Kumar 2016 (IMWG, Lancet Oncol 17:e328), MRD criteria: sustained MRD-negative [V]; "
         "365-day reading [I]",
     )
 

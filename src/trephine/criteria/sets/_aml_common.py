@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from trephine.criteria.engine import num, pct_increase, pct_reduction
+from trephine.criteria.engine import num, pct_reduction
 from trephine.criteria.model import (
     AllOf,
     AnyOf,
@@ -53,8 +53,10 @@ def derive_blast_change(facts: dict[str, Fact | None], params: Params) -> None:
     """Percentage change of marrow blasts against the pre-treatment value (G4, Decimal)."""
     base = num(facts, "baseline_bm_blasts_pct")
     cur = num(facts, "bm_blasts_pct")
-    facts["bm_blast_reduction_pct"] = pct_reduction(base, cur)
-    facts["bm_blast_increase_pct"] = pct_increase(base, cur)
+    reduction = pct_reduction(base, cur)
+    facts["bm_blast_reduction_pct"] = reduction
+    # The increase is the negated reduction (same base): one exact division, not two.
+    facts["bm_blast_increase_pct"] = None if reduction is None else -reduction
     facts["bm_blast_rise_points"] = None if base is None or cur is None else cur - base
 
 

@@ -120,7 +120,7 @@ WHO5_CLASS = RuleSet(
     key="WHO5",
     title="Myeloid blast categories (WHO 5th edition, 2022)",
     edition="WHO5",
-    citation=_c(WHO5, "Tables 3 and 4"),
+    citation=_c(WHO5, "Table 3 (AML) and MDS table"),
     categories=(),  # nominal categories: no better/worse order
     not_evaluable="NOT_EVALUABLE",
     inputs=DX_INPUTS,
@@ -159,7 +159,7 @@ WHO5_CLASS = RuleSet(
             AML20,
             _c(WHO5, "Table 3, ≥20 % blasts"),
         ),
-        Rule("WHO5-biTP53", "MDS-biTP53", gen("TP53_MULTIHIT"), _c(WHO5, "Table 4, MDS-biTP53")),
+        Rule("WHO5-biTP53", "MDS-biTP53", gen("TP53_MULTIHIT"), _c(WHO5, "MDS table, MDS-biTP53")),
         Rule(
             "WHO5-MDSf",
             "MDS-f",
@@ -167,7 +167,7 @@ WHO5_CLASS = RuleSet(
                 ge("fibrosis_grade", 2, when_missing=False),
                 AnyOf(between("bm_blasts_pct", 5, 19), between("pb_blasts_pct", 2, 19)),
             ),
-            _c(WHO5, "Table 4, MDS-f (fibrosis grade 2–3 [R])", Tag.RECALLED),
+            _c(WHO5, "MDS table, MDS-f (fibrosis grade 2–3 [R])", Tag.RECALLED),
         ),
         Rule(
             "WHO5-IB2",
@@ -177,19 +177,19 @@ WHO5_CLASS = RuleSet(
                 ge("pb_blasts_pct", 5),
                 is_("auer_rods", True, when_missing=False),
             ),
-            _c(WHO5, "Table 4, MDS-IB2: BM 10–19 % or PB 5–19 % or Auer rods"),
+            _c(WHO5, "MDS table, MDS-IB2: BM 10–19 % or PB 5–19 % or Auer rods"),
         ),
         Rule(
             "WHO5-IB1",
             "MDS-IB1",
             AnyOf(ge("bm_blasts_pct", 5), ge("pb_blasts_pct", 2)),
-            _c(WHO5, "Table 4, MDS-IB1: BM 5–9 % or PB 2–4 %"),
+            _c(WHO5, "MDS table, MDS-IB1: BM 5–9 % or PB 2–4 %"),
         ),
         Rule(
             "WHO5-5q",
             "MDS-5q",
             AllOf(LOW_BLASTS, gen("DEL5Q"), is_("gen_MINUS7", False)),
-            _c(WHO5, "Table 4, MDS-5q"),
+            _c(WHO5, "MDS table, MDS-5q"),
         ),
         Rule(
             "WHO5-SF3B1",
@@ -197,15 +197,15 @@ WHO5_CLASS = RuleSet(
             AllOf(
                 LOW_BLASTS, NO_5Q_7_COMPLEX, AnyOf(gen("SF3B1"), ge("ring_sideroblasts_pct", 15))
             ),
-            _c(WHO5, "Table 4, MDS-SF3B1 (≥15 % ring sideroblasts may substitute)"),
+            _c(WHO5, "MDS table, MDS-SF3B1 (≥15 % ring sideroblasts may substitute)"),
         ),
         Rule(
             "WHO5-h",
             "MDS-h",
             le("biopsy_cellularity_pct", 25, when_missing=False),
-            _c(WHO5, "Table 4, MDS-h (cellularity ≤25 %, age-adjusted)"),
+            _c(WHO5, "MDS table, MDS-h (cellularity ≤25 %, age-adjusted)"),
         ),
-        Rule("WHO5-LB", "MDS-LB", AllOf(), _c(WHO5, "Table 4, MDS-LB")),
+        Rule("WHO5-LB", "MDS-LB", AllOf(), _c(WHO5, "MDS table, MDS-LB")),
     ),
 )
 

@@ -164,7 +164,7 @@ IWCLL2008 = _response(
 IWCLL2018 = _response(
     "iwCLL2018",
     "iwCLL2018",
-    SRC18 + ", Table 4",
+    SRC18 + ", response table",
     (ge("anc", "1.5"), ge("plt", 100), ge("hb", "11.0")),
     # The pathologist's "no CLL infiltrate" call when reported, else the 2008 quantitative
     # marrow criterion (open item 3 in clinical-criteria.md).

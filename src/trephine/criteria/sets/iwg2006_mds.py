@@ -33,7 +33,7 @@ RESPONSE = RuleSet(
     key="IWG2006",
     title="MDS response (IWG 2006)",
     edition="IWG2006",
-    citation=_c("Table 3 (altering natural history)"),
+    citation=_c("response table (altering natural history)"),
     categories=("CR", "PR", "mCR", "SD", "NOT_EVALUABLE"),
     not_evaluable="NOT_EVALUABLE",
     inputs=MDS_INPUTS,
@@ -45,21 +45,21 @@ RESPONSE = RuleSet(
             AllOf(
                 le("bm_blasts_pct", 5), CR_BLOOD, is_("normal_maturation", True, when_missing=True)
             ),
-            _c("Table 3, CR (≤5 % myeloblasts, Hb ≥11, plt ≥100, ANC ≥1.0, 0 % PB blasts)"),
+            _c("response table, CR (≤5 % myeloblasts, Hb ≥11, plt ≥100, ANC ≥1.0, 0 % PB blasts)"),
         ),
         Rule(
             "IWG06-PR",
             "PR",
             AllOf(gt("bm_blasts_pct", 5), ge("bm_blast_reduction_pct", 50), CR_BLOOD),
-            _c("Table 3, PR (blasts fell ≥50 % but still >5 %)"),
+            _c("response table, PR (blasts fell ≥50 % but still >5 %)"),
         ),
         Rule(
             "IWG06-mCR",
             "mCR",
             AllOf(le("bm_blasts_pct", 5), ge("bm_blast_reduction_pct", 50)),
-            _c("Table 3, marrow CR (≤5 % and ≥50 % fall)"),
+            _c("response table, marrow CR (≤5 % and ≥50 % fall)"),
         ),
-        Rule("IWG06-SD", "SD", AllOf(), _c("Table 3, stable disease")),
+        Rule("IWG06-SD", "SD", AllOf(), _c("response table, stable disease")),
     ),
 )
 
@@ -87,7 +87,7 @@ def _hi(
         key=key,
         title=title,
         edition="IWG2006",
-        citation=_c("Table 4 (haematologic improvement)"),
+        citation=_c("haematologic improvement table"),
         categories=("RESPONSE", "NO_RESPONSE", "NOT_ELIGIBLE", "NOT_EVALUABLE"),
         not_evaluable="NOT_EVALUABLE",
         inputs=MDS_INPUTS,
@@ -102,7 +102,7 @@ HI_E = _hi(
     "IWG2006-HI-E",
     "MDS HI-E (IWG 2006)",
     (
-        Rule("IWG06-HIE-NE", "NOT_ELIGIBLE", ge("baseline_hb", 11), _c("Table 4, HI-E: Hb <11")),
+        Rule("IWG06-HIE-NE", "NOT_ELIGIBLE", ge("baseline_hb", 11), _c("HI table, HI-E: Hb <11")),
         Rule(
             "IWG06-HIE",
             "RESPONSE",
@@ -112,9 +112,9 @@ HI_E = _hi(
                     ge("hb_rise", "1.5"), ge("rbc_units_reduction_per_8wk", 4, when_missing=False)
                 ),
             ),
-            _c("Table 4, HI-E: Hb rise ≥1.5 g/dL or ≥4 fewer units/8 wk, ≥8 weeks"),
+            _c("HI table, HI-E: Hb rise ≥1.5 g/dL or ≥4 fewer units/8 wk, ≥8 weeks"),
         ),
-        Rule("IWG06-HIE-NO", "NO_RESPONSE", AllOf(), _c("Table 4, HI-E")),
+        Rule("IWG06-HIE-NO", "NO_RESPONSE", AllOf(), _c("HI table, HI-E")),
     ),
 )
 
@@ -123,7 +123,7 @@ HI_P = _hi(
     "MDS HI-P (IWG 2006)",
     (
         Rule(
-            "IWG06-HIP-NE", "NOT_ELIGIBLE", ge("baseline_plt", 100), _c("Table 4, HI-P: plt <100")
+            "IWG06-HIP-NE", "NOT_ELIGIBLE", ge("baseline_plt", 100), _c("HI table, HI-P: plt <100")
         ),
         Rule(
             "IWG06-HIP-HIGH",
@@ -136,7 +136,7 @@ HI_P = _hi(
                 ),
                 ge("plt_rise", 30),
             ),
-            _c("Table 4, HI-P: baseline >20, absolute rise ≥30"),
+            _c("HI table, HI-P: baseline >20, absolute rise ≥30"),
         ),
         Rule(
             "IWG06-HIP-LOW",
@@ -151,18 +151,18 @@ HI_P = _hi(
                 ge("plt_increase_pct", 100),
             ),
             _c(
-                "Table 4, HI-P: baseline <20 (=20 per parameter), rise to >20 and ≥100 %",
+                "HI table, HI-P: baseline <20 (=20 per parameter), rise to >20 and ≥100 %",
                 Tag.INTERPRETATION,
             ),
         ),
-        Rule("IWG06-HIP-NO", "NO_RESPONSE", AllOf(), _c("Table 4, HI-P")),
+        Rule("IWG06-HIP-NO", "NO_RESPONSE", AllOf(), _c("HI table, HI-P")),
     ),
     HI_PARAMS,
     (
         FlagRule(
             "AMBIGUOUS_BASELINE_20",
             AllOf(ge("baseline_plt", 20), le("baseline_plt", 20)),
-            _c("Table 4, HI-P baseline exactly 20", Tag.INTERPRETATION),
+            _c("HI table, HI-P baseline exactly 20", Tag.INTERPRETATION),
         ),
     ),
 )
@@ -172,14 +172,17 @@ HI_N = _hi(
     "MDS HI-N (IWG 2006)",
     (
         Rule(
-            "IWG06-HIN-NE", "NOT_ELIGIBLE", ge("baseline_anc", "1.0"), _c("Table 4, HI-N: ANC <1.0")
+            "IWG06-HIN-NE",
+            "NOT_ELIGIBLE",
+            ge("baseline_anc", "1.0"),
+            _c("HI table, HI-N: ANC <1.0"),
         ),
         Rule(
             "IWG06-HIN",
             "RESPONSE",
             AllOf(DURATION, ge("anc_increase_pct", 100), gt("anc_rise", "0.5")),
-            _c("Table 4, HI-N: ≥100 % and absolute rise >0.5"),
+            _c("HI table, HI-N: ≥100 % and absolute rise >0.5"),
         ),
-        Rule("IWG06-HIN-NO", "NO_RESPONSE", AllOf(), _c("Table 4, HI-N")),
+        Rule("IWG06-HIN-NO", "NO_RESPONSE", AllOf(), _c("HI table, HI-N")),
     ),
 )
