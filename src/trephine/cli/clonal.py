@@ -150,12 +150,16 @@ def _print_summary(data: dict[str, object]) -> None:
             typer.echo(f"  CHIP genes (kept out of MRD, ELN 2021): {', '.join(chip)}")
         for c in (c for c in clones if c["patient_id"] == pid):
             fr = ", ".join(f"{s} {v:.1%}" for s, v in c["fractions"].items())
+            genes = f", genes {', '.join(c['genes'])}" if c["genes"] else ""
             typer.echo(
-                f"  clone {c['clone']} (parent {c['parent'] or 'none'}, "
-                f"{c['n_mutations']} mutations): {fr}"
+                f"  clone {c['clone']} ({c['status']}; parent {c['parent'] or 'none'}; "
+                f"{c['n_mutations']} mutation(s){genes}): own fraction {fr}"
             )
         for t in (t for t in trees if t["patient_id"] == pid):
-            if not t["fits"]:
+            if t["fits"]:
+                edges = ", ".join(f"{a or 'root'} → {b}" for a, b in t["edges"])
+                typer.echo(f"  tree ({t['n_fitting_trees']} fitting found): {edges}")
+            else:
                 typer.echo("  no clone tree satisfies the sum rule:")
                 for line in t["explanation"]:
                     typer.echo(f"    - {line}")

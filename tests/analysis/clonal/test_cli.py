@@ -38,6 +38,8 @@ def test_track_json_contract_on_aml1(aml1_tsv: Path) -> None:
     assert etv6["status"] == "emerging"
     relapse_clone = next(c for c in clones if c["clone"] == etv6["clone"])
     assert relapse_clone["fractions"]["R"] > 0.5
+    assert relapse_clone["status"] == "emerging" and relapse_clone["first_detected_day"] == 335
+    assert sorted(c["status"] for c in clones) == ["cleared", "emerging"] + ["persistent"] * 3
 
 
 @pytest.mark.shared_data

@@ -94,3 +94,17 @@ def test_patient_plots_and_plot_data(tmp_path: Path) -> None:
     assert data["fish"]["days"] == [0.0, 45.0, 400.0]
     assert {m["status"] for m in data["mutations"]} == {"persistent"}
     assert data["tree"]["fits"] is True
+
+
+def test_two_specimens_on_one_day_still_plot(tmp_path: Path) -> None:
+    # Marrow and blood drawn the same day: the fish plot keeps one per day, the VAF plot both.
+    obs = [
+        VariantObservation("P2", sid, day, "NPM1", f"m{i}", a, 1000, a / 1000)
+        for sid, day, a in [("bm0", 0.0, 450), ("pb0", 0.0, 300), ("bm1", 60.0, 5)]
+        for i in range(4)
+    ]
+    result = analyse(obs).patients[0]
+    write_patient_plots(result, tmp_path, lod=0.01, log=False, formats=["png"])
+    data = json.loads((tmp_path / "P2_plotdata.json").read_text())
+    assert data["fish"]["days"] == [0.0, 60.0]
+    assert len(data["samples"]) == 3

@@ -24,6 +24,7 @@ from trephine.analysis.clonal.tracking import (
     Status,
     TrackedMutation,
     patient_samples,
+    status_from_presence,
     track,
 )
 from trephine.analysis.clonal.tree import CloneTree, infer_tree
@@ -169,8 +170,13 @@ def analysis_json(a: Analysis) -> dict[str, Any]:
             continue
         own = p.tree.own_fractions()
         sids = p.fit.sample_ids
+        day_of = {s.sample_id: s.day for s in p.samples}
         for k, name in enumerate(p.clone_names):
             parent = p.tree.parent_of(name)
+            # A clone's own status uses the tree's detection threshold on its CCF, the same
+            # threshold that orders clones in time.
+            seen = [bool(v >= a.settings.detection) for v in p.fit.ccf[k]]
+            clone_status, _ = status_from_presence(seen)
             clones.append(
                 {
                     "patient_id": p.patient_id,
@@ -180,6 +186,10 @@ def analysis_json(a: Analysis) -> dict[str, Any]:
                     "ccf": {s: _r(p.fit.ccf[k, j], 4) for j, s in enumerate(sids)},
                     "ccf_lower": {s: _r(p.fit.ccf_lower[k, j], 4) for j, s in enumerate(sids)},
                     "ccf_upper": {s: _r(p.fit.ccf_upper[k, j], 4) for j, s in enumerate(sids)},
+                    "status": str(clone_status),
+                    "first_detected_day": next(
+                        (day_of[sid] for sid, hit in zip(sids, seen, strict=True) if hit), None
+                    ),
                     "n_mutations": int(np.sum(p.fit.labels == k)),
                     "genes": sorted(
                         {

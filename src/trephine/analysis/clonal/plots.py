@@ -106,15 +106,20 @@ def fish_figure(layout: FishLayout, title: str) -> Figure:
 def tree_figure(clones: Sequence[str], parents: Sequence[str | None], title: str) -> Figure:
     plt = _plt()
     pos = tree_layout(clones, parents)
-    fig, ax = plt.subplots(figsize=(max(3.0, 1.2 * len(clones)), 3.5))
+    fig, ax = plt.subplots(figsize=(max(3.5, 1.6 * len(clones)), 3.5))
     colors = dict(zip(clones, _colors(len(clones)), strict=True))
     for c, p in zip(clones, parents, strict=True):
         if p is not None:
             (x0, y0), (x1, y1) = pos[p], pos[c]
             ax.plot([x0, x1], [-y0, -y1], color="grey", lw=1.2, zorder=1)
     for c, (x, y) in pos.items():
-        ax.scatter([x], [-y], s=500, color=colors[c], zorder=2, edgecolor="black")
-        ax.annotate(c, (x, -y), ha="center", va="center", fontsize=8, zorder=3)
+        ax.scatter([x], [-y], s=300, color=colors[c], zorder=2, edgecolor="black")
+        # Labels sit under the node; long cluster names (gene lists) are shortened.
+        label = c if len(c) <= 18 else c[:16] + "…"
+        ax.annotate(label, (x, -y - 0.18), ha="center", va="top", fontsize=7, zorder=3)
+    xs = [x for x, _ in pos.values()]
+    ax.set_xlim(min(xs) - 0.8, max(xs) + 0.8)
+    ax.set_ylim(-max(y for _, y in pos.values()) - 0.6, 0.4)
     ax.set_axis_off()
     ax.set_title(title)
     fig.tight_layout()
@@ -160,8 +165,18 @@ def write_patient_plots(
     if p.tree is not None and p.fit is not None:
         parents = [p.tree.parent_of(c) for c in p.clone_names]
         day_of = {s.sample_id: s.day for s in p.samples}
-        days = [day_of[s] for s in p.fit.sample_ids]
-        fish = fish_layout(p.clone_names, parents, days, np.clip(p.tree.ccf, 0, 1), tolerance=1.0)
+        # Two specimens on one day (e.g. marrow and blood) cannot both sit on a time axis: the
+        # fish plot keeps the first of each day (sample order is day, then sample id).
+        keep = [
+            j
+            for j, sid in enumerate(p.fit.sample_ids)
+            if j == 0 or day_of[sid] != day_of[p.fit.sample_ids[j - 1]]
+        ]
+        days = [day_of[p.fit.sample_ids[j]] for j in keep]
+        # The tree search already enforced the sum rule within its tolerance (or explained why
+        # not); here any residual excess is scaled to fit so a best-effort tree still draws.
+        ccf = np.clip(p.tree.ccf[:, keep], 0, 1)
+        fish = fish_layout(p.clone_names, parents, days, ccf, tolerance=1.0)
         figs["fish"] = fish_figure(fish, f"{p.patient_id}: clones over time")
         note = "" if p.tree.fits else " (no tree fits the sum rule; best effort)"
         figs["tree"] = tree_figure(p.clone_names, parents, f"{p.patient_id}: clone tree{note}")
