@@ -337,3 +337,24 @@ def test_channel_index_by_name_and_marker(shared_data: Path) -> None:
     assert f.channel_index("FITC-A") == 2
     with pytest.raises(ValidationError, match="allowed: FSC-A"):
         f.channel_index("CD34")
+
+
+@pytest.mark.parametrize("rel", [r[0] for r in ROWS if r[0] not in REFUSED][::5])
+def test_metadata_only_read_agrees(shared_data: Path, rel: str) -> None:
+    full = _read(shared_data / "flow" / rel)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FileQuirkWarning)
+        meta = read_fcs(shared_data / "flow" / rel, events=False)
+    assert not meta.events_loaded and full.events_loaded
+    assert meta.raw.shape == (0, full.channel_count)
+    assert (meta.event_count, meta.channels, meta.text) == (
+        full.event_count,
+        full.channels,
+        full.text,
+    )
+
+
+def test_metadata_only_read_still_refuses_truncated_data(shared_data: Path) -> None:
+    path = shared_data / "flow/fcs/fcsparser/cytek-nl-2000/sample_header.fcs"
+    with pytest.raises(ParseError, match="DATA truncated"):
+        read_fcs(path, events=False)

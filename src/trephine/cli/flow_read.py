@@ -33,7 +33,8 @@ def info(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FileQuirkWarning)
         try:
-            fcs = read_fcs(file, dataset=dataset)
+            # Metadata only: a 2M-event tube is described without decoding 100 MB of events.
+            fcs = read_fcs(file, dataset=dataset, events=False)
         except TrephineError as exc:
             # The contract: exit code 2, one line on stderr, no traceback.
             typer.echo(f"error: {' '.join(str(exc).split())}", err=True)

@@ -109,9 +109,16 @@ class FcsFile:
     spillover: Spillover | None = None
     quirks: list[str] = field(default_factory=list)  #: the tolerated deviations, as warned
     data_offset: int = 0  #: absolute byte offset of the first event in the file
+    declared_events: int | None = None  #: $TOT (or inferred) when events were not read
+
+    @property
+    def events_loaded(self) -> bool:
+        return self.declared_events is None
 
     @property
     def event_count(self) -> int:
+        if self.declared_events is not None:
+            return self.declared_events
         return int(self.raw.shape[0])
 
     @property
@@ -189,8 +196,12 @@ class FcsFile:
 # reading
 
 
-def read_fcs(path: str | os.PathLike[str], dataset: int = 0) -> FcsFile:
+def read_fcs(path: str | os.PathLike[str], dataset: int = 0, *, events: bool = True) -> FcsFile:
     """Read data set ``dataset`` (0-based, following $NEXTDATA) of an FCS file.
+
+    With ``events=False`` only HEADER and TEXT are parsed (for ``trephine flow info`` on a large
+    tube): the DATA segment is located and checked against the file size, so a truncated file is
+    still refused, but ``raw`` is an empty 0 x channels array and ``event_count`` is $TOT.
 
     Raises :class:`~trephine.errors.ParseError` for anything that is not a readable FCS file and
     :class:`~trephine.errors.ValidationError` for an unsupported keyword value; tolerated quirks
@@ -215,7 +226,7 @@ def read_fcs(path: str | os.PathLike[str], dataset: int = 0) -> FcsFile:
                 location=Location(source=source),
                 reason=f"the file holds {len(segs)} data set(s)",
             )
-        result = reader.decode(segs[dataset])
+        result = reader.decode(segs[dataset], events=events)
         result.dataset = dataset
         result.dataset_count = len(segs)
         return result
@@ -395,7 +406,7 @@ class _Reader:
 
     # -- DATA --------------------------------------------------------------------------------
 
-    def decode(self, seg: _Segment) -> FcsFile:
+    def decode(self, seg: _Segment, *, events: bool = True) -> FcsFile:
         text = seg.text
         loc = self._loc
         npar = _int_kw(text, "$PAR", required=True, loc=loc(seg.start))
@@ -451,7 +462,10 @@ class _Reader:
             self._quirk(
                 "$ENDDATA off by one" if extra == 1 else f"DATA segment has {extra} unused bytes"
             )
-        raw = self._decode_events(channels, widths, datatype, little, begin, tot)
+        if events:
+            raw = self._decode_events(channels, widths, datatype, little, begin, tot)
+        else:
+            raw = np.empty((0, npar), dtype=np.float64)
         step = text.get("$TIMESTEP", "").strip()
         if step and not _is_positive_number(step):
             self._quirk(f"$TIMESTEP {step!r} is not a positive number; time is left unscaled")
@@ -465,6 +479,7 @@ class _Reader:
             spillover=spill,
             quirks=list(self.quirks),
             data_offset=begin,
+            declared_events=None if events else tot,
         )
 
     def _byte_order(self, text: Mapping[str, str], start: int) -> bool:
