@@ -379,6 +379,9 @@ def _therapy(raw: Mapping[str, JSON], where: str) -> dict[str, Fact | None]:
         "cycles": "courses_completed",
         "cycles_completed": "courses_completed",
         "intensive_courses": "courses_completed",
+        "intensive_courses_completed": "courses_completed",
+        "induction_courses": "courses_completed",
+        "course_number": "courses_completed",
         "intensity": "therapy_intensity",
         "days_since_start": "days_since_start",
     }
@@ -390,8 +393,21 @@ def _therapy(raw: Mapping[str, JSON], where: str) -> dict[str, Fact | None]:
                 f"{where}.therapy.{key}", value, sorted(aliases), reason="unknown therapy field"
             )
         name = aliases[key]
+        if name == "therapy_intensity" and isinstance(value, str):
+            value = INTENSITY_SYNONYMS.get(value.lower().replace("-", "_"), value)
         facts[name] = convert(specs[name], value, f"{where}.therapy.{key}")
     return facts
+
+
+#: Spellings of therapy intensity seen in trial protocols → the two ELN 2022 landmark kinds.
+INTENSITY_SYNONYMS = {
+    "intensive": "intensive",
+    "intensive_induction": "intensive",
+    "less_intensive": "less_intensive",
+    "low_intensity": "less_intensive",
+    "non_intensive": "less_intensive",
+    "nonintensive": "less_intensive",
+}
 
 
 def _history(raw: Mapping[str, JSON], where: str) -> dict[str, JSON]:
@@ -508,12 +524,14 @@ def _landmark(
 ) -> tuple[str, Assessment]:
     facts = _therapy(raw, where)
     best = history.get("best_response")
-    cr_now = current in eln2022_aml.CR_FAMILY
-    if best is None:
-        # Without the history we only know the current marrow; "no CR so far" needs history.
-        facts["cr_achieved"] = True if cr_now else None
+    # Refractory = no CR/CRh/CRi *at* the landmark (ELN 2022): the marrow being assessed
+    # decides; an earlier CR in the history makes a non-CR marrow a relapse question instead.
+    if current in eln2022_aml.CR_FAMILY or best in eln2022_aml.CR_FAMILY:
+        facts["cr_achieved"] = True
+    elif current == eln2022_aml.RESPONSE.not_evaluable:
+        facts["cr_achieved"] = None  # an unevaluable marrow cannot show refractoriness
     else:
-        facts["cr_achieved"] = cr_now or best in eln2022_aml.CR_FAMILY
+        facts["cr_achieved"] = False
     a = run(eln2022_aml.LANDMARK, facts, params)
     return a.category, a
 

@@ -27,6 +27,13 @@ MDS_INPUTS: tuple[InputSpec, ...] = (
         "units/8 weeks",
         description="fewer RBC units (given for Hb ≤ 9.0) vs the previous 8 weeks",
     ),
+    InputSpec(
+        "pre_8wk_rbc_units",
+        InputKind.NUMBER,
+        "units/8 weeks",
+        description="RBC units (given for Hb ≤ 9.0) in the 8 weeks before treatment",
+    ),
+    InputSpec("on_treatment_8wk_rbc_units", InputKind.NUMBER, "units/8 weeks"),
     InputSpec("days_since_transfusion_or_gf", InputKind.NUMBER, "days"),
     InputSpec("complete_cytogenetic_response", InputKind.BOOL),
     InputSpec("normal_maturation", InputKind.BOOL),
@@ -37,6 +44,9 @@ def derive(facts: dict[str, Fact | None], params: Params) -> None:
     facts["bm_blast_reduction_pct"] = pct_reduction(
         num(facts, "baseline_bm_blasts_pct"), num(facts, "bm_blasts_pct")
     )
+    pre, on = num(facts, "pre_8wk_rbc_units"), num(facts, "on_treatment_8wk_rbc_units")
+    if facts.get("rbc_units_reduction_per_8wk") is None and pre is not None and on is not None:
+        facts["rbc_units_reduction_per_8wk"] = pre - on
     for marker in ("hb", "plt", "anc"):
         base, cur = num(facts, f"baseline_{marker}"), num(facts, marker)
         facts[f"{marker}_rise"] = None if base is None or cur is None else cur - base

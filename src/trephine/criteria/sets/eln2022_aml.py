@@ -259,7 +259,9 @@ LANDMARK = RuleSet(
         InputSpec("courses_completed", InputKind.NUMBER, "courses"),
         InputSpec("days_since_start", InputKind.NUMBER, "days"),
         InputSpec(
-            "cr_achieved", InputKind.BOOL, description="CR, CRh or CRi at any assessment so far"
+            "cr_achieved",
+            InputKind.BOOL,
+            description="CR, CRh or CRi at the landmark marrow (or earlier, from the history)",
         ),
     ),
     params=(

@@ -117,6 +117,7 @@ def _response(
         not_evaluable="NOT_EVALUABLE",
         inputs=INPUTS,
         rules=(
+            Rule(f"{key}-PD", "PD", pd, c("PD: ≥1 group A or B criterion; outranks any response")),
             Rule(
                 f"{key}-CR",
                 "CR",
@@ -141,7 +142,6 @@ def _response(
                 ),
                 c("CR criteria with a hypocellular marrow ⇒ CRi"),
             ),
-            Rule(f"{key}-PD", "PD", pd, c("PD: ≥1 group A or B criterion")),
             Rule(
                 f"{key}-PR",
                 "PR",

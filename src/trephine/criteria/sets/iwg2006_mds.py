@@ -109,7 +109,9 @@ HI_E = _hi(
             AllOf(
                 DURATION,
                 AnyOf(
-                    ge("hb_rise", "1.5"), ge("rbc_units_reduction_per_8wk", 4, when_missing=False)
+                    # Only a rise not produced by transfusion counts.
+                    AllOf(ge("hb_rise", "1.5"), is_("transfused", False, when_missing=True)),
+                    ge("rbc_units_reduction_per_8wk", 4, when_missing=False),
                 ),
             ),
             _c("HI table, HI-E: Hb rise ≥1.5 g/dL or ≥4 fewer units/8 wk, ≥8 weeks"),
