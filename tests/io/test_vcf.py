@@ -80,5 +80,11 @@ def test_refusals(tmp_path: Path) -> None:
         vcf_observations(read_vcf(q), {"X": SampleInfo("X", "P", 0.0)})
     r = tmp_path / "not.vcf"
     r.write_text("hello\n")
-    with pytest.raises(ImportRejected, match="not ##fileformat=VCF"):
+    with pytest.raises(ImportRejected, match="not a readable VCF"):
         read_vcf(r)
+    bad_pos = tmp_path / "pos.vcf"
+    bad_pos.write_text(MUTECT.replace("chr4\t1000", "chr4\tx1000"))
+    with pytest.raises(ImportRejected) as exc3:
+        read_vcf(bad_pos)
+    assert exc3.value.issues[0].location.row == 8
+    assert "unreadable record" in exc3.value.issues[0].message

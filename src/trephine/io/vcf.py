@@ -1,20 +1,24 @@
 """VCF reader for somatic calls: per-sample read counts from AD/DP/AF (and Strelka tier counts).
 
-Handles single-sample callers and tumour/normal pairs (Mutect2 writes ``##tumor_sample=`` and
-``##normal_sample=``; Strelka names the columns NORMAL and TUMOR). Multi-allelic records are split
-per alternate allele. Gene symbols come from INFO ``GENE=``, SnpEff ``ANN`` or VEP ``CSQ``
-(``SYMBOL``) when present. Records whose FILTER is neither ``PASS`` nor ``.`` are skipped unless
-``include_filtered``.
+Parsing (header, BGZF/gzip, typed FORMAT/INFO fields) is done by ``vcfpy``; this module only maps
+records onto the counts the clonal pipeline needs. Handles single-sample callers and
+tumour/normal pairs (Mutect2 writes ``##tumor_sample=`` and ``##normal_sample=``; Strelka names
+the columns NORMAL and TUMOR). Multi-allelic records are split per alternate allele. Gene
+symbols come from INFO ``GENE=``, SnpEff ``ANN`` or VEP ``CSQ`` (``SYMBOL``) when present.
+Records whose FILTER is neither ``PASS`` nor ``.`` are skipped unless ``include_filtered``.
 
-Only the fields the clonal pipeline needs are decoded; this is not a general VCF library (pysam /
-cyvcf2 need htslib, which a lab workstation may not have, and we read a handful of fields).
+Rows in locations are file line numbers, counted as header lines + record index (vcfpy does not
+report line numbers; VCF forbids blank lines, so the count is exact for valid files).
 """
 
 from __future__ import annotations
 
-import gzip
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import vcfpy
 
 from trephine.analysis.clonal.records import SampleInfo, VariantObservation
 from trephine.errors import ImportRejected, Issue, Location, Severity
@@ -47,160 +51,172 @@ class VcfFile:
     calls: tuple[VcfCall, ...]
 
 
-def _lines(path: Path) -> list[str]:
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)  # bgzip is gzip-compatible
-    return raw.decode("utf-8").splitlines()
+def _values(raw: object) -> list[object]:
+    """FORMAT values as a list (vcfpy gives scalars for Number=1, lists otherwise)."""
+    if raw is None:
+        return []
+    if isinstance(raw, list | tuple):
+        return list(raw)
+    if isinstance(raw, str) and "," in raw:
+        return list(raw.split(","))
+    return [raw]
 
 
-def _gene(info: str, csq_symbol_index: int | None) -> str:
-    fields: dict[str, str] = {}
-    for kv in info.split(";"):
-        k, _, v = kv.partition("=")
-        fields[k] = v
-    if fields.get("GENE"):
-        return fields["GENE"]
-    if fields.get("ANN"):
-        parts = fields["ANN"].split(",")[0].split("|")
-        if len(parts) > 3 and parts[3]:
-            return parts[3]
-    if fields.get("CSQ") and csq_symbol_index is not None:
-        parts = fields["CSQ"].split(",")[0].split("|")
-        if len(parts) > csq_symbol_index and parts[csq_symbol_index]:
-            return parts[csq_symbol_index]
+def _int(raw: object) -> int | None:
+    if raw is None or raw in (".", ""):
+        return None
+    try:
+        f = float(str(raw))
+    except ValueError:
+        return None
+    return int(f) if f == int(f) and f >= 0 else None
+
+
+def _float(raw: object) -> float | None:
+    if raw is None or raw in (".", ""):
+        return None
+    try:
+        return float(str(raw))
+    except ValueError:
+        return None
+
+
+def _first(info: dict[str, object], key: str) -> str:
+    vals = _values(info.get(key))
+    return str(vals[0]) if vals and vals[0] is not None else ""
+
+
+def _gene(info: dict[str, object], csq_symbol_index: int | None) -> str:
+    if _first(info, "GENE"):
+        return _first(info, "GENE")
+    ann = _first(info, "ANN").split("|")
+    if len(ann) > 3 and ann[3]:
+        return ann[3]
+    csq = _first(info, "CSQ").split("|")
+    if csq_symbol_index is not None and len(csq) > csq_symbol_index and csq[csq_symbol_index]:
+        return csq[csq_symbol_index]
     return "-"
 
 
+def _header_value(header: vcfpy.Header, key: str) -> str | None:
+    lines = list(header.get_lines(key))
+    return str(lines[0].value).strip() if lines else None
+
+
+def _csq_symbol_index(header: vcfpy.Header) -> int | None:
+    for line in header.get_lines("INFO"):
+        mapping = getattr(line, "mapping", {})
+        desc = str(mapping.get("Description", ""))
+        if mapping.get("ID") == "CSQ" and "Format: " in desc:
+            fields = desc.split("Format: ", 1)[1].strip('" ').split("|")
+            return fields.index("SYMBOL") if "SYMBOL" in fields else None
+    return None
+
+
 def read_vcf(path: str | Path, *, include_filtered: bool = False) -> VcfFile:
+    """Parse a VCF into per-sample calls, or raise :class:`ImportRejected` with locations."""
     p = Path(path)
     src = str(p)
     issues: list[Issue] = []
 
-    def err(msg: str, row: int, column: str | None = None) -> None:
-        issues.append(
-            Issue(Severity.ERROR, "vcf", msg, Location(source=src, row=row, column=column))
-        )
+    def err(msg: str, row: int | None, column: str | None = None) -> None:
+        loc = Location(source=src, row=row, column=column)
+        issues.append(Issue(Severity.ERROR, "vcf", msg, loc))
 
-    try:
-        lines = _lines(p)
-    except (OSError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
-        raise ImportRejected(src, [Issue(Severity.ERROR, "read", str(exc), Location(src))]) from exc
-    if not lines or not lines[0].startswith("##fileformat=VCF"):
-        raise ImportRejected(
-            src,
-            [
-                Issue(
-                    Severity.ERROR,
-                    "format",
-                    "first line is not ##fileformat=VCF...",
-                    Location(source=src, row=1),
-                )
-            ],
-        )
-    tumor = normal = None
-    csq_idx: int | None = None
-    samples: list[str] = []
     calls: list[VcfCall] = []
-    header_seen = False
-    for n, line in enumerate(lines, start=1):
-        if line.startswith("##"):
-            if line.startswith("##tumor_sample="):
-                tumor = line.split("=", 1)[1].strip()
-            elif line.startswith("##normal_sample="):
-                normal = line.split("=", 1)[1].strip()
-            elif line.startswith("##INFO=<ID=CSQ") and "Format: " in line:
-                csq_fmt = line.split("Format: ", 1)[1].rstrip('">').split("|")
-                csq_idx = csq_fmt.index("SYMBOL") if "SYMBOL" in csq_fmt else None
-            continue
-        if line.startswith("#CHROM"):
-            cols = line.split("\t")
-            samples = cols[9:]
-            header_seen = True
-            if not samples:
-                err("no sample columns: read counts need FORMAT/sample data", n)
-            continue
-        if not line.strip():
-            continue
-        if not header_seen:
-            err("data line before the #CHROM header", n)
-            break
-        f = line.split("\t")
-        if len(f) != 9 + len(samples):
-            err(f"has {len(f)} fields, expected {9 + len(samples)}", n)
-            continue
-        chrom, pos_raw, _id, ref, alts, _q, filt, info, fmt = f[:9]
-        if filt not in ("PASS", ".") and not include_filtered:
-            continue
-        if not pos_raw.isdigit():
-            err(f"POS={pos_raw!r} is not a positive integer", n, "POS")
-            continue
-        keys = fmt.split(":")
-        gene = _gene(info, csq_idx)
-        alt_list = alts.split(",")
-        for s_name, s_raw in zip(samples, f[9:], strict=True):
-            vals = dict(zip(keys, s_raw.split(":"), strict=False))
-            dp = _int_field(vals.get("DP"))
-            ad = [_int_field(x) for x in vals.get("AD", ".").split(",")]
-            afs = [_float_field(x) for x in vals.get("AF", ".").split(",")]
-            for ai, alt in enumerate(alt_list):
-                a_cnt: int | None = None
-                depth = dp
-                if len(ad) == len(alt_list) + 1 and all(x is not None for x in ad):
-                    a_cnt = ad[ai + 1]
-                    depth = sum(x for x in ad if x is not None) if dp is None else dp
-                elif len(ref) == 1 and len(alt) == 1 and f"{alt}U" in vals:
-                    # Strelka SNVs: tier-1 counts per base in <BASE>U, e.g. "TU=12,14".
-                    a_cnt = _int_field(vals[f"{alt}U"].split(",")[0])
-                af = afs[ai] if ai < len(afs) else None
-                if af is not None and af > 1:
-                    err(
-                        f"AF={af:g} for sample {s_name} is above 1 (a percentage?); allowed: "
-                        "a fraction 0..1",
-                        n,
-                        "AF",
-                    )
-                    af = None
-                if a_cnt is not None and depth is not None and a_cnt > depth:
-                    err(f"alt count {a_cnt} exceeds depth {depth} for sample {s_name}", n, "AD")
-                    continue
-                calls.append(
-                    VcfCall(
-                        chrom,
-                        int(pos_raw),
-                        ref,
-                        alt,
-                        gene,
-                        s_name,
-                        a_cnt,
-                        depth,
-                        af,
-                        Location(source=src, row=n, field=s_name),
-                    )
-                )
-    if not header_seen:
-        err("no #CHROM header line", len(lines))
+    row: int | None = None
+    # Undeclared FORMAT/INFO fields (common in caller output) are read as strings; vcfpy warns
+    # for each, which is noise for a user who cannot change the caller.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            reader = vcfpy.Reader.from_path(src)
+        except (OSError, UnicodeDecodeError, vcfpy.VCFPyException, ValueError) as exc:
+            raise ImportRejected(
+                src,
+                [Issue(Severity.ERROR, "format", f"not a readable VCF: {exc}", Location(src))],
+            ) from exc
+        header = reader.header
+        samples = tuple(header.samples.names)
+        if not samples:
+            err("no sample columns: read counts need FORMAT/sample data", len(header.lines) + 1)
+        csq_idx = _csq_symbol_index(header)
+        first_row = len(header.lines) + 2  # all ## lines, then #CHROM; 1-based
+        try:
+            for i, rec in enumerate(reader):
+                row = first_row + i
+                calls.extend(_record_calls(rec, row, src, csq_idx, include_filtered, err))
+        except (vcfpy.VCFPyException, ValueError, IndexError) as exc:
+            err(f"unreadable record: {exc}", None if row is None else row + 1)
+        finally:
+            reader.close()
     if issues:
         raise ImportRejected(src, issues)
-    return VcfFile(src, tuple(samples), tumor, normal, tuple(calls))
+    return VcfFile(
+        src,
+        samples,
+        _header_value(header, "tumor_sample"),
+        _header_value(header, "normal_sample"),
+        tuple(calls),
+    )
 
 
-def _int_field(raw: str | None) -> int | None:
-    if raw is None or raw in (".", ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        return None
-
-
-def _float_field(raw: str | None) -> float | None:
-    if raw is None or raw in (".", ""):
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        return None
+def _record_calls(
+    rec: vcfpy.Record,
+    row: int,
+    src: str,
+    csq_idx: int | None,
+    include_filtered: bool,
+    err: object,
+) -> Iterable[VcfCall]:
+    assert callable(err)
+    filters = list(rec.FILTER or [])
+    if filters and filters != ["PASS"] and not include_filtered:
+        return []
+    gene = _gene(dict(rec.INFO), csq_idx)
+    alts = [str(a.value) for a in rec.ALT]
+    out: list[VcfCall] = []
+    for call in rec.calls:
+        data = dict(call.data)
+        dp = _int(data.get("DP"))
+        ad = [_int(x) for x in _values(data.get("AD"))]
+        afs = [_float(x) for x in _values(data.get("AF"))]
+        for ai, alt in enumerate(alts):
+            a_cnt: int | None = None
+            depth = dp
+            if len(ad) == len(alts) + 1 and all(x is not None for x in ad):
+                a_cnt = ad[ai + 1]
+                depth = sum(x for x in ad if x is not None) if dp is None else dp
+            elif len(rec.REF) == 1 and len(alt) == 1 and f"{alt}U" in data:
+                # Strelka SNVs: tier-1 counts per base in <BASE>U, e.g. "TU=12,14".
+                a_cnt = _int(_values(data[f"{alt}U"])[0])
+            af = afs[ai] if ai < len(afs) else None
+            if af is not None and af > 1:
+                err(
+                    f"AF={af:g} for sample {call.sample} is above 1 (a percentage?); allowed: "
+                    "a fraction 0..1",
+                    row,
+                    "AF",
+                )
+                af = None
+            if a_cnt is not None and depth is not None and a_cnt > depth:
+                err(f"alt count {a_cnt} exceeds depth {depth} for sample {call.sample}", row, "AD")
+                continue
+            out.append(
+                VcfCall(
+                    str(rec.CHROM),
+                    int(rec.POS),
+                    str(rec.REF),
+                    alt,
+                    gene,
+                    str(call.sample),
+                    a_cnt,
+                    depth,
+                    af,
+                    Location(source=src, row=row, field=str(call.sample)),
+                )
+            )
+    return out
 
 
 def vcf_observations(
