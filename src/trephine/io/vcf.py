@@ -174,14 +174,21 @@ def _record_calls(
     if filters and filters != ["PASS"] and not include_filtered:
         return []
     gene = _gene(dict(rec.INFO), csq_idx)
-    alts = [str(a.value) for a in rec.ALT]
+    # Symbolic and breakend alleles (<DEL>, ]chr2:5]A) carry no per-allele VAF we can track.
+    alts = [str(a.value) if isinstance(a, vcfpy.Substitution) else None for a in rec.ALT]
+    if not any(alts):
+        return []
     out: list[VcfCall] = []
     for call in rec.calls:
+        if not isinstance(call, vcfpy.Call):
+            continue
         data = dict(call.data)
         dp = _int(data.get("DP"))
         ad = [_int(x) for x in _values(data.get("AD"))]
         afs = [_float(x) for x in _values(data.get("AF"))]
         for ai, alt in enumerate(alts):
+            if alt is None:
+                continue
             a_cnt: int | None = None
             depth = dp
             if len(ad) == len(alts) + 1 and all(x is not None for x in ad):
