@@ -319,3 +319,21 @@ def test_chimerism_trend_below_reproducibility_is_not_a_rise() -> None:
     out = ev("Chimerism", {"assay": "STR", "series_recipient_pct": [2, 6, 10]})
     assert out["status"] == "NO_SIGNIFICANT_INCREASE"
     assert "ALERT_RELAPSE_OR_GRAFT_LOSS" not in out["flags"]
+
+
+@pytest.mark.parametrize(
+    ("cts", "status"),
+    [
+        ([D("38.5"), D("39.9"), None], "LOW_LEVEL"),  # 2 of 3 replicates with Ct < 40
+        ([D("38.5"), 40, None], "NEGATIVE"),  # Ct exactly 40 is not < 40
+    ],
+)
+def test_qpcr_replicate_rule(cts: list[Any], status: str) -> None:
+    out = ev(
+        "ELN2021",
+        {
+            "spicules_present": True,
+            "mrd": {"method": "qPCR", "target": "NPM1", "ct_values": cts, "level_pct": D("0.01")},
+        },
+    )
+    assert out["mrd_status"] == status

@@ -158,7 +158,7 @@ def build_facts(
     """Facts from the case input; an unknown key is refused with the list of known ones."""
     facts: dict[str, Fact | None] = {}
     for key, value in raw.items():
-        if key in structural:
+        if key in structural or key in FREE_TEXT:
             continue
         spec = specs.get(key)
         if spec is None:
@@ -167,6 +167,10 @@ def build_facts(
             )
         facts[key] = convert(spec, value, f"{where}.{key}")
     return facts
+
+
+#: Free-text keys any input may carry for the reader; they never reach a rule.
+FREE_TEXT = frozenset({"note", "notes", "comment"})
 
 
 def specs_of(*rulesets: RuleSet) -> dict[str, InputSpec]:
@@ -269,6 +273,10 @@ def mrd_facts(
         "sample",
         "variants",
         "date",
+        "ct_values",
+        "replicates_positive",
+        "replicates_total",
+        *FREE_TEXT,
     }
     for key in result:
         if key not in known:
@@ -292,6 +300,8 @@ def mrd_facts(
         facts["pcr_detected"] = convert(
             specs["pcr_detected"], result.get("detected"), f"{where}.detected"
         )
+        if facts["pcr_detected"] is None:
+            facts["pcr_detected"] = _replicates_detected(result, where)
         facts["pcr_level_pct"] = convert(
             specs["pcr_level_pct"], result.get("level_pct"), f"{where}.level_pct"
         )
@@ -323,6 +333,20 @@ def mrd_facts(
                 informative.append(vaf)
         facts["ngs_max_informative_vaf_pct"] = max(informative, default=Decimal(0))
     return facts
+
+
+def _replicates_detected(result: Mapping[str, JSON], where: str) -> bool | None:
+    """M9 [R]: qPCR positive when Ct < 40 in ≥ 2 of 3 replicates."""
+    cts = result.get("ct_values")
+    if cts is not None:
+        if not isinstance(cts, list):
+            raise ValidationError(f"{where}.ct_values", cts, "a list of Ct values (null = no Ct)")
+        values = [None if c is None else to_decimal(c, f"{where}.ct_values") for c in cts]
+        return sum(1 for c in values if c is not None and c < 40) >= 2
+    positives = result.get("replicates_positive")
+    if positives is not None:
+        return to_decimal(positives, f"{where}.replicates_positive") >= 2
+    return None
 
 
 COMBINE_ORDER = (
