@@ -102,11 +102,13 @@ def test_multiple_data_sets(
         _read(path, dataset=len(expected))
 
 
-def test_lmd_data_sets_hold_the_same_events(shared_data: Path) -> None:
-    # LMD files store the same events twice: a 10-bit FCS 2.0 copy and a 20-bit FCS 3.0 copy.
-    # The linear scatter channels (FS, SS) of the masked 10-bit copy equal the 20-bit values
-    # shifted down by 10 bits: proof that the mask and both layouts are decoded right.
-    path = shared_data / "flow" / "fcs/flowkit/multi_dataset_fcs/coulter.lmd"
+@pytest.mark.parametrize("rel", [m[0] for m in MULTI])
+def test_lmd_data_sets_hold_the_same_events(shared_data: Path, rel: str) -> None:
+    # LMD files store the same events twice: a 10-bit FCS 2.0 copy (in 16-bit words, with the
+    # FC500 even declaring $PnB 10) and a 20-bit FCS 3.0 copy. The linear scatter channels (FS,
+    # SS) of the masked 10-bit copy equal the 20-bit values shifted down by 10 bits: proof that
+    # the mask, the odd $PnB and both layouts are decoded right.
+    path = shared_data / "flow" / rel
     a, b = _read(path, 0), _read(path, 1)
     assert a.raw.dtype == np.uint16 and int(a.raw.max()) <= 1023
     assert [c.range for c in b.channels[:2]] == [2.0**20, 2.0**20]
