@@ -1,9 +1,144 @@
-"""Flow commands (see :mod:`trephine.cli.flow`)."""
+"""``trephine flow workspace`` and ``trephine flow plot`` (see :mod:`trephine.cli.flow`).
+
+* ``trephine flow workspace WSP [--sample NAME] [--json]`` - the samples of a FlowJo 10
+  workspace (FCS file, events, compensation, populations); with ``--sample`` the population tree
+  of that sample with FlowJo's stored counts.
+* ``trephine flow plot FILE (--gating-ml XML | --flowjo WSP --sample NAME) --out DIR
+  [--format png|svg] [--gate ID ...]`` - one density plot per gate with the gate drawn.
+
+:func:`load_flowjo` is also what ``trephine flow gate --flowjo`` uses. Refusals follow the flow
+CLI contract: exit code 2, one line on stderr, no traceback. numpy, the readers, the gating
+engine and matplotlib are imported inside the commands so ``trephine --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import json
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
+
+from trephine.cli.flow_gating import _refusals, _refuse
+
+if TYPE_CHECKING:
+    from trephine.analysis.flow.strategy import Strategy
+    from trephine.io.fcs import FcsFile
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the `flow` group."""
+    app.command("workspace")(workspace)
+    app.command("plot")(plot)
+
+
+def load_flowjo(file: Path, wsp: Path, sample: str | None) -> tuple[FcsFile, Strategy]:
+    """Read ``file`` and the strategy of ``sample`` in the FlowJo workspace ``wsp``.
+
+    Warns when the FCS file does not look like the sample's (another event count than FlowJo
+    recorded): gating the wrong file gives plausible but meaningless counts.
+    """
+    from trephine.errors import TrephineWarning, ValidationError
+    from trephine.io.fcs import read_fcs
+    from trephine.io.flowjo import read_workspace
+
+    ws = read_workspace(wsp)
+    if sample is None:
+        raise ValidationError(
+            "--sample",
+            None,
+            ws.sample_names or "(the workspace has no samples)",
+            reason="--flowjo needs the sample to take the gates from",
+        )
+    s = ws.sample(sample)
+    fcs = read_fcs(file)
+    if s.event_count is not None and s.event_count >= 0 and s.event_count != fcs.event_count:
+        warnings.warn(
+            f"{fcs.path}: {fcs.event_count} events, but FlowJo recorded {s.event_count} for "
+            f"sample {s.name!r} of {wsp} (is this the sample's FCS file, {s.fcs_name}?)",
+            TrephineWarning,
+            stacklevel=2,
+        )
+    return fcs, s.strategy
+
+
+def workspace(
+    wsp: Path = typer.Argument(..., help="FlowJo 10 workspace (.wsp)."),
+    sample: str | None = typer.Option(None, "--sample", help="Show this sample's populations."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List the samples of a FlowJo workspace, or one sample's populations and FlowJo counts."""
+    from trephine.io.flowjo import describe, read_workspace
+
+    with _refusals():
+        ws = read_workspace(wsp)
+        chosen = [ws.sample(sample)] if sample is not None else list(ws.samples)
+    if as_json:
+        doc = {
+            "workspace": str(wsp),
+            "flowjo_version": ws.flowjo_version,
+            "groups": {k: list(v) for k, v in ws.groups.items()},
+            "samples": [describe(s) for s in chosen],
+        }
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    typer.echo(f"{wsp}: FlowJo {ws.flowjo_version or '?'}, {len(ws.samples)} sample(s)")
+    for s in chosen:
+        comp = s.compensation.id if s.compensation is not None else "none"
+        events = f"{s.event_count:,}" if s.event_count is not None else "?"
+        typer.echo(
+            f"  {s.name}  file={s.fcs_name or '?'}  events={events}  compensation={comp}  "
+            f"populations={len(s.populations)}"
+        )
+        if sample is None:
+            continue
+        for p in s.populations:
+            depth = p.path.count("/") if p.parent is not None else 0
+            count = "not computed" if p.count == -1 else f"{p.count:,}" if p.count else "-"
+            typer.echo(f"    {'  ' * depth}{p.name}  [{p.kind}]  FlowJo count {count}")
+
+
+def plot(
+    file: Path = typer.Argument(..., help="FCS file to plot."),
+    gating_ml: Path | None = typer.Option(
+        None, "--gating-ml", help="Gating-ML 2.0 document with the strategy."
+    ),
+    flowjo: Path | None = typer.Option(None, "--flowjo", help="FlowJo 10 workspace (.wsp)."),
+    sample: str | None = typer.Option(None, "--sample", help="Sample name in the workspace."),
+    out: Path = typer.Option(..., "--out", help="Directory to write the figures to."),
+    fmt: str = typer.Option("png", "--format", help="png or svg."),
+    gate: list[str] | None = typer.Option(None, "--gate", help="Only this gate id (repeatable)."),
+) -> None:
+    """Density plots of each gate's parent population with the gate drawn, one file per gate."""
+    if fmt not in ("png", "svg"):
+        raise _refuse(f"--format: {fmt!r} is not allowed; allowed: png, svg")
+    if (gating_ml is None) == (flowjo is None):
+        raise _refuse("give exactly one strategy: --gating-ml XML or --flowjo WSP --sample NAME")
+    with _refusals():
+        from trephine.analysis.flow.plots import plot_strategy
+        from trephine.analysis.flow.strategy import FcsEvents
+
+        if flowjo is not None:
+            fcs, strategy = load_flowjo(file, flowjo, sample)
+        else:
+            from trephine.io.fcs import read_fcs
+            from trephine.io.gatingml import read_gatingml
+
+            assert gating_ml is not None
+            fcs, strategy = read_fcs(file), read_gatingml(gating_ml)
+        markers = {c.name: c.marker for c in fcs.channels}
+        plots = plot_strategy(
+            strategy,
+            FcsEvents(fcs),
+            out,
+            "svg" if fmt == "svg" else "png",
+            markers=markers,
+            gate_ids=gate or None,
+        )
+    skipped = len(strategy.gates) - len(plots) if not gate else 0
+    for p in plots:
+        share = f"{100.0 * p.count / p.parent_count:.2f} %" if p.parent_count else "-"
+        typer.echo(f"{p.path}  {p.gate_id}  {p.count:,} events ({share} of parent)")
+    note = f" ({skipped} boolean gate(s) have no geometry to draw)" if skipped else ""
+    typer.echo(f"{len(plots)} figure(s) written to {out}{note}")
