@@ -337,3 +337,42 @@ def test_qpcr_replicate_rule(cts: list[Any], status: str) -> None:
         },
     )
     assert out["mrd_status"] == status
+
+
+def test_single_new_mrd_result_after_cr_mrd_negative_is_a_conversion() -> None:
+    history = {"best_response": "CR_MRD-"}
+    pos = {"method": "MFC", "pct": D("0.2"), "cd45_events": 700000}
+    out = ev("ELN2022+ELN2021", {**aml(), "history": history, "mrd": pos})
+    assert out["mrd_event"] == "MRD_RELAPSE_UNCONFIRMED"
+    neg = {"method": "MFC", "pct": 0, "cd45_events": 700000}
+    assert ev("ELN2022+ELN2021", {**aml(), "history": history, "mrd": neg})["mrd_event"] == "NONE"
+
+
+def test_emd_after_remission_is_relapse() -> None:
+    out = ev("ELN2022", {**aml(extramedullary=True), "history": {"best_response": "CRi"}})
+    assert out["relapse"] == "HEMATOLOGIC_RELAPSE"
+
+
+@pytest.mark.parametrize(
+    ("base", "now", "expected"),
+    [
+        (8, 12, "PD"),
+        (8, 11, "SD"),
+        (4, D("6"), "PD"),
+        (12, 21, "SD"),
+        (12, 24, "PD"),
+    ],
+)
+def test_iwg2006_blast_progression(base: int, now: Any, expected: str) -> None:
+    out = ev(
+        "IWG2006",
+        {
+            "baseline_bm_blasts_pct": base,
+            "bm_blasts_pct": now,
+            "hb": 9,
+            "plt": 50,
+            "anc": D("0.8"),
+            "pb_blasts_pct": 0,
+        },
+    )
+    assert out["response"] == expected

@@ -500,6 +500,10 @@ def _aml_response(name: str, rs: RuleSet, mrd_suffix: tuple[str, ...]) -> Evalua
                 result.add_flags(a.flags)
         if "mrd_series" in raw:
             _mrd_series(raw, history, params, where, result)
+        elif has_mrd and raw.get("mrd") is not None and _prior_mrd_known(history):
+            # One new MRD result after a known MRD state: the relapse rule still applies (M11).
+            single = {"mrd_series": raw["mrd"] if isinstance(raw["mrd"], list) else [raw["mrd"]]}
+            _mrd_series(single, history, params, f"{where}.mrd", result, event_only=True)
         if not result.outputs:
             raise ValidationError(
                 f"{where}",
@@ -560,12 +564,20 @@ def _landmark(
     return a.category, a
 
 
+def _prior_mrd_known(history: Mapping[str, JSON]) -> bool:
+    best = history.get("best_response")
+    return history.get("last_mrd") is not None or (
+        isinstance(best, str) and (best.endswith("_MRD-") or best.endswith("_MRD-LL"))
+    )
+
+
 def _mrd_series(
     raw: Mapping[str, JSON],
     history: Mapping[str, JSON],
     params: Mapping[str, JSON],
     where: str,
     result: CaseResult,
+    event_only: bool = False,
 ) -> None:
     def sample(entry: JSON, swhere: str) -> MrdSample:
         if not isinstance(entry, Mapping):
@@ -595,6 +607,10 @@ def _mrd_series(
         sample(e, f"{where}.mrd_series[{i}]") for i, e in enumerate(seq(raw, "mrd_series", where))
     ]
     steps = mrd_relapse_states(samples, prior)
+    if event_only:
+        if steps:
+            result.put("mrd_event", steps[-1].state, steps[-1].explanation("ELN2021", "ELN2021"))
+        return
     ordered = sorted(samples, key=lambda s: (s.date is None, s.date or dt.date.min))
     positives = 0
     for s, step in zip(ordered, steps, strict=True):

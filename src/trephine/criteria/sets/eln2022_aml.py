@@ -200,7 +200,11 @@ RELAPSE = RuleSet(
         Rule(
             "ELN22-REL-EMD",
             "HEMATOLOGIC_RELAPSE",
-            is_("new_extramedullary", True, when_missing=False),
+            # CR/CRh/CRi required no EMD, so EMD seen after remission is new EMD.
+            AnyOf(
+                is_("new_extramedullary", True, when_missing=False),
+                is_("extramedullary", True, when_missing=False),
+            ),
             _c(T7 + ", relapse: new EMD", Tag.RECALLED),
         ),
         Rule(

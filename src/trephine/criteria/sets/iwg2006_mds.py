@@ -34,7 +34,7 @@ RESPONSE = RuleSet(
     title="MDS response (IWG 2006)",
     edition="IWG2006",
     citation=_c("response table (altering natural history)"),
-    categories=("CR", "PR", "mCR", "SD", "NOT_EVALUABLE"),
+    categories=("CR", "PR", "mCR", "SD", "PD", "NOT_EVALUABLE"),
     not_evaluable="NOT_EVALUABLE",
     inputs=MDS_INPUTS,
     derive=derive,
@@ -58,6 +58,33 @@ RESPONSE = RuleSet(
             "mCR",
             AllOf(le("bm_blasts_pct", 5), ge("bm_blast_reduction_pct", 50)),
             _c("response table, marrow CR (≤5 % and ≥50 % fall)"),
+        ),
+        Rule(
+            "IWG06-PD",
+            "PD",
+            # Blast progression by pre-treatment group; group edges [5,10), [10,20), [20,30] [I].
+            AllOf(
+                AnyOf(
+                    AllOf(lt("baseline_bm_blasts_pct", 5), gt("bm_blasts_pct", 5)),
+                    AllOf(
+                        ge("baseline_bm_blasts_pct", 5),
+                        lt("baseline_bm_blasts_pct", 10),
+                        gt("bm_blasts_pct", 10),
+                    ),
+                    AllOf(
+                        ge("baseline_bm_blasts_pct", 10),
+                        lt("baseline_bm_blasts_pct", 20),
+                        gt("bm_blasts_pct", 20),
+                    ),
+                    AllOf(
+                        ge("baseline_bm_blasts_pct", 20),
+                        le("baseline_bm_blasts_pct", 30),
+                        gt("bm_blasts_pct", 30),
+                    ),
+                ),
+                le("bm_blast_reduction_pct", -50),
+            ),
+            _c("response table, PD: ≥50 % rise in blasts past the next group edge"),
         ),
         Rule("IWG06-SD", "SD", AllOf(), _c("response table, stable disease")),
     ),
