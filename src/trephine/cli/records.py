@@ -80,26 +80,18 @@ def import_(
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Import the clinical template, all or nothing; re-importing the same data adds nothing."""
-    import hashlib
-
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from trephine.importers.clinical import import_tables
-    from trephine.io.tabular import read_tables
+    from trephine.importers.clinical import import_paths
     from trephine.settings import get_settings
 
-    try:
-        tables = [table for path in paths for table in read_tables(path)]
-        digest = hashlib.sha256()
-        for path in paths:
-            for file in sorted(path.glob("*.csv")) if path.is_dir() else [path]:
-                digest.update(file.read_bytes())
-    except TrephineError as exc:
-        raise _fail(exc) from None
-    source = ", ".join(str(p) for p in paths)
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise _fail(f"{missing[0]}: file not found")
     database = _open(database_url, migrate=True)
     console = Console(stderr=True)
+    source = ", ".join(str(p) for p in paths)
     try:
         with Progress(
             "[progress.description]{task.description}",
@@ -110,13 +102,11 @@ def import_(
             transient=True,
         ) as progress:
             task = progress.add_task("Importing", total=None)
-            report = import_tables(
+            report = import_paths(
                 database,
-                tables,
-                source,
-                digest.hexdigest(),
+                paths,
                 actor or get_settings().cli_user,
-                lambda done, total: progress.update(task, completed=done, total=total),
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     except TrephineError as exc:
         raise _fail(exc) from None

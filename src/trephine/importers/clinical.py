@@ -725,7 +725,20 @@ def import_path(
     ``progress(done, total)`` is called while writing. Raises :class:`ImportRejected` (nothing
     written) or :class:`~trephine.errors.ParseError` for an unreadable file.
     """
-    return import_tables(database, read_tables(path), str(path), _digest(path), actor, progress)
+    return import_paths(database, [path], actor, progress=progress)
+
+
+def import_paths(
+    database: Any,
+    paths: Sequence[Path],
+    actor: str,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Several files (e.g. ``patients.csv results.csv``) as ONE import: all or nothing."""
+    tables = [table for path in paths for table in read_tables(path)]
+    source = ", ".join(str(p) for p in paths)
+    return import_tables(database, tables, source, digest(paths), actor, progress)
 
 
 def import_tables(
@@ -754,7 +767,10 @@ def import_tables(
 
     try:
         with database.unit_of_work(actor) as uow:
-            uow.context = {"import": Path(source).name, "sha256": sha256}
+            uow.context = {
+                "import": ", ".join(Path(p).name for p in source.split(", ")),
+                "sha256": sha256,
+            }
             write_errors = write_parsed(uow, parsed, report, tick)
             if write_errors:
                 raise _Rollback()
@@ -763,9 +779,10 @@ def import_tables(
     return report
 
 
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
-    for file in files:
-        digest.update(file.read_bytes())
-    return digest.hexdigest()
+def digest(paths: Sequence[Path]) -> str:
+    """SHA-256 over the imported bytes, recorded in the audit trail to identify the file."""
+    sha = hashlib.sha256()
+    for path in paths:
+        for file in sorted(path.glob("*.csv")) if path.is_dir() else [path]:
+            sha.update(file.read_bytes())
+    return sha.hexdigest()

@@ -293,9 +293,13 @@ def list_patients(uow: UnitOfWork) -> list[PatientSummary]:
 
 
 def patient_record(uow: UnitOfWork, external_id: str) -> PatientRecord:
-    """The patient's whole record (no identity) and timeline in date order."""
+    """The patient's whole record (no identity) and timeline in date order.
+
+    The read is audited (BALP PatientRead; clinical-systems.md §6.5 F2).
+    """
     session = uow.session
     patient = _rows.patient_row(uow, external_id)
+    uow.audit("read", "patient", external_id, {})
     pid = patient.id
     diagnoses = tuple(
         _rows.to_diagnosis(r)

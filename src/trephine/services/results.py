@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from trephine.domain.results import ResultKind, ResultValue, headline
 from trephine.errors import Conflict, NotFound, ValidationError
@@ -73,7 +73,9 @@ def record_result(
         ResultRow.analyte == key[3],
         ResultRow.collected_on == collected_on,
     )
-    current = uow.session.scalar(select(ResultRow).where(*where, ResultRow.state.in_(_CURRENT)))
+    # One query answers both "is there a current version?" and "which version number is next?".
+    versions = list(uow.session.scalars(select(ResultRow).where(*where)))
+    current = next((r for r in versions if r.state in _CURRENT), None)
     if current is not None:
         existing = _view(uow, current)
         if existing.value != value:
@@ -89,18 +91,24 @@ def record_result(
         if verify and current.state == ResultState.DRAFT:
             return verify_result(uow, current.id), False
         return existing, False
-    last = uow.session.scalar(select(func.max(ResultRow.version)).where(*where))
+    now = uow.now()
     row = ResultRow(
         patient_id=key[0],
         specimen_id=key[1],
         kind=key[2],
         analyte=key[3],
         collected_on=collected_on,
-        version=(last or 0) + 1,
+        version=max((r.version for r in versions), default=0) + 1,
         state=str(ResultState.DRAFT),
         created_by=uow.actor,
-        created_at=uow.now(),
+        created_at=now,
     )
+    if verify:
+        # Created and signed out in one insert; the table still decides, and both steps are
+        # audited as separate events.
+        row.state = str(next_state(_entity(row), ResultState.DRAFT, Action.VERIFY))
+        row.verified_by = uow.actor
+        row.verified_at = now
     _set_value(row, value)
     uow.session.add(row)
     uow.session.flush()
@@ -110,8 +118,34 @@ def record_result(
         row.id,
         {"specimen": accession, "kind": row.kind, "analyte": row.analyte, "version": row.version},
     )
-    stored = verify_result(uow, row.id) if verify else _view(uow, row)
-    return stored, True
+    if verify:
+        uow.audit("verify", "result", row.id, {"version": row.version})
+    patient = uow.session.get(PatientRow, row.patient_id)
+    assert patient is not None  # the specimen's foreign key guarantees it
+    return _stored(row, value, patient.external_id, accession), True
+
+
+def _stored(row: ResultRow, value: ResultValue, patient_id: str, accession: str) -> StoredResult:
+    """The view of a row just written, without decoding the JSON we just encoded."""
+    return StoredResult(
+        id=row.id,
+        patient_id=patient_id,
+        accession=accession,
+        kind=ResultKind(row.kind),
+        analyte=row.analyte,
+        collected_on=row.collected_on,
+        version=row.version,
+        state=ResultState(row.state),
+        value=value,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        supersedes_id=row.supersedes_id,
+        verified_by=row.verified_by,
+        verified_at=row.verified_at,
+        amended_by=row.amended_by,
+        amended_at=row.amended_at,
+        amendment_reason=row.amendment_reason,
+    )
 
 
 def edit_draft(uow: UnitOfWork, result_id: int, value: ResultValue) -> StoredResult:
