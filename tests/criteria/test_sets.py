@@ -359,8 +359,8 @@ def test_emd_after_remission_is_relapse() -> None:
         (8, 12, "PD"),
         (8, 11, "SD"),
         (4, D("6"), "PD"),
-        (12, 21, "SD"),
-        (12, 24, "PD"),
+        (16, 23, "SD"),
+        (16, 24, "PD"),
     ],
 )
 def test_iwg2006_blast_progression(base: int, now: Any, expected: str) -> None:
