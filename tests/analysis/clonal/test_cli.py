@@ -91,6 +91,10 @@ def test_vcf_end_to_end_and_plot(tmp_path: Path) -> None:
     by_gene = {m["gene"]: m for m in data["mutations"]}
     assert by_gene["NPM1"]["status"] == "persistent" and by_gene["NPM1"]["intermittent"]
     assert by_gene["TET2"]["chip"] and not by_gene["TET2"]["mrd_informative"]
+    # At day 30 only the TET2 (CHIP) clone is left: nothing MRD-informative is present.
+    d30 = next(s for s in data["samples"] if s["sample_id"] == "D30")
+    assert d30["n_present"] == 4 and d30["n_present_mrd_informative"] == 0
+    assert d30["chip_genes_present"] == ["TET2"] and d30["max_vaf_mrd_informative"] is None
     out = tmp_path / "plots"
     res = runner.invoke(
         app,

@@ -221,5 +221,30 @@ def analysis_json(a: Analysis) -> dict[str, Any]:
         "mutations": mutations,
         "clones": clones,
         "trees": trees,
+        "samples": _sample_summaries(a),
         "settings": {k: v for k, v in a.settings.__dict__.items()},
     }
+
+
+def _sample_summaries(a: Analysis) -> list[dict[str, Any]]:
+    """Per specimen: how many mutations are present, and how many of them may serve as MRD
+    markers (non-CHIP, ELN 2021 M12). The MRD call itself belongs to the criteria engine."""
+    out: list[dict[str, Any]] = []
+    for p in a.patients:
+        for j, s in enumerate(p.samples):
+            present = [t for t in p.mutations if t.measurements[j].present]
+            informative = [t for t in present if t.mrd_informative]
+            vafs = [t.measurements[j].vaf or 0.0 for t in informative]
+            out.append(
+                {
+                    "patient_id": p.patient_id,
+                    "sample_id": s.sample_id,
+                    "day": s.day,
+                    "purity": s.purity,
+                    "n_present": len(present),
+                    "n_present_mrd_informative": len(informative),
+                    "max_vaf_mrd_informative": _r(max(vafs)) if vafs else None,
+                    "chip_genes_present": sorted({t.gene for t in present if t.chip}),
+                }
+            )
+    return out
