@@ -273,3 +273,25 @@ def write_blank_templates(folder: Path) -> list[Path]:
     workbook.save(xlsx)
     written.append(xlsx)
     return written
+
+
+def render_reference() -> str:
+    """The column and field tables of docs/import-template.md (a test keeps the doc in step)."""
+    lines: list[str] = []
+    for sheet, columns in SHEETS.items():
+        lines += [f"### `{sheet}`", "", "| column | required | meaning / allowed | example |"]
+        lines.append("|---|---|---|---|")
+        for col in columns:
+            required = "yes" if col.required else ""
+            lines.append(f"| `{col.name}` | {required} | {col.description} | {col.example} |")
+        lines.append("")
+    lines += ["### Result fields (`results.field`, per `results.kind`)", ""]
+    for kind, fields in RESULT_FIELDS.items():
+        lines += [f"#### `{kind}`", "", "| field | type | allowed |", "|---|---|---|"]
+        for name, spec in fields.items():
+            allowed = spec.describe()
+            if spec.unit_required:
+                allowed += " — **unit column required**"
+            lines.append(f"| `{name}` | {spec.kind} | {allowed} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
