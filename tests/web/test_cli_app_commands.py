@@ -54,3 +54,21 @@ def test_serve_refuses_a_bad_port(runner: CliRunner) -> None:
     result = runner.invoke(app, ["serve", "--port", "70000"])
     assert result.exit_code == 2
     assert "--port" in result.output
+
+
+def test_demo_on_an_unusable_database_is_one_line_and_exit_2(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A directory where the SQLite file should be: the driver cannot open it.
+    (tmp_path / "d.db").mkdir()
+    monkeypatch.setenv("TREPHINE_DATABASE_URL", f"sqlite:///{tmp_path / 'd.db'}")
+    from trephine.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["demo", "--patients", "1"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "error: database" in result.output and "d.db" in result.output

@@ -11,9 +11,17 @@ import typer
 from trephine.errors import TrephineError
 
 
-def _fail(exc: Exception) -> typer.Exit:
+def _fail(exc: Exception | str) -> typer.Exit:
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(code=2)
+
+
+def _database_problem(exc: Exception) -> str:
+    from trephine.settings import get_settings
+
+    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    url = get_settings().database_url
+    return f"database {url!r}: {first} (check TREPHINE_DATABASE_URL; `trephine init` migrates)"
 
 
 def demo(
@@ -29,6 +37,7 @@ def demo(
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from sqlalchemy.exc import SQLAlchemyError
 
     from trephine.services import open_database
     from trephine.testing.cohort import generate_cohort
@@ -54,6 +63,9 @@ def demo(
         database.dispose()
     except TrephineError as exc:
         raise _fail(exc) from None
+    except SQLAlchemyError as exc:
+        # One line naming the database problem; the driver's traceback helps nobody here.
+        raise _fail(_database_problem(exc)) from None
     elapsed = time.perf_counter() - started
     typer.echo(
         f"{report.patients_created} patients loaded ({report.patients_skipped} already present), "
@@ -70,6 +82,7 @@ def serve(
 ) -> None:
     """Serve the web app and the JSON API (uvicorn)."""
     import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
 
     from trephine.api.app import create_app
 
@@ -84,6 +97,8 @@ def serve(
             )
     except TrephineError as exc:
         raise _fail(exc) from None
+    except SQLAlchemyError as exc:
+        raise _fail(_database_problem(exc)) from None
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(
             f"warning: listening on {host}; there is no authentication yet, so anyone who can "
