@@ -62,13 +62,18 @@ def _refusals() -> Iterator[None]:
                     typer.echo(f"warning: {msg}", err=True)
 
 
-def _load(file: Path, gating_ml: Path | None, flowjo: Path | None) -> tuple[FcsFile, Strategy]:
+def _load(
+    file: Path, gating_ml: Path | None, flowjo: Path | None, sample: str | None = None
+) -> tuple[FcsFile, Strategy]:
     from trephine.io.fcs import read_fcs
     from trephine.io.gatingml import read_gatingml
 
     if flowjo is not None:
-        # Not implemented yet: FlowJo workspace import is a separate piece of work.
-        raise _refuse(f"{flowjo}: FlowJo workspaces are not supported yet; use --gating-ml")
+        if gating_ml is not None:
+            raise _refuse("give one strategy: --gating-ml XML or --flowjo WSP --sample NAME")
+        from trephine.cli.flow_plots import load_flowjo
+
+        return load_flowjo(file, flowjo, sample)
     if gating_ml is None:
         raise _refuse("a gating strategy is required: --gating-ml XML")
     fcs = read_fcs(file)
@@ -105,7 +110,7 @@ def gate(
         None, "--gating-ml", help="Gating-ML 2.0 document with the strategy."
     ),
     flowjo: Path | None = typer.Option(
-        None, "--flowjo", help="FlowJo 10 workspace (not supported yet)."
+        None, "--flowjo", help="FlowJo 10 workspace (.wsp); with --sample."
     ),
     sample: str | None = typer.Option(None, "--sample", help="Sample name in the workspace."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON counts per gate."),
@@ -113,9 +118,9 @@ def gate(
         None, "--membership", help="Write one boolean array per gate id (.npz)."
     ),
 ) -> None:
-    """Gate an FCS file with a Gating-ML 2.0 strategy: event counts per gate."""
+    """Gate an FCS file with a Gating-ML 2.0 strategy or a FlowJo workspace sample's gates."""
     with _refusals():
-        fcs, strategy = _load(file, gating_ml, flowjo)
+        fcs, strategy = _load(file, gating_ml, flowjo, sample)
         result = _evaluate(fcs, strategy, None)
         if membership is not None:
             _write_membership(membership, result)
