@@ -72,3 +72,39 @@ def test_demo_on_an_unusable_database_is_one_line_and_exit_2(
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert "error: database" in result.output and "d.db" in result.output
+
+
+def test_demo_refuses_to_mix_with_other_patients_unless_asked(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trephine.domain.patient import Patient, Sex
+    from trephine.services.patients import register_patient
+    from trephine.settings import get_settings
+
+    url = f"sqlite:///{tmp_path / 'real.db'}"
+    db = open_database(url)
+    db.upgrade()
+    with db.unit_of_work("test") as uow:
+        register_patient(uow, Patient("P-0001", Sex.FEMALE, 1970))
+    monkeypatch.setenv("TREPHINE_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        refused = runner.invoke(app, ["demo", "--patients", "2"])
+        assert refused.exit_code == 2
+        assert "P-0001" in refused.output and "--allow-mixed" in refused.output
+        with db.unit_of_work("test") as uow:
+            assert [p.patient_id for p in list_patients(uow)] == ["P-0001"]  # nothing written
+        mixed = runner.invoke(app, ["demo", "--patients", "2", "--allow-mixed"])
+        assert mixed.exit_code == 0, mixed.output
+    finally:
+        get_settings.cache_clear()
+    with db.unit_of_work("test") as uow:
+        assert len(list_patients(uow)) == 3
+    db.dispose()
+
+
+def test_database_urls_are_shown_without_passwords() -> None:
+    from trephine.cli.app_commands import _shown_url
+
+    shown = _shown_url("postgresql+psycopg://lab:s3cret@db.example:5432/trephine")
+    assert "s3cret" not in shown and "lab:***@db.example" in shown

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import typer
 
-from trephine.errors import TrephineError
+from typing import TYPE_CHECKING
+
+from trephine.errors import TrephineError, ValidationError
+
+if TYPE_CHECKING:
+    from trephine.store.database import Database
 
 
 def _fail(exc: Exception | str) -> typer.Exit:
@@ -16,11 +21,21 @@ def _fail(exc: Exception | str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _shown_url(url: str) -> str:
+    """The database URL with any password masked, fit for a terminal or a log."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL has no password we could find either
+        return url
+
+
 def _database_problem(exc: Exception) -> str:
     from trephine.settings import get_settings
 
     first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    url = get_settings().database_url
+    url = _shown_url(get_settings().database_url)
     return f"database {url!r}: {first} (check TREPHINE_DATABASE_URL; `trephine init` migrates)"
 
 
@@ -29,6 +44,11 @@ def demo(
         240, "--patients", "-n", min=1, max=100_000, help="How many synthetic patients."
     ),
     seed: int = typer.Option(20240917, "--seed", help="Random seed; same seed, same cohort."),
+    allow_mixed: bool = typer.Option(
+        False,
+        "--allow-mixed",
+        help="Load even if the database already holds patients that are not from the demo.",
+    ),
 ) -> None:
     """Load the seeded synthetic demo cohort (no real data) into the database.
 
@@ -47,6 +67,8 @@ def demo(
     try:
         database = open_database()
         database.upgrade()
+        if not allow_mixed:
+            _refuse_mixing(database)
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -72,6 +94,23 @@ def demo(
         f"{report.procedures} biopsies, {report.specimens} specimens, {report.results} results "
         f"signed out, {report.amendments} amended — {elapsed:.1f} s"
     )
+
+
+def _refuse_mixing(database: Database) -> None:
+    """Synthetic patients must not end up among real ones by accident."""
+    from trephine.services import patients
+    from trephine.testing.cohort import ID_PREFIX
+
+    with database.unit_of_work("demo-lab") as uow:
+        others = [p.patient_id for p in patients.list_patients(uow)]
+    others = [pid for pid in others if not pid.startswith(ID_PREFIX)]
+    if others:
+        raise ValidationError(
+            "database",
+            _shown_url(database.url),
+            f"a database without other patients (it holds {len(others)}, e.g. {others[0]!r})",
+            reason="the demo cohort is synthetic; use a separate database or --allow-mixed",
+        )
 
 
 def serve(

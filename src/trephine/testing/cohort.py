@@ -102,6 +102,8 @@ LAST_DIAGNOSIS = dt.date(2023, 6, 30)
 COHORT_END = dt.date(2025, 6, 30)
 DEFAULT_SEED = 20240917
 DEFAULT_PATIENTS = 240
+#: Every synthetic patient id starts with this (``DEMO-0001`` …).
+ID_PREFIX = "DEMO-"
 #: Share of verified results that receive an amendment (a corrected second version).
 AMEND_FRACTION = 0.03
 
@@ -305,7 +307,7 @@ class _Builder:
 
     @property
     def pid(self) -> str:
-        return f"DEMO-{self.index + 1:04d}"
+        return f"{ID_PREFIX}{self.index + 1:04d}"
 
     # -- therapy -------------------------------------------------------------------------
 
