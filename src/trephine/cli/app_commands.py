@@ -6,9 +6,9 @@ Heavy imports (SQLAlchemy, FastAPI, uvicorn, plotly) happen inside the commands 
 
 from __future__ import annotations
 
-import typer
-
 from typing import TYPE_CHECKING
+
+import typer
 
 from trephine.errors import TrephineError, ValidationError
 
