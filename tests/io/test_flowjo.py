@@ -507,3 +507,40 @@ def test_error_names_the_line() -> None:
 def test_outside_gate_requires_a_region() -> None:
     with pytest.raises(ValidationError):
         OutsideGate(id="x", parent=None, region=None)
+
+
+def test_spectral_matrix_unmixes_by_least_squares() -> None:
+    # Two dyes seen by three detectors (spectral="1"): Comp-F1 is the least-squares unmixed F1.
+    m = np.array([[1.0, 0.3, 0.1], [0.2, 1.0, 0.4]])
+    rows = "".join(
+        f'<transforms:spillover data-type:parameter="{f}">'
+        + "".join(
+            f'<transforms:coefficient data-type:parameter="{d}" transforms:value="{m[i, j]}"/>'
+            for j, d in enumerate(["D1", "D2", "D3"])
+        )
+        + "</transforms:spillover>"
+        for i, f in enumerate(["F1", "F2"])
+    )
+    comp = (
+        '<transforms:spilloverMatrix spectral="1" prefix="Comp-" suffix="" name="Unmix">'
+        f"{rows}</transforms:spilloverMatrix>"
+    )
+    pops = population("F1+", rect([("Comp-F1", 1000, None)]))
+    s = parse_workspace(workspace(sample("s.fcs", "", pops, comp=comp))).samples[0]
+    assert s.compensation is not None and s.compensation.detectors == ("D1", "D2", "D3")
+    rng = np.random.default_rng(3)
+    true = rng.uniform(0, 2000, size=(3000, 2))
+    events = ArrayEvents(true @ m, ["D1", "D2", "D3"])
+    got = evaluate(s.strategy, events).memberships["F1+"]
+    clear = np.abs(true[:, 0] - 1000) > 1e-6
+    np.testing.assert_array_equal(got[clear], (true[:, 0] >= 1000)[clear])
+
+
+def test_identical_transforms_are_shared_across_channels_and_samples() -> None:
+    xml = workspace(
+        sample("a.fcs", biex("X") + biex("Y") + log("Z"), "", sample_id="1"),
+        sample("b.fcs", biex("X"), "", sample_id="2"),
+    )
+    a, b = parse_workspace(xml).samples
+    assert a.transforms["X"] is a.transforms["Y"] is b.transforms["X"]
+    assert a.transforms["Z"] is not a.transforms["X"]

@@ -280,6 +280,9 @@ def parse_workspace(data: bytes | str, source: str = "<workspace>") -> Workspace
 class _Ctx:
     def __init__(self, source: str) -> None:
         self.source = source
+        #: One instance per distinct transform: a logicle tabulates its inverse on first use,
+        #: and a workspace repeats the same few parameter sets on every channel of every sample.
+        self.transforms: dict[Transform, Transform] = {}
 
     def loc(self, node: _Node, where: str) -> Location:
         return Location(source=f"{self.source}:{node.line}", field=where)
@@ -472,7 +475,7 @@ class _Sample:
                 raise ctx.fail(t, where, f"transform <{t.tag}>", ", ".join(SUPPORTED_TRANSFORMS))
         except ValidationError as exc:
             raise ParseError(str(exc), location=ctx.loc(t, where)) from None
-        return name, transform
+        return name, ctx.transforms.setdefault(transform, transform)
 
     # ---------------------------------------------------------------- populations
 
