@@ -140,3 +140,40 @@ def test_property_permuting_rows_changes_nothing(order: list[int]) -> None:
     base = analyse(obs, Settings(seed=3)).to_json()
     again = analyse([obs[i] for i in order], Settings(seed=3)).to_json()
     assert again == base
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["P1", "P2"]),
+            st.integers(0, 3),  # sample index = day / 50
+            st.integers(0, 5),  # mutation
+            st.integers(0, 60),  # alt
+            st.integers(0, 60),  # extra depth
+        ),
+        min_size=1,
+        max_size=40,
+        unique_by=lambda t: (t[0], t[1], t[2]),
+    )
+)
+def test_property_any_valid_input_gives_an_answer_not_a_crash(
+    rows: list[tuple[str, int, int, int, int]],
+) -> None:
+    obs = [
+        VariantObservation(
+            p,
+            f"{p}_s{s}",
+            50.0 * s,
+            "TET2" if m == 0 else f"G{m}",
+            f"m{m}",
+            a,
+            a + extra,
+            a / (a + extra) if a + extra else 0.0,
+        )
+        for p, s, m, a, extra in rows
+    ]
+    data = analyse(obs).to_json()
+    assert len(data["mutations"]) == len({(p, m) for p, _, m, _, _ in rows})
+    for t in data["trees"]:
+        assert t["fits"] or t["explanation"]

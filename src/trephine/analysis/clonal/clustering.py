@@ -90,11 +90,15 @@ def count_matrix(obs: Sequence[VariantObservation]) -> CountMatrix:
     major = np.ones((n, s))
     total = np.full((n, s), 2.0)
     purity = np.ones(s)
+    vaf_only = np.zeros((n, s), dtype=bool)
     for o in obs:
         i, j = mi[o.mutation_id], si[o.sample_id]
-        vaf[i, j] = o.vaf
-        if o.alt_count is not None and o.depth is not None and o.depth > 0:
-            alt[i, j], depth[i, j] = o.alt_count, o.depth
+        if o.alt_count is not None and o.depth is not None:
+            if o.depth > 0:  # depth 0: nothing was sequenced there, so no evidence either way
+                alt[i, j], depth[i, j] = o.alt_count, o.depth
+        else:
+            vaf[i, j] = o.vaf
+            vaf_only[i, j] = True
         if o.purity is not None:
             purity[j] = o.purity
         if o.major_cn is not None:
@@ -105,7 +109,7 @@ def count_matrix(obs: Sequence[VariantObservation]) -> CountMatrix:
     for j in range(s):
         have = depth[:, j][np.isfinite(depth[:, j])]
         d0 = float(np.median(have)) if have.size else 100.0
-        fill = np.isnan(depth[:, j]) & np.isfinite(vaf[:, j])
+        fill = vaf_only[:, j]
         depth[fill, j] = d0
         alt[fill, j] = vaf[fill, j] * d0
     return CountMatrix(muts, sids, alt, depth, purity, major, total)
