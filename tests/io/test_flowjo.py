@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trephine.analysis.flow.flowjo_model import FlowJoLinear, FlowJoLog, OutsideGate
 from trephine.analysis.flow.gates import (
@@ -177,6 +179,9 @@ def test_counts_equal_flowjo(shared_data: Path, wsp_rel: str) -> None:
     expected = {pop: n for w, pop, n in COUNTED if w == wsp_rel}
     assert ours == expected
     assert flowjo == expected  # the stored counts are read too
+    if wsp_rel == QUAD:
+        # FlowJo's quadrant is four rectangles with open sides: together they partition.
+        assert sum(ours.values()) == 200000
 
 
 @pytest.mark.shared_data
@@ -544,3 +549,39 @@ def test_identical_transforms_are_shared_across_channels_and_samples() -> None:
     a, b = parse_workspace(xml).samples
     assert a.transforms["X"] is a.transforms["Y"] is b.transforms["X"]
     assert a.transforms["Z"] is not a.transforms["X"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    lo=st.floats(-500, 5e4),
+    width=st.floats(1, 2e5),
+    kind=st.sampled_from(["biex", "log", "linear", "logicle"]),
+)
+def test_rectangle_on_any_axis_equals_the_raw_range(
+    seed: int, lo: float, width: float, kind: str
+) -> None:
+    """Bounds are converted onto the display scale; every FlowJo transform is monotone, so the
+    imported gate must select exactly the events whose raw value is in [min, max)."""
+    hi = lo + width
+    axis = {
+        "biex": biex("A"),
+        "log": log("A", offset=1, decades=5),
+        "linear": linear("A"),
+        "logicle": (
+            '<transforms:logicle transforms:T="262144" transforms:W="0.5" transforms:M="4.5" '
+            'transforms:A="0"><data-type:parameter data-type:name="A"/></transforms:logicle>'
+        ),
+    }[kind]
+    xml = workspace(sample("s.fcs", axis, population("r", rect([("A", lo, hi)]))))
+    s = parse_workspace(xml).samples[0]
+    x = np.random.default_rng(seed).uniform(-2000, 3e5, 2000)
+    # The log axis pins everything under its offset (1) to the bottom: the same as value 1.
+    raw = np.maximum(x, 1.0) if kind == "log" else x
+    lo_eff, hi_eff = (max(lo, 1.0), max(hi, 1.0)) if kind == "log" else (lo, hi)
+    want = (raw >= lo_eff) & (raw < hi_eff)
+    got = evaluate(s.strategy, ArrayEvents(x[:, None], ["A"])).memberships["r"]
+    # Values within rounding of a bound may fall either way on a transformed axis.
+    tol = 1e-7 * max(1.0, abs(lo_eff), abs(hi_eff))
+    clear = (np.abs(raw - lo_eff) > tol) & (np.abs(raw - hi_eff) > tol)
+    np.testing.assert_array_equal(got[clear], want[clear])
