@@ -3,6 +3,8 @@
 They draw only valid objects — inside each field's :class:`~trephine.domain.quantity.Measure`
 range, in its canonical unit, with every qualifier — so a property test exercises what a lab can
 really report, including "< LLOQ" and "not detected at a given LOD".
+
+Needs Hypothesis (the ``dev`` extra); nothing outside tests imports this module.
 """
 
 from __future__ import annotations
