@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,12 @@ def test_bad_input_one_line_on_stderr(db_url: str, args: list[str], message: str
 
 
 def test_uninitialised_database_and_bad_url(tmp_path: Path) -> None:
-    code, _, err = run("patients", "list", "--database-url", f"sqlite:///{tmp_path / 'new.db'}")
+    missing = tmp_path / "new.db"
+    code, _, err = run("patients", "list", "--database-url", f"sqlite:///{missing}")
     assert code == 2 and "trephine init" in err
+    assert not missing.exists()  # reading must not create an empty database file
+    sqlite3.connect(missing).close()  # the file exists now, but has no schema
+    code, _, err = run("patients", "show", "P1", "--database-url", f"sqlite:///{missing}")
+    assert code == 2 and "not initialised" in err
     code, _, err = run("init", "--database-url", "notadb://x")
     assert code == 2 and "database URL" in err

@@ -38,6 +38,8 @@ def _open(url: str | None, *, migrate: bool) -> Database:
     from trephine.services import open_database
 
     try:
+        if not migrate:
+            _refuse_missing_sqlite_file(url)
         database = open_database(url)
         if migrate:
             database.upgrade()
@@ -48,6 +50,20 @@ def _open(url: str | None, *, migrate: bool) -> Database:
         raise _fail(f"database URL {url!r}: {exc}") from None
     except sqlalchemy.exc.OperationalError as exc:
         raise _fail(f"cannot open the database: {str(exc.orig).strip()}", code=1) from None
+
+
+def _refuse_missing_sqlite_file(url: str | None) -> None:
+    """Reading commands must not create an empty SQLite file as a side effect."""
+    from sqlalchemy.engine import make_url
+
+    from trephine.settings import get_settings
+
+    parsed = make_url(url or get_settings().database_url)
+    name = parsed.database
+    if parsed.get_backend_name() == "sqlite" and name not in (None, "", ":memory:"):
+        assert name is not None
+        if not Path(name).exists():
+            raise _fail(f"database file {name} does not exist; run `trephine init`")
 
 
 def _safe(url: str) -> str:
