@@ -240,7 +240,28 @@ def _allowed(where: str, value: JSON, allowed: tuple[str, ...]) -> str | None:
     return str(value)
 
 
-DISEASES = ("AML", "MDS", "MM", "CLL", "B-ALL", "T-ALL", "ALL", "MPN", "AA")
+#: Disease labels a case may carry (informative: the ruleset, not this label, picks the rules).
+DISEASES = (
+    "AML",
+    "APL",
+    "MDS",
+    "MDS/AML",
+    "CMML",
+    "MDS/MPN",
+    "MPN",
+    "CML",
+    "MPAL",
+    "MM",
+    "SMM",
+    "MGUS",
+    "CLL",
+    "SLL",
+    "B-ALL",
+    "T-ALL",
+    "ALL",
+    "AA",
+    "PNH",
+)
 
 
 # ----------------------------------------------------------------------------------- AML / MRD
@@ -684,7 +705,9 @@ MM_SPECS = specs_of(imwg2016_mm.RESPONSE, imwg2016_mm.PROGRESSION)
 def _mm(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
     _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
     _allowed(
-        f"{where}.heavy_chain", raw.get("heavy_chain"), ("IgG", "IgA", "IgM", "IgD", "IgE", "none")
+        f"{where}.heavy_chain",
+        raw.get("heavy_chain"),
+        ("IgG", "IgA", "IgM", "IgD", "IgE", "none", "light_chain_only", "nonsecretory"),
     )
     _allowed(f"{where}.light_chain", raw.get("light_chain"), ("kappa", "lambda"))
     measurable = (

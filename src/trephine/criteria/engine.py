@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from trephine import __version__
-from trephine.criteria.model import Assessment, Evidence, Fact, Facts, RuleSet
+from trephine.criteria.model import Assessment, Condition, Fact, Facts, RuleSet
 from trephine.errors import ValidationError
 
 
@@ -57,81 +58,108 @@ def evaluate(
     if ruleset.derive is not None:
         ruleset.derive(work, full)
     skipped_missing: set[str] = set()
+    not_met: list[str] = []  # rows tried before the one that decided, for the explanation
     for rule in ruleset.rules:
         missing: set[str] = set()
         outcome = rule.when.check(work, full, None, missing)
         if outcome is True:
-            evidence: list[Evidence] = []
-            rule.when.check(work, full, evidence, set())
             return _assessment(
                 ruleset,
                 rule.category,
                 rule.id,
-                evidence,
+                rule.when,
                 missing | skipped_missing,
                 rule.citation_text,
                 work,
                 full,
                 rule.note,
+                not_met,
             )
+        if outcome is False:
+            not_met.append(rule.id)
+            continue
         if outcome is None:
             if rule.missing == "skip":
                 skipped_missing |= missing
+                not_met.append(f"{rule.id} (undecidable, passed over)")
                 continue
-            evidence = []
-            rule.when.check(work, full, evidence, set())
             return _assessment(
                 ruleset,
                 ruleset.not_evaluable,
                 None,
-                evidence,
+                rule.when,
                 missing | skipped_missing,
                 rule.citation_text,
                 work,
                 full,
                 f"rule {rule.id} ({rule.category}) cannot be decided: missing "
                 + ", ".join(sorted(missing)),
+                not_met,
             )
     return _assessment(
         ruleset,
         ruleset.not_evaluable,
         None,
-        [],
+        None,
         skipped_missing,
         str(ruleset.citation),
         work,
         full,
         "no rule applies",
+        not_met,
     )
+
+
+def evaluate_many(
+    ruleset: RuleSet, many: Iterable[Facts], params: Mapping[str, Any] | None = None
+) -> list[Assessment]:
+    """Evaluate many cases with one parameter set (the batch path of ``trephine assess``).
+
+    The cyclic garbage collector is paused meanwhile: evaluation creates no reference cycles
+    (reference counting frees everything), but keeping 10^5 results alive makes the collector
+    rescan them again and again, which costs more than the evaluation itself.
+    """
+    full = resolve_params(ruleset, params)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return [evaluate(ruleset, facts, full, resolved=True) for facts in many]
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _assessment(
     ruleset: RuleSet,
     category: str,
     rule_id: str | None,
-    evidence: list[Evidence],
+    deciding: Condition | None,
     missing: set[str],
     citation: str,
     facts: Mapping[str, Fact | None],
     params: Mapping[str, Any],
     note: str = "",
+    not_met: list[str] | None = None,
 ) -> Assessment:
     flags: list[str] = []
+    scratch: set[str] = set()
     for flag in ruleset.flags:
-        if flag.when.check(facts, params, None, set()) is True:
+        if flag.when.check(facts, params, None, scratch) is True:
             flags.append(flag.flag)
     return Assessment(
         ruleset=ruleset.key,
         edition=ruleset.edition,
         category=category,
         rule_id=rule_id,
-        evidence=tuple(evidence),
         missing=tuple(sorted(missing)),
         citation=citation,
         flags=tuple(flags),
         params=params,
         software_version=__version__,
         note=note,
+        rules_not_met=tuple(not_met or ()),
+        deciding=deciding,
+        facts=facts,
     )
 
 

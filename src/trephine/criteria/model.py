@@ -580,19 +580,37 @@ class RuleSet:
 
 @dataclass(frozen=True)
 class Assessment:
-    """The explained result of one evaluation."""
+    """The explained result of one evaluation.
+
+    The evidence of the deciding row is gathered on first access (a second, recording pass over
+    that one row), so batch evaluation pays for explanations only when they are read.
+    """
 
     ruleset: str
     edition: str
     category: str
     rule_id: str | None
-    evidence: tuple[Evidence, ...]
     missing: tuple[str, ...]
     citation: str
     flags: tuple[str, ...]
     params: Mapping[str, Any]
     software_version: str
     note: str = ""
+    rules_not_met: tuple[str, ...] = ()
+    deciding: Condition | None = field(default=None, repr=False, compare=False)
+    facts: Mapping[str, Fact | None] = field(default_factory=dict, repr=False, compare=False)
+    _evidence: list[tuple[Evidence, ...]] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
+
+    @property
+    def evidence(self) -> tuple[Evidence, ...]:
+        if not self._evidence:
+            recorded: list[Evidence] = []
+            if self.deciding is not None:
+                self.deciding.check(self.facts, self.params, recorded, set())
+            self._evidence.append(tuple(recorded))
+        return self._evidence[0]
 
     @property
     def evaluable(self) -> bool:
@@ -604,6 +622,7 @@ class Assessment:
             "edition": self.edition,
             "category": self.category,
             "rule": self.rule_id,
+            "rules_not_met": list(self.rules_not_met),
             "evidence": [e.as_dict() for e in self.evidence],
             "missing": list(self.missing),
             "citation": self.citation,
