@@ -138,3 +138,11 @@ def test_unknown_patient_page_is_an_html_404(site: Any) -> None:
 def test_healthz_is_json(site: Any) -> None:
     r = site.client.get("/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+def test_no_page_pulls_from_a_cdn_and_the_schema_is_served(site: Any) -> None:
+    assert site.client.get("/docs").status_code == 404
+    assert site.client.get("/redoc").status_code == 404
+    schema = site.client.get("/openapi.json").json()
+    assert "/api/v1/patients/{patient_id}/timeline" in schema["paths"]
+    assert "PatientPublic" in schema["components"]["schemas"]

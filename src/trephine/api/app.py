@@ -30,6 +30,10 @@ def create_app(database_url: str | None = None) -> FastAPI:
         version=__version__,
         summary="Bone marrow biopsy data across the treatment cycle (research view).",
         lifespan=lifespan,
+        # FastAPI's Swagger/ReDoc pages load their JavaScript from a CDN, which a hospital
+        # network may block and which the app must not depend on; the schema stays available.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.database = database
     install_error_handlers(app)
