@@ -233,3 +233,27 @@ def test_unknown_channel_is_refused_naming_gate_and_channel() -> None:
         evaluate(s, ArrayEvents(np.zeros((3, 1)), ["FSC-A"], source="tube.fcs"))
     msg = str(err.value)
     assert "tube.fcs" in msg and "gate A" in msg and "CD45" in msg and "FSC-A" in msg
+
+
+def test_dimension_values_prefetch_equals_reference() -> None:
+    from trephine.analysis.flow.strategy import dimension_values
+
+    rng = np.random.default_rng(5)
+    n = 70_000  # more than one block
+    raw = np.column_stack([rng.uniform(0, 1e5, n), rng.lognormal(6, 2, n), rng.lognormal(6, 2, n)])
+    m = ((1.0, 0.2), (0.1, 1.0))
+    spill = SpectrumMatrix("S", ("F1", "F2"), ("F1", "F2"), m)
+    lg = LogicleTransform()
+    s = Strategy(gates=(), transforms={"lg": lg}, matrices={"S": spill})
+    dims = [
+        Dimension("F1", "S", "lg"),
+        Dimension("F2", "S"),
+        Dimension("F1", "S", "lg"),  # shares the first one's column
+        Dimension("FSC", "S"),  # not in the matrix: passes through
+    ]
+    out = dimension_values(s, ArrayEvents(raw, ["FSC", "F1", "F2"]), dims)
+    comp = raw[:, 1:] @ np.linalg.inv(np.array(m))
+    assert np.allclose(out[0], lg.apply(comp[:, 0]), rtol=0, atol=1e-12)
+    assert np.allclose(out[1], comp[:, 1], rtol=1e-12)
+    assert out[2] is out[0]
+    assert np.array_equal(out[3], raw[:, 0])
