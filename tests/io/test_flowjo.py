@@ -4,6 +4,7 @@ transform, boolean and outside-of-region populations, ellipses on biex axes, err
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -585,3 +586,54 @@ def test_rectangle_on_any_axis_equals_the_raw_range(
     tol = 1e-7 * max(1.0, abs(lo_eff), abs(hi_eff))
     clear = (np.abs(raw - lo_eff) > tol) & (np.abs(raw - hi_eff) > tol)
     np.testing.assert_array_equal(got[clear], want[clear])
+
+
+_FUZZ_BASE = workspace(
+    sample(
+        "s.fcs",
+        biex("A") + log("B") + linear("C"),
+        population(
+            "P",
+            poly(["A", "B"], [(1, 1), (500, 2), (40, 900)]),
+            population("E", ellipse(["A", "B"], [(90, 100), (110, 120)], [(120, 130), (80, 90),
+                                                                            (95, 115), (105, 105)]))
+            + population("R", rect([("C", 5, 9000)], inside=0))
+            + boolean("OrNode", "E or R", ["P/E", "P/R"]),
+            count=17,
+        ),
+    )
+).encode()  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, len(_FUZZ_BASE) - 1), st.integers(0, 255), st.booleans()),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_any_byte_mutation_gives_a_workspace_or_a_typed_error(
+    edits: list[tuple[int, int, bool]],
+) -> None:
+    data = bytearray(_FUZZ_BASE)
+    for pos, byte, delete in edits:
+        pos = min(pos, len(data) - 1)
+        if delete:
+            del data[pos]
+        else:
+            data[pos] = byte
+    try:
+        ws = parse_workspace(bytes(data), source="m.wsp")
+    except (ParseError, ValidationError) as exc:
+        assert str(exc).startswith("m.wsp")
+        return
+    for s in ws.samples:  # a surviving strategy must also evaluate (or refuse) cleanly
+        with contextlib.suppress(ValidationError):
+            evaluate(s.strategy, ArrayEvents(np.full((3, 3), 50.0), ["A", "B", "C"]))
+
+
+def test_fuzz_base_is_a_valid_workspace() -> None:
+    s = parse_workspace(_FUZZ_BASE).samples[0]
+    assert [p.kind for p in s.populations] == ["polygon", "ellipse", "rectangle", "or"]
+    assert isinstance(s.strategy.gate("P/R"), OutsideGate)
