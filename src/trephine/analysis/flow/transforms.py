@@ -191,6 +191,10 @@ class _TabulatedInverse:
     def slope_pos(self, y: FloatArray) -> FloatArray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def newton_step(self, y: FloatArray, v: FloatArray) -> None:
+        """One in-place Newton step on ``B(y) = v`` (subclasses fuse the exponentials)."""
+        y -= (self.forward_pos(y) - v) / self.slope_pos(y)
+
     def _table(self, vmax: float) -> tuple[float, FloatArray, FloatArray]:
         """The inverse tabulated on a grid uniform in ``u = asinh(v / s)``.
 
@@ -244,11 +248,13 @@ class _TabulatedInverse:
     def _solve_block(self, x_in: npt.NDArray[np.floating]) -> FloatArray:
         x = x_in.astype(np.float64, copy=False)
         v = np.abs(x)
-        finite = np.isfinite(v)
-        all_finite = bool(finite.all())
-        if not all_finite:
-            v[~finite] = 0.0
         vmax = float(v.max()) if v.size else 0.0
+        # max() is NaN or inf exactly when some value is; only then pay for the masks.
+        all_finite = math.isfinite(vmax)
+        if not all_finite:
+            finite = np.isfinite(v)
+            v[~finite] = 0.0
+            vmax = float(v.max())
         inv_scale, grid_y, slopes = self._table(vmax)
         t = np.arcsinh(v * inv_scale)
         t *= 1.0 / self._du
@@ -260,7 +266,7 @@ class _TabulatedInverse:
         for _ in range(_NEWTON_STEPS):
             # Newton on B(y) - v; B is convex and increasing for y >= x1, so from the
             # interpolated start (within ~1e-8) each step squares the error.
-            y -= (self.forward_pos(y) - v) / self.slope_pos(y)
+            self.newton_step(y, v)
         np.maximum(y, self.x1, out=y)
         neg = x < 0
         y[neg] = 2.0 * self.x1 - y[neg]
@@ -290,6 +296,22 @@ class _LogicleSolver(_TabulatedInverse):
     def slope_pos(self, y: FloatArray) -> FloatArray:
         p = self.p
         return p.a * p.b * np.exp(p.b * y) + p.c * p.d * np.exp(-p.d * y)
+
+    def newton_step(self, y: FloatArray, v: FloatArray) -> None:
+        # Same arithmetic as forward_pos/slope_pos, with each exponential computed once.
+        p = self.p
+        up = np.exp(p.b * y)
+        down = np.exp(-p.d * y)
+        up *= p.a
+        down *= p.c
+        value = up - down
+        value -= p.f
+        value -= v
+        up *= p.b
+        down *= p.d
+        up += down
+        value /= up
+        y -= value
 
 
 class _HyperlogSolver(_TabulatedInverse):
