@@ -8,7 +8,7 @@ import pytest
 
 from trephine import __version__
 from trephine.criteria.cases import evaluate_case
-from trephine.criteria.engine import evaluate, pct_reduction
+from trephine.criteria.engine import evaluate, evaluate_many, pct_reduction
 from trephine.criteria.model import (
     AllOf,
     AnyOf,
@@ -28,6 +28,7 @@ from trephine.errors import ValidationError
 from .helpers import aml
 
 C = Citation("test", "row")
+D = Decimal
 
 
 def _facts(**kw: object) -> dict[str, object]:
@@ -155,3 +156,19 @@ def test_adequacy_parameter_changes_only_what_it_documents() -> None:
 def test_type_mismatch_in_a_rule_table_is_a_bug_not_a_result() -> None:
     with pytest.raises(TypeError):
         is_("x", True).check({"x": Decimal(1)}, {}, None, set())
+
+
+def test_evaluate_many_matches_evaluate_and_restores_gc() -> None:
+    import gc
+
+    cases = [
+        _facts(**{k: v for k, v in aml(anc=a).items() if k != "disease"})
+        for a in (D("0.2"), D("0.6"), D("1.2"))
+    ]
+    many = evaluate_many(eln2022_aml.RESPONSE, cases)
+    assert [a.category for a in many] == ["CRi", "CRh", "CR"]
+    assert [a.category for a in many] == [evaluate(eln2022_aml.RESPONSE, c).category for c in cases]
+    assert gc.isenabled()
+    # Evidence is recorded on first access and then stable.
+    assert many[2].evidence == many[2].evidence
+    assert {e.input for e in many[2].evidence} >= {"anc", "plt", "bm_blasts_pct"}

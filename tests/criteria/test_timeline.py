@@ -137,3 +137,17 @@ def test_loss_of_donor_chimerism() -> None:
 def test_bad_observation_is_refused_with_date_and_field() -> None:
     with pytest.raises(ValidationError, match=r"2025-02-05 marrow\.bm_blasts_pct"):
         assess_timeline([DIAGNOSTIC, marrow(30, 140)])
+
+
+def test_chimerism_without_a_value_is_refused() -> None:
+    with pytest.raises(ValidationError, match="donor_pct"):
+        assess_timeline([TimepointInput(day(1), ObservationKind.CHIMERISM, {})])
+
+
+def test_timeline_explanations_carry_rule_and_version() -> None:
+    result = assess_timeline([DIAGNOSTIC, marrow(30, 2)])
+    (response,) = [a for a in result.assessments if a.kind == "response"]
+    assert response.explanation["rule"] == "ELN22-CR"
+    assert response.explanation["software_version"] == __version__
+    evidence = {e["input"]: e["value"] for e in response.explanation["evidence"]}
+    assert evidence["anc"] == "2.0"

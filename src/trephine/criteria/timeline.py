@@ -32,6 +32,7 @@ from trephine.criteria.cases import (
     convert,
     mrd_status,
     specs_of,
+    to_decimal,
     with_mrd,
 )
 from trephine.criteria.engine import evaluate
@@ -232,7 +233,7 @@ def assess_timeline(
                 MrdSample(
                     point.date,
                     status,
-                    None if level is None else Decimal(str(level)),
+                    None if level is None else to_decimal(level, f"{where}.level_pct"),
                     point.tissue,
                     str(point.values.get("method")),
                 )
@@ -240,6 +241,8 @@ def assess_timeline(
         elif point.kind is ObservationKind.CHIMERISM:
             spec = specs_of(diagnostics.CHIMERISM)["donor_pct"]
             donor = convert(spec, point.values.get("donor_pct"), f"{where}.donor_pct")
+            if not isinstance(donor, Decimal):
+                raise ValidationError(f"{where}.donor_pct", None, "0–100 % donor", reason="missing")
             a = evaluate(
                 diagnostics.CHIMERISM, {"donor_pct": donor}, _own(diagnostics.CHIMERISM, params)
             )
@@ -252,7 +255,6 @@ def assess_timeline(
                         f"donor chimerism fell from full donor to {a.category}",
                     )
                 )
-            assert isinstance(donor, Decimal)
             chimerism.append((point.date, donor, a.category))
 
     for sample, step in zip(mrd_samples, mrd_relapse_states(mrd_samples), strict=True):
