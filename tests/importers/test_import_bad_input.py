@@ -144,3 +144,14 @@ def test_therapy_rows_of_one_line_must_agree(tmp_path: Path) -> None:
 def test_identity_needs_name_and_mrn_together(tmp_path: Path) -> None:
     issue = one(errors_for(tmp_path, "patients", "patient_id,sex,name,mrn\nP1,male,Syn,\n"))
     assert issue.location.column == "mrn"
+
+
+def test_two_items_for_the_same_result_are_refused(tmp_path: Path) -> None:
+    text = (
+        "accession,kind,item,field,value,unit\n"
+        "A1,flow_mrd,1,mrd,0.1,%\nA1,flow_mrd,1,method,LAIP,\n"
+        "A1,flow_mrd,2,mrd,0.2,%\nA1,flow_mrd,2,method,LAIP,\n"
+    )
+    issue = one(errors_for(tmp_path, "results", text))
+    assert (issue.location.row, issue.location.column) == (4, "item")
+    assert "row 2 already gives flow_mrd LAIP for A1" in issue.message

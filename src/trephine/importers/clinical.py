@@ -576,6 +576,9 @@ def _results(table: Table, issues: list[Issue], out: Parsed) -> None:
             c.bad("field", field_name, f"each field once per result (again after row {first.row})")
             broken.add(key)
         values[spec.target] = value
+    # Two items that describe the same result (same specimen, kind and analyte) would silently
+    # replace each other on write; refuse them here, naming both rows.
+    seen: dict[tuple[str, ResultKind, str], Record] = {}
     for key, (record, values, verify) in groups.items():
         if key in broken:
             continue
@@ -593,6 +596,16 @@ def _results(table: Table, issues: list[Issue], out: Parsed) -> None:
         value = c.build(_construct, cls, kwargs)
         if c.failed:
             continue
+        natural = (key[0], key[1], value.analyte)
+        if natural in seen:
+            c.bad(
+                "item",
+                key[2],
+                f"a different result: row {seen[natural].row} already gives {key[1]} "
+                f"{value.analyte or ''} for {key[0]}".replace("  ", " "),
+            )
+            continue
+        seen[natural] = record
         if isinstance(value, AspirateDifferential) and not value.adequate:
             issues.append(
                 Issue(
