@@ -153,6 +153,10 @@ def _parse_xml(data: bytes, source: str) -> _Node:
             f"not well-formed XML: {expat.ErrorString(exc.code)} (column {exc.offset + 1})",
             location=Location(source=f"{source}:{exc.lineno}"),
         ) from None
+    except LookupError as exc:  # the XML declaration names an encoding Python does not know
+        raise ParseError(
+            f"unreadable XML declaration: {exc}", location=Location(source=f"{source}:1")
+        ) from None
     if not root:
         raise ParseError("empty document", location=Location(source=source))
     return root[0]
