@@ -376,3 +376,16 @@ def test_iwg2006_blast_progression(base: int, now: Any, expected: str) -> None:
         },
     )
     assert out["response"] == expected
+
+
+def test_dflc_from_involved_and_uninvolved_with_unit_conversion() -> None:
+    out = ev(
+        "IMWG2016",
+        {
+            "measurable_by": "FLC_only",
+            "baseline": {"involved_flc_mg_dl": 50, "uninvolved_flc_mg_dl": 2},
+            "involved_flc_mg_dl": {"value": 200, "unit": "mg/L"},
+            "uninvolved_flc_mg_dl": 1,
+        },
+    )
+    assert out["response"] == "PR"  # dFLC 48 → 19 mg/dL is a 60 % fall

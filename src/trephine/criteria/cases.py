@@ -734,6 +734,7 @@ def _mm(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseRes
         "urine_m_mg_24h",
         "bm_pc_pct",
         "dflc_mg_dl",
+        "involved_flc_mg_dl",
         "base_response",
         "ihc_kappa_lambda_ratio",
     }

@@ -43,7 +43,11 @@ INPUTS = (
     InputSpec("urine_m_mg_24h", InputKind.NUMBER, "mg/24h"),
     InputSpec("bm_pc_pct", InputKind.NUMBER, "%", maximum=HUNDRED),
     InputSpec("flc_ratio", InputKind.NUMBER, "ratio", maximum=None),
-    InputSpec("dflc_mg_dl", InputKind.NUMBER, "mg/dL"),
+    InputSpec("dflc_mg_dl", InputKind.NUMBER, "mg/dL", description="involved − uninvolved FLC"),
+    InputSpec("involved_flc_mg_dl", InputKind.NUMBER, "mg/dL"),
+    InputSpec("uninvolved_flc_mg_dl", InputKind.NUMBER, "mg/dL"),
+    InputSpec("baseline_involved_flc_mg_dl", InputKind.NUMBER, "mg/dL"),
+    InputSpec("baseline_uninvolved_flc_mg_dl", InputKind.NUMBER, "mg/dL"),
     InputSpec("ihc_kappa_lambda_ratio", InputKind.NUMBER, "ratio"),
     InputSpec("ihc_pcs_counted", InputKind.NUMBER, "cells"),
     InputSpec("plasmacytoma", InputKind.BOOL, description="soft-tissue plasmacytoma present"),
@@ -62,6 +66,15 @@ INPUTS = (
 
 
 def derive(facts: dict[str, Fact | None], params: Params) -> None:
+    for prefix in ("", "baseline_"):
+        involved = num(facts, f"{prefix}involved_flc_mg_dl")
+        uninvolved = num(facts, f"{prefix}uninvolved_flc_mg_dl")
+        if (
+            facts.get(f"{prefix}dflc_mg_dl") is None
+            and involved is not None
+            and uninvolved is not None
+        ):
+            facts[f"{prefix}dflc_mg_dl"] = involved - uninvolved
     for marker in ("serum_m_g_dl", "urine_m_mg_24h", "bm_pc_pct", "dflc_mg_dl"):
         facts[f"{marker}_reduction_pct"] = pct_reduction(
             num(facts, f"baseline_{marker}"), num(facts, marker)
