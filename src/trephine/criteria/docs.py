@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from trephine.criteria.cases import REGISTRY
-from trephine.criteria.model import RuleSet, Tag
+from trephine.criteria.model import InputKind, RuleSet, Tag
 from trephine.criteria.registry import rulesets
 
 TAGS = {
@@ -65,8 +65,10 @@ def render(rs: RuleSet) -> str:
     if rs.inputs:
         lines += ["", "| input | kind | unit | range / allowed |", "|---|---|---|---|"]
         for spec in rs.inputs:
-            if spec.allowed:
-                rng = ", ".join(spec.allowed)
+            if spec.kind is InputKind.BOOL:
+                rng = "true, false"
+            elif spec.kind is InputKind.TEXT:
+                rng = ", ".join(spec.allowed) if spec.allowed else "text"
             else:
                 low = "" if spec.minimum is None else f"≥ {spec.minimum}"
                 high = "" if spec.maximum is None else f"≤ {spec.maximum}"
