@@ -389,3 +389,23 @@ def test_dflc_from_involved_and_uninvolved_with_unit_conversion() -> None:
         },
     )
     assert out["response"] == "PR"  # dFLC 48 → 19 mg/dL is a 60 % fall
+
+
+@pytest.mark.parametrize(
+    ("target", "status"),
+    [
+        ("NPM1 type A", "LOW_LEVEL"),
+        ("RUNX1-RUNX1T1", "LOW_LEVEL"),
+        ("CBFB::MYH11", "LOW_LEVEL"),
+        ("PML::RARA", "POSITIVE"),  # MRD-LL is defined for NPM1 and CBF AML only (M10)
+    ],
+)
+def test_low_level_mrd_targets(target: str, status: str) -> None:
+    out = ev(
+        "ELN2021",
+        {
+            "spicules_present": True,
+            "mrd": {"method": "qPCR", "target": target, "detected": True, "level_pct": D("0.5")},
+        },
+    )
+    assert out["mrd_status"] == status

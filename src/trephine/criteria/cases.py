@@ -330,7 +330,7 @@ def mrd_facts(
         if target is not None and not isinstance(target, str):
             raise ValidationError(f"{where}.target", target, "a gene or fusion name")
         # MRD-LL is defined for NPM1/CBF; an unnamed target is read as the assay's usual one.
-        facts["pcr_low_level_target"] = target is None or target in eln2021_mrd.LOW_LEVEL_TARGETS
+        facts["pcr_low_level_target"] = target is None or eln2021_mrd.low_level_target(target)
     else:
         informative: list[Decimal] = []
         for i, variant in enumerate(seq(result, "variants", where)):

@@ -34,6 +34,16 @@ DTA_GENES = frozenset({"DNMT3A", "TET2", "ASXL1"})
 LOW_LEVEL_TARGETS = frozenset({"NPM1", "RUNX1::RUNX1T1", "CBFB::MYH11"})
 
 
+def low_level_target(target: str) -> bool:
+    """NPM1 (any mutation type, e.g. "NPM1 type A") or a CBF fusion (RUNX1::RUNX1T1,
+    CBFB::MYH11, also written with "-" or "/")."""
+    name = target.upper().replace(" ", "")
+    if name.startswith("NPM1"):
+        return True
+    fusion = name.replace("-", "::").replace("/", "::")
+    return fusion in LOW_LEVEL_TARGETS
+
+
 def _c(locator: str, tag: Tag = Tag.VERIFIED) -> Citation:
     return Citation(SOURCE, locator, tag)
 
