@@ -577,9 +577,17 @@ def test_rectangle_on_any_axis_equals_the_raw_range(
     xml = workspace(sample("s.fcs", axis, population("r", rect([("A", lo, hi)]))))
     s = parse_workspace(xml).samples[0]
     x = np.random.default_rng(seed).uniform(-2000, 3e5, 2000)
-    # The log axis pins everything under its offset (1) to the bottom: the same as value 1.
-    raw = np.maximum(x, 1.0) if kind == "log" else x
-    lo_eff, hi_eff = (max(lo, 1.0), max(hi, 1.0)) if kind == "log" else (lo, hi)
+    # The log axis pins everything under its offset (1) to the bottom, and FlowJo's biex table
+    # pins values beyond its ends (about -132 and 261622 here) to the first/last channel, as
+    # FlowJo displays off-scale events: so a gate reaching an axis end takes those events too.
+    bottom, top = -np.inf, np.inf
+    if kind == "log":
+        bottom = 1.0
+    elif kind == "biex":
+        table = s.transforms["A"].table  # type: ignore[attr-defined]
+        bottom, top = float(table[0]), float(table[-1])
+    raw = np.clip(x, bottom, top)
+    lo_eff, hi_eff = (float(np.clip(v, bottom, top)) for v in (lo, hi))
     want = (raw >= lo_eff) & (raw < hi_eff)
     got = evaluate(s.strategy, ArrayEvents(x[:, None], ["A"])).memberships["r"]
     # Values within rounding of a bound may fall either way on a transformed axis.
