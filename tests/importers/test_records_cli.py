@@ -56,6 +56,23 @@ def test_import_then_list_and_show(db_url: str, example_dir: Path) -> None:
     assert {d["derived"]["blast_percent"] for d in diffs} == {"62", "2.4"}
 
 
+def test_dry_run_checks_against_the_database_and_writes_nothing(
+    db_url: str, example_dir: Path
+) -> None:
+    code, out, _ = run("import", str(example_dir), "--dry-run", "--database-url", db_url)
+    assert code == 0 and out.startswith("would import (dry run, nothing written)")
+    assert "12 results" in out
+    code, out, _ = run("patients", "list", "--json", "--database-url", db_url)
+    assert json.loads(out) == []
+    # A problem only the database reveals is still reported by a dry run.
+    (example_dir / "specimens.csv").write_text(
+        "accession,patient_id,type,collected_at\nZ1,NOBODY,aspirate,2024-01-01T10:00Z\n",
+        encoding="utf-8",
+    )
+    code, _, err = run("import", str(example_dir), "--dry-run", "--database-url", db_url)
+    assert code == 2 and "patient 'NOBODY' not found" in err
+
+
 def test_rejected_import_exits_2_with_located_message(db_url: str, example_dir: Path) -> None:
     (example_dir / "patients.csv").write_text(
         "patient_id,sex\nP1,female\nP2,sometimes\n", encoding="utf-8"

@@ -49,7 +49,8 @@ def _open(url: str | None, *, migrate: bool) -> Database:
     except sqlalchemy.exc.ArgumentError as exc:
         raise _fail(f"database URL {url!r}: {exc}") from None
     except sqlalchemy.exc.OperationalError as exc:
-        raise _fail(f"cannot open the database: {str(exc.orig).strip()}", code=1) from None
+        reason = "; ".join(line.strip() for line in str(exc.orig).strip().splitlines())
+        raise _fail(f"cannot open the database: {reason}", code=1) from None
 
 
 def _refuse_missing_sqlite_file(url: str | None) -> None:
@@ -93,6 +94,9 @@ def import_(
         show_default=False,
     ),
     actor: str | None = typer.Option(None, "--actor", help="Who is importing (audit trail)."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Check everything, including against the database; write nothing."
+    ),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Import the clinical template, all or nothing; re-importing the same data adds nothing."""
@@ -123,6 +127,7 @@ def import_(
                 paths,
                 actor or get_settings().cli_user,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
+                dry_run=dry_run,
             )
     except TrephineError as exc:
         raise _fail(exc) from None
@@ -132,7 +137,8 @@ def import_(
         typer.echo(str(warning), err=True)
     created = ", ".join(f"{n} {sheet}" for sheet, n in report.created.items()) or "nothing new"
     unchanged = sum(report.unchanged.values())
-    typer.echo(f"imported {source}: {created}; {unchanged} already present (unchanged)")
+    verb = "would import (dry run, nothing written)" if dry_run else "imported"
+    typer.echo(f"{verb} {source}: {created}; {unchanged} already present (unchanged)")
 
 
 def _record_json(record: PatientRecord) -> Any:

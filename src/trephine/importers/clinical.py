@@ -747,11 +747,12 @@ def import_paths(
     actor: str,
     *,
     progress: Callable[[int, int], None] | None = None,
+    dry_run: bool = False,
 ) -> ImportReport:
     """Several files (e.g. ``patients.csv results.csv``) as ONE import: all or nothing."""
     tables = [table for path in paths for table in read_tables(path)]
     source = ", ".join(str(p) for p in paths)
-    return import_tables(database, tables, source, digest(paths), actor, progress)
+    return import_tables(database, tables, source, digest(paths), actor, progress, dry_run=dry_run)
 
 
 def import_tables(
@@ -761,7 +762,14 @@ def import_tables(
     sha256: str,
     actor: str,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    dry_run: bool = False,
 ) -> ImportReport:
+    """Validate, then write in one transaction; ``dry_run`` does everything and rolls back.
+
+    A dry run reports what *would* be created, including the problems only the database can
+    reveal, and leaves the database untouched.
+    """
     parsed, issues = parse_tables(tables)
     errors = [i for i in issues if i.severity is Severity.ERROR]
     if errors:
@@ -780,15 +788,13 @@ def import_tables(
 
     try:
         with database.unit_of_work(actor) as uow:
-            uow.context = {
-                "import": ", ".join(Path(p).name for p in source.split(", ")),
-                "sha256": sha256,
-            }
+            uow.context = {"import": source, "sha256": sha256}
             write_errors = write_parsed(uow, parsed, report, tick)
-            if write_errors:
+            if write_errors or dry_run:
                 raise _Rollback()
     except _Rollback:
-        raise ImportRejected(source, issues + write_errors) from None
+        if write_errors:
+            raise ImportRejected(source, issues + write_errors) from None
     return report
 
 
