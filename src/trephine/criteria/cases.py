@@ -477,6 +477,11 @@ def _aml_response(name: str, rs: RuleSet, mrd_suffix: tuple[str, ...]) -> Evalua
         facts = build_facts(raw, AML_SPECS, where, AML_STRUCT)
         result = CaseResult()
         hemodilute = _hemodilute(raw, facts)
+        first_pull = raw.get("first_pull")
+        if first_pull is not None and not isinstance(first_pull, bool):
+            raise ValidationError(f"{where}.first_pull", first_pull, "true, false")
+        if first_pull is False and "mrd" in raw:
+            result.add_flags(["NOT_FIRST_PULL"])  # ELN 2021 M2: MRD wants the first pull
         has_mrd = "mrd" in raw
         status, mrd_assessments = mrd_status(raw.get("mrd"), f"{where}.mrd", params, hemodilute)
         history = _history(raw, where)
