@@ -78,6 +78,9 @@ def _strategy() -> Strategy:
                 op=BooleanOp.AND,
                 operands=(GateReference("Blasts"), GateReference("Box")),
             ),
+            RectangleGate(
+                "FlowJo quad", "Cells", dims=(cd45, cd34), bounds=((0.55, None), (None, 0.5))
+            ),
             RectangleGate("Nothing", "Cells", dims=(fsc, ssc), bounds=((5.0, 6.0), (5.0, 6.0))),
             RectangleGate("Under nothing", "Nothing", dims=(cd45, cd34), bounds=((0, 1), (0, 1))),
         ),
@@ -163,6 +166,14 @@ def test_title_axes_and_gate_geometry(tube: tuple[Strategy, ArrayEvents]) -> Non
     xs = {line.get_xdata()[0] for line in ax.lines}
     ys = {line.get_ydata()[0] for line in ax.lines}
     assert 0.55 in xs and 0.5 in ys  # both dividers drawn
+
+    # A rectangle open on one side per axis (how FlowJo writes quadrants) is drawn as one.
+    fig = gate_figure(strategy, events, result, strategy.gate("FlowJo quad"))
+    ax = fig.axes[0]
+    assert [line.get_xdata()[0] for line in ax.lines] == [0.55, 0.0]
+    assert ax.lines[1].get_ydata()[0] == 0.5
+    (shade,) = ax.patches
+    assert shade.get_x() == 0.55 and shade.get_y() + shade.get_height() == 0.5
 
     fig = gate_figure(strategy, events, result, strategy.gate("CD45+"))
     ax = fig.axes[0]

@@ -296,7 +296,28 @@ def _draw_gate(ax: Axes, gate: Gate, xlim: tuple[float, float], ylim: tuple[floa
         "linewidth": 1.6,
         "linestyle": style,
     }
-    if isinstance(g, RectangleGate):
+    if isinstance(g, RectangleGate) and _is_quadrant(g) and not isinstance(gate, OutsideGate):
+        # FlowJo writes each quadrant as a rectangle open on one side per axis: draw it as a
+        # quadrant (both dividers across the plot, this quarter shaded).
+        (x0, x1), (y0, y1) = g.bounds
+        xv = x0 if x0 is not None else x1
+        yv = y0 if y0 is not None else y1
+        assert xv is not None and yv is not None
+        ax.axvline(xv, color=_GATE_COLOUR, linewidth=1.2)
+        ax.axhline(yv, color=_GATE_COLOUR, linewidth=1.2)
+        left, right = (xv, xlim[1]) if x0 is not None else (xlim[0], xv)
+        bottom, top = (yv, ylim[1]) if y0 is not None else (ylim[0], yv)
+        ax.add_patch(
+            Rectangle(
+                (left, bottom),
+                right - left,
+                top - bottom,
+                facecolor=_GATE_COLOUR,
+                alpha=0.08,
+                edgecolor="none",
+            )
+        )
+    elif isinstance(g, RectangleGate):
         (x0, x1), (y0, y1) = g.bounds
         # Open sides run to (a little beyond) the plot edge.
         left = x0 if x0 is not None else xlim[0] - 1.0 * (xlim[1] - xlim[0])
@@ -336,6 +357,11 @@ def _draw_gate(ax: Axes, gate: Gate, xlim: tuple[float, float], ylim: tuple[floa
                 edgecolor="none",
             )
         )
+
+
+def _is_quadrant(g: RectangleGate) -> bool:
+    """A 2-D rectangle open on exactly one side of each axis."""
+    return len(g.bounds) == 2 and all((lo is None) != (hi is None) for lo, hi in g.bounds)
 
 
 def _axis_label(
