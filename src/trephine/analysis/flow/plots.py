@@ -300,13 +300,13 @@ def _draw_gate(ax: Axes, gate: Gate, xlim: tuple[float, float], ylim: tuple[floa
         # FlowJo writes each quadrant as a rectangle open on one side per axis: draw it as a
         # quadrant (both dividers across the plot, this quarter shaded).
         (x0, x1), (y0, y1) = g.bounds
-        xv = x0 if x0 is not None else x1
-        yv = y0 if y0 is not None else y1
-        assert xv is not None and yv is not None
-        ax.axvline(xv, color=_GATE_COLOUR, linewidth=1.2)
-        ax.axhline(yv, color=_GATE_COLOUR, linewidth=1.2)
-        left, right = (xv, xlim[1]) if x0 is not None else (xlim[0], xv)
-        bottom, top = (yv, ylim[1]) if y0 is not None else (ylim[0], yv)
+        cut_x = x0 if x0 is not None else x1
+        cut_y = y0 if y0 is not None else y1
+        assert cut_x is not None and cut_y is not None
+        ax.acut_xline(cut_x, color=_GATE_COLOUR, linewidth=1.2)
+        ax.axhline(cut_y, color=_GATE_COLOUR, linewidth=1.2)
+        left, right = (cut_x, xlim[1]) if x0 is not None else (xlim[0], cut_x)
+        bottom, top = (cut_y, ylim[1]) if y0 is not None else (ylim[0], cut_y)
         ax.add_patch(
             Rectangle(
                 (left, bottom),
