@@ -23,6 +23,7 @@ from trephine.criteria.model import (
     Exactly,
     FirstAvailable,
     Not,
+    ParamRef,
     Threshold,
 )
 from trephine.criteria.registry import rulesets
@@ -40,13 +41,25 @@ def _thresholds(cond: Condition) -> list[Threshold]:
     return []
 
 
-def _numeric_thresholds() -> list[tuple[str, Threshold]]:
-    found: dict[tuple[str, str, Comparator, Decimal], tuple[str, Threshold]] = {}
+def _numeric_thresholds() -> list[tuple[str, Threshold, dict[str, Any]]]:
+    """Every numeric threshold with the parameters it needs (defaults for ``ParamRef``s)."""
+    found: dict[tuple[str, str, Comparator, str], tuple[str, Threshold, dict[str, Any]]] = {}
     for key, rs in rulesets().items():
+        defaults = rs.default_params()
         for rule in rs.rules:
             for t in _thresholds(rule.when):
-                if isinstance(t.value, Decimal):
-                    found[(key, t.input, t.comparator, t.value)] = (f"{rule.id}:{t.describe()}", t)
+                value = t.value
+                if isinstance(value, ParamRef):
+                    default = defaults[value.name]
+                    if isinstance(default, bool) or not isinstance(default, int | Decimal):
+                        continue
+                elif not isinstance(value, Decimal):
+                    continue
+                found[(key, t.input, t.comparator, str(value))] = (
+                    f"{rule.id}:{t.describe()}",
+                    t,
+                    defaults,
+                )
     return list(found.values())
 
 
@@ -61,25 +74,44 @@ EXPECT = {  # outcome (below, at, above) for each comparator
 
 
 @pytest.mark.parametrize(
-    ("label", "threshold"), _numeric_thresholds(), ids=[label for label, _ in _numeric_thresholds()]
+    ("label", "threshold", "params"),
+    _numeric_thresholds(),
+    ids=[label for label, _, _ in _numeric_thresholds()],
 )
-def test_every_numeric_threshold_at_and_across(label: str, threshold: Threshold) -> None:
+def test_every_numeric_threshold_at_and_across(
+    label: str, threshold: Threshold, params: dict[str, Any]
+) -> None:
     value = threshold.value
+    if isinstance(value, ParamRef):
+        value = Decimal(params[value.name])
     assert isinstance(value, Decimal)
     # "Just across" = one unit in the 6th decimal place: far below any reported precision, so
     # a comparison that rounded or went through binary floats would get it wrong.
     eps = Decimal("0.000001")
     got = tuple(
-        threshold.check({threshold.input: v}, {}, None, set())
+        threshold.check({threshold.input: v}, params, None, set())
         for v in (value - eps, value, value + eps)
     )
     assert got == EXPECT[threshold.comparator], label
 
 
 def test_generated_boundaries_cover_every_rule_set() -> None:
-    covered = {label.split(":")[0].split("-")[0] for label, _ in _numeric_thresholds()}
+    covered = {label.split(":")[0].split("-")[0] for label, _, _ in _numeric_thresholds()}
     assert len(_numeric_thresholds()) > 100
-    assert {"ELN22", "IMWG16", "IWG06", "IWG23", "iwCLL2008", "ALL", "AA"} <= covered
+    assert {
+        "ELN22",
+        "ELN21",
+        "IMWG16",
+        "IWG06",
+        "IWG23",
+        "iwCLL2008",
+        "CLL",
+        "ALL",
+        "AA",
+        "SAFE",
+        "CH",
+        "ICSH",
+    } <= covered
 
 
 def _case(
