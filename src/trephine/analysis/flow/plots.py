@@ -303,7 +303,7 @@ def _draw_gate(ax: Axes, gate: Gate, xlim: tuple[float, float], ylim: tuple[floa
         cut_x = x0 if x0 is not None else x1
         cut_y = y0 if y0 is not None else y1
         assert cut_x is not None and cut_y is not None
-        ax.acut_xline(cut_x, color=_GATE_COLOUR, linewidth=1.2)
+        ax.axvline(cut_x, color=_GATE_COLOUR, linewidth=1.2)
         ax.axhline(cut_y, color=_GATE_COLOUR, linewidth=1.2)
         left, right = (cut_x, xlim[1]) if x0 is not None else (xlim[0], cut_x)
         bottom, top = (cut_y, ylim[1]) if y0 is not None else (ylim[0], cut_y)
