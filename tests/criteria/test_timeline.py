@@ -151,3 +151,15 @@ def test_timeline_explanations_carry_rule_and_version() -> None:
     assert response.explanation["software_version"] == __version__
     evidence = {e["input"]: e["value"] for e in response.explanation["evidence"]}
     assert evidence["anc"] == "2.0"
+
+
+def test_assessment_key_changes_with_evidence_and_is_stable_otherwise() -> None:
+    first = assess_timeline([DIAGNOSTIC, marrow(30, 2)])
+    again = assess_timeline([marrow(30, 2), DIAGNOSTIC])
+    amended = assess_timeline([DIAGNOSTIC, marrow(30, 2, anc="0.9")])
+    keys = {a.kind: a.key() for a in first.assessments}
+    assert keys == {a.kind: a.key() for a in again.assessments}
+    changed = {a.kind: a.key() for a in amended.assessments}
+    assert changed["response"] != keys["response"]
+    assert changed["baseline"] == keys["baseline"]
+    assert keys["response"][2:4] == ("ELN2022", __version__)

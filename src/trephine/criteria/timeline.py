@@ -17,6 +17,7 @@ Example (what ``trephine assess PATIENT`` will call)::
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -91,6 +92,15 @@ class DatedAssessment:
     edition: str
     software_version: str
     explanation: Mapping[str, Any]
+
+    def key(self) -> tuple[str, str, str, str, str]:
+        """Identity for storage: the same key means the same call on the same evidence by the
+        same edition and version. A stored row with this key is kept; any difference (new
+        edition, new version, amended inputs) is stored as a new assessment, never an update."""
+        digest = hashlib.sha256(
+            json.dumps(self.explanation, sort_keys=True, default=str).encode("utf-8")
+        ).hexdigest()[:16]
+        return (self.date.isoformat(), self.kind, self.edition, self.software_version, digest)
 
 
 @dataclass(frozen=True)
