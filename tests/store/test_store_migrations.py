@@ -9,6 +9,7 @@ import sqlalchemy.exc
 from sqlalchemy import text
 
 from trephine.domain import Assessment, Patient, Sex
+from trephine.errors import Conflict
 from trephine.services import assessments, patients
 from trephine.store.database import Database
 
@@ -46,6 +47,46 @@ def test_migrations_up_from_empty_and_down(database_url: str) -> None:
         db.dispose()
 
 
+def test_upgrade_keeps_existing_rows_and_guards(database_url: str) -> None:
+    """0001 → head on a database that already holds an assessment (append-only!)."""
+    db = Database(database_url)
+    try:
+        db.upgrade("0001")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO patient (external_id, sex, created_at)"
+                    " VALUES ('P1', 'male', '2024-01-01 00:00:00+00:00')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO assessment (patient_id, assessed_on, category, ruleset,"
+                    " criteria_edition, evidence, missing_inputs, software_version, computed_at,"
+                    " recorded_by) SELECT id, '2024-01-01', 'CR', 'ELN', '2022', '[]', '[]',"
+                    " '0.1', '2024-01-01 00:00:00+00:00', 'x' FROM patient"
+                )
+            )
+        db.upgrade()
+        with db.unit_of_work("r") as uow:
+            (old,) = assessments.patient_assessments(uow, "P1")
+        assert old.assessment.category == "CR"
+        assert old.assessment.flags == () and old.assessment.params == {}
+        with (
+            pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"),
+            db.engine.begin() as c,
+        ):
+            c.execute(text("DELETE FROM assessment"))
+        db.downgrade("0001")
+        with (
+            pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"),
+            db.engine.begin() as c,
+        ):
+            c.execute(text("UPDATE assessment SET category = 'PR'"))
+    finally:
+        db.dispose()
+
+
 def test_audit_table_is_append_only(database: Database) -> None:
     with database.unit_of_work("someone") as uow:
         patients.register_patient(uow, Patient("P9", Sex.MALE, 1970))
@@ -68,7 +109,20 @@ def test_audit_table_is_append_only(database: Database) -> None:
 
 def test_assessments_are_append_only(database: Database) -> None:
     computed = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
-    first = Assessment("CR", "ELN", "2022", dt.date(2024, 5, 1), "0.1.0", computed, "rule 3")
+    first = Assessment(
+        "CR",
+        "ELN",
+        "2022",
+        dt.date(2024, 5, 1),
+        "0.1.0",
+        computed,
+        "rule 3",
+        evidence=({"input": "blasts", "value": "3.1", "comparator": "LT", "threshold": "5"},),
+        missing_inputs=("anc",),
+        citation="Döhner 2022, Table 7",
+        flags=("needs confirmation",),
+        params={"aa_retic_threshold": 60},
+    )
     with database.unit_of_work("engine") as uow:
         patients.register_patient(uow, Patient("P9", Sex.MALE, 1970))
         stored, created = assessments.record_assessment(uow, "P9", first)
@@ -81,6 +135,9 @@ def test_assessments_are_append_only(database: Database) -> None:
         listed = assessments.patient_assessments(uow, "P9")
     assert [a.assessment.software_version for a in listed] == ["0.1.0", "0.2.0"]
     assert listed[0].assessment == first
+    different = Assessment("PR", "ELN", "2022", first.assessed_on, "0.1.0", computed)
+    with database.unit_of_work("engine") as uow, pytest.raises(Conflict, match="category"):
+        assessments.record_assessment(uow, "P9", different)
     with (
         pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"),
         database.engine.begin() as conn,

@@ -168,8 +168,11 @@ def to_assessment(row: AssessmentRow, patient_id: str) -> StoredAssessment:
             software_version=row.software_version,
             computed_at=row.computed_at,
             matched_rule=row.matched_rule,
-            evidence=row.evidence,
+            evidence=tuple(row.evidence),
             missing_inputs=tuple(row.missing_inputs),
+            citation=row.citation,
+            flags=tuple(row.flags),
+            params=row.params,
         ),
         recorded_by=row.recorded_by,
     )

@@ -36,10 +36,12 @@ def record_assessment(
     )
     if row is not None:
         existing = _rows.to_assessment(row, external_id)
-        if existing.assessment.category != assessment.category:
-            raise Conflict(
-                "assessment", key, "category", existing.assessment.category, assessment.category
-            )
+        for name in ("category", "matched_rule"):
+            old, new = getattr(existing.assessment, name), getattr(assessment, name)
+            if old != new:
+                # Same rule set, edition and software must give the same answer; a different
+                # one means the inputs changed — record it under a new date or version.
+                raise Conflict("assessment", key, name, old, new)
         return existing, False
     row = AssessmentRow(
         patient_id=patient.id,
@@ -48,8 +50,11 @@ def record_assessment(
         ruleset=assessment.ruleset,
         criteria_edition=assessment.criteria_edition,
         matched_rule=assessment.matched_rule,
-        evidence=dict(assessment.evidence),
+        evidence=[dict(e) for e in assessment.evidence],
         missing_inputs=list(assessment.missing_inputs),
+        citation=assessment.citation,
+        flags=list(assessment.flags),
+        params=dict(assessment.params),
         software_version=assessment.software_version,
         computed_at=assessment.computed_at,
         recorded_by=uow.actor,

@@ -246,11 +246,16 @@ class AssessmentRow(Base):
     ruleset: Mapped[str] = mapped_column(String(64))
     criteria_edition: Mapped[str] = mapped_column(String(64))
     matched_rule: Mapped[str | None] = mapped_column(String(200))
-    evidence: Mapped[dict[str, Any]]
+    #: A JSON list of comparisons (stored in the column created as ``evidence`` in 0001).
+    evidence: Mapped[list[Any]] = mapped_column(json_type())
     missing_inputs: Mapped[list[Any]]
     software_version: Mapped[str] = mapped_column(String(64))
     computed_at: Mapped[dt.datetime]
     recorded_by: Mapped[str] = mapped_column(String(200))
+    # Added in migration 0002.
+    citation: Mapped[str | None] = mapped_column(Text)
+    flags: Mapped[list[Any]]
+    params: Mapped[dict[str, Any]]
 
 
 class AuditEventRow(Base):
