@@ -410,6 +410,8 @@ def test_nested_and_boolean_populations(tree: tuple[object, ArrayEvents, np.ndar
     assert isinstance(g, BooleanGate) and g.op is BooleanOp.AND and g.parent == "Cells"
     assert isinstance(s.strategy.gate("Cells/Not-box"), OutsideGate)
     assert [p.kind for p in s.populations][:2] == ["rectangle", "rectangle"]
+    assert s.populations[0].on == ("FSC-A",)
+    assert next(p for p in s.populations if p.kind == "and").on == ("Hi", "Cells/C+")
     assert s.flowjo_counts() == {"Cells": 4000}
     assert s.fcs_name == "tube 1.fcs"  # %20 in the URI decoded
 

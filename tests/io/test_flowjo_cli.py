@@ -159,13 +159,17 @@ def test_workspace_json_and_text(shared_data: Path) -> None:
         "id": "Time/Singlets",
         "parent": "Time",
         "gate": "polygon",
+        "on": ["FSC-W", "FSC-H"],
         "flowjo_count": 237375,
     }
     assert "DEN" in doc["groups"]
 
     res = runner.invoke(app, ["flow", "workspace", str(shared_data / ICS), "--sample", names[2]])
     assert res.exit_code == 0, res.output
-    assert "IFNg+  [rectangle]  FlowJo count 2" in res.stdout
+    assert (
+        "IFNg+  [rectangle on Comp-CD3 APC-H7 FLR-A, Comp-IFNg APC FLR-A]  FlowJo count 2\n"
+        in res.stdout
+    )
     assert "populations=14" in res.stdout
 
 

@@ -95,8 +95,12 @@ def workspace(
             continue
         for p in s.populations:
             depth = p.path.count("/") if p.parent is not None else 0
-            count = "not computed" if p.count == -1 else f"{p.count:,}" if p.count else "-"
-            typer.echo(f"    {'  ' * depth}{p.name}  [{p.kind}]  FlowJo count {count}")
+            if p.count is None:
+                count = "not written"
+            else:
+                count = "not computed" if p.count == -1 else f"{p.count:,}"
+            on = f" on {', '.join(p.on)}" if p.on else ""
+            typer.echo(f"    {'  ' * depth}{p.name}  [{p.kind}{on}]  FlowJo count {count}")
 
 
 def plot(

@@ -68,6 +68,7 @@ __all__ = [
     "FlowJoSample",
     "Population",
     "Workspace",
+    "describe",
     "load_flowjo_strategy",
     "parse_workspace",
     "read_workspace",
@@ -175,6 +176,8 @@ class Population:
     kind: str  #: rectangle, polygon, ellipse, and, or, not
     count: int | None  #: FlowJo's stored count (-1: not computed; None: not written)
     line: int  #: line of the Population/boolean node in the .wsp
+    #: the parameters gated on, as FlowJo names them (``Comp-FITC-A``); booleans: the operands
+    on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -551,7 +554,12 @@ class _Sample:
             raise ParseError(str(exc), location=ctx.loc(region, where)) from None
         self.gates.append(gate)
         count = self._count(node, node.attrib.get("count"))
-        self.pops.append(Population(path, name, parent, kind, count, node.line))
+        on = tuple(
+            fcs.attrib.get("data-type:name", "")
+            for d in region.findall("gating:dimension")
+            if (fcs := d.find("data-type:fcs-dimension")) is not None
+        )
+        self.pops.append(Population(path, name, parent, kind, count, node.line, on))
         sub = node.find("Subpopulations")
         if sub is not None:
             self._populations(sub, path)
@@ -570,7 +578,7 @@ class _Sample:
         self.pending.append((node, path, parent, op, deps))
         # Placeholder keeps the document order of populations; the gate is added on resolve.
         count = self._count(node, node.attrib.get("count"))
-        self.pops.append(Population(path, name, parent, op.value, count, node.line))
+        self.pops.append(Population(path, name, parent, op.value, count, node.line, tuple(deps)))
         sub = node.find("Subpopulations")
         if sub is not None:
             self._populations(sub, path)
@@ -769,7 +777,13 @@ def describe(sample: FlowJoSample) -> dict[str, Any]:
         },
         "transforms": {k: type(v).__name__ for k, v in sample.transforms.items()},
         "populations": [
-            {"id": p.path, "parent": p.parent, "gate": p.kind, "flowjo_count": p.count}
+            {
+                "id": p.path,
+                "parent": p.parent,
+                "gate": p.kind,
+                "on": list(p.on),
+                "flowjo_count": p.count,
+            }
             for p in sample.populations
         ],
     }
