@@ -86,6 +86,25 @@ def test_xlsx_sheets_typed_cells_and_hidden_sheets(tmp_path: Path) -> None:
     assert second["value"] == "45000" and second["when"] == "2024-03-01T09:30:00"
 
 
+def test_percent_formatted_cells_read_as_shown(tmp_path: Path) -> None:
+    """Excel stores "42 %" as 0.42; the template's unit column then says "%" — read 42."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["field", "value"])
+    sheet.append(["vaf", 0.42])
+    sheet.append(["mrd", 0.0001])
+    sheet.append(["count", 7])
+    sheet["B2"].number_format = "0%"
+    sheet["B3"].number_format = "0.00%"
+    path = tmp_path / "pct.xlsx"
+    workbook.save(path)
+    (table,) = read_xlsx(path)
+    assert [r.get("value") for r in table.records] == ["42", "0.01", "7"]
+
+
 def test_not_a_workbook(tmp_path: Path) -> None:
     path = write(tmp_path / "fake.xlsx", b"this is not a zip")
     with pytest.raises(ParseError, match=r"not a readable \.xlsx"):

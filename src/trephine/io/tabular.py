@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zipfile import BadZipFile
 
 from trephine.errors import Location, ParseError
@@ -158,14 +159,23 @@ def read_xlsx(path: Path) -> list[Table]:
         for sheet in workbook.worksheets:
             if sheet.sheet_state != "visible":
                 continue
-            tables.append(
-                _table(
-                    sheet.title, f"{source}[{sheet.title}]", iter(sheet.iter_rows(values_only=True))
-                )
-            )
+            rows = (tuple(_cell_value(cell) for cell in row) for row in sheet.iter_rows())
+            tables.append(_table(sheet.title, f"{source}[{sheet.title}]", rows))
         return tables
     finally:
         workbook.close()
+
+
+def _cell_value(cell: Any) -> object:
+    """A cell's value as the user sees it. A number formatted as a percentage is shown as 42 %
+    but stored as 0.42; returning the stored fraction would be a silent factor-100 error in a
+    column whose unit is "%", so it is returned as the percentage the user typed."""
+    value = getattr(cell, "value", None)
+    number_format = getattr(cell, "number_format", "") or ""
+    if isinstance(value, int | float) and not isinstance(value, bool) and "%" in number_format:
+        shown = Decimal(repr(value)) * 100
+        return format(shown.normalize(), "f")
+    return value
 
 
 def read_tables(path: Path) -> list[Table]:
