@@ -409,3 +409,16 @@ def test_low_level_mrd_targets(target: str, status: str) -> None:
         },
     )
     assert out["mrd_status"] == status
+
+
+@pytest.mark.parametrize(
+    ("cd19", "expected"),
+    [
+        ({"cd19_pct_pb": 1, "cd19_abs_per_ul": 100}, "B_CELL_APLASIA"),
+        ({"cd19_pct_pb": 1}, "NOT_EVALUABLE"),  # the absolute count could still exceed 100/µL
+        ({"cd19_pct_pb": D("1.1")}, "LOSS_OF_B_CELL_APLASIA_UNCONFIRMED"),
+        ({"cd19_abs_per_ul": 101}, "LOSS_OF_B_CELL_APLASIA_UNCONFIRMED"),
+    ],
+)
+def test_b_cell_aplasia_after_car_t(cd19: dict[str, Any], expected: str) -> None:
+    assert ev("ALL-MRD", cd19)["b_cell_aplasia"] == expected

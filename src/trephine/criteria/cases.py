@@ -931,7 +931,7 @@ def _cll(rs: RuleSet) -> Evaluator:
 # ----------------------------------------------------------------------------------------- ALL
 def _all(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
     _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
-    specs = specs_of(all_mrd.RESPONSE)
+    specs = specs_of(all_mrd.RESPONSE, all_mrd.B_CELL_APLASIA)
     facts = build_facts(raw, specs, where, frozenset({"disease", "mrd"}))
     mrd = sub(raw, "mrd", where)
     known = {"method", "pct", "sensitivity_pct", "detected", "level", "level_pct", "date"}
@@ -966,13 +966,26 @@ def _all(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseRe
         facts["sensitivity_pct"] = convert(
             specs["sensitivity_pct"], mrd.get("sensitivity_pct"), f"{where}.mrd.sensitivity_pct"
         )
-    a = run(all_mrd.RESPONSE, facts, params)
+    bca_keys = {"cd19_pct_pb", "cd19_abs_per_ul"}
+    bca_facts = {k: facts.pop(k) for k in bca_keys if k in facts}
     result = CaseResult()
-    result.put("mrd_response", a.category, a)
-    in_cr = a.rule_id != "ALL-NA"
-    result.put("hematologic_status", "IN_CR" if in_cr else "NOT_IN_CR", a)
-    if facts.get("mrd_detected") is not None:
-        result.put("mrd_status", "POSITIVE" if facts["mrd_detected"] else "NEGATIVE", a)
+    if mrd or "hematologic_cr" in facts or "bm_blasts_pct" in facts:
+        a = run(all_mrd.RESPONSE, facts, params)
+        result.put("mrd_response", a.category, a)
+        in_cr = a.rule_id != "ALL-NA"
+        result.put("hematologic_status", "IN_CR" if in_cr else "NOT_IN_CR", a)
+        if facts.get("mrd_detected") is not None:
+            result.put("mrd_status", "POSITIVE" if facts["mrd_detected"] else "NEGATIVE", a)
+    if bca_facts:
+        b = run(all_mrd.B_CELL_APLASIA, bca_facts, params)
+        result.put("b_cell_aplasia", b.category, b)
+    if not result.outputs:
+        raise ValidationError(
+            where,
+            sorted(raw),
+            "mrd, hematologic_cr or CD19 counts",
+            reason="nothing to evaluate under ALL-MRD",
+        )
     return result
 
 
@@ -1251,7 +1264,12 @@ register(
     (iwcll_cll.IWCLL2018, iwcll_cll.MRD),
     _cll(iwcll_cll.IWCLL2018),
 )
-register("ALL-MRD", "ALL MRD response", (all_mrd.RESPONSE,), _all)
+register(
+    "ALL-MRD",
+    "ALL MRD response; B-cell aplasia after CAR-T",
+    (all_mrd.RESPONSE, all_mrd.B_CELL_APLASIA),
+    _all,
+)
 register(
     "WHO5",
     "Myeloid blast categories (WHO 5th ed.)",

@@ -103,3 +103,26 @@ RESPONSE = RuleSet(
         ),
     ),
 )
+
+CART = "CAR-T B-cell aplasia (S36, one centre's definition)"
+B_CELL_APLASIA = RuleSet(
+    key="CAR-T-BCA",
+    title="Loss of B-cell aplasia after CD19 CAR-T",
+    edition="S36",
+    citation=Citation(CART, "> 1 % CD19+ or > 100 CD19+ cells/µL in blood, confirmed later"),
+    categories=("B_CELL_APLASIA", "LOSS_OF_B_CELL_APLASIA_UNCONFIRMED", "NOT_EVALUABLE"),
+    not_evaluable="NOT_EVALUABLE",
+    inputs=(
+        InputSpec("cd19_pct_pb", InputKind.NUMBER, "% of lymphocytes", maximum=D(100)),
+        InputSpec("cd19_abs_per_ul", InputKind.NUMBER, "cells/µL"),
+    ),
+    rules=(
+        Rule(
+            "BCA-LOSS",
+            "LOSS_OF_B_CELL_APLASIA_UNCONFIRMED",
+            AnyOf(gt("cd19_pct_pb", 1), gt("cd19_abs_per_ul", 100)),
+            Citation(CART, "loss: > 1 % or > 100/µL CD19+ (confirm on a later sample)"),
+        ),
+        Rule("BCA-KEEP", "B_CELL_APLASIA", AllOf(), Citation(CART, "B-cell aplasia maintained")),
+    ),
+)
