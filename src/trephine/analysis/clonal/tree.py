@@ -23,7 +23,7 @@ A node budget keeps 20+ clones fast; hitting it is reported, never silent.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -167,7 +167,7 @@ def infer_tree(
             f"search stopped after {node_budget} nodes; the tree shown is the best found, "
             "not proven optimal"
         )
-    return CloneTree(**{**tree.__dict__, "explanation": tuple(notes)})
+    return replace(tree, explanation=tuple(notes))
 
 
 def explain_violations(tree: CloneTree) -> list[str]:
@@ -186,7 +186,12 @@ def explain_violations(tree: CloneTree) -> list[str]:
                 who = "all cells" if p == ROOT else f"clone {tree.clones[p]}"
                 out.append(
                     f"in sample {sid}, {names} add up to {total:.1%}, more than {who} "
-                    f"({cap:.1%}) plus the {tree.tolerance:.0%} tolerance; no other placement "
-                    "of these clones satisfies the sum rule in every sample with the time order"
+                    f"({cap:.1%}) plus the {tree.tolerance:.0%} tolerance"
+                    + (
+                        "; no placement of the clones satisfies the sum rule in every sample "
+                        "while respecting the time order"
+                        if tree.search_complete
+                        else ""
+                    )
                 )
     return out
