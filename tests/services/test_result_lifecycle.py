@@ -10,7 +10,7 @@ import sqlalchemy.exc
 from trephine.domain import AspirateDifferential
 from trephine.domain.results import FlowMRD
 from trephine.errors import Conflict, IllegalTransition, NotFound, ValidationError
-from trephine.services import audit, results
+from trephine.services import audit, patients, results
 from trephine.store.database import Database
 from trephine.workflow import TRANSITIONS, Action, ResultState, next_state
 
@@ -45,6 +45,9 @@ def test_amend_keeps_original(seeded: Database, make_differential: MakeDiff) -> 
     assert original.verified_by == "dr.verify"
     assert [r.version for r in chain] == [1, 2]
     assert [r.id for r in current] == [amended.id]
+    with seeded.unit_of_work("reader") as uow:
+        (biopsy,) = patients.patient_record(uow, "P001").timeline
+    assert "blasts 12.0 %" in biopsy.detail and "[amended v2: miscounted blasts]" in biopsy.detail
 
 
 def test_audit_trail_records_who_what_why(seeded: Database, make_differential: MakeDiff) -> None:

@@ -417,7 +417,9 @@ def _result_phrase(result: StoredResult) -> str:
             }.get(str(result.kind), str(result.kind))
             top = headline(value)
             text = f"{label} {top}" if top is not None else label
-    if result.state is not ResultState.VERIFIED:
+    if result.state is ResultState.AMENDED:
+        text += f" [amended v{result.version}: {result.amendment_reason}]"
+    elif result.state is not ResultState.VERIFIED:
         text += f" [{result.state}]"
     return text
 
