@@ -422,3 +422,14 @@ def test_low_level_mrd_targets(target: str, status: str) -> None:
 )
 def test_b_cell_aplasia_after_car_t(cd19: dict[str, Any], expected: str) -> None:
     assert ev("ALL-MRD", cd19)["b_cell_aplasia"] == expected
+
+
+def test_cml_blast_phase_who5_vs_eln() -> None:
+    out = evaluate_case(
+        {
+            "id": "c",
+            "ruleset": "CML-WHO5 vs CML-ELN",
+            "input": {"bm_blasts_pct": 25, "pb_blasts_pct": 4},
+        }
+    )
+    assert (out["CML-WHO5"], out["CML-ELN"]) == ("BLAST_PHASE", "NOT_BLAST_PHASE")

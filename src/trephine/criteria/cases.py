@@ -1345,6 +1345,20 @@ register(
 )
 
 
+register(
+    "CML-WHO5",
+    "CML blast phase (WHO 5th: ≥20 %)",
+    (diagnostics.CML_WHO5,),
+    _simple(diagnostics.CML_WHO5, "phase"),
+)
+register(
+    "CML-ELN",
+    "CML blast phase (ELN: ≥30 %)",
+    (diagnostics.CML_ELN,),
+    _simple(diagnostics.CML_ELN, "phase"),
+)
+
+
 def lookup(name: JSON, where: str) -> list[tuple[str, CaseRuleset]]:
     """A ruleset string → the registered evaluators (``"A vs B"`` compares editions)."""
     if not isinstance(name, str):

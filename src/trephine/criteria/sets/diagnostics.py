@@ -888,3 +888,42 @@ __all__ = [
     "WHO5_CLASS",
     "WHO2016_CLASS",
 ]
+
+# ---------------------------------------------------------------------------------------------
+CML_SRC = "CML phase definitions (S37: Cancers 2021;13:798, Table 3)"
+CML_INPUTS = (
+    InputSpec("bm_blasts_pct", InputKind.NUMBER, "%", maximum=HUNDRED),
+    InputSpec("pb_blasts_pct", InputKind.NUMBER, "%", maximum=HUNDRED),
+    InputSpec("max_blasts_pct", InputKind.NUMBER, "%", maximum=HUNDRED),
+    InputSpec("extramedullary_blast_proliferation", InputKind.BOOL),
+)
+
+
+def _cml(key: str, threshold: int, locator: str) -> RuleSet:
+    citation = _c(CML_SRC, locator)
+    return RuleSet(
+        key=key,
+        title=f"CML blast phase ({key})",
+        edition=key,
+        citation=citation,
+        categories=("NOT_BLAST_PHASE", "BLAST_PHASE", "NOT_EVALUABLE"),
+        not_evaluable="NOT_EVALUABLE",
+        inputs=CML_INPUTS,
+        derive=derive_blasts,
+        rules=(
+            Rule(
+                f"{key}-BP",
+                "BLAST_PHASE",
+                AnyOf(
+                    ge("max_blasts_pct", threshold),
+                    is_("extramedullary_blast_proliferation", True, when_missing=False),
+                ),
+                citation,
+            ),
+            Rule(f"{key}-NOT-BP", "NOT_BLAST_PHASE", lt("max_blasts_pct", threshold), citation),
+        ),
+    )
+
+
+CML_WHO5 = _cml("CML-WHO5", 20, "WHO 5th: blasts ≥20 % (PB or BM) or extramedullary blasts")
+CML_ELN = _cml("CML-ELN", 30, "ELN/IBMTR/MDACC: blasts ≥30 %")
