@@ -462,6 +462,12 @@ def test_sample_lookup_by_name_file_or_id_and_unknown_lists_names() -> None:
         ws.sample("C3")
     msg = str(err.value)
     assert "two.wsp" in msg and "'C3'" in msg and "A1, B2" in msg
+    twice = parse_workspace(
+        workspace(sample("A1", "", "", sample_id="7"), sample("A1", "", "", sample_id="9"))
+    )
+    with pytest.raises(ValidationError, match=r"give the sample id\); allowed: 7 \(A1\), 9 \(A1\)"):
+        twice.sample("A1")
+    assert twice.sample("9").sample_id == "9"
 
 
 BAD = [

@@ -222,9 +222,18 @@ class Workspace:
     def sample(self, name: str) -> FlowJoSample:
         """The sample called ``name`` (``SampleNode@name``; its FCS file name or sample id also
         match when unambiguous). Unknown names raise an error listing the available ones."""
-        for s in self.samples:
-            if s.name == name:
-                return s
+        named = [s for s in self.samples if s.name == name]
+        if len(named) > 1:
+            # The same FCS file added twice: only the sample id tells them apart.
+            raise ValidationError(
+                "--sample",
+                name,
+                [f"{s.sample_id} ({s.name})" for s in named],
+                location=Location(source=self.source),
+                reason="several samples have this name; give the sample id",
+            )
+        if named:
+            return named[0]
         for key in (lambda s: s.fcs_name, lambda s: s.sample_id):
             hits = [s for s in self.samples if key(s) == name]
             if len(hits) == 1:
