@@ -536,12 +536,14 @@ def test_spectral_matrix_unmixes_by_least_squares() -> None:
         for i, f in enumerate(["F1", "F2"])
     )
     comp = (
-        '<transforms:spilloverMatrix spectral="1" prefix="Comp-" suffix="" name="Unmix">'
+        '<transforms:spilloverMatrix spectral="1" prefix="Comp-" suffix="" name="FCS">'
         f"{rows}</transforms:spilloverMatrix>"
     )
     pops = population("F1+", rect([("Comp-F1", 1000, None)]))
     s = parse_workspace(workspace(sample("s.fcs", "", pops, comp=comp))).samples[0]
     assert s.compensation is not None and s.compensation.detectors == ("D1", "D2", "D3")
+    # A matrix named "FCS" must not be taken for the file's own spillover.
+    assert s.compensation.id == "FlowJo FCS"
     rng = np.random.default_rng(3)
     true = rng.uniform(0, 2000, size=(3000, 2))
     events = ArrayEvents(true @ m, ["D1", "D2", "D3"])

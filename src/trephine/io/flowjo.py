@@ -44,6 +44,7 @@ from xml.parsers import expat
 
 from trephine.analysis.flow.flowjo_model import FlowJoLinear, FlowJoLog, OutsideGate
 from trephine.analysis.flow.gates import (
+    FCS_COMPENSATION,
     UNCOMPENSATED,
     BooleanGate,
     BooleanOp,
@@ -407,6 +408,9 @@ class _Sample:
         self.prefix = m.attrib.get("prefix", "")
         self.suffix = m.attrib.get("suffix", "")
         mid = m.attrib.get("name") or m.attrib.get("transforms:id") or "FlowJo"
+        if mid in (UNCOMPENSATED, FCS_COMPENSATION):
+            # Those ids mean "no compensation" / "the file's own $SPILLOVER" to the engine.
+            mid = f"FlowJo {mid}"
         params = m.find("data-type:parameters")
         detectors = [
             p.attrib.get("data-type:name", "")
