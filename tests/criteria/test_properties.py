@@ -204,3 +204,157 @@ def test_timeline_ignores_the_order_observations_are_given(
     shuffled = list(points)
     rnd.shuffle(shuffled)
     assert assess_timeline(shuffled) == assess_timeline(points)
+
+
+JSON_JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.text(max_size=6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_bad_values_are_refused_never_crash(data: st.DataObject) -> None:
+    """Any value in any input field either evaluates or raises ValidationError — the CLI turns
+    that into exit code 2 and one line; nothing else may escape (no traceback for users)."""
+    from trephine.criteria.cases import evaluate_case
+    from trephine.errors import ValidationError
+
+    case = data.draw(st.sampled_from(SAMPLE_CASES))
+    raw = dict(case["input"])
+    key = data.draw(st.sampled_from(sorted(raw)))
+    inner = raw[key]
+    if isinstance(inner, dict) and inner and data.draw(st.booleans()):
+        inner = dict(inner)  # one level deeper: a field of an MRD result, history, baseline
+        inner[data.draw(st.sampled_from(sorted(inner)))] = data.draw(JSON_JUNK)
+        raw[key] = inner
+    elif (
+        isinstance(inner, list)
+        and inner
+        and isinstance(inner[0], dict)
+        and data.draw(st.booleans())
+    ):
+        first = dict(inner[0])
+        first[data.draw(st.sampled_from(sorted(first)))] = data.draw(JSON_JUNK)
+        raw[key] = [first, *inner[1:]]
+    else:
+        raw[key] = data.draw(JSON_JUNK)
+    try:
+        evaluate_case({**case, "input": raw})
+    except ValidationError as exc:
+        assert str(exc)
+
+
+SAMPLE_CASES: list[dict[str, Any]] = [
+    {
+        "id": "a",
+        "ruleset": "ELN2022",
+        "input": {
+            "disease": "AML",
+            "bm_blasts_pct": 3,
+            "anc": 1.5,
+            "plt": 120,
+            "circulating_blasts": False,
+            "extramedullary": False,
+            "cells_counted": 500,
+            "spicules_present": True,
+            "biopsy_cellularity_pct": 40,
+            "baseline_bm_blasts_pct": 50,
+            "mrd": {"method": "MFC", "pct": 0.05, "cd45_events": 600000},
+            "history": {"best_response": "CR"},
+            "therapy": {"intensity": "intensive", "courses": 2},
+            "pb_blast_samples": [{"date": "2025-03-01", "blasts_present": True}],
+        },
+    },
+    {
+        "id": "b",
+        "ruleset": "ELN2022+ELN2021",
+        "input": {
+            "history": {"best_response": "CR_MRD-LL"},
+            "mrd_series": [
+                {
+                    "date": "2025-01-10",
+                    "method": "qPCR",
+                    "target": "NPM1",
+                    "detected": True,
+                    "level_pct": 0.05,
+                    "sample": "PB",
+                }
+            ],
+        },
+    },
+    {
+        "id": "c",
+        "ruleset": "IMWG2016",
+        "input": {
+            "disease": "MM",
+            "baseline": {"serum_m_g_dl": 3.0, "urine_m_mg_24h": 800},
+            "serum_ife": "positive",
+            "urine_ife": "positive",
+            "serum_m_g_dl": 1.4,
+            "urine_m_mg_24h": 150,
+            "nadir": {"serum_m_g_dl": 1.0},
+            "mrd": {"method": "NGF", "result": "negative", "sensitivity": 0.00001},
+            "series_a": [{"date": "2024-01-15", "marrow_mrd": "negative", "pet": "negative"}],
+        },
+    },
+    {
+        "id": "d",
+        "ruleset": "IWG2006 vs IWG2023",
+        "input": {
+            "disease": "MDS",
+            "baseline_bm_blasts_pct": 12,
+            "bm_blasts_pct": 4,
+            "hb": 8.0,
+            "plt": 40,
+            "anc": 0.4,
+            "pb_blasts_pct": 0,
+            "baseline_plt": 20,
+            "duration_weeks": 9,
+        },
+    },
+    {
+        "id": "e",
+        "ruleset": "WHO5 vs ICC2022",
+        "input": {
+            "bm_blasts_pct": 12,
+            "pb_blasts_pct": 3,
+            "genetics": ["NPM1"],
+            "karyotype": "normal",
+        },
+    },
+    {
+        "id": "f",
+        "ruleset": "Chimerism",
+        "input": {
+            "fractions": {"CD3": {"donor_pct": 60}},
+            "series_recipient_pct": [2, 8, 15],
+            "assay": "STR",
+        },
+    },
+    {
+        "id": "g",
+        "ruleset": "ALL-MRD",
+        "input": {
+            "disease": "B-ALL",
+            "hematologic_cr": True,
+            "timepoint": "end_of_induction",
+            "mrd": {"method": "MFC", "pct": 0.005, "sensitivity_pct": 0.01},
+        },
+    },
+    {
+        "id": "h",
+        "ruleset": "SIR2019",
+        "input": {"plt": 180, "inr": 1.1, "anticoagulant": "apixaban", "diagnosis": "AML"},
+    },
+    {
+        "id": "i",
+        "ruleset": "iwCLL2018",
+        "input": {"cases": [{"leukocytes_analysed": 200000, "cll_events": 20}]},
+    },
+]

@@ -155,3 +155,8 @@ def test_json_numbers_are_decimal_not_float(tmp_path: Path) -> None:
     result, _ = _run(tmp_path, text)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)[0]["response"] == "PR"
+
+
+def test_empty_mrd_list_is_refused() -> None:
+    with pytest.raises(ValidationError, match="non-empty list"):
+        _eval(aml(mrd=[]), "ELN2022+ELN2021")

@@ -388,6 +388,8 @@ def mrd_status(
     if raw is None:
         return "UNKNOWN", []
     results = raw if isinstance(raw, list) else [raw]
+    if not results:
+        raise ValidationError(where, raw, "an MRD result object or a non-empty list of them")
     assessments = []
     for i, result in enumerate(results):
         rwhere = f"{where}[{i}]" if isinstance(raw, list) else where
