@@ -182,7 +182,7 @@ def test_plot_flowjo_svg_and_gating_ml_png(synthetic: dict[str, object], tmp_pat
     # Three gates with geometry; the boolean population has none.
     assert [f.name for f in files] == ["1_Cells.svg", "2_Cells_CD45+.svg", "3_Cells_Tri.svg"]
     assert all(f.read_text()[:200].lstrip().startswith("<?xml") for f in files)
-    assert "1 boolean gate(s) have no geometry" in res.stdout
+    assert "(1 gate(s) not drawn: boolean gates have no geometry" in res.stdout
 
     for extra, says in [
         (["--sample", "tube.fcs", "--out", str(out), "--format", "pdf"], "png, svg"),

@@ -114,7 +114,9 @@ def plot(
     fmt: str = typer.Option("png", "--format", help="png or svg."),
     gate: list[str] | None = typer.Option(None, "--gate", help="Only this gate id (repeatable)."),
 ) -> None:
-    """Density plots of each gate's parent population with the gate drawn, one file per gate."""
+    """Density plots of each gate's parent population with the gate drawn, one file per gate.
+
+    Boolean gates (no geometry) and gates on more than two dimensions are not drawn."""
     if fmt not in ("png", "svg"):
         raise _refuse(f"--format: {fmt!r} is not allowed; allowed: png, svg")
     if (gating_ml is None) == (flowjo is None):
@@ -144,5 +146,10 @@ def plot(
     for p in plots:
         share = f"{100.0 * p.count / p.parent_count:.2f} %" if p.parent_count else "-"
         typer.echo(f"{p.path}  {p.gate_id}  {p.count:,} events ({share} of parent)")
-    note = f" ({skipped} boolean gate(s) have no geometry to draw)" if skipped else ""
+    note = (
+        f" ({skipped} gate(s) not drawn: boolean gates have no geometry, and only 1-D and 2-D "
+        "gates can be plotted)"
+        if skipped
+        else ""
+    )
     typer.echo(f"{len(plots)} figure(s) written to {out}{note}")
