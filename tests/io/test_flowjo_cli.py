@@ -208,3 +208,18 @@ def test_plot_gating_ml(shared_data: Path, tmp_path: Path) -> None:
     files = sorted(tmp_path.iterdir())
     assert len(files) == 4  # the four quadrants
     assert all(f.read_bytes()[:8] == PNG_MAGIC for f in files)
+
+
+@pytest.mark.shared_data
+def test_plot_skips_a_3d_gate(shared_data: Path, tmp_path: Path) -> None:
+    c = shared_data / "flow/gatingml2_compliance"
+    res = runner.invoke(
+        app,
+        [
+            "flow", "plot", str(c / "data1.fcs"),
+            "--gating-ml", str(c / "gml/gml_ellipsoid3d_gate.xml"), "--out", str(tmp_path),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert list(tmp_path.iterdir()) == []
+    assert "0 figure(s) written" in res.stdout and "1 gate(s) not drawn" in res.stdout
