@@ -433,3 +433,16 @@ def test_cml_blast_phase_who5_vs_eln() -> None:
         }
     )
     assert (out["CML-WHO5"], out["CML-ELN"]) == ("BLAST_PHASE", "NOT_BLAST_PHASE")
+
+
+def test_relapse_from_blood_alone_and_not_met_needs_the_marrow() -> None:
+    history = {"best_response": "CR"}
+    samples = [
+        {"date": "2025-03-01", "blasts_present": True},
+        {"date": "2025-03-09", "blasts_present": True},
+    ]
+    blood = ev("ELN2022", {"disease": "AML", "history": history, "pb_blast_samples": samples})
+    assert blood["relapse"] == "HEMATOLOGIC_RELAPSE"
+    one = ev("ELN2022", {"disease": "AML", "history": history, "pb_blast_samples": samples[:1]})
+    assert one["relapse"] == "NOT_EVALUABLE"
+    assert "bm_blasts_pct" in one["explanation"]["relapse"]["missing"]

@@ -500,13 +500,20 @@ def _aml_response(name: str, rs: RuleSet, mrd_suffix: tuple[str, ...]) -> Evalua
                     with_mrd(alt.category, status, mrd_suffix),
                     alt,
                 )
-            best = history.get("best_response")
-            if isinstance(best, str) and best in eln2022_aml.CR_FAMILY:
-                result.put("relapse", *_relapse(raw, facts, params, where))
             if "therapy" in raw:
                 result.put(
                     "landmark_status", *_landmark(raw, response.category, history, params, where)
                 )
+        best = history.get("best_response")
+        relapse_inputs = {
+            "bm_blasts_pct",
+            "pb_blast_samples",
+            "circulating_blasts",
+            "extramedullary",
+            "new_extramedullary",
+        }
+        if best in eln2022_aml.CR_FAMILY and relapse_inputs & set(raw):
+            result.put("relapse", *_relapse(raw, facts, params, where))
         if has_mrd or "bm_blasts_pct" in raw:
             why: Assessment | dict[str, JSON]
             if not mrd_assessments:

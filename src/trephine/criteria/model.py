@@ -9,7 +9,7 @@ they are evaluated. Conditions use three-valued logic (``True`` / ``False`` / ``
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum, StrEnum
@@ -569,7 +569,6 @@ class RuleSet:
     params: tuple[Parameter, ...] = ()
     inputs: tuple[InputSpec, ...] = ()
     derive: Callable[[dict[str, Fact | None], Params], None] | None = None
-    notes: tuple[str, ...] = field(default=())
 
     def default_params(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
@@ -631,11 +630,3 @@ class Assessment:
             "software_version": self.software_version,
             **({"note": self.note} if self.note else {}),
         }
-
-
-def categories_of(rules: Sequence[Rule]) -> tuple[str, ...]:
-    seen: list[str] = []
-    for rule in rules:
-        if rule.category not in seen:
-            seen.append(rule.category)
-    return tuple(seen)

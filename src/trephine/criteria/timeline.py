@@ -218,7 +218,6 @@ def assess_timeline(
                 facts2: dict[str, Any] = {
                     "pb_positive_samples": Decimal(len(pb_positive_dates)),
                     "pb_positive_span_days": _span(pb_positive_dates),
-                    "bm_blasts_pct": Decimal(0),  # no marrow that day: only the blood rule
                 }
                 relapse = evaluate(eln2022_aml.RELAPSE, facts2, _own(eln2022_aml.RELAPSE, params))
                 out.append(_dated(point.date, "relapse", relapse))

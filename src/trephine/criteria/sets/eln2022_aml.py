@@ -192,12 +192,6 @@ RELAPSE = RuleSet(
     ),
     rules=(
         Rule(
-            "ELN22-REL-BM",
-            "HEMATOLOGIC_RELAPSE",
-            ge("bm_blasts_pct", 5),
-            _c(T7 + ", relapse: BM blasts ≥5 %", Tag.RECALLED),
-        ),
-        Rule(
             "ELN22-REL-EMD",
             "HEMATOLOGIC_RELAPSE",
             # CR/CRh/CRi required no EMD, so EMD seen after remission is new EMD.
@@ -215,6 +209,14 @@ RELAPSE = RuleSet(
                 ge("pb_positive_span_days", ParamRef("pb_relapse_min_days_apart")),
             ),
             _c(T7 + ", relapse: blood blasts in ≥2 samples ≥1 week apart", Tag.RECALLED),
+        ),
+        Rule(
+            "ELN22-REL-BM",
+            "HEMATOLOGIC_RELAPSE",
+            ge("bm_blasts_pct", 5),
+            # Last of the relapse rows: blood or EMD alone suffice, but "not met" needs the
+            # marrow (a missing marrow is reported, never assumed normal).
+            _c(T7 + ", relapse: BM blasts ≥5 %", Tag.RECALLED),
         ),
         Rule("ELN22-REL-NONE", "NOT_MET", AllOf(), _c(T7 + ", relapse", Tag.RECALLED)),
     ),
