@@ -277,3 +277,12 @@ def test_spillover_named_by_marker_maps_to_channel_names(tmp_path: Path) -> None
     kw["$SPILLOVER"] = "2,CD117,CD34,1,0.1,0.2,1"
     f = read_fcs(write(tmp_path, build(kw, np.array([1, 2], dtype=np.float32).tobytes())))
     assert f.spillover is not None and f.spillover.channels == ["ch2", "ch1"]
+
+
+@pytest.mark.parametrize(("s0", "s1"), [("-40", "20"), ("10", "5"), ("100000", "100010")])
+def test_impossible_supplemental_text_offsets_are_ignored(tmp_path: Path, s0: str, s1: str) -> None:
+    # Found by fuzzing: a negative $BEGINSTEXT made the reader seek before the file start.
+    kw = channels(1, [32], [1024], **{"$DATATYPE": "F", "$BYTEORD": "1,2,3,4", "$TOT": "1"})
+    kw["$BEGINSTEXT"], kw["$ENDSTEXT"] = s0, s1
+    f = read_fcs(write(tmp_path, build(kw, np.array([4], dtype=np.float32).tobytes())))
+    assert f.raw.tolist() == [[4.0]]

@@ -274,6 +274,8 @@ class _Reader:
         warnings.warn(f"{self.source}: {message}", FileQuirkWarning, stacklevel=4)
 
     def _read(self, offset: int, length: int) -> bytes:
+        if offset < 0 or length < 0:
+            raise self._fail(f"negative offset or length ({offset}, {length})", max(offset, 0))
         fh = self.fh
         fh.seek(offset)
         data: bytes = fh.read(length)
@@ -337,7 +339,7 @@ class _Reader:
         except ValidationError:
             self._quirk("$BEGINSTEXT/$ENDSTEXT are not numbers; supplemental TEXT ignored")
             s0 = s1 = None
-        if s0 and s1 and s1 > s0 and start + s1 < self.size and (s0, s1) != (t0, t1):
+        if s0 and s1 and _HEADER_LEN <= s0 < s1 and start + s1 < self.size and (s0, s1) != (t0, t1):
             try:
                 extra = self._parse_text(self._read(start + s0, s1 - s0 + 1), start + s0)
             except ParseError as exc:
@@ -348,6 +350,8 @@ class _Reader:
         return _Segment(start, version, text, (offs[2], offs[3]), (t0, t1))
 
     def _parse_text(self, raw: bytes, offset: int) -> dict[str, str]:
+        if not raw:
+            raise self._fail("TEXT segment is empty", offset)
         delim_byte = raw[0]
         if delim_byte in b"\x00" or chr(delim_byte).isalnum():
             raise self._fail(f"TEXT delimiter {raw[:1]!r} is not a valid delimiter", offset)
