@@ -16,6 +16,7 @@ from trephine.criteria.model import (
     Citation,
     Exactly,
     Not,
+    ParamRef,
     Rule,
     RuleSet,
     ge,
@@ -172,3 +173,27 @@ def test_evaluate_many_matches_evaluate_and_restores_gc() -> None:
     # Evidence is recorded on first access and then stable.
     assert many[2].evidence == many[2].evidence
     assert {e.input for e in many[2].evidence} >= {"anc", "plt", "bm_blasts_pct"}
+
+
+def test_rule_tables_are_checked_when_built() -> None:
+    with pytest.raises(ValueError, match="not in the category enum"):
+        RuleSet("T", "t", "T1", C, ("A", "NE"), (Rule("r1", "B", ge("x", 1), C),), "NE")
+    with pytest.raises(ValueError, match="duplicate rule ids"):
+        RuleSet(
+            "T",
+            "t",
+            "T1",
+            C,
+            ("A", "NE"),
+            (Rule("r1", "A", ge("x", 1), C), Rule("r1", "A", ge("x", 2), C)),
+            "NE",
+        )
+    with pytest.raises(ValueError, match="not declared"):
+        RuleSet(
+            "T", "t", "T1", C, ("A", "NE"), (Rule("r1", "A", ge("x", ParamRef("nope")), C),), "NE"
+        )
+    assert Rule("r", "A", AllOf(ge("x", 1), AnyOf(lt("y", 2), ge("x", 3))), C).requires == (
+        "x",
+        "y",
+    )
+    assert [m.value for m in eln2022_aml.RESPONSE.category_enum()][:3] == ["CR", "CRh", "CRi"]

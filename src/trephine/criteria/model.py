@@ -513,6 +513,12 @@ class Rule:
     def __post_init__(self) -> None:
         object.__setattr__(self, "citation_text", str(self.citation))
 
+    @property
+    def requires(self) -> tuple[str, ...]:
+        """The inputs this row looks at (a missing one makes it undecidable unless a
+        ``when_missing`` default applies)."""
+        return tuple(dict.fromkeys(self.when.inputs()))
+
 
 @dataclass(frozen=True, slots=True)
 class FlagRule:
@@ -570,11 +576,56 @@ class RuleSet:
     inputs: tuple[InputSpec, ...] = ()
     derive: Callable[[dict[str, Fact | None], Params], None] | None = None
 
+    def __post_init__(self) -> None:
+        # A rule table that names a category outside its enum, repeats a rule id or refers to
+        # an undeclared parameter is a bug: fail at import, not at a patient's evaluation.
+        ids = [r.id for r in self.rules]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"{self.key}: duplicate rule ids")
+        produced = {r.category for r in self.rules} | {self.not_evaluable}
+        if self.categories and not produced <= set(self.categories):
+            raise ValueError(
+                f"{self.key}: categories {produced - set(self.categories)} "
+                "are not in the category enum"
+            )
+        declared = {p.name for p in self.params}
+        conditions = [r.when for r in self.rules] + [f.when for f in self.flags]
+        for cond in conditions:
+            for ref in _param_refs(cond):
+                if ref not in declared:
+                    raise ValueError(f"{self.key}: parameter {ref!r} is not declared")
+
     def default_params(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
 
     def rank(self, category: str) -> int:
         return self.categories.index(category)
+
+    def category_enum(self) -> type[StrEnum]:
+        """The ordered categories as a ``StrEnum`` (member values are the reported spellings)."""
+        values = self.categories or tuple(
+            dict.fromkeys([*(r.category for r in self.rules), self.not_evaluable])
+        )
+        members = [(_identifier(v), v) for v in values]
+        return StrEnum(_identifier(self.key), members)  # type: ignore[return-value]
+
+
+def _identifier(text: str) -> str:
+    name = "".join(c if c.isalnum() else "_" for c in text).strip("_").upper()
+    return name if name and not name[0].isdigit() else f"_{name}"
+
+
+def _param_refs(cond: Condition) -> list[str]:
+    if isinstance(cond, ParamIs):
+        return [cond.name]
+    if isinstance(cond, Threshold) and isinstance(cond.value, ParamRef):
+        return [cond.value.name]
+    parts: tuple[Condition, ...] = ()
+    if isinstance(cond, AllOf | AnyOf | AtLeast | Exactly | FirstAvailable):
+        parts = cond.parts
+    elif isinstance(cond, Not):
+        parts = (cond.part,)
+    return [name for part in parts for name in _param_refs(part)]
 
 
 @dataclass(frozen=True)
