@@ -89,6 +89,19 @@ _MISSING = typer.Option(
 _SEED = typer.Option(0, "--seed", help="Seed for the clustering restarts.")
 _MAXK = typer.Option(10, "--max-clusters", help="Largest number of clusters tried.")
 _TOL = typer.Option(0.05, "--tolerance", help="Sum-rule tolerance (absolute CCF).")
+_PREC = typer.Option(
+    200.0,
+    "--precision",
+    help="Beta-binomial precision (overdispersion) for clustering; 0 = plain binomial.",
+)
+
+
+def _precision(value: float) -> float | None:
+    from trephine.errors import ValidationError
+
+    if value < 0:
+        raise ValidationError("--precision", value, "a positive number, or 0 for binomial")
+    return None if value == 0 else value
 
 
 @app.command("track")
@@ -104,6 +117,7 @@ def track_cmd(
     seed: int = _SEED,
     max_clusters: int = _MAXK,
     tolerance: float = _TOL,
+    precision: float = _PREC,
 ) -> None:
     """Presence per sample, status (persistent/cleared/emerging/transient), clones and tree."""
     from trephine.analysis.clonal.pipeline import Settings, analyse
@@ -119,6 +133,7 @@ def track_cmd(
                 seed=seed,
                 max_clusters=max_clusters,
                 tolerance=tolerance,
+                precision=_precision(precision),
             ),
         )
     except TrephineError as exc:
@@ -177,6 +192,7 @@ def plot_cmd(
     seed: int = _SEED,
     max_clusters: int = _MAXK,
     tolerance: float = _TOL,
+    precision: float = _PREC,
 ) -> None:
     """VAF over real days, fish plot and clone tree per patient (+ plot-data JSON)."""
     from trephine.analysis.clonal.pipeline import Settings, analyse
@@ -190,7 +206,14 @@ def plot_cmd(
             raise ValidationError("--formats", formats, "png, svg")
         obs = load_observations(file, samples, allow_missing_depth)
         result = analyse(
-            obs, Settings(lod=lod, seed=seed, max_clusters=max_clusters, tolerance=tolerance)
+            obs,
+            Settings(
+                lod=lod,
+                seed=seed,
+                max_clusters=max_clusters,
+                tolerance=tolerance,
+                precision=_precision(precision),
+            ),
         )
         out.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []

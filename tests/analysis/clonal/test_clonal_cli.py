@@ -129,3 +129,19 @@ def test_compare_json(shared_data: Path) -> None:
     data = json.loads(res.stdout)
     assert data["genes"][0]["gene"] == "PML"
     assert len(data["paired"]["patients"]) == 22
+
+
+def test_bad_options_refused(tmp_path: Path) -> None:
+    p = tmp_path / "ok.tsv"
+    p.write_text(
+        "patient_id\tsample_id\tday\tgene\tmutation_id\talt_count\tdepth\tvaf\n"
+        "P1\tS1\t0\tNPM1\tm1\t40\t100\t0.4\n"
+    )
+    res = runner.invoke(app, ["clonal", "track", str(p), "--precision", "-1"])
+    assert res.exit_code == 2 and "--precision" in res.stderr
+    res = runner.invoke(app, ["clonal", "track", str(p), "--lod", "5"])
+    assert res.exit_code == 2 and "lod: 5.0 is not allowed" in res.stderr
+    res = runner.invoke(app, ["clonal", "plot", str(p), "--out", str(tmp_path), "--formats", "gif"])
+    assert res.exit_code == 2 and "allowed: png, svg" in res.stderr
+    res = runner.invoke(app, ["clonal", "track", str(p), "--precision", "0", "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["settings"]["precision"] is None
