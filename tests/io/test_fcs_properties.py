@@ -173,3 +173,61 @@ def test_writer_refuses_bad_input(tmp_path: Path) -> None:
         write_fcs(tmp_path / "a.fcs", data, ["A", "B"], text={"$PAR": "3"})
     with pytest.raises(ValidationError, match="spillover"):
         write_fcs(tmp_path / "a.fcs", data, ["A", "B"], spillover=Spillover(["A", "C"], np.eye(2)))
+
+
+_KEYS = [
+    "$TOT", "$PAR", "$DATATYPE", "$BYTEORD", "$NEXTDATA", "$BEGINDATA", "$ENDDATA", "$P1B",
+    "$P2B", "$P1R", "$P2E", "$P3G", "$TIMESTEP", "$SPILLOVER", "$BEGINSTEXT", "$ENDSTEXT",
+    "$MODE", "$P1N",
+]  # fmt: skip
+_VALUES = [
+    "0", "-1", "-40", "99999999999", "1e400", "nan", "inf", "abc", "3", "8", "24", "64", "10",
+    "1,2", "4,3,2,1", "3,4,1,2", "D", "I", "A", "*", " 7 ", "1e3", "4,0", "-4,1", "x,y",
+    "2,a,b,1,0,0,1", "1.5",
+]  # fmt: skip
+
+
+def _set_keyword(blob: bytes, key: str, value: str) -> bytes:
+    """Replace one keyword's value in the seed file's TEXT (no length bookkeeping: offsets
+    after it shift, as in a file edited by hand)."""
+    text_start = int(blob[10:18])
+    delim = blob[text_start : text_start + 1]
+    at = blob.find(delim + key.encode() + delim, text_start)
+    if at < 0:
+        return blob
+    v0 = at + len(key) + 2
+    v1 = blob.index(delim, v0)
+    return blob[:v0] + value.encode() + blob[v1:]
+
+
+def test_any_keyword_value_gives_a_result_or_a_typed_error(tmp_path: Path) -> None:
+    blob = _seed_file(tmp_path)
+    target = tmp_path / "edited.fcs"
+
+    single = st.tuples(st.sampled_from(_KEYS), st.sampled_from(_VALUES)).map(lambda e: [e])
+    # Offsets come in pairs: editing both ends together reaches the range checks.
+    pair = st.tuples(
+        st.sampled_from([("$BEGINSTEXT", "$ENDSTEXT"), ("$BEGINDATA", "$ENDDATA")]),
+        st.sampled_from(_VALUES),
+        st.sampled_from(_VALUES),
+    ).map(lambda p: [(p[0][0], p[1]), (p[0][1], p[2])])
+
+    @settings(max_examples=300, deadline=2000, derandomize=True)
+    @given(edits=st.lists(single | pair, min_size=1, max_size=3))
+    def check(edits: list[list[tuple[str, str]]]) -> None:
+        mutant = blob
+        for group in edits:
+            for key, value in group:
+                mutant = _set_keyword(mutant, key, value)
+        target.write_bytes(mutant)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FileQuirkWarning)
+            try:
+                f = read_fcs(target)
+            except TrephineError as exc:
+                assert "\n" not in str(exc)
+                return
+            assert f.raw.shape == (f.event_count, f.channel_count)
+            f.scaled()
+
+    check()
