@@ -6,8 +6,10 @@ Area-specific fixtures live in the ``conftest.py`` of each test folder.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,26 +64,29 @@ def _postgres_unreachable() -> str | None:
     return _postgres_problem[0]
 
 
-@pytest.fixture(
-    params=[pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'trephine-test.db'}"
-        return
+BACKENDS = [pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def _require_postgres() -> None:
     problem = _postgres_unreachable()
     if problem is not None:
         message = f"PostgreSQL at {POSTGRES_URL} not reachable ({problem})"
         if os.environ.get("TREPHINE_REQUIRE_POSTGRES") == "1":
             pytest.fail(message + " and TREPHINE_REQUIRE_POSTGRES=1")
         pytest.skip(message)
+
+
+@contextmanager
+def _postgres_database(template: str | None = None) -> Iterator[str]:
+    """A fresh, uniquely named database (optionally a copy of ``template``), dropped after."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     name = f"trephine_test_{uuid.uuid4().hex[:16]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     finally:
@@ -90,14 +95,64 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         admin.dispose()
 
 
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An EMPTY database (no schema): for migration tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'trephine-test.db'}"
+        return
+    _require_postgres()
+    with _postgres_database() as url:
+        yield url
+
+
+# Migrating once per session and copying is much cheaper than migrating for every test: a file
+# copy on SQLite, CREATE DATABASE … TEMPLATE on PostgreSQL (which copies triggers and functions).
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from trephine.store.database import Database
+
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    db = Database(f"sqlite:///{path}")
+    db.upgrade()
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[str]:
+    from sqlalchemy.engine import make_url
+
+    from trephine.store.database import Database
+
+    _require_postgres()
+    with _postgres_database() as url:
+        db = Database(url)
+        db.upgrade()
+        db.dispose()  # a template must have no open connections when it is copied
+        yield str(make_url(url).database)
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """A migrated :class:`trephine.store.database.Database` on each backend."""
     from trephine.store.database import Database
 
-    db = Database(database_url)
-    db.upgrade()
-    try:
-        yield db
-    finally:
-        db.dispose()
+    if request.param == "sqlite":
+        path = tmp_path / "trephine-test.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        db = Database(f"sqlite:///{path}")
+        try:
+            yield db
+        finally:
+            db.dispose()
+        return
+    template = request.getfixturevalue("_postgres_template")
+    with _postgres_database(template) as url:
+        db = Database(url)
+        try:
+            yield db
+        finally:
+            db.dispose()
