@@ -197,3 +197,12 @@ def test_controls_estimate_is_exact_on_synthetic_data() -> None:
         spillover_from_controls(unstained, {"A": stained["A"]}, names)
     with pytest.raises(ValidationError, match="brighter"):
         spillover_from_controls(unstained, {**stained, "B": unstained}, names)
+
+
+def test_inf_in_an_uncompensated_column_stays_there() -> None:
+    events = np.array([[np.inf, 100.0, 10.0, 5.0], [1.0, 100.0, 10.0, 5.0]])
+    names = ["Time", "A", "FSC", "B"]  # non-contiguous spillover columns A and B
+    spill = Spillover(["A", "B"], np.array([[1.0, 0.1], [0.0, 1.0]]))
+    out = compensate(events, names, spill)
+    np.testing.assert_allclose(out[:, [1, 3]], [[100.0, -5.0], [100.0, -5.0]])
+    assert out[0, 0] == np.inf and np.array_equal(out[:, 2], events[:, 2])

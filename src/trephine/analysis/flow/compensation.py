@@ -72,7 +72,13 @@ def compensate(
         block = out[:, cols[0] : cols[0] + len(cols)]
         block[...] = block @ inverse
     else:
-        out[:, cols] = out[:, cols] @ inverse
+        # np.take gathers into a contiguous block for BLAS; writing back column by column is
+        # faster than one fancy-index assignment. Multiplying the full event matrix by a padded
+        # identity would avoid the gather, but 0 * inf in an unrelated column would then turn
+        # every compensated value of that event into NaN.
+        result = np.take(out, cols, axis=1) @ inverse
+        for k, col in enumerate(cols):
+            out[:, col] = result[:, k]
     return out
 
 
