@@ -239,6 +239,8 @@ QUIRKS = [
     ("fcs/cytoflow_instruments/Cytek_NL-2000.fcs", "does not end with its delimiter"),
     ("fcs/flowkit/test_comp_example.fcs", "ENDDATA off by one"),
     ("fcs/flowio/variable_int_example.fcs", "SPILL names channel"),
+    ("fcs/flowio/variable_int_example.fcs", "TIMESTEP 'xxxxxxxxx' is not a positive number"),
+    ("fcs/cytoflow_instruments/Beckman_Coulter_Cytomics_FC500.LMD", "PnB 10 is not a whole"),
 ]
 
 

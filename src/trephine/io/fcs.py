@@ -425,7 +425,7 @@ class _Reader:
                 text.get("$DATATYPE"),
                 ["I", "F", "D"],
                 location=loc(seg.start, "$DATATYPE"),
-                reason="ASCII ($DATATYPE A) list mode is not supported",
+                reason="ASCII list mode is not supported" if datatype == "A" else None,
             )
         mode = text.get("$MODE", "L").strip().upper()
         if mode not in ("L", ""):
@@ -436,6 +436,12 @@ class _Reader:
         channels = [self._channel(text, n, datatype, seg.start) for n in range(1, npar + 1)]
 
         widths = [_storage_bytes(c.bits, datatype) for c in channels]
+        odd = sorted({c.bits for c, w in zip(channels, widths, strict=True) if c.bits != 8 * w})
+        if odd:
+            self._quirk(
+                f"$PnB {','.join(map(str, odd))} is not a whole number of bytes; "
+                "values read from whole 8/16/32/64-bit words"
+            )
         row_bytes = sum(widths)
         if _int_kw(text, "$TOT", loc=loc(seg.start, "$TOT")) == 0:
             # No events: FCS writes 0 offsets and there is nothing to locate.
