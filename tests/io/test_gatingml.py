@@ -166,3 +166,43 @@ def test_document_without_gates_is_refused() -> None:
 def test_not_gating_ml_is_refused() -> None:
     with pytest.raises(ValidationError, match="root element"):
         parse_gatingml("<svg/>", source="x.xml")
+
+
+@pytest.mark.shared_data
+def test_mutated_documents_parse_and_gate_or_fail_typed(
+    shared_data: Path, data1: FcsEvents
+) -> None:
+    # Any mutation of a valid document gives a strategy that gates, or a TrephineError:
+    # never another exception (seeded, so a failure is reproducible).
+    import random
+
+    from trephine.errors import TrephineError
+
+    docs = [
+        p.read_bytes()
+        for p in sorted((shared_data / "flow/gatingml2_compliance/gml").glob("*.xml"))
+    ]
+    rng = random.Random(20261122)
+    values = ["nan", "inf", "1e999", "", "x", "0", "-1", "1e-320", "1e300", "FL1-H", "Time", "2"]
+    gated = 0
+    for _ in range(300):
+        text = rng.choice(docs).decode("latin-1")
+        kind = rng.randrange(3)
+        if kind == 0:
+            pos = rng.randrange(len(text))
+            text = text[:pos] + chr(rng.randrange(256)) + text[pos + 1 :]
+        elif kind == 1:
+            a = rng.randrange(len(text))
+            text = text[:a] + text[a + rng.randrange(1, 60) :]
+        else:
+            starts = [m.end() for m in re.finditer(r'(?:value|min|max|name|ref|T|W|M|A)="', text)]
+            q = rng.choice(starts)
+            text = text[:q] + rng.choice(values) + text[text.index('"', q) :]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                evaluate(parse_gatingml(text.encode("latin-1")), data1)
+            gated += 1
+        except TrephineError:
+            pass
+    assert gated > 0

@@ -15,6 +15,7 @@ ElementTree, which does not fetch external entities.
 
 from __future__ import annotations
 
+import math
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -88,9 +89,12 @@ def _float(ctx: _Ctx, where: str, text: str | None) -> float:
     if text is None:
         raise ctx.fail(where, None, "a number")
     try:
-        return float(text.strip())
+        value = float(text.strip())
     except ValueError:
         raise ctx.fail(where, text, "a number") from None
+    if not math.isfinite(value):
+        raise ctx.fail(where, text, "a finite number")
+    return value
 
 
 def read_gatingml(path: str | os.PathLike[str]) -> Strategy:
@@ -112,6 +116,10 @@ def parse_gatingml(data: bytes | str, source: str = "<gating-ml>") -> Strategy:
         raise ParseError(
             f"not well-formed XML at line {line}, column {col}: {exc.msg}",
             location=Location(source=source),
+        ) from None
+    except (LookupError, ValueError) as exc:  # e.g. an unknown declared encoding
+        raise ParseError(
+            f"cannot decode the XML: {exc}", location=Location(source=source)
         ) from None
     ctx = _Ctx(source)
     if root.tag != _g("Gating-ML"):

@@ -168,3 +168,29 @@ def test_flowjo_biex_reproduces_flowjo_lookup_table(shared_data: Path) -> None:
     assert np.max(np.abs(channels - lut[1:, 0])) < 0.01
     assert biex.inverse(np.array([lut[2000, 0] / 4096]))[0] == pytest.approx(lut[2000, 1], rel=1e-5)
     assert math.isclose(biex.apply(np.array([0.0]))[0] * 4096, 1096, abs_tol=1e-9)
+
+
+def test_values_far_beyond_the_table_are_solved() -> None:
+    # FlowUtils gives up (returns -1) on such values; the asymptote plus Newton does not.
+    lg = LogicleTransform()
+    x = np.array([1e30, 1e200, -1e250])
+    y = lg.apply(x)
+    assert np.allclose(lg.inverse(y), x, rtol=1e-12)
+    hl = HyperlogTransform()
+    assert np.allclose(hl.inverse(hl.apply(x)), x, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs"),
+    [
+        (LogicleTransform, {"T": float("inf")}),
+        (LogicleTransform, {"M": float("nan")}),
+        (LogicleTransform, {"T": 262144.0, "W": 0.5, "M": 400.0, "A": 0.0}),
+        (HyperlogTransform, {"T": 1e-320}),
+        (AsinhTransform, {"M": 400.0}),
+        (LogTransform, {"T": float("inf")}),
+    ],
+)
+def test_impossible_parameter_sets_fail_where_declared(cls: type, kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        cls(**kwargs)

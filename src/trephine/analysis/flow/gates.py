@@ -231,6 +231,12 @@ class EllipsoidGate(Gate):
                 (n, len(self.mean), len(self.covariance)),
                 "n >= 2 dimensions, an n-vector mean and an n x n covariance matrix",
             )
+        if any(len(row) != n for row in self.covariance):
+            raise ValidationError(
+                f"EllipsoidGate {self.id}.covarianceMatrix",
+                [len(row) for row in self.covariance],
+                f"{n} rows of {n} entries",
+            )
         cov = np.array(self.covariance, dtype=np.float64)
         if cov.shape != (n, n):
             raise ValidationError(f"EllipsoidGate {self.id}.covarianceMatrix", cov.shape, (n, n))

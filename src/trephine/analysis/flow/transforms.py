@@ -70,8 +70,8 @@ class LinearTransform(Transform):
     A: float = 0.0
 
     def __post_init__(self) -> None:
-        _require(self.T > 0, "flin.T", self.T, "T > 0")
-        _require(0 <= self.A <= self.T, "flin.A", self.A, "0 <= A <= T")
+        _require(math.isfinite(self.T) and self.T > 0, "flin.T", self.T, "finite T > 0")
+        _require(0 <= self.A <= self.T, "flin.A", self.A, "0 <= A <= T")  # NaN fails too
 
     def apply(self, x: ArrayLike) -> FloatArray:
         return (_as_float_array(x) + self.A) / (self.T + self.A)
@@ -88,8 +88,8 @@ class LogTransform(Transform):
     M: float = 4.5
 
     def __post_init__(self) -> None:
-        _require(self.T > 0, "flog.T", self.T, "T > 0")
-        _require(self.M > 0, "flog.M", self.M, "M > 0")
+        _require(math.isfinite(self.T) and self.T > 0, "flog.T", self.T, "finite T > 0")
+        _require(math.isfinite(self.M) and self.M > 0, "flog.M", self.M, "finite M > 0")
 
     def apply(self, x: ArrayLike) -> FloatArray:
         x = _as_float_array(x)
@@ -112,8 +112,9 @@ class AsinhTransform(Transform):
     A: float = 0.0
 
     def __post_init__(self) -> None:
-        _require(self.T > 0, "fasinh.T", self.T, "T > 0")
-        _require(self.M > 0, "fasinh.M", self.M, "M > 0")
+        _require(math.isfinite(self.T) and self.T > 0, "fasinh.T", self.T, "finite T > 0")
+        # sinh(M ln10) must be a finite double: M up to ~308 decades.
+        _require(0 < self.M < 308, "fasinh.M", self.M, "0 < M < 308")
         _require(0 <= self.A <= self.M, "fasinh.A", self.A, "0 <= A <= M")
 
     def apply(self, x: ArrayLike) -> FloatArray:
@@ -191,6 +192,18 @@ class _TabulatedInverse:
     def slope_pos(self, y: FloatArray) -> FloatArray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def far_guess(self, v: FloatArray) -> FloatArray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def check(self, name: str, params: tuple[float, ...]) -> None:
+        """Build the table now, so impossible parameter sets fail where they are declared."""
+        try:
+            self._table(0.0)
+        except (ValueError, OverflowError, ZeroDivisionError):
+            raise ValidationError(
+                f"{name} (T, W, M, A)", params, "parameters giving a finite, invertible scale"
+            ) from None
+
     def newton_step(self, y: FloatArray, v: FloatArray) -> None:
         """One in-place Newton step on ``B(y) = v`` (subclasses fuse the exponentials)."""
         y -= (self.forward_pos(y) - v) / self.slope_pos(y)
@@ -204,14 +217,25 @@ class _TabulatedInverse:
         """
         if self._u_table is not None and vmax <= self._vmax:
             return self._u_table
+        # Probing how far the table can extend overflows on purpose; that is checked below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._build_table(vmax)
+
+    def _build_table(self, vmax: float) -> tuple[float, FloatArray, FloatArray]:
         top = self.top
-        # Extend the table until it covers the largest value asked for (data above T).
+        # Extend the table to cover the largest value asked for (data above T), but only while
+        # B stays finite; values beyond the table start from the asymptote (see _solve_block).
         while float(self.forward_pos(np.array([top]))[0]) < vmax:
-            top = self.x1 + 2.0 * (top - self.x1)
+            nxt = self.x1 + 2.0 * (top - self.x1)
+            if not math.isfinite(float(self.forward_pos(np.array([nxt]))[0])):
+                break
+            top = nxt
         self.top = top
         vtop = float(self.forward_pos(np.array([top]))[0])
         # s = B'(x1) / b: dy/du is then 1/b at both ends of the range.
         scale = float(self.slope_pos(np.array([self.x1]))[0]) / self.rate
+        if not (math.isfinite(vtop) and vtop > 0 and math.isfinite(scale) and scale > 0):
+            raise ValueError("the scale is not finite and invertible for these parameters")
         u_max = math.asinh(vtop / scale)
         du = u_max / (_GRID_POINTS - 1)
         grid_u = np.arange(_GRID_POINTS, dtype=np.float64) * du
@@ -224,6 +248,8 @@ class _TabulatedInverse:
         for _ in range(4):
             grid_y -= (self.forward_pos(grid_y) - grid_v) / self.slope_pos(grid_y)
         grid_y[0] = self.x1
+        if not (du > 0 and np.all(np.isfinite(grid_y)) and np.all(np.diff(grid_y) >= 0)):
+            raise ValueError("the scale is not finite and invertible for these parameters")
         slopes = np.empty_like(grid_y)
         slopes[:-1] = np.diff(grid_y)
         slopes[-1] = slopes[-2]
@@ -258,11 +284,16 @@ class _TabulatedInverse:
         inv_scale, grid_y, slopes = self._table(vmax)
         t = np.arcsinh(v * inv_scale)
         t *= 1.0 / self._du
+        # Clip before the integer cast (inf has no integer); clipped values are redone below.
+        np.minimum(t, grid_y.size - 1, out=t)
         j = t.astype(np.intp)
-        np.minimum(j, grid_y.size - 1, out=j)
         t -= j
         y = grid_y[j]
         y += t * slopes[j]
+        if vmax > self._vmax:
+            # Beyond the finite table: start from the exponential asymptote y ~ ln(v/a)/b.
+            far = v > self._vmax
+            y[far] = self.far_guess(v[far])
         for _ in range(_NEWTON_STEPS):
             # Newton on B(y) - v; B is convex and increasing for y >= x1, so from the
             # interpolated start (within ~1e-8) each step squares the error.
@@ -297,6 +328,10 @@ class _LogicleSolver(_TabulatedInverse):
         p = self.p
         return p.a * p.b * np.exp(p.b * y) + p.c * p.d * np.exp(-p.d * y)
 
+    def far_guess(self, v: FloatArray) -> FloatArray:
+        p = self.p
+        return np.log(v / p.a) / p.b
+
     def newton_step(self, y: FloatArray, v: FloatArray) -> None:
         # Same arithmetic as forward_pos/slope_pos, with each exponential computed once.
         p = self.p
@@ -327,8 +362,14 @@ class _HyperlogSolver(_TabulatedInverse):
         p = self.p
         return p.a * p.b * np.exp(p.b * y) + p.c
 
+    def far_guess(self, v: FloatArray) -> FloatArray:
+        p = self.p
+        return np.log(v / p.a) / p.b
+
 
 def _check_biex(name: str, T: float, W: float, M: float, A: float) -> None:
+    for key, val in (("T", T), ("W", W), ("M", M), ("A", A)):
+        _require(math.isfinite(val), f"{name}.{key}", val, "a finite number")
     _require(T > 0, f"{name}.T", T, "T > 0")
     _require(M > 0, f"{name}.M", M, "M > 0")
     _require(0 <= W <= M / 2, f"{name}.W", W, "0 <= W <= M/2")
@@ -356,12 +397,21 @@ class LogicleTransform(Transform):
         x1 = x2 + w
         x0 = x2 + 2 * w
         b = (self.M + self.A) * LN10
-        d = _solve_d(b, w)
-        c_a = math.exp(x0 * (b + d))
-        mf_a = math.exp(b * x1) - c_a / math.exp(d * x1)
-        a = self.T / ((math.exp(b) - mf_a) - c_a / math.exp(d))
+        try:
+            d = _solve_d(b, w)
+            c_a = math.exp(x0 * (b + d))
+            mf_a = math.exp(b * x1) - c_a / math.exp(d * x1)
+            a = self.T / ((math.exp(b) - mf_a) - c_a / math.exp(d))
+        except (OverflowError, ZeroDivisionError, ValueError):
+            raise ValidationError(
+                "logicle (T, W, M, A)",
+                (self.T, self.W, self.M, self.A),
+                "parameters giving a finite, invertible scale",
+            ) from None
         p = _BiexParams(a=a, b=b, c=c_a * a, d=d, f=mf_a * a, x1=x1)
-        object.__setattr__(self, "_solver", _LogicleSolver(p))
+        solver = _LogicleSolver(p)
+        solver.check("logicle", (self.T, self.W, self.M, self.A))
+        object.__setattr__(self, "_solver", solver)
 
     def apply(self, x: ArrayLike) -> FloatArray:
         return self._solver.solve(x)
@@ -388,12 +438,21 @@ class HyperlogTransform(Transform):
         x1 = x2 + w
         x0 = x2 + 2 * w
         b = (self.M + self.A) * LN10
-        e0 = math.exp(b * x0)
-        c_a = e0 / w
-        f_a = math.exp(b * x1) + c_a * x1
-        a = self.T / ((math.exp(b) + c_a) - f_a)
+        try:
+            e0 = math.exp(b * x0)
+            c_a = e0 / w
+            f_a = math.exp(b * x1) + c_a * x1
+            a = self.T / ((math.exp(b) + c_a) - f_a)
+        except (OverflowError, ZeroDivisionError):
+            raise ValidationError(
+                "hyperlog (T, W, M, A)",
+                (self.T, self.W, self.M, self.A),
+                "parameters giving a finite, invertible scale",
+            ) from None
         p = _BiexParams(a=a, b=b, c=c_a * a, d=0.0, f=f_a * a, x1=x1)
-        object.__setattr__(self, "_solver", _HyperlogSolver(p))
+        solver = _HyperlogSolver(p)
+        solver.check("hyperlog", (self.T, self.W, self.M, self.A))
+        object.__setattr__(self, "_solver", solver)
 
     def apply(self, x: ArrayLike) -> FloatArray:
         return self._solver.solve(x)
