@@ -286,3 +286,11 @@ def test_impossible_supplemental_text_offsets_are_ignored(tmp_path: Path, s0: st
     kw["$BEGINSTEXT"], kw["$ENDSTEXT"] = s0, s1
     f = read_fcs(write(tmp_path, build(kw, np.array([4], dtype=np.float32).tobytes())))
     assert f.raw.tolist() == [[4.0]]
+
+
+def test_garbage_text_data_offsets_fall_back_to_header(tmp_path: Path) -> None:
+    kw = channels(1, [32], [1024], **{"$DATATYPE": "F", "$BYTEORD": "1,2,3,4", "$TOT": "1"})
+    kw["$BEGINDATA"], kw["$ENDDATA"] = "n/a", "n/a"
+    with pytest.warns(FileQuirkWarning, match="HEADER DATA offsets used"):
+        f = read_fcs(write(tmp_path, build(kw, np.array([9], dtype=np.float32).tobytes())))
+    assert f.raw.tolist() == [[9.0]]

@@ -556,8 +556,15 @@ class _Reader:
     def _data_span(self, seg: _Segment, row_bytes: int) -> tuple[int, int]:
         """Absolute first and last byte of DATA, reconciling HEADER and TEXT."""
         h0, h1 = seg.header_data
-        k0 = _int_kw(seg.text, "$BEGINDATA") or 0
-        k1 = _int_kw(seg.text, "$ENDDATA") or 0
+        try:
+            k0 = _int_kw(seg.text, "$BEGINDATA") or 0
+            k1 = _int_kw(seg.text, "$ENDDATA") or 0
+        except ValidationError:
+            if not (h0 or h1):
+                raise
+            # The HEADER offsets are there; unreadable TEXT copies need not sink the file.
+            self._quirk("$BEGINDATA/$ENDDATA are not numbers; HEADER DATA offsets used")
+            k0 = k1 = 0
         tot = _int_kw(seg.text, "$TOT")
         need = tot * row_bytes if tot is not None else None
         candidates: list[tuple[str, int, int]] = []
