@@ -22,7 +22,6 @@ Only numpy is imported; this is the hot path measured by ``benchmarks/bench_flow
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -318,14 +317,16 @@ def _find_channel(name: str, channels: Sequence[str], source: str) -> int:
 class FcsEvents:
     """An :class:`EventSource` over a file read by :func:`trephine.io.fcs.read_fcs`.
 
-    Columns are scaled one at a time, exactly as :meth:`FcsFile.scaled` scales the whole matrix
-    ($PnE log decoding, $PnG gain, $TIMESTEP on the time channel) - the full float64 copy that
-    ``scaled()`` makes would double the memory of a 2M-event tube.
+    Columns are scaled for the requested rows only, with the same rules as
+    :meth:`FcsFile.scaled` ($PnE log decoding, $PnG gain, $TIMESTEP on the time channel):
+    ``scaled()`` works on all rows, and gating needs blocks and subsets of rows without a float64
+    copy of whole columns it does not use.
     """
 
     def __init__(self, fcs: FcsFile) -> None:
         self._f = fcs
         self._names = fcs.channel_names
+        self._timestep = fcs.timestep
 
     @property
     def source(self) -> str:
@@ -369,13 +370,14 @@ class FcsEvents:
         """Scale one column in place, exactly as :meth:`FcsFile.scaled` does."""
         ch = self._f.channels[j]
         if ch.is_time:
-            step = _timestep(self._f.text.get("$TIMESTEP"))
+            step = self._timestep
             if step != 1.0:
                 out *= step
             return
         if ch.amp_decades > 0 and ch.range > 0:
             out *= ch.amp_decades / ch.range
-            np.power(10.0, out, out=out)
+            with np.errstate(over="ignore"):  # a corrupt value decodes to inf, as in scaled()
+                np.power(10.0, out, out=out)
             out *= ch.amp_offset
         if ch.gain not in (0.0, 1.0):
             out /= ch.gain
@@ -383,17 +385,6 @@ class FcsEvents:
     def spillover(self) -> tuple[Sequence[str], FloatArray] | None:
         s = self._f.spillover
         return None if s is None else (list(s.channels), np.asarray(s.matrix, dtype=np.float64))
-
-
-def _timestep(value: str | None) -> float:
-    # Same rule as FcsFile.scaled(): a missing, blank or non-numeric $TIMESTEP leaves time as is.
-    if value is None or not value.strip():
-        return 1.0
-    try:
-        step = float(value.strip())
-    except ValueError:
-        return 1.0
-    return step if math.isfinite(step) and step > 0 else 1.0
 
 
 @dataclass(frozen=True)
