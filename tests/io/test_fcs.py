@@ -362,3 +362,24 @@ def test_metadata_only_read_still_refuses_truncated_data(shared_data: Path) -> N
     path = shared_data / "flow/fcs/fcsparser/cytek-nl-2000/sample_header.fcs"
     with pytest.raises(ParseError, match="DATA truncated"):
         read_fcs(path, events=False)
+
+
+FLOWCAL_NAMES = {
+    "Data001.fcs": ["FSC-H", "SSC-H", "FL1-H", "FL2-H", "FL3-H", "Time"],
+    "Data002.fcs": [
+        "FSC-A", "SSC-A", "FITC-A", "PE-A", "PerCP-Cy5-5-A", "PE-Cy7-A", "APC-A", "APC-Cy7-A",
+        "Time",
+    ],
+    "Data003.fcs": ["TIME", "FSC", "SSC", "FL1", "FL2", "FL3", "FSCW", "FSCA"],
+    "Data004.fcs": [
+        "FSC-A", "FSC-H", "FSC-W", "SSC-A", "SSC-H", "SSC-W", "FSC PMT-A", "FSC PMT-H",
+        "FSC PMT-W", "GFP-A", "GFP-H", "mCherry-A", "mCherry-H", "Time",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "channels"), FLOWCAL_NAMES.items())
+def test_flowcal_channel_names(shared_data: Path, name: str, channels: list[str]) -> None:
+    # Names and shapes from FlowCal's own tests, as quoted in the manifest.
+    f = _read(shared_data / "flow/fcs/flowcal" / name)
+    assert f.channel_names == channels
