@@ -14,6 +14,7 @@ from trephine.services import assessments, patients
 from trephine.store.database import Database
 
 TABLES = {
+    "alert",
     "assessment",
     "audit_event",
     "cellular_therapy",

@@ -175,6 +175,8 @@ def to_assessment(row: AssessmentRow, patient_id: str) -> StoredAssessment:
             params=row.params,
         ),
         recorded_by=row.recorded_by,
+        call_kind=row.call_kind,
+        inputs_digest=row.inputs_digest,
     )
 
 

@@ -7,12 +7,27 @@ outcome under the same key is a :class:`Conflict` — run a new edition or engin
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import select
 
+from trephine.criteria.timeline import (
+    DatedAssessment,
+    TimelineResult,
+    TimepointInput,
+    assess_timeline,
+)
 from trephine.domain.assessment import Assessment
-from trephine.errors import Conflict
-from trephine.services import _rows
-from trephine.services.views import StoredAssessment
+from trephine.domain.patient import Diagnosis
+from trephine.errors import Conflict, CriteriaNotApplicable, ValidationError
+from trephine.services import _rows, alerts
+from trephine.services.assess_mapping import load_inputs, timepoints
+from trephine.services.views import StoredAlert, StoredAssessment
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import AssessmentRow
 
@@ -73,3 +88,218 @@ def patient_assessments(uow: UnitOfWork, external_id: str) -> list[StoredAssessm
         .order_by(AssessmentRow.assessed_on, AssessmentRow.id)
     )
     return [_rows.to_assessment(r, external_id) for r in rows]
+
+
+# ----------------------------------------------------------------- trephine assess (timeline)
+
+#: Timeline rule-set choices by diagnosis. Only the AML timeline (ELN 2022 response, relapse and
+#: landmark + ELN 2021 MRD + donor chimerism) exists in :mod:`trephine.criteria.timeline`; the
+#: other diseases are refused with a clear message rather than assessed under AML rules.
+AML_TIMELINE = "ELN2022+ELN2021"
+TIMELINE_RULESETS: dict[str, str] = {"AML": AML_TIMELINE}
+PLANNED_RULESETS: dict[str, str] = {
+    "MDS": "IWG2023",
+    "myeloma": "IMWG2016",
+    "CLL": "iwCLL2018",
+    "ALL": "ALL_MRD",
+}
+RULESET_ALIASES = {"ELN2022": AML_TIMELINE, "AML": AML_TIMELINE, AML_TIMELINE: AML_TIMELINE}
+
+Evaluator = Callable[[list[TimepointInput], Mapping[str, Any]], TimelineResult]
+
+
+@dataclass(frozen=True)
+class AssessRun:
+    """What one ``assess_patient`` call computed and what it added to the store."""
+
+    patient_id: str
+    ruleset: str
+    timeline: TimelineResult
+    #: Every assessment of this run (new or already stored) with its stored id.
+    assessments: tuple[StoredAssessment, ...]
+    alerts: tuple[StoredAlert, ...]
+    new_assessments: int
+    new_alerts: int
+    results_used: tuple[int, ...]
+
+
+def choose_ruleset(diagnoses: Sequence[Diagnosis], requested: str | None) -> str:
+    if requested is not None:
+        if requested not in RULESET_ALIASES:
+            raise ValidationError("--ruleset", requested, sorted(RULESET_ALIASES))
+        return RULESET_ALIASES[requested]
+    if not diagnoses:
+        raise CriteriaNotApplicable(
+            "no diagnosis recorded: the rule set is chosen by diagnosis (or give --ruleset)"
+        )
+    disease = str(diagnoses[-1].disease)
+    if disease in TIMELINE_RULESETS:
+        return TIMELINE_RULESETS[disease]
+    planned = PLANNED_RULESETS.get(disease)
+    raise CriteriaNotApplicable(
+        f"stored-timeline assessment for {disease}"
+        + (f" ({planned})" if planned else "")
+        + f" is not available yet; available: AML ({AML_TIMELINE}), or --ruleset "
+        + ", ".join(sorted(RULESET_ALIASES))
+    )
+
+
+def _digest(explanation: Mapping[str, Any]) -> str:
+    return hashlib.sha256(
+        json.dumps(explanation, sort_keys=True, default=str).encode("utf-8")
+    ).hexdigest()
+
+
+def _to_assessment(a: DatedAssessment, computed_at: dt.datetime) -> Assessment:
+    ex = a.explanation
+    evidence = tuple(dict(e) for e in ex.get("evidence", ()))
+    return Assessment(
+        category=a.category,
+        ruleset=str(ex.get("ruleset") or a.edition),
+        criteria_edition=a.edition,
+        assessed_on=a.date,
+        software_version=a.software_version,
+        computed_at=computed_at,
+        matched_rule=None if ex.get("rule") is None else str(ex["rule"]),
+        evidence=evidence,
+        missing_inputs=tuple(str(m) for m in ex.get("missing", ())),
+        citation=None if ex.get("citation") is None else str(ex["citation"]),
+        flags=tuple(str(f) for f in ex.get("flags", ())),
+        params=dict(ex.get("params", {})),
+    )
+
+
+def _store_call(
+    uow: UnitOfWork, patient_id: int, external_id: str, a: DatedAssessment
+) -> tuple[StoredAssessment, bool]:
+    assessment = _to_assessment(a, uow.now())
+    digest = _digest(a.explanation)
+    row = uow.session.scalar(
+        select(AssessmentRow).where(
+            AssessmentRow.patient_id == patient_id,
+            AssessmentRow.assessed_on == assessment.assessed_on,
+            AssessmentRow.ruleset == assessment.ruleset,
+            AssessmentRow.call_kind == a.kind,
+            AssessmentRow.criteria_edition == assessment.criteria_edition,
+            AssessmentRow.software_version == assessment.software_version,
+            AssessmentRow.inputs_digest == digest,
+        )
+    )
+    if row is not None:
+        # Same call on the same evidence by the same edition and version: already stored.
+        return _rows.to_assessment(row, external_id), False
+    row = AssessmentRow(
+        patient_id=patient_id,
+        assessed_on=assessment.assessed_on,
+        category=assessment.category,
+        ruleset=assessment.ruleset,
+        criteria_edition=assessment.criteria_edition,
+        matched_rule=assessment.matched_rule,
+        evidence=[dict(e) for e in assessment.evidence],
+        missing_inputs=list(assessment.missing_inputs),
+        citation=assessment.citation,
+        flags=list(assessment.flags),
+        params=dict(assessment.params),
+        software_version=assessment.software_version,
+        computed_at=assessment.computed_at,
+        recorded_by=uow.actor,
+        call_kind=a.kind,
+        inputs_digest=digest,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    uow.audit(
+        "create",
+        "assessment",
+        row.id,
+        {
+            "patient": external_id,
+            "date": a.date.isoformat(),
+            "call": a.kind,
+            "category": a.category,
+            "edition": a.edition,
+            "software_version": a.software_version,
+        },
+    )
+    return _rows.to_assessment(row, external_id), True
+
+
+def assess_patient(
+    uow: UnitOfWork,
+    external_id: str,
+    *,
+    ruleset: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    evaluator: Evaluator | None = None,
+) -> AssessRun:
+    """Assess the patient's signed-out results in date order and store the calls and alerts.
+
+    Append-only and idempotent: a call already stored under the same (date, call, rule set,
+    edition, software version, evidence hash) is not stored again; a new edition, engine
+    version or amended input adds a row and keeps the old one. ``evaluator`` replaces the pure
+    timeline function (tests use it to simulate a new edition).
+    """
+    inputs = load_inputs(uow, external_id)
+    chosen = choose_ruleset(inputs.diagnoses, ruleset)
+    run = (evaluator or assess_timeline)(timepoints(inputs), dict(params or {}))
+    patient = _rows.patient_row(uow, external_id)
+    stored: list[StoredAssessment] = []
+    new_assessments = 0
+    seen: set[tuple[str, ...]] = set()
+    for a in run.assessments:
+        if a.key() in seen:
+            continue  # two identical calls of one day (e.g. duplicate MRD rows) count once
+        seen.add(a.key())
+        view, created = _store_call(uow, patient.id, external_id, a)
+        stored.append(view)
+        new_assessments += created
+    raised: list[StoredAlert] = []
+    new_alerts = 0
+    version = next((a.software_version for a in run.assessments), None) or _version()
+    for alert in run.alerts:
+        view_alert, created = alerts.raise_alert(
+            uow, external_id, alert.date, alert.code, alert.message, chosen, version
+        )
+        raised.append(view_alert)
+        new_alerts += created
+    uow.audit(
+        "assess",
+        "patient",
+        external_id,
+        {
+            "ruleset": chosen,
+            "results": list(inputs.result_ids),
+            "assessments": len(stored),
+            "new_assessments": new_assessments,
+            "alerts": len(raised),
+            "new_alerts": new_alerts,
+        },
+    )
+    return AssessRun(
+        external_id,
+        chosen,
+        run,
+        tuple(stored),
+        tuple(raised),
+        new_assessments,
+        new_alerts,
+        inputs.result_ids,
+    )
+
+
+def _version() -> str:
+    from trephine import __version__
+
+    return __version__
+
+
+def current_assessments(items: Sequence[StoredAssessment]) -> list[StoredAssessment]:
+    """The latest stored row per (date, call, rule set, edition): what the newest evidence
+    says. Older rows (before an amendment) stay in the store as history."""
+    latest: dict[tuple[object, ...], StoredAssessment] = {}
+    for item in items:
+        a = item.assessment
+        key = (a.assessed_on, item.call_kind, a.ruleset, a.criteria_edition)
+        if key not in latest or latest[key].id < item.id:
+            latest[key] = item
+    return sorted(latest.values(), key=lambda s: (s.assessment.assessed_on, s.id))

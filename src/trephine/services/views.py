@@ -50,6 +50,31 @@ class StoredAssessment:
     patient_id: str
     assessment: Assessment
     recorded_by: str
+    #: Which call of a patient timeline ('' for a single evaluation) and its evidence hash.
+    call_kind: str = ""
+    inputs_digest: str = ""
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    """An alert raised by ``trephine assess``; open until acknowledged."""
+
+    id: int
+    patient_id: str
+    raised_on: dt.date
+    code: str
+    message: str
+    ruleset: str
+    software_version: str
+    raised_at: dt.datetime
+    raised_by: str
+    acknowledged_at: dt.datetime | None = None
+    acknowledged_by: str | None = None
+    acknowledgement_note: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.acknowledged_at is None
 
 
 @dataclass(frozen=True)

@@ -233,8 +233,10 @@ class AssessmentRow(Base):
             "patient_id",
             "assessed_on",
             "ruleset",
+            "call_kind",
             "criteria_edition",
             "software_version",
+            "inputs_digest",
             name="uq_assessment_natural_key",
         ),
     )
@@ -256,6 +258,42 @@ class AssessmentRow(Base):
     citation: Mapped[str | None] = mapped_column(Text)
     flags: Mapped[list[Any]]
     params: Mapped[dict[str, Any]]
+    # Added in migration 0003: which call of a timeline (baseline, response, relapse, landmark,
+    # mrd, mrd_event, chimerism; '' for a single evaluation) and a hash of its evidence, so an
+    # amended input makes a new row instead of a conflict.
+    call_kind: Mapped[str] = mapped_column(String(32), default="")
+    inputs_digest: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AlertRow(Base):
+    """A clinical alert raised by an assessment run (relapse, MRD conversion, …); migration 0003.
+
+    Not append-only: acknowledging sets the ``acknowledged_*`` columns (and is audited)."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        UniqueConstraint(
+            "patient_id",
+            "raised_on",
+            "code",
+            "ruleset",
+            "software_version",
+            name="uq_alert_natural_key",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    raised_on: Mapped[dt.date]
+    code: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    ruleset: Mapped[str] = mapped_column(String(64))
+    software_version: Mapped[str] = mapped_column(String(64))
+    raised_at: Mapped[dt.datetime]
+    raised_by: Mapped[str] = mapped_column(String(200))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledgement_note: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEventRow(Base):

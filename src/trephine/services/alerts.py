@@ -1,0 +1,104 @@
+"""Clinical alerts raised by ``trephine assess`` (relapse, MRD conversion, 1-log rise, loss of
+donor chimerism …): stored once per natural key, listed, acknowledged (audited)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from trephine.errors import Conflict, NotFound, ValidationError
+from trephine.services import _rows
+from trephine.services.views import StoredAlert
+from trephine.store.database import UnitOfWork
+from trephine.store.tables import AlertRow, PatientRow
+
+
+def _view(row: AlertRow, patient_id: str) -> StoredAlert:
+    return StoredAlert(
+        id=row.id,
+        patient_id=patient_id,
+        raised_on=row.raised_on,
+        code=row.code,
+        message=row.message,
+        ruleset=row.ruleset,
+        software_version=row.software_version,
+        raised_at=row.raised_at,
+        raised_by=row.raised_by,
+        acknowledged_at=row.acknowledged_at,
+        acknowledged_by=row.acknowledged_by,
+        acknowledgement_note=row.acknowledgement_note,
+    )
+
+
+def raise_alert(
+    uow: UnitOfWork,
+    external_id: str,
+    raised_on: object,
+    code: str,
+    message: str,
+    ruleset: str,
+    software_version: str,
+) -> tuple[StoredAlert, bool]:
+    """Store an alert unless the same one (patient, date, code, ruleset, version) exists."""
+    patient = _rows.patient_row(uow, external_id)
+    row = uow.session.scalar(
+        select(AlertRow).where(
+            AlertRow.patient_id == patient.id,
+            AlertRow.raised_on == raised_on,
+            AlertRow.code == code,
+            AlertRow.ruleset == ruleset,
+            AlertRow.software_version == software_version,
+        )
+    )
+    if row is not None:
+        return _view(row, external_id), False
+    row = AlertRow(
+        patient_id=patient.id,
+        raised_on=raised_on,
+        code=code,
+        message=message,
+        ruleset=ruleset,
+        software_version=software_version,
+        raised_at=uow.now(),
+        raised_by=uow.actor,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    uow.audit(
+        "raise", "alert", row.id, {"patient": external_id, "code": code, "date": str(raised_on)}
+    )
+    return _view(row, external_id), True
+
+
+def list_alerts(
+    uow: UnitOfWork, *, patient: str | None = None, open_only: bool = False
+) -> list[StoredAlert]:
+    """Alerts newest first (by clinical date), optionally one patient's or only open ones."""
+    query = select(AlertRow, PatientRow.external_id).join(
+        PatientRow, PatientRow.id == AlertRow.patient_id
+    )
+    if patient is not None:
+        query = query.where(AlertRow.patient_id == _rows.patient_row(uow, patient).id)
+    if open_only:
+        query = query.where(AlertRow.acknowledged_at.is_(None))
+    query = query.order_by(AlertRow.raised_on.desc(), AlertRow.id.desc())
+    return [_view(row, pid) for row, pid in uow.session.execute(query)]
+
+
+def acknowledge_alert(uow: UnitOfWork, alert_id: int, note: str | None = None) -> StoredAlert:
+    """Mark an alert as seen by ``uow.actor``; acknowledging twice is refused (who saw it first
+    stays on record)."""
+    row = uow.session.get(AlertRow, alert_id)
+    if row is None:
+        raise NotFound("alert", alert_id)
+    patient = uow.session.get(PatientRow, row.patient_id)
+    assert patient is not None  # foreign key
+    if row.acknowledged_at is not None:
+        raise Conflict("alert", alert_id, "acknowledged_by", row.acknowledged_by, uow.actor)
+    if note is not None and not note.strip():
+        raise ValidationError("note", note, "a non-empty note, or no note")
+    row.acknowledged_at = uow.now()
+    row.acknowledged_by = uow.actor
+    row.acknowledgement_note = None if note is None else note.strip()
+    uow.session.flush()
+    uow.audit("acknowledge", "alert", row.id, {"note": row.acknowledgement_note})
+    return _view(row, patient.external_id)

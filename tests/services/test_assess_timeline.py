@@ -1,0 +1,249 @@
+"""``assess_patient`` over stored results, on SQLite and PostgreSQL: calls, alerts, idempotency,
+new edition, amendment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from trephine.criteria.timeline import TimelineResult, TimepointInput, assess_timeline
+from trephine.domain import (
+    AspirateDifferential,
+    CellClass,
+    Patient,
+    Procedure,
+    Sex,
+    Site,
+    Specimen,
+    SpecimenType,
+)
+from trephine.domain import quantity as q
+from trephine.domain.patient import Diagnosis, Disease
+from trephine.domain.results import (
+    BloodCount,
+    CoreFindings,
+    Extramedullary,
+    MolecularMRD,
+)
+from trephine.domain.therapy import Cycle, Intensity, TherapyIntent, TherapyLine
+from trephine.errors import Conflict, CriteriaNotApplicable, ValidationError
+from trephine.services import alerts, assessments, audit, procedures, results
+from trephine.services import patients as patient_service
+from trephine.store.database import Database
+
+D0 = dt.date(2025, 1, 6)
+
+
+def at(days: int) -> dt.datetime:
+    return dt.datetime.combine(D0 + dt.timedelta(days=days), dt.time(9), tzinfo=dt.UTC)
+
+
+def diff(blasts: int, total: int = 500) -> AspirateDifferential:
+    return AspirateDifferential(
+        {
+            CellClass.BLAST: blasts,
+            CellClass.NEUTROPHIL: total - blasts - 150,
+            CellClass.ERYTHROBLAST: 100,
+            CellClass.LYMPHOCYTE: 50,
+        },
+        total,
+    )
+
+
+def blood(anc: str = "2.0", plt: str = "150", circulating: str = "0") -> BloodCount:
+    return BloodCount(
+        anc=q.ANC.parse(anc),
+        platelets=q.PLATELETS.parse(plt),
+        circulating_blasts=q.percent("circulating_blasts").parse(circulating),
+    )
+
+
+def npm1(ratio: str) -> MolecularMRD:
+    return MolecularMRD("NPM1", q.Measure("ratio", "%", Decimal(0), Decimal(10**5)).parse(ratio))
+
+
+def biopsy(db: Database, day: int, n: int, items: list[Any]) -> dict[str, int]:
+    """One marrow procedure with aspirate, core and blood; ``items`` = (specimen letter, value)."""
+    ids: dict[str, int] = {}
+    with db.unit_of_work("lab") as uow:
+        proc, _ = procedures.record_procedure(
+            uow, "P1", Procedure(at(day), Site.POSTERIOR_ILIAC_CREST)
+        )
+        procedures.add_specimen(
+            uow, "P1", Specimen(f"A{n}", SpecimenType.ASPIRATE, at(day), spicules=True), proc
+        )
+        procedures.add_specimen(
+            uow, "P1", Specimen(f"C{n}", SpecimenType.TREPHINE_CORE, at(day)), proc
+        )
+        procedures.add_specimen(
+            uow, "P1", Specimen(f"B{n}", SpecimenType.PERIPHERAL_BLOOD, at(day)), proc
+        )
+        for letter, value in items:
+            stored, _ = results.record_result(uow, f"{letter}{n}", value, verify=True)
+            ids[type(value).__name__] = stored.id
+    return ids
+
+
+def marrow_items(blasts: int, mrd: str | None = None) -> list[Any]:
+    items: list[Any] = [
+        ("A", diff(blasts)),
+        ("B", blood()),
+        ("C", CoreFindings(cellularity=q.percent("cellularity").parse("40"))),
+        ("C", Extramedullary("skin", present=False)),
+    ]
+    if mrd is not None:
+        items.append(("A", npm1(mrd)))
+    return items
+
+
+@pytest.fixture
+def aml(database: Database) -> Database:
+    with database.unit_of_work("seed") as uow:
+        patient_service.register_patient(uow, Patient("P1", Sex.FEMALE, 1960))
+        patient_service.add_diagnosis(uow, "P1", Diagnosis(Disease.AML, D0))
+        patient_service.add_therapy_line(
+            uow,
+            "P1",
+            TherapyLine(
+                1,
+                "7+3",
+                TherapyIntent.INDUCTION,
+                Intensity.INTENSIVE,
+                D0 + dt.timedelta(days=2),
+                cycles=(Cycle(1, D0 + dt.timedelta(days=2)), Cycle(2, D0 + dt.timedelta(days=32))),
+            ),
+        )
+    biopsy(database, 0, 0, [("A", diff(310))])  # diagnosis: 62 % blasts
+    biopsy(database, 30, 1, marrow_items(5 - 4, mrd="not detected"))  # CR, NPM1 negative
+    return database
+
+
+def run(db: Database, **kw: Any) -> assessments.AssessRun:
+    with db.unit_of_work("tester") as uow:
+        return assessments.assess_patient(uow, "P1", **kw)
+
+
+def calls(r: assessments.AssessRun, kind: str) -> list[tuple[dt.date, str]]:
+    return [
+        (s.assessment.assessed_on, s.assessment.category)
+        for s in r.assessments
+        if s.call_kind == kind
+    ]
+
+
+def test_relapse_and_mrd_conversion_raise_stored_alerts(aml: Database) -> None:
+    biopsy(aml, 90, 2, marrow_items(2, mrd="0.5"))  # still CR by morphology, NPM1 positive
+    biopsy(aml, 150, 3, marrow_items(40))  # 40/500 = 8 % blasts: relapse
+    first = run(aml)
+    assert first.ruleset == assessments.AML_TIMELINE
+    assert calls(first, "baseline") == [(D0, "BASELINE")]
+    baseline = next(s for s in first.assessments if s.call_kind == "baseline")
+    assert baseline.assessment.evidence[0]["value"] == "62"
+    assert calls(first, "response")[0] == (D0 + dt.timedelta(days=30), "CR_MRD-")
+    assert calls(first, "relapse")[-1] == (D0 + dt.timedelta(days=150), "HEMATOLOGIC_RELAPSE")
+    codes = [(a.raised_on, a.code) for a in first.alerts]
+    assert (D0 + dt.timedelta(days=90), "MRD_CONVERSION") in codes
+    assert (D0 + dt.timedelta(days=150), "HEMATOLOGIC_RELAPSE") in codes
+    assert first.new_assessments == len(first.assessments) > 0
+    with aml.unit_of_work("reader") as uow:
+        stored_alerts = alerts.list_alerts(uow, patient="P1", open_only=True)
+        stored = assessments.patient_assessments(uow, "P1")
+        events = audit.events(uow, entity="alert")
+    assert {a.code for a in stored_alerts} >= {"HEMATOLOGIC_RELAPSE", "MRD_CONVERSION"}
+    assert len(stored) == len(first.assessments)
+    response = next(s for s in stored if s.call_kind == "response")
+    assert response.assessment.matched_rule and response.assessment.citation
+    assert response.assessment.criteria_edition == "ELN2022"
+    assert len(events) == len(stored_alerts)
+
+
+def test_rerun_is_idempotent(aml: Database) -> None:
+    first = run(aml)
+    again = run(aml)
+    assert again.new_assessments == 0 and again.new_alerts == 0
+    assert [s.id for s in again.assessments] == [s.id for s in first.assessments]
+    with aml.unit_of_work("reader") as uow:
+        assert len(assessments.patient_assessments(uow, "P1")) == len(first.assessments)
+
+
+def test_new_edition_adds_rows_and_keeps_the_old(aml: Database) -> None:
+    first = run(aml)
+
+    def next_edition(points: list[TimepointInput], params: Mapping[str, Any]) -> TimelineResult:
+        result = assess_timeline(points, params)
+        renamed = tuple(replace(a, edition=a.edition + "-rev1") for a in result.assessments)
+        return replace(result, assessments=renamed)
+
+    second = run(aml, evaluator=next_edition)
+    assert second.new_assessments == len(first.assessments)
+    with aml.unit_of_work("reader") as uow:
+        stored = assessments.patient_assessments(uow, "P1")
+    editions = {s.assessment.criteria_edition for s in stored}
+    assert {"ELN2022", "ELN2022-rev1"} <= editions
+    assert len(stored) == 2 * len(first.assessments)
+    assert {s.id for s in first.assessments} <= {s.id for s in stored}
+
+
+def test_amended_result_gives_a_new_assessment_based_on_it(aml: Database) -> None:
+    ids = biopsy(aml, 90, 2, marrow_items(3))
+    first = run(aml)
+    assert calls(first, "relapse")[-1] == (D0 + dt.timedelta(days=90), "NOT_MET")
+    with aml.unit_of_work("pathologist") as uow:
+        results.amend_result(uow, ids["AspirateDifferential"], diff(45), "blasts miscounted")
+    second = run(aml)
+    assert calls(second, "relapse")[-1] == (D0 + dt.timedelta(days=90), "HEMATOLOGIC_RELAPSE")
+    assert second.new_assessments >= 1
+    assert [a.code for a in second.alerts] == ["HEMATOLOGIC_RELAPSE"]
+    with aml.unit_of_work("reader") as uow:
+        stored = assessments.patient_assessments(uow, "P1")
+    day90 = [
+        s.assessment.category
+        for s in stored
+        if s.call_kind == "relapse" and s.assessment.assessed_on == D0 + dt.timedelta(days=90)
+    ]
+    assert day90 == ["NOT_MET", "HEMATOLOGIC_RELAPSE"]  # the old call is kept
+    current = assessments.current_assessments(stored)
+    assert [
+        s.assessment.category
+        for s in current
+        if s.call_kind == "relapse" and s.assessment.assessed_on == D0 + dt.timedelta(days=90)
+    ] == ["HEMATOLOGIC_RELAPSE"]
+
+
+def test_drafts_are_not_assessed(aml: Database) -> None:
+    with aml.unit_of_work("lab") as uow:
+        proc, _ = procedures.record_procedure(uow, "P1", Procedure(at(90), Site.STERNUM))
+        procedures.add_specimen(uow, "P1", Specimen("A9", SpecimenType.ASPIRATE, at(90)), proc)
+        results.record_result(uow, "A9", diff(100))  # draft: 20 % blasts, not signed out
+    r = run(aml)
+    assert all(s.assessment.assessed_on != D0 + dt.timedelta(days=90) for s in r.assessments)
+
+
+def test_acknowledge_alert_once(aml: Database) -> None:
+    biopsy(aml, 150, 3, marrow_items(40))
+    (alert,) = run(aml).alerts
+    with aml.unit_of_work("dr.who") as uow:
+        acked = alerts.acknowledge_alert(uow, alert.id, "seen, patient called")
+    assert acked.acknowledged_by == "dr.who" and not acked.open
+    with aml.unit_of_work("dr.no") as uow, pytest.raises(Conflict):
+        alerts.acknowledge_alert(uow, alert.id)
+    with aml.unit_of_work("reader") as uow:
+        assert alerts.list_alerts(uow, open_only=True) == []
+        assert len(alerts.list_alerts(uow)) == 1
+    # re-assessing does not re-open it
+    assert run(aml).new_alerts == 0
+
+
+def test_ruleset_choice(aml: Database) -> None:
+    with pytest.raises(ValidationError, match="--ruleset"):
+        run(aml, ruleset="RECIST")
+    with aml.unit_of_work("seed") as uow:
+        patient_service.register_patient(uow, Patient("P2", Sex.MALE, 1950))
+        patient_service.add_diagnosis(uow, "P2", Diagnosis(Disease.CLL, D0))
+    with aml.unit_of_work("t") as uow, pytest.raises(CriteriaNotApplicable, match="CLL"):
+        assessments.assess_patient(uow, "P2")
