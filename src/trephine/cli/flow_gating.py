@@ -63,7 +63,11 @@ def _refusals() -> Iterator[None]:
 
 
 def _load(
-    file: Path, gating_ml: Path | None, flowjo: Path | None, sample: str | None = None
+    file: Path,
+    gating_ml: Path | None,
+    flowjo: Path | None,
+    sample: str | None = None,
+    dataset: int = 0,
 ) -> tuple[FcsFile, Strategy]:
     from trephine.io.fcs import read_fcs
     from trephine.io.gatingml import read_gatingml
@@ -76,7 +80,7 @@ def _load(
         return load_flowjo(file, flowjo, sample)
     if gating_ml is None:
         raise _refuse("a gating strategy is required: --gating-ml XML")
-    fcs = read_fcs(file)
+    fcs = read_fcs(file, dataset=dataset)
     strategy = read_gatingml(gating_ml)
     return fcs, strategy
 
@@ -117,10 +121,13 @@ def gate(
     membership: Path | None = typer.Option(
         None, "--membership", help="Write one boolean array per gate id (.npz)."
     ),
+    dataset: int = typer.Option(
+        0, "--dataset", min=0, help="Data set of the FCS file (0-based, $NEXTDATA; Gating-ML)."
+    ),
 ) -> None:
     """Gate an FCS file with a Gating-ML 2.0 strategy or a FlowJo workspace sample's gates."""
     with _refusals():
-        fcs, strategy = _load(file, gating_ml, flowjo, sample)
+        fcs, strategy = _load(file, gating_ml, flowjo, sample, dataset=dataset)
         result = _evaluate(fcs, strategy, None)
         if membership is not None:
             _write_membership(membership, result)
@@ -157,10 +164,27 @@ def mrd(
     ),
     lod: int | None = typer.Option(None, "--lod", help="Laboratory LOD in events."),
     lloq: int | None = typer.Option(None, "--lloq", help="Laboratory LLOQ in events."),
+    spicules: bool | None = typer.Option(
+        None, "--spicules/--no-spicules", help="Aspirate particles seen (haemodilution, §8)."
+    ),
+    marrow_gate: str | None = typer.Option(
+        None, "--marrow-gate", help="Gate of a marrow-restricted population (e.g. CD117+)."
+    ),
+    min_marrow_percent: str | None = typer.Option(
+        None, "--min-marrow-percent", help="Site threshold for --marrow-gate, % of denominator."
+    ),
+    dataset: int = typer.Option(0, "--dataset", min=0, help="Data set (0-based, $NEXTDATA)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Quantify MRD: abnormal events / denominator events with LOD, LLOQ, call and flags."""
-    from trephine.analysis.flow.mrd import CRITERIA, quantify_from_masks, with_limits
+    from decimal import Decimal, InvalidOperation
+
+    from trephine.analysis.flow.mrd import (
+        CRITERIA,
+        Hemodilution,
+        quantify_from_masks,
+        with_limits,
+    )
 
     if criteria.upper() not in CRITERIA:
         raise _refuse(f"--criteria: {criteria!r} is not allowed; allowed: {', '.join(CRITERIA)}")
@@ -172,15 +196,46 @@ def mrd(
                 lod_events=lod if lod is not None else int(crit.lod_events.value),
                 lloq_events=lloq if lloq is not None else int(crit.lloq_events.value),
             )
-        fcs, strategy = _load(file, gating_ml, None)
         from trephine.errors import ValidationError
 
+        if (marrow_gate is None) != (min_marrow_percent is None):
+            raise ValidationError(
+                "--marrow-gate/--min-marrow-percent",
+                (marrow_gate, min_marrow_percent),
+                "both or neither",
+            )
+        threshold: Decimal | None = None
+        if min_marrow_percent is not None:
+            try:
+                threshold = Decimal(min_marrow_percent) / 100
+            except InvalidOperation:
+                raise ValidationError(
+                    "--min-marrow-percent", min_marrow_percent, "a number"
+                ) from None
+            if not threshold.is_finite() or threshold < 0:
+                raise ValidationError("--min-marrow-percent", min_marrow_percent, ">= 0")
+        fcs, strategy = _load(file, gating_ml, None, dataset=dataset)
         known = [g.id for g in strategy.gates]
-        for role, gid in (("--denominator", denominator), ("--abnormal", abnormal)):
+        wanted = [("--denominator", denominator), ("--abnormal", abnormal)]
+        if marrow_gate is not None:
+            wanted.append(("--marrow-gate", marrow_gate))
+        for role, gid in wanted:
             if gid not in known:
                 raise ValidationError(role, gid, known, reason=f"no such gate in {gating_ml}")
-        result = _evaluate(fcs, strategy, [denominator, abnormal])
-        res = quantify_from_masks(result.memberships, denominator, abnormal, crit)
+        result = _evaluate(fcs, strategy, [gid for _, gid in wanted])
+        hemo: Hemodilution | None = None
+        if spicules is not None or marrow_gate is not None:
+            marrow_events = (
+                int(result.memberships[marrow_gate].sum()) if marrow_gate is not None else None
+            )
+            hemo = Hemodilution(
+                spicules_present=spicules,
+                marrow_events=marrow_events,
+                min_marrow_fraction=threshold,
+            )
+        res = quantify_from_masks(
+            result.memberships, denominator, abnormal, crit, hemodilution=hemo
+        )
     if as_json:
         doc = {"file": fcs.path, **res.to_dict()}
         typer.echo(json.dumps(doc, indent=2))

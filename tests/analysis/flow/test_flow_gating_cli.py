@@ -190,3 +190,51 @@ def test_gating_path_imports_stay_light() -> None:
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert p.stdout.strip() == "[]"
+
+
+@pytest.mark.shared_data
+def test_mrd_hemodilution_options(small_tube: Path, hierarchy: Path) -> None:
+    base = [
+        "flow",
+        "mrd",
+        str(small_tube),
+        "--gating-ml",
+        str(hierarchy),
+        "--denominator",
+        "CD45pos",
+        "--abnormal",
+        "CD34pos_CD117pos",
+        "--json",
+    ]
+    res = runner.invoke(app, [*base, "--no-spicules"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["call"] == "positive"  # a positive stays reportable from a haemodilute sample
+    assert "hemodilution" in {f["code"] for f in doc["flags"]}
+    # Blasts are ~2 % of CD45+ here: a 50 % site threshold flags, a 0.5 % one does not.
+    high = runner.invoke(app, [*base, "--marrow-gate", "Blasts", "--min-marrow-percent", "50"])
+    low = runner.invoke(app, [*base, "--marrow-gate", "Blasts", "--min-marrow-percent", "0.5"])
+    assert high.exit_code == 0 and low.exit_code == 0
+    assert "hemodilution" in {f["code"] for f in json.loads(high.stdout)["flags"]}
+    assert "hemodilution" not in {f["code"] for f in json.loads(low.stdout)["flags"]}
+    half = runner.invoke(app, [*base, "--marrow-gate", "Blasts"])
+    assert half.exit_code == 2 and "both or neither" in half.stderr
+
+
+@pytest.mark.shared_data
+def test_dataset_out_of_range_is_refused(shared_data: Path) -> None:
+    base = shared_data / "flow/gatingml2_compliance"
+    res = runner.invoke(
+        app,
+        [
+            "flow",
+            "gate",
+            str(base / "data1.fcs"),
+            "--gating-ml",
+            str(base / "gml/gml_range_gate.xml"),
+            "--dataset",
+            "3",
+        ],
+    )
+    assert res.exit_code == 2
+    assert "dataset" in res.stderr and "data1.fcs" in res.stderr
