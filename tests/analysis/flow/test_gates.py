@@ -257,3 +257,32 @@ def test_dimension_values_prefetch_equals_reference() -> None:
     assert np.allclose(out[1], comp[:, 1], rtol=1e-12)
     assert out[2] is out[0]
     assert np.array_equal(out[3], raw[:, 0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(3, 9),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_polygon_agrees_with_matplotlib_away_from_edges(n: int, seed: int) -> None:
+    # An independent implementation (matplotlib's Path) for a random star-shaped polygon;
+    # only events clearly off the boundary are compared (boundary conventions differ).
+    from matplotlib.path import Path as MplPath
+
+    rng = np.random.default_rng(seed)
+    angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+    radii = rng.uniform(1, 10, n)
+    verts = np.column_stack([radii * np.cos(angles), radii * np.sin(angles)])
+    pts = rng.uniform(-11, 11, (2000, 2))
+    gate = PolygonGate("p", None, dims=(X, Y), vertices=tuple(map(tuple, verts)))
+    ours = gate.contains([pts[:, 0], pts[:, 1]])
+    path = MplPath(verts, closed=False)
+    ref = path.contains_points(pts)
+    # Distance of each point to the nearest edge.
+    a, b = verts, np.roll(verts, -1, axis=0)
+    ab = b - a
+    t = np.clip(((pts[:, None, :] - a[None]) * ab[None]).sum(-1) / (ab * ab).sum(-1)[None], 0, 1)
+    nearest = a[None] + t[..., None] * ab[None]
+    dist = np.sqrt(((pts[:, None, :] - nearest) ** 2).sum(-1)).min(axis=1)
+    clear = dist > 1e-9
+    assert np.array_equal(ours[clear], ref[clear])
