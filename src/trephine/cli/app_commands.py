@@ -82,6 +82,17 @@ def demo(
                 generate_cohort(patients, seed),
                 on_patient=lambda _sp, _created: progress.advance(task),
             )
+            # Then the criteria calls and alerts over the stored timelines (trephine assess
+            # --all), so the web app shows them; re-running adds nothing (idempotent).
+            from trephine.services.assessments import assess_all
+
+            assess_task = progress.add_task("Assessing (criteria, alerts)", total=None)
+
+            def assessed(_outcome: object, total: int) -> None:
+                progress.update(assess_task, total=total)
+                progress.advance(assess_task)
+
+            outcomes = assess_all(database, "demo-assess", on_patient=assessed)
         database.dispose()
     except TrephineError as exc:
         raise _fail(exc) from None
@@ -94,6 +105,16 @@ def demo(
         f"{report.procedures} biopsies, {report.specimens} specimens, {report.results} results "
         f"signed out, {report.amendments} amended — {elapsed:.1f} s"
     )
+    runs = [o.run for o in outcomes if o.run is not None]
+    skipped = sum(o.status == "skipped" for o in outcomes)
+    typer.echo(
+        f"assessed {len(runs)} patients: {sum(len(r.assessments) for r in runs)} criteria calls, "
+        f"{sum(len(r.alerts) for r in runs)} alerts ({skipped} skipped: no stored-timeline rule "
+        "set for their diagnosis yet); see `trephine alerts list`"
+    )
+    errors = [o for o in outcomes if o.status == "error"]
+    for o in errors:
+        typer.echo(f"assess {o.patient_id}: {o.reason}", err=True)
 
 
 def _refuse_mixing(database: Database) -> None:

@@ -24,11 +24,11 @@ from trephine.criteria.timeline import (
 )
 from trephine.domain.assessment import Assessment
 from trephine.domain.patient import Diagnosis
-from trephine.errors import Conflict, CriteriaNotApplicable, ValidationError
+from trephine.errors import Conflict, CriteriaNotApplicable, TrephineError, ValidationError
 from trephine.services import _rows, alerts
 from trephine.services.assess_mapping import load_inputs, timepoints
 from trephine.services.views import StoredAlert, StoredAssessment
-from trephine.store.database import UnitOfWork
+from trephine.store.database import Database, UnitOfWork
 from trephine.store.tables import AssessmentRow
 
 
@@ -303,3 +303,84 @@ def current_assessments(items: Sequence[StoredAssessment]) -> list[StoredAssessm
         if key not in latest or latest[key].id < item.id:
             latest[key] = item
     return sorted(latest.values(), key=lambda s: (s.assessment.assessed_on, s.id))
+
+
+def assessment_dict(item: StoredAssessment, *, current: bool | None = None) -> dict[str, Any]:
+    """The JSON shape of a stored assessment (CLI ``--json`` and the API share it)."""
+    a = item.assessment
+    data: dict[str, Any] = {
+        "id": item.id,
+        "date": a.assessed_on.isoformat(),
+        "call": item.call_kind,
+        "category": a.category,
+        "ruleset": a.ruleset,
+        "edition": a.criteria_edition,
+        "rule": a.matched_rule,
+        "evidence": [dict(e) for e in a.evidence],
+        "missing": list(a.missing_inputs),
+        "citation": a.citation,
+        "flags": list(a.flags),
+        "software_version": a.software_version,
+        "computed_at": a.computed_at.isoformat(),
+        "recorded_by": item.recorded_by,
+    }
+    if current is not None:
+        data["current"] = current
+    return data
+
+
+def alert_dict(alert: StoredAlert) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "patient": alert.patient_id,
+        "date": alert.raised_on.isoformat(),
+        "code": alert.code,
+        "message": alert.message,
+        "ruleset": alert.ruleset,
+        "software_version": alert.software_version,
+        "raised_at": alert.raised_at.isoformat(),
+        "acknowledged_at": None
+        if alert.acknowledged_at is None
+        else alert.acknowledged_at.isoformat(),
+        "acknowledged_by": alert.acknowledged_by,
+        "note": alert.acknowledgement_note,
+    }
+
+
+@dataclass(frozen=True)
+class CohortOutcome:
+    """One patient's outcome in :func:`assess_all`: assessed, skipped (no timeline rule set for
+    the diagnosis) or error (bad stored data; the other patients still run)."""
+
+    patient_id: str
+    status: str
+    run: AssessRun | None = None
+    reason: str | None = None
+
+
+def assess_all(
+    database: Database,
+    actor: str,
+    *,
+    ruleset: str | None = None,
+    on_patient: Callable[[CohortOutcome, int], None] | None = None,
+) -> list[CohortOutcome]:
+    """Assess every patient, one transaction each (one patient's bad data undoes nothing
+    else). ``on_patient(outcome, total)`` reports progress."""
+    from trephine.services.patients import list_patients
+
+    with database.unit_of_work(actor) as uow:
+        ids = [p.patient_id for p in list_patients(uow)]
+    outcomes: list[CohortOutcome] = []
+    for pid in ids:
+        try:
+            with database.unit_of_work(actor) as uow:
+                outcome = CohortOutcome(pid, "assessed", assess_patient(uow, pid, ruleset=ruleset))
+        except CriteriaNotApplicable as exc:
+            outcome = CohortOutcome(pid, "skipped", reason=str(exc))
+        except TrephineError as exc:
+            outcome = CohortOutcome(pid, "error", reason=str(exc))
+        outcomes.append(outcome)
+        if on_patient is not None:
+            on_patient(outcome, len(ids))
+    return outcomes

@@ -1,0 +1,208 @@
+"""``trephine assess`` (criteria calls over a patient's stored timeline) and ``trephine alerts``.
+
+Services and Rich are imported inside the commands so ``trephine --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from trephine.cli.records import DATABASE_HELP, _actor, _fail, _open
+from trephine.errors import TrephineError
+
+if TYPE_CHECKING:
+    from trephine.services.assessments import AssessRun, CohortOutcome
+    from trephine.store.database import Database
+
+alerts_app = typer.Typer(help="List and acknowledge clinical alerts.", no_args_is_help=True)
+
+
+def _run_json(run: AssessRun) -> dict[str, Any]:
+    from trephine.services.assessments import alert_dict, assessment_dict
+
+    baseline = run.timeline.baseline_bm_blasts_pct
+    return {
+        "patient": run.patient_id,
+        "ruleset": run.ruleset,
+        "baseline_bm_blasts_pct": None if baseline is None else str(baseline),
+        "best_response": run.timeline.best_response,
+        "results_used": list(run.results_used),
+        "new_assessments": run.new_assessments,
+        "new_alerts": run.new_alerts,
+        "assessments": [assessment_dict(a) for a in run.assessments],
+        "alerts": [alert_dict(a) for a in run.alerts],
+    }
+
+
+def _print_run(run: AssessRun) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("date", "call", "category", "rule", "edition", "missing", title=run.patient_id)
+    for item in run.assessments:
+        a = item.assessment
+        table.add_row(
+            a.assessed_on.isoformat(),
+            item.call_kind,
+            a.category,
+            a.matched_rule or "",
+            a.criteria_edition,
+            ", ".join(a.missing_inputs),
+        )
+    console = Console()
+    console.print(table)
+    for alert in run.alerts:
+        state = "open" if alert.open else f"acknowledged by {alert.acknowledged_by}"
+        console.print(f"ALERT {alert.raised_on} {alert.code}: {alert.message} ({state})")
+    typer.echo(
+        f"{run.patient_id}: {len(run.assessments)} assessment(s) under {run.ruleset} "
+        f"({run.new_assessments} new), {len(run.alerts)} alert(s) ({run.new_alerts} new)"
+    )
+
+
+def assess(
+    patient_id: str | None = typer.Argument(None, help="The patient's research id."),
+    all_patients: bool = typer.Option(False, "--all", help="Assess every patient."),
+    ruleset: str | None = typer.Option(
+        None, "--ruleset", help="Override the rule set chosen by diagnosis (e.g. ELN2022)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+    actor: str | None = typer.Option(None, "--actor", help="Who runs it (audit trail)."),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Criteria calls over the patient's signed-out results in date order; stores each
+    assessment (with edition and software version) and raises alerts. Re-running adds nothing."""
+    if (patient_id is None) == (not all_patients):
+        raise _fail("give a PATIENT id or --all (not both)")
+    database = _open(database_url, migrate=False)
+    who = actor or _actor()
+    try:
+        if patient_id is not None:
+            from trephine.services.assessments import assess_patient
+
+            try:
+                with database.unit_of_work(who) as uow:
+                    run = assess_patient(uow, patient_id, ruleset=ruleset)
+            except TrephineError as exc:
+                raise _fail(exc) from None
+            if as_json:
+                typer.echo(json.dumps(_run_json(run), indent=2, default=str))
+            else:
+                _print_run(run)
+            return
+        _assess_all(database, who, ruleset, as_json)
+    finally:
+        database.dispose()
+
+
+def _assess_all(database: Database, who: str, ruleset: str | None, as_json: bool) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from trephine.services.assessments import assess_all
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Assessing", total=None)
+
+        def advance(_outcome: CohortOutcome, total: int) -> None:
+            progress.update(task, total=total)
+            progress.advance(task)
+
+        outcomes = assess_all(database, who, ruleset=ruleset, on_patient=advance)
+    summary = [_outcome_json(o) for o in outcomes]
+    failed = sum(o.status == "error" for o in outcomes)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        for e in summary:
+            if e["status"] == "assessed":
+                typer.echo(
+                    f"{e['patient']}: {e['assessments']} assessment(s) ({e['new_assessments']} "
+                    f"new), {e['alerts']} alert(s) ({e['new_alerts']} new)"
+                )
+            else:
+                typer.echo(f"{e['patient']}: {e['status']} — {e['reason']}")
+        done = sum(o.status == "assessed" for o in outcomes)
+        typer.echo(f"{done} of {len(outcomes)} patient(s) assessed, {failed} error(s)")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+def _outcome_json(outcome: CohortOutcome) -> dict[str, Any]:
+    entry: dict[str, Any] = {"patient": outcome.patient_id, "status": outcome.status}
+    if outcome.run is None:
+        entry["reason"] = outcome.reason
+        return entry
+    run = outcome.run
+    entry.update(
+        ruleset=run.ruleset,
+        assessments=len(run.assessments),
+        new_assessments=run.new_assessments,
+        alerts=len(run.alerts),
+        new_alerts=run.new_alerts,
+    )
+    return entry
+
+
+@alerts_app.command("list")
+def list_alerts(
+    patient_id: str | None = typer.Option(None, "--patient", help="Only this patient's."),
+    include_acknowledged: bool = typer.Option(False, "--all", help="Include acknowledged alerts."),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of text."),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Open alerts, newest first."""
+    from trephine.services import alerts
+    from trephine.services.assessments import alert_dict
+
+    database = _open(database_url, migrate=False)
+    try:
+        with database.unit_of_work(_actor()) as uow:
+            rows = alerts.list_alerts(uow, patient=patient_id, open_only=not include_acknowledged)
+    except TrephineError as exc:
+        raise _fail(exc) from None
+    finally:
+        database.dispose()
+    if as_json:
+        typer.echo(json.dumps([alert_dict(a) for a in rows], indent=2))
+        return
+    for a in rows:
+        state = "open" if a.open else f"acknowledged by {a.acknowledged_by}"
+        typer.echo(f"#{a.id} {a.raised_on} {a.patient_id} {a.code}: {a.message} ({state})")
+    typer.echo(f"{len(rows)} alert(s)")
+
+
+@alerts_app.command("ack")
+def acknowledge(
+    alert_id: int = typer.Argument(..., help="The alert number (see `trephine alerts list`)."),
+    note: str | None = typer.Option(None, "--note", help="What was done about it."),
+    actor: str | None = typer.Option(None, "--actor", help="Who acknowledges (audit trail)."),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Acknowledge an alert (once; who and when are kept)."""
+    from trephine.services import alerts
+
+    database = _open(database_url, migrate=False)
+    try:
+        with database.unit_of_work(actor or _actor()) as uow:
+            alert = alerts.acknowledge_alert(uow, alert_id, note)
+    except TrephineError as exc:
+        raise _fail(exc) from None
+    finally:
+        database.dispose()
+    typer.echo(f"alert #{alert.id} ({alert.code}) acknowledged by {alert.acknowledged_by}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("assess")(assess)
+    app.add_typer(alerts_app, name="alerts")

@@ -1,0 +1,116 @@
+"""A synthetic AML patient for ``trephine assess`` tests (services, CLI, API, web).
+
+P1: AML diagnosed on ``D0``; 7+3 induction (two intensive courses); diagnostic marrow with 62 %
+blasts; day-30 marrow in CR with NPM1 MRD not detected. Tests add later marrows with
+:func:`biopsy` and :func:`marrow_items`. Everything here is synthetic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from trephine.domain import (
+    AspirateDifferential,
+    CellClass,
+    Patient,
+    Procedure,
+    Sex,
+    Site,
+    Specimen,
+    SpecimenType,
+)
+from trephine.domain import quantity as q
+from trephine.domain.patient import Diagnosis, Disease
+from trephine.domain.results import BloodCount, CoreFindings, Extramedullary, MolecularMRD
+from trephine.domain.therapy import Cycle, Intensity, TherapyIntent, TherapyLine
+from trephine.services import patients as patient_service
+from trephine.services import procedures, results
+from trephine.store.database import Database
+
+D0 = dt.date(2025, 1, 6)
+
+
+def at(days: int) -> dt.datetime:
+    return dt.datetime.combine(D0 + dt.timedelta(days=days), dt.time(9), tzinfo=dt.UTC)
+
+
+def diff(blasts: int, total: int = 500) -> AspirateDifferential:
+    return AspirateDifferential(
+        {
+            CellClass.BLAST: blasts,
+            CellClass.NEUTROPHIL: total - blasts - 150,
+            CellClass.ERYTHROBLAST: 100,
+            CellClass.LYMPHOCYTE: 50,
+        },
+        total,
+    )
+
+
+def blood(anc: str = "2.0", plt: str = "150", circulating: str = "0") -> BloodCount:
+    return BloodCount(
+        anc=q.ANC.parse(anc),
+        platelets=q.PLATELETS.parse(plt),
+        circulating_blasts=q.percent("circulating_blasts").parse(circulating),
+    )
+
+
+def npm1(ratio: str) -> MolecularMRD:
+    return MolecularMRD("NPM1", q.Measure("ratio", "%", Decimal(0), Decimal(10**5)).parse(ratio))
+
+
+def biopsy(db: Database, day: int, n: int, items: list[Any]) -> dict[str, int]:
+    """One marrow procedure with aspirate, core and blood; ``items`` = (specimen letter, value)."""
+    ids: dict[str, int] = {}
+    with db.unit_of_work("lab") as uow:
+        proc, _ = procedures.record_procedure(
+            uow, "P1", Procedure(at(day), Site.POSTERIOR_ILIAC_CREST)
+        )
+        procedures.add_specimen(
+            uow, "P1", Specimen(f"A{n}", SpecimenType.ASPIRATE, at(day), spicules=True), proc
+        )
+        procedures.add_specimen(
+            uow, "P1", Specimen(f"C{n}", SpecimenType.TREPHINE_CORE, at(day)), proc
+        )
+        procedures.add_specimen(
+            uow, "P1", Specimen(f"B{n}", SpecimenType.PERIPHERAL_BLOOD, at(day)), proc
+        )
+        for letter, value in items:
+            stored, _ = results.record_result(uow, f"{letter}{n}", value, verify=True)
+            ids[type(value).__name__] = stored.id
+    return ids
+
+
+def marrow_items(blasts: int, mrd: str | None = None) -> list[Any]:
+    items: list[Any] = [
+        ("A", diff(blasts)),
+        ("B", blood()),
+        ("C", CoreFindings(cellularity=q.percent("cellularity").parse("40"))),
+        ("C", Extramedullary("skin", present=False)),
+    ]
+    if mrd is not None:
+        items.append(("A", npm1(mrd)))
+    return items
+
+
+def seed_aml_patient(database: Database) -> Database:
+    """P1: AML, 7+3 × 2, diagnostic marrow 62 % blasts, day-30 CR with NPM1 not detected."""
+    with database.unit_of_work("seed") as uow:
+        patient_service.register_patient(uow, Patient("P1", Sex.FEMALE, 1960))
+        patient_service.add_diagnosis(uow, "P1", Diagnosis(Disease.AML, D0))
+        patient_service.add_therapy_line(
+            uow,
+            "P1",
+            TherapyLine(
+                1,
+                "7+3",
+                TherapyIntent.INDUCTION,
+                Intensity.INTENSIVE,
+                D0 + dt.timedelta(days=2),
+                cycles=(Cycle(1, D0 + dt.timedelta(days=2)), Cycle(2, D0 + dt.timedelta(days=32))),
+            ),
+        )
+    biopsy(database, 0, 0, [("A", diff(310))])  # diagnosis: 62 % blasts
+    biopsy(database, 30, 1, marrow_items(5, mrd="not detected"))  # 1 % blasts: CR, NPM1 neg.
+    return database

@@ -1,0 +1,72 @@
+"""``trephine assess`` / ``trephine alerts`` on both databases (in process)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from trephine.cli.main import app
+from trephine.store.database import Database
+from trephine.testing.assess_case import biopsy, marrow_items, seed_aml_patient
+
+
+@pytest.fixture
+def url(database: Database) -> str:
+    seed_aml_patient(database)
+    biopsy(database, 150, 3, marrow_items(40))  # 8 % blasts after CR: relapse
+    return database.engine.url.render_as_string(hide_password=False)
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_assess_json_then_rerun_adds_nothing(url: str) -> None:
+    code, out = invoke("assess", "P1", "--json", "--database-url", url)
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["ruleset"] == "ELN2022+ELN2021" and data["baseline_bm_blasts_pct"] == "62"
+    assert data["new_assessments"] == len(data["assessments"]) > 0
+    response = next(a for a in data["assessments"] if a["call"] == "response")
+    assert {"category", "rule", "evidence", "missing", "edition", "software_version"} <= set(
+        response
+    )
+    assert [a["code"] for a in data["alerts"]] == ["HEMATOLOGIC_RELAPSE"]
+    code, out = invoke("assess", "P1", "--json", "--database-url", url)
+    again = json.loads(out)
+    assert again["new_assessments"] == 0 and again["new_alerts"] == 0
+
+
+def test_alerts_list_and_acknowledge(url: str) -> None:
+    assert invoke("assess", "--all", "--database-url", url)[0] == 0
+    code, out = invoke("alerts", "list", "--json", "--database-url", url)
+    (alert,) = json.loads(out)
+    assert alert["code"] == "HEMATOLOGIC_RELAPSE" and alert["acknowledged_by"] is None
+    code, out = invoke(
+        "alerts",
+        "ack",
+        str(alert["id"]),
+        "--note",
+        "seen",
+        "--actor",
+        "dr.a",
+        "--database-url",
+        url,
+    )
+    assert code == 0 and "acknowledged by dr.a" in out
+    code, out = invoke("alerts", "list", "--json", "--database-url", url)
+    assert json.loads(out) == []
+    code, out = invoke("alerts", "ack", str(alert["id"]), "--database-url", url)
+    assert code == 2 and "already recorded" in out
+
+
+def test_bad_input_is_one_line_exit_2(url: str) -> None:
+    code, out = invoke("assess", "NOPE", "--database-url", url)
+    assert code == 2 and "patient 'NOPE' not found" in out
+    code, out = invoke("assess", "P1", "--ruleset", "RECIST", "--database-url", url)
+    assert code == 2 and "--ruleset" in out and "ELN2022" in out
+    code, out = invoke("assess", "--database-url", url)
+    assert code == 2 and "--all" in out
