@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trephine.domain import (
@@ -88,6 +88,8 @@ values: st.SearchStrategy[ResultValue] = st.one_of(
 )
 
 
+# No deadline: the machine is shared, and timing is not what these tests check.
+@settings(deadline=None)
 @given(values)
 def test_every_result_kind_round_trips(value: ResultValue) -> None:
     encoded = encode_result(value)
@@ -96,6 +98,8 @@ def test_every_result_kind_round_trips(value: ResultValue) -> None:
     assert encode_result(decoded) == encoded
 
 
+# No deadline: the machine is shared, and timing is not what these tests check.
+@settings(deadline=None)
 @given(quantities(FLOW_MRD))
 def test_decimal_digits_survive_json(quantity: Quantity) -> None:
     decoded = decode_result("flow_mrd", encode_result(FlowMRD(quantity, FlowMethod.LAIP)))
