@@ -175,8 +175,25 @@ def mrd(
     ),
     dataset: int = typer.Option(0, "--dataset", min=0, help="Data set (0-based, $NEXTDATA)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    specimen: str | None = typer.Option(
+        None, "--specimen", help="Specimen accession to record the result on (with --store)."
+    ),
+    store: bool = typer.Option(
+        False, "--store", help="Record it as a DRAFT flow MRD result on --specimen."
+    ),
+    method: str | None = typer.Option(
+        None, "--method", help="MRD method, required with --specimen: LAIP, DfN, LAIP+DfN."
+    ),
+    panel: str | None = typer.Option(None, "--panel", help="Panel name to record."),
+    actor: str | None = typer.Option(None, "--actor", help="Who records it (audit trail)."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Database URL (default: TREPHINE_DATABASE_URL)."
+    ),
 ) -> None:
-    """Quantify MRD: abnormal events / denominator events with LOD, LLOQ, call and flags."""
+    """Quantify MRD: abnormal events / denominator events with LOD, LLOQ, call and flags.
+
+    With ``--specimen ACC --store --method M`` the result (with the FCS file name and SHA-256
+    and the gating document's SHA-256) is recorded as a draft on that specimen."""
     from decimal import Decimal, InvalidOperation
 
     from trephine.analysis.flow.mrd import (
@@ -185,11 +202,13 @@ def mrd(
         quantify_from_masks,
         with_limits,
     )
+    from trephine.cli import flow_store
 
     if criteria.upper() not in CRITERIA:
         raise _refuse(f"--criteria: {criteria!r} is not allowed; allowed: {', '.join(CRITERIA)}")
     crit = CRITERIA[criteria.upper()]
     with _refusals():
+        flow_store.check_options(specimen, store, method)
         if lod is not None or lloq is not None:
             crit = with_limits(
                 crit,
@@ -236,8 +255,23 @@ def mrd(
         res = quantify_from_masks(
             result.memberships, denominator, abnormal, crit, hemodilution=hemo
         )
+        stored = None
+        if specimen is not None and method is not None and gating_ml is not None:
+            stored = flow_store.store_result(
+                res,
+                fcs_path=file,
+                gating_path=gating_ml,
+                specimen=specimen,
+                method=method,
+                panel=panel,
+                store=store,
+                actor=actor,
+                database_url=database_url,
+            )
     if as_json:
         doc = {"file": fcs.path, **res.to_dict()}
+        if stored is not None:
+            doc["stored"] = stored
         typer.echo(json.dumps(doc, indent=2))
         return
     typer.echo(f"{fcs.path}: {res.criteria}")
@@ -251,3 +285,5 @@ def mrd(
     )
     for f in res.flags:
         typer.echo(f"  flag {f.code.value}: {f.message} [{f.rule}, {f.source} {f.tag}]")
+    if stored is not None:
+        flow_store.echo_summary(stored)

@@ -343,9 +343,23 @@ class FlowMRD:
     events_acquired: int | None = None
     abnormal_events: int | None = None
     panel: str | None = None
+    # Provenance of a computed result (``trephine flow mrd --specimen``): quantification flags
+    # (too few events, haemodilution …), the FCS file's name and SHA-256, and the SHA-256 of the
+    # gating document, so a stored MRD value can be traced to exactly what produced it.
+    flags: tuple[str, ...] = ()
+    source_file: str | None = None
+    source_sha256: str | None = None
+    gating_sha256: str | None = None
 
     def __post_init__(self) -> None:
         _check(FLOW_MRD, self.mrd)
+        object.__setattr__(self, "flags", tuple(self.flags))
+        for name in ("source_sha256", "gating_sha256"):
+            digest = getattr(self, name)
+            if digest is not None and (
+                len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest)
+            ):
+                raise ValidationError(name, digest, "a SHA-256 hex digest (64 lower-case hex)")
         require_range("events_acquired", self.events_acquired, 0, 10**10)
         require_range("abnormal_events", self.abnormal_events, 0, 10**10)
         if (
