@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from difflib import get_close_matches
 from typing import Any
 
 from trephine.criteria.engine import evaluate, resolve_params
@@ -95,6 +97,9 @@ CONVERSIONS: dict[tuple[str, str], Decimal] = {
     ("10^9/L", "x10^9/L"): Decimal(1),
     ("mg/L", "mg/dL"): Decimal("0.1"),
     ("g/dL", "g/L"): Decimal(10),
+    ("mg/dL", "mg/L"): Decimal(10),
+    ("g/24h", "mg/24h"): Decimal(1000),
+    ("x10^9/L", "x10^9/L"): Decimal(1),
 }
 
 
@@ -149,24 +154,125 @@ def convert(spec: InputSpec, raw: JSON, where: str) -> Fact | None:
     return number
 
 
+#: Unit suffixes a key may carry (``serum_m_g_l``, ``anc_per_ul``) → the unit they name. Longer
+#: suffixes first, so ``_mg_dl`` is not read as ``_dl``.
+KEY_UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("_x10e9_l", "x10^9/L"),
+    ("_x10_9_l", "x10^9/L"),
+    ("_10e9_l", "x10^9/L"),
+    ("_10_9_l", "x10^9/L"),
+    ("_per_ul", "/uL"),
+    ("_mg_24h", "mg/24h"),
+    ("_g_24h", "g/24h"),
+    ("_mg_dl", "mg/dL"),
+    ("_mg_l", "mg/L"),
+    ("_g_dl", "g/dL"),
+    ("_g_l", "g/L"),
+)
+
+#: Other spellings of an input used by the rules specification itself (e.g. ``pb_blasts`` in the
+#: IWG 2023 pseudocode) → the canonical key.
+KEY_ALIASES = {"pb_blasts": "pb_blasts_pct"}
+
+#: While a case is evaluated: the input keys that were ignored (unknown to every rule set of the
+#: case and not a near-miss of a known key). ``None`` outside a case evaluation: refuse them.
+_IGNORED: ContextVar[list[str] | None] = ContextVar("trephine_ignored_inputs", default=None)
+
+
+def _unit_alias(key: str, specs: Mapping[str, InputSpec]) -> tuple[InputSpec, str] | None:
+    """``<name>_<unit>`` for a known numeric input ``<name>[_<its unit>]`` → (spec, given unit).
+
+    The value is then converted at ingestion (G1), e.g. ``serum_m_g_l`` 14 → ``serum_m_g_dl``
+    1.4; a unit with no known conversion to the input's unit is refused, never guessed.
+    """
+    for suffix, unit in KEY_UNIT_SUFFIXES:
+        if not key.endswith(suffix) or len(key) == len(suffix):
+            continue
+        stem = key[: -len(suffix)]
+        names = [stem, *(stem + other for other, _ in KEY_UNIT_SUFFIXES)]
+        for name in names:
+            spec = specs.get(name)
+            if spec is not None and spec.kind is InputKind.NUMBER and spec.unit is not None:
+                if unit != spec.unit and (unit, spec.unit) not in CONVERSIONS:
+                    return None
+                return spec, unit
+    return None
+
+
 def build_facts(
     raw: Mapping[str, JSON],
     specs: Mapping[str, InputSpec],
     where: str,
     structural: frozenset[str] = frozenset(),
 ) -> dict[str, Fact | None]:
-    """Facts from the case input; an unknown key is refused with the list of known ones."""
+    """Facts from the case input.
+
+    A key with a unit suffix (``hb_g_l``) or a spelling of the specification (``pb_blasts``) is
+    mapped to its input. Any other unknown key is refused when it looks like a misspelling of a
+    known one (it would otherwise silently drop a criterion); during a case evaluation a key
+    that resembles no input is ignored and reported (``IGNORED_INPUT_KEYS``), outside one it is
+    refused with the list of known keys.
+    """
     facts: dict[str, Fact | None] = {}
     for key, value in raw.items():
         if key in structural or key in FREE_TEXT:
             continue
         spec = specs.get(key)
-        if spec is None:
-            raise ValidationError(
-                f"{where}.{key}", value, sorted({*specs, *structural}), reason="unknown input key"
-            )
-        facts[key] = convert(spec, value, f"{where}.{key}")
+        if spec is not None:
+            facts[key] = convert(spec, value, f"{where}.{key}")
+            continue
+        alias = KEY_ALIASES.get(key)
+        if alias is not None and alias in specs:
+            if raw.get(alias) is not None:
+                raise ValidationError(
+                    f"{where}.{key}", value, f"only one of {key}, {alias}", reason="given twice"
+                )
+            facts[alias] = convert(specs[alias], value, f"{where}.{key}")
+            continue
+        aliased = _unit_alias(key, specs)
+        if aliased is not None:
+            spec, unit = aliased
+            if raw.get(spec.name) is not None or facts.get(spec.name) is not None:
+                raise ValidationError(
+                    f"{where}.{key}", value, f"only one of {key}, {spec.name}", reason="given twice"
+                )
+            if isinstance(value, Mapping):
+                raise ValidationError(f"{where}.{key}", value, f"a number in {unit}")
+            given = value if value is None else {"value": value, "unit": unit}
+            facts[spec.name] = convert(spec, given, f"{where}.{key}")
+            continue
+        refuse_or_ignore(where, key, value, {*specs, *structural})
     return facts
+
+
+#: Name parts that say nothing about *what* was measured (units, time words, qualifiers): a
+#: shared part of this kind does not make an unknown key look like a known one.
+GENERIC_KEY_PARTS = frozenset(
+    {
+        "pct", "cm", "mm", "g", "dl", "l", "mg", "ul", "per", "x10e9", "24h", "mmol", "umol",
+        "days", "day", "weeks", "week", "wk", "months", "month", "since", "last", "baseline",
+        "present", "counted", "count", "n", "of", "the", "is", "at", "to", "abs",
+    }
+)  # fmt: skip
+
+
+def _resembles(key: str, names: list[str]) -> bool:
+    """A misspelling or a vaguer spelling of a known input (``circulating_blast``, ``blasts``)."""
+    if get_close_matches(key, names, n=1, cutoff=0.8):
+        return True
+    parts = set(key.lower().split("_")) - GENERIC_KEY_PARTS
+    return any(parts & set(name.lower().split("_")) for name in names)
+
+
+def refuse_or_ignore(where: str, key: str, value: JSON, known: list[str] | set[str]) -> None:
+    """An unknown key: refused outside a case evaluation, or when it resembles a known input
+    (it would silently drop or shadow a criterion); otherwise recorded as ignored, so that
+    context a reader added (``age_years``, ``site``) does not stop the evaluation."""
+    names = sorted(known)
+    ignored = _IGNORED.get()
+    if ignored is None or _resembles(key, names):
+        raise ValidationError(f"{where}.{key}", value, names, reason="unknown input key")
+    ignored.append(f"{where}.{key}")
 
 
 #: Free-text keys any input may carry for the reader; they never reach a rule.
@@ -265,6 +371,8 @@ DISEASES = (
 
 
 # ----------------------------------------------------------------------------------- AML / MRD
+#: The case format's and the spec's (§8 rule) names of the haemodilution-index flag.
+HEMODILUTION_KEYS = ("hemodilution_flag", "hemodilution_index_flag")
 AML_STRUCT = frozenset(
     {
         "disease",
@@ -274,7 +382,7 @@ AML_STRUCT = frozenset(
         "pb_blast_samples",
         "mrd_series",
         "first_pull",
-        "hemodilution_flag",
+        *HEMODILUTION_KEYS,
     }
 )
 AML_SPECS = specs_of(eln2022_aml.RESPONSE, eln2022_aml.RELAPSE)
@@ -406,10 +514,30 @@ def with_mrd(category: str, status: str, allowed: tuple[str, ...]) -> str:
     return category
 
 
+def flatten_baseline(raw: Mapping[str, JSON], where: str) -> dict[str, JSON]:
+    """``"baseline": {"bm_blasts_pct": 60}`` (the spec's "baseline ``bm_blasts_pct``") →
+    ``baseline_bm_blasts_pct``, the spelling of the flat case inputs; both at once is refused."""
+    flat = {k: v for k, v in raw.items() if k != "baseline"}
+    for key, value in sub(raw, "baseline", where).items():
+        name = f"baseline_{key}"
+        if name in flat:
+            raise ValidationError(
+                f"{where}.baseline.{key}",
+                value,
+                f"only one of baseline.{key}, {name}",
+                reason="given twice",
+            )
+        flat[name] = value
+    return flat
+
+
 def _hemodilute(raw: Mapping[str, JSON], facts: Mapping[str, Fact | None]) -> bool | None:
-    flag = raw.get("hemodilution_flag")
-    if flag is not None and not isinstance(flag, bool):
-        raise ValidationError("input.hemodilution_flag", flag, "true, false")
+    flag = None
+    for key in HEMODILUTION_KEYS:
+        value = raw.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise ValidationError(f"input.{key}", value, "true, false")
+        flag = flag or value
     spicules = facts.get("spicules_present")
     if flag is True or spicules is False:
         return True
@@ -476,6 +604,7 @@ def _history(raw: Mapping[str, JSON], where: str) -> dict[str, JSON]:
 def _aml_response(name: str, rs: RuleSet, mrd_suffix: tuple[str, ...]) -> Evaluator:
     def evaluator(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
         _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
+        raw = flatten_baseline(raw, where)
         facts = build_facts(raw, AML_SPECS, where, AML_STRUCT)
         result = CaseResult()
         hemodilute = _hemodilute(raw, facts)
@@ -675,7 +804,7 @@ def _mrd_series(
 
 
 def _eln2021(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
-    struct = frozenset({"mrd", "first_pull", "hemodilution_flag", "disease"})
+    struct = frozenset({"mrd", "first_pull", *HEMODILUTION_KEYS, "disease"})
     facts = build_facts(raw, specs_of(diagnostics.ICSH), where, struct)
     first_pull = raw.get("first_pull")
     if first_pull is not None and not isinstance(first_pull, bool):
@@ -753,15 +882,28 @@ def _mm(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseRes
         "ihc_kappa_lambda_ratio",
     }
     response: Assessment | None = None
-    if response_keys & set(flat) and "assessments" not in raw:
+    # Facts, not raw keys: a unit-suffixed spelling (``serum_m_g_l``) counts as its input.
+    if response_keys & {k for k in facts if not k.startswith(("baseline_", "nadir_"))} and (
+        "assessments" not in raw
+    ):
         rs = {
             "serum_urine": imwg2016_mm.RESPONSE,
             "FLC_only": imwg2016_mm.FLC_ONLY,
             "BM_only": imwg2016_mm.BM_ONLY,
         }[measurable]
         response = run(rs, facts, params)
-        result.put("response", response.category, response)
-        if any(k.startswith("nadir_") for k in flat):
+        given = facts.get("base_response")
+        if response.category == rs.not_evaluable and isinstance(given, str):
+            # Only an earlier, established response and no new measurements: report it as
+            # given (the MRD category below needs it) instead of "not evaluable".
+            result.put(
+                "response",
+                given,
+                {"rule": "base_response given", "category": given, "missing": []},
+            )
+        else:
+            result.put("response", response.category, response)
+        if any(k.startswith("nadir_") for k in facts):
             pd = run(imwg2016_mm.PROGRESSION, facts, params)
             result.put("progression", "PD_UNCONFIRMED" if pd.category == "PD" else pd.category, pd)
     previous_pd = False
@@ -804,7 +946,9 @@ def _mm(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseRes
                 mfacts[target] = convert(mspecs[target], value, f"{where}.mrd.{key}")
         if "pet" in raw:
             mfacts["pet"] = convert(mspecs["pet"], raw["pet"], f"{where}.pet")
-        category = response.category if response else None
+        category = result.outputs.get("response")
+        if category == imwg2016_mm.RESPONSE.not_evaluable:
+            category = None
         mfacts["cr_achieved"] = None if category is None else category in ("CR", "sCR")
         a = run(imwg2016_mm.MRD, mfacts, params)
         result.put("mrd_category", a.category, a)
@@ -844,6 +988,7 @@ MDS_SPECS = specs_of(iwg2006_mds.RESPONSE)
 
 def _mds_facts(raw: dict[str, JSON], where: str) -> dict[str, Fact | None]:
     _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
+    raw = flatten_baseline(raw, where)
     facts = build_facts(raw, MDS_SPECS, where, MDS_STRUCT)
     base, cur = raw.get("baseline_karyotype"), raw.get("current_karyotype")
     if base is not None and cur is not None and "complete_cytogenetic_response" not in facts:
@@ -938,9 +1083,29 @@ def _cll(rs: RuleSet) -> Evaluator:
 
 
 # ----------------------------------------------------------------------------------------- ALL
+#: Other spellings of the §5 time points (the protocols' abbreviations and day counts).
+TIMEPOINT_SYNONYMS = {
+    "eoi": "end_of_induction",
+    "end_induction": "end_of_induction",
+    "post_induction": "end_of_induction",
+    "eoc": "end_of_consolidation",
+    "end_consolidation": "end_of_consolidation",
+    "post_consolidation": "end_of_consolidation",
+    "day_28": "car_t_day_28",
+    "d28": "car_t_day_28",
+    "cart_day_28": "car_t_day_28",
+    "month_3": "car_t_month_3",
+    "m3": "car_t_month_3",
+    "cart_month_3": "car_t_month_3",
+}
+
+
 def _all(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
     _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
     specs = specs_of(all_mrd.RESPONSE, all_mrd.B_CELL_APLASIA)
+    timepoint = raw.get("timepoint")
+    if isinstance(timepoint, str) and timepoint.lower() in TIMEPOINT_SYNONYMS:
+        raw = {**raw, "timepoint": TIMEPOINT_SYNONYMS[timepoint.lower()]}
     facts = build_facts(raw, specs, where, frozenset({"disease", "mrd"}))
     mrd = sub(raw, "mrd", where)
     known = {"method", "pct", "sensitivity_pct", "detected", "level", "level_pct", "date"}
@@ -1068,10 +1233,14 @@ def _simple(
 
 def _cellularity(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
     result = CaseResult()
+    chosen = params.get("cellularity_reference", diagnostics.CELLULARITY_REFERENCE.default)
+    calls: dict[str, Assessment] = {}
     for rs in (diagnostics.CELLULARITY_LINEAR, diagnostics.CELLULARITY_WONG):
         facts = build_facts(raw, specs_of(rs), where)
-        a = run(rs, facts, params)
+        calls[rs.key] = a = run(rs, facts, params)
         result.put(rs.key, a.category, a)
+    # The call under the chosen reference (§7.1 cellularity_reference), next to both.
+    result.put("cellularity", calls[str(chosen)].category, calls[str(chosen)])
     return result
 
 
@@ -1088,7 +1257,9 @@ def _me(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseRes
     facts = build_facts(raw, specs_of(diagnostics.ME_RATIO), where)
     a = run(diagnostics.ME_RATIO, facts, params)
     result = CaseResult()
-    ratio = next((e.value for e in a.evidence if e.input == "me_ratio"), None)
+    # The derived ratio is in the facts of every outcome; the evidence only holds it when the
+    # deciding row compares it (the "normal" row is the fall-through and compares nothing).
+    ratio = a.facts.get("me_ratio")
     result.put("interpretation", a.category, a)
     result.put("me_ratio", plain(ratio), a)
     return result
@@ -1122,9 +1293,7 @@ def _chimerism(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> 
     }
     for key in raw:
         if key not in known:
-            raise ValidationError(
-                f"{where}.{key}", raw[key], sorted(known), reason="unknown input key"
-            )
+            refuse_or_ignore(where, key, raw[key], known)
 
     def one(entry: Mapping[str, JSON], ewhere: str) -> Assessment:
         donor = entry.get("donor_pct")
@@ -1177,9 +1346,7 @@ def _safety(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> Cas
     known = {"plt", "inr", "anticoagulant", "antiplatelet", "diagnosis"}
     for key in raw:
         if key not in known:
-            raise ValidationError(
-                f"{where}.{key}", raw[key], sorted(known), reason="unknown input key"
-            )
+            refuse_or_ignore(where, key, raw[key], known)
     specs = specs_of(diagnostics.SAFETY)
     facts: dict[str, Fact | None] = {
         "plt": convert(specs["plt"], raw.get("plt"), f"{where}.plt"),
@@ -1385,12 +1552,26 @@ def evaluate_case(case: JSON, where: str = "case") -> dict[str, JSON]:
     """One case of the ``clinical-cases.json`` format → its output object."""
     if not isinstance(case, Mapping):
         raise ValidationError(where, case, "a case object")
+    token = _IGNORED.set([])
+    try:
+        out = _evaluate_case(case, where)
+    finally:
+        ignored = _IGNORED.get() or []
+        _IGNORED.reset(token)
+    if ignored:
+        # Reported, never silent: the reader sees which keys no rule looked at.
+        out["explanation"]["ignored_inputs"] = ignored
+        for key in [k for k in out if k == "flags" or k.endswith("_flags")]:
+            if "IGNORED_INPUT_KEYS" not in out[key]:
+                out[key] = [*out[key], "IGNORED_INPUT_KEYS"]
+    return out
+
+
+def _evaluate_case(case: Mapping[str, JSON], where: str) -> dict[str, JSON]:
     known = {"id", "ruleset", "input", "params", "expect", "expect_notes", "tags", "why", "title"}
     for key in case:
         if key not in known:
-            raise ValidationError(
-                f"{where}.{key}", case[key], sorted(known), reason="unknown case field"
-            )
+            refuse_or_ignore(where, key, case[key], known)
     case_id = case.get("id")
     label = f"{where} {case_id!r}" if case_id is not None else where
     sides = lookup(case.get("ruleset"), f"{label}.ruleset")

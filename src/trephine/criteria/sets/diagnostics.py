@@ -430,12 +430,23 @@ def _cellularity(
     )
 
 
+#: §7.1: "Provide cellularity_reference = {100_minus_age, wong2024_groups}" — which of the two
+#: references a report quotes as *the* call (both are always computed and shown).
+CELLULARITY_REFERENCE = Parameter(
+    "cellularity_reference",
+    "100_minus_age",
+    ("100_minus_age", "wong2024_groups"),
+    "Reference quoted as the cellularity call; the two disagree for older patients.",
+)
 CELLULARITY_LINEAR = _cellularity(
     "100_minus_age",
     "Age-expected cellularity: 100 − age ± tolerance",
     _c("Bern haematology e-learning (S25)", "100 − age; ±10 points [R]", Tag.RECALLED),
     _derive_linear,
-    (Parameter("tolerance_points", 10, None, "Normocellular band half-width (points)."),),
+    (
+        Parameter("tolerance_points", 10, None, "Normocellular band half-width (points)."),
+        CELLULARITY_REFERENCE,
+    ),
 )
 CELLULARITY_WONG = _cellularity(
     "wong2024_groups",
@@ -446,7 +457,7 @@ CELLULARITY_WONG = _cellularity(
         Tag.RECALLED,
     ),
     _derive_wong,
-    (),
+    (CELLULARITY_REFERENCE,),
 )
 
 # ---------------------------------------------------------------------------------------------

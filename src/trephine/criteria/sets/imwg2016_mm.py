@@ -280,9 +280,18 @@ PROGRESSION = RuleSet(
             "PD",
             AnyOf(
                 AllOf(lt("nadir_serum_m_g_dl", 5), _rise("serum_m_g_dl", "0.5")),
-                AllOf(ge("nadir_serum_m_g_dl", 5), _rise("serum_m_g_dl", 1)),
+                # From a nadir ≥5 g/dL a rise ≥1 g/dL "suffices" on its own: 25 % of ≥5 is
+                # already ≥1.25, so reading the 25 % condition into this clause would make the
+                # published ≥1 g/dL clause dead text.
+                AllOf(
+                    ge("nadir_serum_m_g_dl", 5),
+                    ge("serum_m_g_dl_rise", 1, when_missing=False),
+                ),
             ),
-            _c("response table, PD: serum M ≥25 % and ≥0.5 g/dL (≥1 g/dL if nadir ≥5)"),
+            _c(
+                "response table, PD: serum M ≥25 % and ≥0.5 g/dL; a rise ≥1 g/dL suffices "
+                "if nadir ≥5"
+            ),
         ),
         Rule(
             "IMWG16-PD-URINE",
