@@ -117,3 +117,10 @@ def test_per_microlitre_and_per_litre_agree(count: Decimal) -> None:
 def test_every_in_range_percentage_is_accepted_exactly(value: Decimal) -> None:
     parsed = q.percent("x").parse(str(value))
     assert parsed.value == value
+
+
+def test_decimal_comma_is_refused_with_a_hint() -> None:
+    with pytest.raises(ValidationError, match=r"decimal comma: write a decimal point, e\.g\. 0\.5"):
+        q.percent("mrd").parse("0,5")
+    with pytest.raises(ValidationError, match="decimal comma"):
+        q.parse_decimal("1,25", "size_mm")

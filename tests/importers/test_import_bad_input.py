@@ -72,6 +72,8 @@ def test_unknown_sheet_names_the_allowed_sheets(tmp_path: Path) -> None:
         ("A1,core,,cellularity,40,%,,,pending", "status", "draft, verified"),
         ("A1,mri,,x,1,,,,", "kind", "blood_count"),
         ("A1,core,,cellularity,,%,,,", "value", "required"),
+        ('A1,flow_mrd,,mrd,"0,05",%,,,', "value", "decimal comma"),
+        ('A1,flow_mrd,,mrd,0.05,%,"0,001",,', "lod", "decimal comma"),
     ],
 )
 def test_result_row_errors(tmp_path: Path, row: str, column: str, expected: str) -> None:

@@ -30,6 +30,15 @@ def test_csv_records_know_their_row(tmp_path: Path) -> None:
     assert str(table.records[1].at("sex")) == f"{path}, row 4, column 'sex'"
 
 
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_semicolon_and_tab_separated_files(tmp_path: Path, sep: str) -> None:
+    path = write(tmp_path / "results.csv", f"accession{sep}value\nA1{sep}0,5\n")
+    (record,) = read_csv(path).records
+    # The decimal comma is kept as written; the importer refuses it with a located error
+    # rather than guessing.
+    assert dict(record.values) == {"accession": "A1", "value": "0,5"}
+
+
 def test_byte_order_mark_and_quoted_newlines(tmp_path: Path) -> None:
     path = write(tmp_path / "d.csv", b'\xef\xbb\xbfa,b\n"x\ny",2\n3,4\n')
     table = read_csv(path)

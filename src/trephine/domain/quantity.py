@@ -96,11 +96,24 @@ _QUALIFIED = re.compile(r"^\s*(<=|>=|<|>|≤|≥)?\s*([-+]?[0-9]*\.?[0-9]+(?:[eE
 _NOT_DETECTED = {"not detected", "nd", "undetectable", "negative"}
 
 
+def _decimal_comma(text: str) -> str | None:
+    """A hint for "0,5": many locales write a decimal comma; we never guess which was meant."""
+    if "," in text and _QUALIFIED.match(text.replace(",", ".", 1)):
+        return "decimal comma: write a decimal point, e.g. " + text.replace(",", ".", 1).strip()
+    return None
+
+
 def parse_decimal(text: str, field_name: str, location: Location | None = None) -> Decimal:
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
-        raise ValidationError(field_name, text, "a decimal number", location=location) from None
+        raise ValidationError(
+            field_name,
+            text,
+            "a decimal number",
+            location=location,
+            reason=_decimal_comma(text),
+        ) from None
     if not value.is_finite():
         raise ValidationError(field_name, text, "a finite decimal number", location=location)
     return value
@@ -123,6 +136,7 @@ def parse_qualified(
             text,
             "a number, optionally prefixed by '<' or '>', or 'not detected'",
             location=location,
+            reason=_decimal_comma(text),
         )
     qualifier = {None: Qualifier.EXACT, "<": Qualifier.LESS_THAN, ">": Qualifier.GREATER_THAN}[
         match.group(1)

@@ -148,8 +148,8 @@ class Cells:
             return None
         try:
             return q.parse_decimal(value, column)
-        except ValidationError:
-            self.bad(column, value, "a decimal number")
+        except ValidationError as exc:
+            self.error(column, str(exc))
             return None
 
     def boolean(self, column: str, *, required: bool = False) -> bool | None:
@@ -520,7 +520,10 @@ def _result_value(c: Cells, spec: ResultField, column: str = "value") -> Any:
             except ValidationError as exc:
                 is_unit = exc.field.endswith(" unit")
                 bad_column = "unit" if is_unit else column
-                c.error(bad_column, str(ValidationError(exc.field, exc.value, exc.allowed)))
+                c.error(
+                    bad_column,
+                    str(ValidationError(exc.field, exc.value, exc.allowed, reason=exc.reason)),
+                )
                 return None
         case FieldType.INTEGER:
             return c.integer(column, required=True, high=10**10)

@@ -118,6 +118,15 @@ def _table(name: str, source: str, rows: Iterator[Sequence[object]]) -> Table:
     return Table(name, source, tuple(header), tuple(records))
 
 
+def _delimiter(text: str) -> str:
+    """Comma, unless the header row is separated by the semicolon or tab that spreadsheet
+    programs write in locales where the comma is the decimal mark."""
+    header = text.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])  # ties go to the comma (first)
+    return best if counts[best] else ","
+
+
 def read_csv(path: Path, *, name: str | None = None) -> Table:
     source = str(path)
     data = path.read_bytes()
@@ -129,8 +138,10 @@ def read_csv(path: Path, *, name: str | None = None) -> Table:
             location=Location(source=source, offset=exc.start),
         ) from None
 
+    delimiter = _delimiter(text)
+
     def rows() -> Iterator[list[str]]:
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
         try:
             yield from reader
         except csv.Error as exc:
