@@ -72,9 +72,6 @@ class _Ctx:
     def __init__(self, source: str) -> None:
         self.source = source
 
-    def loc(self, where: str) -> Location:
-        return Location(source=self.source, field=where)
-
     def fail(self, where: str, value: object, allowed: str) -> ValidationError:
         return ValidationError(where, value, allowed, location=Location(source=self.source))
 
