@@ -1184,7 +1184,13 @@ def _dx_facts(raw: Mapping[str, JSON], where: str) -> dict[str, Fact | None]:
     karyotype = raw.get("karyotype")
     if karyotype is not None and not isinstance(karyotype, str):
         raise ValidationError(f"{where}.karyotype", karyotype, "a karyotype text")
-    cyto = {"DEL5Q", "MINUS7", "COMPLEX"}
+    cyto = {"DEL5Q", "MINUS7", "COMPLEX", "TP53_LOSS"}
+    loss = "TP53_LOSS" in found or (
+        karyotype is not None and any(a in karyotype for a in diagnostics.GENETICS["TP53_LOSS"])
+    )
+    # §6.2 MDS-biTP53: ≥2 TP53 mutations (listed twice), or one mutation + copy loss/cnLOH.
+    if sum(1 for t in genetics if t == "TP53") >= 2 or ("TP53" in found and loss):
+        found.add("TP53_MULTIHIT")
     for key, aliases in diagnostics.GENETICS.items():
         name = f"gen_{key}"
         if name in facts:
@@ -1197,14 +1203,14 @@ def _dx_facts(raw: Mapping[str, JSON], where: str) -> dict[str, Fact | None]:
             # Untested genetics are read as absent so that morphology can still classify;
             # the result carries GENETICS_NOT_TESTED so nobody mistakes it for a negative test.
             facts[name] = False
-    facts["_genetics_tested"] = tested
+    facts["genetics_tested"] = tested
     return facts
 
 
 def _dx(rs: RuleSet, key: str) -> Evaluator:
     def evaluator(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
         facts = _dx_facts(raw, where)
-        tested = facts.pop("_genetics_tested")
+        tested = facts["genetics_tested"]
         a = run(rs, facts, params)
         result = CaseResult()
         result.put(key, a.category, a)

@@ -61,6 +61,8 @@ GENETICS: dict[str, tuple[str, ...]] = {
     "CEBPA_OTHER": ("CEBPA", "CEBPA_single_non_bZIP", "CEBPA_monoallelic"),
     "TP53": ("TP53",),
     "TP53_MULTIHIT": ("TP53_multihit", "TP53_biallelic", "TP53_multi_hit"),
+    # A TP53 copy loss / copy-neutral LOH: with one TP53 mutation it makes a multi-hit (§6.2).
+    "TP53_LOSS": ("del(17p)", "17p-", "TP53_deletion", "TP53_copy_loss", "TP53_cnLOH"),
     "SF3B1": ("SF3B1",),
     "DEL5Q": ("del(5q)", "del5q"),
     "MINUS7": ("-7", "del(7q)", "monosomy7"),
@@ -84,6 +86,11 @@ DX_INPUTS = (
     InputSpec("tp53_vaf_pct", InputKind.NUMBER, "%", maximum=HUNDRED),
     InputSpec("fibrosis_grade", InputKind.NUMBER, "MF grade", maximum=D(3)),
     InputSpec("biopsy_cellularity_pct", InputKind.NUMBER, "%", maximum=HUNDRED),
+    InputSpec(
+        "genetics_tested",
+        InputKind.BOOL,
+        description="mutations/fusions were tested (an absent gene is then a negative result)",
+    ),
     *(InputSpec(f"gen_{key}", InputKind.BOOL) for key in GENETICS),
 )
 
@@ -196,7 +203,18 @@ WHO5_CLASS = RuleSet(
             "WHO5-SF3B1",
             "MDS-SF3B1",
             AllOf(
-                LOW_BLASTS, NO_5Q_7_COMPLEX, AnyOf(gen("SF3B1"), ge("ring_sideroblasts_pct", 15))
+                LOW_BLASTS,
+                NO_5Q_7_COMPLEX,
+                AnyOf(
+                    gen("SF3B1"),
+                    # The ring-sideroblast surrogate decides only while SF3B1 is unknown; once
+                    # SF3B1 was tested, an unreported RS count no longer blocks the call.
+                    AllOf(is_("genetics_tested", False), ge("ring_sideroblasts_pct", 15)),
+                    AllOf(
+                        is_("genetics_tested", True),
+                        ge("ring_sideroblasts_pct", 15, when_missing=False),
+                    ),
+                ),
             ),
             _c(WHO5, "MDS table, MDS-SF3B1 (≥15 % ring sideroblasts may substitute)"),
         ),

@@ -7,6 +7,7 @@ from trephine.criteria.model import (
     AnyOf,
     Citation,
     FlagRule,
+    Not,
     Parameter,
     ParamIs,
     Rule,
@@ -71,6 +72,15 @@ RESPONSE = RuleSet(
             "CRi",
             AllOf(LEUKEMIA_FREE, ParamIs("cri_mode", "any_deficit")),
             _c("Table 6, CRi; A1", Tag.INTERPRETATION),
+        ),
+        Rule(
+            "ELN17-MLFS-NE",
+            "NON_EVALUABLE",
+            # G6: a leukaemia-free but merely aplastic marrow is not a remission of any kind,
+            # and not "stable disease" either.
+            AllOf(MARROW_FREE, Not(ADEQUATE_2017)),
+            _c("Table 6, MLFS comment (not merely aplastic); spec G6", Tag.INTERPRETATION),
+            "leukaemia-free but <200 cells and cellularity <10 %: not evaluable",
         ),
         Rule(
             "ELN17-MLFS",

@@ -34,6 +34,7 @@ HUNDRED = D(100)
 INPUTS = (
     InputSpec("largest_node_cm", InputKind.NUMBER, "cm", maximum=D(100)),
     InputSpec("liver_spleen_normal", InputKind.BOOL),
+    InputSpec("spleen_cm", InputKind.NUMBER, "cm", maximum=D(50), description="spleen length"),
     InputSpec("constitutional_symptoms", InputKind.BOOL),
     InputSpec("anc", InputKind.NUMBER, "x10^9/L"),
     InputSpec("plt", InputKind.NUMBER, "x10^9/L"),
@@ -70,6 +71,7 @@ def _response(
     counts: tuple[Threshold, ...],
     marrow_cr: AllOf | FirstAvailable,
     tag: Tag,
+    spleen_cr: Threshold | None = None,
 ) -> RuleSet:
     def c(locator: str, t: Tag = tag) -> Citation:
         return Citation(source, locator, t)
@@ -80,6 +82,7 @@ def _response(
         is_("liver_spleen_normal", True),
         is_("constitutional_symptoms", False),
         is_("circulating_clonal_b", False),
+        *(() if spleen_cr is None else (spleen_cr,)),
     )
     blood_cr = AllOf(anc_cr, plt_cr, hb_cr)
     timing = ge("months_after_end_of_therapy", 2)
@@ -173,6 +176,8 @@ IWCLL2018 = _response(
         is_("marrow_b_nodules", False),
     ),
     Tag.RECALLED,
+    # §4.2: CR also needs a spleen < 13 cm on imaging when a size is reported.
+    lt("spleen_cm", 13, when_missing=True),
 )
 
 

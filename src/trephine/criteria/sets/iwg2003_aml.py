@@ -13,6 +13,7 @@ from trephine.criteria.model import (
     Citation,
     Comparator,
     FlagRule,
+    Not,
     Rule,
     RuleSet,
     Tag,
@@ -65,6 +66,14 @@ RESPONSE = RuleSet(
                 "Table 1, CRi; counts exactly at threshold read as not recovered",
                 Tag.INTERPRETATION,
             ),
+        ),
+        Rule(
+            "IWG03-MLFS-NE",
+            "NON_EVALUABLE",
+            # G6: an aplastic leukaemia-free marrow is neither MLFS nor resistant disease.
+            AllOf(MARROW_FREE, Not(ADEQUATE_2017)),
+            _c("Table 1, MLFS (not merely aplastic); spec G6", Tag.INTERPRETATION),
+            "leukaemia-free but <200 cells and cellularity <10 %: not evaluable",
         ),
         Rule("IWG03-MLFS", "MLFS", AllOf(MARROW_FREE, ADEQUATE_2017), _c("Table 1, MLFS")),
         Rule(
