@@ -106,7 +106,18 @@ def _precision(value: float) -> float | None:
 
 @app.command("track")
 def track_cmd(
-    file: Path = typer.Argument(..., help="Long TSV, MAF or VCF."),
+    file: Path | None = typer.Argument(
+        None, help="Long TSV, MAF or VCF (or --patient for stored variants)."
+    ),
+    patient: str | None = typer.Option(
+        None, "--patient", help="Track the patient's STORED NGS variants instead of a file."
+    ),
+    include_drafts: bool = typer.Option(
+        False, "--include-drafts", help="With --patient: also unverified (draft) variants."
+    ),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Database URL (default: TREPHINE_DATABASE_URL)."
+    ),
     lod: float = _LOD,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     samples: Path | None = _SAMPLES,
@@ -124,7 +135,17 @@ def track_cmd(
     from trephine.errors import TrephineError
 
     try:
-        obs = load_observations(file, samples, allow_missing_depth)
+        if (file is None) == (patient is None):
+            from trephine.errors import ValidationError
+
+            raise ValidationError("FILE/--patient", None, "a FILE or --patient ID (not both)")
+        if patient is not None:
+            from trephine.cli.clonal_store import stored_observations
+
+            obs = stored_observations(patient, include_drafts, database_url)
+        else:
+            assert file is not None
+            obs = load_observations(file, samples, allow_missing_depth)
         result = analyse(
             obs,
             Settings(
@@ -178,6 +199,37 @@ def _print_summary(data: dict[str, object]) -> None:
                 typer.echo("  no clone tree satisfies the sum rule:")
                 for line in t["explanation"]:
                     typer.echo(f"    - {line}")
+
+
+@app.command("import")
+def import_cmd(
+    file: Path = typer.Argument(..., help="Long TSV, MAF or VCF of NGS variants."),
+    samples: Path | None = typer.Option(
+        None,
+        "--samples",
+        help="Sample sheet: sample_id, patient_id, day (VCF/MAF) and optional 'accession' "
+        "mapping samples onto stored specimens (default: sample_id = accession).",
+    ),
+    allow_missing_depth: bool = _MISSING,
+    actor: str | None = typer.Option(None, "--actor", help="Who imports (audit trail)."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Database URL (default: TREPHINE_DATABASE_URL)."
+    ),
+) -> None:
+    """Record the file's variants as DRAFT NGS variant results on stored specimens (all or
+    nothing; re-importing the same file adds nothing)."""
+    from trephine.cli.clonal_store import import_file
+    from trephine.errors import TrephineError
+
+    try:
+        obs = load_observations(file, samples, allow_missing_depth)
+        report = import_file(file, obs, samples, actor, database_url)
+    except TrephineError as exc:
+        _refuse(exc)
+    typer.echo(
+        f"imported {file}: {report.created} variant result(s) recorded as drafts, "
+        f"{report.unchanged} already present, on {len(report.specimens)} specimen(s)"
+    )
 
 
 @app.command("plot")

@@ -434,6 +434,8 @@ class NGSVariant:
     depth: int | None = None
     hgvs_protein: str | None = None
     transcript: str | None = None
+    #: Reads supporting the variant (with ``depth``, what a depth-aware presence call needs).
+    alt_count: int | None = None
 
     def __post_init__(self) -> None:
         require_text("gene", self.gene, 32)
@@ -444,6 +446,9 @@ class NGSVariant:
             )
         _check(VAF, self.vaf)
         require_range("depth", self.depth, 0, 10**9)
+        require_range("alt_count", self.alt_count, 0, 10**9)
+        if self.alt_count is not None and self.depth is not None and self.alt_count > self.depth:
+            raise ValidationError("alt_count", self.alt_count, f"≤ depth ({self.depth})")
 
     @property
     def analyte(self) -> str:

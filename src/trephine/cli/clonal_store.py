@@ -1,0 +1,55 @@
+"""Database side of ``trephine clonal import`` and ``clonal track --patient`` (SQLAlchemy and
+the services are imported here only, so the file-based clonal commands never load them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from trephine.analysis.clonal.records import VariantObservation
+    from trephine.services.variants import VariantImport
+
+
+def import_file(
+    file: Path,
+    observations: Sequence[VariantObservation],
+    samples: Path | None,
+    actor: str | None,
+    database_url: str | None,
+) -> VariantImport:
+    from trephine.cli.records import _actor, _open
+    from trephine.services.variants import import_variants, read_accession_map
+
+    accessions = read_accession_map(samples) if samples is not None else {}
+    database = _open(database_url, migrate=False)
+    try:
+        with database.unit_of_work(actor or _actor()) as uow:
+            uow.context["source"] = str(file)
+            return import_variants(uow, observations, str(file), accessions)
+    finally:
+        database.dispose()
+
+
+def stored_observations(
+    patient: str, include_drafts: bool, database_url: str | None
+) -> list[VariantObservation]:
+    from trephine.cli.records import _actor, _open
+    from trephine.errors import ValidationError
+    from trephine.services.variants import patient_observations
+
+    database = _open(database_url, migrate=False)
+    try:
+        with database.unit_of_work(_actor()) as uow:
+            obs = patient_observations(uow, patient, include_drafts=include_drafts)
+    finally:
+        database.dispose()
+    if not obs:
+        raise ValidationError(
+            "--patient",
+            patient,
+            "a patient with signed-out NGS variant results"
+            + ("" if include_drafts else " (drafts are left out; see --include-drafts)"),
+        )
+    return obs
