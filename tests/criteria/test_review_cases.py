@@ -225,3 +225,15 @@ def test_all_timepoint_spellings() -> None:
     out = evaluate_case(case)
     assert out["mrd_status"] == "POSITIVE"
     assert "HIGH_RELAPSE_RISK_NGS_GT_0" in out["flags"]
+
+
+def test_not_evaluable_names_the_input_to_supply() -> None:
+    # G4: PR needs the pre-treatment blasts; the explanation names that input, not the
+    # internal "reduction" quantity computed from it.
+    out = evaluate_case({"id": "n", "ruleset": "ELN2022", "input": _aml(bm_blasts_pct=10)})
+    assert out["response"] == "NON_EVALUABLE"
+    assert out["explanation"]["response"]["missing"] == ["baseline_bm_blasts_pct"]
+    # A baseline of zero is present but unusable: the derived name stays.
+    zero = _aml(bm_blasts_pct=10, baseline_bm_blasts_pct=0)
+    out = evaluate_case({"id": "n", "ruleset": "ELN2022", "input": zero})
+    assert out["explanation"]["response"]["missing"] == ["bm_blast_reduction_pct"]

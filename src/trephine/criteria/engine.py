@@ -141,6 +141,8 @@ def _assessment(
     note: str = "",
     not_met: list[str] | None = None,
 ) -> Assessment:
+    if ruleset.derived_from:
+        missing = _input_names(ruleset, missing, facts)
     flags: list[str] = []
     scratch: set[str] = set()
     for flag in ruleset.flags:
@@ -161,6 +163,16 @@ def _assessment(
         deciding=deciding,
         facts=facts,
     )
+
+
+def _input_names(ruleset: RuleSet, missing: set[str], facts: Mapping[str, Fact | None]) -> set[str]:
+    """Missing derived facts → the missing inputs they are computed from (the derived name is
+    kept when all its inputs are present, e.g. a baseline of zero)."""
+    named: set[str] = set()
+    for name in missing:
+        sources = [s for s in ruleset.derived_from.get(name, ()) if facts.get(s) is None]
+        named.update(sources or [name])
+    return named
 
 
 def pct_reduction(baseline: Decimal | None, current: Decimal | None) -> Decimal | None:

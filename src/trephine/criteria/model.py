@@ -575,6 +575,9 @@ class RuleSet:
     params: tuple[Parameter, ...] = ()
     inputs: tuple[InputSpec, ...] = ()
     derive: Callable[[dict[str, Fact | None], Params], None] | None = None
+    #: Derived fact → the inputs it is computed from, so that "not evaluable" names what the
+    #: user must supply (``baseline_bm_blasts_pct``), not an internal quantity.
+    derived_from: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # A rule table that names a category outside its enum, repeats a rule id or refers to

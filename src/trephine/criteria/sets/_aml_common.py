@@ -49,6 +49,13 @@ AML_INPUTS: tuple[InputSpec, ...] = (
 )
 
 
+#: Derived blast-change facts → the inputs they need (named when "not evaluable").
+BLAST_CHANGE_SOURCES = {
+    name: ("baseline_bm_blasts_pct", "bm_blasts_pct")
+    for name in ("bm_blast_reduction_pct", "bm_blast_increase_pct", "bm_blast_rise_points")
+}
+
+
 def derive_blast_change(facts: dict[str, Fact | None], params: Params) -> None:
     """Percentage change of marrow blasts against the pre-treatment value (G4, Decimal)."""
     base = num(facts, "baseline_bm_blasts_pct")

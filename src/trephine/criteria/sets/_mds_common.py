@@ -40,6 +40,17 @@ MDS_INPUTS: tuple[InputSpec, ...] = (
 )
 
 
+#: Derived facts → the inputs they need (named when "not evaluable").
+DERIVED_FROM = {
+    "bm_blast_reduction_pct": ("baseline_bm_blasts_pct", "bm_blasts_pct"),
+    **{
+        f"{marker}_{kind}": (f"baseline_{marker}", marker)
+        for marker in ("hb", "plt", "anc")
+        for kind in ("rise", "increase_pct")
+    },
+}
+
+
 def derive(facts: dict[str, Fact | None], params: Params) -> None:
     facts["bm_blast_reduction_pct"] = pct_reduction(
         num(facts, "baseline_bm_blasts_pct"), num(facts, "bm_blasts_pct")

@@ -133,6 +133,7 @@ WHO5_CLASS = RuleSet(
     not_evaluable="NOT_EVALUABLE",
     inputs=DX_INPUTS,
     derive=derive_blasts,
+    derived_from={"max_blasts_pct": ("bm_blasts_pct", "pb_blasts_pct")},
     rules=(
         _any_count("APL", "PML_RARA", "APL with PML::RARA fusion"),
         _any_count("RUNX1::RUNX1T1", "RUNX1_RUNX1T1", "AML with RUNX1::RUNX1T1 fusion"),
@@ -247,6 +248,7 @@ ICC_CLASS = RuleSet(
     not_evaluable="NOT_EVALUABLE",
     inputs=DX_INPUTS,
     derive=derive_blasts,
+    derived_from={"max_blasts_pct": ("bm_blasts_pct", "pb_blasts_pct")},
     rules=(
         _icc("APL", "PML_RARA", "APL with t(15;17)(q24.1;q21.2)/PML::RARA"),
         _icc("RUNX1::RUNX1T1", "RUNX1_RUNX1T1", "AML with t(8;21)(q22;q22.1)/RUNX1::RUNX1T1"),
@@ -302,6 +304,7 @@ WHO2016_CLASS = RuleSet(
     not_evaluable="NOT_EVALUABLE",
     inputs=DX_INPUTS,
     derive=derive_blasts,
+    derived_from={"max_blasts_pct": ("bm_blasts_pct", "pb_blasts_pct")},
     rules=(
         Rule(
             "WHO16-AML-GEN",
@@ -430,6 +433,7 @@ def _cellularity(
         inputs=CELL_INPUTS,
         params=params,
         derive=derive,  # type: ignore[arg-type]
+        derived_from={"band_low_pct": ("age_years",), "band_high_pct": ("age_years",)},
         rules=(
             Rule(
                 f"{key}-HYPO",
@@ -516,6 +520,7 @@ AA_SEVERITY = RuleSet(
         ),
     ),
     derive=_derive_aa,
+    derived_from={"retic_threshold": ("retic_method",)},
     rules=(
         Rule(
             "AA-VSAA",
@@ -634,6 +639,7 @@ ME_RATIO = RuleSet(
         InputSpec("erythroid_cells", InputKind.NUMBER, "cells"),
     ),
     derive=_derive_me,
+    derived_from={"me_ratio": ("myeloid_cells", "erythroid_cells")},
     rules=(
         Rule("ME-LOW", "DECREASED", lt("me_ratio", 2), _c("Davis (S27)", "M:E below 2:1")),
         Rule("ME-HIGH", "INCREASED", gt("me_ratio", 4), _c("Davis (S27)", "M:E above 4:1")),
@@ -939,6 +945,7 @@ def _cml(key: str, threshold: int, locator: str) -> RuleSet:
         not_evaluable="NOT_EVALUABLE",
         inputs=CML_INPUTS,
         derive=derive_blasts,
+        derived_from={"max_blasts_pct": ("bm_blasts_pct", "pb_blasts_pct")},
         rules=(
             Rule(
                 f"{key}-BP",

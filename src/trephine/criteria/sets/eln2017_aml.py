@@ -19,7 +19,12 @@ from trephine.criteria.model import (
     is_,
     lt,
 )
-from trephine.criteria.sets._aml_common import ADEQUATE_2017, AML_INPUTS, derive_blast_change
+from trephine.criteria.sets._aml_common import (
+    ADEQUATE_2017,
+    AML_INPUTS,
+    BLAST_CHANGE_SOURCES,
+    derive_blast_change,
+)
 
 SOURCE = "Döhner 2017 (ELN, Blood 129:424)"
 
@@ -42,6 +47,7 @@ RESPONSE = RuleSet(
     not_evaluable="NON_EVALUABLE",
     inputs=AML_INPUTS,
     derive=derive_blast_change,
+    derived_from=BLAST_CHANGE_SOURCES,
     params=(
         Parameter(
             "cri_mode",

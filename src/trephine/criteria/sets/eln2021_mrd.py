@@ -14,6 +14,7 @@ from trephine.criteria.model import (
     FlagRule,
     InputKind,
     InputSpec,
+    Not,
     Parameter,
     ParamRef,
     Rule,
@@ -134,10 +135,15 @@ MRD = RuleSet(
                 is_("pcr_detected", True),
                 AnyOf(
                     is_("pcr_low_level_target", False),
-                    ge("pcr_level_pct", ParamRef("pcr_low_level_cutoff_pct")),
+                    # MRD-LL is a quantified statement (< 2 %): a positive call (M9, e.g. Ct
+                    # < 40 in 2 of 3 replicates) without a level is reported as positive.
+                    ge("pcr_level_pct", ParamRef("pcr_low_level_cutoff_pct"), when_missing=True),
                 ),
             ),
-            _c("M10, qPCR ≥2 % (or a target without an MRD-LL definition)", Tag.RECALLED),
+            _c(
+                "M9/M10, qPCR ≥2 % (or unquantified, or a target without an MRD-LL definition)",
+                Tag.RECALLED,
+            ),
         ),
         Rule(
             "ELN21-PCR-LL",
@@ -192,5 +198,10 @@ MRD = RuleSet(
             _c("M5, report residual cells below 0.1 %", Tag.RECALLED),
         ),
         FlagRule("NGS_NOT_STANDALONE", NGS, _c("M8")),
+        FlagRule(
+            "PCR_LEVEL_NOT_QUANTIFIED",
+            AllOf(PCR, is_("pcr_detected", True), Not(ge("pcr_level_pct", 0, when_missing=False))),
+            _c("M10: MRD-LL needs a quantified level", Tag.INTERPRETATION),
+        ),
     ),
 )

@@ -25,7 +25,12 @@ from trephine.criteria.model import (
     is_,
     lt,
 )
-from trephine.criteria.sets._aml_common import ADEQUATE_2022, AML_INPUTS, derive_blast_change
+from trephine.criteria.sets._aml_common import (
+    ADEQUATE_2022,
+    AML_INPUTS,
+    BLAST_CHANGE_SOURCES,
+    derive_blast_change,
+)
 
 SOURCE = "Döhner 2022 (ELN, Blood 140:1345)"
 T7 = "Table 7"
@@ -80,6 +85,7 @@ RESPONSE = RuleSet(
     params=PARAMS,
     inputs=AML_INPUTS,
     derive=derive_blast_change,
+    derived_from=BLAST_CHANGE_SOURCES,
     rules=(
         Rule(
             "ELN22-NE-ADEQ",

@@ -65,6 +65,14 @@ INPUTS = (
 )
 
 
+MARKERS = ("serum_m_g_dl", "urine_m_mg_24h", "bm_pc_pct", "dflc_mg_dl")
+#: Derived facts → the inputs they need (named when "not evaluable").
+RESPONSE_SOURCES = {f"{m}_reduction_pct": (f"baseline_{m}", m) for m in MARKERS}
+PROGRESSION_SOURCES = {
+    f"{m}_{kind}": (f"nadir_{m}", m) for m in MARKERS for kind in ("rise", "increase_pct")
+}
+
+
 def derive(facts: dict[str, Fact | None], params: Params) -> None:
     for prefix in ("", "baseline_"):
         involved = num(facts, f"{prefix}involved_flc_mg_dl")
@@ -112,6 +120,7 @@ RESPONSE = RuleSet(
     not_evaluable="NOT_EVALUABLE",
     inputs=INPUTS,
     derive=derive,
+    derived_from=RESPONSE_SOURCES,
     rules=(
         Rule(
             "IMWG16-sCR",
@@ -190,6 +199,7 @@ FLC_ONLY = RuleSet(
     not_evaluable="NOT_EVALUABLE",
     inputs=INPUTS,
     derive=derive,
+    derived_from=RESPONSE_SOURCES,
     rules=(
         Rule(
             "IMWG16-FLC-sCR",
@@ -224,6 +234,7 @@ BM_ONLY = RuleSet(
     not_evaluable="NOT_EVALUABLE",
     inputs=INPUTS,
     derive=derive,
+    derived_from=RESPONSE_SOURCES,
     rules=(
         Rule(
             "IMWG16-BM-NE",
@@ -274,6 +285,7 @@ PROGRESSION = RuleSet(
         InputSpec("new_lesions", InputKind.BOOL),
     ),
     derive=derive_progression,
+    derived_from=PROGRESSION_SOURCES,
     rules=(
         Rule(
             "IMWG16-PD-SERUM",

@@ -214,6 +214,7 @@ MRD = RuleSet(
         ),
     ),
     derive=_derive_mrd,
+    derived_from={"mrd_fraction": ("cll_events", "leukocytes_analysed")},
     rules=(
         Rule(
             "CLL-MRD-POS",

@@ -24,7 +24,12 @@ from trephine.criteria.model import (
     is_,
     lt,
 )
-from trephine.criteria.sets._aml_common import ADEQUATE_2017, AML_INPUTS, derive_blast_change
+from trephine.criteria.sets._aml_common import (
+    ADEQUATE_2017,
+    AML_INPUTS,
+    BLAST_CHANGE_SOURCES,
+    derive_blast_change,
+)
 
 SOURCE = "Cheson 2003 (IWG, J Clin Oncol 21:4642) via Br J Haematol 2011;155:413"
 
@@ -46,6 +51,7 @@ RESPONSE = RuleSet(
     not_evaluable="NON_EVALUABLE",
     inputs=AML_INPUTS,
     derive=derive_blast_change,
+    derived_from=BLAST_CHANGE_SOURCES,
     rules=(
         Rule(
             "IWG03-CR",

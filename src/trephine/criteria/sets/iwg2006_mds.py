@@ -18,7 +18,7 @@ from trephine.criteria.model import (
     le,
     lt,
 )
-from trephine.criteria.sets._mds_common import MDS_INPUTS, derive
+from trephine.criteria.sets._mds_common import DERIVED_FROM, MDS_INPUTS, derive
 
 SOURCE = "Cheson 2006 (IWG, Blood 108:419)"
 
@@ -38,6 +38,7 @@ RESPONSE = RuleSet(
     not_evaluable="NOT_EVALUABLE",
     inputs=MDS_INPUTS,
     derive=derive,
+    derived_from=DERIVED_FROM,
     rules=(
         Rule(
             "IWG06-CR",
@@ -119,6 +120,7 @@ def _hi(
         not_evaluable="NOT_EVALUABLE",
         inputs=MDS_INPUTS,
         derive=derive,
+        derived_from=DERIVED_FROM,
         rules=eligible_rules,
         params=params,
         flags=flags,

@@ -18,7 +18,7 @@ from trephine.criteria.model import (
     le,
     lt,
 )
-from trephine.criteria.sets._mds_common import MDS_INPUTS, derive
+from trephine.criteria.sets._mds_common import DERIVED_FROM, MDS_INPUTS, derive
 
 SOURCE = "Zeidan 2023 (IWG, Blood 141:2047)"
 
@@ -49,6 +49,7 @@ RESPONSE = RuleSet(
     not_evaluable="NOT_EVALUABLE",
     inputs=MDS_INPUTS,
     derive=derive,
+    derived_from=DERIVED_FROM,
     params=(
         Parameter(
             "washout_days",
