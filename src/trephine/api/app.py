@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from trephine import __version__
 from trephine.api.errors import install_error_handlers
-from trephine.api.routers import health, patients
+from trephine.api.routers import assessments, health, patients
 from trephine.services import open_database
 
 
@@ -39,6 +39,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(patients.router)
+    app.include_router(assessments.router)
     # Pages and static files: imported here so the JSON API has no template dependency at import.
     from trephine.web import assets, pages
 

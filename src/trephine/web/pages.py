@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from trephine.api import readers
 from trephine.api.deps import UnitOfWorkDep
+from trephine.api.routers.assessments import AlertStatus, alert_items, assessment_items
 from trephine.web.assets import PLOTLY_JS_URL
 from trephine.web.chart import build_figure, figure_json
 from trephine.web.render import render
@@ -59,5 +60,15 @@ def patient_page(request: Request, uow: UnitOfWorkDep, patient_id: str) -> HTMLR
             "figure": figure_json(build_figure(tl)),
             "rows": timeline_rows(tl),
             "plotly_js_url": PLOTLY_JS_URL,
+            "patient_id": patient_id,
+            "assessments": [a for a in assessment_items(uow, patient_id) if a.current],
+            "alerts": alert_items(uow, "all", patient_id),
         },
     )
+
+
+@router.get("/alerts", response_class=HTMLResponse, name="alerts_page")
+def alerts_page(
+    request: Request, uow: UnitOfWorkDep, status: Annotated[AlertStatus, Query()] = "open"
+) -> HTMLResponse:
+    return render(request, "alerts.html", {"alerts": alert_items(uow, status), "status": status})

@@ -1,0 +1,66 @@
+"""Stored criteria assessments and clinical alerts (``trephine assess``), research view."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AssessmentPublic(_Public):
+    """One stored call: what, by which rule of which edition, on what evidence, by which
+    software version. Never changed after it is stored."""
+
+    id: int
+    date: dt.date = Field(description="The clinical date assessed")
+    call: str = Field(description="baseline, response, relapse, landmark, mrd, mrd_event, …")
+    category: str
+    ruleset: str
+    edition: str
+    rule: str | None = Field(description="The rule that matched (None: not evaluable)")
+    evidence: list[dict[str, Any]] = Field(
+        description="Each comparison: input, value, comparator, threshold, outcome"
+    )
+    missing: list[str] = Field(description="Inputs that were missing")
+    citation: str | None
+    flags: list[str]
+    software_version: str
+    computed_at: dt.datetime
+    recorded_by: str
+    current: bool = Field(
+        description="False when a later assessment of the same date, call and edition exists "
+        "(e.g. after an amended result); kept as history"
+    )
+
+
+class AssessmentList(_Public):
+    patient: str
+    items: list[AssessmentPublic]
+
+
+class AlertPublic(_Public):
+    id: int
+    patient: str
+    date: dt.date
+    code: str = Field(description="HEMATOLOGIC_RELAPSE, MRD_CONVERSION, MRD_LOG_RISE, …")
+    message: str
+    ruleset: str
+    software_version: str
+    raised_at: dt.datetime
+    acknowledged_at: dt.datetime | None = None
+    acknowledged_by: str | None = None
+    note: str | None = None
+
+
+class AlertList(_Public):
+    status: Literal["open", "acknowledged", "all"]
+    items: list[AlertPublic]
+
+
+class AcknowledgeRequest(_Public):
+    note: str | None = Field(default=None, max_length=2000)
