@@ -409,9 +409,7 @@ def mrd_facts(
     }
     for key in result:
         if key not in known:
-            raise ValidationError(
-                f"{where}.{key}", result[key], sorted(known), reason="unknown MRD field"
-            )
+            refuse_or_ignore(where, key, result[key], known)
     method = _allowed(f"{where}.method", result.get("method"), ("MFC", "qPCR", "dPCR", "NGS"))
     if method is None:
         raise ValidationError(
@@ -564,9 +562,8 @@ def _therapy(raw: Mapping[str, JSON], where: str) -> dict[str, Fact | None]:
     facts: dict[str, Fact | None] = {}
     for key, value in therapy.items():
         if key not in aliases:
-            raise ValidationError(
-                f"{where}.therapy.{key}", value, sorted(aliases), reason="unknown therapy field"
-            )
+            refuse_or_ignore(f"{where}.therapy", key, value, set(aliases))
+            continue
         name = aliases[key]
         if name == "therapy_intensity" and isinstance(value, str):
             value = INTENSITY_SYNONYMS.get(value.lower().replace("-", "_"), value)
@@ -589,12 +586,7 @@ def _history(raw: Mapping[str, JSON], where: str) -> dict[str, JSON]:
     history = sub(raw, "history", where)
     for key in history:
         if key not in {"best_response", "last_mrd"}:
-            raise ValidationError(
-                f"{where}.history.{key}",
-                history[key],
-                ["best_response", "last_mrd"],
-                reason="unknown history field",
-            )
+            refuse_or_ignore(f"{where}.history", key, history[key], {"best_response", "last_mrd"})
     best = history.get("best_response")
     if best is not None and not isinstance(best, str):
         raise ValidationError(f"{where}.history.best_response", best, "a response category")
@@ -903,9 +895,12 @@ def _mm(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseRes
             )
         else:
             result.put("response", response.category, response)
-        if any(k.startswith("nadir_") for k in facts):
-            pd = run(imwg2016_mm.PROGRESSION, facts, params)
-            result.put("progression", "PD_UNCONFIRMED" if pd.category == "PD" else pd.category, pd)
+    # Progression from the nadir stands on its own (new lesions need no M-protein at all).
+    if "assessments" not in raw and (
+        any(k.startswith("nadir_") for k in facts) or facts.get("new_lesions") is not None
+    ):
+        pd = run(imwg2016_mm.PROGRESSION, facts, params)
+        result.put("progression", "PD_UNCONFIRMED" if pd.category == "PD" else pd.category, pd)
     previous_pd = False
     for i, entry in enumerate(seq(raw, "assessments", where), start=1):
         if not isinstance(entry, Mapping):
@@ -938,9 +933,8 @@ def _mm(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseRes
         mspecs = specs_of(imwg2016_mm.MRD)
         for key, value in mrd.items():
             if key not in known:
-                raise ValidationError(
-                    f"{where}.mrd.{key}", value, sorted(known), reason="unknown MRD field"
-                )
+                refuse_or_ignore(f"{where}.mrd", key, value, set(known))
+                continue
             target = known[key]
             if target is not None:
                 mfacts[target] = convert(mspecs[target], value, f"{where}.mrd.{key}")
@@ -1108,12 +1102,34 @@ def _all(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseRe
         raw = {**raw, "timepoint": TIMEPOINT_SYNONYMS[timepoint.lower()]}
     facts = build_facts(raw, specs, where, frozenset({"disease", "mrd"}))
     mrd = sub(raw, "mrd", where)
-    known = {"method", "pct", "sensitivity_pct", "detected", "level", "level_pct", "date"}
+    known = {
+        "method",
+        "pct",
+        "sensitivity_pct",
+        "sensitivity",
+        "detected",
+        "level",
+        "level_pct",
+        "date",
+        "quantifiable",
+        "pnq",
+    }
     for key in mrd:
         if key not in known:
+            refuse_or_ignore(f"{where}.mrd", key, mrd[key], known)
+    if mrd.get("sensitivity") is not None:
+        # As in the myeloma cases, ``sensitivity`` is a fraction (10^-4 = 0.01 %).
+        if mrd.get("sensitivity_pct") is not None:
             raise ValidationError(
-                f"{where}.mrd.{key}", mrd[key], sorted(known), reason="unknown MRD field"
+                f"{where}.mrd.sensitivity",
+                mrd["sensitivity"],
+                "only one of sensitivity, sensitivity_pct",
+                reason="given twice",
             )
+        fraction = to_decimal(mrd["sensitivity"], f"{where}.mrd.sensitivity")
+        if not Decimal(0) < fraction <= Decimal(1):
+            raise ValidationError(f"{where}.mrd.sensitivity", mrd["sensitivity"], "a fraction 0–1")
+        mrd = {**mrd, "sensitivity_pct": fraction * 100}
     if mrd:
         facts["mrd_method"] = convert(specs["mrd_method"], mrd.get("method"), f"{where}.mrd.method")
         level: Decimal | None = None
@@ -1140,6 +1156,15 @@ def _all(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseRe
         facts["sensitivity_pct"] = convert(
             specs["sensitivity_pct"], mrd.get("sensitivity_pct"), f"{where}.mrd.sensitivity_pct"
         )
+        for key, negate in (("quantifiable", False), ("pnq", True)):
+            flag = mrd.get(key)
+            if flag is None:
+                continue
+            if not isinstance(flag, bool):
+                raise ValidationError(f"{where}.mrd.{key}", flag, "true, false")
+            facts["mrd_quantifiable"] = flag is not negate
+            if not facts["mrd_quantifiable"]:
+                facts["mrd_detected"] = True  # "positive, not quantifiable" is a positive
     bca_keys = {"cd19_pct_pb", "cd19_abs_per_ul"}
     bca_facts = {k: facts.pop(k) for k in bca_keys if k in facts}
     result = CaseResult()

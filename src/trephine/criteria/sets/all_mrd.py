@@ -37,6 +37,11 @@ RESPONSE = RuleSet(
         InputSpec("mrd_method", InputKind.TEXT, allowed=("MFC", "PCR", "qPCR", "NGS")),
         InputSpec("mrd_detected", InputKind.BOOL),
         InputSpec("mrd_level_pct", InputKind.NUMBER, "%", maximum=D(100)),
+        InputSpec(
+            "mrd_quantifiable",
+            InputKind.BOOL,
+            description="false = positive, not quantifiable (below the quantitative range)",
+        ),
         InputSpec("sensitivity_pct", InputKind.NUMBER, "%", maximum=D(100)),
         InputSpec(
             "timepoint",
@@ -69,7 +74,12 @@ RESPONSE = RuleSet(
         Rule(
             "ALL-FAIL",
             "MRD_FAILURE",
-            AllOf(is_("mrd_detected", True), ge("mrd_level_pct", ParamRef("mrd_threshold_pct"))),
+            AllOf(
+                is_("mrd_detected", True),
+                # "Positive, not quantifiable" is by definition below the 0.01 % range [V].
+                is_("mrd_quantifiable", True, when_missing=True),
+                ge("mrd_level_pct", ParamRef("mrd_threshold_pct")),
+            ),
             Citation(ASH, "MRD failure ≥0.01 %"),
         ),
         Rule(
