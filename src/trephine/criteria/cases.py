@@ -512,6 +512,29 @@ def with_mrd(category: str, status: str, allowed: tuple[str, ...]) -> str:
     return category
 
 
+def _pb_blasts_as_circulating(raw: dict[str, JSON], where: str) -> dict[str, JSON]:
+    """``pb_blasts_pct`` (the MDS/diagnostic spelling) in an AML response case means
+    ``circulating_blasts = pb_blasts_pct > 0``; both given and disagreeing is refused."""
+    if "pb_blasts_pct" not in raw:
+        return raw
+    out = {k: v for k, v in raw.items() if k != "pb_blasts_pct"}
+    spec = InputSpec("pb_blasts_pct", InputKind.NUMBER, "%", maximum=Decimal(100))
+    pct = convert(spec, raw["pb_blasts_pct"], f"{where}.pb_blasts_pct")
+    if not isinstance(pct, Decimal):
+        return out
+    present = pct > 0
+    given = raw.get("circulating_blasts")
+    if given is not None and given is not present:
+        raise ValidationError(
+            f"{where}.pb_blasts_pct",
+            raw["pb_blasts_pct"],
+            f"a value consistent with circulating_blasts={str(given).lower()}",
+            reason="contradicts circulating_blasts",
+        )
+    out["circulating_blasts"] = present
+    return out
+
+
 def flatten_baseline(raw: Mapping[str, JSON], where: str) -> dict[str, JSON]:
     """``"baseline": {"bm_blasts_pct": 60}`` (the spec's "baseline ``bm_blasts_pct``") →
     ``baseline_bm_blasts_pct``, the spelling of the flat case inputs; both at once is refused."""
@@ -596,7 +619,7 @@ def _history(raw: Mapping[str, JSON], where: str) -> dict[str, JSON]:
 def _aml_response(name: str, rs: RuleSet, mrd_suffix: tuple[str, ...]) -> Evaluator:
     def evaluator(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
         _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
-        raw = flatten_baseline(raw, where)
+        raw = _pb_blasts_as_circulating(flatten_baseline(raw, where), where)
         facts = build_facts(raw, AML_SPECS, where, AML_STRUCT)
         result = CaseResult()
         hemodilute = _hemodilute(raw, facts)
@@ -1262,6 +1285,34 @@ def _simple(
     return evaluator
 
 
+#: Wordings of the §7.5 reticulin patterns (the grading table's phrases, as a reader types them)
+#: → the allowed values of ``reticulin_pattern``.
+RETICULIN_SYNONYMS = {
+    "scattered linear": "scattered linear",
+    "scattered linear reticulin": "scattered linear",
+    "scattered linear fibres": "scattered linear",
+    "scattered linear fibers": "scattered linear",
+    "loose network": "loose network",
+    "loose fibre network": "loose network",
+    "loose fiber network": "loose network",
+    "diffuse dense": "diffuse dense",
+    "diffuse and dense": "diffuse dense",
+    "diffuse dense increase": "diffuse dense",
+    "diffuse dense fibre increase": "diffuse dense",
+    "diffuse dense fiber increase": "diffuse dense",
+}
+
+
+def _thiele(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
+    pattern = raw.get("reticulin_pattern")
+    if isinstance(pattern, str):
+        words = " ".join(
+            pattern.lower().replace(",", " ").replace("_", " ").replace("-", " ").split()
+        )
+        raw = {**raw, "reticulin_pattern": RETICULIN_SYNONYMS.get(words, pattern)}
+    return _simple(diagnostics.THIELE, "grade")(raw, params, where)
+
+
 def _cellularity(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
     result = CaseResult()
     chosen = params.get("cellularity_reference", diagnostics.CELLULARITY_REFERENCE.default)
@@ -1529,7 +1580,7 @@ register(
     "Thiele2005",
     "Marrow fibrosis grade (Thiele 2005)",
     (diagnostics.THIELE,),
-    _simple(diagnostics.THIELE, "grade"),
+    _thiele,
 )
 register("Reference", "Myeloid:erythroid ratio", (diagnostics.ME_RATIO,), _me)
 register("ICSH2008", "Specimen adequacy (ICSH 2008)", (diagnostics.ICSH,), _icsh(False))
