@@ -149,3 +149,16 @@ def test_ruleset_choice(aml: Database) -> None:
         patient_service.add_diagnosis(uow, "P2", Diagnosis(Disease.CLL, D0))
     with aml.unit_of_work("t") as uow, pytest.raises(CriteriaNotApplicable, match="CLL"):
         assessments.assess_patient(uow, "P2")
+
+
+def test_bulk_loader_matches_the_per_patient_loader(aml: Database) -> None:
+    from trephine.services.assess_mapping import load_all_inputs, load_inputs
+
+    biopsy(aml, 90, 2, marrow_items(3, mrd="0.5"))
+    with aml.unit_of_work("t") as uow:
+        patient_service.register_patient(uow, Patient("P0", Sex.MALE, 1970))
+        everyone = load_all_inputs(uow)
+        one = load_inputs(uow, "P1")
+    assert sorted(everyone) == ["P0", "P1"]
+    assert everyone["P1"] == one
+    assert everyone["P0"].results == ()

@@ -63,7 +63,13 @@ from trephine.domain.therapy import Intensity, TherapyLine
 from trephine.services import _rows
 from trephine.services.views import StoredResult
 from trephine.store.database import UnitOfWork
-from trephine.store.tables import DiagnosisRow, ResultRow, SpecimenRow, TherapyLineRow
+from trephine.store.tables import (
+    DiagnosisRow,
+    PatientRow,
+    ResultRow,
+    SpecimenRow,
+    TherapyLineRow,
+)
 from trephine.workflow import ResultState
 
 #: Only signed-out versions are assessed (a superseded version is never "current").
@@ -271,3 +277,42 @@ def load_inputs(uow: UnitOfWork, external_id: str) -> PatientInputs:
         )
     )
     return PatientInputs(external_id, diagnoses, lines, specimens, results)
+
+
+def load_all_inputs(uow: UnitOfWork) -> dict[str, PatientInputs]:
+    """Every patient's inputs in five queries (not five per patient): for cohort-wide runs and
+    the benchmark. Same content as :func:`load_inputs` for each patient."""
+    session = uow.session
+    ids = {row.id: row.external_id for row in session.scalars(select(PatientRow))}
+    diagnoses: dict[int, list[Diagnosis]] = defaultdict(list)
+    for d in session.scalars(
+        select(DiagnosisRow).order_by(DiagnosisRow.diagnosed_on, DiagnosisRow.id)
+    ):
+        diagnoses[d.patient_id].append(_rows.to_diagnosis(d))
+    lines: dict[int, list[TherapyLine]] = defaultdict(list)
+    for t in session.scalars(select(TherapyLineRow).order_by(TherapyLineRow.line)):
+        lines[t.patient_id].append(_rows.to_therapy_line(t))
+    specimens: dict[int, dict[str, SpecimenFacts]] = defaultdict(dict)
+    accession: dict[int, str] = {}
+    for s in session.scalars(select(SpecimenRow)):
+        specimens[s.patient_id][s.accession] = SpecimenFacts(
+            s.accession, SpecimenType(s.type), s.spicules
+        )
+        accession[s.id] = s.accession
+    found: dict[int, list[StoredResult]] = defaultdict(list)
+    for r in session.scalars(
+        select(ResultRow)
+        .where(ResultRow.state.in_([str(s) for s in ASSESSED_STATES]))
+        .order_by(ResultRow.collected_on, ResultRow.id)
+    ):
+        found[r.patient_id].append(_rows.to_result(r, ids[r.patient_id], accession[r.specimen_id]))
+    return {
+        external: PatientInputs(
+            external,
+            tuple(diagnoses[pid]),
+            tuple(lines[pid]),
+            specimens[pid],
+            tuple(found[pid]),
+        )
+        for pid, external in sorted(ids.items(), key=lambda item: item[1])
+    }
