@@ -1,9 +1,604 @@
-"""`trephine results ...` and `trephine audit ...` commands (see :mod:`trephine.cli.core`)."""
+"""``trephine results ...`` (the result lifecycle) and ``trephine audit ...`` (the audit trail).
+
+The commands are thin: every change goes through :mod:`trephine.services.results`, which consults
+the lifecycle table in :mod:`trephine.workflow` and writes the audit events, inside one unit of
+work — so a refused command leaves the database exactly as it was. Amended values are parsed
+with the import template's field declarations and the importer's cell parser, so ``--set`` accepts
+and refuses exactly what a ``results.csv`` row would. Bad input exits 2 with a one-line message on
+stderr (never a traceback). Services, SQLAlchemy and Rich are imported inside the commands so
+``trephine --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import typer
+
+from trephine.cli.records import DATABASE_HELP, _fail, _open
+from trephine.errors import TrephineError, ValidationError
+
+if TYPE_CHECKING:
+    from trephine.domain.quantity import Quantity
+    from trephine.domain.results import ResultValue
+    from trephine.services.views import AuditEvent, StoredResult
+
+results_app = typer.Typer(
+    help="List, show, sign out (verify) and amend results; drafts can be cancelled.",
+    no_args_is_help=True,
+)
+audit_app = typer.Typer(help="Read and check the append-only audit trail.", no_args_is_help=True)
+
+E = TypeVar("E", bound=Enum)
+
+AS_HELP = "Who is acting (recorded in the audit trail; default TREPHINE_CLI_USER)."
+STATE_CHOICES = ("draft", "verified", "amended", "superseded", "cancelled")
+
+
+def _acting(user: str | None) -> str:
+    """The ``--as`` user, or the configured CLI user; a blank name would make the trail useless."""
+    from trephine.settings import get_settings
+
+    actor = get_settings().cli_user if user is None else user
+    if not actor.strip():
+        raise _fail(ValidationError("--as", user, "a non-empty user name"))
+    return actor.strip()
+
+
+# ------------------------------------------------------------------------- formatting
+
+
+def _when(value: dt.datetime | None) -> str:
+    return "" if value is None else value.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def _quantity(value: Quantity) -> str:
+    from trephine.domain.quantity import Qualifier
+
+    if value.qualifier is Qualifier.NOT_DETECTED:
+        text = "not detected"
+    else:
+        prefix = "" if value.qualifier is Qualifier.EXACT else f"{value.qualifier.value}"
+        text = f"{prefix}{value.value} {value.unit}"
+    limits = [
+        f"{name} {limit} {value.unit}"
+        for name, limit in (("LOD", value.lod), ("LLOQ", value.lloq))
+        if limit is not None
+    ]
+    return f"{text} ({', '.join(limits)})" if limits else text
+
+
+def _scalar(value: object) -> str:
+    from trephine.domain.quantity import Quantity
+
+    if isinstance(value, Quantity):
+        return _quantity(value)
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{_scalar(k)} {_scalar(v)}" for k, v in value.items() if v)
+    if isinstance(value, tuple):
+        return ", ".join(_scalar(v) for v in value)
+    return str(value)
+
+
+def _value_lines(value: ResultValue) -> list[tuple[str, str]]:
+    """Every field that has a value, in declaration order, as text."""
+    from trephine.domain.results import AspirateDifferential
+
+    lines = [
+        (f.name, _scalar(getattr(value, f.name)))
+        for f in fields(value)
+        if getattr(value, f.name) not in (None, (), {})
+    ]
+    if isinstance(value, AspirateDifferential):
+        # What the criteria read is derived, not stored; show it so a reviewer sees the effect.
+        ratio = value.me_ratio()
+        lines.append(("blast percent (derived)", f"{value.blast_percent:.1f} %"))
+        lines.append(("M:E ratio (derived)", "n/a" if ratio is None else f"{ratio:.2f}"))
+    return lines
+
+
+def _headline(result: StoredResult) -> str:
+    top = result.headline
+    return "" if top is None else _quantity(top)
+
+
+def _result_json(result: StoredResult) -> dict[str, Any]:
+    from pydantic import TypeAdapter
+
+    from trephine.services.views import StoredResult
+
+    data: dict[str, Any] = TypeAdapter(StoredResult).dump_python(
+        result, mode="json", warnings=False
+    )
+    # The value is a union of dataclasses; tag it with its kind so a reader can tell them apart.
+    data["value"] = {"kind": str(result.kind), **data["value"]}
+    top = result.headline
+    data["headline"] = None if top is None else _quantity(top)
+    return data
+
+
+def _event_json(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "occurred_at": _when(event.occurred_at),
+        "actor": event.actor,
+        "action": event.action,
+        "entity": event.entity,
+        "entity_id": event.entity_id,
+        "detail": event.detail,
+    }
+
+
+def _event_line(event: AuditEvent) -> str:
+    detail = json.dumps(event.detail, sort_keys=True, ensure_ascii=False, default=str)
+    return (
+        f"#{event.id:<5} {_when(event.occurred_at)}  {event.actor:<14} {event.action:<8} "
+        f"{event.entity} {event.entity_id}  {detail}"
+    )
+
+
+def _entity(result: StoredResult) -> str:
+    what = f"{result.kind} {result.analyte}".strip()
+    return f"result {result.id} ({what} v{result.version})"
+
+
+def _summary_line(result: StoredResult) -> str:
+    what = f"{result.kind} {result.analyte}".strip()
+    return (
+        f"{result.id:>6}  {result.patient_id:<10} {result.accession:<12} {result.collected_on}  "
+        f"v{result.version:<2} {result.state:<10} {what:<28} {_headline(result)}"
+    )
+
+
+# --------------------------------------------------------------------------- amending
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One ``--set FIELD=VALUE`` with the ``--unit``/``--lod``/``--lloq`` given for that field."""
+
+    field: str
+    text: str
+    unit: str | None = None
+    lod: str | None = None
+    lloq: str | None = None
+
+
+def _split(option: str, items: Sequence[str]) -> dict[str, str]:
+    """``["mrd=0.5"]`` → ``{"mrd": "0.5"}`` with the importer's field-name spelling rules."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        key = name.strip().lower().replace(" ", "_")
+        if not sep or not key:
+            raise ValidationError(option, item, "FIELD=VALUE")
+        if key in out:
+            raise ValidationError(option, item, f"each field once (already {key}={out[key]!r})")
+        out[key] = value.strip()
+    return out
+
+
+def _assignments(
+    sets: Sequence[str], units: Sequence[str], lods: Sequence[str], lloqs: Sequence[str]
+) -> list[Assignment]:
+    values = _split("--set", sets)
+    extras = {"--unit": _split("--unit", units), "--lod": _split("--lod", lods)}
+    extras["--lloq"] = _split("--lloq", lloqs)
+    for option, given in extras.items():
+        for key in given:
+            if key not in values:
+                raise ValidationError(option, key, sorted(values) or "a field also given to --set")
+    return [
+        Assignment(
+            key,
+            text,
+            extras["--unit"].get(key),
+            extras["--lod"].get(key),
+            extras["--lloq"].get(key),
+        )
+        for key, text in values.items()
+    ]
+
+
+def amended_value(old: ResultValue, assignments: Sequence[Assignment]) -> ResultValue:
+    """``old`` with the assigned fields replaced, validated as the importer validates a row.
+
+    Each field is parsed by the importer's own cell parser against the import template's field
+    declaration (units converted, qualifiers ``<``/``>``/``not detected`` read, ranges checked),
+    then the domain constructor re-checks the whole value (e.g. the differential's
+    ``cells_counted`` must still equal the sum of the counts). Fields the template does not
+    declare (flow MRD provenance, for instance) are carried over unchanged.
+    """
+    from trephine.errors import Issue
+    from trephine.importers.clinical import Cells, _result_value
+    from trephine.importers.template import RESULT_FIELDS, FieldType
+    from trephine.io.tabular import Record
+
+    declared = RESULT_FIELDS[old.kind]
+    changes: dict[str, Any] = {}
+    for item in assignments:
+        spec = declared.get(item.field)
+        if spec is None:
+            raise ValidationError(
+                "field", item.field, sorted(declared), reason=f"not a field of {old.kind}"
+            )
+        if spec.kind is not FieldType.QUANTITY:
+            for option, extra in (
+                ("--unit", item.unit),
+                ("--lod", item.lod),
+                ("--lloq", item.lloq),
+            ):
+                if extra is not None:
+                    raise ValidationError(option, extra, f"nothing: {item.field} has no unit")
+        record = Record(
+            "--set",
+            0,
+            {item.field: item.text or None, "unit": item.unit, "lod": item.lod, "lloq": item.lloq},
+        )
+        issues: list[Issue] = []
+        cells = Cells(record, issues)
+        parsed = _result_value(cells, spec, column=item.field)
+        if cells.failed:
+            # The importer reports a located Issue; its message already names field, value and
+            # what is allowed, which is what the command line needs (there is no row here).
+            raise _SetRefused(item, issues[0].message)
+        head, _, sub = spec.target.partition(".")
+        if sub:
+            # counts.<class> / dysplasia.<lineage>: change one entry, keep the rest. StrEnum keys
+            # hash like their text, so the new entry replaces the old one.
+            mapping = changes.setdefault(head, dict(getattr(old, head)))
+            mapping[sub] = parsed
+        else:
+            changes[head] = parsed
+    try:
+        return replace(old, **changes)
+    except TypeError as exc:  # pragma: no cover - every declared target is a constructor field
+        raise ValidationError("field", sorted(changes), reason=str(exc)) from None
+
+
+class _SetRefused(TrephineError, ValueError):
+    """A ``--set`` value the importer's parser refused; the message is the importer's."""
+
+    def __init__(self, item: Assignment, message: str) -> None:
+        self.field = item.field
+        self.value = item.text
+        super().__init__(f"--set {item.field}={item.text}: {message}")
+
+
+# ---------------------------------------------------------------------- results group
+
+
+@results_app.command("list")
+def list_results(
+    patient: str | None = typer.Option(None, "--patient", help="Only this patient's results."),
+    state: str | None = typer.Option(
+        None,
+        "--state",
+        help=f"Only results in this state ({', '.join(STATE_CHOICES)}). "
+        "Without it: current versions only (no superseded or cancelled ones).",
+    ),
+    kind: str | None = typer.Option(None, "--kind", help="Only this result kind."),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of text."),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Results by patient and collection date: id, specimen, version, state, headline value."""
+    from trephine.domain.results import ResultKind
+    from trephine.services import patients, results
+    from trephine.workflow import CURRENT_STATES, ResultState
+
+    try:
+        wanted_state = None if state is None else _choice("--state", state, ResultState)
+        kinds = () if kind is None else (_choice("--kind", kind, ResultKind),)
+    except ValidationError as exc:
+        raise _fail(exc) from None
+    database = _open(database_url, migrate=False)
+    try:
+        with database.unit_of_work(_acting(None)) as uow:
+            ids = [patient] if patient else [p.patient_id for p in patients.list_patients(uow)]
+            rows = [
+                r
+                for pid in ids
+                for r in results.patient_results(uow, pid, kinds, current_only=False)
+            ]
+    except TrephineError as exc:
+        raise _fail(exc) from None
+    finally:
+        database.dispose()
+    states = CURRENT_STATES if wanted_state is None else frozenset({wanted_state})
+    rows = [r for r in rows if r.state in states]
+    if as_json:
+        typer.echo(json.dumps([_result_json(r) for r in rows], indent=2))
+        return
+    typer.echo(
+        f"{'id':>6}  {'patient':<10} {'specimen':<12} {'collected':<10}  {'ver':<3} "
+        f"{'state':<10} {'result':<28} value"
+    )
+    for r in rows:
+        typer.echo(_summary_line(r))
+    typer.echo(f"{len(rows)} result(s)")
+
+
+def _choice(option: str, text: str, enum: type[E]) -> E:
+    wanted = text.strip().lower()
+    for member in enum:
+        if wanted in (str(member.value).lower(), member.name.lower()):
+            return member
+    raise ValidationError(option, text, [m.value for m in enum])
+
+
+@results_app.command("show")
+def show_result(
+    result_id: int = typer.Argument(..., help="The result's id (any version)."),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of text."),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """One result version: value with unit and qualifier, state, who signed it out and when,
+    and the full version history (superseded versions stay readable), with their audit events."""
+    from trephine.services import audit, results
+
+    database = _open(database_url, migrate=False)
+    try:
+        with database.unit_of_work(_acting(None)) as uow:
+            result = results.get_result(uow, result_id)
+            versions = results.history(uow, result_id)
+            events = [e for v in versions for e in audit.events(uow, "result", v.id)]
+    except TrephineError as exc:
+        raise _fail(exc) from None
+    finally:
+        database.dispose()
+    events.sort(key=lambda e: e.id)
+    if as_json:
+        payload = {
+            "result": _result_json(result),
+            "history": [_result_json(v) for v in versions],
+            "audit": [_event_json(e) for e in events],
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    _print_result(result, versions, events)
+
+
+def _print_result(
+    result: StoredResult, versions: Sequence[StoredResult], events: Sequence[AuditEvent]
+) -> None:
+    from trephine.workflow import CURRENT_STATES
+
+    what = f"{result.kind} {result.analyte}".strip()
+    typer.echo(
+        f"result {result.id}: {what} — patient {result.patient_id}, specimen {result.accession}, "
+        f"collected {result.collected_on}"
+    )
+    current = "current" if result.state in CURRENT_STATES else "not current"
+    typer.echo(f"state: {result.state} (version {result.version} of {len(versions)}, {current})")
+    for name, text in _value_lines(result.value):
+        typer.echo(f"  {name}: {text}")
+    typer.echo(f"created by {result.created_by} at {_when(result.created_at)}")
+    if result.verified_by:
+        typer.echo(f"signed out by {result.verified_by} at {_when(result.verified_at)}")
+    else:
+        typer.echo("not signed out")
+    if result.amended_by:
+        typer.echo(
+            f"amended by {result.amended_by} at {_when(result.amended_at)}: "
+            f"{result.amendment_reason}"
+        )
+    if result.supersedes_id is not None:
+        typer.echo(f"supersedes result {result.supersedes_id}")
+    later = [v for v in versions if v.supersedes_id == result.id]
+    if later:
+        typer.echo(f"superseded by result {later[0].id} (version {later[0].version})")
+    typer.echo("history:")
+    for v in versions:
+        marker = "*" if v.id == result.id else " "
+        why = f"  reason: {v.amendment_reason}" if v.amendment_reason else ""
+        signed = f"  signed out by {v.verified_by}" if v.verified_by else ""
+        typer.echo(
+            f" {marker}v{v.version} result {v.id}  {v.state:<10} {_headline(v):<20}"
+            f"  created by {v.created_by} {_when(v.created_at)}{signed}{why}"
+        )
+        if v.id != result.id:
+            for name, text in _value_lines(v.value):
+                typer.echo(f"      {name}: {text}")
+    typer.echo("audit:")
+    for event in events:
+        typer.echo(f"  {_event_line(event)}")
+
+
+@results_app.command("verify")
+def verify(
+    result_id: int = typer.Argument(..., help="The draft result's id."),
+    user: str | None = typer.Option(None, "--as", "--actor", help=AS_HELP),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Sign out a draft (draft → verified). Anything else is refused by the lifecycle."""
+    from trephine.services import results
+
+    actor = _acting(user)
+    database = _open(database_url, migrate=False)
+    try:
+        with database.unit_of_work(actor) as uow:
+            done = results.verify_result(uow, result_id)
+    except TrephineError as exc:
+        raise _fail(exc) from None
+    finally:
+        database.dispose()
+    typer.echo(
+        f"result {done.id} ({done.kind} {done.analyte}".rstrip()
+        + f") v{done.version} signed out by {done.verified_by} at {_when(done.verified_at)}"
+    )
+
+
+@results_app.command("amend")
+def amend(
+    result_id: int = typer.Argument(..., help="The signed-out result's id (its current version)."),
+    reason: str | None = typer.Option(
+        None, "--reason", help="Why the signed-out result is corrected (required; audited)."
+    ),
+    sets: list[str] = typer.Option(
+        [],
+        "--set",
+        help="FIELD=VALUE, a field of the result's kind as in the import template "
+        "(e.g. mrd=0.08, mrd='<0.01', mrd='not detected', method=DfN); repeatable.",
+    ),
+    units: list[str] = typer.Option(
+        [], "--unit", help="FIELD=UNIT for a measured --set field (converted, as at import)."
+    ),
+    lods: list[str] = typer.Option([], "--lod", help="FIELD=LOD for a measured --set field."),
+    lloqs: list[str] = typer.Option([], "--lloq", help="FIELD=LLOQ for a measured --set field."),
+    user: str | None = typer.Option(None, "--as", "--actor", help=AS_HELP),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Correct a signed-out result: a new version (state amended) supersedes it, with who, when
+    and why; the original stays readable. Drafts are not amended (they are still editable)."""
+    from trephine.errors import IllegalTransition
+    from trephine.services import results
+    from trephine.workflow import Action, ResultState, next_state
+
+    actor = _acting(user)
+    if reason is None or not reason.strip():
+        raise _fail(
+            "--reason is required: say why the signed-out result is corrected "
+            "(it is kept with the new version and in the audit trail)"
+        )
+    try:
+        assignments = _assignments(sets, units, lods, lloqs)
+    except ValidationError as exc:
+        raise _fail(exc) from None
+    if not assignments:
+        raise _fail("nothing to amend: give at least one --set FIELD=VALUE")
+    database = _open(database_url, migrate=False)
+    try:
+        with database.unit_of_work(actor) as uow:
+            current = results.get_result(uow, result_id)
+            # The lifecycle decides before the new value is even parsed, so amending a draft or a
+            # superseded version says so instead of complaining about the value.
+            try:
+                next_state(_entity(current), current.state, Action.AMEND)
+            except IllegalTransition as exc:
+                if current.state is ResultState.SUPERSEDED:
+                    latest = results.history(uow, result_id)[-1]
+                    raise IllegalTransition(
+                        _entity(current),
+                        exc.from_state,
+                        exc.to_state,
+                        f"a superseded version is never changed; amend the current version, "
+                        f"result {latest.id} (v{latest.version}, {latest.state})",
+                    ) from None
+                raise
+            value = amended_value(current.value, assignments)
+            done = results.amend_result(uow, result_id, value, reason)
+    except TrephineError as exc:
+        raise _fail(exc) from None
+    finally:
+        database.dispose()
+    typer.echo(
+        f"result {done.id} v{done.version} ({done.state}) supersedes result {done.supersedes_id} "
+        f"v{done.version - 1}; amended by {done.amended_by} at {_when(done.amended_at)}: "
+        f"{done.amendment_reason}"
+    )
+
+
+@results_app.command("cancel")
+def cancel(
+    result_id: int = typer.Argument(..., help="The draft result's id."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (required; audited)."),
+    user: str | None = typer.Option(None, "--as", "--actor", help=AS_HELP),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Withdraw a draft entered in error (it stays in the database as cancelled)."""
+    from trephine.services import results
+
+    actor = _acting(user)
+    if reason is None or not reason.strip():
+        raise _fail(ValidationError("--reason", reason, "a non-empty reason for cancelling"))
+    database = _open(database_url, migrate=False)
+    try:
+        with database.unit_of_work(actor) as uow:
+            done = results.cancel_result(uow, result_id, reason)
+    except TrephineError as exc:
+        raise _fail(exc) from None
+    finally:
+        database.dispose()
+    typer.echo(f"result {done.id} v{done.version} cancelled by {actor}: {reason.strip()}")
+
+
+# ------------------------------------------------------------------------ audit group
+
+
+def _since(text: str) -> dt.datetime:
+    """A date means midnight UTC; a date-time without an offset is read as UTC (as at import)."""
+    try:
+        if len(text.strip()) == 10:
+            day = dt.date.fromisoformat(text.strip())
+            return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(
+            "--since", text, "a date YYYY-MM-DD or a date-time YYYY-MM-DDTHH:MM[:SS][+HH:MM]"
+        ) from None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+@audit_app.command("list")
+def audit_list(
+    entity: str | None = typer.Option(
+        None, "--entity", help="Only this entity type (result, patient, specimen, procedure, …)."
+    ),
+    entity_id: str | None = typer.Option(None, "--id", help="Only this entity id (with --entity)."),
+    actor: str | None = typer.Option(None, "--actor", help="Only events by this user."),
+    since: str | None = typer.Option(
+        None, "--since", help="Only events at or after this date (UTC) or date-time."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of text."),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Audit events, oldest first: when, who, what, on which record, and the detail (reason …)."""
+    from trephine.services import audit
+
+    try:
+        start = None if since is None else _since(since)
+        if entity_id is not None and entity is None:
+            raise ValidationError("--id", entity_id, "given together with --entity")
+    except ValidationError as exc:
+        raise _fail(exc) from None
+    database = _open(database_url, migrate=False)
+    try:
+        with database.unit_of_work(_acting(None)) as uow:
+            events = audit.events(uow, entity, entity_id)
+    finally:
+        database.dispose()
+    events = [
+        e
+        for e in events
+        if (actor is None or e.actor == actor) and (start is None or e.occurred_at >= start)
+    ]
+    if as_json:
+        typer.echo(json.dumps([_event_json(e) for e in events], indent=2, default=_json_default))
+        return
+    for event in events:
+        typer.echo(_event_line(event))
+    typer.echo(f"{len(events)} event(s)")
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's command groups to the top-level app."""
+    app.add_typer(results_app, name="results")
+    app.add_typer(audit_app, name="audit")
