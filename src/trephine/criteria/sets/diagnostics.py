@@ -685,8 +685,13 @@ ICSH = RuleSet(
         Rule(
             "ICSH-DIFF",
             "LIMITED_DIFFERENTIAL",
-            lt("cells_counted", ParamRef("min_cells"), when_missing=False),
-            _c(ICSH_SRC, "Q1: ≥500 cells", Tag.RECALLED),
+            # Q1 is one recommendation: ≥500 cells *spread over ≥2 smears*; 500 cells from one
+            # smear do not meet it either.
+            AnyOf(
+                lt("cells_counted", ParamRef("min_cells"), when_missing=False),
+                lt("smears_counted", 2, when_missing=False),
+            ),
+            _c(ICSH_SRC, "Q1: ≥500 cells over ≥2 smears", Tag.RECALLED),
         ),
         Rule(
             "ICSH-CORE",
