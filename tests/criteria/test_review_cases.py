@@ -237,3 +237,18 @@ def test_not_evaluable_names_the_input_to_supply() -> None:
     zero = _aml(bm_blasts_pct=10, baseline_bm_blasts_pct=0)
     out = evaluate_case({"id": "n", "ruleset": "ELN2022", "input": zero})
     assert out["explanation"]["response"]["missing"] == ["bm_blast_reduction_pct"]
+
+
+def _calls(out: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in out.items() if k != "explanation" and not k.endswith("flags")}
+
+
+def test_a_context_key_never_changes_a_call() -> None:
+    """Every review case, plus a key no rule reads: same calls, and the key is reported."""
+    for case in REVIEW:
+        parsed = json.loads(json.dumps(case), parse_float=Decimal)
+        plain = evaluate_case(parsed)
+        extra = evaluate_case({**parsed, "input": {**parsed["input"], "specimen_site": "PSIS"}})
+        assert _calls(extra) == _calls(plain), case["id"]
+        flags = [v for k, v in extra.items() if k == "flags" or k.endswith("_flags")]
+        assert any("IGNORED_INPUT_KEYS" in f for f in flags), case["id"]

@@ -1088,7 +1088,8 @@ def _cll(rs: RuleSet) -> Evaluator:
         facts = build_facts(raw, specs_of(rs, iwcll_cll.MRD), where, frozenset({"disease"}))
         result = CaseResult()
         mrd_keys = {"leukocytes_analysed", "cll_events"}
-        if set(raw) - mrd_keys - {"disease"}:
+        # Facts, not raw keys: an ignored context key is not a response input.
+        if set(facts) - mrd_keys:
             a = run(rs, facts, params)
             result.put("response", a.category, a)
         if mrd_keys & set(raw):
