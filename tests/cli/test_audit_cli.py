@@ -1,0 +1,158 @@
+"""``trephine audit list`` and ``trephine audit verify`` on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from trephine.cli.main import app
+from trephine.settings import get_settings
+from trephine.store.database import Database
+
+runner = CliRunner()
+
+# One synthetic patient with one aspirate and a draft flow MRD.
+FILES = {
+    "patients.csv": "patient_id,sex,birth_year\nSYN-09,male,1970\n",
+    "specimens.csv": (
+        "accession,patient_id,type,collected_at\nS-9,SYN-09,aspirate,2024-07-01T08:00:00Z\n"
+    ),
+    "results.csv": (
+        "accession,kind,item,field,value,unit,lod,lloq,status\n"
+        "S-9,flow_mrd,,mrd,0.12,%,,,draft\n"
+        "S-9,flow_mrd,,method,DfN,,,,draft\n"
+    ),
+}
+
+
+def run(url: str, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, [*args, "--database-url", url])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def ok(url: str, *args: str) -> str:
+    code, out, err = run(url, *args)
+    assert code == 0, err
+    return out
+
+
+def event_count(database: Database) -> int:
+    with database.engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM audit_event")).scalar_one())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def lifecycle(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, int, int]:
+    """Imported by 'lab', signed out by dr.a, amended by dr.b (the configured CLI user, no --as):
+    (url, original id, amended id)."""
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for name, content in FILES.items():
+        (folder / name).write_text(content, encoding="utf-8")
+    url = database.url
+    ok(url, "import", str(folder), "--actor", "lab")
+    (row,) = json.loads(ok(url, "results", "list", "--json"))
+    ok(url, "results", "verify", str(row["id"]), "--as", "dr.a")
+    monkeypatch.setenv("TREPHINE_CLI_USER", "dr.b")
+    get_settings.cache_clear()
+    ok(url, "results", "amend", str(row["id"]), "--reason", "re-gated", "--set", "mrd=0.08")
+    (new,) = json.loads(ok(url, "results", "list", "--json"))
+    return url, row["id"], new["id"]
+
+
+def test_audit_list_shows_create_verify_amend_with_actor_and_reason(
+    lifecycle: tuple[str, int, int],
+) -> None:
+    url, original, amended = lifecycle
+    events = json.loads(ok(url, "audit", "list", "--entity", "result", "--json"))
+    assert [(e["action"], e["actor"], e["entity_id"]) for e in events] == [
+        ("create", "lab", str(original)),
+        ("verify", "dr.a", str(original)),
+        ("amend", "dr.b", str(amended)),  # no --as: the configured TREPHINE_CLI_USER
+    ]
+    amend = events[-1]["detail"]
+    assert amend["reason"] == "re-gated" and amend["supersedes"] == original
+    assert amend["changed"] == ["mrd"]
+    assert all(dt.datetime.fromisoformat(e["occurred_at"]).tzinfo for e in events)
+
+    only = json.loads(
+        ok(url, "audit", "list", "--entity", "result", "--id", str(original), "--json")
+    )
+    assert [e["action"] for e in only] == ["create", "verify"]
+    mine = json.loads(ok(url, "audit", "list", "--actor", "dr.a", "--json"))
+    assert [(e["action"], e["entity"]) for e in mine] == [("verify", "result")]
+    everything = json.loads(ok(url, "audit", "list", "--json"))
+    assert {e["entity"] for e in everything} >= {"patient", "specimen", "result"}
+    today = dt.datetime.now(dt.UTC).date()
+    since = json.loads(ok(url, "audit", "list", "--since", str(today), "--json"))
+    assert len(since) == len(everything)
+    tomorrow = today + dt.timedelta(days=1)
+    assert json.loads(ok(url, "audit", "list", "--since", str(tomorrow), "--json")) == []
+
+    out = ok(url, "audit", "list", "--entity", "result")
+    assert "3 event(s)" in out
+    assert "dr.a" in out and '"reason": "re-gated"' in out
+
+
+def test_audit_list_refuses_bad_filters(lifecycle: tuple[str, int, int]) -> None:
+    url = lifecycle[0]
+    code, _, err = run(url, "audit", "list", "--since", "last tuesday")
+    assert code == 2 and "--since: 'last tuesday' is not allowed" in err and "YYYY-MM-DD" in err
+    code, _, err = run(url, "audit", "list", "--id", "3")
+    assert code == 2 and "given together with --entity" in err
+
+
+def test_audit_verify_passes_and_writes_nothing(
+    lifecycle: tuple[str, int, int], database: Database
+) -> None:
+    url = lifecycle[0]
+    before = event_count(database)
+    out = ok(url, "audit", "verify")
+    assert "FAIL" not in out and out.rstrip().endswith("audit trail: intact")
+    assert "ok    audit events cannot be changed: refused by the database" in out
+    assert "ok    signed-out results cannot change in place" in out
+    report = json.loads(ok(url, "audit", "verify", "--json"))
+    assert report["ok"] is True
+    assert event_count(database) == before  # the probe event was rolled back
+
+
+def test_audit_verify_detects_a_missing_guard_and_an_unaudited_result(
+    lifecycle: tuple[str, int, int], database: Database
+) -> None:
+    url, original, _ = lifecycle
+    drop = {
+        "sqlite": "DROP TRIGGER audit_event_no_update",
+        "postgresql": "DROP TRIGGER audit_event_append_only ON audit_event",
+    }[database.engine.dialect.name]
+    with database.engine.begin() as connection:
+        connection.execute(text(drop))
+        # A result version written behind the services' back: no create event.
+        connection.execute(
+            text(
+                "INSERT INTO result (patient_id, specimen_id, kind, analyte, collected_on, "
+                "version, state, value, created_by, created_at) SELECT patient_id, specimen_id, "
+                "kind, analyte, collected_on, 9, 'draft', value, 'ghost', created_at "
+                "FROM result WHERE id = :id"
+            ),
+            {"id": original},
+        )
+    code, out, _ = run(url, "audit", "verify")
+    assert code == 1
+    assert "FAIL  audit events cannot be changed: the database ACCEPTED it" in out
+    assert "v9: no create event" in out
+    assert "ok    signed-out results cannot change in place" in out  # other guards still hold
