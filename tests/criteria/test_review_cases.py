@@ -252,3 +252,11 @@ def test_a_context_key_never_changes_a_call() -> None:
         assert _calls(extra) == _calls(plain), case["id"]
         flags = [v for k, v in extra.items() if k == "flags" or k.endswith("_flags")]
         assert any("IGNORED_INPUT_KEYS" in f for f in flags), case["id"]
+
+
+@pytest.mark.parametrize("label", ["MDS-IB2", "higher-risk MDS", "t-AML", "Ph+ B-ALL"])
+def test_disease_label_wordings_are_accepted(label: str) -> None:
+    # The label is informative (the ruleset picks the rules); a wording naming a known disease
+    # as a word is fine, a probable typo ("AMLX") is refused (test_validation).
+    mds = {"disease": label, "baseline_anc": 0.4, "anc": 1.0, "duration_weeks": 8}
+    assert evaluate_case({"id": "d", "ruleset": "IWG2006", "input": mds})["HI_N"] is True

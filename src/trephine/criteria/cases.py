@@ -10,6 +10,7 @@ which rule sets a case's inputs call for, naming outputs); every threshold lives
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -370,6 +371,19 @@ DISEASES = (
 )
 
 
+def _disease(value: JSON, where: str) -> None:
+    """The informative ``disease`` label: one of :data:`DISEASES`, or a wording that names one
+    as a word (``MDS-IB2``, ``t-AML``, ``higher-risk MDS``); anything else (``AMLX``) is refused
+    as a probable typo."""
+    if value is None or value in DISEASES:
+        return
+    if isinstance(value, str):
+        words = {w.upper() for w in re.split(r"[^A-Za-z0-9]+", value) if w}
+        if words & {d.upper() for d in DISEASES}:
+            return
+    raise ValidationError(f"{where}.disease", value, DISEASES)
+
+
 # ----------------------------------------------------------------------------------- AML / MRD
 #: The case format's and the spec's (§8 rule) names of the haemodilution-index flag.
 HEMODILUTION_KEYS = ("hemodilution_flag", "hemodilution_index_flag")
@@ -618,7 +632,7 @@ def _history(raw: Mapping[str, JSON], where: str) -> dict[str, JSON]:
 
 def _aml_response(name: str, rs: RuleSet, mrd_suffix: tuple[str, ...]) -> Evaluator:
     def evaluator(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
-        _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
+        _disease(raw.get("disease"), where)
         raw = _pb_blasts_as_circulating(flatten_baseline(raw, where), where)
         facts = build_facts(raw, AML_SPECS, where, AML_STRUCT)
         result = CaseResult()
@@ -861,7 +875,7 @@ MM_SPECS = specs_of(imwg2016_mm.RESPONSE, imwg2016_mm.PROGRESSION)
 
 
 def _mm(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
-    _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
+    _disease(raw.get("disease"), where)
     _allowed(
         f"{where}.heavy_chain",
         raw.get("heavy_chain"),
@@ -1004,7 +1018,7 @@ MDS_SPECS = specs_of(iwg2006_mds.RESPONSE)
 
 
 def _mds_facts(raw: dict[str, JSON], where: str) -> dict[str, Fact | None]:
-    _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
+    _disease(raw.get("disease"), where)
     raw = flatten_baseline(raw, where)
     facts = build_facts(raw, MDS_SPECS, where, MDS_STRUCT)
     base, cur = raw.get("baseline_karyotype"), raw.get("current_karyotype")
@@ -1067,7 +1081,7 @@ def _iwg2023(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> Ca
 
 
 def _iwg2018(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
-    _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
+    _disease(raw.get("disease"), where)
     facts = build_facts(raw, specs_of(iwg2018_mds.HI_E), where, frozenset({"disease"}))
     result = CaseResult()
     if facts.get("tb_group") is None:
@@ -1084,7 +1098,7 @@ def _iwg2018(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> Ca
 # ----------------------------------------------------------------------------------------- CLL
 def _cll(rs: RuleSet) -> Evaluator:
     def evaluator(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
-        _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
+        _disease(raw.get("disease"), where)
         facts = build_facts(raw, specs_of(rs, iwcll_cll.MRD), where, frozenset({"disease"}))
         result = CaseResult()
         mrd_keys = {"leukocytes_analysed", "cll_events"}
@@ -1119,7 +1133,7 @@ TIMEPOINT_SYNONYMS = {
 
 
 def _all(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
-    _allowed(f"{where}.disease", raw.get("disease"), DISEASES)
+    _disease(raw.get("disease"), where)
     specs = specs_of(all_mrd.RESPONSE, all_mrd.B_CELL_APLASIA)
     timepoint = raw.get("timepoint")
     if isinstance(timepoint, str) and timepoint.lower() in TIMEPOINT_SYNONYMS:
