@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -347,3 +348,39 @@ def test_reading_an_uninitialised_database_is_refused(tmp_path: Path) -> None:
     code, _, err = run(url, "results", "list")
     assert code == 2 and "does not exist; run `trephine init`" in err
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_concurrent_amendment_loses_cleanly(
+    loaded: str, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trephine.services import results as service
+
+    ngs = ids_by_kind(loaded)["ngs_variant"]
+    real_next_state = service.next_state
+    raced: list[bool] = []
+
+    def racing(entity: str, current: Any, action: Any) -> Any:
+        # Between the service reading the signed-out row and writing the new version, another
+        # user amends the same version and commits first, in their own transaction.
+        if not raced:
+            raced.append(True)
+            with database.unit_of_work("dr.fast") as other:
+                old = service.get_result(other, ngs)
+                fixed = replace(old.value, depth=1300)
+                service.amend_result(other, ngs, fixed, "their correction")
+        return real_next_state(entity, current, action)
+
+    monkeypatch.setattr(service, "next_state", racing)
+    code, _, err = run(loaded, "results", "amend", str(ngs), "--reason", "mine", "--set", "depth=9")
+    assert code == 1, err
+    assert f"result {ngs} was changed by someone else at the same time" in err
+    assert "nothing was written" in err and "Traceback" not in err
+    monkeypatch.undo()
+    history = json.loads(ok(loaded, "results", "show", str(ngs), "--json"))
+    assert [(v["state"], v["amended_by"]) for v in history["history"]] == [
+        ("superseded", None),
+        ("amended", "dr.fast"),
+    ]
+    assert [e["detail"].get("reason") for e in history["audit"] if e["action"] == "amend"] == [
+        "their correction"
+    ]

@@ -279,6 +279,18 @@ class _SetRefused(TrephineError, ValueError):
 # ---------------------------------------------------------------------- results group
 
 
+def _concurrent(result_id: int, exc: Exception) -> typer.Exit:
+    """Two people changing one result at once: the loser's transaction hits the database's
+    guards (unique version number, one successor per version, frozen signed-out rows) and is
+    rolled back whole, so the message can promise that nothing was written."""
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    return _fail(
+        f"result {result_id} was changed by someone else at the same time ({reason}); "
+        f"nothing was written — run `trephine results show {result_id}` and try again",
+        code=1,
+    )
+
+
 @results_app.command("list")
 def list_results(
     patient: str | None = typer.Option(None, "--patient", help="Only this patient's results."),
@@ -422,6 +434,8 @@ def verify(
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Sign out a draft (draft → verified). Anything else is refused by the lifecycle."""
+    import sqlalchemy.exc
+
     from trephine.services import results
 
     actor = _acting(user)
@@ -431,6 +445,8 @@ def verify(
             done = results.verify_result(uow, result_id)
     except TrephineError as exc:
         raise _fail(exc) from None
+    except sqlalchemy.exc.IntegrityError as exc:
+        raise _concurrent(result_id, exc) from None
     finally:
         database.dispose()
     typer.echo(
@@ -449,7 +465,7 @@ def amend(
         [],
         "--set",
         help="FIELD=VALUE, a field of the result's kind as in the import template "
-        "(e.g. mrd=0.08, mrd='<0.01', mrd='not detected', method=DfN); repeatable.",
+        "(e.g. mrd=0.08, mrd='<0.01', mrd='not detected', blasts=31); repeatable.",
     ),
     units: list[str] = typer.Option(
         [], "--unit", help="FIELD=UNIT for a measured --set field (converted, as at import)."
@@ -461,6 +477,8 @@ def amend(
 ) -> None:
     """Correct a signed-out result: a new version (state amended) supersedes it, with who, when
     and why; the original stays readable. Drafts are not amended (they are still editable)."""
+    import sqlalchemy.exc
+
     from trephine.errors import IllegalTransition
     from trephine.services import results
     from trephine.workflow import Action, ResultState, next_state
@@ -500,6 +518,8 @@ def amend(
             done = results.amend_result(uow, result_id, value, reason)
     except TrephineError as exc:
         raise _fail(exc) from None
+    except sqlalchemy.exc.IntegrityError as exc:
+        raise _concurrent(result_id, exc) from None
     finally:
         database.dispose()
     typer.echo(
@@ -517,6 +537,8 @@ def cancel(
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Withdraw a draft entered in error (it stays in the database as cancelled)."""
+    import sqlalchemy.exc
+
     from trephine.services import results
 
     actor = _acting(user)
@@ -528,6 +550,8 @@ def cancel(
             done = results.cancel_result(uow, result_id, reason)
     except TrephineError as exc:
         raise _fail(exc) from None
+    except sqlalchemy.exc.IntegrityError as exc:
+        raise _concurrent(result_id, exc) from None
     finally:
         database.dispose()
     typer.echo(f"result {done.id} v{done.version} cancelled by {actor}: {reason.strip()}")
