@@ -260,3 +260,12 @@ def test_disease_label_wordings_are_accepted(label: str) -> None:
     # as a word is fine, a probable typo ("AMLX") is refused (test_validation).
     mds = {"disease": label, "baseline_anc": 0.4, "anc": 1.0, "duration_weeks": 8}
     assert evaluate_case({"id": "d", "ruleset": "IWG2006", "input": mds})["HI_N"] is True
+
+
+def test_ruleset_spelling_variants() -> None:
+    case = {"id": "r", "input": {"bm_blasts_pct": 12, "pb_blasts_pct": 3, "genetics": ["NPM1"]}}
+    out = evaluate_case({**case, "ruleset": "who5 VS icc2022"})
+    assert out["WHO5"] == "AML with NPM1 mutation"
+    assert out["ICC2022"] == "AML with mutated NPM1"
+    with pytest.raises(ValidationError, match="unknown ruleset"):
+        evaluate_case({**case, "ruleset": "WHO6"})

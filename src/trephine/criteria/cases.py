@@ -1632,15 +1632,25 @@ register(
 )
 
 
+def _squash(name: str) -> str:
+    return "".join(name.split()).casefold()
+
+
 def lookup(name: JSON, where: str) -> list[tuple[str, CaseRuleset]]:
     """A ruleset string → the registered evaluators (``"A vs B"`` compares editions)."""
     if not isinstance(name, str):
         raise ValidationError(where, name, sorted(REGISTRY))
     if name in REGISTRY:
         return [(name, REGISTRY[name])]
-    parts = [p.strip() for p in name.split(" vs ")]
-    if len(parts) > 1 and all(p in REGISTRY for p in parts):
-        return [(p, REGISTRY[p]) for p in parts]
+    # Spelling variants of a registered name (case, spaces: "eln 2022", "WHO5 VS ICC2022") are
+    # the same ruleset; the registered spelling is what the output reports.
+    canonical = {_squash(key): key for key in REGISTRY}
+    if _squash(name) in canonical:
+        key = canonical[_squash(name)]
+        return [(key, REGISTRY[key])]
+    parts = [canonical.get(_squash(p)) for p in re.split(r"\s+vs\.?\s+", name.strip(), flags=re.I)]
+    if len(parts) > 1 and all(parts):
+        return [(p, REGISTRY[p]) for p in parts if p is not None]
     comparable = [*sorted(REGISTRY), "<A> vs <B> for any two of these"]
     raise ValidationError(where, name, comparable, reason="unknown ruleset")
 
