@@ -105,11 +105,11 @@ class PatientInputs:
         return tuple(sorted(r.id for r in self.results))
 
 
-def _value(quantity: Quantity | None) -> Decimal | None:
+def value_of(quantity: Quantity | None) -> Decimal | None:
     return None if quantity is None else quantity.value
 
 
-def _detected(quantity: Quantity) -> bool:
+def detected(quantity: Quantity) -> bool:
     return quantity.detected and quantity.value is not None and quantity.value > 0
 
 
@@ -125,7 +125,7 @@ def _courses(lines: Sequence[TherapyLine], before: dt.date) -> TherapyContext | 
     return TherapyContext(courses, _INTENSITY.get(latest.intensity), (before - first).days)
 
 
-def _diagnostic_date(
+def diagnostic_date(
     marrow_dates: Sequence[dt.date], diagnoses: Sequence[Diagnosis], lines: Sequence[TherapyLine]
 ) -> dt.date | None:
     if not marrow_dates:
@@ -149,7 +149,7 @@ def timepoints(inputs: PatientInputs) -> list[TimepointInput]:
     marrow_dates = sorted(
         d for d, rs in by_date.items() if any(r.kind is ResultKind.DIFFERENTIAL for r in rs)
     )
-    diagnostic_on = _diagnostic_date(marrow_dates, inputs.diagnoses, inputs.therapy_lines)
+    diagnostic_on = diagnostic_date(marrow_dates, inputs.diagnoses, inputs.therapy_lines)
     points: list[TimepointInput] = []
     for date in sorted(by_date):
         day_results = by_date[date]
@@ -166,15 +166,15 @@ def timepoints(inputs: PatientInputs) -> list[TimepointInput]:
                 mrd: dict[str, Any] = {
                     "method": _PCR[value.method],
                     "target": value.marker,
-                    "detected": _detected(value.ratio),
+                    "detected": detected(value.ratio),
                 }
-                if _detected(value.ratio):
+                if detected(value.ratio):
                     mrd["level_pct"] = value.ratio.value
                 points.append(TimepointInput(date, ObservationKind.MRD, mrd, tissue=tissue))
             elif isinstance(value, FlowMRD):
                 flow: dict[str, Any] = {
                     "method": "MFC",
-                    "pct": value.mrd.value if _detected(value.mrd) else Decimal(0),
+                    "pct": value.mrd.value if detected(value.mrd) else Decimal(0),
                 }
                 if value.events_acquired is not None:
                     flow["cd45_events"] = value.events_acquired
@@ -212,12 +212,12 @@ def _marrow(
                 values["spicules_present"] = spicules.spicules
         elif isinstance(value, BloodCount):
             for key, quantity in (("anc", value.anc), ("plt", value.platelets)):
-                if _value(quantity) is not None:
-                    values[key] = _value(quantity)
+                if value_of(quantity) is not None:
+                    values[key] = value_of(quantity)
             if value.circulating_blasts is not None:
-                values["circulating_blasts"] = _detected(value.circulating_blasts)
-        elif isinstance(value, CoreFindings) and _value(value.cellularity) is not None:
-            values["biopsy_cellularity_pct"] = _value(value.cellularity)
+                values["circulating_blasts"] = detected(value.circulating_blasts)
+        elif isinstance(value, CoreFindings) and value_of(value.cellularity) is not None:
+            values["biopsy_cellularity_pct"] = value_of(value.cellularity)
         elif isinstance(value, Extramedullary):
             emd.append(value.present)
     if emd:
@@ -232,7 +232,7 @@ def _blood(date: dt.date, results: Iterable[StoredResult]) -> TimepointInput | N
             return TimepointInput(
                 date,
                 ObservationKind.BLOOD,
-                {"circulating_blasts": _detected(result.value.circulating_blasts)},
+                {"circulating_blasts": detected(result.value.circulating_blasts)},
             )
     return None
 

@@ -27,6 +27,12 @@ from trephine.domain.patient import Diagnosis
 from trephine.errors import Conflict, CriteriaNotApplicable, TrephineError, ValidationError
 from trephine.services import _rows, alerts
 from trephine.services.assess_mapping import load_inputs, timepoints
+from trephine.services.assess_rulesets import (
+    ALL_RULESET,
+    CLL_RULESET,
+    EVALUATORS,
+    MDS_RULESET,
+)
 from trephine.services.views import StoredAlert, StoredAssessment
 from trephine.store.database import Database, UnitOfWork
 from trephine.store.tables import AssessmentRow
@@ -92,18 +98,29 @@ def patient_assessments(uow: UnitOfWork, external_id: str) -> list[StoredAssessm
 
 # ----------------------------------------------------------------- trephine assess (timeline)
 
-#: Timeline rule-set choices by diagnosis. Only the AML timeline (ELN 2022 response, relapse and
-#: landmark + ELN 2021 MRD + donor chimerism) exists in :mod:`trephine.criteria.timeline`; the
-#: other diseases are refused with a clear message rather than assessed under AML rules.
+#: Stored-timeline rule sets by diagnosis. AML runs the ELN 2022 + ELN 2021 timeline of
+#: :mod:`trephine.criteria.timeline`; ALL, CLL and MDS run per-date calls
+#: (:mod:`trephine.services.assess_rulesets`). Myeloma is refused with a clear message: the
+#: IMWG criteria need serum/urine M-protein and free light chains, which the store does not
+#: hold yet, so every call would be "not evaluable".
 AML_TIMELINE = "ELN2022+ELN2021"
-TIMELINE_RULESETS: dict[str, str] = {"AML": AML_TIMELINE}
-PLANNED_RULESETS: dict[str, str] = {
-    "MDS": "IWG2023",
-    "myeloma": "IMWG2016",
-    "CLL": "iwCLL2018",
-    "ALL": "ALL_MRD",
+TIMELINE_RULESETS: dict[str, str] = {
+    "AML": AML_TIMELINE,
+    "ALL": ALL_RULESET,
+    "CLL": CLL_RULESET,
+    "MDS": MDS_RULESET,
 }
-RULESET_ALIASES = {"ELN2022": AML_TIMELINE, "AML": AML_TIMELINE, AML_TIMELINE: AML_TIMELINE}
+PLANNED_RULESETS: dict[str, str] = {"myeloma": "IMWG2016"}
+RULESET_ALIASES = {
+    "ELN2022": AML_TIMELINE,
+    "AML": AML_TIMELINE,
+    AML_TIMELINE: AML_TIMELINE,
+    ALL_RULESET: ALL_RULESET,
+    "ALL": ALL_RULESET,
+    CLL_RULESET: CLL_RULESET,
+    "iwCLL2018": CLL_RULESET,
+    MDS_RULESET: MDS_RULESET,
+}
 
 Evaluator = Callable[[list[TimepointInput], Mapping[str, Any]], TimelineResult]
 
@@ -139,7 +156,9 @@ def choose_ruleset(diagnoses: Sequence[Diagnosis], requested: str | None) -> str
     raise CriteriaNotApplicable(
         f"stored-timeline assessment for {disease}"
         + (f" ({planned})" if planned else "")
-        + f" is not available yet; available: AML ({AML_TIMELINE}), or --ruleset "
+        + " is not available yet; available: "
+        + ", ".join(f"{d} ({r})" for d, r in TIMELINE_RULESETS.items())
+        + ", or --ruleset "
         + ", ".join(sorted(RULESET_ALIASES))
     )
 
@@ -241,7 +260,10 @@ def assess_patient(
     """
     inputs = load_inputs(uow, external_id)
     chosen = choose_ruleset(inputs.diagnoses, ruleset)
-    run = (evaluator or assess_timeline)(timepoints(inputs), dict(params or {}))
+    if chosen == AML_TIMELINE:
+        run = (evaluator or assess_timeline)(timepoints(inputs), dict(params or {}))
+    else:
+        run = EVALUATORS[chosen](inputs)
     patient = _rows.patient_row(uow, external_id)
     stored: list[StoredAssessment] = []
     new_assessments = 0
