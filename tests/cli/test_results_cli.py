@@ -130,6 +130,7 @@ def test_draft_verify_amend_keeps_the_original_readable(loaded: str) -> None:
     assert current["verified_by"] == "dr.amend"  # the amending person signs the correction out
     mrd = current["value"]["mrd"]
     assert (mrd["qualifier"], mrd["value"], mrd["lod"], mrd["unit"]) == ("<", "0.01", "0.005", "%")
+    assert mrd["lloq"] == "0.02"  # not given again: carried over from the amended version
     # Fields not touched by --set are carried over.
     assert current["value"]["events_acquired"] == 500000 and current["value"]["method"] == "LAIP"
 
@@ -148,7 +149,7 @@ def test_draft_verify_amend_keeps_the_original_readable(loaded: str) -> None:
 
     text_out = ok(loaded, "results", "show", str(current["id"]))
     assert "state: amended (version 2 of 2, current)" in text_out
-    assert "mrd: <0.01 % (LOD 0.005 %)" in text_out
+    assert "mrd: <0.01 % (LOD 0.005 %, LLOQ 0.02 %)" in text_out
     assert "mrd: 0.35 % (LOD 0.01 %, LLOQ 0.02 %)" in text_out  # v1 shown in the history
     assert "amended by dr.amend" in text_out and "reason: gating corrected" in text_out
     assert f"supersedes result {flow}" in text_out
@@ -278,9 +279,28 @@ def test_amend_converts_units_and_reads_qualifiers_as_the_importer_does(loaded: 
     (flow,) = json.loads(ok(loaded, "results", "list", "--json", "--kind", "flow_mrd"))
     mrd = flow["value"]["mrd"]
     assert (mrd["value"], mrd["qualifier"], mrd["lod"]) == (None, "not detected", "0.002")
+    assert mrd["lloq"] == "0.02"  # the assay's LLOQ is not lost by correcting the number
     assert flow["value"]["panel"] == "8-colour" and flow["value"]["method"] == "LAIP"
     out = ok(loaded, "results", "show", str(flow["id"]))
-    assert "mrd: not detected (LOD 0.002 %)" in out
+    assert "mrd: not detected (LOD 0.002 %, LLOQ 0.02 %)" in out
+    # A carried-over limit is still checked against the new one; an empty --lloq removes it.
+    code, _, err = run(
+        loaded,
+        *("results", "amend", str(flow["id"]), "--reason", "x"),
+        *("--set", "mrd=0.5", "--lod", "mrd=0.05"),
+    )
+    assert (
+        code == 2
+        and "mrd lod: '0.05' is not allowed; allowed: ≤ lloq (0.02)" in err
+        and "--lod/--lloq" in err
+    )
+    ok(
+        loaded,
+        *("results", "amend", str(flow["id"]), "--reason", "LLOQ not validated"),
+        *("--set", "mrd=0.5", "--lod", "mrd=0.05", "--lloq", "mrd="),
+    )
+    (flow,) = json.loads(ok(loaded, "results", "list", "--json", "--kind", "flow_mrd"))
+    assert (flow["value"]["mrd"]["lod"], flow["value"]["mrd"]["lloq"]) == ("0.05", None)
 
 
 def test_differential_amendment_recounts_consistently(loaded: str) -> None:

@@ -244,7 +244,12 @@ def amended_value(old: ResultValue, assignments: Sequence[Assignment]) -> Result
         record = Record(
             "--set",
             0,
-            {item.field: item.text or None, "unit": item.unit, "lod": item.lod, "lloq": item.lloq},
+            {
+                item.field: item.text or None,
+                "unit": item.unit,
+                "lod": item.lod or None,
+                "lloq": item.lloq or None,
+            },
         )
         issues: list[Issue] = []
         cells = Cells(record, issues)
@@ -254,6 +259,8 @@ def amended_value(old: ResultValue, assignments: Sequence[Assignment]) -> Result
             # what is allowed, which is what the command line needs (there is no row here).
             raise _SetRefused(item, issues[0].message)
         head, _, sub = spec.target.partition(".")
+        if spec.kind is FieldType.QUANTITY:
+            parsed = _keep_limits(item, getattr(old, head), parsed)
         if sub:
             # counts.<class> / dysplasia.<lineage>: change one entry, keep the rest. StrEnum keys
             # hash like their text, so the new entry replaces the old one.
@@ -265,6 +272,30 @@ def amended_value(old: ResultValue, assignments: Sequence[Assignment]) -> Result
         return replace(old, **changes)
     except TypeError as exc:  # pragma: no cover - every declared target is a constructor field
         raise ValidationError("field", sorted(changes), reason=str(exc)) from None
+
+
+def _keep_limits(item: Assignment, old: object, new: Quantity) -> Quantity:
+    """Correcting a number must not silently drop the assay's detection limits: LOD and LLOQ
+    not given again are carried over from the version being amended (they are stored in the
+    canonical unit, as the new value is). ``--lod FIELD=`` with nothing after it removes one."""
+    from trephine.domain.quantity import Quantity
+
+    if not isinstance(old, Quantity):
+        return new
+    lod = old.lod if item.lod is None and new.lod is None else new.lod
+    lloq = old.lloq if item.lloq is None and new.lloq is None else new.lloq
+    if (lod, lloq) == (new.lod, new.lloq):
+        return new
+    try:
+        return replace(new, lod=lod, lloq=lloq)
+    except ValidationError as exc:
+        raise ValidationError(
+            f"{item.field} {exc.field}",
+            str(exc.value),
+            exc.allowed,
+            reason=f"{exc.reason or 'carried over from the amended version'}; "
+            f"give --lod/--lloq {item.field}=… to change it",
+        ) from None
 
 
 class _SetRefused(TrephineError, ValueError):
