@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from trephine import __version__
-from trephine.cli import assess, clonal, core, criteria, flow
+from trephine.cli import assess, batch, clonal, core, criteria, flow
 
 app = typer.Typer(
     name="trephine",
@@ -41,6 +41,7 @@ assess.register(app)
 app.add_typer(criteria.app, name="criteria")
 app.add_typer(flow.app, name="flow")
 app.add_typer(clonal.app, name="clonal")
+app.add_typer(batch.app, name="batch")
 
 if __name__ == "__main__":  # pragma: no cover
     app()
