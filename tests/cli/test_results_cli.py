@@ -291,7 +291,7 @@ def test_amend_converts_units_and_reads_qualifiers_as_the_importer_does(loaded: 
     )
     assert (
         code == 2
-        and "mrd lod: '0.05' is not allowed; allowed: ≤ lloq (0.02)" in err
+        and "mrd lod: '0.05' is not allowed (LOD cannot exceed LLOQ" in err
         and "--lod/--lloq" in err
     )
     ok(
