@@ -57,6 +57,9 @@ def test_alerts_list_and_acknowledge(client: TestClient) -> None:
     assert again.status_code == 409
     assert client.post("/api/v1/alerts/999/acknowledge", json={}).status_code == 404
     assert client.get("/api/v1/alerts?status=bogus").status_code == 422
+    assert client.get("/api/v1/alerts?status=withdrawn").json()["items"] == []
+    (every,) = client.get("/api/v1/alerts?status=all").json()["items"]
+    assert every["withdrawn_at"] is None and every["acknowledged_by"] == "web:anonymous"
 
 
 def test_pages_show_alerts_and_assessments(client: TestClient) -> None:

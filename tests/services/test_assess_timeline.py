@@ -162,3 +162,23 @@ def test_bulk_loader_matches_the_per_patient_loader(aml: Database) -> None:
     assert sorted(everyone) == ["P0", "P1"]
     assert everyone["P1"] == one
     assert everyone["P0"].results == ()
+
+
+def test_alert_withdrawn_when_an_amendment_removes_it_and_raised_again(aml: Database) -> None:
+    ids = biopsy(aml, 150, 3, marrow_items(40))  # 8 %: relapse
+    (alert,) = run(aml).alerts
+    with aml.unit_of_work("pathologist") as uow:
+        fixed = results.amend_result(uow, ids["AspirateDifferential"], diff(10), "wrong slide")
+    second = run(aml)
+    assert second.alerts == ()
+    (withdrawn,) = second.withdrawn_alerts
+    assert withdrawn.id == alert.id and withdrawn.state.startswith("withdrawn: not raised by")
+    with aml.unit_of_work("reader") as uow:
+        assert alerts.list_alerts(uow, open_only=True) == []
+        (kept,) = alerts.list_alerts(uow)
+        actions = [e.action for e in audit.events(uow, entity="alert")]
+    assert kept.withdrawn_at is not None and actions == ["raise", "withdraw"]
+    with aml.unit_of_work("pathologist") as uow:
+        results.amend_result(uow, fixed.id, diff(40), "the first count was right")
+    third = run(aml)
+    assert [(a.id, a.open) for a in third.alerts] == [(alert.id, True)]

@@ -34,6 +34,7 @@ def _run_json(run: AssessRun) -> dict[str, Any]:
         "new_alerts": run.new_alerts,
         "assessments": [assessment_dict(a) for a in run.assessments],
         "alerts": [alert_dict(a) for a in run.alerts],
+        "withdrawn_alerts": [alert_dict(a) for a in run.withdrawn_alerts],
     }
 
 
@@ -54,9 +55,8 @@ def _print_run(run: AssessRun) -> None:
         )
     console = Console()
     console.print(table)
-    for alert in run.alerts:
-        state = "open" if alert.open else f"acknowledged by {alert.acknowledged_by}"
-        console.print(f"ALERT {alert.raised_on} {alert.code}: {alert.message} ({state})")
+    for alert in (*run.alerts, *run.withdrawn_alerts):
+        console.print(f"ALERT {alert.raised_on} {alert.code}: {alert.message} ({alert.state})")
     typer.echo(
         f"{run.patient_id}: {len(run.assessments)} assessment(s) under {run.ruleset} "
         f"({run.new_assessments} new), {len(run.alerts)} alert(s) ({run.new_alerts} new)"
@@ -177,8 +177,7 @@ def list_alerts(
         typer.echo(json.dumps([alert_dict(a) for a in rows], indent=2))
         return
     for a in rows:
-        state = "open" if a.open else f"acknowledged by {a.acknowledged_by}"
-        typer.echo(f"#{a.id} {a.raised_on} {a.patient_id} {a.code}: {a.message} ({state})")
+        typer.echo(f"#{a.id} {a.raised_on} {a.patient_id} {a.code}: {a.message} ({a.state})")
     typer.echo(f"{len(rows)} alert(s)")
 
 

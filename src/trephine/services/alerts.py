@@ -26,6 +26,8 @@ def _view(row: AlertRow, patient_id: str) -> StoredAlert:
         acknowledged_at=row.acknowledged_at,
         acknowledged_by=row.acknowledged_by,
         acknowledgement_note=row.acknowledgement_note,
+        withdrawn_at=row.withdrawn_at,
+        withdrawn_reason=row.withdrawn_reason,
     )
 
 
@@ -38,7 +40,10 @@ def raise_alert(
     ruleset: str,
     software_version: str,
 ) -> tuple[StoredAlert, bool]:
-    """Store an alert unless the same one (patient, date, code, ruleset, version) exists."""
+    """Store an alert unless the same one (patient, date, code, rule set) exists.
+
+    The software version is recorded but not part of the identity: a new engine version that
+    raises the same alert does not re-open one a clinician already acknowledged."""
     patient = _rows.patient_row(uow, external_id)
     row = uow.session.scalar(
         select(AlertRow).where(
@@ -46,10 +51,15 @@ def raise_alert(
             AlertRow.raised_on == raised_on,
             AlertRow.code == code,
             AlertRow.ruleset == ruleset,
-            AlertRow.software_version == software_version,
         )
     )
     if row is not None:
+        if row.withdrawn_at is not None:
+            # Raised again (e.g. an amendment was itself corrected): the alert stands again.
+            row.withdrawn_at = None
+            row.withdrawn_reason = None
+            uow.session.flush()
+            uow.audit("reraise", "alert", row.id, {"patient": external_id, "code": code})
         return _view(row, external_id), False
     row = AlertRow(
         patient_id=patient.id,
@@ -79,7 +89,7 @@ def list_alerts(
     if patient is not None:
         query = query.where(AlertRow.patient_id == _rows.patient_row(uow, patient).id)
     if open_only:
-        query = query.where(AlertRow.acknowledged_at.is_(None))
+        query = query.where(AlertRow.acknowledged_at.is_(None), AlertRow.withdrawn_at.is_(None))
     query = query.order_by(AlertRow.raised_on.desc(), AlertRow.id.desc())
     return [_view(row, pid) for row, pid in uow.session.execute(query)]
 
@@ -102,3 +112,29 @@ def acknowledge_alert(uow: UnitOfWork, alert_id: int, note: str | None = None) -
     uow.session.flush()
     uow.audit("acknowledge", "alert", row.id, {"note": row.acknowledgement_note})
     return _view(row, patient.external_id)
+
+
+def withdraw_missing(
+    uow: UnitOfWork, external_id: str, ruleset: str, keep: set[int], reason: str
+) -> list[StoredAlert]:
+    """Withdraw the patient's open alerts of ``ruleset`` that the latest assessment did not
+    raise again (``keep`` = ids it raised). Acknowledged alerts keep their acknowledgement."""
+    patient = _rows.patient_row(uow, external_id)
+    rows = uow.session.scalars(
+        select(AlertRow).where(
+            AlertRow.patient_id == patient.id,
+            AlertRow.ruleset == ruleset,
+            AlertRow.acknowledged_at.is_(None),
+            AlertRow.withdrawn_at.is_(None),
+        )
+    )
+    withdrawn: list[StoredAlert] = []
+    for row in rows:
+        if row.id in keep:
+            continue
+        row.withdrawn_at = uow.now()
+        row.withdrawn_reason = reason
+        uow.session.flush()
+        uow.audit("withdraw", "alert", row.id, {"patient": external_id, "reason": reason})
+        withdrawn.append(_view(row, external_id))
+    return withdrawn

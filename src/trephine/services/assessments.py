@@ -138,6 +138,8 @@ class AssessRun:
     new_assessments: int
     new_alerts: int
     results_used: tuple[int, ...]
+    #: Open alerts this run no longer raises (e.g. after an amendment), now withdrawn.
+    withdrawn_alerts: tuple[StoredAlert, ...] = ()
 
 
 def choose_ruleset(diagnoses: Sequence[Diagnosis], requested: str | None) -> str:
@@ -284,6 +286,14 @@ def assess_patient(
         )
         raised.append(view_alert)
         new_alerts += created
+    withdrawn = alerts.withdraw_missing(
+        uow,
+        external_id,
+        chosen,
+        {a.id for a in raised},
+        f"not raised by the assessment of {uow.now():%Y-%m-%d %H:%M} UTC "
+        f"(signed-out results {', '.join(map(str, inputs.result_ids)) or 'none'})",
+    )
     uow.audit(
         "assess",
         "patient",
@@ -295,6 +305,7 @@ def assess_patient(
             "new_assessments": new_assessments,
             "alerts": len(raised),
             "new_alerts": new_alerts,
+            "withdrawn_alerts": [a.id for a in withdrawn],
         },
     )
     return AssessRun(
@@ -306,6 +317,7 @@ def assess_patient(
         new_assessments,
         new_alerts,
         inputs.result_ids,
+        tuple(withdrawn),
     )
 
 
@@ -366,6 +378,8 @@ def alert_dict(alert: StoredAlert) -> dict[str, Any]:
         else alert.acknowledged_at.isoformat(),
         "acknowledged_by": alert.acknowledged_by,
         "note": alert.acknowledgement_note,
+        "withdrawn_at": None if alert.withdrawn_at is None else alert.withdrawn_at.isoformat(),
+        "withdrawn_reason": alert.withdrawn_reason,
     }
 
 

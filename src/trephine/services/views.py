@@ -71,10 +71,21 @@ class StoredAlert:
     acknowledged_at: dt.datetime | None = None
     acknowledged_by: str | None = None
     acknowledgement_note: str | None = None
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_reason: str | None = None
 
     @property
     def open(self) -> bool:
-        return self.acknowledged_at is None
+        """Needs attention: neither acknowledged nor withdrawn by a later assessment."""
+        return self.acknowledged_at is None and self.withdrawn_at is None
+
+    @property
+    def state(self) -> str:
+        if self.acknowledged_at is not None:
+            return f"acknowledged by {self.acknowledged_by}"
+        if self.withdrawn_at is not None:
+            return f"withdrawn: {self.withdrawn_reason}"
+        return "open"
 
 
 @dataclass(frozen=True)

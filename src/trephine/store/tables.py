@@ -294,6 +294,9 @@ class AlertRow(Base):
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     acknowledgement_note: Mapped[str | None] = mapped_column(Text)
+    # Migration 0004: set when a later assessment no longer raises this alert.
+    withdrawn_at: Mapped[dt.datetime | None]
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEventRow(Base):

@@ -28,7 +28,7 @@ router = APIRouter(
     },
 )
 
-AlertStatus = Literal["open", "acknowledged", "all"]
+AlertStatus = Literal["open", "acknowledged", "withdrawn", "all"]
 
 
 def _alert(alert: StoredAlert) -> AlertPublic:
@@ -40,7 +40,9 @@ def alert_items(
 ) -> list[AlertPublic]:
     rows = alerts.list_alerts(uow, patient=patient, open_only=status == "open")
     if status == "acknowledged":
-        rows = [a for a in rows if not a.open]
+        rows = [a for a in rows if a.acknowledged_at is not None]
+    elif status == "withdrawn":
+        rows = [a for a in rows if a.withdrawn_at is not None and a.acknowledged_at is None]
     return [_alert(a) for a in rows]
 
 

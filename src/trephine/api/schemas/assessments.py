@@ -55,10 +55,14 @@ class AlertPublic(_Public):
     acknowledged_at: dt.datetime | None = None
     acknowledged_by: str | None = None
     note: str | None = None
+    withdrawn_at: dt.datetime | None = Field(
+        default=None, description="Set when a later assessment no longer raised the alert"
+    )
+    withdrawn_reason: str | None = None
 
 
 class AlertList(_Public):
-    status: Literal["open", "acknowledged", "all"]
+    status: Literal["open", "acknowledged", "withdrawn", "all"]
     items: list[AlertPublic]
 
 
