@@ -404,3 +404,23 @@ def test_a_concurrent_amendment_loses_cleanly(
     assert [e["detail"].get("reason") for e in history["audit"] if e["action"] == "amend"] == [
         "their correction"
     ]
+
+
+def test_every_command_is_documented_and_every_documented_command_exists() -> None:
+    import re
+
+    from trephine.cli.results import audit_app, results_app
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "results-lifecycle.md").read_text(
+        encoding="utf-8"
+    )
+    registered = {
+        f"trephine {group} {command.name}"
+        for group, typer_app in (("results", results_app), ("audit", audit_app))
+        for command in typer_app.registered_commands
+    }
+    documented = set(re.findall(r"trephine (?:results|audit) [a-z]+", doc))
+    assert documented == registered
+    for line in sorted(registered):
+        result = runner.invoke(app, [*line.split()[1:], "--help"])
+        assert result.exit_code == 0, line
