@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -70,3 +71,12 @@ def test_bad_input_is_one_line_exit_2(url: str) -> None:
     assert code == 2 and "--ruleset" in out and "ELN2022" in out
     code, out = invoke("assess", "--database-url", url)
     assert code == 2 and "--all" in out
+
+
+def test_an_old_schema_is_refused_with_a_hint(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    db = Database(url)
+    db.upgrade("0002")
+    db.dispose()
+    code, out = invoke("assess", "--all", "--database-url", url)
+    assert code == 2 and "revision 0002" in out and "trephine init" in out

@@ -20,6 +20,20 @@ if TYPE_CHECKING:
 alerts_app = typer.Typer(help="List and acknowledge clinical alerts.", no_args_is_help=True)
 
 
+def _open_current(url: str | None) -> Database:
+    """Open the database and refuse one whose schema predates the assessment tables (a clear
+    message instead of a missing-column error from deep inside a query)."""
+    database = _open(url, migrate=False)
+    current, head = database.current_revision(), database.head_revision()
+    if current != head:
+        database.dispose()
+        raise _fail(
+            f"the database schema is at revision {current}, this version needs {head}; "
+            "run `trephine init` to upgrade it"
+        )
+    return database
+
+
 def _run_json(run: AssessRun) -> dict[str, Any]:
     from trephine.services.assessments import alert_dict, assessment_dict
 
@@ -77,7 +91,7 @@ def assess(
     assessment (with edition and software version) and raises alerts. Re-running adds nothing."""
     if (patient_id is None) == (not all_patients):
         raise _fail("give a PATIENT id or --all (not both)")
-    database = _open(database_url, migrate=False)
+    database = _open_current(database_url)
     who = actor or _actor()
     try:
         if patient_id is not None:
@@ -165,7 +179,7 @@ def list_alerts(
     from trephine.services import alerts
     from trephine.services.assessments import alert_dict
 
-    database = _open(database_url, migrate=False)
+    database = _open_current(database_url)
     try:
         with database.unit_of_work(_actor()) as uow:
             rows = alerts.list_alerts(uow, patient=patient_id, open_only=not include_acknowledged)
@@ -191,7 +205,7 @@ def acknowledge(
     """Acknowledge an alert (once; who and when are kept)."""
     from trephine.services import alerts
 
-    database = _open(database_url, migrate=False)
+    database = _open_current(database_url)
     try:
         with database.unit_of_work(actor or _actor()) as uow:
             alert = alerts.acknowledge_alert(uow, alert_id, note)
