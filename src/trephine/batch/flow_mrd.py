@@ -1,0 +1,325 @@
+"""One flow MRD tube in a batch: read -> gate -> quantify, returning a small record.
+
+:func:`process_tube` is what each Dask task runs. It does exactly what ``trephine flow mrd``
+does for one file (:func:`~trephine.io.fcs.read_fcs`, :func:`~trephine.analysis.flow.strategy.
+evaluate` on only the gates it needs, :func:`~trephine.analysis.flow.mrd.quantify_from_masks`),
+so a batch row and a single-file run of the same tube agree to the last digit. The event arrays
+never leave the task: the record is a few hundred bytes, so nothing large crosses the network
+between workers and the client.
+
+A bad tube never raises out of :func:`process_tube`: the error becomes the record's one-line
+``error`` (with the error's type), so one corrupt file cannot stop a day's batch.
+
+Planning (:func:`plan_gatingml`, :func:`plan_flowjo`) happens once, on the client: the gating
+document is parsed and the gate ids checked before any tube is read, so a typo in
+``--abnormal`` is one usage error, not a hundred failed rows.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from trephine.errors import Location, TrephineError, TrephineWarning, ValidationError
+
+if TYPE_CHECKING:
+    from trephine.analysis.flow.mrd import MrdCriteria, MrdResult
+    from trephine.analysis.flow.strategy import Strategy
+
+#: File name endings taken from a directory (FCS files carry no other reliable mark).
+FCS_SUFFIXES = (".fcs", ".lmd")
+
+
+@dataclass(frozen=True)
+class MrdSettings:
+    """What every tube of the batch is asked: the gates and the criteria set."""
+
+    denominator: str
+    abnormal: str
+    criteria: MrdCriteria
+
+
+@dataclass(frozen=True)
+class TubeTask:
+    """One tube to process. ``problem`` is an error found while planning (the tube is then not
+    read at all, e.g. a file the FlowJo workspace has no sample for)."""
+
+    path: str
+    strategy: Strategy | None
+    sample: str | None = None
+    #: FlowJo's recorded event count for the sample, to warn about a mismatched file.
+    expected_events: int | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class TubeRecord:
+    """The outcome for one tube: a result or a one-line error, never both."""
+
+    file: str
+    sha256: str | None = None
+    events: int | None = None
+    sample: str | None = None
+    result: MrdResult | None = None
+    warnings: tuple[str, ...] = ()
+    seconds: float = 0.0
+    error: str | None = None
+    error_type: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def row(self) -> dict[str, object]:
+        """The flat row of the CSV/Excel output (one per file; empty cells on failure)."""
+        r = self.result
+        return {
+            "file": self.file,
+            "sha256": self.sha256,
+            "sample": self.sample,
+            "events": self.events,
+            "denominator_gate": r.denominator_gate if r else None,
+            "abnormal_gate": r.abnormal_gate if r else None,
+            "denominator_events": r.denominator_events if r else None,
+            "abnormal_events": r.abnormal_events if r else None,
+            "mrd_percent": r.mrd_percent if r else None,
+            "lod_events": r.lod_events if r else None,
+            "lloq_events": r.lloq_events if r else None,
+            "lod_fraction": r.lod_fraction if r else None,
+            "sensitivity_reached": r.sensitivity_reached if r else None,
+            "target_sensitivity": r.target_sensitivity if r else None,
+            "call": r.call.value if r else None,
+            "flags": ";".join(r.flag_codes) if r else None,
+            "warnings": " | ".join(self.warnings) or None,
+            "seconds": round(self.seconds, 3),
+            "error_type": self.error_type,
+            "error": self.error,
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON view: the flat row plus the full result (as ``trephine flow mrd --json``)."""
+        doc: dict[str, object] = {
+            k: (str(v) if isinstance(v, Decimal) else v) for k, v in self.row().items()
+        }
+        doc["warnings"] = list(self.warnings)
+        doc["result"] = self.result.to_dict() if self.result is not None else None
+        return doc
+
+
+@dataclass
+class _Clock:
+    start: float = field(default_factory=time.perf_counter)
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line (messages such as ImportRejected's span several)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def sha256_of(path: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
+    """Read, gate and quantify one tube; every failure becomes the record's error."""
+    clock = _Clock()
+    if task.problem is not None or task.strategy is None:
+        return TubeRecord(
+            file=task.path,
+            sample=task.sample,
+            error=task.problem or "no gating strategy for this file",
+            error_type="ValidationError",
+        )
+    digest: str | None = None
+    events: int | None = None
+    seen: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        # Tolerated file quirks are warnings: keep them on the row so the lab sees them.
+        warnings.simplefilter("always")
+        try:
+            digest = sha256_of(task.path)
+            result, events = _quantify(task, task.strategy, settings)
+            error: BaseException | None = None
+        except Exception as exc:
+            # Refusals (TrephineError, OSError), MemoryError and defects alike: one tube must
+            # not end the batch. They are told apart in the message below.
+            error, result = exc, None
+        for w in caught:
+            msg = " ".join(str(w.message).split())
+            if issubclass(w.category, UserWarning) and msg not in seen:
+                seen.append(msg)
+    if error is None:
+        return TubeRecord(
+            file=task.path,
+            sha256=digest,
+            events=events,
+            sample=task.sample,
+            result=result,
+            warnings=tuple(seen),
+            seconds=clock(),
+        )
+    message = one_line(error)
+    if isinstance(error, MemoryError):
+        message = f"{task.path}: out of memory while processing this tube"
+    elif not isinstance(error, (TrephineError, OSError)):
+        # Not a refusal of the input but a defect: say so, so nobody "fixes" the file.
+        message = f"{task.path}: internal error ({type(error).__name__}: {message})"
+    return TubeRecord(
+        file=task.path,
+        sha256=digest,
+        events=events,
+        sample=task.sample,
+        warnings=tuple(seen),
+        seconds=clock(),
+        error=message,
+        error_type=type(error).__name__,
+    )
+
+
+def _quantify(task: TubeTask, strategy: Strategy, settings: MrdSettings) -> tuple[MrdResult, int]:
+    # The same calls, in the same order, as ``trephine flow mrd`` (see trephine.cli.flow_gating).
+    from trephine.analysis.flow.mrd import quantify_from_masks
+    from trephine.analysis.flow.strategy import FcsEvents, evaluate
+    from trephine.io.fcs import read_fcs
+
+    fcs = read_fcs(task.path)
+    if task.expected_events is not None and task.expected_events != fcs.event_count:
+        warnings.warn(
+            f"{fcs.path}: {fcs.event_count} events, but FlowJo recorded {task.expected_events} "
+            f"for sample {task.sample!r} (is this the sample's FCS file?)",
+            TrephineWarning,
+            stacklevel=2,
+        )
+    result = evaluate(strategy, FcsEvents(fcs), [settings.denominator, settings.abnormal])
+    res = quantify_from_masks(
+        result.memberships, settings.denominator, settings.abnormal, settings.criteria
+    )
+    return res, fcs.event_count
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def expand_inputs(inputs: Sequence[str]) -> list[Path]:
+    """Files named by the arguments, sorted by path, each once.
+
+    A directory gives its FCS files (``*.fcs``/``*.lmd``, any case, not recursive); an argument
+    with ``*``, ``?`` or ``[`` is a glob (for quoted patterns, and shells that do not expand);
+    anything else must be an existing file. An argument that names nothing is an error - a
+    mistyped directory must not pass as "nothing to do".
+    """
+    found: dict[str, Path] = {}
+    for arg in inputs:
+        p = Path(arg)
+        if p.is_dir():
+            hits = [c for c in p.iterdir() if c.is_file() and c.suffix.lower() in FCS_SUFFIXES]
+            if not hits:
+                raise ValidationError(
+                    "DIR_OR_GLOB",
+                    arg,
+                    "a directory with FCS files (*.fcs, *.lmd), FCS files or a glob",
+                    reason="the directory has no FCS files",
+                )
+        elif glob.has_magic(arg):
+            hits = [Path(h) for h in glob.glob(arg, recursive=True) if Path(h).is_file()]
+            if not hits:
+                raise ValidationError(
+                    "DIR_OR_GLOB", arg, "a glob matching files", reason="matches no file"
+                )
+        elif p.is_file():
+            hits = [p]
+        else:
+            raise ValidationError(
+                "DIR_OR_GLOB", arg, "an FCS file, a directory or a glob", reason="not found"
+            )
+        for h in hits:
+            found.setdefault(os.path.normpath(os.path.abspath(h)), h)
+    return [found[k] for k in sorted(found)]
+
+
+def check_gates(strategy: Strategy, settings: MrdSettings, source: str) -> str | None:
+    """The first missing gate as a one-line refusal, or ``None``."""
+    known = [g.id for g in strategy.gates]
+    for role, gid in (("--denominator", settings.denominator), ("--abnormal", settings.abnormal)):
+        if gid not in known:
+            return str(
+                ValidationError(role, gid, known, reason=f"no such gate in {source}", location=None)
+            )
+    return None
+
+
+def plan_gatingml(paths: Sequence[Path], gating_ml: Path, settings: MrdSettings) -> list[TubeTask]:
+    """One task per file, all with the strategy of ``gating_ml`` (gates checked up front)."""
+    from trephine.io.gatingml import read_gatingml
+
+    strategy = read_gatingml(gating_ml)
+    missing = check_gates(strategy, settings, str(gating_ml))
+    if missing is not None:
+        # The same document gates every tube: a missing gate fails the whole batch, once.
+        raise ValidationError(
+            "--denominator/--abnormal",
+            (settings.denominator, settings.abnormal),
+            [g.id for g in strategy.gates],
+            reason=missing,
+        )
+    return [TubeTask(path=str(p), strategy=strategy) for p in paths]
+
+
+def plan_flowjo(paths: Sequence[Path], wsp: Path, settings: MrdSettings) -> list[TubeTask]:
+    """One task per file with the gates of the workspace sample whose FCS file it is.
+
+    Samples are matched by FCS file name (``DataSet@uri``), as FlowJo links them. A file with no
+    sample, or a sample without the gates, becomes that row's error - workspaces routinely
+    hold tubes gated differently, and the others should still be quantified.
+    """
+    from trephine.io.flowjo import read_workspace
+
+    ws = read_workspace(wsp)
+    tasks: list[TubeTask] = []
+    for p in paths:
+        named = [s for s in ws.samples if s.fcs_name == p.name]
+        if len(named) != 1:
+            reason = (
+                "no sample of the workspace uses this file"
+                if not named
+                else ("several samples use this file: " + ", ".join(s.name for s in named))
+            )
+            problem = str(
+                ValidationError(
+                    "FCS file",
+                    p.name,
+                    sorted({s.fcs_name or s.name for s in ws.samples}) or "(no samples)",
+                    reason=reason,
+                    location=Location(source=str(wsp)),
+                )
+            )
+            tasks.append(TubeTask(path=str(p), strategy=None, problem=problem))
+            continue
+        s = named[0]
+        missing = check_gates(s.strategy, settings, f"{wsp} sample {s.name!r}")
+        tasks.append(
+            TubeTask(
+                path=str(p),
+                strategy=s.strategy if missing is None else None,
+                sample=s.name,
+                expected_events=s.event_count
+                if s.event_count is not None and s.event_count >= 0
+                else None,
+                problem=missing,
+            )
+        )
+    return tasks
