@@ -5,7 +5,7 @@ the lifecycle table in :mod:`trephine.workflow` and writes the audit events, ins
 work — so a refused command leaves the database exactly as it was. Amended values are parsed
 with the import template's field declarations and the importer's cell parser, so ``--set`` accepts
 and refuses exactly what a ``results.csv`` row would. Bad input exits 2 with a one-line message on
-stderr (never a traceback). Services, SQLAlchemy and Rich are imported inside the commands so
+stderr (never a traceback). Services, SQLAlchemy and pydantic are imported inside the commands so
 ``trephine --help`` stays fast.
 """
 
@@ -23,6 +23,7 @@ import typer
 
 from trephine.cli.records import DATABASE_HELP, _fail, _open
 from trephine.errors import TrephineError, ValidationError
+from trephine.workflow import ResultState
 
 if TYPE_CHECKING:
     from trephine.domain.quantity import Quantity
@@ -39,7 +40,8 @@ audit_app = typer.Typer(help="Read and check the append-only audit trail.", no_a
 E = TypeVar("E", bound=Enum)
 
 AS_HELP = "Who is acting (recorded in the audit trail; default TREPHINE_CLI_USER)."
-STATE_CHOICES = ("draft", "verified", "amended", "superseded", "cancelled")
+#: From the lifecycle table's enum (a light import: it needs only the error tree).
+STATE_CHOICES = tuple(s.value for s in ResultState)
 
 
 def _acting(user: str | None) -> str:
@@ -116,6 +118,7 @@ def _headline(result: StoredResult) -> str:
 def _result_json(result: StoredResult) -> dict[str, Any]:
     from pydantic import TypeAdapter
 
+    from trephine.domain.results import AspirateDifferential
     from trephine.services.views import StoredResult
 
     data: dict[str, Any] = TypeAdapter(StoredResult).dump_python(
@@ -125,6 +128,14 @@ def _result_json(result: StoredResult) -> dict[str, Any]:
     data["value"] = {"kind": str(result.kind), **data["value"]}
     top = result.headline
     data["headline"] = None if top is None else _quantity(top)
+    if isinstance(result.value, AspirateDifferential):
+        # Derived, not stored: what the criteria read from a differential.
+        ratio = result.value.me_ratio()
+        data["derived"] = {
+            "blast_percent": str(result.value.blast_percent),
+            "me_ratio": None if ratio is None else str(ratio),
+            "adequate": result.value.adequate,
+        }
     return data
 
 
@@ -246,7 +257,7 @@ def amended_value(old: ResultValue, assignments: Sequence[Assignment]) -> Result
             0,
             {
                 item.field: item.text or None,
-                "unit": item.unit,
+                "unit": item.unit or None,
                 "lod": item.lod or None,
                 "lloq": item.lloq or None,
             },
@@ -338,7 +349,7 @@ def list_results(
     """Results by patient and collection date: id, specimen, version, state, headline value."""
     from trephine.domain.results import ResultKind
     from trephine.services import patients, results
-    from trephine.workflow import CURRENT_STATES, ResultState
+    from trephine.workflow import CURRENT_STATES
 
     try:
         wanted_state = None if state is None else _choice("--state", state, ResultState)
@@ -512,7 +523,7 @@ def amend(
 
     from trephine.errors import IllegalTransition
     from trephine.services import results
-    from trephine.workflow import Action, ResultState, next_state
+    from trephine.workflow import Action, next_state
 
     actor = _acting(user)
     if reason is None or not reason.strip():
@@ -758,7 +769,6 @@ def _trail_checks(uow: UnitOfWork) -> list[Check]:
     """Does every result version have the audit events its columns claim (who created, signed
     out, amended or cancelled it), and does every result event point at an existing version?"""
     from trephine.services import audit, patients, results
-    from trephine.workflow import ResultState
 
     versions = [
         r
