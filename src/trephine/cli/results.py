@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
@@ -26,6 +27,8 @@ from trephine.errors import TrephineError, ValidationError
 from trephine.workflow import ResultState
 
 if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
     from trephine.domain.quantity import Quantity
     from trephine.domain.results import ResultValue
     from trephine.services.views import AuditEvent, StoredResult
@@ -115,15 +118,21 @@ def _headline(result: StoredResult) -> str:
     return "" if top is None else _quantity(top)
 
 
-def _result_json(result: StoredResult) -> dict[str, Any]:
+@cache
+def _result_adapter() -> TypeAdapter[StoredResult]:
+    # Building the adapter compiles a serialiser for the whole value union (tens of ms); once per
+    # process, not once per result, or listing thousands of results takes most of a minute.
     from pydantic import TypeAdapter
 
-    from trephine.domain.results import AspirateDifferential
     from trephine.services.views import StoredResult
 
-    data: dict[str, Any] = TypeAdapter(StoredResult).dump_python(
-        result, mode="json", warnings=False
-    )
+    return TypeAdapter(StoredResult)
+
+
+def _result_json(result: StoredResult) -> dict[str, Any]:
+    from trephine.domain.results import AspirateDifferential
+
+    data: dict[str, Any] = _result_adapter().dump_python(result, mode="json", warnings=False)
     # The value is a union of dataclasses; tag it with its kind so a reader can tell them apart.
     data["value"] = {"kind": str(result.kind), **data["value"]}
     top = result.headline
