@@ -67,6 +67,7 @@ def open_client(
     workers: int | None = None,
     memory_limit: int | None = None,
     threads: bool = False,
+    timeout: str = "10s",
 ) -> Iterator[Client]:
     """A Dask client: on the scheduler at ``scheduler``, or on a LocalCluster closed afterwards.
 
@@ -78,7 +79,7 @@ def open_client(
 
     if scheduler is not None:
         try:
-            client = Client(scheduler, timeout="10s")
+            client = Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError, ValueError) as exc:
             raise ValidationError(
                 "--scheduler",
@@ -107,7 +108,7 @@ def open_client(
             threads_per_worker=1,
             processes=not threads,
             memory_limit=memory_limit if memory_limit is not None else "auto",
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: never collide with a running cluster
             silence_logs=logging.ERROR,
         )
         try:

@@ -12,6 +12,7 @@ Dask, numpy and the readers are imported inside the command so ``trephine --help
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -161,30 +162,35 @@ def _run(
     console = Console(stderr=True)
     start = time.perf_counter()
     failed = 0
-    with Progress(
-        TextColumn("[bold]flow MRD[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not progress,
-    ) as bar:
-        job = bar.add_task("tubes", total=len(tasks), failed=0)
-
-        def done(rec: TubeRecord) -> None:
-            nonlocal failed
-            failed += not rec.ok
-            bar.update(job, advance=1, failed=failed)
-
+    # Connect (or start the local cluster) before drawing the bar: a scheduler that does not
+    # answer is a usage error, not a batch stuck at 0 %.
+    with contextlib.ExitStack() as stack:
         try:
-            with runner.open_client(
-                scheduler=scheduler, workers=workers, memory_limit=limit, threads=threads
-            ) as client:
-                records = runner.run_tubes(tasks, settings, client, on_done=done)
+            client = stack.enter_context(
+                runner.open_client(
+                    scheduler=scheduler, workers=workers, memory_limit=limit, threads=threads
+                )
+            )
         except TrephineError as exc:
             raise _refuse(one_line(exc)) from None
+        with Progress(
+            TextColumn("[bold]flow MRD[/bold]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not progress,
+        ) as bar:
+            job = bar.add_task("tubes", total=len(tasks), failed=0)
+
+            def done(rec: TubeRecord) -> None:
+                nonlocal failed
+                failed += not rec.ok
+                bar.update(job, advance=1, failed=failed)
+
+            records = runner.run_tubes(tasks, settings, client, on_done=done)
     wall = time.perf_counter() - start
     events = sum(r.events or 0 for r in records)
     console.print(
