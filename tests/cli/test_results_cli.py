@@ -160,6 +160,11 @@ def test_draft_verify_amend_keeps_the_original_readable(loaded: str) -> None:
     superseded = json.loads(ok(loaded, "results", "list", "--json", "--state", "superseded"))
     assert [r["id"] for r in superseded] == [flow]
 
+    # The superseded version is refused by the lifecycle, pointing at the current one.
+    code, _, err = run(loaded, "results", "amend", str(flow), "--reason", "x", "--set", "mrd=1")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "cannot go from 'superseded'" in err
+    assert f"amend the current version, result {current['id']} (v2, amended)" in err
     # An amended version can be amended again; the chain grows, nothing is overwritten.
     ok(loaded, "results", "amend", str(current["id"]), "--reason", "typo", "--set", "mrd=0.02")
     history = json.loads(ok(loaded, "results", "show", str(flow), "--json"))["history"]
