@@ -481,7 +481,7 @@ def _print_result(
 @results_app.command("verify")
 def verify(
     result_id: int = typer.Argument(..., help="The draft result's id."),
-    user: str | None = typer.Option(None, "--as", "--actor", help=AS_HELP),
+    user: str | None = typer.Option(None, "--as", "--actor", metavar="USER", help=AS_HELP),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Sign out a draft (draft → verified). Anything else is refused by the lifecycle."""
@@ -510,20 +510,31 @@ def verify(
 def amend(
     result_id: int = typer.Argument(..., help="The signed-out result's id (its current version)."),
     reason: str | None = typer.Option(
-        None, "--reason", help="Why the signed-out result is corrected (required; audited)."
+        None,
+        "--reason",
+        metavar="TEXT",
+        help="Why the signed-out result is corrected (required; audited).",
     ),
     sets: list[str] = typer.Option(
         [],
         "--set",
+        metavar="FIELD=VALUE",
         help="FIELD=VALUE, a field of the result's kind as in the import template "
         "(e.g. mrd=0.08, mrd='<0.01', mrd='not detected', blasts=31); repeatable.",
     ),
     units: list[str] = typer.Option(
-        [], "--unit", help="FIELD=UNIT for a measured --set field (converted, as at import)."
+        [],
+        "--unit",
+        metavar="FIELD=UNIT",
+        help="FIELD=UNIT for a measured --set field (converted, as at import).",
     ),
-    lods: list[str] = typer.Option([], "--lod", help="FIELD=LOD for a measured --set field."),
-    lloqs: list[str] = typer.Option([], "--lloq", help="FIELD=LLOQ for a measured --set field."),
-    user: str | None = typer.Option(None, "--as", "--actor", help=AS_HELP),
+    lods: list[str] = typer.Option(
+        [], "--lod", metavar="FIELD=LOD", help="FIELD=LOD for a measured --set field."
+    ),
+    lloqs: list[str] = typer.Option(
+        [], "--lloq", metavar="FIELD=LLOQ", help="FIELD=LLOQ for a measured --set field."
+    ),
+    user: str | None = typer.Option(None, "--as", "--actor", metavar="USER", help=AS_HELP),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Correct a signed-out result: a new version (state amended) supersedes it, with who, when
@@ -584,7 +595,7 @@ def amend(
 def cancel(
     result_id: int = typer.Argument(..., help="The draft result's id."),
     reason: str | None = typer.Option(None, "--reason", help="Why (required; audited)."),
-    user: str | None = typer.Option(None, "--as", "--actor", help=AS_HELP),
+    user: str | None = typer.Option(None, "--as", "--actor", metavar="USER", help=AS_HELP),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Withdraw a draft entered in error (it stays in the database as cancelled)."""
