@@ -302,3 +302,58 @@ def test_worker_processes_and_an_existing_scheduler(
     strip = [{k: v for k, v in r.items() if k != "seconds"} for r in procs]
     assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in remote]
     assert [r["error_type"] for r in procs] == [None, "ParseError", None, None]
+
+
+# --------------------------------------------------------------------------- FlowJo
+
+
+DIAMOND = "flow/flowjo_wsp/simple_diamond_example"
+
+
+def test_flowjo_gates_each_file_with_its_sample_and_reports_strangers(
+    shared_data: Path, tube_dir: Path, tmp_path: Path
+) -> None:
+    src = shared_data / DIAMOND
+    wsp = src / "simple_diamond_example_quad_gate.wsp"
+    day = tmp_path / "day"
+    day.mkdir()
+    shutil.copy(src / "test_data_diamond_01.fcs", day)
+    shutil.copy(tube_dir / "tube_b.fcs", day)  # no sample of the workspace uses this file
+    # What `trephine flow gate --flowjo` counts for the same sample and file.
+    name = "test_data_diamond_01.fcs"
+    args = ["flow", "gate", str(day / name), "--flowjo", str(wsp), "--sample", name, "--json"]
+    single = cli.invoke(app, args)
+    counts = {g: v["count"] for g, v in json.loads(single.stdout)["gates"].items()}
+    den = next(g for g in counts if g.startswith("Q2"))
+    abn = next(g for g in counts if g.startswith("Q1"))
+    out = tmp_path / "fj.json"
+    code, _, err = batch(
+        str(day), "--flowjo", str(wsp), "--denominator", den, "--abnormal", abn,
+        "--threads", "--out", str(out),
+    )  # fmt: skip
+    assert code == 1
+    diamond, stranger = json.loads(out.read_text())["files"]
+    assert diamond["error"] is None and diamond["events"] == 200000
+    assert diamond["denominator_events"] == counts[den]
+    # Quadrants are disjoint: the abnormal gate lies outside the denominator, which is flagged.
+    assert diamond["abnormal_events"] == 0
+    assert "abnormal_outside_denominator" in diamond["flags"]
+    assert stranger["error_type"] == "ValidationError"
+    assert "tube_b.fcs" in stranger["error"] and "no sample of the workspace" in stranger["error"]
+    assert "test_data_diamond_01.fcs" in stranger["error"]  # the files it does know
+    assert "tube_b.fcs" in err
+
+
+def test_flowjo_sample_without_the_gate_is_a_row_error(shared_data: Path, tmp_path: Path) -> None:
+    from trephine.batch.flow_mrd import plan_flowjo
+
+    src = shared_data / DIAMOND
+    shutil.copy(src / "test_data_diamond_01.fcs", tmp_path)
+    settings = MrdSettings(denominator="upper_right", abnormal="LAIP", criteria=AML_ELN2021)
+    (task,) = plan_flowjo(
+        [tmp_path / "test_data_diamond_01.fcs"], src / "test_data_diamond_asinh_rect.wsp", settings
+    )
+    rec = process_tube(task, settings)
+    assert rec.error_type == "ValidationError" and rec.error is not None
+    assert "test_data_diamond_01.fcs" in rec.error
+    assert "--abnormal" in rec.error and "'LAIP'" in rec.error and "upper_right" in rec.error

@@ -33,6 +33,7 @@ from trephine.errors import Location, TrephineError, TrephineWarning, Validation
 if TYPE_CHECKING:
     from trephine.analysis.flow.mrd import MrdCriteria, MrdResult
     from trephine.analysis.flow.strategy import Strategy
+    from trephine.io.fcs import FcsFile
 
 #: File name endings taken from a directory (FCS files carry no other reliable mark).
 FCS_SUFFIXES = (".fcs", ".lmd")
@@ -141,7 +142,7 @@ def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
         return TubeRecord(
             file=task.path,
             sample=task.sample,
-            error=task.problem or "no gating strategy for this file",
+            error=_naming(task.path, task.problem or "no gating strategy for this file"),
             error_type="ValidationError",
         )
     digest: str | None = None
@@ -152,7 +153,9 @@ def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
         warnings.simplefilter("always")
         try:
             digest = sha256_of(task.path)
-            result, events = _quantify(task, task.strategy, settings)
+            fcs = _read(task)
+            events = fcs.event_count
+            result = _quantify(fcs, task.strategy, settings)
             error: BaseException | None = None
         except Exception as exc:
             # Refusals (TrephineError, OSError), MemoryError and defects alike: one tube must
@@ -172,12 +175,12 @@ def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
             warnings=tuple(seen),
             seconds=clock(),
         )
-    message = one_line(error)
+    message = _naming(task.path, one_line(error))
     if isinstance(error, MemoryError):
         message = f"{task.path}: out of memory while processing this tube"
     elif not isinstance(error, (TrephineError, OSError)):
         # Not a refusal of the input but a defect: say so, so nobody "fixes" the file.
-        message = f"{task.path}: internal error ({type(error).__name__}: {message})"
+        message = f"{task.path}: internal error ({type(error).__name__}: {one_line(error)})"
     return TubeRecord(
         file=task.path,
         sha256=digest,
@@ -190,10 +193,13 @@ def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
     )
 
 
-def _quantify(task: TubeTask, strategy: Strategy, settings: MrdSettings) -> tuple[MrdResult, int]:
-    # The same calls, in the same order, as ``trephine flow mrd`` (see trephine.cli.flow_gating).
-    from trephine.analysis.flow.mrd import quantify_from_masks
-    from trephine.analysis.flow.strategy import FcsEvents, evaluate
+def _naming(path: str, message: str) -> str:
+    # Errors about a tube's content (e.g. an empty denominator gate) need not name the file;
+    # in a batch every line must.
+    return message if path in message else f"{path}: {message}"
+
+
+def _read(task: TubeTask) -> FcsFile:
     from trephine.io.fcs import read_fcs
 
     fcs = read_fcs(task.path)
@@ -204,11 +210,18 @@ def _quantify(task: TubeTask, strategy: Strategy, settings: MrdSettings) -> tupl
             TrephineWarning,
             stacklevel=2,
         )
+    return fcs
+
+
+def _quantify(fcs: FcsFile, strategy: Strategy, settings: MrdSettings) -> MrdResult:
+    # The same calls, in the same order, as ``trephine flow mrd`` (see trephine.cli.flow_gating).
+    from trephine.analysis.flow.mrd import quantify_from_masks
+    from trephine.analysis.flow.strategy import FcsEvents, evaluate
+
     result = evaluate(strategy, FcsEvents(fcs), [settings.denominator, settings.abnormal])
-    res = quantify_from_masks(
+    return quantify_from_masks(
         result.memberships, settings.denominator, settings.abnormal, settings.criteria
     )
-    return res, fcs.event_count
 
 
 # --------------------------------------------------------------------------- planning
