@@ -164,3 +164,44 @@ def test_assessment_key_changes_with_evidence_and_is_stable_otherwise() -> None:
     assert changed["response"] != keys["response"]
     assert changed["baseline"] == keys["baseline"]
     assert keys["response"][2:4] == ("ELN2022", __version__)
+
+
+def _incomplete(n: int, courses: int) -> TimepointInput:
+    """A response marrow reported without circulating blasts or an extramedullary statement."""
+    point = marrow(n, 2, courses=courses)
+    values = {
+        k: v for k, v in point.values.items() if k not in ("circulating_blasts", "extramedullary")
+    }
+    return TimepointInput(point.date, point.kind, values, point.therapy)
+
+
+def test_landmark_without_any_evaluable_response_is_not_evaluable_not_refractory() -> None:
+    # Both marrows lack blood/EMD statements: nothing says "no CR", so no REFRACTORY call/alert.
+    result = assess_timeline([DIAGNOSTIC, _incomplete(30, 1), _incomplete(60, 2)])
+    assert kinds(result, "response") == [(day(30), "NON_EVALUABLE"), (day(60), "NON_EVALUABLE")]
+    assert kinds(result, "landmark") == [(day(30), "BEFORE_LANDMARK"), (day(60), "NOT_EVALUABLE")]
+    landmark = [a for a in result.assessments if a.kind == "landmark"][-1]
+    assert "cr_achieved" in str(landmark.explanation)
+    assert [a.code for a in result.alerts] == []
+
+
+def test_landmark_after_an_evaluable_non_cr_but_non_evaluable_landmark_marrow_is_unknown() -> None:
+    # No response at course 1 does not decide the landmark: the course-2 marrow might be CR.
+    result = assess_timeline([DIAGNOSTIC, marrow(30, 40, courses=1), _incomplete(60, 2)])
+    assert kinds(result, "landmark")[-1] == (day(60), "NOT_EVALUABLE")
+    assert result.alerts == ()
+
+
+def test_landmark_after_cr_then_relapse_is_not_refractory() -> None:
+    # Refractoriness is about reaching a first remission; relapsed disease is not refractory.
+    result = assess_timeline(
+        [
+            DIAGNOSTIC,
+            marrow(30, 2, courses=1),
+            marrow(200, 30, courses=2),
+            marrow(240, 25, courses=3),
+        ]
+    )
+    assert "REFRACTORY" not in [a.code for a in result.alerts]
+    assert "HEMATOLOGIC_RELAPSE" in [a.code for a in result.alerts]
+    assert all(c == "NOT_REFRACTORY" for _, c in kinds(result, "landmark") if _ >= day(200))

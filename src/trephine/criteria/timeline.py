@@ -202,7 +202,11 @@ def assess_timeline(
                 if best_overall is None or _RESPONSE_RANK[best] < _RESPONSE_RANK[best_overall]:
                     best_overall = best
             if point.therapy is not None:
-                lm = _landmark(point.therapy, best, params)
+                lm = _landmark(
+                    point.therapy,
+                    _cr_achieved(best_overall, response.category),
+                    params,
+                )
                 out.append(_dated(point.date, "landmark", lm))
                 if lm.category == "REFRACTORY" and not refractory_alerted:
                     refractory_alerted = True
@@ -304,7 +308,26 @@ def _span(dates: list[dt.date]) -> Decimal:
     return Decimal((max(dates) - min(dates)).days) if dates else Decimal(0)
 
 
-def _landmark(therapy: TherapyContext, best: str | None, params: Mapping[str, Any]) -> Assessment:
+def _cr_achieved(best_overall: str | None, current: str) -> bool | None:
+    """Three-valued: has CR/CRh/CRi been reached by this marrow?
+
+    True once any marrow (since diagnosis, relapses included: refractoriness is about the
+    first remission) was in the CR family. False only when *this* marrow was evaluable and not
+    in the CR family. When this marrow is NON_EVALUABLE and no remission was seen, the answer
+    is unknown (None), so the landmark call is NOT_EVALUABLE naming ``cr_achieved`` — an
+    incomplete report must never be read as "no remission" (ELN 2022: non-evaluable when no
+    adequate response evaluation), which would raise a false REFRACTORY alert.
+    """
+    if best_overall in eln2022_aml.CR_FAMILY:
+        return True
+    if current == "NON_EVALUABLE":
+        return None
+    return False
+
+
+def _landmark(
+    therapy: TherapyContext, cr_achieved: bool | None, params: Mapping[str, Any]
+) -> Assessment:
     facts: dict[str, Any] = {
         "therapy_intensity": None if therapy.intensity is None else therapy.intensity.value,
         "courses_completed": None
@@ -313,7 +336,6 @@ def _landmark(therapy: TherapyContext, best: str | None, params: Mapping[str, An
         "days_since_start": None
         if therapy.days_since_start is None
         else Decimal(therapy.days_since_start),
-        # The timeline holds every marrow so far, so "no CR yet" is known, not assumed.
-        "cr_achieved": best in eln2022_aml.CR_FAMILY,
+        "cr_achieved": cr_achieved,
     }
     return evaluate(eln2022_aml.LANDMARK, facts, _own(eln2022_aml.LANDMARK, params))
