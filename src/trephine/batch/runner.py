@@ -95,8 +95,19 @@ def open_client(
     n = workers if workers is not None else default_workers()
     if n < 1:
         raise ValidationError("--workers", n, ">= 1")
+    environ = {
+        k: v
+        for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
+        if k != "MALLOC_TRIM_THRESHOLD_"
+    }
     with dask.config.set(
         {
+            # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers to hand freed memory back to the
+            # OS. Setting it turns off glibc's adaptive mmap threshold, so every array over
+            # 128 KiB is mmap'd and page-faulted afresh: gating a tube took 2-3x the CPU of the
+            # same code in a plain process (measured, benchmarks/bench_batch_flow.py). Without
+            # it workers allocate like any Python process; the memory limit still applies.
+            "distributed.nanny.pre-spawn-environ": environ,
             "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
             # Results are a few hundred bytes: spilling to disk would only write temp files.
             "distributed.worker.memory.target": False,
