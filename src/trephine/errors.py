@@ -91,6 +91,26 @@ class IllegalTransition(TrephineError):
         super().__init__(f"{msg}: {reason}" if reason else msg)
 
 
+class ConcurrentChange(IllegalTransition):
+    """Another user changed the record between this transaction reading it and writing it.
+
+    An :class:`IllegalTransition` (the move is not allowed from the state the record is really in
+    now), kept distinct so callers can say "changed by someone else at the same time; nothing was
+    written, reload and retry" rather than blame the workflow rules.
+    """
+
+    def __init__(
+        self, entity: str, action: str, read_state: str, current_state: str, to_state: str
+    ) -> None:
+        super().__init__(entity, current_state, to_state)
+        self.action = action
+        self.read_state = read_state
+        self.args = (
+            f"{entity}: {action} refused: it was {read_state!r} when read, but another user "
+            f"changed it to {current_state!r} meanwhile",
+        )
+
+
 class NotFound(TrephineError, LookupError):
     """A record that was asked for does not exist."""
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 from trephine.cli.records import DATABASE_HELP, _fail, _open
-from trephine.errors import TrephineError, ValidationError
+from trephine.errors import ConcurrentChange, TrephineError, ValidationError
 from trephine.workflow import ResultState
 
 if TYPE_CHECKING:
@@ -331,9 +331,10 @@ class _SetRefused(TrephineError, ValueError):
 
 
 def _concurrent(result_id: int, exc: Exception) -> typer.Exit:
-    """Two people changing one result at once: the loser's transaction hits the database's
-    guards (unique version number, one successor per version, frozen signed-out rows) and is
-    rolled back whole, so the message can promise that nothing was written."""
+    """Two people changing one result at once: the loser's transaction is refused by the
+    service's conditional update (:class:`ConcurrentChange`) or by the database's guards (unique
+    version number, one successor per version, frozen signed-out rows) and is rolled back whole,
+    so the message can promise that nothing was written."""
     reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
     return _fail(
         f"result {result_id} was changed by someone else at the same time ({reason}); "
@@ -494,6 +495,8 @@ def verify(
     try:
         with database.unit_of_work(actor) as uow:
             done = results.verify_result(uow, result_id)
+    except ConcurrentChange as exc:
+        raise _concurrent(result_id, exc) from None
     except TrephineError as exc:
         raise _fail(exc) from None
     except sqlalchemy.exc.IntegrityError as exc:
@@ -578,6 +581,8 @@ def amend(
                 raise
             value = amended_value(current.value, assignments)
             done = results.amend_result(uow, result_id, value, reason)
+    except ConcurrentChange as exc:
+        raise _concurrent(result_id, exc) from None
     except TrephineError as exc:
         raise _fail(exc) from None
     except sqlalchemy.exc.IntegrityError as exc:
@@ -610,6 +615,8 @@ def cancel(
     try:
         with database.unit_of_work(actor) as uow:
             done = results.cancel_result(uow, result_id, reason)
+    except ConcurrentChange as exc:
+        raise _concurrent(result_id, exc) from None
     except TrephineError as exc:
         raise _fail(exc) from None
     except sqlalchemy.exc.IntegrityError as exc:

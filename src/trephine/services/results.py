@@ -8,12 +8,12 @@ database triggers back this up (see the initial migration).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 
 from trephine.domain.results import ResultKind, ResultValue, headline
-from trephine.errors import Conflict, NotFound, ValidationError
+from trephine.errors import ConcurrentChange, Conflict, NotFound, ValidationError
 from trephine.services import _rows
 from trephine.services.views import StoredResult
 from trephine.store.codec import encode_result
@@ -48,6 +48,35 @@ def _row(uow: UnitOfWork, result_id: int) -> ResultRow:
 
 def _entity(row: ResultRow) -> str:
     return f"result {row.id} ({row.kind} {row.analyte} v{row.version})".replace("  ", " ")
+
+
+def _transition(uow: UnitOfWork, row: ResultRow, action: Action, **changes: Any) -> None:
+    """Move ``row`` along ``action`` only if nobody else has moved it since we read it.
+
+    Two people signing out (or amending, or cancelling) the same version at once both read it in
+    its old state; a plain ORM flush would let the second overwrite the first (``verified_by``) or
+    fail on a trigger with a database error. ``UPDATE … WHERE state = <the state we read>`` is
+    atomic on SQLite and PostgreSQL alike (PostgreSQL re-checks the condition after waiting for
+    the first writer's lock), so exactly one of them sees one changed row; the other gets a
+    :class:`ConcurrentChange` naming the state the result is really in now.
+    """
+    entity = _entity(row)
+    seen = ResultState(row.state)
+    target = next_state(entity, seen, action)
+    done = cast(
+        "CursorResult[Any]",
+        uow.session.execute(
+            update(ResultRow)
+            .where(ResultRow.id == row.id, ResultRow.state == str(seen))
+            .values(state=str(target), **changes)
+            # The ORM object is reloaded below; evaluating the WHERE in Python against a possibly
+            # stale object is exactly the mistake this function exists to avoid.
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    uow.session.refresh(row)
+    if done.rowcount != 1:
+        raise ConcurrentChange(entity, str(action), str(seen), row.state, str(target))
 
 
 def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -162,10 +191,7 @@ def edit_draft(uow: UnitOfWork, result_id: int, value: ResultValue) -> StoredRes
 def verify_result(uow: UnitOfWork, result_id: int) -> StoredResult:
     """Sign out a draft."""
     row = _row(uow, result_id)
-    row.state = str(next_state(_entity(row), ResultState(row.state), Action.VERIFY))
-    row.verified_by = uow.actor
-    row.verified_at = uow.now()
-    uow.session.flush()
+    _transition(uow, row, Action.VERIFY, verified_by=uow.actor, verified_at=uow.now())
     uow.audit("verify", "result", row.id, {"version": row.version})
     return _view(uow, row)
 
@@ -175,15 +201,15 @@ def amend_result(uow: UnitOfWork, result_id: int, value: ResultValue, reason: st
     if not reason or not reason.strip():
         raise ValidationError("reason", reason, "a non-empty reason for the amendment")
     old = _row(uow, result_id)
-    superseded = next_state(_entity(old), ResultState(old.state), Action.AMEND)
+    # Checked first so that amending a superseded version says so before judging the value.
+    next_state(_entity(old), ResultState(old.state), Action.AMEND)
     _same_identity(old, value)
     new_json = encode_result(value)
     changed = _changed_fields(old.value, new_json)
     if not changed:
         raise ValidationError("value", "unchanged", "a value that differs from the current version")
     now = uow.now()
-    old.state = str(superseded)
-    uow.session.flush()
+    _transition(uow, old, Action.AMEND)
     row = ResultRow(
         patient_id=old.patient_id,
         specimen_id=old.specimen_id,
@@ -224,8 +250,7 @@ def cancel_result(uow: UnitOfWork, result_id: int, reason: str) -> StoredResult:
     if not reason or not reason.strip():
         raise ValidationError("reason", reason, "a non-empty reason for cancelling")
     row = _row(uow, result_id)
-    row.state = str(next_state(_entity(row), ResultState(row.state), Action.CANCEL))
-    uow.session.flush()
+    _transition(uow, row, Action.CANCEL)
     uow.audit("cancel", "result", row.id, {"reason": reason.strip()})
     return _view(uow, row)
 

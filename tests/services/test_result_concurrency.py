@@ -1,0 +1,111 @@
+"""Two people acting on the same version at once: exactly one wins, the other is refused.
+
+Each race is staged deterministically with two units of work (two sessions, two connections):
+the loser reads the result first, the winner then commits, and only then does the loser act on
+what it read — the interleaving that a plain ORM flush turns into a silent overwrite. The loser
+keeps the row it read (``_read``): the session's identity map holds rows weakly, and a service
+call in the middle of its work holds it the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from trephine.domain import AspirateDifferential
+from trephine.errors import ConcurrentChange, IllegalTransition
+from trephine.services import audit, results
+from trephine.store.database import Database, UnitOfWork
+from trephine.store.tables import ResultRow
+from trephine.workflow import ResultState
+
+MakeDiff = Callable[..., AspirateDifferential]
+
+
+def _draft(db: Database, make_differential: MakeDiff) -> int:
+    with db.unit_of_work("tech") as uow:
+        draft, _ = results.record_result(uow, "A-1", make_differential(30))
+    return draft.id
+
+
+def _read(uow: UnitOfWork, result_id: int, state: ResultState) -> ResultRow:
+    row = uow.session.get(ResultRow, result_id)
+    assert row is not None and row.state == state
+    return row
+
+
+def test_second_concurrent_sign_out_is_refused(
+    seeded: Database, make_differential: MakeDiff
+) -> None:
+    result_id = _draft(seeded, make_differential)
+    with seeded.unit_of_work("dr.late") as late:
+        held = _read(late, result_id, ResultState.DRAFT)
+        with seeded.unit_of_work("dr.first") as first:
+            results.verify_result(first, result_id)
+        assert held.state == ResultState.DRAFT  # what the loser still believes
+        with pytest.raises(ConcurrentChange) as refused:
+            results.verify_result(late, result_id)
+    # Still an IllegalTransition, so callers that only know the workflow error refuse it too.
+    assert isinstance(refused.value, IllegalTransition)
+    assert str(refused.value) == (
+        f"result {result_id} (differential v1): verify refused: it was 'draft' when read, "
+        "but another user changed it to 'verified' meanwhile"
+    )
+
+    with seeded.unit_of_work("reader") as uow:
+        stored = results.get_result(uow, result_id)
+        trail = audit.events(uow, "result", result_id)
+    assert (stored.state, stored.verified_by) == (ResultState.VERIFIED, "dr.first")
+    assert [(e.actor, e.action) for e in trail] == [("tech", "create"), ("dr.first", "verify")]
+
+
+def test_second_concurrent_amendment_is_refused(
+    seeded: Database, make_differential: MakeDiff
+) -> None:
+    result_id = _draft(seeded, make_differential)
+    with seeded.unit_of_work("dr.a") as uow:
+        results.verify_result(uow, result_id)
+    with seeded.unit_of_work("dr.late") as late:
+        held = _read(late, result_id, ResultState.VERIFIED)
+        with seeded.unit_of_work("dr.first") as first:
+            winner = results.amend_result(first, result_id, make_differential(40), "recount")
+        assert held.state == ResultState.VERIFIED  # what the loser still believes
+        with pytest.raises(ConcurrentChange, match="'superseded'"):
+            results.amend_result(late, result_id, make_differential(45), "another recount")
+
+    with seeded.unit_of_work("reader") as uow:
+        chain = results.history(uow, result_id)
+    # One amendment, by the winner; the loser's value was never written.
+    assert [(r.version, r.state, r.created_by) for r in chain] == [
+        (1, ResultState.SUPERSEDED, "tech"),
+        (2, ResultState.AMENDED, "dr.first"),
+    ]
+    assert chain[1].id == winner.id and chain[1].value == make_differential(40)
+
+
+def test_cancel_racing_a_sign_out_is_refused(seeded: Database, make_differential: MakeDiff) -> None:
+    result_id = _draft(seeded, make_differential)
+    with seeded.unit_of_work("tech.late") as late:
+        held = _read(late, result_id, ResultState.DRAFT)
+        with seeded.unit_of_work("dr.first") as first:
+            results.verify_result(first, result_id)
+        assert held.state == ResultState.DRAFT  # what the loser still believes
+        with pytest.raises(ConcurrentChange, match="'verified'"):
+            results.cancel_result(late, result_id, "entered in error")
+    with seeded.unit_of_work("reader") as uow:
+        assert results.get_result(uow, result_id).state is ResultState.VERIFIED
+
+
+def test_sign_out_racing_a_cancel_is_refused(seeded: Database, make_differential: MakeDiff) -> None:
+    result_id = _draft(seeded, make_differential)
+    with seeded.unit_of_work("dr.late") as late:
+        held = _read(late, result_id, ResultState.DRAFT)
+        with seeded.unit_of_work("tech.first") as first:
+            results.cancel_result(first, result_id, "wrong specimen")
+        assert held.state == ResultState.DRAFT  # what the loser still believes
+        with pytest.raises(ConcurrentChange, match="'cancelled'"):
+            results.verify_result(late, result_id)
+    with seeded.unit_of_work("reader") as uow:
+        stored = results.get_result(uow, result_id)
+    assert (stored.state, stored.verified_by) == (ResultState.CANCELLED, None)
