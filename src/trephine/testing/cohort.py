@@ -71,6 +71,7 @@ from trephine.domain.results import (
     Chimerism,
     ChimerismLineage,
     CoreFindings,
+    Extramedullary,
     FibrosisGrade,
     FlowMethod,
     FlowMRD,
@@ -223,9 +224,9 @@ def _counts(anc: float, plt: float, hb: float, *, blasts: float = 0.0) -> BloodC
         anc=q.ANC.quantity(_d(anc, 2)),
         platelets=q.PLATELETS.quantity(_d(max(plt, 1.0), 0)),
         hemoglobin=q.HEMOGLOBIN.quantity(_d(min(max(hb, 4.0), 17.5), 1)),
-        circulating_blasts=q.percent("circulating_blasts").quantity(_d(blasts, 0))
-        if blasts
-        else None,
+        # Always recorded, 0 when none are seen: a lab report states the blood film result,
+        # and ELN 2022 CR needs "no circulating blasts" to be known, not assumed.
+        circulating_blasts=q.percent("circulating_blasts").quantity(_d(blasts, 0)),
         transfusion_dependence=(
             TransfusionDependence.BOTH
             if plt < 20 and hb < 8
@@ -364,8 +365,15 @@ class _Builder:
         extra: tuple[ResultValue, ...] = (),
         core_extra: Mapping[str, object] | None = None,
         blood_extra: tuple[ResultValue, ...] = (),
+        extramedullary: bool = False,
     ) -> None:
-        """A marrow procedure with aspirate, core and same-day blood, and their results."""
+        """A marrow procedure with aspirate, core and same-day blood, and their results.
+
+        Like a real response report, every marrow carries the same-day blood count (with the
+        film's circulating blasts, 0 when none), the differential (cells counted), the core
+        (cellularity) and a clinical statement on extramedullary disease — the inputs ELN 2022
+        needs for an evaluable response.
+        """
         if on > COHORT_END:
             return
         rng = self.rng
@@ -442,6 +450,14 @@ class _Builder:
                 ),
             ),
         ]
+        results.append(
+            SyntheticResult(
+                pb,
+                Extramedullary(
+                    "clinical examination", present=extramedullary, method="physical examination"
+                ),
+            )
+        )
         results += [SyntheticResult(asp, v) for v in extra]
         results += [SyntheticResult(pb, v) for v in blood_extra]
         self.visits.append(Visit(on, procedure, tuple(specimens), tuple(results)))
@@ -625,13 +641,22 @@ def aml_intensive(b: _Builder, *, refractory: bool) -> None:
             cellularity=r.uniform(5, 12),
             counts=aplasia,
         )
-        # Day 28: count recovery, blasts < 5 % — complete remission.
+        # Day 28: blasts < 5 % — complete remission with full count recovery in most, and in
+        # some only partial recovery (CRh: ANC > 0.5, plt > 50; CRi: one line still below the CR
+        # thresholds) as after 7+3 in practice.
+        recovery = r.random()
+        if recovery < 0.6:
+            day28 = _recovered(b)
+        elif recovery < 0.8:
+            day28 = _counts(r.uniform(0.6, 0.95), r.uniform(55, 95), r.uniform(8.5, 10.5))
+        else:
+            day28 = _counts(r.uniform(1.2, 2.5), r.uniform(25, 45), r.uniform(8.5, 10.5))
         b.marrow(
             _days(start, r.randint(27, 33)),
             Indication.RESPONSE_ASSESSMENT,
             blasts=r.uniform(0.5, 4.2),
             cellularity=r.uniform(35, 60),
-            counts=_recovered(b),
+            counts=day28,
             extra=(b.flow(None if r.random() < 0.5 else r.uniform(0.01, 0.3)),),
         )
         _consolidation_and_follow_up(b, _days(induction_end, r.randint(5, 12)))

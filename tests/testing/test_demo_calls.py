@@ -1,0 +1,161 @@
+"""The demo cohort, stored and assessed, gives the calls a haematologist expects per scenario.
+
+This is the end-to-end guard of the demo: cohort generator → store → mapping → criteria
+timeline → alerts. If a generator change drops an input a response needs (blood film blasts,
+extramedullary statement, …) or the timeline starts treating "unknown" as "no", the calls here
+change and the test names the scenario that regressed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from trephine.domain.results import Chimerism, ChimerismLineage
+from trephine.services.alerts import list_alerts
+from trephine.services.assessments import assess_all, patient_assessments
+from trephine.services.views import StoredAlert
+from trephine.store.database import Database
+from trephine.testing.cohort import Scenario, SyntheticPatient
+from trephine.testing.fixtures import load_demo_database
+
+PATIENTS = 40
+CR_FAMILY = {"CR", "CRh", "CRi"}
+
+
+@dataclass(frozen=True)
+class Calls:
+    scenario: Scenario
+    patient: SyntheticPatient
+    #: (call kind, ruleset, category) of every stored assessment, in date order.
+    calls: list[tuple[str, str, str]]
+    alerts: list[str]
+
+    def categories(self, kind: str, ruleset: str | None = None) -> list[str]:
+        return [c for k, r, c in self.calls if k == kind and (ruleset is None or r == ruleset)]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Scenario, list[Calls]]]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo-calls') / 'demo.db'}"
+    loaded = load_demo_database(url, PATIENTS)
+    database = Database(url)
+    try:
+        assess_all(database, "test")
+        out: dict[Scenario, list[Calls]] = defaultdict(list)
+        with database.unit_of_work("test") as uow:
+            for sp in loaded.cohort:
+                pid = sp.patient.external_id
+                stored = patient_assessments(uow, pid)
+                calls = [(s.call_kind, s.assessment.ruleset, s.assessment.category) for s in stored]
+                alerts = [a.code for a in sorted(list_alerts(uow, patient=pid), key=_by_date)]
+                out[sp.scenario].append(Calls(sp.scenario, sp, calls, alerts))
+        yield out
+    finally:
+        database.dispose()
+
+
+def _by_date(alert: StoredAlert) -> dt.date:
+    return alert.raised_on
+
+
+def _base(category: str) -> str:
+    return category.removesuffix("_MRD-")
+
+
+def test_no_aml_response_or_landmark_is_left_non_evaluable(
+    demo: dict[Scenario, list[Calls]],
+) -> None:
+    # Every response marrow carries blood counts, film blasts and an EMD statement.
+    for calls in (c for cs in demo.values() for c in cs):
+        assert "NON_EVALUABLE" not in calls.categories("response", "ELN2022"), calls.patient
+        assert "NOT_EVALUABLE" not in calls.categories("landmark"), calls.patient
+
+
+def test_intensive_aml_reaches_cr_some_mrd_negative_some_with_partial_recovery(
+    demo: dict[Scenario, list[Calls]],
+) -> None:
+    seen: set[str] = set()
+    for calls in demo[Scenario.AML_INTENSIVE_CR]:
+        responses = calls.categories("response", "ELN2022")
+        assert {_base(r) for r in responses} & CR_FAMILY, (calls.patient.patient, responses)
+        assert "REFRACTORY" not in calls.alerts
+        assert "REFRACTORY" not in calls.categories("landmark")
+        seen.update(responses)
+    assert "CR_MRD-" in seen
+    assert {"CRh", "CRh_MRD-", "CRi", "CRi_MRD-"} & seen
+
+
+def test_refractory_aml_is_refractory_after_two_courses_with_one_alert(
+    demo: dict[Scenario, list[Calls]],
+) -> None:
+    for calls in demo[Scenario.AML_INTENSIVE_REFRACTORY]:
+        landmarks = calls.categories("landmark")
+        assert landmarks[0] == "BEFORE_LANDMARK"  # after course 1
+        assert "REFRACTORY" in landmarks[1:]
+        assert calls.alerts.count("REFRACTORY") == 1
+        assert not {_base(r) for r in calls.categories("response")} & CR_FAMILY
+
+
+def test_no_other_aml_raises_a_refractory_alert(demo: dict[Scenario, list[Calls]]) -> None:
+    for scenario, group in demo.items():
+        if scenario is Scenario.AML_INTENSIVE_REFRACTORY:
+            continue
+        for calls in group:
+            assert "REFRACTORY" not in calls.alerts, (scenario, calls.patient.patient)
+
+
+def test_flt3_relapse_raises_a_haematologic_relapse_alert_after_cr(
+    demo: dict[Scenario, list[Calls]],
+) -> None:
+    for calls in demo[Scenario.AML_FLT3_RESISTANCE]:
+        assert calls.categories("response")[0] == "CR"
+        assert "HEMATOLOGIC_RELAPSE" in calls.alerts
+        assert "HEMATOLOGIC_RELAPSE" in calls.categories("relapse")
+
+
+def test_npm1_mrd_conversion_and_rise_raise_mrd_alerts(
+    demo: dict[Scenario, list[Calls]],
+) -> None:
+    codes = {code for calls in demo[Scenario.AML_NPM1_MRD] for code in calls.alerts}
+    assert {"MRD_CONVERSION", "MRD_RELAPSE_CONFIRMED"} <= codes
+    for calls in demo[Scenario.AML_NPM1_MRD]:
+        # MRD-negative remission is reached before any MRD alert can be raised.
+        assert "CR_MRD-" in calls.categories("response") or "NEGATIVE" in calls.categories("mrd")
+
+
+def test_falling_donor_chimerism_raises_an_alert_and_stable_does_not(
+    demo: dict[Scenario, list[Calls]],
+) -> None:
+    falling = 0
+    for calls in demo[Scenario.POST_TRANSPLANT]:
+        donor = [
+            r.value.donor_percent.value
+            for r in calls.patient.results
+            if isinstance(r.value, Chimerism) and r.value.lineage is ChimerismLineage.WHOLE_BLOOD
+        ]
+        lost = min(d for d in donor if d is not None) < 95
+        falling += lost
+        assert ("LOSS_OF_DONOR_CHIMERISM" in calls.alerts) is lost, (calls.patient.patient, donor)
+    assert falling >= 1
+
+
+def test_all_and_cll_mrd_calls(demo: dict[Scenario, list[Calls]]) -> None:
+    for calls in demo[Scenario.ALL] + demo[Scenario.CAR_T]:
+        assert "MRD_CR" in calls.categories("mrd", "ALL-MRD"), calls.patient.patient
+    cll = {c for calls in demo[Scenario.CLL] for c in calls.categories("mrd", "iwCLL2018-MRD")}
+    assert cll and cll <= {"UNDETECTABLE_MRD4", "MRD_POSITIVE", "UNDETECTABLE_MRD5"}
+
+
+def test_mds_gets_evaluable_iwg_2023_calls(demo: dict[Scenario, list[Calls]]) -> None:
+    seen: set[str] = set()
+    for calls in demo[Scenario.MDS_HMA]:
+        responses = calls.categories("response", "IWG2023")
+        assert len(responses) == 2 and "NOT_EVALUABLE" not in responses, responses
+        seen.update(responses)
+    assert "NO_RESPONSE" in seen
+    assert seen - {"NO_RESPONSE"}, seen
