@@ -119,6 +119,29 @@ def test_rows_come_back_in_path_order_whatever_finishes_first(
     assert sorted(seen) == sorted(r.file for r in recs)
 
 
+def test_each_row_keeps_its_own_warnings_on_worker_threads(
+    tube_dir: Path, gating_ml: Path, client: object
+) -> None:
+    # A wrong FlowJo event count warns naming the file; tubes run two at a time on threads, and
+    # twice, so a once-per-location filter or a shared capture would lose or mix them.
+    tasks = [
+        TubeTask(path=t.path, strategy=t.strategy, sample="s", expected_events=7)
+        for t in plan_gatingml(expand_inputs([str(tube_dir)]), gating_ml, SETTINGS)
+    ] * 2
+    recs = batch_runner.run_tubes(tasks, SETTINGS, client)  # type: ignore[arg-type]
+    for rec in recs:
+        assert rec.ok
+        assert len(rec.warnings) == 1, rec.warnings
+        assert (
+            rec.warnings[0].startswith(f"{rec.file}: ") and "FlowJo recorded 7" in rec.warnings[0]
+        )
+    # The process's own warnings still reach their usual destination afterwards.
+    with pytest.warns(UserWarning, match="still shown"):
+        import warnings
+
+        warnings.warn("still shown", UserWarning, stacklevel=1)
+
+
 # --------------------------------------------------------------------------- failures
 
 
@@ -268,6 +291,18 @@ def test_an_unreachable_scheduler_is_a_usage_error() -> None:
         batch_runner.open_client(scheduler="tcp://127.0.0.1:1", timeout="1s"),
     ):
         pass
+
+
+def test_a_killed_worker_becomes_the_row_error() -> None:
+    from distributed.scheduler import KilledWorker
+
+    rec = batch_runner._lost(TubeTask(path="big.fcs", strategy=None), KilledWorker("k", "w", 1))
+    assert rec.error_type == "KilledWorker" and not rec.ok
+    assert (
+        rec.error is not None
+        and rec.error.startswith("big.fcs: ")
+        and "--memory-limit" in rec.error
+    )
 
 
 def test_records_round_trip_rows() -> None:

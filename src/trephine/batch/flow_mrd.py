@@ -20,13 +20,15 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from trephine.errors import Location, TrephineError, TrephineWarning, ValidationError
 
@@ -147,10 +149,8 @@ def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
         )
     digest: str | None = None
     events: int | None = None
-    seen: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
+    with _captured_warnings() as seen:
         # Tolerated file quirks are warnings: keep them on the row so the lab sees them.
-        warnings.simplefilter("always")
         try:
             digest = sha256_of(task.path)
             fcs = _read(task)
@@ -161,10 +161,6 @@ def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
             # Refusals (TrephineError, OSError), MemoryError and defects alike: one tube must
             # not end the batch. They are told apart in the message below.
             error, result = exc, None
-        for w in caught:
-            msg = " ".join(str(w.message).split())
-            if issubclass(w.category, UserWarning) and msg not in seen:
-                seen.append(msg)
     if error is None:
         return TubeRecord(
             file=task.path,
@@ -191,6 +187,53 @@ def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
         error=message,
         error_type=type(error).__name__,
     )
+
+
+_local = threading.local()
+
+
+def _show(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    sink: list[str] | None = getattr(_local, "sink", None)
+    if sink is None:
+        _original_show(message, category, filename, lineno, file, line)
+        return
+    msg = " ".join(str(message).split())
+    if issubclass(category, UserWarning) and msg not in sink:
+        sink.append(msg)
+
+
+_original_show = warnings.showwarning
+
+
+@contextmanager
+def _captured_warnings() -> Iterator[list[str]]:
+    """The UserWarnings raised in THIS thread while inside, de-duplicated, in order.
+
+    Not ``warnings.catch_warnings``: it swaps process-wide state, so two tubes on worker threads
+    (``--threads``) would record each other's warnings, and overlapping exits would leave the
+    process's warnings going to a dead list. A per-thread sink behind one ``showwarning`` hook
+    keeps each row's warnings its own.
+    """
+    global _original_show
+    if warnings.showwarning is not _show:
+        # (Re)install: something (a test runner) may have restored its own hook meanwhile.
+        _original_show = warnings.showwarning
+        warnings.showwarning = _show
+    # Every tube must report its quirks, not only the first one from each code location.
+    warnings.filterwarnings("always", category=TrephineWarning)
+    sink: list[str] = []
+    _local.sink = sink
+    try:
+        yield sink
+    finally:
+        _local.sink = None
 
 
 def _naming(path: str, message: str) -> str:
