@@ -241,7 +241,7 @@ def amended_value(old: ResultValue, assignments: Sequence[Assignment]) -> Result
     declare (flow MRD provenance, for instance) are carried over unchanged.
     """
     from trephine.errors import Issue
-    from trephine.importers.clinical import Cells, _result_value
+    from trephine.importers.clinical import Cells, result_field_value
     from trephine.importers.template import RESULT_FIELDS, FieldType
     from trephine.io.tabular import Record
 
@@ -273,7 +273,7 @@ def amended_value(old: ResultValue, assignments: Sequence[Assignment]) -> Result
         )
         issues: list[Issue] = []
         cells = Cells(record, issues)
-        parsed = _result_value(cells, spec, column=item.field)
+        parsed = result_field_value(cells, spec, column=item.field)
         if cells.failed:
             # The importer reports a located Issue; its message already names field, value and
             # what is allowed, which is what the command line needs (there is no row here).

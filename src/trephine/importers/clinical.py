@@ -499,7 +499,17 @@ def _specimens(table: Table, issues: list[Issue], out: Parsed) -> None:
             )
 
 
-def _result_value(c: Cells, spec: ResultField, column: str = "value") -> Any:
+def result_field_value(c: Cells, spec: ResultField, column: str = "value") -> Any:
+    """Parse one result field from ``c.record[column]`` the way the clinical importer does.
+
+    ``spec`` is the import template's declaration of the field
+    (:data:`trephine.importers.template.RESULT_FIELDS`): quantities read their ``unit``, ``lod``
+    and ``lloq`` cells beside ``column`` and are converted to the canonical unit, with
+    qualifiers (``<``, ``>``, ``not detected``) understood; choices accept the enum's values
+    case-insensitively; integers, decimals, booleans and text are range-checked. On bad input
+    it returns ``None`` and records a located :class:`~trephine.errors.Issue` on ``c`` (check
+    ``c.failed``), so the same rules apply to a spreadsheet row and to ``results amend --set``.
+    """
     record = c.record
     match spec.kind:
         case FieldType.QUANTITY:
@@ -564,7 +574,7 @@ def _results(table: Table, issues: list[Issue], out: Parsed) -> None:
             for extra in ("unit", "lod", "lloq"):
                 if record.get(extra) is not None:
                     c.bad(extra, record.get(extra), f"empty: {field_name} has no unit")
-        value = _result_value(c, spec)
+        value = result_field_value(c, spec)
         if c.failed:
             broken.add(key)
             continue
