@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from trephine.cli.main import app
+from trephine.criteria.display import format_value
 from trephine.store.database import Database
 from trephine.testing.assess_case import biopsy, marrow_items, seed_aml_patient
 
@@ -80,3 +82,29 @@ def test_an_old_schema_is_refused_with_a_hint(tmp_path: Path) -> None:
     db.dispose()
     code, out = invoke("assess", "--all", "--database-url", url)
     assert code == 2 and "revision 0002" in out and "trephine init" in out
+
+
+def test_table_rounds_evidence_that_json_keeps_exact(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # one table row per line, no wrapping
+    code, out = invoke("assess", "P1", "--json", "--database-url", url)
+    values = [
+        str(e["value"])
+        for a in json.loads(out)["assessments"]
+        for e in a["evidence"]
+        if _long_number(e.get("value"))
+    ]
+    assert values, "the seeded case has a long exact value (a blast reduction %)"
+    code, table = invoke("assess", "P1", "--database-url", url)
+    assert code == 0, table
+    for exact in values:
+        assert exact not in table
+        assert format_value(exact) in table
+
+
+def _long_number(value: object) -> bool:
+    try:
+        return len(Decimal(str(value)).as_tuple().digits) > 6
+    except InvalidOperation:
+        return False

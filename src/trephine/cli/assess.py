@@ -56,7 +56,11 @@ def _print_run(run: AssessRun) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("date", "call", "category", "rule", "edition", "missing", title=run.patient_id)
+    from trephine.criteria.display import format_evidence
+
+    table = Table(
+        "date", "call", "category", "rule", "evidence", "missing", "edition", title=run.patient_id
+    )
     for item in run.assessments:
         a = item.assessment
         table.add_row(
@@ -64,8 +68,10 @@ def _print_run(run: AssessRun) -> None:
             item.call_kind,
             a.category,
             a.matched_rule or "",
-            a.criteria_edition,
+            # Rounded for reading; --json keeps the exact stored values.
+            "\n".join(format_evidence(e) for e in a.evidence),
             ", ".join(a.missing_inputs),
+            a.criteria_edition,
         )
     console = Console()
     console.print(table)
