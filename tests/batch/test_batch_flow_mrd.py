@@ -87,6 +87,23 @@ def test_each_row_is_what_flow_mrd_reports_for_that_file(
     assert doc["files_failed"] == 0 and doc["criteria"] == AML_ELN2021.name
 
 
+def test_criteria_and_laboratory_limits_are_applied_as_flow_mrd_applies_them(
+    tube_dir: Path, gating_ml: Path, tmp_path: Path
+) -> None:
+    opts = ["--criteria", "all", "--lod", "10", "--lloq", "30"]
+    out = tmp_path / "rows.json"
+    tube = str(tube_dir / "tube_b.fcs")
+    code, _, err = batch(tube, *gates(gating_ml), *opts, "--threads", "--out", str(out))
+    assert code == 0, err
+    (row,) = json.loads(out.read_text())["files"]
+    single = cli.invoke(app, ["flow", "mrd", tube, *gates(gating_ml), *opts, "--json"])
+    expected = json.loads(single.stdout)
+    expected.pop("file")
+    assert row["result"] == expected
+    assert (row["lod_events"], row["lloq_events"]) == (10, 30)
+    assert row["result"]["criteria"].startswith("ALL")
+
+
 def test_process_tube_on_a_cluster_equals_in_process(
     tube_dir: Path, gating_ml: Path, client: object
 ) -> None:

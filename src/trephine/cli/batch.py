@@ -34,7 +34,7 @@ def _refuse(message: str) -> typer.Exit:
 @app.command("flow-mrd")
 def flow_mrd(
     inputs: list[str] = typer.Argument(
-        ..., metavar="DIR_OR_GLOB...", help="FCS files, directories of them, or globs."
+        ..., metavar="DIR_OR_GLOB", help="FCS files, directories of them, or globs."
     ),
     gating_ml: Path | None = typer.Option(
         None, "--gating-ml", help="Gating-ML 2.0 document gating every tube."
