@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -409,3 +410,33 @@ def test_flowjo_sample_without_the_gate_is_a_row_error(shared_data: Path, tmp_pa
     assert rec.error_type == "ValidationError" and rec.error is not None
     assert "test_data_diamond_01.fcs" in rec.error
     assert "--abnormal" in rec.error and "'LAIP'" in rec.error and "upper_right" in rec.error
+
+
+class _WorkerKiller:
+    """A tube "path" whose opening ends the worker process (as an out-of-memory kill would).
+
+    Only in another process: here (the test process) it refuses, so a mistake in the test
+    cannot end the test run."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.pid = os.getpid()
+
+    def __fspath__(self) -> str:
+        if os.getpid() == self.pid:
+            raise RuntimeError("not in a worker process")
+        os._exit(1)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@pytest.mark.slow
+def test_a_tube_that_kills_its_worker_fails_alone(tube_dir: Path, gating_ml: Path) -> None:
+    tasks = plan_gatingml(expand_inputs([str(tube_dir)]), gating_ml, SETTINGS)
+    killer = TubeTask(path=_WorkerKiller("huge.fcs"), strategy=tasks[0].strategy)  # type: ignore[arg-type]
+    with batch_runner.open_client(workers=2, memory_limit=2**30) as c:
+        recs = batch_runner.run_tubes([tasks[0], killer, tasks[1], tasks[2]], SETTINGS, c)
+    assert [r.ok for r in recs] == [True, False, True, True]
+    assert recs[1].error_type == "KilledWorker"
+    assert recs[1].error is not None and recs[1].error.startswith("huge.fcs: the worker")

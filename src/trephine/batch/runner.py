@@ -109,6 +109,10 @@ def open_client(
             # it workers allocate like any Python process; the memory limit still applies.
             "distributed.nanny.pre-spawn-environ": environ,
             "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+            # Hand a worker its next tube only when it is free (one task per thread): a queued
+            # tube on a worker that dies is counted as a suspect too, so an oversized tube
+            # would otherwise take innocent tubes down with it.
+            "distributed.scheduler.worker-saturation": 1.0,
             # Results are a few hundred bytes: spilling to disk would only write temp files.
             "distributed.worker.memory.target": False,
             "distributed.worker.memory.spill": False,
@@ -120,7 +124,8 @@ def open_client(
             processes=not threads,
             memory_limit=memory_limit if memory_limit is not None else "auto",
             dashboard_address=":0",  # any free port: never collide with a running cluster
-            silence_logs=logging.ERROR,
+            # Worker deaths are reported on the rows; the scheduler's log lines would repeat them.
+            silence_logs=logging.CRITICAL,
         )
         try:
             client = Client(cluster)
