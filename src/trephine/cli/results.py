@@ -358,7 +358,7 @@ def list_results(
 ) -> None:
     """Results by patient and collection date: id, specimen, version, state, headline value."""
     from trephine.domain.results import ResultKind
-    from trephine.services import patients, results
+    from trephine.services import results
     from trephine.workflow import CURRENT_STATES
 
     try:
@@ -369,18 +369,12 @@ def list_results(
     database = _open(database_url, migrate=False)
     try:
         with database.unit_of_work(_acting(None)) as uow:
-            ids = [patient] if patient else [p.patient_id for p in patients.list_patients(uow)]
-            rows = [
-                r
-                for pid in ids
-                for r in results.patient_results(uow, pid, kinds, current_only=False)
-            ]
+            states = CURRENT_STATES if wanted_state is None else (wanted_state,)
+            rows = results.list_results(uow, patient=patient, kinds=kinds, states=states)
     except TrephineError as exc:
         raise _fail(exc) from None
     finally:
         database.dispose()
-    states = CURRENT_STATES if wanted_state is None else frozenset({wanted_state})
-    rows = [r for r in rows if r.state in states]
     if as_json:
         typer.echo(json.dumps([_result_json(r) for r in rows], indent=2))
         return
@@ -668,14 +662,9 @@ def audit_list(
     database = _open(database_url, migrate=False)
     try:
         with database.unit_of_work(_acting(None)) as uow:
-            events = audit.events(uow, entity, entity_id)
+            events = audit.events(uow, entity, entity_id, actor=actor, since=start)
     finally:
         database.dispose()
-    events = [
-        e
-        for e in events
-        if (actor is None or e.actor == actor) and (start is None or e.occurred_at >= start)
-    ]
     if as_json:
         typer.echo(json.dumps([_event_json(e) for e in events], indent=2, default=_json_default))
         return
@@ -795,13 +784,9 @@ def _probe_guards(database: Database) -> list[Check]:
 def _trail_checks(uow: UnitOfWork) -> list[Check]:
     """Does every result version have the audit events its columns claim (who created, signed
     out, amended or cancelled it), and does every result event point at an existing version?"""
-    from trephine.services import audit, patients, results
+    from trephine.services import audit, results
 
-    versions = [
-        r
-        for p in patients.list_patients(uow)
-        for r in results.patient_results(uow, p.patient_id, current_only=False)
-    ]
+    versions = results.list_results(uow, states=None)
     by_id = {v.id: v for v in versions}
     events: dict[int, list[AuditEvent]] = {}
     problems: list[str] = []

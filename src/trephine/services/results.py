@@ -8,6 +8,7 @@ database triggers back this up (see the initial migration).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
@@ -293,19 +294,45 @@ def patient_results(
     current_only: bool = True,
 ) -> list[StoredResult]:
     """A patient's results in collection order; current versions only unless asked."""
-    patient = _rows.patient_row(uow, external_id)
-    query = select(ResultRow, SpecimenRow.accession).join(
-        SpecimenRow, SpecimenRow.id == ResultRow.specimen_id
+    return list_results(
+        uow, patient=external_id, kinds=kinds, states=CURRENT_STATES if current_only else None
     )
-    query = query.where(ResultRow.patient_id == patient.id)
+
+
+def list_results(
+    uow: UnitOfWork,
+    *,
+    patient: str | None = None,
+    kinds: Collection[ResultKind] = (),
+    states: Collection[ResultState] | None = CURRENT_STATES,
+) -> list[StoredResult]:
+    """Results of one patient or of everyone, filtered and ordered by the database.
+
+    Order: patient id, collection date, kind, analyte, version. ``states=None`` means every
+    version (superseded and cancelled included); the default is current versions only. One query
+    whatever the number of patients — listing a whole cohort used to cost one per patient.
+    An unknown ``patient`` raises :class:`NotFound` rather than listing nothing.
+    """
+    query = (
+        select(ResultRow, PatientRow.external_id, SpecimenRow.accession)
+        .join(PatientRow, PatientRow.id == ResultRow.patient_id)
+        .join(SpecimenRow, SpecimenRow.id == ResultRow.specimen_id)
+    )
+    if patient is not None:
+        query = query.where(ResultRow.patient_id == _rows.patient_row(uow, patient).id)
     if kinds:
         query = query.where(ResultRow.kind.in_([str(k) for k in kinds]))
-    if current_only:
-        query = query.where(ResultRow.state.in_(_CURRENT))
+    if states is not None:
+        query = query.where(ResultRow.state.in_([str(s) for s in states]))
     query = query.order_by(
-        ResultRow.collected_on, ResultRow.kind, ResultRow.analyte, ResultRow.version
+        PatientRow.external_id,
+        ResultRow.collected_on,
+        ResultRow.kind,
+        ResultRow.analyte,
+        ResultRow.version,
+        ResultRow.id,
     )
     return [
         _rows.to_result(row, external_id, accession)
-        for row, accession in uow.session.execute(query)
+        for row, external_id, accession in uow.session.execute(query)
     ]
