@@ -76,6 +76,9 @@ class TubeRecord:
     seconds: float = 0.0
     error: str | None = None
     error_type: str | None = None
+    #: with ``--specimens``: the specimen accession and what happened to the result there
+    specimen: str | None = None
+    stored: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -103,6 +106,8 @@ class TubeRecord:
             "flags": ";".join(r.flag_codes) if r else None,
             "warnings": " | ".join(self.warnings) or None,
             "seconds": round(self.seconds, 3),
+            "specimen": self.specimen,
+            "stored": self.stored,
             "error_type": self.error_type,
             "error": self.error,
         }
@@ -379,3 +384,73 @@ def plan_flowjo(paths: Sequence[Path], wsp: Path, settings: MrdSettings) -> list
             )
         )
     return tasks
+
+
+# --------------------------------------------------------------------------- specimens
+
+
+def read_specimen_map(path: Path, files: Sequence[Path]) -> dict[str, str]:
+    """``{file path: specimen accession}`` for every file, from a CSV with ``file`` and
+    ``specimen`` columns (``file`` is the FCS file's name, as instruments export lists).
+
+    Strict, because a result stored on the wrong specimen is worse than none: every input file
+    must be listed exactly once, names must be unique among the inputs, and a listed file that
+    is not an input is an error too (a stale or mistyped list).
+    """
+    import csv
+
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            "--specimens", source, "a UTF-8 CSV file", location=Location(source, offset=exc.start)
+        ) from None
+    reader = csv.DictReader(text.splitlines())
+    missing = [c for c in ("file", "specimen") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValidationError(
+            "header",
+            reader.fieldnames,
+            "columns file, specimen",
+            location=Location(source, row=1),
+            reason=f"missing {', '.join(missing)}",
+        )
+    by_name: dict[str, Path] = {}
+    for f in files:
+        if f.name in by_name:
+            raise ValidationError(
+                "--specimens",
+                f.name,
+                "input files with distinct names",
+                reason=f"both {by_name[f.name]} and {f} are inputs; the map cannot tell them apart",
+            )
+        by_name[f.name] = f
+    mapping: dict[str, str] = {}
+    for n, row in enumerate(reader, start=2):
+        name = (row.get("file") or "").strip()
+        acc = (row.get("specimen") or "").strip()
+        if not name and not acc:
+            continue
+        loc = Location(source, row=n)
+        if name not in by_name:
+            raise ValidationError(
+                "file", name, sorted(by_name), location=loc, reason="not one of the input files"
+            )
+        if not acc:
+            raise ValidationError("specimen", acc, "a specimen accession", location=loc)
+        key = str(by_name[name])
+        if key in mapping:
+            raise ValidationError(
+                "file", name, "each file once", location=loc, reason="listed twice"
+            )
+        mapping[key] = acc
+    unlisted = [str(f) for f in files if str(f) not in mapping]
+    if unlisted:
+        raise ValidationError(
+            "--specimens",
+            source,
+            "a specimen for every input file",
+            reason=f"no specimen for {', '.join(unlisted)}",
+        )
+    return mapping

@@ -69,6 +69,22 @@ def flow_mrd(
         None, "--out", help="Write the rows to a .csv, .json or .xlsx file."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    specimens: Path | None = typer.Option(
+        None,
+        "--specimens",
+        help="CSV with columns file, specimen: the specimen of each FCS file (checked first).",
+    ),
+    store: bool = typer.Option(
+        False, "--store", help="Record each result as a DRAFT flow MRD result on its specimen."
+    ),
+    method: str | None = typer.Option(
+        None, "--method", help="MRD method, required with --specimens: LAIP, DfN, LAIP+DfN."
+    ),
+    panel: str | None = typer.Option(None, "--panel", help="Panel name to record."),
+    actor: str | None = typer.Option(None, "--actor", help="Who records them (audit trail)."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Database URL (default: TREPHINE_DATABASE_URL)."
+    ),
 ) -> None:
     """Gate and quantify MRD in many FCS tubes in parallel: one row per file.
 
@@ -78,7 +94,8 @@ def flow_mrd(
     from trephine.analysis.flow.mrd import CRITERIA, with_limits
     from trephine.batch import flow_mrd as core
     from trephine.batch import output, runner
-    from trephine.errors import TrephineError
+    from trephine.cli.flow_store import METHODS
+    from trephine.errors import TrephineError, ValidationError
 
     if (gating_ml is None) == (flowjo is None):
         raise _refuse("give one strategy: --gating-ml XML or --flowjo WSP")
@@ -102,17 +119,38 @@ def flow_mrd(
         limit = runner.parse_memory_limit(memory_limit)
         settings = core.MrdSettings(denominator=denominator, abnormal=abnormal, criteria=crit)
         paths = core.expand_inputs(inputs)
+        if store and specimens is None:
+            raise ValidationError("--store", True, "--specimens MAP.csv with --store")
+        if specimens is not None and method not in METHODS:
+            raise ValidationError(
+                "--method", method, METHODS, reason="the MRD method is required with --specimens"
+            )
         if gating_ml is not None:
             tasks = core.plan_gatingml(paths, gating_ml, settings)
         else:
             assert flowjo is not None
             tasks = core.plan_flowjo(paths, flowjo, settings)
+        accessions: dict[str, str] = {}
+        if specimens is not None:
+            accessions = core.read_specimen_map(specimens, paths)
+            # Every specimen is checked before any tube is read: a typo in the map must not
+            # surface after an hour of gating.
+            _check_specimens(sorted(set(accessions.values())), actor, database_url)
     except TrephineError as exc:
         raise _refuse(core.one_line(exc)) from None
     except OSError as exc:
         raise _refuse(core.one_line(exc)) from None
 
     records = _run(tasks, settings, scheduler, workers, limit, threads, progress)
+    if accessions:
+        strategy_file = gating_ml if gating_ml is not None else flowjo
+        assert strategy_file is not None and method is not None
+        records = [
+            _record_on_specimen(
+                r, accessions[r.file], strategy_file, method, panel, store, actor, database_url
+            )
+            for r in records
+        ]
     failed = [r for r in records if not r.ok]
     meta: dict[str, object] = {
         "criteria": crit.name,
@@ -200,11 +238,81 @@ def _run(
     return records
 
 
+def _check_specimens(accessions: list[str], actor: str | None, database_url: str | None) -> None:
+    """Each specimen exists and takes flow MRD (the services' check); nothing is written."""
+    from trephine.cli.records import _actor, _open
+    from trephine.services.flow_results import check_flow_specimen
+
+    database = _open(database_url, migrate=False)
+    try:
+        with database.unit_of_work(actor or _actor()) as uow:
+            for acc in accessions:
+                check_flow_specimen(uow, acc)
+    finally:
+        database.dispose()
+
+
+def _record_on_specimen(
+    rec: TubeRecord,
+    specimen: str,
+    strategy_file: Path,
+    method: str,
+    panel: str | None,
+    store: bool,
+    actor: str | None,
+    database_url: str | None,
+) -> TubeRecord:
+    """Store (or, without --store, check) one tube's result the way ``flow mrd --store`` does.
+
+    Runs here, in the client, one tube after another: results are tiny and the database is
+    the client's, not the workers'. A refusal becomes the row's error; the result stays on it.
+    """
+    from dataclasses import replace
+
+    from trephine.batch.flow_mrd import one_line
+    from trephine.cli.flow_store import store_result
+    from trephine.errors import TrephineError
+
+    if rec.result is None:
+        return replace(rec, specimen=specimen, stored="not stored (no result)")
+    try:
+        summary = store_result(
+            rec.result,
+            fcs_path=Path(rec.file),
+            gating_path=strategy_file,
+            specimen=specimen,
+            method=method,
+            panel=panel,
+            store=store,
+            actor=actor,
+            database_url=database_url,
+        )
+    except (TrephineError, OSError) as exc:
+        return replace(
+            rec,
+            specimen=specimen,
+            stored="not stored",
+            error=f"{rec.file}: not stored on {specimen}: {one_line(exc)}",
+            error_type=type(exc).__name__,
+        )
+    if "result_id" not in summary:
+        return replace(rec, specimen=specimen, stored="checked; nothing stored (add --store)")
+    verb = "stored" if summary["created"] else "already stored"
+    return replace(
+        rec,
+        specimen=specimen,
+        stored=f"{verb}: result {summary['result_id']} v{summary['version']} ({summary['state']})",
+    )
+
+
 def _print_table(records: list[TubeRecord]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table("file", "events", "abnormal / denominator", "MRD %", "call", "flags", "error")
+    with_specimens = any(r.specimen is not None for r in records)
+    if with_specimens:
+        table.add_column("specimen")
     for r in records:
         res = r.result
         table.add_row(
@@ -215,5 +323,6 @@ def _print_table(records: list[TubeRecord]) -> None:
             res.call.value if res else "",
             ", ".join(res.flag_codes) if res else "",
             r.error or "",
+            *([f"{r.specimen}: {r.stored}"] if with_specimens else []),
         )
     Console(width=200).print(table)
