@@ -246,6 +246,7 @@ def test_an_empty_directory_is_a_usage_error(tmp_path: Path, gating_ml: Path) ->
     [
         (["--criteria", "XYZ"], "allowed: AML, ALL, CLL, MM"),
         (["--out", "rows.txt"], ".csv, .json, .xlsx"),
+        (["--out", "/nonexistent-dir/rows.csv"], "no such directory"),
         (["--memory-limit", "lots"], "--memory-limit"),
         (["--lod", "60", "--lloq", "50"], "0 < LOD <= LLOQ"),
         (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "--scheduler"),

@@ -2,7 +2,7 @@
 
 ``trephine batch flow-mrd DIR_OR_GLOB... (--gating-ml XML | --flowjo WSP) --denominator G
 --abnormal G [--criteria AML] [--workers N] [--memory-limit 2GiB] [--scheduler ADDRESS]
-[--threads] [--out results.csv|.json|.xlsx]``
+[--threads] [--out results.csv|.json|.xlsx] [--specimens MAP.csv --method M [--store]]``
 
 Exit codes: 0 every file quantified; 1 some files failed (each failed row carries its one-line
 error; the others are complete); 2 bad usage (nothing was processed).
