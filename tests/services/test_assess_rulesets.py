@@ -6,14 +6,24 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import pytest
-
 from trephine.domain import Patient, Sex
 from trephine.domain import quantity as q
 from trephine.domain.patient import Diagnosis, Disease
 from trephine.domain.quantity import Qualifier, Quantity
-from trephine.domain.results import BloodCount, FlowMethod, FlowMRD
-from trephine.errors import CriteriaNotApplicable
+from trephine.domain.results import (
+    FREE_LIGHT_CHAIN,
+    SERUM_M_PROTEIN,
+    URINE_M_PROTEIN,
+    AspirateDifferential,
+    BloodCount,
+    CellClass,
+    FlowMethod,
+    FlowMRD,
+    Immunofixation,
+    LightChain,
+    Paraprotein,
+    PlasmacytomaStatus,
+)
 from trephine.services import assessments
 from trephine.services import patients as patient_service
 from trephine.store.database import Database
@@ -93,7 +103,102 @@ def test_mds_response_names_what_is_missing(database: Database) -> None:
     assert r.timeline.best_response == "CR"
 
 
-def test_myeloma_is_refused_not_guessed(database: Database) -> None:
+def pp(
+    serum: str | None,
+    *,
+    urine: str | None = None,
+    kappa_mg_l: str | None = None,
+    lambda_mg_l: str | None = None,
+    ife: Immunofixation | None = Immunofixation.POSITIVE,
+) -> Paraprotein:
+    """IgG kappa paraprotein; FLC given in mg/L as analysers report them."""
+    flc = FREE_LIGHT_CHAIN
+    return Paraprotein(
+        "IgG kappa",
+        serum_m_protein=None if serum is None else SERUM_M_PROTEIN.parse(serum),
+        urine_m_protein=None if urine is None else URINE_M_PROTEIN.parse(urine),
+        involved_light_chain=LightChain.KAPPA,
+        involved_flc=None if kappa_mg_l is None else flc.quantity(Decimal(kappa_mg_l), "mg/L"),
+        uninvolved_flc=None if lambda_mg_l is None else flc.quantity(Decimal(lambda_mg_l), "mg/L"),
+        serum_ife=ife,
+        urine_ife=ife,
+        plasmacytoma=PlasmacytomaStatus.ABSENT,
+    )
+
+
+def pc_diff(plasma_cells: int) -> AspirateDifferential:
+    return AspirateDifferential(
+        {
+            CellClass.PLASMA_CELL: plasma_cells,
+            CellClass.NEUTROPHIL: 300 - plasma_cells,
+            CellClass.ERYTHROBLAST: 150,
+            CellClass.LYMPHOCYTE: 50,
+        },
+        cells_counted=500,
+    )
+
+
+def test_flc_in_mg_per_litre_is_stored_in_mg_per_decilitre() -> None:
+    assert FREE_LIGHT_CHAIN.quantity(Decimal("452"), "mg/L").value == Decimal("45.2")
+    assert pp("3", kappa_mg_l="452", lambda_mg_l="8").flc_ratio == Decimal("56.5")
+
+
+def test_myeloma_vgpr_then_cr_with_flow_mrd_negative_at_ten_to_the_minus_five(
+    database: Database,
+) -> None:
     patient(database, Disease.MYELOMA)
-    with pytest.raises(CriteriaNotApplicable, match="IMWG2016"):
-        run(database)
+    biopsy(
+        database,
+        0,
+        0,
+        [("A", pc_diff(200)), ("B", pp("3.2", urine="450", kappa_mg_l="452", lambda_mg_l="8"))],
+    )
+    biopsy(database, 120, 1, [("B", pp("0.2", urine="40", kappa_mg_l="30", lambda_mg_l="9"))])
+    mrd = Quantity(None, "%", Qualifier.NOT_DETECTED, lod=Decimal("0.0007"), lloq=Decimal("0.002"))
+    biopsy(
+        database,
+        220,
+        2,
+        [
+            ("A", pc_diff(5)),  # 1 % plasma cells
+            ("A", FlowMRD(mrd, FlowMethod.DFN, events_acquired=3_000_000, abnormal_events=0)),
+            (
+                "B",
+                pp("0", urine="0", kappa_mg_l="14", lambda_mg_l="11", ife=Immunofixation.NEGATIVE),
+            ),
+        ],
+    )
+    r = run(database)
+    assert r.ruleset == "IMWG2016"
+    calls = [(s.call_kind, s.assessment.category) for s in r.assessments]
+    assert ("response", "VGPR") in calls  # 94 % serum fall, urine < 100 mg/24 h
+    # CR (IFE negative, < 5 % plasma cells); sCR needs IHC clonality, which is not stored.
+    assert ("response", "CR") in calls
+    assert ("mrd", "FLOW_MRD_NEGATIVE") in calls
+    assert all(c != "PD" for _, c in calls) and r.alerts == ()
+    assert r.timeline.best_response == "CR"
+
+
+def test_myeloma_progression_from_the_nadir_raises_an_alert(database: Database) -> None:
+    patient(database, Disease.MYELOMA)
+    biopsy(database, 0, 0, [("A", pc_diff(150)), ("B", pp("2.5"))])
+    biopsy(database, 100, 1, [("B", pp("0.2"))])
+    biopsy(database, 200, 2, [("B", pp("0.6"))])  # +0.4 g/dL: ≥ 25 % but < 0.5 g/dL
+    biopsy(database, 260, 3, [("B", pp("0.9"))])  # +0.7 g/dL from the 0.2 nadir: PD
+    r = run(database)
+    pd = [
+        (s.assessment.assessed_on, s.assessment.category)
+        for s in r.assessments
+        if s.call_kind == "progression"
+    ]
+    assert [c for _, c in pd] == ["NOT_MET", "NOT_MET", "PD"]
+    assert [(a.raised_on, a.code) for a in r.alerts] == [
+        (D0 + dt.timedelta(days=260), "MYELOMA_PROGRESSION")
+    ]
+
+
+def test_myeloma_without_a_baseline_paraprotein_makes_no_call(database: Database) -> None:
+    patient(database, Disease.MYELOMA)
+    biopsy(database, 200, 1, [("B", pp("0.4"))])  # no pre-treatment value to compare with
+    r = run(database)
+    assert r.assessments == () and r.alerts == ()

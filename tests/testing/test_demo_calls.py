@@ -159,3 +159,22 @@ def test_mds_gets_evaluable_iwg_2023_calls(demo: dict[Scenario, list[Calls]]) ->
         seen.update(responses)
     assert "NO_RESPONSE" in seen
     assert seen - {"NO_RESPONSE"}, seen
+
+
+def test_myeloma_vgpr_then_cr_mrd_negative_or_progression(
+    demo: dict[Scenario, list[Calls]],
+) -> None:
+    outcomes: set[str] = set()
+    for calls in demo[Scenario.MYELOMA]:
+        responses = calls.categories("response", "IMWG2016")
+        assert responses and responses[0] == "VGPR", (calls.patient.patient, responses)
+        if "MYELOMA_PROGRESSION" in calls.alerts:
+            assert "PD" in calls.categories("progression")
+            assert "CR" not in responses
+            outcomes.add("PD")
+        else:
+            assert "CR" in responses, (calls.patient.patient, responses)
+            assert "FLOW_MRD_NEGATIVE" in calls.categories("mrd", "IMWG2016-MRD")
+            assert "PD" not in calls.categories("progression")
+            outcomes.add("CR")
+    assert outcomes == {"PD", "CR"}

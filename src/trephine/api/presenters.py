@@ -39,6 +39,7 @@ from trephine.domain.results import (
     Karyotype,
     MolecularMRD,
     NGSVariant,
+    Paraprotein,
     ResultValue,
 )
 from trephine.domain.therapy import CarTInfusion, CellularTherapy, TherapyLine, Transplant
@@ -149,6 +150,8 @@ def label(value: ResultValue) -> str:
             return f"Donor chimerism ({value.lineage})"
         case Extramedullary():
             return f"Extramedullary disease ({value.site})"
+        case Paraprotein():
+            return f"Paraprotein ({value.isotype})"
     return type(value).__name__  # pragma: no cover - every kind is matched above
 
 
@@ -229,6 +232,20 @@ def summary(value: ResultValue) -> str:
             return _join((f"donor {value.donor_percent}", value.method))
         case Extramedullary():
             return _join((value.site, "present" if value.present else "absent", value.method))
+        case Paraprotein():
+            ratio = value.flc_ratio
+            return _join(
+                (
+                    _q(value.serum_m_protein, "serum M"),
+                    _q(value.urine_m_protein, "urine M"),
+                    _q(value.involved_flc, f"involved FLC ({value.involved_light_chain})"),
+                    _q(value.uninvolved_flc, "uninvolved FLC"),
+                    None if ratio is None else f"κ/λ {ratio.quantize(Decimal('0.01'))}",
+                    None if value.serum_ife is None else f"serum IFE {value.serum_ife}",
+                    None if value.urine_ife is None else f"urine IFE {value.urine_ife}",
+                    None if value.plasmacytoma is None else f"plasmacytoma {value.plasmacytoma}",
+                )
+            )
     return ""  # pragma: no cover
 
 

@@ -40,6 +40,7 @@ class ResultKind(StrEnum):
     KARYOTYPE = "karyotype"
     CHIMERISM = "chimerism"
     EXTRAMEDULLARY = "extramedullary"
+    PARAPROTEIN = "paraprotein"
 
 
 def _check(measure: q.Measure, value: Quantity | None) -> None:
@@ -530,6 +531,97 @@ class Extramedullary:
         return self.site
 
 
+class Immunofixation(StrEnum):
+    NEGATIVE = "negative"
+    POSITIVE = "positive"
+
+
+class LightChain(StrEnum):
+    KAPPA = "kappa"
+    LAMBDA = "lambda"
+
+
+class PlasmacytomaStatus(StrEnum):
+    ABSENT = "absent"
+    PRESENT = "present"
+
+
+#: Serum M-protein (SPEP densitometry). g/L and mg/dL are converted at ingestion.
+SERUM_M_PROTEIN = q.Measure(
+    "serum_m_protein",
+    "g/dL",
+    Decimal(0),
+    Decimal(20),
+    {"g/L": Decimal("0.1"), "mg/dL": Decimal("0.001")},
+)
+#: Urine M-protein in a 24-hour collection (UPEP).
+URINE_M_PROTEIN = q.Measure(
+    "urine_m_protein",
+    "mg/24h",
+    Decimal(0),
+    Decimal(100000),
+    {"mg/24 h": Decimal(1), "g/24h": Decimal(1000), "g/24 h": Decimal(1000)},
+)
+#: Serum free light chain. Analysers (Freelite, N Latex) report mg/L; IMWG 2016 thresholds
+#: (dFLC > 10 mg/dL) are in mg/dL, so mg/L is converted at ingestion (÷ 10).
+FREE_LIGHT_CHAIN = q.Measure(
+    "free_light_chain", "mg/dL", Decimal(0), Decimal(10000), {"mg/L": Decimal("0.1")}
+)
+
+
+@dataclass(frozen=True)
+class Paraprotein:
+    """Serum/urine M-protein, serum free light chains, immunofixation and plasmacytoma status
+    of one date — the myeloma response markers (IMWG 2016). Every field is optional because
+    labs report them separately; what is absent stays "not recorded", never 0.
+
+    No LOINC code: ``shared/spec/clinical-systems.md`` lists none for these tests, and
+    inventing one would be worse than leaving the code empty.
+    """
+
+    kind: ClassVar[ResultKind] = ResultKind.PARAPROTEIN
+    code: ClassVar[Code | None] = None
+
+    isotype: str  # heavy/light chain of the M-protein, e.g. "IgG kappa"; the analyte
+    serum_m_protein: Quantity | None = None
+    urine_m_protein: Quantity | None = None
+    involved_light_chain: LightChain | None = None
+    involved_flc: Quantity | None = None
+    uninvolved_flc: Quantity | None = None
+    serum_ife: Immunofixation | None = None
+    urine_ife: Immunofixation | None = None
+    plasmacytoma: PlasmacytomaStatus | None = None
+
+    def __post_init__(self) -> None:
+        require_text("isotype", self.isotype)
+        _check(SERUM_M_PROTEIN, self.serum_m_protein)
+        _check(URINE_M_PROTEIN, self.urine_m_protein)
+        _check(FREE_LIGHT_CHAIN, self.involved_flc)
+        _check(FREE_LIGHT_CHAIN, self.uninvolved_flc)
+        if (self.involved_flc or self.uninvolved_flc) and self.involved_light_chain is None:
+            # Without it the κ/λ ratio cannot be formed the right way up.
+            raise ValidationError(
+                "involved_light_chain", None, [c.value for c in LightChain], reason="missing"
+            )
+
+    @property
+    def analyte(self) -> str:
+        return self.isotype
+
+    @property
+    def flc_ratio(self) -> Decimal | None:
+        """κ/λ ratio (normal 0.26–1.65), formed from involved/uninvolved and the chain."""
+        inv, uninv = self.involved_flc, self.uninvolved_flc
+        if inv is None or uninv is None or inv.value is None or uninv.value is None:
+            return None
+        kappa, lam = (
+            (inv.value, uninv.value)
+            if self.involved_light_chain is LightChain.KAPPA
+            else (uninv.value, inv.value)
+        )
+        return None if lam == 0 else kappa / lam
+
+
 ResultValue = (
     BloodCount
     | AspirateDifferential
@@ -540,6 +632,7 @@ ResultValue = (
     | Karyotype
     | Chimerism
     | Extramedullary
+    | Paraprotein
 )
 
 RESULT_TYPES: Mapping[ResultKind, type[ResultValue]] = MappingProxyType(
@@ -555,6 +648,7 @@ RESULT_TYPES: Mapping[ResultKind, type[ResultValue]] = MappingProxyType(
             Karyotype,
             Chimerism,
             Extramedullary,
+            Paraprotein,
         )
     }
 )

@@ -249,6 +249,18 @@ RESULT_FIELDS: Mapping[r.ResultKind, Mapping[str, ResultField]] = MappingProxyTy
             "method": _of("method", FieldType.TEXT),
             "size_mm": _of("size_mm", FieldType.DECIMAL),
         },
+        r.ResultKind.PARAPROTEIN: {
+            "isotype": _of("isotype", FieldType.TEXT),
+            "serum_m_protein": _quantity("serum_m_protein", r.SERUM_M_PROTEIN),
+            "urine_m_protein": _quantity("urine_m_protein", r.URINE_M_PROTEIN),
+            "involved_light_chain": _of("involved_light_chain", FieldType.CHOICE, r.LightChain),
+            # FLC in mg/L (as analysers report) are converted to mg/dL at ingestion.
+            "involved_flc": _quantity("involved_flc", r.FREE_LIGHT_CHAIN),
+            "uninvolved_flc": _quantity("uninvolved_flc", r.FREE_LIGHT_CHAIN),
+            "serum_ife": _of("serum_ife", FieldType.CHOICE, r.Immunofixation),
+            "urine_ife": _of("urine_ife", FieldType.CHOICE, r.Immunofixation),
+            "plasmacytoma": _of("plasmacytoma", FieldType.CHOICE, r.PlasmacytomaStatus),
+        },
     }
 )
 

@@ -13,6 +13,18 @@ Interpretations [I], stated for review:
   = abnormal events.
 * **MDS IWG 2023** — one call per marrow after the diagnostic one: blasts, blood counts of the
   same day, baselines from the diagnostic marrow's day; transfusion history is not stored.
+* **Myeloma IMWG 2016** — one response call per date with a paraprotein result after the
+  baseline (the latest paraprotein on or before the first therapy line starts; without therapy
+  lines, the first within 30 days of diagnosis). Serum/urine M-protein, IFE, FLC (involved /
+  uninvolved, κ/λ ratio formed with the involved chain), plasmacytoma status; marrow plasma
+  cells from a differential of the same day (so CR, which needs a marrow, is only called on a
+  marrow day; other days stop at VGPR — never a guessed CR). The rule set follows the baseline:
+  serum M ≥ 1 g/dL or urine M ≥ 200 mg/24 h → measurable-disease table; else dFLC ≥ 10 mg/dL →
+  FLC-only table; else the marrow plasma-cell fallback. Progression (PD) is checked from the
+  nadir of every earlier value since baseline; alert ``MYELOMA_PROGRESSION`` (IMWG needs two
+  consecutive assessments to confirm — the alert says so). dFLC = involved − uninvolved, 0 when
+  the involved chain is no longer in excess. MRD: a flow MRD result the same day
+  as a CR/sCR is "NGF", negative unless detected, sensitivity = the LOD as a fraction [I].
 * **Alert** ``MRD_CONVERSION`` when an MRD call of the same method turns from negative
   (``MRD_CR`` / ``UNDETECTABLE_MRD4``) to positive (``MRD_FAILURE`` / ``MRD_POSITIVE``).
 """
@@ -28,13 +40,16 @@ from typing import Any
 from trephine.criteria.cases import build_facts, specs_of
 from trephine.criteria.engine import evaluate
 from trephine.criteria.model import Assessment, RuleSet
-from trephine.criteria.sets import all_mrd, iwcll_cll, iwg2023_mds
+from trephine.criteria.sets import all_mrd, imwg2016_mm, iwcll_cll, iwg2023_mds
 from trephine.criteria.timeline import Alert, DatedAssessment, TimelineResult
 from trephine.domain.results import (
     AspirateDifferential,
     BloodCount,
+    CellClass,
     FlowMRD,
     MolecularMRD,
+    Paraprotein,
+    PlasmacytomaStatus,
 )
 from trephine.services.assess_mapping import (
     ASSESSED_STATES,
@@ -48,6 +63,7 @@ from trephine.services.views import StoredResult
 ALL_RULESET = "ALL-MRD-2021"
 CLL_RULESET = "iwCLL2018-MRD"
 MDS_RULESET = "IWG2023"
+MM_RULESET = "IMWG2016"
 _NEGATIVE = {"MRD_CR", "UNDETECTABLE_MRD4"}
 _POSITIVE = {"MRD_FAILURE", "MRD_POSITIVE"}
 _HUNDRED = Decimal(100)
@@ -180,9 +196,137 @@ def cll_calls(inputs: PatientInputs) -> TimelineResult:
     return _mrd_calls(inputs, iwcll_cll.MRD, _cll_values)
 
 
+_MM_MARKERS = ("serum_m_g_dl", "urine_m_mg_24h", "dflc_mg_dl", "bm_pc_pct")
+
+
+def _paraprotein(results: list[StoredResult]) -> Paraprotein | None:
+    found = [r for r in results if isinstance(r.value, Paraprotein)]
+    return None if not found else max(found, key=lambda r: r.id).value  # type: ignore[return-value]
+
+
+def _mm_values(pp: Paraprotein | None, results: list[StoredResult]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if pp is not None:
+        for key, quantity in (
+            ("serum_m_g_dl", pp.serum_m_protein),
+            ("urine_m_mg_24h", pp.urine_m_protein),
+            ("involved_flc_mg_dl", pp.involved_flc),
+            ("uninvolved_flc_mg_dl", pp.uninvolved_flc),
+        ):
+            if value_of(quantity) is not None:
+                values[key] = value_of(quantity)
+        if pp.flc_ratio is not None:
+            values["flc_ratio"] = pp.flc_ratio
+        if "involved_flc_mg_dl" in values and "uninvolved_flc_mg_dl" in values:
+            # dFLC is the excess of the involved chain; in remission the involved chain can
+            # fall below the uninvolved one, which is no excess (0), not a negative amount [I].
+            values["dflc_mg_dl"] = max(
+                Decimal(0), values["involved_flc_mg_dl"] - values["uninvolved_flc_mg_dl"]
+            )
+        for key, ife in (("serum_ife", pp.serum_ife), ("urine_ife", pp.urine_ife)):
+            if ife is not None:
+                values[key] = str(ife)
+        if pp.plasmacytoma is not None:
+            values["plasmacytoma"] = pp.plasmacytoma is PlasmacytomaStatus.PRESENT
+    for r in results:
+        if isinstance(r.value, AspirateDifferential):
+            values["bm_pc_pct"] = r.value.percent(CellClass.PLASMA_CELL)
+    return values
+
+
+def _mm_table(baseline: Mapping[str, Any]) -> RuleSet:
+    serum, urine = baseline.get("serum_m_g_dl"), baseline.get("urine_m_mg_24h")
+    if (serum is not None and serum >= 1) or (urine is not None and urine >= 200):
+        return imwg2016_mm.RESPONSE
+    dflc = baseline.get("dflc_mg_dl")
+    if dflc is not None and dflc >= 10:
+        return imwg2016_mm.FLC_ONLY
+    return imwg2016_mm.BM_ONLY
+
+
+def myeloma_calls(inputs: PatientInputs) -> TimelineResult:
+    grouped = _by_date(inputs)
+    days = {d: _mm_values(_paraprotein(rs), rs) for d, rs in grouped.items()}
+    pp_dates = [d for d, rs in grouped.items() if _paraprotein(rs) is not None]
+    if inputs.therapy_lines:
+        start = min(line.start for line in inputs.therapy_lines)
+        before = [d for d in pp_dates if d <= start]
+        baseline_on = before[-1] if before else None
+    else:
+        baseline_on = diagnostic_date(pp_dates, inputs.diagnoses, ())
+    out: list[DatedAssessment] = []
+    alerts: list[Alert] = []
+    if baseline_on is None:
+        # Without a pre-treatment M-protein no response can be measured: say so once.
+        return TimelineResult((), (), None, None)
+    baseline = dict(days[baseline_on])
+    # The diagnostic marrow may precede the serum sample by days: take its plasma cells.
+    marrows = [d for d, v in days.items() if "bm_pc_pct" in v and d <= baseline_on]
+    if "bm_pc_pct" not in baseline and marrows:
+        baseline["bm_pc_pct"] = days[marrows[-1]]["bm_pc_pct"]
+    table = _mm_table(baseline)
+    base_facts = {
+        f"baseline_{k}": v
+        for k, v in baseline.items()
+        if k in (*_MM_MARKERS, "involved_flc_mg_dl", "uninvolved_flc_mg_dl")
+    }
+    nadir: dict[str, Decimal] = {
+        m: baseline[m] for m in _MM_MARKERS if isinstance(baseline.get(m), Decimal)
+    }
+    progressed = False
+    for date in pp_dates:
+        if date <= baseline_on:
+            continue
+        values = days[date]
+        where = f"{date.isoformat()} paraprotein"
+        response = _run(table, {**base_facts, **values}, where)
+        out.append(_dated(date, "response", response))
+        pd_values = {**values, **{f"nadir_{m}": v for m, v in nadir.items()}}
+        pd = _run(imwg2016_mm.PROGRESSION, pd_values, where)
+        out.append(_dated(date, "progression", pd))
+        if pd.category == "PD" and not progressed:
+            progressed = True
+            alerts.append(
+                Alert(
+                    date,
+                    "MYELOMA_PROGRESSION",
+                    f"IMWG 2016 progression ({pd.rule_id}); confirm on a second consecutive "
+                    "assessment",
+                )
+            )
+        for m in _MM_MARKERS:
+            if isinstance(values.get(m), Decimal) and (m not in nadir or values[m] < nadir[m]):
+                nadir[m] = values[m]
+        cr = response.category in ("CR", "sCR")
+        for r in grouped[date]:
+            if isinstance(r.value, FlowMRD) and cr:
+                q = r.value.mrd
+                mrd = {
+                    "cr_achieved": True,
+                    "mrd_method": "NGF",
+                    "mrd_result": "positive" if detected(q) else "negative",
+                }
+                if q.lod is not None:
+                    mrd["mrd_sensitivity"] = q.lod / _HUNDRED
+                out.append(_dated(date, "mrd", _run(imwg2016_mm.MRD, mrd, f"{where} MRD")))
+    best = min(
+        (
+            a.category
+            for a in out
+            if a.category in table.categories
+            and a.category not in (table.not_evaluable, "NOT_EVALUABLE_BY_BM_BRANCH")
+            and a.category in imwg2016_mm.RESPONSE.categories
+        ),
+        key=imwg2016_mm.RESPONSE.categories.index,
+        default=None,
+    )
+    return TimelineResult(tuple(out), tuple(alerts), None, best)
+
+
 #: Rule-set label (stored with alerts) → per-date evaluator.
 EVALUATORS: dict[str, Callable[[PatientInputs], TimelineResult]] = {
     ALL_RULESET: all_calls,
     CLL_RULESET: cll_calls,
     MDS_RULESET: mds_calls,
+    MM_RULESET: myeloma_calls,
 }

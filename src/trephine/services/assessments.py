@@ -32,6 +32,7 @@ from trephine.services.assess_rulesets import (
     CLL_RULESET,
     EVALUATORS,
     MDS_RULESET,
+    MM_RULESET,
 )
 from trephine.services.views import StoredAlert, StoredAssessment
 from trephine.store.database import Database, UnitOfWork
@@ -100,17 +101,17 @@ def patient_assessments(uow: UnitOfWork, external_id: str) -> list[StoredAssessm
 
 #: Stored-timeline rule sets by diagnosis. AML runs the ELN 2022 + ELN 2021 timeline of
 #: :mod:`trephine.criteria.timeline`; ALL, CLL and MDS run per-date calls
-#: (:mod:`trephine.services.assess_rulesets`). Myeloma is refused with a clear message: the
-#: IMWG criteria need serum/urine M-protein and free light chains, which the store does not
-#: hold yet, so every call would be "not evaluable".
+#: (:mod:`trephine.services.assess_rulesets`), and so does myeloma (IMWG 2016, from the
+#: stored paraprotein results: M-protein, free light chains, immunofixation).
 AML_TIMELINE = "ELN2022+ELN2021"
 TIMELINE_RULESETS: dict[str, str] = {
     "AML": AML_TIMELINE,
     "ALL": ALL_RULESET,
     "CLL": CLL_RULESET,
     "MDS": MDS_RULESET,
+    "myeloma": MM_RULESET,
 }
-PLANNED_RULESETS: dict[str, str] = {"myeloma": "IMWG2016"}
+PLANNED_RULESETS: dict[str, str] = {}
 RULESET_ALIASES = {
     "ELN2022": AML_TIMELINE,
     "AML": AML_TIMELINE,
@@ -120,6 +121,8 @@ RULESET_ALIASES = {
     CLL_RULESET: CLL_RULESET,
     "iwCLL2018": CLL_RULESET,
     MDS_RULESET: MDS_RULESET,
+    MM_RULESET: MM_RULESET,
+    "IMWG": MM_RULESET,
 }
 
 Evaluator = Callable[[list[TimepointInput], Mapping[str, Any]], TimelineResult]

@@ -61,9 +61,12 @@ from trephine.domain.results import (
     CELLULARITY,
     DONOR_PERCENT,
     FLOW_MRD,
+    FREE_LIGHT_CHAIN,
     INFILTRATE,
     MOLECULAR_RATIO,
     RING_SIDEROBLASTS,
+    SERUM_M_PROTEIN,
+    URINE_M_PROTEIN,
     VAF,
     AspirateDifferential,
     BloodCount,
@@ -75,12 +78,16 @@ from trephine.domain.results import (
     FibrosisGrade,
     FlowMethod,
     FlowMRD,
+    Immunofixation,
     IronScale,
     Karyotype,
+    LightChain,
     Lineage,
     MolecularMethod,
     MolecularMRD,
     NGSVariant,
+    Paraprotein,
+    PlasmacytomaStatus,
     ResultValue,
     TransfusionDependence,
 )
@@ -985,6 +992,7 @@ def myeloma(b: _Builder) -> None:
         classification=Classification.IMWG_2014,
     )
     pc0 = r.uniform(25, 70)
+    serum0 = r.uniform(2.5, 5.5)  # g/dL: measurable disease (IMWG: ≥ 1 g/dL)
     b.marrow(
         b.diagnosed_on,
         Indication.DIAGNOSIS,
@@ -996,6 +1004,9 @@ def myeloma(b: _Builder) -> None:
             "infiltrate_type": "plasma cells, CD138+, kappa-restricted",
             "infiltrate": _pct(INFILTRATE, pc0 + r.uniform(-5, 10), 0),
         },
+        blood_extra=(
+            _paraprotein(serum0, r.uniform(200, 900), r.uniform(200, 1500), r.uniform(5, 15), True),
+        ),
     )
     start = _days(b.diagnosed_on, r.randint(7, 21))
     end = b.line(
@@ -1017,6 +1028,13 @@ def myeloma(b: _Builder) -> None:
         cycle_days=1,
         dosing_days=1,
     )
+    # After 4 × VRd: ≥ 90 % fall in serum M, urine M < 100 mg/24 h — VGPR.
+    b.blood(
+        _days(end, r.randint(3, 10)),
+        _paraprotein(
+            serum0 * r.uniform(0.03, 0.08), r.uniform(20, 80), r.uniform(20, 40), 10, True
+        ),
+    )
     b.cellular.append(Transplant(transplant, DonorType.AUTOLOGOUS, Intensity.INTENSIVE))
     b.line(
         "lenalidomide maintenance",
@@ -1029,7 +1047,10 @@ def myeloma(b: _Builder) -> None:
         ongoing=True,
     )
     # Day +100 marrow with NGF MRD at 10^-5 (IMWG 2016: ≥ 2 × 10^6 cells, sensitivity 10^-5).
+    # MRD-negative patients are in CR (IFE negative, normal FLC); the others stay in VGPR and
+    # progress by the 1-year marrow (serum M ≥ 0.5 g/dL and ≥ 25 % above the nadir).
     mrd_neg = r.random() < 0.6
+    nadir = r.uniform(0.1, 0.3)
     b.marrow(
         _days(transplant, r.randint(95, 110)),
         Indication.MRD,
@@ -1038,6 +1059,11 @@ def myeloma(b: _Builder) -> None:
         cellularity=r.uniform(30, 55),
         counts=_recovered(b),
         extra=(b.flow(None if mrd_neg else r.uniform(0.002, 0.05), events=3_000_000),),
+        blood_extra=(
+            _paraprotein(0, 0, r.uniform(10, 18), r.uniform(9, 14), False)
+            if mrd_neg
+            else _paraprotein(nadir, r.uniform(0, 60), r.uniform(20, 35), 10, True),
+        ),
     )
     b.marrow(
         _days(transplant, r.randint(350, 380)),
@@ -1047,6 +1073,32 @@ def myeloma(b: _Builder) -> None:
         cellularity=r.uniform(30, 55),
         counts=_recovered(b),
         extra=(b.flow(None if mrd_neg else r.uniform(0.05, 1.0), events=3_000_000),),
+        blood_extra=(
+            _paraprotein(0, 0, r.uniform(10, 18), r.uniform(9, 14), False)
+            if mrd_neg
+            else _paraprotein(
+                nadir + r.uniform(0.7, 1.5), r.uniform(50, 150), r.uniform(60, 200), 10, True
+            ),
+        ),
+    )
+
+
+def _paraprotein(
+    serum_g_dl: float, urine_mg_24h: float, kappa_mg_l: float, lambda_mg_l: float, ife: bool
+) -> Paraprotein:
+    """IgG kappa paraprotein of one date; FLC given in mg/L as analysers report them (stored in
+    mg/dL, the unit of the IMWG thresholds)."""
+    positive = Immunofixation.POSITIVE if ife else Immunofixation.NEGATIVE
+    return Paraprotein(
+        "IgG kappa",
+        serum_m_protein=SERUM_M_PROTEIN.quantity(_d(serum_g_dl, 2)),
+        urine_m_protein=URINE_M_PROTEIN.quantity(_d(urine_mg_24h, 0)),
+        involved_light_chain=LightChain.KAPPA,
+        involved_flc=FREE_LIGHT_CHAIN.quantity(_d(kappa_mg_l, 1), "mg/L"),
+        uninvolved_flc=FREE_LIGHT_CHAIN.quantity(_d(lambda_mg_l, 1), "mg/L"),
+        serum_ife=positive,
+        urine_ife=positive,
+        plasmacytoma=PlasmacytomaStatus.ABSENT,
     )
 
 
