@@ -18,7 +18,7 @@ from trephine.domain.procedure import (
     Side,
     Site,
 )
-from trephine.domain.results import ResultKind
+from trephine.domain.results import ResultKind, ResultValue
 from trephine.domain.specimen import Fragmentation, Hemodilution, Specimen, SpecimenType
 from trephine.domain.therapy import (
     CarTInfusion,
@@ -134,7 +134,11 @@ def to_specimen(row: SpecimenRow) -> Specimen:
     )
 
 
-def to_result(row: ResultRow, patient_id: str, accession: str) -> StoredResult:
+def to_result(
+    row: ResultRow, patient_id: str, accession: str, value: ResultValue | None = None
+) -> StoredResult:
+    """The view of ``row``; pass ``value`` when the caller has just encoded it into the row
+    (decoding the JSON again would only cost time and give the same value back)."""
     return StoredResult(
         id=row.id,
         patient_id=patient_id,
@@ -144,7 +148,7 @@ def to_result(row: ResultRow, patient_id: str, accession: str) -> StoredResult:
         collected_on=row.collected_on,
         version=row.version,
         state=ResultState(row.state),
-        value=decode_result(row.kind, row.value),
+        value=decode_result(row.kind, row.value) if value is None else value,
         created_by=row.created_by,
         created_at=row.created_at,
         supersedes_id=row.supersedes_id,

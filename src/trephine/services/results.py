@@ -152,30 +152,7 @@ def record_result(
         uow.audit("verify", "result", row.id, {"version": row.version})
     patient = uow.session.get(PatientRow, row.patient_id)
     assert patient is not None  # the specimen's foreign key guarantees it
-    return _stored(row, value, patient.external_id, accession), True
-
-
-def _stored(row: ResultRow, value: ResultValue, patient_id: str, accession: str) -> StoredResult:
-    """The view of a row just written, without decoding the JSON we just encoded."""
-    return StoredResult(
-        id=row.id,
-        patient_id=patient_id,
-        accession=accession,
-        kind=ResultKind(row.kind),
-        analyte=row.analyte,
-        collected_on=row.collected_on,
-        version=row.version,
-        state=ResultState(row.state),
-        value=value,
-        created_by=row.created_by,
-        created_at=row.created_at,
-        supersedes_id=row.supersedes_id,
-        verified_by=row.verified_by,
-        verified_at=row.verified_at,
-        amended_by=row.amended_by,
-        amended_at=row.amended_at,
-        amendment_reason=row.amendment_reason,
-    )
+    return _rows.to_result(row, patient.external_id, accession, value), True
 
 
 def edit_draft(uow: UnitOfWork, result_id: int, value: ResultValue) -> StoredResult:

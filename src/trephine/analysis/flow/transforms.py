@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -177,10 +178,12 @@ class _TabulatedInverse:
     ``y(-v) = 2 x1 - y(v)`` that both the logicle and the hyperlog are defined with.
     """
 
-    def __init__(self, x1: float, top: float, rate: float) -> None:
-        self.x1 = x1
-        self.rate = rate
-        self.top = top
+    def __init__(self, p: _BiexParams) -> None:
+        self.p = p
+        self.x1 = p.x1
+        self.rate = p.b
+        # Tables start at the top of the scale (y = 1, data T) and grow past it for data above T.
+        self.top = 1.0
         self._u_table: tuple[float, FloatArray, FloatArray] | None = None
         self._vmax = -1.0
         self._du = 1.0
@@ -316,10 +319,6 @@ class _TabulatedInverse:
 
 
 class _LogicleSolver(_TabulatedInverse):
-    def __init__(self, p: _BiexParams) -> None:
-        super().__init__(p.x1, 1.0, p.b)
-        self.p = p
-
     def forward_pos(self, y: FloatArray) -> FloatArray:
         p = self.p
         return p.a * np.exp(p.b * y) - p.c * np.exp(-p.d * y) - p.f
@@ -350,10 +349,6 @@ class _LogicleSolver(_TabulatedInverse):
 
 
 class _HyperlogSolver(_TabulatedInverse):
-    def __init__(self, p: _BiexParams) -> None:
-        super().__init__(p.x1, 1.0, p.b)
-        self.p = p
-
     def forward_pos(self, y: FloatArray) -> FloatArray:
         p = self.p
         return p.a * np.exp(p.b * y) + p.c * y - p.f
@@ -377,40 +372,44 @@ def _check_biex(name: str, T: float, W: float, M: float, A: float) -> None:
 
 
 @dataclass(frozen=True)
-class LogicleTransform(Transform):
-    """Gating-ML ``logicle`` (Parks, Roederer & Moore 2006; Moore & Parks 2012).
-
-    ``apply`` returns the scale value ``y`` with ``B(y) = x`` where
-    ``B(y) = a e^{b y} - c e^{-d y} - f`` for ``y >= x1`` and ``B(y) = -B(2 x1 - y)`` below.
-    """
+class _BiexTransform(Transform):
+    """What logicle and hyperlog share: the Gating-ML T, W, M, A parameters, the scale geometry
+    derived from them (x0, x1, x2, b), and inversion through a tabulated solver. Subclasses give
+    only the coefficients of their forward function and the solver that knows its shape."""
 
     T: float = 262144.0
     W: float = 0.5
     M: float = 4.5
     A: float = 0.0
-    _solver: _LogicleSolver = field(init=False, repr=False, compare=False)
+    _solver: _TabulatedInverse = field(init=False, repr=False, compare=False)
+
+    _name: ClassVar[str]
+
+    def _check(self) -> None:
+        _check_biex(self._name, self.T, self.W, self.M, self.A)
+
+    def _coefficients(self, w: float, x1: float, x0: float, b: float) -> _BiexParams:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _make_solver(self, p: _BiexParams) -> _TabulatedInverse:
+        raise NotImplementedError  # pragma: no cover - abstract
 
     def __post_init__(self) -> None:
-        _check_biex("logicle", self.T, self.W, self.M, self.A)
+        self._check()
         w = self.W / (self.M + self.A)
         x2 = self.A / (self.M + self.A)
         x1 = x2 + w
         x0 = x2 + 2 * w
         b = (self.M + self.A) * LN10
+        params = (self.T, self.W, self.M, self.A)
         try:
-            d = _solve_d(b, w)
-            c_a = math.exp(x0 * (b + d))
-            mf_a = math.exp(b * x1) - c_a / math.exp(d * x1)
-            a = self.T / ((math.exp(b) - mf_a) - c_a / math.exp(d))
+            p = self._coefficients(w, x1, x0, b)
         except (OverflowError, ZeroDivisionError, ValueError):
             raise ValidationError(
-                "logicle (T, W, M, A)",
-                (self.T, self.W, self.M, self.A),
-                "parameters giving a finite, invertible scale",
+                f"{self._name} (T, W, M, A)", params, "parameters giving a finite, invertible scale"
             ) from None
-        p = _BiexParams(a=a, b=b, c=c_a * a, d=d, f=mf_a * a, x1=x1)
-        solver = _LogicleSolver(p)
-        solver.check("logicle", (self.T, self.W, self.M, self.A))
+        solver = self._make_solver(p)
+        solver.check(self._name, params)
         object.__setattr__(self, "_solver", solver)
 
     def apply(self, x: ArrayLike) -> FloatArray:
@@ -421,44 +420,46 @@ class LogicleTransform(Transform):
 
 
 @dataclass(frozen=True)
-class HyperlogTransform(Transform):
+class LogicleTransform(_BiexTransform):
+    """Gating-ML ``logicle`` (Parks, Roederer & Moore 2006; Moore & Parks 2012).
+
+    ``apply`` returns the scale value ``y`` with ``B(y) = x`` where
+    ``B(y) = a e^{b y} - c e^{-d y} - f`` for ``y >= x1`` and ``B(y) = -B(2 x1 - y)`` below.
+    """
+
+    _name: ClassVar[str] = "logicle"
+
+    def _coefficients(self, w: float, x1: float, x0: float, b: float) -> _BiexParams:
+        d = _solve_d(b, w)
+        c_a = math.exp(x0 * (b + d))
+        mf_a = math.exp(b * x1) - c_a / math.exp(d * x1)
+        a = self.T / ((math.exp(b) - mf_a) - c_a / math.exp(d))
+        return _BiexParams(a=a, b=b, c=c_a * a, d=d, f=mf_a * a, x1=x1)
+
+    def _make_solver(self, p: _BiexParams) -> _TabulatedInverse:
+        return _LogicleSolver(p)
+
+
+@dataclass(frozen=True)
+class HyperlogTransform(_BiexTransform):
     """Gating-ML ``hyperlog`` (Bagwell 2005), inverse of ``a e^{b y} + c y - f``."""
 
-    T: float = 262144.0
-    W: float = 0.5
-    M: float = 4.5
-    A: float = 0.0
-    _solver: _HyperlogSolver = field(init=False, repr=False, compare=False)
+    _name: ClassVar[str] = "hyperlog"
 
-    def __post_init__(self) -> None:
-        _check_biex("hyperlog", self.T, self.W, self.M, self.A)
+    def _check(self) -> None:
+        super()._check()
+        # Its linear coefficient is e^{b x0} / w: unlike logicle, hyperlog has no W = 0 case.
         _require(self.W > 0, "hyperlog.W", self.W, "W > 0")
-        w = self.W / (self.M + self.A)
-        x2 = self.A / (self.M + self.A)
-        x1 = x2 + w
-        x0 = x2 + 2 * w
-        b = (self.M + self.A) * LN10
-        try:
-            e0 = math.exp(b * x0)
-            c_a = e0 / w
-            f_a = math.exp(b * x1) + c_a * x1
-            a = self.T / ((math.exp(b) + c_a) - f_a)
-        except (OverflowError, ZeroDivisionError):
-            raise ValidationError(
-                "hyperlog (T, W, M, A)",
-                (self.T, self.W, self.M, self.A),
-                "parameters giving a finite, invertible scale",
-            ) from None
-        p = _BiexParams(a=a, b=b, c=c_a * a, d=0.0, f=f_a * a, x1=x1)
-        solver = _HyperlogSolver(p)
-        solver.check("hyperlog", (self.T, self.W, self.M, self.A))
-        object.__setattr__(self, "_solver", solver)
 
-    def apply(self, x: ArrayLike) -> FloatArray:
-        return self._solver.solve(x)
+    def _coefficients(self, w: float, x1: float, x0: float, b: float) -> _BiexParams:
+        e0 = math.exp(b * x0)
+        c_a = e0 / w
+        f_a = math.exp(b * x1) + c_a * x1
+        a = self.T / ((math.exp(b) + c_a) - f_a)
+        return _BiexParams(a=a, b=b, c=c_a * a, d=0.0, f=f_a * a, x1=x1)
 
-    def inverse(self, y: ArrayLike) -> FloatArray:
-        return self._solver.forward(y)
+    def _make_solver(self, p: _BiexParams) -> _TabulatedInverse:
+        return _HyperlogSolver(p)
 
 
 @dataclass(frozen=True)
