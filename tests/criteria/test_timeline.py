@@ -205,3 +205,16 @@ def test_landmark_after_cr_then_relapse_is_not_refractory() -> None:
     assert "REFRACTORY" not in [a.code for a in result.alerts]
     assert "HEMATOLOGIC_RELAPSE" in [a.code for a in result.alerts]
     assert all(c == "NOT_REFRACTORY" for _, c in kinds(result, "landmark") if _ >= day(200))
+
+
+def test_order_with_same_day_ties_matches_the_full_sort_key() -> None:
+    import itertools
+
+    from trephine.criteria.timeline import _in_order
+
+    mrd_a = TimepointInput(day(30), ObservationKind.MRD, {"method": "MFC", "pct": 0})
+    mrd_b = TimepointInput(day(30), ObservationKind.MRD, {"method": "qPCR", "detected": False})
+    points = [DIAGNOSTIC, marrow(30, 2, courses=1), mrd_a, mrd_b, marrow(60, 3, courses=2)]
+    expected = sorted(points, key=TimepointInput.sort_key)
+    for perm in itertools.permutations(points):
+        assert _in_order(perm) == expected

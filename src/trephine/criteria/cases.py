@@ -402,11 +402,9 @@ AML_STRUCT = frozenset(
 AML_SPECS = specs_of(eln2022_aml.RESPONSE, eln2022_aml.RELAPSE)
 
 
-def mrd_facts(
-    result: Mapping[str, JSON], where: str, hemodilute: bool | None
-) -> dict[str, Fact | None]:
-    """One ELN 2021 MRD result (as in the case format) → facts of the MRD rule set."""
-    known = {
+#: Built once, not per MRD result (a stored timeline maps thousands of them).
+_MRD_KNOWN = frozenset(
+    {
         "method",
         "pct",
         "cd45_events",
@@ -421,19 +419,28 @@ def mrd_facts(
         "replicates_total",
         *FREE_TEXT,
     }
+)
+_MRD_SPECS = specs_of(eln2021_mrd.MRD)
+_MFC_PCT = InputSpec("pct", InputKind.NUMBER, "%", maximum=Decimal(100))
+
+
+def mrd_facts(
+    result: Mapping[str, JSON], where: str, hemodilute: bool | None
+) -> dict[str, Fact | None]:
+    """One ELN 2021 MRD result (as in the case format) → facts of the MRD rule set."""
+    known = _MRD_KNOWN
     for key in result:
         if key not in known:
-            refuse_or_ignore(where, key, result[key], known)
+            refuse_or_ignore(where, key, result[key], set(known))
     method = _allowed(f"{where}.method", result.get("method"), ("MFC", "qPCR", "dPCR", "NGS"))
     if method is None:
         raise ValidationError(
             f"{where}.method", None, ("MFC", "qPCR", "dPCR", "NGS"), reason="missing"
         )
-    specs = specs_of(eln2021_mrd.MRD)
+    specs = _MRD_SPECS
     facts: dict[str, Fact | None] = {"mrd_method": method, "hemodilute": hemodilute}
     if method == "MFC":
-        pct_spec = InputSpec("pct", InputKind.NUMBER, "%", maximum=Decimal(100))
-        facts["mfc_pct"] = convert(pct_spec, result.get("pct"), f"{where}.pct")
+        facts["mfc_pct"] = convert(_MFC_PCT, result.get("pct"), f"{where}.pct")
         facts["cd45_events"] = convert(
             specs["cd45_events"], result.get("cd45_events"), f"{where}.cd45_events"
         )

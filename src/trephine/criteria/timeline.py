@@ -36,7 +36,7 @@ from trephine.criteria.cases import (
     to_decimal,
     with_mrd,
 )
-from trephine.criteria.engine import evaluate
+from trephine.criteria.engine import evaluate, resolve_params
 from trephine.criteria.model import Assessment
 from trephine.criteria.series import MrdSample, chimerism_trend, mrd_relapse_states
 from trephine.criteria.sets import diagnostics, eln2021_mrd, eln2022_aml
@@ -80,8 +80,31 @@ class TimepointInput:
     def sort_key(self) -> tuple[dt.date, int, str]:
         # Same-day observations in kind order, then a canonical text of the values, so that the
         # order in which they were given never matters.
-        order = list(ObservationKind).index(self.kind)
-        return (self.date, order, json.dumps(self.values, sort_keys=True, default=str))
+        return (self.date, _KIND_ORDER[self.kind], _canonical(self.values))
+
+
+_KIND_ORDER = {kind: i for i, kind in enumerate(ObservationKind)}
+
+
+def _canonical(values: Mapping[str, Any]) -> str:
+    return json.dumps(values, sort_keys=True, default=str)
+
+
+def _in_order(points: Iterable[TimepointInput]) -> list[TimepointInput]:
+    """Points by :meth:`TimepointInput.sort_key`, computing the canonical text of the values
+    only for same-date same-kind ties (the JSON text of every point was a tenth of the time of
+    a whole timeline, and ties are rare: two MRD results of one day)."""
+    ordered = sorted(points, key=lambda p: (p.date, _KIND_ORDER[p.kind]))
+    i = 0
+    while i < len(ordered):
+        j = i + 1
+        head = ordered[i]
+        while j < len(ordered) and ordered[j].date == head.date and ordered[j].kind is head.kind:
+            j += 1
+        if j - i > 1:
+            ordered[i:j] = sorted(ordered[i:j], key=lambda p: _canonical(p.values))
+        i = j
+    return ordered
 
 
 @dataclass(frozen=True)
@@ -133,7 +156,14 @@ def assess_timeline(
 ) -> TimelineResult:
     """Assess one patient's observations in date order (the order given does not matter)."""
     params = dict(params or {})
-    ordered = sorted(points, key=TimepointInput.sort_key)
+    ordered = _in_order(points)
+    # Each rule set's parameters are resolved (defaults + the caller's overrides, validated)
+    # once per timeline, not once per evaluation.
+    p_response = _resolved(eln2022_aml.RESPONSE, params)
+    p_relapse = _resolved(eln2022_aml.RELAPSE, params)
+    p_landmark = _resolved(eln2022_aml.LANDMARK, params)
+    p_chimerism = _resolved(diagnostics.CHIMERISM, params)
+    p_mrd = _own(eln2021_mrd.MRD, params)
     out: list[DatedAssessment] = []
     alerts: list[Alert] = []
     baseline: Decimal | None = None
@@ -171,7 +201,7 @@ def assess_timeline(
             facts = build_facts(point.values, AML_SPECS, where, AML_STRUCT)
             if facts.get("baseline_bm_blasts_pct") is None:
                 facts["baseline_bm_blasts_pct"] = baseline
-            response = evaluate(eln2022_aml.RESPONSE, facts, _own(eln2022_aml.RESPONSE, params))
+            response = evaluate(eln2022_aml.RESPONSE, facts, p_response, resolved=True)
             label = with_mrd(
                 response.category,
                 mrd_status_by_date.get(point.date, "UNKNOWN"),
@@ -182,7 +212,7 @@ def assess_timeline(
             if in_remission:
                 facts["pb_positive_samples"] = Decimal(len(pb_positive_dates))
                 facts["pb_positive_span_days"] = _span(pb_positive_dates)
-                relapse = evaluate(eln2022_aml.RELAPSE, facts, _own(eln2022_aml.RELAPSE, params))
+                relapse = evaluate(eln2022_aml.RELAPSE, facts, p_relapse, resolved=True)
                 out.append(_dated(point.date, "relapse", relapse))
                 if relapse.category == "HEMATOLOGIC_RELAPSE":
                     alerts.append(
@@ -205,7 +235,7 @@ def assess_timeline(
                 lm = _landmark(
                     point.therapy,
                     _cr_achieved(best_overall, response.category),
-                    params,
+                    p_landmark,
                 )
                 out.append(_dated(point.date, "landmark", lm))
                 if lm.category == "REFRACTORY" and not refractory_alerted:
@@ -223,7 +253,7 @@ def assess_timeline(
                     "pb_positive_samples": Decimal(len(pb_positive_dates)),
                     "pb_positive_span_days": _span(pb_positive_dates),
                 }
-                relapse = evaluate(eln2022_aml.RELAPSE, facts2, _own(eln2022_aml.RELAPSE, params))
+                relapse = evaluate(eln2022_aml.RELAPSE, facts2, p_relapse, resolved=True)
                 out.append(_dated(point.date, "relapse", relapse))
                 if relapse.category == "HEMATOLOGIC_RELAPSE":
                     alerts.append(
@@ -235,9 +265,7 @@ def assess_timeline(
                     )
                     best, pb_positive_dates = None, []
         elif point.kind is ObservationKind.MRD:
-            status, assessments = mrd_status(
-                dict(point.values), where, _own(eln2021_mrd.MRD, params), None
-            )
+            status, assessments = mrd_status(dict(point.values), where, p_mrd, None)
             mrd_status_by_date[point.date] = status
             for a in assessments:
                 out.append(_dated(point.date, "mrd", a))
@@ -256,9 +284,7 @@ def assess_timeline(
             donor = convert(spec, point.values.get("donor_pct"), f"{where}.donor_pct")
             if not isinstance(donor, Decimal):
                 raise ValidationError(f"{where}.donor_pct", None, "0–100 % donor", reason="missing")
-            a = evaluate(
-                diagnostics.CHIMERISM, {"donor_pct": donor}, _own(diagnostics.CHIMERISM, params)
-            )
+            a = evaluate(diagnostics.CHIMERISM, {"donor_pct": donor}, p_chimerism, resolved=True)
             out.append(_dated(point.date, "chimerism", a))
             if chimerism and chimerism[-1][2] == "FULL_DONOR" and a.category != "FULL_DONOR":
                 alerts.append(
@@ -304,6 +330,10 @@ def _own(rs: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in names}
 
 
+def _resolved(rs: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    return resolve_params(rs, _own(rs, params))
+
+
 def _span(dates: list[dt.date]) -> Decimal:
     return Decimal((max(dates) - min(dates)).days) if dates else Decimal(0)
 
@@ -328,6 +358,7 @@ def _cr_achieved(best_overall: str | None, current: str) -> bool | None:
 def _landmark(
     therapy: TherapyContext, cr_achieved: bool | None, params: Mapping[str, Any]
 ) -> Assessment:
+    """The landmark call; ``params`` are the LANDMARK rule set's resolved parameters."""
     facts: dict[str, Any] = {
         "therapy_intensity": None if therapy.intensity is None else therapy.intensity.value,
         "courses_completed": None
@@ -338,4 +369,4 @@ def _landmark(
         else Decimal(therapy.days_since_start),
         "cr_achieved": cr_achieved,
     }
-    return evaluate(eln2022_aml.LANDMARK, facts, _own(eln2022_aml.LANDMARK, params))
+    return evaluate(eln2022_aml.LANDMARK, facts, params, resolved=True)
