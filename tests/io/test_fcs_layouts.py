@@ -262,6 +262,41 @@ def test_scaled_columns_subset_and_bad_timestep(tmp_path: Path) -> None:
         f.scaled([2])
 
 
+def test_scaled_rows_scale_only_the_events_asked_for(tmp_path: Path) -> None:
+    # Log decoding, a gain, and $TIMESTEP on the time channel: every scaling rule, per row subset.
+    kw = channels(
+        3,
+        [16, 16, 16],
+        [1024, 1024, 1024],
+        **{
+            "$DATATYPE": "I",
+            "$BYTEORD": "1,2",
+            "$TOT": "5",
+            "$TIMESTEP": "0.5",
+            "$P1E": "4,1",
+            "$P2G": "2.0",
+            "$P3N": "Time",
+        },
+    )
+    payload = np.array(
+        [[0, 10, 100], [256, 20, 200], [512, 30, 300], [768, 40, 400], [1023, 50, 500]],
+        dtype="<u2",
+    ).tobytes()
+    f = read_fcs(write(tmp_path, build(kw, payload)))
+    everything = f.scaled()
+    mask = np.array([True, False, True, False, True])
+    picks = np.array([4, 0, 2])
+    for rows in (slice(1, 4), picks, mask):
+        for cols in ([2, 0], [1], [0, 1, 2]):
+            np.testing.assert_array_equal(f.scaled(cols, rows=rows), everything[rows][:, cols])
+        np.testing.assert_array_equal(f.scaled(rows=rows), everything[rows])
+    np.testing.assert_allclose(
+        f.scaled([0, 2], rows=picks), [[10 ** (4 * 1023 / 1024), 250.0], [1.0, 50.0], [1e2, 150.0]]
+    )
+    assert f.scaled([1], rows=slice(5, 5)).shape == (0, 1)
+    assert f.raw[:, 1].tolist() == [10, 20, 30, 40, 50]  # raw stays raw
+
+
 def test_comp_keyword_without_names_covers_first_channels(tmp_path: Path) -> None:
     kw = channels(3, [32] * 3, [1024] * 3, **{"$DATATYPE": "F", "$BYTEORD": "1,2,3,4", "$TOT": "1"})
     kw["$COMP"] = "2,1,0.5,0,1"

@@ -317,16 +317,14 @@ def _find_channel(name: str, channels: Sequence[str], source: str) -> int:
 class FcsEvents:
     """An :class:`EventSource` over a file read by :func:`trephine.io.fcs.read_fcs`.
 
-    Columns are scaled for the requested rows only, with the same rules as
-    :meth:`FcsFile.scaled` ($PnE log decoding, $PnG gain, $TIMESTEP on the time channel):
-    ``scaled()`` works on all rows, and gating needs blocks and subsets of rows without a float64
-    copy of whole columns it does not use.
+    Columns come from :meth:`FcsFile.scaled` ($PnE log decoding, $PnG gain, $TIMESTEP on the
+    time channel) for the requested rows only: gating works on blocks and subsets of rows and
+    must not make a float64 copy of whole columns it does not use.
     """
 
     def __init__(self, fcs: FcsFile) -> None:
         self._f = fcs
         self._names = fcs.channel_names
-        self._timestep = fcs.timestep
 
     @property
     def source(self) -> str:
@@ -351,36 +349,12 @@ class FcsEvents:
             ) from None
 
     def column(self, channel: str, idx: Rows) -> FloatArray:
-        j = self._index(channel)
-        raw = self._f.raw
-        out: FloatArray = (raw[:, j] if idx is None else raw[idx, j]).astype(np.float64)
-        self._scale(out, j)
+        out: FloatArray = self._f.scaled([self._index(channel)], rows=idx)[:, 0]
         return out
 
     def columns(self, channels: Sequence[str], idx: Rows) -> FloatArray:
-        js = [self._index(c) for c in channels]
-        raw = self._f.raw
-        block = raw if idx is None else raw[idx]
-        out: FloatArray = block[:, js].astype(np.float64)
-        for k, j in enumerate(js):
-            self._scale(out[:, k], j)
+        out: FloatArray = self._f.scaled([self._index(c) for c in channels], rows=idx)
         return out
-
-    def _scale(self, out: FloatArray, j: int) -> None:
-        """Scale one column in place, exactly as :meth:`FcsFile.scaled` does."""
-        ch = self._f.channels[j]
-        if ch.is_time:
-            step = self._timestep
-            if step != 1.0:
-                out *= step
-            return
-        if ch.amp_decades > 0 and ch.range > 0:
-            out *= ch.amp_decades / ch.range
-            with np.errstate(over="ignore"):  # a corrupt value decodes to inf, as in scaled()
-                np.power(10.0, out, out=out)
-            out *= ch.amp_offset
-        if ch.gain not in (0.0, 1.0):
-            out /= ch.gain
 
     def spillover(self) -> tuple[Sequence[str], FloatArray] | None:
         s = self._f.spillover
