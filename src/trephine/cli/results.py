@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from enum import Enum
@@ -343,6 +344,27 @@ def _concurrent(result_id: int, exc: Exception) -> typer.Exit:
     )
 
 
+@contextmanager
+def _changing(result_id: int, actor: str, database_url: str | None) -> Iterator[UnitOfWork]:
+    """One unit of work changing result ``result_id`` (verify, amend, cancel): a refusal exits 2
+    with one line, a lost race with someone else exits 1 (see :func:`_concurrent`); either way
+    the transaction is rolled back whole."""
+    import sqlalchemy.exc
+
+    database = _open(database_url, migrate=False)
+    try:
+        with database.unit_of_work(actor) as uow:
+            yield uow
+    except ConcurrentChange as exc:
+        raise _concurrent(result_id, exc) from None
+    except TrephineError as exc:
+        raise _fail(exc) from None
+    except sqlalchemy.exc.IntegrityError as exc:
+        raise _concurrent(result_id, exc) from None
+    finally:
+        database.dispose()
+
+
 @results_app.command("list")
 def list_results(
     patient: str | None = typer.Option(None, "--patient", help="Only this patient's results."),
@@ -480,23 +502,10 @@ def verify(
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Sign out a draft (draft → verified). Anything else is refused by the lifecycle."""
-    import sqlalchemy.exc
-
     from trephine.services import results
 
-    actor = _acting(user)
-    database = _open(database_url, migrate=False)
-    try:
-        with database.unit_of_work(actor) as uow:
-            done = results.verify_result(uow, result_id)
-    except ConcurrentChange as exc:
-        raise _concurrent(result_id, exc) from None
-    except TrephineError as exc:
-        raise _fail(exc) from None
-    except sqlalchemy.exc.IntegrityError as exc:
-        raise _concurrent(result_id, exc) from None
-    finally:
-        database.dispose()
+    with _changing(result_id, _acting(user), database_url) as uow:
+        done = results.verify_result(uow, result_id)
     typer.echo(
         f"result {done.id} ({done.kind} {done.analyte}".rstrip()
         + f") v{done.version} signed out by {done.verified_by} at {_when(done.verified_at)}"
@@ -536,8 +545,6 @@ def amend(
 ) -> None:
     """Correct a signed-out result: a new version (state amended) supersedes it, with who, when
     and why; the original stays readable. Drafts are not amended (they are still editable)."""
-    import sqlalchemy.exc
-
     from trephine.errors import IllegalTransition
     from trephine.services import results
     from trephine.workflow import Action, next_state
@@ -554,35 +561,25 @@ def amend(
         raise _fail(exc) from None
     if not assignments:
         raise _fail("nothing to amend: give at least one --set FIELD=VALUE")
-    database = _open(database_url, migrate=False)
-    try:
-        with database.unit_of_work(actor) as uow:
-            current = results.get_result(uow, result_id)
-            # The lifecycle decides before the new value is even parsed, so amending a draft or a
-            # superseded version says so instead of complaining about the value.
-            try:
-                next_state(_entity(current), current.state, Action.AMEND)
-            except IllegalTransition as exc:
-                if current.state is ResultState.SUPERSEDED:
-                    latest = results.history(uow, result_id)[-1]
-                    raise IllegalTransition(
-                        _entity(current),
-                        exc.from_state,
-                        exc.to_state,
-                        f"a superseded version is never changed; amend the current version, "
-                        f"result {latest.id} (v{latest.version}, {latest.state})",
-                    ) from None
-                raise
-            value = amended_value(current.value, assignments)
-            done = results.amend_result(uow, result_id, value, reason)
-    except ConcurrentChange as exc:
-        raise _concurrent(result_id, exc) from None
-    except TrephineError as exc:
-        raise _fail(exc) from None
-    except sqlalchemy.exc.IntegrityError as exc:
-        raise _concurrent(result_id, exc) from None
-    finally:
-        database.dispose()
+    with _changing(result_id, actor, database_url) as uow:
+        current = results.get_result(uow, result_id)
+        # The lifecycle decides before the new value is even parsed, so amending a draft or a
+        # superseded version says so instead of complaining about the value.
+        try:
+            next_state(_entity(current), current.state, Action.AMEND)
+        except IllegalTransition as exc:
+            if current.state is ResultState.SUPERSEDED:
+                latest = results.history(uow, result_id)[-1]
+                raise IllegalTransition(
+                    _entity(current),
+                    exc.from_state,
+                    exc.to_state,
+                    f"a superseded version is never changed; amend the current version, "
+                    f"result {latest.id} (v{latest.version}, {latest.state})",
+                ) from None
+            raise
+        value = amended_value(current.value, assignments)
+        done = results.amend_result(uow, result_id, value, reason)
     typer.echo(
         f"result {done.id} v{done.version} ({done.state}) supersedes result {done.supersedes_id} "
         f"v{done.version - 1}; amended by {done.amended_by} at {_when(done.amended_at)}: "
@@ -598,25 +595,13 @@ def cancel(
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Withdraw a draft entered in error (it stays in the database as cancelled)."""
-    import sqlalchemy.exc
-
     from trephine.services import results
 
     actor = _acting(user)
     if reason is None or not reason.strip():
         raise _fail(ValidationError("--reason", reason, "a non-empty reason for cancelling"))
-    database = _open(database_url, migrate=False)
-    try:
-        with database.unit_of_work(actor) as uow:
-            done = results.cancel_result(uow, result_id, reason)
-    except ConcurrentChange as exc:
-        raise _concurrent(result_id, exc) from None
-    except TrephineError as exc:
-        raise _fail(exc) from None
-    except sqlalchemy.exc.IntegrityError as exc:
-        raise _concurrent(result_id, exc) from None
-    finally:
-        database.dispose()
+    with _changing(result_id, actor, database_url) as uow:
+        done = results.cancel_result(uow, result_id, reason)
     typer.echo(f"result {done.id} v{done.version} cancelled by {actor}: {reason.strip()}")
 
 

@@ -35,6 +35,21 @@ def hierarchy(shared_dir: Path) -> Path:
     return shared_dir / "bench" / "mrd-hierarchy.gatingml.xml"
 
 
+def mrd_args(fcs: str | Path, gating_ml: Path, denominator: str, abnormal: str) -> list[str]:
+    """``flow mrd`` with the gates that define the percentage; options go after it."""
+    return [
+        "flow",
+        "mrd",
+        str(fcs),
+        "--gating-ml",
+        str(gating_ml),
+        "--denominator",
+        denominator,
+        "--abnormal",
+        abnormal,
+    ]
+
+
 @pytest.mark.shared_data
 @pytest.mark.slow
 def test_bench_hierarchy_counts_equal_flowkit(small_tube: Path, hierarchy: Path) -> None:
@@ -90,19 +105,7 @@ def test_gate_json_and_membership_match_compliance_truth(shared_data: Path, tmp_
 @pytest.mark.shared_data
 def test_mrd_json(small_tube: Path, hierarchy: Path) -> None:
     res = runner.invoke(
-        app,
-        [
-            "flow",
-            "mrd",
-            str(small_tube),
-            "--gating-ml",
-            str(hierarchy),
-            "--denominator",
-            "CD45pos",
-            "--abnormal",
-            "CD34pos_CD117pos",
-            "--json",
-        ],
+        app, [*mrd_args(small_tube, hierarchy, "CD45pos", "CD34pos_CD117pos"), "--json"]
     )
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
@@ -142,36 +145,8 @@ def test_refusals_bad_inputs(shared_data: Path, hierarchy: Path, tmp_path: Path)
         (["flow", "gate", data1, "--gating-ml", str(bad_xml)], "bad.xml"),
         (["flow", "gate", corrupted, "--gating-ml", str(hierarchy)], "corrupted.fcs"),
         (["flow", "gate", data1], "--gating-ml"),
-        (
-            [
-                "flow",
-                "mrd",
-                data1,
-                "--gating-ml",
-                str(hierarchy),
-                "--denominator",
-                "CD45",
-                "--abnormal",
-                "Blasts",
-            ],
-            "CD45",
-        ),
-        (
-            [
-                "flow",
-                "mrd",
-                data1,
-                "--gating-ml",
-                str(hierarchy),
-                "--denominator",
-                "Cells",
-                "--abnormal",
-                "Blasts",
-                "--criteria",
-                "XYZ",
-            ],
-            "XYZ",
-        ),
+        (mrd_args(data1, hierarchy, "CD45", "Blasts"), "CD45"),
+        ([*mrd_args(data1, hierarchy, "Cells", "Blasts"), "--criteria", "XYZ"], "XYZ"),
     ]
     for args, needle in cases:
         res = runner.invoke(app, args)
@@ -194,18 +169,7 @@ def test_gating_path_imports_stay_light() -> None:
 
 @pytest.mark.shared_data
 def test_mrd_hemodilution_options(small_tube: Path, hierarchy: Path) -> None:
-    base = [
-        "flow",
-        "mrd",
-        str(small_tube),
-        "--gating-ml",
-        str(hierarchy),
-        "--denominator",
-        "CD45pos",
-        "--abnormal",
-        "CD34pos_CD117pos",
-        "--json",
-    ]
+    base = [*mrd_args(small_tube, hierarchy, "CD45pos", "CD34pos_CD117pos"), "--json"]
     res = runner.invoke(app, [*base, "--no-spicules"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
