@@ -141,23 +141,33 @@ def import_(
     typer.echo(f"{verb} {source}: {created}; {unchanged} already present (unchanged)")
 
 
+def _derived_json(value: object) -> dict[str, Any] | None:
+    """What the criteria read from a differential (derived, not stored), for JSON readers;
+    None for every other kind of result."""
+    from trephine.domain.results import AspirateDifferential
+
+    if not isinstance(value, AspirateDifferential):
+        return None
+    ratio = value.me_ratio()
+    return {
+        "blast_percent": str(value.blast_percent),
+        "me_ratio": None if ratio is None else str(ratio),
+        "adequate": value.adequate,
+    }
+
+
 def _record_json(record: PatientRecord) -> Any:
     from pydantic import TypeAdapter
 
-    from trephine.domain.results import AspirateDifferential
     from trephine.services.views import PatientRecord
 
     data = TypeAdapter(PatientRecord).dump_python(record, mode="json", warnings=False)
     # Result values are a union of dataclasses; tag each with its kind for readers.
     for stored, encoded in zip(record.results, data["results"], strict=True):
         encoded["value"] = {"kind": str(stored.kind), **encoded["value"]}
-        if isinstance(stored.value, AspirateDifferential):
-            ratio = stored.value.me_ratio()
-            encoded["derived"] = {
-                "blast_percent": str(stored.value.blast_percent),
-                "me_ratio": None if ratio is None else str(ratio),
-                "adequate": stored.value.adequate,
-            }
+        derived = _derived_json(stored.value)
+        if derived is not None:
+            encoded["derived"] = derived
     return data
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from trephine.cli.records import DATABASE_HELP, _fail, _open
+from trephine.cli.records import DATABASE_HELP, _derived_json, _fail, _open
 from trephine.errors import ConcurrentChange, TrephineError, ValidationError
 from trephine.workflow import ResultState
 
@@ -131,21 +131,14 @@ def _result_adapter() -> TypeAdapter[StoredResult]:
 
 
 def _result_json(result: StoredResult) -> dict[str, Any]:
-    from trephine.domain.results import AspirateDifferential
-
     data: dict[str, Any] = _result_adapter().dump_python(result, mode="json", warnings=False)
     # The value is a union of dataclasses; tag it with its kind so a reader can tell them apart.
     data["value"] = {"kind": str(result.kind), **data["value"]}
     top = result.headline
     data["headline"] = None if top is None else _quantity(top)
-    if isinstance(result.value, AspirateDifferential):
-        # Derived, not stored: what the criteria read from a differential.
-        ratio = result.value.me_ratio()
-        data["derived"] = {
-            "blast_percent": str(result.value.blast_percent),
-            "me_ratio": None if ratio is None else str(ratio),
-            "adequate": result.value.adequate,
-        }
+    derived = _derived_json(result.value)
+    if derived is not None:
+        data["derived"] = derived
     return data
 
 
