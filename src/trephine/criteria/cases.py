@@ -116,22 +116,30 @@ def to_decimal(value: JSON, where: str) -> Decimal:
     return number
 
 
+_BOOL, _TEXT = InputKind.BOOL, InputKind.TEXT  # enum lookups are slow on this hot path
+
+
 def convert(spec: InputSpec, raw: JSON, where: str) -> Fact | None:
     """Validate one input value against its contract and convert it to a fact."""
     if raw is None:
         return None
-    if spec.kind is InputKind.BOOL:
+    kind = spec.kind
+    if kind is _BOOL:
         if not isinstance(raw, bool):
             raise ValidationError(where, raw, "true, false")
         return raw
-    if spec.kind is InputKind.TEXT:
+    if kind is _TEXT:
         if not isinstance(raw, str):
             raise ValidationError(where, raw, spec.allowed or "text")
         if spec.allowed is not None and raw not in spec.allowed:
             raise ValidationError(where, raw, spec.allowed)
         return raw
     unit = spec.unit
-    if isinstance(raw, Mapping):
+    if type(raw) is Decimal and raw.is_finite():
+        # Stored results arrive as finite Decimals already: skip the generic Mapping check
+        # (an ABC isinstance) and re-parsing; the range check below still applies.
+        number = raw
+    elif isinstance(raw, Mapping):
         if set(raw) - {"value", "unit"} or "value" not in raw:
             raise ValidationError(where, raw, '{"value": number, "unit": text}')
         given_unit = raw.get("unit", unit)

@@ -84,6 +84,14 @@ class TimepointInput:
 
 
 _KIND_ORDER = {kind: i for i, kind in enumerate(ObservationKind)}
+# Module constants: in Python 3.11 each ``ObservationKind.X`` is a descriptor call, and the
+# loop below compares every observation's kind several times.
+_MRD, _MARROW, _BLOOD, _CHIMERISM = (
+    ObservationKind.MRD,
+    ObservationKind.MARROW,
+    ObservationKind.BLOOD,
+    ObservationKind.CHIMERISM,
+)
 
 
 def _canonical(values: Mapping[str, Any]) -> str:
@@ -175,9 +183,7 @@ def assess_timeline(
     mrd_status_by_date: dict[dt.date, str] = {}
     chimerism: list[tuple[dt.date, Decimal, str]] = []
 
-    diagnostic = next(
-        (p for p in ordered if p.kind is ObservationKind.MARROW and p.diagnostic), None
-    )
+    diagnostic = next((p for p in ordered if p.kind is _MARROW and p.diagnostic), None)
     if diagnostic is not None:
         value = diagnostic.values.get("bm_blasts_pct")
         baseline = convert(AML_SPECS["bm_blasts_pct"], value, "bm_blasts_pct")  # type: ignore[assignment]
@@ -197,7 +203,7 @@ def assess_timeline(
 
     for point in ordered:
         where = f"{point.date.isoformat()} {point.kind.value}"
-        if point.kind is ObservationKind.MARROW and point is not diagnostic:
+        if point.kind is _MARROW and point is not diagnostic:
             facts = build_facts(point.values, AML_SPECS, where, AML_STRUCT)
             if facts.get("baseline_bm_blasts_pct") is None:
                 facts["baseline_bm_blasts_pct"] = baseline
@@ -243,7 +249,7 @@ def assess_timeline(
                     alerts.append(
                         Alert(point.date, "REFRACTORY", "no CR/CRh/CRi at the response landmark")
                     )
-        elif point.kind is ObservationKind.BLOOD:
+        elif point.kind is _BLOOD:
             present = point.values.get("circulating_blasts")
             if not isinstance(present, bool):
                 raise ValidationError(f"{where}.circulating_blasts", present, "true, false")
@@ -264,7 +270,7 @@ def assess_timeline(
                         )
                     )
                     best, pb_positive_dates = None, []
-        elif point.kind is ObservationKind.MRD:
+        elif point.kind is _MRD:
             status, assessments = mrd_status(dict(point.values), where, p_mrd, None)
             mrd_status_by_date[point.date] = status
             for a in assessments:
@@ -279,7 +285,7 @@ def assess_timeline(
                     str(point.values.get("method")),
                 )
             )
-        elif point.kind is ObservationKind.CHIMERISM:
+        elif point.kind is _CHIMERISM:
             spec = specs_of(diagnostics.CHIMERISM)["donor_pct"]
             donor = convert(spec, point.values.get("donor_pct"), f"{where}.donor_pct")
             if not isinstance(donor, Decimal):

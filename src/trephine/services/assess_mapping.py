@@ -72,6 +72,9 @@ from trephine.store.tables import (
 )
 from trephine.workflow import ResultState
 
+_DIFFERENTIAL = ResultKind.DIFFERENTIAL  # enum member lookups are slow on the hot path
+_TIMELINE_KINDS = (MolecularMRD, FlowMRD, Chimerism)
+
 #: Only signed-out versions are assessed (a superseded version is never "current").
 ASSESSED_STATES = (ResultState.VERIFIED, ResultState.AMENDED)
 DIAGNOSTIC_WINDOW_DAYS = 30
@@ -147,21 +150,24 @@ def timepoints(inputs: PatientInputs) -> list[TimepointInput]:
         if result.state in ASSESSED_STATES:
             by_date[result.collected_on].append(result)
     marrow_dates = sorted(
-        d for d, rs in by_date.items() if any(r.kind is ResultKind.DIFFERENTIAL for r in rs)
+        d for d, rs in by_date.items() if any(r.kind is _DIFFERENTIAL for r in rs)
     )
+    is_marrow = set(marrow_dates)
     diagnostic_on = diagnostic_date(marrow_dates, inputs.diagnoses, inputs.therapy_lines)
     points: list[TimepointInput] = []
     for date in sorted(by_date):
         day_results = by_date[date]
-        if date in marrow_dates:
+        if date in is_marrow:
             points.append(_marrow(inputs, date, day_results, date == diagnostic_on))
         else:
             blood = _blood(date, day_results)
             if blood is not None:
                 points.append(blood)
         for result in day_results:
-            tissue = _tissue(inputs, result)
             value = result.value
+            if not isinstance(value, _TIMELINE_KINDS):
+                continue  # counts, differentials, cores joined the marrow/blood point above
+            tissue = _tissue(inputs, result)
             if isinstance(value, MolecularMRD) and value.method in _PCR:
                 mrd: dict[str, Any] = {
                     "method": _PCR[value.method],
