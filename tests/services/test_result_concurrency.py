@@ -109,3 +109,18 @@ def test_sign_out_racing_a_cancel_is_refused(seeded: Database, make_differential
     with seeded.unit_of_work("reader") as uow:
         stored = results.get_result(uow, result_id)
     assert (stored.state, stored.verified_by) == (ResultState.CANCELLED, None)
+
+
+def test_edit_racing_a_sign_out_is_refused(seeded: Database, make_differential: MakeDiff) -> None:
+    result_id = _draft(seeded, make_differential)
+    with seeded.unit_of_work("tech.late") as late:
+        held = _read(late, result_id, ResultState.DRAFT)
+        with seeded.unit_of_work("dr.first") as first:
+            results.verify_result(first, result_id)
+        assert held.state == ResultState.DRAFT  # what the loser still believes
+        with pytest.raises(ConcurrentChange, match="edit refused: it was 'draft'"):
+            results.edit_draft(late, result_id, make_differential(45))
+    with seeded.unit_of_work("reader") as uow:
+        stored = results.get_result(uow, result_id)
+    # What was signed out is what the verifier saw.
+    assert (stored.state, stored.value) == (ResultState.VERIFIED, make_differential(30))

@@ -25,12 +25,20 @@ from trephine.workflow import AMENDMENT_STATE, CURRENT_STATES, Action, ResultSta
 _CURRENT = [str(s) for s in CURRENT_STATES]
 
 
-def _set_value(row: ResultRow, value: ResultValue) -> None:
-    row.value = encode_result(value)
+def _value_columns(value: ResultValue) -> dict[str, Any]:
+    """The columns that hold ``value``: its JSON and the queryable headline number."""
     top = headline(value)
-    row.headline_value = None if top is None or top.value is None else float(top.value)
-    row.headline_unit = None if top is None else top.unit
-    row.headline_qualifier = None if top is None else str(top.qualifier)
+    return {
+        "value": encode_result(value),
+        "headline_value": None if top is None or top.value is None else float(top.value),
+        "headline_unit": None if top is None else top.unit,
+        "headline_qualifier": None if top is None else str(top.qualifier),
+    }
+
+
+def _set_value(row: ResultRow, value: ResultValue) -> None:
+    for column, content in _value_columns(value).items():
+        setattr(row, column, content)
 
 
 def _view(uow: UnitOfWork, row: ResultRow) -> StoredResult:
@@ -52,7 +60,8 @@ def _entity(row: ResultRow) -> str:
 
 
 def _transition(uow: UnitOfWork, row: ResultRow, action: Action, **changes: Any) -> None:
-    """Move ``row`` along ``action`` only if nobody else has moved it since we read it.
+    """Apply ``action`` to ``row`` (with ``changes``) only if nobody else has moved it since
+    we read it.
 
     Two people signing out (or amending, or cancelling) the same version at once both read it in
     its old state; a plain ORM flush would let the second overwrite the first (``verified_by``) or
@@ -160,8 +169,8 @@ def edit_draft(uow: UnitOfWork, result_id: int, value: ResultValue) -> StoredRes
     next_state(_entity(row), ResultState(row.state), Action.EDIT)
     _same_identity(row, value)
     old = dict(row.value)
-    _set_value(row, value)
-    uow.session.flush()
+    # Guarded like a state change: an edit racing a sign-out must not rewrite what was signed.
+    _transition(uow, row, Action.EDIT, **_value_columns(value))
     uow.audit("edit", "result", row.id, {"changed": _changed_fields(old, row.value)})
     return _view(uow, row)
 
