@@ -3,13 +3,14 @@
 Each race is staged deterministically with two units of work (two sessions, two connections):
 the loser reads the result first, the winner then commits, and only then does the loser act on
 what it read — the interleaving that a plain ORM flush turns into a silent overwrite. The loser
-keeps the row it read (``_read``): the session's identity map holds rows weakly, and a service
-call in the middle of its work holds it the same way.
+keeps the row it read: the session's identity map holds rows weakly, and a service call in the
+middle of its work holds it the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -29,23 +30,38 @@ def _draft(db: Database, make_differential: MakeDiff) -> int:
     return draft.id
 
 
-def _read(uow: UnitOfWork, result_id: int, state: ResultState) -> ResultRow:
-    row = uow.session.get(ResultRow, result_id)
-    assert row is not None and row.state == state
-    return row
+@contextmanager
+def lost_race(
+    db: Database,
+    result_id: int,
+    believed: ResultState,
+    winner: str,
+    wins: Callable[[UnitOfWork], object],
+) -> Iterator[UnitOfWork]:
+    """The loser's unit of work: it read the result as ``believed``, then ``winner`` committed
+    ``wins`` in a unit of work of their own."""
+    with db.unit_of_work("late") as late:
+        held = late.session.get(ResultRow, result_id)
+        assert held is not None and held.state == believed
+        with db.unit_of_work(winner) as first:
+            wins(first)
+        assert held.state == believed  # what the loser still believes
+        yield late
 
 
 def test_second_concurrent_sign_out_is_refused(
     seeded: Database, make_differential: MakeDiff
 ) -> None:
     result_id = _draft(seeded, make_differential)
-    with seeded.unit_of_work("dr.late") as late:
-        held = _read(late, result_id, ResultState.DRAFT)
-        with seeded.unit_of_work("dr.first") as first:
-            results.verify_result(first, result_id)
-        assert held.state == ResultState.DRAFT  # what the loser still believes
-        with pytest.raises(ConcurrentChange) as refused:
-            results.verify_result(late, result_id)
+
+    def sign_out(uow: UnitOfWork) -> object:
+        return results.verify_result(uow, result_id)
+
+    with (
+        lost_race(seeded, result_id, ResultState.DRAFT, "dr.first", sign_out) as late,
+        pytest.raises(ConcurrentChange) as refused,
+    ):
+        sign_out(late)
     # Still an IllegalTransition, so callers that only know the workflow error refuse it too.
     assert isinstance(refused.value, IllegalTransition)
     assert str(refused.value) == (
@@ -66,13 +82,15 @@ def test_second_concurrent_amendment_is_refused(
     result_id = _draft(seeded, make_differential)
     with seeded.unit_of_work("dr.a") as uow:
         results.verify_result(uow, result_id)
-    with seeded.unit_of_work("dr.late") as late:
-        held = _read(late, result_id, ResultState.VERIFIED)
-        with seeded.unit_of_work("dr.first") as first:
-            winner = results.amend_result(first, result_id, make_differential(40), "recount")
-        assert held.state == ResultState.VERIFIED  # what the loser still believes
-        with pytest.raises(ConcurrentChange, match="'superseded'"):
-            results.amend_result(late, result_id, make_differential(45), "another recount")
+
+    def amend(uow: UnitOfWork) -> object:
+        return results.amend_result(uow, result_id, make_differential(40), "recount")
+
+    with (
+        lost_race(seeded, result_id, ResultState.VERIFIED, "dr.first", amend) as late,
+        pytest.raises(ConcurrentChange, match="'superseded'"),
+    ):
+        results.amend_result(late, result_id, make_differential(45), "another recount")
 
     with seeded.unit_of_work("reader") as uow:
         chain = results.history(uow, result_id)
@@ -81,31 +99,35 @@ def test_second_concurrent_amendment_is_refused(
         (1, ResultState.SUPERSEDED, "tech"),
         (2, ResultState.AMENDED, "dr.first"),
     ]
-    assert chain[1].id == winner.id and chain[1].value == make_differential(40)
+    assert chain[1].value == make_differential(40)
 
 
 def test_cancel_racing_a_sign_out_is_refused(seeded: Database, make_differential: MakeDiff) -> None:
     result_id = _draft(seeded, make_differential)
-    with seeded.unit_of_work("tech.late") as late:
-        held = _read(late, result_id, ResultState.DRAFT)
-        with seeded.unit_of_work("dr.first") as first:
-            results.verify_result(first, result_id)
-        assert held.state == ResultState.DRAFT  # what the loser still believes
-        with pytest.raises(ConcurrentChange, match="'verified'"):
-            results.cancel_result(late, result_id, "entered in error")
+
+    def sign_out(uow: UnitOfWork) -> object:
+        return results.verify_result(uow, result_id)
+
+    with (
+        lost_race(seeded, result_id, ResultState.DRAFT, "dr.first", sign_out) as late,
+        pytest.raises(ConcurrentChange, match="'verified'"),
+    ):
+        results.cancel_result(late, result_id, "entered in error")
     with seeded.unit_of_work("reader") as uow:
         assert results.get_result(uow, result_id).state is ResultState.VERIFIED
 
 
 def test_sign_out_racing_a_cancel_is_refused(seeded: Database, make_differential: MakeDiff) -> None:
     result_id = _draft(seeded, make_differential)
-    with seeded.unit_of_work("dr.late") as late:
-        held = _read(late, result_id, ResultState.DRAFT)
-        with seeded.unit_of_work("tech.first") as first:
-            results.cancel_result(first, result_id, "wrong specimen")
-        assert held.state == ResultState.DRAFT  # what the loser still believes
-        with pytest.raises(ConcurrentChange, match="'cancelled'"):
-            results.verify_result(late, result_id)
+
+    def cancel(uow: UnitOfWork) -> object:
+        return results.cancel_result(uow, result_id, "wrong specimen")
+
+    with (
+        lost_race(seeded, result_id, ResultState.DRAFT, "tech.first", cancel) as late,
+        pytest.raises(ConcurrentChange, match="'cancelled'"),
+    ):
+        results.verify_result(late, result_id)
     with seeded.unit_of_work("reader") as uow:
         stored = results.get_result(uow, result_id)
     assert (stored.state, stored.verified_by) == (ResultState.CANCELLED, None)
@@ -113,13 +135,15 @@ def test_sign_out_racing_a_cancel_is_refused(seeded: Database, make_differential
 
 def test_edit_racing_a_sign_out_is_refused(seeded: Database, make_differential: MakeDiff) -> None:
     result_id = _draft(seeded, make_differential)
-    with seeded.unit_of_work("tech.late") as late:
-        held = _read(late, result_id, ResultState.DRAFT)
-        with seeded.unit_of_work("dr.first") as first:
-            results.verify_result(first, result_id)
-        assert held.state == ResultState.DRAFT  # what the loser still believes
-        with pytest.raises(ConcurrentChange, match="edit refused: it was 'draft'"):
-            results.edit_draft(late, result_id, make_differential(45))
+
+    def sign_out(uow: UnitOfWork) -> object:
+        return results.verify_result(uow, result_id)
+
+    with (
+        lost_race(seeded, result_id, ResultState.DRAFT, "dr.first", sign_out) as late,
+        pytest.raises(ConcurrentChange, match="edit refused: it was 'draft'"),
+    ):
+        results.edit_draft(late, result_id, make_differential(45))
     with seeded.unit_of_work("reader") as uow:
         stored = results.get_result(uow, result_id)
     # What was signed out is what the verifier saw.
