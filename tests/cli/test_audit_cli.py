@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,13 +44,6 @@ def ok(url: str, *args: str) -> str:
 def event_count(database: Database) -> int:
     with database.engine.connect() as connection:
         return int(connection.execute(text("SELECT count(*) FROM audit_event")).scalar_one())
-
-
-@pytest.fixture(autouse=True)
-def _fresh_settings() -> Iterator[None]:
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture

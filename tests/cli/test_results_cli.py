@@ -7,7 +7,6 @@ prove that a refused command wrote nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -81,14 +80,6 @@ def snapshot(database: Database) -> tuple[list[Any], int]:
         ).all()
         events = connection.execute(text("SELECT count(*) FROM audit_event")).scalar_one()
     return [tuple(r) for r in rows], int(events)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_settings() -> Iterator[None]:
-    """Settings are cached per process; tests that set TREPHINE_* must not leak into others."""
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture
