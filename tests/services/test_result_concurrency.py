@@ -9,6 +9,8 @@ middle of its work holds it the same way.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -148,3 +150,42 @@ def test_edit_racing_a_sign_out_is_refused(seeded: Database, make_differential: 
         stored = results.get_result(uow, result_id)
     # What was signed out is what the verifier saw.
     assert (stored.state, stored.value) == (ResultState.VERIFIED, make_differential(30))
+
+
+def test_truly_simultaneous_sign_outs_one_wins(
+    seeded: Database, make_differential: MakeDiff
+) -> None:
+    """Two threads, overlapping transactions: the second UPDATE waits for the first writer's
+    lock (PostgreSQL row lock, SQLite database lock), then finds the draft gone."""
+    result_id = _draft(seeded, make_differential)
+    read = threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def second_signer() -> None:
+        try:
+            with seeded.unit_of_work("dr.second") as uow:
+                held = uow.session.get(ResultRow, result_id)
+                assert held is not None and held.state == ResultState.DRAFT
+                read.set()
+                results.verify_result(uow, result_id)  # blocks until the first commits
+            outcome.append(None)
+        except BaseException as exc:  # reported to the main thread
+            outcome.append(exc)
+        finally:
+            read.set()
+
+    with seeded.unit_of_work("dr.first") as first:
+        results.verify_result(first, result_id)  # written, not yet committed
+        thread = threading.Thread(target=second_signer)
+        thread.start()
+        assert read.wait(10)
+        # Let the second reach its UPDATE and wait on the lock; on a slow machine it may only get
+        # there after the commit, which is the sequential race above and must be refused too.
+        time.sleep(0.3)
+    thread.join(20)
+    assert not thread.is_alive()
+    (error,) = outcome
+    assert isinstance(error, ConcurrentChange), error
+    with seeded.unit_of_work("reader") as uow:
+        stored = results.get_result(uow, result_id)
+    assert (stored.state, stored.verified_by) == (ResultState.VERIFIED, "dr.first")
