@@ -63,9 +63,10 @@ def _transition(uow: UnitOfWork, row: ResultRow, action: Action, **changes: Any)
     """Apply ``action`` to ``row`` (with ``changes``) only if nobody else has moved it since
     we read it.
 
-    Two people signing out (or amending, or cancelling) the same version at once both read it in
-    its old state; a plain ORM flush would let the second overwrite the first (``verified_by``) or
-    fail on a trigger with a database error. ``UPDATE … WHERE state = <the state we read>`` is
+    Two people signing out (or amending, cancelling, editing) the same version at once both read
+    it in its old state; a plain ORM flush let the second silently overwrite the first's
+    ``verified_by``/``verified_at`` (the triggers freeze a signed-out result's content, not who
+    signed it) or fail on a trigger with a database error. ``UPDATE … WHERE state = <read>`` is
     atomic on SQLite and PostgreSQL alike (PostgreSQL re-checks the condition after waiting for
     the first writer's lock), so exactly one of them sees one changed row; the other gets a
     :class:`ConcurrentChange` naming the state the result is really in now.
