@@ -58,20 +58,26 @@ def _print_run(run: AssessRun) -> None:
 
     from trephine.criteria.display import format_evidence
 
-    table = Table(
-        "date", "call", "category", "rule", "evidence", "missing", "edition", title=run.patient_id
-    )
+    table = Table(title=run.patient_id)
+    # The date, the call and its category are what a reader scans for: keep them whole and let
+    # the evidence wrap. Five columns (edition under the rule, missing inputs under the
+    # evidence) so an 80-column terminal does not cut dates to "2022-12-…".
+    for name in ("date", "call", "category"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("rule / edition", overflow="fold")
+    table.add_column("evidence / missing", overflow="fold", ratio=1)
     for item in run.assessments:
         a = item.assessment
+        # Rounded for reading; --json keeps the exact stored values.
+        evidence = [format_evidence(e) for e in a.evidence]
+        if a.missing_inputs:
+            evidence.append("missing: " + ", ".join(a.missing_inputs))
         table.add_row(
             a.assessed_on.isoformat(),
             item.call_kind,
             a.category,
-            a.matched_rule or "",
-            # Rounded for reading; --json keeps the exact stored values.
-            "\n".join(format_evidence(e) for e in a.evidence),
-            ", ".join(a.missing_inputs),
-            a.criteria_edition,
+            f"{a.matched_rule or '—'}\n{a.criteria_edition}",
+            "\n".join(evidence),
         )
     console = Console()
     console.print(table)
@@ -93,8 +99,12 @@ def assess(
     actor: str | None = typer.Option(None, "--actor", help="Who runs it (audit trail)."),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
-    """Criteria calls over the patient's signed-out results in date order; stores each
-    assessment (with edition and software version) and raises alerts. Re-running adds nothing."""
+    """Criteria calls over a patient's stored timeline; raises alerts.
+
+    Evaluates the signed-out results in date order; stores each assessment with its edition.
+
+    Raises alerts (relapse, MRD conversion, loss of donor chimerism). Re-running adds nothing.
+    """
     if (patient_id is None) == (not all_patients):
         raise _fail("give a PATIENT id or --all (not both)")
     database = _open_current(database_url)
