@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
 
@@ -158,12 +158,25 @@ def import_variants(
             continue
         signed_out = _signed_out_value(uow, accession, value)
         if signed_out is not None and signed_out != value:
+            # Name every field that differs (VAF, depth, read count, or a protein change the
+            # signed-out version has and the file lacks), not only the VAF: the same VAF with
+            # other read counts is a change too, and "45 % vs 45 %" would not say which.
+            differ = [
+                f.name
+                for f in fields(NGSVariant)
+                if getattr(signed_out, f.name) != getattr(value, f.name)
+            ]
             error(
                 obs,
                 "conflict",
-                "vaf",
-                f"{accession} {value.analyte}: a signed-out version says VAF {signed_out.vaf}, "
-                f"the file {value.vaf} — record an amendment instead",
+                _COLUMN_OF_FIELD.get(differ[0], "mutation_id"),
+                f"{accession} {value.analyte}: differs from the signed-out version ("
+                + "; ".join(
+                    f"{name} {_shown(getattr(signed_out, name))} signed out, "
+                    f"{_shown(getattr(value, name))} in the file"
+                    for name in differ
+                )
+                + ") — record an amendment instead",
             )
             continue
         if any(a == accession and v.analyte == value.analyte for a, v in planned):
@@ -186,6 +199,14 @@ def import_variants(
         {"created": created, "unchanged": unchanged, "specimens": sorted(used)},
     )
     return VariantImport(source, created, unchanged, tuple(sorted(used)))
+
+
+#: NGSVariant field -> the column of the long TSV that gives it (the rest are not in the TSV).
+_COLUMN_OF_FIELD = {"vaf": "vaf", "depth": "depth", "alt_count": "alt_count", "gene": "gene"}
+
+
+def _shown(value: object) -> str:
+    return "none" if value is None else str(value)
 
 
 def _signed_out_value(uow: UnitOfWork, accession: str, value: NGSVariant) -> NGSVariant | None:
