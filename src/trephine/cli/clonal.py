@@ -273,6 +273,12 @@ def plot_cmd(
             written += write_patient_plots(p, out, lod=lod, log=log, formats=fmts)
     except TrephineError as exc:
         _refuse(exc)
+    except OSError as exc:
+        # An unwritable or impossible --out (read-only place, a file in the way, a full disk)
+        # is the user's input: one located line and exit 2, like every other refusal here.
+        where = exc.filename if exc.filename is not None else out
+        typer.echo(f"error: --out {where}: cannot write the plots: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
     for w in written:
         typer.echo(str(w))
 
