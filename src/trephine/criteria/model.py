@@ -454,6 +454,12 @@ def D(text: str | int) -> Decimal:
     return Decimal(str(text))
 
 
+#: Plausibility ceilings of blood-count inputs in x10^9/L, the same limits as the stored blood
+#: count (trephine.domain.quantity ANC / PLATELETS; the criteria core does not import the domain).
+ANC_MAX = D(500)
+PLT_MAX = D(5000)
+
+
 def lt(
     name: str, value: str | int | ParamRef | FactRef, when_missing: bool | None = None
 ) -> Threshold:

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from trephine.criteria.engine import num, pct_reduction
 from trephine.criteria.model import (
+    ANC_MAX,
+    PLT_MAX,
     AllOf,
     AnyOf,
     Fact,
@@ -33,8 +35,13 @@ AML_INPUTS: tuple[InputSpec, ...] = (
         maximum=HUNDRED,
         description="pre-treatment marrow blasts",
     ),
-    InputSpec("anc", InputKind.NUMBER, "x10^9/L", description="absolute neutrophil count"),
-    InputSpec("plt", InputKind.NUMBER, "x10^9/L", description="platelets"),
+    # Upper bounds = the stored blood count's plausibility limits (domain.quantity ANC,
+    # PLATELETS): a count given per µL without its unit (2000, 150000) is refused, not read as
+    # an impossible 2000 x10^9/L that would satisfy every recovery threshold.
+    InputSpec(
+        "anc", InputKind.NUMBER, "x10^9/L", maximum=ANC_MAX, description="absolute neutrophil count"
+    ),
+    InputSpec("plt", InputKind.NUMBER, "x10^9/L", maximum=PLT_MAX, description="platelets"),
     InputSpec("circulating_blasts", InputKind.BOOL, description="blasts seen in blood"),
     InputSpec("extramedullary", InputKind.BOOL, description="extramedullary disease present"),
     InputSpec("auer_rods", InputKind.BOOL, description="blasts with Auer rods seen"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trephine.criteria.engine import num, pct_increase, pct_reduction
-from trephine.criteria.model import D, Fact, InputKind, InputSpec, Params
+from trephine.criteria.model import ANC_MAX, PLT_MAX, D, Fact, InputKind, InputSpec, Params
 
 HUNDRED = D(100)
 
@@ -12,11 +12,11 @@ MDS_INPUTS: tuple[InputSpec, ...] = (
     InputSpec("baseline_bm_blasts_pct", InputKind.NUMBER, "%", maximum=HUNDRED),
     InputSpec("pb_blasts_pct", InputKind.NUMBER, "%", maximum=HUNDRED),
     InputSpec("hb", InputKind.NUMBER, "g/dL", maximum=D(25)),
-    InputSpec("plt", InputKind.NUMBER, "x10^9/L"),
-    InputSpec("anc", InputKind.NUMBER, "x10^9/L"),
+    InputSpec("plt", InputKind.NUMBER, "x10^9/L", maximum=PLT_MAX),
+    InputSpec("anc", InputKind.NUMBER, "x10^9/L", maximum=ANC_MAX),
     InputSpec("baseline_hb", InputKind.NUMBER, "g/dL", maximum=D(25)),
-    InputSpec("baseline_plt", InputKind.NUMBER, "x10^9/L"),
-    InputSpec("baseline_anc", InputKind.NUMBER, "x10^9/L"),
+    InputSpec("baseline_plt", InputKind.NUMBER, "x10^9/L", maximum=PLT_MAX),
+    InputSpec("baseline_anc", InputKind.NUMBER, "x10^9/L", maximum=ANC_MAX),
     InputSpec(
         "duration_weeks", InputKind.NUMBER, "weeks", description="how long the response has lasted"
     ),

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from trephine.criteria.engine import num
 from trephine.criteria.model import (
+    ANC_MAX,
+    PLT_MAX,
     AllOf,
     AnyOf,
     AtLeast,
@@ -505,8 +507,8 @@ AA_SEVERITY = RuleSet(
     inputs=(
         InputSpec("biopsy_cellularity_pct", InputKind.NUMBER, "%", maximum=HUNDRED),
         InputSpec("residual_hematopoietic_cells_pct", InputKind.NUMBER, "%", maximum=HUNDRED),
-        InputSpec("anc", InputKind.NUMBER, "x10^9/L"),
-        InputSpec("plt", InputKind.NUMBER, "x10^9/L"),
+        InputSpec("anc", InputKind.NUMBER, "x10^9/L", maximum=ANC_MAX),
+        InputSpec("plt", InputKind.NUMBER, "x10^9/L", maximum=PLT_MAX),
         InputSpec("retic_abs", InputKind.NUMBER, "x10^9/L"),
         InputSpec("retic_method", InputKind.TEXT, allowed=("manual", "automated")),
     ),
@@ -791,7 +793,7 @@ SAFETY = RuleSet(
     categories=("PROCEED", "PROCEED_WITH_CAUTION", "REVIEW_REQUIRED", "NOT_EVALUABLE"),
     not_evaluable="NOT_EVALUABLE",
     inputs=(
-        InputSpec("plt", InputKind.NUMBER, "x10^9/L"),
+        InputSpec("plt", InputKind.NUMBER, "x10^9/L", maximum=PLT_MAX),
         InputSpec("inr", InputKind.NUMBER, "ratio", maximum=D(20)),
         InputSpec("on_anticoagulant", InputKind.BOOL),
         InputSpec("on_antiplatelet", InputKind.BOOL),
