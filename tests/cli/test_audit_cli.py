@@ -118,6 +118,7 @@ def test_audit_verify_passes_and_writes_nothing(
     assert "FAIL" not in out and out.rstrip().endswith("audit trail: intact")
     assert "ok    audit events cannot be changed: refused by the database" in out
     assert "ok    signed-out results cannot change in place" in out
+    assert "ok    who signed a result out cannot be changed: refused by the database" in out
     report = json.loads(ok(url, "audit", "verify", "--json"))
     assert report["ok"] is True
     assert event_count(database) == before  # the probe event was rolled back
@@ -148,3 +149,20 @@ def test_audit_verify_detects_a_missing_guard_and_an_unaudited_result(
     assert "FAIL  audit events cannot be changed: the database ACCEPTED it" in out
     assert "v9: no create event" in out
     assert "ok    signed-out results cannot change in place" in out  # other guards still hold
+
+
+def test_audit_verify_detects_a_missing_sign_out_guard(
+    lifecycle: tuple[str, int, int], database: Database
+) -> None:
+    """Without migration 0005's trigger verified_by is writable again, and the probe says so."""
+    url = lifecycle[0]
+    drop = {
+        "sqlite": "DROP TRIGGER result_sign_out_frozen",
+        "postgresql": "DROP TRIGGER result_sign_out_guard ON result",
+    }[database.engine.dialect.name]
+    with database.engine.begin() as connection:
+        connection.execute(text(drop))
+    code, out, _ = run(url, "audit", "verify")
+    assert code == 1
+    assert "FAIL  who signed a result out cannot be changed: the database ACCEPTED it" in out
+    assert "ok    signed-out results cannot change in place" in out

@@ -754,6 +754,26 @@ def _probe_guards(database: Database) -> list[Check]:
                         delete(result_table).where(where),
                     )
                 )
+            # A current signed-out version (verified/amended): superseded ones are frozen whole,
+            # so probing one would pass even without migration 0005's sign-out guard.
+            current = connection.scalar(
+                select(result_table.c.id)
+                .where(result_table.c.state.in_(["verified", "amended"]))
+                .limit(1)
+            )
+            sign_out = "who signed a result out cannot be changed"
+            if current is None:
+                checks.append(Check(sign_out, None, "no current signed-out result yet"))
+            else:
+                checks.append(
+                    refused(
+                        connection,
+                        sign_out,
+                        update(result_table)
+                        .where(result_table.c.id == current)
+                        .values(verified_by="tampered"),
+                    )
+                )
         finally:
             outer.rollback()
     return checks
