@@ -146,8 +146,8 @@ def test_ruleset_choice(aml: Database) -> None:
         run(aml, ruleset="RECIST")
     with aml.unit_of_work("seed") as uow:
         patient_service.register_patient(uow, Patient("P2", Sex.MALE, 1950))
-        patient_service.add_diagnosis(uow, "P2", Diagnosis(Disease.APLASTIC_ANEMIA, D0))
-    with aml.unit_of_work("t") as uow, pytest.raises(CriteriaNotApplicable, match="aplastic"):
+        patient_service.add_diagnosis(uow, "P2", Diagnosis(Disease.MDS_MPN, D0))
+    with aml.unit_of_work("t") as uow, pytest.raises(CriteriaNotApplicable, match="MDS/MPN"):
         assessments.assess_patient(uow, "P2")
 
 

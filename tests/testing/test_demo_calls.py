@@ -178,3 +178,20 @@ def test_myeloma_vgpr_then_cr_mrd_negative_or_progression(
             assert "PD" not in calls.categories("progression")
             outcomes.add("CR")
     assert outcomes == {"PD", "CR"}
+
+
+def test_aplastic_anaemia_gets_a_severity_call_per_marrow(
+    demo: dict[Scenario, list[Calls]],
+) -> None:
+    assert demo[Scenario.APLASTIC_ANEMIA]
+    seen: set[str] = set()
+    for calls in demo[Scenario.APLASTIC_ANEMIA]:
+        severity = calls.categories("severity", "AA-Camitta/BSH")
+        # Diagnostic marrow plus the 3- and 12-month marrows (the 6-month visit is blood only).
+        assert len(severity) == 3, (calls.patient.patient, severity)
+        # Hypocellular marrow, ANC < 0.5, platelets < 20 and low reticulocytes at diagnosis.
+        assert severity[0] in {"SAA", "VSAA"}, (calls.patient.patient, severity)
+        seen.update(severity)
+    # Responders recover to non-severe; the counts and reticulocytes are all recorded, so at
+    # most a 25–50 % marrow (residual haematopoietic cells not recorded) is not evaluable.
+    assert "NON_SEVERE" in seen and {"SAA", "VSAA"} & seen, seen

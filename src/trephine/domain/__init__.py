@@ -49,6 +49,7 @@ from trephine.domain.results import (
     PlasmacytomaStatus,
     ResultKind,
     ResultValue,
+    ReticulocyteMethod,
     TransfusionDependence,
 )
 from trephine.domain.specimen import Fragmentation, Hemodilution, Specimen, SpecimenType
@@ -113,6 +114,7 @@ __all__ = [
     "Quantity",
     "ResultKind",
     "ResultValue",
+    "ReticulocyteMethod",
     "Sex",
     "Side",
     "Site",

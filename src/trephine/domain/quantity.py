@@ -246,6 +246,9 @@ WBC = Measure("wbc", "10^9/L", _ZERO, Decimal(1000), _PER_LITRE)
 ANC = Measure("anc", "10^9/L", _ZERO, Decimal(500), _PER_LITRE)
 LYMPHOCYTES_ABS = Measure("alc", "10^9/L", _ZERO, Decimal(1000), _PER_LITRE)
 PLATELETS = Measure("platelets", "10^9/L", _ZERO, Decimal(5000), _PER_LITRE)
+# Absolute reticulocyte count (aplastic anaemia severity thresholds are 20 and 60 x10^9/L);
+# a reticulocyte *percentage* is not accepted here: without the RBC count it cannot be converted.
+RETICULOCYTES_ABS = Measure("reticulocytes", "10^9/L", _ZERO, Decimal(1000), _PER_LITRE)
 HEMOGLOBIN = Measure(
     "hemoglobin",
     "g/dL",

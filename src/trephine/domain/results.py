@@ -69,6 +69,14 @@ class TransfusionDependence(StrEnum):
     BOTH = "red cells and platelets"
 
 
+class ReticulocyteMethod(StrEnum):
+    """How reticulocytes were counted: the aplastic anaemia severity threshold depends on it
+    (20 x10^9/L manual, 60 x10^9/L automated — BSH 2016)."""
+
+    MANUAL = "manual"
+    AUTOMATED = "automated"
+
+
 CIRCULATING_BLASTS = q.percent("circulating_blasts")
 
 
@@ -87,18 +95,30 @@ class BloodCount:
     #: Blasts as % of leukocytes on the blood film.
     circulating_blasts: Quantity | None = None
     transfusion_dependence: TransfusionDependence | None = None
+    #: Absolute reticulocyte count, ×10^9/L.
+    reticulocytes: Quantity | None = None
+    reticulocyte_method: ReticulocyteMethod | None = None
 
     def __post_init__(self) -> None:
         _check(q.WBC, self.wbc)
+        _check(q.RETICULOCYTES_ABS, self.reticulocytes)
         _check(q.ANC, self.anc)
         _check(q.LYMPHOCYTES_ABS, self.alc)
         _check(q.PLATELETS, self.platelets)
         _check(q.HEMOGLOBIN, self.hemoglobin)
         _check(CIRCULATING_BLASTS, self.circulating_blasts)
-        values = (self.wbc, self.anc, self.alc, self.platelets, self.hemoglobin)
+        values = (self.wbc, self.anc, self.alc, self.platelets, self.hemoglobin, self.reticulocytes)
         if all(v is None for v in values) and self.circulating_blasts is None:
             raise ValidationError(
-                "blood_count", None, "at least one of wbc, anc, alc, platelets, hemoglobin"
+                "blood_count",
+                None,
+                "at least one of wbc, anc, alc, platelets, hemoglobin, reticulocytes",
+            )
+        if self.reticulocyte_method is not None and self.reticulocytes is None:
+            raise ValidationError(
+                "reticulocyte_method",
+                str(self.reticulocyte_method),
+                "empty unless reticulocytes is given",
             )
         if (
             self.wbc is not None

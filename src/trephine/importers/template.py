@@ -189,6 +189,10 @@ RESULT_FIELDS: Mapping[r.ResultKind, Mapping[str, ResultField]] = MappingProxyTy
             "transfusion_dependence": _of(
                 "transfusion_dependence", FieldType.CHOICE, r.TransfusionDependence
             ),
+            "reticulocytes": _quantity("reticulocytes", q.RETICULOCYTES_ABS),
+            "reticulocyte_method": _of(
+                "reticulocyte_method", FieldType.CHOICE, r.ReticulocyteMethod
+            ),
         },
         r.ResultKind.DIFFERENTIAL: {
             "cells_counted": _of("cells_counted", FieldType.INTEGER),

@@ -25,6 +25,13 @@ Interpretations [I], stated for review:
   consecutive assessments to confirm — the alert says so). dFLC = involved − uninvolved, 0 when
   the involved chain is no longer in excess. MRD: a flow MRD result the same day
   as a CR/sCR is "NGF", negative unless detected, sensitivity = the LOD as a fraction [I].
+* **Aplastic anaemia (Camitta / BSH 2016)** — one severity call (non-severe / SAA / VSAA) per
+  marrow (a date with a core or an aspirate differential): biopsy cellularity from the core, ANC,
+  platelets, absolute reticulocytes and the reticulocyte method (manual → 20, automated →
+  60 ×10^9/L) from the blood count of the same day. Residual haematopoietic cells (needed only
+  when cellularity is 25–50 %) are not stored, so such a marrow is not evaluable naming them
+  rather than estimated from the aspirate differential. Without a same-day count the call is
+  not evaluable and names the counts. No "best response": severity is not a response scale.
 * **Alert** ``MRD_CONVERSION`` when an MRD call of the same method turns from negative
   (``MRD_CR`` / ``UNDETECTABLE_MRD4``) to positive (``MRD_FAILURE`` / ``MRD_POSITIVE``).
 """
@@ -39,13 +46,14 @@ from typing import Any
 
 from trephine.criteria.cases import build_facts, specs_of
 from trephine.criteria.engine import evaluate
-from trephine.criteria.model import Assessment, RuleSet
-from trephine.criteria.sets import all_mrd, imwg2016_mm, iwcll_cll, iwg2023_mds
+from trephine.criteria.model import Assessment, Evidence, RuleSet
+from trephine.criteria.sets import all_mrd, diagnostics, imwg2016_mm, iwcll_cll, iwg2023_mds
 from trephine.criteria.timeline import Alert, DatedAssessment, TimelineResult
 from trephine.domain.results import (
     AspirateDifferential,
     BloodCount,
     CellClass,
+    CoreFindings,
     FlowMRD,
     MolecularMRD,
     Paraprotein,
@@ -64,6 +72,7 @@ ALL_RULESET = "ALL-MRD-2021"
 CLL_RULESET = "iwCLL2018-MRD"
 MDS_RULESET = "IWG2023"
 MM_RULESET = "IMWG2016"
+AA_RULESET = "AA-Camitta/BSH"
 _NEGATIVE = {"MRD_CR", "UNDETECTABLE_MRD4"}
 _POSITIVE = {"MRD_FAILURE", "MRD_POSITIVE"}
 _HUNDRED = Decimal(100)
@@ -323,10 +332,54 @@ def myeloma_calls(inputs: PatientInputs) -> TimelineResult:
     return TimelineResult(tuple(out), tuple(alerts), None, best)
 
 
+_AA_SAA = next(r for r in diagnostics.AA_SEVERITY.rules if r.id == "AA-SAA")
+
+
+def _aa_values(results: list[StoredResult]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for r in results:
+        if isinstance(r.value, CoreFindings) and value_of(r.value.cellularity) is not None:
+            values["biopsy_cellularity_pct"] = value_of(r.value.cellularity)
+        elif isinstance(r.value, BloodCount):
+            for key, quantity in (
+                ("anc", r.value.anc),
+                ("plt", r.value.platelets),
+                ("retic_abs", r.value.reticulocytes),
+            ):
+                if value_of(quantity) is not None:
+                    values[key] = value_of(quantity)
+            if r.value.reticulocyte_method is not None:
+                values["retic_method"] = str(r.value.reticulocyte_method)
+    return values
+
+
+def aplastic_anaemia_calls(inputs: PatientInputs) -> TimelineResult:
+    out: list[DatedAssessment] = []
+    for date, results in _by_date(inputs).items():
+        if not any(isinstance(r.value, (CoreFindings, AspirateDifferential)) for r in results):
+            continue  # a blood count alone is not a marrow: severity needs the cellularity
+        values = _aa_values(results)
+        a = _run(diagnostics.AA_SEVERITY, values, f"{date.isoformat()} marrow")
+        explanation = a.explanation()
+        if a.category == "NON_SEVERE":
+            # The non-severe row is "none of the above" and records nothing; the reader needs
+            # the values that kept the marrow out of SAA, so record the SAA row's check instead.
+            recorded: list[Evidence] = []
+            _AA_SAA.when.check(a.facts, a.params, recorded, set())
+            explanation["evidence"] = [e.as_dict() for e in recorded]
+        out.append(
+            DatedAssessment(
+                date, "severity", a.category, a.edition, a.software_version, explanation
+            )
+        )
+    return TimelineResult(tuple(out), (), None, None)
+
+
 #: Rule-set label (stored with alerts) → per-date evaluator.
 EVALUATORS: dict[str, Callable[[PatientInputs], TimelineResult]] = {
     ALL_RULESET: all_calls,
     CLL_RULESET: cll_calls,
     MDS_RULESET: mds_calls,
     MM_RULESET: myeloma_calls,
+    AA_RULESET: aplastic_anaemia_calls,
 }

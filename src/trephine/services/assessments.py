@@ -28,6 +28,7 @@ from trephine.errors import Conflict, CriteriaNotApplicable, TrephineError, Vali
 from trephine.services import _rows, alerts
 from trephine.services.assess_mapping import load_inputs, timepoints
 from trephine.services.assess_rulesets import (
+    AA_RULESET,
     ALL_RULESET,
     CLL_RULESET,
     EVALUATORS,
@@ -102,7 +103,8 @@ def patient_assessments(uow: UnitOfWork, external_id: str) -> list[StoredAssessm
 #: Stored-timeline rule sets by diagnosis. AML runs the ELN 2022 + ELN 2021 timeline of
 #: :mod:`trephine.criteria.timeline`; ALL, CLL and MDS run per-date calls
 #: (:mod:`trephine.services.assess_rulesets`), and so does myeloma (IMWG 2016, from the
-#: stored paraprotein results: M-protein, free light chains, immunofixation).
+#: stored paraprotein results: M-protein, free light chains, immunofixation) and aplastic
+#: anaemia (Camitta / BSH 2016 severity per marrow).
 AML_TIMELINE = "ELN2022+ELN2021"
 TIMELINE_RULESETS: dict[str, str] = {
     "AML": AML_TIMELINE,
@@ -110,6 +112,7 @@ TIMELINE_RULESETS: dict[str, str] = {
     "CLL": CLL_RULESET,
     "MDS": MDS_RULESET,
     "myeloma": MM_RULESET,
+    "aplastic anemia": AA_RULESET,
 }
 PLANNED_RULESETS: dict[str, str] = {}
 RULESET_ALIASES = {
@@ -123,6 +126,8 @@ RULESET_ALIASES = {
     MDS_RULESET: MDS_RULESET,
     MM_RULESET: MM_RULESET,
     "IMWG": MM_RULESET,
+    AA_RULESET: AA_RULESET,
+    "AA": AA_RULESET,
 }
 
 Evaluator = Callable[[list[TimepointInput], Mapping[str, Any]], TimelineResult]

@@ -19,7 +19,8 @@ Nothing here is real. Names come from a short list of obviously made-up words, M
 * Myeloma: VRd induction, autologous transplant, flow MRD at 10^-5.
 * CLL: venetoclax–obinutuzumab, marrow and MRD at the end of therapy (uMRD4 = < 10^-4).
 * B-ALL: induction with day-15 and day-29 marrows and flow MRD; consolidation.
-* Aplastic anemia: hATG + ciclosporin + eltrombopag; cellularity and counts over time.
+* Aplastic anemia: hATG + ciclosporin + eltrombopag; cellularity and counts (with automated
+  reticulocytes) over time.
 * Post-transplant: allogeneic HSCT with day +30 / +100 / +180 chimerism; donor % falls in some.
 * CAR-T: relapsed B-ALL, tisagenlecleucel, day-28 marrow.
 
@@ -89,6 +90,7 @@ from trephine.domain.results import (
     Paraprotein,
     PlasmacytomaStatus,
     ResultValue,
+    ReticulocyteMethod,
     TransfusionDependence,
 )
 from trephine.domain.specimen import Fragmentation, Hemodilution, Specimen, SpecimenType
@@ -567,6 +569,20 @@ def _recovered(b: _Builder) -> BloodCount:
 def _aplastic_nadir(b: _Builder) -> BloodCount:
     r = b.rng
     return _counts(r.uniform(0.02, 0.3), r.uniform(5, 25), r.uniform(7.2, 9.0))
+
+
+def _with_reticulocytes(counts: BloodCount) -> BloodCount:
+    """The count with an automated absolute reticulocyte count, as an aplastic anaemia work-up
+    reports it (severity needs it). Derived from the ANC — after immunosuppression red-cell and
+    neutrophil recovery go together — rather than drawn from the generator, so adding it left
+    every other synthetic patient's values exactly as they were."""
+    anc = counts.anc.value if counts.anc is not None and counts.anc.value is not None else 0
+    retic = Decimal(10) + Decimal(45) * anc
+    return replace(
+        counts,
+        reticulocytes=q.RETICULOCYTES_ABS.quantity(retic.quantize(Decimal(1), ROUND_HALF_UP)),
+        reticulocyte_method=ReticulocyteMethod.AUTOMATED,
+    )
 
 
 def _aml_genetics(b: _Builder) -> tuple[str, tuple[tuple[str, GeneticStatus, str | None], ...]]:
@@ -1220,7 +1236,7 @@ def aplastic_anemia(b: _Builder) -> None:
         blasts=0.2,
         cells={CellClass.LYMPHOCYTE: r.uniform(40, 65), CellClass.PLASMA_CELL: r.uniform(3, 8)},
         cellularity=r.uniform(3, 15),
-        counts=_aplastic_nadir(b),
+        counts=_with_reticulocytes(_aplastic_nadir(b)),
     )
     start = _days(b.diagnosed_on, r.randint(5, 14))
     b.line(
@@ -1240,6 +1256,7 @@ def aplastic_anemia(b: _Builder) -> None:
             if responder
             else _aplastic_nadir(b)
         )
+        counts = _with_reticulocytes(counts)
         if months == 6:
             b.blood(_days(start, 30 * months), counts)
         else:
