@@ -8,12 +8,21 @@ Writers are idempotent on natural keys: recording the same fact twice returns th
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
+from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from trephine.criteria.display import format_value
 from trephine.domain.patient import Diagnosis, Patient, PatientIdentity
 from trephine.domain.quantity import Quantity
-from trephine.domain.results import AspirateDifferential, BloodCount, Karyotype, headline
+from trephine.domain.results import (
+    AspirateDifferential,
+    BloodCount,
+    Extramedullary,
+    Karyotype,
+    headline,
+)
 from trephine.domain.therapy import CarTInfusion, CellularTherapy, TherapyLine, Transplant
 from trephine.domain.timeline import EntryKind, TimelineEntry, ordered
 from trephine.errors import Conflict
@@ -380,8 +389,22 @@ def patient_record(uow: UnitOfWork, external_id: str) -> PatientRecord:
     return PatientRecord(**{**vars(record), "timeline": tuple(build_timeline(record))})
 
 
+#: Above this many significant digits a value was computed, not reported (a flow MRD % from
+#: event counts is an exact 28-digit Decimal): the timeline phrase rounds it for reading.
+_COMPUTED_DIGITS = 6
+
+
+def _readable(number: Decimal | None) -> Decimal | None:
+    if number is None or len(number.as_tuple().digits) <= _COMPUTED_DIGITS:
+        return number
+    return Decimal(format_value(number))
+
+
 def _fmt(value: Quantity | None) -> str:
-    return "–" if value is None else str(value)
+    if value is None:
+        return "–"
+    shown = replace(value, value=_readable(value.value), lod=_readable(value.lod), precision=None)
+    return str(shown)
 
 
 def _result_phrase(result: StoredResult) -> str:
@@ -407,6 +430,11 @@ def _result_phrase(result: StoredResult) -> str:
                 text += f", M:E {ratio:.1f}"
         case Karyotype():
             text = f"karyotype {value.iscn}"
+        case Extramedullary():
+            # Say whether disease was found: a bare "extramedullary" on every biopsy line read
+            # as extramedullary disease present when the examination found none.
+            found = "present" if value.present else "absent"
+            text = f"extramedullary disease {found} ({value.site})"
         case _:
             label = {
                 "flow_mrd": "flow MRD",
@@ -416,7 +444,7 @@ def _result_phrase(result: StoredResult) -> str:
                 "core": "cellularity",
             }.get(str(result.kind), str(result.kind))
             top = headline(value)
-            text = f"{label} {top}" if top is not None else label
+            text = f"{label} {_fmt(top)}" if top is not None else label
     if result.state is ResultState.AMENDED:
         text += f" [amended v{result.version}: {result.amendment_reason}]"
     elif result.state is not ResultState.VERIFIED:

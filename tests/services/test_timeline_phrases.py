@@ -1,0 +1,52 @@
+"""Timeline phrases a clinician reads in ``trephine patients show`` (acceptance audit).
+
+Found from the shell: every demo biopsy line ended in "; extramedullary" although the
+examination found none, and a stored computed flow MRD read "1.466694259705337196358747207 %".
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from trephine.domain.quantity import Qualifier, Quantity
+from trephine.domain.results import Extramedullary, FlowMethod, FlowMRD, ResultKind
+from trephine.services.patients import _result_phrase
+from trephine.workflow import ResultState
+
+
+def _stored(value: Any, kind: ResultKind, analyte: str = "") -> Any:
+    return SimpleNamespace(
+        value=value,
+        kind=kind,
+        analyte=analyte,
+        state=ResultState.VERIFIED,
+        version=1,
+        amendment_reason=None,
+    )
+
+
+def test_extramedullary_says_present_or_absent() -> None:
+    absent = Extramedullary("clinical examination", present=False)
+    present = Extramedullary("skin", present=True)
+    kind = ResultKind.EXTRAMEDULLARY
+    assert _result_phrase(_stored(absent, kind)) == (
+        "extramedullary disease absent (clinical examination)"
+    )
+    assert _result_phrase(_stored(present, kind)) == "extramedullary disease present (skin)"
+
+
+def test_a_computed_mrd_is_rounded_for_reading_and_a_reported_one_is_kept() -> None:
+    exact = Decimal(22821) * 100 / Decimal(1555948)  # 28 significant digits
+    computed = FlowMRD(Quantity(exact, "%", lod=Decimal(20) * 100 / 1555948), FlowMethod.LAIP)
+    assert _result_phrase(_stored(computed, ResultKind.FLOW_MRD)) == "flow MRD 1.467 %"
+    reported = FlowMRD(Quantity(Decimal("0.08"), "%"), FlowMethod.LAIP)
+    assert _result_phrase(_stored(reported, ResultKind.FLOW_MRD)) == "flow MRD 0.08 %"
+    none = FlowMRD(
+        Quantity(None, "%", Qualifier.NOT_DETECTED, lod=exact),
+        FlowMethod.LAIP,
+    )
+    assert _result_phrase(_stored(none, ResultKind.FLOW_MRD)) == (
+        "flow MRD not detected (LOD 1.467 %)"
+    )
