@@ -12,6 +12,7 @@ from trephine.domain import Patient, Sex
 from trephine.domain import quantity as q
 from trephine.domain.patient import Diagnosis, Disease
 from trephine.domain.results import CELLULARITY, BloodCount, CoreFindings, ReticulocyteMethod
+from trephine.domain.results import RESIDUAL_HEMATOPOIETIC as RESIDUAL
 from trephine.errors import ValidationError
 from trephine.services import assessments
 from trephine.services import patients as patient_service
@@ -28,8 +29,11 @@ def counts(anc: str, plt: str, retic: str | None, method: str | None = "automate
     )
 
 
-def core(cellularity: str) -> CoreFindings:
-    return CoreFindings(cellularity=CELLULARITY.parse(cellularity))
+def core(cellularity: str, residual: str | None = None) -> CoreFindings:
+    return CoreFindings(
+        cellularity=CELLULARITY.parse(cellularity),
+        residual_hematopoietic_cells=None if residual is None else RESIDUAL.parse(residual),
+    )
 
 
 def aa_patient(db: Database) -> None:
@@ -97,15 +101,22 @@ def test_manual_count_uses_the_20_threshold_and_cellularity_25_to_50_needs_resid
         [("A", diff(1)), ("C", core("10")), ("B", counts("0.8", "12", "40", "manual"))],
     )
     # Cellularity 30 % with two of three low counts: SAA only if residual haematopoietic cells
-    # are < 30 %, which is not stored → not evaluable, named.
-    biopsy(database, 60, 1, [("A", diff(1)), ("C", core("30")), ("B", counts("0.3", "12", "15"))])
-    first, second = (s.assessment for s in run(database).assessments)
+    # are < 30 %; without the core's estimate → not evaluable, named (never guessed).
+    low = counts("0.3", "12", "15")
+    biopsy(database, 60, 1, [("A", diff(1)), ("C", core("30")), ("B", low)])
+    biopsy(database, 90, 2, [("A", diff(1)), ("C", core("30", "20")), ("B", low)])
+    biopsy(database, 120, 3, [("A", diff(1)), ("C", core("30", "45")), ("B", low)])
+    first, unknown, saa, not_severe = (s.assessment for s in run(database).assessments)
     assert first.category == "NON_SEVERE"
     assert {e["input"]: e["threshold"] for e in first.evidence}["retic_abs"] == "20"
-    assert (second.category, second.missing_inputs) == (
+    assert (unknown.category, unknown.missing_inputs) == (
         "NOT_EVALUABLE",
         ("residual_hematopoietic_cells_pct",),
     )
+    assert (saa.category, saa.missing_inputs) == ("SAA", ())
+    residual = {e["input"]: e["value"] for e in saa.evidence}["residual_hematopoietic_cells_pct"]
+    assert residual == "20"
+    assert not_severe.category == "NON_SEVERE"
 
 
 def test_ruleset_alias_and_reticulocyte_validation() -> None:

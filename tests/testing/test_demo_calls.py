@@ -192,6 +192,8 @@ def test_aplastic_anaemia_gets_a_severity_call_per_marrow(
         # Hypocellular marrow, ANC < 0.5, platelets < 20 and low reticulocytes at diagnosis.
         assert severity[0] in {"SAA", "VSAA"}, (calls.patient.patient, severity)
         seen.update(severity)
-    # Responders recover to non-severe; the counts and reticulocytes are all recorded, so at
-    # most a 25–50 % marrow (residual haematopoietic cells not recorded) is not evaluable.
+        # Cellularity, counts, reticulocytes (with their method) and the core's residual
+        # haematopoietic cells are all recorded: nothing is left not evaluable.
+        assert "NOT_EVALUABLE" not in severity, (calls.patient.patient, severity)
+    # Responders recover to non-severe.
     assert "NON_SEVERE" in seen and {"SAA", "VSAA"} & seen, seen

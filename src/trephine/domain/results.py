@@ -285,6 +285,9 @@ class Lineage(StrEnum):
 CELLULARITY = q.percent("cellularity")
 RING_SIDEROBLASTS = q.percent("ring_sideroblasts")
 INFILTRATE = q.percent("infiltrate")
+#: Haematopoietic cells as % of the cells in the core (Camitta: < 30 % makes a 25–50 % cellular
+#: marrow count as severely hypocellular in aplastic anaemia).
+RESIDUAL_HEMATOPOIETIC = q.percent("residual_hematopoietic_cells")
 
 
 @dataclass(frozen=True)
@@ -304,9 +307,11 @@ class CoreFindings:
     #: Infiltrate, e.g. "plasma cells", "CLL", with its share of cellularity.
     infiltrate_type: str | None = None
     infiltrate: Quantity | None = None
+    residual_hematopoietic_cells: Quantity | None = None
 
     def __post_init__(self) -> None:
         _check(CELLULARITY, self.cellularity)
+        _check(RESIDUAL_HEMATOPOIETIC, self.residual_hematopoietic_cells)
         _check(RING_SIDEROBLASTS, self.ring_sideroblasts)
         _check(INFILTRATE, self.infiltrate)
         object.__setattr__(self, "dysplasia", {Lineage(k): v for k, v in self.dysplasia.items()})

@@ -214,6 +214,9 @@ RESULT_FIELDS: Mapping[r.ResultKind, Mapping[str, ResultField]] = MappingProxyTy
             "granulomas": _of("granulomas", FieldType.BOOLEAN),
             "infiltrate_type": _of("infiltrate_type", FieldType.TEXT),
             "infiltrate": _quantity("infiltrate", r.INFILTRATE),
+            "residual_hematopoietic_cells": _quantity(
+                "residual_hematopoietic_cells", r.RESIDUAL_HEMATOPOIETIC
+            ),
         },
         r.ResultKind.FLOW_MRD: {
             "mrd": _quantity("mrd", r.FLOW_MRD),

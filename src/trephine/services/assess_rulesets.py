@@ -28,10 +28,10 @@ Interpretations [I], stated for review:
 * **Aplastic anaemia (Camitta / BSH 2016)** — one severity call (non-severe / SAA / VSAA) per
   marrow (a date with a core or an aspirate differential): biopsy cellularity from the core, ANC,
   platelets, absolute reticulocytes and the reticulocyte method (manual → 20, automated →
-  60 ×10^9/L) from the blood count of the same day. Residual haematopoietic cells (needed only
-  when cellularity is 25–50 %) are not stored, so such a marrow is not evaluable naming them
-  rather than estimated from the aspirate differential. Without a same-day count the call is
-  not evaluable and names the counts. No "best response": severity is not a response scale.
+  60 ×10^9/L) from the blood count of the same day; residual haematopoietic cells (needed only
+  when cellularity is 25–50 %) from the core's own estimate — never derived from the aspirate
+  differential, so a core without it is not evaluable naming it. Without a same-day count the
+  call is not evaluable and names the counts. No "best response": severity is not a response scale.
 * **Alert** ``MRD_CONVERSION`` when an MRD call of the same method turns from negative
   (``MRD_CR`` / ``UNDETECTABLE_MRD4``) to positive (``MRD_FAILURE`` / ``MRD_POSITIVE``).
 """
@@ -338,8 +338,13 @@ _AA_SAA = next(r for r in diagnostics.AA_SEVERITY.rules if r.id == "AA-SAA")
 def _aa_values(results: list[StoredResult]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for r in results:
-        if isinstance(r.value, CoreFindings) and value_of(r.value.cellularity) is not None:
-            values["biopsy_cellularity_pct"] = value_of(r.value.cellularity)
+        if isinstance(r.value, CoreFindings):
+            for key, quantity in (
+                ("biopsy_cellularity_pct", r.value.cellularity),
+                ("residual_hematopoietic_cells_pct", r.value.residual_hematopoietic_cells),
+            ):
+                if value_of(quantity) is not None:
+                    values[key] = value_of(quantity)
         elif isinstance(r.value, BloodCount):
             for key, quantity in (
                 ("anc", r.value.anc),

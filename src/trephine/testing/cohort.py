@@ -65,6 +65,7 @@ from trephine.domain.results import (
     FREE_LIGHT_CHAIN,
     INFILTRATE,
     MOLECULAR_RATIO,
+    RESIDUAL_HEMATOPOIETIC,
     RING_SIDEROBLASTS,
     SERUM_M_PROTEIN,
     URINE_M_PROTEIN,
@@ -583,6 +584,14 @@ def _with_reticulocytes(counts: BloodCount) -> BloodCount:
         reticulocytes=q.RETICULOCYTES_ABS.quantity(retic.quantize(Decimal(1), ROUND_HALF_UP)),
         reticulocyte_method=ReticulocyteMethod.AUTOMATED,
     )
+
+
+def _residual_cells(cells: Mapping[CellClass, float]) -> dict[str, object]:
+    """The core's residual haematopoietic cells (% of the cells present): what is not
+    lymphocytes or plasma cells, the cells that remain in an aplastic marrow. Derived from the
+    differential's lymphoid share, not drawn, so the generator's random stream is unchanged."""
+    lymphoid = cells.get(CellClass.LYMPHOCYTE, 0.0) + cells.get(CellClass.PLASMA_CELL, 0.0)
+    return {"residual_hematopoietic_cells": _pct(RESIDUAL_HEMATOPOIETIC, 100.0 - lymphoid, 0)}
 
 
 def _aml_genetics(b: _Builder) -> tuple[str, tuple[tuple[str, GeneticStatus, str | None], ...]]:
@@ -1230,13 +1239,17 @@ def b_all(b: _Builder) -> None:
 def aplastic_anemia(b: _Builder) -> None:
     r = b.rng
     b.diagnose(Disease.APLASTIC_ANEMIA, "severe aplastic anaemia (Camitta)", (), None)
+    # Drawn in the same order as before the residual-cell estimate existed (cells, then
+    # cellularity, then counts), so the rest of the cohort is unchanged.
+    cells = {CellClass.LYMPHOCYTE: r.uniform(40, 65), CellClass.PLASMA_CELL: r.uniform(3, 8)}
     b.marrow(
         b.diagnosed_on,
         Indication.DIAGNOSIS,
         blasts=0.2,
-        cells={CellClass.LYMPHOCYTE: r.uniform(40, 65), CellClass.PLASMA_CELL: r.uniform(3, 8)},
+        cells=cells,
         cellularity=r.uniform(3, 15),
         counts=_with_reticulocytes(_aplastic_nadir(b)),
+        core_extra=_residual_cells(cells),
     )
     start = _days(b.diagnosed_on, r.randint(5, 14))
     b.line(
@@ -1260,13 +1273,16 @@ def aplastic_anemia(b: _Builder) -> None:
         if months == 6:
             b.blood(_days(start, 30 * months), counts)
         else:
+            on = _days(start, 30 * months + r.randint(-5, 5))
+            cells = {CellClass.LYMPHOCYTE: r.uniform(15, 35) if responder else r.uniform(40, 60)}
             b.marrow(
-                _days(start, 30 * months + r.randint(-5, 5)),
+                on,
                 Indication.RESPONSE_ASSESSMENT,
                 blasts=0.3,
-                cells={CellClass.LYMPHOCYTE: r.uniform(15, 35) if responder else r.uniform(40, 60)},
+                cells=cells,
                 cellularity=cellularity,
                 counts=counts,
+                core_extra=_residual_cells(cells),
             )
 
 
