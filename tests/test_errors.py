@@ -22,3 +22,10 @@ def test_import_rejected_lists_errors_only() -> None:
     ]
     text = str(ImportRejected("f.csv", issues))
     assert "nothing imported" in text and "row 2" in text and "row 3" not in text
+
+
+def test_validation_error_shows_numbers_as_written() -> None:
+    from decimal import Decimal
+
+    text = str(ValidationError("bm_blasts_pct", Decimal("140"), "0–100 %"))
+    assert "140 is not allowed" in text and "Decimal" not in text

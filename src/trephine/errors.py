@@ -61,7 +61,10 @@ class ValidationError(TrephineError, ValueError):
         )
         self.location = location
         self.reason = reason
-        msg = f"{field}: {value!r} is not allowed"
+        # Text is quoted so blanks and padding show; numbers are shown as written
+        # (``140``, not ``Decimal('140')``).
+        shown = repr(value) if isinstance(value, str) or value is None else str(value)
+        msg = f"{field}: {shown} is not allowed"
         if reason:
             msg += f" ({reason})"
         if self.allowed:
