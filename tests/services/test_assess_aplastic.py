@@ -128,3 +128,12 @@ def test_ruleset_alias_and_reticulocyte_validation() -> None:
         BloodCount(anc=q.ANC.parse("1"), reticulocyte_method=ReticulocyteMethod.MANUAL)
     with pytest.raises(ValidationError, match="reticulocytes"):
         q.RETICULOCYTES_ABS.parse("5000")
+
+
+def test_reticulocytes_and_residual_cells_are_shown() -> None:
+    from trephine.api.presenters import components, summary
+
+    count = counts("0.1", "8", "15")
+    assert "retic 15 10^9/L (automated)" in summary(count)
+    assert ("reticulocytes", "15 10^9/L") in {(c.name, c.value.display) for c in components(count)}
+    assert "residual haematopoietic cells 20 %" in summary(core("30", "20"))

@@ -78,6 +78,7 @@ def components(value: ResultValue) -> list[ComponentPublic]:
                 ("platelets", value.platelets),
                 ("hemoglobin", value.hemoglobin),
                 ("circulating_blasts", value.circulating_blasts),
+                ("reticulocytes", value.reticulocytes),
             ]
         case AspirateDifferential():
             me = value.me_ratio()
@@ -90,6 +91,7 @@ def components(value: ResultValue) -> list[ComponentPublic]:
                 ("cellularity", value.cellularity),
                 ("ring_sideroblasts", value.ring_sideroblasts),
                 ("infiltrate", value.infiltrate),
+                ("residual_hematopoietic_cells", value.residual_hematopoietic_cells),
             ]
         case FlowMRD():
             named = [("mrd", value.mrd)]
@@ -163,6 +165,13 @@ def _join(parts: Iterable[str | None]) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def _retic(value: BloodCount) -> str | None:
+    if value.reticulocytes is None:
+        return None
+    method = value.reticulocyte_method
+    return f"retic {value.reticulocytes}" + ("" if method is None else f" ({method})")
+
+
 def summary(value: ResultValue) -> str:
     """The whole result on one line, qualifiers and units included."""
     match value:
@@ -174,6 +183,7 @@ def summary(value: ResultValue) -> str:
                     _q(value.platelets, "PLT"),
                     _q(value.hemoglobin, "Hb"),
                     _q(value.circulating_blasts, "PB blasts"),
+                    _retic(value),
                     None
                     if value.transfusion_dependence in (None, "none")
                     else f"transfusion: {value.transfusion_dependence}",
@@ -199,6 +209,7 @@ def summary(value: ResultValue) -> str:
                     if value.iron_grade is None
                     else f"iron {value.iron_grade} ({value.iron_scale})",
                     _q(value.ring_sideroblasts, "ring sideroblasts"),
+                    _q(value.residual_hematopoietic_cells, "residual haematopoietic cells"),
                     f"dysplasia {dysplasia}" if dysplasia else None,
                     None
                     if value.infiltrate is None
