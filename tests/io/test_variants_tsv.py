@@ -54,6 +54,15 @@ def test_percent_column_below_one_is_refused(tmp_path: Path) -> None:
     assert "100*alt_count/depth on 4 of 4 rows" in exc.value.issues[0].message
 
 
+@pytest.mark.parametrize("n_rows", [1, 2])
+def test_percent_column_in_a_tiny_file_is_refused(tmp_path: Path, n_rows: int) -> None:
+    # A two-row MRD file in percent (0.5 for 5/1000 reads) must not slip through on its size.
+    rows = [f"P1\tS{i}\t{i}\tNPM1\tm1\t5\t1000\t0.5" for i in range(n_rows)]
+    with pytest.raises(ImportRejected) as exc:
+        read_variants_tsv(_write(tmp_path, rows))
+    assert _errors(exc)[0] == (2, "vaf", "vaf_percent")
+
+
 def test_fraction_column_with_low_vafs_is_accepted(tmp_path: Path) -> None:
     rows = [f"P1\tS1\t0\tG{i}\tm{i}\t{a}\t1000\t{a / 1000:g}" for i, a in enumerate([3, 5, 7, 9])]
     assert len(read_variants_tsv(_write(tmp_path, rows))) == 4

@@ -248,7 +248,9 @@ def _check_percent_column(votes: list[tuple[int, bool]], col: _Collector) -> Non
     That happens when all variants are below 1 % (MRD-level data) and the column is in percent:
     no single value is out of range, but the column as a whole matches the percent reading.
     """
-    if len(votes) < 3:
+    # Even one informative row decides: a VAF that equals 100*alt/depth and not alt/depth is a
+    # percentage whatever the file's size (a two-row MRD file must not slip through).
+    if not votes:
         return
     hits = [n for n, is_pct in votes if is_pct]
     if len(hits) * 2 > len(votes):
