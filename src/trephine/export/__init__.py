@@ -1,1 +1,0 @@
-"""export layer of Trephine."""
