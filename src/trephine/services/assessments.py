@@ -40,6 +40,42 @@ from trephine.store.database import Database, UnitOfWork
 from trephine.store.tables import AssessmentRow
 
 
+def _new_row(
+    uow: UnitOfWork,
+    patient_id: int,
+    assessment: Assessment,
+    *,
+    call_kind: str = "",
+    inputs_digest: str = "",
+) -> AssessmentRow:
+    """The row for a new stored assessment, added and flushed so it has its id.
+
+    The empty ``call_kind``/``inputs_digest`` are the table defaults: an assessment recorded
+    directly (not a stored-timeline call) has neither.
+    """
+    row = AssessmentRow(
+        patient_id=patient_id,
+        assessed_on=assessment.assessed_on,
+        category=assessment.category,
+        ruleset=assessment.ruleset,
+        criteria_edition=assessment.criteria_edition,
+        matched_rule=assessment.matched_rule,
+        evidence=[dict(e) for e in assessment.evidence],
+        missing_inputs=list(assessment.missing_inputs),
+        citation=assessment.citation,
+        flags=list(assessment.flags),
+        params=dict(assessment.params),
+        software_version=assessment.software_version,
+        computed_at=assessment.computed_at,
+        recorded_by=uow.actor,
+        call_kind=call_kind,
+        inputs_digest=inputs_digest,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    return row
+
+
 def record_assessment(
     uow: UnitOfWork, external_id: str, assessment: Assessment
 ) -> tuple[StoredAssessment, bool]:
@@ -66,24 +102,7 @@ def record_assessment(
                 # one means the inputs changed — record it under a new date or version.
                 raise Conflict("assessment", key, name, old, new)
         return existing, False
-    row = AssessmentRow(
-        patient_id=patient.id,
-        assessed_on=assessment.assessed_on,
-        category=assessment.category,
-        ruleset=assessment.ruleset,
-        criteria_edition=assessment.criteria_edition,
-        matched_rule=assessment.matched_rule,
-        evidence=[dict(e) for e in assessment.evidence],
-        missing_inputs=list(assessment.missing_inputs),
-        citation=assessment.citation,
-        flags=list(assessment.flags),
-        params=dict(assessment.params),
-        software_version=assessment.software_version,
-        computed_at=assessment.computed_at,
-        recorded_by=uow.actor,
-    )
-    uow.session.add(row)
-    uow.session.flush()
+    row = _new_row(uow, patient.id, assessment)
     uow.audit("create", "assessment", row.id, {"patient": external_id, "key": key})
     return _rows.to_assessment(row, external_id), True
 
@@ -217,26 +236,7 @@ def _store_call(
     if row is not None:
         # Same call on the same evidence by the same edition and version: already stored.
         return _rows.to_assessment(row, external_id), False
-    row = AssessmentRow(
-        patient_id=patient_id,
-        assessed_on=assessment.assessed_on,
-        category=assessment.category,
-        ruleset=assessment.ruleset,
-        criteria_edition=assessment.criteria_edition,
-        matched_rule=assessment.matched_rule,
-        evidence=[dict(e) for e in assessment.evidence],
-        missing_inputs=list(assessment.missing_inputs),
-        citation=assessment.citation,
-        flags=list(assessment.flags),
-        params=dict(assessment.params),
-        software_version=assessment.software_version,
-        computed_at=assessment.computed_at,
-        recorded_by=uow.actor,
-        call_kind=a.kind,
-        inputs_digest=digest,
-    )
-    uow.session.add(row)
-    uow.session.flush()
+    row = _new_row(uow, patient_id, assessment, call_kind=a.kind, inputs_digest=digest)
     uow.audit(
         "create",
         "assessment",
