@@ -181,7 +181,7 @@ KEY_UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
 
 #: Other spellings of an input used by the rules specification itself (e.g. ``pb_blasts`` in the
 #: IWG 2023 pseudocode) → the canonical key.
-KEY_ALIASES = {"pb_blasts": "pb_blasts_pct"}
+KEY_ALIASES = {"pb_blasts": "pb_blasts_pct", "transfusion_dependent": "transfusion_dependence"}
 
 #: While a case is evaluated: the input keys that were ignored (unknown to every rule set of the
 #: case and not a near-miss of a known key). ``None`` outside a case evaluation: refuse them.
@@ -1075,11 +1075,14 @@ def _iwg2006(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> Ca
         if a.category in ("mCR", "SD"):
             result.put("next_step", "evaluate HI", {"rule": "IWG 2006: record HI alongside"})
     _hi_outputs(facts, params, result)
+    if facts.get("prior_response") is not None:
+        rel = run(iwg2006_mds.RELAPSE, facts, params)
+        result.put("relapse", rel.category, rel)
     if not result.outputs:
         raise ValidationError(
             where,
             sorted(raw),
-            "bm_blasts_pct or baseline counts",
+            "bm_blasts_pct, baseline counts or prior_response",
             reason="nothing to evaluate under IWG2006",
         )
     return result
@@ -1533,7 +1536,13 @@ register(
 register(
     "IWG2006",
     "MDS response and haematologic improvement (IWG 2006)",
-    (iwg2006_mds.RESPONSE, iwg2006_mds.HI_E, iwg2006_mds.HI_P, iwg2006_mds.HI_N),
+    (
+        iwg2006_mds.RESPONSE,
+        iwg2006_mds.HI_E,
+        iwg2006_mds.HI_P,
+        iwg2006_mds.HI_N,
+        iwg2006_mds.RELAPSE,
+    ),
     _iwg2006,
 )
 register("IWG2023", "Higher-risk MDS response (IWG 2023)", (iwg2023_mds.RESPONSE,), _iwg2023)

@@ -37,6 +37,40 @@ MDS_INPUTS: tuple[InputSpec, ...] = (
     InputSpec("days_since_transfusion_or_gf", InputKind.NUMBER, "days"),
     InputSpec("complete_cytogenetic_response", InputKind.BOOL),
     InputSpec("normal_maturation", InputKind.BOOL),
+    # Progression / relapse rows of IWG 2006 (§3.1): counts against the best value reached on
+    # treatment, and a new need for red-cell transfusions.
+    InputSpec(
+        "best_anc",
+        InputKind.NUMBER,
+        "x10^9/L",
+        maximum=ANC_MAX,
+        description="best (maximum) neutrophil count reached during the response",
+    ),
+    InputSpec(
+        "best_plt",
+        InputKind.NUMBER,
+        "x10^9/L",
+        maximum=PLT_MAX,
+        description="best (maximum) platelet count reached during the response",
+    ),
+    InputSpec(
+        "best_hb",
+        InputKind.NUMBER,
+        "g/dL",
+        maximum=D(25),
+        description="best haemoglobin reached during the response",
+    ),
+    InputSpec(
+        "transfusion_dependence",
+        InputKind.BOOL,
+        description="patient has become red-cell transfusion dependent (new since baseline)",
+    ),
+    InputSpec(
+        "prior_response",
+        InputKind.TEXT,
+        allowed=("CR", "PR", "mCR", "HI", "SD", "PD"),
+        description="response previously reached (relapse applies after CR/PR, or after HI)",
+    ),
 )
 
 
@@ -48,6 +82,11 @@ DERIVED_FROM = {
         for marker in ("hb", "plt", "anc")
         for kind in ("rise", "increase_pct")
     },
+    "bm_blast_rise_points": ("baseline_bm_blasts_pct", "bm_blasts_pct"),
+    "hb_fall_from_baseline": ("baseline_hb", "hb"),
+    "hb_fall_from_best": ("best_hb", "hb"),
+    "anc_fall_from_best_pct": ("best_anc", "anc"),
+    "plt_fall_from_best_pct": ("best_plt", "plt"),
 }
 
 
@@ -62,3 +101,16 @@ def derive(facts: dict[str, Fact | None], params: Params) -> None:
         base, cur = num(facts, f"baseline_{marker}"), num(facts, marker)
         facts[f"{marker}_rise"] = None if base is None or cur is None else cur - base
         facts[f"{marker}_increase_pct"] = pct_increase(base, cur)
+    base_blasts, blasts = num(facts, "baseline_bm_blasts_pct"), num(facts, "bm_blasts_pct")
+    facts["bm_blast_rise_points"] = (
+        None if base_blasts is None or blasts is None else blasts - base_blasts
+    )
+    hb = num(facts, "hb")
+    for name, ref in (("hb_fall_from_baseline", "baseline_hb"), ("hb_fall_from_best", "best_hb")):
+        reference = num(facts, ref)
+        facts[name] = None if reference is None or hb is None else reference - hb
+    # "≥ 50 % decrement from maximum remission/response levels" (G4 percentage reduction).
+    for marker in ("anc", "plt"):
+        facts[f"{marker}_fall_from_best_pct"] = pct_reduction(
+            num(facts, f"best_{marker}"), num(facts, marker)
+        )

@@ -7,6 +7,7 @@ from trephine.criteria.model import (
     AnyOf,
     Citation,
     FlagRule,
+    Not,
     Parameter,
     ParamIs,
     Rule,
@@ -26,6 +27,28 @@ SOURCE = "Cheson 2006 (IWG, Blood 108:419)"
 def _c(locator: str, tag: Tag = Tag.VERIFIED) -> Citation:
     return Citation(SOURCE, locator, tag)
 
+
+#: Count-based progression (§3.1 PD "or" column; Hb 2 g/dL from a secondary source, S11).
+PD_COUNTS = AnyOf(
+    ge("anc_fall_from_best_pct", 50, when_missing=False),
+    ge("plt_fall_from_best_pct", 50, when_missing=False),
+    AllOf(
+        ParamIs("pd_hb_reference", "baseline"),
+        ge("hb_fall_from_baseline", 2, when_missing=False),
+    ),
+    AllOf(ParamIs("pd_hb_reference", "best"), ge("hb_fall_from_best", 2, when_missing=False)),
+    is_("transfusion_dependence", True, when_missing=False),
+)
+
+PD_PARAMS = (
+    Parameter(
+        "pd_hb_reference",
+        "baseline",
+        ("baseline", "best"),
+        "PD 'Hb fall ≥ 2 g/dL' names no reference value: 'baseline' measures it from the "
+        "pre-treatment Hb, 'best' from the best Hb on treatment.",
+    ),
+)
 
 CR_BLOOD = AllOf(ge("hb", 11), ge("plt", 100), ge("anc", "1.0"), le("pb_blasts_pct", 0))
 
@@ -61,6 +84,19 @@ RESPONSE = RuleSet(
             _c("response table, marrow CR (≤5 % and ≥50 % fall)"),
         ),
         Rule(
+            "IWG06-PD-COUNTS",
+            "PD",
+            # Count / haemoglobin / transfusion rows of the PD table. Each is only decidable when
+            # its inputs were given (a best count is not part of every assessment); when none of
+            # them holds, the blast rows below decide.
+            PD_COUNTS,
+            _c(
+                "response table, PD: ≥50 % fall from best ANC/platelets, Hb fall ≥2 g/dL, "
+                "transfusion dependence (Hb reference per pd_hb_reference)",
+                Tag.INTERPRETATION,
+            ),
+        ),
+        Rule(
             "IWG06-PD",
             "PD",
             # Blast progression by pre-treatment group; group edges [5,10), [10,20), [20,30] [I].
@@ -88,6 +124,67 @@ RESPONSE = RuleSet(
             _c("response table, PD: ≥50 % rise in blasts past the next group edge"),
         ),
         Rule("IWG06-SD", "SD", AllOf(), _c("response table, stable disease")),
+    ),
+    params=PD_PARAMS,
+)
+
+#: Relapse after CR/PR and progression/relapse after HI share the count rows (§3.1).
+COUNT_RELAPSE = AnyOf(
+    ge("anc_fall_from_best_pct", 50, when_missing=False),
+    ge("plt_fall_from_best_pct", 50, when_missing=False),
+    ge("hb_fall_from_best", "1.5", when_missing=False),
+    is_("transfusion_dependence", True, when_missing=False),
+)
+AFTER_CR_PR = AnyOf(is_("prior_response", "CR"), is_("prior_response", "PR"))
+
+RELAPSE = RuleSet(
+    key="IWG2006-RELAPSE",
+    title="MDS relapse after CR/PR, progression/relapse after HI (IWG 2006)",
+    edition="IWG2006",
+    citation=_c("response table, relapse after CR or PR; HI table, progression/relapse"),
+    categories=("NOT_MET", "RELAPSE", "NOT_APPLICABLE", "NOT_EVALUABLE"),
+    not_evaluable="NOT_EVALUABLE",
+    inputs=MDS_INPUTS,
+    derive=derive,
+    derived_from=DERIVED_FROM,
+    rules=(
+        Rule(
+            "IWG06-REL-NA",
+            "NOT_APPLICABLE",
+            Not(AnyOf(AFTER_CR_PR, is_("prior_response", "HI"))),
+            _c("relapse is defined after CR/PR (response table) and after HI (HI table)"),
+        ),
+        Rule(
+            "IWG06-REL",
+            "RELAPSE",
+            AllOf(
+                AFTER_CR_PR,
+                AnyOf(
+                    # "Return to pre-treatment bone marrow blast percentage".
+                    ge("bm_blast_rise_points", 0, when_missing=False),
+                    COUNT_RELAPSE,
+                ),
+            ),
+            _c(
+                "response table, relapse after CR/PR: blasts back to pre-treatment %, ≥50 % "
+                "fall from best ANC/platelets, Hb fall ≥1.5 g/dL or transfusion dependence",
+                Tag.RECALLED,
+            ),
+        ),
+        Rule(
+            "IWG06-REL-HI",
+            "RELAPSE",
+            AllOf(is_("prior_response", "HI"), COUNT_RELAPSE),
+            _c("HI table, progression/relapse after HI"),
+        ),
+        Rule(
+            "IWG06-REL-NOT-MET",
+            "NOT_MET",
+            # None of the rows holds on what was given; a row whose inputs were not given is
+            # listed under "missing" in the explanation.
+            AllOf(),
+            _c("response table, relapse after CR/PR", Tag.RECALLED),
+        ),
     ),
 )
 

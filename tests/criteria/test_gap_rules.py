@@ -1,0 +1,130 @@
+"""Rules added after review: each threshold at and just across its edge, end to end.
+
+Expected sides come from ``clinical-criteria.md`` (section cited per group), not from the code.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from trephine.criteria.cases import evaluate_case
+from trephine.errors import ValidationError
+
+D = Decimal
+
+
+def _case(ruleset: str, input_: dict[str, Any], params: dict[str, Any] | None = None) -> Any:
+    case: dict[str, Any] = {"id": "gap", "ruleset": ruleset, "input": input_}
+    if params:
+        case["params"] = params
+    return evaluate_case(case)
+
+
+# ------------------------------------------------------------------ §3.1 IWG 2006 PD and relapse
+def _mds(**overrides: Any) -> dict[str, Any]:
+    """Stable disease under IWG 2006: blasts unchanged, counts not at CR level."""
+    base: dict[str, Any] = {
+        "disease": "MDS",
+        "baseline_bm_blasts_pct": 8,
+        "bm_blasts_pct": 8,
+        "hb": 9,
+        "plt": 60,
+        "anc": D("0.8"),
+        "pb_blasts_pct": 0,
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        # ≥ 50 % decrement from the best neutrophil count.
+        ({"best_anc": D("1.6"), "anc": D("0.8")}, "PD"),
+        ({"best_anc": D("1.6"), "anc": D("0.800001")}, "SD"),
+        # ≥ 50 % decrement from the best platelet count.
+        ({"best_plt": 120, "plt": 60}, "PD"),
+        ({"best_plt": 120, "plt": D("60.01")}, "SD"),
+        # Hb fall ≥ 2 g/dL (default reference: pre-treatment Hb).
+        ({"baseline_hb": 11, "hb": 9}, "PD"),
+        ({"baseline_hb": 11, "hb": D("9.01")}, "SD"),
+        # New transfusion dependence (also under the spec's adjective spelling).
+        ({"transfusion_dependence": True}, "PD"),
+        ({"transfusion_dependent": True}, "PD"),
+        ({"transfusion_dependence": False}, "SD"),
+    ],
+)
+def test_iwg2006_count_progression(overrides: dict[str, Any], expected: str) -> None:
+    assert _case("IWG2006", _mds(**overrides))["response"] == expected
+
+
+def test_iwg2006_pd_hb_reference_parameter() -> None:
+    case = _mds(baseline_hb=10, best_hb=12, hb=D("9.5"))
+    assert _case("IWG2006", case)["response"] == "SD"  # 0.5 below baseline
+    assert _case("IWG2006", case, {"pd_hb_reference": "best"})["response"] == "PD"  # 2.5 below
+
+
+def test_iwg2006_count_rows_do_not_override_cr() -> None:
+    # A CR at full counts is not turned into PD by an unrelated best-count input.
+    case = _mds(bm_blasts_pct=2, hb=12, plt=150, anc=2, best_anc=3)
+    assert _case("IWG2006", case)["response"] == "CR"
+
+
+def _relapse(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "disease": "MDS",
+        "prior_response": "CR",
+        "baseline_bm_blasts_pct": 12,
+        "bm_blasts_pct": 4,
+        "hb": 11,
+        "best_hb": 12,
+        "plt": 100,
+        "best_plt": 150,
+        "anc": D("1.5"),
+        "best_anc": 2,
+        "pb_blasts_pct": 0,
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, "NOT_MET"),
+        # Return to the pre-treatment blast percentage.
+        ({"bm_blasts_pct": 12}, "RELAPSE"),
+        ({"bm_blasts_pct": D("11.99")}, "NOT_MET"),
+        # ≥ 50 % fall from the best ANC / platelets.
+        ({"anc": 1}, "RELAPSE"),
+        ({"anc": D("1.01")}, "NOT_MET"),
+        ({"plt": 75}, "RELAPSE"),
+        ({"plt": D("75.1")}, "NOT_MET"),
+        # Hb fall ≥ 1.5 g/dL from the best value.
+        ({"hb": D("10.5")}, "RELAPSE"),
+        ({"hb": D("10.51")}, "NOT_MET"),
+        ({"transfusion_dependence": True}, "RELAPSE"),
+        # Relapse is only defined after CR/PR (or HI); mCR/SD are not a remission to lose.
+        ({"prior_response": "mCR", "bm_blasts_pct": 12}, "NOT_APPLICABLE"),
+        ({"prior_response": "PR", "bm_blasts_pct": 12}, "RELAPSE"),
+        # After HI only the count rows apply (the HI table has no blast row).
+        ({"prior_response": "HI", "bm_blasts_pct": 12}, "NOT_MET"),
+        ({"prior_response": "HI", "plt": 75}, "RELAPSE"),
+    ],
+)
+def test_iwg2006_relapse(overrides: dict[str, Any], expected: str) -> None:
+    assert _case("IWG2006", _relapse(**overrides))["relapse"] == expected
+
+
+def test_iwg2006_relapse_explains_rows_and_rejects_unknown_prior() -> None:
+    out = _case("IWG2006", _relapse(plt=70))
+    assert out["relapse"] == "RELAPSE"
+    why = out["explanation"]["relapse"]
+    assert why["rule"] == "IWG06-REL"
+    assert "[R]" in why["citation"] or "recalled" in why["citation"].lower()
+    assert any(e["input"] == "plt_fall_from_best_pct" for e in why["evidence"])
+    with pytest.raises(ValidationError, match="prior_response"):
+        _case("IWG2006", _relapse(prior_response="CRi"))
