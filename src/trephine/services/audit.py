@@ -1,14 +1,18 @@
-"""Reading the append-only audit trail."""
+"""Reading the append-only audit trail, and checking it is intact (``trephine audit verify``)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import select
+import sqlalchemy.exc
+from sqlalchemy import Connection, Executable, delete, insert, select, update
 
+from trephine.services import results
 from trephine.services.views import AuditEvent
-from trephine.store.database import UnitOfWork
-from trephine.store.tables import AuditEventRow
+from trephine.store.database import Database, UnitOfWork, utc_now
+from trephine.store.tables import AuditEventRow, Base
+from trephine.workflow import ResultState
 
 
 def events(
@@ -37,3 +41,180 @@ def events(
         AuditEvent(r.id, r.occurred_at, r.actor, r.action, r.entity, r.entity_id, dict(r.detail))
         for r in uow.session.scalars(query)
     ]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding of ``audit verify``; ``passed`` is None when there was nothing to check."""
+
+    name: str
+    passed: bool | None
+    detail: str
+
+
+def probe_guards(database: Database) -> list[Check]:
+    """Try to tamper with the trail inside a transaction that is always rolled back.
+
+    Asking the database to do the forbidden thing is a stronger check than looking for trigger
+    names: it proves the guard fires on this backend, whatever the migration called it. Each probe
+    runs in its own savepoint because PostgreSQL aborts a transaction after a refused statement.
+    """
+
+    def refused(connection: Connection, name: str, statement: Executable) -> Check:
+        savepoint = connection.begin_nested()
+        try:
+            connection.execute(statement)
+        except sqlalchemy.exc.DBAPIError as exc:
+            savepoint.rollback()
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            return Check(name, True, f"refused by the database: {reason}")
+        savepoint.rollback()
+        return Check(name, False, "the database ACCEPTED it: the append-only guard is missing")
+
+    tables = Base.metadata.tables
+    audit_table, assessment_table = tables["audit_event"], tables["assessment"]
+    result_table = tables["result"]
+    checks: list[Check] = []
+    with database.engine.connect() as connection:
+        outer = connection.begin()
+        try:
+            probe = connection.execute(
+                insert(audit_table)
+                .values(
+                    occurred_at=utc_now(),
+                    actor="audit-verify",
+                    action="probe",
+                    entity="probe",
+                    entity_id="0",
+                    detail={},
+                )
+                .returning(audit_table.c.id)
+            ).scalar_one()
+            row = audit_table.c.id == probe
+            checks.append(
+                refused(
+                    connection,
+                    "audit events cannot be changed",
+                    update(audit_table).where(row).values(actor="tampered"),
+                )
+            )
+            checks.append(
+                refused(
+                    connection, "audit events cannot be deleted", delete(audit_table).where(row)
+                )
+            )
+            assessment = connection.scalar(select(assessment_table.c.id).limit(1))
+            if assessment is None:
+                checks.append(Check("stored assessments cannot change", None, "none stored yet"))
+            else:
+                checks.append(
+                    refused(
+                        connection,
+                        "stored assessments cannot change",
+                        update(assessment_table)
+                        .where(assessment_table.c.id == assessment)
+                        .values(recorded_by="tampered"),
+                    )
+                )
+            signed = connection.scalar(
+                select(result_table.c.id).where(result_table.c.state != "draft").limit(1)
+            )
+            if signed is None:
+                for name in (
+                    "signed-out results cannot change in place",
+                    "signed-out results cannot be deleted",
+                ):
+                    checks.append(Check(name, None, "no signed-out result yet"))
+            else:
+                where = result_table.c.id == signed
+                checks.append(
+                    refused(
+                        connection,
+                        "signed-out results cannot change in place",
+                        update(result_table).where(where).values(created_by="tampered"),
+                    )
+                )
+                checks.append(
+                    refused(
+                        connection,
+                        "signed-out results cannot be deleted",
+                        delete(result_table).where(where),
+                    )
+                )
+            # A current signed-out version (verified/amended): superseded ones are frozen whole,
+            # so probing one would pass even without migration 0005's sign-out guard.
+            current = connection.scalar(
+                select(result_table.c.id)
+                .where(result_table.c.state.in_(["verified", "amended"]))
+                .limit(1)
+            )
+            sign_out = "who signed a result out cannot be changed"
+            if current is None:
+                checks.append(Check(sign_out, None, "no current signed-out result yet"))
+            else:
+                checks.append(
+                    refused(
+                        connection,
+                        sign_out,
+                        update(result_table)
+                        .where(result_table.c.id == current)
+                        .values(verified_by="tampered"),
+                    )
+                )
+        finally:
+            outer.rollback()
+    return checks
+
+
+def trail_checks(uow: UnitOfWork) -> list[Check]:
+    """Does every result version have the audit events its columns claim (who created, signed
+    out, amended or cancelled it), and does every result event point at an existing version?"""
+    versions = results.list_results(uow, states=None)
+    by_id = {v.id: v for v in versions}
+    by_result: dict[int, list[AuditEvent]] = {}
+    problems: list[str] = []
+    for event in events(uow, "result"):
+        try:
+            by_result.setdefault(int(event.entity_id), []).append(event)
+        except ValueError:
+            problems.append(f"event #{event.id} names result {event.entity_id!r}, not an id")
+    for key in sorted(set(by_result) - set(by_id)):
+        problems.append(f"events {[e.id for e in by_result[key]]} name result {key}, which is gone")
+    superseded_ids = {v.supersedes_id for v in versions if v.supersedes_id is not None}
+    for v in versions:
+        own = by_result.get(v.id, [])
+
+        def find(action: str, own: list[AuditEvent] = own) -> AuditEvent | None:
+            return next((e for e in own if e.action == action), None)
+
+        origin = find("amend") if v.supersedes_id is not None else find("create")
+        if origin is None:
+            problems.append(
+                f"result {v.id} v{v.version}: no {'amend' if v.supersedes_id else 'create'} event"
+            )
+        elif origin.actor != v.created_by:
+            problems.append(
+                f"result {v.id}: created by {v.created_by!r} but the event says {origin.actor!r}"
+            )
+        if v.supersedes_id is not None and origin is not None:
+            detail = origin.detail
+            if detail.get("supersedes") != v.supersedes_id:
+                problems.append(f"result {v.id}: amend event names {detail.get('supersedes')!r}")
+            if detail.get("reason") != v.amendment_reason:
+                problems.append(f"result {v.id}: amend event reason differs from the stored one")
+        elif v.verified_by is not None:
+            signed = find("verify")
+            if signed is None:
+                problems.append(f"result {v.id}: signed out by {v.verified_by!r}, no verify event")
+            elif signed.actor != v.verified_by:
+                problems.append(
+                    f"result {v.id}: signed out by {v.verified_by!r}, event says {signed.actor!r}"
+                )
+        if v.state is ResultState.SUPERSEDED and v.id not in superseded_ids:
+            problems.append(f"result {v.id}: superseded, but no later version supersedes it")
+        if v.state is ResultState.CANCELLED and find("cancel") is None:
+            problems.append(f"result {v.id}: cancelled without a cancel event")
+    name = f"every result version ({len(versions)}) matches its audit events"
+    if problems:
+        return [Check(name, False, p) for p in problems]
+    return [Check(name, True, f"{sum(map(len, by_result.values()))} result events checked")]
