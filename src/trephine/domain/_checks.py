@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from decimal import Decimal
 
 from trephine.errors import ValidationError
@@ -32,14 +31,6 @@ def require_order(
 ) -> None:
     if start is not None and end is not None and end < start:
         raise ValidationError(end_name, end, f"on or after {start_name} ({start})")
-
-
-def require_unique(name: str, values: Iterable[object]) -> None:
-    seen: set[object] = set()
-    for value in values:
-        if value in seen:
-            raise ValidationError(name, value, "unique values", reason="duplicate")
-        seen.add(value)
 
 
 def require_utc(name: str, value: dt.datetime) -> None:
