@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from trephine.criteria.cases import evaluate_case
+from trephine.criteria.cases import AML_SPECS, build_facts, evaluate_case
 from trephine.errors import ValidationError
 
 D = Decimal
@@ -128,3 +128,103 @@ def test_iwg2006_relapse_explains_rows_and_rejects_unknown_prior() -> None:
     assert any(e["input"] == "plt_fall_from_best_pct" for e in why["evidence"])
     with pytest.raises(ValidationError, match="prior_response"):
         _case("IWG2006", _relapse(prior_response="CRi"))
+
+
+# ------------------------------------------------------- §1.1 ELN 2017 progressive / stable disease
+def _eln17(**overrides: Any) -> dict[str, Any]:
+    """Persisting leukaemia under ELN 2017: no response, no PD row met → SD."""
+    base: dict[str, Any] = {
+        "disease": "AML",
+        "baseline_bm_blasts_pct": 40,
+        "bm_blasts_pct": 40,
+        "anc": D("0.4"),
+        "plt": 30,
+        "circulating_blasts": True,
+        "extramedullary": False,
+        "cells_counted": 500,
+        "spicules_present": True,
+        "biopsy_cellularity_pct": 60,
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, "SD"),
+        # Marrow blasts up > 50 % (baseline ≥ 30 %: no minimum absolute rise).
+        ({"bm_blasts_pct": D("60.01")}, "PD"),
+        ({"bm_blasts_pct": 60}, "SD"),
+        # Baseline < 30 %: > 50 % and ≥ 15 points.
+        ({"baseline_bm_blasts_pct": 20, "bm_blasts_pct": 35}, "PD"),
+        ({"baseline_bm_blasts_pct": 20, "bm_blasts_pct": D("34.9")}, "SD"),
+        # Persistent > 70 % for ≥ 3 months without ≥ 100 % count improvement.
+        _p70 := (
+            {
+                "baseline_bm_blasts_pct": 75,
+                "bm_blasts_pct": D("70.01"),
+                "bm_blasts_gt70_months": 3,
+                "baseline_anc": D("0.2"),
+                "baseline_plt": 20,
+            },
+            "PD",
+        ),
+        ({**_p70[0], "bm_blasts_pct": 70}, "SD"),
+        ({**_p70[0], "bm_blasts_gt70_months": D("2.9")}, "SD"),
+        # ANC doubled (0.2 → 0.4) but not to > 0.5: still PD; doubled to 0.51: spared.
+        ({**_p70[0], "anc": D("0.5")}, "PD"),
+        ({**_p70[0], "anc": D("0.51")}, "SD"),
+        # Platelets doubled to > 50 spare it too ("and/or").
+        ({**_p70[0], "plt": 51, "baseline_plt": 25}, "SD"),
+        ({**_p70[0], "plt": 50, "baseline_plt": 25}, "PD"),
+        # Peripheral blasts rising > 50 % to > 25 x10^9/L, absent differentiation syndrome.
+        ({"baseline_pb_blasts_abs": 16, "pb_blasts_abs": D("24.01")}, "SD"),
+        ({"baseline_pb_blasts_abs": 16, "pb_blasts_abs": D("25.01")}, "PD"),
+        ({"baseline_pb_blasts_abs": 20, "pb_blasts_abs": 30}, "SD"),  # exactly +50 %
+        ({"baseline_pb_blasts_abs": 20, "pb_blasts_abs": D("30.01")}, "PD"),
+        (
+            {
+                "baseline_pb_blasts_abs": 16,
+                "pb_blasts_abs": 40,
+                "differentiation_syndrome": True,
+            },
+            "SD",
+        ),
+        ({"new_extramedullary": True}, "PD"),
+    ],
+)
+def test_eln2017_progressive_and_stable_disease(overrides: dict[str, Any], expected: str) -> None:
+    assert _case("ELN2017", _eln17(**overrides))["response"] == expected
+
+
+def test_eln2017_persistent_blasts_without_baseline_counts_is_not_evaluable() -> None:
+    # ANC 0.8 (> 0.5): whether it doubled decides the row, and the baseline ANC is unknown.
+    case = _eln17(
+        baseline_bm_blasts_pct=80, bm_blasts_pct=80, bm_blasts_gt70_months=4, anc=D("0.8")
+    )
+    out = _case("ELN2017", case)
+    assert out["response"] == "NON_EVALUABLE"
+    # Counts that never reached the absolute levels need no baseline to rule recovery out.
+    assert _case("ELN2017", {**case, "anc": D("0.4")})["response"] == "PD"
+    assert "baseline_anc" in set(out["explanation"]["response"]["missing"])
+
+
+def test_eln2017_pd_inputs_are_not_accepted_by_eln2022() -> None:
+    # ELN 2022 has no such row: the key is reported as ignored (so a comparison case runs).
+    out = _case("ELN2022", _eln17(bm_blasts_gt70_months=4))
+    assert "IGNORED_INPUT_KEYS" in out["flags"]
+    both = _case(
+        "ELN2022 vs ELN2017",
+        _eln17(
+            bm_blasts_gt70_months=4,
+            baseline_bm_blasts_pct=75,
+            bm_blasts_pct=80,
+            baseline_anc=D("0.2"),
+            baseline_plt=20,
+        ),
+    )
+    assert (both["ELN2022"], both["ELN2017"]) == ("NO_RESPONSE", "PD")
+    # Outside a case evaluation an unknown key is still refused (imports stay strict).
+    with pytest.raises(ValidationError, match="bm_blasts_gt70_months"):
+        build_facts({"bm_blasts_gt70_months": 4}, AML_SPECS, "row")

@@ -408,6 +408,7 @@ AML_STRUCT = frozenset(
     }
 )
 AML_SPECS = specs_of(eln2022_aml.RESPONSE, eln2022_aml.RELAPSE)
+LEGACY_AML_KEYS = frozenset(spec.name for spec in eln2017_aml.PD_INPUTS)
 
 
 #: Built once, not per MRD result (a stored timeline maps thousands of them).
@@ -646,10 +647,21 @@ def _history(raw: Mapping[str, JSON], where: str) -> dict[str, JSON]:
 
 
 def _aml_response(name: str, rs: RuleSet, mrd_suffix: tuple[str, ...]) -> Evaluator:
+    # An edition may read inputs the others dropped (ELN 2017 PD rows): accept them there only.
+    specs = {**AML_SPECS, **specs_of(rs)}
+
     def evaluator(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
         _disease(raw.get("disease"), where)
         raw = _pb_blasts_as_circulating(flatten_baseline(raw, where), where)
-        facts = build_facts(raw, AML_SPECS, where, AML_STRUCT)
+        ignored = _IGNORED.get()
+        if ignored is not None:
+            # A legacy (ELN 2017 PD) input in a case also read under a later edition, e.g.
+            # "ELN2022 vs ELN2017": no rule of this edition reads it, so report it as ignored
+            # rather than refuse the whole comparison.
+            for key in sorted(LEGACY_AML_KEYS & set(raw) - set(specs)):
+                ignored.append(f"{where}.{key}")
+                raw = {k: v for k, v in raw.items() if k != key}
+        facts = build_facts(raw, specs, where, AML_STRUCT)
         result = CaseResult()
         hemodilute = _hemodilute(raw, facts)
         first_pull = raw.get("first_pull")
