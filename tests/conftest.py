@@ -36,6 +36,32 @@ def shared_data(shared_dir: Path) -> Path:
     return shared_dir / "data"
 
 
+@pytest.fixture(scope="session")
+def mrd_tube(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 20,000-event synthetic AML MRD tube from the shared bench generator (seed 1).
+
+    Session-scoped: generating it costs a subprocess, and the flow CLI and store tests read the
+    same tube.
+    """
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("mrd-tube") / "mrd-tube.fcs"
+    gen = shared_dir / "bench" / "gen_synthetic_fcs.py"
+    subprocess.run(
+        [sys.executable, str(gen), str(out), "--events", "20000", "--seed", "1"],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def mrd_gating_ml(shared_dir: Path) -> Path:
+    """The bench's Gating-ML 2.0 MRD hierarchy (CD45pos, CD34pos_CD117pos …) for ``mrd_tube``."""
+    return shared_dir / "bench" / "mrd-hierarchy.gatingml.xml"
+
+
 # --------------------------------------------------------------------------- databases
 # ``database_url`` gives an EMPTY database on SQLite (a temp file) and on PostgreSQL (a fresh,
 # uniquely named database on TREPHINE_TEST_POSTGRES_URL, dropped afterwards); ``database`` gives

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,31 +20,13 @@ from trephine.workflow import ResultState
 pytestmark = pytest.mark.shared_data
 
 
-@pytest.fixture(scope="module")
-def tube(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 20,000-event synthetic MRD tube from the shared bench generator (seed 1)."""
-    out = tmp_path_factory.mktemp("tube") / "mrd-tube.fcs"
-    gen = shared_dir / "bench" / "gen_synthetic_fcs.py"
-    subprocess.run(
-        [sys.executable, str(gen), str(out), "--events", "20000", "--seed", "1"],
-        check=True,
-        capture_output=True,
-    )
-    return out
-
-
-@pytest.fixture(scope="module")
-def gating(shared_dir: Path) -> Path:
-    return shared_dir / "bench" / "mrd-hierarchy.gatingml.xml"
-
-
-def mrd_args(tube: Path, gating: Path, url: str, *extra: str) -> list[str]:
+def mrd_args(mrd_tube: Path, mrd_gating_ml: Path, url: str, *extra: str) -> list[str]:
     return [
         "flow",
         "mrd",
-        str(tube),
+        str(mrd_tube),
         "--gating-ml",
-        str(gating),
+        str(mrd_gating_ml),
         "--denominator",
         "CD45pos",
         "--abnormal",
@@ -66,8 +46,10 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_store_records_a_draft_with_provenance(seeded: Database, tube: Path, gating: Path) -> None:
-    args = mrd_args(tube, gating, url_of(seeded), "--specimen", "A-1", "--store")
+def test_store_records_a_draft_with_provenance(
+    seeded: Database, mrd_tube: Path, mrd_gating_ml: Path
+) -> None:
+    args = mrd_args(mrd_tube, mrd_gating_ml, url_of(seeded), "--specimen", "A-1", "--store")
     res = CliRunner().invoke(app, [*args, "--method", "LAIP", "--actor", "flow-lab"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
@@ -84,8 +66,8 @@ def test_store_records_a_draft_with_provenance(seeded: Database, tube: Path, gat
     assert value.mrd.lloq == Decimal(doc["lloq_fraction"]) * 100
     assert str(value.method) == "LAIP"
     assert set(value.flags) == {f["code"] for f in doc["flags"]}
-    assert value.source_file == tube.name and value.source_sha256 == sha256(tube)
-    assert value.gating_sha256 == sha256(gating)
+    assert value.source_file == mrd_tube.name and value.source_sha256 == sha256(mrd_tube)
+    assert value.gating_sha256 == sha256(mrd_gating_ml)
     # Same computation again: nothing new. Then the normal lifecycle applies.
     again = CliRunner().invoke(app, [*args, "--method", "LAIP"])
     assert json.loads(again.stdout)["stored"]["created"] is False
@@ -104,11 +86,11 @@ def test_store_records_a_draft_with_provenance(seeded: Database, tube: Path, gat
     ],
 )
 def test_refusals_write_nothing(
-    seeded: Database, tube: Path, gating: Path, extra: list[str], message: str
+    seeded: Database, mrd_tube: Path, mrd_gating_ml: Path, extra: list[str], message: str
 ) -> None:
     with seeded.unit_of_work("reader") as uow:
         before = len(audit.events(uow))
-    res = CliRunner().invoke(app, mrd_args(tube, gating, url_of(seeded), *extra))
+    res = CliRunner().invoke(app, mrd_args(mrd_tube, mrd_gating_ml, url_of(seeded), *extra))
     assert res.exit_code == 2
     assert message in res.output and "Traceback" not in res.output
     with seeded.unit_of_work("reader") as uow:
@@ -116,8 +98,10 @@ def test_refusals_write_nothing(
         assert len(audit.events(uow)) == before
 
 
-def test_specimen_without_store_only_checks(seeded: Database, tube: Path, gating: Path) -> None:
-    args = mrd_args(tube, gating, url_of(seeded), "--specimen", "B-1", "--method", "DfN")
+def test_specimen_without_store_only_checks(
+    seeded: Database, mrd_tube: Path, mrd_gating_ml: Path
+) -> None:
+    args = mrd_args(mrd_tube, mrd_gating_ml, url_of(seeded), "--specimen", "B-1", "--method", "DfN")
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["stored"] == {

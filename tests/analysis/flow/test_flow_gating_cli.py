@@ -17,24 +17,6 @@ from trephine.cli.main import app
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def small_tube(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 20,000-event synthetic MRD tube from the shared bench generator (seed 1)."""
-    out = tmp_path_factory.mktemp("bench") / "small.fcs"
-    gen = shared_dir / "bench" / "gen_synthetic_fcs.py"
-    subprocess.run(
-        [sys.executable, str(gen), str(out), "--events", "20000", "--seed", "1"],
-        check=True,
-        capture_output=True,
-    )
-    return out
-
-
-@pytest.fixture(scope="module")
-def hierarchy(shared_dir: Path) -> Path:
-    return shared_dir / "bench" / "mrd-hierarchy.gatingml.xml"
-
-
 def mrd_args(fcs: str | Path, gating_ml: Path, denominator: str, abnormal: str) -> list[str]:
     """``flow mrd`` with the gates that define the percentage; options go after it."""
     return [
@@ -52,16 +34,16 @@ def mrd_args(fcs: str | Path, gating_ml: Path, denominator: str, abnormal: str) 
 
 @pytest.mark.shared_data
 @pytest.mark.slow
-def test_bench_hierarchy_counts_equal_flowkit(small_tube: Path, hierarchy: Path) -> None:
+def test_bench_hierarchy_counts_equal_flowkit(mrd_tube: Path, mrd_gating_ml: Path) -> None:
     flowkit = pytest.importorskip("flowkit")
     res = runner.invoke(
-        app, ["flow", "gate", str(small_tube), "--gating-ml", str(hierarchy), "--json"]
+        app, ["flow", "gate", str(mrd_tube), "--gating-ml", str(mrd_gating_ml), "--json"]
     )
     assert res.exit_code == 0, res.output
     ours = json.loads(res.stdout)["gates"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        session = flowkit.Session(gating_strategy=str(hierarchy), fcs_samples=str(small_tube))
+        session = flowkit.Session(gating_strategy=str(mrd_gating_ml), fcs_samples=str(mrd_tube))
         sample_id = session.get_sample_ids()[0]
         session.analyze_samples(sample_id=sample_id)
         report = session.get_gating_results(sample_id).report
@@ -103,9 +85,9 @@ def test_gate_json_and_membership_match_compliance_truth(shared_data: Path, tmp_
 
 
 @pytest.mark.shared_data
-def test_mrd_json(small_tube: Path, hierarchy: Path) -> None:
+def test_mrd_json(mrd_tube: Path, mrd_gating_ml: Path) -> None:
     res = runner.invoke(
-        app, [*mrd_args(small_tube, hierarchy, "CD45pos", "CD34pos_CD117pos"), "--json"]
+        app, [*mrd_args(mrd_tube, mrd_gating_ml, "CD45pos", "CD34pos_CD117pos"), "--json"]
     )
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
@@ -125,9 +107,9 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.shared_data
-def test_refusal_unknown_channel_is_one_line_exit_2(shared_data: Path, hierarchy: Path) -> None:
+def test_refusal_unknown_channel_is_one_line_exit_2(shared_data: Path, mrd_gating_ml: Path) -> None:
     data1 = shared_data / "flow/gatingml2_compliance/data1.fcs"
-    p = _run("flow", "gate", str(data1), "--gating-ml", str(hierarchy), "--json")
+    p = _run("flow", "gate", str(data1), "--gating-ml", str(mrd_gating_ml), "--json")
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in p.stderr
@@ -136,17 +118,17 @@ def test_refusal_unknown_channel_is_one_line_exit_2(shared_data: Path, hierarchy
 
 
 @pytest.mark.shared_data
-def test_refusals_bad_inputs(shared_data: Path, hierarchy: Path, tmp_path: Path) -> None:
+def test_refusals_bad_inputs(shared_data: Path, mrd_gating_ml: Path, tmp_path: Path) -> None:
     bad_xml = tmp_path / "bad.xml"
     bad_xml.write_text("<gating:Gating-ML", encoding="utf-8")
     data1 = str(shared_data / "flow/gatingml2_compliance/data1.fcs")
     corrupted = str(shared_data / "flow/fcs/fcsparser/corrupted/corrupted.fcs")
     cases = [
         (["flow", "gate", data1, "--gating-ml", str(bad_xml)], "bad.xml"),
-        (["flow", "gate", corrupted, "--gating-ml", str(hierarchy)], "corrupted.fcs"),
+        (["flow", "gate", corrupted, "--gating-ml", str(mrd_gating_ml)], "corrupted.fcs"),
         (["flow", "gate", data1], "--gating-ml"),
-        (mrd_args(data1, hierarchy, "CD45", "Blasts"), "CD45"),
-        ([*mrd_args(data1, hierarchy, "Cells", "Blasts"), "--criteria", "XYZ"], "XYZ"),
+        (mrd_args(data1, mrd_gating_ml, "CD45", "Blasts"), "CD45"),
+        ([*mrd_args(data1, mrd_gating_ml, "Cells", "Blasts"), "--criteria", "XYZ"], "XYZ"),
     ]
     for args, needle in cases:
         res = runner.invoke(app, args)
@@ -168,8 +150,8 @@ def test_gating_path_imports_stay_light() -> None:
 
 
 @pytest.mark.shared_data
-def test_mrd_hemodilution_options(small_tube: Path, hierarchy: Path) -> None:
-    base = [*mrd_args(small_tube, hierarchy, "CD45pos", "CD34pos_CD117pos"), "--json"]
+def test_mrd_hemodilution_options(mrd_tube: Path, mrd_gating_ml: Path) -> None:
+    base = [*mrd_args(mrd_tube, mrd_gating_ml, "CD45pos", "CD34pos_CD117pos"), "--json"]
     res = runner.invoke(app, [*base, "--no-spicules"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
