@@ -228,3 +228,61 @@ def test_eln2017_pd_inputs_are_not_accepted_by_eln2022() -> None:
     # Outside a case evaluation an unknown key is still refused (imports stay strict).
     with pytest.raises(ValidationError, match="bm_blasts_gt70_months"):
         build_facts({"bm_blasts_gt70_months": 4}, AML_SPECS, "row")
+
+
+# ------------------------------------------------------------------- §1.4 M6 MFC LOD / LLOQ
+def _mfc(**result: Any) -> dict[str, Any]:
+    return {"disease": "AML", "mrd": {"method": "MFC", "pct": D("0.02"), **result}}
+
+
+def test_mfc_sensitivity_is_lloq_over_cd45_events() -> None:
+    out = _case("ELN2021", _mfc(cd45_events=500000))
+    # The spec's own example: 50 / 500,000 = 1×10^-4; LOD 20 / 500,000 = 4×10^-5.
+    assert out["mfc_sensitivity"] == pytest.approx(1e-4, rel=0, abs=0)
+    assert out["mfc_lod"] == pytest.approx(4e-5, rel=0, abs=0)
+    why = out["explanation"]["mfc_sensitivity"]
+    assert why["rule"] == "ELN21-M6" and why["inputs"]["lloq_events"] == 50
+    assert "[R]" in why["citation"] or "recalled" in why["citation"].lower()
+
+
+def test_mfc_sensitivity_uses_the_labs_own_limits_and_params() -> None:
+    own = _case("ELN2021", _mfc(cd45_events=1000000, lloq_events=30, lod_events=10))
+    assert (own["mfc_sensitivity"], own["mfc_lod"]) == (3e-5, 1e-5)
+    by_param = _case("ELN2021", _mfc(cd45_events=250000), {"mfc_lloq_events": 25})
+    assert by_param["mfc_sensitivity"] == 1e-4
+
+
+def test_mfc_sensitivity_exact_at_the_events_boundary() -> None:
+    # 500,000 events is still "insufficient" for a negative (M4 needs > 500,000) while the
+    # sensitivity is exactly 1e-4; one more event gives a negative call just under 1e-4.
+    at = _case("ELN2021", _mfc(cd45_events=500000))
+    above = _case("ELN2021", _mfc(cd45_events=500001))
+    assert at["mrd_status"] == "INSUFFICIENT_SENSITIVITY"
+    assert above["mrd_status"] == "NEGATIVE"
+    assert above["mfc_sensitivity"] < 1e-4 <= at["mfc_sensitivity"]
+
+
+def test_mfc_sensitivity_absent_without_events_and_refuses_zero() -> None:
+    assert "mfc_sensitivity" not in _case("ELN2021", _mfc())
+    qpcr = {"disease": "AML", "mrd": {"method": "qPCR", "detected": False}}
+    assert "mfc_sensitivity" not in _case("ELN2021", qpcr)
+    with pytest.raises(ValidationError, match="cd45_events"):
+        _case("ELN2021", _mfc(cd45_events=0))
+
+
+def test_mfc_sensitivity_reported_with_the_response() -> None:
+    case = {
+        "disease": "AML",
+        "bm_blasts_pct": 2,
+        "anc": 1.5,
+        "plt": 150,
+        "circulating_blasts": False,
+        "extramedullary": False,
+        "cells_counted": 500,
+        "spicules_present": True,
+        "biopsy_cellularity_pct": 40,
+        "mrd": {"method": "MFC", "pct": D("0.01"), "cd45_events": 800000},
+    }
+    out = _case("ELN2022+ELN2021", case)
+    assert out["response"] == "CR_MRD-"
+    assert out["mfc_sensitivity"] == 50 / 800000

@@ -426,6 +426,8 @@ _MRD_KNOWN = frozenset(
         "ct_values",
         "replicates_positive",
         "replicates_total",
+        "lod_events",
+        "lloq_events",
         *FREE_TEXT,
     }
 )
@@ -504,6 +506,54 @@ def _replicates_detected(result: Mapping[str, JSON], where: str) -> bool | None:
     if positives is not None:
         return to_decimal(positives, f"{where}.replicates_positive") >= 2
     return None
+
+
+_EVENTS = InputSpec("events", InputKind.NUMBER, "events")
+
+
+def mfc_sensitivity_of(
+    raw: JSON, where: str, params: Mapping[str, JSON]
+) -> tuple[list[Decimal], dict[str, JSON]] | None:
+    """M6 [R]: LOD and sensitivity of the (first) MFC result that gives its CD45+ events."""
+    results = raw if isinstance(raw, list) else [raw]
+    for i, result in enumerate(results):
+        if not isinstance(result, Mapping) or result.get("method") != "MFC":
+            continue
+        rwhere = f"{where}[{i}]" if isinstance(raw, list) else where
+        events = convert(_EVENTS, result.get("cd45_events"), f"{rwhere}.cd45_events")
+        if not isinstance(events, Decimal):
+            continue
+        if events == 0:
+            raise ValidationError(f"{rwhere}.cd45_events", 0, "a positive number of events")
+        counts = []
+        for key in ("lod_events", "lloq_events"):
+            given = convert(_EVENTS, result.get(key), f"{rwhere}.{key}")
+            if given is None:
+                name = f"mfc_{key}"
+                given = to_decimal(params.get(name, _M6_DEFAULTS[name]), f"params.{name}")
+            assert isinstance(given, Decimal)
+            counts.append(given)
+        why = eln2021_mrd.mfc_sensitivity(events, counts[0], counts[1])
+        return [why["lod"], why["sensitivity"]], why
+    return None
+
+
+_M6_DEFAULTS = eln2021_mrd.MRD.default_params()
+
+
+def put_mfc_sensitivity(
+    result: CaseResult, raw: JSON, where: str, params: Mapping[str, JSON]
+) -> None:
+    found = mfc_sensitivity_of(raw, where, params) if raw is not None else None
+    if found is None:
+        return
+    (lod, sensitivity), why = found
+    plain_why = {
+        k: ({ik: plain(iv) for ik, iv in v.items()} if isinstance(v, dict) else plain(v))
+        for k, v in why.items()
+    }
+    result.put("mfc_lod", lod, plain_why)
+    result.put("mfc_sensitivity", sensitivity, plain_why)
 
 
 COMBINE_ORDER = (
@@ -718,6 +768,7 @@ def _aml_response(name: str, rs: RuleSet, mrd_suffix: tuple[str, ...]) -> Evalua
             result.put("mrd_status", status, why)
             for a in mrd_assessments:
                 result.add_flags(a.flags)
+            put_mfc_sensitivity(result, raw.get("mrd"), f"{where}.mrd", params)
         if "mrd_series" in raw:
             _mrd_series(raw, history, params, where, result)
         elif has_mrd and raw.get("mrd") is not None and _prior_mrd_known(history):
@@ -878,6 +929,7 @@ def _eln2021(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> Ca
     )
     for a in assessments:
         result.add_flags(a.flags)
+    put_mfc_sensitivity(result, raw.get("mrd"), f"{where}.mrd", params)
     if first_pull is False:
         result.add_flags(["NOT_FIRST_PULL"])
     return result

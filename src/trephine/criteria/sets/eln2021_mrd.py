@@ -6,6 +6,9 @@ MRD-relapse state machine (conversion, ≥ 1 log10 rise) live in :mod:`trephine.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from trephine.criteria.model import (
     AllOf,
     AnyOf,
@@ -47,6 +50,34 @@ def low_level_target(target: str) -> bool:
 
 def _c(locator: str, tag: Tag = Tag.VERIFIED) -> Citation:
     return Citation(SOURCE, locator, tag)
+
+
+M6_CITATION = Citation(SOURCE, "M6, LOD/LLOQ and sensitivity (with Tettero 2022)", Tag.RECALLED)
+
+
+def mfc_sensitivity(
+    cd45_events: Decimal, lod_events: Decimal, lloq_events: Decimal
+) -> dict[str, Any]:
+    """M6: the assay's limit of detection and sensitivity (LLOQ) as fractions of the CD45+
+    events acquired — sensitivity = LLOQ events ÷ CD45+ events (50 / 500,000 = 1×10^-4).
+
+    Exact Decimal division, so that a reader comparing with 10^-4 or 10^-5 sees the exact
+    value, not a binary-float neighbour.
+    """
+    if cd45_events <= 0:
+        raise ValueError("cd45_events must be positive")
+    return {
+        "rule": "ELN21-M6",
+        "lod": lod_events / cd45_events,
+        "sensitivity": lloq_events / cd45_events,
+        "formula": "sensitivity = lloq_events / cd45_events; lod = lod_events / cd45_events",
+        "inputs": {
+            "cd45_events": cd45_events,
+            "lod_events": lod_events,
+            "lloq_events": lloq_events,
+        },
+        "citation": str(M6_CITATION),
+    }
 
 
 MFC = is_("mrd_method", "MFC")
@@ -104,6 +135,22 @@ MRD = RuleSet(
             500000,
             None,
             "M4: a negative MFC result needs more than this many CD45+ events.",
+        ),
+        Parameter(
+            "mfc_lod_events",
+            20,
+            None,
+            "M6: smallest cluster counted as a population (LOD), when the result does not give "
+            "the laboratory's own validated lod_events.",
+            Tag.RECALLED,
+        ),
+        Parameter(
+            "mfc_lloq_events",
+            50,
+            None,
+            "M6: events needed to quantify (LLOQ), when the result does not give the "
+            "laboratory's own validated lloq_events; sensitivity = LLOQ ÷ CD45+ events.",
+            Tag.RECALLED,
         ),
         Parameter(
             "pcr_low_level_cutoff_pct",
