@@ -286,3 +286,45 @@ def test_mfc_sensitivity_reported_with_the_response() -> None:
     out = _case("ELN2022+ELN2021", case)
     assert out["response"] == "CR_MRD-"
     assert out["mfc_sensitivity"] == 50 / 800000
+
+
+# ------------------------------------------ §2.3 IMWG sequencing MRD: ≥ 2 identical reads
+def _mm_mrd(**mrd: Any) -> dict[str, Any]:
+    return {
+        "disease": "MM",
+        "heavy_chain": "IgG",
+        "light_chain": "kappa",
+        "response_base": "CR",
+        "mrd": {"method": "NGS", "sensitivity": D("0.00001"), "sample": "BM", **mrd},
+    }
+
+
+@pytest.mark.parametrize(
+    ("mrd", "expected", "flagged"),
+    [
+        ({"result": "positive", "identical_reads": 2}, "MRD_POSITIVE", False),
+        ({"result": "positive", "identical_reads": 1}, "SEQUENCING_MRD_NEGATIVE", True),
+        ({"identical_reads": 2}, "MRD_POSITIVE", False),
+        ({"identical_reads": 1}, "SEQUENCING_MRD_NEGATIVE", True),
+        ({"identical_reads": 0}, "SEQUENCING_MRD_NEGATIVE", False),
+        # A laboratory positive without a read count stands as reported.
+        ({"result": "positive"}, "MRD_POSITIVE", False),
+        ({"result": "negative"}, "SEQUENCING_MRD_NEGATIVE", False),
+    ],
+)
+def test_imwg_sequencing_clone_needs_two_identical_reads(
+    mrd: dict[str, Any], expected: str, flagged: bool
+) -> None:
+    out = _case("IMWG2016", _mm_mrd(**mrd))
+    assert out["mrd_category"] == expected
+    assert ("NGS_CLONE_BELOW_READ_MINIMUM" in out["flags"]) is flagged
+
+
+def test_imwg_read_rule_is_sequencing_only_and_parameterised() -> None:
+    flow = _mm_mrd(method="NGF", result="positive", identical_reads=1)
+    assert _case("IMWG2016", flow)["mrd_category"] == "MRD_POSITIVE"
+    strict = _case("IMWG2016", _mm_mrd(identical_reads=2), {"ngs_min_identical_reads": 3})
+    assert strict["mrd_category"] == "SEQUENCING_MRD_NEGATIVE"
+    # One read below the minimum but poorer sensitivity than 10^-5: still not a negative.
+    weak = _case("IMWG2016", _mm_mrd(identical_reads=1, sensitivity=D("0.0001")))
+    assert weak["mrd_category"] == "INSUFFICIENT_SENSITIVITY"

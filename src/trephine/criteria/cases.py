@@ -1041,6 +1041,7 @@ def _mm(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseRes
             "method": "mrd_method",
             "result": "mrd_result",
             "sensitivity": "mrd_sensitivity",
+            "identical_reads": "ngs_identical_reads",
             "pet": "pet",
             "sample": None,
             "date": None,

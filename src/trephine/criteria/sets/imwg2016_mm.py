@@ -16,6 +16,9 @@ from trephine.criteria.model import (
     FlagRule,
     InputKind,
     InputSpec,
+    Not,
+    Parameter,
+    ParamRef,
     Params,
     Rule,
     RuleSet,
@@ -333,6 +336,11 @@ PROGRESSION = RuleSet(
     ),
 )
 
+NGS_TOO_FEW_READS = AllOf(
+    is_("mrd_method", "NGS"),
+    lt("ngs_identical_reads", ParamRef("ngs_min_identical_reads"), when_missing=False),
+)
+
 MRD = RuleSet(
     key="IMWG2016-MRD",
     title="Multiple myeloma MRD category (IMWG 2016)",
@@ -354,6 +362,22 @@ MRD = RuleSet(
         InputSpec("mrd_result", InputKind.TEXT, allowed=IFE),
         InputSpec("mrd_sensitivity", InputKind.NUMBER, "fraction", maximum=D(1)),
         InputSpec("pet", InputKind.TEXT, allowed=IFE),
+        InputSpec(
+            "ngs_identical_reads",
+            InputKind.NUMBER,
+            "reads",
+            description="reads of the index clonotype (sequencing MRD)",
+        ),
+    ),
+    params=(
+        Parameter(
+            "ngs_min_identical_reads",
+            2,
+            None,
+            "Sequencing MRD: a clone counts as present only with at least this many identical "
+            "reads.",
+            Tag.RECALLED,
+        ),
     ),
     rules=(
         Rule(
@@ -365,8 +389,20 @@ MRD = RuleSet(
         Rule(
             "IMWG16-MRD-POS",
             "MRD_POSITIVE",
-            is_("mrd_result", "positive"),
-            _c("MRD table", Tag.INTERPRETATION),
+            AnyOf(
+                # A reported positive stands, except a sequencing "positive" resting on fewer
+                # identical reads than a clone needs.
+                AllOf(is_("mrd_result", "positive"), Not(NGS_TOO_FEW_READS)),
+                AllOf(
+                    is_("mrd_method", "NGS"),
+                    ge(
+                        "ngs_identical_reads",
+                        ParamRef("ngs_min_identical_reads"),
+                        when_missing=False,
+                    ),
+                ),
+            ),
+            _c("MRD table (sequencing: clone present only with ≥2 identical reads)", Tag.RECALLED),
         ),
         Rule(
             "IMWG16-MRD-INSUFF",
@@ -391,6 +427,18 @@ MRD = RuleSet(
             "SEQUENCING_MRD_NEGATIVE",
             is_("mrd_method", "NGS"),
             _c("MRD table: sequencing MRD-negative (≥1e-5)"),
+        ),
+    ),
+    flags=(
+        FlagRule(
+            "NGS_CLONE_BELOW_READ_MINIMUM",
+            # Reads seen but fewer than the minimum: reported so the reader knows why a
+            # laboratory "positive" became a sequencing MRD-negative.
+            AllOf(NGS_TOO_FEW_READS, ge("ngs_identical_reads", 1)),
+            _c(
+                "MRD table: a clone seen in fewer than 2 identical reads is not counted",
+                Tag.RECALLED,
+            ),
         ),
     ),
 )
