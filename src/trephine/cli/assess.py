@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trephine.cli.records import DATABASE_HELP, _actor, _fail, _open
+from trephine.cli.records import DATABASE_HELP, _actor, _fail, _open, _working
 from trephine.errors import TrephineError
 
 if TYPE_CHECKING:
@@ -195,14 +195,8 @@ def list_alerts(
     from trephine.services import alerts
     from trephine.services.assessments import alert_dict
 
-    database = _open_current(database_url)
-    try:
-        with database.unit_of_work(_actor()) as uow:
-            rows = alerts.list_alerts(uow, patient=patient_id, open_only=not include_acknowledged)
-    except TrephineError as exc:
-        raise _fail(exc) from None
-    finally:
-        database.dispose()
+    with _working(_open_current(database_url), _actor()) as uow:
+        rows = alerts.list_alerts(uow, patient=patient_id, open_only=not include_acknowledged)
     if as_json:
         typer.echo(json.dumps([alert_dict(a) for a in rows], indent=2))
         return
@@ -221,14 +215,8 @@ def acknowledge(
     """Acknowledge an alert (once; who and when are kept)."""
     from trephine.services import alerts
 
-    database = _open_current(database_url)
-    try:
-        with database.unit_of_work(actor or _actor()) as uow:
-            alert = alerts.acknowledge_alert(uow, alert_id, note)
-    except TrephineError as exc:
-        raise _fail(exc) from None
-    finally:
-        database.dispose()
+    with _working(_open_current(database_url), actor or _actor()) as uow:
+        alert = alerts.acknowledge_alert(uow, alert_id, note)
     typer.echo(f"alert #{alert.id} ({alert.code}) acknowledged by {alert.acknowledged_by}")
 
 

@@ -8,6 +8,8 @@ services are imported inside the commands so ``trephine --help`` stays fast.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +19,7 @@ from trephine.errors import TrephineError
 
 if TYPE_CHECKING:
     from trephine.services.views import PatientRecord
-    from trephine.store.database import Database
+    from trephine.store.database import Database, UnitOfWork
 
 patients_app = typer.Typer(
     help="List patients and show one patient's timeline.", no_args_is_help=True
@@ -51,6 +53,22 @@ def _open(url: str | None, *, migrate: bool) -> Database:
     except sqlalchemy.exc.OperationalError as exc:
         reason = "; ".join(line.strip() for line in str(exc.orig).strip().splitlines())
         raise _fail(f"cannot open the database: {reason}", code=1) from None
+
+
+@contextmanager
+def _working(database: Database, actor: str) -> Iterator[UnitOfWork]:
+    """One unit of work on an opened ``database``, which is disposed of afterwards.
+
+    A refusal from the services (:class:`TrephineError`: unknown patient, illegal transition …)
+    becomes the one-line ``error:`` exit 2 instead of a traceback.
+    """
+    try:
+        with database.unit_of_work(actor) as uow:
+            yield uow
+    except TrephineError as exc:
+        raise _fail(exc) from None
+    finally:
+        database.dispose()
 
 
 def _refuse_missing_sqlite_file(url: str | None) -> None:
@@ -217,14 +235,8 @@ def show_patient(
     """One patient's timeline: diagnoses, therapy lines, biopsies with key results, by date."""
     from trephine.services import patients
 
-    database = _open(database_url, migrate=False)
-    try:
-        with database.unit_of_work(_actor()) as uow:
-            record = patients.patient_record(uow, patient_id)
-    except TrephineError as exc:
-        raise _fail(exc) from None
-    finally:
-        database.dispose()
+    with _working(_open(database_url, migrate=False), _actor()) as uow:
+        record = patients.patient_record(uow, patient_id)
     if as_json:
         typer.echo(json.dumps(_record_json(record), indent=2))
         return

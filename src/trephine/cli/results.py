@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from trephine.cli.records import DATABASE_HELP, _derived_json, _fail, _open
+from trephine.cli.records import DATABASE_HELP, _derived_json, _fail, _open, _working
 from trephine.errors import ConcurrentChange, TrephineError, ValidationError
 from trephine.workflow import ResultState
 
@@ -395,15 +395,9 @@ def list_results(
         kinds = () if kind is None else (_choice("--kind", kind, ResultKind),)
     except ValidationError as exc:
         raise _fail(exc) from None
-    database = _open(database_url, migrate=False)
-    try:
-        with database.unit_of_work(_acting(None)) as uow:
-            states = CURRENT_STATES if wanted_state is None else (wanted_state,)
-            rows = results.list_results(uow, patient=patient, kinds=kinds, states=states)
-    except TrephineError as exc:
-        raise _fail(exc) from None
-    finally:
-        database.dispose()
+    with _working(_open(database_url, migrate=False), _acting(None)) as uow:
+        states = CURRENT_STATES if wanted_state is None else (wanted_state,)
+        rows = results.list_results(uow, patient=patient, kinds=kinds, states=states)
     if as_json:
         typer.echo(json.dumps([_result_json(r) for r in rows], indent=2))
         return
@@ -434,16 +428,10 @@ def show_result(
     and the full version history (superseded versions stay readable), with their audit events."""
     from trephine.services import audit, results
 
-    database = _open(database_url, migrate=False)
-    try:
-        with database.unit_of_work(_acting(None)) as uow:
-            result = results.get_result(uow, result_id)
-            versions = results.history(uow, result_id)
-            events = [e for v in versions for e in audit.events(uow, "result", v.id)]
-    except TrephineError as exc:
-        raise _fail(exc) from None
-    finally:
-        database.dispose()
+    with _working(_open(database_url, migrate=False), _acting(None)) as uow:
+        result = results.get_result(uow, result_id)
+        versions = results.history(uow, result_id)
+        events = [e for v in versions for e in audit.events(uow, "result", v.id)]
     events.sort(key=lambda e: e.id)
     if as_json:
         payload = {
