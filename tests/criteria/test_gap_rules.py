@@ -328,3 +328,42 @@ def test_imwg_read_rule_is_sequencing_only_and_parameterised() -> None:
     # One read below the minimum but poorer sensitivity than 10^-5: still not a negative.
     weak = _case("IMWG2016", _mm_mrd(identical_reads=1, sensitivity=D("0.0001")))
     assert weak["mrd_category"] == "INSUFFICIENT_SENSITIVITY"
+
+
+# ------------------------------------------------------------- §4.1/§4.2 iwCLL 2008 / 2018 items
+CLL_CR: dict[str, Any] = {
+    "disease": "CLL",
+    "largest_node_cm": 1,
+    "liver_spleen_normal": True,
+    "constitutional_symptoms": False,
+    "anc": 2,
+    "plt": 150,
+    "hb": 13,
+    "circulating_clonal_b": False,
+    "marrow_cellularity": "normocellular",
+    "marrow_lymphocytes_pct": 10,
+    "marrow_b_nodules": False,
+    "months_after_end_of_therapy": 3,
+}
+
+
+@pytest.mark.parametrize(
+    ("ruleset", "overrides", "expected"),
+    [
+        # Marrow CLL cells up ≥ 50 % on successive biopsies: PD under 2018 only.
+        ("iwCLL2018", {"marrow_cll_cells_change_pct": 50}, "PD"),
+        ("iwCLL2018", {"marrow_cll_cells_change_pct": D("49.99")}, "CR"),
+        ("iwCLL2008", {"marrow_cll_cells_change_pct": 50}, "CR"),
+        # CR haemoglobin must be untransfused and without erythropoietin (both editions):
+        # a supported Hb still meets the PR group-B row.
+        ("iwCLL2008", {"hb_transfused_or_epo": True}, "PR"),
+        ("iwCLL2018", {"hb_transfused_or_epo": True}, "PR"),
+        ("iwCLL2018", {"hb_transfused_or_epo": False}, "CR"),
+    ],
+)
+def test_iwcll_marrow_progression_and_supported_hb(
+    ruleset: str, overrides: dict[str, Any], expected: str
+) -> None:
+    # The 2008 table has no "CLL cells up ≥ 50 %" row (its marrow PD is "rise to > 30 %"), so
+    # the same input leaves a 2008 CR standing.
+    assert _case(ruleset, {**CLL_CR, **overrides})["response"] == expected

@@ -61,6 +61,19 @@ INPUTS = (
     InputSpec("anc_change_pct", InputKind.NUMBER, "%", minimum=None, maximum=None),
     InputSpec("hb_fall_g_dl", InputKind.NUMBER, "g/dL"),
     InputSpec("marrow_lymphocytes_rise_to_gt30", InputKind.BOOL),
+    InputSpec(
+        "hb_transfused_or_epo",
+        InputKind.BOOL,
+        description="the Hb was supported by transfusion or erythropoietin (not a CR Hb)",
+    ),
+    InputSpec(
+        "marrow_cll_cells_change_pct",
+        InputKind.NUMBER,
+        "%",
+        minimum=None,
+        maximum=None,
+        description="change of marrow CLL cells against the previous biopsy (iwCLL 2018)",
+    ),
 )
 
 
@@ -72,6 +85,7 @@ def _response(
     marrow_cr: AllOf | FirstAvailable,
     tag: Tag,
     spleen_cr: Threshold | None = None,
+    extra_pd: tuple[Threshold, ...] = (),
 ) -> RuleSet:
     def c(locator: str, t: Tag = tag) -> Citation:
         return Citation(source, locator, t)
@@ -84,7 +98,9 @@ def _response(
         is_("circulating_clonal_b", False),
         *(() if spleen_cr is None else (spleen_cr,)),
     )
-    blood_cr = AllOf(anc_cr, plt_cr, hb_cr)
+    # CR haemoglobin is "untransfused and without erythropoietin" (Table 4); support is
+    # recorded when given, so an unreported value counts as unsupported.
+    blood_cr = AllOf(anc_cr, plt_cr, hb_cr, is_("hb_transfused_or_epo", False, when_missing=True))
     timing = ge("months_after_end_of_therapy", 2)
     # A parameter at CR level also satisfies the PR level of its row [I] (CLL-02).
     group_a = AnyOf(
@@ -110,6 +126,7 @@ def _response(
         le("plt_change_pct", -50, when_missing=False),
         gt("hb_fall_g_dl", 2, when_missing=False),
         is_("marrow_lymphocytes_rise_to_gt30", True, when_missing=False),
+        *extra_pd,
     )
     return RuleSet(
         key=key,
@@ -178,6 +195,8 @@ IWCLL2018 = _response(
     Tag.RECALLED,
     # §4.2: CR also needs a spleen < 13 cm on imaging when a size is reported.
     lt("spleen_cm", 13, when_missing=True),
+    # §4.2: marrow progression = CLL cells up ≥ 50 % on successive biopsies.
+    (ge("marrow_cll_cells_change_pct", 50, when_missing=False),),
 )
 
 
