@@ -70,13 +70,13 @@ from trephine.store.tables import (
     SpecimenRow,
     TherapyLineRow,
 )
-from trephine.workflow import ResultState
+from trephine.workflow import REPORTED_STATES
 
 _DIFFERENTIAL = ResultKind.DIFFERENTIAL  # enum member lookups are slow on the hot path
 _TIMELINE_KINDS = (MolecularMRD, FlowMRD, Chimerism)
 
 #: Only signed-out versions are assessed (a superseded version is never "current").
-ASSESSED_STATES = (ResultState.VERIFIED, ResultState.AMENDED)
+ASSESSED_STATES = REPORTED_STATES
 DIAGNOSTIC_WINDOW_DAYS = 30
 _UNSORTED = (ChimerismLineage.WHOLE_BLOOD, ChimerismLineage.MARROW)
 _PCR = {MolecularMethod.QPCR: "qPCR", MolecularMethod.DDPCR: "dPCR"}

@@ -12,7 +12,7 @@ from trephine.services import results
 from trephine.services.views import AuditEvent
 from trephine.store.database import Database, UnitOfWork, utc_now
 from trephine.store.tables import AuditEventRow, Base
-from trephine.workflow import ResultState
+from trephine.workflow import REPORTED_STATES, ResultState
 
 
 def events(
@@ -145,7 +145,7 @@ def probe_guards(database: Database) -> list[Check]:
             # so probing one would pass even without migration 0005's sign-out guard.
             current = connection.scalar(
                 select(result_table.c.id)
-                .where(result_table.c.state.in_(["verified", "amended"]))
+                .where(result_table.c.state.in_([str(s) for s in REPORTED_STATES]))
                 .limit(1)
             )
             sign_out = "who signed a result out cannot be changed"

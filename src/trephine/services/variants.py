@@ -45,7 +45,7 @@ from trephine.services import _rows, results
 from trephine.store.codec import decode_result
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import DiagnosisRow, PatientRow, ResultRow
-from trephine.workflow import ResultState
+from trephine.workflow import REPORTED_STATES, ResultState
 
 _HUNDRED = Decimal(100)
 
@@ -230,7 +230,7 @@ def patient_observations(
     uow: UnitOfWork, external_id: str, *, include_drafts: bool = False
 ) -> list[VariantObservation]:
     """The patient's stored NGS variants as the clonal pipeline's observations."""
-    states = {ResultState.VERIFIED, ResultState.AMENDED}
+    states = set(REPORTED_STATES)
     if include_drafts:
         states.add(ResultState.DRAFT)
     stored = [
