@@ -367,3 +367,51 @@ def test_iwcll_marrow_progression_and_supported_hb(
     # The 2008 table has no "CLL cells up ≥ 50 %" row (its marrow PD is "rise to > 30 %"), so
     # the same input leaves a 2008 CR standing.
     assert _case(ruleset, {**CLL_CR, **overrides})["response"] == expected
+
+
+# ------------------------------------------------ §8 haemodilute aspirate: no < 5 % remission call
+def _aml_cr(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "disease": "AML",
+        "bm_blasts_pct": 2,
+        "baseline_bm_blasts_pct": 40,
+        "anc": D("1.5"),
+        "plt": 150,
+        "circulating_blasts": False,
+        "extramedullary": False,
+        "auer_rods": False,
+        "cells_counted": 500,
+        "spicules_present": True,
+        "biopsy_cellularity_pct": 40,
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize("ruleset", ["ELN2022", "ELN2017", "IWG2003"])
+@pytest.mark.parametrize("key", ["hemodilution_flag", "hemodilution_index_flag"])
+def test_hemodilute_sample_blocks_a_remission_call(ruleset: str, key: str) -> None:
+    out = _case(ruleset, _aml_cr(**{key: True}))
+    assert out["response"] == "NON_EVALUABLE"
+    assert "HEMODILUTE_SAMPLE" in out["flags"]
+    assert out["explanation"]["response"]["evidence"]  # the deciding row is explained
+
+
+@pytest.mark.parametrize(
+    ("blasts", "expected"),
+    [(D("4.99"), "NON_EVALUABLE"), (5, "PR"), (30, "NO_RESPONSE")],
+)
+def test_hemodilute_positive_findings_remain_reportable(blasts: Any, expected: str) -> None:
+    # 5 % is not a "< 5 %" call (40 → 5 % is a PR); blasts ≥ 5 % on a dilute sample are a floor.
+    out = _case("ELN2022", _aml_cr(bm_blasts_pct=blasts, hemodilution_flag=True))
+    assert out["response"] == expected
+
+
+def test_hemodilution_parameter_and_unflagged_samples() -> None:
+    assert _case("ELN2022", _aml_cr(hemodilution_flag=False))["response"] == "CR"
+    off = _case(
+        "ELN2022", _aml_cr(hemodilution_flag=True), {"hemodilution_blocks_remission": False}
+    )
+    assert off["response"] == "CR" and "HEMODILUTE_SAMPLE" in off["flags"]
+    with pytest.raises(ValidationError, match="hemodilution_blocks_remission"):
+        _case("ELN2022", _aml_cr(), {"hemodilution_blocks_remission": "yes"})

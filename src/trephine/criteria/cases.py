@@ -714,6 +714,12 @@ def _aml_response(name: str, rs: RuleSet, mrd_suffix: tuple[str, ...]) -> Evalua
         facts = build_facts(raw, specs, where, AML_STRUCT)
         result = CaseResult()
         hemodilute = _hemodilute(raw, facts)
+        if facts.get("hemodilute") is None:
+            # §8: the laboratory's haemodilution flag blocks a < 5 % remission call. Missing
+            # spicules are not re-read as haemodilution here: each edition's adequacy rows
+            # already decide what an aparticulate aspirate means (ELN 2017 did not require
+            # spicules, ELN 2022 A2 is a parameter), and the MRD rows still use both.
+            facts["hemodilute"] = any(raw.get(key) is True for key in HEMODILUTION_KEYS) or None
         first_pull = raw.get("first_pull")
         if first_pull is not None and not isinstance(first_pull, bool):
             raise ValidationError(f"{where}.first_pull", first_pull, "true, false")

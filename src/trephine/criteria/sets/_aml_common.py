@@ -10,12 +10,19 @@ from trephine.criteria.model import (
     PLT_MAX,
     AllOf,
     AnyOf,
+    Citation,
     Fact,
+    FlagRule,
     InputKind,
     InputSpec,
+    Parameter,
+    ParamIs,
     Params,
+    Rule,
+    Tag,
     ge,
     is_,
+    lt,
 )
 
 HUNDRED = Decimal(100)
@@ -53,6 +60,44 @@ AML_INPUTS: tuple[InputSpec, ...] = (
     InputSpec("days_since_last_rbc_tx", InputKind.NUMBER, "days"),
     InputSpec("days_since_gcsf", InputKind.NUMBER, "days"),
     InputSpec("new_extramedullary", InputKind.BOOL, description="EMD not present at baseline"),
+    InputSpec(
+        "hemodilute",
+        InputKind.BOOL,
+        description="aspirate haemodilute: no spicules, or the laboratory's haemodilution flag",
+    ),
+)
+
+# ------------------------------------------------------------------ haemodilution (spec §8 [I])
+SPEC8 = "clinical-criteria.md §8 (ICSH 2008; haemodilution S32)"
+HEMODILUTION_PARAM = Parameter(
+    "hemodilution_blocks_remission",
+    True,
+    (True, False),
+    "§8: a haemodilute aspirate cannot support a < 5 % blast remission call (blood dilutes "
+    "the marrow blasts); higher blast counts remain reportable.",
+)
+
+
+def hemodilute_rule(rule_id: str, category: str) -> Rule:
+    """First row of a marrow response table: a blast count below 5 % on a haemodilute
+    aspirate is not evaluable (a dilute count is a floor, not a measurement)."""
+    return Rule(
+        rule_id,
+        category,
+        AllOf(
+            ParamIs("hemodilution_blocks_remission", True),
+            is_("hemodilute", True, when_missing=False),
+            lt("bm_blasts_pct", 5),
+        ),
+        Citation(SPEC8, "haemodilute sample: no < 5 % blast remission call", Tag.INTERPRETATION),
+        "haemodilute aspirate: blasts < 5 % may reflect dilution, repeat the marrow",
+    )
+
+
+HEMODILUTE_FLAG = FlagRule(
+    "HEMODILUTE_SAMPLE",
+    is_("hemodilute", True),
+    Citation(SPEC8, "laboratories should assess and report haemodilution (ELN 2021 M3)"),
 )
 
 

@@ -30,7 +30,10 @@ from trephine.criteria.sets._aml_common import (
     ADEQUATE_2017,
     AML_INPUTS,
     BLAST_CHANGE_SOURCES,
+    HEMODILUTE_FLAG,
+    HEMODILUTION_PARAM,
     derive_blast_change,
+    hemodilute_rule,
 )
 
 SOURCE = "Döhner 2017 (ELN, Blood 129:424)"
@@ -103,6 +106,7 @@ RESPONSE = RuleSet(
     derive=derive,
     derived_from=PD_SOURCES,
     params=(
+        HEMODILUTION_PARAM,
         Parameter(
             "cri_mode",
             "single_lineage_deficit",
@@ -111,6 +115,7 @@ RESPONSE = RuleSet(
         ),
     ),
     rules=(
+        hemodilute_rule("ELN17-NE-HEMODILUTE", "NON_EVALUABLE"),
         Rule(
             "ELN17-CR",
             "CR",
@@ -199,5 +204,8 @@ RESPONSE = RuleSet(
             _c("Table 6, stable disease: no CR, CRi, PR, MLFS and PD not met", Tag.RECALLED),
         ),
     ),
-    flags=(FlagRule("AUER_RODS_BLOCK_CR", is_("auer_rods", True), _c("Table 6, CR/MLFS")),),
+    flags=(
+        HEMODILUTE_FLAG,
+        FlagRule("AUER_RODS_BLOCK_CR", is_("auer_rods", True), _c("Table 6, CR/MLFS")),
+    ),
 )

@@ -29,7 +29,10 @@ from trephine.criteria.sets._aml_common import (
     ADEQUATE_2022,
     AML_INPUTS,
     BLAST_CHANGE_SOURCES,
+    HEMODILUTE_FLAG,
+    HEMODILUTION_PARAM,
     derive_blast_change,
+    hemodilute_rule,
 )
 
 SOURCE = "Döhner 2022 (ELN, Blood 140:1345)"
@@ -82,11 +85,12 @@ RESPONSE = RuleSet(
     citation=_c(T7),
     categories=("CR", "CRh", "CRi", "MLFS", "PR", "NO_RESPONSE", "NON_EVALUABLE"),
     not_evaluable="NON_EVALUABLE",
-    params=PARAMS,
+    params=(*PARAMS, HEMODILUTION_PARAM),
     inputs=AML_INPUTS,
     derive=derive_blast_change,
     derived_from=BLAST_CHANGE_SOURCES,
     rules=(
+        hemodilute_rule("ELN22-NE-HEMODILUTE", "NON_EVALUABLE"),
         Rule(
             "ELN22-NE-ADEQ",
             "NON_EVALUABLE",
@@ -145,6 +149,7 @@ RESPONSE = RuleSet(
         Rule("ELN22-NR", "NO_RESPONSE", AllOf(), _c(T7 + ", no response")),
     ),
     flags=(
+        HEMODILUTE_FLAG,
         FlagRule(
             "AUER_RODS_REVIEW",
             is_("auer_rods", True),

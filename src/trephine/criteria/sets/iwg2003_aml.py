@@ -28,7 +28,10 @@ from trephine.criteria.sets._aml_common import (
     ADEQUATE_2017,
     AML_INPUTS,
     BLAST_CHANGE_SOURCES,
+    HEMODILUTE_FLAG,
+    HEMODILUTION_PARAM,
     derive_blast_change,
+    hemodilute_rule,
 )
 
 SOURCE = "Cheson 2003 (IWG, J Clin Oncol 21:4642) via Br J Haematol 2011;155:413"
@@ -53,6 +56,7 @@ RESPONSE = RuleSet(
     derive=derive_blast_change,
     derived_from=BLAST_CHANGE_SOURCES,
     rules=(
+        hemodilute_rule("IWG03-NE-HEMODILUTE", "NON_EVALUABLE"),
         Rule(
             "IWG03-CR",
             "CR",
@@ -95,7 +99,9 @@ RESPONSE = RuleSet(
         ),
         Rule("IWG03-RD", "RESISTANT_DISEASE", AllOf(), _c("Table 1, treatment failure")),
     ),
+    params=(HEMODILUTION_PARAM,),
     flags=(
+        HEMODILUTE_FLAG,
         FlagRule(
             "BOUNDARY_GAP_IWG2003",
             AnyOf(
