@@ -3,8 +3,9 @@
 The commands are thin: every change goes through :mod:`trephine.services.results`, which consults
 the lifecycle table in :mod:`trephine.workflow` and writes the audit events, inside one unit of
 work — so a refused command leaves the database exactly as it was. Amended values are parsed
-with the import template's field declarations and the importer's cell parser, so ``--set`` accepts
-and refuses exactly what a ``results.csv`` row would. Bad input exits 2 with a one-line message on
+by :mod:`trephine.importers.amendment` (the import template's field declarations and the
+importer's cell parser), so ``--set`` accepts and refuses exactly what a ``results.csv`` row
+would. Bad input exits 2 with a one-line message on
 stderr (never a traceback). Services, SQLAlchemy and pydantic are imported inside the commands so
 ``trephine --help`` stays fast.
 """
