@@ -37,6 +37,25 @@ def test_reads_rows_with_locations(tmp_path: Path) -> None:
     assert obs[1].source is not None and obs[1].source.row == 3
 
 
+def test_rows_are_file_lines_counting_comments_and_blank_lines(tmp_path: Path) -> None:
+    """A refusal must point at the line the user sees: '#' comments and blank lines before the
+    header or between rows count (they used to be dropped before numbering, so line 6 was
+    reported as row 3)."""
+    p = tmp_path / "v.tsv"
+    p.write_text(
+        "# pipeline v2\n# reference GRCh38\n" + HEADER + "\n\n"
+        "P1\tS1\t0\tTP53\tm1\t10\t100\t0.1\nP1\tS2\tx\tTP53\tm1\t10\t100\t0.1\n"
+    )
+    with pytest.raises(ImportRejected) as exc:
+        read_variants_tsv(p)
+    assert _errors(exc) == [(6, "day", "number")]
+    missing = tmp_path / "h.tsv"
+    missing.write_text("# comment\npatient_id\tsample_id\tday\n")
+    with pytest.raises(ImportRejected) as exc:
+        read_variants_tsv(missing)
+    assert _errors(exc) == [(2, None, "header")]
+
+
 def test_vaf_above_one_is_refused_with_row_and_column(tmp_path: Path) -> None:
     p = _write(tmp_path, ["P1\tS1\t0\tNPM1\tm1\t40\t100\t40"])
     with pytest.raises(ImportRejected) as exc:

@@ -36,6 +36,8 @@ class _Collector:
     def __init__(self, source: str) -> None:
         self.source = source
         self.issues: list[Issue] = []
+        #: Line of the header in the file (after any ``#`` comment or blank lines).
+        self.header_row = 1
 
     def error(self, code: str, message: str, row: int | None, column: str | None = None) -> None:
         loc = Location(source=self.source, row=row, column=column)
@@ -53,16 +55,22 @@ def _read_rows(path: Path, col: _Collector) -> tuple[list[str], list[tuple[int, 
         col.error("encoding", f"not UTF-8 text (byte {exc.start})", None)
         col.raise_if_errors()
         raise AssertionError("unreachable") from exc
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    # Row numbers are the file's own line numbers (1-based, comment and blank lines counted), so
+    # "row 6" is line 6 in an editor and row 6 in a spreadsheet, however many '#' lines precede
+    # the header.
+    lines = [
+        (n, ln)
+        for n, ln in enumerate(text.splitlines(), start=1)
+        if ln.strip() and not ln.startswith("#")
+    ]
     if not lines:
         col.error("empty", "no header line", None)
         col.raise_if_errors()
-    reader = csv.reader(lines, delimiter="\t")
-    header = [h.strip() for h in next(reader)]
+    col.header_row = lines[0][0]
+    header = [h.strip() for h in next(csv.reader([lines[0][1]], delimiter="\t"))]
     rows: list[tuple[int, dict[str, str]]] = []
-    # Row numbers are 1-based data rows counted after the header, which is how a user counts
-    # them in a spreadsheet that shows the header as row 1: data row n is spreadsheet row n+1.
-    for n, values in enumerate(reader, start=2):
+    for n, line in lines[1:]:
+        values = next(csv.reader([line], delimiter="\t"))
         if len(values) != len(header):
             col.error(
                 "columns",
@@ -80,7 +88,7 @@ def _check_header(header: Sequence[str], required: Iterable[str], col: _Collecto
         col.error(
             "header",
             f"missing column(s) {', '.join(missing)}; required: {', '.join(required)}",
-            1,
+            col.header_row,
         )
         col.raise_if_errors()
 
