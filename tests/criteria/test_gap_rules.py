@@ -415,3 +415,36 @@ def test_hemodilution_parameter_and_unflagged_samples() -> None:
     assert off["response"] == "CR" and "HEMODILUTE_SAMPLE" in off["flags"]
     with pytest.raises(ValidationError, match="hemodilution_blocks_remission"):
         _case("ELN2022", _aml_cr(), {"hemodilution_blocks_remission": "yes"})
+
+
+@pytest.mark.parametrize(
+    ("ruleset", "blasts", "expected"),
+    [
+        ("IWG2006", 5, "NOT_EVALUABLE"),  # IWG 2006 remission edge is ≤ 5 %
+        ("IWG2006", D("5.01"), "PR"),
+        ("IWG2023", D("4.99"), "NOT_EVALUABLE"),  # IWG 2023 remission edge is < 5 %
+        ("IWG2023", 5, "PR"),
+    ],
+)
+def test_hemodilute_mds_remission_calls(ruleset: str, blasts: Any, expected: str) -> None:
+    case = _mds(
+        baseline_bm_blasts_pct=15,
+        bm_blasts_pct=blasts,
+        hb=12,
+        plt=150,
+        anc=2,
+        hemodilution_flag=True,
+    )
+    out = _case(ruleset, case)
+    assert out["response"] == expected
+    assert "HEMODILUTE_SAMPLE" in out["flags"]
+    assert _case(ruleset, {**case, "hemodilution_flag": False})["response"] != "NOT_EVALUABLE"
+
+
+def test_hemodilute_mds_blood_progression_stays_reportable() -> None:
+    # Baseline 4 → 3 % is no marrow response; platelets fell 60 % from their best.
+    case = _mds(
+        baseline_bm_blasts_pct=4, bm_blasts_pct=3, best_plt=150, plt=60, hemodilution_flag=True
+    )
+    assert _case("IWG2006", case)["response"] == "PD"
+    assert _case("IWG2006", {**case, "best_plt": 100})["response"] == "NOT_EVALUABLE"

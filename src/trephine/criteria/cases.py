@@ -1099,7 +1099,7 @@ def _mm(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseRes
 
 
 # ----------------------------------------------------------------------------------------- MDS
-MDS_STRUCT = frozenset({"disease", "baseline_karyotype", "current_karyotype"})
+MDS_STRUCT = frozenset({"disease", "baseline_karyotype", "current_karyotype", *HEMODILUTION_KEYS})
 MDS_SPECS = specs_of(iwg2006_mds.RESPONSE)
 
 
@@ -1107,6 +1107,12 @@ def _mds_facts(raw: dict[str, JSON], where: str) -> dict[str, Fact | None]:
     _disease(raw.get("disease"), where)
     raw = flatten_baseline(raw, where)
     facts = build_facts(raw, MDS_SPECS, where, MDS_STRUCT)
+    for key in HEMODILUTION_KEYS:
+        flag = raw.get(key)
+        if flag is not None and not isinstance(flag, bool):
+            raise ValidationError(f"{where}.{key}", flag, "true, false")
+        if flag is True and facts.get("hemodilute") is None:
+            facts["hemodilute"] = True  # §8: the laboratory's haemodilution flag
     base, cur = raw.get("baseline_karyotype"), raw.get("current_karyotype")
     if base is not None and cur is not None and "complete_cytogenetic_response" not in facts:
         if not isinstance(base, str) or not isinstance(cur, str):

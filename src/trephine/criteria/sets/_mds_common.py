@@ -3,7 +3,25 @@
 from __future__ import annotations
 
 from trephine.criteria.engine import num, pct_increase, pct_reduction
-from trephine.criteria.model import ANC_MAX, PLT_MAX, D, Fact, InputKind, InputSpec, Params
+from trephine.criteria.model import (
+    ANC_MAX,
+    PLT_MAX,
+    AllOf,
+    Citation,
+    Condition,
+    D,
+    Fact,
+    InputKind,
+    InputSpec,
+    Not,
+    ParamIs,
+    Params,
+    Rule,
+    Tag,
+    Threshold,
+    is_,
+)
+from trephine.criteria.sets._aml_common import SPEC8
 
 HUNDRED = D(100)
 
@@ -71,7 +89,32 @@ MDS_INPUTS: tuple[InputSpec, ...] = (
         allowed=("CR", "PR", "mCR", "HI", "SD", "PD"),
         description="response previously reached (relapse applies after CR/PR, or after HI)",
     ),
+    InputSpec(
+        "hemodilute",
+        InputKind.BOOL,
+        description="the laboratory flagged the aspirate as haemodilute",
+    ),
 )
+
+
+def hemodilute_rule(
+    rule_id: str, remission_blasts: Threshold, unless: Condition | None = None
+) -> Rule:
+    """§8 [I]: a haemodilute aspirate cannot support the edition's remission blast call
+    (IWG 2006 ≤ 5 %, IWG 2023 < 5 %); higher counts remain reportable, and so does a
+    progression shown by the blood (``unless``), which dilution of the marrow cannot fake."""
+    return Rule(
+        rule_id,
+        "NOT_EVALUABLE",
+        AllOf(
+            ParamIs("hemodilution_blocks_remission", True),
+            is_("hemodilute", True, when_missing=False),
+            remission_blasts,
+            *(() if unless is None else (Not(unless),)),
+        ),
+        Citation(SPEC8, "haemodilute sample: no remission blast call", Tag.INTERPRETATION),
+        "haemodilute aspirate: a remission-level blast count may reflect dilution",
+    )
 
 
 #: Derived facts → the inputs they need (named when "not evaluable").

@@ -19,7 +19,8 @@ from trephine.criteria.model import (
     le,
     lt,
 )
-from trephine.criteria.sets._mds_common import DERIVED_FROM, MDS_INPUTS, derive
+from trephine.criteria.sets._aml_common import HEMODILUTE_FLAG, HEMODILUTION_PARAM
+from trephine.criteria.sets._mds_common import DERIVED_FROM, MDS_INPUTS, derive, hemodilute_rule
 
 SOURCE = "Cheson 2006 (IWG, Blood 108:419)"
 
@@ -63,6 +64,7 @@ RESPONSE = RuleSet(
     derive=derive,
     derived_from=DERIVED_FROM,
     rules=(
+        hemodilute_rule("IWG06-NE-HEMODILUTE", le("bm_blasts_pct", 5), PD_COUNTS),
         Rule(
             "IWG06-CR",
             "CR",
@@ -125,7 +127,8 @@ RESPONSE = RuleSet(
         ),
         Rule("IWG06-SD", "SD", AllOf(), _c("response table, stable disease")),
     ),
-    params=PD_PARAMS,
+    params=(*PD_PARAMS, HEMODILUTION_PARAM),
+    flags=(HEMODILUTE_FLAG,),
 )
 
 #: Relapse after CR/PR and progression/relapse after HI share the count rows (§3.1).

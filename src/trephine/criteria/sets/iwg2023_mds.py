@@ -18,7 +18,8 @@ from trephine.criteria.model import (
     le,
     lt,
 )
-from trephine.criteria.sets._mds_common import DERIVED_FROM, MDS_INPUTS, derive
+from trephine.criteria.sets._aml_common import HEMODILUTE_FLAG, HEMODILUTION_PARAM
+from trephine.criteria.sets._mds_common import DERIVED_FROM, MDS_INPUTS, derive, hemodilute_rule
 
 SOURCE = "Zeidan 2023 (IWG, Blood 141:2047)"
 
@@ -51,6 +52,7 @@ RESPONSE = RuleSet(
     derive=derive,
     derived_from=DERIVED_FROM,
     params=(
+        HEMODILUTION_PARAM,
         Parameter(
             "washout_days",
             D(14),
@@ -59,6 +61,7 @@ RESPONSE = RuleSet(
         ),
     ),
     rules=(
+        hemodilute_rule("IWG23-NE-HEMODILUTE", lt("bm_blasts_pct", 5)),
         Rule(
             "IWG23-CREQ",
             "CR_EQUIVALENT",
@@ -110,6 +113,7 @@ RESPONSE = RuleSet(
         Rule("IWG23-NR", "NO_RESPONSE", AllOf(), _c("response table; evaluate HI per IWG 2018")),
     ),
     flags=(
+        HEMODILUTE_FLAG,
         FlagRule(
             "COUNTS_WITHIN_WASHOUT",
             lt("days_since_transfusion_or_gf", ParamRef("washout_days")),
