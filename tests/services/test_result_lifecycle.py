@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy.event
 import sqlalchemy.exc
 
 from trephine.domain import AspirateDifferential
@@ -195,3 +196,31 @@ def test_database_refuses_in_place_change_of_signed_out_result(
         seeded.engine.begin() as conn,
     ):
         conn.execute(text("DELETE FROM result WHERE id = :id"), {"id": stored.id})
+
+
+def test_events_for_reads_every_version_in_one_query(
+    seeded: Database, make_differential: MakeDiff
+) -> None:
+    with seeded.unit_of_work("tech") as uow:
+        draft, _ = results.record_result(uow, "A-1", make_differential(30))
+    with seeded.unit_of_work("dr.verify") as uow:
+        results.verify_result(uow, draft.id)
+    with seeded.unit_of_work("dr.amend") as uow:
+        amended = results.amend_result(uow, draft.id, make_differential(60), "miscounted blasts")
+
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    with seeded.unit_of_work("reader") as uow:
+        per_version = [e for i in (draft.id, amended.id) for e in audit.events(uow, "result", i)]
+        sqlalchemy.event.listen(seeded.engine, "before_cursor_execute", count)
+        try:
+            together = audit.events_for(uow, "result", [amended.id, draft.id])
+        finally:
+            sqlalchemy.event.remove(seeded.engine, "before_cursor_execute", count)
+        assert audit.events_for(uow, "result", []) == []
+    assert together == sorted(per_version, key=lambda e: e.id)
+    assert len(together) >= 3
+    assert len([s for s in statements if "audit_event" in s]) == 1

@@ -328,8 +328,7 @@ def show_result(
     with _working(_open(database_url, migrate=False), _acting(None)) as uow:
         result = results.get_result(uow, result_id)
         versions = results.history(uow, result_id)
-        events = [e for v in versions for e in audit.events(uow, "result", v.id)]
-    events.sort(key=lambda e: e.id)
+        events = audit.events_for(uow, "result", [v.id for v in versions])
     if as_json:
         payload = {
             "result": _result_json(result),

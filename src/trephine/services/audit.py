@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy.exc
@@ -37,6 +38,26 @@ def events(
         query = query.where(AuditEventRow.actor == actor)
     if since is not None:
         query = query.where(AuditEventRow.occurred_at >= since)
+    return [
+        AuditEvent(r.id, r.occurred_at, r.actor, r.action, r.entity, r.entity_id, dict(r.detail))
+        for r in uow.session.scalars(query)
+    ]
+
+
+def events_for(uow: UnitOfWork, entity: str, entity_ids: Iterable[object]) -> list[AuditEvent]:
+    """Audit events of several entities of one kind, oldest first, in ONE query.
+
+    A result's history has one row per version; asking per version (N+1 round trips) is what
+    ``results show`` used to do, and each round trip costs far more than the rows it returns.
+    """
+    wanted = sorted({str(i) for i in entity_ids})
+    if not wanted:
+        return []
+    query = (
+        select(AuditEventRow)
+        .where(AuditEventRow.entity == entity, AuditEventRow.entity_id.in_(wanted))
+        .order_by(AuditEventRow.id)
+    )
     return [
         AuditEvent(r.id, r.occurred_at, r.actor, r.action, r.entity, r.entity_id, dict(r.detail))
         for r in uow.session.scalars(query)
