@@ -166,3 +166,31 @@ def test_audit_verify_detects_a_missing_sign_out_guard(
     assert code == 1
     assert "FAIL  who signed a result out cannot be changed: the database ACCEPTED it" in out
     assert "ok    signed-out results cannot change in place" in out
+
+
+@pytest.mark.parametrize(
+    ("command", "target"),
+    [
+        (("patients", "list"), "trephine.services.patients.list_patients"),
+        (("audit", "list"), "trephine.services.audit.events"),
+        (("audit", "verify"), "trephine.services.audit.trail_checks"),
+    ],
+)
+def test_reading_commands_turn_a_refusal_into_one_line(
+    lifecycle: tuple[str, int, int],
+    monkeypatch: pytest.MonkeyPatch,
+    command: tuple[str, ...],
+    target: str,
+) -> None:
+    """A service refusal while reading is the one-line ``error:`` exit 2, never a traceback."""
+    from trephine.errors import NotFound
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise NotFound("patient", "SYN-404")
+
+    monkeypatch.setattr(target, refuse)
+    result = runner.invoke(app, [*command, "--database-url", lifecycle[0]])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.startswith("error: ") and "SYN-404" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -202,12 +202,8 @@ def list_patients(
 
     from trephine.services import patients
 
-    database = _open(database_url, migrate=False)
-    try:
-        with database.unit_of_work(_actor()) as uow:
-            rows = patients.list_patients(uow)
-    finally:
-        database.dispose()
+    with _working(_open(database_url, migrate=False), _actor()) as uow:
+        rows = patients.list_patients(uow)
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in rows], default=str, indent=2))
         return

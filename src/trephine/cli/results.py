@@ -536,12 +536,8 @@ def audit_list(
             raise ValidationError("--id", entity_id, "given together with --entity")
     except ValidationError as exc:
         raise _fail(exc) from None
-    database = _open(database_url, migrate=False)
-    try:
-        with database.unit_of_work(_acting(None)) as uow:
-            events = audit.events(uow, entity, entity_id, actor=actor, since=start)
-    finally:
-        database.dispose()
+    with _working(_open(database_url, migrate=False), _acting(None)) as uow:
+        events = audit.events(uow, entity, entity_id, actor=actor, since=start)
     if as_json:
         typer.echo(json.dumps([_event_json(e) for e in events], indent=2, default=_json_default))
         return
@@ -565,6 +561,9 @@ def audit_verify(
         checks = audit.probe_guards(database)
         with database.unit_of_work(_acting(None)) as uow:
             checks += audit.trail_checks(uow)
+    except TrephineError as exc:
+        # Same one-line refusal as every other command, not a traceback.
+        raise _fail(exc) from None
     finally:
         database.dispose()
     failed = [c for c in checks if c.passed is False]
