@@ -19,6 +19,7 @@ import csv
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from trephine.analysis.clonal.records import SampleInfo, VariantObservation
 from trephine.errors import ImportRejected, Issue, Location, Severity
@@ -45,7 +46,12 @@ class _Collector:
 
     def raise_if_errors(self) -> None:
         if any(i.severity is Severity.ERROR for i in self.issues):
-            raise ImportRejected(self.source, self.issues)
+            self.reject()
+
+    def reject(self) -> NoReturn:
+        """Refuse the file with the issues so far; for problems after which reading cannot go
+        on (NoReturn lets the type checker see that, without an 'unreachable' assertion)."""
+        raise ImportRejected(self.source, self.issues)
 
 
 def _read_rows(path: Path, col: _Collector) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
@@ -53,8 +59,7 @@ def _read_rows(path: Path, col: _Collector) -> tuple[list[str], list[tuple[int, 
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         col.error("encoding", f"not UTF-8 text (byte {exc.start})", None)
-        col.raise_if_errors()
-        raise AssertionError("unreachable") from exc
+        col.reject()
     # Row numbers are the file's own line numbers (1-based, comment and blank lines counted), so
     # "row 6" is line 6 in an editor and row 6 in a spreadsheet, however many '#' lines precede
     # the header.
@@ -65,7 +70,7 @@ def _read_rows(path: Path, col: _Collector) -> tuple[list[str], list[tuple[int, 
     ]
     if not lines:
         col.error("empty", "no header line", None)
-        col.raise_if_errors()
+        col.reject()
     col.header_row = lines[0][0]
     header = [h.strip() for h in next(csv.reader([lines[0][1]], delimiter="\t"))]
     rows: list[tuple[int, dict[str, str]]] = []
@@ -90,7 +95,7 @@ def _check_header(header: Sequence[str], required: Iterable[str], col: _Collecto
             f"missing column(s) {', '.join(missing)}; required: {', '.join(required)}",
             col.header_row,
         )
-        col.raise_if_errors()
+        col.reject()
 
 
 def _float(
