@@ -9,7 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trephine.errors import ImportRejected
-from trephine.io.variants_tsv import read_samples_tsv, read_variants_tsv, write_variants_tsv
+from trephine.io.variants_tsv import (
+    OPTIONAL,
+    REQUIRED,
+    read_samples_tsv,
+    read_variants_tsv,
+    write_variants_tsv,
+)
 
 HEADER = "patient_id\tsample_id\tday\tgene\tmutation_id\talt_count\tdepth\tvaf"
 
@@ -150,6 +156,29 @@ def test_round_trip(tmp_path: Path) -> None:
         (o.mutation_id, o.vaf, o.depth, o.chip) for o in obs
     ]
     assert again[1].chip
+
+
+def test_round_trip_keeps_every_declared_column_including_blast_pct(tmp_path: Path) -> None:
+    header = HEADER + "\tblast_pct\tclone\tmajor_cn\tminor_cn"
+    p = _write(
+        tmp_path,
+        [
+            "P1\tS1\t0\tNPM1\tm1\t40\t100\t0.4\t62\tA\t2\t1",
+            "P1\tS2\t30\tTET2\tm2\t3\t90\t0.0333\t\t\t\t",
+        ],
+        header=header,
+    )
+    obs = read_variants_tsv(p)
+    out = tmp_path / "rt.tsv"
+    write_variants_tsv(obs, out)
+    written = out.read_text(encoding="utf-8").splitlines()[0].split("\t")
+    assert written == [*REQUIRED, *OPTIONAL] and "blast_pct" in written
+    again = read_variants_tsv(out)
+    fields = ("mutation_id", "vaf", "depth", "purity", "clone", "major_cn", "minor_cn")
+    assert [tuple(getattr(o, f) for f in fields) for o in again] == [
+        tuple(getattr(o, f) for f in fields) for o in obs
+    ]
+    assert again[0].purity == pytest.approx(0.62) and again[1].purity is None
 
 
 def test_sample_sheet(tmp_path: Path) -> None:

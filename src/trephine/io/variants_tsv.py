@@ -328,14 +328,20 @@ def read_samples_tsv(path: str | Path) -> dict[str, SampleInfo]:
 
 
 def write_variants_tsv(obs: Iterable[VariantObservation], path: str | Path) -> None:
-    """Write observations in the long format (used by converters and tests)."""
+    """Write observations in the long format (used by converters and tests), with every
+    declared column, so the file reads back into the same observations.
+
+    An observation keeps its tumour fraction as ``purity`` whichever column it was read from, so
+    ``blast_pct`` is written empty: filling both would store one number twice, and an edit to
+    one of them would be silently overruled by the other (the reader prefers ``purity``).
+    """
 
     def fmt(v: object) -> str:
         return "" if v is None else (f"{v:.10g}" if isinstance(v, float) else str(v))
 
-    cols = [*REQUIRED, "purity", "clone", "major_cn", "minor_cn"]
+    cols = [*REQUIRED, *OPTIONAL]
     with Path(path).open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, delimiter="\t", lineterminator="\n")
         w.writerow(cols)
         for o in obs:
-            w.writerow([fmt(getattr(o, c)) for c in cols])
+            w.writerow([fmt(getattr(o, c, None)) for c in cols])
