@@ -194,7 +194,7 @@ def test_refusals_exit_2_with_one_line_and_write_nothing(loaded: str, database: 
         ),
         (
             ["results", "amend", str(ngs), "--reason", "x", "--set", "vaf=abc", "--unit", "vaf=%"],
-            ["vaf: 'abc' is not allowed", "a number, optionally prefixed by '<' or '>'"],
+            ["error: --set vaf=abc: vaf: 'abc' is not allowed", "a number, optionally prefixed"],
         ),
         (
             ["results", "amend", str(ngs), "--reason", "x", "--set", "vaf=140", "--unit", "vaf=%"],

@@ -437,7 +437,7 @@ def amend(
     """Correct a signed-out result: a new version (state amended) supersedes it, with who, when
     and why; the original stays readable. Drafts are not amended (they are still editable)."""
     from trephine.errors import IllegalTransition
-    from trephine.importers.amendment import amended_value
+    from trephine.importers.amendment import AssignmentRefused, amended_value
     from trephine.services import results
     from trephine.workflow import Action, next_state
 
@@ -470,7 +470,11 @@ def amend(
                     f"result {latest.id} (v{latest.version}, {latest.state})",
                 ) from None
             raise
-        value = amended_value(current.value, assignments)
+        try:
+            value = amended_value(current.value, assignments)
+        except AssignmentRefused as exc:
+            # The importer words it neutrally; here the user typed an option, so echo it back.
+            raise _fail(f"--set {exc.field}={exc.value}: {exc.reason}") from None
         done = results.amend_result(uow, result_id, value, reason)
     typer.echo(
         f"result {done.id} v{done.version} ({done.state}) supersedes result {done.supersedes_id} "

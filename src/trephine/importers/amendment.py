@@ -112,9 +112,14 @@ def _keep_limits(item: Assignment, old: object, new: Quantity) -> Quantity:
 
 
 class AssignmentRefused(TrephineError, ValueError):
-    """A ``--set`` value the importer's parser refused; the message is the importer's."""
+    """A new field value the importer's parser refused; ``reason`` is the importer's message.
+
+    Worded without ``--set`` because amending is not only a command-line affair (an API or a
+    correction sheet would say it differently); the CLI adds its own option syntax.
+    """
 
     def __init__(self, item: Assignment, message: str) -> None:
         self.field = item.field
         self.value = item.text
-        super().__init__(f"--set {item.field}={item.text}: {message}")
+        self.reason = message
+        super().__init__(f"field {item.field}, value {item.text!r} refused: {message}")
