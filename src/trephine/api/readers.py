@@ -21,6 +21,7 @@ from trephine.errors import ValidationError
 from trephine.services import patients, results
 from trephine.services.views import PatientSummary, StoredResult
 from trephine.store.database import UnitOfWork
+from trephine.workflow import ResultState
 
 #: The diagnoses one can filter the list by (the domain's disease enum).
 DISEASES: tuple[str, ...] = tuple(str(d) for d in Disease)
@@ -79,7 +80,10 @@ def patient_timeline(uow: UnitOfWork, patient_id: str) -> TimelinePublic:
     record = patients.patient_record(uow, patient_id)
     versions: dict[tuple[str, str, str, str], list[StoredResult]] = defaultdict(list)
     for r in results.patient_results(uow, patient_id, current_only=False):
-        versions[_version_key(r)].append(r)
+        # A cancelled draft was entered in error and withdrawn; it is no version of the result
+        # that replaced it (it shares only the natural key) and is not public, so it stays out.
+        if r.state is not ResultState.CANCELLED:
+            versions[_version_key(r)].append(r)
     histories = {r.id: versions[_version_key(r)] for r in record.results}
     return presenters.timeline(record, histories)
 

@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 #: How a measured value relates to its number; the values of ``trephine.domain.quantity.Qualifier``.
 Qualifier = Literal["=", "<", ">", "not detected"]
+#: ``cancelled`` is left out on purpose: a cancelled draft was entered in error and withdrawn, so
+#: it is no part of the patient's record for research; the readers drop it before presenting, and
+#: the presenter refuses it rather than publish a withdrawn value.
 ResultState = Literal["draft", "verified", "amended", "superseded"]
 
 
