@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from trephine.cli import flow_options
+
 if TYPE_CHECKING:
     from trephine.batch.flow_mrd import MrdSettings, TubeRecord, TubeTask
 
@@ -42,17 +44,11 @@ def flow_mrd(
     flowjo: Path | None = typer.Option(
         None, "--flowjo", help="FlowJo 10 workspace; each file gated by the sample using it."
     ),
-    denominator: str = typer.Option(
-        ..., "--denominator", help="Gate id of the denominator (e.g. viable CD45+ cells)."
-    ),
-    abnormal: str = typer.Option(
-        ..., "--abnormal", help="Gate id of the abnormal population (LAIP / DfN)."
-    ),
-    criteria: str = typer.Option(
-        "AML", "--criteria", help="Criteria set: AML (ELN 2021), ALL, CLL (iwCLL), MM (IMWG)."
-    ),
-    lod: int | None = typer.Option(None, "--lod", help="Laboratory LOD in events."),
-    lloq: int | None = typer.Option(None, "--lloq", help="Laboratory LLOQ in events."),
+    denominator: str = flow_options.DENOMINATOR,
+    abnormal: str = flow_options.ABNORMAL,
+    criteria: str = flow_options.CRITERIA,
+    lod: int | None = flow_options.LOD,
+    lloq: int | None = flow_options.LLOQ,
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Local worker processes (default: the CPUs available)."
     ),

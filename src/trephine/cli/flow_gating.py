@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from trephine.cli import flow_options
+
 if TYPE_CHECKING:
     from trephine.analysis.flow.strategy import GatingResult, Strategy
     from trephine.io.fcs import FcsFile
@@ -153,17 +155,11 @@ def mrd(
     gating_ml: Path | None = typer.Option(
         None, "--gating-ml", help="Gating-ML 2.0 document with the strategy."
     ),
-    denominator: str = typer.Option(
-        ..., "--denominator", help="Gate id of the denominator (e.g. viable CD45+ cells)."
-    ),
-    abnormal: str = typer.Option(
-        ..., "--abnormal", help="Gate id of the abnormal population (LAIP / DfN)."
-    ),
-    criteria: str = typer.Option(
-        "AML", "--criteria", help="Criteria set: AML (ELN 2021), ALL, CLL (iwCLL), MM (IMWG)."
-    ),
-    lod: int | None = typer.Option(None, "--lod", help="Laboratory LOD in events."),
-    lloq: int | None = typer.Option(None, "--lloq", help="Laboratory LLOQ in events."),
+    denominator: str = flow_options.DENOMINATOR,
+    abnormal: str = flow_options.ABNORMAL,
+    criteria: str = flow_options.CRITERIA,
+    lod: int | None = flow_options.LOD,
+    lloq: int | None = flow_options.LLOQ,
     spicules: bool | None = typer.Option(
         None, "--spicules/--no-spicules", help="Aspirate particles seen (haemodilution, §8)."
     ),
