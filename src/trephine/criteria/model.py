@@ -316,8 +316,8 @@ class AnyOf(Condition):
 
 
 @dataclass(frozen=True, slots=True, init=False)
-class AtLeast(Condition):
-    """At least ``n`` of the parts hold (e.g. "≥ 2 of 3 blood criteria")."""
+class _CountOf(Condition):
+    """How many of the parts hold, in three-valued logic: the base of AtLeast and Exactly."""
 
     n: int
     parts: tuple[Condition, ...]
@@ -326,13 +326,15 @@ class AtLeast(Condition):
         object.__setattr__(self, "n", n)
         object.__setattr__(self, "parts", parts)
 
-    def check(
+    def _tally(
         self,
         facts: Facts,
         params: Params,
         evidence: list[Evidence] | None,
         missing: set[str],
-    ) -> bool | None:
+    ) -> tuple[int, int]:
+        """(parts that hold, parts that cannot be decided); every part is checked so that its
+        evidence and missing inputs are recorded."""
         true = unknown = 0
         for part in self.parts:
             outcome = part.check(facts, params, evidence, missing)
@@ -340,29 +342,40 @@ class AtLeast(Condition):
                 true += 1
             elif outcome is None:
                 unknown += 1
+        return true, unknown
+
+    def inputs(self) -> list[str]:
+        return [name for part in self.parts for name in part.inputs()]
+
+    def _describe(self, quantifier: str) -> str:
+        return f"{quantifier} {self.n} of [" + "; ".join(p.describe() for p in self.parts) + "]"
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class AtLeast(_CountOf):
+    """At least ``n`` of the parts hold (e.g. "≥ 2 of 3 blood criteria")."""
+
+    def check(
+        self,
+        facts: Facts,
+        params: Params,
+        evidence: list[Evidence] | None,
+        missing: set[str],
+    ) -> bool | None:
+        true, unknown = self._tally(facts, params, evidence, missing)
         if true >= self.n:
             return True
         if true + unknown < self.n:
             return False
         return None
 
-    def inputs(self) -> list[str]:
-        return [name for part in self.parts for name in part.inputs()]
-
     def describe(self) -> str:
-        return f"at least {self.n} of [" + "; ".join(p.describe() for p in self.parts) + "]"
+        return self._describe("at least")
 
 
 @dataclass(frozen=True, slots=True, init=False)
-class Exactly(Condition):
+class Exactly(_CountOf):
     """Exactly ``n`` of the parts hold (IWG 2023 CRuni / CRbi)."""
-
-    n: int
-    parts: tuple[Condition, ...]
-
-    def __init__(self, n: int, *parts: Condition) -> None:
-        object.__setattr__(self, "n", n)
-        object.__setattr__(self, "parts", parts)
 
     def check(
         self,
@@ -371,22 +384,13 @@ class Exactly(Condition):
         evidence: list[Evidence] | None,
         missing: set[str],
     ) -> bool | None:
-        true = unknown = 0
-        for part in self.parts:
-            outcome = part.check(facts, params, evidence, missing)
-            if outcome is True:
-                true += 1
-            elif outcome is None:
-                unknown += 1
+        true, unknown = self._tally(facts, params, evidence, missing)
         if unknown:
             return None if true <= self.n <= true + unknown else False
         return true == self.n
 
-    def inputs(self) -> list[str]:
-        return [name for part in self.parts for name in part.inputs()]
-
     def describe(self) -> str:
-        return f"exactly {self.n} of [" + "; ".join(p.describe() for p in self.parts) + "]"
+        return self._describe("exactly")
 
 
 @dataclass(frozen=True, slots=True)
