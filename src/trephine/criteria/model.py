@@ -256,12 +256,20 @@ class ParamIs(Condition):
 
 
 @dataclass(frozen=True, slots=True, init=False)
-class AllOf(Condition):
+class _Compound(Condition):
+    """A condition over sub-conditions; its inputs are theirs."""
+
     parts: tuple[Condition, ...]
 
     def __init__(self, *parts: Condition) -> None:
         object.__setattr__(self, "parts", parts)
 
+    def inputs(self) -> list[str]:
+        return [name for part in self.parts for name in part.inputs()]
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class AllOf(_Compound):
     def check(
         self,
         facts: Facts,
@@ -278,20 +286,12 @@ class AllOf(Condition):
                 result = None
         return result
 
-    def inputs(self) -> list[str]:
-        return [name for part in self.parts for name in part.inputs()]
-
     def describe(self) -> str:
         return " and ".join(_paren(p) for p in self.parts)
 
 
 @dataclass(frozen=True, slots=True, init=False)
-class AnyOf(Condition):
-    parts: tuple[Condition, ...]
-
-    def __init__(self, *parts: Condition) -> None:
-        object.__setattr__(self, "parts", parts)
-
+class AnyOf(_Compound):
     def check(
         self,
         facts: Facts,
@@ -308,19 +308,15 @@ class AnyOf(Condition):
                 result = None
         return result
 
-    def inputs(self) -> list[str]:
-        return [name for part in self.parts for name in part.inputs()]
-
     def describe(self) -> str:
         return " or ".join(_paren(p) for p in self.parts)
 
 
 @dataclass(frozen=True, slots=True, init=False)
-class _CountOf(Condition):
+class _CountOf(_Compound):
     """How many of the parts hold, in three-valued logic: the base of AtLeast and Exactly."""
 
     n: int
-    parts: tuple[Condition, ...]
 
     def __init__(self, n: int, *parts: Condition) -> None:
         object.__setattr__(self, "n", n)
@@ -343,9 +339,6 @@ class _CountOf(Condition):
             elif outcome is None:
                 unknown += 1
         return true, unknown
-
-    def inputs(self) -> list[str]:
-        return [name for part in self.parts for name in part.inputs()]
 
     def _describe(self, quantifier: str) -> str:
         return f"{quantifier} {self.n} of [" + "; ".join(p.describe() for p in self.parts) + "]"
