@@ -39,9 +39,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def build_cohort(path: Path, patients: int, seed: int) -> None:
+    from trephine.demo import generate_cohort
+    from trephine.demo.load import load_cohort
     from trephine.services import open_database
-    from trephine.testing.cohort import generate_cohort
-    from trephine.testing.demo import load_cohort
 
     path.parent.mkdir(parents=True, exist_ok=True)
     db = open_database(f"sqlite:///{path}")

@@ -17,13 +17,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from trephine.api.app import create_app
-from trephine.testing.cohort import SyntheticPatient
+from trephine.demo import SyntheticPatient
 from trephine.testing.fixtures import load_demo_database
 
 POSTGRES_URL = os.environ.get(
     "TREPHINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-#: 20 patients = one of every scenario (see trephine.testing.cohort._PATTERN).
+#: 20 patients = one of every scenario (see trephine.demo.model._PATTERN).
 N_PATIENTS = 20
 SEED = 4242
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from assess_case import biopsy, diff, marrow_items, seed_aml_patient
 from trephine.api.app import create_app
 from trephine.services import assessments, results
 from trephine.store.database import Database
-from trephine.testing.assess_case import biopsy, diff, marrow_items, seed_aml_patient
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from trephine.testing.cohort import Scenario
+from trephine.demo import Scenario
 
 
 def assert_error(body: dict[str, Any], code: str, field: str | None = None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from assess_case import D0, biopsy, diff
 from trephine.domain import Patient, Sex
 from trephine.domain import quantity as q
 from trephine.domain.patient import Diagnosis, Disease
@@ -17,7 +18,6 @@ from trephine.errors import ValidationError
 from trephine.services import assessments
 from trephine.services import patients as patient_service
 from trephine.store.database import Database
-from trephine.testing.assess_case import D0, biopsy, diff
 
 
 def counts(anc: str, plt: str, retic: str | None, method: str | None = "automated") -> BloodCount:

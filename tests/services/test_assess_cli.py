@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from assess_case import biopsy, marrow_items, seed_aml_patient
 from trephine.cli.main import app
 from trephine.criteria.display import format_value
 from trephine.store.database import Database
-from trephine.testing.assess_case import biopsy, marrow_items, seed_aml_patient
 
 
 @pytest.fixture

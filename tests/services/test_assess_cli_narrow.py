@@ -7,9 +7,9 @@ import re
 import pytest
 from typer.testing import CliRunner
 
+from assess_case import biopsy, marrow_items, seed_aml_patient
 from trephine.cli.main import app
 from trephine.store.database import Database
-from trephine.testing.assess_case import biopsy, marrow_items, seed_aml_patient
 
 
 def test_assess_table_keeps_full_dates_and_categories_at_80_columns(

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trephine.criteria.timeline import assess_timeline
+from trephine.demo import generate_cohort
 from trephine.domain.patient import Disease
 from trephine.services.assess_mapping import PatientInputs, SpecimenFacts, timepoints
 from trephine.services.views import StoredResult
-from trephine.testing.cohort import generate_cohort
 from trephine.workflow import ResultState
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from assess_case import D0, biopsy, blood, diff
 from trephine.domain import Patient, Sex
 from trephine.domain import quantity as q
 from trephine.domain.patient import Diagnosis, Disease
@@ -27,7 +28,6 @@ from trephine.domain.results import (
 from trephine.services import assessments
 from trephine.services import patients as patient_service
 from trephine.store.database import Database
-from trephine.testing.assess_case import D0, biopsy, blood, diff
 
 
 def flow(events: int, abnormal: int | None, *, lloq: str = "0.005") -> FlowMRD:

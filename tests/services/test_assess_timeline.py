@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from assess_case import D0, at, biopsy, diff, marrow_items, seed_aml_patient
 from trephine.criteria.timeline import TimelineResult, TimepointInput, assess_timeline
 from trephine.domain import Patient, Procedure, Sex, Site, Specimen, SpecimenType
 from trephine.domain.patient import Diagnosis, Disease
@@ -17,7 +18,6 @@ from trephine.errors import Conflict, CriteriaNotApplicable, ValidationError
 from trephine.services import alerts, assessments, audit, procedures, results
 from trephine.services import patients as patient_service
 from trephine.store.database import Database
-from trephine.testing.assess_case import D0, at, biopsy, diff, marrow_items, seed_aml_patient
 
 
 @pytest.fixture

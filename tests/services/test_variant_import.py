@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from assess_case import biopsy, marrow_items, seed_aml_patient
 from trephine.cli.main import app
 from trephine.domain.results import NGSVariant, ResultKind
 from trephine.services import audit, results
 from trephine.store.database import Database
-from trephine.testing.assess_case import biopsy, marrow_items, seed_aml_patient
 from trephine.workflow import ResultState
 
 HEADER = "patient_id\tsample_id\tday\tgene\tmutation_id\talt_count\tdepth\tvaf\n"

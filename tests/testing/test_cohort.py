@@ -8,6 +8,9 @@ from decimal import Decimal
 
 import pytest
 
+import trephine.demo as c
+from trephine.demo import Scenario, SyntheticPatient, differential
+from trephine.demo.model import _FAMILY, _GIVEN
 from trephine.domain.procedure import Indication
 from trephine.domain.quantity import Qualifier
 from trephine.domain.results import (
@@ -22,8 +25,6 @@ from trephine.domain.results import (
 )
 from trephine.domain.therapy import CarTInfusion, Transplant
 from trephine.errors import ValidationError
-from trephine.testing import cohort as c
-from trephine.testing.cohort import Scenario, SyntheticPatient, differential
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def test_every_scenario_is_present_in_the_first_twenty() -> None:
 def test_identities_are_obviously_synthetic(default_cohort: list[SyntheticPatient]) -> None:
     for p in default_cohort:
         family, given = p.identity.name.split(", ")
-        assert family in c._FAMILY and given in c._GIVEN
+        assert family in _FAMILY and given in _GIVEN
         assert p.identity.mrn.startswith("SYN")
         assert p.patient.external_id.startswith("DEMO-")
         assert p.identity.birth_date is not None

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import pytest
 
+from trephine.demo import Scenario, SyntheticPatient
 from trephine.domain.results import Chimerism, ChimerismLineage
 from trephine.services.alerts import list_alerts
 from trephine.services.assessments import assess_all, patient_assessments
 from trephine.services.views import StoredAlert
 from trephine.store.database import Database
-from trephine.testing.cohort import Scenario, SyntheticPatient
 from trephine.testing.fixtures import load_demo_database
 
 PATIENTS = 40

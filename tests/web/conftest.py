@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from trephine.api.app import create_app
-from trephine.testing.cohort import SyntheticPatient
+from trephine.demo import SyntheticPatient
 from trephine.testing.fixtures import load_demo_database
 
 

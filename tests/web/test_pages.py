@@ -7,8 +7,8 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
+from trephine.demo import Scenario
 from trephine.domain.results import AspirateDifferential
-from trephine.testing.cohort import Scenario
 from trephine.web.assets import PLOTLY_JS_URL, plotly_js_path
 
 

@@ -59,9 +59,9 @@ def demo(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
     from sqlalchemy.exc import SQLAlchemyError
 
+    from trephine.demo import generate_cohort
+    from trephine.demo.load import load_cohort
     from trephine.services import open_database
-    from trephine.testing.cohort import generate_cohort
-    from trephine.testing.demo import load_cohort
 
     started = time.perf_counter()
     try:
@@ -119,8 +119,8 @@ def demo(
 
 def _refuse_mixing(database: Database) -> None:
     """Synthetic patients must not end up among real ones by accident."""
+    from trephine.demo import ID_PREFIX
     from trephine.services import patients
-    from trephine.testing.cohort import ID_PREFIX
 
     with database.unit_of_work("demo-lab") as uow:
         others = [p.patient_id for p in patients.list_patients(uow)]

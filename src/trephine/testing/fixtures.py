@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trephine.demo import DEFAULT_SEED, SyntheticPatient, generate_cohort
+from trephine.demo.load import LoadReport, load_cohort
 from trephine.store.database import Database
-from trephine.testing.cohort import DEFAULT_SEED, SyntheticPatient, generate_cohort
-from trephine.testing.demo import LoadReport, load_cohort
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # a plain install: say what to install instead of a bare failure
+    raise ImportError(
+        "trephine.testing.strategies needs Hypothesis: pip install 'trephine[dev]'"
+    ) from exc
 
 from trephine.domain import quantity as q
 from trephine.domain.quantity import Qualifier, Quantity

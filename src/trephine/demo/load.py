@@ -1,4 +1,4 @@
-"""Write the synthetic cohort of :mod:`trephine.testing.cohort` through the services.
+"""Write the synthetic cohort of :mod:`trephine.demo.cohort` through the services.
 
 One transaction per patient: a patient is loaded whole or not at all, and a patient already in
 the database is skipped — so ``trephine demo`` can be re-run (or resumed after an interruption)
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from trephine.demo.model import SyntheticPatient
 from trephine.services import patients, procedures, results
 from trephine.store.database import Database, UnitOfWork
-from trephine.testing.cohort import SyntheticPatient
 
 #: Audit actors of the demo: results are entered and signed out by the "lab", and corrected by
 #: a second person, as a real amendment would be.

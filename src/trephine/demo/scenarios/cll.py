@@ -1,0 +1,59 @@
+"""CLL on venetoclax-obinutuzumab."""
+
+from __future__ import annotations
+
+from trephine.demo.builder import Builder, recovered_counts
+from trephine.demo.values import blood_count, days_after, pct_of
+from trephine.domain.patient import Classification, Disease, GeneticStatus
+from trephine.domain.procedure import Indication
+from trephine.domain.results import INFILTRATE, CellClass
+from trephine.domain.therapy import Intensity, TherapyIntent
+
+
+def cll(b: Builder) -> None:
+    r = b.rng
+    b.birth_year = min(b.birth_year, b.diagnosed_on.year - 55)
+    b.diagnose(
+        Disease.CLL,
+        "CLL, IGHV unmutated" if r.random() < 0.5 else "CLL, IGHV mutated",
+        (
+            ("TP53", GeneticStatus.NOT_DETECTED, None),
+            ("del(17p)", GeneticStatus.NOT_DETECTED, None),
+        ),
+        classification=Classification.IWCLL_2018,
+    )
+    lymph0 = r.uniform(55, 85)
+    b.marrow(
+        b.diagnosed_on,
+        Indication.STAGING,
+        blasts=0.5,
+        cells={CellClass.LYMPHOCYTE: lymph0},
+        cellularity=r.uniform(60, 90),
+        counts=blood_count(r.uniform(2.0, 5.0), r.uniform(80, 160), r.uniform(10, 12.5)),
+        core_extra={
+            "infiltrate_type": "CLL, diffuse and nodular",
+            "infiltrate": pct_of(INFILTRATE, lymph0, 0),
+        },
+    )
+    # Treatment starts when the disease becomes active (iwCLL 2018), often months later.
+    start = days_after(b.diagnosed_on, r.randint(60, 400))
+    end = b.line(
+        "venetoclax + obinutuzumab",
+        TherapyIntent.CURATIVE,
+        Intensity.LESS_INTENSIVE,
+        start,
+        cycles=12,
+        cycle_days=28,
+        dosing_days=28,
+    )
+    umrd = r.random() < 0.75
+    # End of treatment + 3 months: marrow with flow MRD (uMRD4 = < 10^-4, 0.01 %).
+    b.marrow(
+        days_after(end, r.randint(80, 100)),
+        Indication.MRD,
+        blasts=0.5,
+        cells={CellClass.LYMPHOCYTE: r.uniform(8, 18) if umrd else r.uniform(20, 35)},
+        cellularity=r.uniform(30, 50),
+        counts=recovered_counts(b),
+        extra=(b.flow(None if umrd else r.uniform(0.02, 0.5), events=500_000),),
+    )

@@ -1,0 +1,115 @@
+"""B-ALL with flow MRD, and relapsed B-ALL treated with CAR-T."""
+
+from __future__ import annotations
+
+from trephine.demo.builder import Builder, recovered_counts
+from trephine.demo.values import blood_count, days_after
+from trephine.domain.patient import Disease, GeneticStatus, Sex
+from trephine.domain.procedure import Indication
+from trephine.domain.results import Karyotype
+from trephine.domain.therapy import CarTInfusion, Intensity, TherapyIntent
+
+
+def b_all(b: Builder) -> None:
+    r = b.rng
+    b.birth_year = max(b.birth_year, b.diagnosed_on.year - 45)
+    ph = r.random() < 0.25
+    sex = "XX" if b.sex is Sex.FEMALE else "XY"
+    karyo = f"46,{sex},t(9;22)(q34.1;q11.2)[20]" if ph else f"46,{sex}[20]"
+    b.diagnose(
+        Disease.ALL,
+        "B-lymphoblastic leukaemia, BCR::ABL1" if ph else "B-lymphoblastic leukaemia, NOS",
+        (("BCR::ABL1", GeneticStatus.DETECTED if ph else GeneticStatus.NOT_DETECTED, None),),
+        karyo,
+    )
+    b.marrow(
+        b.diagnosed_on,
+        Indication.DIAGNOSIS,
+        blasts=r.uniform(60, 95),
+        cellularity=r.uniform(85, 98),
+        counts=blood_count(r.uniform(0.2, 1.0), r.uniform(15, 80), r.uniform(6.5, 9.0), blasts=40),
+        extra=(Karyotype(karyo, metaphases=20),),
+    )
+    start = days_after(b.diagnosed_on, r.randint(1, 4))
+    end = b.line(
+        "GRAALL-like induction" + (" + imatinib" if ph else ""),
+        TherapyIntent.INDUCTION,
+        Intensity.INTENSIVE,
+        start,
+        cycles=1,
+        cycle_days=35,
+        dosing_days=28,
+    )
+    # Day 15 and day 29 marrows with flow MRD (10^-4 is the usual decision level).
+    d15 = r.uniform(0.05, 5)
+    b.marrow(
+        days_after(start, 14),
+        Indication.RESPONSE_ASSESSMENT,
+        blasts=min(d15, 4.5),
+        cellularity=r.uniform(10, 30),
+        counts=blood_count(r.uniform(0.05, 0.5), r.uniform(10, 50), r.uniform(7.5, 9.0)),
+        extra=(b.flow(d15),),
+    )
+    mrd_neg = r.random() < 0.7
+    b.marrow(
+        days_after(start, r.randint(28, 33)),
+        Indication.MRD,
+        blasts=r.uniform(0.5, 3),
+        cellularity=r.uniform(30, 55),
+        counts=recovered_counts(b),
+        extra=(b.flow(None if mrd_neg else r.uniform(0.01, 0.5)),),
+    )
+    b.line(
+        "blinatumomab" if not mrd_neg else "consolidation blocks",
+        TherapyIntent.CONSOLIDATION,
+        Intensity.INTENSIVE if mrd_neg else Intensity.LESS_INTENSIVE,
+        days_after(end, r.randint(3, 10)),
+        cycles=3,
+        cycle_days=42,
+        dosing_days=28,
+    )
+
+
+def car_t(b: Builder) -> None:
+    r = b.rng
+    b_all(b)
+    # Relapse 6–18 months after diagnosis, then tisagenlecleucel (CD19 CAR-T).
+    relapse = days_after(b.diagnosed_on, r.randint(180, 540))
+    b.marrow(
+        relapse,
+        Indication.SUSPECTED_RELAPSE,
+        blasts=r.uniform(20, 70),
+        cellularity=r.uniform(60, 90),
+        counts=blood_count(r.uniform(0.4, 1.5), r.uniform(30, 100), r.uniform(8, 10.5)),
+        extra=(b.flow(r.uniform(20, 60)),),
+    )
+    bridge_end = b.line(
+        "inotuzumab ozogamicin (bridging)",
+        TherapyIntent.BRIDGING,
+        Intensity.LESS_INTENSIVE,
+        days_after(relapse, r.randint(5, 10)),
+        cycles=1,
+        cycle_days=21,
+        dosing_days=8,
+    )
+    infusion = days_after(bridge_end, r.randint(10, 25))
+    b.line(
+        "fludarabine + cyclophosphamide (lymphodepletion)",
+        TherapyIntent.BRIDGING,
+        Intensity.INTENSIVE,
+        days_after(infusion, -5),
+        cycles=1,
+        cycle_days=3,
+        dosing_days=3,
+    )
+    b.cellular.append(CarTInfusion(infusion, "tisagenlecleucel", "CD19"))
+    remission = r.random() < 0.8
+    # Day 28 marrow: the primary response assessment after CD19 CAR-T.
+    b.marrow(
+        days_after(infusion, r.randint(27, 30)),
+        Indication.RESPONSE_ASSESSMENT,
+        blasts=r.uniform(0.2, 2) if remission else r.uniform(10, 40),
+        cellularity=r.uniform(15, 40),
+        counts=blood_count(r.uniform(0.4, 1.5), r.uniform(40, 120), r.uniform(8.5, 10.5)),
+        extra=(b.flow(None if remission else r.uniform(5, 30)),),
+    )
