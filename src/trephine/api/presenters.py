@@ -36,6 +36,8 @@ from trephine.domain.results import (
     CoreFindings,
     Extramedullary,
     FlowMRD,
+    InfectionTest,
+    IronStudies,
     Karyotype,
     MolecularMRD,
     NGSVariant,
@@ -79,6 +81,11 @@ def components(value: ResultValue) -> list[ComponentPublic]:
                 ("hemoglobin", value.hemoglobin),
                 ("circulating_blasts", value.circulating_blasts),
                 ("reticulocytes", value.reticulocytes),
+                ("mcv", value.mcv),
+                ("rdw", value.rdw),
+                ("cd19_percent", value.cd19_percent),
+                ("cd19_count", value.cd19_count),
+                ("pnh_clone", value.pnh_clone),
             ]
         case AspirateDifferential():
             me = value.me_ratio()
@@ -101,6 +108,12 @@ def components(value: ResultValue) -> list[ComponentPublic]:
             named = [("vaf", value.vaf)]
         case Chimerism():
             named = [("donor_percent", value.donor_percent)]
+        case IronStudies():
+            named = [
+                ("ferritin", value.ferritin),
+                ("transferrin_saturation", value.transferrin_saturation),
+                ("liver_iron", value.liver_iron),
+            ]
         case _:
             named = []
     out = []
@@ -154,6 +167,10 @@ def label(value: ResultValue) -> str:
             return f"Extramedullary disease ({value.site})"
         case Paraprotein():
             return f"Paraprotein ({value.isotype})"
+        case IronStudies():
+            return "Iron studies"
+        case InfectionTest():
+            return f"Marrow {value.test}"
     return type(value).__name__  # pragma: no cover - every kind is matched above
 
 
@@ -184,6 +201,12 @@ def summary(value: ResultValue) -> str:
                     _q(value.hemoglobin, "Hb"),
                     _q(value.circulating_blasts, "PB blasts"),
                     _retic(value),
+                    _q(value.mcv, "MCV"),
+                    _q(value.rdw, "RDW"),
+                    _q(value.cd19_percent, "CD19+ of lymphocytes"),
+                    _q(value.cd19_count, "CD19+"),
+                    _q(value.pnh_clone, "PNH clone"),
+                    "platelets transfused" if value.platelet_transfusion else None,
                     None
                     if value.transfusion_dependence in (None, "none")
                     else f"transfusion: {value.transfusion_dependence}",
@@ -215,6 +238,16 @@ def summary(value: ResultValue) -> str:
                     if value.infiltrate is None
                     else f"infiltrate {value.infiltrate_type} {value.infiltrate}",
                     None if value.granulomas is None else f"granulomas: {value.granulomas}",
+                    None
+                    if value.lymphoid_nodules is None
+                    else f"lymphoid nodules: {value.lymphoid_nodules}",
+                    None
+                    if value.megaloblastic_change is None
+                    else f"megaloblastic change: {value.megaloblastic_change}",
+                    None
+                    if value.plasma_cell_kappa_lambda is None
+                    else f"plasma cells κ:λ {value.plasma_cell_kappa_lambda} "
+                    f"({value.plasma_cells_assessed} cells)",
                 )
             )
         case FlowMRD():
@@ -257,6 +290,16 @@ def summary(value: ResultValue) -> str:
                     None if value.plasmacytoma is None else f"plasmacytoma {value.plasmacytoma}",
                 )
             )
+        case IronStudies():
+            return _join(
+                (
+                    _q(value.ferritin, "ferritin"),
+                    _q(value.transferrin_saturation, "transferrin saturation"),
+                    _q(value.liver_iron, "liver iron (MRI)"),
+                )
+            )
+        case InfectionTest():
+            return _join((f"{value.test} {value.outcome}", value.organism))
     return ""  # pragma: no cover
 
 

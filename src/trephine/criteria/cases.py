@@ -29,17 +29,21 @@ from trephine.criteria.series import (
     sustained_mrd,
 )
 from trephine.criteria.sets import (
+    aa_response,
     all_mrd,
+    all_response,
     diagnostics,
     eln2017_aml,
     eln2021_mrd,
     eln2022_aml,
+    hct_graft,
     imwg2016_mm,
     iwcll_cll,
     iwg2003_aml,
     iwg2006_mds,
     iwg2018_mds,
     iwg2023_mds,
+    workups,
 )
 from trephine.errors import ValidationError
 
@@ -1731,6 +1735,30 @@ register(
     (diagnostics.CML_ELN,),
     _simple(diagnostics.CML_ELN, "phase"),
 )
+
+
+# Issue 13: the stored-timeline calls of ALL / CAR-T, transplant, aplastic anaemia and the
+# work-ups, each one rule table evaluable on its own (the timelines chain them).
+for _name, _description, _rs, _key in (
+    ("ALL-RESPONSE", "ALL morphological response (CR / CRi)", all_response.RESPONSE, "response"),
+    ("ALL-RELAPSE", "ALL relapse after CR", all_response.RELAPSE, "relapse"),
+    ("ALL-LANDMARK", "ALL refractory at the end of induction", all_response.LANDMARK, "landmark"),
+    ("CAR-T-RELAPSE", "CD19 status of a relapse after CAR-T", all_response.CART_RELAPSE, "relapse"),
+    ("HCT-RECOVERY-DAY", "Transplant: a recovery day", hct_graft.RECOVERY_DAY, "day"),
+    ("HCT-GRAFT", "Transplant: graft failure, poor graft function", hct_graft.GRAFT, "graft"),
+    ("AA-IST-RESPONSE", "Aplastic anaemia IST response", aa_response.RESPONSE, "response"),
+    ("AA-RELAPSE", "Aplastic anaemia relapse", aa_response.RELAPSE, "relapse"),
+    (
+        "AA-CLONAL-EVOLUTION",
+        "Aplastic anaemia clonal evolution",
+        aa_response.CLONAL_EVOLUTION,
+        "clonal_evolution",
+    ),
+    ("IRON-OVERLOAD", "Transfusional iron overload", workups.IRON_OVERLOAD, "iron"),
+    ("MARROW-INFECTION", "Possible marrow infection", workups.MARROW_INFECTION, "infection"),
+    ("ANAEMIA-WORKUP", "Anaemia work-up findings", workups.ANAEMIA_WORKUP, "workup"),
+):
+    register(_name, _description, (_rs,), _simple(_rs, _key))
 
 
 def _squash(name: str) -> str:

@@ -116,6 +116,14 @@ def _page_of(rs: RuleSet) -> str:
 
 
 def _family(key: str) -> str:
+    if key.startswith(("ALL-RESPONSE", "ALL-RELAPSE", "ALL-LANDMARK", "CAR-T-RELAPSE")):
+        return "all-response"
+    if key.startswith("HCT-"):
+        return "transplant"
+    if key in ("AA-IST-RESPONSE", "AA-RELAPSE", "AA-CLONAL-EVOLUTION"):
+        return "aa-response"
+    if key in ("IRON-OVERLOAD", "MARROW-INFECTION", "ANAEMIA-WORKUP"):
+        return "workups"
     if key.startswith("IMWG2016"):
         return "mm-imwg2016"
     if key.startswith("IWG2006"):

@@ -69,6 +69,8 @@ class Disease(StrEnum):
     CLL = "CLL"
     ALL = "ALL"
     APLASTIC_ANEMIA = "aplastic anemia"
+    #: Disseminated mycobacterial infection (e.g. tuberculosis) found on a marrow (granulomas).
+    DISSEMINATED_MYCOBACTERIAL = "disseminated mycobacterial"
     OTHER = "other"
 
 

@@ -41,6 +41,8 @@ class ResultKind(StrEnum):
     CHIMERISM = "chimerism"
     EXTRAMEDULLARY = "extramedullary"
     PARAPROTEIN = "paraprotein"
+    IRON_STUDIES = "iron_studies"
+    INFECTION_TEST = "infection_test"
 
 
 def _check(measure: q.Measure, value: Quantity | None) -> None:
@@ -78,6 +80,22 @@ class ReticulocyteMethod(StrEnum):
 
 
 CIRCULATING_BLASTS = q.percent("circulating_blasts")
+#: Mean cell volume (fL) and red-cell distribution width (%): the red-cell indices of an
+#: anaemia work-up.
+MCV = q.Measure("mcv", "fL", Decimal(0), Decimal(200))
+RDW = q.percent("rdw")
+#: Blood B cells after CD19 CAR-T (B-cell aplasia, criteria spec §5): CD19+ cells as % of
+#: lymphocytes and as an absolute count in cells/µL.
+CD19_PERCENT = q.percent("cd19_percent")
+CD19_COUNT = q.Measure(
+    "cd19_count",
+    "cells/uL",
+    Decimal(0),
+    Decimal(100000),
+    {"cells/µL": Decimal(1), "/uL": Decimal(1), "/µL": Decimal(1), "10^9/L": Decimal(1000)},
+)
+#: PNH clone size (granulocytes, % by flow cytometry): clonal evolution in aplastic anaemia.
+PNH_CLONE = q.percent("pnh_clone")
 
 
 @dataclass(frozen=True)
@@ -98,8 +116,20 @@ class BloodCount:
     #: Absolute reticulocyte count, ×10^9/L.
     reticulocytes: Quantity | None = None
     reticulocyte_method: ReticulocyteMethod | None = None
+    mcv: Quantity | None = None
+    rdw: Quantity | None = None
+    cd19_percent: Quantity | None = None
+    cd19_count: Quantity | None = None
+    #: A platelet transfusion was given on this date (engraftment needs 7 untransfused days).
+    platelet_transfusion: bool | None = None
+    pnh_clone: Quantity | None = None
 
     def __post_init__(self) -> None:
+        _check(MCV, self.mcv)
+        _check(RDW, self.rdw)
+        _check(CD19_PERCENT, self.cd19_percent)
+        _check(CD19_COUNT, self.cd19_count)
+        _check(PNH_CLONE, self.pnh_clone)
         _check(q.WBC, self.wbc)
         _check(q.RETICULOCYTES_ABS, self.reticulocytes)
         _check(q.ANC, self.anc)
@@ -107,12 +137,26 @@ class BloodCount:
         _check(q.PLATELETS, self.platelets)
         _check(q.HEMOGLOBIN, self.hemoglobin)
         _check(CIRCULATING_BLASTS, self.circulating_blasts)
-        values = (self.wbc, self.anc, self.alc, self.platelets, self.hemoglobin, self.reticulocytes)
-        if all(v is None for v in values) and self.circulating_blasts is None:
+        values = (
+            self.wbc,
+            self.anc,
+            self.alc,
+            self.platelets,
+            self.hemoglobin,
+            self.reticulocytes,
+            self.circulating_blasts,
+            self.mcv,
+            self.rdw,
+            self.cd19_percent,
+            self.cd19_count,
+            self.pnh_clone,
+        )
+        if all(v is None for v in values):
             raise ValidationError(
                 "blood_count",
                 None,
-                "at least one of wbc, anc, alc, platelets, hemoglobin, reticulocytes",
+                "at least one of wbc, anc, alc, platelets, hemoglobin, reticulocytes, "
+                "circulating_blasts, mcv, rdw, cd19_percent, cd19_count, pnh_clone",
             )
         if self.reticulocyte_method is not None and self.reticulocytes is None:
             raise ValidationError(
@@ -308,8 +352,31 @@ class CoreFindings:
     infiltrate_type: str | None = None
     infiltrate: Quantity | None = None
     residual_hematopoietic_cells: Quantity | None = None
+    #: B-lymphoid nodules (iwCLL marrow response).
+    lymphoid_nodules: bool | None = None
+    #: Megaloblastic erythropoiesis (anaemia work-up).
+    megaloblastic_change: bool | None = None
+    #: Marrow plasma-cell light-chain ratio (kappa:lambda) by IHC/immunofluorescence or flow,
+    #: and the plasma cells it was counted on (IMWG sCR: clonal if > 4:1 or < 1:2 on >= 100).
+    plasma_cell_kappa_lambda: Decimal | None = None
+    plasma_cells_assessed: int | None = None
 
     def __post_init__(self) -> None:
+        if self.plasma_cell_kappa_lambda is not None:
+            require_range(
+                "plasma_cell_kappa_lambda",
+                self.plasma_cell_kappa_lambda,
+                Decimal(0),
+                Decimal(10000),
+            )
+        if self.plasma_cells_assessed is not None:
+            require_range("plasma_cells_assessed", self.plasma_cells_assessed, 1, 10**7)
+        if (self.plasma_cell_kappa_lambda is None) != (self.plasma_cells_assessed is None):
+            raise ValidationError(
+                "plasma_cells_assessed",
+                self.plasma_cells_assessed,
+                "given together with plasma_cell_kappa_lambda (and only then)",
+            )
         _check(CELLULARITY, self.cellularity)
         _check(RESIDUAL_HEMATOPOIETIC, self.residual_hematopoietic_cells)
         _check(RING_SIDEROBLASTS, self.ring_sideroblasts)
@@ -647,6 +714,93 @@ class Paraprotein:
         return None if lam == 0 else kappa / lam
 
 
+# ----------------------------------------------------------------------- iron studies
+
+#: Serum ferritin in µg/L (= ng/mL), transferrin saturation in %, liver iron concentration by
+#: MRI in mg Fe/g dry weight (µmol/g converted at ingestion: 1 µmol = 0.055845 mg).
+FERRITIN = q.Measure(
+    "ferritin", "ug/L", Decimal(0), Decimal(100000), {"µg/L": Decimal(1), "ng/mL": Decimal(1)}
+)
+TRANSFERRIN_SATURATION = q.percent("transferrin_saturation")
+LIVER_IRON = q.Measure(
+    "liver_iron",
+    "mg/g",
+    Decimal(0),
+    Decimal(100),
+    {"umol/g": Decimal("0.055845"), "µmol/g": Decimal("0.055845")},
+)
+
+
+@dataclass(frozen=True)
+class IronStudies:
+    """Iron status shown beside the marrow iron grade: serum ferritin, transferrin saturation,
+    liver iron concentration (MRI)."""
+
+    kind: ClassVar[ResultKind] = ResultKind.IRON_STUDIES
+    code: ClassVar[Code | None] = None
+
+    ferritin: Quantity | None = None
+    transferrin_saturation: Quantity | None = None
+    liver_iron: Quantity | None = None
+
+    def __post_init__(self) -> None:
+        _check(FERRITIN, self.ferritin)
+        _check(TRANSFERRIN_SATURATION, self.transferrin_saturation)
+        _check(LIVER_IRON, self.liver_iron)
+        if (
+            self.ferritin is None
+            and self.transferrin_saturation is None
+            and self.liver_iron is None
+        ):
+            raise ValidationError(
+                "iron_studies", None, "at least one of ferritin, transferrin_saturation, liver_iron"
+            )
+
+    @property
+    def analyte(self) -> str:
+        return ""
+
+
+# ---------------------------------------------------------------------- infection tests
+
+
+class InfectionTestType(StrEnum):
+    MARROW_CULTURE = "marrow culture"
+    ACID_FAST_STAIN = "acid-fast stain"
+    MYCOBACTERIAL_PCR = "mycobacterial PCR"
+    MYCOBACTERIAL_CULTURE = "mycobacterial culture"
+    FUNGAL_STAIN = "fungal stain"
+
+
+class InfectionOutcome(StrEnum):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
+
+@dataclass(frozen=True)
+class InfectionTest:
+    """One microbiology test on the marrow (with granulomas: possible marrow infection)."""
+
+    kind: ClassVar[ResultKind] = ResultKind.INFECTION_TEST
+    code: ClassVar[Code | None] = None
+
+    test: InfectionTestType
+    outcome: InfectionOutcome
+    organism: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "test", InfectionTestType(self.test))
+        object.__setattr__(self, "outcome", InfectionOutcome(self.outcome))
+        if self.organism is not None:
+            require_text("organism", self.organism)
+            if self.outcome is InfectionOutcome.NEGATIVE:
+                raise ValidationError("organism", self.organism, "empty when the test is negative")
+
+    @property
+    def analyte(self) -> str:
+        return str(self.test)
+
+
 ResultValue = (
     BloodCount
     | AspirateDifferential
@@ -658,6 +812,8 @@ ResultValue = (
     | Chimerism
     | Extramedullary
     | Paraprotein
+    | IronStudies
+    | InfectionTest
 )
 
 RESULT_TYPES: Mapping[ResultKind, type[ResultValue]] = MappingProxyType(
@@ -674,6 +830,8 @@ RESULT_TYPES: Mapping[ResultKind, type[ResultValue]] = MappingProxyType(
             Chimerism,
             Extramedullary,
             Paraprotein,
+            IronStudies,
+            InfectionTest,
         )
     }
 )

@@ -193,6 +193,12 @@ RESULT_FIELDS: Mapping[r.ResultKind, Mapping[str, ResultField]] = MappingProxyTy
             "reticulocyte_method": _of(
                 "reticulocyte_method", FieldType.CHOICE, r.ReticulocyteMethod
             ),
+            "mcv": _quantity("mcv", r.MCV),
+            "rdw": _quantity("rdw", r.RDW),
+            "cd19_percent": _quantity("cd19_percent", r.CD19_PERCENT),
+            "cd19_count": _quantity("cd19_count", r.CD19_COUNT),
+            "platelet_transfusion": _of("platelet_transfusion", FieldType.BOOLEAN),
+            "pnh_clone": _quantity("pnh_clone", r.PNH_CLONE),
         },
         r.ResultKind.DIFFERENTIAL: {
             "cells_counted": _of("cells_counted", FieldType.INTEGER),
@@ -217,6 +223,10 @@ RESULT_FIELDS: Mapping[r.ResultKind, Mapping[str, ResultField]] = MappingProxyTy
             "residual_hematopoietic_cells": _quantity(
                 "residual_hematopoietic_cells", r.RESIDUAL_HEMATOPOIETIC
             ),
+            "lymphoid_nodules": _of("lymphoid_nodules", FieldType.BOOLEAN),
+            "megaloblastic_change": _of("megaloblastic_change", FieldType.BOOLEAN),
+            "plasma_cell_kappa_lambda": _of("plasma_cell_kappa_lambda", FieldType.DECIMAL),
+            "plasma_cells_assessed": _of("plasma_cells_assessed", FieldType.INTEGER),
         },
         r.ResultKind.FLOW_MRD: {
             "mrd": _quantity("mrd", r.FLOW_MRD),
@@ -267,6 +277,16 @@ RESULT_FIELDS: Mapping[r.ResultKind, Mapping[str, ResultField]] = MappingProxyTy
             "serum_ife": _of("serum_ife", FieldType.CHOICE, r.Immunofixation),
             "urine_ife": _of("urine_ife", FieldType.CHOICE, r.Immunofixation),
             "plasmacytoma": _of("plasmacytoma", FieldType.CHOICE, r.PlasmacytomaStatus),
+        },
+        r.ResultKind.IRON_STUDIES: {
+            "ferritin": _quantity("ferritin", r.FERRITIN),
+            "transferrin_saturation": _quantity("transferrin_saturation", r.TRANSFERRIN_SATURATION),
+            "liver_iron": _quantity("liver_iron", r.LIVER_IRON),
+        },
+        r.ResultKind.INFECTION_TEST: {
+            "test": _of("test", FieldType.CHOICE, r.InfectionTestType),
+            "outcome": _of("outcome", FieldType.CHOICE, r.InfectionOutcome),
+            "organism": _of("organism", FieldType.TEXT),
         },
     }
 )
