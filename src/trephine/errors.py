@@ -137,6 +137,19 @@ class Conflict(TrephineError):
         )
 
 
+class IdentityConflict(Conflict):
+    """A patient's identifying data (name, MRN, birth date) contradicts what is recorded.
+
+    The message names the patient being written and the field, never the values: echoing a
+    stored name, or which research id holds an MRN, would disclose identity to whoever ran the
+    import (a dry run included) without an audited read.
+    """
+
+    def __init__(self, key: object, field: str, reason: str) -> None:
+        Conflict.__init__(self, "patient identity", key, field, None, None)
+        self.args = (f"patient identity of {key!r}: {field} {reason} (values not shown)",)
+
+
 class CriteriaNotApplicable(TrephineError):
     """A criteria set was asked about a case it does not cover."""
 

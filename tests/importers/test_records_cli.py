@@ -60,6 +60,7 @@ def test_import_then_list_and_show(db_url: str, example_dir: Path) -> None:
 def test_dry_run_checks_against_the_database_and_writes_nothing(
     db_url: str, example_dir: Path
 ) -> None:
+    assert run("init", "--database-url", db_url)[0] == 0
     code, out, _ = run("import", str(example_dir), "--dry-run", "--database-url", db_url)
     assert code == 0 and out.startswith("would import (dry run, nothing written)")
     assert "12 results" in out
@@ -110,3 +111,52 @@ def test_uninitialised_database_and_bad_url(tmp_path: Path) -> None:
     assert code == 2 and "not initialised" in err
     code, _, err = run("init", "--database-url", "notadb://x")
     assert code == 2 and "database URL" in err
+
+
+def test_dry_run_never_creates_or_migrates_a_database(tmp_path: Path, example_dir: Path) -> None:
+    """A missing (or empty) database is checked as an empty one, in memory; nothing is created."""
+    target = tmp_path / "missing.db"
+    url = f"sqlite:///{target}"
+    code, out, err = run("import", str(example_dir), "--dry-run", "--database-url", url)
+    assert code == 0, err
+    assert out.startswith("would import (dry run against an empty database:")
+    assert "3 patients" in out and "12 results" in out
+    assert not target.exists()
+    # An empty file (no schema) stays empty: no tables, no alembic_version.
+    sqlite3.connect(target).close()
+    code, out, _ = run("import", str(example_dir), "--dry-run", "--database-url", url)
+    assert code == 0 and "against an empty database" in out
+    with sqlite3.connect(target) as connection:
+        assert connection.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
+
+
+def test_dry_run_refuses_a_database_that_needs_migrating(db_url: str, example_dir: Path) -> None:
+    from trephine.store.database import Database
+
+    database = Database(db_url)
+    database.upgrade("0001")
+    database.dispose()
+    code, _, err = run("import", str(example_dir), "--dry-run", "--database-url", db_url)
+    assert code == 2 and "is at revision 0001, not the latest; run `trephine init`" in err
+    database = Database(db_url)
+    assert database.current_revision() == "0001"
+    database.dispose()
+
+
+def test_import_reports_a_line_given_new_cycles(db_url: str, example_dir: Path) -> None:
+    assert run("import", str(example_dir), "--database-url", db_url)[0] == 0
+    with (example_dir / "therapies.csv").open("a", encoding="utf-8") as handle:
+        handle.write(
+            "EX-002,1,azacitidine,palliative,less intensive,2023-10-02,,3,2023-11-27,2023-12-03\n"
+        )
+    code, out, _ = run("import", str(example_dir), "--database-url", db_url)
+    assert code == 0
+    assert "nothing new; 1 therapies added to (new cycles or end date); 33 already present" in out
+
+
+@pytest.mark.parametrize("argument", ["EX\x00-001", "EX\x1b[31m-001", "EX-001\x7f"])
+def test_control_characters_in_arguments_are_refused(db_url: str, argument: str) -> None:
+    code, out, err = run("patients", "show", argument, "--database-url", db_url)
+    assert code == 2 and out == ""
+    assert err.startswith("error: command-line argument 3 contains the control character U+")
+    assert "EX" not in err and len(err.strip().splitlines()) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -82,8 +83,32 @@ def _respond(request: Request, status: int, body: ErrorBody) -> Response:
     )
 
 
+def _control_character_in(request: Request) -> ValidationError | None:
+    """A control character in the path or a query parameter, as the error that refuses it."""
+    from trephine.io.tabular import control_character
+
+    found = control_character(request.url.path)
+    if found is not None:
+        return ValidationError("path", found, "text without control characters")
+    for name, value in request.query_params.multi_items():
+        found = control_character(name) or control_character(value)
+        if found is not None:
+            return ValidationError(name, found, "text without control characters")
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error the app can raise through :func:`_respond`."""
+
+    @app.middleware("http")
+    async def _refuse_control_characters(request: Request, call_next: Any) -> Response:
+        # Refused at the edge, the same on SQLite and PostgreSQL (which cannot store a NUL and
+        # used to answer 503); the value itself is not echoed, only which character it was.
+        problem = _control_character_in(request)
+        if problem is not None:
+            return _respond(request, HTTPStatus.UNPROCESSABLE_ENTITY, body_for(problem))
+        response: Response = await call_next(request)
+        return response
 
     @app.exception_handler(TrephineError)
     async def _trephine_error(request: Request, exc: TrephineError) -> Response:

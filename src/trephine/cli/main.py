@@ -7,12 +7,36 @@ libraries (SQLAlchemy, numpy, matplotlib, FastAPI) inside the command functions,
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from trephine import __version__
 from trephine.cli import assess, batch, clonal, core, criteria, flow
+from trephine.io.tabular import control_character
+
+
+class _Commands(TyperGroup):
+    """The top-level group: every argument is checked for control characters before any command
+    sees it (a patient id, a signer, a path), the same rule the importer and the API apply. The
+    argument is not echoed: it may be identifying."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        for position, argument in enumerate(args, start=1):
+            found = control_character(argument)
+            if found is not None:
+                typer.echo(
+                    f"error: command-line argument {position} contains the control character "
+                    f"{found}; arguments must be plain text",
+                    err=True,
+                )
+                raise typer.Exit(code=2)
+        return super().parse_args(ctx, args)
+
 
 app = typer.Typer(
+    cls=_Commands,
     name="trephine",
     help="Bone marrow biopsy data across the treatment cycle.",
     no_args_is_help=True,

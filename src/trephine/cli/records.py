@@ -127,7 +127,11 @@ def import_(
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise _fail(f"{missing[0]}: file not found")
-    database = _open(database_url, migrate=True)
+    against = ""
+    if dry_run:
+        database, against = _open_for_dry_run(database_url)
+    else:
+        database = _open(database_url, migrate=True)
     console = Console(stderr=True)
     source = ", ".join(str(p) for p in paths)
     try:
@@ -154,9 +158,56 @@ def import_(
     for warning in report.warnings:
         typer.echo(str(warning), err=True)
     created = ", ".join(f"{n} {sheet}" for sheet, n in report.created.items()) or "nothing new"
+    updated = "".join(
+        f"; {n} {sheet} added to (new cycles or end date)" for sheet, n in report.updated.items()
+    )
     unchanged = sum(report.unchanged.values())
-    verb = "would import (dry run, nothing written)" if dry_run else "imported"
-    typer.echo(f"{verb} {source}: {created}; {unchanged} already present (unchanged)")
+    verb = f"would import (dry run{against}, nothing written)" if dry_run else "imported"
+    typer.echo(f"{verb} {source}: {created}{updated}; {unchanged} already present (unchanged)")
+
+
+def _open_for_dry_run(url: str | None) -> tuple[Database, str]:
+    """The database a dry run checks against, never created or migrated by it.
+
+    A missing or empty database is checked as an empty one: an in-memory SQLite database
+    migrated for the occasion and thrown away (every row would be new; unknown patients and the
+    like are still found). A database at an older revision is refused: checking against it
+    would need the migration the dry run must not run.
+    """
+    import sqlalchemy.exc
+    from sqlalchemy.engine import make_url
+
+    from trephine.services import open_database
+    from trephine.settings import get_settings
+
+    shown = _safe(url or get_settings().database_url)
+    parsed = make_url(url or get_settings().database_url)
+    name = parsed.database
+    exists = True
+    if parsed.get_backend_name() == "sqlite" and name not in (None, "", ":memory:"):
+        exists = Path(str(name)).exists()
+    try:
+        if exists:
+            database = open_database(url)
+            current = database.current_revision()
+            if current is not None:
+                if current != database.head_revision():
+                    database.dispose()
+                    raise _fail(
+                        f"database {shown} is at revision {current}, not the latest; run "
+                        "`trephine init` to migrate it (a dry run writes nothing, migrations "
+                        "included)"
+                    )
+                return database, ""
+            database.dispose()
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise _fail(f"database URL {url!r}: {exc}") from None
+    except sqlalchemy.exc.OperationalError as exc:
+        reason = "; ".join(line.strip() for line in str(exc.orig).strip().splitlines())
+        raise _fail(f"cannot open the database: {reason}", code=1) from None
+    empty = open_database("sqlite://")
+    empty.upgrade()
+    return empty, f" against an empty database: {shown} does not exist or is not initialised"
 
 
 def _derived_json(value: object) -> dict[str, Any] | None:

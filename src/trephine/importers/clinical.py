@@ -238,6 +238,8 @@ class ImportReport:
     source: str
     sha256: str
     created: Counter[str] = field(default_factory=Counter)
+    #: Recorded facts the file added to (a therapy line's new cycles or its end date): audited.
+    updated: Counter[str] = field(default_factory=Counter)
     unchanged: Counter[str] = field(default_factory=Counter)
     warnings: list[Issue] = field(default_factory=list)
 
@@ -703,10 +705,17 @@ def write_parsed(
         try:
             _, created = writers[sheet](located)
         except (Conflict, NotFound, ValidationError) as exc:
-            code = {Conflict: "conflict", NotFound: "not-found"}.get(type(exc), "invalid-value")
+            code = "invalid-value"
+            if isinstance(exc, Conflict):
+                code = "conflict"
+            elif isinstance(exc, NotFound):
+                code = "not-found"
             errors.append(Issue(Severity.ERROR, code, str(exc), located.record.at()))
             return
-        (report.created if created else report.unchanged)[sheet] += 1
+        if created is patients.Outcome.UPDATED:
+            report.updated[sheet] += 1
+        else:
+            (report.created if created else report.unchanged)[sheet] += 1
 
     def write_specimen(located: Located) -> tuple[Any, bool]:
         pid = located.extra["patient"]
@@ -718,10 +727,16 @@ def write_parsed(
                 raise NotFound("procedure", f"{pid} at {procedure_at.isoformat()}")
         return procedures.add_specimen(uow, pid, located.item, proc_id)
 
-    writers: dict[str, Callable[[Located], tuple[Any, bool]]] = {
+    def write_therapy(located: Located) -> tuple[Any, bool | patients.Outcome]:
+        row_id, outcome = patients.record_therapy_line(uow, located.extra["patient"], located.item)
+        return row_id, outcome if outcome is patients.Outcome.UPDATED else (
+            outcome is patients.Outcome.CREATED
+        )
+
+    writers: dict[str, Callable[[Located], tuple[Any, bool | patients.Outcome]]] = {
         "patients": lambda x: patients.register_patient(uow, x.item, x.extra["identity"]),
         "diagnoses": lambda x: patients.add_diagnosis(uow, x.extra["patient"], x.item),
-        "therapies": lambda x: patients.add_therapy_line(uow, x.extra["patient"], x.item),
+        "therapies": write_therapy,
         "cellular_therapies": lambda x: patients.add_cellular_therapy(
             uow, x.extra["patient"], x.item
         ),
@@ -783,32 +798,60 @@ def import_tables(
     A dry run reports what *would* be created, including the problems only the database can
     reveal, and leaves the database untouched.
     """
+    from trephine.store.database import lost_write_race
+
     parsed, issues = parse_tables(tables)
     errors = [i for i in issues if i.severity is Severity.ERROR]
     if errors:
         raise ImportRejected(source, issues)
-    report = ImportReport(source, sha256, warnings=list(issues))
     total = len(parsed)
-    done = [0]
-
-    def tick(n: int) -> None:
-        done[0] += n
-        if progress is not None:
-            progress(done[0], total)
 
     class _Rollback(TrephineError):
         pass
 
-    try:
-        with database.unit_of_work(actor) as uow:
-            uow.context = {"import": source, "sha256": sha256}
-            write_errors = write_parsed(uow, parsed, report, tick)
-            if write_errors or dry_run:
-                raise _Rollback()
-    except _Rollback:
-        if write_errors:
-            raise ImportRejected(source, issues + write_errors) from None
-    return report
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        report = ImportReport(source, sha256, warnings=list(issues))
+        done = [0]
+
+        def tick(n: int, done: list[int] = done) -> None:
+            done[0] += n
+            if progress is not None:
+                progress(done[0], total)
+
+        write_errors: list[Issue] = []
+        try:
+            with database.unit_of_work(actor) as uow:
+                uow.context = {"import": source, "sha256": sha256}
+                write_errors = write_parsed(uow, parsed, report, tick)
+                if write_errors or dry_run:
+                    raise _Rollback()
+        except _Rollback:
+            if write_errors:
+                raise ImportRejected(source, issues + write_errors) from None
+        except Exception as exc:
+            # Another import (or user) wrote some of the same rows at the same moment: this
+            # transaction was rolled back whole. Running it again reads what they committed.
+            if not lost_write_race(exc):
+                raise
+            if attempt == WRITE_ATTEMPTS:
+                raise ConcurrentWrite(source, WRITE_ATTEMPTS) from None
+            continue
+        return report
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+#: How often an import that lost a race with a concurrent writer is run again.
+WRITE_ATTEMPTS = 4
+
+
+class ConcurrentWrite(TrephineError):
+    """The import kept colliding with other writers of the same rows; nothing was written."""
+
+    def __init__(self, source: str, attempts: int) -> None:
+        super().__init__(
+            f"{source}: rejected, nothing imported: other writers changed the same records "
+            f"at the same time ({attempts} attempts); run the import again"
+        )
 
 
 def digest(paths: Sequence[Path]) -> str:

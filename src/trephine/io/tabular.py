@@ -6,24 +6,56 @@ down can point at the cell. Row numbers are what a spreadsheet shows: the header
 
 XLSX is read with openpyxl (read-only, cached values, never formulas); CSV with the csv module as
 UTF-8 (a byte-order mark is accepted, as Excel writes one).
+
+What is refused here, whatever the file type, with the file, row and column:
+
+- control characters in a cell (NUL, escape, …; tab and line breaks are text): PostgreSQL refuses
+  a NUL where SQLite would store it, so both databases only ever see text without them;
+- more than :data:`MAX_COLUMNS` header cells or :data:`MAX_ROWS` rows;
+- a workbook openpyxl cannot read, whatever the damage (a broken zip, XML or style part): one
+  located :class:`~trephine.errors.ParseError`, never a traceback.
+
+An XLSX sheet records its own size (``<dimension ref="A1:I9"/>``), which openpyxl's read-only mode
+believes; a writer that gets it wrong (too small) would silently cut rows and columns off. The
+stored size is ignored and every cell that exists is read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
+import re
+import zlib
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zipfile import BadZipFile
+from zipfile import BadZipFile, LargeZipFile
 
 from trephine.errors import Location, ParseError
 
 #: Guard against accidental huge files (and zip bombs in XLSX).
 MAX_ROWS = 1_000_000
+#: No template sheet has more than a dozen columns; a header far wider than any sheet could be
+#: is refused before anything is compared (a 100,000-column header used to take minutes).
+MAX_COLUMNS = 1_000
+
+#: C0 and C1 control characters except tab, line feed and carriage return (text in a cell).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in ``text`` as ``U+0000``, or None when there is none.
+
+    Every edge that accepts text (import cells, CLI arguments, API paths and queries) refuses
+    such text with this check, so SQLite and PostgreSQL never disagree about storing it.
+    """
+    found = _CONTROL.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
 
 
 @dataclass(frozen=True)
@@ -82,11 +114,37 @@ def _text(value: object) -> str | None:
     return text or None
 
 
+def _refuse_control(source: str, row: int, column: str | None, text: str | None) -> None:
+    if text is None:
+        return
+    found = control_character(text)
+    if found is not None:
+        raise ParseError(
+            f"control character {found} in the cell; remove it (only text, tabs and line breaks "
+            "are allowed)",
+            location=Location(source=source, row=row, column=column),
+        )
+
+
 def _table(name: str, source: str, rows: Iterator[Sequence[object]]) -> Table:
     header_row = next(rows, None)
     if header_row is None:
         raise ParseError("empty table: no header row", location=Location(source=source, row=1))
-    header = [normalise_header(_text(h) or "") for h in header_row]
+    if len(header_row) > MAX_COLUMNS:
+        # Trailing empty cells are layout; only a header that really is that wide is refused.
+        width = len(header_row)
+        while width > MAX_COLUMNS and _text(header_row[width - 1]) is None:
+            width -= 1
+        if width > MAX_COLUMNS:
+            raise ParseError(
+                f"the header has {width} columns; at most {MAX_COLUMNS} are read",
+                location=Location(source=source, row=1),
+            )
+        header_row = header_row[:width]
+    raw_header = [_text(h) for h in header_row]
+    for index, text in enumerate(raw_header, start=1):
+        _refuse_control(source, 1, f"header cell {index}", text)
+    header = [normalise_header(h or "") for h in raw_header]
     while header and not header[-1]:
         header.pop()
     for index, column in enumerate(header, start=1):
@@ -94,7 +152,7 @@ def _table(name: str, source: str, rows: Iterator[Sequence[object]]) -> Table:
             raise ParseError(
                 f"header cell {index} is empty", location=Location(source=source, row=1)
             )
-    duplicates = sorted({c for c in header if header.count(c) > 1})
+    duplicates = sorted(c for c, n in Counter(header).items() if n > 1)
     if duplicates:
         raise ParseError(
             f"duplicate column(s) {', '.join(duplicates)}",
@@ -113,6 +171,8 @@ def _table(name: str, source: str, rows: Iterator[Sequence[object]]) -> Table:
                 f"{len(cells)} cells but the header has {len(header)} columns",
                 location=Location(source=source, row=number),
             )
+        for column, text in zip(header, cells, strict=False):
+            _refuse_control(source, number, column, text)
         cells += [None] * (len(header) - len(cells))
         records.append(Record(source, number, dict(zip(header, cells, strict=False))))
     return Table(name, source, tuple(header), tuple(records))
@@ -152,29 +212,75 @@ def read_csv(path: Path, *, name: str | None = None) -> Table:
     return _table(name or path.stem, source, rows())
 
 
-def read_xlsx(path: Path) -> list[Table]:
-    """Every visible sheet of a workbook, in workbook order."""
-    from openpyxl import load_workbook
+def _unreadable_workbook_errors() -> tuple[type[BaseException], ...]:
+    """What openpyxl (and the zip, zlib and XML layers under it) raise on a damaged workbook.
+
+    Found by mutating valid workbooks (tests/io/test_xlsx_robustness.py): each of these came out
+    of ``load_workbook`` or of reading a sheet's rows for some damaged file.
+    """
     from openpyxl.utils.exceptions import InvalidFileException
 
+    return (
+        InvalidFileException,
+        BadZipFile,
+        LargeZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        SyntaxError,  # xml.etree's ParseError and lxml's XMLSyntaxError both derive from it
+        KeyError,
+        IndexError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        UnicodeError,
+        OverflowError,
+        AssertionError,
+        NotImplementedError,  # a zip member compressed with a method zipfile cannot read
+    )
+
+
+def read_xlsx(path: Path) -> list[Table]:
+    """Every visible sheet of a workbook, in workbook order.
+
+    A damaged workbook is one located :class:`ParseError`, wherever the damage is found.
+    """
+    from openpyxl import load_workbook
+
     source = str(path)
+    unreadable = _unreadable_workbook_errors()
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise ParseError(
-            f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})",
-            location=Location(source=source),
-        ) from None
+    except unreadable as exc:
+        raise _unreadable(source, exc) from None
     try:
         tables = []
         for sheet in workbook.worksheets:
             if sheet.sheet_state != "visible":
                 continue
-            rows = (tuple(_cell_value(cell) for cell in row) for row in sheet.iter_rows())
-            tables.append(_table(sheet.title, f"{source}[{sheet.title}]", rows))
+            where = f"{source}[{sheet.title}]"
+            try:
+                # The stored <dimension> may understate the data; read every cell that exists.
+                sheet.reset_dimensions()
+                rows = (tuple(_cell_value(cell) for cell in row) for row in sheet.iter_rows())
+                tables.append(_table(sheet.title, where, rows))
+            except unreadable as exc:
+                if isinstance(exc, ParseError):  # ours, already located
+                    raise
+                raise _unreadable(where, exc) from None
         return tables
     finally:
-        workbook.close()
+        with contextlib.suppress(*unreadable):  # a damaged archive must not hide the answer
+            workbook.close()
+
+
+def _unreadable(source: str, exc: BaseException) -> ParseError:
+    reason = " ".join(str(exc).split())[:200]
+    return ParseError(
+        f"not a readable .xlsx workbook ({type(exc).__name__}: {reason}); "
+        "open it in a spreadsheet program and save it again as .xlsx",
+        location=Location(source=source),
+    )
 
 
 def _cell_value(cell: Any) -> object:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import func, select
 
@@ -25,7 +26,7 @@ from trephine.domain.results import (
 )
 from trephine.domain.therapy import CarTInfusion, CellularTherapy, TherapyLine, Transplant
 from trephine.domain.timeline import EntryKind, TimelineEntry, ordered
-from trephine.errors import Conflict
+from trephine.errors import Conflict, IdentityConflict
 from trephine.services import _rows
 from trephine.services.views import (
     PatientRecord,
@@ -49,6 +50,14 @@ from trephine.store.tables import (
     TherapyLineRow,
 )
 from trephine.workflow import CURRENT_STATES, ResultState
+
+
+class Outcome(StrEnum):
+    """What a writer did with a fact: added it, added to it (audited), or found it recorded."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
 
 
 def _same(kind: str, key: object, pairs: dict[str, tuple[object, object]]) -> None:
@@ -100,7 +109,10 @@ def _set_identity(uow: UnitOfWork, patient: PatientRow, identity: PatientIdentit
             .where(PatientIdentityRow.mrn == identity.mrn)
         )
         if other is not None:
-            raise Conflict("MRN", identity.mrn, "patient", other, patient.external_id)
+            # Which research id holds this MRN is identity too: not in the message.
+            raise IdentityConflict(
+                patient.external_id, "mrn", "is already recorded for another patient"
+            )
         uow.session.add(
             PatientIdentityRow(
                 patient_id=patient.id,
@@ -112,15 +124,13 @@ def _set_identity(uow: UnitOfWork, patient: PatientRow, identity: PatientIdentit
         # The audit detail must not copy identifying data into a table researchers may read.
         uow.audit("create", "patient_identity", patient.external_id, {})
         return
-    _same(
-        "patient identity",
-        patient.external_id,
-        {
-            "name": (existing.name, identity.name),
-            "mrn": (existing.mrn, identity.mrn),
-            "birth_date": (existing.birth_date, identity.birth_date),
-        },
-    )
+    for name, (old, new) in {
+        "name": (existing.name, identity.name),
+        "mrn": (existing.mrn, identity.mrn),
+        "birth_date": (existing.birth_date, identity.birth_date),
+    }.items():
+        if old != new:
+            raise IdentityConflict(patient.external_id, name, "differs from the one recorded")
 
 
 def patient_identity(uow: UnitOfWork, external_id: str) -> PatientIdentity | None:
@@ -171,6 +181,16 @@ def add_diagnosis(uow: UnitOfWork, external_id: str, diagnosis: Diagnosis) -> tu
 
 def add_therapy_line(uow: UnitOfWork, external_id: str, line: TherapyLine) -> tuple[int, bool]:
     """Add a therapy line (key: patient + line number). Cycles given later are appended."""
+    row_id, outcome = record_therapy_line(uow, external_id, line)
+    return row_id, outcome is Outcome.CREATED
+
+
+def record_therapy_line(
+    uow: UnitOfWork, external_id: str, line: TherapyLine
+) -> tuple[int, Outcome]:
+    """Add a therapy line, or add to a recorded one: its end date once the line closes, and
+    cycles not recorded yet. Each addition is an audited ``edit`` (an import reports it as
+    updated), never a silent write."""
     patient = _rows.patient_row(uow, external_id)
     row = uow.session.scalar(
         select(TherapyLineRow).where(
@@ -178,6 +198,7 @@ def add_therapy_line(uow: UnitOfWork, external_id: str, line: TherapyLine) -> tu
         )
     )
     key = f"{external_id} line {line.line}"
+    updated = False
     if row is None:
         row = TherapyLineRow(
             patient_id=patient.id,
@@ -207,14 +228,17 @@ def add_therapy_line(uow: UnitOfWork, external_id: str, line: TherapyLine) -> tu
                 raise Conflict("therapy line", key, "end", existing.end, line.end)
             row.end = line.end  # closing an ongoing line is new information, not a change
             uow.audit("edit", "therapy_line", row.id, {"end": str(line.end)})
+            updated = True
         created = False
     known = {c.number: c for c in row.cycles}
+    added: list[int] = []
     for cycle in line.cycles:
         old = known.get(cycle.number)
         if old is None:
             row.cycles.append(
                 TherapyCycleRow(number=cycle.number, start=cycle.start, end=cycle.end)
             )
+            added.append(cycle.number)
         else:
             _same(
                 "therapy cycle",
@@ -222,7 +246,12 @@ def add_therapy_line(uow: UnitOfWork, external_id: str, line: TherapyLine) -> tu
                 {"start": (old.start, cycle.start), "end": (old.end, cycle.end)},
             )
     uow.session.flush()
-    return row.id, created
+    if created:
+        return row.id, Outcome.CREATED
+    if added:
+        uow.audit("edit", "therapy_line", row.id, {"patient": external_id, "cycles_added": added})
+        updated = True
+    return row.id, Outcome.UPDATED if updated else Outcome.UNCHANGED
 
 
 def add_cellular_therapy(

@@ -50,6 +50,30 @@ def _alembic_config(engine: Engine) -> Any:
     return config
 
 
+#: SQLSTATEs of a transaction that lost a race with another writer (PostgreSQL): a unique key
+#: taken meanwhile, a deadlock, a serialization failure.
+_RACE_SQLSTATES = {"23505", "40P01", "40001"}
+#: The same on SQLite: a unique key taken meanwhile, or the write lock not obtained in time.
+_RACE_SQLITE = {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_BUSY"}
+
+
+def lost_write_race(exc: BaseException) -> bool:
+    """Did ``exc`` end a transaction because another one wrote the same rows at the same time?
+
+    Idempotent writers (the importer, the demo loader) can simply run again: the second run reads
+    what the winner committed. Anything else (a refused NUL, a trigger) is not a race.
+    """
+    import sqlalchemy.exc
+
+    if not isinstance(exc, sqlalchemy.exc.IntegrityError | sqlalchemy.exc.OperationalError):
+        return False
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state is not None:
+        return state in _RACE_SQLSTATES
+    return getattr(orig, "sqlite_errorname", None) in _RACE_SQLITE
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
