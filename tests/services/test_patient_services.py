@@ -42,8 +42,7 @@ def test_register_is_idempotent_and_refuses_contradictions(seeded: Database) -> 
         )
     # Names the patient being written, not who holds the MRN, nor the MRN itself.
     assert str(caught.value) == (
-        "patient identity of 'P002': mrn is already recorded for another patient "
-        "(values not shown)"
+        "patient identity of 'P002': mrn is already recorded for another patient (values not shown)"
     )
 
 
