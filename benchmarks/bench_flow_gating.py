@@ -55,8 +55,8 @@ TREPHINE_LIB = """
 import json, sys
 from trephine.io.fcs import read_fcs
 from trephine.io.gatingml import read_gatingml
-from trephine.analysis.flow.strategy import FcsEvents, evaluate
-r = evaluate(read_gatingml(sys.argv[2]), FcsEvents(read_fcs(sys.argv[1])))
+from trephine.analysis.flow.strategy import FcsEvents, apply_strategy
+r = apply_strategy(read_gatingml(sys.argv[2]), FcsEvents(read_fcs(sys.argv[1])))
 print(json.dumps(r.counts()))
 """
 

@@ -22,7 +22,7 @@ from trephine.analysis.flow.gates import (
     PolygonGate,
     RectangleGate,
 )
-from trephine.analysis.flow.strategy import ArrayEvents, FcsEvents, evaluate
+from trephine.analysis.flow.strategy import ArrayEvents, FcsEvents, apply_strategy
 from trephine.analysis.flow.transforms import AsinhTransform, FlowJoBiex, LogicleTransform
 from trephine.errors import ParseError, ValidationError
 from trephine.io.fcs import read_fcs
@@ -170,7 +170,7 @@ def _gate_shared(shared_data: Path, wsp_rel: str) -> tuple[dict[str, int], dict[
     assert s.fcs_name is not None
     fcs = read_fcs(path.parent / s.fcs_name)
     assert s.event_count == fcs.event_count
-    return evaluate(s.strategy, FcsEvents(fcs)).counts(), s.flowjo_counts()
+    return apply_strategy(s.strategy, FcsEvents(fcs)).counts(), s.flowjo_counts()
 
 
 @pytest.mark.shared_data
@@ -322,7 +322,7 @@ def test_ics_strategy_evaluates_on_synthetic_events(ics: dict[str, object]) -> N
     t = channels.index("Time")
     data[:, t] = rng.uniform(0, 200, size=n)
     ev = ArrayEvents(data, channels)
-    counts = evaluate(s.strategy, ev).counts()
+    counts = apply_strategy(s.strategy, ev).counts()
     for p in s.populations:
         if p.parent is not None:
             assert counts[p.path] <= counts[p.parent]
@@ -352,7 +352,7 @@ def test_polygon_is_evaluated_on_the_display_scale() -> None:
     xml = workspace(sample("s.fcs", log("A") + log("B"), population("tri", tri)))
     s = parse_workspace(xml).samples[0]
     events = ArrayEvents([[5000.0, 100.0], [50.0, 50.0], [20000.0, 20000.0]], ["A", "B"])
-    mask = evaluate(s.strategy, events).memberships["tri"]
+    mask = apply_strategy(s.strategy, events).memberships["tri"]
     assert mask.tolist() == [False, True, False]
     assert s.transforms["A"] == FlowJoLog(offset=1.0, decades=5.0)
 
@@ -363,7 +363,13 @@ def test_log_axis_keeps_values_below_its_offset() -> None:
     xml = workspace(sample("s.fcs", log("A"), population("low", rect([("A", 1, 10)]))))
     s = parse_workspace(xml).samples[0]
     ev = ArrayEvents([[-5.0], [0.0], [5.0], [50.0], [np.nan]], ["A"])
-    assert evaluate(s.strategy, ev).memberships["low"].tolist() == [True, True, True, False, False]
+    assert apply_strategy(s.strategy, ev).memberships["low"].tolist() == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -391,7 +397,7 @@ def tree() -> tuple[object, ArrayEvents, np.ndarray]:
 def test_nested_and_boolean_populations(tree: tuple[object, ArrayEvents, np.ndarray]) -> None:
     ws, ev, x = tree
     s = ws.sample("tube 1.fcs")  # type: ignore[attr-defined]
-    m = evaluate(s.strategy, ev).memberships
+    m = apply_strategy(s.strategy, ev).memberships
     cells = (x[:, 0] >= 20000) & (x[:, 0] < 90000)
     hi = cells & (x[:, 1] >= 50000)
     lo = cells & (x[:, 1] < 30000)
@@ -440,7 +446,7 @@ def test_ellipse_on_biex_axes_is_exact() -> None:
     rng = np.random.default_rng(2)
     disp = rng.uniform(40, 200, size=(4000, 2))  # display units
     raw = np.column_stack([bx.inverse(disp[:, 0] / 256), bx.inverse(disp[:, 1] / 256)])
-    got = evaluate(s.strategy, ArrayEvents(raw, ["X", "Y"])).memberships["E"]
+    got = apply_strategy(s.strategy, ArrayEvents(raw, ["X", "Y"])).memberships["E"]
     dx, dy = disp[:, 0] - cx, disp[:, 1] - cy
     along, across = dx * u[0] + dy * u[1], dx * v[0] + dy * v[1]
     want = (along / a) ** 2 + (across / b) ** 2 <= 1
@@ -547,7 +553,7 @@ def test_spectral_matrix_unmixes_by_least_squares() -> None:
     rng = np.random.default_rng(3)
     true = rng.uniform(0, 2000, size=(3000, 2))
     events = ArrayEvents(true @ m, ["D1", "D2", "D3"])
-    got = evaluate(s.strategy, events).memberships["F1+"]
+    got = apply_strategy(s.strategy, events).memberships["F1+"]
     clear = np.abs(true[:, 0] - 1000) > 1e-6
     np.testing.assert_array_equal(got[clear], (true[:, 0] >= 1000)[clear])
 
@@ -599,7 +605,7 @@ def test_rectangle_on_any_axis_equals_the_raw_range(
     raw = np.clip(x, bottom, top)
     lo_eff, hi_eff = (float(np.clip(v, bottom, top)) for v in (lo, hi))
     want = (raw >= lo_eff) & (raw < hi_eff)
-    got = evaluate(s.strategy, ArrayEvents(x[:, None], ["A"])).memberships["r"]
+    got = apply_strategy(s.strategy, ArrayEvents(x[:, None], ["A"])).memberships["r"]
     # Values within rounding of a bound may fall either way on a transformed axis.
     tol = 1e-7 * max(1.0, abs(lo_eff), abs(hi_eff))
     clear = (np.abs(raw - lo_eff) > tol) & (np.abs(raw - hi_eff) > tol)
@@ -648,7 +654,7 @@ def test_any_byte_mutation_gives_a_workspace_or_a_typed_error(
         return
     for s in ws.samples:  # a surviving strategy must also evaluate (or refuse) cleanly
         with contextlib.suppress(ValidationError):
-            evaluate(s.strategy, ArrayEvents(np.full((3, 3), 50.0), ["A", "B", "C"]))
+            apply_strategy(s.strategy, ArrayEvents(np.full((3, 3), 50.0), ["A", "B", "C"]))
 
 
 def test_fuzz_base_is_a_valid_workspace() -> None:

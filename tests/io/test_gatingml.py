@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trephine.analysis.flow.strategy import FcsEvents, GatingResult, evaluate
+from trephine.analysis.flow.strategy import FcsEvents, GatingResult, apply_strategy
 from trephine.errors import ParseError, ValidationError
 from trephine.io.fcs import read_fcs
 from trephine.io.gatingml import parse_gatingml, read_gatingml, to_gatingml_string
@@ -46,7 +46,7 @@ def _gate(doc: Path, events: FcsEvents) -> GatingResult:
     with warnings.catch_warnings():
         # Several documents use compensation-ref="FCS" on data1.fcs, which has no spillover.
         warnings.simplefilter("ignore")
-        return evaluate(read_gatingml(doc), events)
+        return apply_strategy(read_gatingml(doc), events)
 
 
 @pytest.mark.shared_data
@@ -78,7 +78,7 @@ def test_all_gates_document_and_its_export_round_trip(shared_data: Path, data1: 
     assert [g.id for g in again.gates] == [g.id for g in strategy.gates]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        second = evaluate(again, data1)
+        second = apply_strategy(again, data1)
     assert first.memberships.keys() == second.memberships.keys()
     for gid, mask in first.memberships.items():
         assert np.array_equal(mask, second.memberships[gid]), gid
@@ -100,7 +100,7 @@ def test_each_document_round_trips(shared_data: Path, data1: FcsEvents, doc: str
     exported = to_gatingml_string(read_gatingml(path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        second = evaluate(parse_gatingml(exported), data1)
+        second = apply_strategy(parse_gatingml(exported), data1)
     for gid, mask in first.memberships.items():
         assert np.array_equal(mask, second.memberships[gid]), gid
 
@@ -201,7 +201,7 @@ def test_mutated_documents_parse_and_gate_or_fail_typed(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                evaluate(parse_gatingml(text.encode("latin-1")), data1)
+                apply_strategy(parse_gatingml(text.encode("latin-1")), data1)
             gated += 1
         except TrephineError:
             pass

@@ -142,7 +142,7 @@ def test_acknowledge_alert_once(aml: Database) -> None:
 
 
 def test_ruleset_choice(aml: Database) -> None:
-    with pytest.raises(ValidationError, match="--ruleset"):
+    with pytest.raises(ValidationError, match=r"^ruleset: 'RECIST'"):
         run(aml, ruleset="RECIST")
     with aml.unit_of_work("seed") as uow:
         patient_service.register_patient(uow, Patient("P2", Sex.MALE, 1950))

@@ -104,7 +104,7 @@ def test_demo_refuses_to_mix_with_other_patients_unless_asked(
 
 
 def test_database_urls_are_shown_without_passwords() -> None:
-    from trephine.cli.app_commands import _shown_url
+    from trephine.cli.common import shown_url as _shown_url
 
     shown = _shown_url("postgresql+psycopg://lab:s3cret@db.example:5432/trephine")
     assert "s3cret" not in shown and "lab:***@db.example" in shown

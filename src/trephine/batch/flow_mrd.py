@@ -1,11 +1,10 @@
 """One flow MRD tube in a batch: read -> gate -> quantify, returning a small record.
 
-:func:`process_tube` is what each Dask task runs. It does exactly what ``trephine flow mrd``
-does for one file (:func:`~trephine.io.fcs.read_fcs`, :func:`~trephine.analysis.flow.strategy.
-evaluate` on only the gates it needs, :func:`~trephine.analysis.flow.mrd.quantify_from_masks`),
-so a batch row and a single-file run of the same tube agree to the last digit. The event arrays
-never leave the task: the record is a few hundred bytes, so nothing large crosses the network
-between workers and the client.
+:func:`process_tube` is what each Dask task runs. It runs the one tube pipeline that
+``trephine flow mrd`` runs too (:mod:`trephine.importers.flow_mrd`: read, gate only the gates
+needed, quantify), so a batch row and a single-file run of the same tube agree to the last digit.
+The event arrays never leave the task: the record is a few hundred bytes, so nothing large
+crosses the network between workers and the client.
 
 A bad tube never raises out of :func:`process_tube`: the error becomes the record's one-line
 ``error`` (with the error's type), so one corrupt file cannot stop a day's batch.
@@ -18,7 +17,6 @@ document is parsed and the gate ids checked before any tube is read, so a typo i
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import threading
 import time
@@ -31,6 +29,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from trephine.errors import Location, TrephineError, TrephineWarning, ValidationError
+from trephine.importers.flow_mrd import (
+    missing_gate,
+    quantify,
+    sha256_of,
+    warn_if_not_the_samples_file,
+)
 
 if TYPE_CHECKING:
     from trephine.analysis.flow.mrd import MrdCriteria, MrdResult
@@ -137,11 +141,6 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def sha256_of(path: str) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
     """Read, gate and quantify one tube; every failure becomes the record's error."""
     clock = _Clock()
@@ -160,7 +159,9 @@ def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
             digest = sha256_of(task.path)
             fcs = _read(task)
             events = fcs.event_count
-            result = _quantify(fcs, task.strategy, settings)
+            result = quantify(
+                fcs, task.strategy, settings.denominator, settings.abnormal, settings.criteria
+            )
             error: BaseException | None = None
         except Exception as exc:
             # Refusals (TrephineError, OSError), MemoryError and defects alike: one tube must
@@ -251,25 +252,8 @@ def _read(task: TubeTask) -> FcsFile:
     from trephine.io.fcs import read_fcs
 
     fcs = read_fcs(task.path)
-    if task.expected_events is not None and task.expected_events != fcs.event_count:
-        warnings.warn(
-            f"{fcs.path}: {fcs.event_count} events, but FlowJo recorded {task.expected_events} "
-            f"for sample {task.sample!r} (is this the sample's FCS file?)",
-            TrephineWarning,
-            stacklevel=2,
-        )
+    warn_if_not_the_samples_file(fcs, task.expected_events, task.sample)
     return fcs
-
-
-def _quantify(fcs: FcsFile, strategy: Strategy, settings: MrdSettings) -> MrdResult:
-    # The same calls, in the same order, as ``trephine flow mrd`` (see trephine.cli.flow_gating).
-    from trephine.analysis.flow.mrd import quantify_from_masks
-    from trephine.analysis.flow.strategy import FcsEvents, evaluate
-
-    result = evaluate(strategy, FcsEvents(fcs), [settings.denominator, settings.abnormal])
-    return quantify_from_masks(
-        result.memberships, settings.denominator, settings.abnormal, settings.criteria
-    )
 
 
 # --------------------------------------------------------------------------- planning
@@ -290,7 +274,7 @@ def expand_inputs(inputs: Sequence[str]) -> list[Path]:
             hits = [c for c in p.iterdir() if c.is_file() and c.suffix.lower() in FCS_SUFFIXES]
             if not hits:
                 raise ValidationError(
-                    "DIR_OR_GLOB",
+                    "inputs",
                     arg,
                     "a directory with FCS files (*.fcs, *.lmd), FCS files or a glob",
                     reason="the directory has no FCS files",
@@ -299,13 +283,13 @@ def expand_inputs(inputs: Sequence[str]) -> list[Path]:
             hits = [Path(h) for h in glob.glob(arg, recursive=True) if Path(h).is_file()]
             if not hits:
                 raise ValidationError(
-                    "DIR_OR_GLOB", arg, "a glob matching files", reason="matches no file"
+                    "inputs", arg, "a glob matching files", reason="matches no file"
                 )
         elif p.is_file():
             hits = [p]
         else:
             raise ValidationError(
-                "DIR_OR_GLOB", arg, "an FCS file, a directory or a glob", reason="not found"
+                "inputs", arg, "an FCS file, a directory or a glob", reason="not found"
             )
         for h in hits:
             found.setdefault(os.path.normpath(os.path.abspath(h)), h)
@@ -314,13 +298,12 @@ def expand_inputs(inputs: Sequence[str]) -> list[Path]:
 
 def check_gates(strategy: Strategy, settings: MrdSettings, source: str) -> str | None:
     """The first missing gate as a one-line refusal, or ``None``."""
-    known = [g.id for g in strategy.gates]
-    for role, gid in (("--denominator", settings.denominator), ("--abnormal", settings.abnormal)):
-        if gid not in known:
-            return str(
-                ValidationError(role, gid, known, reason=f"no such gate in {source}", location=None)
-            )
-    return None
+    problem = missing_gate(
+        strategy,
+        [("denominator_gate", settings.denominator), ("abnormal_gate", settings.abnormal)],
+        source,
+    )
+    return None if problem is None else str(problem)
 
 
 def plan_gatingml(paths: Sequence[Path], gating_ml: Path, settings: MrdSettings) -> list[TubeTask]:
@@ -328,15 +311,14 @@ def plan_gatingml(paths: Sequence[Path], gating_ml: Path, settings: MrdSettings)
     from trephine.io.gatingml import read_gatingml
 
     strategy = read_gatingml(gating_ml)
-    missing = check_gates(strategy, settings, str(gating_ml))
+    missing = missing_gate(
+        strategy,
+        [("denominator_gate", settings.denominator), ("abnormal_gate", settings.abnormal)],
+        str(gating_ml),
+    )
     if missing is not None:
         # The same document gates every tube: a missing gate fails the whole batch, once.
-        raise ValidationError(
-            "--denominator/--abnormal",
-            (settings.denominator, settings.abnormal),
-            [g.id for g in strategy.gates],
-            reason=missing,
-        )
+        raise missing
     return [TubeTask(path=str(p), strategy=strategy) for p in paths]
 
 
@@ -404,7 +386,7 @@ def read_specimen_map(path: Path, files: Sequence[Path]) -> dict[str, str]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValidationError(
-            "--specimens", source, "a UTF-8 CSV file", location=Location(source, offset=exc.start)
+            "specimen_map", source, "a UTF-8 CSV file", location=Location(source, offset=exc.start)
         ) from None
     reader = csv.DictReader(text.splitlines())
     missing = [c for c in ("file", "specimen") if c not in (reader.fieldnames or [])]
@@ -420,7 +402,7 @@ def read_specimen_map(path: Path, files: Sequence[Path]) -> dict[str, str]:
     for f in files:
         if f.name in by_name:
             raise ValidationError(
-                "--specimens",
+                "specimen_map",
                 f.name,
                 "input files with distinct names",
                 reason=f"both {by_name[f.name]} and {f} are inputs; the map cannot tell them apart",
@@ -448,7 +430,7 @@ def read_specimen_map(path: Path, files: Sequence[Path]) -> dict[str, str]:
     unlisted = [str(f) for f in files if str(f) not in mapping]
     if unlisted:
         raise ValidationError(
-            "--specimens",
+            "specimen_map",
             source,
             "a specimen for every input file",
             reason=f"no specimen for {', '.join(unlisted)}",

@@ -22,11 +22,11 @@ FORMATS = (".csv", ".json", ".xlsx")
 def check_output_path(path: Path) -> None:
     """Refuse an output the batch could not write, before the batch runs (not after)."""
     if path.suffix.lower() not in FORMATS:
-        raise ValidationError("--out", str(path), FORMATS, reason="unknown file type")
+        raise ValidationError("output", str(path), FORMATS, reason="unknown file type")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise ValidationError(
-            "--out", str(path), "a file in an existing directory", reason="no such directory"
+            "output", str(path), "a file in an existing directory", reason="no such directory"
         )
 
 

@@ -55,7 +55,7 @@ def parse_memory_limit(text: str | None) -> int | None:
         value = -1
     if value <= 0:
         raise ValidationError(
-            "--memory-limit", text, "a size such as 2GiB, 1500MB or auto", reason="not a size"
+            "memory_limit", text, "a size such as 2GiB, 1500MB or auto", reason="not a size"
         )
     return int(value)
 
@@ -82,7 +82,7 @@ def open_client(
             client = Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError, ValueError) as exc:
             raise ValidationError(
-                "--scheduler",
+                "scheduler",
                 scheduler,
                 "the address of a running Dask scheduler, e.g. tcp://host:8786",
                 reason=one_line(exc),
@@ -94,7 +94,7 @@ def open_client(
         return
     n = workers if workers is not None else default_workers()
     if n < 1:
-        raise ValidationError("--workers", n, ">= 1")
+        raise ValidationError("workers", n, ">= 1")
     environ = {
         k: v
         for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()

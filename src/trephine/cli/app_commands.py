@@ -10,32 +10,18 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from trephine.cli.common import fail, shown_url
 from trephine.errors import TrephineError, ValidationError
 
 if TYPE_CHECKING:
     from trephine.store.database import Database
 
 
-def _fail(exc: Exception | str) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(code=2)
-
-
-def _shown_url(url: str) -> str:
-    """The database URL with any password masked, fit for a terminal or a log."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL has no password we could find either
-        return url
-
-
 def _database_problem(exc: Exception) -> str:
     from trephine.settings import get_settings
 
     first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    url = _shown_url(get_settings().database_url)
+    url = shown_url(get_settings().database_url)
     return f"database {url!r}: {first} (check TREPHINE_DATABASE_URL; `trephine init` migrates)"
 
 
@@ -95,10 +81,10 @@ def demo(
             outcomes = assess_all(database, "demo-assess", on_patient=assessed)
         database.dispose()
     except TrephineError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     except SQLAlchemyError as exc:
         # One line naming the database problem; the driver's traceback helps nobody here.
-        raise _fail(_database_problem(exc)) from None
+        raise fail(_database_problem(exc)) from None
     elapsed = time.perf_counter() - started
     typer.echo(
         f"{report.patients_created} patients loaded ({report.patients_skipped} already present), "
@@ -128,7 +114,7 @@ def _refuse_mixing(database: Database) -> None:
     if others:
         raise ValidationError(
             "database",
-            _shown_url(database.url),
+            shown_url(database.url),
             f"a database without other patients (it holds {len(others)}, e.g. {others[0]!r})",
             reason="the demo cohort is synthetic; use a separate database or --allow-mixed",
         )
@@ -156,9 +142,9 @@ def serve(
                 err=True,
             )
     except TrephineError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     except SQLAlchemyError as exc:
-        raise _fail(_database_problem(exc)) from None
+        raise fail(_database_problem(exc)) from None
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(
             f"warning: listening on {host}; there is no authentication yet, so anyone who can "

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trephine.cli.records import DATABASE_HELP, _actor, _fail, _open, _working
+from trephine.cli.common import DATABASE_HELP, default_actor, fail, open_database, working
 from trephine.errors import TrephineError
 
 if TYPE_CHECKING:
@@ -23,11 +23,11 @@ alerts_app = typer.Typer(help="List and acknowledge clinical alerts.", no_args_i
 def _open_current(url: str | None) -> Database:
     """Open the database and refuse one whose schema predates the assessment tables (a clear
     message instead of a missing-column error from deep inside a query)."""
-    database = _open(url, migrate=False)
+    database = open_database(url, migrate=False)
     current, head = database.current_revision(), database.head_revision()
     if current != head:
         database.dispose()
-        raise _fail(
+        raise fail(
             f"the database schema is at revision {current}, this version needs {head}; "
             "run `trephine init` to upgrade it"
         )
@@ -106,9 +106,9 @@ def assess(
     Raises alerts (relapse, MRD conversion, loss of donor chimerism). Re-running adds nothing.
     """
     if (patient_id is None) == (not all_patients):
-        raise _fail("give a PATIENT id or --all (not both)")
+        raise fail("give a PATIENT id or --all (not both)")
     database = _open_current(database_url)
-    who = actor or _actor()
+    who = actor or default_actor()
     try:
         if patient_id is not None:
             from trephine.services.assessments import assess_patient
@@ -117,7 +117,7 @@ def assess(
                 with database.unit_of_work(who) as uow:
                     run = assess_patient(uow, patient_id, ruleset=ruleset)
             except TrephineError as exc:
-                raise _fail(exc) from None
+                raise fail(exc) from None
             if as_json:
                 typer.echo(json.dumps(_run_json(run), indent=2, default=str))
             else:
@@ -195,7 +195,7 @@ def list_alerts(
     from trephine.services import alerts
     from trephine.services.assessments import alert_dict
 
-    with _working(_open_current(database_url), _actor()) as uow:
+    with working(_open_current(database_url), default_actor()) as uow:
         rows = alerts.list_alerts(uow, patient=patient_id, open_only=not include_acknowledged)
     if as_json:
         typer.echo(json.dumps([alert_dict(a) for a in rows], indent=2))
@@ -215,7 +215,7 @@ def acknowledge(
     """Acknowledge an alert (once; who and when are kept)."""
     from trephine.services import alerts
 
-    with _working(_open_current(database_url), actor or _actor()) as uow:
+    with working(_open_current(database_url), actor or default_actor()) as uow:
         alert = alerts.acknowledge_alert(uow, alert_id, note)
     typer.echo(f"alert #{alert.id} ({alert.code}) acknowledged by {alert.acknowledged_by}")
 

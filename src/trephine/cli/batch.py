@@ -20,17 +20,12 @@ from typing import TYPE_CHECKING
 import typer
 
 from trephine.cli import flow_options
+from trephine.cli.common import default_actor, open_database, refuse
 
 if TYPE_CHECKING:
     from trephine.batch.flow_mrd import MrdSettings, TubeRecord, TubeTask
 
 app = typer.Typer(help="Batch work over many files (Dask).", no_args_is_help=True)
-
-
-def _refuse(message: str) -> typer.Exit:
-    # Same contract as the flow commands: exit code 2, one line on stderr, no traceback.
-    typer.echo(f"error: {' '.join(message.split())}", err=True)
-    return typer.Exit(2)
 
 
 @app.command("flow-mrd")
@@ -87,31 +82,26 @@ def flow_mrd(
     Every tube is read, gated and quantified inside one Dask task exactly as
     ``trephine flow mrd`` does; rows come out sorted by path. A bad file does not stop the
     batch: its row carries the error and the exit code is 1."""
-    from trephine.analysis.flow.mrd import CRITERIA, with_limits
     from trephine.batch import flow_mrd as core
     from trephine.batch import output, runner
-    from trephine.cli.flow_store import METHODS
     from trephine.errors import TrephineError, ValidationError
+    from trephine.importers.flow_mrd import METHODS, criteria_for
 
     if (gating_ml is None) == (flowjo is None):
-        raise _refuse("give one strategy: --gating-ml XML or --flowjo WSP")
+        raise refuse("give one strategy: --gating-ml XML or --flowjo WSP")
     if scheduler is not None and (workers is not None or memory_limit is not None or threads):
-        raise _refuse(
+        raise refuse(
             "--scheduler uses that cluster's workers; --workers/--memory-limit/--threads "
             "size a local cluster"
         )
-    if criteria.upper() not in CRITERIA:
-        raise _refuse(f"--criteria: {criteria!r} is not allowed; allowed: {', '.join(CRITERIA)}")
-    crit = CRITERIA[criteria.upper()]
+    try:
+        crit = criteria_for(criteria)
+    except TrephineError as exc:
+        raise refuse(exc) from None
     try:
         if out is not None:
             output.check_output_path(out)
-        if lod is not None or lloq is not None:
-            crit = with_limits(
-                crit,
-                lod_events=lod if lod is not None else int(crit.lod_events.value),
-                lloq_events=lloq if lloq is not None else int(crit.lloq_events.value),
-            )
+        crit = criteria_for(criteria, lod, lloq)
         limit = runner.parse_memory_limit(memory_limit)
         settings = core.MrdSettings(denominator=denominator, abnormal=abnormal, criteria=crit)
         paths = core.expand_inputs(inputs)
@@ -132,10 +122,8 @@ def flow_mrd(
             # Every specimen is checked before any tube is read: a typo in the map must not
             # surface after an hour of gating.
             _check_specimens(sorted(set(accessions.values())), actor, database_url)
-    except TrephineError as exc:
-        raise _refuse(core.one_line(exc)) from None
-    except OSError as exc:
-        raise _refuse(core.one_line(exc)) from None
+    except (TrephineError, OSError) as exc:
+        raise refuse(exc) from None
 
     records = _run(tasks, settings, scheduler, workers, limit, threads, progress)
     if accessions:
@@ -160,7 +148,7 @@ def flow_mrd(
         try:
             output.write_records(out, records, meta)
         except OSError as exc:
-            raise _refuse(core.one_line(exc)) from None
+            raise refuse(exc) from None
     else:
         _print_table(records)
     for r in failed:
@@ -190,7 +178,6 @@ def _run(
     )
 
     from trephine.batch import runner
-    from trephine.batch.flow_mrd import one_line
     from trephine.errors import TrephineError
 
     console = Console(stderr=True)
@@ -206,7 +193,7 @@ def _run(
                 )
             )
         except TrephineError as exc:
-            raise _refuse(one_line(exc)) from None
+            raise refuse(exc) from None
         with Progress(
             TextColumn("[bold]flow MRD[/bold]"),
             BarColumn(),
@@ -236,12 +223,11 @@ def _run(
 
 def _check_specimens(accessions: list[str], actor: str | None, database_url: str | None) -> None:
     """Each specimen exists and takes flow MRD (the services' check); nothing is written."""
-    from trephine.cli.records import _actor, _open
     from trephine.services.flow_results import check_flow_specimen
 
-    database = _open(database_url, migrate=False)
+    database = open_database(database_url, migrate=False)
     try:
-        with database.unit_of_work(actor or _actor()) as uow:
+        with database.unit_of_work(actor or default_actor()) as uow:
             for acc in accessions:
                 check_flow_specimen(uow, acc)
     finally:

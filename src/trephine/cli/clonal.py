@@ -9,74 +9,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-if TYPE_CHECKING:
-    from trephine.analysis.clonal.records import VariantObservation
+from trephine.cli.common import refuse_import
+from trephine.importers.variants import read_observations
 
 app = typer.Typer(
     help="Clonal evolution across serial marrows: track, cluster, tree, plot.",
     no_args_is_help=True,
 )
-
-
-def _refuse(exc: Exception) -> NoReturn:
-    from trephine.errors import ImportRejected
-
-    if isinstance(exc, ImportRejected):
-        errors = [i for i in exc.issues if i.severity == "error"]
-        more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
-        msg = f"{errors[0].location}: {errors[0].message}{more}; nothing imported"
-    else:
-        msg = str(exc).replace("\n", " ")
-    typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(2)
-
-
-def load_observations(
-    file: Path, samples: Path | None, allow_missing_depth: bool
-) -> list[VariantObservation]:
-    """Read FILE as a long TSV, a MAF or a VCF (by extension, then by header content)."""
-    from trephine.errors import ValidationError
-
-    if not file.is_file():
-        raise ValidationError("FILE", str(file), "an existing file")
-    name = file.name.lower()
-    kind = "tsv"
-    if name.endswith((".vcf", ".vcf.gz")):
-        kind = "vcf"
-    elif name.endswith((".maf", ".maf.gz")):
-        kind = "maf"
-    else:
-        with file.open("rb") as fh:
-            head = fh.read(4096)
-        if head.startswith(b"##fileformat=VCF"):
-            kind = "vcf"
-        elif b"Hugo_Symbol" in head and b"Tumor_Sample_Barcode" in head:
-            kind = "maf"
-    if kind == "tsv":
-        from trephine.io.variants_tsv import read_variants_tsv
-
-        return read_variants_tsv(file, allow_missing_depth=allow_missing_depth)
-    if samples is None:
-        raise ValidationError(
-            "--samples",
-            None,
-            "a sample sheet (sample_id, patient_id, day) mapping the "
-            f"{kind.upper()} samples onto patients and days",
-        )
-    from trephine.io.variants_tsv import read_samples_tsv
-
-    sheet = read_samples_tsv(samples)
-    if kind == "vcf":
-        from trephine.io.vcf import read_vcf, vcf_observations
-
-        return vcf_observations(read_vcf(file), sheet, allow_missing_depth=allow_missing_depth)
-    from trephine.io.maf import maf_observations, read_maf
-
-    return maf_observations(read_maf(file), sheet, allow_missing_depth=allow_missing_depth)
 
 
 _LOD = typer.Option(0.01, "--lod", help="Detection limit: present where VAF >= LOD (fraction).")
@@ -145,7 +87,7 @@ def track_cmd(
             obs = stored_observations(patient, include_drafts, database_url)
         else:
             assert file is not None
-            obs = load_observations(file, samples, allow_missing_depth)
+            obs = read_observations(file, samples, allow_missing_depth=allow_missing_depth)
         result = analyse(
             obs,
             Settings(
@@ -158,7 +100,7 @@ def track_cmd(
             ),
         )
     except TrephineError as exc:
-        _refuse(exc)
+        refuse_import(exc)
     data = result.to_json()
     if as_json:
         json.dump(data, sys.stdout, indent=1)
@@ -222,10 +164,10 @@ def import_cmd(
     from trephine.errors import TrephineError
 
     try:
-        obs = load_observations(file, samples, allow_missing_depth)
+        obs = read_observations(file, samples, allow_missing_depth=allow_missing_depth)
         report = import_file(file, obs, samples, actor, database_url)
     except TrephineError as exc:
-        _refuse(exc)
+        refuse_import(exc)
     typer.echo(
         f"imported {file}: {report.created} variant result(s) recorded as drafts, "
         f"{report.unchanged} already present, on {len(report.specimens)} specimen(s)"
@@ -256,7 +198,7 @@ def plot_cmd(
         bad = [f for f in fmts if f not in ("png", "svg")]
         if bad or not fmts:
             raise ValidationError("--formats", formats, "png, svg")
-        obs = load_observations(file, samples, allow_missing_depth)
+        obs = read_observations(file, samples, allow_missing_depth=allow_missing_depth)
         result = analyse(
             obs,
             Settings(
@@ -272,7 +214,7 @@ def plot_cmd(
         for p in result.patients:
             written += write_patient_plots(p, out, lod=lod, log=log, formats=fmts)
     except TrephineError as exc:
-        _refuse(exc)
+        refuse_import(exc)
     except OSError as exc:
         # An unwritable or impossible --out (read-only place, a file in the way, a full disk)
         # is the user's input: one located line and exit 2, like every other refusal here.
@@ -302,7 +244,7 @@ def compare_cmd(
         rows = compare_cohorts(a, b, min_mutated=min_mutated)
         pairs = paired_changes(a, b)
     except TrephineError as exc:
-        _refuse(exc)
+        refuse_import(exc)
     if as_json:
         json.dump(
             {"genes": [r.to_json() for r in rows], "paired": pairs.to_json()},

@@ -19,13 +19,13 @@ def import_file(
     actor: str | None,
     database_url: str | None,
 ) -> VariantImport:
-    from trephine.cli.records import _actor, _open
+    from trephine.cli.common import default_actor, open_database
     from trephine.services.variants import import_variants, read_accession_map
 
     accessions = read_accession_map(samples) if samples is not None else {}
-    database = _open(database_url, migrate=False)
+    database = open_database(database_url, migrate=False)
     try:
-        with database.unit_of_work(actor or _actor()) as uow:
+        with database.unit_of_work(actor or default_actor()) as uow:
             uow.context["source"] = str(file)
             return import_variants(uow, observations, str(file), accessions)
     finally:
@@ -35,13 +35,13 @@ def import_file(
 def stored_observations(
     patient: str, include_drafts: bool, database_url: str | None
 ) -> list[VariantObservation]:
-    from trephine.cli.records import _actor, _open
+    from trephine.cli.common import default_actor, open_database
     from trephine.errors import ValidationError
     from trephine.services.variants import patient_observations
 
-    database = _open(database_url, migrate=False)
+    database = open_database(database_url, migrate=False)
     try:
-        with database.unit_of_work(_actor()) as uow:
+        with database.unit_of_work(default_actor()) as uow:
             obs = patient_observations(uow, patient, include_drafts=include_drafts)
     finally:
         database.dispose()

@@ -12,14 +12,11 @@ from typing import Any
 
 import typer
 
+from trephine.cli.common import fail
+
 app = typer.Typer(
     help="Clinical criteria: explainable response, MRD and diagnostic calls.", no_args_is_help=True
 )
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
 
 
 @app.command("list")
@@ -48,7 +45,7 @@ def show(ruleset: str = typer.Argument(..., help="A ruleset string or rule-set k
         else:
             typer.echo(render(get(ruleset)))
     except ValidationError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @app.command("evaluate")
@@ -60,11 +57,11 @@ def evaluate_cmd(
     from trephine.errors import TrephineError
 
     if fmt not in ("json", "table"):
-        raise _fail(f"--format: {fmt!r} is not allowed; allowed: json, table")
+        raise fail(f"--format: {fmt!r} is not allowed; allowed: json, table")
     try:
         results = evaluate_file(file)
     except TrephineError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if fmt == "json":
         import json
 

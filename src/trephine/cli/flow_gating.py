@@ -15,82 +15,22 @@ stays fast; the gating path itself imports only numpy and the standard library.
 from __future__ import annotations
 
 import json
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from trephine.cli import flow_options
+from trephine.cli.common import refusals, refuse
 
 if TYPE_CHECKING:
-    from trephine.analysis.flow.strategy import GatingResult, Strategy
-    from trephine.io.fcs import FcsFile
+    from trephine.analysis.flow.strategy import GatingResult
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the `flow` group."""
     app.command("gate")(gate)
     app.command("mrd")(mrd)
-
-
-def _refuse(message: str) -> typer.Exit:
-    # The contract: exit code 2, one line on stderr, no traceback.
-    typer.echo(f"error: {' '.join(message.split())}", err=True)
-    return typer.Exit(2)
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """Turn Trephine's typed errors into the one-line refusal; echo warnings as one line each."""
-    from trephine.errors import TrephineError
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            yield
-        except TrephineError as exc:
-            raise _refuse(str(exc)) from None
-        except OSError as exc:
-            raise _refuse(f"{exc.filename}: {exc.strerror}") from None
-        finally:
-            seen: set[str] = set()
-            for w in caught:
-                msg = " ".join(str(w.message).split())
-                if msg not in seen and issubclass(w.category, UserWarning):
-                    seen.add(msg)
-                    typer.echo(f"warning: {msg}", err=True)
-
-
-def _load(
-    file: Path,
-    gating_ml: Path | None,
-    flowjo: Path | None,
-    sample: str | None = None,
-    dataset: int = 0,
-) -> tuple[FcsFile, Strategy]:
-    from trephine.io.fcs import read_fcs
-    from trephine.io.gatingml import read_gatingml
-
-    if flowjo is not None:
-        if gating_ml is not None:
-            raise _refuse("give one strategy: --gating-ml XML or --flowjo WSP --sample NAME")
-        from trephine.cli.flow_plots import load_flowjo
-
-        return load_flowjo(file, flowjo, sample)
-    if gating_ml is None:
-        raise _refuse("a gating strategy is required: --gating-ml XML")
-    fcs = read_fcs(file, dataset=dataset)
-    strategy = read_gatingml(gating_ml)
-    return fcs, strategy
-
-
-def _evaluate(fcs: FcsFile, strategy: Strategy, gate_ids: list[str] | None) -> GatingResult:
-    from trephine.analysis.flow.strategy import FcsEvents, evaluate
-
-    return evaluate(strategy, FcsEvents(fcs), gate_ids)
 
 
 def _write_membership(path: Path, result: GatingResult) -> None:
@@ -128,9 +68,17 @@ def gate(
     ),
 ) -> None:
     """Gate an FCS file with a Gating-ML 2.0 strategy or a FlowJo workspace sample's gates."""
-    with _refusals():
-        fcs, strategy = _load(file, gating_ml, flowjo, sample, dataset=dataset)
-        result = _evaluate(fcs, strategy, None)
+    from trephine.importers import flow_mrd as tube
+
+    if gating_ml is None and flowjo is None:
+        raise refuse("a gating strategy is required: --gating-ml XML")
+    if gating_ml is not None and flowjo is not None:
+        raise refuse("give one strategy: --gating-ml XML or --flowjo WSP --sample NAME")
+    with refusals():
+        fcs, strategy = tube.load_tube(
+            file, gating_ml=gating_ml, flowjo=flowjo, sample=sample, dataset=dataset
+        )
+        result = tube.gate(strategy, fcs, None)
         if membership is not None:
             _write_membership(membership, result)
     counts = result.counts()
@@ -190,69 +138,37 @@ def mrd(
 
     With ``--specimen ACC --store --method M`` the result (with the FCS file name and SHA-256
     and the gating document's SHA-256) is recorded as a draft on that specimen."""
-    from decimal import Decimal, InvalidOperation
-
-    from trephine.analysis.flow.mrd import (
-        CRITERIA,
-        Hemodilution,
-        quantify_from_masks,
-        with_limits,
-    )
     from trephine.cli import flow_store
+    from trephine.errors import ValidationError
+    from trephine.importers import flow_mrd as tube
 
-    if criteria.upper() not in CRITERIA:
-        raise _refuse(f"--criteria: {criteria!r} is not allowed; allowed: {', '.join(CRITERIA)}")
-    crit = CRITERIA[criteria.upper()]
-    with _refusals():
+    with refusals():
+        crit = tube.criteria_for(criteria, lod, lloq)
+    with refusals():
         flow_store.check_options(specimen, store, method)
-        if lod is not None or lloq is not None:
-            crit = with_limits(
-                crit,
-                lod_events=lod if lod is not None else int(crit.lod_events.value),
-                lloq_events=lloq if lloq is not None else int(crit.lloq_events.value),
-            )
-        from trephine.errors import ValidationError
-
         if (marrow_gate is None) != (min_marrow_percent is None):
             raise ValidationError(
                 "--marrow-gate/--min-marrow-percent",
                 (marrow_gate, min_marrow_percent),
                 "both or neither",
             )
-        threshold: Decimal | None = None
-        if min_marrow_percent is not None:
-            try:
-                threshold = Decimal(min_marrow_percent) / 100
-            except InvalidOperation:
-                raise ValidationError(
-                    "--min-marrow-percent", min_marrow_percent, "a number"
-                ) from None
-            if not threshold.is_finite() or threshold < 0:
-                raise ValidationError("--min-marrow-percent", min_marrow_percent, ">= 0")
-        fcs, strategy = _load(file, gating_ml, None, dataset=dataset)
-        known = [g.id for g in strategy.gates]
-        wanted = [("--denominator", denominator), ("--abnormal", abnormal)]
-        if marrow_gate is not None:
-            wanted.append(("--marrow-gate", marrow_gate))
-        for role, gid in wanted:
-            if gid not in known:
-                raise ValidationError(role, gid, known, reason=f"no such gate in {gating_ml}")
-        result = _evaluate(fcs, strategy, [gid for _, gid in wanted])
-        hemo: Hemodilution | None = None
-        if spicules is not None or marrow_gate is not None:
-            marrow_events = (
-                int(result.memberships[marrow_gate].sum()) if marrow_gate is not None else None
-            )
-            hemo = Hemodilution(
-                spicules_present=spicules,
-                marrow_events=marrow_events,
-                min_marrow_fraction=threshold,
-            )
-        res = quantify_from_masks(
-            result.memberships, denominator, abnormal, crit, hemodilution=hemo
+        threshold = tube.marrow_threshold(min_marrow_percent)
+        if gating_ml is None:
+            raise refuse("a gating strategy is required: --gating-ml XML")
+        fcs, strategy = tube.load_tube(file, gating_ml=gating_ml, dataset=dataset)
+        res = tube.quantify(
+            fcs,
+            strategy,
+            denominator,
+            abnormal,
+            crit,
+            source=str(gating_ml),
+            marrow_gate=marrow_gate,
+            spicules=spicules,
+            min_marrow_fraction=threshold,
         )
         stored = None
-        if specimen is not None and method is not None and gating_ml is not None:
+        if specimen is not None and method is not None:
             stored = flow_store.store_result(
                 res,
                 fcs_path=file,

@@ -6,61 +6,26 @@
 * ``trephine flow plot FILE (--gating-ml XML | --flowjo WSP --sample NAME) --out DIR
   [--format png|svg] [--gate ID ...]`` - one density plot per gate with the gate drawn.
 
-:func:`load_flowjo` is also what ``trephine flow gate --flowjo`` uses. Refusals follow the flow
-CLI contract: exit code 2, one line on stderr, no traceback. numpy, the readers, the gating
-engine and matplotlib are imported inside the commands so ``trephine --help`` stays fast.
+Both read a FlowJo sample with :func:`trephine.importers.flow_mrd.load_flowjo`, as ``trephine
+flow gate --flowjo`` does. Refusals follow the flow CLI contract: exit code 2, one line on
+stderr, no traceback. numpy, the readers, the gating engine and matplotlib are imported inside
+the commands so ``trephine --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
-from trephine.cli.flow_gating import _refusals, _refuse
-
-if TYPE_CHECKING:
-    from trephine.analysis.flow.strategy import Strategy
-    from trephine.io.fcs import FcsFile
+from trephine.cli.common import refusals, refuse
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the `flow` group."""
     app.command("workspace")(workspace)
     app.command("plot")(plot)
-
-
-def load_flowjo(file: Path, wsp: Path, sample: str | None) -> tuple[FcsFile, Strategy]:
-    """Read ``file`` and the strategy of ``sample`` in the FlowJo workspace ``wsp``.
-
-    Warns when the FCS file does not look like the sample's (another event count than FlowJo
-    recorded): gating the wrong file gives plausible but meaningless counts.
-    """
-    from trephine.errors import TrephineWarning, ValidationError
-    from trephine.io.fcs import read_fcs
-    from trephine.io.flowjo import read_workspace
-
-    ws = read_workspace(wsp)
-    if sample is None:
-        raise ValidationError(
-            "--sample",
-            None,
-            ws.sample_names or "(the workspace has no samples)",
-            reason="--flowjo needs the sample to take the gates from",
-        )
-    s = ws.sample(sample)
-    fcs = read_fcs(file)
-    if s.event_count is not None and s.event_count >= 0 and s.event_count != fcs.event_count:
-        warnings.warn(
-            f"{fcs.path}: {fcs.event_count} events, but FlowJo recorded {s.event_count} for "
-            f"sample {s.name!r} of {wsp} (is this the sample's FCS file, {s.fcs_name}?)",
-            TrephineWarning,
-            stacklevel=2,
-        )
-    return fcs, s.strategy
 
 
 def workspace(
@@ -71,7 +36,7 @@ def workspace(
     """List the samples of a FlowJo workspace, or one sample's populations and FlowJo counts."""
     from trephine.io.flowjo import describe, read_workspace
 
-    with _refusals():
+    with refusals():
         ws = read_workspace(wsp)
         chosen = [ws.sample(sample)] if sample is not None else list(ws.samples)
     if as_json:
@@ -118,21 +83,15 @@ def plot(
 
     Boolean gates (no geometry) and gates on more than two dimensions are not drawn."""
     if fmt not in ("png", "svg"):
-        raise _refuse(f"--format: {fmt!r} is not allowed; allowed: png, svg")
+        raise refuse(f"--format: {fmt!r} is not allowed; allowed: png, svg")
     if (gating_ml is None) == (flowjo is None):
-        raise _refuse("give exactly one strategy: --gating-ml XML or --flowjo WSP --sample NAME")
-    with _refusals():
+        raise refuse("give exactly one strategy: --gating-ml XML or --flowjo WSP --sample NAME")
+    with refusals():
         from trephine.analysis.flow.plots import plot_strategy
         from trephine.analysis.flow.strategy import FcsEvents
+        from trephine.importers.flow_mrd import load_tube
 
-        if flowjo is not None:
-            fcs, strategy = load_flowjo(file, flowjo, sample)
-        else:
-            from trephine.io.fcs import read_fcs
-            from trephine.io.gatingml import read_gatingml
-
-            assert gating_ml is not None
-            fcs, strategy = read_fcs(file), read_gatingml(gating_ml)
+        fcs, strategy = load_tube(file, gating_ml=gating_ml, flowjo=flowjo, sample=sample)
         markers = {c.name: c.marker for c in fcs.channels}
         plots = plot_strategy(
             strategy,

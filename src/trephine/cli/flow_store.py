@@ -6,24 +6,18 @@ database; SQLAlchemy and the services are imported only when a specimen is named
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from trephine.cli.common import default_actor, open_database
+from trephine.importers.flow_mrd import METHODS
+
 if TYPE_CHECKING:
     from trephine.analysis.flow.mrd import MrdResult
 
-METHODS = ("LAIP", "DfN", "LAIP+DfN")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+__all__ = ["METHODS", "check_options", "echo_summary", "store_result"]
 
 
 def check_options(specimen: str | None, store: bool, method: str | None) -> None:
@@ -52,26 +46,14 @@ def store_result(
 ) -> dict[str, Any]:
     """Record the result as a draft on ``specimen`` (or, without ``store``, check that it could
     be: the specimen exists and takes flow MRD; nothing is written). Returns a JSON summary."""
-    from trephine.cli.records import _actor, _open
-    from trephine.domain.results import FlowMethod
-    from trephine.services.flow_results import (
-        check_flow_specimen,
-        flow_mrd_value,
-        record_flow_mrd,
-    )
+    from trephine.importers.flow_mrd import tube_value
+    from trephine.services.flow_results import check_flow_specimen, record_flow_mrd
 
-    value = flow_mrd_value(
-        res,
-        FlowMethod(method),
-        source_file=fcs_path.name,
-        source_sha256=sha256_of(fcs_path),
-        gating_sha256=sha256_of(gating_path),
-        panel=panel,
-    )
-    database = _open(database_url, migrate=False)
+    value = tube_value(res, fcs_path=fcs_path, gating_path=gating_path, method=method, panel=panel)
+    database = open_database(database_url, migrate=False)
     try:
         if store:
-            with database.unit_of_work(actor or _actor()) as uow:
+            with database.unit_of_work(actor or default_actor()) as uow:
                 stored, created = record_flow_mrd(uow, specimen, value)
             return {
                 "specimen": specimen,
@@ -83,7 +65,7 @@ def store_result(
                 "source_sha256": value.source_sha256,
                 "gating_sha256": value.gating_sha256,
             }
-        with database.unit_of_work(actor or _actor()) as uow:
+        with database.unit_of_work(actor or default_actor()) as uow:
             check_flow_specimen(uow, specimen)
         return {"specimen": specimen, "stored": False, "mrd": str(value.mrd)}
     finally:

@@ -8,98 +8,38 @@ services are imported inside the commands so ``trephine --help`` stays fast.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from trephine.cli.common import (
+    DATABASE_HELP,
+    default_actor,
+    fail,
+    open_database,
+    shown_url,
+    working,
+)
 from trephine.errors import TrephineError
 
 if TYPE_CHECKING:
     from trephine.services.views import PatientRecord
-    from trephine.store.database import Database, UnitOfWork
+    from trephine.store.database import Database
 
 patients_app = typer.Typer(
     help="List patients and show one patient's timeline.", no_args_is_help=True
 )
-
-DATABASE_HELP = "Database URL (default: TREPHINE_DATABASE_URL or sqlite:///trephine.db)."
-
-
-def _fail(message: object, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=code)
-
-
-def _open(url: str | None, *, migrate: bool) -> Database:
-    """Open (and optionally migrate) the database; a bad URL or dead server is a clean error."""
-    import sqlalchemy.exc
-
-    from trephine.services import open_database
-
-    try:
-        if not migrate:
-            _refuse_missing_sqlite_file(url)
-        database = open_database(url)
-        if migrate:
-            database.upgrade()
-        elif database.current_revision() is None:
-            raise _fail(f"database {_safe(database.url)} is not initialised; run `trephine init`")
-        return database
-    except sqlalchemy.exc.ArgumentError as exc:
-        raise _fail(f"database URL {url!r}: {exc}") from None
-    except sqlalchemy.exc.OperationalError as exc:
-        reason = "; ".join(line.strip() for line in str(exc.orig).strip().splitlines())
-        raise _fail(f"cannot open the database: {reason}", code=1) from None
-
-
-@contextmanager
-def _working(database: Database, actor: str) -> Iterator[UnitOfWork]:
-    """One unit of work on an opened ``database``, which is disposed of afterwards.
-
-    A refusal from the services (:class:`TrephineError`: unknown patient, illegal transition …)
-    becomes the one-line ``error:`` exit 2 instead of a traceback.
-    """
-    try:
-        with database.unit_of_work(actor) as uow:
-            yield uow
-    except TrephineError as exc:
-        raise _fail(exc) from None
-    finally:
-        database.dispose()
-
-
-def _refuse_missing_sqlite_file(url: str | None) -> None:
-    """Reading commands must not create an empty SQLite file as a side effect."""
-    from sqlalchemy.engine import make_url
-
-    from trephine.settings import get_settings
-
-    parsed = make_url(url or get_settings().database_url)
-    name = parsed.database
-    if parsed.get_backend_name() == "sqlite" and name not in (None, "", ":memory:"):
-        assert name is not None
-        if not Path(name).exists():
-            raise _fail(f"database file {name} does not exist; run `trephine init`")
-
-
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def init(
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Create or upgrade the database schema (Alembic migrations; safe to run again)."""
-    database = _open(database_url, migrate=True)
+    database = open_database(database_url, migrate=True)
     try:
-        typer.echo(
-            f"database {_safe(database.url)} is at revision {database.current_revision()} (head)"
-        )
+        revision = database.current_revision()
+        typer.echo(f"database {shown_url(database.url)} is at revision {revision} (head)")
     finally:
         database.dispose()
 
@@ -126,12 +66,12 @@ def import_(
 
     missing = [p for p in paths if not p.exists()]
     if missing:
-        raise _fail(f"{missing[0]}: file not found")
+        raise fail(f"{missing[0]}: file not found")
     against = ""
     if dry_run:
         database, against = _open_for_dry_run(database_url)
     else:
-        database = _open(database_url, migrate=True)
+        database = open_database(database_url, migrate=True)
     console = Console(stderr=True)
     source = ", ".join(str(p) for p in paths)
     try:
@@ -152,7 +92,7 @@ def import_(
                 dry_run=dry_run,
             )
     except TrephineError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     finally:
         database.dispose()
     for warning in report.warnings:
@@ -177,10 +117,10 @@ def _open_for_dry_run(url: str | None) -> tuple[Database, str]:
     import sqlalchemy.exc
     from sqlalchemy.engine import make_url
 
-    from trephine.services import open_database
+    from trephine.services import open_database as open_
     from trephine.settings import get_settings
 
-    shown = _safe(url or get_settings().database_url)
+    shown = shown_url(url or get_settings().database_url)
     parsed = make_url(url or get_settings().database_url)
     name = parsed.database
     exists = True
@@ -188,12 +128,12 @@ def _open_for_dry_run(url: str | None) -> tuple[Database, str]:
         exists = Path(str(name)).exists()
     try:
         if exists:
-            database = open_database(url)
+            database = open_(url)
             current = database.current_revision()
             if current is not None:
                 if current != database.head_revision():
                     database.dispose()
-                    raise _fail(
+                    raise fail(
                         f"database {shown} is at revision {current}, not the latest; run "
                         "`trephine init` to migrate it (a dry run writes nothing, migrations "
                         "included)"
@@ -201,11 +141,11 @@ def _open_for_dry_run(url: str | None) -> tuple[Database, str]:
                 return database, ""
             database.dispose()
     except sqlalchemy.exc.ArgumentError as exc:
-        raise _fail(f"database URL {url!r}: {exc}") from None
+        raise fail(f"database URL {url!r}: {exc}") from None
     except sqlalchemy.exc.OperationalError as exc:
         reason = "; ".join(line.strip() for line in str(exc.orig).strip().splitlines())
-        raise _fail(f"cannot open the database: {reason}", code=1) from None
-    empty = open_database("sqlite://")
+        raise fail(f"cannot open the database: {reason}", code=1) from None
+    empty = open_("sqlite://")
     empty.upgrade()
     return empty, f" against an empty database: {shown} does not exist or is not initialised"
 
@@ -253,7 +193,7 @@ def list_patients(
 
     from trephine.services import patients
 
-    with _working(_open(database_url, migrate=False), _actor()) as uow:
+    with working(open_database(database_url, migrate=False), default_actor()) as uow:
         rows = patients.list_patients(uow)
     if as_json:
         typer.echo(json.dumps([asdict(r) for r in rows], default=str, indent=2))
@@ -282,7 +222,7 @@ def show_patient(
     """One patient's timeline: diagnoses, therapy lines, biopsies with key results, by date."""
     from trephine.services import patients
 
-    with _working(_open(database_url, migrate=False), _actor()) as uow:
+    with working(open_database(database_url, migrate=False), default_actor()) as uow:
         record = patients.patient_record(uow, patient_id)
     if as_json:
         typer.echo(json.dumps(_record_json(record), indent=2))
@@ -294,12 +234,6 @@ def show_patient(
         typer.echo(f"{entry.on}{span}  {entry.kind:<10}  {entry.title}")
         if entry.detail:
             typer.echo(f"{'':12}{entry.detail}")
-
-
-def _actor() -> str:
-    from trephine.settings import get_settings
-
-    return get_settings().cli_user
 
 
 def register(app: typer.Typer) -> None:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from trephine.cli.records import DATABASE_HELP, _derived_json, _fail, _open, _working
+from trephine.cli.common import DATABASE_HELP, fail, open_database, working
+from trephine.cli.records import _derived_json
 from trephine.errors import ConcurrentChange, TrephineError, ValidationError
 from trephine.workflow import ResultState
 
@@ -56,7 +57,7 @@ def _acting(user: str | None) -> str:
 
     actor = get_settings().cli_user if user is None else user
     if not actor.strip():
-        raise _fail(ValidationError("--as", user, "a non-empty user name"))
+        raise fail(ValidationError("--as", user, "a non-empty user name"))
     return actor.strip()
 
 
@@ -241,7 +242,7 @@ def _concurrent(result_id: int, exc: Exception) -> typer.Exit:
     version number, one successor per version, frozen signed-out rows) and is rolled back whole,
     so the message can promise that nothing was written."""
     reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-    return _fail(
+    return fail(
         f"result {result_id} was changed by someone else at the same time ({reason}); "
         f"nothing was written — run `trephine results show {result_id}` and try again",
         code=1,
@@ -255,14 +256,14 @@ def _changing(result_id: int, actor: str, database_url: str | None) -> Iterator[
     the transaction is rolled back whole."""
     import sqlalchemy.exc
 
-    database = _open(database_url, migrate=False)
+    database = open_database(database_url, migrate=False)
     try:
         with database.unit_of_work(actor) as uow:
             yield uow
     except ConcurrentChange as exc:
         raise _concurrent(result_id, exc) from None
     except TrephineError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     except sqlalchemy.exc.IntegrityError as exc:
         raise _concurrent(result_id, exc) from None
     finally:
@@ -291,8 +292,8 @@ def list_results(
         wanted_state = None if state is None else _choice("--state", state, ResultState)
         kinds = () if kind is None else (_choice("--kind", kind, ResultKind),)
     except ValidationError as exc:
-        raise _fail(exc) from None
-    with _working(_open(database_url, migrate=False), _acting(None)) as uow:
+        raise fail(exc) from None
+    with working(open_database(database_url, migrate=False), _acting(None)) as uow:
         states = CURRENT_STATES if wanted_state is None else (wanted_state,)
         rows = results.list_results(uow, patient=patient, kinds=kinds, states=states)
     if as_json:
@@ -325,7 +326,7 @@ def show_result(
     and the full version history (superseded versions stay readable), with their audit events."""
     from trephine.services import audit, results
 
-    with _working(_open(database_url, migrate=False), _acting(None)) as uow:
+    with working(open_database(database_url, migrate=False), _acting(None)) as uow:
         result = results.get_result(uow, result_id)
         versions = results.history(uow, result_id)
         events = audit.events_for(uow, "result", [v.id for v in versions])
@@ -443,16 +444,16 @@ def amend(
 
     actor = _acting(user)
     if reason is None or not reason.strip():
-        raise _fail(
+        raise fail(
             "--reason is required: say why the signed-out result is corrected "
             "(it is kept with the new version and in the audit trail)"
         )
     try:
         assignments = _assignments(sets, units, lods, lloqs)
     except ValidationError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if not assignments:
-        raise _fail("nothing to amend: give at least one --set FIELD=VALUE")
+        raise fail("nothing to amend: give at least one --set FIELD=VALUE")
     with _changing(result_id, actor, database_url) as uow:
         current = results.get_result(uow, result_id)
         # The lifecycle decides before the new value is even parsed, so amending a draft or a
@@ -474,7 +475,7 @@ def amend(
             value = amended_value(current.value, assignments)
         except AssignmentRefused as exc:
             # The importer words it neutrally; here the user typed an option, so echo it back.
-            raise _fail(f"--set {exc.field}={exc.value}: {exc.reason}") from None
+            raise fail(f"--set {exc.field}={exc.value}: {exc.reason}") from None
         done = results.amend_result(uow, result_id, value, reason)
     typer.echo(
         f"result {done.id} v{done.version} ({done.state}) supersedes result {done.supersedes_id} "
@@ -495,7 +496,7 @@ def cancel(
 
     actor = _acting(user)
     if reason is None or not reason.strip():
-        raise _fail(ValidationError("--reason", reason, "a non-empty reason for cancelling"))
+        raise fail(ValidationError("--reason", reason, "a non-empty reason for cancelling"))
     with _changing(result_id, actor, database_url) as uow:
         done = results.cancel_result(uow, result_id, reason)
     typer.echo(f"result {done.id} v{done.version} cancelled by {actor}: {reason.strip()}")
@@ -539,8 +540,8 @@ def audit_list(
         if entity_id is not None and entity is None:
             raise ValidationError("--id", entity_id, "given together with --entity")
     except ValidationError as exc:
-        raise _fail(exc) from None
-    with _working(_open(database_url, migrate=False), _acting(None)) as uow:
+        raise fail(exc) from None
+    with working(open_database(database_url, migrate=False), _acting(None)) as uow:
         events = audit.events(uow, entity, entity_id, actor=actor, since=start)
     if as_json:
         typer.echo(json.dumps([_event_json(e) for e in events], indent=2, default=_json_default))
@@ -560,14 +561,14 @@ def audit_verify(
     result version has the create/verify/amend/cancel events its columns claim. Exit 1 if not."""
     from trephine.services import audit
 
-    database = _open(database_url, migrate=False)
+    database = open_database(database_url, migrate=False)
     try:
         checks = audit.probe_guards(database)
         with database.unit_of_work(_acting(None)) as uow:
             checks += audit.trail_checks(uow)
     except TrephineError as exc:
         # Same one-line refusal as every other command, not a traceback.
-        raise _fail(exc) from None
+        raise fail(exc) from None
     finally:
         database.dispose()
     failed = [c for c in checks if c.passed is False]

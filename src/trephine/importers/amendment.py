@@ -50,14 +50,14 @@ def amended_value(old: ResultValue, assignments: Sequence[Assignment]) -> Result
             )
         if spec.kind is not FieldType.QUANTITY:
             for option, extra in (
-                ("--unit", item.unit),
-                ("--lod", item.lod),
-                ("--lloq", item.lloq),
+                ("unit", item.unit),
+                ("lod", item.lod),
+                ("lloq", item.lloq),
             ):
                 if extra is not None:
                     raise ValidationError(option, extra, f"nothing: {item.field} has no unit")
         record = Record(
-            "--set",
+            "assignment",
             0,
             {
                 item.field: item.text or None,

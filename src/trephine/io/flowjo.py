@@ -17,9 +17,9 @@ Why gates are converted, not taken as written: FlowJo stores rectangle and polyg
 in raw data units but *evaluates* gates on the display (transformed) scale - a polygon edge that
 is straight on a biex axis is curved in raw units. Each gate dimension therefore becomes a
 :class:`Dimension` carrying the parameter's transform, and the coordinates are transformed once
-here, so :func:`~trephine.analysis.flow.strategy.evaluate` gates exactly where FlowJo does. Ellipses
-are stored differently again: two foci and four edge points in FlowJo's 256-bin display space;
-they become an exact :class:`EllipsoidGate` on the transformed 0..1 scales.
+here, so :func:`~trephine.analysis.flow.strategy.apply_strategy` gates exactly where FlowJo does.
+Ellipses are stored differently again: two foci and four edge points in FlowJo's 256-bin display
+space; they become an exact :class:`EllipsoidGate` on the transformed 0..1 scales.
 
 Gate ids are population *paths* from the sample root joined with ``/`` (``Time/Singlets/CD3+``),
 as FlowJo's own boolean ``Dependent`` references are written; names alone are not unique (every
@@ -227,7 +227,7 @@ class Workspace:
         if len(named) > 1:
             # The same FCS file added twice: only the sample id tells them apart.
             raise ValidationError(
-                "--sample",
+                "sample",
                 name,
                 [f"{s.sample_id} ({s.name})" for s in named],
                 location=Location(source=self.source),
@@ -240,7 +240,7 @@ class Workspace:
             if len(hits) == 1:
                 return hits[0]
         raise ValidationError(
-            "--sample",
+            "sample",
             name,
             self.sample_names or "(the workspace has no samples)",
             location=Location(source=self.source),

@@ -172,11 +172,11 @@ class AssessRun:
 def choose_ruleset(diagnoses: Sequence[Diagnosis], requested: str | None) -> str:
     if requested is not None:
         if requested not in RULESET_ALIASES:
-            raise ValidationError("--ruleset", requested, sorted(RULESET_ALIASES))
+            raise ValidationError("ruleset", requested, sorted(RULESET_ALIASES))
         return RULESET_ALIASES[requested]
     if not diagnoses:
         raise CriteriaNotApplicable(
-            "no diagnosis recorded: the rule set is chosen by diagnosis (or give --ruleset)"
+            "no diagnosis recorded: the rule set is chosen by diagnosis (or name a rule set)"
         )
     disease = str(diagnoses[-1].disease)
     if disease in TIMELINE_RULESETS:
@@ -187,7 +187,7 @@ def choose_ruleset(diagnoses: Sequence[Diagnosis], requested: str | None) -> str
         + (f" ({planned})" if planned else "")
         + " is not available yet; available: "
         + ", ".join(f"{d} ({r})" for d, r in TIMELINE_RULESETS.items())
-        + ", or --ruleset "
+        + "; or name a rule set: "
         + ", ".join(sorted(RULESET_ALIASES))
     )
 

@@ -139,7 +139,7 @@ def import_variants(
                 "sample_id",
                 f"sample {obs.sample_id!r}: no stored specimen with accession {accession!r} "
                 "(sample_id must be the accession, or map it with an 'accession' column "
-                "in --samples)",
+                "in the sample sheet)",
             )
             continue
         if owner != obs.patient_id:

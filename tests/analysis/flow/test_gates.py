@@ -18,7 +18,7 @@ from trephine.analysis.flow.gates import (
     Quadrant,
     RectangleGate,
 )
-from trephine.analysis.flow.strategy import ArrayEvents, SpectrumMatrix, Strategy, evaluate
+from trephine.analysis.flow.strategy import ArrayEvents, SpectrumMatrix, Strategy, apply_strategy
 from trephine.analysis.flow.transforms import LogicleTransform
 from trephine.errors import ValidationError
 
@@ -170,7 +170,7 @@ def _strategy() -> Strategy:
 
 def test_hierarchy_and_boolean_gates() -> None:
     ev = ArrayEvents(np.array([[-1, 0], [1, 0], [1, 9], [2, 4]], dtype=float), ["X", "Y"])
-    r = evaluate(_strategy(), ev)
+    r = apply_strategy(_strategy(), ev)
     assert r.memberships["A"].tolist() == [False, True, True, True]
     assert r.memberships["B"].tolist() == [False, True, False, True]  # B within A only
     assert r.memberships["AnotB"].tolist() == [False, False, True, False]
@@ -201,7 +201,7 @@ def test_subset_evaluation_equals_full_evaluation() -> None:
         bounds=((0.3, 0.9), (0.2, None)),
     )
     s = Strategy(gates=(rare, child, flat), transforms={"lg": lg}, matrices={"S": spill})
-    r = evaluate(s, ArrayEvents(raw, ["X", "F1", "F2"]))
+    r = apply_strategy(s, ArrayEvents(raw, ["X", "F1", "F2"]))
     assert r.count("rare") < 0.25 * n  # the subset path is taken
     assert np.array_equal(r.memberships["child"], r.memberships["rare"] & r.memberships["flat"])
     # And the compensated values are raw @ inv(S).
@@ -230,7 +230,7 @@ def test_strategy_refuses_bad_references() -> None:
 def test_unknown_channel_is_refused_naming_gate_and_channel() -> None:
     s = Strategy(gates=(RectangleGate("A", None, dims=(Dimension("CD45"),), bounds=((0, 1),)),))
     with pytest.raises(ValidationError) as err:
-        evaluate(s, ArrayEvents(np.zeros((3, 1)), ["FSC-A"], source="tube.fcs"))
+        apply_strategy(s, ArrayEvents(np.zeros((3, 1)), ["FSC-A"], source="tube.fcs"))
     msg = str(err.value)
     assert "tube.fcs" in msg and "gate A" in msg and "CD45" in msg and "FSC-A" in msg
 

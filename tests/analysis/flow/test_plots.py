@@ -24,7 +24,7 @@ from trephine.analysis.flow.gates import (
     RectangleGate,
 )
 from trephine.analysis.flow.plots import drawable, gate_figure, plot_strategy
-from trephine.analysis.flow.strategy import ArrayEvents, Strategy, evaluate
+from trephine.analysis.flow.strategy import ArrayEvents, Strategy, apply_strategy
 from trephine.analysis.flow.transforms import LinearTransform, LogicleTransform
 from trephine.errors import ValidationError
 
@@ -114,7 +114,7 @@ def test_one_valid_png_per_drawable_gate(
     assert sorted(tmp_path.iterdir()) == sorted(p.path for p in plots)
     import matplotlib.image as mpimg
 
-    result = evaluate(strategy, events)
+    result = apply_strategy(strategy, events)
     for p in plots:
         assert p.path.read_bytes()[:8] == PNG_MAGIC
         assert mpimg.imread(p.path).shape[:2] == (520, 600)
@@ -135,7 +135,7 @@ def test_svg_files_are_svg(tube: tuple[Strategy, ArrayEvents], tmp_path: Path) -
 
 def test_title_axes_and_gate_geometry(tube: tuple[Strategy, ArrayEvents]) -> None:
     strategy, events = tube
-    result = evaluate(strategy, events)
+    result = apply_strategy(strategy, events)
     counts = result.counts()
 
     fig = gate_figure(strategy, events, result, strategy.gate("Blasts"), markers=MARKERS)
@@ -187,7 +187,7 @@ def test_title_axes_and_gate_geometry(tube: tuple[Strategy, ArrayEvents]) -> Non
 
 def test_empty_parent_does_not_break(tube: tuple[Strategy, ArrayEvents]) -> None:
     strategy, events = tube
-    result = evaluate(strategy, events)
+    result = apply_strategy(strategy, events)
     fig = gate_figure(strategy, events, result, strategy.gate("Under nothing"))
     ax = fig.axes[0]
     assert "parent is empty" in ax.get_title()
@@ -198,7 +198,7 @@ def test_refusals(tube: tuple[Strategy, ArrayEvents], tmp_path: Path) -> None:
     strategy, events = tube
     with pytest.raises(ValidationError, match="format"):
         plot_strategy(strategy, events, tmp_path, "pdf")  # type: ignore[arg-type]
-    result = evaluate(strategy, events)
+    result = apply_strategy(strategy, events)
     with pytest.raises(ValidationError, match="not boolean"):
         gate_figure(strategy, events, result, strategy.gate("Blasts and box"))
     with pytest.raises(ValidationError, match="Nope"):

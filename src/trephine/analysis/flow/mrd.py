@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, localcontext
 from enum import StrEnum
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -80,80 +81,133 @@ class MrdCriteria:
 
 
 _S4 = "S4 Heuser et al., Blood 2021;138:2753, MFC recommendations"
-
-#: AML, ELN 2021 MRD recommendations (clinical-criteria.md §1.4, rules M4-M6).
-AML_ELN2021 = MrdCriteria(
-    name="AML ELN 2021 MFC-MRD",
-    positivity=CitedThreshold(
-        Decimal("0.001"), Comparator.GE, "M5", _S4, "[R] value; exactly 0.1 % positive [I]"
-    ),
-    negative_requires_events=CitedThreshold(
-        Decimal(500000), Comparator.GT, "M4", _S4, "[V] (> 500,000 CD45+ events)"
-    ),
-    lod_events=CitedThreshold(Decimal(20), Comparator.GE, "M6", "S4/S5", "[R]"),
-    lloq_events=CitedThreshold(Decimal(50), Comparator.GE, "M6", "S4/S5", "[R]"),
-    target_sensitivity=CitedThreshold(
-        Decimal("0.0001"), Comparator.LE, "M6", "S4/S5 (50 / 500,000 = 1e-4)", "[R]"
-    ),
-)
-
 _S18 = "S18 ASH Education Program 2021, Table 1 (adult ALL)"
-
-#: ALL (clinical-criteria.md §5): MRD failure >= 0.01 %; MRD CR needs sensitivity 1e-4.
-ALL_MRD = MrdCriteria(
-    name="ALL MFC-MRD (ASH 2021 / Short 2019)",
-    positivity=CitedThreshold(Decimal("0.0001"), Comparator.GE, "ALL MRD failure", _S18, "[V]"),
-    # 50 LLOQ events at 1e-4 need 500,000 events: derived from the M6 definition.
-    negative_requires_events=CitedThreshold(
-        Decimal(500000), Comparator.GE, "ALL MRD CR", f"{_S18} with M6 sensitivity", "[V]/[I]"
-    ),
-    lod_events=CitedThreshold(Decimal(20), Comparator.GE, "M6", "S4/S5 applied to ALL", "[R]/[I]"),
-    lloq_events=CitedThreshold(Decimal(50), Comparator.GE, "M6", "S4/S5 applied to ALL", "[R]/[I]"),
-    target_sensitivity=CitedThreshold(Decimal("0.0001"), Comparator.LE, "ALL MRD CR", _S18, "[V]"),
-)
-
-#: CLL (clinical-criteria.md §4.3): uMRD4 < 1e-4; >= 200,000 leukocytes analysed.
-CLL_IWCLL2018 = MrdCriteria(
-    name="CLL iwCLL 2018 uMRD4",
-    positivity=CitedThreshold(
-        Decimal("0.0001"),
-        Comparator.GE,
-        "CLL uMRD4",
-        "S17 Ringelstein-Harlev 2014",
-        "[V]; exactly 1e-4 positive [I]",
-    ),
-    negative_requires_events=CitedThreshold(
-        Decimal(200000), Comparator.GE, "CLL minimum sample", "S16 iwCLL 2018", "[R]"
-    ),
-    lod_events=CitedThreshold(Decimal(20), Comparator.GE, "M6", "S4/S5 applied to CLL", "[R]/[I]"),
-    lloq_events=CitedThreshold(Decimal(50), Comparator.GE, "M6", "S4/S5 applied to CLL", "[R]/[I]"),
-    target_sensitivity=CitedThreshold(Decimal("0.0001"), Comparator.LE, "CLL uMRD4", "S17", "[V]"),
-)
-
 _S8 = "S8 Kumar et al., Lancet Oncol 2016 (IMWG), flow MRD-negative"
 
-#: Myeloma (clinical-criteria.md §2.3): flow MRD-negative needs sensitivity 1 in 10^5; any
-#: clonal plasma-cell population at or above the LOD is MRD-positive.
-MM_IMWG2016 = MrdCriteria(
-    name="Myeloma IMWG 2016 NGF-MRD",
-    positivity=CitedThreshold(
-        Decimal(0), Comparator.GT, "IMWG MRD-positive", _S8, "[I] (any population >= LOD)"
-    ),
-    # 50 LLOQ events at 1e-5 need 5,000,000 events: derived from the M6 definition.
-    negative_requires_events=CitedThreshold(
-        Decimal(5000000), Comparator.GE, "IMWG flow MRD-negative", f"{_S8} with M6", "[V]/[I]"
-    ),
-    lod_events=CitedThreshold(Decimal(20), Comparator.GE, "M6", "S4/S5 applied to MM", "[R]/[I]"),
-    lloq_events=CitedThreshold(Decimal(50), Comparator.GE, "M6", "S4/S5 applied to MM", "[R]/[I]"),
-    target_sensitivity=CitedThreshold(Decimal("0.00001"), Comparator.LE, "IMWG", _S8, "[V]"),
-)
 
-CRITERIA: Mapping[str, MrdCriteria] = {
-    "AML": AML_ELN2021,
-    "ALL": ALL_MRD,
-    "CLL": CLL_IWCLL2018,
-    "MM": MM_IMWG2016,
-}
+def eln2021_parameters(params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ELN 2021 MRD rule set's parameters (its documented defaults, overridden by
+    ``params``): the one source of the M4 event minimum, the M5 threshold and the M6 LOD/LLOQ.
+
+    ``criteria/sets/eln2021_mrd.py`` declares them for the criteria engine; flow MRD reads the
+    same declaration, so a site that changes the M6 limit there changes ``flow mrd`` too."""
+    from trephine.criteria.engine import resolve_params
+    from trephine.criteria.sets import eln2021_mrd
+
+    return resolve_params(eln2021_mrd.MRD, params)
+
+
+def _events(value: object) -> Decimal:
+    return Decimal(int(Decimal(str(value))))
+
+
+def criteria_sets(params: Mapping[str, Any] | None = None) -> dict[str, MrdCriteria]:
+    """The flow MRD criteria sets by name (AML, ALL, CLL, MM), built from the ELN 2021 MRD rule
+    set's parameters (:func:`eln2021_parameters`; ``params`` overrides them by name).
+
+    The M6 LOD/LLOQ apply to every set (the other diseases' MFC-MRD documents do not define
+    their own; [R]/[I]); the event minimum of a negative in ALL and myeloma is derived from them
+    (LLOQ events at the target sensitivity)."""
+    p = eln2021_parameters(params)
+    lod, lloq = _events(p["mfc_lod_events"]), _events(p["mfc_lloq_events"])
+    min_cd45 = _events(p["mfc_min_cd45_events"])
+
+    def m6(source: str, tag: str) -> tuple[CitedThreshold, CitedThreshold]:
+        return (
+            CitedThreshold(lod, Comparator.GE, "M6", source, tag),
+            CitedThreshold(lloq, Comparator.GE, "M6", source, tag),
+        )
+
+    def needed(target: Decimal) -> Decimal:
+        # LLOQ events at the target sensitivity: derived from the M6 definition.
+        return Decimal(int(lloq / target))
+
+    # AML, ELN 2021 MRD recommendations (clinical-criteria.md §1.4, rules M4-M6).
+    aml_lod, aml_lloq = m6("S4/S5", "[R]")
+    aml = MrdCriteria(
+        name="AML ELN 2021 MFC-MRD",
+        positivity=CitedThreshold(
+            Decimal(str(p["mfc_threshold_pct"])) / 100,
+            Comparator.GE,
+            "M5",
+            _S4,
+            "[R] value; exactly 0.1 % positive [I]",
+        ),
+        negative_requires_events=CitedThreshold(
+            min_cd45, Comparator.GT, "M4", _S4, f"[V] (> {int(min_cd45):,} CD45+ events)"
+        ),
+        lod_events=aml_lod,
+        lloq_events=aml_lloq,
+        target_sensitivity=CitedThreshold(
+            lloq / min_cd45,
+            Comparator.LE,
+            "M6",
+            f"S4/S5 ({int(lloq)} / {int(min_cd45):,} = {format(lloq / min_cd45, '.0E').lower()})",
+            "[R]",
+        ),
+    )
+    # ALL (clinical-criteria.md §5): MRD failure >= 0.01 %; MRD CR needs sensitivity 1e-4.
+    all_target = Decimal("0.0001")
+    all_lod, all_lloq = m6("S4/S5 applied to ALL", "[R]/[I]")
+    all_ = MrdCriteria(
+        name="ALL MFC-MRD (ASH 2021 / Short 2019)",
+        positivity=CitedThreshold(Decimal("0.0001"), Comparator.GE, "ALL MRD failure", _S18, "[V]"),
+        negative_requires_events=CitedThreshold(
+            needed(all_target),
+            Comparator.GE,
+            "ALL MRD CR",
+            f"{_S18} with M6 sensitivity",
+            "[V]/[I]",
+        ),
+        lod_events=all_lod,
+        lloq_events=all_lloq,
+        target_sensitivity=CitedThreshold(all_target, Comparator.LE, "ALL MRD CR", _S18, "[V]"),
+    )
+    # CLL (clinical-criteria.md §4.3): uMRD4 < 1e-4; >= 200,000 leukocytes analysed.
+    cll_lod, cll_lloq = m6("S4/S5 applied to CLL", "[R]/[I]")
+    cll = MrdCriteria(
+        name="CLL iwCLL 2018 uMRD4",
+        positivity=CitedThreshold(
+            Decimal("0.0001"),
+            Comparator.GE,
+            "CLL uMRD4",
+            "S17 Ringelstein-Harlev 2014",
+            "[V]; exactly 1e-4 positive [I]",
+        ),
+        negative_requires_events=CitedThreshold(
+            Decimal(200000), Comparator.GE, "CLL minimum sample", "S16 iwCLL 2018", "[R]"
+        ),
+        lod_events=cll_lod,
+        lloq_events=cll_lloq,
+        target_sensitivity=CitedThreshold(
+            Decimal("0.0001"), Comparator.LE, "CLL uMRD4", "S17", "[V]"
+        ),
+    )
+    # Myeloma (clinical-criteria.md §2.3): flow MRD-negative needs sensitivity 1 in 10^5; any
+    # clonal plasma-cell population at or above the LOD is MRD-positive.
+    mm_target = Decimal("0.00001")
+    mm_lod, mm_lloq = m6("S4/S5 applied to MM", "[R]/[I]")
+    mm = MrdCriteria(
+        name="Myeloma IMWG 2016 NGF-MRD",
+        positivity=CitedThreshold(
+            Decimal(0), Comparator.GT, "IMWG MRD-positive", _S8, "[I] (any population >= LOD)"
+        ),
+        negative_requires_events=CitedThreshold(
+            needed(mm_target), Comparator.GE, "IMWG flow MRD-negative", f"{_S8} with M6", "[V]/[I]"
+        ),
+        lod_events=mm_lod,
+        lloq_events=mm_lloq,
+        target_sensitivity=CitedThreshold(mm_target, Comparator.LE, "IMWG", _S8, "[V]"),
+    )
+    return {"AML": aml, "ALL": all_, "CLL": cll, "MM": mm}
+
+
+#: The sets with the rule set's documented defaults (what a site that changed nothing gets).
+CRITERIA: Mapping[str, MrdCriteria] = criteria_sets()
+AML_ELN2021 = CRITERIA["AML"]
+ALL_MRD = CRITERIA["ALL"]
+CLL_IWCLL2018 = CRITERIA["CLL"]
+MM_IMWG2016 = CRITERIA["MM"]
 
 
 class MrdCall(StrEnum):

@@ -1,8 +1,8 @@
 """Density plots of a gating strategy: one figure per gate, with the gate drawn.
 
 Each figure shows the gate's *parent* population on the gate's own axes - compensated and
-transformed exactly as :func:`~trephine.analysis.flow.strategy.evaluate` sees them - so what is
-drawn is what is gated:
+transformed exactly as :func:`~trephine.analysis.flow.strategy.apply_strategy` sees them - so
+what is drawn is what is gated:
 
 * two-dimensional gates (rectangle, polygon, ellipse, quadrant, FlowJo's outside-of-region):
   a 2-D histogram with a logarithmic colour scale (the rare populations of an MRD tube stay
@@ -49,8 +49,8 @@ from trephine.analysis.flow.strategy import (
     EventSource,
     GatingResult,
     Strategy,
+    apply_strategy,
     dimension_values,
-    evaluate,
 )
 from trephine.analysis.flow.transforms import LinearTransform, Transform
 from trephine.errors import ValidationError
@@ -102,7 +102,7 @@ def plot_strategy(
     if fmt not in FORMATS:
         raise ValidationError("format", fmt, FORMATS)
     if result is None:
-        result = evaluate(strategy, events)
+        result = apply_strategy(strategy, events)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     wanted = [strategy.gate(g) for g in gate_ids] if gate_ids is not None else strategy.gates

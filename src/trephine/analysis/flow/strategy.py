@@ -4,7 +4,9 @@ A :class:`Strategy` holds gates (each with an id and a parent id), the transform
 (compensation) matrices they refer to by id. It is the model both the Gating-ML 2.0 reader/writer
 (:mod:`trephine.io.gatingml`) and a FlowJo workspace importer fill in.
 
-:func:`evaluate` computes every gate as a boolean mask over the events:
+:func:`apply_strategy` (the public name; "apply", not "evaluate", which is what
+:func:`trephine.criteria.engine.evaluate` does with a rule set) computes every gate as a
+boolean mask over the events:
 
 * a column is the values of one :class:`~trephine.analysis.flow.gates.Dimension` - channel,
   compensated, optionally ratio'd, transformed - and is computed once per
@@ -540,10 +542,10 @@ def dimension_values(
     return [cols.get(d, None) for d in dims]
 
 
-def evaluate(
+def apply_strategy(
     strategy: Strategy, events: EventSource, gate_ids: Iterable[str] | None = None
 ) -> GatingResult:
-    """Evaluate the strategy (or only ``gate_ids`` and what they depend on) on ``events``."""
+    """Apply the strategy (or only ``gate_ids`` and what they depend on) on ``events``."""
     order = strategy.order()
     if gate_ids is not None:
         wanted = set(gate_ids)

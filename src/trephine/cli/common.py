@@ -1,0 +1,190 @@
+"""What every ``trephine`` command shares: refusing, opening the database, who is acting.
+
+* :func:`fail` / :func:`refuse` - the one-line ``error: ...`` on stderr and the exit code
+  (2 for bad input, 1 for a database that cannot be reached). :func:`refuse` folds a message
+  onto one line (the flow and batch contract); :func:`fail` prints it as given.
+* :func:`message` - the text of a refusal. Services, importers, readers and ``batch/`` name
+  the *domain* field that is wrong (``specimen``, ``ruleset``, ``abnormal_gate``); the user
+  typed an option, so :data:`FLAGS` - the one field → flag map - puts the flag back.
+* :func:`refusals` - a ``with`` block turning Trephine's typed errors into the refusal and
+  echoing each distinct warning once.
+* :func:`open_database`, :func:`working`, :func:`default_actor`, :func:`shown_url`.
+
+Only the standard library, Typer and the error tree are imported at module level, so every
+command module may import this one without slowing ``trephine --help``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+
+from trephine.errors import ImportRejected, Severity, TrephineError, ValidationError
+
+if TYPE_CHECKING:
+    from trephine.store.database import Database, UnitOfWork
+
+#: The domain field a service, importer or reader names → the option the user typed.
+#: Only fields not located at a row of a file are mapped (those are columns, not options).
+FLAGS: dict[str, str] = {
+    "specimen": "--specimen",
+    "ruleset": "--ruleset",
+    "denominator_gate": "--denominator",
+    "abnormal_gate": "--abnormal",
+    "denominator_gate/abnormal_gate": "--denominator/--abnormal",
+    "marrow_gate": "--marrow-gate",
+    "min_marrow_percent": "--min-marrow-percent",
+    "criteria": "--criteria",
+    "sample": "--sample",
+    "specimen_map": "--specimens",
+    "output": "--out",
+    "memory_limit": "--memory-limit",
+    "scheduler": "--scheduler",
+    "workers": "--workers",
+    "unit": "--unit",
+    "lod": "--lod",
+    "lloq": "--lloq",
+    "assignment": "--set",
+    "inputs": "DIR_OR_GLOB",
+    "variant_file": "FILE",
+    "sample_sheet": "--samples",
+}
+
+
+def as_flags(exc: ValidationError) -> ValidationError:
+    """``exc`` naming the option instead of the domain field (itself when nothing maps)."""
+    flag = FLAGS.get(exc.field)
+    if flag is None or (exc.location is not None and exc.location.row is not None):
+        return exc
+    return ValidationError(flag, exc.value, exc.allowed, location=exc.location, reason=exc.reason)
+
+
+def message(exc: BaseException | str) -> str:
+    """The refusal text of ``exc``: typed errors with flags for fields, file errors by name."""
+    if isinstance(exc, ValidationError):
+        return str(as_flags(exc))
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def fail(reason: BaseException | str, code: int = 2) -> typer.Exit:
+    """Print ``error: REASON`` on stderr; return the exit to raise (``raise fail(...)``)."""
+    typer.echo(f"error: {message(reason)}", err=True)
+    return typer.Exit(code=code)
+
+
+def refuse(reason: BaseException | str) -> typer.Exit:
+    """:func:`fail` on one line, exit code 2 (the flow and batch contract)."""
+    return fail(one_line(message(reason)))
+
+
+def refuse_import(exc: Exception) -> NoReturn:
+    """Refuse with the first error of an :class:`ImportRejected` (and how many more)."""
+    if isinstance(exc, ImportRejected):
+        errors = [i for i in exc.issues if i.severity == Severity.ERROR]
+        more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
+        text = f"{errors[0].location}: {errors[0].message}{more}; nothing imported"
+        raise fail(text)
+    raise fail(message(exc).replace("\n", " "))
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Turn Trephine's typed errors into the one-line refusal; echo warnings as one line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except (TrephineError, OSError) as exc:
+            raise refuse(exc) from None
+        finally:
+            seen: set[str] = set()
+            for w in caught:
+                msg = one_line(str(w.message))
+                if msg not in seen and issubclass(w.category, UserWarning):
+                    seen.add(msg)
+                    typer.echo(f"warning: {msg}", err=True)
+
+
+DATABASE_HELP = "Database URL (default: TREPHINE_DATABASE_URL or sqlite:///trephine.db)."
+
+
+def shown_url(url: str) -> str:
+    """The database URL with any password masked, fit for a terminal or a log."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL has no password we could find either
+        return url
+
+
+def open_database(url: str | None, *, migrate: bool) -> Database:
+    """Open (and optionally migrate) the database; a bad URL or dead server is a clean error."""
+    import sqlalchemy.exc
+
+    from trephine.services import open_database as open_
+
+    try:
+        if not migrate:
+            _refuse_missing_sqlite_file(url)
+        database = open_(url)
+        if migrate:
+            database.upgrade()
+        elif database.current_revision() is None:
+            raise fail(
+                f"database {shown_url(database.url)} is not initialised; run `trephine init`"
+            )
+        return database
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise fail(f"database URL {url!r}: {exc}") from None
+    except sqlalchemy.exc.OperationalError as exc:
+        reason = "; ".join(line.strip() for line in str(exc.orig).strip().splitlines())
+        raise fail(f"cannot open the database: {reason}", code=1) from None
+
+
+def _refuse_missing_sqlite_file(url: str | None) -> None:
+    """Reading commands must not create an empty SQLite file as a side effect."""
+    from sqlalchemy.engine import make_url
+
+    from trephine.settings import get_settings
+
+    parsed = make_url(url or get_settings().database_url)
+    name = parsed.database
+    if parsed.get_backend_name() == "sqlite" and name not in (None, "", ":memory:"):
+        assert name is not None
+        if not Path(name).exists():
+            raise fail(f"database file {name} does not exist; run `trephine init`")
+
+
+@contextmanager
+def working(database: Database, actor: str) -> Iterator[UnitOfWork]:
+    """One unit of work on an opened ``database``, which is disposed of afterwards.
+
+    A refusal from the services (:class:`TrephineError`: unknown patient, illegal transition …)
+    becomes the one-line ``error:`` exit 2 instead of a traceback.
+    """
+    try:
+        with database.unit_of_work(actor) as uow:
+            yield uow
+    except TrephineError as exc:
+        raise fail(exc) from None
+    finally:
+        database.dispose()
+
+
+def default_actor() -> str:
+    """Who acts when no ``--actor``/``--as`` is given (``TREPHINE_CLI_USER``)."""
+    from trephine.settings import get_settings
+
+    return get_settings().cli_user
