@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from trephine.domain.results import (
+    AntigenStatus,
     BloodCount,
     CoreFindings,
+    FlowMRD,
     InfectionOutcome,
     InfectionTest,
     InfectionTestType,
@@ -40,6 +42,7 @@ ROWS = [
     "EX24-0002,infection_test,1,test,acid-fast stain,,,,verified",
     "EX24-0002,infection_test,1,outcome,positive,,,,verified",
     "EX24-0002,infection_test,1,organism,Mycobacterium tuberculosis complex,,,,verified",
+    "EX24-0004,flow_mrd,,cd19_on_blasts,negative,,,,verified",
 ]
 
 
@@ -66,6 +69,8 @@ def test_issue13_fields_import(database: Database, example_dir: Path) -> None:
     (test,) = [v for v in stored if isinstance(v, InfectionTest)]
     assert test.test is InfectionTestType.ACID_FAST_STAIN
     assert test.outcome is InfectionOutcome.POSITIVE
+    (flow,) = [v for v in stored if isinstance(v, FlowMRD)]
+    assert flow.cd19_on_blasts is AntigenStatus.NEGATIVE
 
 
 def test_unknown_infection_test_is_refused_naming_the_choices(

@@ -261,7 +261,8 @@ def summary(value: ResultValue) -> str:
                 if value.mrd.lloq is None
                 else f"LLOQ {value.mrd.lloq.normalize()} {value.mrd.unit}"
             )
-            return _join((str(value.mrd), events, lloq))
+            cd19 = None if value.cd19_on_blasts is None else f"CD19 {value.cd19_on_blasts}"
+            return _join((str(value.mrd), events, lloq, cd19))
         case MolecularMRD():
             sens = None if value.sensitivity is None else f"sensitivity {value.sensitivity}"
             return _join((str(value.ratio), sens))

@@ -415,6 +415,14 @@ def _fields(obj: object) -> dict[str, object]:
 # ------------------------------------------------------------------------------- MRD
 
 
+class AntigenStatus(StrEnum):
+    """Antigen expression on the abnormal (blast) population, e.g. CD19 after CD19 CAR-T."""
+
+    POSITIVE = "positive"
+    DIM = "dim"
+    NEGATIVE = "negative"
+
+
 class FlowMethod(StrEnum):
     LAIP = "LAIP"
     DFN = "DfN"
@@ -436,6 +444,8 @@ class FlowMRD:
     events_acquired: int | None = None
     abnormal_events: int | None = None
     panel: str | None = None
+    #: CD19 on the abnormal population (relapse after CD19 CAR-T: CD19-negative escape).
+    cd19_on_blasts: AntigenStatus | None = None
     # Provenance of a computed result (``trephine flow mrd --specimen``): quantification flags
     # (too few events, haemodilution …), the FCS file's name and SHA-256, and the SHA-256 of the
     # gating document, so a stored MRD value can be traced to exactly what produced it.

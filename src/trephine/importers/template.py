@@ -234,6 +234,7 @@ RESULT_FIELDS: Mapping[r.ResultKind, Mapping[str, ResultField]] = MappingProxyTy
             "events_acquired": _of("events_acquired", FieldType.INTEGER),
             "abnormal_events": _of("abnormal_events", FieldType.INTEGER),
             "panel": _of("panel", FieldType.TEXT),
+            "cd19_on_blasts": _of("cd19_on_blasts", FieldType.CHOICE, r.AntigenStatus),
         },
         r.ResultKind.MOLECULAR_MRD: {
             "marker": _of("marker", FieldType.TEXT),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from trephine.demo.builder import Builder, aplastic_nadir, residual_cells, with_reticulocytes
-from trephine.demo.values import blood_count, days_after
+from trephine.demo.values import blood_count, days_after, dec, pct_of
 from trephine.domain.patient import Disease
 from trephine.domain.procedure import Indication
-from trephine.domain.results import CellClass
+from trephine.domain.results import FERRITIN, PNH_CLONE, BloodCount, CellClass, IronStudies
 from trephine.domain.therapy import Intensity, TherapyIntent
 
 
@@ -47,7 +47,9 @@ def aplastic_anemia(b: Builder) -> None:
         )
         counts = with_reticulocytes(counts)
         if months == 6:
-            b.blood(days_after(start, 30 * months), counts)
+            # Iron status with the 6-month count (issue 13 §3), from values already drawn.
+            iron = IronStudies(ferritin=FERRITIN.quantity(dec(900 if responder else 2400, 0)))
+            b.blood(days_after(start, 30 * months), counts, iron)
         else:
             on = days_after(start, 30 * months + r.randint(-5, 5))
             cells = {CellClass.LYMPHOCYTE: r.uniform(15, 35) if responder else r.uniform(40, 60)}
@@ -60,3 +62,9 @@ def aplastic_anemia(b: Builder) -> None:
                 counts=counts,
                 core_extra=residual_cells(cells),
             )
+    # A PNH clone appears after immunosuppression in some (clonal evolution, BSH 2016).
+    if r.random() < 0.25:
+        b.blood(
+            days_after(start, 390 + r.randint(0, 30)),
+            BloodCount(pnh_clone=pct_of(PNH_CLONE, r.uniform(1, 15))),
+        )

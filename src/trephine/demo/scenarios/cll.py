@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from trephine.demo.builder import Builder, recovered_counts
-from trephine.demo.values import blood_count, days_after, pct_of
+from trephine.demo.values import blood_count, days_after, dec, pct_of
+from trephine.domain import quantity as q
 from trephine.domain.patient import Classification, Disease, GeneticStatus
 from trephine.domain.procedure import Indication
-from trephine.domain.results import INFILTRATE, CellClass
+from trephine.domain.results import INFILTRATE, BloodCount, CellClass
 from trephine.domain.therapy import Intensity, TherapyIntent
 
 
@@ -29,8 +32,11 @@ def cll(b: Builder) -> None:
         blasts=0.5,
         cells={CellClass.LYMPHOCYTE: lymph0},
         cellularity=r.uniform(60, 90),
-        counts=blood_count(r.uniform(2.0, 5.0), r.uniform(80, 160), r.uniform(10, 12.5)),
+        counts=_with_lymphocytes(
+            blood_count(r.uniform(2.0, 5.0), r.uniform(80, 160), r.uniform(10, 12.5)), lymph0 * 0.6
+        ),
         core_extra={
+            "lymphoid_nodules": True,
             "infiltrate_type": "CLL, diffuse and nodular",
             "infiltrate": pct_of(INFILTRATE, lymph0, 0),
         },
@@ -54,6 +60,18 @@ def cll(b: Builder) -> None:
         blasts=0.5,
         cells={CellClass.LYMPHOCYTE: r.uniform(8, 18) if umrd else r.uniform(20, 35)},
         cellularity=r.uniform(30, 50),
-        counts=recovered_counts(b),
+        counts=_with_lymphocytes(recovered_counts(b), 1.4 if umrd else 6.5),
+        core_extra={"lymphoid_nodules": not umrd},
         extra=(b.flow(None if umrd else r.uniform(0.02, 0.5), events=500_000),),
+    )
+
+
+def _with_lymphocytes(counts: BloodCount, alc: float) -> BloodCount:
+    """The count with its absolute lymphocyte count (iwCLL follows it), WBC raised to hold it.
+    Derived from values already drawn, so no other synthetic value changes."""
+    wbc = counts.wbc.value if counts.wbc is not None and counts.wbc.value is not None else 0
+    return replace(
+        counts,
+        alc=q.LYMPHOCYTES_ABS.quantity(dec(alc, 1)),
+        wbc=q.WBC.quantity(wbc + dec(alc, 1)),
     )

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from trephine.demo.builder import Builder, recovered_counts
-from trephine.demo.values import blood_count, days_after
+from trephine.demo.values import blood_count, days_after, dec, pct_of
 from trephine.domain.patient import Disease, GeneticStatus, Sex
 from trephine.domain.procedure import Indication
-from trephine.domain.results import Karyotype
+from trephine.domain.results import (
+    CD19_COUNT,
+    CD19_PERCENT,
+    AntigenStatus,
+    BloodCount,
+    Karyotype,
+)
 from trephine.domain.therapy import CarTInfusion, Intensity, TherapyIntent
 
 
@@ -113,3 +121,36 @@ def car_t(b: Builder) -> None:
         counts=blood_count(r.uniform(0.4, 1.5), r.uniform(40, 120), r.uniform(8.5, 10.5)),
         extra=(b.flow(None if remission else r.uniform(5, 30)),),
     )
+    if not remission:
+        return
+    # Blood B cells after CD19 CAR-T (spec §5): aplasia kept (≤ 1 % and ≤ 100/µL) at day 60; by
+    # day 90 about a third lose it (> 1 % or > 100/µL) and relapse later, half of them with
+    # CD19-negative blasts (antigen escape).
+    lost = r.random() < 0.35
+    for day, aplasia in ((60, True), (90, not lost), (120, not lost)):
+        pct, count = (
+            (r.uniform(0, 0.8), r.uniform(0, 40))
+            if aplasia
+            else (
+                r.uniform(3, 12),
+                r.uniform(150, 450),
+            )
+        )
+        b.blood(
+            days_after(infusion, day + r.randint(-3, 3)),
+            BloodCount(
+                cd19_percent=pct_of(CD19_PERCENT, pct),
+                cd19_count=CD19_COUNT.quantity(dec(count, 0)),
+            ),
+        )
+    if lost:
+        flow = b.flow(r.uniform(10, 50))
+        escape = AntigenStatus.NEGATIVE if r.random() < 0.5 else AntigenStatus.POSITIVE
+        b.marrow(
+            days_after(infusion, r.randint(150, 200)),
+            Indication.SUSPECTED_RELAPSE,
+            blasts=r.uniform(15, 60),
+            cellularity=r.uniform(50, 85),
+            counts=blood_count(r.uniform(0.5, 1.5), r.uniform(40, 110), r.uniform(8, 11)),
+            extra=(replace(flow, cd19_on_blasts=escape),),
+        )

@@ -7,8 +7,11 @@ from trephine.demo.values import blood_count, days_after, dec, pct_of
 from trephine.domain.patient import Disease, GeneticStatus, Sex
 from trephine.domain.procedure import Indication
 from trephine.domain.results import (
+    FERRITIN,
     RING_SIDEROBLASTS,
+    TRANSFERRIN_SATURATION,
     FibrosisGrade,
+    IronStudies,
     Karyotype,
     Lineage,
     ResultValue,
@@ -74,4 +77,15 @@ def mds_hma(b: Builder) -> None:
             if better
             else blood_count(r.uniform(0.4, 1.2), r.uniform(20, 80), r.uniform(7.5, 9.0)),
             core_extra={"dysplasia": dysplasia},
+            # Iron status (issue 13 §3): ferritin high once transfusion dependent.
+            blood_extra=()
+            if cycle == 4
+            else (
+                IronStudies(
+                    ferritin=FERRITIN.quantity(dec(650 if better else 1850, 0)),
+                    transferrin_saturation=TRANSFERRIN_SATURATION.quantity(
+                        dec(38 if better else 71, 0)
+                    ),
+                ),
+            ),
         )

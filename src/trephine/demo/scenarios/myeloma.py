@@ -41,6 +41,9 @@ def myeloma(b: Builder) -> None:
         cellularity=r.uniform(50, 85),
         counts=blood_count(r.uniform(1.8, 4.0), r.uniform(120, 260), r.uniform(8.5, 11.0)),
         core_extra={
+            # kappa-restricted: clonal by IHC (IMWG: > 4:1 on >= 100 plasma cells)
+            "plasma_cell_kappa_lambda": dec(25, 0),
+            "plasma_cells_assessed": 300,
             "infiltrate_type": "plasma cells, CD138+, kappa-restricted",
             "infiltrate": pct_of(INFILTRATE, pc0 + r.uniform(-5, 10), 0),
         },
@@ -98,6 +101,11 @@ def myeloma(b: Builder) -> None:
         cells={CellClass.PLASMA_CELL: r.uniform(0.5, 2) if mrd_neg else r.uniform(2, 6)},
         cellularity=r.uniform(30, 55),
         counts=recovered_counts(b),
+        # Marrow plasma-cell clonality by IHC (sCR needs none): polyclonal once MRD-negative.
+        core_extra={
+            "plasma_cell_kappa_lambda": dec(1.4 if mrd_neg else 9.5, 1),
+            "plasma_cells_assessed": 200,
+        },
         extra=(b.flow(None if mrd_neg else r.uniform(0.002, 0.05), events=3_000_000),),
         blood_extra=(
             _paraprotein(0, 0, r.uniform(10, 18), r.uniform(9, 14), False)
@@ -112,6 +120,11 @@ def myeloma(b: Builder) -> None:
         cells={CellClass.PLASMA_CELL: r.uniform(0.3, 1.5) if mrd_neg else r.uniform(3, 12)},
         cellularity=r.uniform(30, 55),
         counts=recovered_counts(b),
+        # Marrow plasma-cell clonality by IHC (sCR needs none): polyclonal once MRD-negative.
+        core_extra={
+            "plasma_cell_kappa_lambda": dec(1.4 if mrd_neg else 9.5, 1),
+            "plasma_cells_assessed": 200,
+        },
         extra=(b.flow(None if mrd_neg else r.uniform(0.05, 1.0), events=3_000_000),),
         blood_extra=(
             _paraprotein(0, 0, r.uniform(10, 18), r.uniform(9, 14), False)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from trephine.demo.builder import Builder, recovered_counts
 from trephine.demo.scenarios.aml import aml_intensive
 from trephine.demo.scenarios.mds import mds_hma
-from trephine.demo.values import days_after, pct_of
+from trephine.demo.values import days_after, dec, pct_of
+from trephine.domain import quantity as q
 from trephine.domain.procedure import Indication
-from trephine.domain.results import DONOR_PERCENT, Chimerism, ChimerismLineage
+from trephine.domain.results import DONOR_PERCENT, BloodCount, Chimerism, ChimerismLineage
 from trephine.domain.therapy import DonorType, Intensity, Transplant
 
 
@@ -53,3 +54,23 @@ def post_transplant(b: Builder) -> None:
             )
         else:
             b.blood(when, whole, t_cells)
+    # Daily counts to day +25 (engraftment, ASTCT / CIBMTR): ANC below 0.5 until day 11–20,
+    # platelets transfused every third day until they recover a few days later.
+    anc_day = r.randint(11, 20)
+    plt_day = anc_day + r.randint(2, 8)
+    for day in range(1, 26):
+        anc = (
+            r.uniform(0.01, 0.3)
+            if day < anc_day
+            else min(0.55 + 0.25 * (day - anc_day) + r.uniform(0, 0.3), 4.0)
+        )
+        plt = r.uniform(6, 18) if day < plt_day else 21 + 6 * (day - plt_day) + r.uniform(0, 5)
+        b.blood(
+            days_after(transplant, day),
+            BloodCount(
+                anc=q.ANC.quantity(dec(anc, 2)),
+                platelets=q.PLATELETS.quantity(dec(plt, 0)),
+                hemoglobin=q.HEMOGLOBIN.quantity(dec(r.uniform(7.5, 10), 1)),
+                platelet_transfusion=True if day < plt_day and day % 3 == 0 else None,
+            ),
+        )
