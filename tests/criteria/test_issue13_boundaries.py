@@ -495,3 +495,11 @@ def test_missing_counts_are_named_not_guessed() -> None:
 )
 def test_mds_type_abnormalities_from_iscn(iscn: str, found: list[str]) -> None:
     assert mds_type_abnormalities(iscn) == found
+
+
+def test_aa_no_response_names_its_reason() -> None:
+    out = _run("AA-IST-RESPONSE", {**AA_SEVERE, "transfusion_independent": False})
+    evidence = out["explanation"]["response"]["evidence"]
+    assert {"input": "transfusion_independent", "value": False} in [
+        {"input": e["input"], "value": e["value"]} for e in evidence
+    ]

@@ -135,7 +135,11 @@ RESPONSE = RuleSet(
         Rule(
             "AA-NR-SAA",
             "NO_RESPONSE",
-            is_("baseline_severe", True),
+            # The reason is recorded: still transfusion dependent, or still ≥ 2 severe counts.
+            AllOf(
+                is_("baseline_severe", True),
+                AnyOf(is_("transfusion_independent", False), _SEVERE_COUNTS),
+            ),
             Citation(BSH, "none (severe AA): still severe or transfusion dependent", Tag.RECALLED),
         ),
         Rule(
