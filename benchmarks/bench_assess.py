@@ -7,10 +7,10 @@ What is measured (one process, same run):
 1. **load**: every patient's signed-out results, therapy lines and specimens read from a
    SQLite database holding the seeded synthetic demo cohort (``load_all_inputs``: five queries,
    each result decoded and re-validated into its domain dataclass).
-2. **evaluate stored inputs** (the claim): the loaded AML patients' inputs mapped onto timeline
-   observations (``timepoints``) and assessed in date order (``assess_timeline``: baseline,
-   ELN 2022 response/relapse/landmark, ELN 2021 MRD, MRD relapse, chimerism, alerts), patients
-   taken round-robin until at least 100,000 assessments have been produced.
+2. **evaluate stored inputs** (the claim): the loaded AML patients' inputs mapped onto time
+   points (``timepoints``) and assessed in date order (``trephine.assess.aml.assess_points``:
+   baseline, ELN 2022 response/relapse/landmark, ELN 2021 MRD, MRD relapse, chimerism, alerts),
+   patients taken round-robin until at least 100,000 assessments have been produced.
 3. **baseline** (named: *engine only*): the criteria engine alone evaluating the ELN 2022
    response rule set on the same stored marrows' facts, 100,000 times — what the timeline costs
    on top of the bare rule evaluation.
@@ -59,12 +59,13 @@ def main() -> None:
 
     from decimal import Decimal
 
+    from trephine.assess.aml import assess_points
+    from trephine.assess.timepoints import ObservationKind, timepoints
     from trephine.criteria.cases import AML_SPECS, AML_STRUCT, build_facts
     from trephine.criteria.engine import evaluate
     from trephine.criteria.sets import eln2022_aml
-    from trephine.criteria.timeline import ObservationKind, assess_timeline
     from trephine.services import open_database
-    from trephine.services.assess_mapping import load_all_inputs, timepoints
+    from trephine.services.assessments import load_all_inputs
 
     path = HERE / "work" / f"assess-cohort-{args.patients}-{args.seed}.db"
     if not path.exists():
@@ -82,14 +83,14 @@ def main() -> None:
     n_results = sum(len(p.results) for p in inputs.values())
 
     # One untimed pass (imports, caches), which also counts the assessments per patient.
-    per_patient = [len(assess_timeline(timepoints(p)).assessments) for p in aml]
+    per_patient = [len(assess_points(timepoints(p)).calls) for p in aml]
     cohort_calls = sum(per_patient)
 
     gc.collect()
     produced = evaluated_patients = 0
     c0, t0 = time.process_time(), time.perf_counter()
     for p in itertools.cycle(aml):
-        produced += len(assess_timeline(timepoints(p)).assessments)
+        produced += len(assess_points(timepoints(p)).calls)
         evaluated_patients += 1
         if produced >= args.target:
             break

@@ -1,5 +1,5 @@
 """Hypothesis properties: better markers never worsen a call; outputs stay in their enums;
-the order in which observations are given never changes a timeline."""
+the order in which time points are given never changes an AML assessment."""
 
 from __future__ import annotations
 
@@ -10,17 +10,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from trephine.assess.aml import assess_points
+from trephine.assess.timepoints import Intensity, ObservationKind, TherapyContext, TimePoint
 from trephine.criteria.engine import evaluate
 from trephine.criteria.model import InputKind, InputSpec, RuleSet
 from trephine.criteria.registry import rulesets
 from trephine.criteria.sets import eln2022_aml, imwg2016_mm, iwg2023_mds
-from trephine.criteria.timeline import (
-    Intensity,
-    ObservationKind,
-    TherapyContext,
-    TimepointInput,
-    assess_timeline,
-)
 
 SETTINGS = settings(max_examples=150, deadline=None)
 
@@ -155,10 +150,10 @@ def test_every_output_is_a_member_of_its_enum(data: st.DataObject) -> None:
 
 
 @st.composite
-def observations(draw: st.DrawFn) -> list[TimepointInput]:
+def observations(draw: st.DrawFn) -> list[TimePoint]:
     start = dt.date(2025, 1, 1)
     points = [
-        TimepointInput(
+        TimePoint(
             start,
             ObservationKind.MARROW,
             {"bm_blasts_pct": draw(dec("20", "90", 0))},
@@ -192,18 +187,18 @@ def observations(draw: st.DrawFn) -> list[TimepointInput]:
             therapy = None
         else:
             values, therapy = {"donor_pct": draw(dec("50", "100", 0))}, None
-        points.append(TimepointInput(day, kind, values, therapy, tissue="BM"))
+        points.append(TimePoint(day, kind, values, therapy, tissue="BM"))
     return points
 
 
 @settings(max_examples=80, deadline=None)
 @given(observations(), st.randoms(use_true_random=False))
 def test_timeline_ignores_the_order_observations_are_given(
-    points: list[TimepointInput], rnd: Any
+    points: list[TimePoint], rnd: Any
 ) -> None:
     shuffled = list(points)
     rnd.shuffle(shuffled)
-    assert assess_timeline(shuffled) == assess_timeline(points)
+    assert assess_points(shuffled) == assess_points(points)
 
 
 JSON_JUNK = st.one_of(

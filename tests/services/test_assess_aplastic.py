@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from assess_case import D0, biopsy, diff
+from trephine.assess.registry import choose
 from trephine.domain import Patient, Sex
 from trephine.domain import quantity as q
 from trephine.domain.patient import Diagnosis, Disease
@@ -85,7 +86,7 @@ def test_severity_per_marrow_with_evidence_and_missing_inputs(database: Database
     assert shown["anc"] == ("1.6", False) and shown["plt"] == ("90", False)
     assert shown["retic_abs"] == ("85", False)
     assert {"anc", "plt"} <= set(no_counts.missing_inputs)
-    assert r.alerts == () and r.timeline.best_response is None
+    assert r.alerts == () and r.computed.best_response is None
     assert run(database).new_assessments == 0  # idempotent
 
 
@@ -120,7 +121,7 @@ def test_manual_count_uses_the_20_threshold_and_cellularity_25_to_50_needs_resid
 
 
 def test_ruleset_alias_and_reticulocyte_validation() -> None:
-    assert assessments.choose_ruleset((), "AA") == "AA-Camitta/BSH"
+    assert choose((), "AA").name == "AA-Camitta/BSH"
     assert counts("0.1", "8", "12").reticulocytes == q.RETICULOCYTES_ABS.parse("12")
     # 12 000 /µL is 12 x10^9/L: converted at ingestion like the other counts.
     assert q.RETICULOCYTES_ABS.parse("12000", "/uL").value == Decimal("12.000")

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trephine.criteria.timeline import assess_timeline
+from trephine.assess import aml
+from trephine.assess.inputs import PatientInputs, SpecimenFacts
 from trephine.demo import generate_cohort
 from trephine.domain.patient import Disease
-from trephine.services.assess_mapping import PatientInputs, SpecimenFacts, timepoints
 from trephine.services.views import StoredResult
 from trephine.workflow import ResultState
 
@@ -60,7 +60,7 @@ COHORT = _inputs()
 
 
 def keys(inputs: PatientInputs) -> list[tuple[str, ...]]:
-    return sorted(a.key() for a in assess_timeline(timepoints(inputs)).assessments)
+    return sorted(a.key() for a in aml.assess(inputs, {}).calls)
 
 
 @pytest.mark.skipif(not COHORT, reason="no AML patient in the synthetic sample")

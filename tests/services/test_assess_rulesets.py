@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from sqlalchemy import update
+
 from assess_case import D0, biopsy, blood, diff
 from trephine.domain import Patient, Sex
 from trephine.domain import quantity as q
@@ -25,9 +27,10 @@ from trephine.domain.results import (
     Paraprotein,
     PlasmacytomaStatus,
 )
-from trephine.services import assessments
+from trephine.services import alerts, assessments
 from trephine.services import patients as patient_service
 from trephine.store.database import Database
+from trephine.store.tables import AlertRow
 
 
 def flow(events: int, abnormal: int | None, *, lloq: str = "0.005") -> FlowMRD:
@@ -56,7 +59,7 @@ def test_all_mrd_negative_then_failure_raises_conversion(database: Database) -> 
     biopsy(database, 30, 1, [("A", diff(5)), ("A", flow(1_000_000, None))])
     biopsy(database, 90, 2, [("A", diff(5)), ("A", flow(1_000_000, 500))])  # 0.05 %
     r = run(database)
-    assert r.ruleset == "ALL-MRD-2021"
+    assert r.ruleset == "ALL-MRD"
     calls = [(s.assessment.assessed_on, s.assessment.category) for s in r.assessments]
     assert calls == [
         (D0 + dt.timedelta(days=30), "MRD_CR"),
@@ -66,6 +69,25 @@ def test_all_mrd_negative_then_failure_raises_conversion(database: Database) -> 
         (D0 + dt.timedelta(days=90), "MRD_CONVERSION")
     ]
     assert run(database).new_assessments == 0
+
+
+def test_an_alert_stored_under_the_former_all_name_is_still_the_same_alert(
+    database: Database,
+) -> None:
+    # Earlier versions stored ALL alerts under "ALL-MRD-2021" (the edition); the one name is now
+    # "ALL-MRD". Re-assessing must neither raise the alert again nor withdraw the stored one.
+    patient(database, Disease.ALL)
+    biopsy(database, 0, 0, [("A", diff(300))])
+    biopsy(database, 30, 1, [("A", diff(5)), ("A", flow(1_000_000, None))])
+    biopsy(database, 90, 2, [("A", diff(5)), ("A", flow(1_000_000, 500))])
+    (alert,) = run(database).alerts
+    with database.unit_of_work("t") as uow:
+        uow.session.execute(update(AlertRow).values(ruleset="ALL-MRD-2021"))
+    again = run(database)
+    assert (again.new_alerts, again.withdrawn_alerts) == (0, ())
+    with database.unit_of_work("t") as uow:
+        (listed,) = alerts.list_alerts(uow, patient="P1")
+    assert (listed.id, listed.ruleset, listed.open) == (alert.id, "ALL-MRD", True)
 
 
 def test_cll_mrd_at_the_uMRD4_threshold(database: Database) -> None:
@@ -100,7 +122,7 @@ def test_mds_response_names_what_is_missing(database: Database) -> None:
     evidence = {e["input"]: e["value"] for e in first.assessment.evidence}
     assert evidence["baseline_bm_blasts_pct"] == "12" and evidence["bm_blasts_pct"] == "2"
     assert second.assessment.category == "CR" and second.assessment.missing_inputs == ()
-    assert r.timeline.best_response == "CR"
+    assert r.computed.best_response == "CR"
 
 
 def pp(
@@ -176,7 +198,7 @@ def test_myeloma_vgpr_then_cr_with_flow_mrd_negative_at_ten_to_the_minus_five(
     assert ("response", "CR") in calls
     assert ("mrd", "FLOW_MRD_NEGATIVE") in calls
     assert all(c != "PD" for _, c in calls) and r.alerts == ()
-    assert r.timeline.best_response == "CR"
+    assert r.computed.best_response == "CR"
 
 
 def test_myeloma_progression_from_the_nadir_raises_an_alert(database: Database) -> None:

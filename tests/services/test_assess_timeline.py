@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from assess_case import D0, at, biopsy, diff, marrow_items, seed_aml_patient
-from trephine.criteria.timeline import TimelineResult, TimepointInput, assess_timeline
+from trephine.assess import aml as aml_rules
+from trephine.assess.call import Calls
+from trephine.assess.inputs import PatientInputs
 from trephine.domain import Patient, Procedure, Sex, Site, Specimen, SpecimenType
 from trephine.domain.patient import Diagnosis, Disease
 from trephine.errors import Conflict, CriteriaNotApplicable, ValidationError
@@ -42,7 +44,7 @@ def test_relapse_and_mrd_conversion_raise_stored_alerts(aml: Database) -> None:
     biopsy(aml, 90, 2, marrow_items(2, mrd="0.5"))  # still CR by morphology, NPM1 positive
     biopsy(aml, 150, 3, marrow_items(40))  # 40/500 = 8 % blasts: relapse
     first = run(aml)
-    assert first.ruleset == assessments.AML_TIMELINE
+    assert first.ruleset == "ELN2022+ELN2021"
     assert calls(first, "baseline") == [(D0, "BASELINE")]
     baseline = next(s for s in first.assessments if s.call_kind == "baseline")
     assert baseline.assessment.evidence[0]["value"] == "62"
@@ -76,10 +78,10 @@ def test_rerun_is_idempotent(aml: Database) -> None:
 def test_new_edition_adds_rows_and_keeps_the_old(aml: Database) -> None:
     first = run(aml)
 
-    def next_edition(points: list[TimepointInput], params: Mapping[str, Any]) -> TimelineResult:
-        result = assess_timeline(points, params)
-        renamed = tuple(replace(a, edition=a.edition + "-rev1") for a in result.assessments)
-        return replace(result, assessments=renamed)
+    def next_edition(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
+        result = aml_rules.assess(inputs, params)
+        renamed = tuple(replace(c, edition=c.edition + "-rev1") for c in result.calls)
+        return replace(result, calls=renamed)
 
     second = run(aml, evaluator=next_edition)
     assert second.new_assessments == len(first.assessments)
@@ -152,7 +154,7 @@ def test_ruleset_choice(aml: Database) -> None:
 
 
 def test_bulk_loader_matches_the_per_patient_loader(aml: Database) -> None:
-    from trephine.services.assess_mapping import load_all_inputs, load_inputs
+    from trephine.services.assessments import load_all_inputs, load_inputs
 
     biopsy(aml, 90, 2, marrow_items(3, mrd="0.5"))
     with aml.unit_of_work("t") as uow:

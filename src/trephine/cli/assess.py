@@ -35,14 +35,14 @@ def _open_current(url: str | None) -> Database:
 
 
 def _run_json(run: AssessRun) -> dict[str, Any]:
-    from trephine.services.assessments import alert_dict, assessment_dict
+    from trephine.present.assessments import alert_dict, assessment_dict
 
-    baseline = run.timeline.baseline_bm_blasts_pct
+    baseline = run.computed.baseline_bm_blasts_pct
     return {
         "patient": run.patient_id,
         "ruleset": run.ruleset,
         "baseline_bm_blasts_pct": None if baseline is None else str(baseline),
-        "best_response": run.timeline.best_response,
+        "best_response": run.computed.best_response,
         "results_used": list(run.results_used),
         "new_assessments": run.new_assessments,
         "new_alerts": run.new_alerts,
@@ -93,7 +93,7 @@ def assess(
     patient_id: str | None = typer.Argument(None, help="The patient's research id."),
     all_patients: bool = typer.Option(False, "--all", help="Assess every patient."),
     ruleset: str | None = typer.Option(
-        None, "--ruleset", help="Override the rule set chosen by diagnosis (e.g. ELN2022)."
+        None, "--ruleset", help="Override the rule set chosen by diagnosis (e.g. ELN2022+ELN2021)."
     ),
     as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
     actor: str | None = typer.Option(None, "--actor", help="Who runs it (audit trail)."),
@@ -192,8 +192,8 @@ def list_alerts(
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Open alerts, newest first."""
+    from trephine.present.assessments import alert_dict
     from trephine.services import alerts
-    from trephine.services.assessments import alert_dict
 
     with working(_open_current(database_url), default_actor()) as uow:
         rows = alerts.list_alerts(uow, patient=patient_id, open_only=not include_acknowledged)

@@ -5,7 +5,5 @@ Pure: no I/O, no database. Entry points:
 - :func:`trephine.criteria.engine.evaluate` — one rule set on a dict of facts.
 - :func:`trephine.criteria.cases.evaluate_case` — one case in the ``clinical-cases.json``
   format (what ``trephine criteria evaluate`` runs).
-- :func:`trephine.criteria.timeline.assess_timeline` — a patient's dated observations
-  (what ``trephine assess`` calls).
 - :func:`trephine.criteria.cases.register` — add a ruleset string (built-ins use it too).
 """

@@ -19,7 +19,7 @@ from difflib import get_close_matches
 from typing import Any
 
 from trephine.criteria.engine import evaluate, resolve_params
-from trephine.criteria.model import Assessment, Fact, InputKind, InputSpec, RuleSet
+from trephine.criteria.model import Evaluation, Fact, InputKind, InputSpec, RuleSet
 from trephine.criteria.series import (
     MmMrdPoint,
     MrdSample,
@@ -58,9 +58,9 @@ class CaseResult:
     explanation: dict[str, JSON] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
 
-    def put(self, key: str, value: JSON, why: Assessment | SeriesStep | dict[str, JSON]) -> None:
+    def put(self, key: str, value: JSON, why: Evaluation | SeriesStep | dict[str, JSON]) -> None:
         self.outputs[key] = value
-        if isinstance(why, Assessment):
+        if isinstance(why, Evaluation):
             self.explanation[key] = why.explanation()
             self.add_flags(why.flags)
         elif isinstance(why, SeriesStep):
@@ -303,7 +303,7 @@ def plain(value: JSON) -> JSON:
     return value
 
 
-def run(rs: RuleSet, facts: Mapping[str, Fact | None], params: Mapping[str, JSON]) -> Assessment:
+def run(rs: RuleSet, facts: Mapping[str, Fact | None], params: Mapping[str, JSON]) -> Evaluation:
     """Evaluate with the case params that belong to this rule set."""
     own = {p.name for p in rs.params}
     return evaluate(rs, facts, {k: v for k, v in params.items() if k in own})
@@ -573,7 +573,7 @@ COMBINE_ORDER = (
 
 def mrd_status(
     raw: JSON, where: str, params: Mapping[str, JSON], hemodilute: bool | None
-) -> tuple[str, list[Assessment]]:
+) -> tuple[str, list[Evaluation]]:
     """MRD status of one result or several (any positive wins; negative only if all are) [I]."""
     if raw is None:
         return "UNKNOWN", []
@@ -760,7 +760,7 @@ def _aml_response(name: str, rs: RuleSet, mrd_suffix: tuple[str, ...]) -> Evalua
         if best in eln2022_aml.CR_FAMILY and relapse_inputs & set(raw):
             result.put("relapse", *_relapse(raw, facts, params, where))
         if has_mrd or "bm_blasts_pct" in raw:
-            why: Assessment | dict[str, JSON]
+            why: Evaluation | dict[str, JSON]
             if not mrd_assessments:
                 why = {
                     "rule": None,
@@ -802,7 +802,7 @@ def _relapse(
     facts: Mapping[str, Fact | None],
     params: Mapping[str, JSON],
     where: str,
-) -> tuple[str, Assessment]:
+) -> tuple[str, Evaluation]:
     dates: list[dt.date] = []
     for i, sample in enumerate(seq(raw, "pb_blast_samples", where)):
         swhere = f"{where}.pb_blast_samples[{i}]"
@@ -830,7 +830,7 @@ def _landmark(
     history: Mapping[str, JSON],
     params: Mapping[str, JSON],
     where: str,
-) -> tuple[str, Assessment]:
+) -> tuple[str, Evaluation]:
     facts = _therapy(raw, where)
     best = history.get("best_response")
     # Refractory = no CR/CRh/CRi *at* the landmark (ELN 2022): the marrow being assessed
@@ -999,7 +999,7 @@ def _mm(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseRes
         "base_response",
         "ihc_kappa_lambda_ratio",
     }
-    response: Assessment | None = None
+    response: Evaluation | None = None
     # Facts, not raw keys: a unit-suffixed spelling (``serum_m_g_l``) counts as its input.
     if response_keys & {k for k in facts if not k.startswith(("baseline_", "nadir_"))} and (
         "assessments" not in raw
@@ -1430,7 +1430,7 @@ def _thiele(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> Cas
 def _cellularity(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
     result = CaseResult()
     chosen = params.get("cellularity_reference", diagnostics.CELLULARITY_REFERENCE.default)
-    calls: dict[str, Assessment] = {}
+    calls: dict[str, Evaluation] = {}
     for rs in (diagnostics.CELLULARITY_LINEAR, diagnostics.CELLULARITY_WONG):
         facts = build_facts(raw, specs_of(rs), where)
         calls[rs.key] = a = run(rs, facts, params)
@@ -1491,7 +1491,7 @@ def _chimerism(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> 
         if key not in known:
             refuse_or_ignore(where, key, raw[key], known)
 
-    def one(entry: Mapping[str, JSON], ewhere: str) -> Assessment:
+    def one(entry: Mapping[str, JSON], ewhere: str) -> Evaluation:
         donor = entry.get("donor_pct")
         if donor is None and entry.get("recipient_pct") is not None:
             donor = Decimal(100) - to_decimal(entry["recipient_pct"], f"{ewhere}.recipient_pct")

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from trephine import __version__
-from trephine.criteria.model import Assessment, Condition, Fact, Facts, RuleSet
+from trephine.criteria.model import Condition, Evaluation, Fact, Facts, RuleSet
 from trephine.errors import ValidationError
 
 
@@ -47,7 +47,7 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
     *,
     resolved: bool = False,
-) -> Assessment:
+) -> Evaluation:
     """Evaluate ``facts`` under ``ruleset``.
 
     ``params`` are overrides of the rule set's documented defaults unless ``resolved`` says they
@@ -112,7 +112,7 @@ def evaluate(
 
 def evaluate_many(
     ruleset: RuleSet, many: Iterable[Facts], params: Mapping[str, Any] | None = None
-) -> list[Assessment]:
+) -> list[Evaluation]:
     """Evaluate many cases with one parameter set (the batch path of ``trephine assess``).
 
     The cyclic garbage collector is paused meanwhile: evaluation creates no reference cycles
@@ -140,7 +140,7 @@ def _assessment(
     params: Mapping[str, Any],
     note: str = "",
     not_met: list[str] | None = None,
-) -> Assessment:
+) -> Evaluation:
     if ruleset.derived_from:
         missing = _input_names(ruleset, missing, facts)
     flags: list[str] = []
@@ -148,7 +148,7 @@ def _assessment(
     for flag in ruleset.flags:
         if flag.when.check(facts, params, None, scratch) is True:
             flags.append(flag.flag)
-    return Assessment(
+    return Evaluation(
         ruleset=ruleset.key,
         edition=ruleset.edition,
         category=category,

@@ -635,7 +635,7 @@ def _param_refs(cond: Condition) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Assessment:
+class Evaluation:
     """The explained result of one evaluation.
 
     The evidence of the deciding row is gathered on first access (a second, recording pass over

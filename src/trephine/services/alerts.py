@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from trephine.assess.registry import current_name, names_stored_for
 from trephine.errors import Conflict, NotFound, ValidationError
 from trephine.services import _rows
 from trephine.services.views import StoredAlert
@@ -19,7 +20,8 @@ def _view(row: AlertRow, patient_id: str) -> StoredAlert:
         raised_on=row.raised_on,
         code=row.code,
         message=row.message,
-        ruleset=row.ruleset,
+        # Names earlier versions stored (e.g. ALL-MRD-2021) read as the current one (ALL-MRD).
+        ruleset=current_name(row.ruleset),
         software_version=row.software_version,
         raised_at=row.raised_at,
         raised_by=row.raised_by,
@@ -50,7 +52,7 @@ def raise_alert(
             AlertRow.patient_id == patient.id,
             AlertRow.raised_on == raised_on,
             AlertRow.code == code,
-            AlertRow.ruleset == ruleset,
+            AlertRow.ruleset.in_(names_stored_for(ruleset)),
         )
     )
     if row is not None:
@@ -123,7 +125,7 @@ def withdraw_missing(
     rows = uow.session.scalars(
         select(AlertRow).where(
             AlertRow.patient_id == patient.id,
-            AlertRow.ruleset == ruleset,
+            AlertRow.ruleset.in_(names_stored_for(ruleset)),
             AlertRow.acknowledged_at.is_(None),
             AlertRow.withdrawn_at.is_(None),
         )

@@ -1,5 +1,11 @@
 """Assessments computed by the criteria engine, stored append-only.
 
+``trephine assess`` here only loads and stores: :func:`load_inputs` reads one patient's
+signed-out results into :class:`~trephine.assess.inputs.PatientInputs`, the pure
+:mod:`trephine.assess` package computes the calls (the assessor is chosen by
+:func:`trephine.assess.registry.choose`), and :func:`assess_patient` stores each
+:class:`~trephine.assess.call.Call` and raises its alerts.
+
 A stored assessment is never recomputed in place: the key (patient, date, rule set, edition,
 software version) identifies it, the same assessment recorded again is a no-op, and a different
 outcome under the same key is a :class:`Conflict` — run a new edition or engine version instead.
@@ -8,68 +14,55 @@ outcome under the same key is a :class:`Conflict` — run a new edition or engin
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
-from trephine.criteria.timeline import (
-    DatedAssessment,
-    TimelineResult,
-    TimepointInput,
-    assess_timeline,
-)
+from trephine.assess.call import Call, Calls
+from trephine.assess.inputs import ASSESSED_STATES, PatientInputs, SpecimenFacts
+from trephine.assess.registry import Evaluator, choose
 from trephine.domain.assessment import Assessment
 from trephine.domain.patient import Diagnosis
-from trephine.errors import Conflict, CriteriaNotApplicable, TrephineError, ValidationError
+from trephine.domain.specimen import SpecimenType
+from trephine.domain.therapy import TherapyLine
+from trephine.errors import Conflict, CriteriaNotApplicable, TrephineError
 from trephine.services import _rows, alerts
-from trephine.services.assess_mapping import load_inputs, timepoints
-from trephine.services.assess_rulesets import (
-    AA_RULESET,
-    ALL_RULESET,
-    CLL_RULESET,
-    EVALUATORS,
-    MDS_RULESET,
-    MM_RULESET,
-)
-from trephine.services.views import StoredAlert, StoredAssessment
+from trephine.services.views import StoredAlert, StoredAssessment, StoredResult
 from trephine.store.database import Database, UnitOfWork
-from trephine.store.tables import AssessmentRow
+from trephine.store.tables import (
+    AssessmentRow,
+    DiagnosisRow,
+    PatientRow,
+    ResultRow,
+    SpecimenRow,
+    TherapyLineRow,
+)
 
 
 def _new_row(
-    uow: UnitOfWork,
-    patient_id: int,
-    assessment: Assessment,
-    *,
-    call_kind: str = "",
-    inputs_digest: str = "",
+    uow: UnitOfWork, patient_id: int, call: Call, computed_at: dt.datetime
 ) -> AssessmentRow:
-    """The row for a new stored assessment, added and flushed so it has its id.
-
-    The empty ``call_kind``/``inputs_digest`` are the table defaults: an assessment recorded
-    directly (not a stored-timeline call) has neither.
-    """
+    """The row for a new stored call, added and flushed so it has its id."""
     row = AssessmentRow(
         patient_id=patient_id,
-        assessed_on=assessment.assessed_on,
-        category=assessment.category,
-        ruleset=assessment.ruleset,
-        criteria_edition=assessment.criteria_edition,
-        matched_rule=assessment.matched_rule,
-        evidence=[dict(e) for e in assessment.evidence],
-        missing_inputs=list(assessment.missing_inputs),
-        citation=assessment.citation,
-        flags=list(assessment.flags),
-        params=dict(assessment.params),
-        software_version=assessment.software_version,
-        computed_at=assessment.computed_at,
+        assessed_on=call.date,
+        category=call.category,
+        ruleset=call.ruleset,
+        criteria_edition=call.edition,
+        matched_rule=call.rule,
+        evidence=[dict(e) for e in call.evidence],
+        missing_inputs=list(call.missing),
+        citation=call.citation,
+        flags=list(call.flags),
+        params=dict(call.params),
+        software_version=call.software_version,
+        computed_at=computed_at,
         recorded_by=uow.actor,
-        call_kind=call_kind,
-        inputs_digest=inputs_digest,
+        call_kind=call.kind,
+        inputs_digest=call.digest,
     )
     uow.session.add(row)
     uow.session.flush()
@@ -102,7 +95,23 @@ def record_assessment(
                 # one means the inputs changed — record it under a new date or version.
                 raise Conflict("assessment", key, name, old, new)
         return existing, False
-    row = _new_row(uow, patient.id, assessment)
+    # Recorded directly (not a stored-timeline call): no call kind and no digest (the table
+    # defaults, '').
+    call = Call(
+        assessment.assessed_on,
+        "",
+        assessment.category,
+        assessment.ruleset,
+        assessment.criteria_edition,
+        assessment.software_version,
+        assessment.matched_rule,
+        assessment.evidence,
+        assessment.missing_inputs,
+        assessment.citation,
+        assessment.flags,
+        assessment.params,
+    )
+    row = _new_row(uow, patient.id, call, assessment.computed_at)
     uow.audit("create", "assessment", row.id, {"patient": external_id, "key": key})
     return _rows.to_assessment(row, external_id), True
 
@@ -117,39 +126,88 @@ def patient_assessments(uow: UnitOfWork, external_id: str) -> list[StoredAssessm
     return [_rows.to_assessment(r, external_id) for r in rows]
 
 
-# ----------------------------------------------------------------- trephine assess (timeline)
+# ------------------------------------------------------- trephine assess (stored timeline)
 
-#: Stored-timeline rule sets by diagnosis. AML runs the ELN 2022 + ELN 2021 timeline of
-#: :mod:`trephine.criteria.timeline`; ALL, CLL and MDS run per-date calls
-#: (:mod:`trephine.services.assess_rulesets`), and so does myeloma (IMWG 2016, from the
-#: stored paraprotein results: M-protein, free light chains, immunofixation) and aplastic
-#: anaemia (Camitta / BSH 2016 severity per marrow).
-AML_TIMELINE = "ELN2022+ELN2021"
-TIMELINE_RULESETS: dict[str, str] = {
-    "AML": AML_TIMELINE,
-    "ALL": ALL_RULESET,
-    "CLL": CLL_RULESET,
-    "MDS": MDS_RULESET,
-    "myeloma": MM_RULESET,
-    "aplastic anemia": AA_RULESET,
-}
-PLANNED_RULESETS: dict[str, str] = {}
-RULESET_ALIASES = {
-    "ELN2022": AML_TIMELINE,
-    "AML": AML_TIMELINE,
-    AML_TIMELINE: AML_TIMELINE,
-    ALL_RULESET: ALL_RULESET,
-    "ALL": ALL_RULESET,
-    CLL_RULESET: CLL_RULESET,
-    "iwCLL2018": CLL_RULESET,
-    MDS_RULESET: MDS_RULESET,
-    MM_RULESET: MM_RULESET,
-    "IMWG": MM_RULESET,
-    AA_RULESET: AA_RULESET,
-    "AA": AA_RULESET,
-}
 
-Evaluator = Callable[[list[TimepointInput], Mapping[str, Any]], TimelineResult]
+def load_inputs(uow: UnitOfWork, external_id: str) -> PatientInputs:
+    """Read one patient's diagnoses, therapy lines, specimens and signed-out results."""
+    patient = _rows.patient_row(uow, external_id)
+    session = uow.session
+    diagnoses = tuple(
+        _rows.to_diagnosis(r)
+        for r in session.scalars(
+            select(DiagnosisRow)
+            .where(DiagnosisRow.patient_id == patient.id)
+            .order_by(DiagnosisRow.diagnosed_on, DiagnosisRow.id)
+        )
+    )
+    lines = tuple(
+        _rows.to_therapy_line(r)
+        for r in session.scalars(
+            select(TherapyLineRow)
+            .where(TherapyLineRow.patient_id == patient.id)
+            .order_by(TherapyLineRow.line)
+        )
+    )
+    specimen_rows = list(
+        session.scalars(select(SpecimenRow).where(SpecimenRow.patient_id == patient.id))
+    )
+    specimens = {
+        s.accession: SpecimenFacts(s.accession, SpecimenType(s.type), s.spicules)
+        for s in specimen_rows
+    }
+    accession = {s.id: s.accession for s in specimen_rows}
+    results = tuple(
+        _rows.to_result(r, external_id, accession[r.specimen_id])
+        for r in session.scalars(
+            select(ResultRow)
+            .where(
+                ResultRow.patient_id == patient.id,
+                ResultRow.state.in_([str(s) for s in ASSESSED_STATES]),
+            )
+            .order_by(ResultRow.collected_on, ResultRow.id)
+        )
+    )
+    return PatientInputs(external_id, diagnoses, lines, specimens, results)
+
+
+def load_all_inputs(uow: UnitOfWork) -> dict[str, PatientInputs]:
+    """Every patient's inputs in five queries (not five per patient): for cohort-wide runs and
+    the benchmark. Same content as :func:`load_inputs` for each patient."""
+    session = uow.session
+    ids = {row.id: row.external_id for row in session.scalars(select(PatientRow))}
+    diagnoses: dict[int, list[Diagnosis]] = defaultdict(list)
+    for d in session.scalars(
+        select(DiagnosisRow).order_by(DiagnosisRow.diagnosed_on, DiagnosisRow.id)
+    ):
+        diagnoses[d.patient_id].append(_rows.to_diagnosis(d))
+    lines: dict[int, list[TherapyLine]] = defaultdict(list)
+    for t in session.scalars(select(TherapyLineRow).order_by(TherapyLineRow.line)):
+        lines[t.patient_id].append(_rows.to_therapy_line(t))
+    specimens: dict[int, dict[str, SpecimenFacts]] = defaultdict(dict)
+    accession: dict[int, str] = {}
+    for s in session.scalars(select(SpecimenRow)):
+        specimens[s.patient_id][s.accession] = SpecimenFacts(
+            s.accession, SpecimenType(s.type), s.spicules
+        )
+        accession[s.id] = s.accession
+    found: dict[int, list[StoredResult]] = defaultdict(list)
+    for r in session.scalars(
+        select(ResultRow)
+        .where(ResultRow.state.in_([str(s) for s in ASSESSED_STATES]))
+        .order_by(ResultRow.collected_on, ResultRow.id)
+    ):
+        found[r.patient_id].append(_rows.to_result(r, ids[r.patient_id], accession[r.specimen_id]))
+    return {
+        external: PatientInputs(
+            external,
+            tuple(diagnoses[pid]),
+            tuple(lines[pid]),
+            specimens[pid],
+            tuple(found[pid]),
+        )
+        for pid, external in sorted(ids.items(), key=lambda item: item[1])
+    }
 
 
 @dataclass(frozen=True)
@@ -157,9 +215,10 @@ class AssessRun:
     """What one ``assess_patient`` call computed and what it added to the store."""
 
     patient_id: str
+    #: The assessor's one name (:mod:`trephine.assess.registry`), e.g. ``ELN2022+ELN2021``.
     ruleset: str
-    timeline: TimelineResult
-    #: Every assessment of this run (new or already stored) with its stored id.
+    computed: Calls
+    #: Every call of this run (new or already stored) with its stored id.
     assessments: tuple[StoredAssessment, ...]
     alerts: tuple[StoredAlert, ...]
     new_assessments: int
@@ -169,85 +228,35 @@ class AssessRun:
     withdrawn_alerts: tuple[StoredAlert, ...] = ()
 
 
-def choose_ruleset(diagnoses: Sequence[Diagnosis], requested: str | None) -> str:
-    if requested is not None:
-        if requested not in RULESET_ALIASES:
-            raise ValidationError("ruleset", requested, sorted(RULESET_ALIASES))
-        return RULESET_ALIASES[requested]
-    if not diagnoses:
-        raise CriteriaNotApplicable(
-            "no diagnosis recorded: the rule set is chosen by diagnosis (or name a rule set)"
-        )
-    disease = str(diagnoses[-1].disease)
-    if disease in TIMELINE_RULESETS:
-        return TIMELINE_RULESETS[disease]
-    planned = PLANNED_RULESETS.get(disease)
-    raise CriteriaNotApplicable(
-        f"stored-timeline assessment for {disease}"
-        + (f" ({planned})" if planned else "")
-        + " is not available yet; available: "
-        + ", ".join(f"{d} ({r})" for d, r in TIMELINE_RULESETS.items())
-        + "; or name a rule set: "
-        + ", ".join(sorted(RULESET_ALIASES))
-    )
-
-
-def _digest(explanation: Mapping[str, Any]) -> str:
-    return hashlib.sha256(
-        json.dumps(explanation, sort_keys=True, default=str).encode("utf-8")
-    ).hexdigest()
-
-
-def _to_assessment(a: DatedAssessment, computed_at: dt.datetime) -> Assessment:
-    ex = a.explanation
-    evidence = tuple(dict(e) for e in ex.get("evidence", ()))
-    return Assessment(
-        category=a.category,
-        ruleset=str(ex.get("ruleset") or a.edition),
-        criteria_edition=a.edition,
-        assessed_on=a.date,
-        software_version=a.software_version,
-        computed_at=computed_at,
-        matched_rule=None if ex.get("rule") is None else str(ex["rule"]),
-        evidence=evidence,
-        missing_inputs=tuple(str(m) for m in ex.get("missing", ())),
-        citation=None if ex.get("citation") is None else str(ex["citation"]),
-        flags=tuple(str(f) for f in ex.get("flags", ())),
-        params=dict(ex.get("params", {})),
-    )
-
-
 def _store_call(
-    uow: UnitOfWork, patient_id: int, external_id: str, a: DatedAssessment
+    uow: UnitOfWork, patient_id: int, external_id: str, call: Call
 ) -> tuple[StoredAssessment, bool]:
-    assessment = _to_assessment(a, uow.now())
-    digest = _digest(a.explanation)
     row = uow.session.scalar(
         select(AssessmentRow).where(
             AssessmentRow.patient_id == patient_id,
-            AssessmentRow.assessed_on == assessment.assessed_on,
-            AssessmentRow.ruleset == assessment.ruleset,
-            AssessmentRow.call_kind == a.kind,
-            AssessmentRow.criteria_edition == assessment.criteria_edition,
-            AssessmentRow.software_version == assessment.software_version,
-            AssessmentRow.inputs_digest == digest,
+            AssessmentRow.assessed_on == call.date,
+            AssessmentRow.ruleset == call.ruleset,
+            AssessmentRow.call_kind == call.kind,
+            AssessmentRow.criteria_edition == call.edition,
+            AssessmentRow.software_version == call.software_version,
+            AssessmentRow.inputs_digest == call.digest,
         )
     )
     if row is not None:
         # Same call on the same evidence by the same edition and version: already stored.
         return _rows.to_assessment(row, external_id), False
-    row = _new_row(uow, patient_id, assessment, call_kind=a.kind, inputs_digest=digest)
+    row = _new_row(uow, patient_id, call, uow.now())
     uow.audit(
         "create",
         "assessment",
         row.id,
         {
             "patient": external_id,
-            "date": a.date.isoformat(),
-            "call": a.kind,
-            "category": a.category,
-            "edition": a.edition,
-            "software_version": a.software_version,
+            "date": call.date.isoformat(),
+            "call": call.kind,
+            "category": call.category,
+            "edition": call.edition,
+            "software_version": call.software_version,
         },
     )
     return _rows.to_assessment(row, external_id), True
@@ -263,41 +272,39 @@ def assess_patient(
 ) -> AssessRun:
     """Assess the patient's signed-out results in date order and store the calls and alerts.
 
-    Append-only and idempotent: a call already stored under the same (date, call, rule set,
-    edition, software version, evidence hash) is not stored again; a new edition, engine
-    version or amended input adds a row and keeps the old one. ``evaluator`` replaces the pure
-    timeline function (tests use it to simulate a new edition).
+    The assessor (:mod:`trephine.assess.registry`) is chosen by the latest diagnosis, or named
+    by ``ruleset``. Append-only and idempotent: a call already stored under the same (date,
+    call, rule set, edition, software version, evidence digest) is not stored again; a new
+    edition, engine version or amended input adds a row and keeps the old one. ``evaluator``
+    replaces the assessor's (tests use it to simulate a new edition).
     """
     inputs = load_inputs(uow, external_id)
-    chosen = choose_ruleset(inputs.diagnoses, ruleset)
-    if chosen == AML_TIMELINE:
-        run = (evaluator or assess_timeline)(timepoints(inputs), dict(params or {}))
-    else:
-        run = EVALUATORS[chosen](inputs)
+    assessor = choose(inputs.diagnoses, ruleset)
+    computed = (evaluator or assessor.assess)(inputs, dict(params or {}))
     patient = _rows.patient_row(uow, external_id)
     stored: list[StoredAssessment] = []
     new_assessments = 0
     seen: set[tuple[str, ...]] = set()
-    for a in run.assessments:
-        if a.key() in seen:
+    for call in computed.calls:
+        if call.key() in seen:
             continue  # two identical calls of one day (e.g. duplicate MRD rows) count once
-        seen.add(a.key())
-        view, created = _store_call(uow, patient.id, external_id, a)
+        seen.add(call.key())
+        view, created = _store_call(uow, patient.id, external_id, call)
         stored.append(view)
         new_assessments += created
     raised: list[StoredAlert] = []
     new_alerts = 0
-    version = next((a.software_version for a in run.assessments), None) or _version()
-    for alert in run.alerts:
+    version = next((c.software_version for c in computed.calls), None) or _version()
+    for alert in computed.alerts:
         view_alert, created = alerts.raise_alert(
-            uow, external_id, alert.date, alert.code, alert.message, chosen, version
+            uow, external_id, alert.date, alert.code, alert.message, assessor.name, version
         )
         raised.append(view_alert)
         new_alerts += created
     withdrawn = alerts.withdraw_missing(
         uow,
         external_id,
-        chosen,
+        assessor.name,
         {a.id for a in raised},
         f"not raised by the assessment of {uow.now():%Y-%m-%d %H:%M} UTC "
         f"(signed-out results {', '.join(map(str, inputs.result_ids)) or 'none'})",
@@ -307,7 +314,7 @@ def assess_patient(
         "patient",
         external_id,
         {
-            "ruleset": chosen,
+            "ruleset": assessor.name,
             "results": list(inputs.result_ids),
             "assessments": len(stored),
             "new_assessments": new_assessments,
@@ -318,8 +325,8 @@ def assess_patient(
     )
     return AssessRun(
         external_id,
-        chosen,
-        run,
+        assessor.name,
+        computed,
         tuple(stored),
         tuple(raised),
         new_assessments,
@@ -345,50 +352,6 @@ def current_assessments(items: Sequence[StoredAssessment]) -> list[StoredAssessm
         if key not in latest or latest[key].id < item.id:
             latest[key] = item
     return sorted(latest.values(), key=lambda s: (s.assessment.assessed_on, s.id))
-
-
-def assessment_dict(item: StoredAssessment, *, current: bool | None = None) -> dict[str, Any]:
-    """The JSON shape of a stored assessment (CLI ``--json`` and the API share it)."""
-    a = item.assessment
-    data: dict[str, Any] = {
-        "id": item.id,
-        "date": a.assessed_on.isoformat(),
-        "call": item.call_kind,
-        "category": a.category,
-        "ruleset": a.ruleset,
-        "edition": a.criteria_edition,
-        "rule": a.matched_rule,
-        "evidence": [dict(e) for e in a.evidence],
-        "missing": list(a.missing_inputs),
-        "citation": a.citation,
-        "flags": list(a.flags),
-        "software_version": a.software_version,
-        "computed_at": a.computed_at.isoformat(),
-        "recorded_by": item.recorded_by,
-    }
-    if current is not None:
-        data["current"] = current
-    return data
-
-
-def alert_dict(alert: StoredAlert) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "patient": alert.patient_id,
-        "date": alert.raised_on.isoformat(),
-        "code": alert.code,
-        "message": alert.message,
-        "ruleset": alert.ruleset,
-        "software_version": alert.software_version,
-        "raised_at": alert.raised_at.isoformat(),
-        "acknowledged_at": None
-        if alert.acknowledged_at is None
-        else alert.acknowledged_at.isoformat(),
-        "acknowledged_by": alert.acknowledged_by,
-        "note": alert.acknowledgement_note,
-        "withdrawn_at": None if alert.withdrawn_at is None else alert.withdrawn_at.isoformat(),
-        "withdrawn_reason": alert.withdrawn_reason,
-    }
 
 
 @dataclass(frozen=True)

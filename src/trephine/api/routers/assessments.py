@@ -15,6 +15,7 @@ from trephine.api.schemas.assessments import (
     AssessmentPublic,
 )
 from trephine.api.schemas.errors import ErrorResponse
+from trephine.present.assessments import alert_dict, assessment_dict
 from trephine.services import alerts, assessments
 from trephine.services.views import StoredAlert
 
@@ -32,7 +33,7 @@ AlertStatus = Literal["open", "acknowledged", "withdrawn", "all"]
 
 
 def _alert(alert: StoredAlert) -> AlertPublic:
-    return AlertPublic.model_validate(assessments.alert_dict(alert))
+    return AlertPublic.model_validate(alert_dict(alert))
 
 
 def alert_items(
@@ -50,8 +51,7 @@ def assessment_items(uow: UnitOfWorkDep, patient_id: str) -> list[AssessmentPubl
     stored = assessments.patient_assessments(uow, patient_id)
     current = {s.id for s in assessments.current_assessments(stored)}
     return [
-        AssessmentPublic.model_validate(assessments.assessment_dict(s, current=s.id in current))
-        for s in stored
+        AssessmentPublic.model_validate(assessment_dict(s, current=s.id in current)) for s in stored
     ]
 
 

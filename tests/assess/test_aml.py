@@ -1,4 +1,4 @@
-"""Calls over a patient's dated observations (the pure half of ``trephine assess``)."""
+"""AML calls over a patient's dated time points (``trephine.assess.aml``, pure)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from trephine import __version__
-from trephine.criteria.timeline import (
+from trephine.assess.aml import assess_points
+from trephine.assess.timepoints import (
     Intensity,
     ObservationKind,
     TherapyContext,
-    TimepointInput,
-    assess_timeline,
+    TimePoint,
+    in_order,
 )
 from trephine.errors import ValidationError
 
@@ -27,7 +28,7 @@ def day(n: int) -> dt.date:
 
 def marrow(
     n: int, blasts: Any, anc: Any = "2.0", plt: Any = 150, courses: int | None = None, **extra: Any
-) -> TimepointInput:
+) -> TimePoint:
     values = {
         "bm_blasts_pct": Decimal(str(blasts)),
         "anc": Decimal(str(anc)),
@@ -40,18 +41,18 @@ def marrow(
         **extra,
     }
     therapy = None if courses is None else TherapyContext(courses, Intensity.INTENSIVE)
-    return TimepointInput(day(n), ObservationKind.MARROW, values, therapy)
+    return TimePoint(day(n), ObservationKind.MARROW, values, therapy)
 
 
-DIAGNOSTIC = TimepointInput(D0, ObservationKind.MARROW, {"bm_blasts_pct": 62}, diagnostic=True)
+DIAGNOSTIC = TimePoint(D0, ObservationKind.MARROW, {"bm_blasts_pct": 62}, diagnostic=True)
 
 
 def kinds(result: Any, kind: str) -> list[tuple[dt.date, str]]:
-    return [(a.date, a.category) for a in result.assessments if a.kind == kind]
+    return [(a.date, a.category) for a in result.calls if a.kind == kind]
 
 
 def test_baseline_pr_and_refractory_after_two_intensive_courses() -> None:
-    result = assess_timeline(
+    result = assess_points(
         [
             DIAGNOSTIC,
             marrow(30, 40, courses=1),
@@ -63,12 +64,12 @@ def test_baseline_pr_and_refractory_after_two_intensive_courses() -> None:
     assert kinds(result, "landmark") == [(day(30), "BEFORE_LANDMARK"), (day(60), "REFRACTORY")]
     assert [(a.date, a.code) for a in result.alerts] == [(day(60), "REFRACTORY")]
     assert result.best_response == "PR"
-    assert all(a.software_version == __version__ for a in result.assessments)
-    assert {a.edition for a in result.assessments} == {"ELN2022"}
+    assert all(a.software_version == __version__ for a in result.calls)
+    assert {a.edition for a in result.calls} == {"ELN2022"}
 
 
 def test_cr_then_relapse_raises_one_alert() -> None:
-    result = assess_timeline(
+    result = assess_points(
         [
             DIAGNOSTIC,
             marrow(30, 2, courses=1),
@@ -85,10 +86,10 @@ def test_cr_then_relapse_raises_one_alert() -> None:
 
 def test_blood_blasts_need_two_samples_a_week_apart() -> None:
     blood = [
-        TimepointInput(day(n), ObservationKind.BLOOD, {"circulating_blasts": True})
+        TimePoint(day(n), ObservationKind.BLOOD, {"circulating_blasts": True})
         for n in (100, 104, 112)
     ]
-    result = assess_timeline([DIAGNOSTIC, marrow(30, 1), *blood])
+    result = assess_points([DIAGNOSTIC, marrow(30, 1), *blood])
     # Blood alone cannot show "no relapse" (the marrow is missing), only a relapse.
     assert kinds(result, "relapse") == [
         (day(100), "NOT_EVALUABLE"),
@@ -97,15 +98,15 @@ def test_blood_blasts_need_two_samples_a_week_apart() -> None:
     ]
 
 
-def mrd(n: int, detected: bool, level: str | None = None) -> TimepointInput:
+def mrd(n: int, detected: bool, level: str | None = None) -> TimePoint:
     values: dict[str, Any] = {"method": "qPCR", "target": "NPM1", "detected": detected}
     if level is not None:
         values["level_pct"] = Decimal(level)
-    return TimepointInput(day(n), ObservationKind.MRD, values, tissue="BM")
+    return TimePoint(day(n), ObservationKind.MRD, values, tissue="BM")
 
 
 def test_mrd_conversion_and_confirmation_alerts() -> None:
-    result = assess_timeline(
+    result = assess_points(
         [DIAGNOSTIC, marrow(30, 1), mrd(30, False), mrd(90, True, "0.02"), mrd(110, True, "0.05")]
     )
     assert kinds(result, "response") == [(day(30), "CR_MRD-")]
@@ -117,16 +118,16 @@ def test_mrd_conversion_and_confirmation_alerts() -> None:
 
 @pytest.mark.parametrize(("second", "alert"), [("0.5", True), ("0.4999", False)])
 def test_one_log_rise_in_low_level_mrd_is_exact(second: str, alert: bool) -> None:
-    result = assess_timeline([DIAGNOSTIC, mrd(60, True, "0.05"), mrd(90, True, second)])
+    result = assess_points([DIAGNOSTIC, mrd(60, True, "0.05"), mrd(90, True, second)])
     assert [a.code for a in result.alerts] == (["MRD_LOG_RISE"] if alert else [])
 
 
 def test_loss_of_donor_chimerism() -> None:
     chim = [
-        TimepointInput(day(n), ObservationKind.CHIMERISM, {"donor_pct": v})
+        TimePoint(day(n), ObservationKind.CHIMERISM, {"donor_pct": v})
         for n, v in ((30, 99), (60, 96), (90, 91))
     ]
-    result = assess_timeline([*chim])
+    result = assess_points([*chim])
     assert kinds(result, "chimerism") == [
         (day(30), "FULL_DONOR"),
         (day(60), "FULL_DONOR"),
@@ -137,64 +138,64 @@ def test_loss_of_donor_chimerism() -> None:
 
 def test_bad_observation_is_refused_with_date_and_field() -> None:
     with pytest.raises(ValidationError, match=r"2025-02-05 marrow\.bm_blasts_pct"):
-        assess_timeline([DIAGNOSTIC, marrow(30, 140)])
+        assess_points([DIAGNOSTIC, marrow(30, 140)])
 
 
 def test_chimerism_without_a_value_is_refused() -> None:
     with pytest.raises(ValidationError, match="donor_pct"):
-        assess_timeline([TimepointInput(day(1), ObservationKind.CHIMERISM, {})])
+        assess_points([TimePoint(day(1), ObservationKind.CHIMERISM, {})])
 
 
 def test_timeline_explanations_carry_rule_and_version() -> None:
-    result = assess_timeline([DIAGNOSTIC, marrow(30, 2)])
-    (response,) = [a for a in result.assessments if a.kind == "response"]
-    assert response.explanation["rule"] == "ELN22-CR"
-    assert response.explanation["software_version"] == __version__
-    evidence = {e["input"]: e["value"] for e in response.explanation["evidence"]}
+    result = assess_points([DIAGNOSTIC, marrow(30, 2)])
+    (response,) = [a for a in result.calls if a.kind == "response"]
+    assert response.rule == "ELN22-CR" and response.citation
+    assert response.software_version == __version__
+    evidence = {e["input"]: e["value"] for e in response.evidence}
     assert evidence["anc"] == "2.0"
 
 
 def test_assessment_key_changes_with_evidence_and_is_stable_otherwise() -> None:
-    first = assess_timeline([DIAGNOSTIC, marrow(30, 2)])
-    again = assess_timeline([marrow(30, 2), DIAGNOSTIC])
-    amended = assess_timeline([DIAGNOSTIC, marrow(30, 2, anc="0.9")])
-    keys = {a.kind: a.key() for a in first.assessments}
-    assert keys == {a.kind: a.key() for a in again.assessments}
-    changed = {a.kind: a.key() for a in amended.assessments}
+    first = assess_points([DIAGNOSTIC, marrow(30, 2)])
+    again = assess_points([marrow(30, 2), DIAGNOSTIC])
+    amended = assess_points([DIAGNOSTIC, marrow(30, 2, anc="0.9")])
+    keys = {a.kind: a.key() for a in first.calls}
+    assert keys == {a.kind: a.key() for a in again.calls}
+    changed = {a.kind: a.key() for a in amended.calls}
     assert changed["response"] != keys["response"]
     assert changed["baseline"] == keys["baseline"]
-    assert keys["response"][2:4] == ("ELN2022", __version__)
+    assert keys["response"][2:5] == ("ELN2022", "ELN2022", __version__)
 
 
-def _incomplete(n: int, courses: int) -> TimepointInput:
+def _incomplete(n: int, courses: int) -> TimePoint:
     """A response marrow reported without circulating blasts or an extramedullary statement."""
     point = marrow(n, 2, courses=courses)
     values = {
         k: v for k, v in point.values.items() if k not in ("circulating_blasts", "extramedullary")
     }
-    return TimepointInput(point.date, point.kind, values, point.therapy)
+    return TimePoint(point.date, point.kind, values, point.therapy)
 
 
 def test_landmark_without_any_evaluable_response_is_not_evaluable_not_refractory() -> None:
     # Both marrows lack blood/EMD statements: nothing says "no CR", so no REFRACTORY call/alert.
-    result = assess_timeline([DIAGNOSTIC, _incomplete(30, 1), _incomplete(60, 2)])
+    result = assess_points([DIAGNOSTIC, _incomplete(30, 1), _incomplete(60, 2)])
     assert kinds(result, "response") == [(day(30), "NON_EVALUABLE"), (day(60), "NON_EVALUABLE")]
     assert kinds(result, "landmark") == [(day(30), "BEFORE_LANDMARK"), (day(60), "NOT_EVALUABLE")]
-    landmark = [a for a in result.assessments if a.kind == "landmark"][-1]
-    assert "cr_achieved" in str(landmark.explanation)
+    landmark = [a for a in result.calls if a.kind == "landmark"][-1]
+    assert "cr_achieved" in landmark.missing
     assert [a.code for a in result.alerts] == []
 
 
 def test_landmark_after_an_evaluable_non_cr_but_non_evaluable_landmark_marrow_is_unknown() -> None:
     # No response at course 1 does not decide the landmark: the course-2 marrow might be CR.
-    result = assess_timeline([DIAGNOSTIC, marrow(30, 40, courses=1), _incomplete(60, 2)])
+    result = assess_points([DIAGNOSTIC, marrow(30, 40, courses=1), _incomplete(60, 2)])
     assert kinds(result, "landmark")[-1] == (day(60), "NOT_EVALUABLE")
     assert result.alerts == ()
 
 
 def test_landmark_after_cr_then_relapse_is_not_refractory() -> None:
     # Refractoriness is about reaching a first remission; relapsed disease is not refractory.
-    result = assess_timeline(
+    result = assess_points(
         [
             DIAGNOSTIC,
             marrow(30, 2, courses=1),
@@ -210,11 +211,9 @@ def test_landmark_after_cr_then_relapse_is_not_refractory() -> None:
 def test_order_with_same_day_ties_matches_the_full_sort_key() -> None:
     import itertools
 
-    from trephine.criteria.timeline import _in_order
-
-    mrd_a = TimepointInput(day(30), ObservationKind.MRD, {"method": "MFC", "pct": 0})
-    mrd_b = TimepointInput(day(30), ObservationKind.MRD, {"method": "qPCR", "detected": False})
+    mrd_a = TimePoint(day(30), ObservationKind.MRD, {"method": "MFC", "pct": 0})
+    mrd_b = TimePoint(day(30), ObservationKind.MRD, {"method": "qPCR", "detected": False})
     points = [DIAGNOSTIC, marrow(30, 2, courses=1), mrd_a, mrd_b, marrow(60, 3, courses=2)]
-    expected = sorted(points, key=TimepointInput.sort_key)
+    expected = sorted(points, key=TimePoint.sort_key)
     for perm in itertools.permutations(points):
-        assert _in_order(perm) == expected
+        assert in_order(perm) == expected

@@ -1,31 +1,30 @@
-"""Calls over one patient's dated observations (the pure half of ``trephine assess``).
+"""AML on the stored timeline: ELN 2022 response, relapse and landmark, ELN 2021 MRD, chimerism.
 
-The storage layer hands in plain :class:`TimepointInput` records (any order); this module sorts
-them by date and returns dated assessments — baseline blasts from the diagnostic marrow, ELN 2022
-response per marrow, best response, refractory disease at the landmark, haematologic relapse
-after remission, MRD status and MRD relapse (conversion negative → positive, ≥ 1 log10 rise),
-donor chimerism — plus the alerts a clinician must see. Each assessment carries its edition and
-the software version, so the caller can store a new assessment instead of overwriting an old one.
-
-Example (what ``trephine assess PATIENT`` will call)::
-
-    result = assess_timeline(points)          # points: list[TimepointInput] from the store
-    for a in result.assessments: store(a)     # a.edition, a.software_version, a.explanation
-    for alert in result.alerts: raise_alert(alert)
+The evaluator sorts the patient's time points (:mod:`trephine.assess.timepoints`) by date and
+returns dated calls — baseline blasts from the diagnostic marrow, ELN 2022 response per marrow,
+best response, refractory disease at the landmark, haematologic relapse after remission, MRD
+status and MRD relapse (conversion negative → positive, ≥ 1 log10 rise), donor chimerism — plus
+the alerts a clinician must see. Each call carries its edition and the software version, so the
+store adds a new call instead of overwriting an old one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from trephine import __version__
+from trephine.assess.call import Alert, Call, Calls
+from trephine.assess.inputs import PatientInputs
+from trephine.assess.timepoints import (
+    ObservationKind,
+    TherapyContext,
+    TimePoint,
+    in_order,
+    timepoints,
+)
 from trephine.criteria.cases import (
     AML_SPECS,
     AML_STRUCT,
@@ -37,53 +36,11 @@ from trephine.criteria.cases import (
     with_mrd,
 )
 from trephine.criteria.engine import evaluate, resolve_params
-from trephine.criteria.model import Assessment
+from trephine.criteria.model import Evaluation
 from trephine.criteria.series import MrdSample, chimerism_trend, mrd_relapse_states
 from trephine.criteria.sets import diagnostics, eln2021_mrd, eln2022_aml
 from trephine.errors import ValidationError
 
-
-class ObservationKind(StrEnum):
-    # Declaration order is the same-day processing order: an MRD result first, so that the
-    # marrow response of that day can carry its MRD qualifier (CR_MRD-).
-    MRD = "mrd"  # one ELN 2021 MRD result (MFC, qPCR/dPCR, NGS)
-    MARROW = "marrow"  # aspirate/trephine: blasts, counts taken the same day, adequacy
-    BLOOD = "blood"  # peripheral blood: circulating blasts
-    CHIMERISM = "chimerism"  # donor % (unsorted or a lineage fraction)
-
-
-class Intensity(StrEnum):
-    INTENSIVE = "intensive"
-    LESS_INTENSIVE = "less_intensive"
-
-
-@dataclass(frozen=True)
-class TherapyContext:
-    """Where the observation sits in treatment: courses completed, intensity, days since start."""
-
-    courses_completed: int | None = None
-    intensity: Intensity | None = None
-    days_since_start: int | None = None
-
-
-@dataclass(frozen=True)
-class TimepointInput:
-    """One dated observation. ``values`` uses the case-format input keys of its kind."""
-
-    date: dt.date
-    kind: ObservationKind
-    values: Mapping[str, Any]
-    therapy: TherapyContext | None = None
-    diagnostic: bool = False  # the diagnostic (pre-treatment) marrow
-    tissue: str | None = None  # "BM" or "PB" for MRD
-
-    def sort_key(self) -> tuple[dt.date, int, str]:
-        # Same-day observations in kind order, then a canonical text of the values, so that the
-        # order in which they were given never matters.
-        return (self.date, _KIND_ORDER[self.kind], _canonical(self.values))
-
-
-_KIND_ORDER = {kind: i for i, kind in enumerate(ObservationKind)}
 # Module constants: in Python 3.11 each ``ObservationKind.X`` is a descriptor call, and the
 # loop below compares every observation's kind several times.
 _MRD, _MARROW, _BLOOD, _CHIMERISM = (
@@ -94,77 +51,22 @@ _MRD, _MARROW, _BLOOD, _CHIMERISM = (
 )
 
 
-def _canonical(values: Mapping[str, Any]) -> str:
-    return json.dumps(values, sort_keys=True, default=str)
+def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
+    """The registry's evaluator: the patient's stored results → time points → calls."""
+    return assess_points(timepoints(inputs), params)
 
 
-def _in_order(points: Iterable[TimepointInput]) -> list[TimepointInput]:
-    """Points by :meth:`TimepointInput.sort_key`, computing the canonical text of the values
-    only for same-date same-kind ties (the JSON text of every point was a tenth of the time of
-    a whole timeline, and ties are rare: two MRD results of one day)."""
-    ordered = sorted(points, key=lambda p: (p.date, _KIND_ORDER[p.kind]))
-    i = 0
-    while i < len(ordered):
-        j = i + 1
-        head = ordered[i]
-        while j < len(ordered) and ordered[j].date == head.date and ordered[j].kind is head.kind:
-            j += 1
-        if j - i > 1:
-            ordered[i:j] = sorted(ordered[i:j], key=lambda p: _canonical(p.values))
-        i = j
-    return ordered
-
-
-@dataclass(frozen=True)
-class DatedAssessment:
-    date: dt.date
-    kind: str  # baseline, response, relapse, landmark, mrd, mrd_event, chimerism
-    category: str
-    edition: str
-    software_version: str
-    explanation: Mapping[str, Any]
-
-    def key(self) -> tuple[str, str, str, str, str]:
-        """Identity for storage: the same key means the same call on the same evidence by the
-        same edition and version. A stored row with this key is kept; any difference (new
-        edition, new version, amended inputs) is stored as a new assessment, never an update."""
-        digest = hashlib.sha256(
-            json.dumps(self.explanation, sort_keys=True, default=str).encode("utf-8")
-        ).hexdigest()[:16]
-        return (self.date.isoformat(), self.kind, self.edition, self.software_version, digest)
-
-
-@dataclass(frozen=True)
-class Alert:
-    date: dt.date
-    code: str  # HEMATOLOGIC_RELAPSE, REFRACTORY, MRD_CONVERSION, MRD_LOG_RISE, ...
-    message: str
-
-
-@dataclass(frozen=True)
-class TimelineResult:
-    assessments: tuple[DatedAssessment, ...]
-    alerts: tuple[Alert, ...]
-    baseline_bm_blasts_pct: Decimal | None
-    best_response: str | None
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _dated(date: dt.date, kind: str, a: Assessment, category: str | None = None) -> DatedAssessment:
-    return DatedAssessment(
-        date, kind, category or a.category, a.edition, a.software_version, a.explanation()
-    )
+def _dated(date: dt.date, kind: str, a: Evaluation, category: str | None = None) -> Call:
+    return Call.from_evaluation(date, kind, a, category)
 
 
 _RESPONSE_RANK = {c: i for i, c in enumerate(eln2022_aml.RESPONSE.categories)}
 
 
-def assess_timeline(
-    points: Iterable[TimepointInput], params: Mapping[str, Any] | None = None
-) -> TimelineResult:
+def assess_points(points: Iterable[TimePoint], params: Mapping[str, Any] | None = None) -> Calls:
     """Assess one patient's observations in date order (the order given does not matter)."""
     params = dict(params or {})
-    ordered = _in_order(points)
+    ordered = in_order(points)
     # Each rule set's parameters are resolved (defaults + the caller's overrides, validated)
     # once per timeline, not once per evaluation.
     p_response = _resolved(eln2022_aml.RESPONSE, params)
@@ -172,7 +74,7 @@ def assess_timeline(
     p_landmark = _resolved(eln2022_aml.LANDMARK, params)
     p_chimerism = _resolved(diagnostics.CHIMERISM, params)
     p_mrd = _own(eln2021_mrd.MRD, params)
-    out: list[DatedAssessment] = []
+    out: list[Call] = []
     alerts: list[Alert] = []
     baseline: Decimal | None = None
     best: str | None = None  # best response since the last relapse
@@ -188,16 +90,16 @@ def assess_timeline(
         value = diagnostic.values.get("bm_blasts_pct")
         baseline = convert(AML_SPECS["bm_blasts_pct"], value, "bm_blasts_pct")  # type: ignore[assignment]
         out.append(
-            DatedAssessment(
+            Call.of(
                 diagnostic.date,
                 "baseline",
-                "BASELINE",
-                "ELN2022",
-                __version__,
                 {
                     "rule": "baseline = blasts of the diagnostic marrow",
                     "evidence": [{"input": "bm_blasts_pct", "value": str(baseline)}],
                 },
+                category="BASELINE",
+                edition="ELN2022",
+                software_version=__version__,
             )
         )
 
@@ -306,13 +208,13 @@ def assess_timeline(
         if step.rule in ("MRD-CONVERSION", "MRD-LOG-RISE", "MRD-CONFIRM"):
             assert sample.date is not None
             out.append(
-                DatedAssessment(
+                Call.of(
                     sample.date,
                     "mrd_event",
-                    step.state,
-                    "ELN2021",
-                    __version__,
                     step.explanation("ELN2021", "ELN2021"),
+                    category=step.state,
+                    edition="ELN2021",
+                    software_version=__version__,
                 )
             )
             code = {
@@ -328,7 +230,7 @@ def assess_timeline(
 
     out.sort(key=lambda a: (a.date, a.kind, a.category))
     alerts.sort(key=lambda a: (a.date, a.code))
-    return TimelineResult(tuple(out), tuple(alerts), baseline, best_overall, params)
+    return Calls(tuple(out), tuple(alerts), baseline, best_overall, params)
 
 
 def _own(rs: Any, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -363,7 +265,7 @@ def _cr_achieved(best_overall: str | None, current: str) -> bool | None:
 
 def _landmark(
     therapy: TherapyContext, cr_achieved: bool | None, params: Mapping[str, Any]
-) -> Assessment:
+) -> Evaluation:
     """The landmark call; ``params`` are the LANDMARK rule set's resolved parameters."""
     facts: dict[str, Any] = {
         "therapy_intensity": None if therapy.intensity is None else therapy.intensity.value,

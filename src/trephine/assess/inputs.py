@@ -1,0 +1,114 @@
+"""What one patient's stored-timeline assessment reads: :class:`PatientInputs`.
+
+The services load these from the store (signed-out results only: ``verified`` and ``amended``,
+i.e. the latest non-superseded version — a draft is not yet a result a clinician may act on);
+everything in :mod:`trephine.assess` is pure and runs on them without a database.
+
+Units are already canonical (the domain converts at ingestion: counts in 10^9/L, blasts, MRD,
+VAF and donor chimerism in %), so the evaluators only rename fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from trephine.domain.patient import Diagnosis
+from trephine.domain.quantity import Quantity
+from trephine.domain.results import AspirateDifferential, ResultKind, ResultValue
+from trephine.domain.specimen import SpecimenType
+from trephine.domain.therapy import TherapyLine
+from trephine.workflow import REPORTED_STATES, ResultState
+
+#: Only signed-out versions are assessed (a superseded version is never "current").
+ASSESSED_STATES = REPORTED_STATES
+#: Without therapy lines, the diagnostic marrow is the first one within this many days of the
+#: diagnosis date [I].
+DIAGNOSTIC_WINDOW_DAYS = 30
+
+
+class ResultRecord(Protocol):
+    """One stored result version as the evaluators read it (the services' ``StoredResult``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def accession(self) -> str: ...
+    @property
+    def kind(self) -> ResultKind: ...
+    @property
+    def analyte(self) -> str: ...
+    @property
+    def collected_on(self) -> dt.date: ...
+    @property
+    def state(self) -> ResultState: ...
+    @property
+    def value(self) -> ResultValue: ...
+
+
+@dataclass(frozen=True)
+class SpecimenFacts:
+    accession: str
+    type: SpecimenType
+    spicules: bool | None = None
+
+
+@dataclass(frozen=True)
+class PatientInputs:
+    """Everything one patient's stored-timeline assessment reads from the store."""
+
+    patient_id: str
+    diagnoses: tuple[Diagnosis, ...]
+    therapy_lines: tuple[TherapyLine, ...]
+    specimens: dict[str, SpecimenFacts]
+    results: tuple[ResultRecord, ...]
+
+    @property
+    def result_ids(self) -> tuple[int, ...]:
+        return tuple(sorted(r.id for r in self.results))
+
+    def by_date(self) -> dict[dt.date, list[ResultRecord]]:
+        """The signed-out results grouped by collection date, in date order."""
+        grouped: dict[dt.date, list[ResultRecord]] = defaultdict(list)
+        for r in self.results:
+            if r.state in ASSESSED_STATES:
+                grouped[r.collected_on].append(r)
+        return dict(sorted(grouped.items()))
+
+
+def value_of(quantity: Quantity | None) -> Decimal | None:
+    return None if quantity is None else quantity.value
+
+
+def detected(quantity: Quantity) -> bool:
+    return quantity.detected and quantity.value is not None and quantity.value > 0
+
+
+def blasts(results: Sequence[ResultRecord]) -> Decimal | None:
+    """Marrow blasts % of the day's aspirate differential (None without one)."""
+    for r in results:
+        if isinstance(r.value, AspirateDifferential):
+            return r.value.blast_percent
+    return None
+
+
+def diagnostic_date(
+    marrow_dates: Sequence[dt.date], diagnoses: Sequence[Diagnosis], lines: Sequence[TherapyLine]
+) -> dt.date | None:
+    """The diagnostic marrow: the earliest marrow on or before the first therapy line starts
+    (without therapy lines: the earliest marrow within :data:`DIAGNOSTIC_WINDOW_DAYS` of the
+    diagnosis date)."""
+    if not marrow_dates:
+        return None
+    first = marrow_dates[0]
+    if lines:
+        start = min(line.start for line in lines)
+        return first if first <= start else None
+    if diagnoses:
+        diagnosed = min(d.diagnosed_on for d in diagnoses)
+        return first if abs((first - diagnosed).days) <= DIAGNOSTIC_WINDOW_DAYS else None
+    return None

@@ -1,0 +1,1 @@
+"""Presentation: how results, calls and alerts are shown (JSON shapes, phrases, numbers)."""
