@@ -71,8 +71,8 @@ def test_unmapped_fields_and_other_errors_pass_through() -> None:
 
 
 def test_services_refuse_with_domain_names() -> None:
-    from trephine.services.assessments import choose_ruleset
+    from trephine.assess.registry import choose
 
     with pytest.raises(ValidationError) as caught:
-        choose_ruleset([], "RECIST")
+        choose([], "RECIST")
     assert caught.value.field == "ruleset" and message(caught.value).startswith("--ruleset: ")
