@@ -150,6 +150,31 @@ class IdentityConflict(Conflict):
         self.args = (f"patient identity of {key!r}: {field} {reason} (values not shown)",)
 
 
+class NotAuthenticated(TrephineError):
+    """Nobody is signed in (or the session or token is expired, revoked or unknown)."""
+
+    def __init__(self, reason: str = "sign in first") -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class Forbidden(TrephineError):
+    """The signed-in user's role does not grant what was asked (names the permission only)."""
+
+    def __init__(self, permission: str, role: str) -> None:
+        self.permission = permission
+        self.role = role
+        super().__init__(f"the {role} role does not have the {permission!r} permission")
+
+
+class TooManyAttempts(TrephineError):
+    """Sign-in refused for a while after repeated failures; ``retry_after`` is in seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many failed sign-ins; try again in {retry_after} seconds")
+
+
 class CriteriaNotApplicable(TrephineError):
     """A criteria set was asked about a case it does not cover."""
 

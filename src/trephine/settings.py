@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_FILE = Path("trephine.db")
@@ -17,6 +18,43 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{DEFAULT_DATABASE_FILE}"
     #: Who the CLI acts as in audit events when no user is signed in.
     cli_user: str = "cli"
+    #: The account the CLI acts as once accounts exist (``TREPHINE_USER``): sign-outs and
+    #: acknowledgements from the command line are recorded under this name, which must be an
+    #: enabled account whose role grants the command; ``--as`` may only repeat it.
+    user: str | None = None
+
+    # -- sessions, sign-in throttling (docs/security.md)
+    #: A session unused for this long is ended (HIPAA 164.312(a)(2)(iii) automatic logoff).
+    session_idle_minutes: float = Field(15, gt=0)
+    #: A session is ended this long after sign-in, however active.
+    session_absolute_hours: float = Field(12, gt=0)
+    #: Failed sign-ins within this window count towards throttling.
+    signin_window_minutes: float = Field(15, gt=0)
+    #: Per account: after this many failures each further try must wait (1, 2, 4 … s).
+    signin_slow_after: int = Field(3, ge=1)
+    #: Per account: after this many failures sign-in is refused until the window has passed.
+    signin_lock_after: int = Field(10, ge=1)
+    #: The same two limits per client address (many accounts tried from one place).
+    signin_address_slow_after: int = Field(10, ge=1)
+    signin_address_lock_after: int = Field(30, ge=1)
+
+    # -- serving
+    #: Host header values the app answers; anything else gets 400 (DNS rebinding). ``trephine
+    #: serve --host`` adds its own host.
+    allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
+    #: With ``serve --behind-proxy``: the proxy's address, the only one whose X-Forwarded-*
+    #: headers are believed.
+    proxy_address: str = "127.0.0.1"
+
+    # -- OpenID Connect (optional; local accounts stay the default)
+    #: The provider's issuer URL; OIDC sign-in is offered only when this is set.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    #: The ID-token claim that carries the Trephine role (admin, lab, clinician, …).
+    oidc_role_claim: str = "trephine_role"
+    #: The ID-token claim used as the account name.
+    oidc_name_claim: str = "preferred_username"
 
 
 @lru_cache(maxsize=1)

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from trephine.api.app import create_app
 from trephine.demo import SyntheticPatient
+from trephine.testing.accounts import client_as
 from trephine.testing.fixtures import load_demo_database
 
 POSTGRES_URL = os.environ.get(
@@ -73,7 +74,8 @@ def demo(
         urls = _postgres_database()
     url = next(urls)
     loaded = load_demo_database(url, N_PATIENTS, SEED)
-    with TestClient(create_app(url)) as client:
+    # The research view: a researcher (no identity, no writes).
+    with client_as(create_app(url), "researcher") as client:
         yield LoadedDemo(url, loaded.cohort, client)
     for _ in urls:  # finishes the generator, which drops the PostgreSQL database
         pass

@@ -12,6 +12,7 @@ from assess_case import biopsy, diff, marrow_items, seed_aml_patient
 from trephine.api.app import create_app
 from trephine.services import assessments, results
 from trephine.store.database import Database
+from trephine.testing.accounts import client_as
 
 
 @pytest.fixture
@@ -25,7 +26,8 @@ def client(database: Database) -> Iterator[TestClient]:
     with database.unit_of_work("t") as uow:
         assessments.assess_patient(uow, "P1")
     url = database.engine.url.render_as_string(hide_password=False)
-    with TestClient(create_app(url)) as c:
+    # A clinician: reads records and may acknowledge alerts.
+    with client_as(create_app(url), "clinician") as c:
         yield c
 
 
@@ -50,7 +52,7 @@ def test_alerts_list_and_acknowledge(client: TestClient) -> None:
     assert alert["code"] == "HEMATOLOGIC_RELAPSE" and alert["patient"] == "P1"
     acked = client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", json={"note": "called"})
     assert acked.status_code == 200 and acked.json()["note"] == "called"
-    assert acked.json()["acknowledged_by"] == "web:anonymous"
+    assert acked.json()["acknowledged_by"] == "test-clinician"  # the signed-in user
     assert client.get("/api/v1/alerts").json()["items"] == []
     assert len(client.get("/api/v1/alerts?status=acknowledged").json()["items"]) == 1
     again = client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", json={})
@@ -59,7 +61,7 @@ def test_alerts_list_and_acknowledge(client: TestClient) -> None:
     assert client.get("/api/v1/alerts?status=bogus").status_code == 422
     assert client.get("/api/v1/alerts?status=withdrawn").json()["items"] == []
     (every,) = client.get("/api/v1/alerts?status=all").json()["items"]
-    assert every["withdrawn_at"] is None and every["acknowledged_by"] == "web:anonymous"
+    assert every["withdrawn_at"] is None and every["acknowledged_by"] == "test-clinician"
 
 
 def test_pages_show_alerts_and_assessments(client: TestClient) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi.testclient import TestClient
-
 from trephine.api.app import create_app
 from trephine.domain import (
     AspirateDifferential,
@@ -20,6 +18,7 @@ from trephine.domain import (
 )
 from trephine.services import patients, procedures, results
 from trephine.store.database import Database
+from trephine.testing.accounts import client_as
 
 BIOPSY_AT = dt.datetime(2024, 3, 4, 9, 30, tzinfo=dt.UTC)
 
@@ -63,7 +62,7 @@ def test_a_cancelled_draft_never_reaches_the_timeline(database: Database) -> Non
     with database.unit_of_work("dr.amend") as uow:
         results.amend_result(uow, right.id, _differential(35), "recount")
 
-    with TestClient(create_app(database.url)) as client:
+    with client_as(create_app(database.url), "researcher") as client:
         response = client.get("/api/v1/patients/SYN-C1/timeline")
     assert response.status_code == 200, response.text
     shown = response.json()["results"]

@@ -95,10 +95,12 @@ def test_api_on_an_unmigrated_database_is_503_with_the_fix(tmp_path: Path) -> No
     with TestClient(
         create_app(f"sqlite:///{tmp_path / 'e.db'}"), raise_server_exceptions=False
     ) as client:
-        r = client.get("/api/v1/patients")
+        # Credentials must be checked against the (missing) tables: 503, not 401.
+        r = client.get("/api/v1/patients", headers={"Authorization": "Bearer trp_x"})
         assert r.status_code == 503
         error = r.json()["error"]
         assert error["code"] == "database_unavailable" and "trephine init" in error["message"]
         assert "SELECT" not in r.text
+        client.cookies.set("trephine_session", "x")
         page = client.get("/")
         assert page.status_code == 503 and "trephine init" in page.text

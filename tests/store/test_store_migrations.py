@@ -15,6 +15,8 @@ from trephine.store.database import Database
 
 TABLES = {
     "alert",
+    "api_token",
+    "app_user",
     "assessment",
     "audit_event",
     "cellular_therapy",
@@ -24,9 +26,11 @@ TABLES = {
     "patient_identity",
     "procedure",
     "result",
+    "sign_in_failure",
     "specimen",
     "therapy_cycle",
     "therapy_line",
+    "user_session",
 }
 
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from trephine.api.app import create_app
 from trephine.demo import SyntheticPatient
+from trephine.testing.accounts import client_as
 from trephine.testing.fixtures import load_demo_database
 
 
@@ -23,5 +24,6 @@ class Site(NamedTuple):
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'demo.db'}"
     loaded = load_demo_database(url, 20, seed=99)
-    with TestClient(create_app(url)) as client:
+    # The research view: a researcher (no identity, no writes).
+    with client_as(create_app(url), "researcher") as client:
         yield Site(url, loaded.cohort, client)

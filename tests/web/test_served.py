@@ -33,6 +33,12 @@ class Server(NamedTuple):
     base: str
     db_url: str
     log: Path
+    #: An API token of the researcher account (the pages and API accept Bearer tokens).
+    token: str
+
+
+#: The researcher account made by the fixture with ``trephine users add --password-stdin``.
+USER, PASSWORD = "rita.researcher", "a long enough test password"
 
 
 def _free_port() -> int:
@@ -41,17 +47,28 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _get(url: str, timeout: float = 10) -> tuple[int, str, str]:
+def _get(url: str, timeout: float = 10, token: str | None = None) -> tuple[int, str, str]:
+    request = urllib.request.Request(url)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
             return r.status, r.headers.get("content-type", ""), r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get("content-type", ""), e.read().decode()
 
 
-def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [*TREPHINE, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+        [*TREPHINE, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        input=stdin,
     )
     assert done.returncode == 0, f"trephine {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done
@@ -65,6 +82,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     _run(["init"], env)
     demo = _run(["demo", "--patients", str(N_PATIENTS), "--seed", "7"], env)
     assert f"{N_PATIENTS} patients loaded" in demo.stdout
+    _run(["users", "add", USER, "--role", "researcher", "--password-stdin"], env, PASSWORD + "\n")
+    token = _run(["tokens", "create", USER], env).stdout.strip()
     port = _free_port()
     log = work / "serve.log"
     with log.open("w") as out:
@@ -83,7 +102,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"trephine serve did not come up:\n{log.read_text()}")
             time.sleep(0.3)
-        yield Server(base, db_url, log)
+        yield Server(base, db_url, log, token)
     finally:
         proc.terminate()
         try:
@@ -97,7 +116,7 @@ def test_acceptance_init_demo_serve_answers_healthz_and_lists_patients(server: S
     status, ctype, body = _get(f"{server.base}/healthz")
     assert status == 200 and ctype.startswith("application/json")
     assert json.loads(body)["status"] == "ok"
-    status, ctype, body = _get(f"{server.base}/")
+    status, ctype, body = _get(f"{server.base}/", token=server.token)
     assert status == 200 and ctype.startswith("text/html")
     assert body.count("<tr data-patient-id=") == N_PATIENTS
     assert f"{N_PATIENTS} patients" in body
@@ -110,7 +129,7 @@ def test_demo_is_rerunnable_without_duplicates(server: Server) -> None:
     env = {**os.environ, "TREPHINE_DATABASE_URL": server.db_url}
     again = _run(["demo", "--patients", str(N_PATIENTS), "--seed", "7"], env)
     assert f"0 patients loaded ({N_PATIENTS} already present)" in again.stdout
-    status, _, body = _get(f"{server.base}/api/v1/patients?limit=500")
+    status, _, body = _get(f"{server.base}/api/v1/patients?limit=500", token=server.token)
     assert status == 200 and json.loads(body)["total"] == N_PATIENTS
 
 
@@ -174,7 +193,12 @@ def test_list_filter_click_through_and_chart(server: Server, browser: Any, tmp_p
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     wait = WebDriverWait(browser, 30)
-    browser.get(f"{server.base}/")
+    browser.get(f"{server.base}/")  # anonymous: sent to the sign-in page, then back
+    wait.until(ec.url_contains("/sign-in"))
+    browser.find_element(By.ID, "name").send_keys(USER)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form.sign-in-form button").click()
+    wait.until(ec.presence_of_element_located((By.ID, "patient-table")))
     table_rows = browser.find_elements(By.CSS_SELECTOR, "#patient-table tbody tr")
     assert len(table_rows) == N_PATIENTS
     first_cells = [c.text for c in table_rows[0].find_elements(By.TAG_NAME, "td")]
@@ -215,6 +239,6 @@ def test_list_filter_click_through_and_chart(server: Server, browser: Any, tmp_p
 @pytest.mark.slow
 def test_patient_page_without_javascript_still_has_the_table(server: Server) -> None:
     # The no-JS fallback is the server-rendered table; fetch the page as plain HTML.
-    status, _, body = _get(f"{server.base}/patients/DEMO-0001")
+    status, _, body = _get(f"{server.base}/patients/DEMO-0001", token=server.token)
     assert status == 200
     assert "<noscript>" in body and 'id="timeline-table"' in body

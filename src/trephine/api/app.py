@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from trephine import __version__
 from trephine.api.errors import install_error_handlers
-from trephine.api.routers import assessments, health, patients
-from trephine.services import open_database
+from trephine.api.routers import assessments, explorer, health, patients
+from trephine.services import accounts, open_database
+from trephine.settings import Settings, get_settings
+from trephine.store.database import Database
 
 
-def create_app(database_url: str | None = None) -> FastAPI:
+def create_app(
+    database_url: str | None = None,
+    *,
+    clock: Callable[[], dt.datetime] | None = None,
+    settings: Settings | None = None,
+) -> FastAPI:
     """Build the app for ``database_url`` (default: ``TREPHINE_DATABASE_URL`` / settings).
 
     The database must already be migrated (``trephine init``); ``/healthz`` reports when not.
+    ``clock`` replaces the wall clock (tests of session timeouts); ``settings`` the environment.
     """
-    database = open_database(database_url)
+    settings = settings or get_settings()
+    url = database_url or settings.database_url
+    database = open_database(url) if clock is None else Database(url, clock=clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -28,21 +39,29 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app = FastAPI(
         title="Trephine",
         version=__version__,
-        summary="Bone marrow biopsy data across the treatment cycle (research view).",
+        summary="Bone marrow biopsy data across the treatment cycle.",
         lifespan=lifespan,
-        # FastAPI's Swagger/ReDoc pages load their JavaScript from a CDN, which a hospital
-        # network may block and which the app must not depend on; the schema stays available.
+        # FastAPI's own Swagger/ReDoc pages load their JavaScript from a CDN and are open to
+        # anybody; /docs and /openapi.json are served by routers/explorer.py instead (signed-in
+        # users only, Swagger UI from the swagger-ui-bundle package).
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,
     )
     app.state.database = database
+    app.state.settings = settings
+    app.state.session_limits = accounts.SessionLimits.from_settings(settings)
+    app.state.throttle = accounts.Throttle.from_settings(settings)
+    app.state.oidc = None
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(patients.router)
     app.include_router(assessments.router)
+    app.include_router(explorer.router)
     # Pages and static files: imported here so the JSON API has no template dependency at import.
-    from trephine.web import assets, pages
+    from trephine.web import assets, pages, signin
 
     assets.mount_static(app)
+    app.include_router(signin.router)
     app.include_router(pages.router)
     return app

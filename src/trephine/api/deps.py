@@ -1,34 +1,37 @@
-"""FastAPI dependencies: the database, the acting viewer and a unit of work per request.
+"""FastAPI dependencies: the database, who is asking, what they may do, a unit of work.
 
-Authentication and roles plug in here later: replace :func:`get_viewer` with one that reads a
-session or token and every route that declares ``ViewerDep`` is covered. Today every request is
-the anonymous research viewer, which may see the research view only (no names, no MRNs).
+Every route declares exactly one permission with :func:`require` (in its decorator's
+``dependencies=[require(Permission.X)]``), deny by default: ``Permission.PUBLIC`` is the only one
+an anonymous request passes. Who is asking comes from an ``Authorization: Bearer`` API token or
+the server-side session cookie (``services/accounts.py``); nobody → :class:`NotAuthenticated`
+(401 for the API, a redirect to the sign-in page for pages), a role without the permission →
+:class:`Forbidden` (403). A state-changing request made with a session cookie must carry the
+session's CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``) and, when the browser
+sends one, an ``Origin`` of this site; bearer-token requests carry no ambient credential and need
+neither.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.params import Depends as DependsParam
 
+from trephine.access import Permission, Principal
+from trephine.errors import Forbidden, NotAuthenticated
+from trephine.services import accounts
 from trephine.store.database import Database, UnitOfWork
 
-
-class Role(StrEnum):
-    #: Sees pseudonymised research views; never identity.
-    RESEARCH = "research"
-
-
-@dataclass(frozen=True)
-class Viewer:
-    name: str
-    roles: frozenset[Role]
-
-
-ANONYMOUS_RESEARCHER = Viewer(name="web:anonymous", roles=frozenset({Role.RESEARCH}))
+#: The session cookie over plain HTTP (loopback) and under TLS, where the ``__Host-`` prefix
+#: makes browsers insist on Secure, Path=/ and no Domain.
+SESSION_COOKIE = "trephine_session"
+SECURE_SESSION_COOKIE = "__Host-trephine_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_database(request: Request) -> Database:
@@ -36,19 +39,175 @@ def get_database(request: Request) -> Database:
     return database
 
 
-def get_viewer() -> Viewer:
-    """Who is asking. Until authentication lands, the anonymous research viewer."""
-    return ANONYMOUS_RESEARCHER
-
-
 DatabaseDep = Annotated[Database, Depends(get_database)]
-ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 
-def get_unit_of_work(database: DatabaseDep, viewer: ViewerDep) -> Iterator[UnitOfWork]:
-    """One transaction per request, acting as the viewer (so audited reads name them)."""
-    with database.unit_of_work(viewer.name) as uow:
+def client_address(request: Request) -> str:
+    """The client's address (the proxy's forwarded one only when ``--behind-proxy`` trusts it)."""
+    return request.client.host if request.client else "unknown"
+
+
+def session_cookie_name(request: Request) -> str:
+    return SECURE_SESSION_COOKIE if request.url.scheme == "https" else SESSION_COOKIE
+
+
+def _limits(request: Request) -> accounts.SessionLimits:
+    limits: accounts.SessionLimits = request.app.state.session_limits
+    return limits
+
+
+def current_principal(request: Request) -> Principal | None:
+    """Who is asking, or None; resolved once per request and kept on ``request.state``."""
+    if hasattr(request.state, "principal"):
+        found: Principal | None = request.state.principal
+        return found
+    database = get_database(request)
+    principal: Principal | None = None
+    request.state.session_id = None
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        scheme, _, credential = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise NotAuthenticated("the Authorization header must be 'Bearer TOKEN'")
+        with database.unit_of_work("web:auth") as uow:
+            principal = accounts.resolve_token(uow, credential.strip(), client_address(request))
+        if principal is None:
+            raise NotAuthenticated("the API token is unknown, expired or revoked")
+    else:
+        raw = request.cookies.get(session_cookie_name(request))
+        if raw:
+            with database.unit_of_work("web:auth") as uow:
+                principal = accounts.resolve_session(uow, raw, _limits(request))
+            if principal is not None:
+                request.state.session_id = raw
+    request.state.principal = principal
+    return principal
+
+
+def get_principal(request: Request) -> Principal:
+    principal = current_principal(request)
+    if principal is None:
+        raise NotAuthenticated()
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def csrf_token_for(request: Request) -> str | None:
+    """The CSRF token pages put in their forms (None when not signed in with a session)."""
+    raw = getattr(request.state, "session_id", None)
+    return accounts.csrf_token(raw) if raw else None
+
+
+def same_origin(request: Request) -> bool:
+    """False when the browser says the request comes from another site (``Origin`` header)."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    expected = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    return origin.rstrip("/") == expected
+
+
+async def check_csrf(request: Request, expected: str | None) -> None:
+    """Refuse a state-changing request without the expected token or from a foreign origin."""
+    if not same_origin(request):
+        raise Forbidden("csrf", "request from another site")
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    import hmac
+
+    if expected is None or sent is None or not hmac.compare_digest(sent, expected):
+        raise Forbidden("csrf", "request without this session's CSRF token")
+
+
+def require(permission: Permission) -> Any:
+    """The dependency a route declares: ``dependencies=[require(Permission.RECORDS_READ)]``.
+
+    The returned ``Depends`` carries ``.dependency.permission`` so tests and docs can list every
+    route's permission.
+    """
+
+    if permission is Permission.PUBLIC:
+
+        async def public(request: Request) -> None:
+            # Resolve (without requiring) so pages can show who is signed in.
+            current_principal(request)
+
+        public.permission = permission  # type: ignore[attr-defined]
+        return Depends(public)
+
+    async def dependency(request: Request) -> Principal:
+        principal = get_principal(request)
+        if not principal.may(permission):
+            raise Forbidden(str(permission), str(principal.role))
+        if request.method not in SAFE_METHODS and principal.via == "session":
+            await check_csrf(request, csrf_token_for(request))
+        return principal
+
+    dependency.permission = permission  # type: ignore[attr-defined]
+    return Depends(dependency)
+
+
+def route_permission(dependencies: list[DependsParam]) -> list[Permission]:
+    """The permissions declared among a route's dependencies (exactly one is expected)."""
+    found: list[Permission] = []
+    for dep in dependencies:
+        call: Callable[..., Any] | None = dep.dependency
+        permission = getattr(call, "permission", None)
+        if isinstance(permission, Permission):
+            found.append(permission)
+    return found
+
+
+def get_unit_of_work(database: DatabaseDep, principal: PrincipalDep) -> Iterator[UnitOfWork]:
+    """One transaction per request, acting as the signed-in user (so audit events name them)."""
+    with database.unit_of_work(principal.name) as uow:
         yield uow
 
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
+
+
+@dataclass(frozen=True)
+class DeclaredRoute:
+    """One route of the app as the tests and docs see it."""
+
+    path: str
+    methods: frozenset[str]
+    #: The permissions its dependencies declare (exactly one for every route of Trephine).
+    permissions: tuple[Permission, ...]
+    #: True for a mounted static-file directory (public, no dependencies).
+    static: bool = False
+
+
+def declared_routes(app: FastAPI) -> list[DeclaredRoute]:
+    """Every route of ``app`` (routers flattened), with its declared permissions."""
+    from starlette.routing import Mount
+
+    try:  # FastAPI >= 0.120 keeps included routers as lazy branches
+        from fastapi.routing import iter_route_contexts
+
+        contexts: list[Any] = list(iter_route_contexts(app.routes))
+    except ImportError:  # pragma: no cover - older FastAPI: routes are flat already
+        contexts = list(app.routes)
+    found: list[DeclaredRoute] = []
+    for route in contexts:
+        effective = getattr(route, "_effective_route", route)
+        if isinstance(effective, Mount) or isinstance(route, Mount):
+            found.append(DeclaredRoute(str(route.path), frozenset({"GET"}), (), static=True))
+            continue
+        dependencies = getattr(route, "dependencies", None) or []
+        found.append(
+            DeclaredRoute(
+                str(route.path),
+                frozenset(route.methods or ()),
+                tuple(route_permission(list(dependencies))),
+            )
+        )
+    return found

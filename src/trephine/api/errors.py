@@ -20,9 +20,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from trephine.api.schemas.errors import ErrorBody, ErrorResponse
 from trephine.errors import (
     Conflict,
+    Forbidden,
     IllegalTransition,
+    NotAuthenticated,
     NotFound,
     ParseError,
+    TooManyAttempts,
     TrephineError,
     ValidationError,
 )
@@ -36,6 +39,12 @@ def status_for(exc: TrephineError) -> int:
     """The HTTP status a Trephine error stands for."""
     if isinstance(exc, NotFound):
         return HTTPStatus.NOT_FOUND
+    if isinstance(exc, NotAuthenticated):
+        return HTTPStatus.UNAUTHORIZED
+    if isinstance(exc, Forbidden):
+        return HTTPStatus.FORBIDDEN
+    if isinstance(exc, TooManyAttempts):
+        return HTTPStatus.TOO_MANY_REQUESTS
     if isinstance(exc, ValidationError | ParseError):
         return HTTPStatus.UNPROCESSABLE_ENTITY
     if isinstance(exc, IllegalTransition | Conflict):
@@ -56,6 +65,12 @@ def body_for(exc: TrephineError) -> ErrorBody:
         return ErrorBody(code="parse_error", message=str(exc), field=field)
     if isinstance(exc, IllegalTransition):
         return ErrorBody(code="illegal_transition", message=str(exc))
+    if isinstance(exc, NotAuthenticated):
+        return ErrorBody(code="not_authenticated", message=str(exc))
+    if isinstance(exc, Forbidden):
+        return ErrorBody(code="forbidden", message=str(exc))
+    if isinstance(exc, TooManyAttempts):
+        return ErrorBody(code="too_many_attempts", message=str(exc))
     if isinstance(exc, Conflict):
         return ErrorBody(code="conflict", message=str(exc), field=exc.field)
     return ErrorBody(code="error", message=str(exc))
@@ -68,8 +83,22 @@ def _code_for_status(status: int) -> str:
         return "error"
 
 
+#: Paths outside /api/ that answer JSON, not pages.
+JSON_PATHS = frozenset({"/healthz", "/openapi.json"})
+
+
 def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith(API_PREFIX) and request.url.path != "/healthz"
+    return not request.url.path.startswith(API_PREFIX) and request.url.path not in JSON_PATHS
+
+
+def sign_in_redirect(request: Request) -> Response:
+    """Send a browser to the sign-in page, coming back here afterwards (same-site path only)."""
+    from urllib.parse import urlencode
+
+    from fastapi.responses import RedirectResponse
+
+    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/sign-in?{urlencode({'next': back})}", status_code=303)
 
 
 def _respond(request: Request, status: int, body: ErrorBody) -> Response:
@@ -112,7 +141,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TrephineError)
     async def _trephine_error(request: Request, exc: TrephineError) -> Response:
-        return _respond(request, status_for(exc), body_for(exc))
+        if isinstance(exc, NotAuthenticated) and _wants_html(request):
+            return sign_in_redirect(request)
+        response = _respond(request, status_for(exc), body_for(exc))
+        if isinstance(exc, NotAuthenticated):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="trephine"'
+        elif isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(request: Request, exc: RequestValidationError) -> Response:

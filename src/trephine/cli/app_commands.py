@@ -35,6 +35,12 @@ def demo(
         "--allow-mixed",
         help="Load even if the database already holds patients that are not from the demo.",
     ),
+    demo_accounts: bool = typer.Option(
+        True,
+        "--accounts/--no-accounts",
+        help="Create the demo-admin/-lab/-clinician/-researcher accounts (random passwords, "
+        "printed once).",
+    ),
 ) -> None:
     """Load the seeded synthetic demo cohort (no real data) into the database.
 
@@ -79,6 +85,12 @@ def demo(
                 progress.advance(assess_task)
 
             outcomes = assess_all(database, "demo-assess", on_patient=assessed)
+        made: list[tuple[str, object, str | None]] = []
+        if demo_accounts:
+            from trephine.services import accounts
+
+            with database.unit_of_work("demo") as uow:
+                made = list(accounts.ensure_demo_accounts(uow))
         database.dispose()
     except TrephineError as exc:
         raise fail(exc) from None
@@ -101,6 +113,11 @@ def demo(
     errors = [o for o in outcomes if o.status == "error"]
     for o in errors:
         typer.echo(f"assess {o.patient_id}: {o.reason}", err=True)
+    if made:
+        typer.echo("demo accounts (sign in at /sign-in; passwords are shown only this once):")
+        for name, role, password in made:
+            shown = password or "(exists; `trephine users reset-password` sets a new one)"
+            typer.echo(f"  {name:<16} {role!s:<11} {shown}")
 
 
 def _refuse_mixing(database: Database) -> None:

@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from trephine import __version__
-from trephine.cli import assess, batch, clonal, core, criteria, flow
+from trephine.cli import accounts, assess, batch, clonal, core, criteria, flow
 from trephine.io.tabular import control_character
 
 
@@ -62,6 +62,7 @@ def main(
 
 core.register(app)
 assess.register(app)
+accounts.register(app)
 app.add_typer(criteria.app, name="criteria")
 app.add_typer(flow.app, name="flow")
 app.add_typer(clonal.app, name="clonal")

@@ -312,3 +312,70 @@ class AuditEventRow(Base):
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]]
+
+
+# --------------------------------------------------------------------------- accounts (0006)
+# Secrets are never stored: passwords as argon2id hashes, session ids and API tokens as SHA-256
+# digests of 256-bit random values (a leaked table cannot be replayed as a cookie or a token).
+
+
+class UserRow(Base):
+    """One person (H1: no shared accounts). ``password_hash`` is None for OIDC-only accounts."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    #: ``issuer|subject`` of an OpenID Connect identity signed in as this user.
+    oidc_subject: Mapped[str | None] = mapped_column(String(512), unique=True)
+    created_at: Mapped[dt.datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    disabled_at: Mapped[dt.datetime | None]
+
+
+class SessionRow(Base):
+    """A signed-in browser: the cookie carries a random id, the table its SHA-256 digest."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    ended_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class ApiTokenRow(Base):
+    """A bearer token for scripts, acting as its user with that user's role."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[dt.datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+
+
+class SignInFailureRow(Base):
+    """A failed sign-in, for throttling per account and per client address.
+
+    ``account`` is the SHA-256 digest of the name typed (a password typed into the name field
+    must not be stored readable).
+    """
+
+    __tablename__ = "sign_in_failure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(index=True)
+    account: Mapped[str] = mapped_column(String(64), index=True)
+    client_address: Mapped[str] = mapped_column(String(64), index=True)

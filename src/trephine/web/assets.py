@@ -14,6 +14,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from trephine.access import Permission
+from trephine.api.deps import require
 from trephine.web.render import STATIC_DIR
 
 PLOTLY_JS_URL = "/static/vendor/plotly.min.js"
@@ -30,7 +32,7 @@ def plotly_js_path() -> Path:
     return path
 
 
-@router.get(PLOTLY_JS_URL)
+@router.get(PLOTLY_JS_URL, dependencies=[require(Permission.PUBLIC)])
 def plotly_js() -> FileResponse:
     return FileResponse(
         plotly_js_path(),
@@ -40,7 +42,16 @@ def plotly_js() -> FileResponse:
     )
 
 
+@lru_cache(maxsize=1)
+def swagger_ui_dir() -> Path:
+    """Swagger UI's files, shipped by the swagger-ui-bundle package (Apache-2.0)."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    return Path(swagger_ui_path)
+
+
 def mount_static(app: FastAPI) -> None:
-    # The vendor route must be registered before the mount, which would otherwise shadow it.
+    # The vendor route and mount must be registered before /static, which would shadow them.
     app.include_router(router)
+    app.mount("/static/swagger-ui", StaticFiles(directory=str(swagger_ui_dir())), name="swagger_ui")
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

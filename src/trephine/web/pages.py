@@ -8,15 +8,16 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from trephine.access import Permission
 from trephine.api import readers
-from trephine.api.deps import UnitOfWorkDep
+from trephine.api.deps import UnitOfWorkDep, require
 from trephine.api.routers.assessments import AlertStatus, alert_items, assessment_items
 from trephine.web.assets import PLOTLY_JS_URL
 from trephine.web.chart import build_figure, figure_json
 from trephine.web.render import render
 from trephine.web.timeline_table import timeline_rows
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[require(Permission.RECORDS_READ)])
 
 PAGE_SIZE = 50
 

@@ -38,6 +38,14 @@ def templates() -> Jinja2Templates:
 def render(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
+    """Render a page; every page knows who is signed in and the session's CSRF token."""
+    from trephine.api.deps import csrf_token_for
+
+    context = {
+        "principal": getattr(request.state, "principal", None),
+        "csrf_token": csrf_token_for(request),
+        **context,
+    }
     return templates().TemplateResponse(request, name, context, status_code=status_code)
 
 

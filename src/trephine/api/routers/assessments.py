@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from trephine.api.deps import UnitOfWorkDep
+from trephine.access import Permission
+from trephine.api.deps import UnitOfWorkDep, require
 from trephine.api.schemas.assessments import (
     AcknowledgeRequest,
     AlertList,
@@ -55,7 +56,11 @@ def assessment_items(uow: UnitOfWorkDep, patient_id: str) -> list[AssessmentPubl
     ]
 
 
-@router.get("/patients/{patient_id}/assessments", response_model=AssessmentList)
+@router.get(
+    "/patients/{patient_id}/assessments",
+    response_model=AssessmentList,
+    dependencies=[require(Permission.RECORDS_READ)],
+)
 def patient_assessments(
     uow: UnitOfWorkDep,
     patient_id: str,
@@ -69,7 +74,7 @@ def patient_assessments(
     return AssessmentList(patient=patient_id, items=items)
 
 
-@router.get("/alerts", response_model=AlertList)
+@router.get("/alerts", response_model=AlertList, dependencies=[require(Permission.RECORDS_READ)])
 def list_alerts(
     uow: UnitOfWorkDep,
     status: Annotated[AlertStatus, Query()] = "open",
@@ -78,7 +83,11 @@ def list_alerts(
     return AlertList(status=status, items=alert_items(uow, status, patient))
 
 
-@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertPublic)
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    response_model=AlertPublic,
+    dependencies=[require(Permission.ALERTS_ACKNOWLEDGE)],
+)
 def acknowledge(uow: UnitOfWorkDep, alert_id: int, body: AcknowledgeRequest) -> AlertPublic:
-    """Acknowledge once; the viewer's name and the time are recorded (and audited)."""
+    """Acknowledge once; the signed-in user's name and the time are recorded (and audited)."""
     return _alert(alerts.acknowledge_alert(uow, alert_id, body.note))

@@ -8,12 +8,13 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from trephine import __version__
-from trephine.api.deps import DatabaseDep
+from trephine.access import Permission
+from trephine.api.deps import DatabaseDep, require
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", dependencies=[require(Permission.PUBLIC)])
 def healthz(database: DatabaseDep) -> JSONResponse:
     """200 when the database answers and is at the latest migration; 503 otherwise."""
     body: dict[str, Any] = {"status": "ok", "version": __version__}

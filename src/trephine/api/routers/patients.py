@@ -6,14 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from trephine.access import Permission
 from trephine.api import readers
-from trephine.api.deps import UnitOfWorkDep
+from trephine.api.deps import UnitOfWorkDep, require
 from trephine.api.schemas.errors import ErrorResponse
 from trephine.api.schemas.patients import PatientDetail, PatientList, TimelinePublic
 
 router = APIRouter(
     prefix="/api/v1/patients",
     tags=["patients"],
+    dependencies=[require(Permission.RECORDS_READ)],
     responses={
         404: {"model": ErrorResponse, "description": "No such patient"},
         422: {"model": ErrorResponse, "description": "A parameter is not allowed"},
