@@ -154,8 +154,8 @@ def test_adequacy_parameter_changes_only_what_it_documents() -> None:
     assert loose["response"] == "CR"
 
 
-def test_type_mismatch_in_a_rule_table_is_a_bug_not_a_result() -> None:
-    with pytest.raises(TypeError):
+def test_type_mismatch_is_refused_naming_the_input_never_a_result() -> None:
+    with pytest.raises(ValidationError, match=r"^x: 1 is not allowed.*allowed: true, false"):
         is_("x", True).check({"x": Decimal(1)}, {}, None, set())
 
 
@@ -197,3 +197,65 @@ def test_rule_tables_are_checked_when_built() -> None:
         "y",
     )
     assert [m.value for m in eln2022_aml.RESPONSE.category_enum()][:3] == ["CR", "CRh", "CRi"]
+
+
+# -------------------------------------------------------- plain numbers from a notebook (issue 8)
+
+CR_MARROW: dict[str, object] = {
+    "bm_blasts_pct": 3.0,
+    "anc": 1.0,
+    "plt": 150,
+    "circulating_blasts": False,
+    "extramedullary": False,
+    "auer_rods": False,
+    "cells_counted": 500,
+    "spicules_present": True,
+    "biopsy_cellularity_pct": 40,
+}
+
+
+def test_plain_numbers_are_taken_exactly_as_written() -> None:
+    plain = evaluate(eln2022_aml.RESPONSE, CR_MARROW)
+    exact = evaluate(eln2022_aml.RESPONSE, _facts(**CR_MARROW))
+    assert plain.category == exact.category == "CR"
+    assert plain.explanation() == exact.explanation()
+    # 0.1 is read as written (Decimal("0.1")), not as the binary float 0.1000000000000000055…
+    near = evaluate(eln2022_aml.RESPONSE, {**CR_MARROW, "anc": 0.1})
+    (anc,) = [e for e in near.evidence if e.input == "anc"]
+    assert anc.value == Decimal("0.1")
+
+
+def test_numeric_text_counts_only_where_the_rule_set_declares_a_number() -> None:
+    assert evaluate(eln2022_aml.RESPONSE, {**CR_MARROW, "plt": "150"}).category == "CR"
+    with pytest.raises(ValidationError, match=r"^plt: 'many'"):
+        evaluate(eln2022_aml.RESPONSE, {**CR_MARROW, "plt": "many"})
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        (float("nan"), "a finite number"),
+        (float("inf"), "a finite number"),
+        ([3], "a number, true/false, text or None"),
+        ({"value": 3}, "a number, true/false, text or None"),
+    ],
+)
+def test_what_is_not_a_fact_is_refused_naming_the_field(value: object, allowed: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        evaluate(eln2022_aml.RESPONSE, {**CR_MARROW, "bm_blasts_pct": value})
+    assert caught.value.field == "bm_blasts_pct" and caught.value.allowed == allowed
+
+
+def test_a_fact_of_the_wrong_kind_is_refused_naming_the_field_not_a_type_error() -> None:
+    rs = RuleSet(
+        "T",
+        "t",
+        "t",
+        C,
+        ("YES", "NE"),
+        (Rule("R1", "YES", lt("blasts", D(5)), C),),
+        "NE",
+    )
+    with pytest.raises(ValidationError) as caught:
+        evaluate(rs, {"blasts": True})
+    assert caught.value.field == "blasts" and caught.value.allowed == "a number"

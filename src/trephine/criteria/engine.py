@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from trephine import __version__
-from trephine.criteria.model import Condition, Evaluation, Fact, Facts, RuleSet
+from trephine.criteria.model import Condition, Evaluation, Fact, Facts, InputKind, RuleSet
 from trephine.errors import ValidationError
 
 
@@ -41,20 +41,77 @@ def _param_number(name: str, value: object) -> Decimal:
         raise ValidationError(f"params.{name}", value, "a number") from exc
 
 
+_PLAIN = (Decimal, bool, str, type(None))
+_PLAIN_SET: frozenset[type] = frozenset(_PLAIN)
+_FAST: frozenset[type] = frozenset((Decimal, bool, type(None)))
+_NUMBER_INPUTS: dict[int, tuple[RuleSet, frozenset[str]]] = {}
+
+
+def _number_inputs(ruleset: RuleSet) -> frozenset[str]:
+    cached = _NUMBER_INPUTS.get(id(ruleset))
+    if cached is None or cached[0] is not ruleset:
+        names = frozenset(s.name for s in ruleset.inputs if s.kind is InputKind.NUMBER)
+        cached = _NUMBER_INPUTS[id(ruleset)] = (ruleset, names)
+    return cached[1]
+
+
+def checked_facts(ruleset: RuleSet, facts: Mapping[str, object]) -> dict[str, Fact | None]:
+    """``facts`` as the engine compares them, or a :class:`ValidationError` naming the field.
+
+    Decimals, booleans, text and None (not reported) pass as they are. Plain numbers from a
+    notebook (``3.0``, ``150``) become Decimals exactly as written (via ``str``: ``0.1`` is
+    ``Decimal("0.1")``, not the binary float); so does numeric text for an input the rule set
+    declares a number. Anything else — NaN, infinity, a list, numeric-looking text where a
+    number is not declared — is refused naming the field, never compared.
+    """
+    kinds = set(map(type, facts.values()))
+    if kinds <= _FAST or (kinds <= _PLAIN_SET and not _number_inputs(ruleset)):
+        return dict(facts)  # type: ignore[arg-type]  # the usual case: nothing to convert
+    work: dict[str, Fact | None] = {}
+    numbers: frozenset[str] | None = None
+    for name, value in facts.items():
+        if type(value) in _PLAIN:
+            if type(value) is str:
+                numbers = _number_inputs(ruleset) if numbers is None else numbers
+                if name in numbers:
+                    value = _number(name, value)
+            work[name] = value  # type: ignore[assignment]
+        elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            work[name] = _number(name, value)
+        else:
+            raise ValidationError(
+                name, value, "a number, true/false, text or None", reason="not a fact value"
+            )
+    return work
+
+
+def _number(name: str, value: object) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        number = Decimal("NaN")
+    if not number.is_finite():
+        raise ValidationError(name, value, "a finite number")
+    return number
+
+
 def evaluate(
     ruleset: RuleSet,
-    facts: Facts,
+    facts: Mapping[str, Any],
     params: Mapping[str, Any] | None = None,
     *,
     resolved: bool = False,
 ) -> Evaluation:
     """Evaluate ``facts`` under ``ruleset``.
 
+    Facts are checked first (:func:`checked_facts`): plain ``int``/``float`` numbers are taken
+    exactly as written, anything that is not a fact value is refused naming the field.
+
     ``params`` are overrides of the rule set's documented defaults unless ``resolved`` says they
     already are a full parameter set (the fast path for batch evaluation).
     """
     full = dict(params) if resolved and params is not None else resolve_params(ruleset, params)
-    work: dict[str, Fact | None] = dict(facts)
+    work = checked_facts(ruleset, facts)
     if ruleset.derive is not None:
         ruleset.derive(work, full)
     skipped_missing: set[str] = set()

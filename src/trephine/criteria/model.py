@@ -15,6 +15,8 @@ from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any, TypeAlias
 
+from trephine.errors import ValidationError
+
 #: A fact is what a rule can look at: a decimal number, a boolean or a controlled string.
 Fact: TypeAlias = Decimal | bool | str
 Facts: TypeAlias = Mapping[str, Fact | None]
@@ -199,15 +201,22 @@ class Threshold(Condition):
 
 
 def _coerce(name: str, actual: Fact, threshold: Fact) -> Fact:
-    """Accept an int where a decimal is expected; any other type mismatch means the rule table
-    and the input contract disagree: a bug, never something to evaluate silently."""
+    """Accept an int where a decimal is expected; any other type mismatch is refused naming the
+    input (never evaluated silently)."""
     if (
         isinstance(threshold, Decimal)
         and isinstance(actual, int | Decimal)
         and not isinstance(actual, bool)
     ):
         return Decimal(actual)
-    raise TypeError(f"{name}: cannot compare {actual!r} with {threshold!r}")
+    expected = (
+        "a number"
+        if isinstance(threshold, Decimal)
+        else "true, false"
+        if isinstance(threshold, bool)
+        else "text"
+    )
+    raise ValidationError(name, actual, expected, reason=f"compared with {_fmt(threshold)}")
 
 
 _OPERATORS: dict[Comparator, Callable[[Any, Any], bool]] = {
