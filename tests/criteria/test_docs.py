@@ -36,3 +36,12 @@ def test_every_rule_and_parameter_is_documented() -> None:
             assert f"`{rule.id}`" in text
         for param in rs.params:
             assert f"`{param.name}`" in text
+
+
+def test_each_rule_set_is_on_the_page_it_names() -> None:
+    generated = pages()
+    for rs in rulesets().values():
+        page = generated[f"{rs.docs_page}.md"]
+        assert f"- key: `{rs.key}`;" in page, rs.key
+        others = [n for n, text in generated.items() if f"- key: `{rs.key}`;" in text]
+        assert others == [f"{rs.docs_page}.md"], rs.key

@@ -86,7 +86,7 @@ def pages() -> dict[str, str]:
     groups: dict[str, list[str]] = {}
     for entry in REGISTRY.values():
         for rs in entry.rulesets:
-            keys = groups.setdefault(_page_of(rs), [])
+            keys = groups.setdefault(rs.docs_page, [])
             if rs.key not in keys:
                 keys.append(rs.key)
     for page, keys in groups.items():
@@ -102,41 +102,6 @@ def pages() -> dict[str, str]:
         ]
         out[f"{page}.md"] = "\n".join(head) + "\n".join(render(sets[k]) for k in keys)
     return out
-
-
-def _page_of(rs: RuleSet) -> str:
-    return {
-        "ELN2022": "aml-eln2022",
-        "ELN2022-relapse": "aml-eln2022",
-        "ELN2022-landmark": "aml-eln2022",
-        "ELN2021": "aml-eln2021-mrd",
-        "ELN2017": "aml-eln2017",
-        "IWG2003": "aml-iwg2003",
-    }.get(rs.key) or _family(rs.key)
-
-
-def _family(key: str) -> str:
-    if key.startswith(("ALL-RESPONSE", "ALL-RELAPSE", "ALL-LANDMARK", "CAR-T-RELAPSE")):
-        return "all-response"
-    if key.startswith("HCT-"):
-        return "transplant"
-    if key in ("AA-IST-RESPONSE", "AA-RELAPSE", "AA-CLONAL-EVOLUTION"):
-        return "aa-response"
-    if key in ("IRON-OVERLOAD", "MARROW-INFECTION", "ANAEMIA-WORKUP"):
-        return "workups"
-    if key.startswith("IMWG2016"):
-        return "mm-imwg2016"
-    if key.startswith("IWG2006"):
-        return "mds-iwg2006"
-    if key.startswith("IWG2018"):
-        return "mds-iwg2018"
-    if key.startswith("IWG2023"):
-        return "mds-iwg2023"
-    if key.startswith("iwCLL"):
-        return "cll-iwcll"
-    if key.startswith("ALL"):
-        return "all-mrd"
-    return "diagnostics"
 
 
 def write(directory: Path) -> list[Path]:

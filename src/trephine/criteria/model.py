@@ -590,6 +590,9 @@ class RuleSet:
     #: Derived fact → the inputs it is computed from, so that "not evaluable" names what the
     #: user must supply (``baseline_bm_blasts_pct``), not an internal quantity.
     derived_from: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The generated reference page (``docs/criteria/<docs_page>.md``) this rule set is on; a
+    #: family of rule sets (one guideline) shares one page.
+    docs_page: str = "diagnostics"
 
     def __post_init__(self) -> None:
         # A rule table that names a category outside its enum, repeats a rule id or refers to

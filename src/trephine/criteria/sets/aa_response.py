@@ -74,6 +74,7 @@ _SEVERE_COUNTS = AtLeast(
 
 RESPONSE = RuleSet(
     key="AA-IST-RESPONSE",
+    docs_page="aa-response",
     title="Aplastic anaemia response to immunosuppressive therapy (BSH 2016)",
     edition="BSH2016",
     citation=Citation(BSH, "response table", Tag.RECALLED),
@@ -172,6 +173,7 @@ RESPONSE = RuleSet(
 
 RELAPSE = RuleSet(
     key="AA-RELAPSE",
+    docs_page="aa-response",
     title="Aplastic anaemia relapse after response to IST",
     edition="JCAA",
     citation=Citation(JCAA, "relapse", Tag.RECALLED),
@@ -228,6 +230,7 @@ def mds_type_abnormalities(iscn: str) -> list[str]:
 
 CLONAL_EVOLUTION = RuleSet(
     key="AA-CLONAL-EVOLUTION",
+    docs_page="aa-response",
     title="Aplastic anaemia: clonal evolution after IST",
     edition="WHO2016/BSH2016",
     citation=Citation(BSH, "clonal evolution: PNH clone, MDS-type karyotype", Tag.RECALLED),

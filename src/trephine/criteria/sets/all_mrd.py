@@ -26,6 +26,7 @@ ASH = "ASH Education 2021 (hematology.2021000224), Table 1"
 
 RESPONSE = RuleSet(
     key="ALL-MRD",
+    docs_page="all-mrd",
     title="ALL MRD response",
     edition="ALL-MRD-2021",
     citation=Citation(ASH, "MRD response definitions"),

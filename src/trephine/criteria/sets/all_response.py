@@ -45,6 +45,7 @@ _MARROW = (
 #: CAR-T day 28 / month 3).
 RESPONSE = RuleSet(
     key="ALL-RESPONSE",
+    docs_page="all-response",
     title="ALL morphological response (CR / CRi)",
     edition="CIBMTR-ALL",
     citation=Citation(CIBMTR, "ALL response criteria: complete remission"),
@@ -92,6 +93,7 @@ RESPONSE = RuleSet(
 #: Relapse of a marrow (or blood film) after CR/CRi.
 RELAPSE = RuleSet(
     key="ALL-RELAPSE",
+    docs_page="all-response",
     title="ALL relapse after CR / CRi",
     edition="NCCN-ALL",
     citation=Citation(NCCN, "relapse after CR", Tag.RECALLED),
@@ -142,6 +144,7 @@ RELAPSE_CATEGORIES = ("HEMATOLOGIC_RELAPSE", "EXTRAMEDULLARY_RELAPSE")
 #: Refractory disease at the end-of-induction marrow.
 LANDMARK = RuleSet(
     key="ALL-LANDMARK",
+    docs_page="all-response",
     title="ALL refractory disease at the end of induction",
     edition="NCCN-ALL",
     citation=Citation(NCCN, "refractory disease", Tag.RECALLED),
@@ -178,6 +181,7 @@ PULSIPHER = "Pulsipher 2022 (Blood Cancer Discov), S20; CAR-T series S36"
 #: CD19 status of a relapse after CD19-directed CAR-T (flow on the relapse marrow's blasts).
 CART_RELAPSE = RuleSet(
     key="CAR-T-RELAPSE",
+    docs_page="all-response",
     title="Relapse after CD19 CAR-T: CD19 status of the blasts",
     edition="S20/S36",
     citation=Citation(PULSIPHER, "relapse after CAR-T, CD19-positive or CD19-negative"),

@@ -97,6 +97,7 @@ COUNTS_IMPROVED = AnyOf(
 
 RESPONSE = RuleSet(
     key="ELN2017",
+    docs_page="aml-eln2017",
     title="AML response (ELN 2017)",
     edition="ELN2017",
     citation=_c("Table 6"),

@@ -86,6 +86,7 @@ NGS = is_("mrd_method", "NGS")
 
 MRD = RuleSet(
     key="ELN2021",
+    docs_page="aml-eln2021-mrd",
     title="AML MRD status (ELN 2021)",
     edition="ELN2021",
     citation=_c("MFC and clinical recommendation tables"),

@@ -80,6 +80,7 @@ PARAMS = (
 
 RESPONSE = RuleSet(
     key="ELN2022",
+    docs_page="aml-eln2022",
     title="AML response (ELN 2022)",
     edition="ELN2022",
     citation=_c(T7),
@@ -182,6 +183,7 @@ CR_FAMILY = (
 
 RELAPSE = RuleSet(
     key="ELN2022-relapse",
+    docs_page="aml-eln2022",
     title="AML haematologic relapse after CR/CRh/CRi (ELN 2022)",
     edition="ELN2022",
     citation=_c(T7 + ", relapse", Tag.RECALLED),
@@ -266,6 +268,7 @@ AT_LANDMARK = AnyOf(
 
 LANDMARK = RuleSet(
     key="ELN2022-landmark",
+    docs_page="aml-eln2022",
     title="AML refractory disease at the response landmark (ELN 2022)",
     edition="ELN2022",
     citation=_c(T7 + ", refractory disease"),

@@ -55,6 +55,7 @@ PLATELET_TRANSFUSION_FREE_DAYS = 7  # [V] ASTCT, CIBMTR
 #: One day's counts: is it a recovery day? (documents the thresholds; the series runs them)
 RECOVERY_DAY = RuleSet(
     key="HCT-RECOVERY-DAY",
+    docs_page="transplant",
     title="Transplant: a day counting towards neutrophil / platelet recovery",
     edition="ASTCT2021",
     citation=Citation(ASTCT, "neutrophil and platelet recovery"),
@@ -99,6 +100,7 @@ RECOVERY_DAY = RuleSet(
 #: Graft function at one assessment after the transplant.
 GRAFT = RuleSet(
     key="HCT-GRAFT",
+    docs_page="transplant",
     title="Transplant: graft failure and poor graft function",
     edition="ASTCT2021",
     citation=Citation(ASTCT, "graft failure definitions"),

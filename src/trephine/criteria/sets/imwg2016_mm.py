@@ -116,6 +116,7 @@ NO_PLASMACYTOMA_OR_HALVED = AnyOf(
 
 RESPONSE = RuleSet(
     key="IMWG2016",
+    docs_page="mm-imwg2016",
     title="Multiple myeloma response (IMWG 2016), serum/urine measurable",
     edition="IMWG2016",
     citation=_c("response criteria table"),
@@ -195,6 +196,7 @@ RESPONSE = RuleSet(
 
 FLC_ONLY = RuleSet(
     key="IMWG2016-FLC",
+    docs_page="mm-imwg2016",
     title="Multiple myeloma response (IMWG 2016), FLC the only measurable marker",
     edition="IMWG2016",
     citation=_c("response table, FLC-only disease"),
@@ -230,6 +232,7 @@ FLC_ONLY = RuleSet(
 
 BM_ONLY = RuleSet(
     key="IMWG2016-BM",
+    docs_page="mm-imwg2016",
     title="Multiple myeloma response (IMWG 2016), marrow plasma-cell fallback",
     edition="IMWG2016",
     citation=_c("response table, PR (BM plasma cells, baseline ≥30 %)"),
@@ -274,6 +277,7 @@ def _rise(marker: str, absolute: str | int, comparator: str = ">=") -> AllOf:
 
 PROGRESSION = RuleSet(
     key="IMWG2016-PD",
+    docs_page="mm-imwg2016",
     title="Multiple myeloma progressive disease (IMWG 2016), from the lowest confirmed value",
     edition="IMWG2016",
     citation=_c("response table, PD"),
@@ -343,6 +347,7 @@ NGS_TOO_FEW_READS = AllOf(
 
 MRD = RuleSet(
     key="IMWG2016-MRD",
+    docs_page="mm-imwg2016",
     title="Multiple myeloma MRD category (IMWG 2016)",
     edition="IMWG2016",
     citation=_c("MRD criteria table"),

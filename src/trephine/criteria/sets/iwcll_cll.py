@@ -130,6 +130,7 @@ def _response(
     )
     return RuleSet(
         key=key,
+        docs_page="cll-iwcll",
         title=f"CLL response ({edition})",
         edition=edition,
         citation=c("response table"),
@@ -207,6 +208,7 @@ def _derive_mrd(facts: dict[str, Fact | None], params: Params) -> None:
 
 MRD = RuleSet(
     key="iwCLL2018-MRD",
+    docs_page="cll-iwcll",
     title="CLL MRD (iwCLL 2018 / ERIC): undetectable below 10^-4",
     edition="iwCLL2018",
     citation=Citation(SRC18, "MRD section", Tag.RECALLED),

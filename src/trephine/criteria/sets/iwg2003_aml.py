@@ -47,6 +47,7 @@ MARROW_FREE = AllOf(
 
 RESPONSE = RuleSet(
     key="IWG2003",
+    docs_page="aml-iwg2003",
     title="AML response (IWG 2003)",
     edition="IWG2003",
     citation=_c("Table 1"),

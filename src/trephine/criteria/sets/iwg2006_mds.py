@@ -55,6 +55,7 @@ CR_BLOOD = AllOf(ge("hb", 11), ge("plt", 100), ge("anc", "1.0"), le("pb_blasts_p
 
 RESPONSE = RuleSet(
     key="IWG2006",
+    docs_page="mds-iwg2006",
     title="MDS response (IWG 2006)",
     edition="IWG2006",
     citation=_c("response table (altering natural history)"),
@@ -142,6 +143,7 @@ AFTER_CR_PR = AnyOf(is_("prior_response", "CR"), is_("prior_response", "PR"))
 
 RELAPSE = RuleSet(
     key="IWG2006-RELAPSE",
+    docs_page="mds-iwg2006",
     title="MDS relapse after CR/PR, progression/relapse after HI (IWG 2006)",
     edition="IWG2006",
     citation=_c("response table, relapse after CR or PR; HI table, progression/relapse"),
@@ -213,6 +215,7 @@ def _hi(
 ) -> RuleSet:
     return RuleSet(
         key=key,
+        docs_page="mds-iwg2006",
         title=title,
         edition="IWG2006",
         citation=_c("haematologic improvement table"),

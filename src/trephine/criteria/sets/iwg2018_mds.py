@@ -41,6 +41,7 @@ INPUTS = (
 
 TB_GROUP = RuleSet(
     key="IWG2018-TB",
+    docs_page="mds-iwg2018",
     title="Transfusion-burden group before treatment (IWG 2018)",
     edition="IWG2018",
     citation=_c("transfusion-burden table"),
@@ -92,6 +93,7 @@ def _derive(facts: dict[str, Fact | None], params: Params) -> None:
 WINDOW = ge("on_treatment_observation_weeks", 16)
 HI_E = RuleSet(
     key="IWG2018-HI-E",
+    docs_page="mds-iwg2018",
     title="HI-E in lower-risk MDS (IWG 2018)",
     edition="IWG2018",
     citation=_c("HI-E table"),

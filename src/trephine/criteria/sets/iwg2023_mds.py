@@ -34,6 +34,7 @@ EVALUABLE = ge("baseline_bm_blasts_pct", 5)
 
 RESPONSE = RuleSet(
     key="IWG2023",
+    docs_page="mds-iwg2023",
     title="Higher-risk MDS response (IWG 2023)",
     edition="IWG2023",
     citation=_c("response criteria table"),

@@ -42,6 +42,7 @@ CELL = "Age-expected cellularity, spec §7.1"
 
 IRON_OVERLOAD = RuleSet(
     key="IRON-OVERLOAD",
+    docs_page="workups",
     title="Transfusional iron overload flag",
     edition="BSH2014",
     citation=Citation(BSH_MDS, "serum ferritin > 1000 µg/L", Tag.RECALLED),
@@ -95,6 +96,7 @@ IRON_OVERLOAD = RuleSet(
 
 MARROW_INFECTION = RuleSet(
     key="MARROW-INFECTION",
+    docs_page="workups",
     title="Possible marrow infection (granulomas and microbiology)",
     edition="Trephine-1",
     citation=Citation(OURS, "review flag", Tag.INTERPRETATION),
@@ -180,6 +182,7 @@ _FINDINGS = (
 
 ANAEMIA_WORKUP = RuleSet(
     key="ANAEMIA-WORKUP",
+    docs_page="workups",
     title="Anaemia work-up: marrow findings that explain an anaemia",
     edition="Trephine-1",
     citation=Citation(OURS, "summary of cited marrow findings", Tag.INTERPRETATION),
