@@ -1,4 +1,4 @@
-"""The patient page shows evidence rounded; the stored/JSON value stays exact."""
+"""The patient page shows evidence rounded and in words; the stored/JSON value stays exact."""
 
 from __future__ import annotations
 
@@ -37,5 +37,10 @@ def test_assessment_partial_rounds_evidence_and_names_unrecorded_values() -> Non
         .render(alerts=[], assessments=[assessment], patient_id="P1")
     )
     assert EXACT not in html
-    assert "bm_blast_reduction_pct 90.07 &gt;= 50 → yes" in html
-    assert "anc not recorded" in html
+    # A sentence a clinician reads, not the engine's "bm_blast_reduction_pct 90.07 >= 50 → yes".
+    assert (
+        "Fall in marrow blasts from baseline 90.07 % — at least 50 %: meets the PR criterion"
+        in html
+    )
+    assert "ANC not recorded" in html
+    assert "bm_blast_reduction_pct" not in html and "→" not in html

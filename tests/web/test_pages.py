@@ -36,8 +36,8 @@ def test_patient_list_shows_a_row_per_patient_with_blasts(site: Any) -> None:
     assert ids == sorted(p.patient.external_id for p in site.cohort)
     assert f"{len(site.cohort)} patients" in r.text
     assert 'href="/patients/DEMO-0001"' in r.text
-    # Blast % of the last marrow is printed with its unit.
-    assert re.search(r'<td class="num">\d+\.\d %</td>', r.text)
+    # The disease's marrow value of the last marrow is printed with its name and unit.
+    assert re.search(r'Marrow blasts</span> <span class="num">\d+(\.\d)? %</span>', r.text)
 
 
 def test_patient_list_filter_by_diagnosis(site: Any) -> None:

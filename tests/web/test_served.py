@@ -202,12 +202,12 @@ def test_list_filter_click_through_and_chart(server: Server, browser: Any, tmp_p
     table_rows = browser.find_elements(By.CSS_SELECTOR, "#patient-table tbody tr")
     assert len(table_rows) == N_PATIENTS
     first_cells = [c.text for c in table_rows[0].find_elements(By.TAG_NAME, "td")]
-    assert first_cells[0] == "DEMO-0001" and first_cells[5].endswith("%")
+    assert first_cells[0] == "DEMO-0001" and first_cells[4].endswith("%")
     _screenshot(browser, tmp_path, "patient-list.png")
 
     # Filter by diagnosis as a person would: choose in the select, press the button.
     Select(browser.find_element(By.ID, "diagnosis")).select_by_value("AML")
-    browser.find_element(By.CSS_SELECTOR, "form.filter button").click()
+    browser.find_element(By.CSS_SELECTOR, "form.search button").click()
     wait.until(ec.url_contains("diagnosis=AML"))
     diagnoses = {
         r.find_elements(By.TAG_NAME, "td")[1].text
@@ -242,3 +242,52 @@ def test_patient_page_without_javascript_still_has_the_table(server: Server) -> 
     status, _, body = _get(f"{server.base}/patients/DEMO-0001", token=server.token)
     assert status == 200
     assert "<noscript>" in body and 'id="timeline-table"' in body
+
+
+_BOXES = """
+const box = e => { const r = e.getBoundingClientRect();
+                   return [r.left, r.top, r.right, r.bottom]; };
+const holder = document.getElementById('timeline-chart');
+const svg = holder.querySelector('svg.main-svg');
+return {holder: box(holder), svg: box(svg), table: box(document.getElementById('timeline-table')),
+        scroll: [document.documentElement.scrollWidth, document.documentElement.clientWidth]};
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_chart_follows_its_box_after_a_resize_and_nothing_scrolls_sideways_at_400_px(
+    server: Server, browser: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
+    try:
+        browser.set_window_size(1300, 1500)
+        browser.get(f"{server.base}/patients/DEMO-0006")
+        wait.until(lambda d: d.find_element("css selector", "#timeline-chart[data-rendered]"))
+        for width in (760, 1100, 400):
+            browser.set_window_size(width, 1500)
+            wait.until(
+                lambda d: d.execute_script(
+                    "const h = document.getElementById('timeline-chart');"
+                    "return h.getAttribute('data-resized') == String(h.clientWidth)"
+                )
+            )
+            b = browser.execute_script(_BOXES)
+            _left, top, right, bottom = b["holder"]
+            # The drawing fits its box (it used to stay 1,016 px wide in a 200 px high box) ...
+            assert b["svg"][2] <= right + 1 and b["svg"][3] <= bottom + 1, (width, b)
+            assert bottom - top > 400, (width, b)
+            # ... and the table below starts after the box instead of under the drawing.
+            assert b["table"][1] >= bottom, (width, b)
+            scroll_width, client_width = b["scroll"]
+            assert scroll_width <= client_width, f"patient page scrolls sideways at {width} px"
+        _screenshot(browser, tmp_path, "patient-page-400.png")
+        browser.get(f"{server.base}/")
+        scroll_width, client_width = browser.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert scroll_width <= client_width, "patient list scrolls sideways at 400 px"
+    finally:
+        browser.set_window_size(1300, 1500)

@@ -32,6 +32,7 @@ from trephine.domain.quantity import Quantity
 from trephine.domain.results import (
     AspirateDifferential,
     BloodCount,
+    CellClass,
     Chimerism,
     CoreFindings,
     Extramedullary,
@@ -45,6 +46,7 @@ from trephine.domain.results import (
     ResultValue,
 )
 from trephine.domain.therapy import CarTInfusion, CellularTherapy, TherapyLine, Transplant
+from trephine.present.quantities import number_text, quantity_text, unit_text
 from trephine.services.views import PatientRecord, StoredProcedure, StoredResult
 
 _TENTH = Decimal("0.1")
@@ -59,13 +61,18 @@ def quantity(q: Quantity | None) -> QuantityPublic | None:
         qualifier=q.qualifier.value,
         lod=q.lod,
         lloq=q.lloq,
-        display=str(q),
+        display=quantity_text(q),
     )
 
 
 def blast_percent(d: AspirateDifferential) -> Quantity:
     """Blast % for display, to one decimal; criteria use the exact value from the domain."""
     return Quantity(d.blast_percent.quantize(_TENTH, rounding=ROUND_HALF_UP), "%")
+
+
+def _cell_percent(d: AspirateDifferential, cls: CellClass) -> Quantity:
+    """A cell class as % of nucleated cells, to one decimal (as blasts are shown)."""
+    return Quantity(d.percent(cls).quantize(_TENTH, rounding=ROUND_HALF_UP), "%")
 
 
 def components(value: ResultValue) -> list[ComponentPublic]:
@@ -91,6 +98,8 @@ def components(value: ResultValue) -> list[ComponentPublic]:
             me = value.me_ratio()
             named = [
                 ("blasts", blast_percent(value)),
+                ("plasma_cells", _cell_percent(value, CellClass.PLASMA_CELL)),
+                ("lymphocytes", _cell_percent(value, CellClass.LYMPHOCYTE)),
                 ("me_ratio", None if me is None else Quantity(me.quantize(_TENTH), "1")),
             ]
         case CoreFindings():
@@ -175,7 +184,7 @@ def label(value: ResultValue) -> str:
 
 
 def _q(q: Quantity | None, name: str) -> str | None:
-    return None if q is None else f"{name} {q}"
+    return None if q is None else f"{name} {quantity_text(q)}"
 
 
 def _join(parts: Iterable[str | None]) -> str:
@@ -186,7 +195,9 @@ def _retic(value: BloodCount) -> str | None:
     if value.reticulocytes is None:
         return None
     method = value.reticulocyte_method
-    return f"retic {value.reticulocytes}" + ("" if method is None else f" ({method})")
+    return f"retic {quantity_text(value.reticulocytes)}" + (
+        "" if method is None else f" ({method})"
+    )
 
 
 def summary(value: ResultValue) -> str:
@@ -223,7 +234,7 @@ def summary(value: ResultValue) -> str:
                 )
             )
         case CoreFindings():
-            dysplasia = ", ".join(f"{k} {v} %" for k, v in value.dysplasia.items())
+            dysplasia = ", ".join(f"{k} {number_text(v)} %" for k, v in value.dysplasia.items())
             return _join(
                 (
                     _q(value.cellularity, "cellularity"),
@@ -236,7 +247,7 @@ def summary(value: ResultValue) -> str:
                     f"dysplasia {dysplasia}" if dysplasia else None,
                     None
                     if value.infiltrate is None
-                    else f"infiltrate {value.infiltrate_type} {value.infiltrate}",
+                    else f"infiltrate {value.infiltrate_type} {quantity_text(value.infiltrate)}",
                     None if value.granulomas is None else f"granulomas: {value.granulomas}",
                     None
                     if value.lymphoid_nodules is None
@@ -259,22 +270,31 @@ def summary(value: ResultValue) -> str:
             lloq = (
                 None
                 if value.mrd.lloq is None
-                else f"LLOQ {value.mrd.lloq.normalize()} {value.mrd.unit}"
+                else f"LLOQ {number_text(value.mrd.lloq)} {unit_text(value.mrd.unit)}"
             )
             cd19 = None if value.cd19_on_blasts is None else f"CD19 {value.cd19_on_blasts}"
-            return _join((str(value.mrd), events, lloq, cd19))
+            return _join((quantity_text(value.mrd), events, lloq, cd19))
         case MolecularMRD():
-            sens = None if value.sensitivity is None else f"sensitivity {value.sensitivity}"
-            return _join((str(value.ratio), sens))
+            sens = (
+                None
+                if value.sensitivity is None
+                else f"sensitivity {number_text(value.sensitivity)}"
+            )
+            return _join((quantity_text(value.ratio), sens))
         case NGSVariant():
             depth = None if value.depth is None else f"depth {value.depth}"
             return _join(
-                (f"{value.gene} {value.hgvs}", value.hgvs_protein, f"VAF {value.vaf}", depth)
+                (
+                    f"{value.gene} {value.hgvs}",
+                    value.hgvs_protein,
+                    f"VAF {quantity_text(value.vaf)}",
+                    depth,
+                )
             )
         case Karyotype():
             return value.iscn
         case Chimerism():
-            return _join((f"donor {value.donor_percent}", value.method))
+            return _join((f"donor {quantity_text(value.donor_percent)}", value.method))
         case Extramedullary():
             return _join((value.site, "present" if value.present else "absent", value.method))
         case Paraprotein():

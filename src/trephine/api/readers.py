@@ -7,25 +7,27 @@ and the pages can never disagree about what a patient looks like.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from trephine.api import presenters
 from trephine.api.schemas.patients import (
+    MarrowValuePublic,
     PatientDetail,
     PatientList,
     PatientPublic,
     TimelinePublic,
 )
 from trephine.domain.patient import Disease
-from trephine.domain.results import ResultKind
 from trephine.errors import ValidationError
-from trephine.services import patients, results
-from trephine.services.views import PatientSummary, StoredResult
+from trephine.services import patient_search, patients, results
+from trephine.services.patient_search import PatientHit, PatientHits
+from trephine.services.views import StoredResult
 from trephine.store.database import UnitOfWork
 from trephine.workflow import ResultState
 
 #: The diagnoses one can filter the list by (the domain's disease enum).
 DISEASES: tuple[str, ...] = tuple(str(d) for d in Disease)
-MAX_PAGE = 500
+MAX_PAGE = patient_search.MAX_LIMIT
 
 
 def check_disease(diagnosis: str | None) -> str | None:
@@ -39,36 +41,51 @@ def check_disease(diagnosis: str | None) -> str | None:
     raise ValidationError("diagnosis", diagnosis, DISEASES)
 
 
-def _matches(summary: PatientSummary, disease: str | None) -> bool:
-    return disease is None or disease in summary.diseases
+def patient_hits(uow: UnitOfWork, query: patient_search.PatientQuery) -> PatientHits:
+    """One page of the patient search (filters, sorting and paging done by the database)."""
+    return patient_search.search(uow, query)
+
+
+def _marrow(hit: PatientHit) -> MarrowValuePublic | None:
+    value = presenters.quantity(hit.marrow_value)
+    if value is None or hit.marrow_on is None:
+        return None
+    return MarrowValuePublic(label=hit.marrow_label, value=value, collected_on=hit.marrow_on)
+
+
+def response_categories(uow: UnitOfWork) -> list[str]:
+    return patient_search.response_categories(uow)
+
+
+def patient_public(hit: PatientHit) -> PatientPublic:
+    """A search hit in the research view (the hit's identity, if any, is not carried over)."""
+    return PatientPublic(
+        id=hit.patient_id,
+        sex=hit.sex,
+        birth_year=hit.birth_year,
+        diagnosis=hit.diagnosis,
+        last_biopsy=hit.last_biopsy,
+        last_marrow_blasts=presenters.quantity(hit.last_blasts),
+        marrow=_marrow(hit),
+        latest_response=hit.latest_response,
+        open_alerts=hit.open_alerts,
+    )
 
 
 def patient_page(
-    uow: UnitOfWork, *, diagnosis: str | None = None, limit: int = 50, offset: int = 0
+    uow: UnitOfWork, *, diagnosis: str | None = None, limit: int = 50, offset: int = 0, **more: Any
 ) -> PatientList:
-    """One page of the research patient list, optionally only one diagnosis."""
-    disease = check_disease(diagnosis)
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValidationError("limit", limit, f"1–{MAX_PAGE}")
-    if offset < 0:
-        raise ValidationError("offset", offset, "an integer ≥ 0")
-    summaries = [s for s in patients.list_patients(uow) if _matches(s, disease)]
-    page = summaries[offset : offset + limit]
-    items = []
-    for s in page:
-        # Only the differentials of the patients on this page are read (one query each).
-        diffs = results.patient_results(uow, s.patient_id, (ResultKind.DIFFERENTIAL,))
-        items.append(
-            PatientPublic(
-                id=s.patient_id,
-                sex=s.sex,
-                birth_year=s.birth_year,
-                diagnosis=s.diseases[-1] if s.diseases else None,
-                last_biopsy=s.last_procedure_on,
-                last_marrow_blasts=presenters.last_marrow_blasts(diffs),
-            )
-        )
-    return PatientList(items=items, total=len(summaries), limit=limit, offset=offset)
+    """One page of the research patient list (see :class:`patient_search.PatientQuery`)."""
+    query = patient_search.PatientQuery(
+        diagnosis=check_disease(diagnosis), limit=limit, offset=offset, **more
+    )
+    hits = patient_search.search(uow, query)
+    return PatientList(
+        items=[patient_public(h) for h in hits.items],
+        total=hits.total,
+        limit=hits.limit,
+        offset=hits.offset,
+    )
 
 
 def _version_key(r: StoredResult) -> tuple[str, str, str, str]:

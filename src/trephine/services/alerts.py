@@ -140,3 +140,25 @@ def withdraw_missing(
         uow.audit("withdraw", "alert", row.id, {"patient": external_id, "reason": reason})
         withdrawn.append(_view(row, external_id))
     return withdrawn
+
+
+def withdraw_alert(uow: UnitOfWork, alert_id: int, note: str) -> StoredAlert:
+    """A clinician withdraws an open alert (e.g. raised on a sample later found mislabelled),
+    with a note saying why; who withdrew it is kept with the reason and in the audit trail.
+    An acknowledged or already withdrawn alert is refused (its first outcome stays on record)."""
+    row = uow.session.get(AlertRow, alert_id)
+    if row is None:
+        raise NotFound("alert", alert_id)
+    if not note or not note.strip():
+        raise ValidationError("note", note, "a note saying why the alert is withdrawn")
+    if row.acknowledged_at is not None:
+        raise Conflict("alert", alert_id, "acknowledged_by", row.acknowledged_by, uow.actor)
+    if row.withdrawn_at is not None:
+        raise Conflict("alert", alert_id, "withdrawn_reason", row.withdrawn_reason, note.strip())
+    patient = uow.session.get(PatientRow, row.patient_id)
+    assert patient is not None  # foreign key
+    row.withdrawn_at = uow.now()
+    row.withdrawn_reason = f"{note.strip()} (withdrawn by {uow.actor})"
+    uow.session.flush()
+    uow.audit("withdraw", "alert", row.id, {"patient": patient.external_id, "note": note.strip()})
+    return _view(row, patient.external_id)

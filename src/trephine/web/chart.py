@@ -21,6 +21,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from trephine.api.schemas.patients import QuantityPublic, ResultPublic, TimelinePublic
+from trephine.present.quantities import number_text as format_value
+from trephine.present.quantities import quantity_text
 
 # Colours from the Okabe–Ito palette, distinguishable with the common colour-vision deficiencies.
 ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILION, PURPLE, GREY = (
@@ -65,9 +67,18 @@ ROWS: dict[str, str] = {
     "clonal": "VAF / donor (%)",
 }
 
+#: The marrow row's main series per disease (the number that tells that disease's story).
+MARROW_SERIES: dict[str, Series] = {
+    "myeloma": Series("blasts", "Marrow plasma cells %", "differential", "plasma_cells", VERMILION),
+    "CLL": Series("blasts", "Marrow lymphocytes %", "differential", "lymphocytes", VERMILION),
+    "aplastic anemia": Series("blasts", "Cellularity %", "core", "cellularity", VERMILION),
+}
+BLAST_SERIES = Series("blasts", "Marrow blasts %", "differential", "blasts", VERMILION)
+CELLULARITY_SERIES = Series("blasts", "Cellularity %", "core", "cellularity", GREY)
+
 SERIES: tuple[Series, ...] = (
-    Series("blasts", "Marrow blasts %", "differential", "blasts", VERMILION),
-    Series("blasts", "Cellularity %", "core", "cellularity", GREY),
+    BLAST_SERIES,
+    CELLULARITY_SERIES,
     Series("counts", "ANC", "blood_count", "anc", BLUE),
     Series("counts", "Platelets", "blood_count", "platelets", GREEN, secondary_y=True),
     Series("mrd", "Flow MRD %", "flow_mrd", None, PURPLE),
@@ -103,7 +114,7 @@ def points_of(results: Sequence[ResultPublic], series: Series) -> list[Point]:
 def _hover(p: Point, name: str) -> str:
     r = p.result
     state = r.state if r.version == 1 else f"{r.state}, version {r.version}"
-    return f"{name}: {p.value.display}<br>{r.collected_on.isoformat()} ({state})"
+    return f"{name}: {quantity_text(p.value)}<br>{r.collected_on.isoformat()} ({state})"
 
 
 def _symbol(q: QuantityPublic) -> str:
@@ -222,19 +233,119 @@ def _variant_traces(tl: TimelinePublic) -> list[go.Scatter]:
     return traces
 
 
-def build_figure(tl: TimelinePublic, *, today: dt.date | None = None) -> go.Figure:
-    """The Plotly figure for one patient's timeline (validated by plotly as it is built)."""
+def series_for(tl: TimelinePublic) -> tuple[Series, ...]:
+    """The series drawn for this patient: the marrow row leads with the disease's own value."""
+    disease = tl.diagnoses[-1].disease if tl.diagnoses else None
+    main = MARROW_SERIES.get(disease or "", BLAST_SERIES)
+    marrow = (main,) if main.component == "cellularity" else (main, CELLULARITY_SERIES)
+    return marrow + tuple(s for s in SERIES if s.row != "blasts")
+
+
+#: MRD reference levels (as %): 10⁻³, 10⁻⁴, 10⁻⁵ of cells.
+MRD_LEVELS: tuple[tuple[float, str], ...] = ((0.1, "10⁻³"), (0.01, "10⁻⁴"), (0.001, "10⁻⁵"))
+
+
+def mrd_levels(points: Sequence[Point]) -> list[tuple[float, str]]:
+    """The reference levels the patient's MRD methods can reach: those at or above the lowest
+    LOD/LLOQ reported (all three when no limit was reported)."""
+    limits = [
+        float(x)
+        for p in points
+        for x in (p.value.lod, p.value.lloq)
+        if x is not None and float(x) > 0
+    ]
+    if not limits:
+        return list(MRD_LEVELS)
+    floor = min(limits)
+    return [(level, name) for level, name in MRD_LEVELS if level >= floor * 0.999]
+
+
+def _limit_traces(points: Sequence[Point]) -> list[go.Scatter]:
+    """Short horizontal ticks at each MRD result's LOD and LLOQ."""
+    traces = []
+    for attr, name, colour in (("lod", "LOD", GREY), ("lloq", "LLOQ", "#333333")):
+        marks = [p for p in points if getattr(p.value, attr) is not None]
+        if not marks:
+            continue
+        traces.append(
+            go.Scatter(
+                mode="markers",
+                name=name,
+                x=[p.result.collected_on.isoformat() for p in marks],
+                y=[float(getattr(p.value, attr)) for p in marks],
+                text=[
+                    f"{name} {format_value(getattr(p.value, attr))} % "
+                    f"({p.result.label}, {p.result.collected_on.isoformat()})"
+                    for p in marks
+                ],
+                hovertemplate="%{text}<extra></extra>",
+                marker={
+                    "symbol": "line-ew",
+                    "size": 14,
+                    "line": {"color": colour, "width": 2 if attr == "lloq" else 1},
+                },
+            )
+        )
+    return traces
+
+
+RESPONSE_COLOURS = {
+    "complete": GREEN,
+    "partial": BLUE,
+    "failure": VERMILION,
+    "other": GREY,
+}
+
+
+def _response_trace(assessments: Sequence[Any]) -> go.Scatter | None:
+    """Response calls as labelled badges on the time axis (one track above the therapy bars)."""
+    from trephine.web.render import response_class
+
+    calls = [a for a in assessments if a.call == "response"]
+    if not calls:
+        return None
+    calls.sort(key=lambda a: a.date)
+    labels = [str(a.category).replace("_", " ") for a in calls]
+    return go.Scatter(
+        mode="markers+text",
+        name="Response",
+        y=["Response"] * len(calls),
+        x=[str(a.date) for a in calls],
+        text=labels,
+        textposition="top center",
+        textfont={"size": 10},
+        customdata=[f"{lab} ({a.ruleset}, {a.date})" for lab, a in zip(labels, calls, strict=True)],
+        hovertemplate="%{customdata}<extra></extra>",
+        marker={
+            "symbol": "square",
+            "size": 11,
+            "color": [RESPONSE_COLOURS[response_class(a.category)] for a in calls],
+        },
+        showlegend=False,
+    )
+
+
+def build_figure(
+    tl: TimelinePublic, *, today: dt.date | None = None, assessments: Sequence[Any] = ()
+) -> go.Figure:
+    """The Plotly figure for one patient's timeline (validated by plotly as it is built).
+
+    ``assessments`` are the stored criteria calls (``AssessmentPublic``); response calls become
+    badges on the top track."""
     today = today or dt.date.today()
     per_row: dict[str, list[tuple[Series, list[Point]]]] = {}
-    for s in SERIES:
+    for s in series_for(tl):
         points = points_of(tl.results, s)
         if points:
             per_row.setdefault(s.row, []).append((s, points))
     variants = _variant_traces(tl)
+    response = _response_trace(assessments)
     rows = ["therapy"] + [
         r for r in ROWS if r != "therapy" and (r in per_row or (r == "clonal" and variants))
     ]
-    n_tracks = max(len(tl.therapy_lines) + bool(tl.events) + bool(tl.biopsies), 1)
+    n_tracks = max(
+        len(tl.therapy_lines) + bool(tl.events) + bool(tl.biopsies) + (response is not None), 1
+    )
     therapy_px = 40 + 28 * n_tracks
     data_px = 200
     fig = make_subplots(
@@ -247,6 +358,8 @@ def build_figure(tl: TimelinePublic, *, today: dt.date | None = None) -> go.Figu
     )
     for i, row in enumerate(rows, start=1):
         if row == "therapy":
+            if response is not None:
+                fig.add_trace(response, row=i, col=1)
             for t in _therapy_traces(tl, today):
                 fig.add_trace(t, row=i, col=1)
             fig.update_yaxes(type="category", autorange="reversed", showgrid=False, row=i, col=1)
@@ -264,6 +377,19 @@ def build_figure(tl: TimelinePublic, *, today: dt.date | None = None) -> go.Figu
         kwargs: dict[str, Any] = {"secondary_y": False} if row == "counts" else {}
         fig.update_yaxes(title_text=ROWS[row], row=i, col=1, **kwargs)
         if row == "mrd":
+            mrd_points = [p for _, pts in per_row["mrd"] for p in pts]
+            for t in _limit_traces(mrd_points):
+                fig.add_trace(t, row=i, col=1)
+            for level, name in mrd_levels(mrd_points):
+                fig.add_hline(
+                    y=level,
+                    row=i,
+                    col=1,
+                    line={"color": "#999999", "width": 1, "dash": "dash"},
+                    annotation_text=name,
+                    annotation_position="right",
+                    annotation_font={"size": 10, "color": "#555555"},
+                )
             fig.update_yaxes(type="log", exponentformat="power", row=i, col=1)
         else:
             fig.update_yaxes(rangemode="tozero", row=i, col=1, **kwargs)
@@ -277,7 +403,8 @@ def build_figure(tl: TimelinePublic, *, today: dt.date | None = None) -> go.Figu
                 secondary_y=True,
             )
     fig.update_xaxes(type="date", showgrid=True, gridcolor="#eeeeee")
-    fig.update_yaxes(gridcolor="#eeeeee", zeroline=False)
+    # automargin: the left margin grows to fit the longest therapy label, no more.
+    fig.update_yaxes(gridcolor="#eeeeee", zeroline=False, automargin=True)
     # Biopsy days as faint vertical guides through every row, so results line up with the marrow.
     for b in tl.biopsies:
         day = _as_date(b.performed_at).isoformat()
@@ -294,13 +421,14 @@ def build_figure(tl: TimelinePublic, *, today: dt.date | None = None) -> go.Figu
         )
     fig.update_layout(
         height=therapy_px + data_px * (len(rows) - 1) + 90,
-        margin={"l": 160, "r": 70, "t": 20, "b": 40},
+        margin={"l": 20, "r": 60, "t": 20, "b": 40},
         barmode="overlay",
         hovermode="closest",
         legend={"orientation": "h", "yanchor": "top", "y": -0.04},
         plot_bgcolor="#ffffff",
         paper_bgcolor="#ffffff",
         font={"family": "system-ui, sans-serif", "size": 12},
+        autosize=True,
     )
     return fig
 

@@ -1,17 +1,20 @@
-"""Server-rendered pages: the patient list and the patient page (chart + timeline table)."""
+"""Server-rendered pages: patient search, the patient page (chart + timeline table), alerts."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from trephine.access import Permission
+from trephine.access import Permission, Principal
 from trephine.api import readers
-from trephine.api.deps import UnitOfWorkDep, require
+from trephine.api.deps import PrincipalDep, UnitOfWorkDep, require
 from trephine.api.routers.assessments import AlertStatus, alert_items, assessment_items
+from trephine.errors import ValidationError
+from trephine.services.patient_search import PatientQuery, SortKey
 from trephine.web.assets import PLOTLY_JS_URL
 from trephine.web.chart import build_figure, figure_json
 from trephine.web.render import render
@@ -20,32 +23,100 @@ from trephine.web.timeline_table import timeline_rows
 router = APIRouter(include_in_schema=False, dependencies=[require(Permission.RECORDS_READ)])
 
 PAGE_SIZE = 50
+#: The sortable columns of the patient list and their headings.
+COLUMNS: tuple[tuple[SortKey, str], ...] = (
+    ("id", "Patient"),
+    ("diagnosis", "Diagnosis"),
+    ("last_biopsy", "Last biopsy"),
+    ("response", "Latest response"),
+    ("alerts", "Open alerts"),
+)
+
+
+def identified(principal: Principal) -> bool:
+    """Whether the page may show identity (name, MRN) and search by it (docs/security.md)."""
+    return principal.may(Permission.IDENTITY_READ)
+
+
+def _date(field: str, text: str | None) -> dt.date | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(field, text, "a date as YYYY-MM-DD") from None
 
 
 @router.get("/", response_class=HTMLResponse, name="patient_list_page")
 def patient_list_page(
     request: Request,
     uow: UnitOfWorkDep,
+    principal: PrincipalDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
     diagnosis: Annotated[str | None, Query()] = None,
+    response: Annotated[str | None, Query()] = None,
+    alerts: Annotated[Literal["", "open", "none"], Query()] = "",
+    biopsy_from: Annotated[str | None, Query()] = None,
+    biopsy_to: Annotated[str | None, Query()] = None,
+    sort: Annotated[SortKey, Query()] = "id",
+    order: Annotated[Literal["asc", "desc"], Query()] = "asc",
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> HTMLResponse:
-    page = readers.patient_page(uow, diagnosis=diagnosis, limit=PAGE_SIZE, offset=offset)
-    chosen = readers.check_disease(diagnosis)
+    who_may = identified(principal)
+    query = PatientQuery(
+        text=q or None,
+        diagnosis=readers.check_disease(diagnosis),
+        response=response or None,
+        open_alerts={"": None, "open": True, "none": False}[alerts],
+        biopsy_from=_date("biopsy_from", biopsy_from),
+        biopsy_to=_date("biopsy_to", biopsy_to),
+        sort=sort,
+        descending=order == "desc",
+        limit=PAGE_SIZE,
+        offset=offset,
+        identified=who_may,
+    )
+    hits = readers.patient_hits(uow, query)
+    form = {
+        "q": q or "",
+        "diagnosis": query.diagnosis or "",
+        "response": response or "",
+        "alerts": alerts,
+        "biopsy_from": biopsy_from or "",
+        "biopsy_to": biopsy_to or "",
+    }
+    kept = {k: v for k, v in form.items() if v}
 
-    def pager_query(new_offset: int) -> str:
-        params: dict[str, str | int] = {"offset": max(new_offset, 0)}
-        if chosen:
-            params["diagnosis"] = chosen
-        return urlencode(params)
+    def link(**change: Any) -> str:
+        params: dict[str, Any] = {**kept, "sort": sort, "order": order, "offset": offset}
+        params.update(change)
+        if params.get("offset") == 0:
+            params.pop("offset")
+        if params.get("sort") == "id" and params.get("order") == "asc":
+            params.pop("sort")
+            params.pop("order")
+        return "?" + urlencode(params)
+
+    def sort_link(key: str) -> str:
+        flip = "desc" if sort == key and order == "asc" else "asc"
+        return link(sort=key, order=flip, offset=0)
 
     return render(
         request,
         "patients.html",
         {
-            "page": page,
-            "diagnosis": chosen,
+            "hits": hits,
+            "identified": who_may,
+            "query": query,
+            "form": form,
+            "filtered": bool(kept),
             "diagnoses": readers.DISEASES,
-            "pager_query": pager_query,
+            "responses": readers.response_categories(uow),
+            "columns": COLUMNS,
+            "sort": sort,
+            "order": order,
+            "link": link,
+            "sort_link": sort_link,
         },
     )
 
@@ -53,16 +124,17 @@ def patient_list_page(
 @router.get("/patients/{patient_id}", response_class=HTMLResponse, name="patient_page")
 def patient_page(request: Request, uow: UnitOfWorkDep, patient_id: str) -> HTMLResponse:
     tl = readers.patient_timeline(uow, patient_id)
+    assessments = [a for a in assessment_items(uow, patient_id) if a.current]
     return render(
         request,
         "patient.html",
         {
             "tl": tl,
-            "figure": figure_json(build_figure(tl)),
+            "figure": figure_json(build_figure(tl, assessments=assessments)),
             "rows": timeline_rows(tl),
             "plotly_js_url": PLOTLY_JS_URL,
             "patient_id": patient_id,
-            "assessments": [a for a in assessment_items(uow, patient_id) if a.current],
+            "assessments": assessments,
             "alerts": alert_items(uow, "all", patient_id),
         },
     )
@@ -70,6 +142,18 @@ def patient_page(request: Request, uow: UnitOfWorkDep, patient_id: str) -> HTMLR
 
 @router.get("/alerts", response_class=HTMLResponse, name="alerts_page")
 def alerts_page(
-    request: Request, uow: UnitOfWorkDep, status: Annotated[AlertStatus, Query()] = "open"
+    request: Request,
+    uow: UnitOfWorkDep,
+    principal: PrincipalDep,
+    status: Annotated[AlertStatus, Query()] = "open",
 ) -> HTMLResponse:
-    return render(request, "alerts.html", {"alerts": alert_items(uow, status), "status": status})
+    return render(
+        request,
+        "alerts.html",
+        {
+            "alerts": alert_items(uow, status),
+            "status": status,
+            "may_acknowledge": False,
+            "done": None,
+        },
+    )

@@ -32,7 +32,27 @@ def templates() -> Jinja2Templates:
 
     t.env.filters["evidence_text"] = format_evidence
     t.env.filters["display_value"] = format_value
+    from trephine.present.explain import alert_detail, alert_headline, evidence_sentence
+    from trephine.present.quantities import quantity_text
+
+    t.env.filters["quantity"] = quantity_text
+    t.env.filters["evidence_sentence"] = evidence_sentence
+    t.env.filters["alert_headline"] = alert_headline
+    t.env.globals["alert_detail"] = alert_detail
+    t.env.filters["response_class"] = response_class
     return t
+
+
+def response_class(category: str | None) -> str:
+    """A colour group for a response badge: complete, partial, failure or other."""
+    c = (category or "").upper()
+    if c.startswith(("CR", "SCR")) or c in ("UNDETECTABLE_MRD4", "NEGATIVE"):
+        return "complete"
+    if c in ("PR", "VGPR", "MLFS", "MR", "MINOR_RESPONSE", "HI", "RESPONSE", "PARTIAL"):
+        return "partial"
+    if c in ("NO_RESPONSE", "PD", "RELAPSE", "HEMATOLOGIC_RELAPSE", "REFRACTORY", "SD"):
+        return "failure"
+    return "other"
 
 
 def render(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
@@ -11,6 +12,7 @@ from trephine.api import readers
 from trephine.api.deps import UnitOfWorkDep, require
 from trephine.api.schemas.errors import ErrorResponse
 from trephine.api.schemas.patients import PatientDetail, PatientList, TimelinePublic
+from trephine.services.patient_search import SortKey
 
 router = APIRouter(
     prefix="/api/v1/patients",
@@ -29,10 +31,33 @@ def list_patients(
     diagnosis: Annotated[
         str | None, Query(description=f"Only this disease: {', '.join(readers.DISEASES)}")
     ] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Part of the patient id")] = None,
+    response: Annotated[
+        str | None, Query(description="Category of the latest stored response call, e.g. CR")
+    ] = None,
+    open_alerts: Annotated[
+        bool | None, Query(description="true: only patients with open alerts; false: none")
+    ] = None,
+    biopsy_from: Annotated[dt.date | None, Query(description="Last biopsy on or after")] = None,
+    biopsy_to: Annotated[dt.date | None, Query(description="Last biopsy on or before")] = None,
+    sort: Annotated[SortKey, Query()] = "id",
+    order: Annotated[Literal["asc", "desc"], Query()] = "asc",
     limit: Annotated[int, Query(ge=1, le=readers.MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PatientList:
-    return readers.patient_page(uow, diagnosis=diagnosis, limit=limit, offset=offset)
+    return readers.patient_page(
+        uow,
+        diagnosis=diagnosis,
+        limit=limit,
+        offset=offset,
+        text=q,
+        response=response or None,
+        open_alerts=open_alerts,
+        biopsy_from=biopsy_from,
+        biopsy_to=biopsy_to,
+        sort=sort,
+        descending=order == "desc",
+    )
 
 
 @router.get("/{patient_id}", response_model=PatientDetail)

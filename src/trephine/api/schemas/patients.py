@@ -47,6 +47,15 @@ class DiagnosisPublic(_Public):
     genetics: list[str] = Field(default_factory=list)
 
 
+class MarrowValuePublic(_Public):
+    """The marrow number that tells the disease's story (blasts for AML/MDS/ALL, plasma cells
+    for myeloma, lymphocytes for CLL, cellularity for aplastic anaemia)."""
+
+    label: str = Field(description="What the number is, e.g. 'Marrow plasma cells'")
+    value: QuantityPublic
+    collected_on: dt.date
+
+
 class PatientPublic(_Public):
     """One row of the research patient list."""
 
@@ -57,6 +66,15 @@ class PatientPublic(_Public):
     last_biopsy: dt.date | None
     last_marrow_blasts: QuantityPublic | None = Field(
         description="Blast % of the most recent marrow differential (current version)"
+    )
+    marrow: MarrowValuePublic | None = Field(
+        default=None, description="The disease-relevant value of the most recent marrow"
+    )
+    latest_response: str | None = Field(
+        default=None, description="Category of the most recent stored response call"
+    )
+    open_alerts: int | None = Field(
+        default=None, description="Alerts neither acknowledged nor withdrawn (list only)"
     )
 
 

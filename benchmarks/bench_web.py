@@ -1,0 +1,382 @@
+"""Web app at scale: p50/p95 of the pages a clinic opens, with 8 concurrent clients over loopback.
+
+Builds (once; kept in ``benchmarks/work/``) a synthetic cohort of 1,000 and one of 10,000
+patients through ``trephine demo`` (the import path, assessments and alerts included), serves each
+with ``trephine serve`` and measures, with 8 concurrent clients (one keep-alive connection each):
+
+* sign-in (``POST /sign-in``, when the app has accounts), patient search (``/`` with a filter,
+  a sort and a page offset), the patient page, the timeline API and the alerts page;
+* first paint of the patient chart in headless chromium (navigation start → plotly has drawn,
+  reported by ``timeline.js`` as ``data-rendered-ms``), cold cache and warm.
+
+Prints p50/p95 per request kind and cohort, the ratio p95(large)/p95(small) (target ≤ 1.3: the
+cost does not grow with the cohort) and p95 against the 100 ms target. A benchmark, not a test.
+
+    .venv/bin/python benchmarks/bench_web.py                  # 1,000 and 10,000 patients
+    .venv/bin/python benchmarks/bench_web.py --sizes 200 1000 --requests 40   # quicker look
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "work" / "web"
+TREPHINE = [sys.executable, "-m", "trephine"]
+CLIENTS = 8
+USER = "bench.clinician"
+PASSWORD = "bench-password-for-the-web-benchmark"  # a synthetic account in a throwaway database
+
+
+def _run(args: list[str], env: dict[str, str], stdin: str | None = None) -> str:
+    done = subprocess.run(
+        [*TREPHINE, *args], env=env, input=stdin, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"trephine {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def build(size: int) -> tuple[str, float]:
+    """The database of a ``size``-patient demo cohort (built once), and how long building took."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / f"cohort-{size}.db"
+    url = f"sqlite:///{path}"
+    env = {**os.environ, "TREPHINE_DATABASE_URL": url}
+    if path.exists():
+        return url, 0.0
+    partial = path.with_suffix(".partial.db")
+    partial.unlink(missing_ok=True)
+    env["TREPHINE_DATABASE_URL"] = f"sqlite:///{partial}"
+    start = time.perf_counter()
+    _run(["init"], env)
+    _run(["demo", "--patients", str(size), "--seed", "11"], env)
+    took = time.perf_counter() - start
+    partial.rename(path)
+    return url, took
+
+
+def _accounts(env: dict[str, str]) -> bool:
+    """Create the benchmark's clinician account when the app has accounts (issue 9 §1)."""
+    probe = subprocess.run(
+        [*TREPHINE, "users", "--help"], env=env, capture_output=True, text=True, check=False
+    )
+    if probe.returncode != 0:
+        return False
+    subprocess.run(
+        [*TREPHINE, "users", "add", USER, "--role", "clinician", "--password-stdin"],
+        env=env,
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, url: str) -> None:
+        self.env = {**os.environ, "TREPHINE_DATABASE_URL": url}
+        self.accounts = _accounts(self.env)
+        self.port = _free_port()
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [*TREPHINE, "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=self.log,
+            stderr=self.log,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                c.request("GET", "/healthz")
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise SystemExit(f"trephine serve did not come up; log in {self.log.name}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Client:
+    """One keep-alive connection with a cookie jar (what one browser tab does)."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.cookies: dict[str, str] = {}
+        self.origin = f"http://127.0.0.1:{port}"
+
+    def request(
+        self, method: str, path: str, body: dict[str, str] | None = None
+    ) -> tuple[int, str]:
+        headers = {"Accept-Encoding": "gzip"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        data = None
+        if body is not None:
+            data = urllib.parse.urlencode(body)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Origin"] = self.origin
+        self.conn.request(method, path, body=data, headers=headers)
+        response = self.conn.getresponse()
+        raw = response.read()
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                val = rest.split(";", 1)[0]
+                if "max-age=0" in value.lower() or val in ('""', ""):
+                    self.cookies.pop(key, None)
+                else:
+                    self.cookies[key] = val
+        text = (
+            raw.decode(errors="replace")
+            if "gzip" not in str(response.getheader("content-encoding"))
+            else ""
+        )
+        return response.status, text
+
+    def sign_in(self) -> None:
+        status, page = self.request("GET", "/sign-in")
+        token = re.search(r'name="form_token" value="([^"]+)"', page)
+        if status != 200 or token is None:
+            raise SystemExit(f"no sign-in form (HTTP {status})")
+        status, _ = self.request(
+            "POST",
+            "/sign-in",
+            {"name": USER, "password": PASSWORD, "form_token": token.group(1), "next": "/"},
+        )
+        if status not in (200, 303):
+            raise SystemExit(f"sign-in refused (HTTP {status})")
+
+
+def measure(
+    port: int, requests: int, make: Callable[[random.Random], tuple[str, str]], signed_in: bool
+) -> list[float]:
+    """``requests`` requests per client, 8 clients at once; every latency in ms."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def work(seed: int) -> None:
+        rng = random.Random(seed)
+        client = Client(port)
+        if signed_in:
+            client.sign_in()
+        mine = []
+        for _ in range(requests):
+            method, path = make(rng)
+            start = time.perf_counter()
+            status, _ = client.request(method, path)
+            mine.append((time.perf_counter() - start) * 1000)
+            if status != 200:
+                errors.append(f"{path}: HTTP {status}")
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise SystemExit(f"{len(errors)} failed requests, e.g. {errors[0]}")
+    return latencies
+
+
+def measure_sign_in(port: int, requests: int) -> list[float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        client = Client(port)
+        mine = []
+        for _ in range(requests):
+            status, page = client.request("GET", "/sign-in")
+            token = re.search(r'name="form_token" value="([^"]+)"', page)
+            assert token is not None, status
+            start = time.perf_counter()
+            status, _ = client.request(
+                "POST",
+                "/sign-in",
+                {"name": USER, "password": PASSWORD, "form_token": token.group(1), "next": "/"},
+            )
+            mine.append((time.perf_counter() - start) * 1000)
+            if status not in (200, 303):
+                raise SystemExit(f"sign-in refused (HTTP {status})")
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=work) for _ in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def first_paint(port: int, patient: str, loads: int) -> list[float] | None:
+    """ms from navigation start until plotly has drawn the chart (first load = cold cache)."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    if not (Path(chromium).exists() and Path(driver_path).exists()):
+        return None
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    profile = tempfile.mkdtemp(prefix="trephine-bench-")
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    base = f"http://127.0.0.1:{port}"
+    times = []
+    try:
+        driver.get(f"{base}/healthz")
+        if _accounts_exist(driver, base):
+            driver.get(f"{base}/sign-in")
+            driver.find_element("id", "name").send_keys(USER)
+            driver.find_element("id", "password").send_keys(PASSWORD)
+            driver.find_element("css selector", "form button[type=submit]").click()
+            WebDriverWait(driver, 30).until(lambda d: "/sign-in" not in d.current_url)
+        for _ in range(loads):
+            driver.get(f"{base}/patients/{patient}")
+            ms = WebDriverWait(driver, 60).until(
+                lambda d: d.find_element("id", "timeline-chart").get_attribute("data-rendered-ms")
+            )
+            times.append(float(str(ms)))
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+    return times
+
+
+def _accounts_exist(driver: object, base: str) -> bool:
+    c = http.client.HTTPConnection(base.removeprefix("http://"))
+    c.request("GET", "/sign-in")
+    return c.getresponse().status == 200
+
+
+def request_kinds(size: int) -> dict[str, Callable[[random.Random], tuple[str, str]]]:
+    """What each request kind asks for, at random over the cohort (seeded per client)."""
+    ids = [f"DEMO-{i:04d}" for i in range(1, size + 1)]
+    pages = max(1, size // 50)
+
+    def search(r: random.Random) -> tuple[str, str]:
+        query: dict[str, object] = r.choice(
+            [
+                {"q": r.choice(ids)[-4:]},
+                {"diagnosis": "AML", "offset": 50 * r.randrange(max(1, pages // 2))},
+                {"alerts": "open", "sort": "last_biopsy", "order": "desc"},
+                {"offset": 50 * r.randrange(pages)},
+            ]
+        )
+        return "GET", "/?" + urllib.parse.urlencode(query)
+
+    return {
+        "patient search": search,
+        "patient page": lambda r: ("GET", f"/patients/{r.choice(ids)}"),
+        "timeline API": lambda r: ("GET", f"/api/v1/patients/{r.choice(ids)}/timeline"),
+        "alerts page": lambda r: ("GET", "/alerts"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes", type=int, nargs=2, default=[1000, 10000], metavar=("SMALL", "LARGE")
+    )
+    parser.add_argument("--requests", type=int, default=60, help="per client and request kind")
+    parser.add_argument("--paint-loads", type=int, default=5)
+    args = parser.parse_args()
+    print(f"{CLIENTS} concurrent clients over loopback, {args.requests} requests each per kind")
+    table: dict[str, dict[int, list[float]]] = {}
+    paints: dict[int, list[float] | None] = {}
+    for size in args.sizes:
+        url, took = build(size)
+        print(f"cohort {size:,}: " + (f"built in {took:.0f} s" if took else "reused") + f" ({url})")
+        server = Server(url)
+        try:
+            kinds = request_kinds(size)
+            if server.accounts:
+                table.setdefault("sign-in", {})[size] = measure_sign_in(
+                    server.port, max(3, args.requests // 10)
+                )
+            for name, make in kinds.items():
+                measure(server.port, 3, make, server.accounts)  # warm up
+                table.setdefault(name, {})[size] = measure(
+                    server.port, args.requests, make, server.accounts
+                )
+            paints[size] = first_paint(server.port, f"DEMO-{size // 2:04d}", args.paint_loads)
+        finally:
+            server.stop()
+    small, large = args.sizes
+    print()
+    print(
+        f"| request | p50 {small:,} | p95 {small:,} | p50 {large:,} | p95 {large:,} "
+        "| p95 ratio | p95 ≤ 100 ms |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for name, by_size in table.items():
+        a, b = by_size[small], by_size[large]
+        ratio = pct(b, 95) / pct(a, 95)
+        ok = "yes" if max(pct(a, 95), pct(b, 95)) <= 100 else "no"
+        print(
+            f"| {name} | {pct(a, 50):.1f} ms | {pct(a, 95):.1f} ms | {pct(b, 50):.1f} ms | "
+            f"{pct(b, 95):.1f} ms | {ratio:.2f} {'(≤ 1.3)' if ratio <= 1.3 else '(> 1.3)'} | {ok} |"
+        )
+    for size, times in paints.items():
+        if times is None:
+            print(f"first paint ({size:,}): chromium not installed, skipped")
+        else:
+            warm = times[1:] or times
+            print(
+                f"first paint of the patient chart ({size:,}): cold {times[0]:.0f} ms, "
+                f"warm median {statistics.median(warm):.0f} ms (target ≤ 1,500 ms)"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Criteria evidence and alerts as sentences a clinician reads (pages and CLI share them).
+
+The engine records each comparison as data (``{"input": "bm_blasts_pct", "value": "3",
+"comparator": "<", "threshold": "5", "outcome": true}``); stored and JSON evidence keep that
+exact form for audit. What a person reads is built here:
+
+    Marrow blasts 3 % — below 5 %: meets the CR criterion
+
+Input names become words from the rule sets' own input contracts (description and unit), with
+a few short clinical labels; numbers are rounded for reading by :func:`format_value` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from trephine.criteria.display import NOT_RECORDED, format_value
+
+#: Short labels a clinician uses, where the input name or description would read poorly.
+LABELS: dict[str, str] = {
+    "bm_blasts_pct": "Marrow blasts",
+    "baseline_bm_blasts_pct": "Marrow blasts at baseline",
+    "bm_blast_reduction_pct": "Fall in marrow blasts from baseline",
+    "anc": "ANC",
+    "plt": "Platelets",
+    "hb": "Haemoglobin",
+    "circulating_blasts": "Blasts in the blood",
+    "extramedullary": "Extramedullary disease",
+    "new_extramedullary": "New extramedullary disease",
+    "auer_rods": "Auer rods",
+    "cells_counted": "Aspirate cells counted",
+    "biopsy_cellularity_pct": "Trephine cellularity",
+    "therapy_intensity": "Therapy intensity",
+    "courses_completed": "Courses completed",
+    "days_since_start": "Days since therapy started",
+    "cr_achieved": "CR, CRh or CRi reached",
+    "hemodilute": "Haemodilute aspirate",
+    "bm_plasma_cells_pct": "Marrow plasma cells",
+    "donor_pct": "Donor chimerism",
+    "mrd_pct": "MRD level",
+    "mrd_method": "MRD method",
+    "pcr_detected": "PCR target detected",
+    "pcr_level": "PCR level",
+    "pcr_level_pct": "PCR level",
+    "flow_mrd_pct": "Flow MRD",
+    "ngs_detected": "NGS clone detected",
+    "pb_positive_samples": "Blood samples with blasts",
+    "pb_positive_span_days": "Days between those blood samples",
+}
+
+UNITS: dict[str, str] = {
+    "%": " %",
+    "x10^9/L": " ×10⁹/L",
+    "g/dL": " g/dL",
+    "g/L": " g/L",
+    "days": " days",
+    "cells": " cells",
+    "courses": " courses",
+    "samples": " samples",
+}
+
+#: How a comparison reads when it holds, and when it does not.
+RELATIONS: dict[str, tuple[str, str]] = {
+    "<": ("below", "not below"),
+    "<=": ("at most", "above"),
+    ">=": ("at least", "below"),
+    ">": ("above", "not above"),
+    "==": ("as required", "required"),
+    "!=": ("not", "must not be"),
+}
+
+
+@lru_cache(maxsize=1)
+def _inputs() -> dict[str, tuple[str, str | None]]:
+    """Every input of the built-in rule sets: name → (description, unit)."""
+    from trephine.criteria.registry import rulesets
+
+    found: dict[str, tuple[str, str | None]] = {}
+    for rs in rulesets().values():
+        for spec in rs.inputs:
+            found.setdefault(spec.name, (spec.description, spec.unit))
+    return found
+
+
+def input_label(name: str) -> str:
+    if name in LABELS:
+        return LABELS[name]
+    description = _inputs().get(name, ("", None))[0]
+    if description and len(description) <= 60:
+        return description[0].upper() + description[1:]
+    words = name.removesuffix("_pct").replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def _unit(name: str) -> str:
+    unit = _inputs().get(name, ("", None))[1]
+    if unit is None and name.endswith("_pct"):
+        unit = "%"
+    return "" if unit is None else UNITS.get(unit, f" {unit}")
+
+
+def _word(value: Any) -> str:
+    """A text or yes/no value as words (``less_intensive`` → ``less intensive``)."""
+    text = format_value(value)
+    return text.replace("_", " ")
+
+
+def evidence_sentence(item: Mapping[str, Any], category: str | None = None) -> str:
+    """One comparison as a sentence; ``category`` names the call the rule makes."""
+    name = str(item.get("input", ""))
+    label = input_label(name)
+    value = item.get("value")
+    comparator = item.get("comparator")
+    outcome = item.get("outcome")
+    if value is None or str(value) == "None":
+        return f"{label} {NOT_RECORDED}: this criterion could not be checked"
+    numeric = isinstance(value, int | float) or _is_number(value)
+    unit = _unit(name) if numeric and not isinstance(value, bool) else ""
+    shown = (format_value(value) + unit) if unit else _word(value)
+    if not comparator:
+        return f"{label}: {shown}"
+    threshold = item.get("threshold")
+    limit = (format_value(threshold) + unit) if unit else _word(threshold)
+    holds, fails = RELATIONS.get(str(comparator), (str(comparator), f"not {comparator}"))
+    if unit:
+        relation = f"{holds if outcome else fails} {limit}"
+        text = f"{label} {shown} — {relation}"
+    elif comparator == "==":
+        text = f"{label}: {shown}" + (" — as required" if outcome else f" — required {limit}")
+    else:
+        text = f"{label}: {shown} — {holds if outcome else fails} {limit}"
+    if outcome is None:
+        return text
+    what = f"the {category} criterion" if category else "this criterion"
+    return f"{text}: {'meets' if outcome else 'does not meet'} {what}"
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return str(value).strip().lower() not in ("nan", "inf", "-inf", "infinity")
+
+
+#: What each alert code means, in words (the stored message adds the particulars).
+ALERTS: dict[str, str] = {
+    "HEMATOLOGIC_RELAPSE": "Haematologic relapse",
+    "REFRACTORY": "Refractory disease: no remission at the response landmark",
+    "MRD_CONVERSION": "MRD became positive again after a negative result",
+    "MRD_LOG_RISE": "MRD rose by at least one log",
+    "MRD_RELAPSE_CONFIRMED": "MRD relapse confirmed on a second sample",
+    "LOSS_OF_DONOR_CHIMERISM": "Loss of full donor chimerism",
+    "INCREASING_RECIPIENT_CHIMERISM": "Recipient chimerism is rising",
+    "MYELOMA_PROGRESSION": "Myeloma progression",
+}
+
+
+def alert_headline(code: str) -> str:
+    """The alert's meaning in words; an unknown code is spelled out rather than shown raw."""
+    if code in ALERTS:
+        return ALERTS[code]
+    words = code.replace("_", " ").lower()
+    return words[:1].upper() + words[1:]
+
+
+def alert_detail(code: str, message: str) -> str:
+    """The stored message when it adds something to the headline (not the code repeated)."""
+    text = message.strip()
+    if text.upper() == code.upper() or text == "":
+        return ""
+    if text.replace("_", "").replace("-", "").isalnum() and text.isupper():
+        # A state code such as MRD_RELAPSE_UNCONFIRMED: say it in words.
+        words = text.replace("_", " ").lower().replace("mrd", "MRD")
+        return f"Status: {words}"
+    return text

@@ -1,0 +1,377 @@
+"""Patient search: filters, sorting and paging done by the database, one page at a time.
+
+The patient list of the pages and of ``GET /api/v1/patients`` both come from :func:`search`.
+A page costs a fixed number of queries whatever the cohort size (no query per listed patient):
+
+1. ``count`` of the matching patients;
+2. the page itself — the per-patient facts (latest diagnosis, last biopsy, open alerts, latest
+   response call) are correlated sub-queries, so with the default order (patient id, indexed) the
+   database evaluates them only for the rows of the page;
+3. the latest current marrow differential and trephine core of the listed patients (one query),
+   from which the disease-relevant marrow value is taken (:data:`MARROW_MEASURES`);
+4. identity (name, MRN) of the listed patients — only when the caller may see it.
+
+Identity search (name, MRN) is refused unless ``identified=True``: the edge decides from the
+viewer's role, the service never guesses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.sql.elements import KeyedColumnElement
+
+from trephine.domain.patient import Disease
+from trephine.domain.quantity import Quantity
+from trephine.domain.results import AspirateDifferential, CellClass, CoreFindings, ResultKind
+from trephine.errors import ValidationError
+from trephine.services import _rows
+from trephine.store.codec import decode_result
+from trephine.store.database import UnitOfWork
+from trephine.store.tables import (
+    AlertRow,
+    AssessmentRow,
+    DiagnosisRow,
+    PatientIdentityRow,
+    PatientRow,
+    ProcedureRow,
+    ResultRow,
+)
+from trephine.workflow import CURRENT_STATES
+
+SortKey = Literal["id", "diagnosis", "last_biopsy", "response", "alerts"]
+SORT_KEYS: tuple[str, ...] = ("id", "diagnosis", "last_biopsy", "response", "alerts")
+MAX_LIMIT = 500
+DISEASES: tuple[str, ...] = tuple(str(d) for d in Disease)
+#: The assessment call whose latest category is "the latest response" of a patient.
+RESPONSE_CALL = "response"
+
+
+@dataclass(frozen=True)
+class MarrowMeasure:
+    """Which marrow number tells the story of a disease, and what it is called on a page."""
+
+    label: str
+    kind: ResultKind
+    #: A cell class of the aspirate differential, or ``None`` for the core's cellularity.
+    cell_class: CellClass | None
+
+
+BLASTS = MarrowMeasure("Marrow blasts", ResultKind.DIFFERENTIAL, CellClass.BLAST)
+#: The disease-relevant marrow value: blasts for the myeloid neoplasms and ALL, plasma cells for
+#: myeloma, lymphocytes for CLL, trephine cellularity for aplastic anaemia; blasts otherwise.
+MARROW_MEASURES: dict[str, MarrowMeasure] = {
+    str(Disease.AML): BLASTS,
+    str(Disease.MDS): BLASTS,
+    str(Disease.MDS_MPN): BLASTS,
+    str(Disease.ALL): BLASTS,
+    str(Disease.MYELOMA): MarrowMeasure(
+        "Marrow plasma cells", ResultKind.DIFFERENTIAL, CellClass.PLASMA_CELL
+    ),
+    str(Disease.CLL): MarrowMeasure(
+        "Marrow lymphocytes", ResultKind.DIFFERENTIAL, CellClass.LYMPHOCYTE
+    ),
+    str(Disease.APLASTIC_ANEMIA): MarrowMeasure("Cellularity", ResultKind.CORE, None),
+}
+
+
+def marrow_measure(disease: str | None) -> MarrowMeasure:
+    return MARROW_MEASURES.get(disease or "", BLASTS)
+
+
+_TENTH = Decimal("0.1")
+
+
+def marrow_value(measure: MarrowMeasure, value: object) -> Quantity | None:
+    """The measure's number in a decoded result (one decimal for differential percentages: a
+    count of a few hundred cells resolves no finer), or ``None`` when the result lacks it."""
+    if measure.cell_class is not None and isinstance(value, AspirateDifferential):
+        pct = value.percent(measure.cell_class).quantize(_TENTH, rounding=ROUND_HALF_UP)
+        return Quantity(pct, "%")
+    if measure.cell_class is None and isinstance(value, CoreFindings):
+        return value.cellularity
+    return None
+
+
+@dataclass(frozen=True)
+class PatientQuery:
+    """What the caller asks for. ``text`` matches the patient id (any role) and, only when
+    ``identified``, a name (case-insensitive part) or an MRN (exact)."""
+
+    text: str | None = None
+    diagnosis: str | None = None
+    response: str | None = None
+    open_alerts: bool | None = None
+    biopsy_from: dt.date | None = None
+    biopsy_to: dt.date | None = None
+    sort: SortKey = "id"
+    descending: bool = False
+    limit: int = 50
+    offset: int = 0
+    identified: bool = False
+
+
+@dataclass(frozen=True)
+class PatientHit:
+    """One row of the patient list."""
+
+    patient_id: str
+    sex: str
+    birth_year: int | None
+    diagnosis: str | None
+    last_biopsy: dt.date | None
+    open_alerts: int
+    latest_response: str | None
+    marrow_label: str
+    marrow_value: Quantity | None
+    marrow_on: dt.date | None
+    #: The latest marrow blast % whatever the disease (the API's ``last_marrow_blasts``).
+    last_blasts: Quantity | None
+    #: Present only for an identified search (``PatientQuery.identified``).
+    name: str | None = None
+    mrn: str | None = None
+
+
+@dataclass(frozen=True)
+class PatientHits:
+    items: tuple[PatientHit, ...]
+    total: int
+    limit: int
+    offset: int
+
+
+def check_query(query: PatientQuery) -> None:
+    """Refuse what the database cannot answer sensibly, naming the field and what is allowed."""
+    if not 1 <= query.limit <= MAX_LIMIT:
+        raise ValidationError("limit", query.limit, f"1–{MAX_LIMIT}")
+    if query.offset < 0:
+        raise ValidationError("offset", query.offset, "an integer ≥ 0")
+    if query.sort not in SORT_KEYS:
+        raise ValidationError("sort", query.sort, SORT_KEYS)
+    if query.diagnosis is not None and query.diagnosis not in DISEASES:
+        raise ValidationError("diagnosis", query.diagnosis, DISEASES)
+    if query.text is not None and len(query.text) > 200:
+        raise ValidationError("q", query.text[:20] + "…", "at most 200 characters")
+    if query.biopsy_from and query.biopsy_to and query.biopsy_from > query.biopsy_to:
+        raise ValidationError("biopsy_from", query.biopsy_from, "a date on or before biopsy_to")
+
+
+def _facts(p: type[PatientRow]) -> dict[str, KeyedColumnElement[Any]]:
+    """The per-patient facts as correlated scalar sub-queries (evaluated per listed row)."""
+    diagnosis = (
+        select(DiagnosisRow.disease)
+        .where(DiagnosisRow.patient_id == p.id)
+        .order_by(DiagnosisRow.diagnosed_on.desc(), DiagnosisRow.id.desc())
+        .limit(1)
+        .correlate(p)
+        .scalar_subquery()
+        .label("diagnosis")
+    )
+    last_biopsy = (
+        select(func.max(ProcedureRow.performed_at))
+        .where(ProcedureRow.patient_id == p.id)
+        .correlate(p)
+        .scalar_subquery()
+        .label("last_biopsy")
+    )
+    alerts = (
+        select(func.count(AlertRow.id))
+        .where(
+            AlertRow.patient_id == p.id,
+            AlertRow.acknowledged_at.is_(None),
+            AlertRow.withdrawn_at.is_(None),
+        )
+        .correlate(p)
+        .scalar_subquery()
+        .label("open_alerts")
+    )
+    response = (
+        select(AssessmentRow.category)
+        .where(AssessmentRow.patient_id == p.id, AssessmentRow.call_kind == RESPONSE_CALL)
+        .order_by(AssessmentRow.assessed_on.desc(), AssessmentRow.id.desc())
+        .limit(1)
+        .correlate(p)
+        .scalar_subquery()
+        .label("response")
+    )
+    return {
+        "diagnosis": diagnosis,
+        "last_biopsy": last_biopsy,
+        "alerts": alerts,
+        "response": response,
+    }
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+
+
+def _filters(
+    query: PatientQuery, facts: dict[str, KeyedColumnElement[Any]]
+) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    text = (query.text or "").strip()
+    if text:
+        by_id = func.lower(PatientRow.external_id).contains(text.lower(), autoescape=True)
+        if query.identified:
+            by_identity = exists().where(
+                PatientIdentityRow.patient_id == PatientRow.id,
+                or_(
+                    func.lower(PatientIdentityRow.name).contains(text.lower(), autoescape=True),
+                    PatientIdentityRow.mrn == text,
+                ),
+            )
+            where.append(or_(by_id, by_identity))
+        else:
+            where.append(by_id)
+    if query.diagnosis:
+        where.append(
+            exists().where(
+                DiagnosisRow.patient_id == PatientRow.id, DiagnosisRow.disease == query.diagnosis
+            )
+        )
+    if query.response:
+        where.append(facts["response"] == query.response)
+    if query.open_alerts is True:
+        where.append(facts["alerts"] > 0)
+    elif query.open_alerts is False:
+        where.append(facts["alerts"] == 0)
+    if query.biopsy_from is not None:
+        where.append(facts["last_biopsy"] >= _start_of(query.biopsy_from))
+    if query.biopsy_to is not None:
+        where.append(facts["last_biopsy"] < _start_of(query.biopsy_to + dt.timedelta(days=1)))
+    return where
+
+
+def response_categories(uow: UnitOfWork) -> list[str]:
+    """The response categories stored so far (the choices of the response filter)."""
+    return list(
+        uow.session.scalars(
+            select(AssessmentRow.category)
+            .where(AssessmentRow.call_kind == RESPONSE_CALL)
+            .distinct()
+            .order_by(AssessmentRow.category)
+        )
+    )
+
+
+def search(uow: UnitOfWork, query: PatientQuery) -> PatientHits:
+    """One page of matching patients with their list facts (a fixed number of queries)."""
+    check_query(query)
+    facts = _facts(PatientRow)
+    where = _filters(query, facts)
+    total = uow.session.scalar(select(func.count(PatientRow.id)).where(and_(True, *where))) or 0
+    column = PatientRow.external_id if query.sort == "id" else facts[query.sort]
+    ordering: list[ColumnElement[Any]] = [column.desc() if query.descending else column.asc()]
+    if query.sort != "id":
+        # NULLs last whatever the direction, then a stable tie-break on the id.
+        ordering = [column.is_(None), *ordering, PatientRow.external_id.asc()]
+    rows = uow.session.execute(
+        select(
+            PatientRow.id,
+            PatientRow.external_id,
+            PatientRow.sex,
+            PatientRow.birth_year,
+            facts["diagnosis"],
+            facts["last_biopsy"],
+            facts["alerts"],
+            facts["response"],
+        )
+        .where(and_(True, *where))
+        .order_by(*ordering)
+        .limit(query.limit)
+        .offset(query.offset)
+    ).all()
+    ids = [r.id for r in rows]
+    marrow = _latest_marrow(uow, ids)
+    identity: dict[int, tuple[str, str]] = {}
+    if query.identified and ids:
+        identity = {
+            pid: (name, mrn)
+            for pid, name, mrn in uow.session.execute(
+                select(
+                    PatientIdentityRow.patient_id, PatientIdentityRow.name, PatientIdentityRow.mrn
+                ).where(PatientIdentityRow.patient_id.in_(ids))
+            )
+        }
+        # Showing identity is a read of it (clinical-systems.md §6.5 F2): one event per page.
+        uow.audit(
+            "read",
+            "patient_identity",
+            "search",
+            {"patients": [r.external_id for r in rows if r.id in identity]},
+        )
+    items = []
+    for r in rows:
+        measure = marrow_measure(r.diagnosis)
+        latest = marrow.get((r.id, measure.kind))
+        value = None if latest is None else marrow_value(measure, latest[1])
+        diff = marrow.get((r.id, ResultKind.DIFFERENTIAL))
+        name, mrn = identity.get(r.id, (None, None))
+        items.append(
+            PatientHit(
+                patient_id=r.external_id,
+                sex=r.sex,
+                birth_year=r.birth_year,
+                diagnosis=r.diagnosis,
+                last_biopsy=None if r.last_biopsy is None else _rows.day(_aware(r.last_biopsy)),
+                open_alerts=int(r.open_alerts or 0),
+                latest_response=r.response,
+                marrow_label=measure.label,
+                marrow_value=value,
+                marrow_on=None if latest is None or value is None else latest[0],
+                last_blasts=None if diff is None else marrow_value(BLASTS, diff[1]),
+                name=name,
+                mrn=mrn,
+            )
+        )
+    return PatientHits(tuple(items), total, query.limit, query.offset)
+
+
+def _aware(value: dt.datetime | str) -> dt.datetime:
+    # A scalar sub-query loses the column type on SQLite (text comes back); parse it there.
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _latest_marrow(
+    uow: UnitOfWork, patient_ids: Sequence[int]
+) -> dict[tuple[int, ResultKind], tuple[dt.date, object]]:
+    """The latest current differential and core result of each listed patient (one query)."""
+    if not patient_ids:
+        return {}
+    kinds = [str(ResultKind.DIFFERENTIAL), str(ResultKind.CORE)]
+    ranked = (
+        select(
+            ResultRow.patient_id,
+            ResultRow.kind,
+            ResultRow.collected_on,
+            ResultRow.value,
+            func.row_number()
+            .over(
+                partition_by=(ResultRow.patient_id, ResultRow.kind),
+                order_by=(ResultRow.collected_on.desc(), ResultRow.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(
+            ResultRow.patient_id.in_(patient_ids),
+            ResultRow.kind.in_(kinds),
+            ResultRow.state.in_([str(s) for s in CURRENT_STATES]),
+        )
+        .subquery()
+    )
+    out: dict[tuple[int, ResultKind], tuple[dt.date, object]] = {}
+    for pid, kind, on, value in uow.session.execute(
+        select(ranked.c.patient_id, ranked.c.kind, ranked.c.collected_on, ranked.c.value).where(
+            ranked.c.rank == 1
+        )
+    ):
+        out[(pid, ResultKind(kind))] = (on, decode_result(kind, value))
+    return out

@@ -1,0 +1,86 @@
+"""The chart draws each disease's own marrow value, MRD with its limits and reference levels,
+and response calls as badges on the time axis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from trephine.api import readers
+from trephine.api.schemas.patients import TimelinePublic
+from trephine.services import open_database
+from trephine.web.chart import SERIES, build_figure, mrd_levels, points_of
+
+
+@pytest.fixture(scope="module")
+def timelines(site: Any) -> Iterator[dict[str, TimelinePublic]]:
+    db = open_database(site.url)
+    with db.unit_of_work("test") as uow:
+        yield {
+            p.patient.external_id: readers.patient_timeline(uow, p.patient.external_id)
+            for p in site.cohort
+        }
+    db.dispose()
+
+
+def _names(tl: TimelinePublic, **kw: Any) -> list[str]:
+    return [t.name for t in build_figure(tl, **kw).data]
+
+
+def test_each_disease_gets_its_own_marrow_series(timelines: dict[str, TimelinePublic]) -> None:
+    expected = {
+        "AML": "Marrow blasts %",
+        "myeloma": "Marrow plasma cells %",
+        "CLL": "Marrow lymphocytes %",
+        "aplastic anemia": "Cellularity %",
+    }
+    seen = set()
+    for tl in timelines.values():
+        disease = tl.diagnoses[-1].disease
+        if disease in expected:
+            assert expected[disease] in _names(tl), disease
+            seen.add(disease)
+    assert seen == set(expected)
+
+
+def test_mrd_has_limit_markers_and_reference_levels_the_method_reaches(
+    timelines: dict[str, TimelinePublic],
+) -> None:
+    flow = SERIES[4]
+    tl = next(t for t in timelines.values() if any(p.value.lod for p in points_of(t.results, flow)))
+    fig = build_figure(tl)
+    names = [t.name for t in fig.data]
+    assert "LOD" in names
+    lod = next(t for t in fig.data if t.name == "LOD")
+    assert lod.marker.symbol == "line-ew"
+    levels = {a.text for a in fig.layout.annotations}
+    reachable = {name for _, name in mrd_levels(points_of(tl.results, flow))}
+    assert reachable and reachable <= levels
+    # The axis is logarithmic.
+    assert any(getattr(fig.layout, k).type == "log" for k in fig.layout if k.startswith("yaxis"))
+
+
+def test_reference_levels_stop_at_the_method_sensitivity() -> None:
+    def point(lod: str) -> Any:
+        return SimpleNamespace(value=SimpleNamespace(lod=lod, lloq=None))
+
+    assert [n for _, n in mrd_levels([point("0.01")])] == ["10⁻³", "10⁻⁴"]
+    assert [n for _, n in mrd_levels([point("0.0005")])] == ["10⁻³", "10⁻⁴", "10⁻⁵"]
+    assert [n for _, n in mrd_levels([point("0.5")])] == []
+
+
+def test_response_calls_are_badges_on_the_time_axis(timelines: dict[str, TimelinePublic]) -> None:
+    tl = next(iter(timelines.values()))
+    calls = [
+        SimpleNamespace(call="response", category="CR", date="2024-01-02", ruleset="ELN2022"),
+        SimpleNamespace(call="response", category="PR", date="2023-11-02", ruleset="ELN2022"),
+        SimpleNamespace(call="mrd", category="NEGATIVE", date="2024-01-02", ruleset="ELN2021"),
+    ]
+    fig = build_figure(tl, assessments=calls)
+    badges = next(t for t in fig.data if t.name == "Response")
+    assert list(badges.x) == ["2023-11-02", "2024-01-02"]  # date order, response calls only
+    assert list(badges.text) == ["PR", "CR"]
+    assert "Response" not in _names(tl)

@@ -1,0 +1,190 @@
+"""Patient search: filters, sorting and paging in SQL (a fixed number of queries per page),
+the disease-relevant marrow value, identity search only for roles that may, and the pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from trephine.api.app import create_app
+from trephine.api.deps import Viewer, get_viewer
+from trephine.demo import SyntheticPatient
+from trephine.domain.patient import PatientIdentity
+from trephine.errors import ValidationError
+from trephine.services import open_database, patients
+from trephine.services.assessments import assess_all
+from trephine.services.patient_search import PatientQuery, search
+from trephine.store.database import Database
+from trephine.testing.fixtures import load_demo_database
+
+
+class Cohort(NamedTuple):
+    url: str
+    cohort: list[SyntheticPatient]
+    db: Database
+    client: TestClient
+    who: str
+    identity: PatientIdentity
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cohort]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('search') / 'demo.db'}"
+    loaded = load_demo_database(url, 24, seed=5)
+    db = open_database(url)
+    assess_all(db, "test-assess")
+    who = loaded.cohort[2].patient.external_id
+    with db.unit_of_work("test") as uow:
+        identity = patients.patient_identity(uow, who)
+    assert identity is not None
+    with TestClient(create_app(url)) as client:
+        yield Cohort(url, loaded.cohort, db, client, who, identity)
+    db.dispose()
+
+
+def ids(html: str) -> list[str]:
+    return re.findall(r'<tr data-patient-id="([^"]+)"', html)
+
+
+def _search(c: Cohort, **kw: Any) -> Any:
+    with c.db.unit_of_work("test") as uow:
+        return search(uow, PatientQuery(**kw))
+
+
+def _statements(c: Cohort, **kw: Any) -> int:
+    n = 0
+
+    def count(*_: Any) -> None:
+        nonlocal n
+        n += 1
+
+    event.listen(c.db.engine, "before_cursor_execute", count)
+    try:
+        _search(c, **kw)
+    finally:
+        event.remove(c.db.engine, "before_cursor_execute", count)
+    return n
+
+
+def test_a_page_costs_the_same_number_of_queries_whatever_its_size(cohort: Cohort) -> None:
+    # The old list read every patient and then one more query per listed patient.
+    assert _statements(cohort, limit=2) == _statements(cohort, limit=24) <= 3
+
+
+def test_paging_sorting_and_total(cohort: Cohort) -> None:
+    everyone = sorted(p.patient.external_id for p in cohort.cohort)
+    page = _search(cohort, limit=5, offset=5)
+    assert page.total == len(everyone)
+    assert [h.patient_id for h in page.items] == everyone[5:10]
+    backwards = _search(cohort, limit=24, descending=True)
+    assert [h.patient_id for h in backwards.items] == everyone[::-1]
+    by_biopsy = _search(cohort, limit=24, sort="last_biopsy", descending=True).items
+    days = [h.last_biopsy for h in by_biopsy if h.last_biopsy is not None]
+    assert days == sorted(days, reverse=True) and len(days) >= 20
+
+
+def test_filters_diagnosis_alerts_response_and_biopsy_dates(cohort: Cohort) -> None:
+    myeloma = {
+        p.patient.external_id
+        for p in cohort.cohort
+        if "myeloma" in {str(d.disease) for d in p.diagnoses}
+    }
+    assert {h.patient_id for h in _search(cohort, diagnosis="myeloma", limit=50).items} == myeloma
+    alerted = _search(cohort, open_alerts=True, limit=50).items
+    quiet = _search(cohort, open_alerts=False, limit=50).items
+    assert alerted and all(h.open_alerts > 0 for h in alerted)
+    assert all(h.open_alerts == 0 for h in quiet)
+    assert len(alerted) + len(quiet) == len(cohort.cohort)
+    cr = _search(cohort, response="CR", limit=50).items
+    assert cr and all(h.latest_response == "CR" for h in cr)
+    all_days = sorted(h.last_biopsy for h in _search(cohort, limit=50).items if h.last_biopsy)
+    middle = all_days[len(all_days) // 2]
+    later = _search(cohort, biopsy_from=middle, limit=50).items
+    assert later and all(h.last_biopsy is not None and h.last_biopsy >= middle for h in later)
+    earlier = _search(cohort, biopsy_to=middle - dt.timedelta(days=1), limit=50).items
+    assert len(later) + len(earlier) == len(all_days)
+
+
+def test_the_marrow_value_is_the_one_that_tells_the_disease_story(cohort: Cohort) -> None:
+    labels = {h.diagnosis: h.marrow_label for h in _search(cohort, limit=50).items}
+    assert labels["AML"] == "Marrow blasts"
+    assert labels["myeloma"] == "Marrow plasma cells"
+    assert labels["CLL"] == "Marrow lymphocytes"
+    assert labels["aplastic anemia"] == "Cellularity"
+
+
+def test_identity_search_only_when_identified(cohort: Cohort) -> None:
+    who, name, mrn = cohort.who, cohort.identity.name, cohort.identity.mrn
+    assert _search(cohort, text=name.upper()).total == 0
+    assert _search(cohort, text=mrn).total == 0
+    hit = _search(cohort, text=name.upper(), identified=True).items
+    assert [h.patient_id for h in hit] == [who] and hit[0].mrn == mrn
+    assert [h.patient_id for h in _search(cohort, text=mrn, identified=True).items] == [who]
+    # A part of an id finds the patient for anyone; no identity comes back unasked.
+    found = _search(cohort, text=who[-3:]).items
+    assert who in [h.patient_id for h in found] and all(h.name is None for h in found)
+
+
+def test_bad_queries_are_refused_naming_the_field(cohort: Cohort) -> None:
+    for kw, field in (
+        ({"limit": 0}, "limit"),
+        ({"sort": "name"}, "sort"),
+        ({"diagnosis": "flu"}, "diagnosis"),
+        ({"biopsy_from": dt.date(2024, 2, 1), "biopsy_to": dt.date(2024, 1, 1)}, "biopsy_from"),
+    ):
+        with pytest.raises(ValidationError) as e:
+            _search(cohort, **kw)
+        assert e.value.field == field
+
+
+def test_the_page_searches_filters_sorts_and_pages(cohort: Cohort) -> None:
+    c = cohort.client
+    r = c.get("/", params={"diagnosis": "AML", "sort": "last_biopsy", "order": "desc"})
+    assert r.status_code == 200
+    aml = ids(r.text)
+    assert aml and all(
+        h.diagnosis == "AML" for h in _search(cohort, diagnosis="AML", limit=50).items
+    )
+    assert 'aria-sort="descending"' in r.text
+    # The sort links keep the filter and flip the direction.
+    assert "diagnosis=AML&amp;sort=last_biopsy&amp;order=asc" in r.text
+    assert re.search(
+        r'<span class="what">Marrow blasts</span> <span class="num">\d+(\.\d)? %</span>', r.text
+    )
+    # Research view: the search box offers the id only, and identity text finds nobody.
+    assert "Patient id, name or MRN" not in r.text
+    assert ids(c.get("/", params={"q": cohort.identity.name}).text) == []
+    bad = c.get("/", params={"biopsy_from": "yesterday"})
+    assert bad.status_code == 422 and "biopsy_from" in bad.text
+
+
+def test_an_identified_role_sees_and_searches_identity(cohort: Cohort) -> None:
+    app = cohort.client.app
+    app.dependency_overrides[get_viewer] = lambda: Viewer("dr.who", frozenset({"clinician"}))  # type: ignore[arg-type]
+    try:
+        r = cohort.client.get("/", params={"q": cohort.identity.mrn})
+    finally:
+        app.dependency_overrides.clear()
+    assert ids(r.text) == [cohort.who]
+    assert cohort.identity.mrn in r.text and "Patient id, name or MRN" in r.text
+
+
+def test_api_list_uses_the_same_search(cohort: Cohort) -> None:
+    body = cohort.client.get(
+        "/api/v1/patients", params={"diagnosis": "myeloma", "limit": 50}
+    ).json()
+    assert body["total"] == len(body["items"]) >= 1
+    row = body["items"][0]
+    assert row["marrow"]["label"] == "Marrow plasma cells" and row["marrow"]["value"]["unit"] == "%"
+    assert isinstance(row["open_alerts"], int)
+    desc = cohort.client.get("/api/v1/patients", params={"order": "desc", "limit": 3}).json()
+    assert [i["id"] for i in desc["items"]] == sorted(
+        (p.patient.external_id for p in cohort.cohort), reverse=True
+    )[:3]
+    assert cohort.client.get("/api/v1/patients", params={"sort": "name"}).status_code == 422
