@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from trephine.api.app import create_app
-from trephine.api.deps import Viewer, get_viewer
 from trephine.demo import SyntheticPatient
 from trephine.domain.patient import PatientIdentity
 from trephine.errors import ValidationError
@@ -21,6 +20,7 @@ from trephine.services import open_database, patients
 from trephine.services.assessments import assess_all
 from trephine.services.patient_search import PatientQuery, search
 from trephine.store.database import Database
+from trephine.testing.accounts import client_as
 from trephine.testing.fixtures import load_demo_database
 
 
@@ -43,7 +43,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cohort]:
     with db.unit_of_work("test") as uow:
         identity = patients.patient_identity(uow, who)
     assert identity is not None
-    with TestClient(create_app(url)) as client:
+    with client_as(create_app(url), "researcher") as client:
         yield Cohort(url, loaded.cohort, db, client, who, identity)
     db.dispose()
 
@@ -165,12 +165,8 @@ def test_the_page_searches_filters_sorts_and_pages(cohort: Cohort) -> None:
 
 
 def test_an_identified_role_sees_and_searches_identity(cohort: Cohort) -> None:
-    app = cohort.client.app
-    app.dependency_overrides[get_viewer] = lambda: Viewer("dr.who", frozenset({"clinician"}))  # type: ignore[arg-type]
-    try:
-        r = cohort.client.get("/", params={"q": cohort.identity.mrn})
-    finally:
-        app.dependency_overrides.clear()
+    with client_as(create_app(cohort.url), "clinician") as clinician:
+        r = clinician.get("/", params={"q": cohort.identity.mrn})
     assert ids(r.text) == [cohort.who]
     assert cohort.identity.mrn in r.text and "Patient id, name or MRN" in r.text
 
