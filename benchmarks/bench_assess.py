@@ -61,8 +61,9 @@ def main() -> None:
 
     from trephine.assess.aml import assess_points
     from trephine.assess.timepoints import ObservationKind, timepoints
-    from trephine.criteria.cases import AML_SPECS, AML_STRUCT, build_facts
+    from trephine.criteria.adapters.aml import AML_SPECS, AML_STRUCT
     from trephine.criteria.engine import evaluate
+    from trephine.criteria.facts import build_facts
     from trephine.criteria.sets import eln2022_aml
     from trephine.services import open_database
     from trephine.services.assessments import load_all_inputs

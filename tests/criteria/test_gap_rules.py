@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from trephine.criteria.cases import AML_SPECS, build_facts, evaluate_case
+from trephine.criteria.adapters.aml import AML_SPECS
+from trephine.criteria.cases import evaluate_case
+from trephine.criteria.facts import build_facts
 from trephine.errors import ValidationError
 
 D = Decimal

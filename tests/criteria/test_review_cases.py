@@ -19,7 +19,9 @@ import pytest
 from typer.testing import CliRunner
 
 from trephine.cli.main import app
-from trephine.criteria.cases import AML_SPECS, build_facts, evaluate_case
+from trephine.criteria.adapters.aml import AML_SPECS
+from trephine.criteria.cases import evaluate_case
+from trephine.criteria.facts import build_facts
 from trephine.errors import ValidationError
 
 from .test_clinical_cases import compare

@@ -25,17 +25,9 @@ from trephine.assess.timepoints import (
     in_order,
     timepoints,
 )
-from trephine.criteria.cases import (
-    AML_SPECS,
-    AML_STRUCT,
-    build_facts,
-    convert,
-    mrd_status,
-    specs_of,
-    to_decimal,
-    with_mrd,
-)
+from trephine.criteria.adapters.aml import AML_SPECS, AML_STRUCT, mrd_status, with_mrd
 from trephine.criteria.engine import evaluate, resolve_params
+from trephine.criteria.facts import build_facts, convert, specs_of, to_decimal
 from trephine.criteria.model import Evaluation
 from trephine.criteria.series import MrdSample, chimerism_trend, mrd_relapse_states
 from trephine.criteria.sets import diagnostics, eln2021_mrd, eln2022_aml

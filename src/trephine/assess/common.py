@@ -8,8 +8,8 @@ from typing import Any
 
 from trephine.assess.call import Alert, Call, Calls
 from trephine.assess.inputs import PatientInputs, ResultRecord
-from trephine.criteria.cases import build_facts, specs_of
 from trephine.criteria.engine import evaluate
+from trephine.criteria.facts import build_facts, specs_of
 from trephine.criteria.model import Evaluation, RuleSet
 
 #: MRD categories that count as negative / positive for ``MRD_CONVERSION``.

@@ -22,7 +22,7 @@ app = typer.Typer(
 @app.command("list")
 def list_() -> None:
     """List the ruleset strings a case can name, and the rule sets behind each."""
-    from trephine.criteria.cases import REGISTRY
+    from trephine.criteria.registry import REGISTRY
 
     width = max(len(name) for name in REGISTRY)
     for name, entry in REGISTRY.items():
@@ -34,9 +34,8 @@ def list_() -> None:
 @app.command("show")
 def show(ruleset: str = typer.Argument(..., help="A ruleset string or rule-set key.")) -> None:
     """Print the rules table (thresholds, citations, parameters) generated from the code."""
-    from trephine.criteria.cases import REGISTRY
     from trephine.criteria.docs import render
-    from trephine.criteria.registry import get
+    from trephine.criteria.registry import REGISTRY, get
     from trephine.errors import ValidationError
 
     try:

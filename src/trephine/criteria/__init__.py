@@ -2,8 +2,12 @@
 
 Pure: no I/O, no database. Entry points:
 
-- :func:`trephine.criteria.engine.evaluate` — one rule set on a dict of facts.
+- :func:`trephine.criteria.engine.evaluate` — one rule set on a dict of facts (plain numbers
+  are taken exactly; anything else is refused naming the field).
 - :func:`trephine.criteria.cases.evaluate_case` — one case in the ``clinical-cases.json``
   format (what ``trephine criteria evaluate`` runs).
-- :func:`trephine.criteria.cases.register` — add a ruleset string (built-ins use it too).
+- :func:`trephine.criteria.registry.register` — add a ruleset string (the built-in adapters of
+  :mod:`trephine.criteria.adapters`, one module per disease, use it too).
+- :mod:`trephine.criteria.facts` — the input contract (units, conversions, aliases,
+  ``build_facts``).
 """

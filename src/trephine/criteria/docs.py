@@ -9,9 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from trephine.criteria.cases import REGISTRY
 from trephine.criteria.model import InputKind, RuleSet, Tag
-from trephine.criteria.registry import rulesets
+from trephine.criteria.registry import REGISTRY, rulesets
 
 TAGS = {
     Tag.VERIFIED: "V — verified against the source",
