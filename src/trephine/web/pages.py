@@ -146,6 +146,7 @@ def alerts_page(
     uow: UnitOfWorkDep,
     principal: PrincipalDep,
     status: Annotated[AlertStatus, Query()] = "open",
+    done: Annotated[Literal["acknowledged", "withdrawn"] | None, Query()] = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -153,7 +154,9 @@ def alerts_page(
         {
             "alerts": alert_items(uow, status),
             "status": status,
-            "may_acknowledge": False,
-            "done": None,
+            "may_acknowledge": principal.may(Permission.ALERTS_ACKNOWLEDGE),
+            "done": None
+            if done is None
+            else f"Alert {done}; you are recorded as the one who did it.",
         },
     )
