@@ -8,6 +8,7 @@ that a file imports whole or not at all.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -63,8 +64,11 @@ class ValidationError(TrephineError, ValueError):
         self.reason = reason
         # Text is quoted so blanks and padding show; numbers are shown as written
         # (``140``, not ``Decimal('140')``).
-        shown = repr(value) if isinstance(value, str) or value is None else str(value)
-        msg = f"{field}: {shown} is not allowed"
+        shown = repr(value) if isinstance(value, str) else str(value)
+        # No value at all is "required", not "None is not allowed" (a Python word for a user).
+        msg = (
+            f"{field}: a value is required" if value is None else f"{field}: {shown} is not allowed"
+        )
         if reason:
             msg += f" ({reason})"
         if self.allowed:
@@ -173,6 +177,23 @@ class TooManyAttempts(TrephineError):
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(f"too many failed sign-ins; try again in {retry_after} seconds")
+
+
+class AlreadyDone(Conflict):
+    """An action recorded once (acknowledging an alert) was already taken, by whoever took it.
+
+    A :class:`Conflict` (same handling at the edges) whose message says who did it and when,
+    instead of comparing the stored actor with the new one (which may be the same name).
+    """
+
+    def __init__(self, kind: str, key: object, action: str, by: str | None, at: object) -> None:
+        super().__init__(kind, key, f"{action}_by", by, None)
+        self.action = action
+        self.at = at
+        when = at.isoformat(timespec="seconds") if isinstance(at, dt.datetime) else str(at)
+        self.args = (
+            f"{kind} {key!r} was already {action} by {by!r} at {when}; it is recorded once",
+        )
 
 
 class CriteriaNotApplicable(TrephineError):

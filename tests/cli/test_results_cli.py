@@ -354,6 +354,11 @@ def test_list_filters_and_text_table(loaded: str) -> None:
     assert [(r["patient_id"], r["kind"]) for r in rows] == [("SYN-02", "ngs_variant")]
     drafts = json.loads(ok(loaded, "results", "list", "--json", "--state", "draft"))
     assert [r["kind"] for r in drafts] == ["flow_mrd"]
+    # --ids: the same selection, one id per line, nothing else (for id=$(...) in scripts)
+    ids = ok(loaded, "results", "list", "--state", "draft", "--patient", "SYN-01", "--ids")
+    assert ids.splitlines() == [str(r["id"]) for r in drafts]
+    everything = json.loads(ok(loaded, "results", "list", "--json"))
+    assert ok(loaded, "results", "list", "--ids").split() == [str(r["id"]) for r in everything]
     out = ok(loaded, "results", "list")
     assert "3 result(s)" in out and "0.35 % (LOD 0.01 %, LLOQ 0.02 %)" in out
     assert "ngs_variant NPM1 c.860_863dupTCTG" in out

@@ -110,12 +110,44 @@ def test_gate_flowjo_reproduces_flowjo_counts(shared_data: Path) -> None:
     assert json.loads(res.stdout) == {"gates": {"upper_right": {"count": 50605, "parent": None}}}
 
 
+def test_gate_flowjo_without_sample_uses_the_only_sample(synthetic: dict[str, object]) -> None:
+    base = ["flow", "gate", str(synthetic["fcs"]), "--flowjo", str(synthetic["wsp"]), "--json"]
+    without = runner.invoke(app, base)
+    named = runner.invoke(app, [*base, "--sample", "tube.fcs"])
+    assert without.exit_code == 0, without.output
+    assert json.loads(without.stdout) == json.loads(named.stdout)
+    assert "None is not allowed" not in without.output
+
+
+def test_gate_flowjo_without_sample_picks_the_sample_of_this_file(
+    synthetic: dict[str, object], tmp_path: Path
+) -> None:
+    cells = population("Cells", rect([("FSC-A", 30000, 220000)]))
+    tr = linear("FSC-A")
+    wsp = tmp_path / "two.wsp"
+    wsp.write_text(
+        workspace(
+            sample("other.fcs", tr, cells, count=4000),
+            sample("tube.fcs", tr, cells, count=4000, sample_id="2"),
+        )
+    )
+    res = runner.invoke(
+        app, ["flow", "gate", str(synthetic["fcs"]), "--flowjo", str(wsp), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert list(json.loads(res.stdout)["gates"]) == ["Cells"]
+
+
 def test_gate_flowjo_refusals(synthetic: dict[str, object], tmp_path: Path) -> None:
     fcs, wsp = str(synthetic["fcs"]), str(synthetic["wsp"])
     bad = tmp_path / "bad.wsp"
     bad.write_text(workspace(sample("s", "", population("p", rect([("A", 5, 1)])))))
+    two = tmp_path / "two.wsp"
+    cells = population("Cells", rect([("FSC-A", 1, None)]))
+    two.write_text(workspace(sample("a.fcs", "", cells), sample("b.fcs", "", cells, sample_id="2")))
     cases = [
-        (["--flowjo", wsp], "tube.fcs"),  # no --sample: the available names
+        # no --sample, two samples and neither made from tube.fcs: the names to choose from
+        (["--flowjo", str(two)], "--sample: a value is required (two.wsp has 2 samples"),
         (["--flowjo", wsp, "--sample", "other.fcs"], "allowed: tube.fcs"),
         (["--flowjo", wsp, "--sample", "tube.fcs", "--gating-ml", wsp], "give one strategy"),
         (["--flowjo", str(bad), "--sample", "s"], "bad.wsp:"),

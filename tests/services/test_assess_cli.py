@@ -63,7 +63,10 @@ def test_alerts_list_and_acknowledge(url: str) -> None:
     code, out = invoke("alerts", "list", "--json", "--database-url", url)
     assert json.loads(out) == []
     code, out = invoke("alerts", "ack", str(alert["id"]), "--database-url", url)
-    assert code == 2 and "already recorded" in out
+    assert code == 2 and f"alert {alert['id']} was already acknowledged by 'dr.a' at " in out
+    # The same person acknowledging twice: said plainly, not "recorded with 'cli', not 'cli'".
+    code, out = invoke("alerts", "ack", str(alert["id"]), "--actor", "dr.a", "--database-url", url)
+    assert code == 2 and "already acknowledged by 'dr.a'" in out and "not 'dr.a'" not in out
 
 
 def test_bad_input_is_one_line_exit_2(url: str) -> None:

@@ -281,6 +281,9 @@ def list_results(
     ),
     kind: str | None = typer.Option(None, "--kind", help="Only this result kind."),
     as_json: bool = typer.Option(False, "--json", help="JSON instead of text."),
+    ids_only: bool = typer.Option(
+        False, "--ids", help="Only the ids, one per line (for scripts: id=$(... --ids))."
+    ),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Results by patient and collection date: id, specimen, version, state, headline value."""
@@ -296,6 +299,10 @@ def list_results(
     with working(open_database(database_url, migrate=False), _acting(None)) as uow:
         states = CURRENT_STATES if wanted_state is None else (wanted_state,)
         rows = results.list_results(uow, patient=patient, kinds=kinds, states=states)
+    if ids_only:
+        for r in rows:
+            typer.echo(r.id)
+        return
     if as_json:
         typer.echo(json.dumps([_result_json(r) for r in rows], indent=2))
         return

@@ -83,13 +83,21 @@ def load_flowjo(file: str | Path, wsp: str | Path, sample: str | None) -> tuple[
 
     ws = read_workspace(wsp)
     if sample is None:
-        raise ValidationError(
-            "sample",
-            None,
-            ws.sample_names or "(the workspace has no samples)",
-            reason="a FlowJo workspace needs the sample to take the gates from",
-        )
-    s = ws.sample(sample)
+        # No sample named: the workspace's only sample, or the one sample made from this FCS
+        # file (FlowJo links them by file name); anything else is ambiguous.
+        same_file = [x for x in ws.samples if x.fcs_name == Path(file).name]
+        chosen = ws.samples if len(ws.samples) == 1 else tuple(same_file)
+        if len(chosen) != 1:
+            raise ValidationError(
+                "sample",
+                None,
+                ws.sample_names or "(the workspace has no samples)",
+                reason=f"{Path(wsp).name} has {len(ws.samples)} samples, {len(same_file)} of "
+                f"them made from {Path(file).name}; name the one to take the gates from",
+            )
+        s = chosen[0]
+    else:
+        s = ws.sample(sample)
     fcs = read_fcs(file)
     if s.event_count is not None and s.event_count >= 0 and s.event_count != fcs.event_count:
         warnings.warn(

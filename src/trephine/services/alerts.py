@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from trephine.assess.registry import current_name, names_stored_for
-from trephine.errors import Conflict, NotFound, ValidationError
+from trephine.errors import AlreadyDone, NotFound, ValidationError
 from trephine.services import _rows
 from trephine.services.views import StoredAlert
 from trephine.store.database import UnitOfWork
@@ -105,7 +105,9 @@ def acknowledge_alert(uow: UnitOfWork, alert_id: int, note: str | None = None) -
     patient = uow.session.get(PatientRow, row.patient_id)
     assert patient is not None  # foreign key
     if row.acknowledged_at is not None:
-        raise Conflict("alert", alert_id, "acknowledged_by", row.acknowledged_by, uow.actor)
+        raise AlreadyDone(
+            "alert", alert_id, "acknowledged", row.acknowledged_by, row.acknowledged_at
+        )
     if note is not None and not note.strip():
         raise ValidationError("note", note, "a non-empty note, or no note")
     row.acknowledged_at = uow.now()
