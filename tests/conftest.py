@@ -18,48 +18,31 @@ import pytest
 if TYPE_CHECKING:
     from trephine.store.database import Database
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-#: Public test material beside the project root (see each folder's MANIFEST.md).
-SHARED = Path(os.environ.get("TREPHINE_SHARED", REPO_ROOT.parent / "shared"))
+from testdata import DATA
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """``../shared``; tests that need it are skipped (not failed) on a checkout without it."""
-    if not SHARED.is_dir():
-        pytest.skip(f"shared material not found at {SHARED}")
-    return SHARED
+def real_data() -> Path:
+    """``tests/data``: the real files the tests read, vendored (see its MANIFEST.md)."""
+    return DATA
 
 
 @pytest.fixture(scope="session")
-def shared_data(shared_dir: Path) -> Path:
-    return shared_dir / "data"
+def mrd_tube(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 20,000-event synthetic AML MRD tube made by the shared bench generator (seed 1).
 
-
-@pytest.fixture(scope="session")
-def mrd_tube(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 20,000-event synthetic AML MRD tube from the shared bench generator (seed 1).
-
-    Session-scoped: generating it costs a subprocess, and the flow CLI and store tests read the
-    same tube.
+    Copied into a session temp folder so that outputs written beside it stay out of the
+    repository; the flow CLI and store tests read the same tube.
     """
-    import subprocess
-    import sys
-
     out = tmp_path_factory.mktemp("mrd-tube") / "mrd-tube.fcs"
-    gen = shared_dir / "bench" / "gen_synthetic_fcs.py"
-    subprocess.run(
-        [sys.executable, str(gen), str(out), "--events", "20000", "--seed", "1"],
-        check=True,
-        capture_output=True,
-    )
+    shutil.copyfile(DATA / "bench" / "mrd-tube.fcs", out)
     return out
 
 
 @pytest.fixture(scope="session")
-def mrd_gating_ml(shared_dir: Path) -> Path:
+def mrd_gating_ml() -> Path:
     """The bench's Gating-ML 2.0 MRD hierarchy (CD45pos, CD34pos_CD117pos …) for ``mrd_tube``."""
-    return shared_dir / "bench" / "mrd-hierarchy.gatingml.xml"
+    return DATA / "bench" / "mrd-hierarchy.gatingml.xml"
 
 
 # --------------------------------------------------------------------------- databases

@@ -365,9 +365,9 @@ DIAMOND = "flow/flowjo_wsp/simple_diamond_example"
 
 
 def test_flowjo_gates_each_file_with_its_sample_and_reports_strangers(
-    shared_data: Path, tube_dir: Path, tmp_path: Path
+    real_data: Path, tube_dir: Path, tmp_path: Path
 ) -> None:
-    src = shared_data / DIAMOND
+    src = real_data / DIAMOND
     wsp = src / "simple_diamond_example_quad_gate.wsp"
     day = tmp_path / "day"
     day.mkdir()
@@ -398,10 +398,10 @@ def test_flowjo_gates_each_file_with_its_sample_and_reports_strangers(
     assert "tube_b.fcs" in err
 
 
-def test_flowjo_sample_without_the_gate_is_a_row_error(shared_data: Path, tmp_path: Path) -> None:
+def test_flowjo_sample_without_the_gate_is_a_row_error(real_data: Path, tmp_path: Path) -> None:
     from trephine.batch.flow_mrd import plan_flowjo
 
-    src = shared_data / DIAMOND
+    src = real_data / DIAMOND
     shutil.copy(src / "test_data_diamond_01.fcs", tmp_path)
     settings = MrdSettings(denominator="upper_right", abnormal="LAIP", criteria=AML_ELN2021)
     (task,) = plan_flowjo(

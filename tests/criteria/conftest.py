@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from testdata import DATA
+
 
 @pytest.fixture(scope="session")
-def clinical_cases(shared_dir: Path) -> dict[str, Any]:
-    """``../shared/spec/clinical-cases.json`` parsed with Decimal numbers."""
-    path = shared_dir / "spec" / "clinical-cases.json"
+def clinical_cases() -> dict[str, Any]:
+    """The project's worked cases (``../shared/spec/clinical-cases.json``, vendored in
+    ``tests/data/spec``) parsed with Decimal numbers."""
+    path = DATA / "spec" / "clinical-cases.json"
     if not path.is_file():
         pytest.skip(f"{path} not found")
     return json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)  # type: ignore[no-any-return]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from testdata import DATA
 from trephine.cli.main import app
 
 pytestmark = pytest.mark.shared_data
@@ -20,16 +20,10 @@ pytestmark = pytest.mark.shared_data
 #: Keys the case file declares informative (not compared); ``*_flags`` lists are checked as
 #: "every expected flag is raised" because extra review flags are allowed.
 INFORMATIVE = {"note", "annotation"}
-CASES_PATH = (
-    Path(os.environ.get("TREPHINE_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-    / "spec"
-    / "clinical-cases.json"
-)
+CASES_PATH = DATA / "spec" / "clinical-cases.json"
 
 
 def _load_ids() -> list[str]:
-    if not CASES_PATH.is_file():
-        return []
     return [c["id"] for c in json.loads(CASES_PATH.read_text(encoding="utf-8"))["cases"]]
 
 

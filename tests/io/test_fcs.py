@@ -1,14 +1,14 @@
-"""FCS reader against the 52 real files of ``shared/data/flow`` and their reference values."""
+"""FCS reader against the 52 real files of ``tests/data/flow`` and their reference values."""
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from testdata import DATA
 from trephine.errors import FileQuirkWarning, ParseError, TrephineError, ValidationError
 from trephine.io.fcs import FcsFile, read_fcs
 
@@ -17,14 +17,8 @@ pytestmark = pytest.mark.shared_data
 
 def _manifest_rows() -> list[tuple[str, str, str, str, str]]:
     """(path, version, 'events × channels', spill keyword, FlowIO verdict) per FCS/LMD file."""
-    # Collected at import time (parametrize), so the fixture cannot be used; same rule as
-    # tests/conftest.py.
-    shared = Path(
-        os.environ.get("TREPHINE_SHARED", Path(__file__).resolve().parents[2].parent / "shared")
-    )
-    manifest = shared / "data" / "flow" / "MANIFEST.md"
-    if not manifest.is_file():
-        return []
+    # Collected at import time (parametrize), so the fixture cannot be used.
+    manifest = DATA / "flow" / "UPSTREAM-MANIFEST.md"
     rows = []
     section = manifest.read_text(encoding="utf-8").split("## 1. FCS / LMD files", 1)[-1]
     section = section.split("### Multiple data sets", 1)[0]
@@ -57,9 +51,9 @@ def test_manifest_lists_52_files() -> None:
     ("rel", "version", "shape"), [r[:3] for r in ROWS], ids=[r[0] for r in ROWS]
 )
 def test_every_manifest_file_reads_with_its_shape(
-    shared_data: Path, rel: str, version: str, shape: str
+    real_data: Path, rel: str, version: str, shape: str
 ) -> None:
-    path = shared_data / "flow" / rel
+    path = real_data / "flow" / rel
     if rel in REFUSED:
         with pytest.raises(ParseError) as info:
             _read(path)
@@ -91,9 +85,9 @@ MULTI = [
 
 @pytest.mark.parametrize(("rel", "expected"), MULTI, ids=[m[0] for m in MULTI])
 def test_multiple_data_sets(
-    shared_data: Path, rel: str, expected: list[tuple[str, int, int]]
+    real_data: Path, rel: str, expected: list[tuple[str, int, int]]
 ) -> None:
-    path = shared_data / "flow" / rel
+    path = real_data / "flow" / rel
     for i, (version, events, channels) in enumerate(expected):
         f = _read(path, dataset=i)
         assert f.dataset_count == len(expected)
@@ -103,12 +97,12 @@ def test_multiple_data_sets(
 
 
 @pytest.mark.parametrize("rel", [m[0] for m in MULTI])
-def test_lmd_data_sets_hold_the_same_events(shared_data: Path, rel: str) -> None:
+def test_lmd_data_sets_hold_the_same_events(real_data: Path, rel: str) -> None:
     # LMD files store the same events twice: a 10-bit FCS 2.0 copy (in 16-bit words, with the
     # FC500 even declaring $PnB 10) and a 20-bit FCS 3.0 copy. The linear scatter channels (FS,
     # SS) of the masked 10-bit copy equal the 20-bit values shifted down by 10 bits: proof that
     # the mask, the odd $PnB and both layouts are decoded right.
-    path = shared_data / "flow" / rel
+    path = real_data / "flow" / rel
     a, b = _read(path, 0), _read(path, 1)
     assert a.raw.dtype == np.uint16 and int(a.raw.max()) <= 1023
     assert [c.range for c in b.channels[:2]] == [2.0**20, 2.0**20]
@@ -116,20 +110,18 @@ def test_lmd_data_sets_hold_the_same_events(shared_data: Path, rel: str) -> None
         assert np.array_equal(a.raw[:, col], (b.raw[:, col] >> 10).astype(np.uint16))
 
 
-def test_gatingml_data1_matches_flowio_truth(shared_data: Path) -> None:
-    f = _read(shared_data / "flow/gatingml2_compliance/data1.fcs")
-    original = np.load(shared_data / "flow/fcs/flowio/truth/data1_original_events.npy")
-    preprocessed = np.load(shared_data / "flow/fcs/flowio/truth/data1_preprocessed.npy")
+def test_gatingml_data1_matches_flowio_truth(real_data: Path) -> None:
+    f = _read(real_data / "flow/gatingml2_compliance/data1.fcs")
+    original = np.load(real_data / "flow/fcs/flowio/truth/data1_original_events.npy")
+    preprocessed = np.load(real_data / "flow/fcs/flowio/truth/data1_preprocessed.npy")
     assert f.raw.shape == (13367, 8)
     assert np.array_equal(f.raw.astype(np.float64), original)
     np.testing.assert_allclose(f.scaled(), preprocessed, rtol=1e-12, atol=0)
 
 
-def test_b01_scaled_matches_flowio_truth(shared_data: Path) -> None:
-    f = _read(shared_data / "flow/fcs/flowio/B01_KC-A-W---91-US.fcs")
-    truth = np.load(
-        shared_data / "flow/fcs/flowio/truth/B01_KC-A-W---91-US_preprocessed_events.npy"
-    )
+def test_b01_scaled_matches_flowio_truth(real_data: Path) -> None:
+    f = _read(real_data / "flow/fcs/flowio/B01_KC-A-W---91-US.fcs")
+    truth = np.load(real_data / "flow/fcs/flowio/truth/B01_KC-A-W---91-US_preprocessed_events.npy")
     np.testing.assert_allclose(f.scaled(), truth, rtol=1e-12, atol=0)
 
 
@@ -139,9 +131,9 @@ FLOWIO_OK = [r[0] for r in ROWS if r[0] not in REFUSED and r[4] == "ok"]
 
 
 @pytest.mark.parametrize("rel", FLOWIO_OK)
-def test_raw_and_scaled_equal_flowio(shared_data: Path, rel: str) -> None:
+def test_raw_and_scaled_equal_flowio(real_data: Path, rel: str) -> None:
     flowio = pytest.importorskip("flowio")
-    path = shared_data / "flow" / rel
+    path = real_data / "flow" / rel
     f = _read(path)
     theirs = flowio.FlowData(str(path))
     assert np.array_equal(f.raw.astype(np.float64), theirs.as_array(preprocess=False))
@@ -186,8 +178,8 @@ ORACLE = [r[0] for r in ROWS if r[0] not in REFUSED and r[4] != "ok"]
 
 
 @pytest.mark.parametrize("rel", ORACLE)
-def test_files_flowio_cannot_read_match_a_bytewise_decode(shared_data: Path, rel: str) -> None:
-    path = shared_data / "flow" / rel
+def test_files_flowio_cannot_read_match_a_bytewise_decode(real_data: Path, rel: str) -> None:
+    path = real_data / "flow" / rel
     for ds in range(_read(path).dataset_count):
         f = _read(path, ds)
         n = f.event_count
@@ -196,10 +188,10 @@ def test_files_flowio_cannot_read_match_a_bytewise_decode(shared_data: Path, rel
 
 
 @pytest.mark.parametrize("rel", ORACLE)
-def test_time_channel_runs_forward(shared_data: Path, rel: str) -> None:
+def test_time_channel_runs_forward(real_data: Path, rel: str) -> None:
     # A DATA offset off by even one byte scrambles every column; a clock that only runs forward
     # proves the offset and the row layout right where no other reader can be compared.
-    path = shared_data / "flow" / rel
+    path = real_data / "flow" / rel
     f = _read(path)
     times = [i for i, c in enumerate(f.channels) if c.is_time]
     if not times:
@@ -210,8 +202,8 @@ def test_time_channel_runs_forward(shared_data: Path, rel: str) -> None:
     assert np.all(np.diff(t) >= 0)
 
 
-def test_blank_header_offsets_read_like_the_original(shared_data: Path) -> None:
-    fcs = shared_data / "flow" / "fcs"
+def test_blank_header_offsets_read_like_the_original(real_data: Path) -> None:
+    fcs = real_data / "flow" / "fcs"
     with pytest.warns(FileQuirkWarning, match="HEADER DATA offsets blank"):
         big = read_fcs(fcs / "fcsparser/fake_large_fcs/fake_large_fcs.fcs")
     orig = _read(fcs / "fcsparser/Fortessa/FCS_3.0_Fortessa_PBS_Specimen_001_A1_A01.fcs")
@@ -219,10 +211,8 @@ def test_blank_header_offsets_read_like_the_original(shared_data: Path) -> None:
 
 
 @pytest.mark.parametrize("which", ["start", "stop"])
-def test_offset_discrepancy_files_read_like_the_compliant_one(
-    shared_data: Path, which: str
-) -> None:
-    fcs = shared_data / "flow" / "fcs"
+def test_offset_discrepancy_files_read_like_the_compliant_one(real_data: Path, which: str) -> None:
+    fcs = real_data / "flow" / "fcs"
     with pytest.warns(FileQuirkWarning, match="HEADER and TEXT DATA offsets disagree"):
         odd = read_fcs(fcs / f"flowkit/noncompliant/data_{which}_offset_discrepancy_example.fcs")
     good = _read(fcs / "flowio/variable_int_example.fcs")
@@ -245,22 +235,22 @@ QUIRKS = [
 
 
 @pytest.mark.parametrize(("rel", "quirk"), QUIRKS)
-def test_tolerated_quirks_are_named(shared_data: Path, rel: str, quirk: str) -> None:
+def test_tolerated_quirks_are_named(real_data: Path, rel: str, quirk: str) -> None:
     with pytest.warns(FileQuirkWarning, match=quirk):
-        f = read_fcs(shared_data / "flow" / rel)
+        f = read_fcs(real_data / "flow" / rel)
     assert any(quirk in q for q in f.quirks)
 
 
-def test_clean_file_has_no_quirks(shared_data: Path) -> None:
+def test_clean_file_has_no_quirks(real_data: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", FileQuirkWarning)
-        f = read_fcs(shared_data / "flow/gatingml2_compliance/data1.fcs")
+        f = read_fcs(real_data / "flow/gatingml2_compliance/data1.fcs")
     assert f.quirks == []
 
 
-def test_bit_mask_clears_vendor_bits(shared_data: Path) -> None:
+def test_bit_mask_clears_vendor_bits(real_data: Path) -> None:
     rel = "fcs/cytoflow_instruments/System_II_listmode_with_extra_info_in_bits_D10-D15.LMD"
-    path = shared_data / "flow" / rel
+    path = real_data / "flow" / rel
     f = _read(path)
     stored = np.fromfile(path, dtype="<u2", count=f.event_count * 6, offset=f.data_offset)
     assert int(stored.max()) > 1023  # the vendor bits are really there ...
@@ -274,8 +264,8 @@ SPILL_FILES = [r[0] for r in ROWS if r[3] in ("$SPILLOVER", "SPILL") and r[0] no
 
 
 @pytest.mark.parametrize("rel", SPILL_FILES)
-def test_spillover_keyword(shared_data: Path, rel: str) -> None:
-    f = _read(shared_data / "flow" / rel)
+def test_spillover_keyword(real_data: Path, rel: str) -> None:
+    f = _read(real_data / "flow" / rel)
     key = "$SPILLOVER" if "$SPILLOVER" in f.text else "SPILL"
     n = int(f.text[key].split(",")[0])
     fields = f.text[key].split(",")
@@ -289,8 +279,8 @@ def test_spillover_keyword(shared_data: Path, rel: str) -> None:
     assert np.array_equal(f.spillover.matrix.ravel(), [float(x) for x in fields[1 + n :]])
 
 
-def test_gallios_second_data_set_spillover_by_parameter_number(shared_data: Path) -> None:
-    path = shared_data / "flow/fcs/cytoflow_instruments/Beckman_Coulter_Gallios.LMD"
+def test_gallios_second_data_set_spillover_by_parameter_number(real_data: Path) -> None:
+    path = real_data / "flow/fcs/cytoflow_instruments/Beckman_Coulter_Gallios.LMD"
     with pytest.warns(FileQuirkWarning, match="parameter number"):
         f = read_fcs(path, dataset=1)
     assert f.spillover is not None
@@ -301,8 +291,8 @@ def test_gallios_second_data_set_spillover_by_parameter_number(shared_data: Path
 # ---- refusals -----------------------------------------------------------------------------------
 
 
-def test_truncated_data_is_refused_with_offset(shared_data: Path, tmp_path: Path) -> None:
-    blob = (shared_data / "flow/gatingml2_compliance/data1.fcs").read_bytes()
+def test_truncated_data_is_refused_with_offset(real_data: Path, tmp_path: Path) -> None:
+    blob = (real_data / "flow/gatingml2_compliance/data1.fcs").read_bytes()
     cut = tmp_path / "cut.fcs"
     cut.write_bytes(blob[:-1000])
     with pytest.raises(ParseError, match="DATA truncated") as info:
@@ -335,8 +325,8 @@ def test_missing_file(tmp_path: Path) -> None:
         read_fcs(tmp_path / "nope.fcs")
 
 
-def test_channel_index_by_name_and_marker(shared_data: Path) -> None:
-    f = _read(shared_data / "flow/fcs/flowio/B01_KC-A-W---91-US.fcs")
+def test_channel_index_by_name_and_marker(real_data: Path) -> None:
+    f = _read(real_data / "flow/fcs/flowio/B01_KC-A-W---91-US.fcs")
     assert f.channel_index("FL1-A") == 2
     assert f.channel_index("FITC-A") == 2
     with pytest.raises(ValidationError, match="allowed: FSC-A"):
@@ -344,11 +334,11 @@ def test_channel_index_by_name_and_marker(shared_data: Path) -> None:
 
 
 @pytest.mark.parametrize("rel", [r[0] for r in ROWS if r[0] not in REFUSED][::5])
-def test_metadata_only_read_agrees(shared_data: Path, rel: str) -> None:
-    full = _read(shared_data / "flow" / rel)
+def test_metadata_only_read_agrees(real_data: Path, rel: str) -> None:
+    full = _read(real_data / "flow" / rel)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FileQuirkWarning)
-        meta = read_fcs(shared_data / "flow" / rel, events=False)
+        meta = read_fcs(real_data / "flow" / rel, events=False)
     assert not meta.events_loaded and full.events_loaded
     assert meta.raw.shape == (0, full.channel_count)
     assert (meta.event_count, meta.channels, meta.text) == (
@@ -358,8 +348,8 @@ def test_metadata_only_read_agrees(shared_data: Path, rel: str) -> None:
     )
 
 
-def test_metadata_only_read_still_refuses_truncated_data(shared_data: Path) -> None:
-    path = shared_data / "flow/fcs/fcsparser/cytek-nl-2000/sample_header.fcs"
+def test_metadata_only_read_still_refuses_truncated_data(real_data: Path) -> None:
+    path = real_data / "flow/fcs/fcsparser/cytek-nl-2000/sample_header.fcs"
     with pytest.raises(ParseError, match="DATA truncated"):
         read_fcs(path, events=False)
 
@@ -379,7 +369,7 @@ FLOWCAL_NAMES = {
 
 
 @pytest.mark.parametrize(("name", "channels"), FLOWCAL_NAMES.items())
-def test_flowcal_channel_names(shared_data: Path, name: str, channels: list[str]) -> None:
+def test_flowcal_channel_names(real_data: Path, name: str, channels: list[str]) -> None:
     # Names and shapes from FlowCal's own tests, as quoted in the manifest.
-    f = _read(shared_data / "flow/fcs/flowcal" / name)
+    f = _read(real_data / "flow/fcs/flowcal" / name)
     assert f.channel_names == channels

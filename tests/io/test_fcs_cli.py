@@ -54,8 +54,8 @@ def test_info_table(small_fcs: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_info_second_data_set_and_no_spillover(shared_data: Path) -> None:
-    path = shared_data / "flow/fcs/flowkit/multi_dataset_fcs/coulter.lmd"
+def test_info_second_data_set_and_no_spillover(real_data: Path) -> None:
+    path = real_data / "flow/fcs/flowkit/multi_dataset_fcs/coulter.lmd"
     result = runner.invoke(app, ["flow", "info", str(path), "--json", "--dataset", "1"])
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
@@ -69,8 +69,8 @@ def test_info_second_data_set_and_no_spillover(shared_data: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_info_reports_quirks_in_json(shared_data: Path) -> None:
-    path = shared_data / "flow/fcs/cytoflow_instruments/Partec_PAS.FCS"
+def test_info_reports_quirks_in_json(real_data: Path) -> None:
+    path = real_data / "flow/fcs/cytoflow_instruments/Partec_PAS.FCS"
     result = runner.invoke(app, ["flow", "info", str(path), "--json"])
     assert result.exit_code == 0
     assert "$ENDDATA off by one" in json.loads(result.stdout)["quirks"]

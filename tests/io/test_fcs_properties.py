@@ -137,8 +137,8 @@ def test_any_byte_mutation_gives_a_result_or_a_typed_error(
     if which == "written":
         blob = _seed_file(tmp_path)
     else:  # a real FCS 2.0 big-endian integer file
-        shared_data: Path = request.getfixturevalue("shared_data")
-        blob = (shared_data / "flow/gatingml2_compliance/data1.fcs").read_bytes()
+        real_data: Path = request.getfixturevalue("real_data")
+        blob = (real_data / "flow/gatingml2_compliance/data1.fcs").read_bytes()
     target = tmp_path / "mutant.fcs"
     outcomes = {"read": 0, "refused": 0}
 

@@ -163,8 +163,8 @@ COUNTED = [
 ]  # fmt: skip
 
 
-def _gate_shared(shared_data: Path, wsp_rel: str) -> tuple[dict[str, int], dict[str, int]]:
-    path = shared_data / WSP / wsp_rel
+def _gate_shared(real_data: Path, wsp_rel: str) -> tuple[dict[str, int], dict[str, int]]:
+    path = real_data / WSP / wsp_rel
     ws = read_workspace(path)
     (s,) = ws.samples
     assert s.fcs_name is not None
@@ -175,8 +175,8 @@ def _gate_shared(shared_data: Path, wsp_rel: str) -> tuple[dict[str, int], dict[
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize("wsp_rel", sorted({w for w, _, _ in COUNTED}))
-def test_counts_equal_flowjo(shared_data: Path, wsp_rel: str) -> None:
-    ours, flowjo = _gate_shared(shared_data, wsp_rel)
+def test_counts_equal_flowjo(real_data: Path, wsp_rel: str) -> None:
+    ours, flowjo = _gate_shared(real_data, wsp_rel)
     expected = {pop: n for w, pop, n in COUNTED if w == wsp_rel}
     assert ours == expected
     assert flowjo == expected  # the stored counts are read too
@@ -194,17 +194,17 @@ def test_counts_equal_flowjo(shared_data: Path, wsp_rel: str) -> None:
     ],
 )
 def test_simple_line_matches_flowkit_not_stored(
-    shared_data: Path, wsp_rel: str, flowkit: dict[str, int], stored: dict[str, int]
+    real_data: Path, wsp_rel: str, flowkit: dict[str, int], stored: dict[str, int]
 ) -> None:
     # The manifest: FlowJo stored -1 (not computed) / 0 here; FlowKit's numbers are the reference.
-    ours, flowjo = _gate_shared(shared_data, f"simple_line_example/{wsp_rel}")
+    ours, flowjo = _gate_shared(real_data, f"simple_line_example/{wsp_rel}")
     assert ours == flowkit
     assert flowjo == stored
 
 
 @pytest.mark.shared_data
-def test_transform_types_of_shared_workspaces(shared_data: Path) -> None:
-    d = shared_data / WSP / "simple_diamond_example"
+def test_transform_types_of_shared_workspaces(real_data: Path) -> None:
+    d = real_data / WSP / "simple_diamond_example"
     s = read_workspace(d / "test_data_diamond_biex_rect.wsp").samples[0]
     assert s.transforms["channel_A"] == FlowJoBiex(
         width=-10.0, negative=0.0, positive=4.418539922, max_value=262144.0
@@ -243,8 +243,8 @@ ICS_SAMPLES = [
 
 
 @pytest.fixture(scope="module")
-def ics(shared_dir: Path) -> dict[str, object]:
-    d = shared_dir / "data" / WSP / "8_color_data_set_no_fcs"
+def ics(real_data: Path) -> dict[str, object]:
+    d = real_data / WSP / "8_color_data_set_no_fcs"
     return {
         "full": read_workspace(d / "8_color_ICS.wsp"),
         "simple": read_workspace(d / "8_color_ICS_simple.wsp"),
@@ -330,8 +330,8 @@ def test_ics_strategy_evaluates_on_synthetic_events(ics: dict[str, object]) -> N
 
 
 @pytest.mark.shared_data
-def test_biex_from_workspace_matches_flowjo_lut(shared_data: Path) -> None:
-    path = shared_data / "flow/transforms/flowjo_biex_lut_w-7.943282_n1_m4.418540_r262144.csv"
+def test_biex_from_workspace_matches_flowjo_lut(real_data: Path) -> None:
+    path = real_data / "flow/transforms/flowjo_biex_lut_w-7.943282_n1_m4.418540_r262144.csv"
     lut = np.loadtxt(path, delimiter=",", skiprows=1)
     xml = workspace(sample("s.fcs", biex("A", width=-7.943282, neg=1, pos=4.418540), "", count=10))
     t = parse_workspace(xml).samples[0].transforms["A"]

@@ -96,8 +96,8 @@ def test_gate_flowjo_json_end_to_end(synthetic: dict[str, object]) -> None:
 
 
 @pytest.mark.shared_data
-def test_gate_flowjo_reproduces_flowjo_counts(shared_data: Path) -> None:
-    d = shared_data / DIAMOND
+def test_gate_flowjo_reproduces_flowjo_counts(real_data: Path) -> None:
+    d = real_data / DIAMOND
     res = runner.invoke(
         app,
         [
@@ -162,9 +162,9 @@ def test_gate_flowjo_refusals(synthetic: dict[str, object], tmp_path: Path) -> N
 
 @pytest.mark.shared_data
 def test_gate_flowjo_warns_when_the_file_is_not_the_samples(
-    synthetic: dict[str, object], shared_data: Path
+    synthetic: dict[str, object], real_data: Path
 ) -> None:
-    wsp = shared_data / DIAMOND / "simple_diamond_example_quad_gate.wsp"
+    wsp = real_data / DIAMOND / "simple_diamond_example_quad_gate.wsp"
     res = runner.invoke(
         app,
         [
@@ -178,8 +178,8 @@ def test_gate_flowjo_warns_when_the_file_is_not_the_samples(
 
 
 @pytest.mark.shared_data
-def test_workspace_json_and_text(shared_data: Path) -> None:
-    res = runner.invoke(app, ["flow", "workspace", str(shared_data / ICS), "--json"])
+def test_workspace_json_and_text(real_data: Path) -> None:
+    res = runner.invoke(app, ["flow", "workspace", str(real_data / ICS), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["flowjo_version"] == "10.6.2"
@@ -196,7 +196,7 @@ def test_workspace_json_and_text(shared_data: Path) -> None:
     }
     assert "DEN" in doc["groups"]
 
-    res = runner.invoke(app, ["flow", "workspace", str(shared_data / ICS), "--sample", names[2]])
+    res = runner.invoke(app, ["flow", "workspace", str(real_data / ICS), "--sample", names[2]])
     assert res.exit_code == 0, res.output
     assert (
         "IFNg+  [rectangle on Comp-CD3 APC-H7 FLR-A, Comp-IFNg APC FLR-A]  FlowJo count 2\n"
@@ -227,8 +227,8 @@ def test_plot_flowjo_svg_and_gating_ml_png(synthetic: dict[str, object], tmp_pat
 
 
 @pytest.mark.shared_data
-def test_plot_gating_ml(shared_data: Path, tmp_path: Path) -> None:
-    c = shared_data / "flow/gatingml2_compliance"
+def test_plot_gating_ml(real_data: Path, tmp_path: Path) -> None:
+    c = real_data / "flow/gatingml2_compliance"
     res = runner.invoke(
         app,
         [
@@ -243,8 +243,8 @@ def test_plot_gating_ml(shared_data: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_plot_skips_a_3d_gate(shared_data: Path, tmp_path: Path) -> None:
-    c = shared_data / "flow/gatingml2_compliance"
+def test_plot_skips_a_3d_gate(real_data: Path, tmp_path: Path) -> None:
+    c = real_data / "flow/gatingml2_compliance"
     res = runner.invoke(
         app,
         [

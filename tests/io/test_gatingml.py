@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from pathlib import Path
@@ -10,25 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from testdata import DATA
 from trephine.analysis.flow.strategy import FcsEvents, GatingResult, apply_strategy
 from trephine.errors import ParseError, ValidationError
 from trephine.io.fcs import read_fcs
 from trephine.io.gatingml import parse_gatingml, read_gatingml, to_gatingml_string
 
-# Same resolution as tests/conftest.py (TREPHINE_SHARED or ../shared); needed at collection time
-# to name the parametrized cases, when fixtures are not available yet.
-SHARED = (
-    Path(os.environ.get("TREPHINE_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-    / "data"
-    / "flow"
-)
+# Needed at collection time to name the parametrized cases, when fixtures are not available yet.
+FLOW = DATA / "flow"
 
 
 def _cases() -> list[tuple[str, str, str, int]]:
     # The expected (document, gate, truth file, count) table is the manifest of the test data.
-    manifest = SHARED / "MANIFEST.md"
-    if not manifest.is_file():
-        return []
+    manifest = FLOW / "UPSTREAM-MANIFEST.md"
     text = manifest.read_text(encoding="utf-8")
     rows = re.findall(r"\| `gml/(\S+)` \| `(\S+)` \| `truth/(\S+)` \| (\d+) \|", text)
     return [(d, g, t, int(c)) for d, g, t, c in rows]
@@ -38,8 +31,8 @@ CASES = _cases()
 
 
 @pytest.fixture(scope="module")
-def data1(shared_data: Path) -> FcsEvents:
-    return FcsEvents(read_fcs(shared_data / "flow/gatingml2_compliance/data1.fcs"))
+def data1(real_data: Path) -> FcsEvents:
+    return FcsEvents(read_fcs(real_data / "flow/gatingml2_compliance/data1.fcs"))
 
 
 def _gate(doc: Path, events: FcsEvents) -> GatingResult:
@@ -57,9 +50,9 @@ def test_manifest_lists_all_51_memberships() -> None:
 @pytest.mark.shared_data
 @pytest.mark.parametrize(("doc", "gate", "truth", "count"), CASES, ids=[c[1] for c in CASES])
 def test_compliance_membership_identical(
-    shared_data: Path, data1: FcsEvents, doc: str, gate: str, truth: str, count: int
+    real_data: Path, data1: FcsEvents, doc: str, gate: str, truth: str, count: int
 ) -> None:
-    base = shared_data / "flow/gatingml2_compliance"
+    base = real_data / "flow/gatingml2_compliance"
     expected = np.loadtxt(base / "truth" / truth, dtype=int).astype(bool)
     assert int(expected.sum()) == count
     got = _gate(base / "gml" / doc, data1).memberships[gate]
@@ -69,8 +62,8 @@ def test_compliance_membership_identical(
 
 
 @pytest.mark.shared_data
-def test_all_gates_document_and_its_export_round_trip(shared_data: Path, data1: FcsEvents) -> None:
-    base = shared_data / "flow/gatingml2_compliance"
+def test_all_gates_document_and_its_export_round_trip(real_data: Path, data1: FcsEvents) -> None:
+    base = real_data / "flow/gatingml2_compliance"
     strategy = read_gatingml(base / "gml/gml_all_gates.xml")
     first = _gate(base / "gml/gml_all_gates.xml", data1)
     exported = to_gatingml_string(strategy)
@@ -94,8 +87,8 @@ def test_all_gates_document_and_its_export_round_trip(shared_data: Path, data1: 
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize("doc", sorted({c[0] for c in CASES}))
-def test_each_document_round_trips(shared_data: Path, data1: FcsEvents, doc: str) -> None:
-    path = shared_data / "flow/gatingml2_compliance/gml" / doc
+def test_each_document_round_trips(real_data: Path, data1: FcsEvents, doc: str) -> None:
+    path = real_data / "flow/gatingml2_compliance/gml" / doc
     first = _gate(path, data1)
     exported = to_gatingml_string(read_gatingml(path))
     with warnings.catch_warnings():
@@ -169,9 +162,7 @@ def test_not_gating_ml_is_refused() -> None:
 
 
 @pytest.mark.shared_data
-def test_mutated_documents_parse_and_gate_or_fail_typed(
-    shared_data: Path, data1: FcsEvents
-) -> None:
+def test_mutated_documents_parse_and_gate_or_fail_typed(real_data: Path, data1: FcsEvents) -> None:
     # Any mutation of a valid document gives a strategy that gates, or a TrephineError:
     # never another exception (seeded, so a failure is reproducible).
     import random
@@ -179,8 +170,7 @@ def test_mutated_documents_parse_and_gate_or_fail_typed(
     from trephine.errors import TrephineError
 
     docs = [
-        p.read_bytes()
-        for p in sorted((shared_data / "flow/gatingml2_compliance/gml").glob("*.xml"))
+        p.read_bytes() for p in sorted((real_data / "flow/gatingml2_compliance/gml").glob("*.xml"))
     ]
     rng = random.Random(20261122)
     values = ["nan", "inf", "1e999", "", "x", "0", "-1", "1e-320", "1e300", "FL1-H", "Time", "2"]

@@ -17,8 +17,8 @@ HEAD = (
 
 
 @pytest.mark.shared_data
-def test_apl_maf_counts(shared_data: Path) -> None:
-    recs = read_maf(shared_data / "clonal/apl_madan2016/APL_primary.maf")
+def test_apl_maf_counts(real_data: Path) -> None:
+    recs = read_maf(real_data / "clonal/apl_madan2016/APL_primary.maf")
     # The file has 269 data lines (no trailing newline); the MANIFEST's "268 rows" is one short.
     assert len(recs) == 269
     assert len({r.sample for r in recs}) == 124
@@ -29,8 +29,8 @@ def test_apl_maf_counts(shared_data: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_tcga_percent_vaf_column_is_converted_by_name(shared_data: Path) -> None:
-    recs = read_maf(shared_data / "clonal/tcga_laml/tcga_laml.maf")
+def test_tcga_percent_vaf_column_is_converted_by_name(real_data: Path) -> None:
+    recs = read_maf(real_data / "clonal/tcga_laml/tcga_laml.maf")
     assert len(recs) == 2207 and len({r.sample for r in recs}) == 193
     first = recs[0]
     assert first.gene == "ABCA10" and first.vaf == pytest.approx(0.4566)

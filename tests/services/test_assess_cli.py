@@ -48,6 +48,7 @@ def test_alerts_list_and_acknowledge(url: str) -> None:
     code, out = invoke("alerts", "list", "--json", "--database-url", url)
     (alert,) = json.loads(out)
     assert alert["code"] == "HEMATOLOGIC_RELAPSE" and alert["acknowledged_by"] is None
+    assert invoke("alerts", "list", "--ids", "--database-url", url)[1].split() == [str(alert["id"])]
     code, out = invoke(
         "alerts",
         "ack",

@@ -189,6 +189,9 @@ def list_alerts(
     patient_id: str | None = typer.Option(None, "--patient", help="Only this patient's."),
     include_acknowledged: bool = typer.Option(False, "--all", help="Include acknowledged alerts."),
     as_json: bool = typer.Option(False, "--json", help="JSON instead of text."),
+    ids_only: bool = typer.Option(
+        False, "--ids", help="Only the alert numbers, one per line (for scripts)."
+    ),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Open alerts, newest first."""
@@ -197,6 +200,10 @@ def list_alerts(
 
     with working(_open_current(database_url), default_actor()) as uow:
         rows = alerts.list_alerts(uow, patient=patient_id, open_only=not include_acknowledged)
+    if ids_only:
+        for a in rows:
+            typer.echo(a.id)
+        return
     if as_json:
         typer.echo(json.dumps([alert_dict(a) for a in rows], indent=2))
         return

@@ -1,4 +1,6 @@
-"""Variant observations from a file: a long TSV, a MAF or a VCF (with a sample sheet).
+"""Variant observations from a file: a long TSV, a MAF or a VCF (with a sample sheet), or a
+ClonEvol, TimeScape or PyClone-VI table as those tools publish it (:mod:`trephine.io.clonal_tools`,
+also with a sample sheet).
 
 :func:`read_observations` is what ``trephine clonal track|plot|import`` read files with: the
 format is told by the file's extension, then by its first bytes, and a MAF or VCF needs a
@@ -44,7 +46,13 @@ def read_observations(
     if not file.is_file():
         raise ValidationError("variant_file", str(file), "an existing file")
     kind = variant_format(file)
+    tool = None
     if kind == "tsv":
+        # A published tool's table (ClonEvol, TimeScape, PyClone-VI) is told by its columns.
+        from trephine.io.clonal_tools import read_header, sniff
+
+        tool = sniff(read_header(file))
+    if kind == "tsv" and tool is None:
         from trephine.io.variants_tsv import read_variants_tsv
 
         return read_variants_tsv(file, allow_missing_depth=allow_missing_depth)
@@ -53,11 +61,15 @@ def read_observations(
             "sample_sheet",
             None,
             "a sample sheet (sample_id, patient_id, day) mapping the "
-            f"{kind.upper()} samples onto patients and days",
+            f"{tool or kind.upper()} samples onto patients and days",
         )
     from trephine.io.variants_tsv import read_samples_tsv
 
     sheet = read_samples_tsv(samples)
+    if tool is not None:
+        from trephine.io.clonal_tools import read_clonal_tool_file
+
+        return read_clonal_tool_file(file, tool, sheet, allow_missing_depth=allow_missing_depth)
     if kind == "vcf":
         from trephine.io.vcf import read_vcf, vcf_observations
 

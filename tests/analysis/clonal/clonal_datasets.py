@@ -1,6 +1,7 @@
 """Converters from the shared published datasets to Trephine's long variant TSV.
 
-Conversions happen here (in the test), never by copying the GPL data files into the repo.
+Conversions happen here (in the test); the published files are vendored unchanged
+in tests/data/clonal.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from trephine.analysis.clonal.records import VariantObservation
 AML1_DAYS = {"primary": 0.0, "relapse": 335.0}
 
 
-def aml1_observations(shared_data: Path) -> tuple[list[VariantObservation], dict[str, str]]:
+def aml1_observations(real_data: Path) -> tuple[list[VariantObservation], dict[str, str]]:
     """AML1 as long-format observations (VAF % -> fraction) and the published cluster labels."""
-    path = shared_data / "clonal/ding2012_aml1/aml1_variants_annotated.tsv"
+    path = real_data / "clonal/ding2012_aml1/aml1_variants_annotated.tsv"
     obs: list[VariantObservation] = []
     truth: dict[str, str] = {}
     with path.open() as fh:
@@ -46,8 +47,8 @@ def aml1_observations(shared_data: Path) -> tuple[list[VariantObservation], dict
     return obs, truth
 
 
-def pyclone_observations(shared_data: Path) -> tuple[list[VariantObservation], dict[str, str]]:
-    path = shared_data / "clonal/pyclone_vi/synthetic.tsv"
+def pyclone_observations(real_data: Path) -> tuple[list[VariantObservation], dict[str, str]]:
+    path = real_data / "clonal/pyclone_vi/synthetic.tsv"
     obs: list[VariantObservation] = []
     truth: dict[str, str] = {}
     with path.open() as fh:
@@ -72,13 +73,13 @@ def pyclone_observations(shared_data: Path) -> tuple[list[VariantObservation], d
     return obs, truth
 
 
-def calder_observations(shared_data: Path) -> list[VariantObservation]:
+def calder_observations(real_data: Path) -> list[VariantObservation]:
     """CLL003: pooled reads per published cluster, one pseudo-mutation per cluster.
 
     Rows a–e are the five timepoints in temporal order; the file has no days, so the sample
     index stands in for the day (order is what the tree and the statuses use).
     """
-    path = shared_data / "clonal/calder_cll003/CLL003_clustered.txt"
+    path = real_data / "clonal/calder_cll003/CLL003_clustered.txt"
     lines = [ln.split("\t") for ln in path.read_text().splitlines() if ln.strip()]
     names = lines[0][1:]
     obs: list[VariantObservation] = []

@@ -120,8 +120,8 @@ def test_vcf_end_to_end_and_plot(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_compare_json(shared_data: Path) -> None:
-    d = shared_data / "clonal/apl_madan2016"
+def test_compare_json(real_data: Path) -> None:
+    d = real_data / "clonal/apl_madan2016"
     res = runner.invoke(
         app, ["clonal", "compare", str(d / "APL_primary.maf"), str(d / "APL_relapse.maf"), "--json"]
     )

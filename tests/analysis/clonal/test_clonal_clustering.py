@@ -34,8 +34,8 @@ def _synthetic(
 
 
 @pytest.mark.shared_data
-def test_aml1_recovers_published_clusters(shared_data: Path) -> None:
-    obs, truth = aml1_observations(shared_data)
+def test_aml1_recovers_published_clusters(real_data: Path) -> None:
+    obs, truth = aml1_observations(real_data)
     fit = fit_clusters(count_matrix(obs), seed=0)
     assert fit.n_clusters == 5
     ari = adjusted_rand_index(fit.labels, [truth[m] for m in fit.mutation_ids])
@@ -48,8 +48,8 @@ def test_aml1_recovers_published_clusters(shared_data: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_pyclone_vi_synthetic_truth(shared_data: Path) -> None:
-    obs, truth = pyclone_observations(shared_data)
+def test_pyclone_vi_synthetic_truth(real_data: Path) -> None:
+    obs, truth = pyclone_observations(real_data)
     fit = fit_clusters(count_matrix(obs), max_clusters=12, seed=0)
     ari = adjusted_rand_index(fit.labels, [truth[m] for m in fit.mutation_ids])
     assert ari >= 0.9, ari

@@ -13,8 +13,8 @@ from trephine.io.maf import read_maf
 
 
 @pytest.mark.shared_data
-def test_apl_primary_vs_relapse_fisher(shared_data: Path) -> None:
-    d = shared_data / "clonal/apl_madan2016"
+def test_apl_primary_vs_relapse_fisher(real_data: Path) -> None:
+    d = real_data / "clonal/apl_madan2016"
     rows = {
         r.gene: r
         for r in compare_cohorts(read_maf(d / "APL_primary.maf"), read_maf(d / "APL_relapse.maf"))
@@ -35,8 +35,8 @@ def test_apl_primary_vs_relapse_fisher(shared_data: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_apl_paired_patients(shared_data: Path) -> None:
-    d = shared_data / "clonal/apl_madan2016"
+def test_apl_paired_patients(real_data: Path) -> None:
+    d = real_data / "clonal/apl_madan2016"
     pairs = paired_changes(read_maf(d / "APL_primary.maf"), read_maf(d / "APL_relapse.maf"))
     assert len(pairs.patients) == 22
     assert {"DS2", "DS12", "29", "260"} <= set(pairs.patients)

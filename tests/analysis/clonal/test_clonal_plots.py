@@ -17,9 +17,9 @@ from trephine.errors import ValidationError
 
 
 def _fishplot_example(
-    shared_data: Path, sample: str
+    real_data: Path, sample: str
 ) -> tuple[list[str], list[str | None], list[float], np.ndarray]:
-    path = shared_data / "clonal/fishplot_examples/fishplot_clone_fractions.tsv"
+    path = real_data / "clonal/fishplot_examples/fishplot_clone_fractions.tsv"
     with path.open() as fh:
         rows = [r for r in csv.DictReader(fh, delimiter="\t") if r["sample"] == sample]
     clones = sorted({r["clone"] for r in rows}, key=int)
@@ -35,9 +35,9 @@ def _fishplot_example(
 @pytest.mark.shared_data
 @pytest.mark.parametrize("sample", ["AML31", "150288"])
 def test_fishplot_examples_draw_with_valid_nesting(
-    shared_data: Path, sample: str, tmp_path: Path
+    real_data: Path, sample: str, tmp_path: Path
 ) -> None:
-    clones, parents, days, frac = _fishplot_example(shared_data, sample)
+    clones, parents, days, frac = _fishplot_example(real_data, sample)
     layout = fish_layout(clones, parents, days, frac)
     assert check_nesting(layout) == []
     if sample == "AML31":

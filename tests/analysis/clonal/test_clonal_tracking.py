@@ -78,8 +78,8 @@ def test_invalid_lod_is_refused() -> None:
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize(("lod", "expected"), [(0.01, (312, 62, 4)), (0.05, (309, 65, 4))])
-def test_aml1_status_counts(shared_data: Path, lod: float, expected: tuple[int, int, int]) -> None:
-    obs, _ = aml1_observations(shared_data)
+def test_aml1_status_counts(real_data: Path, lod: float, expected: tuple[int, int, int]) -> None:
+    obs, _ = aml1_observations(real_data)
     counts = Counter(m.status for m in track(obs, lod=lod))
     assert (counts[Status.PERSISTENT], counts[Status.EMERGING], counts[Status.CLEARED]) == expected
     assert sum(counts.values()) == 378

@@ -19,8 +19,8 @@ from trephine.errors import ValidationError
 
 
 @pytest.mark.shared_data
-def test_aml1_relapse_clone_descends_through_diagnosis_subclones(shared_data: Path) -> None:
-    obs, truth = aml1_observations(shared_data)
+def test_aml1_relapse_clone_descends_through_diagnosis_subclones(real_data: Path) -> None:
+    obs, truth = aml1_observations(real_data)
     result = analyse(obs).patients[0]
     assert result.tree is not None and result.tree.fits
     # Name our clones by the published cluster most of their mutations carry.
@@ -39,8 +39,8 @@ def test_aml1_relapse_clone_descends_through_diagnosis_subclones(shared_data: Pa
 
 
 @pytest.mark.shared_data
-def test_calder_cll003_tree_and_frequencies(shared_data: Path) -> None:
-    result = analyse(calder_observations(shared_data)).patients[0]
+def test_calder_cll003_tree_and_frequencies(real_data: Path) -> None:
+    result = analyse(calder_observations(real_data)).patients[0]
     tree = result.tree
     assert tree is not None and tree.fits
     sf3b1 = "ADAD1_CHTF8_HERC2_IL11RA_SF3B1_SHROOM1"

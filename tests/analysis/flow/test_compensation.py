@@ -74,9 +74,9 @@ def test_compensation_refuses_unknown_channels_and_singular_matrices() -> None:
 
 
 @pytest.mark.shared_data
-def test_file_spillover_matches_flowutils(shared_data: Path) -> None:
+def test_file_spillover_matches_flowutils(real_data: Path) -> None:
     flowutils = pytest.importorskip("flowutils")
-    f = _read(shared_data / "flow/fcs/flowkit/test_comp_example.fcs")
+    f = _read(real_data / "flow/fcs/flowkit/test_comp_example.fcs")
     assert f.spillover is not None
     ours = compensate(f.raw, f.channel_names, f.spillover)
     idx = [f.channel_index(c) for c in f.spillover.channels]
@@ -88,9 +88,9 @@ def test_file_spillover_matches_flowutils(shared_data: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_flowjo_csv_matrix_and_the_file_spillover_agree(shared_data: Path) -> None:
-    csv_matrix = read_spillover_matrix(shared_data / "flow/fcs/flowkit/comp_complete_example.csv")
-    f = _read(shared_data / "flow/fcs/flowkit/test_comp_example.fcs")
+def test_flowjo_csv_matrix_and_the_file_spillover_agree(real_data: Path) -> None:
+    csv_matrix = read_spillover_matrix(real_data / "flow/fcs/flowkit/comp_complete_example.csv")
+    f = _read(real_data / "flow/fcs/flowkit/test_comp_example.fcs")
     assert len(csv_matrix.channels) == 14
     assert set(csv_matrix.channels) <= set(f.channel_names)
     assert csv_matrix.matrix[0, :2].tolist() == [1.0, 0.2986]
@@ -108,9 +108,9 @@ def test_flowjo_csv_matrix_and_the_file_spillover_agree(shared_data: Path) -> No
     ],
 )
 def test_matrix_file_layouts(
-    shared_data: Path, rel: str, n: int, first_row: list[float] | None
+    real_data: Path, rel: str, n: int, first_row: list[float] | None
 ) -> None:
-    s = read_spillover_matrix(shared_data / "flow" / rel)
+    s = read_spillover_matrix(real_data / "flow" / rel)
     assert s.matrix.shape == (n, n)
     assert all(name and not name.startswith(("#", '"')) for name in s.channels)
     np.testing.assert_allclose(np.diag(s.matrix), 1.0)
@@ -148,8 +148,8 @@ def test_bad_matrix_files_are_refused_with_their_row(
 # ---- spillover from single-stain controls --------------------------------------------------
 
 
-def _comp_controls(shared_data: Path, swap: bool = False) -> Spillover:
-    base = shared_data / "flow/compensation/flowcore_compdata"
+def _comp_controls(real_data: Path, swap: bool = False) -> Spillover:
+    base = real_data / "flow/compensation/flowcore_compdata"
     match = dict(line.split(",") for line in (base / "comp_match").read_text().split()[1:] if line)
     files = {channel: base / "data" / name for name, channel in match.items()}
     if swap:  # the wrong file-to-channel match that compref2 was made with
@@ -161,20 +161,20 @@ def _comp_controls(shared_data: Path, swap: bool = False) -> Spillover:
 
 
 @pytest.mark.shared_data
-def test_single_stain_controls_reproduce_flowcore_reference(shared_data: Path) -> None:
-    ref = read_spillover_matrix(shared_data / "flow/compensation/flowcore_compdata/compref")
-    est = _comp_controls(shared_data)
+def test_single_stain_controls_reproduce_flowcore_reference(real_data: Path) -> None:
+    ref = read_spillover_matrix(real_data / "flow/compensation/flowcore_compdata/compref")
+    est = _comp_controls(real_data)
     assert est.channels == ref.channels
     assert np.abs(est.matrix - ref.matrix).max() < 1e-6
 
 
 @pytest.mark.shared_data
-def test_wrong_control_match_gives_the_wrong_reference(shared_data: Path) -> None:
-    base = shared_data / "flow/compensation/flowcore_compdata"
+def test_wrong_control_match_gives_the_wrong_reference(real_data: Path) -> None:
+    base = real_data / "flow/compensation/flowcore_compdata"
     ref = read_spillover_matrix(base / "compref")
     # compref2 stores the swapped rows under the original labels: read it without reordering.
     wrong_rows = np.loadtxt(base / "compref2", skiprows=1, usecols=range(1, 5))
-    good = _comp_controls(shared_data)
+    good = _comp_controls(real_data)
     assert np.abs(good.matrix - wrong_rows).max() > 0.1
     assert np.abs(good.matrix - ref.matrix).max() < 1e-6
 

@@ -20,10 +20,10 @@ FILES = [
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize("rel", FILES)
-def test_columns_equal_scaled_view(shared_data: Path, rel: str) -> None:
+def test_columns_equal_scaled_view(real_data: Path, rel: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        f = read_fcs(shared_data / "flow" / rel)
+        f = read_fcs(real_data / "flow" / rel)
     ev = FcsEvents(f)
     scaled = f.scaled()
     names = f.channel_names

@@ -54,8 +54,8 @@ def test_bench_hierarchy_counts_equal_flowkit(mrd_tube: Path, mrd_gating_ml: Pat
 
 
 @pytest.mark.shared_data
-def test_gate_json_and_membership_match_compliance_truth(shared_data: Path, tmp_path: Path) -> None:
-    base = shared_data / "flow/gatingml2_compliance"
+def test_gate_json_and_membership_match_compliance_truth(real_data: Path, tmp_path: Path) -> None:
+    base = real_data / "flow/gatingml2_compliance"
     out = tmp_path / "m.npz"
     res = runner.invoke(
         app,
@@ -107,8 +107,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.shared_data
-def test_refusal_unknown_channel_is_one_line_exit_2(shared_data: Path, mrd_gating_ml: Path) -> None:
-    data1 = shared_data / "flow/gatingml2_compliance/data1.fcs"
+def test_refusal_unknown_channel_is_one_line_exit_2(real_data: Path, mrd_gating_ml: Path) -> None:
+    data1 = real_data / "flow/gatingml2_compliance/data1.fcs"
     p = _run("flow", "gate", str(data1), "--gating-ml", str(mrd_gating_ml), "--json")
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
@@ -118,11 +118,11 @@ def test_refusal_unknown_channel_is_one_line_exit_2(shared_data: Path, mrd_gatin
 
 
 @pytest.mark.shared_data
-def test_refusals_bad_inputs(shared_data: Path, mrd_gating_ml: Path, tmp_path: Path) -> None:
+def test_refusals_bad_inputs(real_data: Path, mrd_gating_ml: Path, tmp_path: Path) -> None:
     bad_xml = tmp_path / "bad.xml"
     bad_xml.write_text("<gating:Gating-ML", encoding="utf-8")
-    data1 = str(shared_data / "flow/gatingml2_compliance/data1.fcs")
-    corrupted = str(shared_data / "flow/fcs/fcsparser/corrupted/corrupted.fcs")
+    data1 = str(real_data / "flow/gatingml2_compliance/data1.fcs")
+    corrupted = str(real_data / "flow/fcs/fcsparser/corrupted/corrupted.fcs")
     cases = [
         (["flow", "gate", data1, "--gating-ml", str(bad_xml)], "bad.xml"),
         (["flow", "gate", corrupted, "--gating-ml", str(mrd_gating_ml)], "corrupted.fcs"),
@@ -168,8 +168,8 @@ def test_mrd_hemodilution_options(mrd_tube: Path, mrd_gating_ml: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_dataset_out_of_range_is_refused(shared_data: Path) -> None:
-    base = shared_data / "flow/gatingml2_compliance"
+def test_dataset_out_of_range_is_refused(real_data: Path) -> None:
+    base = real_data / "flow/gatingml2_compliance"
     res = runner.invoke(
         app,
         [

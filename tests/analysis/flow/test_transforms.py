@@ -155,8 +155,8 @@ def test_invalid_parameters_name_the_field(cls: type, kwargs: dict[str, float], 
 
 
 @pytest.mark.shared_data
-def test_flowjo_biex_reproduces_flowjo_lookup_table(shared_data: Path) -> None:
-    path = shared_data / "flow/transforms/flowjo_biex_lut_w-7.943282_n1_m4.418540_r262144.csv"
+def test_flowjo_biex_reproduces_flowjo_lookup_table(real_data: Path) -> None:
+    path = real_data / "flow/transforms/flowjo_biex_lut_w-7.943282_n1_m4.418540_r262144.csv"
     lut = np.loadtxt(path, delimiter=",", skiprows=1)
     biex = FlowJoBiex(width=-7.943282, negative=1.0, positive=4.418540, max_value=262144.0)
     table = biex.table[: lut.shape[0]]
