@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from trephine.assess.registry import current_name, names_stored_for
-from trephine.errors import AlreadyDone, NotFound, ValidationError
+from trephine.errors import AlreadyDone, Conflict, NotFound, ValidationError
 from trephine.services import _rows
 from trephine.services.views import StoredAlert
 from trephine.store.database import UnitOfWork
@@ -154,7 +154,9 @@ def withdraw_alert(uow: UnitOfWork, alert_id: int, note: str) -> StoredAlert:
     if not note or not note.strip():
         raise ValidationError("note", note, "a note saying why the alert is withdrawn")
     if row.acknowledged_at is not None:
-        raise Conflict("alert", alert_id, "acknowledged_by", row.acknowledged_by, uow.actor)
+        raise AlreadyDone(
+            "alert", alert_id, "acknowledged", row.acknowledged_by, row.acknowledged_at
+        )
     if row.withdrawn_at is not None:
         raise Conflict("alert", alert_id, "withdrawn_reason", row.withdrawn_reason, note.strip())
     patient = uow.session.get(PatientRow, row.patient_id)
