@@ -503,3 +503,10 @@ def test_aa_no_response_names_its_reason() -> None:
     assert {"input": "transfusion_independent", "value": False} in [
         {"input": e["input"], "value": e["value"]} for e in evidence
     ]
+
+
+def test_all_cri_names_the_count_that_kept_it_from_cr() -> None:
+    out = _run("ALL-RESPONSE", {**ALL_CR, "plt": 60})
+    assert out["response"] == "CRi"
+    evidence = out["explanation"]["response"]["evidence"]
+    assert any(e["input"] == "plt" and e["outcome"] is True for e in evidence)

@@ -19,6 +19,7 @@ from trephine.criteria.model import (
     ANC_MAX,
     PLT_MAX,
     AllOf,
+    AnyOf,
     Citation,
     D,
     InputKind,
@@ -84,7 +85,8 @@ RESPONSE = RuleSet(
         Rule(
             "ALL-CRI",
             "CRi",
-            AllOf(),
+            # Written out (not a catch-all) so the call records which count kept it from CR.
+            AnyOf(lt("anc", "1.0"), lt("plt", 100)),
             Citation(BBMT, "CRi: the CR criteria without the specified blood counts"),
         ),
     ),
