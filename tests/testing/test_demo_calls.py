@@ -11,14 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
 from trephine.demo import Scenario, SyntheticPatient
 from trephine.domain.results import Chimerism, ChimerismLineage
 from trephine.services.alerts import list_alerts
-from trephine.services.assessments import assess_all, patient_assessments
+from trephine.services.assessments import assess_all, current_assessments, patient_assessments
 from trephine.services.views import StoredAlert
 from trephine.store.database import Database
 from trephine.testing.fixtures import load_demo_database
@@ -34,6 +34,10 @@ class Calls:
     #: (call kind, ruleset, category) of every stored assessment, in date order.
     calls: list[tuple[str, str, str]]
     alerts: list[str]
+    #: (date, call kind, category, current) of every stored assessment.
+    dated: list[tuple[dt.date, str, str, bool]] = field(default_factory=list)
+    #: (date, code) of every alert.
+    dated_alerts: list[tuple[dt.date, str]] = field(default_factory=list)
 
     def categories(self, kind: str, ruleset: str | None = None) -> list[str]:
         return [c for k, r, c in self.calls if k == kind and (ruleset is None or r == ruleset)]
@@ -52,8 +56,23 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Scenario, li
                 pid = sp.patient.external_id
                 stored = patient_assessments(uow, pid)
                 calls = [(s.call_kind, s.assessment.ruleset, s.assessment.category) for s in stored]
-                alerts = [a.code for a in sorted(list_alerts(uow, patient=pid), key=_by_date)]
-                out[sp.scenario].append(Calls(sp.scenario, sp, calls, alerts))
+                raised = sorted(list_alerts(uow, patient=pid), key=_by_date)
+                alerts = [a.code for a in raised]
+                current = {s.id for s in current_assessments(stored)}
+                dated = [
+                    (s.assessment.assessed_on, s.call_kind, s.assessment.category, s.id in current)
+                    for s in stored
+                ]
+                out[sp.scenario].append(
+                    Calls(
+                        sp.scenario,
+                        sp,
+                        calls,
+                        alerts,
+                        dated,
+                        [(a.raised_on, a.code) for a in raised],
+                    )
+                )
         yield out
     finally:
         database.dispose()
@@ -170,10 +189,11 @@ def test_myeloma_vgpr_then_cr_mrd_negative_or_progression(
         assert responses and responses[0] == "VGPR", (calls.patient.patient, responses)
         if "MYELOMA_PROGRESSION" in calls.alerts:
             assert "PD" in calls.categories("progression")
-            assert "CR" not in responses
+            assert not {"CR", "sCR"} & set(responses)
             outcomes.add("PD")
         else:
-            assert "CR" in responses, (calls.patient.patient, responses)
+            # Polyclonal marrow plasma cells are recorded once MRD-negative: stringent CR.
+            assert "sCR" in responses, (calls.patient.patient, responses)
             assert "FLOW_MRD_NEGATIVE" in calls.categories("mrd", "IMWG2016-MRD")
             assert "PD" not in calls.categories("progression")
             outcomes.add("CR")
@@ -197,3 +217,92 @@ def test_aplastic_anaemia_gets_a_severity_call_per_marrow(
         assert "NOT_EVALUABLE" not in severity, (calls.patient.patient, severity)
     # Responders recover to non-severe.
     assert "NON_SEVERE" in seen and {"SAA", "VSAA"} & seen, seen
+
+
+# ---------------------------------------------------------------------------- issue 13
+
+
+def _marrow_blasts(sp: SyntheticPatient) -> dict[dt.date, float]:
+    from trephine.domain.results import AspirateDifferential
+
+    return {
+        v.on: float(r.value.blast_percent)
+        for v in sp.visits
+        for r in v.results
+        if isinstance(r.value, AspirateDifferential)
+    }
+
+
+def test_every_all_marrow_with_5_percent_blasts_after_cr_has_a_relapse_call_and_alert(
+    demo: dict[Scenario, list[Calls]],
+) -> None:
+    relapsed = 0
+    for calls in demo[Scenario.ALL] + demo[Scenario.CAR_T]:
+        first_cr = min(
+            (d for d, k, c, _ in calls.dated if k == "response" and c in ("CR", "CRi")),
+            default=None,
+        )
+        if first_cr is None:
+            continue
+        late = [d for d, b in _marrow_blasts(calls.patient).items() if d > first_cr and b >= 5]
+        if not late:
+            continue
+        relapsed += 1
+        relapses = [d for d, k, c, _ in calls.dated if k == "relapse" and c.endswith("RELAPSE")]
+        assert relapses and min(relapses) <= min(late), (calls.patient.patient.external_id, late)
+        assert (min(relapses), "HEMATOLOGIC_RELAPSE") in calls.dated_alerts
+    assert relapsed >= 2
+
+
+def test_no_marrow_has_a_current_relapse_and_a_current_response(
+    demo: dict[Scenario, list[Calls]],
+) -> None:
+    superseded = 0
+    for calls in (c for cs in demo.values() for c in cs):
+        relapse_days = {
+            d for d, k, c, cur in calls.dated if k == "relapse" and cur and c.endswith("RELAPSE")
+        }
+        for d, k, _c, cur in calls.dated:
+            if k == "response" and d in relapse_days:
+                assert not cur, (calls.patient.patient.external_id, d)
+                superseded += 1
+    assert superseded >= 2  # e.g. the FLT3 relapses (PR by blasts, relapse after CR)
+
+
+def test_car_t_b_cell_aplasia_is_followed_and_its_loss_alerted(
+    demo: dict[Scenario, list[Calls]],
+) -> None:
+    followed = 0
+    for calls in demo[Scenario.CAR_T]:
+        bca = calls.categories("b_cell_aplasia")
+        if not bca:
+            continue
+        followed += 1
+        lost = "LOSS_OF_B_CELL_APLASIA_UNCONFIRMED" in bca
+        assert ("B_CELL_APLASIA_LOSS" in calls.alerts) is lost
+    assert followed >= 1
+
+
+def test_transplant_patients_get_engraftment_days_and_no_false_graft_failure(
+    demo: dict[Scenario, list[Calls]],
+) -> None:
+    both = 0
+    for calls in demo[Scenario.POST_TRANSPLANT]:
+        engraftment = calls.categories("engraftment")
+        # Neutrophils recover by day 20; platelets (transfused until a few days later, then 7
+        # untransfused days needed) sometimes only after the last daily count (day +25).
+        assert engraftment[0] == "NEUTROPHIL_RECOVERY", calls.patient.patient
+        assert engraftment[1:] in ([], ["PLATELET_RECOVERY"]), calls.patient.patient
+        both += len(engraftment) == 2
+        assert not [a for a in calls.alerts if "GRAFT" in a]
+    assert both >= 1
+
+
+def test_aplastic_anaemia_gets_ist_responses(demo: dict[Scenario, list[Calls]]) -> None:
+    seen: set[str] = set()
+    for calls in demo[Scenario.APLASTIC_ANEMIA]:
+        responses = calls.categories("response", "AA-IST-RESPONSE")
+        assert responses and "NOT_EVALUABLE" not in responses, responses
+        seen.update(responses)
+        assert calls.categories("iron", "IRON-OVERLOAD")
+    assert "PARTIAL_RESPONSE" in seen

@@ -1,31 +1,145 @@
-"""ALL on the stored timeline: MRD (§5 of the clinical criteria), one call per MRD result.
+"""ALL and CD19 CAR-T on the stored timeline: morphological response, relapse, refractoriness,
+MRD (interpreted only in CR), B-cell aplasia and the CD19 status of a relapse after CAR-T.
 
-Interpretation [I], stated for review: method MFC (flow) or qPCR (molecular), detected unless
-"not detected", level in %, quantifiable unless below the LLOQ, sensitivity = the result's LLOQ
-in % (flow) or the assay sensitivity (molecular); marrow blasts from a differential of the same
-day; the time point is not stored, so it stays missing. Alert ``MRD_CONVERSION`` when an MRD
-call of the same method turns from negative (``MRD_CR``) to positive (``MRD_FAILURE``).
+Per marrow (a date with an aspirate differential; blood count, film blasts and the
+extramedullary statement of the same date join it) after the diagnostic marrow:
+
+* ``response`` — ALL CR / CRi / no response (:data:`all_response.RESPONSE`).
+* ``relapse`` — once a CR/CRi was reached, every later marrow (or blood film with blasts) is
+  checked for relapse (≥ 5 % marrow blasts, blasts in blood, extramedullary disease); a relapse
+  raises ``HEMATOLOGIC_RELAPSE`` (or ``EXTRAMEDULLARY_RELAPSE``) and a new CR must be reached
+  before another relapse can be called. After a CD19 CAR-T infusion the relapse also gets a
+  ``cart_relapse`` call with the CD19 status of the blasts when flow recorded it (alert
+  ``CAR_T_RELAPSE``).
+* ``landmark`` — on the end-of-induction marrow: refractory when no CR/CRi (alert ``REFRACTORY``).
+* ``mrd`` — each flow / molecular MRD result of the date, with ``hematologic_cr`` from that
+  marrow's response: MRD is interpreted only in CR (else ``NOT_APPLICABLE``, with the blasts that
+  made it so). Alerts: ``MRD_FAILURE`` at the end of induction, end of consolidation or after
+  CAR-T; ``MRD_CONVERSION`` when MRD reappears (any detectable MRD) after an MRD-negative CR.
+* ``b_cell_aplasia`` — each blood count with CD19 values after a CAR-T infusion; a loss raises
+  ``B_CELL_APLASIA_LOSS`` (unconfirmed) and, on the next sample that is still lost,
+  ``B_CELL_APLASIA_LOSS_CONFIRMED`` (spec §5: "confirmed on a later sample").
+
+Time points [I], stated for review: the **end-of-induction** marrow is the last marrow after an
+induction line starts and before the next line starts; the **end-of-consolidation** marrow the
+same for a consolidation line (or, when no line follows, the first marrow after it ended). After
+CAR-T, a marrow 21–35 days after the infusion is the **day-28** marrow and 76–104 days the
+**month-3** marrow (the spec's day 28 / month 3, ±1–2 weeks).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from trephine.assess.call import Calls
-from trephine.assess.common import mrd_calls
-from trephine.assess.inputs import PatientInputs, ResultRecord, blasts, detected
-from trephine.criteria.sets import all_mrd
-from trephine.domain.results import FlowMRD, MolecularMRD
+from trephine.assess.call import Alert, Call, Calls
+from trephine.assess.common import call, run
+from trephine.assess.inputs import (
+    PatientInputs,
+    ResultRecord,
+    blasts,
+    detected,
+    diagnostic_date,
+    value_of,
+)
+from trephine.assess.sentences import sentence
+from trephine.assess.story import one_story
+from trephine.criteria.model import Evaluation, RuleSet
+from trephine.criteria.sets import all_mrd, all_response
+from trephine.domain.results import (
+    BloodCount,
+    Extramedullary,
+    FlowMRD,
+    MolecularMRD,
+)
+from trephine.domain.therapy import CarTInfusion, TherapyIntent, TherapyLine
 
-RULESETS = (all_mrd.RESPONSE,)
+RULESETS = (
+    all_response.RESPONSE,
+    all_response.RELAPSE,
+    all_response.LANDMARK,
+    all_response.CART_RELAPSE,
+    all_mrd.RESPONSE,
+    all_mrd.B_CELL_APLASIA,
+)
 _HUNDRED = Decimal(100)
+_CR = frozenset({"CR", "CRi"})
+_MRD_NEGATIVE = "MRD_CR"
+#: Time points at which an MRD failure is an alert (spec §5: end of induction / consolidation;
+#: after CAR-T: day 28 and month 3).
+_DECISION_POINTS = frozenset(
+    {"end_of_induction", "end_of_consolidation", "car_t_day_28", "car_t_month_3"}
+)
+CAR_T_DAY_28 = (21, 35)  # [I] days after infusion
+CAR_T_MONTH_3 = (76, 104)  # [I]
 
 
-def _values(value: Any, same_day: list[ResultRecord]) -> dict[str, Any] | None:
-    marrow_blasts = blasts(same_day)
-    values: dict[str, Any] = {} if marrow_blasts is None else {"bm_blasts_pct": marrow_blasts}
+def _line_window(lines: Sequence[TherapyLine], line: TherapyLine) -> tuple[dt.date, dt.date | None]:
+    later = [x.start for x in lines if x.start > line.start]
+    return line.start, min(later) if later else None
+
+
+def _phase_marrows(lines: Sequence[TherapyLine], marrows: Sequence[dt.date]) -> dict[dt.date, str]:
+    found: dict[dt.date, str] = {}
+    for intent, name in (
+        (TherapyIntent.INDUCTION, "end_of_induction"),
+        (TherapyIntent.CONSOLIDATION, "end_of_consolidation"),
+    ):
+        for line in (x for x in lines if x.intent is intent):
+            start, until = _line_window(lines, line)
+            if until is not None:
+                inside = [d for d in marrows if start < d < until]
+                if inside:
+                    found.setdefault(inside[-1], name)
+            elif line.end is not None:
+                after = [d for d in marrows if d >= line.end]
+                if after:
+                    found.setdefault(after[0], name)
+    return found
+
+
+def _car_t_point(date: dt.date, infusions: Sequence[dt.date]) -> tuple[str | None, dt.date | None]:
+    before = [d for d in infusions if d <= date]
+    if not before:
+        return None, None
+    days = (date - before[-1]).days
+    if CAR_T_DAY_28[0] <= days <= CAR_T_DAY_28[1]:
+        return "car_t_day_28", before[-1]
+    if CAR_T_MONTH_3[0] <= days <= CAR_T_MONTH_3[1]:
+        return "car_t_month_3", before[-1]
+    return None, before[-1]
+
+
+def _only(rs: RuleSet, values: Mapping[str, Any]) -> dict[str, Any]:
+    names = {spec.name for spec in rs.inputs}
+    return {k: v for k, v in values.items() if k in names}
+
+
+def _marrow_values(results: Sequence[ResultRecord]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    marrow_blasts = blasts(results)
+    if marrow_blasts is not None:
+        values["bm_blasts_pct"] = marrow_blasts
+    emd: list[bool] = []
+    for r in results:
+        v = r.value
+        if isinstance(v, BloodCount):
+            for key, quantity in (("anc", v.anc), ("plt", v.platelets)):
+                if value_of(quantity) is not None:
+                    values[key] = value_of(quantity)
+            if v.circulating_blasts is not None:
+                values["circulating_blasts"] = detected(v.circulating_blasts)
+        elif isinstance(v, Extramedullary):
+            emd.append(v.present)
+    if emd:
+        values["extramedullary"] = any(emd)
+    return values
+
+
+def _mrd_values(value: Any) -> dict[str, Any] | None:
+    values: dict[str, Any] = {}
     if isinstance(value, FlowMRD):
         q = value.mrd
         values.update(mrd_method="MFC", mrd_detected=detected(q))
@@ -44,5 +158,175 @@ def _values(value: Any, same_day: list[ResultRecord]) -> dict[str, Any] | None:
     return values
 
 
+def _cd19_status(results: Sequence[ResultRecord]) -> str | None:
+    for r in results:
+        if isinstance(r.value, FlowMRD) and r.value.cd19_on_blasts is not None:
+            return str(r.value.cd19_on_blasts)
+    return None
+
+
 def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
-    return mrd_calls(inputs, all_mrd.RESPONSE, _values)
+    grouped = inputs.by_date()
+    marrows = [d for d, rs in grouped.items() if blasts(rs) is not None]
+    diagnostic = diagnostic_date(marrows, inputs.diagnoses, inputs.therapy_lines)
+    phases = _phase_marrows(inputs.therapy_lines, marrows)
+    infusions = sorted(e.on for e in inputs.cellular_therapies if isinstance(e, CarTInfusion))
+    out: list[Call] = []
+    alerts: list[Alert] = []
+    in_remission = False  # CR/CRi reached and not relapsed since
+    ever_cr = False
+    mrd_negative = False  # an MRD-negative CR since the last relapse
+    bca_lost = False
+    refractory_alerted = False
+    for date, results in grouped.items():
+        where = f"{date.isoformat()} marrow"
+        is_marrow = date in marrows and date != diagnostic
+        car_t_point, infused = _car_t_point(date, infusions)
+        point = phases.get(date) or car_t_point or "other"
+        values = _marrow_values(results)
+        hematologic_cr: bool | None = None
+        if is_marrow:
+            response = run(all_response.RESPONSE, values, where)
+            out.append(call(date, "response", response))
+            if in_remission:
+                relapse = run(all_response.RELAPSE, _only(all_response.RELAPSE, values), where)
+                out.append(call(date, "relapse", relapse))
+                if relapse.category in all_response.RELAPSE_CATEGORIES:
+                    _relapse(date, relapse, infused, results, out, alerts)
+                    in_remission, mrd_negative = False, False
+            elif response.category in _CR:
+                in_remission, ever_cr = True, True
+            if response.category != all_response.RESPONSE.not_evaluable:
+                hematologic_cr = in_remission and response.category in _CR
+            if point == "end_of_induction":
+                lm = run(
+                    all_response.LANDMARK,
+                    {"cr_achieved": ever_cr, "end_of_induction": True},
+                    where,
+                )
+                out.append(call(date, "landmark", lm))
+                if lm.category == "REFRACTORY" and not refractory_alerted:
+                    refractory_alerted = True
+                    alerts.append(
+                        Alert(
+                            date,
+                            "REFRACTORY",
+                            "No CR or CRi on the end-of-induction marrow: refractory ALL "
+                            f"(NCCN ALL [R]; {response.category})",
+                        )
+                    )
+        elif in_remission and values.get("circulating_blasts") is True:
+            relapse = run(
+                all_response.RELAPSE,
+                _only(all_response.RELAPSE, values),
+                f"{date.isoformat()} blood",
+            )
+            out.append(call(date, "relapse", relapse))
+            if relapse.category in all_response.RELAPSE_CATEGORIES:
+                _relapse(date, relapse, infused, results, out, alerts)
+                in_remission, mrd_negative = False, False
+        for r in sorted(results, key=lambda r: (str(r.kind), r.analyte, r.id)):
+            mrd = _mrd_values(r.value)
+            if mrd is None:
+                continue
+            # MRD is read only in haematologic CR (spec §5): this marrow's response; when that
+            # is not evaluable (counts or EMD not recorded), the spec's prerequisite itself —
+            # marrow blasts < 5 %; on a day without a marrow, whether the patient is in CR.
+            if hematologic_cr is not None:
+                mrd["hematologic_cr"] = hematologic_cr
+            elif not is_marrow:
+                mrd["hematologic_cr"] = in_remission
+            if "bm_blasts_pct" in values:
+                mrd["bm_blasts_pct"] = values["bm_blasts_pct"]
+            mrd["timepoint"] = point
+            a = run(all_mrd.RESPONSE, mrd, f"{date.isoformat()} {r.kind} {r.analyte}".strip())
+            out.append(call(date, "mrd", a))
+            if a.category == "MRD_FAILURE" and point in _DECISION_POINTS:
+                alerts.append(
+                    Alert(
+                        date,
+                        "MRD_FAILURE",
+                        f"{sentence(a, 'MRD failure', 'ASH 2021 Table 1')} at "
+                        f"{point.replace('_', ' ')}",
+                    )
+                )
+            elif mrd_negative and mrd["mrd_detected"] and a.category != "NOT_APPLICABLE":
+                alerts.append(
+                    Alert(
+                        date,
+                        "MRD_CONVERSION",
+                        f"MRD reappeared after an MRD-negative CR: {a.category} "
+                        f"({mrd['mrd_method']}, {mrd.get('mrd_level_pct', 'detected')} %)",
+                    )
+                )
+                mrd_negative = False
+            if a.category == _MRD_NEGATIVE:
+                mrd_negative = True
+        if infused is not None:
+            bca = _b_cells(results)
+            if bca is not None:
+                a = run(all_mrd.B_CELL_APLASIA, bca, f"{date.isoformat()} blood CD19")
+                out.append(call(date, "b_cell_aplasia", a))
+                if a.category == "LOSS_OF_B_CELL_APLASIA_UNCONFIRMED":
+                    code = "B_CELL_APLASIA_LOSS_CONFIRMED" if bca_lost else "B_CELL_APLASIA_LOSS"
+                    what = (
+                        "loss of B-cell aplasia confirmed on a later sample"
+                        if bca_lost
+                        else "loss of B-cell aplasia (confirm on a later sample)"
+                    )
+                    alerts.append(Alert(date, code, sentence(a, what, "spec §5, S36")))
+                    bca_lost = True
+                elif a.category == "B_CELL_APLASIA":
+                    bca_lost = False
+    calls = one_story(out)
+    best = next((c.category for c in calls if c.kind == "response" and c.category == "CR"), None)
+    if best is None and ever_cr:
+        best = "CRi"
+    return Calls(calls, tuple(sorted(alerts, key=lambda a: (a.date, a.code))), None, best)
+
+
+def _b_cells(results: Sequence[ResultRecord]) -> dict[str, Any] | None:
+    for r in results:
+        v = r.value
+        if isinstance(v, BloodCount) and (v.cd19_percent is not None or v.cd19_count is not None):
+            values: dict[str, Any] = {}
+            if value_of(v.cd19_percent) is not None:
+                values["cd19_pct_pb"] = value_of(v.cd19_percent)
+            if value_of(v.cd19_count) is not None:
+                values["cd19_abs_per_ul"] = value_of(v.cd19_count)
+            return values
+    return None
+
+
+def _relapse(
+    date: dt.date,
+    relapse: Evaluation,
+    infused: dt.date | None,
+    results: Sequence[ResultRecord],
+    out: list[Call],
+    alerts: list[Alert],
+) -> None:
+    what = (
+        "extramedullary relapse after CR"
+        if relapse.category == "EXTRAMEDULLARY_RELAPSE"
+        else "haematological relapse after CR"
+    )
+    alerts.append(Alert(date, relapse.category, sentence(relapse, what, "NCCN ALL [R]")))
+    if infused is None:
+        return
+    cd19 = _cd19_status(results)
+    where = f"{date.isoformat()} relapse after CAR-T"
+    status = run(all_response.CART_RELAPSE, {} if cd19 is None else {"cd19_on_blasts": cd19}, where)
+    out.append(call(date, "cart_relapse", status))
+    days = (date - infused).days
+    cd19_text = {
+        "CD19_NEGATIVE_RELAPSE": "CD19-negative",
+        "CD19_POSITIVE_RELAPSE": "CD19-positive",
+    }.get(status.category, "CD19 status not recorded")
+    alerts.append(
+        Alert(
+            date,
+            "CAR_T_RELAPSE",
+            f"Relapse {days} days after CAR-T infusion ({infused.isoformat()}): {cd19_text}",
+        )
+    )

@@ -12,19 +12,34 @@ names the counts. No "best response": severity is not a response scale.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-from trephine.assess.call import Call, Calls
-from trephine.assess.common import run
+from trephine.assess.call import Alert, Call, Calls
+from trephine.assess.common import call, run
 from trephine.assess.inputs import PatientInputs, ResultRecord, value_of
+from trephine.assess.sentences import sentence
 from trephine.criteria.model import Evidence
-from trephine.criteria.sets import diagnostics
-from trephine.domain.results import AspirateDifferential, BloodCount, CoreFindings
+from trephine.criteria.sets import aa_response, diagnostics
+from trephine.criteria.sets.aa_response import mds_type_abnormalities
+from trephine.domain.results import (
+    AspirateDifferential,
+    BloodCount,
+    CoreFindings,
+    Karyotype,
+    TransfusionDependence,
+)
 
-RULESETS = (diagnostics.AA_SEVERITY,)
+RULESETS = (
+    diagnostics.AA_SEVERITY,
+    aa_response.RESPONSE,
+    aa_response.RELAPSE,
+    aa_response.CLONAL_EVOLUTION,
+)
 
 
 _AA_SAA = next(r for r in diagnostics.AA_SEVERITY.rules if r.id == "AA-SAA")
+_AA_PR_NSAA = next(r for r in aa_response.RESPONSE.rules if r.id == "AA-PR-NSAA")
 
 
 def _aa_values(results: list[ResultRecord]) -> dict[str, Any]:
@@ -51,6 +66,12 @@ def _aa_values(results: list[ResultRecord]) -> dict[str, Any]:
 
 
 def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
+    out = severity_calls(inputs)
+    after, alerts = after_ist(inputs, out)
+    return Calls((*out, *after), tuple(alerts), None, None)
+
+
+def severity_calls(inputs: PatientInputs) -> list[Call]:
     out: list[Call] = []
     for date, results in inputs.by_date().items():
         if not any(isinstance(r.value, (CoreFindings, AspirateDifferential)) for r in results):
@@ -74,4 +95,142 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
                 software_version=a.software_version,
             )
         )
-    return Calls(tuple(out), (), None, None)
+    return out
+
+
+def _counts(results: list[ResultRecord]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for r in results:
+        v = r.value
+        if isinstance(v, BloodCount):
+            for key, quantity in (
+                ("hb", v.hemoglobin),
+                ("anc", v.anc),
+                ("plt", v.platelets),
+                ("retic_abs", v.reticulocytes),
+            ):
+                if value_of(quantity) is not None:
+                    values[key] = value_of(quantity)
+            if v.reticulocyte_method is not None:
+                values["retic_method"] = str(v.reticulocyte_method)
+            if v.transfusion_dependence is not None:
+                values["transfusion_independent"] = (
+                    v.transfusion_dependence is TransfusionDependence.NONE
+                )
+    return values
+
+
+def _pnh(results: list[ResultRecord]) -> Decimal | None:
+    for r in results:
+        if isinstance(r.value, BloodCount) and r.value.pnh_clone is not None:
+            return r.value.pnh_clone.value if r.value.pnh_clone.detected else Decimal(0)
+    return None
+
+
+def after_ist(inputs: PatientInputs, severity: list[Call]) -> tuple[list[Call], list[Alert]]:
+    """Response to immunosuppressive therapy, relapse and clonal evolution (BSH 2016 [R]).
+
+    Interpretations [I]: IST starts with the first therapy line; the baseline is the severity
+    call and the blood count of the diagnostic marrow; every blood count after the start is a
+    response assessment (the BSH landmarks are 3 and 6 months: the calls show the course);
+    transfusion independence is the blood count's transfusion dependence "none"; a relapse is
+    looked for only after a partial or complete response, and alerted once until the next
+    response; clonal evolution compares each PNH clone and karyotype after the start with
+    those before it.
+    """
+    out: list[Call] = []
+    alerts: list[Alert] = []
+    if not inputs.therapy_lines:
+        return out, alerts
+    start = min(line.start for line in inputs.therapy_lines)
+    grouped = inputs.by_date()
+    before = [c for c in severity if c.date <= start]
+    baseline_call = before[-1] if before else None
+    baseline = _counts(grouped.get(baseline_call.date, [])) if baseline_call else {}
+    base: dict[str, Any] = {
+        f"baseline_{k}": v for k, v in baseline.items() if k in ("hb", "anc", "plt")
+    }
+    if baseline_call is not None and baseline_call.category in ("SAA", "VSAA", "NON_SEVERE"):
+        base["baseline_severe"] = baseline_call.category in ("SAA", "VSAA")
+    pnh_before = any((_pnh(rs) or 0) > 0 for d, rs in grouped.items() if d <= start)
+    karyotype_abnormal_before = any(
+        mds_type_abnormalities(r.value.iscn)
+        for d, rs in grouped.items()
+        if d <= start
+        for r in rs
+        if isinstance(r.value, Karyotype)
+    )
+    responded = False
+    relapsed = False
+    evolved: set[str] = set()
+    for date, results in grouped.items():
+        if date <= start:
+            continue
+        where = f"{date.isoformat()} after IST"
+        counts = _counts(results)
+        if {"anc", "plt", "hb"} & counts.keys():
+            a = run(aa_response.RESPONSE, {**base, **counts}, where)
+            if a.rule_id == "AA-NR":
+                # "None" of non-severe AA is the table's last row and records nothing: record
+                # the partial-response check that failed, so the call says why.
+                explanation = a.explanation()
+                recorded: list[Evidence] = []
+                _AA_PR_NSAA.when.check(a.facts, a.params, recorded, set())
+                explanation["evidence"] = [e.as_dict() for e in recorded]
+                out.append(
+                    Call.of(
+                        date,
+                        "response",
+                        explanation,
+                        category=a.category,
+                        edition=a.edition,
+                        software_version=a.software_version,
+                    )
+                )
+            else:
+                out.append(call(date, "response", a))
+            if a.category in ("PARTIAL_RESPONSE", "COMPLETE_RESPONSE"):
+                responded, relapsed = True, False
+            elif responded and not relapsed:
+                rel = run(aa_response.RELAPSE, counts, where)
+                out.append(call(date, "relapse", rel))
+                if rel.category == "RELAPSE":
+                    relapsed = True
+                    alerts.append(
+                        Alert(
+                            date,
+                            "AA_RELAPSE",
+                            sentence(
+                                rel, "aplastic anaemia relapse after response to IST", "JCAA [R]"
+                            ),
+                        )
+                    )
+        pnh = _pnh(results)
+        karyotypes = [r.value for r in results if isinstance(r.value, Karyotype)]
+        if pnh is not None or karyotypes:
+            values: dict[str, Any] = {}
+            if pnh is not None:
+                values["pnh_clone_pct"] = pnh
+                values["pnh_clone_before"] = pnh_before
+            found = [name for k in karyotypes for name in mds_type_abnormalities(k.iscn)]
+            if karyotypes:
+                values["mds_type_abnormality"] = bool(found) and not karyotype_abnormal_before
+            a = run(aa_response.CLONAL_EVOLUTION, values, where)
+            out.append(call(date, "clonal_evolution", a))
+            if a.category != "NO_CLONAL_EVOLUTION" and a.category not in evolved and a.evaluable:
+                evolved.add(a.category)
+                what = (
+                    f"MDS-type cytogenetic abnormality ({', '.join(found)})"
+                    if a.category == "MDS_TYPE_CYTOGENETIC_ABNORMALITY"
+                    else f"a PNH clone ({pnh} %) where none was found before"
+                )
+                alerts.append(
+                    Alert(
+                        date,
+                        "CLONAL_EVOLUTION",
+                        f"Clonal evolution after IST: {what} (BSH 2016 [R])",
+                    )
+                )
+            if pnh is not None and pnh > 0:
+                pnh_before = True
+    return out, alerts

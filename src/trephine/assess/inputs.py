@@ -21,7 +21,7 @@ from trephine.domain.patient import Diagnosis
 from trephine.domain.quantity import Quantity
 from trephine.domain.results import AspirateDifferential, ResultKind, ResultValue
 from trephine.domain.specimen import SpecimenType
-from trephine.domain.therapy import TherapyLine
+from trephine.domain.therapy import CellularTherapy, TherapyLine
 from trephine.workflow import REPORTED_STATES, ResultState
 
 #: Only signed-out versions are assessed (a superseded version is never "current").
@@ -66,6 +66,8 @@ class PatientInputs:
     therapy_lines: tuple[TherapyLine, ...]
     specimens: dict[str, SpecimenFacts]
     results: tuple[ResultRecord, ...]
+    #: Transplants and CAR-T infusions (day 0 of engraftment and CAR-T time points).
+    cellular_therapies: tuple[CellularTherapy, ...] = ()
 
     @property
     def result_ids(self) -> tuple[int, ...]:

@@ -34,6 +34,7 @@ from trephine.criteria.sets import imwg2016_mm
 from trephine.domain.results import (
     AspirateDifferential,
     CellClass,
+    CoreFindings,
     FlowMRD,
     Paraprotein,
     PlasmacytomaStatus,
@@ -83,6 +84,10 @@ def _mm_values(pp: Paraprotein | None, results: list[ResultRecord]) -> dict[str,
     for r in results:
         if isinstance(r.value, AspirateDifferential):
             values["bm_pc_pct"] = r.value.percent(CellClass.PLASMA_CELL)
+        elif isinstance(r.value, CoreFindings) and r.value.plasma_cell_kappa_lambda is not None:
+            # Marrow plasma-cell clonality by IHC / flow (sCR needs no clonal plasma cells).
+            values["ihc_kappa_lambda_ratio"] = r.value.plasma_cell_kappa_lambda
+            values["ihc_pcs_counted"] = r.value.plasma_cells_assessed
     return values
 
 

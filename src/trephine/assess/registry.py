@@ -13,7 +13,7 @@ are read as the current name, so stored alerts stay readable and are never recom
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from trephine.assess import (
@@ -23,9 +23,12 @@ from trephine.assess import (
     cll,
     mds,
     myeloma,
+    transplant,
+    workups,
 )
 from trephine.assess.call import Calls
 from trephine.assess.inputs import PatientInputs
+from trephine.assess.story import one_story
 from trephine.criteria.model import RuleSet
 from trephine.criteria.sets import diagnostics, eln2021_mrd, eln2022_aml
 from trephine.domain.patient import Diagnosis
@@ -50,6 +53,26 @@ class Assessor:
     aliases: tuple[str, ...] = ()
     #: Names earlier versions stored for it (read as :attr:`name`).
     stored_as: tuple[str, ...] = ()
+
+    def run(self, inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
+        """The disease's calls plus those every patient gets (:data:`ADDENDA`: transplant
+        engraftment and graft function, iron / infection / anaemia work-ups), with one story
+        per marrow (:func:`~trephine.assess.story.one_story`)."""
+        return combine(self.assess(inputs, params), *(add(inputs, params) for add in ADDENDA))
+
+
+def combine(own: Calls, *extra: Calls) -> Calls:
+    """One patient's calls from several evaluators: ``own``'s summary, every call and alert."""
+    calls = one_story((*own.calls, *(c for e in extra for c in e.calls)))
+    alerts = sorted(
+        (*own.alerts, *(a for e in extra for a in e.alerts)), key=lambda a: (a.date, a.code)
+    )
+    return replace(own, calls=calls, alerts=tuple(alerts))
+
+
+#: Evaluators every patient runs after the disease's own (same signature); they add calls only
+#: where the patient has the results (a transplant, iron studies, a granuloma, ...).
+ADDENDA: tuple[Evaluator, ...] = (transplant.assess, workups.assess)
 
 
 ASSESSORS: tuple[Assessor, ...] = (
@@ -119,7 +142,7 @@ def choose(diagnoses: Sequence[Diagnosis], requested: str | None = None) -> Asse
         return lookup(requested)
     if not diagnoses:
         raise CriteriaNotApplicable(
-            "no diagnosis recorded: the rule set is chosen by diagnosis (or name a rule set)"
+            "no diagnosis recorded: the rule set is chosen by diagnosis (or give --ruleset)"
         )
     disease = str(diagnoses[-1].disease)
     if disease in BY_DIAGNOSIS:
@@ -127,6 +150,6 @@ def choose(diagnoses: Sequence[Diagnosis], requested: str | None = None) -> Asse
     raise CriteriaNotApplicable(
         f"stored-timeline assessment for {disease} is not available yet; available: "
         + ", ".join(f"{d} ({a.name})" for d, a in BY_DIAGNOSIS.items())
-        + "; or name a rule set: "
+        + ", or --ruleset "
         + ", ".join(sorted(ACCEPTED))
     )

@@ -1,11 +1,5 @@
 """Assessments computed by the criteria engine, stored append-only.
 
-``trephine assess`` here only loads and stores: :func:`load_inputs` reads one patient's
-signed-out results into :class:`~trephine.assess.inputs.PatientInputs`, the pure
-:mod:`trephine.assess` package computes the calls (the assessor is chosen by
-:func:`trephine.assess.registry.choose`), and :func:`assess_patient` stores each
-:class:`~trephine.assess.call.Call` and raises its alerts.
-
 A stored assessment is never recomputed in place: the key (patient, date, rule set, edition,
 software version) identifies it, the same assessment recorded again is a no-op, and a different
 outcome under the same key is a :class:`Conflict` — run a new edition or engine version instead.
@@ -13,7 +7,6 @@ outcome under the same key is a :class:`Conflict` — run a new edition or engin
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,16 +17,18 @@ from sqlalchemy import select
 from trephine.assess.call import Call, Calls
 from trephine.assess.inputs import ASSESSED_STATES, PatientInputs, SpecimenFacts
 from trephine.assess.registry import Evaluator, choose
+from trephine.assess.story import SUPERSEDED
 from trephine.domain.assessment import Assessment
 from trephine.domain.patient import Diagnosis
 from trephine.domain.specimen import SpecimenType
-from trephine.domain.therapy import TherapyLine
+from trephine.domain.therapy import CellularTherapy, TherapyLine
 from trephine.errors import Conflict, CriteriaNotApplicable, TrephineError
 from trephine.services import _rows, alerts
 from trephine.services.views import StoredAlert, StoredAssessment, StoredResult
 from trephine.store.database import Database, UnitOfWork
 from trephine.store.tables import (
     AssessmentRow,
+    CellularTherapyRow,
     DiagnosisRow,
     PatientRow,
     ResultRow,
@@ -43,26 +38,35 @@ from trephine.store.tables import (
 
 
 def _new_row(
-    uow: UnitOfWork, patient_id: int, call: Call, computed_at: dt.datetime
+    uow: UnitOfWork,
+    patient_id: int,
+    assessment: Assessment,
+    *,
+    call_kind: str = "",
+    inputs_digest: str = "",
 ) -> AssessmentRow:
-    """The row for a new stored call, added and flushed so it has its id."""
+    """The row for a new stored assessment, added and flushed so it has its id.
+
+    The empty ``call_kind``/``inputs_digest`` are the table defaults: an assessment recorded
+    directly (not a stored-timeline call) has neither.
+    """
     row = AssessmentRow(
         patient_id=patient_id,
-        assessed_on=call.date,
-        category=call.category,
-        ruleset=call.ruleset,
-        criteria_edition=call.edition,
-        matched_rule=call.rule,
-        evidence=[dict(e) for e in call.evidence],
-        missing_inputs=list(call.missing),
-        citation=call.citation,
-        flags=list(call.flags),
-        params=dict(call.params),
-        software_version=call.software_version,
-        computed_at=computed_at,
+        assessed_on=assessment.assessed_on,
+        category=assessment.category,
+        ruleset=assessment.ruleset,
+        criteria_edition=assessment.criteria_edition,
+        matched_rule=assessment.matched_rule,
+        evidence=[dict(e) for e in assessment.evidence],
+        missing_inputs=list(assessment.missing_inputs),
+        citation=assessment.citation,
+        flags=list(assessment.flags),
+        params=dict(assessment.params),
+        software_version=assessment.software_version,
+        computed_at=assessment.computed_at,
         recorded_by=uow.actor,
-        call_kind=call.kind,
-        inputs_digest=call.digest,
+        call_kind=call_kind,
+        inputs_digest=inputs_digest,
     )
     uow.session.add(row)
     uow.session.flush()
@@ -95,23 +99,7 @@ def record_assessment(
                 # one means the inputs changed — record it under a new date or version.
                 raise Conflict("assessment", key, name, old, new)
         return existing, False
-    # Recorded directly (not a stored-timeline call): no call kind and no digest (the table
-    # defaults, '').
-    call = Call(
-        assessment.assessed_on,
-        "",
-        assessment.category,
-        assessment.ruleset,
-        assessment.criteria_edition,
-        assessment.software_version,
-        assessment.matched_rule,
-        assessment.evidence,
-        assessment.missing_inputs,
-        assessment.citation,
-        assessment.flags,
-        assessment.params,
-    )
-    row = _new_row(uow, patient.id, call, assessment.computed_at)
+    row = _new_row(uow, patient.id, assessment)
     uow.audit("create", "assessment", row.id, {"patient": external_id, "key": key})
     return _rows.to_assessment(row, external_id), True
 
@@ -168,7 +156,15 @@ def load_inputs(uow: UnitOfWork, external_id: str) -> PatientInputs:
             .order_by(ResultRow.collected_on, ResultRow.id)
         )
     )
-    return PatientInputs(external_id, diagnoses, lines, specimens, results)
+    cellular = tuple(
+        _rows.to_cellular_therapy(r)
+        for r in session.scalars(
+            select(CellularTherapyRow)
+            .where(CellularTherapyRow.patient_id == patient.id)
+            .order_by(CellularTherapyRow.given_on, CellularTherapyRow.id)
+        )
+    )
+    return PatientInputs(external_id, diagnoses, lines, specimens, results, cellular)
 
 
 def load_all_inputs(uow: UnitOfWork) -> dict[str, PatientInputs]:
@@ -191,6 +187,11 @@ def load_all_inputs(uow: UnitOfWork) -> dict[str, PatientInputs]:
             s.accession, SpecimenType(s.type), s.spicules
         )
         accession[s.id] = s.accession
+    cellular: dict[int, list[CellularTherapy]] = defaultdict(list)
+    for c in session.scalars(
+        select(CellularTherapyRow).order_by(CellularTherapyRow.given_on, CellularTherapyRow.id)
+    ):
+        cellular[c.patient_id].append(_rows.to_cellular_therapy(c))
     found: dict[int, list[StoredResult]] = defaultdict(list)
     for r in session.scalars(
         select(ResultRow)
@@ -205,6 +206,7 @@ def load_all_inputs(uow: UnitOfWork) -> dict[str, PatientInputs]:
             tuple(lines[pid]),
             specimens[pid],
             tuple(found[pid]),
+            tuple(cellular[pid]),
         )
         for pid, external in sorted(ids.items(), key=lambda item: item[1])
     }
@@ -245,7 +247,26 @@ def _store_call(
     if row is not None:
         # Same call on the same evidence by the same edition and version: already stored.
         return _rows.to_assessment(row, external_id), False
-    row = _new_row(uow, patient_id, call, uow.now())
+    row = AssessmentRow(
+        patient_id=patient_id,
+        assessed_on=call.date,
+        category=call.category,
+        ruleset=call.ruleset,
+        criteria_edition=call.edition,
+        matched_rule=call.rule,
+        evidence=[dict(e) for e in call.evidence],
+        missing_inputs=list(call.missing),
+        citation=call.citation,
+        flags=list(call.flags),
+        params=dict(call.params),
+        software_version=call.software_version,
+        computed_at=uow.now(),
+        recorded_by=uow.actor,
+        call_kind=call.kind,
+        inputs_digest=call.digest,
+    )
+    uow.session.add(row)
+    uow.session.flush()
     uow.audit(
         "create",
         "assessment",
@@ -280,7 +301,7 @@ def assess_patient(
     """
     inputs = load_inputs(uow, external_id)
     assessor = choose(inputs.diagnoses, ruleset)
-    computed = (evaluator or assessor.assess)(inputs, dict(params or {}))
+    computed = (evaluator or assessor.run)(inputs, dict(params or {}))
     patient = _rows.patient_row(uow, external_id)
     stored: list[StoredAssessment] = []
     new_assessments = 0
@@ -351,7 +372,12 @@ def current_assessments(items: Sequence[StoredAssessment]) -> list[StoredAssessm
         key = (a.assessed_on, item.call_kind, a.ruleset, a.criteria_edition)
         if key not in latest or latest[key].id < item.id:
             latest[key] = item
-    return sorted(latest.values(), key=lambda s: (s.assessment.assessed_on, s.id))
+    # One marrow, one story: a response call superseded by the same marrow's relapse is kept
+    # as history, never shown as current (trephine.assess.story).
+    return sorted(
+        (s for s in latest.values() if SUPERSEDED not in s.assessment.flags),
+        key=lambda s: (s.assessment.assessed_on, s.id),
+    )
 
 
 @dataclass(frozen=True)

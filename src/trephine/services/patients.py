@@ -534,13 +534,21 @@ def build_timeline(record: PatientRecord) -> list[TimelineEntry]:
                 "; ".join(_result_phrase(r) for r in results),
             )
         )
-    for stored in record.assessments:
+    from trephine.services.assessments import current_assessments
+
+    # Current calls only: a superseded one (an older version, or a response call of a marrow
+    # whose relapse stands — one marrow, one story) stays in the record's history.
+    for stored in current_assessments(record.assessments):
         a = stored.assessment
+        day = next(
+            (e.get("value") for e in a.evidence if e.get("input") == "day_after_transplant"),
+            None,
+        )
         entries.append(
             TimelineEntry(
                 a.assessed_on,
                 EntryKind.ASSESSMENT,
-                f"{a.ruleset}: {a.category}",
+                f"{a.ruleset}: {a.category}" + ("" if day is None else f" (day +{day})"),
                 f"edition {a.criteria_edition}, rule {a.matched_rule or '-'}",
             )
         )

@@ -1,0 +1,47 @@
+"""Alert messages as sentences: the deciding evidence with its value, threshold and source
+("Marrow blasts 39 % — at least 5 %: haematological relapse after CR (NCCN ALL [R])").
+
+The stored calls keep their evidence as data; pages turn that into sentences in
+:mod:`trephine.present`. An alert is stored as one message, so it is worded here, once.
+"""
+
+from __future__ import annotations
+
+from trephine.criteria.model import Evaluation
+
+LABELS: dict[str, tuple[str, str]] = {
+    "bm_blasts_pct": ("Marrow blasts", " %"),
+    "circulating_blasts": ("Blasts in the blood", ""),
+    "extramedullary": ("Extramedullary disease", ""),
+    "mrd_level_pct": ("MRD", " %"),
+    "mrd_detected": ("MRD detected", ""),
+    "cd19_pct_pb": ("Blood CD19+ cells", " % of lymphocytes"),
+    "cd19_abs_per_ul": ("Blood CD19+ cells", "/µL"),
+    "ferritin_ug_l": ("Ferritin", " µg/L"),
+    "liver_iron_mg_g": ("Liver iron", " mg/g"),
+    "transfusion_dependent": ("Transfusion dependent", ""),
+    "transfusion_independent": ("Transfusion independent", ""),
+    "anc": ("ANC", " ×10⁹/L"),
+    "plt": ("Platelets", " ×10⁹/L"),
+    "hb": ("Haemoglobin", " g/dL"),
+    "pnh_clone_pct": ("PNH clone", " %"),
+    "mds_type_abnormality": ("MDS-type cytogenetic abnormality", ""),
+}
+_RELATION = {">=": "at least", ">": "above", "<": "below", "<=": "at most", "==": "is"}
+
+
+def sentence(evaluation: Evaluation, what: str, source: str) -> str:
+    """The deciding evidence that held, then what it means and the source."""
+    parts = []
+    for e in evaluation.evidence:
+        if not e.outcome or e.comparator is None:
+            continue
+        label, unit = LABELS.get(e.input, (e.input.replace("_", " ").capitalize(), ""))
+        if isinstance(e.value, bool):
+            parts.append(f"{label}: {'yes' if e.value else 'no'}")
+        elif e.comparator.value == "==":
+            parts.append(f"{label}: {e.value}")
+        else:
+            relation = _RELATION.get(e.comparator.value, e.comparator.value)
+            parts.append(f"{label} {e.value}{unit} — {relation} {e.threshold}{unit}")
+    return f"{'; '.join(parts) or what.capitalize()}: {what} ({source})"
