@@ -108,7 +108,11 @@ def _word(value: Any) -> str:
 
 
 def evidence_sentence(item: Mapping[str, Any], category: str | None = None) -> str:
-    """One comparison as a sentence; ``category`` names the call the rule makes."""
+    """One comparison as a sentence; ``category`` names the call the rule makes. An item the
+    evaluator already worded (``sentence``: e.g. which call of a marrow stands, the day of an
+    engraftment) is shown as it is."""
+    if item.get("sentence"):
+        return str(item["sentence"])
     name = str(item.get("input", ""))
     label = input_label(name)
     value = item.get("value")
@@ -157,6 +161,19 @@ ALERTS: dict[str, str] = {
     "LOSS_OF_DONOR_CHIMERISM": "Loss of full donor chimerism",
     "INCREASING_RECIPIENT_CHIMERISM": "Recipient chimerism is rising",
     "MYELOMA_PROGRESSION": "Myeloma progression",
+    # issue 13: ALL / CAR-T, transplant, aplastic anaemia, work-ups
+    "EXTRAMEDULLARY_RELAPSE": "Extramedullary relapse",
+    "MRD_FAILURE": "MRD failure at a decision time point",
+    "CAR_T_RELAPSE": "Relapse after CAR-T",
+    "B_CELL_APLASIA_LOSS": "Loss of B-cell aplasia after CAR-T (to confirm)",
+    "B_CELL_APLASIA_LOSS_CONFIRMED": "Loss of B-cell aplasia after CAR-T, confirmed",
+    "PRIMARY_GRAFT_FAILURE": "Primary graft failure",
+    "SECONDARY_GRAFT_FAILURE": "Secondary graft failure",
+    "POOR_GRAFT_FUNCTION": "Poor graft function",
+    "AA_RELAPSE": "Aplastic anaemia relapse",
+    "CLONAL_EVOLUTION": "Clonal evolution after immunosuppression",
+    "TRANSFUSIONAL_IRON_OVERLOAD": "Transfusional iron overload",
+    "POSSIBLE_MARROW_INFECTION": "Possible marrow infection — for review",
 }
 
 
