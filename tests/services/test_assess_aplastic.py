@@ -135,6 +135,6 @@ def test_reticulocytes_and_residual_cells_are_shown() -> None:
     from trephine.api.presenters import components, summary
 
     count = counts("0.1", "8", "15")
-    assert "retic 15 10^9/L (automated)" in summary(count)
-    assert ("reticulocytes", "15 10^9/L") in {(c.name, c.value.display) for c in components(count)}
+    assert "retic 15 ×10⁹/L (automated)" in summary(count)
+    assert ("reticulocytes", "15 ×10⁹/L") in {(c.name, c.value.display) for c in components(count)}
     assert "residual haematopoietic cells 20 %" in summary(core("30", "20"))
