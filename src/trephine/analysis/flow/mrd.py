@@ -27,23 +27,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from trephine.criteria.model import Comparator
 from trephine.errors import ValidationError
-
-
-class Comparator(StrEnum):
-    GE = ">="
-    GT = ">"
-    LE = "<="
-    LT = "<"
-
-    def holds(self, left: Fraction, right: Fraction) -> bool:
-        if self is Comparator.GE:
-            return left >= right
-        if self is Comparator.GT:
-            return left > right
-        if self is Comparator.LE:
-            return left <= right
-        return left < right
 
 
 @dataclass(frozen=True)
@@ -51,13 +36,14 @@ class CitedThreshold:
     """A threshold as written in the criteria document, with where it comes from."""
 
     value: Decimal
+    #: The inequality as written (the one :class:`~trephine.criteria.model.Comparator`).
     comparator: Comparator
     rule: str  #: rule id in clinical-criteria.md, e.g. "M5"
     source: str  #: source key and locator, e.g. "S4 Heuser 2021, MFC table"
     tag: str  #: evidence tag: "[V]", "[R]", "[I]" (or a combination as the document writes)
 
     def holds(self, value: Fraction) -> bool:
-        return self.comparator.holds(value, Fraction(self.value))
+        return self.comparator.test(value, Fraction(self.value))
 
     def describe(self) -> str:
         return f"{self.comparator} {self.value} ({self.rule}, {self.source} {self.tag})"
