@@ -114,7 +114,7 @@ def test_timeline_is_in_date_order_with_key_results(
         patients.add_cellular_therapy(uow, "P001", CarTInfusion(D(2024, 9, 1), "synthetic-cel"))
         results.record_result(uow, "A-1", make_differential(40), verify=True)
     with seeded.unit_of_work("x") as uow:
-        timeline = patients.patient_record(uow, "P001").timeline
+        timeline = patients.patient_record(uow, "P001").chronology
     assert [e.kind for e in timeline] == [
         EntryKind.DIAGNOSIS,
         EntryKind.THERAPY,

@@ -47,7 +47,7 @@ def test_amend_keeps_original(seeded: Database, make_differential: MakeDiff) -> 
     assert [r.version for r in chain] == [1, 2]
     assert [r.id for r in current] == [amended.id]
     with seeded.unit_of_work("reader") as uow:
-        (biopsy,) = patients.patient_record(uow, "P001").timeline
+        (biopsy,) = patients.patient_record(uow, "P001").chronology
     assert "blasts 12.0 %" in biopsy.detail and "[amended v2: miscounted blasts]" in biopsy.detail
 
 

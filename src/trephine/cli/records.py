@@ -229,7 +229,7 @@ def show_patient(
         return
     p = record.patient
     typer.echo(f"patient {p.external_id} — {p.sex}, born {p.birth_year or 'unknown'}")
-    for entry in record.timeline:
+    for entry in record.chronology:
         span = f" → {entry.until}" if entry.until else ""
         typer.echo(f"{entry.on}{span}  {entry.kind:<10}  {entry.title}")
         if entry.detail:

@@ -4,6 +4,7 @@ Import from the submodules (``trephine.domain.results`` …) or from here for th
 """
 
 from trephine.domain.assessment import Assessment
+from trephine.domain.chronology import ChronologyEntry, EntryKind
 from trephine.domain.patient import (
     Classification,
     Diagnosis,
@@ -67,7 +68,6 @@ from trephine.domain.therapy import (
     TherapyLine,
     Transplant,
 )
-from trephine.domain.timeline import EntryKind, TimelineEntry
 
 __all__ = [
     "RESULT_TYPES",
@@ -80,6 +80,7 @@ __all__ = [
     "CellularTherapy",
     "Chimerism",
     "ChimerismLineage",
+    "ChronologyEntry",
     "Classification",
     "Complication",
     "ComplicationKind",
@@ -130,7 +131,6 @@ __all__ = [
     "SpecimenType",
     "TherapyIntent",
     "TherapyLine",
-    "TimelineEntry",
     "TransfusionDependence",
     "Transplant",
 ]

@@ -15,6 +15,7 @@ from enum import StrEnum
 from sqlalchemy import func, select
 
 from trephine.criteria.display import format_value
+from trephine.domain.chronology import ChronologyEntry, EntryKind, ordered
 from trephine.domain.patient import Diagnosis, Patient, PatientIdentity
 from trephine.domain.quantity import Quantity
 from trephine.domain.results import (
@@ -25,7 +26,6 @@ from trephine.domain.results import (
     headline,
 )
 from trephine.domain.therapy import CarTInfusion, CellularTherapy, TherapyLine, Transplant
-from trephine.domain.timeline import EntryKind, TimelineEntry, ordered
 from trephine.errors import Conflict, IdentityConflict
 from trephine.services import _rows
 from trephine.services.views import (
@@ -331,7 +331,7 @@ def list_patients(uow: UnitOfWork) -> list[PatientSummary]:
 
 
 def patient_record(uow: UnitOfWork, external_id: str) -> PatientRecord:
-    """The patient's whole record (no identity) and timeline in date order.
+    """The patient's whole record (no identity) and chronology in date order.
 
     The read is audited (BALP PatientRead; clinical-systems.md §6.5 F2).
     """
@@ -415,11 +415,11 @@ def patient_record(uow: UnitOfWork, external_id: str) -> PatientRecord:
         results=results,
         assessments=assessments,
     )
-    return PatientRecord(**{**vars(record), "timeline": tuple(build_timeline(record))})
+    return PatientRecord(**{**vars(record), "chronology": tuple(build_chronology(record))})
 
 
 #: Above this many significant digits a value was computed, not reported (a flow MRD % from
-#: event counts is an exact 28-digit Decimal): the timeline phrase rounds it for reading.
+#: event counts is an exact 28-digit Decimal): the chronology phrase rounds it for reading.
 _COMPUTED_DIGITS = 6
 
 
@@ -437,7 +437,7 @@ def _fmt(value: Quantity | None) -> str:
 
 
 def _result_phrase(result: StoredResult) -> str:
-    """A short human phrase for the timeline (exact values live in the record)."""
+    """A short human phrase for the chronology (exact values live in the record)."""
     value = result.value
     match value:
         case BloodCount():
@@ -481,17 +481,19 @@ def _result_phrase(result: StoredResult) -> str:
     return text
 
 
-def build_timeline(record: PatientRecord) -> list[TimelineEntry]:
-    entries: list[TimelineEntry] = []
+def build_chronology(record: PatientRecord) -> list[ChronologyEntry]:
+    entries: list[ChronologyEntry] = []
     for dx in record.diagnoses:
         genetics = ", ".join(f"{g.marker} {g.status}" for g in dx.genetics)
         detail = "; ".join(
             p for p in (str(dx.classification), dx.subtype or "", genetics, dx.karyotype or "") if p
         )
-        entries.append(TimelineEntry(dx.diagnosed_on, EntryKind.DIAGNOSIS, str(dx.disease), detail))
+        entries.append(
+            ChronologyEntry(dx.diagnosed_on, EntryKind.DIAGNOSIS, str(dx.disease), detail)
+        )
     for line in record.therapy_lines:
         entries.append(
-            TimelineEntry(
+            ChronologyEntry(
                 line.start,
                 EntryKind.THERAPY,
                 f"line {line.line}: {line.regimen}",
@@ -502,13 +504,13 @@ def build_timeline(record: PatientRecord) -> list[TimelineEntry]:
     for event in record.cellular_therapies:
         if isinstance(event, Transplant):
             entries.append(
-                TimelineEntry(
+                ChronologyEntry(
                     event.on, EntryKind.TRANSPLANT, "stem cell transplant", str(event.donor_type)
                 )
             )
         else:
             entries.append(
-                TimelineEntry(event.on, EntryKind.CAR_T, f"CAR-T {event.product}", event.target)
+                ChronologyEntry(event.on, EntryKind.CAR_T, f"CAR-T {event.product}", event.target)
             )
     by_specimen: dict[str, list[StoredResult]] = {}
     for result in record.results:
@@ -522,12 +524,14 @@ def build_timeline(record: PatientRecord) -> list[TimelineEntry]:
         detail = f"{p.site}, {p.indication}"
         if findings:
             detail += " — " + "; ".join(findings)
-        entries.append(TimelineEntry(p.performed_on, EntryKind.PROCEDURE, "marrow biopsy", detail))
+        entries.append(
+            ChronologyEntry(p.performed_on, EntryKind.PROCEDURE, "marrow biopsy", detail)
+        )
     for accession, results in by_specimen.items():
         if accession in shown:
             continue
         entries.append(
-            TimelineEntry(
+            ChronologyEntry(
                 results[0].collected_on,
                 EntryKind.RESULT,
                 f"specimen {accession}",
@@ -545,7 +549,7 @@ def build_timeline(record: PatientRecord) -> list[TimelineEntry]:
             None,
         )
         entries.append(
-            TimelineEntry(
+            ChronologyEntry(
                 a.assessed_on,
                 EntryKind.ASSESSMENT,
                 f"{a.ruleset}: {a.category}" + ("" if day is None else f" (day +{day})"),

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trephine.domain.assessment import Assessment
+from trephine.domain.chronology import ChronologyEntry
 from trephine.domain.patient import Diagnosis, Patient
 from trephine.domain.procedure import Procedure
 from trephine.domain.quantity import Quantity
 from trephine.domain.results import ResultKind, ResultValue, headline
 from trephine.domain.specimen import Specimen
 from trephine.domain.therapy import CellularTherapy, TherapyLine
-from trephine.domain.timeline import TimelineEntry
 from trephine.workflow import ResultState
 
 
@@ -50,7 +50,8 @@ class StoredAssessment:
     patient_id: str
     assessment: Assessment
     recorded_by: str
-    #: Which call of a patient timeline ('' for a single evaluation) and its evidence hash.
+    #: Which stored-results call (``trephine.assess.call.Call.kind``; '' for a single
+    #: evaluation) and its evidence hash.
     call_kind: str = ""
     inputs_digest: str = ""
 
@@ -118,7 +119,7 @@ class PatientSummary:
 
 @dataclass(frozen=True)
 class PatientRecord:
-    """Everything about one patient except identity, with the timeline in date order."""
+    """Everything about one patient except identity, with its chronology in date order."""
 
     patient: Patient
     diagnoses: tuple[Diagnosis, ...]
@@ -128,7 +129,8 @@ class PatientRecord:
     #: Current versions only (drafts, verified, amended); history via results.history().
     results: tuple[StoredResult, ...]
     assessments: tuple[StoredAssessment, ...]
-    timeline: tuple[TimelineEntry, ...] = field(default=())
+    #: Diagnoses, therapy lines, cellular therapies, biopsies and results in date order.
+    chronology: tuple[ChronologyEntry, ...] = field(default=())
 
 
 @dataclass(frozen=True)

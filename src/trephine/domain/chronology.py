@@ -1,4 +1,8 @@
-"""A patient's timeline: diagnoses, therapy lines, cellular therapies and biopsies in date order."""
+"""A patient's chronology: diagnoses, therapy lines, cellular therapies and biopsies in date order.
+
+(The *timeline* is the API/page view built from results and therapy lines, ``TimelinePublic``;
+stored-results assessment is :mod:`trephine.assess`.)
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ class EntryKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class TimelineEntry:
+class ChronologyEntry:
     on: dt.date
     kind: EntryKind
     title: str
@@ -27,7 +31,7 @@ class TimelineEntry:
     until: dt.date | None = None
 
 
-def ordered(entries: list[TimelineEntry]) -> list[TimelineEntry]:
+def ordered(entries: list[ChronologyEntry]) -> list[ChronologyEntry]:
     """Date order; on the same day a diagnosis comes before therapy, therapy before biopsies."""
     rank = {kind: i for i, kind in enumerate(EntryKind)}
     return sorted(entries, key=lambda e: (e.on, rank[e.kind]))
