@@ -79,6 +79,8 @@ def test_clinician_acknowledges_and_withdraws_with_a_note(site: App) -> None:
         )
         assert r.status_code == 303 and r.headers["location"] == "/alerts?done=acknowledged"
         assert "Alert acknowledged" in c.get(r.headers["location"]).text
+        shown = c.get("/alerts", params={"status": "acknowledged"})
+        assert shown.status_code == 200 and "acknowledged by test-clinician" in shown.text
         # Withdrawing needs a note saying why.
         empty = c.post(f"/alerts/{second}/action", data={"csrf_token": token, "action": "withdraw"})
         assert empty.status_code == 422 and "note" in empty.text

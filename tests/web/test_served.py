@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,6 +20,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+
+from trephine.testing.served import (
+    artifacts_dir,
+    browser_missing,
+    chromium,
+    run_cli,
+    serving,
+)
 
 N_PATIENTS = 20
 TREPHINE = [sys.executable, "-m", "trephine"]
@@ -41,12 +45,6 @@ class Server(NamedTuple):
 USER, PASSWORD = "rita.researcher", "a long enough test password"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(url: str, timeout: float = 10, token: str | None = None) -> tuple[int, str, str]:
     request = urllib.request.Request(url)
     if token is not None:
@@ -61,17 +59,7 @@ def _get(url: str, timeout: float = 10, token: str | None = None) -> tuple[int, 
 def _run(
     args: list[str], env: dict[str, str], stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [*TREPHINE, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        input=stdin,
-    )
-    assert done.returncode == 0, f"trephine {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done
+    return run_cli(args, env, stdin)
 
 
 @pytest.fixture(scope="module")
@@ -84,31 +72,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert f"{N_PATIENTS} patients loaded" in demo.stdout
     _run(["users", "add", USER, "--role", "researcher", "--password-stdin"], env, PASSWORD + "\n")
     token = _run(["tokens", "create", USER], env).stdout.strip()
-    port = _free_port()
-    log = work / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [*TREPHINE, "serve", "--port", str(port)], env=env, stdout=out, stderr=out
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if _get(f"{base}/healthz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"trephine serve did not come up:\n{log.read_text()}")
-            time.sleep(0.3)
-        yield Server(base, db_url, log, token)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with serving(env, work / "serve.log") as base:
+        yield Server(base, db_url, work / "serve.log", token)
 
 
 @pytest.mark.slow
@@ -135,51 +100,21 @@ def test_demo_is_rerunnable_without_duplicates(server: Server) -> None:
 
 # ----------------------------------------------------------------------------- browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:  # pragma: no cover - selenium is a dev dependency
-        missing.append("selenium")
+    missing = browser_missing()
     if missing:
         message = f"browser tests need {', '.join(missing)}"
         if os.environ.get("TREPHINE_REQUIRE_BROWSER") == "1":
             pytest.fail(message + " and TREPHINE_REQUIRE_BROWSER=1")
         pytest.skip(message)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="trephine-chromium-")
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--window-size=1300,1500",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
-    folder = Path(os.environ.get("TREPHINE_SCREENSHOT_DIR", tmp_path))
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
+    path = artifacts_dir(tmp_path) / name
     driver.save_screenshot(str(path))
     assert path.stat().st_size > 10_000, "a blank screenshot"
     return path
