@@ -151,3 +151,12 @@ def test_no_page_pulls_from_a_cdn_and_the_schema_is_served(site: Any) -> None:
     schema = site.client.get("/openapi.json").json()
     assert "/api/v1/patients/{patient_id}/timeline" in schema["paths"]
     assert "PatientPublic" in schema["components"]["schemas"]
+
+
+def test_plotly_js_goes_gzipped_to_browsers_that_accept_it(site: Any) -> None:
+    r = site.client.get(PLOTLY_JS_URL, headers={"Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip" and "Accept-Encoding" in r.headers["vary"]
+    assert int(r.headers["content-length"]) < plotly_js_path().stat().st_size / 2
+    assert r.content == plotly_js_path().read_bytes()  # decoded by the client
+    plain = site.client.get(PLOTLY_JS_URL, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == r.content

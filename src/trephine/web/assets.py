@@ -6,12 +6,13 @@ in hospital networks that block CDNs, and its version always matches the Python 
 
 from __future__ import annotations
 
+import gzip
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from trephine.access import Permission
@@ -32,14 +33,25 @@ def plotly_js_path() -> Path:
     return path
 
 
+@lru_cache(maxsize=1)
+def plotly_js_gzip() -> bytes:
+    """plotly.min.js gzipped once per process (4.8 MB → about 1.4 MB on the wire)."""
+    return gzip.compress(plotly_js_path().read_bytes(), compresslevel=9, mtime=0)
+
+
+#: The file changes only when plotly is upgraded; let browsers keep it for a day.
+_PLOTLY_HEADERS = {"Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding"}
+
+
 @router.get(PLOTLY_JS_URL, dependencies=[require(Permission.PUBLIC)])
-def plotly_js() -> FileResponse:
-    return FileResponse(
-        plotly_js_path(),
-        media_type="text/javascript",
-        # The file changes only when plotly is upgraded; let browsers keep it for a day.
-        headers={"Cache-Control": "public, max-age=86400"},
-    )
+def plotly_js(request: Request) -> Response:
+    if "gzip" in request.headers.get("accept-encoding", "").lower():
+        return Response(
+            plotly_js_gzip(),
+            media_type="text/javascript",
+            headers={**_PLOTLY_HEADERS, "Content-Encoding": "gzip"},
+        )
+    return FileResponse(plotly_js_path(), media_type="text/javascript", headers=_PLOTLY_HEADERS)
 
 
 @lru_cache(maxsize=1)
