@@ -382,3 +382,28 @@ def test_granulomas_with_a_positive_acid_fast_stain_flag_possible_infection(
     assert _calls(stored, "infection") == [(D(2024, 2, 1), "POSSIBLE_MARROW_INFECTION")]
     (alert,) = [a for a in alerts if a.code == "POSSIBLE_MARROW_INFECTION"]
     assert "Granulomas and acid-fast stain positive" in alert.message
+
+
+def test_anaemia_work_up_gathers_the_marrow_findings(database: Database, tmp_path: Path) -> None:
+    site = Site()
+    pid = "P-ANAEMIA"
+    site.add("patients", pid, "female", 1950)
+    site.add("diagnoses", pid, "MDS", D(2024, 1, 5))
+    core = site.specimen(pid, "trephine core", D(2024, 3, 1))
+    # Age 74 (2024 − 1950): expected 26 %, band 16–36 % → 12 % is hypocellular for age.
+    site.result(
+        core,
+        "core",
+        {
+            "cellularity": ("12", "%"),
+            "ring_sideroblasts": ("18", "%"),
+            "iron_grade": 0,
+            "iron_scale": "Gale 0-6",
+        },
+    )
+    blood = site.specimen(pid, "peripheral blood", D(2024, 3, 1))
+    site.result(blood, "blood_count", {"hemoglobin": ("8.4", "g/dL"), "mcv": ("104", "fL")})
+    stored, _alerts = _load(database, site, tmp_path, pid)
+    (workup,) = [s.assessment for s in stored if s.call_kind == "anaemia_workup"]
+    assert workup.category == "MARROW_FINDINGS"
+    assert set(workup.flags) == {"ABSENT_IRON_STORES", "RING_SIDEROBLASTS_GE_15", "HYPOCELLULAR"}

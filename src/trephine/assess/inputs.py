@@ -68,6 +68,8 @@ class PatientInputs:
     results: tuple[ResultRecord, ...]
     #: Transplants and CAR-T infusions (day 0 of engraftment and CAR-T time points).
     cellular_therapies: tuple[CellularTherapy, ...] = ()
+    #: Year of birth (age-expected cellularity of the anaemia work-up); no other identity.
+    birth_year: int | None = None
 
     @property
     def result_ids(self) -> tuple[int, ...]:

@@ -8,8 +8,8 @@ possible marrow infection, anaemia work-up (:mod:`trephine.criteria.sets.workups
 * ``anaemia_workup`` — on a marrow whose same-day haemoglobin is below 10 g/dL (the WHO 2016 /
   IPSS cytopenia threshold, spec §6.2 [V]): absent iron stores, ring sideroblasts ≥ 15 %,
   megaloblastic change and infiltration gathered into one explained call. Hypocellularity for
-  age needs the patient's age, which the stored-timeline inputs do not carry: it is left out
-  (not guessed) [I].
+  age compares the core's cellularity with the 100 − age band (spec §7.1), age from the year of
+  birth.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from trephine.assess.call import Alert, Call, Calls
 from trephine.assess.common import call, run
 from trephine.assess.inputs import PatientInputs, ResultRecord, value_of
 from trephine.assess.sentences import sentence
-from trephine.criteria.sets import workups
+from trephine.criteria.sets import diagnostics, workups
 from trephine.domain.results import (
     BloodCount,
     CoreFindings,
@@ -131,8 +131,25 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
                 values["megaloblastic_change"] = core.megaloblastic_change
             if core.infiltrate_type is not None or core.infiltrate is not None:
                 values["infiltrated"] = True
+            hypocellular = _hypocellular(inputs.birth_year, date, value_of(core.cellularity))
+            if hypocellular is not None:
+                values["hypocellular"] = hypocellular
             if values:
                 a = run(workups.ANAEMIA_WORKUP, values, f"{date.isoformat()} marrow")
                 if a.category == "MARROW_FINDINGS":  # a summary of findings, not of absences
                     out.append(call(date, "anaemia_workup", a))
     return Calls(tuple(out), tuple(alerts))
+
+
+def _hypocellular(birth_year: int | None, on: dt.date, cellularity: Decimal | None) -> bool | None:
+    """Below the age-expected band (spec §7.1, 100 − age ± 10 points). Age in whole years from
+    the year of birth only (the store keeps no birth date outside the identity table), so it may
+    be one year high [I]."""
+    if birth_year is None or cellularity is None:
+        return None
+    a = run(
+        diagnostics.CELLULARITY_LINEAR,
+        {"age_years": on.year - birth_year, "biopsy_cellularity_pct": cellularity},
+        f"{on.isoformat()} cellularity",
+    )
+    return None if a.category == "NOT_EVALUABLE" else a.category == "HYPOCELLULAR"

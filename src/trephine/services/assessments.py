@@ -164,14 +164,18 @@ def load_inputs(uow: UnitOfWork, external_id: str) -> PatientInputs:
             .order_by(CellularTherapyRow.given_on, CellularTherapyRow.id)
         )
     )
-    return PatientInputs(external_id, diagnoses, lines, specimens, results, cellular)
+    return PatientInputs(
+        external_id, diagnoses, lines, specimens, results, cellular, patient.birth_year
+    )
 
 
 def load_all_inputs(uow: UnitOfWork) -> dict[str, PatientInputs]:
     """Every patient's inputs in five queries (not five per patient): for cohort-wide runs and
     the benchmark. Same content as :func:`load_inputs` for each patient."""
     session = uow.session
-    ids = {row.id: row.external_id for row in session.scalars(select(PatientRow))}
+    rows = list(session.scalars(select(PatientRow)))
+    ids = {row.id: row.external_id for row in rows}
+    born = {row.id: row.birth_year for row in rows}
     diagnoses: dict[int, list[Diagnosis]] = defaultdict(list)
     for d in session.scalars(
         select(DiagnosisRow).order_by(DiagnosisRow.diagnosed_on, DiagnosisRow.id)
@@ -207,6 +211,7 @@ def load_all_inputs(uow: UnitOfWork) -> dict[str, PatientInputs]:
             specimens[pid],
             tuple(found[pid]),
             tuple(cellular[pid]),
+            born[pid],
         )
         for pid, external in sorted(ids.items(), key=lambda item: item[1])
     }
