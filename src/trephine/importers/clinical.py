@@ -16,6 +16,7 @@ Either phase ends in :class:`~trephine.errors.ImportRejected` listing every erro
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -87,6 +88,17 @@ def _key(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum() or ch in "+<>")
 
 
+@functools.cache
+def _members(enum: type[E]) -> dict[str, E]:
+    """An enum's members by the key of their value and of their name; the first member to
+    claim a key keeps it (as a scan of the members in order would find)."""
+    found: dict[str, E] = {}
+    for member in enum:
+        found.setdefault(_key(str(member.value)), member)
+        found.setdefault(_key(member.name), member)
+    return found
+
+
 class Cells:
     """Typed access to one record's cells; every failure becomes a located Issue."""
 
@@ -117,12 +129,10 @@ class Cells:
         value = self.text(column, required=required)
         if value is None:
             return None
-        wanted = _key(value)
-        for member in enum:
-            if wanted in (_key(str(member.value)), _key(member.name)):
-                return member
-        self.bad(column, value, [m.value for m in enum])
-        return None
+        member = _members(enum).get(_key(value))
+        if member is None:
+            self.bad(column, value, [m.value for m in enum])
+        return member
 
     def integer(
         self, column: str, *, required: bool = False, low: int = 0, high: int = 10**9
@@ -690,68 +700,105 @@ def parse_tables(tables: Sequence[Table]) -> tuple[Parsed, list[Issue]]:
 # ----------------------------------------------------------------------- phase 2: write
 
 
+#: Facts handed to a service's batch writer at once (progress is reported per batch).
+WRITE_BATCH = 2000
+
+
 def write_parsed(
     uow: Any,
     parsed: Parsed,
     report: ImportReport,
     progress: Callable[[int], None] | None = None,
 ) -> list[Issue]:
-    """Phase 2 inside the caller's unit of work; returns the errors (caller rolls back)."""
+    """Phase 2 inside the caller's unit of work; returns the errors (caller rolls back).
+
+    Each sheet goes to its service's batch writer (natural keys looked up in bulk, new rows
+    inserted with executemany, audit events appended in batches, one per recorded fact), which
+    answers per row: created, added to, unchanged, or the error that refuses it, located here.
+    """
     from trephine.services import patients, procedures, results
+    from trephine.services._batch import Answer, Outcome, patient_ids
 
     errors: list[Issue] = []
 
-    def attempt(sheet: str, located: Located) -> None:
-        try:
-            _, created = writers[sheet](located)
-        except (Conflict, NotFound, ValidationError) as exc:
-            code = "invalid-value"
-            if isinstance(exc, Conflict):
-                code = "conflict"
-            elif isinstance(exc, NotFound):
-                code = "not-found"
-            errors.append(Issue(Severity.ERROR, code, str(exc), located.record.at()))
-            return
-        if created is patients.Outcome.UPDATED:
-            report.updated[sheet] += 1
-        else:
-            (report.created if created else report.unchanged)[sheet] += 1
+    def specimens(batch: Sequence[Located]) -> list[Answer]:
+        wanted = [
+            (x.extra["patient"], x.extra["procedure_at"])
+            for x in batch
+            if x.extra["procedure_at"] is not None
+        ]
+        at = procedures.procedure_ids_at(uow, wanted)
+        known = patient_ids(uow, {x.extra["patient"] for x in batch})
+        answers: list[Answer | None] = [None] * len(batch)
+        items: list[tuple[str, Any, int | None]] = []
+        positions: list[int] = []
+        for position, x in enumerate(batch):
+            pid, procedure_at = x.extra["patient"], x.extra["procedure_at"]
+            proc_id = None
+            if procedure_at is not None:
+                proc_id = at.get((pid, procedure_at))
+                if pid not in known:
+                    answers[position] = NotFound("patient", pid)
+                    continue
+                if proc_id is None:
+                    answers[position] = NotFound(
+                        "procedure", f"{pid} at {procedure_at.isoformat()}"
+                    )
+                    continue
+            items.append((pid, x.item, proc_id))
+            positions.append(position)
+        for position, answer in zip(positions, procedures.add_specimens(uow, items), strict=True):
+            answers[position] = answer
+        return [a for a in answers if a is not None]
 
-    def write_specimen(located: Located) -> tuple[Any, bool]:
-        pid = located.extra["patient"]
-        procedure_at = located.extra["procedure_at"]
-        proc_id = None
-        if procedure_at is not None:
-            proc_id = procedures.procedure_id_at(uow, pid, procedure_at)
-            if proc_id is None:
-                raise NotFound("procedure", f"{pid} at {procedure_at.isoformat()}")
-        return procedures.add_specimen(uow, pid, located.item, proc_id)
-
-    def write_therapy(located: Located) -> tuple[Any, bool | patients.Outcome]:
-        row_id, outcome = patients.record_therapy_line(uow, located.extra["patient"], located.item)
-        return row_id, outcome if outcome is patients.Outcome.UPDATED else (
-            outcome is patients.Outcome.CREATED
-        )
-
-    writers: dict[str, Callable[[Located], tuple[Any, bool | patients.Outcome]]] = {
-        "patients": lambda x: patients.register_patient(uow, x.item, x.extra["identity"]),
-        "diagnoses": lambda x: patients.add_diagnosis(uow, x.extra["patient"], x.item),
-        "therapies": write_therapy,
-        "cellular_therapies": lambda x: patients.add_cellular_therapy(
-            uow, x.extra["patient"], x.item
+    writers: dict[str, Callable[[Sequence[Located]], list[Answer]]] = {
+        "patients": lambda b: patients.register_patients(
+            uow, [(x.item, x.extra["identity"]) for x in b]
         ),
-        "procedures": lambda x: procedures.record_procedure(uow, x.extra["patient"], x.item),
-        "specimens": write_specimen,
-        "results": lambda x: results.record_result(
-            uow, x.extra["accession"], x.item, verify=x.extra["verify"]
+        "diagnoses": lambda b: patients.add_diagnoses(
+            uow, [(x.extra["patient"], x.item) for x in b]
+        ),
+        "therapies": lambda b: patients.record_therapy_lines(
+            uow, [(x.extra["patient"], x.item) for x in b]
+        ),
+        "cellular_therapies": lambda b: patients.add_cellular_therapies(
+            uow, [(x.extra["patient"], x.item) for x in b]
+        ),
+        "procedures": lambda b: procedures.record_procedures(
+            uow, [(x.extra["patient"], x.item) for x in b]
+        ),
+        "specimens": specimens,
+        "results": lambda b: results.record_results(
+            uow, [(x.extra["accession"], x.item, x.extra["verify"]) for x in b]
         ),
     }
     for sheet, items in parsed.sheets():
-        for located in items:
-            attempt(sheet, located)
+        for start in range(0, len(items), WRITE_BATCH):
+            batch = items[start : start + WRITE_BATCH]
+            for located, answer in zip(batch, writers[sheet](batch), strict=True):
+                if isinstance(answer, TrephineError):
+                    errors.append(_write_issue(answer, located))
+                    continue
+                _, outcome = answer
+                counter = {
+                    Outcome.CREATED: report.created,
+                    Outcome.UPDATED: report.updated,
+                    Outcome.UNCHANGED: report.unchanged,
+                }[outcome]
+                counter[sheet] += 1
             if progress is not None:
-                progress(1)
+                progress(len(batch))
     return errors
+
+
+def _write_issue(exc: TrephineError, located: Located) -> Issue:
+    """A refusal from the services as an error located on the row that caused it."""
+    code = "invalid-value"
+    if isinstance(exc, Conflict):
+        code = "conflict"
+    elif isinstance(exc, NotFound):
+        code = "not-found"
+    return Issue(Severity.ERROR, code, str(exc), located.record.at())
 
 
 def import_path(

@@ -93,6 +93,8 @@ def normalise_header(text: str) -> str:
 
 def _text(value: object) -> str | None:
     """A cell as text. Spreadsheet dates become ISO dates; numbers keep their digits."""
+    if type(value) is str:  # every CSV cell, most XLSX cells
+        return value.strip() or None
     if value is None:
         return None
     if isinstance(value, bool):
@@ -126,7 +128,11 @@ def _refuse_control(source: str, row: int, column: str | None, text: str | None)
         )
 
 
-def _table(name: str, source: str, rows: Iterator[Sequence[object]]) -> Table:
+def _table(
+    name: str, source: str, rows: Iterator[Sequence[object]], *, controls: bool = True
+) -> Table:
+    """``controls=False`` when the caller has seen the whole text and it holds no control
+    character (a CSV file is checked in one pass; the cells are then not checked one by one)."""
     header_row = next(rows, None)
     if header_row is None:
         raise ParseError("empty table: no header row", location=Location(source=source, row=1))
@@ -143,7 +149,8 @@ def _table(name: str, source: str, rows: Iterator[Sequence[object]]) -> Table:
         header_row = header_row[:width]
     raw_header = [_text(h) for h in header_row]
     for index, text in enumerate(raw_header, start=1):
-        _refuse_control(source, 1, f"header cell {index}", text)
+        if controls:
+            _refuse_control(source, 1, f"header cell {index}", text)
     header = [normalise_header(h or "") for h in raw_header]
     while header and not header[-1]:
         header.pop()
@@ -171,8 +178,9 @@ def _table(name: str, source: str, rows: Iterator[Sequence[object]]) -> Table:
                 f"{len(cells)} cells but the header has {len(header)} columns",
                 location=Location(source=source, row=number),
             )
-        for column, text in zip(header, cells, strict=False):
-            _refuse_control(source, number, column, text)
+        if controls:
+            for column, text in zip(header, cells, strict=False):
+                _refuse_control(source, number, column, text)
         cells += [None] * (len(header) - len(cells))
         records.append(Record(source, number, dict(zip(header, cells, strict=False))))
     return Table(name, source, tuple(header), tuple(records))
@@ -209,7 +217,8 @@ def read_csv(path: Path, *, name: str | None = None) -> Table:
                 f"malformed CSV: {exc}", location=Location(source=source, row=reader.line_num)
             ) from None
 
-    return _table(name or path.stem, source, rows())
+    controls = _CONTROL.search(text) is not None  # one pass; cells are checked only if needed
+    return _table(name or path.stem, source, rows(), controls=controls)
 
 
 def _unreadable_workbook_errors() -> tuple[type[BaseException], ...]:

@@ -8,11 +8,13 @@ Writers are idempotent on natural keys: recording the same fact twice returns th
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from decimal import Decimal
-from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from trephine.criteria.display import format_value
 from trephine.domain.chronology import ChronologyEntry, EntryKind, ordered
@@ -25,9 +27,19 @@ from trephine.domain.results import (
     Karyotype,
     headline,
 )
-from trephine.domain.therapy import CarTInfusion, CellularTherapy, TherapyLine, Transplant
-from trephine.errors import Conflict, IdentityConflict
+from trephine.domain.therapy import CarTInfusion, CellularTherapy, Cycle, TherapyLine, Transplant
+from trephine.errors import Conflict, IdentityConflict, NotFound, TrephineError
 from trephine.services import _rows
+from trephine.services._batch import (
+    Answer,
+    Events,
+    Outcome,
+    Written,
+    chunks,
+    insert_rows,
+    patient_ids,
+    unique_runs,
+)
 from trephine.services.views import (
     PatientRecord,
     PatientSummary,
@@ -52,85 +64,137 @@ from trephine.store.tables import (
 from trephine.workflow import CURRENT_STATES, ResultState
 
 
-class Outcome(StrEnum):
-    """What a writer did with a fact: added it, added to it (audited), or found it recorded."""
-
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-
-
 def _same(kind: str, key: object, pairs: dict[str, tuple[object, object]]) -> None:
     for name, (existing, new) in pairs.items():
         if existing != new:
             raise Conflict(kind, key, name, existing, new)
 
 
+def _one(answer: Answer) -> Written:
+    if isinstance(answer, TrephineError):
+        raise answer
+    return answer
+
+
 def register_patient(
     uow: UnitOfWork, patient: Patient, identity: PatientIdentity | None = None
 ) -> tuple[int, bool]:
     """Add a patient (and optionally identity); returns (row id, created)."""
-    row = uow.session.scalar(
-        select(PatientRow).where(PatientRow.external_id == patient.external_id)
-    )
-    created = row is None
-    if row is None:
-        row = PatientRow(
-            external_id=patient.external_id,
-            sex=str(patient.sex),
-            birth_year=patient.birth_year,
-            created_at=uow.now(),
-        )
-        uow.session.add(row)
-        uow.session.flush()
-        uow.audit("create", "patient", patient.external_id, {"sex": str(patient.sex)})
-    else:
-        _same(
-            "patient",
-            patient.external_id,
+    row_id, outcome = _one(register_patients(uow, [(patient, identity)])[0])
+    return row_id, outcome is Outcome.CREATED
+
+
+def register_patients(
+    uow: UnitOfWork, items: Sequence[tuple[Patient, PatientIdentity | None]]
+) -> list[Answer]:
+    """Batch :func:`register_patient`: per item ``(row id, outcome)`` or the error refusing it."""
+    answers: list[Answer] = []
+    for run in unique_runs(items, lambda item: item[0].external_id):
+        answers += _register_run(uow, [items[i] for i in run])
+    return answers
+
+
+def _register_run(
+    uow: UnitOfWork, items: Sequence[tuple[Patient, PatientIdentity | None]]
+) -> list[Answer]:
+    session = uow.session
+    session.flush()
+    patients = PatientRow.__table__
+    identities = PatientIdentityRow.__table__
+    existing: dict[str, Any] = {}
+    for batch in chunks(p.external_id for p, _ in items):
+        for found in session.execute(
+            select(
+                patients.c.id, patients.c.external_id, patients.c.sex, patients.c.birth_year
+            ).where(patients.c.external_id.in_(batch))
+        ):
+            existing[found.external_id] = found
+    known: dict[int, Any] = {}
+    for batch in chunks(recorded.id for recorded in existing.values()):
+        for found in session.execute(select(identities).where(identities.c.patient_id.in_(batch))):
+            known[found.patient_id] = found
+    # MRN → the external id holding it (a recorded identity, or one given earlier in the batch).
+    holder: dict[str, str] = {}
+    for batch in chunks({i.mrn for _, i in items if i is not None}):
+        for mrn, external_id in session.execute(
+            select(identities.c.mrn, patients.c.external_id)
+            .join(patients, patients.c.id == identities.c.patient_id)
+            .where(identities.c.mrn.in_(batch))
+        ):
+            holder[mrn] = external_id
+
+    now = uow.now()
+    new_patients: list[dict[str, Any]] = []
+    # (True, position among the new patients | False, row id of a recorded patient, identity)
+    new_identities: list[tuple[bool, int, PatientIdentity]] = []
+    events = Events()
+    answers: list[Answer | int] = []  # an int: the position of a patient inserted below
+    for patient, identity in items:
+        pid = patient.external_id
+        row = existing.get(pid)
+        try:
+            if row is not None:
+                _same(
+                    "patient",
+                    pid,
+                    {
+                        "sex": (row.sex, str(patient.sex)),
+                        "birth_year": (row.birth_year, patient.birth_year),
+                    },
+                )
+            if identity is not None:
+                recorded = None if row is None else known.get(row.id)
+                if recorded is not None:
+                    for name, (old, new) in {
+                        "name": (recorded.name, identity.name),
+                        "mrn": (recorded.mrn, identity.mrn),
+                        "birth_date": (recorded.birth_date, identity.birth_date),
+                    }.items():
+                        if old != new:
+                            raise IdentityConflict(pid, name, "differs from the one recorded")
+                elif holder.get(identity.mrn, pid) != pid:
+                    # Which research id holds this MRN is identity too: not in the message.
+                    raise IdentityConflict(pid, "mrn", "is already recorded for another patient")
+        except TrephineError as exc:
+            answers.append(exc)
+            continue
+        if row is None:
+            position = len(new_patients)
+            new_patients.append(
+                {
+                    "external_id": pid,
+                    "sex": str(patient.sex),
+                    "birth_year": patient.birth_year,
+                    "created_at": now,
+                }
+            )
+            events.add("create", "patient", pid, {"sex": str(patient.sex)})
+            answers.append(position)
+        else:
+            answers.append((row.id, Outcome.UNCHANGED))
+        if identity is not None and (row is None or row.id not in known):
+            new_identities.append(
+                (True, position, identity) if row is None else (False, row.id, identity)
+            )
+            holder[identity.mrn] = pid
+            # The audit detail must not copy identifying data into a table researchers may read.
+            events.add("create", "patient_identity", pid, {})
+    ids = insert_rows(uow, PatientRow, new_patients)
+    insert_rows(
+        uow,
+        PatientIdentityRow,
+        [
             {
-                "sex": (row.sex, str(patient.sex)),
-                "birth_year": (row.birth_year, patient.birth_year),
-            },
-        )
-    if identity is not None:
-        _set_identity(uow, row, identity)
-    return row.id, created
-
-
-def _set_identity(uow: UnitOfWork, patient: PatientRow, identity: PatientIdentity) -> None:
-    existing = uow.session.scalar(
-        select(PatientIdentityRow).where(PatientIdentityRow.patient_id == patient.id)
+                "patient_id": ids[ref] if is_new else ref,
+                "name": identity.name,
+                "mrn": identity.mrn,
+                "birth_date": identity.birth_date,
+            }
+            for is_new, ref, identity in new_identities
+        ],
     )
-    if existing is None:
-        other = uow.session.scalar(
-            select(PatientRow.external_id)
-            .join(PatientIdentityRow, PatientIdentityRow.patient_id == PatientRow.id)
-            .where(PatientIdentityRow.mrn == identity.mrn)
-        )
-        if other is not None:
-            # Which research id holds this MRN is identity too: not in the message.
-            raise IdentityConflict(
-                patient.external_id, "mrn", "is already recorded for another patient"
-            )
-        uow.session.add(
-            PatientIdentityRow(
-                patient_id=patient.id,
-                name=identity.name,
-                mrn=identity.mrn,
-                birth_date=identity.birth_date,
-            )
-        )
-        # The audit detail must not copy identifying data into a table researchers may read.
-        uow.audit("create", "patient_identity", patient.external_id, {})
-        return
-    for name, (old, new) in {
-        "name": (existing.name, identity.name),
-        "mrn": (existing.mrn, identity.mrn),
-        "birth_date": (existing.birth_date, identity.birth_date),
-    }.items():
-        if old != new:
-            raise IdentityConflict(patient.external_id, name, "differs from the one recorded")
+    events.append(uow)
+    return [(ids[a], Outcome.CREATED) if isinstance(a, int) else a for a in answers]
 
 
 def patient_identity(uow: UnitOfWork, external_id: str) -> PatientIdentity | None:
@@ -143,40 +207,73 @@ def patient_identity(uow: UnitOfWork, external_id: str) -> PatientIdentity | Non
     return None if row is None else PatientIdentity(row.name, row.mrn, row.birth_date)
 
 
+def _patients_of(uow: UnitOfWork, external_ids: Iterable[str]) -> dict[str, int]:
+    return patient_ids(uow, external_ids)
+
+
 def add_diagnosis(uow: UnitOfWork, external_id: str, diagnosis: Diagnosis) -> tuple[int, bool]:
-    patient = _rows.patient_row(uow, external_id)
-    row = uow.session.scalar(
-        select(DiagnosisRow).where(
-            DiagnosisRow.patient_id == patient.id,
-            DiagnosisRow.disease == str(diagnosis.disease),
-            DiagnosisRow.diagnosed_on == diagnosis.diagnosed_on,
-        )
-    )
-    key = f"{external_id} {diagnosis.disease} {diagnosis.diagnosed_on}"
-    if row is not None:
-        existing = _rows.to_diagnosis(row)
-        _same(
-            "diagnosis",
-            key,
-            {
-                name: (getattr(existing, name), getattr(diagnosis, name))
-                for name in ("classification", "subtype", "genetics", "karyotype")
-            },
-        )
-        return row.id, False
-    row = DiagnosisRow(
-        patient_id=patient.id,
-        disease=str(diagnosis.disease),
-        classification=str(diagnosis.classification),
-        subtype=diagnosis.subtype,
-        diagnosed_on=diagnosis.diagnosed_on,
-        genetics=encode_genetics(diagnosis.genetics),
-        karyotype=diagnosis.karyotype,
-    )
-    uow.session.add(row)
+    row_id, outcome = _one(add_diagnoses(uow, [(external_id, diagnosis)])[0])
+    return row_id, outcome is Outcome.CREATED
+
+
+def add_diagnoses(uow: UnitOfWork, items: Sequence[tuple[str, Diagnosis]]) -> list[Answer]:
+    """Batch :func:`add_diagnosis` (key: patient + disease + date)."""
+    answers: list[Answer] = []
+    for run in unique_runs(items, lambda i: (i[0], i[1].disease, i[1].diagnosed_on)):
+        answers += _diagnoses_run(uow, [items[i] for i in run])
+    return answers
+
+
+def _diagnoses_run(uow: UnitOfWork, items: Sequence[tuple[str, Diagnosis]]) -> list[Answer]:
     uow.session.flush()
-    uow.audit("create", "diagnosis", row.id, {"patient": external_id, "key": key})
-    return row.id, True
+    ids = _patients_of(uow, (pid for pid, _ in items))
+    existing: dict[tuple[int, str, dt.date], DiagnosisRow] = {}
+    for batch in chunks(set(ids.values())):
+        for found in uow.session.scalars(
+            select(DiagnosisRow).where(DiagnosisRow.patient_id.in_(batch))
+        ):
+            existing[(found.patient_id, found.disease, found.diagnosed_on)] = found
+    new: list[dict[str, Any]] = []
+    events = Events()
+    answers: list[Answer | int] = []
+    for external_id, diagnosis in items:
+        if external_id not in ids:
+            answers.append(NotFound("patient", external_id))
+            continue
+        key = f"{external_id} {diagnosis.disease} {diagnosis.diagnosed_on}"
+        row = existing.get((ids[external_id], str(diagnosis.disease), diagnosis.diagnosed_on))
+        if row is not None:
+            recorded = _rows.to_diagnosis(row)
+            try:
+                _same(
+                    "diagnosis",
+                    key,
+                    {
+                        name: (getattr(recorded, name), getattr(diagnosis, name))
+                        for name in ("classification", "subtype", "genetics", "karyotype")
+                    },
+                )
+            except Conflict as exc:
+                answers.append(exc)
+                continue
+            answers.append((row.id, Outcome.UNCHANGED))
+            continue
+        events.add_new("create", "diagnosis", len(new), {"patient": external_id, "key": key})
+        answers.append(len(new))
+        new.append(
+            {
+                "patient_id": ids[external_id],
+                "disease": str(diagnosis.disease),
+                "classification": str(diagnosis.classification),
+                "subtype": diagnosis.subtype,
+                "diagnosed_on": diagnosis.diagnosed_on,
+                "genetics": encode_genetics(diagnosis.genetics),
+                "karyotype": diagnosis.karyotype,
+            }
+        )
+    new_ids = insert_rows(uow, DiagnosisRow, new)
+    events.append(uow, new_ids)
+    return [(new_ids[a], Outcome.CREATED) if isinstance(a, int) else a for a in answers]
 
 
 def add_therapy_line(uow: UnitOfWork, external_id: str, line: TherapyLine) -> tuple[int, bool]:
@@ -191,95 +288,187 @@ def record_therapy_line(
     """Add a therapy line, or add to a recorded one: its end date once the line closes, and
     cycles not recorded yet. Each addition is an audited ``edit`` (an import reports it as
     updated), never a silent write."""
-    patient = _rows.patient_row(uow, external_id)
-    row = uow.session.scalar(
-        select(TherapyLineRow).where(
-            TherapyLineRow.patient_id == patient.id, TherapyLineRow.line == line.line
-        )
+    return _one(record_therapy_lines(uow, [(external_id, line)])[0])
+
+
+def record_therapy_lines(uow: UnitOfWork, items: Sequence[tuple[str, TherapyLine]]) -> list[Answer]:
+    """Batch :func:`record_therapy_line` (key: patient + line number)."""
+    answers: list[Answer] = []
+    for run in unique_runs(items, lambda i: (i[0], i[1].line)):
+        answers += _therapy_run(uow, [items[i] for i in run])
+    return answers
+
+
+def _therapy_run(uow: UnitOfWork, items: Sequence[tuple[str, TherapyLine]]) -> list[Answer]:
+    session = uow.session
+    session.flush()
+    ids = _patients_of(uow, (pid for pid, _ in items))
+    existing: dict[tuple[int, int], TherapyLineRow] = {}
+    for batch in chunks(set(ids.values())):
+        for found in session.scalars(
+            select(TherapyLineRow)
+            .where(TherapyLineRow.patient_id.in_(batch))
+            .options(selectinload(TherapyLineRow.cycles))
+        ):
+            existing[(found.patient_id, found.line)] = found
+    new: list[dict[str, Any]] = []
+    new_cycles: list[tuple[int, Cycle]] = []
+    events = Events()
+    answers: list[Answer | int] = []
+    for external_id, line in items:
+        if external_id not in ids:
+            answers.append(NotFound("patient", external_id))
+            continue
+        key = f"{external_id} line {line.line}"
+        row = existing.get((ids[external_id], line.line))
+        if row is None:
+            events.add_new("create", "therapy_line", len(new), {"patient": external_id, "key": key})
+            new_cycles += [(len(new), cycle) for cycle in line.cycles]
+            answers.append(len(new))
+            new.append(
+                {
+                    "patient_id": ids[external_id],
+                    "line": line.line,
+                    "regimen": line.regimen,
+                    "intent": str(line.intent),
+                    "intensity": str(line.intensity),
+                    "start": line.start,
+                    "end": line.end,
+                }
+            )
+            continue
+        try:
+            answers.append((row.id, _add_to_line(uow, row, external_id, key, line, events)))
+        except Conflict as exc:
+            answers.append(exc)
+    new_ids = insert_rows(uow, TherapyLineRow, new)
+    insert_rows(
+        uow,
+        TherapyCycleRow,
+        [
+            {"therapy_line_id": new_ids[at], "number": c.number, "start": c.start, "end": c.end}
+            for at, c in new_cycles
+        ],
     )
-    key = f"{external_id} line {line.line}"
-    updated = False
-    if row is None:
-        row = TherapyLineRow(
-            patient_id=patient.id,
-            line=line.line,
-            regimen=line.regimen,
-            intent=str(line.intent),
-            intensity=str(line.intensity),
-            start=line.start,
-            end=line.end,
-        )
-        uow.session.add(row)
-        uow.session.flush()
-        uow.audit("create", "therapy_line", row.id, {"patient": external_id, "key": key})
-        created = True
-    else:
-        existing = _rows.to_therapy_line(row)
-        _same(
-            "therapy line",
-            key,
-            {
-                name: (getattr(existing, name), getattr(line, name))
-                for name in ("regimen", "intent", "intensity", "start")
-            },
-        )
-        if existing.end != line.end and line.end is not None:
-            if existing.end is not None:
-                raise Conflict("therapy line", key, "end", existing.end, line.end)
-            row.end = line.end  # closing an ongoing line is new information, not a change
-            uow.audit("edit", "therapy_line", row.id, {"end": str(line.end)})
-            updated = True
-        created = False
+    events.append(uow, new_ids)
+    return [(new_ids[a], Outcome.CREATED) if isinstance(a, int) else a for a in answers]
+
+
+def _add_to_line(
+    uow: UnitOfWork,
+    row: TherapyLineRow,
+    external_id: str,
+    key: str,
+    line: TherapyLine,
+    events: Events,
+) -> Outcome:
+    """Compare a recorded line with ``line``; append its end date and new cycles (audited)."""
+    recorded = _rows.to_therapy_line(row)
+    _same(
+        "therapy line",
+        key,
+        {
+            name: (getattr(recorded, name), getattr(line, name))
+            for name in ("regimen", "intent", "intensity", "start")
+        },
+    )
+    if recorded.end != line.end and line.end is not None and recorded.end is not None:
+        raise Conflict("therapy line", key, "end", recorded.end, line.end)
     known = {c.number: c for c in row.cycles}
-    added: list[int] = []
     for cycle in line.cycles:
         old = known.get(cycle.number)
-        if old is None:
-            row.cycles.append(
-                TherapyCycleRow(number=cycle.number, start=cycle.start, end=cycle.end)
-            )
-            added.append(cycle.number)
-        else:
+        if old is not None:
             _same(
                 "therapy cycle",
                 f"{key} cycle {cycle.number}",
                 {"start": (old.start, cycle.start), "end": (old.end, cycle.end)},
             )
-    uow.session.flush()
-    if created:
-        return row.id, Outcome.CREATED
-    if added:
-        uow.audit("edit", "therapy_line", row.id, {"patient": external_id, "cycles_added": added})
+    updated = False
+    if recorded.end != line.end and line.end is not None:
+        row.end = line.end  # closing an ongoing line is new information, not a change
+        events.add("edit", "therapy_line", row.id, {"end": str(line.end)})
         updated = True
-    return row.id, Outcome.UPDATED if updated else Outcome.UNCHANGED
+    added = [c for c in line.cycles if c.number not in known]
+    if added:
+        for cycle in added:
+            row.cycles.append(
+                TherapyCycleRow(number=cycle.number, start=cycle.start, end=cycle.end)
+            )
+        uow.session.flush()
+        events.add(
+            "edit",
+            "therapy_line",
+            row.id,
+            {"patient": external_id, "cycles_added": [c.number for c in added]},
+        )
+        updated = True
+    return Outcome.UPDATED if updated else Outcome.UNCHANGED
 
 
 def add_cellular_therapy(
     uow: UnitOfWork, external_id: str, event: CellularTherapy
 ) -> tuple[int, bool]:
-    patient = _rows.patient_row(uow, external_id)
-    row = uow.session.scalar(
-        select(CellularTherapyRow).where(
-            CellularTherapyRow.patient_id == patient.id,
-            CellularTherapyRow.kind == str(event.kind),
-            CellularTherapyRow.given_on == event.on,
-        )
-    )
-    key = f"{external_id} {event.kind} {event.on}"
-    if row is not None:
-        _same("cellular therapy", key, {"event": (_rows.to_cellular_therapy(row), event)})
-        return row.id, False
-    row = CellularTherapyRow(patient_id=patient.id, kind=str(event.kind), given_on=event.on)
-    if isinstance(event, Transplant):
-        row.donor_type = str(event.donor_type)
-        row.conditioning = str(event.conditioning)
-    elif isinstance(event, CarTInfusion):
-        row.product = event.product
-        row.target = event.target
-    uow.session.add(row)
+    row_id, outcome = _one(add_cellular_therapies(uow, [(external_id, event)])[0])
+    return row_id, outcome is Outcome.CREATED
+
+
+def add_cellular_therapies(
+    uow: UnitOfWork, items: Sequence[tuple[str, CellularTherapy]]
+) -> list[Answer]:
+    """Batch :func:`add_cellular_therapy` (key: patient + kind + date)."""
+    answers: list[Answer] = []
+    for run in unique_runs(items, lambda i: (i[0], i[1].kind, i[1].on)):
+        answers += _cellular_run(uow, [items[i] for i in run])
+    return answers
+
+
+def _cellular_run(uow: UnitOfWork, items: Sequence[tuple[str, CellularTherapy]]) -> list[Answer]:
     uow.session.flush()
-    uow.audit("create", "cellular_therapy", row.id, {"patient": external_id, "key": key})
-    return row.id, True
+    ids = _patients_of(uow, (pid for pid, _ in items))
+    existing: dict[tuple[int, str, dt.date], CellularTherapyRow] = {}
+    for batch in chunks(set(ids.values())):
+        for found in uow.session.scalars(
+            select(CellularTherapyRow).where(CellularTherapyRow.patient_id.in_(batch))
+        ):
+            existing[(found.patient_id, found.kind, found.given_on)] = found
+    new: list[dict[str, Any]] = []
+    events = Events()
+    answers: list[Answer | int] = []
+    for external_id, event in items:
+        if external_id not in ids:
+            answers.append(NotFound("patient", external_id))
+            continue
+        key = f"{external_id} {event.kind} {event.on}"
+        row = existing.get((ids[external_id], str(event.kind), event.on))
+        if row is not None:
+            try:
+                _same("cellular therapy", key, {"event": (_rows.to_cellular_therapy(row), event)})
+            except Conflict as exc:
+                answers.append(exc)
+                continue
+            answers.append((row.id, Outcome.UNCHANGED))
+            continue
+        values: dict[str, Any] = {
+            "patient_id": ids[external_id],
+            "kind": str(event.kind),
+            "given_on": event.on,
+            "donor_type": None,
+            "conditioning": None,
+            "product": None,
+            "target": None,
+        }
+        if isinstance(event, Transplant):
+            values["donor_type"] = str(event.donor_type)
+            values["conditioning"] = str(event.conditioning)
+        elif isinstance(event, CarTInfusion):
+            values["product"] = event.product
+            values["target"] = event.target
+        events.add_new("create", "cellular_therapy", len(new), {"patient": external_id, "key": key})
+        answers.append(len(new))
+        new.append(values)
+    new_ids = insert_rows(uow, CellularTherapyRow, new)
+    events.append(uow, new_ids)
+    return [(new_ids[a], Outcome.CREATED) if isinstance(a, int) else a for a in answers]
 
 
 def list_patients(uow: UnitOfWork) -> list[PatientSummary]:

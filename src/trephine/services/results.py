@@ -8,16 +8,18 @@ database triggers back this up (see the initial migration).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import datetime as dt
+from collections.abc import Collection, Sequence
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
 
 from trephine.domain.results import ResultKind, ResultValue, headline
-from trephine.errors import ConcurrentChange, Conflict, NotFound, ValidationError
+from trephine.errors import ConcurrentChange, Conflict, NotFound, TrephineError, ValidationError
 from trephine.services import _rows
+from trephine.services._batch import Answer, Events, Outcome, chunks, insert_rows, unique_runs
 from trephine.services.views import StoredResult
-from trephine.store.codec import encode_result
+from trephine.store.codec import decode_result, encode_result
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import PatientRow, ResultRow, SpecimenRow
 from trephine.workflow import AMENDMENT_STATE, CURRENT_STATES, Action, ResultState, next_state
@@ -163,6 +165,123 @@ def record_result(
     patient = uow.session.get(PatientRow, row.patient_id)
     assert patient is not None  # the specimen's foreign key guarantees it
     return _rows.to_result(row, patient.external_id, accession, value), True
+
+
+def record_results(uow: UnitOfWork, items: Sequence[tuple[str, ResultValue, bool]]) -> list[Answer]:
+    """Batch :func:`record_result` over ``(accession, value, verify)`` items: per item
+    ``(row id, outcome)`` or the error refusing it.
+
+    New results are inserted with one executemany and their ``create`` (and ``verify``) events
+    appended in one batch; a recorded result with an equal value is unchanged. What needs the
+    one-result path (a draft edited or signed out, a conflicting value) goes through
+    :func:`record_result` after the new results before it are written, so the audit events keep
+    the order of the items.
+    """
+    answers: list[Answer] = []
+    for run in unique_runs(items, lambda i: (i[0], str(i[1].kind), i[1].analyte)):
+        answers += _results_run(uow, [items[i] for i in run])
+    return answers
+
+
+def _results_run(uow: UnitOfWork, items: Sequence[tuple[str, ResultValue, bool]]) -> list[Answer]:
+    session = uow.session
+    session.flush()
+    specimens = SpecimenRow.__table__
+    found: dict[str, Any] = {}
+    for batch in chunks(sorted({accession for accession, _, _ in items})):
+        query = select(
+            specimens.c.id, specimens.c.accession, specimens.c.patient_id, specimens.c.collected_at
+        ).where(specimens.c.accession.in_(batch))
+        found.update({row.accession: row for row in session.execute(query)})
+    results = ResultRow.__table__
+    versions: dict[tuple[int, str, str, dt.date], list[Any]] = {}
+    for batch in chunks(sorted({row.id for row in found.values()})):
+        query = select(
+            results.c.id,
+            results.c.specimen_id,
+            results.c.kind,
+            results.c.analyte,
+            results.c.collected_on,
+            results.c.version,
+            results.c.state,
+            results.c.value,
+        ).where(results.c.specimen_id.in_(batch))
+        for row in session.execute(query):
+            key = (row.specimen_id, row.kind, row.analyte, row.collected_on)
+            versions.setdefault(key, []).append(row)
+
+    now = uow.now()
+    verified = str(next_state("result", ResultState.DRAFT, Action.VERIFY))
+    answers: list[Answer | None] = []
+    new: list[dict[str, Any]] = []
+    new_at: list[int] = []  # answer position of each new row
+    events = Events()
+
+    def write_new() -> None:
+        ids = insert_rows(uow, ResultRow, new)
+        events.append(uow, ids)
+        for position, row_id in zip(new_at, ids, strict=True):
+            answers[position] = (row_id, Outcome.CREATED)
+        new.clear()
+        new_at.clear()
+
+    for accession, value, verify in items:
+        specimen = found.get(accession)
+        if specimen is None:
+            answers.append(NotFound("specimen", accession))
+            continue
+        collected_on = _rows.day(specimen.collected_at)
+        key = (specimen.id, str(value.kind), value.analyte, collected_on)
+        rows = versions.get(key, [])
+        current = next((r for r in rows if r.state in _CURRENT), None)
+        columns = _value_columns(value)
+        if current is not None:
+            same = current.value == columns["value"] or (
+                decode_result(current.kind, current.value) == value
+            )
+            if same and not (verify and current.state == ResultState.DRAFT):
+                answers.append((current.id, Outcome.UNCHANGED))
+                continue
+            # A draft to edit or sign out, or a conflict: the one-result path, in order.
+            write_new()
+            try:
+                stored, _ = record_result(uow, accession, value, verify=verify)
+            except TrephineError as exc:
+                answers.append(exc)
+            else:
+                answers.append((stored.id, Outcome.UNCHANGED))
+            continue
+        version = max((r.version for r in rows), default=0) + 1
+        position = len(new)
+        events.add_new(
+            "create",
+            "result",
+            position,
+            {"specimen": accession, "kind": key[1], "analyte": key[2], "version": version},
+        )
+        if verify:
+            events.add_new("verify", "result", position, {"version": version})
+        new_at.append(len(answers))
+        answers.append(None)
+        new.append(
+            {
+                "patient_id": specimen.patient_id,
+                "specimen_id": specimen.id,
+                "kind": key[1],
+                "analyte": key[2],
+                "collected_on": collected_on,
+                "version": version,
+                "state": verified if verify else str(ResultState.DRAFT),
+                "supersedes_id": None,
+                "created_by": uow.actor,
+                "created_at": now,
+                "verified_by": uow.actor if verify else None,
+                "verified_at": now if verify else None,
+                **columns,
+            }
+        )
+    write_new()
+    return cast("list[Answer]", answers)  # write_new() filled every position
 
 
 def edit_draft(uow: UnitOfWork, result_id: int, value: ResultValue) -> StoredResult:

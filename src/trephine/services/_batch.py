@@ -1,0 +1,117 @@
+"""What the batch writers of the services share: outcomes, chunked key look-ups, inserts that
+return their ids, and audit events kept in the order the facts were recorded.
+
+A batch writer (``register_patients``, ``record_results`` …) takes many facts and answers, per
+fact and in order, ``(row id, Outcome)`` or the :class:`~trephine.errors.TrephineError` that
+refuses it — the same answer the one-fact writer gives, so an importer can locate every error.
+It reads the natural keys it needs in a few ``IN`` queries, inserts new rows with one
+``executemany`` per table, and appends the audit events of the whole batch in one call, one
+event per recorded fact exactly as the one-fact writers do. The caller's unit of work stays the
+transaction: a batch is all-or-nothing together with everything else in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Table, insert, select
+
+from trephine.errors import TrephineError
+from trephine.store.database import UnitOfWork
+from trephine.store.tables import Base, PatientRow
+
+T = TypeVar("T")
+
+#: Keys per ``IN (…)`` look-up: far below SQLite's and PostgreSQL's parameter limits.
+CHUNK = 500
+
+
+class Outcome(StrEnum):
+    """What a writer did with a fact: added it, added to it (audited), or found it recorded."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+Written = tuple[int, Outcome]
+Answer = Written | TrephineError
+
+
+def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def patient_ids(uow: UnitOfWork, external_ids: Iterable[str]) -> dict[str, int]:
+    """Row ids of the patients among ``external_ids`` that are recorded."""
+    found: dict[str, int] = {}
+    for batch in chunks(sorted(set(external_ids))):
+        query = select(PatientRow.external_id, PatientRow.id).where(
+            PatientRow.external_id.in_(batch)
+        )
+        found.update({external_id: row_id for external_id, row_id in uow.session.execute(query)})
+    return found
+
+
+def insert_rows(uow: UnitOfWork, model: type[Base], rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` into ``model``'s table with one executemany (no ORM objects); their new
+    ids, in the order of ``rows``."""
+    if not rows:
+        return []
+    table = cast(Table, model.__table__)
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(uow.session.execute(statement, list(rows)).scalars())
+
+
+@dataclass
+class Events:
+    """Audit events of a batch, in the order of the facts. An event about a row not inserted yet
+    names it by its position among the batch's new rows; :meth:`append` resolves it."""
+
+    entries: list[tuple[str, str, object, dict[str, Any]]] = field(default_factory=list)
+    pending: list[tuple[int, str, str, int, dict[str, Any]]] = field(default_factory=list)
+
+    def add(self, action: str, entity: str, entity_id: object, detail: dict[str, Any]) -> None:
+        self.entries.append((action, entity, entity_id, detail))
+
+    def add_new(self, action: str, entity: str, new_row: int, detail: dict[str, Any]) -> None:
+        """An event about the ``new_row``-th row this batch inserts."""
+        self.pending.append((len(self.entries), action, entity, new_row, detail))
+        self.entries.append((action, entity, None, detail))
+
+    def append(self, uow: UnitOfWork, new_ids: Sequence[int] = ()) -> None:
+        """Write the events to the audit trail, in order, then forget them."""
+        for position, action, entity, new_row, detail in self.pending:
+            self.entries[position] = (action, entity, new_ids[new_row], detail)
+        for action, entity, entity_id, detail in self.entries:
+            uow.audit(action, entity, entity_id, detail)
+        self.entries, self.pending = [], []
+
+
+def unique_runs(items: Sequence[T], key: Callable[[T], object]) -> Iterator[list[int]]:
+    """Positions of ``items`` split into consecutive runs in which no key repeats.
+
+    A batch reads its natural keys once, before writing; a fact given twice in one batch must
+    see the first one written, as it would one at a time, so the second starts a new run.
+    """
+    run: list[int] = []
+    seen: set[object] = set()
+    for position, item in enumerate(items):
+        k = key(item)
+        if k in seen:
+            yield run
+            run, seen = [], set()
+        run.append(position)
+        seen.add(k)
+    if run:
+        yield run
