@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from trephine.demo.model import SyntheticPatient
 from trephine.errors import TrephineError
 from trephine.services import patients, procedures, results
-from trephine.services._batch import Answer, Outcome
+from trephine.services._batch import Answer, Outcome, chunks
 from trephine.store.database import Database, UnitOfWork
 
 #: Audit actors of the demo: results are entered and signed out by the "lab", and corrected by
@@ -39,8 +39,6 @@ class LoadReport:
 #: Patients per transaction: large enough that the batch writers pay off, small enough that an
 #: interrupted demo loses little and the progress bar moves.
 PATIENTS_PER_TRANSACTION = 100
-
-T = TypeVar("T")
 
 
 def _written(answers: Sequence[Answer]) -> list[int]:
@@ -117,17 +115,6 @@ def write_patients(
     return created
 
 
-def _groups(items: Iterable[T], size: int) -> Iterable[list[T]]:
-    group: list[T] = []
-    for item in items:
-        group.append(item)
-        if len(group) == size:
-            yield group
-            group = []
-    if group:
-        yield group
-
-
 def load_cohort(
     database: Database,
     cohort: Iterable[SyntheticPatient],
@@ -137,7 +124,7 @@ def load_cohort(
     """Write every patient of ``cohort`` (a transaction per group of patients); returns what was
     written. ``on_patient`` is called for each patient once its group is committed."""
     report = LoadReport()
-    for group in _groups(cohort, PATIENTS_PER_TRANSACTION):
+    for group in chunks(cohort, PATIENTS_PER_TRANSACTION):
         with database.unit_of_work(LAB_ACTOR) as uow:
             created = write_patients(uow, group, report)
         if on_patient is not None:

@@ -115,3 +115,21 @@ def unique_runs(items: Sequence[T], key: Callable[[T], object]) -> Iterator[list
         seen.add(k)
     if run:
         yield run
+
+
+def in_runs(
+    uow: UnitOfWork,
+    items: Sequence[T],
+    key: Callable[[T], object],
+    write: Callable[[UnitOfWork, list[T]], list[Answer]],
+) -> list[Answer]:
+    """``write`` each run of :func:`unique_runs` in turn; the answers of all runs, in order."""
+    answers: list[Answer] = []
+    for run in unique_runs(items, key):
+        answers += write(uow, [items[i] for i in run])
+    return answers
+
+
+def resolved(answers: Sequence[Answer | int], new_ids: Sequence[int]) -> list[Answer]:
+    """Answers of a run: an int stands for the n-th new row, now inserted as ``new_ids[n]``."""
+    return [(new_ids[a], Outcome.CREATED) if isinstance(a, int) else a for a in answers]

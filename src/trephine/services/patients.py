@@ -36,9 +36,10 @@ from trephine.services._batch import (
     Outcome,
     Written,
     chunks,
+    in_runs,
     insert_rows,
     patient_ids,
-    unique_runs,
+    resolved,
 )
 from trephine.services.views import (
     PatientRecord,
@@ -88,10 +89,7 @@ def register_patients(
     uow: UnitOfWork, items: Sequence[tuple[Patient, PatientIdentity | None]]
 ) -> list[Answer]:
     """Batch :func:`register_patient`: per item ``(row id, outcome)`` or the error refusing it."""
-    answers: list[Answer] = []
-    for run in unique_runs(items, lambda item: item[0].external_id):
-        answers += _register_run(uow, [items[i] for i in run])
-    return answers
+    return in_runs(uow, items, lambda item: item[0].external_id, _register_run)
 
 
 def _register_run(
@@ -218,10 +216,7 @@ def add_diagnosis(uow: UnitOfWork, external_id: str, diagnosis: Diagnosis) -> tu
 
 def add_diagnoses(uow: UnitOfWork, items: Sequence[tuple[str, Diagnosis]]) -> list[Answer]:
     """Batch :func:`add_diagnosis` (key: patient + disease + date)."""
-    answers: list[Answer] = []
-    for run in unique_runs(items, lambda i: (i[0], i[1].disease, i[1].diagnosed_on)):
-        answers += _diagnoses_run(uow, [items[i] for i in run])
-    return answers
+    return in_runs(uow, items, lambda i: (i[0], i[1].disease, i[1].diagnosed_on), _diagnoses_run)
 
 
 def _diagnoses_run(uow: UnitOfWork, items: Sequence[tuple[str, Diagnosis]]) -> list[Answer]:
@@ -273,7 +268,7 @@ def _diagnoses_run(uow: UnitOfWork, items: Sequence[tuple[str, Diagnosis]]) -> l
         )
     new_ids = insert_rows(uow, DiagnosisRow, new)
     events.append(uow, new_ids)
-    return [(new_ids[a], Outcome.CREATED) if isinstance(a, int) else a for a in answers]
+    return resolved(answers, new_ids)
 
 
 def add_therapy_line(uow: UnitOfWork, external_id: str, line: TherapyLine) -> tuple[int, bool]:
@@ -293,10 +288,7 @@ def record_therapy_line(
 
 def record_therapy_lines(uow: UnitOfWork, items: Sequence[tuple[str, TherapyLine]]) -> list[Answer]:
     """Batch :func:`record_therapy_line` (key: patient + line number)."""
-    answers: list[Answer] = []
-    for run in unique_runs(items, lambda i: (i[0], i[1].line)):
-        answers += _therapy_run(uow, [items[i] for i in run])
-    return answers
+    return in_runs(uow, items, lambda i: (i[0], i[1].line), _therapy_run)
 
 
 def _therapy_run(uow: UnitOfWork, items: Sequence[tuple[str, TherapyLine]]) -> list[Answer]:
@@ -351,7 +343,7 @@ def _therapy_run(uow: UnitOfWork, items: Sequence[tuple[str, TherapyLine]]) -> l
         ],
     )
     events.append(uow, new_ids)
-    return [(new_ids[a], Outcome.CREATED) if isinstance(a, int) else a for a in answers]
+    return resolved(answers, new_ids)
 
 
 def _add_to_line(
@@ -416,10 +408,7 @@ def add_cellular_therapies(
     uow: UnitOfWork, items: Sequence[tuple[str, CellularTherapy]]
 ) -> list[Answer]:
     """Batch :func:`add_cellular_therapy` (key: patient + kind + date)."""
-    answers: list[Answer] = []
-    for run in unique_runs(items, lambda i: (i[0], i[1].kind, i[1].on)):
-        answers += _cellular_run(uow, [items[i] for i in run])
-    return answers
+    return in_runs(uow, items, lambda i: (i[0], i[1].kind, i[1].on), _cellular_run)
 
 
 def _cellular_run(uow: UnitOfWork, items: Sequence[tuple[str, CellularTherapy]]) -> list[Answer]:
@@ -468,7 +457,7 @@ def _cellular_run(uow: UnitOfWork, items: Sequence[tuple[str, CellularTherapy]])
         new.append(values)
     new_ids = insert_rows(uow, CellularTherapyRow, new)
     events.append(uow, new_ids)
-    return [(new_ids[a], Outcome.CREATED) if isinstance(a, int) else a for a in answers]
+    return resolved(answers, new_ids)
 
 
 def list_patients(uow: UnitOfWork) -> list[PatientSummary]:

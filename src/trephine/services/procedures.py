@@ -24,9 +24,10 @@ from trephine.services._batch import (
     Outcome,
     Written,
     chunks,
+    in_runs,
     insert_rows,
     patient_ids,
-    unique_runs,
+    resolved,
 )
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import ComplicationRow, ProcedureRow, SpecimenRow
@@ -72,10 +73,7 @@ def _procedures_of(
 
 def record_procedures(uow: UnitOfWork, items: Sequence[tuple[str, Procedure]]) -> list[Answer]:
     """Batch :func:`record_procedure`: per item ``(row id, outcome)`` or the error refusing it."""
-    answers: list[Answer] = []
-    for run in unique_runs(items, lambda i: (i[0], i[1].performed_at)):
-        answers += _procedures_run(uow, [items[i] for i in run])
-    return answers
+    return in_runs(uow, items, lambda i: (i[0], i[1].performed_at), _procedures_run)
 
 
 def _procedures_run(uow: UnitOfWork, items: Sequence[tuple[str, Procedure]]) -> list[Answer]:
@@ -141,7 +139,7 @@ def _procedures_run(uow: UnitOfWork, items: Sequence[tuple[str, Procedure]]) -> 
             ]
     insert_rows(uow, ComplicationRow, complications)
     events.append(uow, new_ids)
-    return [(new_ids[a], Outcome.CREATED) if isinstance(a, int) else a for a in answers]
+    return resolved(answers, new_ids)
 
 
 def procedure_id_at(uow: UnitOfWork, external_id: str, performed_at: dt.datetime) -> int | None:
@@ -186,10 +184,7 @@ def add_specimens(
     uow: UnitOfWork, items: Sequence[tuple[str, Specimen, int | None]]
 ) -> list[Answer]:
     """Batch :func:`add_specimen`: per item ``(row id, outcome)`` or the error refusing it."""
-    answers: list[Answer] = []
-    for run in unique_runs(items, lambda i: i[1].accession):
-        answers += _specimens_run(uow, [items[i] for i in run])
-    return answers
+    return in_runs(uow, items, lambda i: i[1].accession, _specimens_run)
 
 
 def _specimens_run(
@@ -251,7 +246,7 @@ def _specimens_run(
         )
     new_ids = insert_rows(uow, SpecimenRow, new)
     events.append(uow, new_ids)
-    return [(new_ids[a], Outcome.CREATED) if isinstance(a, int) else a for a in answers]
+    return resolved(answers, new_ids)
 
 
 def _specimen(

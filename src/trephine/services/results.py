@@ -17,7 +17,7 @@ from sqlalchemy import CursorResult, select, update
 from trephine.domain.results import ResultKind, ResultValue, headline
 from trephine.errors import ConcurrentChange, Conflict, NotFound, TrephineError, ValidationError
 from trephine.services import _rows
-from trephine.services._batch import Answer, Events, Outcome, chunks, insert_rows, unique_runs
+from trephine.services._batch import Answer, Events, Outcome, chunks, in_runs, insert_rows
 from trephine.services.views import StoredResult
 from trephine.store.codec import decode_result, encode_result
 from trephine.store.database import UnitOfWork
@@ -177,10 +177,7 @@ def record_results(uow: UnitOfWork, items: Sequence[tuple[str, ResultValue, bool
     :func:`record_result` after the new results before it are written, so the audit events keep
     the order of the items.
     """
-    answers: list[Answer] = []
-    for run in unique_runs(items, lambda i: (i[0], str(i[1].kind), i[1].analyte)):
-        answers += _results_run(uow, [items[i] for i in run])
-    return answers
+    return in_runs(uow, items, lambda i: (i[0], str(i[1].kind), i[1].analyte), _results_run)
 
 
 def _results_run(uow: UnitOfWork, items: Sequence[tuple[str, ResultValue, bool]]) -> list[Answer]:
