@@ -18,30 +18,46 @@ ROW = re.compile(
 )
 
 
-def _manifest() -> dict[str, tuple[str, str, str]]:
+def _manifest(folder: Path = DATA) -> dict[str, tuple[str, str, str]]:
     rows = {}
-    for line in (DATA / "MANIFEST.md").read_text(encoding="utf-8").splitlines():
+    for line in (folder / "MANIFEST.md").read_text(encoding="utf-8").splitlines():
         m = ROW.match(line)
         if m:
             rows[m["file"]] = (m["origin"].strip(), m["licence"].strip(), m["sha"])
     return rows
 
 
-def _vendored() -> set[str]:
+def _vendored(folder: Path = DATA) -> set[str]:
     skip = {"MANIFEST.md", "manifest.py"}
     return {
-        p.relative_to(DATA).as_posix()
-        for p in DATA.rglob("*")
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
         if p.is_file() and p.name not in skip and "__pycache__" not in p.parts
     }
 
 
-def test_every_vendored_file_is_listed_with_origin_licence_and_checksum() -> None:
-    rows = _manifest()
-    assert set(rows) == _vendored()
+@pytest.mark.parametrize("folder", [DATA, REPO_ROOT / "examples"], ids=["tests/data", "examples"])
+def test_every_vendored_file_is_listed_with_origin_licence_and_checksum(folder: Path) -> None:
+    rows = _manifest(folder)
+    assert set(rows) == _vendored(folder)
     for name, (origin, licence, sha) in rows.items():
         assert origin and licence, name
-        assert hashlib.sha256((DATA / name).read_bytes()).hexdigest() == sha, name
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == sha, name
+
+
+def test_the_example_workbook_holds_the_example_csv_folder() -> None:
+    import csv
+
+    from openpyxl import load_workbook
+
+    book = load_workbook(REPO_ROOT / "examples" / "clinic.xlsx", read_only=True)
+    folder = REPO_ROOT / "docs" / "templates" / "example"
+    assert sorted(book.sheetnames) == sorted(p.stem for p in folder.glob("*.csv"))
+    for sheet in book.sheetnames:
+        with (folder / f"{sheet}.csv").open(newline="", encoding="utf-8") as fh:
+            expected = [row for row in csv.reader(fh)]
+        got = [["" if v is None else str(v) for v in row] for row in book[sheet].values]
+        assert [r[: len(expected[0])] for r in got] == expected, sheet
 
 
 def test_the_checker_sees_an_edited_file(tmp_path: Path) -> None:

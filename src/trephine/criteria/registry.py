@@ -107,6 +107,8 @@ def rulesets() -> dict[str, RuleSet]:
 
 
 def get(key: str) -> RuleSet:
+    """The rule set called ``key`` (``"ELN2022"``, ``"IMWG2016"`` …; a case ruleset string names
+    the first rule set behind it); an unknown key is refused listing the known ones."""
     sets = rulesets()
     if key in sets:
         return sets[key]

@@ -1,0 +1,245 @@
+"""Every ```console block of README.md and docs/**/*.md runs as written.
+
+Each Markdown file is run top to bottom, as a reader would, in one bash process: in a fresh
+temporary directory holding copies of ``examples/`` and ``docs/`` (and ``tests/`` for the
+vendored data), with ``TREPHINE_DATABASE_URL=sqlite:///trephine.db`` pointing at a fresh copy of
+what ``scripts/run-demo`` sets up (``trephine init`` + ``trephine demo``). A command that exits
+non-zero fails the test with the file and line of the command.
+
+Block syntax: in a block with ``$ `` prompts, only prompted lines are commands (the rest is
+output shown to the reader); a command whose shown output starts with ``error:`` is an example
+of a refusal and must exit non-zero with that text. In a block without prompts, every line that
+is not blank or a ``#`` comment is a command. A trailing ``\\`` continues a command.
+
+Commands that cannot run in a test by design are listed in :data:`NOT_RUN` with the reason; keep
+the list short (docs/architecture.md, "Every console block runs").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from testdata import REPO_ROOT
+
+#: Commands never run here, and why. Everything else in a console block must run.
+NOT_RUN: dict[str, str] = {
+    r"^trephine serve\b": "starts the web server, which runs until stopped",
+    r"^curl\b.*127\.0\.0\.1:8000": "needs the server that `trephine serve` starts",
+    r"^\.venv/bin/python benchmarks/": "benchmarks take minutes and measure; they do not check",
+    r"^\.venv/bin/pytest\b": "runs the test suite itself",
+    r"postgresql\+psycopg://": "needs a PostgreSQL server",
+}
+
+_FENCE = re.compile(r"^```console\s*$")
+
+
+@dataclass(frozen=True)
+class Command:
+    line: int  #: 1-based line in the Markdown file
+    text: str
+    refusal: str | None = None  #: the shown "error: ..." text when the example is a refusal
+
+
+def markdown_files() -> list[Path]:
+    docs = sorted((REPO_ROOT / "docs").rglob("*.md"))
+    return [REPO_ROOT / "README.md", *docs]
+
+
+def console_blocks(text: str) -> list[tuple[int, list[str]]]:
+    """(line of the first block line, block lines) for every ```console block."""
+    blocks: list[tuple[int, list[str]]] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        if _FENCE.match(lines[i]):
+            start, body = i + 2, []
+            i += 1
+            while i < len(lines) and not lines[i].startswith("```"):
+                body.append(lines[i])
+                i += 1
+            blocks.append((start, body))
+        i += 1
+    return blocks
+
+
+def commands_of(start: int, body: list[str]) -> list[Command]:
+    prompted = any(line.startswith("$ ") for line in body)
+    out: list[Command] = []
+    i = 0
+    while i < len(body):
+        line, n = body[i], start + i
+        i += 1
+        if prompted:
+            if not line.startswith("$ "):
+                continue
+            line = line[2:]
+        elif not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = [line]
+        while parts[-1].rstrip().endswith("\\") and i < len(body):
+            parts.append(body[i])
+            i += 1
+        refusal = None
+        if prompted and i < len(body) and body[i].startswith("error:"):
+            refusal = body[i]
+        out.append(Command(n, "\n".join(parts), refusal))
+    return out
+
+
+def not_run_reason(command: str) -> str | None:
+    for pattern, reason in NOT_RUN.items():
+        if re.search(pattern, command.strip()):
+            return reason
+    return None
+
+
+def _cases() -> list[Path]:
+    return [p for p in markdown_files() if console_blocks(p.read_text(encoding="utf-8"))]
+
+
+# ------------------------------------------------------------------ the extractor's own tests
+
+
+def test_extraction_of_both_block_styles() -> None:
+    text = (
+        "intro\n```console\n# a comment\ntrephine init   # trailing\ntrephine flow mrd a \\\n"
+        "    --json\n```\n\n```console\n$ trephine results amend 9 --reason x\n"
+        "error: result 9 not found\n$ trephine audit verify\nok    fine\n```\n"
+    )
+    blocks = console_blocks(text)
+    assert [b[0] for b in blocks] == [3, 10]
+    first = commands_of(*blocks[0])
+    assert [(c.line, c.text) for c in first] == [
+        (4, "trephine init   # trailing"),
+        (5, "trephine flow mrd a \\\n    --json"),
+    ]
+    second = commands_of(*blocks[1])
+    assert [(c.line, c.refusal) for c in second] == [
+        (10, "error: result 9 not found"),
+        (12, None),
+    ]
+
+
+def test_the_not_run_list_is_small_and_matches_what_it_names() -> None:
+    assert len(NOT_RUN) <= 6
+    assert not_run_reason("trephine serve --port 9000")
+    assert not_run_reason("trephine init") is None
+    assert not_run_reason("trephine flow info examples/flow/tube.fcs") is None
+
+
+# ------------------------------------------------------------------------- the docs themselves
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``trephine init`` + ``trephine demo``, as ``scripts/run-demo`` runs them, built once per
+    run: pytest-xdist workers share the base temp folder, and a lock lets one of them build it."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base is popen-gwN inside the run's folder; alone, it is the run's.
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    path = shared / "docs-demo" / "trephine.db"
+    path.parent.mkdir(exist_ok=True)
+    with (shared / "docs-demo.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (path.parent / "done").exists():
+            env = _env(path.parent)
+            for args in (["init"], ["demo"]):
+                done = subprocess.run(
+                    [_trephine(), *args], cwd=path.parent, env=env, capture_output=True, text=True
+                )
+                assert done.returncode == 0, done.stderr
+            (path.parent / "done").touch()
+    return path
+
+
+def _trephine() -> str:
+    found = Path(sys.executable).with_name("trephine")
+    return str(found) if found.exists() else "trephine"
+
+
+def _env(cwd: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TREPHINE_")}
+    env["TREPHINE_DATABASE_URL"] = "sqlite:///trephine.db"
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["HOME"] = str(cwd)
+    env["COLUMNS"] = "120"
+    return env
+
+
+def _workspace(tmp: Path, template: Path) -> None:
+    """A fresh clone's view: copies of what commands may write beside, links to the rest."""
+    for name in ("examples", "docs"):
+        if (REPO_ROOT / name).is_dir():
+            shutil.copytree(REPO_ROOT / name, tmp / name)
+    for name in ("tests", "src", "scripts", "benchmarks", "README.md", "pyproject.toml"):
+        if (REPO_ROOT / name).exists():
+            (tmp / name).symlink_to(REPO_ROOT / name)
+    shutil.copyfile(template, tmp / "trephine.db")
+
+
+def _script(commands: list[Command], report: Path) -> str:
+    lines = [f"exec 3>{report}"]
+    for idx, c in enumerate(commands):
+        if not_run_reason(c.text):
+            lines.append(f"echo '{idx} skip' >&3")
+            continue
+        lines.append(f"echo '@@ {idx}'; echo '@@ {idx}' >&2")
+        lines.append(c.text)
+        lines.append("__rc=$?")
+        lines.append(f'echo "{idx} $__rc" >&3')
+        ok = "-ne 0" if c.refusal else "-eq 0"
+        lines.append(f"[ $__rc {ok} ] || exit 0")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    "doc", _cases(), ids=lambda p: p.relative_to(REPO_ROOT).as_posix() if p else ""
+)
+def test_console_blocks_run(doc: Path, demo_template: Path, tmp_path: Path) -> None:
+    rel = doc.relative_to(REPO_ROOT).as_posix()
+    commands = [c for b in console_blocks(doc.read_text(encoding="utf-8")) for c in commands_of(*b)]
+    _workspace(tmp_path, demo_template)
+    report = tmp_path.parent / f"{tmp_path.name}.report"
+    script = tmp_path.parent / f"{tmp_path.name}.sh"
+    script.write_text(_script(commands, report), encoding="utf-8")
+    done = subprocess.run(
+        ["bash", str(script)],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    results = dict(line.split() for line in report.read_text().splitlines())
+    for idx, c in enumerate(commands):
+        rc = results.get(str(idx))
+        where = f"{rel}:{c.line}: {c.text.splitlines()[0]}"
+        out = _section(done.stdout, idx) + _section(done.stderr, idx)
+        assert rc is not None, f"{where}\nnot reached (bash: {done.stderr[-2000:]})"
+        if rc == "skip":
+            continue
+        if c.refusal:
+            assert rc != "0", f"{where}\nshown as a refusal ({c.refusal}) but exited 0"
+            shown = c.refusal.split(":", 1)[-1].strip()[:40]
+            assert shown in out, f"{where}\nshown: {c.refusal}\ngot: {out[-2000:]}"
+        else:
+            assert rc == "0", f"{where}\nexit {rc}\n{out[-3000:]}"
+
+
+def _section(text: str, idx: int) -> str:
+    """The output of command ``idx`` (between its marker and the next one)."""
+    marker = f"@@ {idx}\n"
+    if marker not in text:
+        return ""
+    tail = text.split(marker, 1)[1]
+    return re.split(r"^@@ \d+$", tail, maxsplit=1, flags=re.M)[0]
