@@ -50,3 +50,24 @@ def test_a_computed_mrd_is_rounded_for_reading_and_a_reported_one_is_kept() -> N
     assert _result_phrase(_stored(none, ResultKind.FLOW_MRD)) == (
         "flow MRD not detected (LOD 1.467 %)"
     )
+
+
+def test_iron_grade_and_iron_studies_are_read_together() -> None:
+    from trephine.domain.results import (
+        CELLULARITY,
+        FERRITIN,
+        CoreFindings,
+        IronScale,
+        IronStudies,
+    )
+
+    core = CoreFindings(
+        cellularity=CELLULARITY.quantity(Decimal(40)), iron_grade=5, iron_scale=IronScale.GALE
+    )
+    iron = IronStudies(ferritin=FERRITIN.quantity(Decimal(2400)))
+    assert _result_phrase(_stored(core, ResultKind.CORE)) == (
+        "cellularity 40 %, iron grade 5 (Gale 0-6)"
+    )
+    assert _result_phrase(_stored(iron, ResultKind.IRON_STUDIES)) == (
+        "iron studies: ferritin 2400 ug/L"
+    )

@@ -23,7 +23,9 @@ from trephine.domain.quantity import Quantity
 from trephine.domain.results import (
     AspirateDifferential,
     BloodCount,
+    CoreFindings,
     Extramedullary,
+    IronStudies,
     Karyotype,
     headline,
 )
@@ -642,6 +644,23 @@ def _result_phrase(result: StoredResult) -> str:
             # as extramedullary disease present when the examination found none.
             found = "present" if value.present else "absent"
             text = f"extramedullary disease {found} ({value.site})"
+        case CoreFindings():
+            # The marrow iron grade beside the cellularity (iron studies of the same biopsy
+            # follow on the same line: issue 13 §3).
+            text = "cellularity " + _fmt(value.cellularity)
+            if value.iron_grade is not None:
+                text += f", iron grade {value.iron_grade} ({value.iron_scale})"
+        case IronStudies():
+            parts = [
+                f"{label} {_fmt(v)}"
+                for label, v in (
+                    ("ferritin", value.ferritin),
+                    ("transferrin saturation", value.transferrin_saturation),
+                    ("liver iron (MRI)", value.liver_iron),
+                )
+                if v is not None
+            ]
+            text = "iron studies: " + ", ".join(parts)
         case _:
             label = {
                 "flow_mrd": "flow MRD",
