@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+# Starlette's TestClient calls itself "testserver"; the app answers only allowed Host headers
+# (docs/security.md), so the test process allows that name too (before settings are read).
+os.environ.setdefault("TREPHINE_ALLOWED_HOSTS", '["127.0.0.1", "localhost", "::1", "testserver"]')
+
 if TYPE_CHECKING:
     from trephine.store.database import Database
 

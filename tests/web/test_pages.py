@@ -143,7 +143,7 @@ def test_healthz_is_json(site: Any) -> None:
 def test_no_page_pulls_from_a_cdn_and_the_schema_is_served(site: Any) -> None:
     docs = site.client.get("/docs")
     assert docs.status_code == 200
-    # Swagger UI from the app itself (the swagger-ui-bundle package), started from a file.
+    # Swagger UI from the app itself (the swagger-ui-py package), started from a file.
     assert 'src="/static/swagger-ui/swagger-ui-bundle.js"' in docs.text
     assert "cdn" not in docs.text.lower() and "<script>" not in docs.text
     assert site.client.get("/static/swagger-ui/swagger-ui-bundle.js").status_code == 200

@@ -170,6 +170,12 @@ def test_list_filter_click_through_and_chart(server: Server, browser: Any, tmp_p
     shot = _screenshot(browser, tmp_path, "patient-page.png")
     print(f"screenshots in {shot.parent}")
 
+    # The OpenAPI explorer runs under the CSP (no inline script) from the app's own files.
+    browser.get(f"{server.base}/docs")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#swagger-ui .opblock"))
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not [e for e in errors if "Content Security Policy" in e["message"]], errors
+
 
 @pytest.mark.slow
 def test_patient_page_without_javascript_still_has_the_table(server: Server) -> None:

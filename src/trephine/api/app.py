@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from trephine import __version__
+from trephine.api import security
 from trephine.api.errors import install_error_handlers
 from trephine.api.routers import assessments, explorer, health, patients
 from trephine.services import accounts, open_database
@@ -43,7 +44,7 @@ def create_app(
         lifespan=lifespan,
         # FastAPI's own Swagger/ReDoc pages load their JavaScript from a CDN and are open to
         # anybody; /docs and /openapi.json are served by routers/explorer.py instead (signed-in
-        # users only, Swagger UI from the swagger-ui-bundle package).
+        # users only, Swagger UI 5 from the swagger-ui-py package).
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -54,6 +55,7 @@ def create_app(
     app.state.throttle = accounts.Throttle.from_settings(settings)
     app.state.oidc = None
     install_error_handlers(app)
+    security.install(app, settings.allowed_hosts)
     app.include_router(health.router)
     app.include_router(patients.router)
     app.include_router(assessments.router)

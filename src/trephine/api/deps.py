@@ -21,7 +21,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.params import Depends as DependsParam
 
 from trephine.access import Permission, Principal
-from trephine.errors import Forbidden, NotAuthenticated
+from trephine.errors import Forbidden, NotAuthenticated, ValidationError
 from trephine.services import accounts
 from trephine.store.database import Database, UnitOfWork
 
@@ -126,6 +126,32 @@ async def check_csrf(request: Request, expected: str | None) -> None:
         raise Forbidden("csrf", "request without this session's CSRF token")
 
 
+def _query_names(dependant: Any) -> set[str]:
+    names = {str(getattr(f, "alias", None) or f.name) for f in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def check_query(request: Request) -> None:
+    """Refuse query parameters the route does not declare (``?gene=FLT3`` must not silently
+    return every patient). The refusal names the parameter, never its value."""
+    if not request.query_params:
+        return
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None:
+        return
+    allowed = _query_names(dependant)
+    unknown = sorted(set(request.query_params.keys()) - allowed)
+    if unknown:
+        raise ValidationError(
+            "query",
+            unknown[0],
+            ", ".join(sorted(allowed)) or "no query parameters",
+            reason="unknown query parameter",
+        )
+
+
 def require(permission: Permission) -> Any:
     """The dependency a route declares: ``dependencies=[require(Permission.RECORDS_READ)]``.
 
@@ -138,6 +164,7 @@ def require(permission: Permission) -> Any:
         async def public(request: Request) -> None:
             # Resolve (without requiring) so pages can show who is signed in.
             current_principal(request)
+            check_query(request)
 
         public.permission = permission  # type: ignore[attr-defined]
         return Depends(public)
@@ -146,6 +173,7 @@ def require(permission: Permission) -> Any:
         principal = get_principal(request)
         if not principal.may(permission):
             raise Forbidden(str(permission), str(principal.role))
+        check_query(request)
         if request.method not in SAFE_METHODS and principal.via == "session":
             await check_csrf(request, csrf_token_for(request))
         return principal

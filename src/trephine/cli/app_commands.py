@@ -6,6 +6,7 @@ Heavy imports (SQLAlchemy, FastAPI, uvicorn, plotly) happen inside the commands 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -137,20 +138,57 @@ def _refuse_mixing(database: Database) -> None:
         )
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def serve(
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Interface to listen on (loopback by default)."
     ),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    tls_cert: Path | None = typer.Option(
+        None, "--tls-cert", help="TLS certificate (PEM); with --tls-key, serve HTTPS."
+    ),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="TLS private key (PEM)."),
+    behind_proxy: bool = typer.Option(
+        False,
+        "--behind-proxy",
+        help="A TLS proxy fronts this server: trust its X-Forwarded-* headers, from "
+        "TREPHINE_PROXY_ADDRESS only.",
+    ),
 ) -> None:
-    """Serve the web app and the JSON API (uvicorn)."""
+    """Serve the web app and the JSON API (uvicorn).
+
+    Loopback by default. Another --host is refused unless the server speaks TLS itself
+    (--tls-cert/--tls-key) or --behind-proxy says a TLS proxy fronts it.
+    """
     import uvicorn
     from sqlalchemy.exc import SQLAlchemyError
 
     from trephine.api.app import create_app
+    from trephine.settings import get_settings
 
+    if (tls_cert is None) != (tls_key is None):
+        raise fail(ValidationError("--tls-cert/--tls-key", None, "both files, or neither"))
+    for option, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+        if path is not None and not path.is_file():
+            raise fail(ValidationError(option, str(path), "a readable PEM file"))
+    tls = tls_cert is not None
+    if host not in LOOPBACK and not (tls or behind_proxy):
+        raise fail(
+            ValidationError(
+                "--host",
+                host,
+                f"{', '.join(LOOPBACK)}; another address needs --tls-cert/--tls-key or "
+                "--behind-proxy",
+                reason="patient data must not travel unencrypted",
+            )
+        )
+    settings = get_settings()
+    hosts = list(dict.fromkeys([*settings.allowed_hosts, host]))
+    settings = settings.model_copy(update={"allowed_hosts": hosts})
     try:
-        app = create_app()
+        app = create_app(settings=settings)
         database = app.state.database
         if database.current_revision() != database.head_revision():
             typer.echo(
@@ -162,14 +200,20 @@ def serve(
         raise fail(exc) from None
     except SQLAlchemyError as exc:
         raise fail(_database_problem(exc)) from None
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        typer.echo(
-            f"warning: listening on {host}; there is no authentication yet, so anyone who can "
-            "reach this address can read the research view.",
-            err=True,
-        )
-    typer.echo(f"Trephine on http://{host}:{port}/  (Ctrl+C to stop)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    scheme = "https" if tls else "http"
+    typer.echo(f"Trephine on {scheme}://{host}:{port}/  (Ctrl+C to stop)")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        # Forwarded headers change the client address and scheme: believed only from the proxy.
+        proxy_headers=behind_proxy,
+        forwarded_allow_ips=settings.proxy_address if behind_proxy else None,
+        server_header=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -107,6 +107,8 @@ def chromium(width: int = 1300, height: int = 1500) -> Iterator[Any]:
         f"--window-size={width},{height}",
     ):
         options.add_argument(flag)
+    # Console messages (CSP violations among them) for driver.get_log("browser").
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         yield driver

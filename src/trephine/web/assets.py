@@ -56,10 +56,11 @@ def plotly_js(request: Request) -> Response:
 
 @lru_cache(maxsize=1)
 def swagger_ui_dir() -> Path:
-    """Swagger UI's files, shipped by the swagger-ui-bundle package (Apache-2.0)."""
-    from swagger_ui_bundle import swagger_ui_path
+    """Swagger UI 5's files (OpenAPI 3.1), shipped by the swagger-ui-py package (Apache-2.0,
+    the licence is in the folder)."""
+    from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 
-    return Path(swagger_ui_path)
+    return Path(SWAGGER_UI_PY_ROOT) / "static"
 
 
 def mount_static(app: FastAPI) -> None:

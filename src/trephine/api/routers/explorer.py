@@ -1,6 +1,6 @@
 """``/docs`` (the OpenAPI explorer) and ``/openapi.json``, for signed-in users only.
 
-Swagger UI's files come from the ``swagger-ui-bundle`` package (Apache-2.0, a pinned swagger-ui
+Swagger UI's files come from the ``swagger-ui-py`` package (Apache-2.0, a swagger-ui 5
 release) and are served by the app itself under ``/static/swagger-ui/``: no CDN, so the explorer
 works in a hospital network that blocks one, and the page's Content-Security-Policy needs no
 outside origin. The page starts Swagger UI from a script file (``static/swagger-init.js``), not an
