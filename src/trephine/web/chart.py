@@ -312,7 +312,7 @@ def _response_trace(assessments: Sequence[Any]) -> go.Scatter | None:
         y=["Response"] * len(calls),
         x=[str(a.date) for a in calls],
         text=labels,
-        textposition="top center",
+        textposition="middle right",
         textfont={"size": 10},
         customdata=[f"{lab} ({a.ruleset}, {a.date})" for lab, a in zip(labels, calls, strict=True)],
         hovertemplate="%{customdata}<extra></extra>",
