@@ -163,3 +163,23 @@ def test_import_refuses_other_files_with_a_clear_message(site: App) -> None:
         assert status == 422 and ".xlsx workbook or a .zip" in html
         status, html = _check(c, "broken.zip", b"PK not really")
         assert status == 422 and "not a readable zip" in html
+
+
+def test_admin_pages_list_users_sessions_and_audit_and_revoke_a_session(site: App) -> None:
+    with client_as(site.app, "clinician") as clinician, client_as(site.app, "admin") as admin:
+        users = admin.get("/admin/users")
+        assert users.status_code == 200 and 'data-user="test-clinician"' in users.text
+        sessions = admin.get("/admin/sessions")
+        ids = re.findall(r'<tr data-session-id="(\d+)"><td>test-clinician</td>', sessions.text)
+        assert ids
+        audit_page = admin.get("/admin/audit", params={"actor": "test-clinician"})
+        assert audit_page.status_code == 200 and "sign-in" in audit_page.text
+        assert clinician.get("/").status_code == 200
+        for session_id in ids:
+            admin.post(f"/admin/sessions/{session_id}/revoke")
+        # The revoked session no longer opens pages.
+        assert clinician.get("/", follow_redirects=False).status_code == 303
+        for page in ("/admin/users", "/admin/sessions", "/admin/audit"):
+            assert clinician.get(page, follow_redirects=False).status_code in (303, 401, 403)
+    with client_as(site.app, "researcher") as researcher:
+        assert researcher.get("/admin/audit").status_code == 403
