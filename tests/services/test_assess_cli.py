@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from assess_case import biopsy, marrow_items, seed_aml_patient
 from trephine.cli.main import app
-from trephine.criteria.display import format_value
+from trephine.present.numbers import format_value
 from trephine.store.database import Database
 
 

@@ -24,6 +24,7 @@ from trephine.domain import (
     Transplant,
 )
 from trephine.errors import Conflict, NotFound
+from trephine.present.chronology import build_chronology
 from trephine.services import audit, patients, results
 from trephine.store.database import Database
 
@@ -114,7 +115,9 @@ def test_timeline_is_in_date_order_with_key_results(
         patients.add_cellular_therapy(uow, "P001", CarTInfusion(D(2024, 9, 1), "synthetic-cel"))
         results.record_result(uow, "A-1", make_differential(40), verify=True)
     with seeded.unit_of_work("x") as uow:
-        timeline = patients.patient_record(uow, "P001").chronology
+        # The services return the read model; the chronology is presentation (trephine.present).
+        assert patients.patient_record(uow, "P001").chronology == ()
+        timeline = build_chronology(patients.patient_record(uow, "P001"))
     assert [e.kind for e in timeline] == [
         EntryKind.DIAGNOSIS,
         EntryKind.THERAPY,

@@ -11,6 +11,7 @@ import sqlalchemy.exc
 from trephine.domain import AspirateDifferential
 from trephine.domain.results import FlowMRD
 from trephine.errors import Conflict, IllegalTransition, NotFound, ValidationError
+from trephine.present.chronology import build_chronology
 from trephine.services import audit, patients, results
 from trephine.store.database import Database
 from trephine.workflow import TRANSITIONS, Action, ResultState, next_state
@@ -47,7 +48,7 @@ def test_amend_keeps_original(seeded: Database, make_differential: MakeDiff) -> 
     assert [r.version for r in chain] == [1, 2]
     assert [r.id for r in current] == [amended.id]
     with seeded.unit_of_work("reader") as uow:
-        (biopsy,) = patients.patient_record(uow, "P001").chronology
+        (biopsy,) = build_chronology(patients.patient_record(uow, "P001"))
     assert "blasts 12.0 %" in biopsy.detail and "[amended v2: miscounted blasts]" in biopsy.detail
 
 

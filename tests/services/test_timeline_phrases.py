@@ -12,7 +12,7 @@ from typing import Any
 
 from trephine.domain.quantity import Qualifier, Quantity
 from trephine.domain.results import Extramedullary, FlowMethod, FlowMRD, ResultKind
-from trephine.services.patients import _result_phrase
+from trephine.present.chronology import result_phrase as _result_phrase
 from trephine.workflow import ResultState
 
 

@@ -7,9 +7,10 @@ and the pages can never disagree about what a patient looks like.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, Literal
 
 from trephine.api import presenters
+from trephine.api.schemas.assessments import AlertPublic, AssessmentPublic
 from trephine.api.schemas.patients import (
     MarrowValuePublic,
     PatientDetail,
@@ -19,9 +20,10 @@ from trephine.api.schemas.patients import (
 )
 from trephine.domain.patient import Disease
 from trephine.errors import ValidationError
-from trephine.services import patient_search, patients, results
+from trephine.present.assessments import alert_dict, assessment_dict
+from trephine.services import alerts, assessments, patient_search, patients, results
 from trephine.services.patient_search import PatientHit, PatientHits
-from trephine.services.views import StoredResult
+from trephine.services.views import StoredAlert, StoredResult
 from trephine.store.database import UnitOfWork
 from trephine.workflow import ResultState
 
@@ -111,3 +113,31 @@ def patient_detail(uow: UnitOfWork, patient_id: str) -> PatientDetail:
         patient=presenters.patient_from_record(record),
         diagnoses=[presenters.diagnosis(d) for d in record.diagnoses],
     )
+
+
+AlertStatus = Literal["open", "acknowledged", "withdrawn", "all"]
+
+
+def alert_public(alert: StoredAlert) -> AlertPublic:
+    return AlertPublic.model_validate(alert_dict(alert))
+
+
+def alert_items(
+    uow: UnitOfWork, status: AlertStatus, patient: str | None = None
+) -> list[AlertPublic]:
+    """Alerts by status (open, acknowledged, withdrawn or all), optionally one patient's."""
+    rows = alerts.list_alerts(uow, patient=patient, open_only=status == "open")
+    if status == "acknowledged":
+        rows = [a for a in rows if a.acknowledged_at is not None]
+    elif status == "withdrawn":
+        rows = [a for a in rows if a.withdrawn_at is not None and a.acknowledged_at is None]
+    return [alert_public(a) for a in rows]
+
+
+def assessment_items(uow: UnitOfWork, patient_id: str) -> list[AssessmentPublic]:
+    """A patient's stored assessments, each marked current or not."""
+    stored = assessments.patient_assessments(uow, patient_id)
+    current = {s.id for s in assessments.current_assessments(stored)}
+    return [
+        AssessmentPublic.model_validate(assessment_dict(s, current=s.id in current)) for s in stored
+    ]

@@ -56,7 +56,7 @@ def _print_run(run: AssessRun) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from trephine.criteria.display import format_evidence
+    from trephine.present.numbers import format_evidence
 
     table = Table(title=run.patient_id)
     # The date, the call and its category are what a reader scans for: keep them whole and let

@@ -220,10 +220,11 @@ def show_patient(
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """One patient's timeline: diagnoses, therapy lines, biopsies with key results, by date."""
+    from trephine.present.chronology import with_chronology
     from trephine.services import patients
 
     with working(open_database(database_url, migrate=False), default_actor()) as uow:
-        record = patients.patient_record(uow, patient_id)
+        record = with_chronology(patients.patient_record(uow, patient_id))
     if as_json:
         typer.echo(json.dumps(_record_json(record), indent=2))
         return

@@ -68,34 +68,10 @@ def _when(value: dt.datetime | None) -> str:
     return "" if value is None else value.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
-#: More significant digits than any laboratory reports: such a number was computed (e.g. an LOD
-#: of 20 events / 3,000,000 as a Decimal division), so it is shown rounded; reported values are
-#: shown exactly as reported (``2.20`` keeps its precision).
-_COMPUTED_DIGITS = 8
-
-
-def _number(value: object) -> str:
-    from trephine.criteria.display import format_value
-
-    if isinstance(value, Decimal) and len(value.as_tuple().digits) > _COMPUTED_DIGITS:
-        return format_value(value)
-    return str(value)
-
-
 def _quantity(value: Quantity) -> str:
-    from trephine.domain.quantity import Qualifier
+    from trephine.present.numbers import quantity_text
 
-    if value.qualifier is Qualifier.NOT_DETECTED:
-        text = "not detected"
-    else:
-        prefix = "" if value.qualifier is Qualifier.EXACT else f"{value.qualifier.value}"
-        text = f"{prefix}{_number(value.value)} {value.unit}"
-    limits = [
-        f"{name} {_number(limit)} {value.unit}"
-        for name, limit in (("LOD", value.lod), ("LLOQ", value.lloq))
-        if limit is not None
-    ]
-    return f"{text} ({', '.join(limits)})" if limits else text
+    return quantity_text(value)
 
 
 def _scalar(value: object) -> str:

@@ -37,6 +37,7 @@ import numpy as np
 if TYPE_CHECKING:
     import numpy.typing as npt
 
+from trephine.analysis.flow.spillover import Spillover
 from trephine.errors import FileQuirkWarning, Location, ParseError, ValidationError
 
 __all__ = [
@@ -53,31 +54,6 @@ _SPILL_KEYWORDS = ("$SPILLOVER", "SPILL", "$COMP")
 # A private-use character stands in for an escaped (doubled) delimiter while splitting TEXT;
 # it cannot collide with the delimiter itself.
 _ESCAPED = "\ue000"
-
-
-@dataclass(frozen=True, eq=False)
-class Spillover:
-    """A spillover matrix: ``matrix[i, j]`` is the fraction of dye *i*'s signal seen in detector
-    *j* (rows = stained dye/primary detector, columns = detector), over ``channels`` ($PnN)."""
-
-    channels: list[str]
-    matrix: np.ndarray
-
-    def __post_init__(self) -> None:
-        m = np.asarray(self.matrix, dtype=np.float64)
-        n = len(self.channels)
-        if m.shape != (n, n):
-            raise ValidationError(
-                "spillover.matrix",
-                m.shape,
-                f"a square {n}x{n} matrix for {n} channel names",
-            )
-        if len(set(self.channels)) != n:
-            raise ValidationError("spillover.channels", self.channels, "distinct channel names")
-        object.__setattr__(self, "matrix", m)
-
-    def to_dict(self) -> dict[str, object]:
-        return {"channels": list(self.channels), "matrix": self.matrix.tolist()}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from trephine.criteria.display import NOT_RECORDED, format_value
+from trephine.present.numbers import NOT_RECORDED, format_value
 
 #: Short labels a clinician uses, where the input name or description would read poorly.
 LABELS: dict[str, str] = {

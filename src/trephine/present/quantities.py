@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trephine.criteria.display import format_value
+from trephine.present.numbers import format_value
 
 #: Units as printed on a page (superscripts, the multiplication sign, a space before %).
 UNITS: dict[str, str] = {

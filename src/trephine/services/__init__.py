@@ -15,7 +15,7 @@ Typical use::
         results.amend_result(uow, stored.id, corrected, reason="typo in blast count")
     with db.unit_of_work(actor="web") as uow:
         rows = patients.list_patients(uow)
-        record = patients.patient_record(uow, "P001")   # with .chronology
+        record = patients.patient_record(uow, "P001")   # trephine.present.chronology phrases it
 
 Writers return ``(id or view, created)`` and are idempotent on natural keys.
 """

@@ -9,26 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from trephine.criteria.display import format_value
-from trephine.domain.chronology import ChronologyEntry, EntryKind, ordered
 from trephine.domain.patient import Diagnosis, Patient, PatientIdentity
-from trephine.domain.quantity import Quantity
-from trephine.domain.results import (
-    AspirateDifferential,
-    BloodCount,
-    CoreFindings,
-    Extramedullary,
-    IronStudies,
-    Karyotype,
-    headline,
-)
 from trephine.domain.therapy import CarTInfusion, CellularTherapy, Cycle, TherapyLine, Transplant
 from trephine.errors import Conflict, IdentityConflict, NotFound, TrephineError
 from trephine.services import _rows
@@ -47,7 +33,6 @@ from trephine.services.views import (
     PatientRecord,
     PatientSummary,
     StoredProcedure,
-    StoredResult,
     StoredSpecimen,
 )
 from trephine.store.codec import encode_genetics
@@ -64,7 +49,7 @@ from trephine.store.tables import (
     TherapyCycleRow,
     TherapyLineRow,
 )
-from trephine.workflow import CURRENT_STATES, ResultState
+from trephine.workflow import CURRENT_STATES
 
 
 def _same(kind: str, key: object, pairs: dict[str, tuple[object, object]]) -> None:
@@ -595,162 +580,4 @@ def patient_record(uow: UnitOfWork, external_id: str) -> PatientRecord:
         results=results,
         assessments=assessments,
     )
-    return PatientRecord(**{**vars(record), "chronology": tuple(build_chronology(record))})
-
-
-#: Above this many significant digits a value was computed, not reported (a flow MRD % from
-#: event counts is an exact 28-digit Decimal): the chronology phrase rounds it for reading.
-_COMPUTED_DIGITS = 6
-
-
-def _readable(number: Decimal | None) -> Decimal | None:
-    if number is None or len(number.as_tuple().digits) <= _COMPUTED_DIGITS:
-        return number
-    return Decimal(format_value(number))
-
-
-def _fmt(value: Quantity | None) -> str:
-    if value is None:
-        return "–"
-    shown = replace(value, value=_readable(value.value), lod=_readable(value.lod), precision=None)
-    return str(shown)
-
-
-def _result_phrase(result: StoredResult) -> str:
-    """A short human phrase for the chronology (exact values live in the record)."""
-    value = result.value
-    match value:
-        case BloodCount():
-            parts = [
-                f"{label} {_fmt(v)}"
-                for label, v in (
-                    ("WBC", value.wbc),
-                    ("ANC", value.anc),
-                    ("Plt", value.platelets),
-                    ("Hb", value.hemoglobin),
-                )
-                if v is not None
-            ]
-            text = "blood: " + ", ".join(parts)
-        case AspirateDifferential():
-            ratio = value.me_ratio()
-            text = f"blasts {value.blast_percent:.1f} % of {value.cells_counted} cells"
-            if ratio is not None:
-                text += f", M:E {ratio:.1f}"
-        case Karyotype():
-            text = f"karyotype {value.iscn}"
-        case Extramedullary():
-            # Say whether disease was found: a bare "extramedullary" on every biopsy line read
-            # as extramedullary disease present when the examination found none.
-            found = "present" if value.present else "absent"
-            text = f"extramedullary disease {found} ({value.site})"
-        case CoreFindings():
-            # The marrow iron grade beside the cellularity (iron studies of the same biopsy
-            # follow on the same line: issue 13 §3).
-            text = "cellularity " + _fmt(value.cellularity)
-            if value.iron_grade is not None:
-                text += f", iron grade {value.iron_grade} ({value.iron_scale})"
-        case IronStudies():
-            parts = [
-                f"{label} {_fmt(v)}"
-                for label, v in (
-                    ("ferritin", value.ferritin),
-                    ("transferrin saturation", value.transferrin_saturation),
-                    ("liver iron (MRI)", value.liver_iron),
-                )
-                if v is not None
-            ]
-            text = "iron studies: " + ", ".join(parts)
-        case _:
-            label = {
-                "flow_mrd": "flow MRD",
-                "molecular_mrd": f"{result.analyte} MRD",
-                "ngs_variant": f"{result.analyte} VAF",
-                "chimerism": f"donor chimerism ({result.analyte})",
-                "core": "cellularity",
-            }.get(str(result.kind), str(result.kind))
-            top = headline(value)
-            text = f"{label} {_fmt(top)}" if top is not None else label
-    if result.state is ResultState.AMENDED:
-        text += f" [amended v{result.version}: {result.amendment_reason}]"
-    elif result.state is not ResultState.VERIFIED:
-        text += f" [{result.state}]"
-    return text
-
-
-def build_chronology(record: PatientRecord) -> list[ChronologyEntry]:
-    entries: list[ChronologyEntry] = []
-    for dx in record.diagnoses:
-        genetics = ", ".join(f"{g.marker} {g.status}" for g in dx.genetics)
-        detail = "; ".join(
-            p for p in (str(dx.classification), dx.subtype or "", genetics, dx.karyotype or "") if p
-        )
-        entries.append(
-            ChronologyEntry(dx.diagnosed_on, EntryKind.DIAGNOSIS, str(dx.disease), detail)
-        )
-    for line in record.therapy_lines:
-        entries.append(
-            ChronologyEntry(
-                line.start,
-                EntryKind.THERAPY,
-                f"line {line.line}: {line.regimen}",
-                f"{line.intent}, {line.intensity}, {len(line.cycles)} cycle(s)",
-                until=line.end,
-            )
-        )
-    for event in record.cellular_therapies:
-        if isinstance(event, Transplant):
-            entries.append(
-                ChronologyEntry(
-                    event.on, EntryKind.TRANSPLANT, "stem cell transplant", str(event.donor_type)
-                )
-            )
-        else:
-            entries.append(
-                ChronologyEntry(event.on, EntryKind.CAR_T, f"CAR-T {event.product}", event.target)
-            )
-    by_specimen: dict[str, list[StoredResult]] = {}
-    for result in record.results:
-        by_specimen.setdefault(result.accession, []).append(result)
-    shown: set[str] = set()
-    for proc in record.procedures:
-        p = proc.procedure
-        accessions = [s.specimen.accession for s in proc.specimens]
-        shown.update(accessions)
-        findings = [_result_phrase(r) for a in accessions for r in by_specimen.get(a, [])]
-        detail = f"{p.site}, {p.indication}"
-        if findings:
-            detail += " — " + "; ".join(findings)
-        entries.append(
-            ChronologyEntry(p.performed_on, EntryKind.PROCEDURE, "marrow biopsy", detail)
-        )
-    for accession, results in by_specimen.items():
-        if accession in shown:
-            continue
-        entries.append(
-            ChronologyEntry(
-                results[0].collected_on,
-                EntryKind.RESULT,
-                f"specimen {accession}",
-                "; ".join(_result_phrase(r) for r in results),
-            )
-        )
-    from trephine.services.assessments import current_assessments
-
-    # Current calls only: a superseded one (an older version, or a response call of a marrow
-    # whose relapse stands — one marrow, one story) stays in the record's history.
-    for stored in current_assessments(record.assessments):
-        a = stored.assessment
-        day = next(
-            (e.get("value") for e in a.evidence if e.get("input") == "day_after_transplant"),
-            None,
-        )
-        entries.append(
-            ChronologyEntry(
-                a.assessed_on,
-                EntryKind.ASSESSMENT,
-                f"{a.ruleset}: {a.category}" + ("" if day is None else f" (day +{day})"),
-                f"edition {a.criteria_edition}, rule {a.matched_rule or '-'}",
-            )
-        )
-    return ordered(entries)
+    return record

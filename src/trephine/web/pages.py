@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from trephine.access import Permission, Principal
 from trephine.api import readers
 from trephine.api.deps import PrincipalDep, UnitOfWorkDep, require
-from trephine.api.routers.assessments import AlertStatus, alert_items, assessment_items
+from trephine.api.readers import AlertStatus, alert_items, assessment_items
 from trephine.errors import ValidationError
 from trephine.services.patient_search import PatientQuery, SortKey
 from trephine.web.assets import PLOTLY_JS_URL

@@ -28,7 +28,7 @@ def templates() -> Jinja2Templates:
 
     t.env.undefined = StrictUndefined
     # Evidence keeps exact Decimals in storage/JSON; the page shows them rounded.
-    from trephine.criteria.display import format_evidence, format_value
+    from trephine.present.numbers import format_evidence, format_value
 
     t.env.filters["evidence_text"] = format_evidence
     t.env.filters["display_value"] = format_value

@@ -11,15 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from trephine.analysis.flow.compensation import (
-    Spillover,
-    compensate,
-    read_spillover_matrix,
-    spillover_from_controls,
-    spillover_from_fcs_controls,
-)
+from trephine.analysis.flow.compensation import Spillover, compensate, spillover_from_controls
 from trephine.errors import FileQuirkWarning, ParseError, ValidationError
 from trephine.io.fcs import FcsFile, read_fcs
+from trephine.io.spillover import read_spillover_matrix, spillover_from_fcs_controls
 
 
 def _read(path: Path) -> FcsFile:

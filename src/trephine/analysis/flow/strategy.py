@@ -44,7 +44,7 @@ from trephine.analysis.flow.transforms import RatioTransform, Transform
 from trephine.errors import Location, TrephineWarning, ValidationError
 
 if TYPE_CHECKING:
-    from trephine.io.fcs import FcsFile
+    from trephine.analysis.flow.spillover import Spillover
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -258,6 +258,27 @@ class EventSource(Protocol):
         ...
 
 
+class FcsData(Protocol):
+    """What :class:`FcsEvents` reads of a file (:class:`trephine.io.fcs.FcsFile` is one): the
+    analysis layer names the shape it needs instead of importing the reader."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def event_count(self) -> int: ...
+
+    @property
+    def channel_names(self) -> list[str]: ...
+
+    @property
+    def spillover(self) -> Spillover | None: ...
+
+    def channel_index(self, name_or_marker: str) -> int: ...
+
+    def scaled(self, columns: Sequence[int] | None = None, *, rows: Rows = None) -> FloatArray: ...
+
+
 class ArrayEvents:
     """An :class:`EventSource` over an in-memory events x channels array (already scaled)."""
 
@@ -324,7 +345,7 @@ class FcsEvents:
     must not make a float64 copy of whole columns it does not use.
     """
 
-    def __init__(self, fcs: FcsFile) -> None:
+    def __init__(self, fcs: FcsData) -> None:
         self._f = fcs
         self._names = fcs.channel_names
 

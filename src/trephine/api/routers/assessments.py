@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from trephine.access import Permission
 from trephine.api.deps import UnitOfWorkDep, require
+from trephine.api.readers import AlertStatus, alert_items, alert_public, assessment_items
 from trephine.api.schemas.assessments import (
     AcknowledgeRequest,
     AlertList,
     AlertPublic,
     AssessmentList,
-    AssessmentPublic,
 )
 from trephine.api.schemas.errors import ErrorResponse
-from trephine.present.assessments import alert_dict, assessment_dict
-from trephine.services import alerts, assessments
-from trephine.services.views import StoredAlert
+from trephine.services import alerts
 
 router = APIRouter(
     prefix="/api/v1",
@@ -29,31 +27,6 @@ router = APIRouter(
         422: {"model": ErrorResponse, "description": "A parameter is not allowed"},
     },
 )
-
-AlertStatus = Literal["open", "acknowledged", "withdrawn", "all"]
-
-
-def _alert(alert: StoredAlert) -> AlertPublic:
-    return AlertPublic.model_validate(alert_dict(alert))
-
-
-def alert_items(
-    uow: UnitOfWorkDep, status: AlertStatus, patient: str | None = None
-) -> list[AlertPublic]:
-    rows = alerts.list_alerts(uow, patient=patient, open_only=status == "open")
-    if status == "acknowledged":
-        rows = [a for a in rows if a.acknowledged_at is not None]
-    elif status == "withdrawn":
-        rows = [a for a in rows if a.withdrawn_at is not None and a.acknowledged_at is None]
-    return [_alert(a) for a in rows]
-
-
-def assessment_items(uow: UnitOfWorkDep, patient_id: str) -> list[AssessmentPublic]:
-    stored = assessments.patient_assessments(uow, patient_id)
-    current = {s.id for s in assessments.current_assessments(stored)}
-    return [
-        AssessmentPublic.model_validate(assessment_dict(s, current=s.id in current)) for s in stored
-    ]
 
 
 @router.get(
@@ -90,4 +63,4 @@ def list_alerts(
 )
 def acknowledge(uow: UnitOfWorkDep, alert_id: int, body: AcknowledgeRequest) -> AlertPublic:
     """Acknowledge once; the signed-in user's name and the time are recorded (and audited)."""
-    return _alert(alerts.acknowledge_alert(uow, alert_id, body.note))
+    return alert_public(alerts.acknowledge_alert(uow, alert_id, body.note))
