@@ -64,7 +64,7 @@ def lifecycle(
     get_settings.cache_clear()
     ok(url, "results", "amend", str(row["id"]), "--reason", "re-gated", "--set", "mrd=0.08")
     (new,) = json.loads(ok(url, "results", "list", "--json"))
-    return url, row["id"], new["id"]
+    return url, int(row["id"]), int(new["id"])
 
 
 def test_audit_list_shows_create_verify_amend_with_actor_and_reason(

@@ -66,7 +66,7 @@ def ok(url: str, *args: str) -> str:
 
 def ids_by_kind(url: str) -> dict[str, int]:
     rows = json.loads(ok(url, "results", "list", "--json"))
-    return {r["kind"]: r["id"] for r in rows}
+    return {r["kind"]: int(r["id"]) for r in rows}
 
 
 def snapshot(database: Database) -> tuple[list[Any], int]:
@@ -115,22 +115,22 @@ def test_draft_verify_amend_keeps_the_original_readable(loaded: str) -> None:
     assert f"supersedes result {flow} v1" in out and "amended by dr.amend" in out
     new = json.loads(ok(loaded, "results", "list", "--json", "--kind", "flow_mrd"))
     (current,) = new
-    assert current["id"] != flow and current["supersedes_id"] == flow
+    assert current["id"] != str(flow) and current["supersedes"] == str(flow)
     assert (current["state"], current["version"]) == ("amended", 2)
     assert (current["amended_by"], current["amendment_reason"]) == ("dr.amend", "gating corrected")
     assert current["verified_by"] == "dr.amend"  # the amending person signs the correction out
-    mrd = current["value"]["mrd"]
+    mrd = current["detail"]["mrd"]
     assert (mrd["qualifier"], mrd["value"], mrd["lod"], mrd["unit"]) == ("<", "0.01", "0.005", "%")
     assert mrd["lloq"] == "0.02"  # not given again: carried over from the amended version
     # Fields not touched by --set are carried over.
-    assert current["value"]["events_acquired"] == 500000 and current["value"]["method"] == "LAIP"
+    assert current["detail"]["events_acquired"] == 500000 and current["detail"]["method"] == "LAIP"
 
     # The original is still readable, unchanged in content, and marked superseded.
     old = json.loads(ok(loaded, "results", "show", str(flow), "--json"))
     assert old["result"]["state"] == "superseded"
-    assert old["result"]["value"]["mrd"]["value"] == "0.35"
+    assert old["result"]["detail"]["mrd"]["value"] == "0.35"
     assert old["result"]["verified_by"] == "dr.sign"
-    assert [v["version"] for v in old["history"]] == [1, 2]
+    assert [v["version"] for v in old["versions"]] == [1, 2]
     assert [(e["action"], e["actor"]) for e in old["audit"]] == [
         ("create", "import"),
         ("verify", "dr.sign"),
@@ -147,9 +147,11 @@ def test_draft_verify_amend_keeps_the_original_readable(loaded: str) -> None:
 
     # Listing: current versions by default; the superseded one on request.
     default = json.loads(ok(loaded, "results", "list", "--json"))
-    assert flow not in [r["id"] for r in default] and current["id"] in [r["id"] for r in default]
+    assert str(flow) not in [r["id"] for r in default] and current["id"] in [
+        r["id"] for r in default
+    ]
     superseded = json.loads(ok(loaded, "results", "list", "--json", "--state", "superseded"))
-    assert [r["id"] for r in superseded] == [flow]
+    assert [r["id"] for r in superseded] == [str(flow)]
 
     # The superseded version is refused by the lifecycle, pointing at the current one.
     code, _, err = run(loaded, "results", "amend", str(flow), "--reason", "x", "--set", "mrd=1")
@@ -158,7 +160,7 @@ def test_draft_verify_amend_keeps_the_original_readable(loaded: str) -> None:
     assert f"amend the current version, result {current['id']} (v2, amended)" in err
     # An amended version can be amended again; the chain grows, nothing is overwritten.
     ok(loaded, "results", "amend", str(current["id"]), "--reason", "typo", "--set", "mrd=0.02")
-    history = json.loads(ok(loaded, "results", "show", str(flow), "--json"))["history"]
+    history = json.loads(ok(loaded, "results", "show", str(flow), "--json"))["versions"]
     assert [(v["version"], v["state"]) for v in history] == [
         (1, "superseded"),
         (2, "superseded"),
@@ -263,9 +265,9 @@ def test_amend_converts_units_and_reads_qualifiers_as_the_importer_does(loaded: 
     )
     (ngs,) = json.loads(ok(loaded, "results", "list", "--json", "--kind", "ngs_variant"))
     # 0.402 × 100 keeps the three reported decimals: 40.200 %.
-    assert Decimal(ngs["value"]["vaf"]["value"]) == Decimal("40.2")
-    assert ngs["value"]["vaf"]["unit"] == "%" and ngs["value"]["depth"] == 1500
-    assert ngs["value"]["gene"] == "NPM1"  # identity carried over
+    assert Decimal(ngs["detail"]["vaf"]["value"]) == Decimal("40.2")
+    assert ngs["detail"]["vaf"]["unit"] == "%" and ngs["detail"]["depth"] == 1500
+    assert ngs["detail"]["gene"] == "NPM1"  # identity carried over
     # "not detected" with a detection limit: no number, a qualifier, the LOD kept.
     ok(
         loaded,
@@ -273,10 +275,10 @@ def test_amend_converts_units_and_reads_qualifiers_as_the_importer_does(loaded: 
         *("--set", "mrd=not detected", "--lod", "mrd=0.002", "--set", "panel=8-colour"),
     )
     (flow,) = json.loads(ok(loaded, "results", "list", "--json", "--kind", "flow_mrd"))
-    mrd = flow["value"]["mrd"]
+    mrd = flow["detail"]["mrd"]
     assert (mrd["value"], mrd["qualifier"], mrd["lod"]) == (None, "not detected", "0.002")
     assert mrd["lloq"] == "0.02"  # the assay's LLOQ is not lost by correcting the number
-    assert flow["value"]["panel"] == "8-colour" and flow["value"]["method"] == "LAIP"
+    assert flow["detail"]["panel"] == "8-colour" and flow["detail"]["method"] == "LAIP"
     out = ok(loaded, "results", "show", str(flow["id"]))
     assert "mrd: not detected (LOD 0.002 %, LLOQ 0.02 %)" in out
     # A carried-over limit is still checked against the new one; an empty --lloq removes it.
@@ -296,7 +298,7 @@ def test_amend_converts_units_and_reads_qualifiers_as_the_importer_does(loaded: 
         *("--set", "mrd=0.5", "--lod", "mrd=0.05", "--lloq", "mrd="),
     )
     (flow,) = json.loads(ok(loaded, "results", "list", "--json", "--kind", "flow_mrd"))
-    assert (flow["value"]["mrd"]["lod"], flow["value"]["mrd"]["lloq"]) == ("0.05", None)
+    assert (flow["detail"]["mrd"]["lod"], flow["detail"]["mrd"]["lloq"]) == ("0.05", None)
 
 
 def test_differential_amendment_recounts_consistently(loaded: str) -> None:
@@ -307,8 +309,8 @@ def test_differential_amendment_recounts_consistently(loaded: str) -> None:
         *("--set", "blasts=60", "--set", "neutrophils=290"),
     )
     (new,) = json.loads(ok(loaded, "results", "list", "--json", "--kind", "differential"))
-    assert new["value"]["counts"]["blasts"] == 60 and new["value"]["cells_counted"] == 500
-    assert new["headline"] == "12 %"
+    assert new["detail"]["counts"]["blasts"] == 60 and new["detail"]["cells_counted"] == 500
+    assert new["value"]["display"] == "12.0 %"
     out = ok(loaded, "results", "show", str(new["id"]))
     assert "blast percent (derived): 12.0 %" in out
 
@@ -344,14 +346,14 @@ def test_cancel_a_draft_keeps_it_listed_as_cancelled(loaded: str) -> None:
     assert "cancelled by tech: wrong tube" in out
     assert "flow_mrd" not in ids_by_kind(loaded)
     (row,) = json.loads(ok(loaded, "results", "list", "--json", "--state", "cancelled"))
-    assert row["id"] == flow
+    assert row["id"] == str(flow) and row["state"] == "cancelled"
     code, _, err = run(loaded, "results", "verify", str(flow))
     assert code == 2 and "cannot go from 'cancelled'" in err
 
 
 def test_list_filters_and_text_table(loaded: str) -> None:
     rows = json.loads(ok(loaded, "results", "list", "--json", "--patient", "SYN-02"))
-    assert [(r["patient_id"], r["kind"]) for r in rows] == [("SYN-02", "ngs_variant")]
+    assert [(r["patient"], r["kind"]) for r in rows] == [("SYN-02", "ngs_variant")]
     drafts = json.loads(ok(loaded, "results", "list", "--json", "--state", "draft"))
     assert [r["kind"] for r in drafts] == ["flow_mrd"]
     # --ids: the same selection, one id per line, nothing else (for id=$(...) in scripts)
@@ -398,7 +400,7 @@ def test_a_concurrent_amendment_loses_cleanly(
     assert "nothing was written" in err and "Traceback" not in err
     monkeypatch.undo()
     history = json.loads(ok(loaded, "results", "show", str(ngs), "--json"))
-    assert [(v["state"], v["amended_by"]) for v in history["history"]] == [
+    assert [(v["state"], v["amended_by"]) for v in history["versions"]] == [
         ("superseded", None),
         ("amended", "dr.fast"),
     ]

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from trephine.domain.quantity import Quantity
 from trephine.present.numbers import NOT_RECORDED, format_evidence, format_value
 
 
@@ -60,36 +61,35 @@ def test_format_evidence_rounds_values_and_thresholds_and_names_missing() -> Non
 @pytest.mark.parametrize(
     ("value", "shown"),
     [
-        (Decimal("2.20"), "2.20"),  # reported precision kept
+        (Decimal("38.000"), "38"),  # a converted count: PLT 38 ×10⁹/L, never 38.000
         (Decimal("0.35"), "0.35"),
-        (Decimal("123456"), "123456"),  # six significant digits: still reported
-        (Decimal("0.001666666666666666666666666667"), "0.001667"),  # computed: rounded
+        (Decimal("0.001666666666666666666666666667"), "0.001667"),  # computed LLOQ
         (Decimal("1.466694259705337196358747207"), "1.467"),
-        (Decimal("3000000"), "3000000"),  # trailing zeros of a count are not extra digits
+        (Decimal("3000000"), "3000000"),  # a count keeps every digit
     ],
 )
-def test_reported_keeps_reported_precision_and_rounds_computed_values(
-    value: Decimal, shown: str
-) -> None:
-    from trephine.present.numbers import number_text
+def test_one_rule_for_every_number_a_person_reads(value: Decimal, shown: str) -> None:
+    from trephine.present.numbers import number_text, readable
+    from trephine.present.quantities import quantity_text
 
-    assert number_text(value) == shown
+    assert number_text(value) == shown == str(readable(value))
+    # The pages' quantity text and the CLI's use the same rule.
+    assert quantity_text(Quantity(value, "%")) == f"{shown} %"
 
 
 def test_a_computed_lloq_reads_the_same_in_the_cli_and_the_timeline() -> None:
     from types import SimpleNamespace
 
     from trephine.cli.results import _quantity
-    from trephine.domain.quantity import Quantity
     from trephine.domain.results import FlowMethod, FlowMRD, ResultKind
     from trephine.present.chronology import result_phrase
-    from trephine.present.numbers import quantity_text
+    from trephine.present.numbers import quantity_with_limits
     from trephine.workflow import ResultState
 
     lloq = Decimal(50) / Decimal(1_200_000) * 100  # 0.004166… % as flow MRD stores it
     mrd = Quantity(Decimal(35) / Decimal(1_200_000) * 100, "%", lod=lloq / 2, lloq=lloq)
-    assert quantity_text(mrd) == "0.002917 % (LOD 0.002083 %, LLOQ 0.004167 %)"
-    assert _quantity(mrd) == quantity_text(mrd)
+    assert quantity_with_limits(mrd) == "0.002917 % (LOD 0.002083 %, LLOQ 0.004167 %)"
+    assert _quantity(mrd) == quantity_with_limits(mrd)
     stored = SimpleNamespace(
         value=FlowMRD(mrd, FlowMethod.LAIP),
         kind=ResultKind.FLOW_MRD,
@@ -99,3 +99,17 @@ def test_a_computed_lloq_reads_the_same_in_the_cli_and_the_timeline() -> None:
         amendment_reason=None,
     )
     assert result_phrase(stored) == "flow MRD 0.002917 %"  # type: ignore[arg-type]
+
+
+def test_the_public_shape_shows_a_computed_lloq_at_reading_precision() -> None:
+    # What `flow mrd --store` records: LOD/LLOQ as exact Decimal divisions of the events.
+    from trephine.domain.results import FlowMethod, FlowMRD
+    from trephine.present.results import headline, summary
+
+    lloq = Decimal(50) / Decimal(3_000_000) * 100
+    mrd = Quantity(Decimal("0.28"), "%", lod=lloq * Decimal("0.4"), lloq=lloq)
+    value = FlowMRD(mrd, FlowMethod.LAIP, events_acquired=3_000_000, abnormal_events=8400)
+    assert "LLOQ 0.001667 %" in summary(value) and "0.0016666" not in summary(value)
+    shown = headline(value)
+    assert shown is not None and shown.display == "0.28 %"
+    assert shown.lloq == lloq  # the exact value stays in the data

@@ -132,7 +132,7 @@ def test_ruleset_alias_and_reticulocyte_validation() -> None:
 
 
 def test_reticulocytes_and_residual_cells_are_shown() -> None:
-    from trephine.api.presenters import components, summary
+    from trephine.present.results import components, summary
 
     count = counts("0.1", "8", "15")
     assert "retic 15 ×10⁹/L (automated)" in summary(count)

@@ -7,10 +7,10 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trephine.api import presenters
 from trephine.api.schemas.patients import PatientPublic, TimelinePublic
 from trephine.domain.quantity import Qualifier, Quantity
 from trephine.domain.results import FLOW_MRD, AspirateDifferential, ResultValue
+from trephine.present import results as presenters
 from trephine.services.views import StoredResult
 from trephine.testing import strategies as s
 from trephine.web.chart import build_figure, figure_json, plotted_value

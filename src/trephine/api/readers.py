@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Literal
 
-from trephine.api import presenters
 from trephine.api.schemas.assessments import AlertPublic, AssessmentPublic
 from trephine.api.schemas.patients import (
     MarrowValuePublic,
@@ -20,6 +19,7 @@ from trephine.api.schemas.patients import (
 )
 from trephine.domain.patient import Disease
 from trephine.errors import ValidationError
+from trephine.present import results as presenters
 from trephine.present.assessments import alert_dict, assessment_dict
 from trephine.services import alerts, assessments, patient_search, patients, results
 from trephine.services.patient_search import PatientHit, PatientHits

@@ -150,31 +150,18 @@ def _open_for_dry_run(url: str | None) -> tuple[Database, str]:
     return empty, f" against an empty database: {shown} does not exist or is not initialised"
 
 
-def _derived_json(value: object) -> dict[str, Any] | None:
-    """What the criteria read from a differential (derived, not stored), for JSON readers;
-    None for every other kind of result."""
-    from trephine.domain.results import AspirateDifferential
-
-    if not isinstance(value, AspirateDifferential):
-        return None
-    ratio = value.me_ratio()
-    return {
-        "blast_percent": str(value.blast_percent),
-        "me_ratio": None if ratio is None else str(ratio),
-        "adequate": value.adequate,
-    }
-
-
 def _record_json(record: PatientRecord) -> Any:
     from pydantic import TypeAdapter
 
+    from trephine.present.results import detail
     from trephine.services.views import PatientRecord
 
     data = TypeAdapter(PatientRecord).dump_python(record, mode="json", warnings=False)
-    # Result values are a union of dataclasses; tag each with its kind for readers.
+    # Result values are a union of dataclasses: each as the public shape's kind-tagged detail.
     for stored, encoded in zip(record.results, data["results"], strict=True):
-        encoded["value"] = {"kind": str(stored.kind), **encoded["value"]}
-        derived = _derived_json(stored.value)
+        value = detail(stored.value)
+        derived = value.pop("derived", None)
+        encoded["value"] = value
         if derived is not None:
             encoded["derived"] = derived
     return data

@@ -19,19 +19,15 @@ from contextlib import contextmanager
 from dataclasses import fields
 from decimal import Decimal
 from enum import Enum
-from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from trephine.cli.common import DATABASE_HELP, fail, open_database, working
-from trephine.cli.records import _derived_json
 from trephine.errors import ConcurrentChange, TrephineError, ValidationError
 from trephine.workflow import ResultState
 
 if TYPE_CHECKING:
-    from pydantic import TypeAdapter
-
     from trephine.domain.quantity import Quantity
     from trephine.domain.results import ResultValue
     from trephine.importers.amendment import Assignment
@@ -69,9 +65,9 @@ def _when(value: dt.datetime | None) -> str:
 
 
 def _quantity(value: Quantity) -> str:
-    from trephine.present.numbers import quantity_text
+    from trephine.present.numbers import quantity_with_limits
 
-    return quantity_text(value)
+    return quantity_with_limits(value)
 
 
 def _scalar(value: object) -> str:
@@ -112,26 +108,14 @@ def _headline(result: StoredResult) -> str:
     return "" if top is None else _quantity(top)
 
 
-@cache
-def _result_adapter() -> TypeAdapter[StoredResult]:
-    # Building the adapter compiles a serialiser for the whole value union (tens of ms); once per
-    # process, not once per result, or listing thousands of results takes most of a minute.
-    from pydantic import TypeAdapter
+def _result_json(result: StoredResult, history: Sequence[StoredResult] = ()) -> dict[str, Any]:
+    """The one public JSON shape of a result (:func:`trephine.present.results.result`, what the
+    API serves); a staff view, so a cancelled draft is shown too. Earlier versions in its
+    ``history`` leave out cancelled drafts, as the API does."""
+    from trephine.present.results import result as public
 
-    from trephine.services.views import StoredResult
-
-    return TypeAdapter(StoredResult)
-
-
-def _result_json(result: StoredResult) -> dict[str, Any]:
-    data: dict[str, Any] = _result_adapter().dump_python(result, mode="json", warnings=False)
-    # The value is a union of dataclasses; tag it with its kind so a reader can tell them apart.
-    data["value"] = {"kind": str(result.kind), **data["value"]}
-    top = result.headline
-    data["headline"] = None if top is None else _quantity(top)
-    derived = _derived_json(result.value)
-    if derived is not None:
-        data["derived"] = derived
+    earlier = [h for h in history if h.state is not ResultState.CANCELLED]
+    data: dict[str, Any] = public(result, earlier, cancelled_ok=True).model_dump(mode="json")
     return data
 
 
@@ -315,8 +299,8 @@ def show_result(
         events = audit.events_for(uow, "result", [v.id for v in versions])
     if as_json:
         payload = {
-            "result": _result_json(result),
-            "history": [_result_json(v) for v in versions],
+            "result": _result_json(result, versions),
+            "versions": [_result_json(v) for v in versions],
             "audit": [_event_json(e) for e in events],
         }
         typer.echo(json.dumps(payload, indent=2))

@@ -21,7 +21,7 @@ from trephine.domain.results import (
     headline,
 )
 from trephine.domain.therapy import Transplant
-from trephine.present.numbers import reported
+from trephine.present.numbers import readable
 from trephine.services.views import PatientRecord, StoredResult
 from trephine.workflow import ResultState
 
@@ -36,7 +36,7 @@ def with_chronology(record: PatientRecord) -> PatientRecord:
 def _fmt(value: Quantity | None) -> str:
     if value is None:
         return "–"
-    shown = replace(value, value=reported(value.value), lod=reported(value.lod), precision=None)
+    shown = replace(value, value=readable(value.value), lod=readable(value.lod), precision=None)
     return str(shown)
 
 

@@ -2,19 +2,18 @@
 
 Stored and JSON values keep the exact number (a Decimal such as
 ``90.0709219858156028368794326`` is what a rule compared, and the audit needs it); only what a
-person reads is rounded, and always by this module:
+person reads is rounded, always by :func:`format_value`: :data:`SIGNIFICANT_DIGITS` significant
+digits, half-up (as laboratories round), no trailing zeros and no exponent, integers whole
+(``1234568`` events, never ``1.235E+6``). So a platelet count stored as ``38.000`` reads
+``38``, and an LLOQ computed as 50 / 3,000,000 events reads ``0.001667 %``, never
+``0.001666666666666666666666666667 %``. Four significant digits are more than any marrow count
+supports (a 500-cell differential resolves 0.2 %) yet keep small MRD levels (0.001234 %)
+distinct.
 
-* :func:`reported` - a measured value is shown at the precision it was reported (``2.20``
-  stays ``2.20``), unless it has more than :data:`COMPUTED_DIGITS` significant digits: no
-  laboratory reports that many, so it was computed (a flow MRD % or an LOD of 20 events /
-  1,200,000 as an exact Decimal division) and is rounded to :data:`SIGNIFICANT_DIGITS` -
-  ``LLOQ 0.004167 %``, never ``LLOQ 0.004166666666666666666666666667 %``.
-* :func:`format_value` - criteria evidence and other computed numbers, always to
-  :data:`SIGNIFICANT_DIGITS` (half-up, as laboratories round; integers keep every digit).
-  Four significant digits are more than any marrow count supports (a 500-cell differential
-  resolves 0.2 %) yet keep small MRD levels (0.001234 %) distinct.
-* :func:`quantity_text` - a :class:`~trephine.domain.quantity.Quantity` with its qualifier,
-  unit and limits (``<0.01 % (LOD 0.005 %, LLOQ 0.02 %)``).
+Every text built from numbers goes through here: criteria evidence (:func:`format_evidence`),
+the pages' and API's quantity texts (:mod:`trephine.present.quantities`), the result summaries
+(:mod:`trephine.present.results`), the chronology phrases (:mod:`trephine.present.chronology`) and
+the CLI (:func:`quantity_with_limits`).
 """
 
 from __future__ import annotations
@@ -27,30 +26,24 @@ if TYPE_CHECKING:
     from trephine.domain.quantity import Quantity
 
 SIGNIFICANT_DIGITS = 4
-#: Above this many significant digits a number was computed, not reported.
-COMPUTED_DIGITS = 6
 NOT_RECORDED = "not recorded"
 
 
-def reported(number: Decimal | None) -> Decimal | None:
-    """``number`` as reported, or rounded to :data:`SIGNIFICANT_DIGITS` when it has more
-    significant digits than any laboratory reports (it was computed)."""
+def readable(number: Decimal | None) -> Decimal | None:
+    """``number`` rounded for reading (:func:`format_value`), still a Decimal."""
     if number is None or not number.is_finite():
-        return number
-    if len(number.as_tuple().digits) <= COMPUTED_DIGITS:
         return number
     return Decimal(_round(number, SIGNIFICANT_DIGITS))
 
 
 def number_text(value: object) -> str:
-    """A reported number as text (see :func:`reported`); anything else as ``str``."""
-    if isinstance(value, Decimal):
-        return str(reported(value))
-    return str(value)
+    """A number as text by the one rule (:func:`format_value`)."""
+    return format_value(value)
 
 
-def quantity_text(q: Quantity) -> str:
-    """``0.35 % (LOD 0.01 %, LLOQ 0.02 %)``, ``<0.01 %``, ``not detected (LOD 0.005 %)``."""
+def quantity_with_limits(q: Quantity) -> str:
+    """``0.35 % (LOD 0.01 %, LLOQ 0.02 %)``, ``<0.01 %``, ``not detected (LOD 0.005 %)`` - the
+    command line's view of a value, with its assay limits."""
     from trephine.domain.quantity import Qualifier
 
     if q.qualifier is Qualifier.NOT_DETECTED:

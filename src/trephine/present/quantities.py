@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trephine.present.numbers import format_value
+from trephine.present.numbers import number_text
 
 #: Units as printed on a page (superscripts, the multiplication sign, a space before %).
 UNITS: dict[str, str] = {
@@ -26,11 +26,6 @@ def unit_text(unit: str | None) -> str:
     if not unit:
         return ""
     return UNITS.get(unit, unit)
-
-
-def number_text(value: Any) -> str:
-    """A number rounded for reading (4 significant digits, no trailing zeros, no exponent)."""
-    return format_value(value)
 
 
 def quantity_text(q: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +19,9 @@ Qualifier = Literal["=", "<", ">", "not detected"]
 #: it is no part of the patient's record for research; the readers drop it before presenting, and
 #: the presenter refuses it rather than publish a withdrawn value.
 ResultState = Literal["draft", "verified", "amended", "superseded"]
+#: The states a staff view (``trephine results show|list --json``) may also show: a cancelled
+#: draft stays readable there, in the same shape.
+AnyResultState = Literal["draft", "verified", "amended", "superseded", "cancelled"]
 
 
 class _Public(BaseModel):
@@ -144,9 +147,12 @@ class ResultVersionPublic(_Public):
 
 
 class ResultPublic(_Public):
-    """The current version of one result, with its amendment history."""
+    """One version of a result (the current one in the API), with the earlier versions it
+    replaced. The one JSON shape of a result: the API and ``trephine results show|list --json``
+    both serve it."""
 
     id: str
+    patient: str | None = Field(default=None, description="Opaque patient id")
     kind: str
     analyte: str
     label: str
@@ -157,11 +163,23 @@ class ResultPublic(_Public):
         default_factory=list, description="Every number of the result, by name"
     )
     summary: str = Field(description="The whole result in one line of text")
-    state: ResultState
+    detail: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Every recorded field of the value, exact (numbers as decimal strings), "
+        "tagged with its kind; 'derived' holds what the criteria compute from it",
+    )
+    state: AnyResultState = Field(
+        description="Never 'cancelled' in the API (cancelled drafts are not public)"
+    )
     version: int
+    created_by: str | None = None
+    created_at: dt.datetime | None = None
+    verified_by: str | None = Field(default=None, description="Who signed it out")
+    verified_at: dt.datetime | None = None
     amended_by: str | None = None
     amended_at: dt.datetime | None = None
     amendment_reason: str | None = None
+    supersedes: str | None = Field(default=None, description="Id of the version it replaced")
     history: list[ResultVersionPublic] = Field(default_factory=list)
 
 

@@ -1,6 +1,13 @@
-"""Domain read models (from :mod:`trephine.services`) → the public schemas the API and pages serve.
+"""Domain read models (from :mod:`trephine.services`) → the public JSON shape of each resource.
 
-Pure functions, no database: route handlers fetch through the services and hand the result here.
+The one shape the API, the pages and every CLI ``--json`` serve: ``GET
+/api/v1/patients/{id}/timeline`` lists :func:`result` for each current result, and ``trephine
+results show|list --json`` print the same :func:`result` (tests/cli/test_result_json_shape.py
+checks they are equal). The shapes are declared as pydantic models in
+:mod:`trephine.api.schemas` (they document the API); the phrases per result kind
+(:func:`label`, :func:`summary`) and the numbers (:mod:`trephine.present.numbers`) are made here.
+
+Pure functions, no database: callers fetch through the services and hand the read model here.
 This is also where the research view is enforced by construction — the schemas have no field
 that could carry a name or an MRN, and nothing here reads identity.
 """
@@ -10,7 +17,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import cast, get_args
+from functools import cache
+from typing import Any, cast, get_args
 
 from trephine.api.schemas.patients import (
     BiopsyPublic,
@@ -324,16 +332,45 @@ def summary(value: ResultValue) -> str:
     return ""  # pragma: no cover
 
 
-def _state(s: object) -> ResultState:
+def _state(s: object, cancelled_ok: bool = False) -> ResultState:
     value = str(s)
-    if value not in get_args(ResultState):
+    if value not in get_args(ResultState) and not (cancelled_ok and value == "cancelled"):
         # Cancelled drafts never reach the public views; anything else is a programming error.
         raise ValueError(f"result state {value!r} has no public representation")
     return cast(ResultState, value)
 
 
-def result(current: StoredResult, history: Sequence[StoredResult] = ()) -> ResultPublic:
-    """The current version of a result, with the earlier versions (oldest first) it replaced."""
+@cache
+def _value_adapter(kind: type) -> Any:
+    # Building an adapter compiles a serialiser (milliseconds); once per value type per process.
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(kind)
+
+
+def detail(value: ResultValue) -> dict[str, Any]:
+    """Every field of ``value`` as JSON (exact: numbers as decimal strings), with its ``kind``;
+    a differential adds ``derived`` (blast %, M:E ratio, adequacy), what the criteria read."""
+    kind: type = type(value)
+    data: dict[str, Any] = _value_adapter(kind).dump_python(value, mode="json", warnings=False)
+    out = {"kind": str(value.kind), **data}
+    if isinstance(value, AspirateDifferential):
+        ratio = value.me_ratio()
+        out["derived"] = {
+            "blast_percent": str(value.blast_percent),
+            "me_ratio": None if ratio is None else str(ratio),
+            "adequate": value.adequate,
+        }
+    return out
+
+
+def result(
+    current: StoredResult, history: Sequence[StoredResult] = (), *, cancelled_ok: bool = False
+) -> ResultPublic:
+    """A version of a result, with the earlier versions (oldest first) it replaced.
+
+    ``cancelled_ok`` lets a staff view (the CLI) show a cancelled draft; the research API never
+    passes it, so a cancelled draft that slipped past its readers is refused, not published."""
     earlier = sorted((h for h in history if h.version < current.version), key=lambda h: h.version)
     versions: list[ResultVersionPublic] = []
     for i, h in enumerate(earlier):
@@ -344,7 +381,7 @@ def result(current: StoredResult, history: Sequence[StoredResult] = ()) -> Resul
                 version=h.version,
                 value=headline(h.value),
                 summary=summary(h.value),
-                state=_state(h.state),
+                state=_state(h.state, cancelled_ok),
                 recorded_by=h.amended_by or h.verified_by or h.created_by,
                 recorded_at=h.amended_at or h.verified_at or h.created_at,
                 reason=replaced_by.amendment_reason,
@@ -352,6 +389,7 @@ def result(current: StoredResult, history: Sequence[StoredResult] = ()) -> Resul
         )
     return ResultPublic(
         id=str(current.id),
+        patient=current.patient_id,
         kind=str(current.kind),
         analyte=current.analyte,
         label=label(current.value),
@@ -360,11 +398,17 @@ def result(current: StoredResult, history: Sequence[StoredResult] = ()) -> Resul
         value=headline(current.value),
         components=components(current.value),
         summary=summary(current.value),
-        state=_state(current.state),
+        detail=detail(current.value),
+        state=_state(current.state, cancelled_ok),
         version=current.version,
+        created_by=current.created_by,
+        created_at=current.created_at,
+        verified_by=current.verified_by,
+        verified_at=current.verified_at,
         amended_by=current.amended_by,
         amended_at=current.amended_at,
         amendment_reason=current.amendment_reason,
+        supersedes=None if current.supersedes_id is None else str(current.supersedes_id),
         history=versions,
     )
 
