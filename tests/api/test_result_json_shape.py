@@ -1,4 +1,5 @@
-"""One public JSON shape per resource: a result reads the same from the API and the CLI."""
+"""One public JSON shape per resource: a result and a timeline read the same from the API and
+the CLI."""
 
 from __future__ import annotations
 
@@ -38,3 +39,10 @@ def test_results_show_json_is_the_api_result_for_the_same_record(demo: Any) -> N
     for api_result in timeline["results"]:
         # A list row is the same shape; only the history (a second read) is left out.
         assert listed[api_result["id"]] == {**api_result, "history": []}
+
+
+def test_patients_show_json_is_the_api_timeline(demo: Any) -> None:
+    for sp in demo.cohort[:3]:
+        patient = sp.patient.external_id
+        api = demo.client.get(f"/api/v1/patients/{patient}/timeline").json()
+        assert _cli_json(demo.url, "patients", "show", patient) == api

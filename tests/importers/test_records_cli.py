@@ -54,7 +54,7 @@ def test_import_then_list_and_show(db_url: str, example_dir: Path) -> None:
     code, out, _ = run("patients", "show", "EX-001", "--json", "--database-url", db_url)
     record = json.loads(out)
     diffs = [r for r in record["results"] if r["kind"] == "differential"]
-    assert {d["derived"]["blast_percent"] for d in diffs} == {"62", "2.4"}
+    assert {d["detail"]["derived"]["blast_percent"] for d in diffs} == {"62", "2.4"}
 
 
 def test_dry_run_checks_against_the_database_and_writes_nothing(

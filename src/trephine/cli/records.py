@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -24,7 +24,6 @@ from trephine.cli.common import (
 from trephine.errors import TrephineError
 
 if TYPE_CHECKING:
-    from trephine.services.views import PatientRecord
     from trephine.store.database import Database
 
 patients_app = typer.Typer(
@@ -150,23 +149,6 @@ def _open_for_dry_run(url: str | None) -> tuple[Database, str]:
     return empty, f" against an empty database: {shown} does not exist or is not initialised"
 
 
-def _record_json(record: PatientRecord) -> Any:
-    from pydantic import TypeAdapter
-
-    from trephine.present.results import detail
-    from trephine.services.views import PatientRecord
-
-    data = TypeAdapter(PatientRecord).dump_python(record, mode="json", warnings=False)
-    # Result values are a union of dataclasses: each as the public shape's kind-tagged detail.
-    for stored, encoded in zip(record.results, data["results"], strict=True):
-        value = detail(stored.value)
-        derived = value.pop("derived", None)
-        encoded["value"] = value
-        if derived is not None:
-            encoded["derived"] = derived
-    return data
-
-
 @patients_app.command("list")
 def list_patients(
     as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
@@ -210,11 +192,17 @@ def show_patient(
     from trephine.present.chronology import with_chronology
     from trephine.services import patients
 
+    if as_json:
+        # The one public shape of a patient's timeline: what GET /api/v1/patients/{id}/timeline
+        # serves (tests/api/test_result_json_shape.py checks they are equal).
+        from trephine.api.readers import patient_timeline
+
+        with working(open_database(database_url, migrate=False), default_actor()) as uow:
+            doc = patient_timeline(uow, patient_id).model_dump(mode="json")
+        typer.echo(json.dumps(doc, indent=2))
+        return
     with working(open_database(database_url, migrate=False), default_actor()) as uow:
         record = with_chronology(patients.patient_record(uow, patient_id))
-    if as_json:
-        typer.echo(json.dumps(_record_json(record), indent=2))
-        return
     p = record.patient
     typer.echo(f"patient {p.external_id} — {p.sex}, born {p.birth_year or 'unknown'}")
     for entry in record.chronology:

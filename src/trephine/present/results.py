@@ -2,7 +2,7 @@
 
 The one shape the API, the pages and every CLI ``--json`` serve: ``GET
 /api/v1/patients/{id}/timeline`` lists :func:`result` for each current result, and ``trephine
-results show|list --json`` print the same :func:`result` (tests/cli/test_result_json_shape.py
+results show|list --json`` print the same :func:`result` (tests/api/test_result_json_shape.py
 checks they are equal). The shapes are declared as pydantic models in
 :mod:`trephine.api.schemas` (they document the API); the phrases per result kind
 (:func:`label`, :func:`summary`) and the numbers (:mod:`trephine.present.numbers`) are made here.
