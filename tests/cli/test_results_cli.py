@@ -310,7 +310,7 @@ def test_differential_amendment_recounts_consistently(loaded: str) -> None:
     )
     (new,) = json.loads(ok(loaded, "results", "list", "--json", "--kind", "differential"))
     assert new["detail"]["counts"]["blasts"] == 60 and new["detail"]["cells_counted"] == 500
-    assert new["value"]["display"] == "12.0 %"
+    assert new["value"]["display"] == "12 %"
     out = ok(loaded, "results", "show", str(new["id"]))
     assert "blast percent (derived): 12.0 %" in out
 

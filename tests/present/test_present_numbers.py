@@ -63,6 +63,7 @@ def test_format_evidence_rounds_values_and_thresholds_and_names_missing() -> Non
     [
         (Decimal("38.000"), "38"),  # a converted count: PLT 38 ×10⁹/L, never 38.000
         (Decimal("0.35"), "0.35"),
+        (Decimal("0.0460"), "0.0460"),  # reported precision kept
         (Decimal("0.001666666666666666666666666667"), "0.001667"),  # computed LLOQ
         (Decimal("1.466694259705337196358747207"), "1.467"),
         (Decimal("3000000"), "3000000"),  # a count keeps every digit

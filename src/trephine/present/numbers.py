@@ -2,18 +2,24 @@
 
 Stored and JSON values keep the exact number (a Decimal such as
 ``90.0709219858156028368794326`` is what a rule compared, and the audit needs it); only what a
-person reads is rounded, always by :func:`format_value`: :data:`SIGNIFICANT_DIGITS` significant
-digits, half-up (as laboratories round), no trailing zeros and no exponent, integers whole
-(``1234568`` events, never ``1.235E+6``). So a platelet count stored as ``38.000`` reads
-``38``, and an LLOQ computed as 50 / 3,000,000 events reads ``0.001667 %``, never
-``0.001666666666666666666666666667 %``. Four significant digits are more than any marrow count
-supports (a 500-cell differential resolves 0.2 %) yet keep small MRD levels (0.001234 %)
-distinct.
+person reads is rounded, always here:
 
-Every text built from numbers goes through here: criteria evidence (:func:`format_evidence`),
-the pages' and API's quantity texts (:mod:`trephine.present.quantities`), the result summaries
-(:mod:`trephine.present.results`), the chronology phrases (:mod:`trephine.present.chronology`) and
-the CLI (:func:`quantity_with_limits`).
+* a measured value (:func:`readable`, :func:`number_text`) reads at its reported precision
+  (``0.0460 %``), a whole number without the zeros a unit conversion appended (``PLT 38
+  ×10⁹/L``, never ``38.000``, which reads as thirty-eight thousand in much of Europe), and a
+  number with more than :data:`COMPUTED_DIGITS` significant digits - no laboratory reports
+  that many; it was computed, e.g. an LLOQ of 50 / 3,000,000 events as an exact Decimal
+  division - to :data:`SIGNIFICANT_DIGITS` significant digits: ``LLOQ 0.001667 %``, never
+  ``0.001666666666666666666666666667 %``;
+* criteria evidence (:func:`format_value`, :func:`format_evidence`) always to
+  :data:`SIGNIFICANT_DIGITS` significant digits, half-up as laboratories round; integers keep
+  every digit. Four significant digits are more than any marrow count supports (a 500-cell
+  differential resolves 0.2 %) yet keep small MRD levels (0.001234 %) distinct.
+
+Every text built from numbers goes through here: the pages' and API's quantity texts
+(:mod:`trephine.present.quantities`), the result summaries (:mod:`trephine.present.results`),
+the chronology phrases (:mod:`trephine.present.chronology`) and the CLI
+(:func:`quantity_with_limits`).
 """
 
 from __future__ import annotations
@@ -26,18 +32,33 @@ if TYPE_CHECKING:
     from trephine.domain.quantity import Quantity
 
 SIGNIFICANT_DIGITS = 4
+#: More significant digits than any laboratory reports: such a number was computed.
+COMPUTED_DIGITS = 6
 NOT_RECORDED = "not recorded"
 
 
 def readable(number: Decimal | None) -> Decimal | None:
-    """``number`` rounded for reading (:func:`format_value`), still a Decimal."""
+    """A measured ``number`` as a person should read it (the one rule, see the module text):
+    at its reported precision (``0.0460`` stays ``0.0460``); a whole number without the zeros a
+    unit conversion appended (``38.000`` ×10⁹/L reads ``38``); and a number with more than
+    :data:`COMPUTED_DIGITS` significant digits - none is reported so, it was computed - to
+    :data:`SIGNIFICANT_DIGITS` significant digits."""
     if number is None or not number.is_finite():
         return number
-    return Decimal(_round(number, SIGNIFICANT_DIGITS))
+    if len(number.as_tuple().digits) > COMPUTED_DIGITS:
+        return Decimal(_round(number, SIGNIFICANT_DIGITS))
+    if number == number.to_integral_value():
+        return number.quantize(Decimal(1))
+    return number
 
 
 def number_text(value: object) -> str:
-    """A number as text by the one rule (:func:`format_value`)."""
+    """A measured number as text (:func:`readable`, never in exponent notation); other values
+    (evidence, floats, None) by :func:`format_value`."""
+    if isinstance(value, Decimal) and value.is_finite():
+        shown = readable(value)
+        assert shown is not None
+        return format(shown, "f")
     return format_value(value)
 
 
