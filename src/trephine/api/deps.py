@@ -13,7 +13,7 @@ neither.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -193,9 +193,31 @@ def route_permission(dependencies: list[DependsParam]) -> list[Permission]:
     return found
 
 
-def get_unit_of_work(database: DatabaseDep, principal: PrincipalDep) -> Iterator[UnitOfWork]:
-    """One transaction per request, acting as the signed-in user (so audit events name them)."""
+def audit_read(
+    request: Request, uow: UnitOfWork, what: str, patients: Iterable[str], *, query: bool = False
+) -> None:
+    """Record that this response shows these patients' records (docs/security.md)."""
+    from trephine.services import audit
+
+    principal = get_principal(request)
+    audit.record_read(
+        uow,
+        what,
+        patients,
+        role=str(principal.role),
+        client=client_address(request),
+        view="identified" if principal.may(Permission.IDENTITY_READ) else "pseudonymised",
+        query=query,
+    )
+
+
+def get_unit_of_work(
+    request: Request, database: DatabaseDep, principal: PrincipalDep
+) -> Iterator[UnitOfWork]:
+    """One transaction per request, acting as the signed-in user (so audit events name them);
+    every audit event of the request also carries the user's role and client address."""
     with database.unit_of_work(principal.name) as uow:
+        uow.context.update(role=str(principal.role), client=client_address(request))
         yield uow
 
 

@@ -492,9 +492,17 @@ def audit_list(
         None, "--entity", help="Only this entity type (result, patient, specimen, procedure, …)."
     ),
     entity_id: str | None = typer.Option(None, "--id", help="Only this entity id (with --entity)."),
-    actor: str | None = typer.Option(None, "--actor", help="Only events by this user."),
+    actor: str | None = typer.Option(None, "--actor", "--user", help="Only events by this user."),
     since: str | None = typer.Option(
         None, "--since", help="Only events at or after this date (UTC) or date-time."
+    ),
+    reads: bool = typer.Option(
+        False,
+        "--reads",
+        help="Audited reads only: who saw which patient's record, when, from where.",
+    ),
+    patient: str | None = typer.Option(
+        None, "--patient", help="With --reads: only reads that showed this patient."
     ),
     as_json: bool = typer.Option(False, "--json", help="JSON instead of text."),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
@@ -506,10 +514,19 @@ def audit_list(
         start = None if since is None else _since(since)
         if entity_id is not None and entity is None:
             raise ValidationError("--id", entity_id, "given together with --entity")
+        if patient is not None and not reads:
+            raise ValidationError("--patient", patient, "given together with --reads")
+        if reads and entity is not None:
+            raise ValidationError("--entity", entity, "not with --reads (reads are of patients)")
     except ValidationError as exc:
         raise fail(exc) from None
     with working(open_database(database_url, migrate=False), _acting(None)) as uow:
-        events = audit.events(uow, entity, entity_id, actor=actor, since=start)
+        if reads:
+            events = audit.reads(uow, user=actor, patient=patient)
+            if start is not None:
+                events = [e for e in events if e.occurred_at >= start]
+        else:
+            events = audit.events(uow, entity, entity_id, actor=actor, since=start)
     if as_json:
         typer.echo(json.dumps([_event_json(e) for e in events], indent=2, default=_json_default))
         return
@@ -533,6 +550,7 @@ def audit_verify(
         checks = audit.probe_guards(database)
         with database.unit_of_work(_acting(None)) as uow:
             checks += audit.trail_checks(uow)
+            checks += audit.read_checks(uow)
     except TrephineError as exc:
         # Same one-line refusal as every other command, not a traceback.
         raise fail(exc) from None

@@ -239,3 +239,78 @@ def trail_checks(uow: UnitOfWork) -> list[Check]:
     if problems:
         return [Check(name, False, p) for p in problems]
     return [Check(name, True, f"{sum(map(len, by_result.values()))} result events checked")]
+
+
+# --------------------------------------------------------------------------- audited reads
+#: ``read``: the services read a patient's record or identity (``patients.patient_record``,
+#: ``patient_identity``, the identified search). ``view``: a response (page, API, CLI) showed one
+#: patient's record (FHIR BALP PatientRead); ``query``: a response listed several, naming them
+#: all (BALP PatientQuery). Web responses carry the user's role, client address and view.
+READ_ACTIONS = ("read", "view", "query")
+SHOWN_ACTIONS = ("view", "query")
+
+
+def record_read(
+    uow: UnitOfWork,
+    what: str,
+    patients: Iterable[str],
+    *,
+    role: str,
+    client: str,
+    view: str,
+    query: bool = False,
+) -> None:
+    """Append the audit event(s) of a response that shows patient data.
+
+    ``what`` names the response (``timeline``, ``patient page`` …), ``view`` is ``identified`` or
+    ``pseudonymised``. The acting user is the unit of work's actor; the time is the server's.
+    """
+    shown = list(dict.fromkeys(patients))
+    detail = {"what": what, "role": role, "client": client, "view": view}
+    if query:
+        uow.audit("query", "patient", len(shown), {**detail, "patients": shown})
+        return
+    for patient in shown:
+        uow.audit("view", "patient", patient, detail)
+
+
+def reads(
+    uow: UnitOfWork, *, user: str | None = None, patient: str | None = None
+) -> list[AuditEvent]:
+    """Audited reads and queries, oldest first; ``patient`` keeps those that showed them."""
+    query = (
+        select(AuditEventRow)
+        .where(
+            AuditEventRow.action.in_(READ_ACTIONS),
+            AuditEventRow.entity.in_(("patient", "patient_identity")),
+        )
+        .order_by(AuditEventRow.id)
+    )
+    if user is not None:
+        query = query.where(AuditEventRow.actor == user)
+    found = [
+        AuditEvent(r.id, r.occurred_at, r.actor, r.action, r.entity, r.entity_id, dict(r.detail))
+        for r in uow.session.scalars(query)
+    ]
+    if patient is None:
+        return found
+    return [e for e in found if e.entity_id == patient or patient in e.detail.get("patients", ())]
+
+
+def read_checks(uow: UnitOfWork) -> list[Check]:
+    """Does every response that showed patient data name its user, role, client address, view
+    and patients?"""
+    problems = []
+    events = [e for e in reads(uow) if e.action in SHOWN_ACTIONS]
+    for e in events:
+        missing = [k for k in ("what", "role", "client", "view") if not e.detail.get(k)]
+        if not e.actor:
+            missing.append("user")
+        if e.action == "query" and not isinstance(e.detail.get("patients"), list):
+            missing.append("patients")
+        if missing:
+            problems.append(f"audited {e.action} #{e.id} lacks {', '.join(missing)}")
+    name = f"every audited read ({len(events)}) names user, role, client, view and patient"
+    if problems:
+        return [Check(name, False, p) for p in problems]
+    return [Check(name, True if events else None, f"{len(events)} read events checked")]

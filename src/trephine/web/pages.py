@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from trephine.access import Permission, Principal
 from trephine.api import readers
-from trephine.api.deps import PrincipalDep, UnitOfWorkDep, require
+from trephine.api.deps import PrincipalDep, UnitOfWorkDep, audit_read, require
 from trephine.api.readers import AlertStatus, alert_items, assessment_items
 from trephine.errors import ValidationError
 from trephine.services.patient_search import PatientQuery, SortKey
@@ -77,6 +77,7 @@ def patient_list_page(
         identified=who_may,
     )
     hits = readers.patient_hits(uow, query)
+    audit_read(request, uow, "patient list page", [h.patient_id for h in hits.items], query=True)
     form = {
         "q": q or "",
         "diagnosis": query.diagnosis or "",
@@ -125,6 +126,7 @@ def patient_list_page(
 def patient_page(request: Request, uow: UnitOfWorkDep, patient_id: str) -> HTMLResponse:
     tl = readers.patient_timeline(uow, patient_id)
     assessments = [a for a in assessment_items(uow, patient_id) if a.current]
+    audit_read(request, uow, "patient page", [patient_id])
     return render(
         request,
         "patient.html",
@@ -148,11 +150,13 @@ def alerts_page(
     status: Annotated[AlertStatus, Query()] = "open",
     done: Annotated[Literal["acknowledged", "withdrawn"] | None, Query()] = None,
 ) -> HTMLResponse:
+    shown = alert_items(uow, status)
+    audit_read(request, uow, "alerts page", [a.patient for a in shown], query=True)
     return render(
         request,
         "alerts.html",
         {
-            "alerts": alert_items(uow, status),
+            "alerts": shown,
             "status": status,
             "may_acknowledge": principal.may(Permission.ALERTS_ACKNOWLEDGE),
             "done": None

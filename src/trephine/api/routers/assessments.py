@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from trephine.access import Permission
-from trephine.api.deps import UnitOfWorkDep, require
+from trephine.api.deps import UnitOfWorkDep, audit_read, require
 from trephine.api.readers import AlertStatus, alert_items, alert_public, assessment_items
 from trephine.api.schemas.assessments import (
     AcknowledgeRequest,
@@ -35,6 +35,7 @@ router = APIRouter(
     dependencies=[require(Permission.RECORDS_READ)],
 )
 def patient_assessments(
+    request: Request,
     uow: UnitOfWorkDep,
     patient_id: str,
     current_only: Annotated[
@@ -44,16 +45,20 @@ def patient_assessments(
     items = assessment_items(uow, patient_id)
     if current_only:
         items = [i for i in items if i.current]
+    audit_read(request, uow, "assessments", [patient_id])
     return AssessmentList(patient=patient_id, items=items)
 
 
 @router.get("/alerts", response_model=AlertList, dependencies=[require(Permission.RECORDS_READ)])
 def list_alerts(
+    request: Request,
     uow: UnitOfWorkDep,
     status: Annotated[AlertStatus, Query()] = "open",
     patient: Annotated[str | None, Query(description="Only this patient's")] = None,
 ) -> AlertList:
-    return AlertList(status=status, items=alert_items(uow, status, patient))
+    items = alert_items(uow, status, patient)
+    audit_read(request, uow, "alerts", [a.patient for a in items], query=True)
+    return AlertList(status=status, items=items)
 
 
 @router.post(

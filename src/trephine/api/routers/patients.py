@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from trephine.access import Permission
 from trephine.api import readers
-from trephine.api.deps import UnitOfWorkDep, require
+from trephine.api.deps import UnitOfWorkDep, audit_read, require
 from trephine.api.schemas.errors import ErrorResponse
 from trephine.api.schemas.patients import PatientDetail, PatientList, TimelinePublic
 from trephine.services.patient_search import SortKey
@@ -27,6 +27,7 @@ router = APIRouter(
 
 @router.get("", response_model=PatientList)
 def list_patients(
+    request: Request,
     uow: UnitOfWorkDep,
     diagnosis: Annotated[
         str | None, Query(description=f"Only this disease: {', '.join(readers.DISEASES)}")
@@ -45,7 +46,7 @@ def list_patients(
     limit: Annotated[int, Query(ge=1, le=readers.MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PatientList:
-    return readers.patient_page(
+    page = readers.patient_page(
         uow,
         diagnosis=diagnosis,
         limit=limit,
@@ -58,13 +59,19 @@ def list_patients(
         sort=sort,
         descending=order == "desc",
     )
+    audit_read(request, uow, "patient list", [p.id for p in page.items], query=True)
+    return page
 
 
 @router.get("/{patient_id}", response_model=PatientDetail)
-def get_patient(uow: UnitOfWorkDep, patient_id: str) -> PatientDetail:
-    return readers.patient_detail(uow, patient_id)
+def get_patient(request: Request, uow: UnitOfWorkDep, patient_id: str) -> PatientDetail:
+    detail = readers.patient_detail(uow, patient_id)
+    audit_read(request, uow, "patient", [patient_id])
+    return detail
 
 
 @router.get("/{patient_id}/timeline", response_model=TimelinePublic)
-def get_timeline(uow: UnitOfWorkDep, patient_id: str) -> TimelinePublic:
-    return readers.patient_timeline(uow, patient_id)
+def get_timeline(request: Request, uow: UnitOfWorkDep, patient_id: str) -> TimelinePublic:
+    timeline = readers.patient_timeline(uow, patient_id)
+    audit_read(request, uow, "timeline", [patient_id])
+    return timeline
