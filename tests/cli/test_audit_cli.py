@@ -119,9 +119,56 @@ def test_audit_verify_passes_and_writes_nothing(
     assert "ok    audit events cannot be changed: refused by the database" in out
     assert "ok    signed-out results cannot change in place" in out
     assert "ok    who signed a result out cannot be changed: refused by the database" in out
+    assert "ok    audit events must carry the chain hashes: refused by the database" in out
+    chained = next(line for line in out.splitlines() if "unbroken hash chain" in line)
+    assert chained.startswith(
+        f"ok    the audit events form an unbroken hash chain: {before} events"
+    )
     report = json.loads(ok(url, "audit", "verify", "--json"))
     assert report["ok"] is True
     assert event_count(database) == before  # the probe event was rolled back
+    # The head printed today, given back later as an anchor, is checked to still be there.
+    head = chained.rsplit("head #", 1)[1]
+    out = ok(url, "audit", "verify", "--anchor", head)
+    assert f"ok    recorded head #{head.split(':')[0]} is still in the chain" in out
+    code, _, err = run(url, "audit", "verify", "--anchor", "7:abc")
+    assert code == 2 and "EVENT_ID:SHA256" in err
+
+
+def test_audit_verify_names_the_first_event_changed_behind_the_guards(
+    lifecycle: tuple[str, int, int], database: Database
+) -> None:
+    """Dropping the update guard, editing an event and recreating the guard used to pass."""
+    url = lifecycle[0]
+    with database.engine.connect() as connection:
+        target = connection.execute(
+            text("SELECT id FROM audit_event WHERE action = 'verify'")
+        ).scalar_one()
+    with database.engine.begin() as connection:
+        if database.engine.dialect.name == "sqlite":
+            sql = connection.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'audit_event_no_update'")
+            ).scalar_one()
+            connection.execute(text("DROP TRIGGER audit_event_no_update"))
+            connection.execute(
+                text("UPDATE audit_event SET actor = 'dr.forger' WHERE id = :id"), {"id": target}
+            )
+            connection.execute(text(sql))
+        else:
+            connection.execute(text("ALTER TABLE result DISABLE TRIGGER USER"))
+            connection.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+            connection.execute(
+                text("UPDATE audit_event SET actor = 'dr.forger' WHERE id = :id"), {"id": target}
+            )
+            connection.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+            connection.execute(text("ALTER TABLE result ENABLE TRIGGER USER"))
+    code, out, _ = run(url, "audit", "verify")
+    assert code == 1
+    assert "ok    audit events cannot be changed: refused by the database" in out  # guard back
+    assert (
+        f"FAIL  the audit events form an unbroken hash chain: first break at event #{target}: "
+        "its content hashes to"
+    ) in out
 
 
 def test_audit_verify_detects_a_missing_guard_and_an_unaudited_result(

@@ -18,6 +18,7 @@ TABLES = {
     "api_token",
     "app_user",
     "assessment",
+    "audit_chain_lock",
     "audit_event",
     "cellular_therapy",
     "complication",

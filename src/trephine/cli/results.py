@@ -537,18 +537,30 @@ def audit_list(
 
 @audit_app.command("verify")
 def audit_verify(
+    anchor: list[str] = typer.Option(
+        [],
+        "--anchor",
+        help="A chain head recorded earlier (EVENT_ID:SHA256, as printed here); checked to be "
+        "still in place. Repeatable.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="JSON instead of text."),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Check the trail: the database refuses to change or delete audit events, stored
-    assessments and signed-out results (probed in a transaction that is rolled back), and every
-    result version has the create/verify/amend/cancel events its columns claim. Exit 1 if not."""
+    assessments and signed-out results (probed in a transaction that is rolled back), every
+    event links by hash to the one before it (the first break is named), and every result
+    version has the create/verify/amend/cancel events its columns claim. Exit 1 if not."""
     from trephine.services import audit
 
+    try:
+        anchors = [audit.parse_anchor(a) for a in anchor]
+    except ValidationError as exc:
+        raise fail(exc) from None
     database = open_database(database_url, migrate=False)
     try:
         checks = audit.probe_guards(database)
         with database.unit_of_work(_acting(None)) as uow:
+            checks += audit.chain_checks(uow, anchors)
             checks += audit.trail_checks(uow)
             checks += audit.read_checks(uow)
     except TrephineError as exc:

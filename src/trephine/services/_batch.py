@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Table, insert, select
 
 from trephine.errors import TrephineError
+from trephine.services import audit
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import Base, PatientRow
 
@@ -94,7 +95,7 @@ class Events:
         for position, action, entity, new_row, detail in self.pending:
             self.entries[position] = (action, entity, new_ids[new_row], detail)
         for action, entity, entity_id, detail in self.entries:
-            uow.audit(action, entity, entity_id, detail)
+            audit.append(uow, audit.Entry(action, entity, entity_id, detail))
         self.entries, self.pending = [], []
 
 

@@ -29,6 +29,7 @@ from trephine.errors import (
     TooManyAttempts,
     ValidationError,
 )
+from trephine.services import audit
 from trephine.store.database import Database, UnitOfWork
 from trephine.store.tables import ApiTokenRow, SessionRow, SignInFailureRow, UserRow
 
@@ -200,7 +201,12 @@ def add_user(
     )
     uow.session.add(row)
     uow.session.flush()
-    uow.audit("user-add", "user", name, {"role": str(role), "oidc": oidc_subject is not None})
+    audit.append(
+        uow,
+        audit.Entry(
+            "user-add", "user", name, {"role": str(role), "oidc": oidc_subject is not None}
+        ),
+    )
     return _account(row)
 
 
@@ -223,7 +229,7 @@ def disable_user(uow: UnitOfWork, name: str) -> Account:
     if row.disabled_at is None:
         row.disabled_at = uow.now()
         ended = _end_sessions_of(uow, row.id, "disabled")
-        uow.audit("user-disable", "user", name, {"sessions_ended": ended})
+        audit.append(uow, audit.Entry("user-disable", "user", name, {"sessions_ended": ended}))
     return _account(row)
 
 
@@ -231,7 +237,7 @@ def enable_user(uow: UnitOfWork, name: str) -> Account:
     row = _user_row(uow, name)
     if row.disabled_at is not None:
         row.disabled_at = None
-        uow.audit("user-enable", "user", name, {})
+        audit.append(uow, audit.Entry("user-enable", "user", name, {}))
     return _account(row)
 
 
@@ -241,7 +247,9 @@ def set_role(uow: UnitOfWork, name: str, role: Role | str) -> Account:
     if row.role != role:
         before = row.role
         row.role = str(role)
-        uow.audit("role-change", "user", name, {"from": before, "to": str(role)})
+        audit.append(
+            uow, audit.Entry("role-change", "user", name, {"from": before, "to": str(role)})
+        )
     return _account(row)
 
 
@@ -251,7 +259,7 @@ def reset_password(uow: UnitOfWork, name: str, password: str) -> Account:
     check_password(name, password)
     row.password_hash = _hasher().hash(password)
     ended = _end_sessions_of(uow, row.id, "password-reset")
-    uow.audit("password-reset", "user", name, {"sessions_ended": ended})
+    audit.append(uow, audit.Entry("password-reset", "user", name, {"sessions_ended": ended}))
     return _account(row)
 
 
@@ -377,11 +385,14 @@ def sign_in(
         )
         # The name typed is kept only when it is an account's (a password typed into the name
         # field must not land in the trail).
-        uow.audit(
-            "sign-in-failed",
-            "user",
-            row.name if row is not None else "(unknown)",
-            {"client": client, "reason": reason},
+        audit.append(
+            uow,
+            audit.Entry(
+                "sign-in-failed",
+                "user",
+                row.name if row is not None else "(unknown)",
+                {"client": client, "reason": reason},
+            ),
         )
     raise NotAuthenticated("wrong name or password, or the account is disabled")
 
@@ -439,11 +450,14 @@ def start_session(uow: UnitOfWork, account: Account, method: str, client: str) -
             last_seen_at=now,
         )
     )
-    uow.audit(
-        "sign-in",
-        "user",
-        account.name,
-        {"role": str(account.role), "method": method, "client": client},
+    audit.append(
+        uow,
+        audit.Entry(
+            "sign-in",
+            "user",
+            account.name,
+            {"role": str(account.role), "method": method, "client": client},
+        ),
     )
     return raw
 
@@ -475,7 +489,12 @@ def resolve_session(uow: UnitOfWork, raw: str, limits: SessionLimits) -> Princip
     if reason is not None:
         session.ended_at = now
         session.ended_reason = reason
-        uow.audit("session-end", "user", user.name, {"session": session.id, "reason": reason})
+        audit.append(
+            uow,
+            audit.Entry(
+                "session-end", "user", user.name, {"session": session.id, "reason": reason}
+            ),
+        )
         return None
     if now - session.last_seen_at >= _TOUCH_EVERY:
         session.last_seen_at = now
@@ -493,9 +512,11 @@ def end_session(uow: UnitOfWork, raw: str, client: str, reason: str = "sign-out"
     assert user is not None
     detail = {"session": session.id, "client": client}
     if reason == "sign-out":
-        uow.audit("sign-out", "user", user.name, detail)
+        audit.append(uow, audit.Entry("sign-out", "user", user.name, detail))
     else:
-        uow.audit("session-end", "user", user.name, {**detail, "reason": reason})
+        audit.append(
+            uow, audit.Entry("session-end", "user", user.name, {**detail, "reason": reason})
+        )
     return True
 
 
@@ -532,7 +553,7 @@ def revoke_session(uow: UnitOfWork, session_id: int) -> None:
         session.ended_reason = "revoked"
         user = uow.session.get(UserRow, session.user_id)
         assert user is not None
-        uow.audit("session-revoke", "user", user.name, {"session": session_id})
+        audit.append(uow, audit.Entry("session-revoke", "user", user.name, {"session": session_id}))
 
 
 # --------------------------------------------------------------------------- API tokens
@@ -571,7 +592,9 @@ def create_token(
     )
     uow.session.add(row)
     uow.session.flush()
-    uow.audit("token-create", "token", row.id, {"user": name, "expires_days": days})
+    audit.append(
+        uow, audit.Entry("token-create", "token", row.id, {"user": name, "expires_days": days})
+    )
     return raw, _token_view(row, name)
 
 
@@ -592,7 +615,7 @@ def revoke_token(uow: UnitOfWork, token_id: int) -> TokenView:
     assert user is not None
     if row.revoked_at is None:
         row.revoked_at = uow.now()
-        uow.audit("token-revoke", "token", token_id, {"user": user.name})
+        audit.append(uow, audit.Entry("token-revoke", "token", token_id, {"user": user.name}))
     return _token_view(row, user.name)
 
 
@@ -616,7 +639,9 @@ def resolve_token(uow: UnitOfWork, raw: str, client: str) -> Principal | None:
     ):
         return None
     token.last_used_at = now
-    uow.audit("token-use", "token", token.id, {"user": user.name, "client": client})
+    audit.append(
+        uow, audit.Entry("token-use", "token", token.id, {"user": user.name, "client": client})
+    )
     return Principal(name=user.name, role=Role(user.role), via="token", session_id=None)
 
 

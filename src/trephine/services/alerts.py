@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from trephine.assess.registry import current_name, names_stored_for
 from trephine.errors import AlreadyDone, Conflict, NotFound, ValidationError
-from trephine.services import _rows
+from trephine.services import _rows, audit
 from trephine.services.views import StoredAlert
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import AlertRow, PatientRow
@@ -61,7 +61,9 @@ def raise_alert(
             row.withdrawn_at = None
             row.withdrawn_reason = None
             uow.session.flush()
-            uow.audit("reraise", "alert", row.id, {"patient": external_id, "code": code})
+            audit.append(
+                uow, audit.Entry("reraise", "alert", row.id, {"patient": external_id, "code": code})
+            )
         return _view(row, external_id), False
     row = AlertRow(
         patient_id=patient.id,
@@ -75,8 +77,11 @@ def raise_alert(
     )
     uow.session.add(row)
     uow.session.flush()
-    uow.audit(
-        "raise", "alert", row.id, {"patient": external_id, "code": code, "date": str(raised_on)}
+    audit.append(
+        uow,
+        audit.Entry(
+            "raise", "alert", row.id, {"patient": external_id, "code": code, "date": str(raised_on)}
+        ),
     )
     return _view(row, external_id), True
 
@@ -114,7 +119,9 @@ def acknowledge_alert(uow: UnitOfWork, alert_id: int, note: str | None = None) -
     row.acknowledged_by = uow.actor
     row.acknowledgement_note = None if note is None else note.strip()
     uow.session.flush()
-    uow.audit("acknowledge", "alert", row.id, {"note": row.acknowledgement_note})
+    audit.append(
+        uow, audit.Entry("acknowledge", "alert", row.id, {"note": row.acknowledgement_note})
+    )
     return _view(row, patient.external_id)
 
 
@@ -139,7 +146,10 @@ def withdraw_missing(
         row.withdrawn_at = uow.now()
         row.withdrawn_reason = reason
         uow.session.flush()
-        uow.audit("withdraw", "alert", row.id, {"patient": external_id, "reason": reason})
+        audit.append(
+            uow,
+            audit.Entry("withdraw", "alert", row.id, {"patient": external_id, "reason": reason}),
+        )
         withdrawn.append(_view(row, external_id))
     return withdrawn
 
@@ -164,5 +174,10 @@ def withdraw_alert(uow: UnitOfWork, alert_id: int, note: str) -> StoredAlert:
     row.withdrawn_at = uow.now()
     row.withdrawn_reason = f"{note.strip()} (withdrawn by {uow.actor})"
     uow.session.flush()
-    uow.audit("withdraw", "alert", row.id, {"patient": patient.external_id, "note": note.strip()})
+    audit.append(
+        uow,
+        audit.Entry(
+            "withdraw", "alert", row.id, {"patient": patient.external_id, "note": note.strip()}
+        ),
+    )
     return _view(row, patient.external_id)

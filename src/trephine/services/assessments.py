@@ -23,7 +23,7 @@ from trephine.domain.patient import Diagnosis
 from trephine.domain.specimen import SpecimenType
 from trephine.domain.therapy import CellularTherapy, TherapyLine
 from trephine.errors import Conflict, CriteriaNotApplicable, TrephineError
-from trephine.services import _rows, alerts
+from trephine.services import _rows, alerts, audit
 from trephine.services.views import StoredAlert, StoredAssessment, StoredResult
 from trephine.store.database import Database, UnitOfWork
 from trephine.store.tables import (
@@ -100,7 +100,9 @@ def record_assessment(
                 raise Conflict("assessment", key, name, old, new)
         return existing, False
     row = _new_row(uow, patient.id, assessment)
-    uow.audit("create", "assessment", row.id, {"patient": external_id, "key": key})
+    audit.append(
+        uow, audit.Entry("create", "assessment", row.id, {"patient": external_id, "key": key})
+    )
     return _rows.to_assessment(row, external_id), True
 
 
@@ -272,18 +274,21 @@ def _store_call(
     )
     uow.session.add(row)
     uow.session.flush()
-    uow.audit(
-        "create",
-        "assessment",
-        row.id,
-        {
-            "patient": external_id,
-            "date": call.date.isoformat(),
-            "call": call.kind,
-            "category": call.category,
-            "edition": call.edition,
-            "software_version": call.software_version,
-        },
+    audit.append(
+        uow,
+        audit.Entry(
+            "create",
+            "assessment",
+            row.id,
+            {
+                "patient": external_id,
+                "date": call.date.isoformat(),
+                "call": call.kind,
+                "category": call.category,
+                "edition": call.edition,
+                "software_version": call.software_version,
+            },
+        ),
     )
     return _rows.to_assessment(row, external_id), True
 
@@ -335,19 +340,22 @@ def assess_patient(
         f"not raised by the assessment of {uow.now():%Y-%m-%d %H:%M} UTC "
         f"(signed-out results {', '.join(map(str, inputs.result_ids)) or 'none'})",
     )
-    uow.audit(
-        "assess",
-        "patient",
-        external_id,
-        {
-            "ruleset": assessor.name,
-            "results": list(inputs.result_ids),
-            "assessments": len(stored),
-            "new_assessments": new_assessments,
-            "alerts": len(raised),
-            "new_alerts": new_alerts,
-            "withdrawn_alerts": [a.id for a in withdrawn],
-        },
+    audit.append(
+        uow,
+        audit.Entry(
+            "assess",
+            "patient",
+            external_id,
+            {
+                "ruleset": assessor.name,
+                "results": list(inputs.result_ids),
+                "assessments": len(stored),
+                "new_assessments": new_assessments,
+                "alerts": len(raised),
+                "new_alerts": new_alerts,
+                "withdrawn_alerts": [a.id for a in withdrawn],
+            },
+        ),
     )
     return AssessRun(
         external_id,

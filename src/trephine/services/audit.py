@@ -1,19 +1,80 @@
-"""Reading the append-only audit trail, and checking it is intact (``trephine audit verify``)."""
+"""The audit trail: the ONE way to write it (:func:`append`), reading it, and checking it is
+intact (``trephine audit verify``: database guards, the hash chain, result events).
+
+Every audit event in Trephine is written by :func:`append`, one or many at a time; the unit of
+work chains them (:mod:`trephine.store.audit_chain`) just before it commits.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy.exc
 from sqlalchemy import Connection, Executable, delete, insert, select, update
 
-from trephine.services import results
+from trephine.errors import ValidationError
 from trephine.services.views import AuditEvent
+from trephine.store import audit_chain
 from trephine.store.database import Database, UnitOfWork, utc_now
 from trephine.store.tables import AuditEventRow, Base
 from trephine.workflow import REPORTED_STATES, ResultState
+
+#: Column widths of ``audit_event`` (see store/tables.py).
+_WIDTHS = {"actor": 200, "action": 32, "entity": 32, "entity_id": 200}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One audit event to append: what was done (``action``: create, read, verify, amend, …) to
+    which record (``entity`` type and ``entity_id``), with ``detail`` (reason, changed fields, …).
+
+    ``actor`` defaults to the unit of work's actor; give it only when the event is about someone
+    else than the one the transaction acts for (e.g. a sign-in attempt naming the account).
+    """
+
+    action: str
+    entity: str
+    entity_id: object
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    actor: str | None = None
+
+
+def append(uow: UnitOfWork, events: Entry | Iterable[Entry]) -> None:
+    """Append one event or many, in order, to the trail as part of ``uow``'s transaction.
+
+    They are stamped now (``uow.now()``), merged over ``uow.context`` (e.g. the import file and
+    its checksum) and hash-chained when the unit of work commits; a rolled-back unit of work
+    writes none of them. A malformed event (empty or over-long names, a detail JSON cannot hold)
+    is refused with :class:`ValidationError` before anything is written.
+    """
+    batch = [events] if isinstance(events, Entry) else list(events)
+    now = uow.now()
+    rows: list[dict[str, Any]] = []
+    for event in batch:
+        row: dict[str, Any] = {
+            "occurred_at": now,
+            "actor": uow.actor if event.actor is None else event.actor,
+            "action": event.action,
+            "entity": event.entity,
+            "entity_id": str(event.entity_id),
+        }
+        for name, width in _WIDTHS.items():
+            value = row[name]
+            if not isinstance(value, str) or not value.strip() or len(value) > width:
+                raise ValidationError(
+                    f"audit {name}", value, f"non-empty text of at most {width} characters"
+                )
+        try:
+            row["detail"] = audit_chain.stored_detail({**uow.context, **event.detail})
+        except (TypeError, ValueError):
+            raise ValidationError(
+                "audit detail", event.action, "JSON text, numbers, booleans, lists and maps"
+            ) from None
+        rows.append(row)
+    uow.queue_audit(rows)
 
 
 def events(
@@ -29,6 +90,7 @@ def events(
 
     ``since`` is an aware instant; events at or after it are kept.
     """
+    uow.write_audit()  # this transaction's own events too
     query = select(AuditEventRow).order_by(AuditEventRow.id)
     if entity is not None:
         query = query.where(AuditEventRow.entity == entity)
@@ -53,6 +115,7 @@ def events_for(uow: UnitOfWork, entity: str, entity_ids: Iterable[object]) -> li
     wanted = sorted({str(i) for i in entity_ids})
     if not wanted:
         return []
+    uow.write_audit()
     query = (
         select(AuditEventRow)
         .where(AuditEventRow.entity == entity, AuditEventRow.entity_id.in_(wanted))
@@ -108,10 +171,26 @@ def probe_guards(database: Database) -> list[Check]:
                     entity="probe",
                     entity_id="0",
                     detail={},
+                    prev_hash=audit_chain.GENESIS,
+                    hash=audit_chain.GENESIS,
                 )
                 .returning(audit_table.c.id)
             ).scalar_one()
             row = audit_table.c.id == probe
+            checks.append(
+                refused(
+                    connection,
+                    "audit events must carry the chain hashes",
+                    insert(audit_table).values(
+                        occurred_at=utc_now(),
+                        actor="audit-verify",
+                        action="probe",
+                        entity="probe",
+                        entity_id="0",
+                        detail={},
+                    ),
+                )
+            )
             checks.append(
                 refused(
                     connection,
@@ -187,9 +266,143 @@ def probe_guards(database: Database) -> list[Check]:
     return checks
 
 
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first place the hash chain does not hold: which event, and what differs."""
+
+    event_id: int
+    problem: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The walk over the whole chain: how many events, the head (last id and hash) to record
+    elsewhere as an anchor, and the first break if any."""
+
+    events: int
+    head_id: int | None
+    head_hash: str
+    first_break: ChainBreak | None
+
+
+#: Events read per round trip while walking the chain.
+_CHAIN_BATCH = 5000
+
+
+def walk_chain(uow: UnitOfWork) -> ChainReport:
+    """Recompute every event's hash in id order and check each links to the one before it.
+
+    A changed field shows as an event whose stored hash no longer matches its content; a
+    removed, inserted or re-ordered event as a link that does not match its predecessor's hash;
+    an event written around the chain as one with no hash.
+    """
+    uow.write_audit()
+    prev, prev_id, after, count = audit_chain.GENESIS, None, 0, 0
+    while True:
+        rows = uow.session.scalars(
+            select(AuditEventRow)
+            .where(AuditEventRow.id > after)
+            .order_by(AuditEventRow.id)
+            .limit(_CHAIN_BATCH)
+        ).all()
+        if not rows:
+            return ChainReport(count, prev_id, prev, None)
+        for row in rows:
+            count += 1
+            before = "the start of the trail" if prev_id is None else f"event #{prev_id}"
+            if row.hash is None or row.prev_hash is None:
+                return ChainReport(
+                    count,
+                    prev_id,
+                    prev,
+                    ChainBreak(row.id, "it carries no chain hash (written around the chain)"),
+                )
+            if row.prev_hash != prev:
+                return ChainReport(
+                    count,
+                    prev_id,
+                    prev,
+                    ChainBreak(
+                        row.id,
+                        f"it links to {row.prev_hash[:16]}…, but {before} hashes to "
+                        f"{prev[:16]}… (an event was removed, inserted or re-ordered here)",
+                    ),
+                )
+            content = audit_chain.event_hash(
+                row.prev_hash,
+                occurred_at=row.occurred_at,
+                actor=row.actor,
+                action=row.action,
+                entity=row.entity,
+                entity_id=row.entity_id,
+                detail=row.detail,
+            )
+            if content != row.hash:
+                return ChainReport(
+                    count,
+                    prev_id,
+                    prev,
+                    ChainBreak(
+                        row.id,
+                        f"its content hashes to {content[:16]}…, not to its stored hash "
+                        f"{row.hash[:16]}… (its time, actor, action, entity, entity id or "
+                        "detail was changed after it was written)",
+                    ),
+                )
+            prev, prev_id = row.hash, row.id
+        after = rows[-1].id
+
+
+def parse_anchor(text: str) -> tuple[int, str]:
+    """``ID:HASH`` as printed by ``audit verify`` (the chain head recorded elsewhere)."""
+    event_id, _, digest = text.strip().partition(":")
+    digest = digest.strip().lower()
+    if not event_id.isdigit() or len(digest) != 64 or set(digest) - set("0123456789abcdef"):
+        raise ValidationError("anchor", text, "EVENT_ID:SHA256 as printed by 'audit verify'")
+    return int(event_id), digest
+
+
+def chain_checks(uow: UnitOfWork, anchors: Iterable[tuple[int, str]] = ()) -> list[Check]:
+    """``audit verify``'s chain findings: the walk, and each recorded head still in place."""
+    report = walk_chain(uow)
+    name = "the audit events form an unbroken hash chain"
+    if report.first_break is not None:
+        found = report.first_break
+        checks = [Check(name, False, f"first break at event #{found.event_id}: {found.problem}")]
+    elif report.head_id is None:
+        checks = [Check(name, None, "no audit events yet")]
+    else:
+        checks = [
+            Check(
+                name,
+                True,
+                f"{report.events} events; head #{report.head_id}:{report.head_hash}",
+            )
+        ]
+    for event_id, digest in anchors:
+        stored = uow.session.scalar(select(AuditEventRow.hash).where(AuditEventRow.id == event_id))
+        anchor = f"recorded head #{event_id} is still in the chain"
+        if stored == digest:
+            checks.append(Check(anchor, True, f"event #{event_id} still hashes to {digest[:16]}…"))
+        elif stored is None:
+            checks.append(Check(anchor, False, f"event #{event_id} is gone"))
+        else:
+            checks.append(
+                Check(
+                    anchor,
+                    False,
+                    f"event #{event_id} now has hash {stored[:16]}…, not the recorded "
+                    f"{digest[:16]}… (the trail was rewritten)",
+                )
+            )
+    return checks
+
+
 def trail_checks(uow: UnitOfWork) -> list[Check]:
     """Does every result version have the audit events its columns claim (who created, signed
     out, amended or cancelled it), and does every result event point at an existing version?"""
+    from trephine.services import results  # results appends audit events: import it lazily
+
     versions = results.list_results(uow, states=None)
     by_id = {v.id: v for v in versions}
     by_result: dict[int, list[AuditEvent]] = {}

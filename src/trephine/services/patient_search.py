@@ -30,7 +30,7 @@ from trephine.domain.patient import Disease
 from trephine.domain.quantity import Quantity
 from trephine.domain.results import AspirateDifferential, CellClass, CoreFindings, ResultKind
 from trephine.errors import ValidationError
-from trephine.services import _rows
+from trephine.services import _rows, audit
 from trephine.store.codec import decode_result
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import (
@@ -300,11 +300,14 @@ def search(uow: UnitOfWork, query: PatientQuery) -> PatientHits:
             )
         }
         # Showing identity is a read of it (clinical-systems.md §6.5 F2): one event per page.
-        uow.audit(
-            "read",
-            "patient_identity",
-            "search",
-            {"patients": [r.external_id for r in rows if r.id in identity]},
+        audit.append(
+            uow,
+            audit.Entry(
+                "read",
+                "patient_identity",
+                "search",
+                {"patients": [r.external_id for r in rows if r.id in identity]},
+            ),
         )
     items = []
     for r in rows:

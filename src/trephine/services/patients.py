@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from trephine.domain.patient import Diagnosis, Patient, PatientIdentity
 from trephine.domain.therapy import CarTInfusion, CellularTherapy, Cycle, TherapyLine, Transplant
 from trephine.errors import Conflict, IdentityConflict, NotFound, TrephineError
-from trephine.services import _rows
+from trephine.services import _rows, audit
 from trephine.services._batch import (
     Answer,
     Events,
@@ -188,7 +188,7 @@ def patient_identity(uow: UnitOfWork, external_id: str) -> PatientIdentity | Non
     row = uow.session.scalar(
         select(PatientIdentityRow).where(PatientIdentityRow.patient_id == patient.id)
     )
-    uow.audit("read", "patient_identity", external_id, {})
+    audit.append(uow, audit.Entry("read", "patient_identity", external_id, {}))
     return None if row is None else PatientIdentity(row.name, row.mrn, row.birth_date)
 
 
@@ -502,7 +502,7 @@ def patient_record(uow: UnitOfWork, external_id: str) -> PatientRecord:
     """
     session = uow.session
     patient = _rows.patient_row(uow, external_id)
-    uow.audit("read", "patient", external_id, {})
+    audit.append(uow, audit.Entry("read", "patient", external_id, {}))
     pid = patient.id
     diagnoses = tuple(
         _rows.to_diagnosis(r)

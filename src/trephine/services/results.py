@@ -16,7 +16,7 @@ from sqlalchemy import CursorResult, select, update
 
 from trephine.domain.results import ResultKind, ResultValue, headline
 from trephine.errors import ConcurrentChange, Conflict, NotFound, TrephineError, ValidationError
-from trephine.services import _rows
+from trephine.services import _rows, audit
 from trephine.services._batch import Answer, Events, Outcome, chunks, in_runs, insert_rows
 from trephine.services.views import StoredResult
 from trephine.store.codec import decode_result, encode_result
@@ -154,14 +154,22 @@ def record_result(
     _set_value(row, value)
     uow.session.add(row)
     uow.session.flush()
-    uow.audit(
-        "create",
-        "result",
-        row.id,
-        {"specimen": accession, "kind": row.kind, "analyte": row.analyte, "version": row.version},
+    audit.append(
+        uow,
+        audit.Entry(
+            "create",
+            "result",
+            row.id,
+            {
+                "specimen": accession,
+                "kind": row.kind,
+                "analyte": row.analyte,
+                "version": row.version,
+            },
+        ),
     )
     if verify:
-        uow.audit("verify", "result", row.id, {"version": row.version})
+        audit.append(uow, audit.Entry("verify", "result", row.id, {"version": row.version}))
     patient = uow.session.get(PatientRow, row.patient_id)
     assert patient is not None  # the specimen's foreign key guarantees it
     return _rows.to_result(row, patient.external_id, accession, value), True
@@ -288,7 +296,9 @@ def edit_draft(uow: UnitOfWork, result_id: int, value: ResultValue) -> StoredRes
     old = dict(row.value)
     # Guarded like a state change: an edit racing a sign-out must not rewrite what was signed.
     _transition(uow, row, Action.EDIT, **_value_columns(value))
-    uow.audit("edit", "result", row.id, {"changed": _changed_fields(old, row.value)})
+    audit.append(
+        uow, audit.Entry("edit", "result", row.id, {"changed": _changed_fields(old, row.value)})
+    )
     return _view(uow, row)
 
 
@@ -296,7 +306,7 @@ def verify_result(uow: UnitOfWork, result_id: int) -> StoredResult:
     """Sign out a draft."""
     row = _row(uow, result_id)
     _transition(uow, row, Action.VERIFY, verified_by=uow.actor, verified_at=uow.now())
-    uow.audit("verify", "result", row.id, {"version": row.version})
+    audit.append(uow, audit.Entry("verify", "result", row.id, {"version": row.version}))
     return _view(uow, row)
 
 
@@ -335,16 +345,19 @@ def amend_result(uow: UnitOfWork, result_id: int, value: ResultValue, reason: st
     _set_value(row, value)
     uow.session.add(row)
     uow.session.flush()
-    uow.audit(
-        "amend",
-        "result",
-        row.id,
-        {
-            "supersedes": old.id,
-            "version": row.version,
-            "reason": reason.strip(),
-            "changed": changed,
-        },
+    audit.append(
+        uow,
+        audit.Entry(
+            "amend",
+            "result",
+            row.id,
+            {
+                "supersedes": old.id,
+                "version": row.version,
+                "reason": reason.strip(),
+                "changed": changed,
+            },
+        ),
     )
     return _view(uow, row)
 
@@ -355,7 +368,7 @@ def cancel_result(uow: UnitOfWork, result_id: int, reason: str) -> StoredResult:
         raise ValidationError("reason", reason, "a non-empty reason for cancelling")
     row = _row(uow, result_id)
     _transition(uow, row, Action.CANCEL)
-    uow.audit("cancel", "result", row.id, {"reason": reason.strip()})
+    audit.append(uow, audit.Entry("cancel", "result", row.id, {"reason": reason.strip()}))
     return _view(uow, row)
 
 

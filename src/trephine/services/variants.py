@@ -41,7 +41,7 @@ from trephine.errors import (
     Severity,
     ValidationError,
 )
-from trephine.services import _rows, results
+from trephine.services import _rows, audit, results
 from trephine.store.codec import decode_result
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import DiagnosisRow, PatientRow, ResultRow
@@ -192,11 +192,14 @@ def import_variants(
         used.add(accession)
         created += was_created
         unchanged += not was_created
-    uow.audit(
-        "import",
-        "ngs_variants",
-        source,
-        {"created": created, "unchanged": unchanged, "specimens": sorted(used)},
+    audit.append(
+        uow,
+        audit.Entry(
+            "import",
+            "ngs_variants",
+            source,
+            {"created": created, "unchanged": unchanged, "specimens": sorted(used)},
+        ),
     )
     return VariantImport(source, created, unchanged, tuple(sorted(used)))
 

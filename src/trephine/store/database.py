@@ -18,17 +18,19 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from trephine.store.tables import AuditEventRow
+from trephine.store import audit_chain
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
+    """An engine for ``url``. ``hide_parameters``: a database error's message (and so any log
+    line or traceback made of it) never shows a statement's values — names, MRNs, birth dates."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        engine = create_engine(url, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -38,7 +40,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _alembic_config(engine: Engine) -> Any:
@@ -87,21 +89,20 @@ class UnitOfWork:
         self._clock = clock
         #: Merged into every audit event's detail (e.g. the import file and its checksum).
         self.context: dict[str, Any] = {}
+        self._audit_queue: list[dict[str, Any]] = []
 
     def now(self) -> dt.datetime:
         return self._clock()
 
-    def audit(self, action: str, entity: str, entity_id: object, detail: dict[str, Any]) -> None:
-        self.session.add(
-            AuditEventRow(
-                occurred_at=self.now(),
-                actor=self.actor,
-                action=action,
-                entity=entity,
-                entity_id=str(entity_id),
-                detail={**self.context, **detail},
-            )
-        )
+    def queue_audit(self, rows: list[dict[str, Any]]) -> None:
+        """Hold audit rows until :meth:`write_audit` (called just before commit). Services call
+        ``trephine.services.audit.append``, which builds the rows; nothing else calls this."""
+        self._audit_queue.extend(rows)
+
+    def write_audit(self) -> None:
+        """Append the queued rows to the hash chain now, in this transaction."""
+        rows, self._audit_queue = self._audit_queue, []
+        audit_chain.append_rows(self.session, rows)
 
 
 class Database:
@@ -144,9 +145,15 @@ class Database:
 
     @contextmanager
     def unit_of_work(self, actor: str) -> Iterator[UnitOfWork]:
-        """Commit on success, roll back on any exception (nothing half-written)."""
+        """Commit on success, roll back on any exception (nothing half-written).
+
+        Audit events are chained just before the commit (:mod:`trephine.store.audit_chain`):
+        the chain lock is then the last lock the transaction takes.
+        """
         with self._sessions() as session, session.begin():
-            yield UnitOfWork(session, actor, self._clock)
+            uow = UnitOfWork(session, actor, self._clock)
+            yield uow
+            uow.write_audit()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -300,7 +300,10 @@ class AlertRow(Base):
 
 
 class AuditEventRow(Base):
-    """Append-only: database triggers refuse UPDATE and DELETE (see the initial migration)."""
+    """Append-only: database triggers refuse UPDATE and DELETE (see the initial migration).
+
+    Tamper-evident since migration 0007: each event carries the hash of the one before it and
+    its own (:mod:`trephine.store.audit_chain`). Written only by ``services.audit.append``."""
 
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)
@@ -312,6 +315,9 @@ class AuditEventRow(Base):
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]]
+    # Migration 0007: the hash chain (hex SHA-256; see trephine.store.audit_chain).
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 # --------------------------------------------------------------------------- accounts (0006)
@@ -379,3 +385,13 @@ class SignInFailureRow(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(index=True)
     account: Mapped[str] = mapped_column(String(64), index=True)
     client_address: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class AuditChainLockRow(Base):
+    """One row (id 1) that every audit append updates first, so appends are serialized and the
+    chain cannot fork (migration 0007). Holds no data; the application role may update it."""
+
+    __tablename__ = "audit_chain_lock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holds: Mapped[int] = mapped_column(Integer, default=0)

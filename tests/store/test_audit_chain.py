@@ -1,0 +1,283 @@
+"""The audit trail is a hash chain: tampering shows in ``audit verify`` at the first broken
+event, concurrent writers never fork it, and migration 0007 back-fills existing events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+
+import pytest
+import sqlalchemy.exc
+from sqlalchemy import text
+
+from trephine.domain import Patient, Sex
+from trephine.errors import ValidationError
+from trephine.services import audit, patients
+from trephine.store import audit_chain
+from trephine.store.database import Database
+
+
+def _trail(database: Database, events: int = 3) -> None:
+    with database.unit_of_work("lab") as uow:
+        for n in range(events):
+            patients.register_patient(uow, Patient(f"CH-{n}", Sex.FEMALE, 1960 + n))
+
+
+def _chain(database: Database) -> list[audit.Check]:
+    with database.unit_of_work("auditor") as uow:
+        return audit.chain_checks(uow)
+
+
+def _ids(database: Database) -> list[int]:
+    with database.engine.connect() as connection:
+        return list(connection.scalars(text("SELECT id FROM audit_event ORDER BY id")))
+
+
+def _behind_the_guards(database: Database, statement: str) -> None:
+    """What an owner of the database can do: lift the append-only guard, change the trail, put
+    the guard back (SQLite: drop and recreate the trigger; PostgreSQL: disable and enable it)."""
+    with database.engine.begin() as connection:
+        if database.engine.dialect.name == "sqlite":
+            (sql,) = connection.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = :n"),
+                {"n": f"audit_event_no_{statement.split()[0].lower()}"},
+            ).one()
+            name = f"audit_event_no_{statement.split()[0].lower()}"
+            connection.execute(text(f"DROP TRIGGER {name}"))
+            connection.execute(text(statement))
+            connection.execute(text(sql))
+        else:
+            connection.execute(
+                text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
+            )
+            connection.execute(text(statement))
+            connection.execute(
+                text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only")
+            )
+
+
+def test_an_untouched_trail_is_an_unbroken_chain(database: Database) -> None:
+    _trail(database)
+    (check,) = _chain(database)
+    assert check.passed is True
+    last = _ids(database)[-1]
+    assert check.detail.startswith(f"3 events; head #{last}:")
+    with database.engine.connect() as connection:
+        rows = connection.execute(text("SELECT prev_hash, hash FROM audit_event ORDER BY id")).all()
+    assert rows[0][0] == audit_chain.GENESIS
+    assert [r[0] for r in rows[1:]] == [r[1] for r in rows[:-1]]  # each links to the one before
+
+
+def test_an_edited_event_breaks_the_chain_even_with_the_guard_put_back(database: Database) -> None:
+    """The defect: drop the trigger, edit, recreate it, and ``audit verify`` used to pass."""
+    _trail(database)
+    middle = _ids(database)[1]
+    _behind_the_guards(database, f"UPDATE audit_event SET actor = 'mallory' WHERE id = {middle}")
+    (check,) = _chain(database)
+    assert check.passed is False
+    assert check.detail.startswith(f"first break at event #{middle}: its content hashes to")
+    assert "actor" in check.detail and "changed after it was written" in check.detail
+
+
+def test_a_removed_event_breaks_the_chain_at_the_next_one(database: Database) -> None:
+    _trail(database)
+    first, second, third = _ids(database)
+    statement = f"DELETE FROM audit_event WHERE id = {second}"
+    _behind_the_guards(database, statement)
+    (check,) = _chain(database)
+    assert check.passed is False
+    assert check.detail.startswith(f"first break at event #{third}: it links to")
+    assert f"event #{first} hashes to" in check.detail and "removed, inserted" in check.detail
+
+
+def test_a_forged_insert_is_refused_or_breaks_the_chain(database: Database) -> None:
+    """A plain INSERT (no hashes) is refused by the database; one with made-up hashes is named
+    by ``audit verify`` as the first break."""
+    _trail(database)
+    columns = "occurred_at, actor, action, entity, entity_id, detail"
+    values = "'2026-01-01 00:00:00+00:00', 'mallory', 'verify', 'result', '1', '{}'"
+    with pytest.raises(sqlalchemy.exc.DatabaseError), database.engine.begin() as connection:
+        connection.execute(text(f"INSERT INTO audit_event ({columns}) VALUES ({values})"))
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(f"INSERT INTO audit_event ({columns}, prev_hash, hash) VALUES ({values}, :p, :p)"),
+            {"p": "f" * 64},
+        )
+    forged = _ids(database)[-1]
+    (check,) = _chain(database)
+    assert check.passed is False and f"first break at event #{forged}" in check.detail
+    # Events appended after the forgery do not hide it.
+    _trail(database, 1)
+    (check,) = _chain(database)
+    assert f"first break at event #{forged}" in check.detail
+
+
+def test_a_recorded_head_detects_a_rewritten_trail(database: Database) -> None:
+    """Recomputing every hash after an edit makes a consistent chain again; the head recorded
+    elsewhere (``--anchor``) no longer matches, and says so."""
+    _trail(database)
+    (check,) = _chain(database)
+    head_id, head_hash = audit.parse_anchor(check.detail.split("head #", 1)[1])
+    _behind_the_guards(database, f"UPDATE audit_event SET actor = 'mallory' WHERE id = {head_id}")
+    with database.unit_of_work("auditor") as uow:
+        chain_check, anchor = audit.chain_checks(uow, [(head_id, head_hash)])
+    assert chain_check.passed is False
+    assert anchor.passed is True  # the hash column itself was not touched
+    rewritten = "f" * 64
+    _behind_the_guards(
+        database, f"UPDATE audit_event SET hash = '{rewritten}' WHERE id = {head_id}"
+    )
+    with database.unit_of_work("auditor") as uow:
+        _, anchor = audit.chain_checks(uow, [(head_id, head_hash)])
+    assert anchor.passed is False and "the trail was rewritten" in anchor.detail
+    with pytest.raises(ValidationError, match="EVENT_ID:SHA256"):
+        audit.parse_anchor("12:nothex")
+
+
+def test_append_takes_one_or_many_events_in_order(database: Database) -> None:
+    with database.unit_of_work("lab") as uow:
+        audit.append(uow, audit.Entry("read", "patient", "X-1"))
+        audit.append(
+            uow,
+            [audit.Entry("read", "patient", f"X-{n}", {"n": n, "ratio": 2.0}) for n in range(2, 6)]
+            + [audit.Entry("sign-in", "account", "dr.lee", actor="dr.lee")],
+        )
+        # Visible to the same transaction's readers before the commit.
+        assert len(audit.events(uow, "patient")) == 5
+    with database.unit_of_work("auditor") as uow:
+        stored = audit.events(uow)
+        (check,) = audit.chain_checks(uow)
+    assert [e.entity_id for e in stored] == ["X-1", "X-2", "X-3", "X-4", "X-5", "dr.lee"]
+    assert [e.actor for e in stored] == ["lab"] * 5 + ["dr.lee"]
+    assert stored[2].detail == {"n": 3, "ratio": 2.0}
+    assert check.passed is True
+
+
+def test_a_rolled_back_unit_of_work_appends_nothing(database: Database) -> None:
+    with pytest.raises(RuntimeError), database.unit_of_work("lab") as uow:
+        audit.append(uow, audit.Entry("read", "patient", "X-1"))
+        raise RuntimeError("stop")
+    assert _ids(database) == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        (audit.Entry("", "patient", "X"), "audit action"),
+        (audit.Entry("read", "p" * 33, "X"), "audit entity"),
+        (audit.Entry("read", "patient", ""), "audit entity_id"),
+        (audit.Entry("read", "patient", "X", actor=" "), "audit actor"),
+        (audit.Entry("read", "patient", "X", {"when": dt.date(2024, 1, 1)}), "audit detail"),
+        (audit.Entry("read", "patient", "X", {"v": float("nan")}), "audit detail"),
+    ],
+)
+def test_a_malformed_event_is_refused_before_anything_is_written(
+    database: Database, entry: audit.Entry, field: str
+) -> None:
+    with pytest.raises(ValidationError) as refused, database.unit_of_work("lab") as uow:
+        audit.append(uow, [audit.Entry("read", "patient", "OK"), entry])
+    assert refused.value.field == field
+    assert _ids(database) == []
+
+
+def test_concurrent_appenders_do_not_fork_the_chain(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first writer pauses between reading the last hash and inserting; the second tries to
+    append meanwhile. Without the chain lock both link to the same predecessor (a fork)."""
+    _trail(database, 1)
+    paused, go_on = threading.Event(), threading.Event()
+    real_last_hash = audit_chain.last_hash
+
+    def slow_last_hash(session: object) -> str:
+        found = real_last_hash(session)  # type: ignore[arg-type]
+        if threading.current_thread().name == "first":
+            paused.set()
+            go_on.wait(timeout=1.5)  # the second writer gets its chance (blocked by the lock)
+        return found
+
+    monkeypatch.setattr(audit_chain, "last_hash", slow_last_hash)
+    errors: list[BaseException] = []
+
+    def write(name: str) -> None:
+        try:
+            with database.unit_of_work(name) as uow:
+                audit.append(uow, audit.Entry("read", "patient", name))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    first = threading.Thread(target=write, args=("first",), name="first")
+    first.start()
+    assert paused.wait(timeout=30)
+    second = threading.Thread(target=write, args=("second",), name="second")
+    second.start()
+    second.join(timeout=1.0)  # with the lock it is still waiting here
+    go_on.set()
+    first.join(timeout=60)
+    second.join(timeout=60)
+    assert not errors, errors
+    with database.engine.connect() as connection:
+        links = connection.execute(text("SELECT prev_hash FROM audit_event")).scalars().all()
+    assert len(links) == 3 and len(set(links)) == 3  # no two events share a predecessor
+    (check,) = _chain(database)
+    assert check.passed is True, check.detail
+
+
+def test_many_writers_at_once_keep_one_chain(database: Database) -> None:
+    def write(n: int) -> None:
+        for k in range(4):
+            with database.unit_of_work(f"w{n}") as uow:
+                audit.append(
+                    uow, [audit.Entry("read", "patient", f"{n}-{k}-{i}") for i in range(3)]
+                )
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    (check,) = _chain(database)
+    assert check.passed is True, check.detail
+    assert check.detail.startswith("72 events")
+
+
+def test_migration_0007_backfills_the_chain_of_existing_events(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        db.upgrade("0006")
+        with db.engine.begin() as connection:
+            for n in range(3):
+                connection.execute(
+                    text(
+                        "INSERT INTO audit_event (occurred_at, actor, action, entity, entity_id,"
+                        " detail) VALUES (:at, 'lab', 'create', 'patient', :id, :detail)"
+                    ),
+                    {
+                        "at": dt.datetime(2024, 1, 1, 8, n, 0, 123456, tzinfo=dt.UTC),
+                        "id": f"OLD-{n}",
+                        "detail": json.dumps({"sex": "male", "n": n, "nested": {"b": [1, 2.5]}}),
+                    },
+                )
+        db.upgrade()
+        with db.unit_of_work("lab") as uow:
+            audit.append(uow, audit.Entry("create", "patient", "NEW-1"))
+        with db.unit_of_work("auditor") as uow:
+            (check,) = audit.chain_checks(uow)
+        assert check.passed is True and check.detail.startswith("4 events"), check.detail
+        # Still append-only after the back-fill lifted and restored the guard.
+        with (
+            pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"),
+            db.engine.begin() as c,
+        ):
+            c.execute(text("UPDATE audit_event SET actor = 'x'"))
+        db.downgrade("0006")
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM audit_event")).scalar_one() == 4
+        with (
+            pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"),
+            db.engine.begin() as c,
+        ):
+            c.execute(text("DELETE FROM audit_event"))
+    finally:
+        db.dispose()
