@@ -221,7 +221,11 @@ def get_unit_of_work(
         yield uow
 
 
-UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
+#: ``scope="function"``: the transaction commits when the route function returns and BEFORE
+#: the response is sent, so a failed commit ("database is locked") becomes the error response
+#: instead of following a 200 that claimed the write was stored. Every route and page that
+#: writes or audits takes its unit of work from here.
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
 
 
 @dataclass(frozen=True)

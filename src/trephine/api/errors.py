@@ -181,10 +181,12 @@ def install_error_handlers(app: FastAPI) -> None:
         # Unreachable server or missing tables: an operator problem with a known fix. The
         # driver's message (SQL, host names) is logged, not sent.
         log.error("database error on %s %s: %s", request.method, request.url.path, exc)
-        body = ErrorBody(
-            code="database_unavailable",
-            message="the database is unreachable or not migrated; run `trephine init`",
-        )
+        reason = str(exc.orig).lower() if exc.orig is not None else ""
+        if "locked" in reason or "busy" in reason:
+            message = "the database is busy with another write; nothing was saved, try again"
+        else:
+            message = "the database is unreachable or not migrated; run `trephine init`"
+        body = ErrorBody(code="database_unavailable", message=message)
         return _respond(request, HTTPStatus.SERVICE_UNAVAILABLE, body)
 
     @app.exception_handler(Exception)

@@ -3,7 +3,9 @@ donor chimerism …): stored once per natural key, listed, acknowledged (audited
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
 
 from trephine.assess.registry import current_name, names_stored_for
 from trephine.errors import AlreadyDone, Conflict, NotFound, ValidationError
@@ -115,10 +117,26 @@ def acknowledge_alert(uow: UnitOfWork, alert_id: int, note: str | None = None) -
         )
     if note is not None and not note.strip():
         raise ValidationError("note", note, "a non-empty note, or no note")
-    row.acknowledged_at = uow.now()
-    row.acknowledged_by = uow.actor
-    row.acknowledgement_note = None if note is None else note.strip()
-    uow.session.flush()
+    # ``UPDATE … WHERE acknowledged_at IS NULL``, as result sign-out does (services/results.py
+    # ``_transition``): of concurrent acknowledgers who all read the alert as open, exactly one
+    # changes the row; PostgreSQL re-checks the condition after waiting for the winner's lock.
+    # Setting the ORM attributes instead let each of them overwrite the previous name.
+    done = cast(
+        "CursorResult[Any]",
+        uow.session.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id, AlertRow.acknowledged_at.is_(None))
+            .values(
+                acknowledged_at=uow.now(),
+                acknowledged_by=uow.actor,
+                acknowledgement_note=None if note is None else note.strip(),
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    uow.session.refresh(row)
+    if done.rowcount != 1:
+        raise Conflict("alert", alert_id, "acknowledged_by", row.acknowledged_by, uow.actor)
     audit.append(
         uow, audit.Entry("acknowledge", "alert", row.id, {"note": row.acknowledgement_note})
     )
