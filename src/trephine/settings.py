@@ -18,6 +18,11 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{DEFAULT_DATABASE_FILE}"
     #: Who the CLI acts as in audit events when no user is signed in.
     cli_user: str = "cli"
+    #: SQLite only: how long (seconds) a writer waits for another's write lock before giving up
+    #: with "database is locked". Every audited read writes an event, so during an import a
+    #: page read waits up to this long instead of failing at once.
+    sqlite_busy_timeout: float = 30.0
+
     #: The account the CLI acts as once accounts exist (``TREPHINE_USER``): sign-outs and
     #: acknowledgements from the command line are recorded under this name, which must be an
     #: enabled account whose role grants the command; ``--as`` may only repeat it.

@@ -49,12 +49,18 @@ STATE_CHOICES = tuple(s.value for s in ResultState)
 
 def _acting(user: str | None) -> str:
     """The ``--as`` user, or the configured CLI user; a blank name would make the trail useless."""
+    from trephine.domain.actor import check_actor
     from trephine.settings import get_settings
 
-    actor = get_settings().cli_user if user is None else user
-    if not actor.strip():
-        raise fail(ValidationError("--as", user, "a non-empty user name"))
-    return actor.strip()
+    if user is None:
+        try:
+            return check_actor(get_settings().cli_user.strip(), "TREPHINE_CLI_USER")
+        except ValidationError as exc:
+            raise fail(exc) from None
+    try:
+        return check_actor(user.strip(), "--as")
+    except ValidationError as exc:
+        raise fail(exc) from None
 
 
 # ------------------------------------------------------------------------- formatting

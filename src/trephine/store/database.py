@@ -9,6 +9,7 @@ guarantee importers rely on.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,29 +19,53 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from trephine.domain.actor import check_actor
 from trephine.store import audit_chain
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, busy_timeout: float | None = None) -> Engine:
     """An engine for ``url``. ``hide_parameters``: a database error's message (and so any log
-    line or traceback made of it) never shows a statement's values — names, MRNs, birth dates."""
+    line or traceback made of it) never shows a statement's values — names, MRNs, birth dates.
+
+    SQLite files hold names and MRNs, so a new file is created readable by its owner only
+    (0600; SQLite gives its -wal/-shm files the same mode). Connections use WAL journaling, so
+    readers never wait for a writer, and wait up to ``busy_timeout`` seconds (default: the
+    ``TREPHINE_SQLITE_BUSY_TIMEOUT`` setting) for another writer's lock.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if busy_timeout is None:
+            from trephine.settings import get_settings
+
+            busy_timeout = get_settings().sqlite_busy_timeout
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, hide_parameters=True)
+            _create_private(Path(parsed.database))
+        engine = create_engine(url, hide_parameters=True, connect_args={"timeout": busy_timeout})
+        milliseconds = int(busy_timeout * 1000)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            # SQLite ignores foreign keys unless asked, per connection.
             cursor = dbapi_connection.cursor()
+            # SQLite ignores foreign keys unless asked, per connection.
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={milliseconds}")
+            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 if it does not exist yet (an existing file keeps its mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(descriptor)
 
 
 def _alembic_config(engine: Engine) -> Any:
@@ -150,6 +175,7 @@ class Database:
         Audit events are chained just before the commit (:mod:`trephine.store.audit_chain`):
         the chain lock is then the last lock the transaction takes.
         """
+        check_actor(actor)  # the name goes into the trail and sign-out columns: refuse markup
         with self._sessions() as session, session.begin():
             uow = UnitOfWork(session, actor, self._clock)
             yield uow
