@@ -487,6 +487,9 @@ BAD = [
     (workspace(sample("s", '<transforms:miltenyi><data-type:parameter data-type:name="A"/>'
                       "</transforms:miltenyi>", "")), "linear, log, biex, logicle, fasinh", "A"),
     (workspace(sample("s", log("A", offset=0), "")), "log.offset", "transform log of 'A'"),
+    # pos="1e-320" used to escape as a bare OverflowError from the table build.
+    (workspace(sample("s", biex("A", pos=1e-320), "")), "positive=1e-320",
+     "transform biex of 'A'"),
     (workspace(sample("s", "", population("p", "<gating:CurlyGate/>"))), "RectangleGate",
      "Population 'p'"),
     (workspace(sample("s", "", population("p", rect([("A", "x", 5)])))), "'x'", "@gating:min"),  # type: ignore[list-item]

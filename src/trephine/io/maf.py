@@ -12,13 +12,15 @@ column whose *name* states its unit: ``t_vaf``/``tumor_vaf`` (fraction) or ``i_T
 from __future__ import annotations
 
 import csv
-import gzip
-import io
+import math
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from trephine.analysis.clonal.records import SampleInfo, VariantObservation
 from trephine.errors import ImportRejected, Issue, Location, Severity
+from trephine.io.compressed import MAX_EXPANDED_BYTES, open_text
 
 REQUIRED = (
     "Hugo_Symbol",
@@ -31,6 +33,8 @@ REQUIRED = (
 _PROTEIN = ("HGVSp_Short", "Protein_Change", "amino_acid_change")
 _VAF_FRACTION = ("t_vaf", "tumor_vaf")
 _VAF_PERCENT = ("i_TumorVAF_WU",)
+#: A position: ASCII digits only ("²100".isdigit() is True, but int() refuses it).
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -58,16 +62,20 @@ class MafRecord:
         return f"{self.gene}:chr{chrom}:{self.start}:{self.reference}>{self.alternate}"
 
 
-def _open_text(path: Path) -> str:
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    # Old Mac exports end lines with a bare CR; normalise so csv sees rows.
-    return raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+def _lines(path: Path, max_expanded_bytes: int) -> Iterator[tuple[int, str]]:
+    """(line number, text) of every non-comment, non-blank line, streamed (see io/compressed)."""
+    with open_text(path, max_expanded_bytes=max_expanded_bytes) as stream:
+        for n, line in enumerate(stream, start=1):
+            line = line.rstrip("\n")
+            if line and line[0] != "#":
+                yield n, line
 
 
-def read_maf(path: str | Path) -> list[MafRecord]:
-    """Parse a MAF; every problem is collected and reported with its row and column."""
+def read_maf(path: str | Path, *, max_expanded_bytes: int = MAX_EXPANDED_BYTES) -> list[MafRecord]:
+    """Parse a MAF; every problem is collected and reported with its row and column.
+
+    A ``.gz`` file is decompressed as it is read and refused past ``max_expanded_bytes``.
+    """
     p = Path(path)
     src = str(p)
     issues: list[Issue] = []
@@ -78,14 +86,38 @@ def read_maf(path: str | Path) -> list[MafRecord]:
         )
 
     try:
-        text = _open_text(p)
-    except (OSError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
-        raise ImportRejected(src, [Issue(Severity.ERROR, "read", str(exc), Location(src))]) from exc
-    lines = [(n, ln) for n, ln in enumerate(text.split("\n"), start=1) if ln and ln[0] != "#"]
-    if not lines:
+        records = _read_records(_lines(p, max_expanded_bytes), src, issues, err)
+    except UnicodeDecodeError as exc:
+        raise ImportRejected(
+            src, [Issue(Severity.ERROR, "encoding", f"not UTF-8 text: {exc.reason}", Location(src))]
+        ) from None
+    if issues:
+        raise ImportRejected(src, issues)
+    return records
+
+
+def _cells(line: str, row: int, err: Callable[..., None]) -> list[str] | None:
+    if "\x00" in line:
+        err("contains a NUL byte (a binary or corrupted file?)", row)
+        return None
+    try:
+        return next(csv.reader([line], delimiter="\t"))
+    except csv.Error as exc:
+        err(f"unreadable line: {exc}", row)
+        return None
+
+
+def _read_records(
+    lines: Iterator[tuple[int, str]], src: str, issues: list[Issue], err: Callable[..., None]
+) -> list[MafRecord]:
+    first = next(lines, None)
+    if first is None:
         raise ImportRejected(src, [Issue(Severity.ERROR, "empty", "no header", Location(src))])
-    header_line, header_text = lines[0]
-    header = next(csv.reader(io.StringIO(header_text), delimiter="\t"))
+    header_line, header_text = first
+    cells = _cells(header_text, header_line, err)
+    if cells is None:
+        raise ImportRejected(src, issues)
+    header = cells
     lower = {h.strip().lower(): i for i, h in enumerate(header)}
     missing = [c for c in REQUIRED if c.lower() not in lower]
     if missing:
@@ -119,6 +151,9 @@ def read_maf(path: str | Path) -> list[MafRecord]:
         except ValueError:
             err(f"{name}={raw!r} is not a number", row, name)
             return None
+        if not math.isfinite(v):
+            err(f"{name}={raw!r} must be a finite number", row, name)
+            return None
         if v < 0 or (integer and v != int(v)):
             err(
                 f"{name}={raw!r} must be a non-negative {'integer' if integer else 'number'}",
@@ -128,8 +163,11 @@ def read_maf(path: str | Path) -> list[MafRecord]:
             return None
         return v
 
-    for row, line in lines[1:]:
-        vals = next(csv.reader(io.StringIO(line), delimiter="\t"))
+    for row, line in lines:
+        found = _cells(line, row, err)
+        if found is None:
+            continue
+        vals = found
         if len(vals) < len(header):
             err(f"has {len(vals)} fields, the header has {len(header)}", row)
             continue
@@ -143,7 +181,7 @@ def read_maf(path: str | Path) -> list[MafRecord]:
             # Published MAF-like files list FLT3-ITDs without coordinates (length varies per
             # patient); they still count for gene-level presence.
             pass
-        elif start_raw.isdigit():
+        elif _DIGITS.fullmatch(start_raw):
             start = int(start_raw)
         else:
             err(f"Start_Position={start_raw!r} is not an integer or NA", row, "Start_Position")
@@ -179,7 +217,7 @@ def read_maf(path: str | Path) -> list[MafRecord]:
                 gene=gene,
                 chromosome=get("Chromosome"),
                 start=start,
-                end=int(end_raw) if end_raw.isdigit() else None,
+                end=int(end_raw) if _DIGITS.fullmatch(end_raw) else None,
                 variant_classification=vals[c_cls].strip() if c_cls is not None else "",
                 variant_type=vals[c_type].strip() if c_type is not None else "",
                 reference=get("Reference_Allele"),
@@ -192,8 +230,6 @@ def read_maf(path: str | Path) -> list[MafRecord]:
                 location=Location(source=src, row=row),
             )
         )
-    if issues:
-        raise ImportRejected(src, issues)
     return out
 
 

@@ -21,7 +21,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from trephine.analysis.clonal.records import SampleInfo, VariantObservation
+from trephine.analysis.clonal.records import (
+    MAX_ALLELE_COPY_NUMBER,
+    SampleInfo,
+    VariantObservation,
+)
 from trephine.errors import ImportRejected, Issue, Location, Severity
 
 REQUIRED = ("patient_id", "sample_id", "day", "gene", "mutation_id", "alt_count", "depth", "vaf")
@@ -219,6 +223,17 @@ def read_variants_tsv(
         minor = _int(rec.get("minor_cn", ""), "minor_cn", n, col) if "minor_cn" in header else None
         if major is not None and major == 0:
             col.error("range", "major_cn 0 cannot carry a mutation", n, "major_cn")
+        for name, value in (("major_cn", major), ("minor_cn", minor)):
+            if value is not None and value > MAX_ALLELE_COPY_NUMBER:
+                col.error(
+                    "range",
+                    f"{name}={rec[name]!r} is out of range; allowed: whole numbers "
+                    f"0..{MAX_ALLELE_COPY_NUMBER} (trephine.analysis.clonal.records."
+                    "MAX_ALLELE_COPY_NUMBER)",
+                    n,
+                    name,
+                )
+                major, minor = (None, minor) if name == "major_cn" else (major, None)
         dup = (rec["patient_id"], rec["sample_id"], rec["mutation_id"])
         if dup in seen:
             col.error(

@@ -13,8 +13,11 @@ report line numbers; VCF forbids blank lines, so the count is exact for valid fi
 
 from __future__ import annotations
 
+import itertools
+import math
+import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,21 @@ import vcfpy
 
 from trephine.analysis.clonal.records import SampleInfo, VariantObservation
 from trephine.errors import ImportRejected, Issue, Location, Severity
+from trephine.io.compressed import MAX_EXPANDED_BYTES, open_text
+
+#: What vcfpy raises on malformed input besides its own exceptions (e.g. ``KeyError`` for an
+#: undeclared key, ``OverflowError`` for "inf" where an integer belongs, ``SyntaxError`` for a
+#: NUL byte): each becomes a located refusal, never a traceback.
+_PARSER_ERRORS = (
+    vcfpy.VCFPyException,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    OverflowError,
+    SyntaxError,
+    AttributeError,
+)
 
 
 @dataclass(frozen=True)
@@ -62,23 +80,83 @@ def _values(raw: object) -> list[object]:
     return [raw]
 
 
-def _int(raw: object) -> int | None:
-    if raw is None or raw in (".", ""):
-        return None
-    try:
-        f = float(str(raw))
-    except ValueError:
-        return None
-    return int(f) if f == int(f) and f >= 0 else None
+#: What a ``##INFO``/``##FORMAT`` line must declare, and the types VCF 4.x allows.
+_DECLARED_KEYS = ("ID", "Number", "Type")
+_TYPES = ("Integer", "Float", "Flag", "Character", "String")
+_KEY = re.compile(r"(?:^|,)\s*([A-Za-z_][A-Za-z0-9_]*)=")
 
 
-def _float(raw: object) -> float | None:
-    if raw is None or raw in (".", ""):
-        return None
-    try:
-        return float(str(raw))
-    except ValueError:
-        return None
+class _Values:
+    """Strict numbers from one record: a value that is not a finite, non-negative number is
+    reported at the record's row and FORMAT field (the caller's numbers are read, never guessed)."""
+
+    def __init__(self, row: int, sample: str, err: Callable[..., None]) -> None:
+        self.row, self.sample, self.err = row, sample, err
+
+    def number(self, raw: object, field: str) -> float | None:
+        if raw is None or raw in (".", ""):
+            return None
+        try:
+            value = float(str(raw))
+        except ValueError:
+            self.err(f"{field}={raw!r} for sample {self.sample} is not a number", self.row, field)
+            return None
+        if not math.isfinite(value) or value < 0:
+            self.err(
+                f"{field}={raw!r} for sample {self.sample}: allowed a finite number >= 0",
+                self.row,
+                field,
+            )
+            return None
+        return value
+
+    def count(self, raw: object, field: str) -> int | None:
+        value = self.number(raw, field)
+        if value is None:
+            return None
+        if value != int(value):
+            self.err(
+                f"{field}={raw!r} for sample {self.sample} is not a whole read count",
+                self.row,
+                field,
+            )
+            return None
+        return int(value)
+
+
+def _check_header_lines(stream: Iterable[str], err: Callable[..., None]) -> int:
+    """Check the ``##`` meta lines before vcfpy parses them (it fails with a bare ``KeyError``
+    on a misspelt ``Type=`` and a ``SyntaxError`` on a NUL byte). Returns the number of meta
+    lines read."""
+    count = 0
+    for n, line in enumerate(stream, start=1):
+        if not line.startswith("##"):
+            return count
+        count = n
+        if "\x00" in line:
+            err("the header line contains a NUL byte (a binary or corrupted file?)", n)
+            continue
+        for kind in ("INFO", "FORMAT"):
+            if not line.startswith(f"##{kind}=<"):
+                continue
+            keys = set(_KEY.findall(line.strip()[len(kind) + 4 : -1]))
+            missing = [k for k in _DECLARED_KEYS if k not in keys]
+            if missing:
+                err(
+                    f"##{kind} line lacks {', '.join(k + '=' for k in missing)} (misspelt?); "
+                    f"a {kind} declaration needs {', '.join(k + '=' for k in _DECLARED_KEYS)}",
+                    n,
+                    kind,
+                )
+                continue
+            declared = re.search(r"Type=([^,>]*)", line)
+            if declared is not None and declared.group(1) not in _TYPES:
+                err(
+                    f"##{kind} Type={declared.group(1)!r}; allowed: {', '.join(_TYPES)}",
+                    n,
+                    kind,
+                )
+    return count
 
 
 def _first(info: dict[str, object], key: str) -> str:
@@ -113,8 +191,17 @@ def _csq_symbol_index(header: vcfpy.Header) -> int | None:
     return None
 
 
-def read_vcf(path: str | Path, *, include_filtered: bool = False) -> VcfFile:
-    """Parse a VCF into per-sample calls, or raise :class:`ImportRejected` with locations."""
+def read_vcf(
+    path: str | Path,
+    *,
+    include_filtered: bool = False,
+    max_expanded_bytes: int = MAX_EXPANDED_BYTES,
+) -> VcfFile:
+    """Parse a VCF into per-sample calls, or raise :class:`ImportRejected` with locations.
+
+    A ``.vcf.gz`` (gzip or BGZF) is decompressed as it is read and refused past
+    ``max_expanded_bytes`` (see :mod:`trephine.io.compressed`).
+    """
     p = Path(path)
     src = str(p)
     issues: list[Issue] = []
@@ -123,33 +210,48 @@ def read_vcf(path: str | Path, *, include_filtered: bool = False) -> VcfFile:
         loc = Location(source=src, row=row, column=column)
         issues.append(Issue(Severity.ERROR, "vcf", msg, loc))
 
+    def refuse(message: str) -> ImportRejected:
+        return ImportRejected(src, [Issue(Severity.ERROR, "format", message, Location(src))])
+
+    try:
+        with open_text(p, max_expanded_bytes=max_expanded_bytes) as stream:
+            meta_lines = _check_header_lines(stream, err)
+    except UnicodeDecodeError as exc:
+        raise refuse(f"not a readable VCF: not UTF-8 text ({exc.reason})") from None
+    if issues:
+        raise ImportRejected(src, issues)
     calls: list[VcfCall] = []
-    row: int | None = None
     # Undeclared FORMAT/INFO fields (common in caller output) are read as strings; vcfpy warns
     # for each, which is noise for a user who cannot change the caller.
-    with warnings.catch_warnings():
+    with (
+        warnings.catch_warnings(),
+        open_text(p, max_expanded_bytes=max_expanded_bytes) as stream,
+    ):
         warnings.simplefilter("ignore")
         try:
-            reader = vcfpy.Reader.from_path(src)
-        except (OSError, UnicodeDecodeError, vcfpy.VCFPyException, ValueError) as exc:
-            raise ImportRejected(
-                src,
-                [Issue(Severity.ERROR, "format", f"not a readable VCF: {exc}", Location(src))],
-            ) from exc
+            reader = vcfpy.Reader.from_stream(stream, path=src)
+        except (UnicodeDecodeError, *_PARSER_ERRORS) as exc:
+            raise refuse(f"not a readable VCF: {exc}") from None
         header = reader.header
         samples = tuple(header.samples.names)
         if not samples:
-            err("no sample columns: read counts need FORMAT/sample data", len(header.lines) + 1)
+            err("no sample columns: read counts need FORMAT/sample data", meta_lines + 1)
         csq_idx = _csq_symbol_index(header)
-        first_row = len(header.lines) + 2  # all ## lines, then #CHROM; 1-based
-        try:
-            for i, rec in enumerate(reader):
-                row = first_row + i
+        first_row = meta_lines + 2  # all ## lines, then #CHROM; 1-based
+        records = iter(reader)
+        for index in itertools.count():
+            row = first_row + index
+            try:
+                rec = next(records, None)
+                if rec is None:
+                    break
                 calls.extend(_record_calls(rec, row, src, csq_idx, include_filtered, err))
-        except (vcfpy.VCFPyException, ValueError, IndexError) as exc:
-            err(f"unreadable record: {exc}", None if row is None else row + 1)
-        finally:
-            reader.close()
+            except UnicodeDecodeError as exc:
+                err(f"not UTF-8 text ({exc.reason})", row)
+                break
+            except _PARSER_ERRORS as exc:
+                err(f"unreadable record: {exc}", row)
+                break
     if issues:
         raise ImportRejected(src, issues)
     return VcfFile(
@@ -167,9 +269,8 @@ def _record_calls(
     src: str,
     csq_idx: int | None,
     include_filtered: bool,
-    err: object,
+    err: Callable[..., None],
 ) -> Iterable[VcfCall]:
-    assert callable(err)
     filters = list(rec.FILTER or [])
     if filters and filters != ["PASS"] and not include_filtered:
         return []
@@ -183,9 +284,10 @@ def _record_calls(
         if not isinstance(call, vcfpy.Call):
             continue
         data = dict(call.data)
-        dp = _int(data.get("DP"))
-        ad = [_int(x) for x in _values(data.get("AD"))]
-        afs = [_float(x) for x in _values(data.get("AF"))]
+        values = _Values(row, str(call.sample), err)
+        dp = values.count(data.get("DP"), "DP")
+        ad = [values.count(x, "AD") for x in _values(data.get("AD"))]
+        afs = [values.number(x, "AF") for x in _values(data.get("AF"))]
         for ai, alt in enumerate(alts):
             if alt is None:
                 continue
@@ -196,7 +298,7 @@ def _record_calls(
                 depth = sum(x for x in ad if x is not None) if dp is None else dp
             elif len(rec.REF) == 1 and len(alt) == 1 and f"{alt}U" in data:
                 # Strelka SNVs: tier-1 counts per base in <BASE>U, e.g. "TU=12,14".
-                a_cnt = _int(_values(data[f"{alt}U"])[0])
+                a_cnt = values.count(_values(data[f"{alt}U"])[0], f"{alt}U")
             af = afs[ai] if ai < len(afs) else None
             if af is not None and af > 1:
                 err(

@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import betaln, gammaln, logsumexp
 
-from trephine.analysis.clonal.records import VariantObservation
+from trephine.analysis.clonal.records import MAX_ALLELE_COPY_NUMBER, VariantObservation
 from trephine.errors import ValidationError
 
 FloatArray = NDArray[np.float64]
@@ -126,6 +126,10 @@ def log_likelihood_grid(
     a = cm.alt[:, :, None, None, None]
     d = cm.depth[:, :, None, None, None]
     max_m = int(np.nanmax(cm.major_cn))
+    if max_m > MAX_ALLELE_COPY_NUMBER:
+        # The readers refuse this with a location; a caller building observations itself
+        # gets the same bound here, before the tensor is allocated.
+        raise ValidationError("major_cn", max_m, f"1..{MAX_ALLELE_COPY_NUMBER}")
     m = np.arange(1, max_m + 1, dtype=float)[None, None, None, :, None]
     t = cm.purity[None, :, None, None, None]
     c = cm.total_cn[:, :, None, None, None]

@@ -17,6 +17,13 @@ from trephine.errors import Location
 CHIP_GENES: frozenset[str] = frozenset({"DNMT3A", "TET2", "ASXL1"})
 
 
+#: The largest major/minor (allele-specific) copy number accepted. Clustering tries every
+#: multiplicity 1..major_cn for each mutation, so its likelihood tensor grows linearly with it (a
+#: stray 3,000,000 once asked for 24 GB). Focal amplifications in marrow neoplasms stay far below
+#: this; a larger value is refused where it is read, with its row and column. [I] our choice.
+MAX_ALLELE_COPY_NUMBER = 50
+
+
 @dataclass(frozen=True)
 class SampleInfo:
     """One sequenced specimen: which patient, on which day from diagnosis, and its purity."""
@@ -49,6 +56,7 @@ class VariantObservation:
     #: A clone/cluster label assigned upstream (e.g. by a published analysis); None = infer.
     clone: str | None = None
     #: Total and major copy number at the locus in the tumour; None = copy-neutral (1 + 1).
+    #: At most :data:`MAX_ALLELE_COPY_NUMBER` each.
     major_cn: int | None = None
     minor_cn: int | None = None
     source: Location | None = None

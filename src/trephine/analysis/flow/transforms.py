@@ -513,7 +513,26 @@ class FlowJoBiex(Transform):
         _require(self.negative >= 0, "biex.negative", self.negative, "negative decades >= 0")
         _require(self.channel_range >= 2, "biex.channel_range", self.channel_range, ">= 2")
         _require(self.max_value > 0, "biex.max_value", self.max_value, "> 0")
-        object.__setattr__(self, "_table", self._build())
+        for name in ("width", "negative", "positive", "max_value"):
+            value = getattr(self, name)
+            _require(math.isfinite(value), f"biex.{name}", value, "a finite number")
+        # Parameters each in range can still leave no usable scale (pos="1e-320" overflowed the
+        # zero-channel computation with a bare OverflowError): refuse them by name.
+        try:
+            with np.errstate(all="raise"):
+                table = self._build()
+            usable = bool(np.all(np.isfinite(table)) and np.all(np.diff(table) > 0))
+        except (OverflowError, ValueError, ZeroDivisionError, FloatingPointError):
+            usable = False
+        _require(
+            usable,
+            "biex",
+            f"width={self.width!r}, negative={self.negative!r}, positive={self.positive!r}, "
+            f"max_value={self.max_value!r}",
+            "parameters giving a finite, increasing scale (FlowJo's defaults: width -10, "
+            "negative 0, positive 4.42, max_value 262144)",
+        )
+        object.__setattr__(self, "_table", table)
 
     def _build(self) -> FloatArray:
         n = self.channel_range
