@@ -29,7 +29,7 @@ FILES = {
         "S-A1,flow_mrd,,method,DfN,,,,draft\n"
     ),
 }
-BAD = ["<b>dr.x</b>", "dr lee", "", " ", "dr.a\x00", "'; DROP TABLE result; --", "x" * 201]
+BAD = ["<b>dr.x</b>", "dr lee", "", " ", "dr.a;rm", "'; DROP TABLE result; --", "x" * 201]
 
 
 def run(url: str, *args: str) -> tuple[int, str, str]:
