@@ -18,6 +18,7 @@ from trephine.api.app import create_app
 from trephine.domain import Patient, Sex
 from trephine.services import alerts, audit, patients
 from trephine.store.database import Database
+from trephine.testing.accounts import client_as
 
 
 def _alert(database: Database) -> int:
@@ -31,7 +32,8 @@ def _alert(database: Database) -> int:
 
 @pytest.fixture
 def client(database: Database) -> Iterator[TestClient]:
-    with TestClient(create_app(database.url), raise_server_exceptions=False) as client:
+    """Signed in as a clinician (who may acknowledge alerts)."""
+    with client_as(create_app(database.url), "clinician", raise_server_exceptions=False) as client:
         yield client
 
 
@@ -56,5 +58,5 @@ def test_a_failed_commit_is_the_response_not_a_200(database: Database, client: T
     assert stored.acknowledged_at is None and acknowledged == []
     # Once the database accepts commits again, the same request succeeds.
     again = client.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={"note": "seen"})
-    assert again.status_code == 200 and again.json()["acknowledged_by"] == "web:anonymous"
+    assert again.status_code == 200 and again.json()["acknowledged_by"] == "test-clinician"
     assert client.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={}).status_code == 409
