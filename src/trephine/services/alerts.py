@@ -135,8 +135,10 @@ def acknowledge_alert(uow: UnitOfWork, alert_id: int, note: str | None = None) -
         ),
     )
     uow.session.refresh(row)
-    if done.rowcount != 1:
-        raise Conflict("alert", alert_id, "acknowledged_by", row.acknowledged_by, uow.actor)
+    if done.rowcount != 1:  # someone else's acknowledgement committed after we read the row
+        raise AlreadyDone(
+            "alert", alert_id, "acknowledged", row.acknowledged_by, row.acknowledged_at
+        )
     audit.append(
         uow, audit.Entry("acknowledge", "alert", row.id, {"note": row.acknowledgement_note})
     )
