@@ -94,8 +94,7 @@ class Events:
         """Write the events to the audit trail, in order, then forget them."""
         for position, action, entity, new_row, detail in self.pending:
             self.entries[position] = (action, entity, new_ids[new_row], detail)
-        for action, entity, entity_id, detail in self.entries:
-            audit.append(uow, audit.Entry(action, entity, entity_id, detail))
+        audit.append(uow, [audit.Entry(a, e, i, d) for a, e, i, d in self.entries])
         self.entries, self.pending = [], []
 
 
