@@ -481,16 +481,16 @@ def record_read(
     shown = list(dict.fromkeys(patients))
     detail = {"what": what, "role": role, "client": client, "view": view}
     if query:
-        uow.audit("query", "patient", len(shown), {**detail, "patients": shown})
+        append(uow, Entry("query", "patient", len(shown), {**detail, "patients": shown}))
         return
-    for patient in shown:
-        uow.audit("view", "patient", patient, detail)
+    append(uow, [Entry("view", "patient", patient, detail) for patient in shown])
 
 
 def reads(
     uow: UnitOfWork, *, user: str | None = None, patient: str | None = None
 ) -> list[AuditEvent]:
     """Audited reads and queries, oldest first; ``patient`` keeps those that showed them."""
+    uow.write_audit()  # this transaction's own events too
     query = (
         select(AuditEventRow)
         .where(
