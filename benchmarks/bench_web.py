@@ -19,6 +19,7 @@ cost does not grow with the cohort) and p95 against the 100 ms target. A benchma
 from __future__ import annotations
 
 import argparse
+import gzip
 import http.client
 import os
 import random
@@ -157,11 +158,9 @@ class Client:
                     self.cookies.pop(key, None)
                 else:
                     self.cookies[key] = val
-        text = (
-            raw.decode(errors="replace")
-            if "gzip" not in str(response.getheader("content-encoding"))
-            else ""
-        )
+        if "gzip" in str(response.getheader("content-encoding")):
+            raw = gzip.decompress(raw)
+        text = raw.decode(errors="replace")
         return response.status, text
 
     def sign_in(self) -> None:
