@@ -1,0 +1,102 @@
+"""Cohort outcomes from stored calls: response rates, time to CR, duration of response,
+landmark MRD groups and competing-risk rows, checked on hand-made courses."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from trephine.analysis.cohort.outcomes import (
+    Course,
+    Event,
+    duration_of_response,
+    landmark_rows,
+    mrd_at_landmark,
+    relapse_incidence_rows,
+    response_rates,
+    time_to_first_cr,
+)
+from trephine.errors import ValidationError
+
+D0 = dt.date(2024, 1, 1)
+
+
+def day(n: int) -> dt.date:
+    return D0 + dt.timedelta(days=n)
+
+
+def course(
+    pid: str, *events: tuple[int, str, str], last: int, group: str = "A", died: int | None = None
+) -> Course:
+    return Course(
+        pid,
+        D0,
+        tuple(Event(day(d), k, c) for d, k, c in events),
+        day(last),
+        group,
+        None if died is None else day(died),
+    )
+
+
+COURSES = [
+    # CR at 30, MRD- at 90, relapse at 300.
+    course(
+        "P1",
+        (30, "response", "CR"),
+        (90, "mrd", "NEGATIVE"),
+        (300, "relapse", "HEMATOLOGIC_RELAPSE"),
+        last=400,
+    ),
+    # CRi MRD- at 40, MRD positive at 95, never relapses, followed to 500.
+    course("P2", (40, "response", "CRi_MRD-"), (95, "mrd", "POSITIVE"), last=500),
+    # No response (MLFS is not CR), died at 60.
+    course("P3", (30, "response", "MLFS"), last=50, died=60, group="B"),
+    # Relapse before the landmark: out of the landmark analysis.
+    course(
+        "P4",
+        (30, "response", "CR"),
+        (60, "relapse", "HEMATOLOGIC_RELAPSE"),
+        (88, "mrd", "POSITIVE"),
+        last=200,
+        group="B",
+    ),
+    # No MRD near the landmark.
+    course("P5", (30, "response", "CR"), (20, "mrd", "NEGATIVE"), last=300, group="B"),
+]
+
+
+def test_response_rates_exact_interval() -> None:
+    rates = {r.group: r for r in response_rates(COURSES)}
+    assert (rates["A"].responders, rates["A"].n) == (2, 2)
+    assert (rates["B"].responders, rates["B"].n) == (2, 3)
+    assert rates["A"].interval.method == "clopper-pearson"
+    assert rates["A"].interval.lower == pytest.approx(0.158, abs=0.001)  # (0.025)^(1/2)
+    assert rates["A"].to_json()["ci95"][1] == 1.0
+
+
+def test_time_to_cr_and_duration() -> None:
+    ttc = {r.patient: r for r in time_to_first_cr(COURSES)}
+    assert (ttc["P1"].time, ttc["P1"].event) == (30, 1)
+    assert (ttc["P3"].time, ttc["P3"].event, ttc["P3"].cause) == (60, 0, 2)  # death competes
+    dor = {r.patient: r for r in duration_of_response(COURSES)}
+    assert "P3" not in dor
+    assert (dor["P1"].time, dor["P1"].event) == (270, 1)
+    assert (dor["P2"].time, dor["P2"].event) == (460, 0)
+
+
+def test_landmark_groups_by_mrd_status() -> None:
+    assert mrd_at_landmark(COURSES[0], 90, 14) == "negative"
+    assert mrd_at_landmark(COURSES[4], 90, 14) is None
+    rows = {r.patient: r for r in landmark_rows(COURSES, day=90, window=14)}
+    assert set(rows) == {"P1", "P2"}  # P3 died, P4 relapsed, P5 has no landmark MRD
+    assert (rows["P1"].group, rows["P1"].time, rows["P1"].event) == ("negative", 210, 1)
+    # P2's landmark sample is on day 95: time runs from there.
+    assert (rows["P2"].group, rows["P2"].time, rows["P2"].event) == ("positive", 405, 0)
+    with pytest.raises(ValidationError):
+        landmark_rows(COURSES, day=-1, window=0)
+
+
+def test_relapse_incidence_rows_competing_death() -> None:
+    rows = {r.patient: r.cause for r in relapse_incidence_rows(COURSES)}
+    assert rows == {"P1": 1, "P2": 0, "P3": 2, "P4": 1, "P5": 0}
