@@ -18,6 +18,16 @@ class TrephineError(Exception):
     """Base of every error Trephine raises on purpose."""
 
 
+def option(name: str) -> str:
+    """How a message below the front ends names a choice its caller makes: the domain field
+    (``memory_limit``, ``allow_missing_depth``) in backquotes, never a command-line flag.
+
+    Each front end shows the marked name its own way: the CLI as the option the user types
+    (``cli/common.FLAGS``, applied by ``cli.common.message``); elsewhere it reads as the field.
+    """
+    return f"`{name}`"
+
+
 @dataclass(frozen=True)
 class Location:
     """Where something was found: a file, a row/column, a byte offset, a field path."""

@@ -50,12 +50,13 @@ def test_clonevol_percent_vafs_become_fractions_with_counts_and_clusters(real_da
     # Some rows have no relapse counts: refused unless VAF-only tracking is asked for.
     with pytest.raises(ImportRejected) as info:
         read_clonal_tool_file(path, "ClonEvol", AML1)
-    assert "--allow-missing-depth" in str(info.value.issues[0])
+    # Named as the reader's own parameter; the CLI shows it as --allow-missing-depth.
+    assert "`allow_missing_depth`" in str(info.value.issues[0])
 
 
 def test_timescape_needs_vaf_only_tracking_and_skips_unmeasured(real_data: Path) -> None:
     path = real_data / "clonal/ding2012_aml1/timescape_AML_mutations.csv"
-    with pytest.raises(ImportRejected, match="allow-missing-depth"):
+    with pytest.raises(ImportRejected, match="`allow_missing_depth`"):
         read_clonal_tool_file(path, "TimeScape", AML1)
     obs = read_clonal_tool_file(path, "TimeScape", AML1, allow_missing_depth=True)
     # 379 mutations x 2 timepoints, one relapse VAF recorded as NA (not measured, not zero).

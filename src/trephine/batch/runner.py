@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from trephine.batch.flow_mrd import MrdSettings, TubeRecord, TubeTask, one_line, process_tube
-from trephine.errors import ValidationError
+from trephine.errors import ValidationError, option
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -178,7 +178,8 @@ def _lost(task: TubeTask, exc: BaseException | None) -> TubeRecord:
     if name == "KilledWorker":
         msg = (
             f"{task.path}: the worker processing this tube died (over its memory limit, or a "
-            f"crash), also on retry; give workers more memory (--memory-limit) or fewer workers"
+            f"crash), also on retry; give workers more memory ({option('memory_limit')}) or "
+            f"fewer {option('workers')}"
         )
     else:
         msg = f"{task.path}: task failed ({name}: {one_line(exc) if exc else 'cancelled'})"

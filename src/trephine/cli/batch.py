@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from trephine.cli import flow_options
-from trephine.cli.common import default_actor, open_database, refuse
+from trephine.cli.common import default_actor, flagged, open_database, refuse
 
 if TYPE_CHECKING:
     from trephine.batch.flow_mrd import MrdSettings, TubeRecord, TubeTask
@@ -152,7 +152,7 @@ def flow_mrd(
     else:
         _print_table(records)
     for r in failed:
-        typer.echo(f"error: {r.error}", err=True)
+        typer.echo(f"error: {flagged(r.error or '')}", err=True)
     if failed:
         raise typer.Exit(1)
 
@@ -304,7 +304,7 @@ def _print_table(records: list[TubeRecord]) -> None:
             f"{res.mrd_percent:.4g}" if res else "",
             res.call.value if res else "",
             ", ".join(res.flag_codes) if res else "",
-            r.error or "",
+            flagged(r.error or ""),
             *([f"{r.specimen}: {r.stored}"] if with_specimens else []),
         )
     Console(width=200).print(table)

@@ -16,6 +16,7 @@ command module may import this one without slowing ``trephine --help``.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,7 +54,17 @@ FLAGS: dict[str, str] = {
     "inputs": "DIR_OR_GLOB",
     "variant_file": "FILE",
     "sample_sheet": "--samples",
+    "allow_missing_depth": "--allow-missing-depth",
 }
+
+#: A choice named in a message by :func:`trephine.errors.option` (a domain field in backquotes).
+_OPTION = re.compile(r"`([a-z][a-z0-9_]*)`")
+
+
+def flagged(text: str) -> str:
+    """``text`` with each choice marked by :func:`trephine.errors.option` shown as its option
+    (a marked name with no option stays as written)."""
+    return _OPTION.sub(lambda m: FLAGS.get(m.group(1), m.group(0)), text)
 
 
 def as_flags(exc: ValidationError) -> ValidationError:
@@ -67,10 +78,10 @@ def as_flags(exc: ValidationError) -> ValidationError:
 def message(exc: BaseException | str) -> str:
     """The refusal text of ``exc``: typed errors with flags for fields, file errors by name."""
     if isinstance(exc, ValidationError):
-        return str(as_flags(exc))
+        return flagged(str(as_flags(exc)))
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.filename}: {exc.strerror}"
-    return str(exc)
+    return flagged(str(exc))
 
 
 def one_line(text: str) -> str:
@@ -93,7 +104,7 @@ def refuse_import(exc: Exception) -> NoReturn:
     if isinstance(exc, ImportRejected):
         errors = [i for i in exc.issues if i.severity == Severity.ERROR]
         more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
-        text = f"{errors[0].location}: {errors[0].message}{more}; nothing imported"
+        text = f"{errors[0].location}: {flagged(errors[0].message)}{more}; nothing imported"
         raise fail(text)
     raise fail(message(exc).replace("\n", " "))
 

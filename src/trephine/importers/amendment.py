@@ -14,7 +14,7 @@ from typing import Any
 
 from trephine.domain.quantity import Quantity
 from trephine.domain.results import ResultValue
-from trephine.errors import Issue, TrephineError, ValidationError
+from trephine.errors import Issue, TrephineError, ValidationError, option
 from trephine.importers.clinical import Cells, result_field_value
 from trephine.importers.template import RESULT_FIELDS, FieldType
 from trephine.io.tabular import Record
@@ -107,7 +107,7 @@ def _keep_limits(item: Assignment, old: object, new: Quantity) -> Quantity:
             str(exc.value),
             exc.allowed,
             reason=f"{exc.reason or 'carried over from the amended version'}; "
-            f"give --lod/--lloq {item.field}=… to change it",
+            f"give a new {option('lod')}/{option('lloq')} for {item.field} to change it",
         ) from None
 
 

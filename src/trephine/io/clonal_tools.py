@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from trephine.analysis.clonal.records import SampleInfo, VariantObservation
-from trephine.errors import ImportRejected, Issue, Location, Severity
+from trephine.errors import ImportRejected, Issue, Location, Severity, option
 
 #: Formats :func:`sniff` recognises, as named in messages and docs.
 FORMATS = ("ClonEvol", "TimeScape", "PyClone-VI")
@@ -144,7 +144,7 @@ def _sample(
 
 def _missing_depth(row: int, column: str, issues: _Issues) -> None:
     issues.error(
-        "no read counts (alt and depth); give --allow-missing-depth to track VAF only",
+        f"no read counts (alt and depth); set {option('allow_missing_depth')} to track VAF only",
         row,
         column,
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trephine.analysis.clonal.records import SampleInfo, VariantObservation
-from trephine.errors import ImportRejected, Issue, Location, Severity
+from trephine.errors import ImportRejected, Issue, Location, Severity, option
 from trephine.io.compressed import MAX_EXPANDED_BYTES, open_text
 
 REQUIRED = (
@@ -264,7 +264,7 @@ def maf_observations(
                     "missing_depth",
                     "no read counts (t_alt_count with t_depth or t_ref_count)"
                     + ("" if r.vaf is not None else " and no VAF column")
-                    + "; pass --allow-missing-depth to use the VAF alone",
+                    + f"; set {option('allow_missing_depth')} to use the VAF alone",
                     Location(source=r.location.source, row=r.location.row, column="t_depth"),
                 )
             )

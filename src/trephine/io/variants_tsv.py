@@ -26,7 +26,7 @@ from trephine.analysis.clonal.records import (
     SampleInfo,
     VariantObservation,
 )
-from trephine.errors import ImportRejected, Issue, Location, Severity
+from trephine.errors import ImportRejected, Issue, Location, Severity, option
 
 REQUIRED = ("patient_id", "sample_id", "day", "gene", "mutation_id", "alt_count", "depth", "vaf")
 OPTIONAL = ("purity", "blast_pct", "clone", "major_cn", "minor_cn")
@@ -184,8 +184,8 @@ def read_variants_tsv(
             col.error(
                 "missing_depth",
                 "depth is empty; read depth is needed for the depth-aware call and for "
-                "clustering (pass allow_missing_depth / --allow-missing-depth to accept "
-                "VAF-only rows explicitly)",
+                f"clustering (set {option('allow_missing_depth')} to accept VAF-only rows "
+                "explicitly)",
                 n,
                 "depth",
             )

@@ -24,7 +24,7 @@ from pathlib import Path
 import vcfpy
 
 from trephine.analysis.clonal.records import SampleInfo, VariantObservation
-from trephine.errors import ImportRejected, Issue, Location, Severity
+from trephine.errors import ImportRejected, Issue, Location, Severity, option
 from trephine.io.compressed import MAX_EXPANDED_BYTES, open_text
 
 #: What vcfpy raises on malformed input besides its own exceptions (e.g. ``KeyError`` for an
@@ -360,7 +360,7 @@ def vcf_observations(
                     "missing_depth",
                     f"sample {c.sample}: no AD/DP read counts"
                     + ("" if c.af is not None else " and no AF")
-                    + "; pass --allow-missing-depth to use AF alone",
+                    + f"; set {option('allow_missing_depth')} to use AF alone",
                     c.location,
                 )
             )
