@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     oidc_role_claim: str = "trephine_role"
     #: The ID-token claim used as the account name.
     oidc_name_claim: str = "preferred_username"
+    #: Provider value of the role claim → Trephine role, as JSON
+    #: (``TREPHINE_OIDC_ROLE_MAP='{"haem-consultants": "clinician", "marrow-lab": "lab"}'``).
+    #: Empty: the claim must name a Trephine role itself. A value that maps to no role is
+    #: refused (no default role); a claim holding a list (groups) must map to exactly one role.
+    oidc_role_map: dict[str, str] = {}
+    #: Scopes asked for at the provider (``openid`` is required).
+    oidc_scopes: str = "openid profile"
+    #: Clock skew tolerated between the provider and this server when checking ``exp``/``iat``.
+    oidc_leeway_seconds: int = Field(60, ge=0, le=300)
 
 
 @lru_cache(maxsize=1)

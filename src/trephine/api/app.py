@@ -53,7 +53,10 @@ def create_app(
     app.state.settings = settings
     app.state.session_limits = accounts.SessionLimits.from_settings(settings)
     app.state.throttle = accounts.Throttle.from_settings(settings)
-    app.state.oidc = None
+    # OpenID Connect sign-in (web/oidc.py) when TREPHINE_OIDC_ISSUER is set; None otherwise.
+    from trephine.web.oidc import OidcClient
+
+    app.state.oidc = OidcClient.from_settings(settings)
     install_error_handlers(app)
     security.install(app, settings.allowed_hosts)
     app.include_router(health.router)
@@ -61,10 +64,11 @@ def create_app(
     app.include_router(assessments.router)
     app.include_router(explorer.router)
     # Pages and static files: imported here so the JSON API has no template dependency at import.
-    from trephine.web import actions, admin, assets, pages, signin
+    from trephine.web import actions, admin, assets, oidc, pages, signin
 
     assets.mount_static(app)
     app.include_router(signin.router)
+    app.include_router(oidc.router)
     app.include_router(pages.router)
     app.include_router(actions.router)
     app.include_router(admin.router)

@@ -420,6 +420,68 @@ def _maybe_rehash(row: UserRow, password: str) -> None:
         row.password_hash = _hasher().hash(password)
 
 
+def oidc_sign_in(
+    database: Database, *, subject: str, name: str, role: Role, client: str
+) -> Account:
+    """The account an OpenID Connect identity signs in as (its ID token already checked).
+
+    ``subject`` is ``issuer|sub``, the identity's stable key. The first sign-in creates an
+    account without a password (``user-add``, by ``oidc``); later ones take the role the provider
+    now gives (a ``role-change`` event when it differs), so the provider stays the authority.
+    Refused, audited as ``sign-in-failed``: a disabled account, and a name that already belongs
+    to a local (password) account or another identity, which is never linked silently (that
+    would let whoever controls the name at the provider take the local account over).
+    """
+    with database.unit_of_work("oidc") as uow:
+        row = uow.session.scalar(select(UserRow).where(UserRow.oidc_subject == subject))
+        reason: str | None = None
+        if row is None:
+            taken = uow.session.scalar(select(UserRow).where(UserRow.name == name))
+            if taken is not None:
+                reason = "name belongs to another account"
+            else:
+                return add_user(uow, name, role, None, oidc_subject=subject)
+        elif row.disabled_at is not None:
+            reason = "account disabled"
+        else:
+            if row.role != role:
+                set_role(uow, row.name, role)
+            return _account(row)
+    oidc_refused(database, name, client, reason, subject=subject)
+    raise NotAuthenticated(f"OpenID Connect sign-in refused: {reason}")
+
+
+def oidc_refused(
+    database: Database, name: str | None, client: str, reason: str, *, subject: str | None = None
+) -> None:
+    """Record a refused OpenID Connect sign-in (a failure for throttling, and an audit event).
+
+    The name is kept only when it is an account's, as for password sign-ins."""
+    with database.unit_of_work("web:anonymous") as uow:
+        row = None
+        if subject is not None:
+            row = uow.session.scalar(select(UserRow).where(UserRow.oidc_subject == subject))
+        if row is None and name:
+            row = uow.session.scalar(select(UserRow).where(UserRow.name == name))
+        key = digest(("oidc:" + (subject or name or "")).casefold())
+        uow.session.add(SignInFailureRow(occurred_at=uow.now(), account=key, client_address=client))
+        audit.append(
+            uow,
+            audit.Entry(
+                "sign-in-failed",
+                "user",
+                row.name if row is not None else "(unknown)",
+                {"client": client, "reason": reason, "method": "oidc"},
+            ),
+        )
+
+
+def check_oidc_throttle(database: Database, throttle: Throttle, client: str) -> None:
+    """Refuse (TooManyAttempts) an OpenID Connect sign-in from an address that failed too often."""
+    with database.unit_of_work("web:anonymous") as uow:
+        _check_throttle(uow, throttle, digest("oidc:(address only)"), client)
+
+
 # --------------------------------------------------------------------------- sessions
 
 

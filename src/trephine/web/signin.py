@@ -46,9 +46,10 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def _form(
+def sign_in_form(
     request: Request, *, next_path: str, error: str | None = None, status_code: int = 200
 ) -> HTMLResponse:
+    """The sign-in page (with a fresh login-CSRF value), optionally with an error."""
     value = secrets.token_urlsafe(32)
     response = render(
         request,
@@ -81,7 +82,7 @@ def _form(
 )
 def sign_in_page(request: Request, next: str | None = None) -> Response:
     # Shown also when signed in (the header says as whom): signing in again switches account.
-    return _form(request, next_path=safe_next(next))
+    return sign_in_form(request, next_path=safe_next(next))
 
 
 @router.post(
@@ -100,7 +101,7 @@ def sign_in(
     next_path = safe_next(next)
     cookie = request.cookies.get(FORM_COOKIE, "")
     if not same_origin(request) or not cookie or not hmac.compare_digest(cookie, form_token):
-        return _form(
+        return sign_in_form(
             request,
             next_path=next_path,
             error="The sign-in form expired or came from another site. Please try again.",
@@ -113,13 +114,13 @@ def sign_in(
             database, name.strip(), password, client, request.app.state.throttle
         )
     except TooManyAttempts as exc:
-        response = _form(
+        response = sign_in_form(
             request, next_path=next_path, error=str(exc).capitalize() + ".", status_code=429
         )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except NotAuthenticated:
-        return _form(
+        return sign_in_form(
             request,
             next_path=next_path,
             error="Wrong name or password, or the account is disabled.",
@@ -162,4 +163,4 @@ def sign_out(request: Request) -> Response:
     return response
 
 
-__all__ = ["CSRF_FIELD", "router", "safe_next", "start_browser_session"]
+__all__ = ["CSRF_FIELD", "router", "safe_next", "sign_in_form", "start_browser_session"]
