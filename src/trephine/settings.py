@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,15 @@ class Settings(BaseSettings):
     #: The same two limits per client address (many accounts tried from one place).
     signin_address_slow_after: int = Field(10, ge=1)
     signin_address_lock_after: int = Field(30, ge=1)
+
+    # -- procedures (docs/procedures.md): site parameters of the §10 safety rule and the §8
+    #: adequacy call, as JSON objects in the environment, e.g.
+    #: TREPHINE_PROCEDURE_SAFETY_PARAMS='{"inr_caution_above": "1.5"}'. Names and allowed values
+    #: are the rule sets' (``trephine criteria show SIR2019``); an unknown name is refused.
+    procedure_safety_params: dict[str, Any] = {}
+    #: ``min_core_cm``, ``min_cells`` (ICSH 2008) and ``hemodilute_from`` (none/mild/moderate/
+    #: severe: the grade from which an aspirate counts as haemodilute, §8 [I]).
+    specimen_adequacy_params: dict[str, Any] = {}
 
     # -- serving
     #: Host header values the app answers; anything else gets 400 (DNS rebinding). ``trephine

@@ -12,6 +12,7 @@ from trephine.domain.procedure import (
     Anesthesia,
     Complication,
     ComplicationKind,
+    ComplicationOutcome,
     ComplicationSeverity,
     Indication,
     Procedure,
@@ -115,6 +116,8 @@ def to_procedure(row: ProcedureRow) -> Procedure:
                 ComplicationSeverity(c.severity),
                 c.follow_up,
                 c.description,
+                c.onset_at,
+                None if c.outcome is None else ComplicationOutcome(c.outcome),
             )
             for c in row.complications
         ),

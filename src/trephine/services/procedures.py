@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from trephine.domain.procedure import Procedure
+from trephine.criteria.procedure import specimen_adequacy
+from trephine.domain.procedure import Complication, Procedure
 from trephine.domain.specimen import Specimen
 from trephine.errors import Conflict, NotFound, TrephineError, ValidationError
 from trephine.services import _rows
@@ -31,6 +32,33 @@ from trephine.services._batch import (
 )
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import ComplicationRow, ProcedureRow, SpecimenRow
+
+
+def complication_columns(c: Complication) -> dict[str, Any]:
+    """The complication table's columns for ``c`` (one place for every writer)."""
+    return {
+        "kind": str(c.kind),
+        "severity": str(c.severity),
+        "follow_up": c.follow_up,
+        "description": c.description,
+        "onset_at": c.onset_at,
+        "outcome": None if c.outcome is None else str(c.outcome),
+    }
+
+
+def site_adequacy_params() -> dict[str, Any]:
+    """The site's §8 adequacy parameters (``TREPHINE_SPECIMEN_ADEQUACY_PARAMS``)."""
+    from trephine.settings import get_settings
+
+    return dict(get_settings().specimen_adequacy_params)
+
+
+def adequacy_columns(specimen: Specimen, params: dict[str, Any]) -> dict[str, Any]:
+    """The stored §8 adequacy call of ``specimen`` (None for blood and clot sections)."""
+    call = specimen_adequacy(specimen, params)
+    if call is None:
+        return {"adequacy": None, "adequacy_call": None}
+    return {"adequacy": call.category, "adequacy_call": call.as_dict()}
 
 
 def _one(answer: Answer) -> Written:
@@ -128,13 +156,7 @@ def _procedures_run(uow: UnitOfWork, items: Sequence[tuple[str, Procedure]]) -> 
     for (_, procedure), answer in zip(items, answers, strict=True):
         if isinstance(answer, int):
             complications += [
-                {
-                    "procedure_id": new_ids[answer],
-                    "kind": str(c.kind),
-                    "severity": str(c.severity),
-                    "follow_up": c.follow_up,
-                    "description": c.description,
-                }
+                {"procedure_id": new_ids[answer], **complication_columns(c)}
                 for c in procedure.complications
             ]
     insert_rows(uow, ComplicationRow, complications)
@@ -192,6 +214,7 @@ def _specimens_run(
 ) -> list[Answer]:
     session = uow.session
     session.flush()
+    adequacy_params = site_adequacy_params()
     ids = patient_ids(uow, (pid for pid, _, _ in items))
     procedures = ProcedureRow.__table__
     linked: dict[int, Any] = {}
@@ -242,6 +265,7 @@ def _specimens_run(
                 "fragmentation": None
                 if specimen.fragmentation is None
                 else str(specimen.fragmentation),
+                **adequacy_columns(specimen, adequacy_params),
             }
         )
     new_ids = insert_rows(uow, SpecimenRow, new)

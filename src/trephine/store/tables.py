@@ -159,10 +159,12 @@ class ComplicationRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     procedure_id: Mapped[int] = mapped_column(ForeignKey("procedure.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
     severity: Mapped[str] = mapped_column(String(32))
     follow_up: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
+    onset_at: Mapped[dt.datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(32))
 
 
 class SpecimenRow(Base):
@@ -180,6 +182,65 @@ class SpecimenRow(Base):
     hemodilution: Mapped[str | None] = mapped_column(String(16))
     core_length_mm: Mapped[Decimal | None]
     fragmentation: Mapped[str | None] = mapped_column(String(16))
+    #: The §8 adequacy call made when the specimen was recorded (criteria/procedure.py):
+    #: category, and the whole explained call (flags, reasons, rule set, edition, software).
+    adequacy: Mapped[str | None] = mapped_column(String(32))
+    adequacy_call: Mapped[dict[str, Any] | None]
+
+
+class ProcedurePlanRow(Base):
+    """A planned procedure: planned → done (``procedure_id`` set) or cancelled (with reason)."""
+
+    __tablename__ = "procedure_plan"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    planned_for: Mapped[dt.datetime]
+    indication: Mapped[str] = mapped_column(String(32))
+    site: Mapped[str] = mapped_column(String(32))
+    operator: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    emergency_reason: Mapped[str | None] = mapped_column(Text)
+    procedure_id: Mapped[int | None] = mapped_column(ForeignKey("procedure.id"), unique=True)
+    created_at: Mapped[dt.datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    closed_at: Mapped[dt.datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ProcedureChecklistRow(Base):
+    """One version of a plan's pre-procedure checklist with the §10 decision made on it.
+    A change adds a version (re-evaluated); versions are never edited."""
+
+    __tablename__ = "procedure_checklist"
+    __table_args__ = (UniqueConstraint("plan_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("procedure_plan.id"), index=True)
+    version: Mapped[int]
+    checklist: Mapped[dict[str, Any]]
+    decision: Mapped[str] = mapped_column(String(32))
+    evaluation: Mapped[dict[str, Any]]
+    recorded_at: Mapped[dt.datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class ProcedureConsentRow(Base):
+    __tablename__ = "procedure_consent"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("procedure_plan.id"), unique=True)
+    given_by: Mapped[str] = mapped_column(String(32))
+    giver_name: Mapped[str | None] = mapped_column(String(200))
+    taken_by: Mapped[str] = mapped_column(String(200))
+    consented_at: Mapped[dt.datetime]
+    leaflet_version: Mapped[str] = mapped_column(String(32))
+    risks_discussed: Mapped[list[Any]]
+    interpreter: Mapped[str | None] = mapped_column(String(200))
+    signature: Mapped[str] = mapped_column(String(32))
+    recorded_at: Mapped[dt.datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))
 
 
 class ResultRow(Base):

@@ -255,7 +255,7 @@ def _chimerism(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> 
 
 
 def _safety(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> CaseResult:
-    known = {"plt", "inr", "anticoagulant", "antiplatelet", "diagnosis"}
+    known = {"plt", "inr", "anticoagulant", "antiplatelet", "diagnosis", "bleeding_disorder"}
     for key in raw:
         if key not in known:
             refuse_or_ignore(where, key, raw[key], known)
@@ -275,6 +275,10 @@ def _safety(raw: dict[str, JSON], params: Mapping[str, JSON], where: str) -> Cas
     facts["on_aspirin"] = antiplatelet == "aspirin"
     diagnosis = raw.get("diagnosis")
     facts["mpn"] = None if diagnosis is None else diagnosis in diagnostics.MPN_DIAGNOSES
+    bleeding = raw.get("bleeding_disorder")
+    if bleeding is not None and not isinstance(bleeding, bool):
+        raise ValidationError(f"{where}.bleeding_disorder", bleeding, "true, false")
+    facts["bleeding_disorder"] = bleeding
     a = run(diagnostics.SAFETY, facts, params)
     result = CaseResult()
     result.put("decision", a.category, a)

@@ -22,6 +22,7 @@ from trephine.criteria.model import (
     InputKind,
     InputSpec,
     Parameter,
+    ParamIs,
     ParamRef,
     Params,
     Rule,
@@ -799,11 +800,25 @@ SAFETY = RuleSet(
         InputSpec("on_antiplatelet", InputKind.BOOL),
         InputSpec("on_aspirin", InputKind.BOOL),
         InputSpec("mpn", InputKind.BOOL),
+        InputSpec("bleeding_disorder", InputKind.BOOL),
     ),
     params=(
-        Parameter("plt_review_below", 20, None, "P3: consider platelet transfusion below."),
+        Parameter(
+            "plt_review_below",
+            20,
+            None,
+            "P3: consider platelet transfusion below (low-risk procedure).",
+            Tag.VERIFIED,
+        ),
         Parameter("inr_caution_above", D("2.0"), None, "P4: lower edge of the ≤2.0–3.0 band."),
         Parameter("inr_review_above", D("3.0"), None, "P4: upper edge of the ≤2.0–3.0 band."),
+        Parameter(
+            "bleeding_disorder_level",
+            "caution",
+            ("caution", "review"),
+            "A known bleeding disorder: proceed with caution (Bain's risk factors: other "
+            "platelet dysfunction) or require review (site policy).",
+        ),
     ),
     # Low-risk procedure: routine platelet/INR testing is not required (P2), so an unreported
     # value is not a finding; never auto-block (decision is advisory).
@@ -814,6 +829,10 @@ SAFETY = RuleSet(
             AnyOf(
                 lt("plt", ParamRef("plt_review_below"), when_missing=False),
                 gt("inr", ParamRef("inr_review_above"), when_missing=False),
+                AllOf(
+                    is_("bleeding_disorder", True, when_missing=False),
+                    ParamIs("bleeding_disorder_level", "review"),
+                ),
             ),
             _c(SIR, "P3/P4: platelets <20, INR above the 2.0–3.0 band"),
         ),
@@ -825,8 +844,12 @@ SAFETY = RuleSet(
                 is_("on_anticoagulant", True, when_missing=False),
                 is_("on_antiplatelet", True, when_missing=False),
                 is_("mpn", True, when_missing=False),
+                is_("bleeding_disorder", True, when_missing=False),
             ),
-            _c(SIR + "; Bain 2003–2006", "P4/P5: operator band, antithrombotics, MPN"),
+            _c(
+                SIR + "; Bain 2003–2006",
+                "P4/P5: operator band, antithrombotics, MPN, other platelet dysfunction",
+            ),
         ),
         Rule("SAFE-PROCEED", "PROCEED", AllOf(), _c(SIR, "P1/P2: low bleeding risk")),
     ),
