@@ -66,8 +66,31 @@ def gate(
     dataset: int = typer.Option(
         0, "--dataset", min=0, help="Data set of the FCS file (0-based, $NEXTDATA; Gating-ML)."
     ),
+    store_populations: str | None = typer.Option(
+        None,
+        "--store-populations",
+        help="Store these gates as draft population results: GATE[,GATE=population…].",
+    ),
+    specimen: str | None = typer.Option(
+        None, "--specimen", help="Specimen accession the populations are stored on."
+    ),
+    total_gate: str | None = typer.Option(
+        None, "--total-gate", help="The CD45+ gate (default: the ancestor gate naming CD45+)."
+    ),
+    panel: str | None = typer.Option(None, "--panel", help="Panel name to record."),
+    actor: str | None = typer.Option(None, "--actor", help="Who records it (audit trail)."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Database URL (default: TREPHINE_DATABASE_URL)."
+    ),
 ) -> None:
-    """Gate an FCS file with a Gating-ML 2.0 strategy or a FlowJo workspace sample's gates."""
+    """Gate an FCS file with a Gating-ML 2.0 strategy or a FlowJo workspace sample's gates.
+
+    With ``--store-populations GATE,… --specimen ACC`` the named gates are recorded as draft
+    ``population`` results (count, parent, % of parent and of CD45+ with 95 % Wilson intervals,
+    the FCS file's SHA-256); a gate whose name is not a population of the vocabulary is mapped
+    with ``GATE=population``.
+    """
+    from trephine.cli import flow_populations
     from trephine.importers import flow_mrd as tube
 
     if gating_ml is None and flowjo is None:
@@ -75,17 +98,33 @@ def gate(
     if gating_ml is not None and flowjo is not None:
         raise refuse("give one strategy: --gating-ml XML or --flowjo WSP --sample NAME")
     with refusals():
+        flow_populations.check_options(store_populations, specimen)
         fcs, strategy = tube.load_tube(
             file, gating_ml=gating_ml, flowjo=flowjo, sample=sample, dataset=dataset
         )
         result = tube.gate(strategy, fcs, None)
         if membership is not None:
             _write_membership(membership, result)
+        stored = None
+        if store_populations is not None and specimen is not None:
+            stored = flow_populations.store_populations(
+                result,
+                gates=store_populations,
+                fcs_path=file,
+                gating_path=gating_ml or flowjo,
+                specimen=specimen,
+                total_gate=total_gate,
+                panel=panel,
+                actor=actor,
+                database_url=database_url,
+            )
     counts = result.counts()
     if as_json:
-        doc = {
+        doc: dict[str, object] = {
             "gates": {gid: {"count": counts[gid], "parent": result.parents[gid]} for gid in counts}
         }
+        if stored is not None:
+            doc["stored"] = {"specimen": specimen, "populations": stored}
         typer.echo(json.dumps(doc, indent=2))
         return
     total = result.event_count
@@ -96,6 +135,8 @@ def gate(
         base = counts[parent] if parent is not None else total
         share = f"{100.0 * n / base:6.2f} % of {parent or 'all events'}" if base else "-"
         typer.echo(f"  {gid:<{width}}  {n:>10,}  {share}")
+    if stored is not None and specimen is not None:
+        flow_populations.echo_stored(specimen, stored)
 
 
 def mrd(

@@ -26,6 +26,7 @@ from trephine.domain.codes import (
     LOINC_KARYOTYPE_BM,
     Code,
 )
+from trephine.domain.populations import CELL_TYPES, MEASUREMENT_INDICES, TOTALS
 from trephine.domain.quantity import Qualifier, Quantity
 from trephine.errors import ValidationError
 
@@ -43,6 +44,8 @@ class ResultKind(StrEnum):
     PARAPROTEIN = "paraprotein"
     IRON_STUDIES = "iron_studies"
     INFECTION_TEST = "infection_test"
+    POPULATION = "population"
+    MEASUREMENT = "measurement"
 
 
 def _check(measure: q.Measure, value: Quantity | None) -> None:
@@ -811,6 +814,206 @@ class InfectionTest:
         return str(self.test)
 
 
+# ------------------------------------------------------- microenvironment: populations
+
+
+class PopulationMethod(StrEnum):
+    """How a population was counted."""
+
+    FLOW = "flow panel"
+    SINGLE_CELL = "single-cell"
+    IHC = "IHC"
+    IMAGE = "image"
+
+
+def _require_sha256(name: str, digest: str | None) -> None:
+    if digest is not None and (
+        len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest)
+    ):
+        raise ValidationError(name, digest, "a SHA-256 hex digest (64 lower-case hex)")
+
+
+def _count(name: str, value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(name, value, "a whole number ≥ 0")
+    require_range(name, value, 0, 10**11)
+
+
+@dataclass(frozen=True)
+class Population:
+    """A counted cell population (issue 14 §1): ``count`` cells of ``population`` among
+    ``parent_count`` cells of ``parent`` and, when known, ``total_count`` CD45+ / nucleated /
+    profiled cells. Percentages are exact fractions of the counts (:meth:`percent_of_parent`,
+    :meth:`percent_of_total`); their 95 % Wilson intervals are computed where they are shown.
+
+    ``population`` and ``parent`` are names of the controlled vocabulary
+    (:data:`trephine.domain.populations.CELL_TYPES`, which carries the Cell Ontology ids); a
+    parent may also be one of the totals (``"CD45+ cells"``, ``"nucleated cells"``, ``"cells
+    profiled"``), which then is the total too. Provenance — the source file's name and SHA-256,
+    the gate or label it came from and the software version — travels with a computed result.
+    """
+
+    kind: ClassVar[ResultKind] = ResultKind.POPULATION
+    code: ClassVar[Code | None] = None
+
+    population: str
+    count: int
+    parent: str
+    parent_count: int
+    method: PopulationMethod
+    total: str | None = None
+    total_count: int | None = None
+    panel: str | None = None
+    #: The gate (flow) or cell-type label (single-cell) the count came from, as the source wrote it.
+    source_label: str | None = None
+    source_file: str | None = None
+    source_sha256: str | None = None
+    software: str | None = None
+    flags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "method", PopulationMethod(self.method))
+        object.__setattr__(self, "flags", tuple(self.flags))
+        if self.population not in CELL_TYPES:
+            raise ValidationError("population", self.population, sorted(CELL_TYPES))
+        if self.parent not in CELL_TYPES and self.parent not in TOTALS:
+            raise ValidationError("parent", self.parent, [*TOTALS, *sorted(CELL_TYPES)])
+        if self.parent == self.population:
+            raise ValidationError("parent", self.parent, f"a population other than {self.parent}")
+        if self.parent in TOTALS and self.total is None and self.total_count is None:
+            object.__setattr__(self, "total", self.parent)
+            object.__setattr__(self, "total_count", self.parent_count)
+        if self.total is not None and self.total not in TOTALS:
+            raise ValidationError("total", self.total, list(TOTALS))
+        if (self.total is None) != (self.total_count is None):
+            raise ValidationError(
+                "total_count", self.total_count, "given together with total (and only then)"
+            )
+        for name in ("count", "parent_count", "total_count"):
+            _count(name, getattr(self, name))
+        if self.parent_count <= 0:
+            raise ValidationError("parent_count", self.parent_count, "a whole number > 0")
+        if self.count > self.parent_count:
+            raise ValidationError("count", self.count, f"≤ parent_count ({self.parent_count})")
+        if self.total_count is not None and self.parent_count > self.total_count:
+            raise ValidationError(
+                "parent_count", self.parent_count, f"≤ total_count ({self.total_count})"
+            )
+        for name in ("panel", "source_label", "source_file", "software"):
+            value = getattr(self, name)
+            if value is not None:
+                require_text(name, value, 200)
+        _require_sha256("source_sha256", self.source_sha256)
+
+    @property
+    def analyte(self) -> str:
+        return f"{self.population} ({self.method})"
+
+    @property
+    def percent_of_parent(self) -> Decimal:
+        return Decimal(self.count) * 100 / Decimal(self.parent_count)
+
+    @property
+    def percent_of_total(self) -> Decimal | None:
+        if self.total_count is None or self.total_count == 0:
+            return None
+        return Decimal(self.count) * 100 / Decimal(self.total_count)
+
+
+# ------------------------------------------------------ microenvironment: measurements
+
+
+class MeasurementMethod(StrEnum):
+    IMAGE = "image analysis"
+    MANUAL = "manual count"
+    POINT_COUNTING = "point counting"
+    VISUAL = "visual estimate"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One continuous microenvironment index of a core or image region (issue 14 §1):
+    microvessel density, CD271+ stromal cells/mm², adipocyte area fraction, reticulin or collagen
+    index, image cellularity, nucleus density, iron area fraction
+    (:data:`trephine.domain.populations.MEASUREMENT_INDICES` declares each with its unit).
+
+    ``measured`` holds exactly one ``{index: Quantity}`` (that shape lets the import template
+    declare every index as its own field with its own unit); :attr:`index` and :attr:`value`
+    read it. These are research indices, never a WHO grade. Build one with :meth:`of`.
+    """
+
+    kind: ClassVar[ResultKind] = ResultKind.MEASUREMENT
+    code: ClassVar[Code | None] = None
+
+    measured: Mapping[str, Quantity]
+    method: MeasurementMethod
+    region: str = "whole core"
+    stain: str | None = None
+    #: Area measured (mm²) and the objects counted on it, for densities.
+    area_mm2: Decimal | None = None
+    objects_counted: int | None = None
+    source_file: str | None = None
+    source_sha256: str | None = None
+    software: str | None = None
+    #: Quality notes that travel with the number (e.g. the detector's validation F1).
+    flags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "method", MeasurementMethod(self.method))
+        object.__setattr__(self, "flags", tuple(self.flags))
+        measured = dict(self.measured)
+        object.__setattr__(self, "measured", measured)
+        if len(measured) != 1:
+            raise ValidationError(
+                "measured",
+                sorted(measured),
+                "exactly one index per measurement result (give others as their own item)",
+            )
+        ((index, value),) = measured.items()
+        spec = MEASUREMENT_INDICES.get(index)
+        if spec is None:
+            raise ValidationError("index", index, sorted(MEASUREMENT_INDICES))
+        _check(spec.measure, value)
+        require_text("region", self.region, 120)
+        for name in ("stain", "source_file", "software"):
+            text = getattr(self, name)
+            if text is not None:
+                require_text(name, text, 200)
+        require_range("area_mm2", self.area_mm2, Decimal(0), Decimal(10000))
+        if self.area_mm2 is not None and self.area_mm2 == 0:
+            raise ValidationError("area_mm2", self.area_mm2, "> 0")
+        _count("objects_counted", self.objects_counted)
+        _require_sha256("source_sha256", self.source_sha256)
+
+    @classmethod
+    def of(
+        cls, index: str, value: Quantity, method: MeasurementMethod, **kw: object
+    ) -> Measurement:
+        return cls({index: value}, method, **kw)  # type: ignore[arg-type]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Measurement):
+            return NotImplemented
+        return _fields(self) == _fields(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(map(str, _fields(self).items()))))
+
+    @property
+    def index(self) -> str:
+        return next(iter(self.measured))
+
+    @property
+    def value(self) -> Quantity:
+        return next(iter(self.measured.values()))
+
+    @property
+    def analyte(self) -> str:
+        return f"{self.index} ({self.region})"
+
+
 ResultValue = (
     BloodCount
     | AspirateDifferential
@@ -824,6 +1027,8 @@ ResultValue = (
     | Paraprotein
     | IronStudies
     | InfectionTest
+    | Population
+    | Measurement
 )
 
 RESULT_TYPES: Mapping[ResultKind, type[ResultValue]] = MappingProxyType(
@@ -842,6 +1047,8 @@ RESULT_TYPES: Mapping[ResultKind, type[ResultValue]] = MappingProxyType(
             Paraprotein,
             IronStudies,
             InfectionTest,
+            Population,
+            Measurement,
         )
     }
 )
@@ -864,5 +1071,9 @@ def headline(value: ResultValue) -> Quantity | None:
             return value.cellularity
         case BloodCount():
             return value.anc
+        case Population():
+            return Quantity(value.percent_of_parent, "%")
+        case Measurement():
+            return value.value
         case _:
             return None

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from trephine.domain import quantity as q
 from trephine.domain import results as r
 from trephine.domain.patient import Classification, Disease, GeneticStatus, Sex
+from trephine.domain.populations import CELL_TYPES, MEASUREMENT_INDICES, TOTALS
 from trephine.domain.procedure import (
     Anesthesia,
     ComplicationKind,
@@ -159,8 +160,12 @@ class ResultField:
     enum: type[Enum] | None = None
     #: The unit column must be filled (VAF: percent vs fraction is a 100× trap).
     unit_required: bool = False
+    #: A text field's controlled vocabulary (checked by the domain, listed in the docs).
+    allowed: tuple[str, ...] = ()
 
     def describe(self) -> str:
+        if self.allowed:
+            return ", ".join(self.allowed)
         if self.measure is not None:
             units = ", ".join(self.measure.allowed_units)
             return f"{self.measure.allowed_range}; units: {units}"
@@ -288,6 +293,34 @@ RESULT_FIELDS: Mapping[r.ResultKind, Mapping[str, ResultField]] = MappingProxyTy
             "test": _of("test", FieldType.CHOICE, r.InfectionTestType),
             "outcome": _of("outcome", FieldType.CHOICE, r.InfectionOutcome),
             "organism": _of("organism", FieldType.TEXT),
+        },
+        r.ResultKind.POPULATION: {
+            "population": ResultField("population", FieldType.TEXT, allowed=tuple(CELL_TYPES)),
+            "count": _of("count", FieldType.INTEGER),
+            "parent": ResultField("parent", FieldType.TEXT, allowed=(*TOTALS, *CELL_TYPES)),
+            "parent_count": _of("parent_count", FieldType.INTEGER),
+            "total": ResultField("total", FieldType.TEXT, allowed=TOTALS),
+            "total_count": _of("total_count", FieldType.INTEGER),
+            "method": _of("method", FieldType.CHOICE, r.PopulationMethod),
+            "panel": _of("panel", FieldType.TEXT),
+            "source_label": _of("source_label", FieldType.TEXT),
+            "source_file": _of("source_file", FieldType.TEXT),
+            "source_sha256": _of("source_sha256", FieldType.TEXT),
+            "software": _of("software", FieldType.TEXT),
+        },
+        r.ResultKind.MEASUREMENT: {
+            **{
+                normalise_header(name).replace("+", ""): _quantity(f"measured.{name}", m.measure)
+                for name, m in MEASUREMENT_INDICES.items()
+            },
+            "method": _of("method", FieldType.CHOICE, r.MeasurementMethod),
+            "region": _of("region", FieldType.TEXT),
+            "stain": _of("stain", FieldType.TEXT),
+            "area_mm2": _of("area_mm2", FieldType.DECIMAL),
+            "objects_counted": _of("objects_counted", FieldType.INTEGER),
+            "source_file": _of("source_file", FieldType.TEXT),
+            "source_sha256": _of("source_sha256", FieldType.TEXT),
+            "software": _of("software", FieldType.TEXT),
         },
     }
 )

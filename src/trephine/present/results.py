@@ -48,9 +48,11 @@ from trephine.domain.results import (
     InfectionTest,
     IronStudies,
     Karyotype,
+    Measurement,
     MolecularMRD,
     NGSVariant,
     Paraprotein,
+    Population,
     ResultValue,
 )
 from trephine.domain.therapy import CarTInfusion, CellularTherapy, TherapyLine, Transplant
@@ -131,6 +133,14 @@ def components(value: ResultValue) -> list[ComponentPublic]:
                 ("transferrin_saturation", value.transferrin_saturation),
                 ("liver_iron", value.liver_iron),
             ]
+        case Population():
+            share = value.percent_of_total
+            named = [
+                ("percent_of_parent", _computed_percent(value.percent_of_parent)),
+                ("percent_of_total", None if share is None else _computed_percent(share)),
+            ]
+        case Measurement():
+            named = [(value.index.replace(" ", "_").replace("+", ""), value.value)]
         case _:
             named = []
     out = []
@@ -158,8 +168,56 @@ def headline(value: ResultValue) -> QuantityPublic | None:
             return quantity(value.cellularity)
         case BloodCount():
             return quantity(value.anc)
+        case Population():
+            return quantity(_computed_percent(value.percent_of_parent))
+        case Measurement():
+            return quantity(value.value)
         case _:
             return None
+
+
+def _computed_percent(value: Decimal) -> Quantity:
+    """A percentage computed from counts, to the 4 significant digits of a computed value."""
+    from trephine.present.numbers import format_value
+
+    return Quantity(Decimal(format_value(value)), "%")
+
+
+def population_intervals(value: Population) -> dict[str, Any]:
+    """The 95 % Wilson intervals of a population's percentages (exact fractions as strings,
+    and the text a person reads), the one shape JSON, pages and reports show."""
+    from trephine.analysis.stats import wilson
+
+    out: dict[str, Any] = {}
+    pairs = [("of_parent", value.parent, value.parent_count)]
+    if value.total is not None and value.total_count:
+        pairs.append(("of_total", value.total, value.total_count))
+    for key, denominator, n in pairs:
+        ci = wilson(value.count, n)
+        out[key] = {
+            "denominator": denominator,
+            "count": value.count,
+            "n": n,
+            "percent": str(Decimal(value.count) * 100 / Decimal(n)),
+            "ci95_low": f"{ci.lower * 100:.6g}",
+            "ci95_high": f"{ci.upper * 100:.6g}",
+            "method": ci.method,
+            "text": interval_text(ci.estimate, ci.lower, ci.upper),
+        }
+    return out
+
+
+def interval_text(estimate: float, lower: float, upper: float) -> str:
+    """``5.0 % (95 % CI 2.7–9.0 %)``: a proportion (fractions of 1) as a person reads it."""
+    from trephine.present.numbers import format_value
+
+    def pct(x: float) -> str:
+        # One decimal, as a differential is read; below 1 % two significant digits, so that
+        # a small population (0.042 %) keeps its size.
+        value = x * 100
+        return f"{value:.1f}" if value >= 1 or value == 0 else format_value(value, 2)
+
+    return f"{pct(estimate)} % (95 % CI {pct(lower)}–{pct(upper)} %)"
 
 
 def label(value: ResultValue) -> str:
@@ -188,6 +246,10 @@ def label(value: ResultValue) -> str:
             return "Iron studies"
         case InfectionTest():
             return f"Marrow {value.test}"
+        case Population():
+            return f"{value.population[0].upper()}{value.population[1:]} ({value.method})"
+        case Measurement():
+            return f"{value.index[0].upper()}{value.index[1:]} ({value.region})"
     return type(value).__name__  # pragma: no cover - every kind is matched above
 
 
@@ -329,6 +391,30 @@ def summary(value: ResultValue) -> str:
             )
         case InfectionTest():
             return _join((f"{value.test} {value.outcome}", value.organism))
+        case Population():
+            ci = population_intervals(value)
+            parts = [
+                f"{value.count:,} of {value.parent_count:,} {value.parent}: "
+                f"{ci['of_parent']['text']}"
+            ]
+            if "of_total" in ci:
+                parts.append(f"of {value.total} {ci['of_total']['text']}")
+            return _join((*parts, value.panel, *value.flags))
+        case Measurement():
+            counted = (
+                None
+                if value.objects_counted is None or value.area_mm2 is None
+                else f"{value.objects_counted:,} on {number_text(value.area_mm2)} mm²"
+            )
+            return _join(
+                (
+                    f"{value.index} {quantity_text(value.value)}",
+                    value.stain,
+                    str(value.method),
+                    counted,
+                    *value.flags,
+                )
+            )
     return ""  # pragma: no cover
 
 
@@ -361,6 +447,24 @@ def detail(value: ResultValue) -> dict[str, Any]:
             "me_ratio": None if ratio is None else str(ratio),
             "adequate": value.adequate,
         }
+    if isinstance(value, Population):
+        from trephine.domain.populations import CELL_TYPES
+
+        cell = CELL_TYPES[value.population]
+        out["derived"] = {
+            "cell_ontology": {
+                "id": cell.cl_id,
+                "label": cell.cl_label,
+                "verified": cell.cl_verified,
+            },
+            "percent_of_parent": str(value.percent_of_parent),
+            "percent_of_total": None
+            if value.percent_of_total is None
+            else str(value.percent_of_total),
+            "intervals": population_intervals(value),
+        }
+    if isinstance(value, Measurement):
+        out["derived"] = {"index": value.index, "value": str(value.value.value)}
     return out
 
 

@@ -1,0 +1,93 @@
+"""Storing gated populations (``trephine flow gate … --store-populations GATE,… --specimen ACC``).
+
+Kept apart from :mod:`trephine.cli.flow_gating` so that gating without storing never imports the
+database layer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from trephine.cli.common import default_actor, open_database
+
+if TYPE_CHECKING:
+    from trephine.analysis.flow.strategy import GatingResult
+
+
+def check_options(store_populations: str | None, specimen: str | None) -> None:
+    from trephine.errors import ValidationError
+
+    if store_populations is not None and specimen is None:
+        raise ValidationError("--specimen", None, "--specimen ACCESSION with --store-populations")
+    if specimen is not None and store_populations is None:
+        raise ValidationError("--store-populations", None, "GATE[,GATE…] to store with --specimen")
+
+
+def store_populations(
+    result: GatingResult,
+    *,
+    gates: str,
+    fcs_path: Path,
+    gating_path: Path | None,
+    specimen: str,
+    total_gate: str | None,
+    panel: str | None,
+    actor: str | None,
+    database_url: str | None,
+) -> list[dict[str, Any]]:
+    """Record the named gates as draft ``population`` results on ``specimen`` (all or nothing)."""
+    from trephine import __version__
+    from trephine.importers.flow_mrd import sha256_of
+    from trephine.importers.flow_populations import parse_gate_list, populations_from_counts
+    from trephine.present.results import population_intervals
+    from trephine.services.microenvironment import record_drafts
+
+    values = populations_from_counts(
+        parse_gate_list(gates),
+        result.counts(),
+        result.parents,
+        source_file=fcs_path,
+        source_sha256=sha256_of(fcs_path),
+        gating_sha256=None if gating_path is None else sha256_of(gating_path),
+        total_gate=total_gate,
+        panel=panel,
+        software=f"trephine {__version__}",
+    )
+    database = open_database(database_url, migrate=False)
+    try:
+        with database.unit_of_work(actor or default_actor()) as uow:
+            stored = record_drafts(uow, [(specimen, v) for v in values])
+    finally:
+        database.dispose()
+    out = []
+    for (row, created), value in zip(stored, values, strict=True):
+        ci = population_intervals(value)
+        out.append(
+            {
+                "gate": value.source_label,
+                "population": value.population,
+                "parent": value.parent,
+                "count": value.count,
+                "parent_count": value.parent_count,
+                "percent_of_parent": ci["of_parent"],
+                "percent_of_total": ci.get("of_total"),
+                "result_id": row.id,
+                "state": str(row.state),
+                "version": row.version,
+                "created": created,
+            }
+        )
+    return out
+
+
+def echo_stored(specimen: str, stored: list[dict[str, Any]]) -> None:
+    for item in stored:
+        verb = "stored" if item["created"] else "already stored"
+        typer.echo(
+            f"  {verb}: {item['population']} (gate {item['gate']}) "
+            f"{item['percent_of_parent']['text']} of {item['parent']} — "
+            f"result {item['result_id']} v{item['version']} ({item['state']}) on {specimen}"
+        )
