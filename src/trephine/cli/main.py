@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from trephine import __version__
-from trephine.cli import accounts, assess, batch, clonal, core, criteria, flow, stats
+from trephine.cli import accounts, assess, batch, clonal, cohort, core, criteria, flow, stats
 from trephine.io.tabular import control_character
 
 
@@ -68,6 +68,7 @@ app.add_typer(flow.app, name="flow")
 app.add_typer(clonal.app, name="clonal")
 app.add_typer(batch.app, name="batch")
 app.add_typer(stats.app, name="stats")
+app.add_typer(cohort.app, name="cohort")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -456,3 +456,34 @@ class AuditChainLockRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     holds: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --------------------------------------------------------------------------- cohorts (0008)
+
+
+class CohortRow(Base):
+    """One version of a saved cohort definition; never edited (a change adds a version)."""
+
+    __tablename__ = "cohort"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int]
+    definition: Mapped[dict[str, Any]]
+    description: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime]
+
+
+class CohortEvaluationRow(Base):
+    """One evaluation of a cohort version: who, when, and the member list it found."""
+
+    __tablename__ = "cohort_evaluation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id"), index=True)
+    evaluated_by: Mapped[str] = mapped_column(String(200))
+    evaluated_at: Mapped[dt.datetime]
+    members: Mapped[list[Any]]
+    size: Mapped[int]

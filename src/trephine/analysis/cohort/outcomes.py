@@ -67,6 +67,10 @@ class Course:
     last_seen: dt.date
     group: str | None = None
     died_on: dt.date | None = None
+    #: Therapy lines as (start, end or None, regimen), for the swimmer plot.
+    lines: tuple[tuple[dt.date, dt.date | None, str], ...] = ()
+    #: Stem-cell transplants and CAR-T infusions as (date, kind).
+    cellular: tuple[tuple[dt.date, str], ...] = ()
 
     def days(self, date: dt.date) -> int:
         return (date - self.start).days

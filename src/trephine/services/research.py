@@ -1,0 +1,247 @@
+"""Cohort analyses from the stored record: each member's course (time zero, stored calls, end of
+follow-up) read in a few queries, then the pure analyses of :mod:`trephine.analysis.cohort.outcomes`
+and :mod:`trephine.analysis.stats.survival`.
+
+Follow-up ends at the last date anything was recorded for the patient (a specimen, a result, a
+procedure, a therapy line's start or end, a stored call). Trephine records no death yet, so
+overall survival cannot be estimated and "relapse-free" survival here counts relapse only
+(death is not an event the record holds); the report says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+
+from trephine.analysis.cohort.outcomes import (
+    Course,
+    Event,
+    TimeRow,
+    duration_of_response,
+    landmark_rows,
+    relapse_incidence_rows,
+    response_rates,
+    time_to_first_cr,
+)
+from trephine.errors import ValidationError
+from trephine.services.cohorts import Evaluation
+from trephine.store.database import UnitOfWork
+from trephine.store.tables import (
+    AssessmentRow,
+    CellularTherapyRow,
+    PatientRow,
+    ProcedureRow,
+    ResultRow,
+    SpecimenRow,
+    TherapyLineRow,
+)
+
+GroupBy = Literal["none", "regimen", "disease"]
+GROUP_BY: tuple[str, ...] = ("none", "regimen", "disease")
+CALL_KINDS = ("response", "relapse", "progression", "mrd", "mrd_event", "landmark")
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
+
+
+def courses(uow: UnitOfWork, evaluation: Evaluation, *, group_by: str = "none") -> list[Course]:
+    """Every member's course: time zero from the cohort's matching diagnosis."""
+    if group_by not in GROUP_BY:
+        raise ValidationError("group_by", group_by, GROUP_BY)
+    members = list(evaluation.members)
+    if not members:
+        return []
+    ids: dict[int, str] = {}
+    for chunk in _chunks(members):
+        for pid, ext in uow.session.execute(
+            select(PatientRow.id, PatientRow.external_id).where(PatientRow.external_id.in_(chunk))
+        ):
+            ids[pid] = ext
+    pids = list(ids)
+    events: dict[int, dict[tuple[Any, ...], tuple[int, Event]]] = defaultdict(dict)
+    last: dict[int, dt.date] = {}
+    lines: dict[int, list[tuple[dt.date, dt.date | None, str]]] = defaultdict(list)
+    cellular: dict[int, list[tuple[dt.date, str]]] = defaultdict(list)
+
+    def seen(pid: int, d: Any) -> None:
+        if d is None:
+            return
+        day = d.date() if isinstance(d, dt.datetime) else d
+        if pid not in last or day > last[pid]:
+            last[pid] = day
+
+    for ids_chunk in [pids[i : i + 500] for i in range(0, len(pids), 500)]:
+        for row in uow.session.execute(
+            select(
+                AssessmentRow.id,
+                AssessmentRow.patient_id,
+                AssessmentRow.assessed_on,
+                AssessmentRow.call_kind,
+                AssessmentRow.ruleset,
+                AssessmentRow.category,
+            ).where(
+                AssessmentRow.patient_id.in_(ids_chunk), AssessmentRow.call_kind.in_(CALL_KINDS)
+            )
+        ):
+            key = (row.assessed_on, row.call_kind, row.ruleset)
+            # Append-only: the newest row of a call (amended inputs, newer version) stands.
+            held = events[row.patient_id].get(key)
+            if held is None or row.id > held[0]:
+                events[row.patient_id][key] = (
+                    row.id,
+                    Event(row.assessed_on, row.call_kind, row.category),
+                )
+            seen(row.patient_id, row.assessed_on)
+        for pid, d in uow.session.execute(
+            select(ResultRow.patient_id, func.max(ResultRow.collected_on))
+            .where(ResultRow.patient_id.in_(ids_chunk))
+            .group_by(ResultRow.patient_id)
+        ):
+            seen(pid, d)
+        for pid, d in uow.session.execute(
+            select(SpecimenRow.patient_id, func.max(SpecimenRow.collected_at))
+            .where(SpecimenRow.patient_id.in_(ids_chunk))
+            .group_by(SpecimenRow.patient_id)
+        ):
+            seen(pid, d)
+        for pid, d in uow.session.execute(
+            select(ProcedureRow.patient_id, func.max(ProcedureRow.performed_at))
+            .where(ProcedureRow.patient_id.in_(ids_chunk))
+            .group_by(ProcedureRow.patient_id)
+        ):
+            seen(pid, d)
+        for pid, start, end, regimen in uow.session.execute(
+            select(
+                TherapyLineRow.patient_id,
+                TherapyLineRow.start,
+                TherapyLineRow.end,
+                TherapyLineRow.regimen,
+            ).where(TherapyLineRow.patient_id.in_(ids_chunk))
+        ):
+            seen(pid, start)
+            seen(pid, end)
+            lines[pid].append((start, end, regimen))
+        for pid, given, kind in uow.session.execute(
+            select(
+                CellularTherapyRow.patient_id, CellularTherapyRow.given_on, CellularTherapyRow.kind
+            ).where(CellularTherapyRow.patient_id.in_(ids_chunk))
+        ):
+            seen(pid, given)
+            cellular[pid].append((given, kind))
+    groups = _groups(uow, pids, ids, evaluation, group_by)
+    out = []
+    for pid, ext in sorted(ids.items(), key=lambda kv: kv[1]):
+        zero = evaluation.time_zero[ext]
+        out.append(
+            Course(
+                patient=ext,
+                start=zero,
+                events=tuple(sorted((e for _, e in events[pid].values()), key=lambda e: e.date)),
+                last_seen=max(last.get(pid, zero), zero),
+                group=groups.get(pid),
+                lines=tuple(sorted(ln for ln in lines[pid] if ln[0] >= zero)),
+                cellular=tuple(sorted(c for c in cellular[pid] if c[0] >= zero)),
+            )
+        )
+    return out
+
+
+def _groups(
+    uow: UnitOfWork, pids: list[int], ids: dict[int, str], ev: Evaluation, group_by: str
+) -> dict[int, str]:
+    if group_by == "none":
+        return {}
+    out: dict[int, str] = {}
+    if group_by == "regimen":
+        # The first therapy line started on or after time zero.
+        rows = uow.session.execute(
+            select(TherapyLineRow.patient_id, TherapyLineRow.start, TherapyLineRow.regimen)
+            .where(TherapyLineRow.patient_id.in_(pids))
+            .order_by(TherapyLineRow.patient_id, TherapyLineRow.start)
+        ).all()
+        for pid, start, regimen in rows:
+            if pid not in out and start >= ev.time_zero[ids[pid]]:
+                out[pid] = regimen
+        return {p: out.get(p, "no therapy recorded") for p in pids}
+    from trephine.store.tables import DiagnosisRow
+
+    for pid, disease, on in uow.session.execute(
+        select(DiagnosisRow.patient_id, DiagnosisRow.disease, DiagnosisRow.diagnosed_on).where(
+            DiagnosisRow.patient_id.in_(pids)
+        )
+    ):
+        if on == ev.time_zero[ids[pid]]:
+            out[pid] = disease
+    return out
+
+
+def _rows_json(rows: Sequence[TimeRow]) -> list[dict[str, Any]]:
+    return [r.__dict__ for r in rows]
+
+
+def analyse(
+    uow: UnitOfWork,
+    evaluation: Evaluation,
+    *,
+    landmark_day: int,
+    window: int,
+    at: Sequence[float] = (),
+    group_by: str = "none",
+) -> dict[str, Any]:
+    """The cohort report: response rates, time to first CR, duration of response, relapse-free
+    survival by MRD at the landmark (KM, at-risk table, log-rank), cumulative incidence of
+    relapse. Times in days."""
+    from trephine.analysis.stats.survival import by_group, cumulative_incidence
+
+    cs = courses(uow, evaluation, group_by=group_by)
+    if not cs:
+        raise ValidationError(
+            "cohort", evaluation.cohort.name, "a cohort with members", reason="empty"
+        )
+
+    def km(rows: Sequence[TimeRow], grouped: bool) -> dict[str, Any] | None:
+        if not rows:
+            return None
+        return by_group(
+            [r.time for r in rows],
+            [r.event for r in rows],
+            [r.group for r in rows] if grouped else None,
+            at=at,
+        )
+
+    ttc = time_to_first_cr(cs)
+    dor = duration_of_response(cs)
+    lm = landmark_rows(cs, day=landmark_day, window=window)
+    cir = relapse_incidence_rows(cs)
+    grouped = group_by != "none"
+    incidence = cumulative_incidence(
+        [r.time for r in cir], [r.cause for r in cir], cause=1, at=at
+    ).to_json()
+    return {
+        "cohort": evaluation.cohort.name,
+        "version": evaluation.cohort.version,
+        "size": len(cs),
+        "time_unit": "days",
+        "time_zero": "date of the matching diagnosis",
+        "response_rates": [r.to_json() for r in response_rates(cs)],
+        "time_to_first_cr": km(ttc, grouped),
+        "duration_of_response": km(dor, grouped),
+        "landmark": {
+            "day": landmark_day,
+            "window": window,
+            "n": len(lm),
+            "relapse_free_survival_by_mrd": km(lm, True),
+            "rows": _rows_json(lm),
+        },
+        "relapse_incidence": incidence,
+        "overall_survival": None,
+        "limitations": [
+            "no death is recorded in Trephine yet: overall survival is not estimated, relapse-free "
+            "survival counts relapse only and the incidence of relapse has no competing death",
+        ],
+    }
