@@ -21,6 +21,8 @@ TABLES = {
     "audit_chain_lock",
     "audit_event",
     "cellular_therapy",
+    "cohort",
+    "cohort_evaluation",
     "complication",
     "diagnosis",
     "patient",
