@@ -1,0 +1,406 @@
+"""Research exports of a cohort: tidy tables, de-identified as asked, written by a format of
+``present/``, and audited (who, cohort, version, level, format, every file's SHA-256).
+
+The tables never read ``patient_identity``: names, MRNs and birth dates are not exported at any
+level. Results are exported one row per value (``field``, ``value`` or ``value_text``, ``unit``,
+``qualifier``, ``lod``, ``lloq``) from the current version of each result (drafts included and
+marked by ``state``; superseded and cancelled versions left out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from trephine.present.deidentify import Deidentifier
+from trephine.services import audit
+from trephine.services.cohorts import Evaluation
+from trephine.store.database import UnitOfWork
+from trephine.store.tables import (
+    AssessmentRow,
+    CellularTherapyRow,
+    DiagnosisRow,
+    PatientRow,
+    ProcedureRow,
+    ResultRow,
+    SpecimenRow,
+    TherapyLineRow,
+)
+from trephine.workflow import CURRENT_STATES
+
+
+@dataclass
+class Tables:
+    """Table name → rows (dicts with the same keys, in column order) and the dictionary."""
+
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: (table, column) → (type, unit, description)
+    dictionary: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
+    label: str = ""
+    cohort: str = ""
+    version: int = 0
+
+
+#: Descriptions of the columns (the data dictionary's text); types are inferred from the values.
+DESCRIPTIONS: Mapping[str, str] = {
+    "patient_id": "patient (the record's id, or a keyed-hash pseudonym when de-identified)",
+    "specimen_id": "specimen (accession, or a keyed-hash pseudonym when de-identified)",
+    "sex": "sex as recorded: female, male, other, unknown",
+    "birth_year": "year of birth (identified and limited exports only)",
+    "age_at_diagnosis": "age in whole years at the time-zero diagnosis (90+ under Safe Harbor)",
+    "time_zero": "the cohort's time zero: the matching diagnosis (days count from it)",
+    "disease": "disease (AML, MDS, MDS/MPN, myeloma, CLL, ALL, aplastic anemia, ...)",
+    "classification": "classification edition (WHO 5th, ICC 2022, WHO 2016)",
+    "subtype": "disease subtype as classified",
+    "karyotype": "karyotype (ISCN) at diagnosis",
+    "marker": "genetic marker tested at diagnosis",
+    "status": "detected / not detected / ...",
+    "detail": "detail of the genetic finding",
+    "line": "therapy line number",
+    "regimen": "regimen",
+    "intent": "intent of therapy",
+    "intensity": "intensity of therapy",
+    "kind": "kind of record",
+    "donor_type": "donor type (transplant)",
+    "conditioning": "conditioning intensity",
+    "target": "CAR-T target",
+    "site": "biopsy site",
+    "side": "side",
+    "indication": "indication for the biopsy",
+    "anesthesia": "anaesthesia",
+    "duration_min": "procedure duration",
+    "type": "specimen type",
+    "first_pull": "first-pull aspirate",
+    "spicules": "spicules present",
+    "hemodilution": "haemodilution grade",
+    "core_length_mm": "trephine core length",
+    "fragmentation": "core fragmentation",
+    "analyte": "what the result measures (gene + HGVS, MRD marker, lineage, ...)",
+    "state": "result lifecycle state (draft, verified, amended)",
+    "version": "result version",
+    "field": "the value's field within the result (dotted path)",
+    "value": "numeric value",
+    "value_text": "non-numeric value",
+    "unit": "UCUM-style unit of the value",
+    "qualifier": "=, <, >, not detected",
+    "lod": "limit of detection, in the value's unit",
+    "lloq": "lower limit of quantification, in the value's unit",
+    "call_kind": "which call of the timeline (response, relapse, mrd, landmark, ...)",
+    "category": "the call's category (CR, CR_MRD-, HEMATOLOGIC_RELAPSE, NEGATIVE, ...)",
+    "ruleset": "criteria rule set",
+    "criteria_edition": "criteria edition",
+    "software_version": "Trephine version that made the call",
+    "matched_rule": "the rule that matched",
+    "gene": "gene symbol (HGNC)",
+    "hgvs": "HGVS c. notation",
+    "hgvs_protein": "HGVS p. notation",
+    "vaf": "variant allele fraction",
+    "depth": "read depth",
+}
+UNITS = {"duration_min": "min", "core_length_mm": "mm", "age_at_diagnosis": "years"}
+#: LOINC codes the dictionary names (only those verified in the FHIR/LOINC work of issue 10
+#: should be added here; none is claimed yet).
+LOINC: Mapping[str, str] = {}
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for i in range(0, len(ids), 900):
+        yield ids[i : i + 900]
+
+
+def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Leaves of a stored result value; a quantity ({value, unit, qualifier, ...}) is one leaf."""
+    if isinstance(value, dict):
+        if "value" in value and "unit" in value:
+            yield prefix, value
+            return
+        for k, v in value.items():
+            yield from _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(value, list):
+        if value:
+            yield prefix, "; ".join(str(v) for v in value)
+    elif value is not None:
+        yield prefix, value
+
+
+def _num(text: Any) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def build(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> Tables:
+    """The tidy tables of the cohort's members at the requested level."""
+    out = Tables(label=deid.label, cohort=evaluation.cohort.name, version=evaluation.cohort.version)
+    members = set(evaluation.members)
+    rows = uow.session.execute(
+        select(PatientRow.id, PatientRow.external_id, PatientRow.sex, PatientRow.birth_year)
+    ).all()
+    pats = {r.id: r for r in rows if r.external_id in members}
+    ids = sorted(pats)
+    zero = {pid: evaluation.time_zero[pats[pid].external_id] for pid in ids}
+
+    def pid_of(internal: int) -> str:
+        return deid.patient(pats[internal].external_id)
+
+    def when(internal: int, value: Any) -> Any:
+        return deid.date(pats[internal].external_id, value, zero[internal])
+
+    def put(table: str, row: dict[str, Any]) -> None:
+        kept = {k: v for k, v in row.items() if deid.keeps(k)}
+        out.tables.setdefault(table, []).append(kept)
+
+    for pid in ids:
+        p = pats[pid]
+        row: dict[str, Any] = {"patient_id": pid_of(pid), "sex": p.sex}
+        if deid.identified or deid.level == "limited":
+            row["birth_year"] = p.birth_year if deid.identified else None
+        row["age_at_diagnosis"] = deid.age(p.birth_year, zero[pid])
+        row[deid.date_column("time_zero_on")] = when(pid, zero[pid])
+        put("patients", row)
+    specimen_ids: dict[int, str | None] = {}
+    for chunk in _chunks(ids):
+        for d in uow.session.scalars(
+            select(DiagnosisRow).where(DiagnosisRow.patient_id.in_(chunk)).order_by(DiagnosisRow.id)
+        ):
+            put(
+                "diagnoses",
+                {
+                    "patient_id": pid_of(d.patient_id),
+                    "disease": d.disease,
+                    "classification": d.classification,
+                    "subtype": d.subtype,
+                    deid.date_column("diagnosed_on"): when(d.patient_id, d.diagnosed_on),
+                    "karyotype": d.karyotype,
+                },
+            )
+            for g in d.genetics or []:
+                put(
+                    "genetics",
+                    {
+                        "patient_id": pid_of(d.patient_id),
+                        deid.date_column("diagnosed_on"): when(d.patient_id, d.diagnosed_on),
+                        "marker": g.get("marker"),
+                        "status": g.get("status"),
+                        "detail": g.get("detail"),
+                    },
+                )
+        for t in uow.session.scalars(
+            select(TherapyLineRow)
+            .where(TherapyLineRow.patient_id.in_(chunk))
+            .order_by(TherapyLineRow.patient_id, TherapyLineRow.line)
+        ):
+            put(
+                "therapy",
+                {
+                    "patient_id": pid_of(t.patient_id),
+                    "line": t.line,
+                    "regimen": t.regimen,
+                    "intent": t.intent,
+                    "intensity": t.intensity,
+                    deid.date_column("start_on"): when(t.patient_id, t.start),
+                    deid.date_column("end_on"): when(t.patient_id, t.end),
+                },
+            )
+        for c in uow.session.scalars(
+            select(CellularTherapyRow).where(CellularTherapyRow.patient_id.in_(chunk))
+        ):
+            put(
+                "cellular_therapy",
+                {
+                    "patient_id": pid_of(c.patient_id),
+                    "kind": c.kind,
+                    deid.date_column("given_on"): when(c.patient_id, c.given_on),
+                    "donor_type": c.donor_type,
+                    "conditioning": c.conditioning,
+                    "product": c.product,
+                    "target": c.target,
+                },
+            )
+        for pr in uow.session.scalars(
+            select(ProcedureRow).where(ProcedureRow.patient_id.in_(chunk)).order_by(ProcedureRow.id)
+        ):
+            put(
+                "procedures",
+                {
+                    "patient_id": pid_of(pr.patient_id),
+                    deid.date_column("performed_on"): when(pr.patient_id, pr.performed_at),
+                    "site": pr.site,
+                    "side": pr.side,
+                    "indication": pr.indication,
+                    "operator": pr.operator,
+                    "anesthesia": pr.anesthesia,
+                    "needle": pr.needle,
+                    "duration_min": pr.duration_min,
+                },
+            )
+        for s in uow.session.scalars(
+            select(SpecimenRow).where(SpecimenRow.patient_id.in_(chunk)).order_by(SpecimenRow.id)
+        ):
+            specimen_ids[s.id] = deid.specimen(s.accession)
+            put(
+                "specimens",
+                {
+                    "specimen_id": specimen_ids[s.id],
+                    "patient_id": pid_of(s.patient_id),
+                    "type": s.type,
+                    deid.date_column("collected_on"): when(s.patient_id, s.collected_at),
+                    "first_pull": s.first_pull,
+                    "spicules": s.spicules,
+                    "hemodilution": s.hemodilution,
+                    "core_length_mm": None if s.core_length_mm is None else float(s.core_length_mm),
+                    "fragmentation": s.fragmentation,
+                },
+            )
+        for r in uow.session.scalars(
+            select(ResultRow)
+            .where(
+                ResultRow.patient_id.in_(chunk),
+                ResultRow.state.in_([str(s) for s in CURRENT_STATES]),
+            )
+            .order_by(ResultRow.id)
+        ):
+            base = {
+                "patient_id": pid_of(r.patient_id),
+                "specimen_id": specimen_ids.get(r.specimen_id),
+                "kind": r.kind,
+                "analyte": r.analyte,
+                deid.date_column("collected_on"): when(r.patient_id, r.collected_on),
+                "state": r.state,
+                "version": r.version,
+            }
+            for path, leaf in _flatten(r.value):
+                last = path.rsplit(".", 1)[-1]
+                if not deid.keeps(last):
+                    continue
+                if isinstance(leaf, dict):
+                    value, text = _num(leaf.get("value")), None
+                    unit, qual = leaf.get("unit"), leaf.get("qualifier")
+                    lod, lloq = _num(leaf.get("lod")), _num(leaf.get("lloq"))
+                else:
+                    number = (
+                        leaf
+                        if isinstance(leaf, int | float) and not isinstance(leaf, bool)
+                        else None
+                    )
+                    value = None if number is None else float(number)
+                    text = None if number is not None else str(leaf)
+                    unit = qual = lod = lloq = None
+                put(
+                    "results",
+                    {
+                        **base,
+                        "field": path,
+                        "value": value,
+                        "value_text": text,
+                        "unit": unit,
+                        "qualifier": qual,
+                        "lod": lod,
+                        "lloq": lloq,
+                    },
+                )
+            if r.kind == "ngs_variant":
+                v = r.value
+                vaf = v.get("vaf") or {}
+                put(
+                    "variants",
+                    {
+                        "patient_id": pid_of(r.patient_id),
+                        "specimen_id": specimen_ids.get(r.specimen_id),
+                        deid.date_column("collected_on"): when(r.patient_id, r.collected_on),
+                        "gene": v.get("gene"),
+                        "hgvs": v.get("hgvs"),
+                        "hgvs_protein": v.get("hgvs_protein"),
+                        "vaf": _num(vaf.get("value")),
+                        "unit": vaf.get("unit"),
+                        "depth": v.get("depth"),
+                        "state": r.state,
+                    },
+                )
+        for a in uow.session.scalars(
+            select(AssessmentRow)
+            .where(AssessmentRow.patient_id.in_(chunk))
+            .order_by(AssessmentRow.patient_id, AssessmentRow.assessed_on, AssessmentRow.id)
+        ):
+            put(
+                "assessments",
+                {
+                    "patient_id": pid_of(a.patient_id),
+                    deid.date_column("assessed_on"): when(a.patient_id, a.assessed_on),
+                    "call_kind": a.call_kind,
+                    "category": a.category,
+                    "ruleset": a.ruleset,
+                    "criteria_edition": a.criteria_edition,
+                    "software_version": a.software_version,
+                    "matched_rule": a.matched_rule,
+                },
+            )
+    _dictionary(out, deid)
+    return out
+
+
+def _dictionary(out: Tables, deid: Deidentifier) -> None:
+    for table, rows in out.tables.items():
+        for column in rows[0]:
+            values = [r[column] for r in rows if r[column] is not None]
+            if column.endswith("_day"):
+                kind, unit = "integer", "days from time zero"
+                text = DESCRIPTIONS.get(column.removesuffix("_day"), "") or (
+                    f"{column.removesuffix('_day').replace('_', ' ')}, as days from time zero"
+                )
+            elif column.endswith("_on"):
+                kind, unit = "date", "" if deid.identified else "shifted per patient"
+                text = DESCRIPTIONS.get(column.removesuffix("_on"), "") or (
+                    column.removesuffix("_on").replace("_", " ") + " date"
+                )
+            else:
+                kind = _type(values)
+                unit = UNITS.get(column, "")
+                text = DESCRIPTIONS.get(column, column.replace("_", " "))
+            out.dictionary[(table, column)] = (kind, unit, text)
+
+
+def _type(values: list[Any]) -> str:
+    if not values:
+        return "text"
+    if all(isinstance(v, bool) for v in values):
+        return "boolean"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "integer"
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return "number"
+    return "text"
+
+
+def record(
+    uow: UnitOfWork,
+    evaluation: Evaluation,
+    deid: Deidentifier,
+    fmt: str,
+    files: Mapping[str, bytes],
+) -> dict[str, str]:
+    """Audit an export: who (the unit of work's actor), cohort and version, level, format, the
+    members exported and every file's SHA-256. Returns file → hash."""
+    hashes = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
+    audit.append(
+        uow,
+        audit.Entry(
+            "export",
+            "cohort",
+            f"{evaluation.cohort.name} v{evaluation.cohort.version}",
+            {
+                "level": str(deid.level),
+                "format": fmt,
+                "patients": list(evaluation.members),
+                "files": hashes,
+            },
+        ),
+    )
+    return hashes
