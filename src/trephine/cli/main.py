@@ -13,7 +13,18 @@ import typer
 from typer.core import TyperGroup
 
 from trephine import __version__
-from trephine.cli import accounts, assess, batch, clonal, cohort, core, criteria, flow, stats
+from trephine.cli import (
+    accounts,
+    assess,
+    batch,
+    clonal,
+    cohort,
+    core,
+    criteria,
+    flow,
+    procedures,
+    stats,
+)
 from trephine.io.tabular import control_character
 
 
@@ -63,6 +74,7 @@ def main(
 core.register(app)
 assess.register(app)
 accounts.register(app)
+procedures.register(app)
 app.add_typer(criteria.app, name="criteria")
 app.add_typer(flow.app, name="flow")
 app.add_typer(clonal.app, name="clonal")

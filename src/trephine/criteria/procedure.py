@@ -4,7 +4,7 @@ specimen. Pure: domain objects in, explained calls out.
 The decision is the engine's (:data:`trephine.criteria.sets.diagnostics.SAFETY`, first
 matching row: ``REVIEW_REQUIRED`` > ``PROCEED_WITH_CAUTION`` > ``PROCEED``). The *reasons* are
 every condition of the review and caution rows that holds, so an operator sees all of them
-(apixaban **and** platelets 18 ×10^9/L), not only the one that decided. Advisory only: nothing
+(apixaban **and** platelets 18 ×10⁹/L), not only the one that decided. Advisory only: nothing
 here blocks a procedure.
 """
 
@@ -139,7 +139,7 @@ def _sentence(name: str, checklist: Checklist, evidence: list[Evidence]) -> tupl
     if name == "plt":
         return (
             "PLATELETS_LOW",
-            f"Platelets {checklist.platelets} ×10^9/L are below {threshold} ×10^9/L: "
+            f"Platelets {checklist.platelets} ×10⁹/L are below {threshold} ×10⁹/L: "
             "consider a platelet transfusion (SIR 2019 P3).",
         )
     if name == "inr":

@@ -239,3 +239,29 @@ def check_cancel_reason(reason: str | None) -> str:
         raise ValidationError("reason", None, "why the procedure was cancelled")
     require_text("reason", reason, 1000)
     return reason
+
+
+def parse_instant(field: str, text: str) -> dt.datetime:
+    """An ISO date-time; without an offset it is read as UTC (as everywhere in Trephine)."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(field, text, "a date-time as YYYY-MM-DDTHH:MM[:SS][+HH:MM]") from None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def parse_medication(text: str, field: str = "medication") -> Medication:
+    """``NAME[:CLASS][@LAST_DOSE]``, e.g. ``apixaban@2026-12-02T20:00`` or
+    ``sertraline:other``. A known antithrombotic needs no class; any other drug does."""
+    rest, _, when = text.partition("@")
+    name, _, drug_class = rest.partition(":")
+    last = parse_instant(f"{field} last dose", when) if when.strip() else None
+    if not name.strip():
+        raise ValidationError(field, text, "NAME[:CLASS][@LAST_DOSE]")
+    if not drug_class.strip():
+        return Medication.named(name.strip(), last)
+    try:
+        cls = DrugClass(drug_class.strip().lower())
+    except ValueError:
+        raise ValidationError(f"{field} class", drug_class, ", ".join(DrugClass)) from None
+    return Medication(name.strip(), cls, last)

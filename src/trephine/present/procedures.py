@@ -7,7 +7,10 @@ the message catalogue (these English strings are its source).
 
 from __future__ import annotations
 
+from typing import Any
+
 from trephine.domain.procedure import Indication
+from trephine.present.numbers import format_value
 
 #: Why the doctor wants a sample of marrow, one short paragraph per indication, in words a
 #: patient reads easily. Marrow is explained in the same sentence where it is first used.
@@ -98,3 +101,40 @@ DECISION_WORDS = {
     "PROCEED_WITH_CAUTION": "Proceed with caution",
     "REVIEW_REQUIRED": "Review required before the procedure",
 }
+
+
+def rate_text(rate: Any) -> str:
+    """``2/7 = 28.57 % (95 % CI 3.669–70.96 %)``; ``none`` when there is nothing to count."""
+    if rate.interval is None:
+        return "none"
+    i = rate.interval
+    return (
+        f"{rate.x}/{rate.n} = {format_value(i.estimate * 100)} % "
+        f"(95 % CI {format_value(i.lower * 100)}–{format_value(i.upper * 100)} %)"
+    )
+
+
+def rate_table(report: Any) -> str:
+    """The rate report as text for the terminal (``trephine procedures report``)."""
+    lines = []
+    rows = [report.overall, *report.groups]
+    for row in rows:
+        noun = "procedure" if row.procedures == 1 else "procedures"
+        lines.append(f"{row.group}: {row.procedures} {noun}")
+        lines.append(f"  complications          {rate_text(row.complications)}")
+        lines.append(f"  serious complications  {rate_text(row.serious)}")
+        extra = (
+            f"; quality not recorded for {row.adequacy_not_recorded}"
+            if row.adequacy_not_recorded
+            else ""
+        )
+        lines.append(f"  adequate specimens     {rate_text(row.adequacy)}{extra}")
+    lines.append("")
+    lines.append("Published serious-complication rates (clinical-criteria.md §10) [V]:")
+    for p in report.published:
+        lines.append(f"  {p.series}: {rate_text(p.rate)} — {p.note}")
+    lines.append(
+        "Serious = severe, life-threatening or fatal [I]; adequate = §8 call ADEQUATE and not "
+        "haemodilute; intervals are exact (Clopper–Pearson)."
+    )
+    return "\n".join(lines)
