@@ -458,7 +458,7 @@ class AuditChainLockRow(Base):
     holds: Mapped[int] = mapped_column(Integer, default=0)
 
 
-# --------------------------------------------------------------------------- cohorts (0008)
+# --------------------------------------------------------------------------- cohorts (0009)
 
 
 class CohortRow(Base):
