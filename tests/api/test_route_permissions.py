@@ -72,6 +72,7 @@ def _concrete(app: FastAPI, route: DeclaredRoute) -> str:
     path = route.path.replace("{patient_id}", app.state.test_patient)
     path = path.replace("{alert_id}", "1")
     path = path.replace("{session_id}", "1")
+    path = path.replace("{plan_id}", "1")
     assert "{" not in path, f"no sample value for a parameter of {route.path}"
     if route.static:
         return {

@@ -64,12 +64,13 @@ def create_app(
     app.include_router(assessments.router)
     app.include_router(explorer.router)
     # Pages and static files: imported here so the JSON API has no template dependency at import.
-    from trephine.web import actions, admin, assets, oidc, pages, signin
+    from trephine.web import actions, admin, assets, oidc, pages, procedures, signin
 
     assets.mount_static(app)
     app.include_router(signin.router)
     app.include_router(oidc.router)
     app.include_router(pages.router)
     app.include_router(actions.router)
+    app.include_router(procedures.router)
     app.include_router(admin.router)
     return app
