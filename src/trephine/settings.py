@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{DEFAULT_DATABASE_FILE}"
     #: Who the CLI acts as in audit events when no user is signed in.
     cli_user: str = "cli"
+    #: The laboratory named in the header of every marrow report (HTML, PDF) [I].
+    lab_name: str = "Bone marrow laboratory"
     #: SQLite only: how long (seconds) a writer waits for another's write lock before giving up
     #: with "database is locked". Every audited read writes an event, so during an import a
     #: page read waits up to this long instead of failing at once.

@@ -31,6 +31,8 @@ TABLES = {
     "procedure_checklist",
     "procedure_consent",
     "procedure_plan",
+    "report_discussion",
+    "report_version",
     "result",
     "sign_in_failure",
     "specimen",

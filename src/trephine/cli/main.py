@@ -23,6 +23,7 @@ from trephine.cli import (
     criteria,
     flow,
     procedures,
+    report,
     stats,
 )
 from trephine.io.tabular import control_character
@@ -75,6 +76,7 @@ core.register(app)
 assess.register(app)
 accounts.register(app)
 procedures.register(app)
+report.register(app)
 app.add_typer(criteria.app, name="criteria")
 app.add_typer(flow.app, name="flow")
 app.add_typer(clonal.app, name="clonal")

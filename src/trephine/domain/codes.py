@@ -66,6 +66,47 @@ LOINC_NPM1_BM = Code(
 LOINC_CANCER_DISEASE_STATUS = Code(
     CodeSystem.LOINC, "97509-4", "Cancer disease status", verified=True
 )
+LOINC_FLT3_BM = Code(
+    CodeSystem.LOINC,
+    "54447-8",
+    "FLT3 gene mutation analysis in Bone marrow by Molecular genetics method Narrative",
+    verified=True,
+)
+LOINC_DISCRETE_VARIANT = Code(
+    CodeSystem.LOINC, "81252-9", "Discrete genetic variant", verified=True
+)
+LOINC_REFERENCE_SEQUENCE = Code(
+    CodeSystem.LOINC, "48013-7", "Genomic reference sequence ID", verified=True
+)
+#: Single source in clinical-systems.md §5 (a third-party alias table): unverified.
+LOINC_IRON_STAIN = Code(
+    CodeSystem.LOINC,
+    "101225-1",
+    "Hemosiderin [Presence] in Blood or Marrow by Prussian blue stain",
+)
+# Blood count (not in clinical-systems.md §5; looked up for the FHIR export, issue 10).
+# "verified" only where two independent published FHIR artefacts agree: the CIBMTR reporting
+# IG's CBC value set (nmdp-ig/cibmtr-reporting-ig, cbc-blood-automated-valueset.fsh) and the
+# Vulcan SoA connectathon's haematology ObservationDefinitions (glow-mdsol/
+# vulcan-soa-connectathon-37) or the French EDSH core-variable profiles. One source: unverified.
+LOINC_HEMOGLOBIN = Code(
+    CodeSystem.LOINC, "718-7", "Hemoglobin [Mass/volume] in Blood", verified=True
+)
+LOINC_WBC = Code(
+    CodeSystem.LOINC,
+    "6690-2",
+    "Leukocytes [#/volume] in Blood by Automated count",
+    verified=True,
+)
+LOINC_PLATELETS = Code(
+    CodeSystem.LOINC, "777-3", "Platelets [#/volume] in Blood by Automated count"
+)
+LOINC_NEUTROPHILS = Code(
+    CodeSystem.LOINC, "751-8", "Neutrophils [#/volume] in Blood by Automated count"
+)
+LOINC_LYMPHOCYTES = Code(
+    CodeSystem.LOINC, "731-0", "Lymphocytes [#/volume] in Blood by Automated count"
+)
 
 # SNOMED CT procedures and specimens.
 SNOMED_BM_ASPIRATION = Code(

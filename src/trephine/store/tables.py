@@ -487,3 +487,44 @@ class CohortEvaluationRow(Base):
     evaluated_at: Mapped[dt.datetime]
     members: Mapped[list[Any]]
     size: Mapped[int]
+
+
+# --------------------------------------------------------------------- marrow reports (0010)
+
+
+class ReportVersionRow(Base):
+    """One issued version of a procedure's integrated marrow report; append-only (triggers)."""
+
+    __tablename__ = "report_version"
+    __table_args__ = (UniqueConstraint("procedure_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedure.id"), index=True)
+    version: Mapped[int]
+    #: preliminary, final, amended, corrected or addended (domain/report.py).
+    status: Mapped[str] = mapped_column(String(16))
+    issued_by: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[dt.datetime]
+    reason: Mapped[str | None] = mapped_column(Text)
+    interpretation: Mapped[str | None] = mapped_column(Text)
+    diagnosis: Mapped[str | None] = mapped_column(Text)
+    diagnosis_classification: Mapped[str | None] = mapped_column(String(32))
+    comments: Mapped[str | None] = mapped_column(Text)
+    #: Ids of the result *versions* (rows of ``result``) this version reported.
+    result_ids: Mapped[list[Any]]
+    content_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ReportDiscussionRow(Base):
+    """A record that a report version was discussed with the patient (who, with whom, when)."""
+
+    __tablename__ = "report_discussion"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_version_id: Mapped[int] = mapped_column(ForeignKey("report_version.id"), index=True)
+    discussed_by: Mapped[str] = mapped_column(String(200))
+    discussed_with: Mapped[str] = mapped_column(String(200))
+    discussed_at: Mapped[dt.datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[dt.datetime]

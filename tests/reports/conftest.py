@@ -1,0 +1,25 @@
+"""Fixtures of the report tests (the seeding itself is in report_seed.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from report_seed import Seeded, seed
+
+from trephine.store.database import Database
+
+
+@pytest.fixture
+def seeded(database: Database) -> Seeded:
+    return seed(database)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Settings are cached per process; tests that set TREPHINE_* must not leak into others."""
+    from trephine.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
