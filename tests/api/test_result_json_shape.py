@@ -46,3 +46,61 @@ def test_patients_show_json_is_the_api_timeline(demo: Any) -> None:
         patient = sp.patient.external_id
         api = demo.client.get(f"/api/v1/patients/{patient}/timeline").json()
         assert _cli_json(demo.url, "patients", "show", patient) == api
+
+
+def test_patients_list_json_is_the_api_patient_list(demo: Any) -> None:
+    """``patients list --json`` prints the page ``GET /api/v1/patients`` serves, for the same
+    query (filters, sort, paging)."""
+    pairs = [
+        ((), ""),
+        (("--limit", "7", "--offset", "3"), "?limit=7&offset=3"),
+        (
+            ("--diagnosis", "AML", "--sort", "last_biopsy", "--desc"),
+            "?diagnosis=AML&sort=last_biopsy&order=desc",
+        ),
+        (("--search", "DEMO-000"), "?q=DEMO-000"),
+    ]
+    for options, query in pairs:
+        api = demo.client.get(f"/api/v1/patients{query}").json()
+        cli = _cli_json(demo.url, "patients", "list", *options)
+        assert cli == api
+        assert cli["items"], query  # a comparison of two empty pages would prove little
+
+
+def _assess_all(demo: Any) -> None:
+    """The demo's criteria calls and alerts, as ``trephine demo`` makes them after loading
+    (idempotent: a second run stores nothing)."""
+    assessed = runner.invoke(app, ["assess", "--all", "--database-url", demo.url])
+    assert assessed.exit_code == 0, assessed.stderr
+
+
+def test_alerts_list_json_is_the_api_alert_list(demo: Any) -> None:
+    _assess_all(demo)
+    for options, query in [
+        ((), ""),
+        (("--all",), "?status=all"),
+        (("--status", "withdrawn"), "?status=withdrawn"),
+    ]:
+        api = demo.client.get(f"/api/v1/alerts{query}").json()
+        assert _cli_json(demo.url, "alerts", "list", *options) == api
+    assert demo.client.get("/api/v1/alerts").json()["items"]
+    patient = demo.client.get("/api/v1/alerts").json()["items"][0]["patient"]
+    api = demo.client.get(f"/api/v1/alerts?patient={patient}").json()
+    assert _cli_json(demo.url, "alerts", "list", "--patient", patient) == api
+
+
+def test_assess_json_lists_calls_and_alerts_as_the_api_does(demo: Any) -> None:
+    """Re-assessing a demo patient stores nothing new; what it prints is each call as ``GET
+    /patients/{id}/assessments`` lists it and each alert as ``GET /alerts`` does."""
+    _assess_all(demo)
+    alerts = demo.client.get("/api/v1/alerts").json()["items"]
+    patient = alerts[0]["patient"]
+    run = runner.invoke(app, ["assess", patient, "--json", "--database-url", demo.url])
+    assert run.exit_code == 0, run.stderr
+    shown = json.loads(run.stdout)
+    api = demo.client.get(f"/api/v1/patients/{patient}/assessments").json()["items"]
+    by_id = {a["id"]: a for a in api}
+    assert shown["new_assessments"] == 0 and shown["assessments"]
+    assert all(a == by_id[a["id"]] for a in shown["assessments"])
+    api_alerts = {a["id"]: a for a in alerts if a["patient"] == patient}
+    assert shown["alerts"] and all(a == api_alerts[a["id"]] for a in shown["alerts"])

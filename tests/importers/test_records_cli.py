@@ -39,9 +39,18 @@ def test_import_then_list_and_show(db_url: str, example_dir: Path) -> None:
     assert code == 0 and "nothing new; 34 already present" in out
 
     code, out, _ = run("patients", "list", "--json", "--database-url", db_url)
-    rows = json.loads(out)
-    assert [r["patient_id"] for r in rows] == ["EX-001", "EX-002", "EX-003"]
+    page = json.loads(out)  # the shape of GET /api/v1/patients
+    rows = page["items"]
+    assert [r["id"] for r in rows] == ["EX-001", "EX-002", "EX-003"] and page["total"] == 3
     assert "name" not in rows[0] and "mrn" not in rows[0]
+    code, out, _ = run(
+        "patients", "list", "--limit", "2", "--offset", "2", "--database-url", db_url
+    )
+    assert code == 0 and "EX-003" in out and "EX-001" not in out and "3-3 of 3 patient(s)" in out
+    code, _, err = run("patients", "list", "--sort", "name", "--database-url", db_url)
+    assert code == 2 and "sort: 'name' is not allowed" in err and "last_biopsy" in err
+    code, _, err = run("patients", "list", "--diagnosis", "flu", "--database-url", db_url)
+    assert code == 2 and "diagnosis: 'flu' is not allowed" in err
 
     code, out, _ = run("patients", "show", "EX-001", "--database-url", db_url)
     assert code == 0
@@ -65,7 +74,7 @@ def test_dry_run_checks_against_the_database_and_writes_nothing(
     assert code == 0 and out.startswith("would import (dry run, nothing written)")
     assert "12 results" in out
     code, out, _ = run("patients", "list", "--json", "--database-url", db_url)
-    assert json.loads(out) == []
+    assert json.loads(out)["items"] == []
     # A problem only the database reveals is still reported by a dry run.
     (example_dir / "specimens.csv").write_text(
         "accession,patient_id,type,collected_at\nZ1,NOBODY,aspirate,2024-01-01T10:00Z\n",
@@ -85,7 +94,7 @@ def test_rejected_import_exits_2_with_located_message(db_url: str, example_dir: 
     assert "patients.csv, row 3, column 'sex'" in err and "'sometimes'" in err
     assert "Traceback" not in err + out
     code, out, _ = run("patients", "list", "--json", "--database-url", db_url)
-    assert code == 0 and json.loads(out) == []
+    assert code == 0 and json.loads(out) == {"items": [], "total": 0, "limit": 50, "offset": 0}
 
 
 @pytest.mark.parametrize(

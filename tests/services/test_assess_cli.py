@@ -46,7 +46,9 @@ def test_assess_json_then_rerun_adds_nothing(url: str) -> None:
 def test_alerts_list_and_acknowledge(url: str) -> None:
     assert invoke("assess", "--all", "--database-url", url)[0] == 0
     code, out = invoke("alerts", "list", "--json", "--database-url", url)
-    (alert,) = json.loads(out)
+    listed = json.loads(out)  # the shape of GET /api/v1/alerts
+    assert listed["status"] == "open"
+    (alert,) = listed["items"]
     assert alert["code"] == "HEMATOLOGIC_RELAPSE" and alert["acknowledged_by"] is None
     assert invoke("alerts", "list", "--ids", "--database-url", url)[1].split() == [str(alert["id"])]
     code, out = invoke(
@@ -62,7 +64,15 @@ def test_alerts_list_and_acknowledge(url: str) -> None:
     )
     assert code == 0 and "acknowledged by dr.a" in out
     code, out = invoke("alerts", "list", "--json", "--database-url", url)
-    assert json.loads(out) == []
+    assert json.loads(out)["items"] == []
+    code, out = invoke(
+        "alerts", "list", "--status", "acknowledged", "--json", "--database-url", url
+    )
+    assert [a["acknowledged_by"] for a in json.loads(out)["items"]] == ["dr.a"]
+    code, out = invoke("alerts", "list", "--all", "--database-url", url)
+    assert "(acknowledged by dr.a)" in out
+    code, out = invoke("alerts", "list", "--status", "closed", "--database-url", url)
+    assert code == 2 and "status: 'closed' is not allowed" in out
     code, out = invoke("alerts", "ack", str(alert["id"]), "--database-url", url)
     assert code == 2 and f"alert {alert['id']} was already acknowledged by 'dr.a' at " in out
     # The same person acknowledging twice: said plainly, not "recorded with 'cli', not 'cli'".

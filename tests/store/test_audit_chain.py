@@ -281,3 +281,68 @@ def test_migration_0007_backfills_the_chain_of_existing_events(database_url: str
             c.execute(text("DELETE FROM audit_event"))
     finally:
         db.dispose()
+
+
+#: Details an event may carry: flat (the fast path), floats (integral ones hash as ints), nested
+#: maps and lists, tuples, non-text keys, unicode and characters JSON must escape.
+_DETAILS = [
+    {},
+    {"specimen": "BM-1", "kind": "blood_count", "analyte": "", "version": 1, "ok": True},
+    {"import": "a.csv", "sha256": "ab" * 32, "none": None},
+    {"reason": 'typo "Hb" → 9.1\nsecond line\\ tab\t', "naïve": "Zoë"},
+    {"level": 2.0, "pct": 0.25, "big": 1e20, "neg": -0.0},
+    {"changed": ["value", "unit"], "nested": {"b": [1, 2.0, {"z": None}], "a": (3, "x")}},
+    {1: "int key", "b": {2: 3.5}},
+]
+
+
+@pytest.mark.parametrize("detail", _DETAILS)
+def test_the_bulk_append_path_hashes_byte_for_byte_as_canonical(detail: dict) -> None:
+    """What append_rows hashes (head + prev + tail) is exactly the frozen v1 serialization of
+    what the column stores; audit verify recomputes it with canonical()."""
+    at = dt.datetime(2026, 12, 3, 10, 5, 7, 123456, tzinfo=dt.UTC)
+    event = audit_chain.queued(at, "lab", "create", "result", "42", detail)
+    # The stored detail is what the JSON column gives back, and its text is that JSON.
+    assert json.loads(event.detail_json) == event.detail
+    assert event.detail == audit_chain._normal(audit_chain.stored_detail(detail))
+    prev = "ab" * 32
+    ((linked_prev, digest),) = audit_chain.link(prev, [event])
+    reference = audit_chain.event_hash(
+        prev,
+        occurred_at=at,
+        actor="lab",
+        action="create",
+        entity="result",
+        entity_id="42",
+        detail=json.loads(event.detail_json),
+    )
+    assert (linked_prev, digest) == (prev, reference)
+
+
+def test_the_bulk_path_refuses_what_json_cannot_hold() -> None:
+    at = dt.datetime(2026, 12, 3, tzinfo=dt.UTC)
+    with pytest.raises(ValueError):
+        audit_chain.queued(at, "lab", "create", "result", "1", {"x": float("nan")})
+    with pytest.raises(TypeError):
+        audit_chain.queued(at, "lab", "create", "result", "1", {"x": object()})
+
+
+def test_events_appended_in_bulk_verify_and_read_back(database: Database) -> None:
+    """Many events in one append (as an import writes them) are stored with the detail the
+    caller gave, chained, and pass audit verify."""
+    with database.unit_of_work("lab") as uow:
+        uow.context = {"import": "big.csv"}
+        audit.append(
+            uow,
+            [audit.Entry("create", "probe", n, detail) for n, detail in enumerate(_DETAILS * 3)],
+        )
+    (check,) = _chain(database)
+    assert check.passed is True and check.detail.startswith(f"{len(_DETAILS) * 3} events")
+    with database.unit_of_work("auditor") as uow:
+        shown = audit.events(uow, "probe")
+    assert [e.detail for e in shown[:2]] == [
+        {"import": "big.csv"},
+        {"import": "big.csv", **_DETAILS[1]},
+    ]
+    assert shown[4].detail["level"] == 2 and shown[4].detail["pct"] == 0.25
+    assert shown[6].detail["1"] == "int key" and shown[6].detail["b"] == {"2": 3.5}

@@ -11,10 +11,8 @@ from typing import Any, Literal
 
 from trephine.api.schemas.assessments import AlertPublic, AssessmentPublic
 from trephine.api.schemas.patients import (
-    MarrowValuePublic,
     PatientDetail,
     PatientList,
-    PatientPublic,
     TimelinePublic,
 )
 from trephine.domain.patient import Disease
@@ -22,7 +20,7 @@ from trephine.errors import ValidationError
 from trephine.present import results as presenters
 from trephine.present.assessments import alert_dict, assessment_dict
 from trephine.services import alerts, assessments, patient_search, patients, results
-from trephine.services.patient_search import PatientHit, PatientHits
+from trephine.services.patient_search import PatientHits
 from trephine.services.views import StoredAlert, StoredResult
 from trephine.store.database import UnitOfWork
 from trephine.workflow import ResultState
@@ -48,30 +46,8 @@ def patient_hits(uow: UnitOfWork, query: patient_search.PatientQuery) -> Patient
     return patient_search.search(uow, query)
 
 
-def _marrow(hit: PatientHit) -> MarrowValuePublic | None:
-    value = presenters.quantity(hit.marrow_value)
-    if value is None or hit.marrow_on is None:
-        return None
-    return MarrowValuePublic(label=hit.marrow_label, value=value, collected_on=hit.marrow_on)
-
-
 def response_categories(uow: UnitOfWork) -> list[str]:
     return patient_search.response_categories(uow)
-
-
-def patient_public(hit: PatientHit) -> PatientPublic:
-    """A search hit in the research view (the hit's identity, if any, is not carried over)."""
-    return PatientPublic(
-        id=hit.patient_id,
-        sex=hit.sex,
-        birth_year=hit.birth_year,
-        diagnosis=hit.diagnosis,
-        last_biopsy=hit.last_biopsy,
-        last_marrow_blasts=presenters.quantity(hit.last_blasts),
-        marrow=_marrow(hit),
-        latest_response=hit.latest_response,
-        open_alerts=hit.open_alerts,
-    )
 
 
 def patient_page(
@@ -81,13 +57,7 @@ def patient_page(
     query = patient_search.PatientQuery(
         diagnosis=check_disease(diagnosis), limit=limit, offset=offset, **more
     )
-    hits = patient_search.search(uow, query)
-    return PatientList(
-        items=[patient_public(h) for h in hits.items],
-        total=hits.total,
-        limit=hits.limit,
-        offset=hits.offset,
-    )
+    return presenters.patient_list(patient_search.search(uow, query))
 
 
 def _version_key(r: StoredResult) -> tuple[str, str, str, str]:

@@ -15,7 +15,7 @@ from trephine.errors import TrephineError
 
 if TYPE_CHECKING:
     from trephine.services.assessments import AssessRun, CohortOutcome
-    from trephine.store.database import Database
+    from trephine.store.database import Database, UnitOfWork
 
 alerts_app = typer.Typer(help="List and acknowledge clinical alerts.", no_args_is_help=True)
 
@@ -34,9 +34,12 @@ def _open_current(url: str | None) -> Database:
     return database
 
 
-def _run_json(run: AssessRun) -> dict[str, Any]:
-    from trephine.present.assessments import alert_dict, assessment_dict
+def _run_json(uow: UnitOfWork, run: AssessRun) -> dict[str, Any]:
+    """The run, its calls and alerts in their public shapes: each assessment as ``GET
+    /api/v1/patients/{id}/assessments`` lists it, each alert as ``GET /api/v1/alerts``."""
+    from trephine.api.readers import alert_public, assessment_items
 
+    public = {a.id: a for a in assessment_items(uow, run.patient_id)}
     baseline = run.computed.baseline_bm_blasts_pct
     return {
         "patient": run.patient_id,
@@ -46,9 +49,9 @@ def _run_json(run: AssessRun) -> dict[str, Any]:
         "results_used": list(run.results_used),
         "new_assessments": run.new_assessments,
         "new_alerts": run.new_alerts,
-        "assessments": [assessment_dict(a) for a in run.assessments],
-        "alerts": [alert_dict(a) for a in run.alerts],
-        "withdrawn_alerts": [alert_dict(a) for a in run.withdrawn_alerts],
+        "assessments": [public[a.id].model_dump(mode="json") for a in run.assessments],
+        "alerts": [alert_public(a).model_dump(mode="json") for a in run.alerts],
+        "withdrawn_alerts": [alert_public(a).model_dump(mode="json") for a in run.withdrawn_alerts],
     }
 
 
@@ -116,10 +119,11 @@ def assess(
             try:
                 with database.unit_of_work(who) as uow:
                     run = assess_patient(uow, patient_id, ruleset=ruleset)
+                    shown = _run_json(uow, run) if as_json else None
             except TrephineError as exc:
                 raise fail(exc) from None
-            if as_json:
-                typer.echo(json.dumps(_run_json(run), indent=2, default=str))
+            if shown is not None:
+                typer.echo(json.dumps(shown, indent=2, default=str))
             else:
                 _print_run(run)
             return
@@ -187,29 +191,46 @@ def _outcome_json(outcome: CohortOutcome) -> dict[str, Any]:
 @alerts_app.command("list")
 def list_alerts(
     patient_id: str | None = typer.Option(None, "--patient", help="Only this patient's."),
-    include_acknowledged: bool = typer.Option(False, "--all", help="Include acknowledged alerts."),
-    as_json: bool = typer.Option(False, "--json", help="JSON instead of text."),
+    status: str = typer.Option("open", "--status", help="open, acknowledged, withdrawn or all."),
+    include_acknowledged: bool = typer.Option(
+        False, "--all", help="All alerts, acknowledged and withdrawn too (--status all)."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="JSON: the same list as GET /api/v1/alerts."
+    ),
     ids_only: bool = typer.Option(
         False, "--ids", help="Only the alert numbers, one per line (for scripts)."
     ),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
-    """Open alerts, newest first."""
-    from trephine.present.assessments import alert_dict
-    from trephine.services import alerts
+    """Alerts, newest first (open ones unless --status or --all says otherwise)."""
+    from typing import get_args
 
+    from trephine.api.readers import AlertStatus, alert_items
+    from trephine.api.schemas.assessments import AlertList
+    from trephine.errors import ValidationError
+
+    chosen = "all" if include_acknowledged else status
+    if chosen not in get_args(AlertStatus):
+        raise fail(ValidationError("status", status, get_args(AlertStatus)))
     with working(_open_current(database_url), default_actor()) as uow:
-        rows = alerts.list_alerts(uow, patient=patient_id, open_only=not include_acknowledged)
+        items = alert_items(uow, chosen, patient_id)  # type: ignore[arg-type]
     if ids_only:
-        for a in rows:
+        for a in items:
             typer.echo(a.id)
         return
     if as_json:
-        typer.echo(json.dumps([alert_dict(a) for a in rows], indent=2))
+        page = AlertList(status=chosen, items=items)
+        typer.echo(json.dumps(page.model_dump(mode="json"), indent=2))
         return
-    for a in rows:
-        typer.echo(f"#{a.id} {a.raised_on} {a.patient_id} {a.code}: {a.message} ({a.state})")
-    typer.echo(f"{len(rows)} alert(s)")
+    for a in items:
+        state = "open"
+        if a.acknowledged_at is not None:
+            state = f"acknowledged by {a.acknowledged_by}"
+        elif a.withdrawn_at is not None:
+            state = f"withdrawn: {a.withdrawn_reason}"
+        typer.echo(f"#{a.id} {a.date} {a.patient} {a.code}: {a.message} ({state})")
+    typer.echo(f"{len(items)} alert(s)")
 
 
 @alerts_app.command("ack")

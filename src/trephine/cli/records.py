@@ -151,35 +151,60 @@ def _open_for_dry_run(url: str | None) -> tuple[Database, str]:
 
 @patients_app.command("list")
 def list_patients(
-    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+    diagnosis: str | None = typer.Option(None, "--diagnosis", help="Only this disease, e.g. AML."),
+    search: str | None = typer.Option(None, "--search", "-q", help="Part of the patient id."),
+    sort: str = typer.Option(
+        "id", "--sort", help="id, diagnosis, last_biopsy, response or alerts."
+    ),
+    descending: bool = typer.Option(False, "--desc", help="Sort in descending order."),
+    limit: int = typer.Option(50, "--limit", help="Patients per page (1-500)."),
+    offset: int = typer.Option(0, "--offset", help="Skip this many (the next page)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="JSON: the same page as GET /api/v1/patients."
+    ),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
-    """All patients (research view: no names or MRNs)."""
-    from dataclasses import asdict
-
+    """Patients, a page at a time (research view: no names or MRNs)."""
     from rich.console import Console
     from rich.table import Table
 
-    from trephine.services import patients
+    from trephine.api.readers import patient_page
+    from trephine.errors import ValidationError
+    from trephine.services.patient_search import SORT_KEYS
 
+    if sort not in SORT_KEYS:
+        raise fail(ValidationError("sort", sort, SORT_KEYS))
     with working(open_database(database_url, migrate=False), default_actor()) as uow:
-        rows = patients.list_patients(uow)
+        # The one public shape of the list (trephine.present.results.patient_list).
+        page = patient_page(
+            uow,
+            diagnosis=diagnosis,
+            text=search,
+            sort=sort,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+        )
     if as_json:
-        typer.echo(json.dumps([asdict(r) for r in rows], default=str, indent=2))
+        typer.echo(json.dumps(page.model_dump(mode="json"), indent=2))
         return
-    table = Table("patient", "sex", "born", "diagnoses", "first dx", "biopsies", "last biopsy")
-    for r in rows:
+    table = Table("patient", "sex", "born", "diagnosis", "last biopsy", "marrow", "response")
+    for r in page.items:
+        marrow = ""
+        if r.marrow is not None:
+            marrow = f"{r.marrow.label} {r.marrow.value.display} ({r.marrow.collected_on})"
         table.add_row(
-            r.patient_id,
+            r.id,
             r.sex,
             str(r.birth_year or ""),
-            ", ".join(r.diseases),
-            str(r.first_diagnosis_on or ""),
-            str(r.procedures),
-            str(r.last_procedure_on or ""),
+            r.diagnosis or "",
+            str(r.last_biopsy or ""),
+            marrow,
+            r.latest_response or "",
         )
     Console().print(table)
-    typer.echo(f"{len(rows)} patient(s)")
+    shown = f"{page.offset + 1}-{page.offset + len(page.items)} of " if page.items else ""
+    typer.echo(f"{shown}{page.total} patient(s)")
 
 
 @patients_app.command("show")

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import Enum
@@ -825,9 +827,12 @@ def import_paths(
     dry_run: bool = False,
 ) -> ImportReport:
     """Several files (e.g. ``patients.csv results.csv``) as ONE import: all or nothing."""
-    tables = [table for path in paths for table in read_tables(path)]
-    source = ", ".join(str(p) for p in paths)
-    return import_tables(database, tables, source, digest(paths), actor, progress, dry_run=dry_run)
+    with collector_paused():
+        tables = [table for path in paths for table in read_tables(path)]
+        source = ", ".join(str(p) for p in paths)
+        return import_tables(
+            database, tables, source, digest(paths), actor, progress, dry_run=dry_run
+        )
 
 
 def import_tables(
@@ -845,6 +850,38 @@ def import_tables(
     A dry run reports what *would* be created, including the problems only the database can
     reveal, and leaves the database untouched.
     """
+    with collector_paused():
+        return _import_tables(database, tables, source, sha256, actor, progress, dry_run=dry_run)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused for the duration (restored after, even on error).
+
+    An import holds every parsed row at once: hundreds of thousands of small objects, none of
+    them in a reference cycle. Each full collection walks all of them, and the allocations of a
+    large import trigger many, which cost about a fifth of its time; reference counting still
+    frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _import_tables(
+    database: Any,
+    tables: Sequence[Table],
+    source: str,
+    sha256: str,
+    actor: str,
+    progress: Callable[[int, int], None] | None,
+    *,
+    dry_run: bool,
+) -> ImportReport:
     from trephine.store.database import lost_write_race
 
     parsed, issues = parse_tables(tables)

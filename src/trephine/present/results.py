@@ -27,6 +27,8 @@ from trephine.api.schemas.patients import (
     CyclePublic,
     DiagnosisPublic,
     EventPublic,
+    MarrowValuePublic,
+    PatientList,
     PatientPublic,
     QuantityPublic,
     ResultPublic,
@@ -57,6 +59,7 @@ from trephine.domain.results import (
 )
 from trephine.domain.therapy import CarTInfusion, CellularTherapy, TherapyLine, Transplant
 from trephine.present.quantities import number_text, quantity_text, unit_text
+from trephine.services.patient_search import PatientHit, PatientHits
 from trephine.services.views import PatientRecord, StoredProcedure, StoredResult
 
 _TENTH = Decimal("0.1")
@@ -590,6 +593,40 @@ def patient_from_record(record: PatientRecord) -> PatientPublic:
         diagnosis=str(record.diagnoses[-1].disease) if record.diagnoses else None,
         last_biopsy=last_biopsy,
         last_marrow_blasts=last_marrow_blasts(record.results),
+    )
+
+
+def _marrow(hit: PatientHit) -> MarrowValuePublic | None:
+    value = quantity(hit.marrow_value)
+    if value is None or hit.marrow_on is None:
+        return None
+    return MarrowValuePublic(label=hit.marrow_label, value=value, collected_on=hit.marrow_on)
+
+
+def patient_from_hit(hit: PatientHit) -> PatientPublic:
+    """A row of the patient search in the research view (the hit's identity, if any, is not
+    carried over: the schema has no field for it)."""
+    return PatientPublic(
+        id=hit.patient_id,
+        sex=hit.sex,
+        birth_year=hit.birth_year,
+        diagnosis=hit.diagnosis,
+        last_biopsy=hit.last_biopsy,
+        last_marrow_blasts=quantity(hit.last_blasts),
+        marrow=_marrow(hit),
+        latest_response=hit.latest_response,
+        open_alerts=hit.open_alerts,
+    )
+
+
+def patient_list(hits: PatientHits) -> PatientList:
+    """One page of the research patient list: ``GET /api/v1/patients`` and ``trephine patients
+    list --json`` alike."""
+    return PatientList(
+        items=[patient_from_hit(h) for h in hits.items],
+        total=hits.total,
+        limit=hits.limit,
+        offset=hits.offset,
     )
 
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
 
 from trephine.errors import TrephineError
 from trephine.services import audit
+from trephine.store.bulk import insert_many
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import Base, PatientRow
 
@@ -66,12 +67,37 @@ def patient_ids(uow: UnitOfWork, external_ids: Iterable[str]) -> dict[str, int]:
 
 def insert_rows(uow: UnitOfWork, model: type[Base], rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert ``rows`` into ``model``'s table with one executemany (no ORM objects); their new
-    ids, in the order of ``rows``."""
+    ids, in the order of ``rows``.
+
+    The ids are chosen first and inserted with the rows, so the driver's plain executemany
+    does the work (``INSERT … RETURNING`` of many rows in a known order costs one statement per
+    row on SQLite): on PostgreSQL they are drawn from the table's sequence; on SQLite the first
+    row is inserted alone and gives its id, and the rest follow it — the transaction now holds
+    SQLite's one write lock, so no other writer can take those ids, and a taken one would fail
+    the primary key (and roll the unit of work back), never overwrite.
+    """
     if not rows:
         return []
     table = cast(Table, model.__table__)
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(uow.session.execute(statement, list(rows)).scalars())
+    session = uow.session
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        sequence = select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))).select_from(
+            func.generate_series(1, len(rows))
+        )
+        ids = list(session.execute(sequence).scalars())
+    else:
+        first = session.execute(insert(table).returning(table.c.id), [rows[0]]).scalar_one()
+        ids = list(range(first, first + len(rows)))
+        rows = rows[1:]
+    if rows:
+        start = len(ids) - len(rows)
+        insert_many(
+            session.connection(),
+            table,
+            [{**row, "id": i} for row, i in zip(rows, ids[start:], strict=True)],
+        )
+    return ids
 
 
 @dataclass

@@ -52,29 +52,37 @@ def append(uow: UnitOfWork, events: Entry | Iterable[Entry]) -> None:
     """
     batch = [events] if isinstance(events, Entry) else list(events)
     now = uow.now()
-    rows: list[dict[str, Any]] = []
+    context = uow.context
+    queued: list[audit_chain.Queued] = []
+    checked: set[tuple[str, str]] = set()  # (column, value) pairs already found well-formed
     for event in batch:
-        row: dict[str, Any] = {
-            "occurred_at": now,
-            "actor": uow.actor if event.actor is None else event.actor,
-            "action": event.action,
-            "entity": event.entity,
-            "entity_id": str(event.entity_id),
-        }
-        for name, width in _WIDTHS.items():
-            value = row[name]
+        actor = uow.actor if event.actor is None else event.actor
+        entity_id = str(event.entity_id)
+        for name, value in (
+            ("actor", actor),
+            ("action", event.action),
+            ("entity", event.entity),
+            ("entity_id", entity_id),
+        ):
+            if (name, value) in checked:
+                continue
+            width = _WIDTHS[name]
             if not isinstance(value, str) or not value.strip() or len(value) > width:
                 raise ValidationError(
                     f"audit {name}", value, f"non-empty text of at most {width} characters"
                 )
+            if name != "entity_id":
+                checked.add((name, value))
+        detail = {**context, **event.detail} if context else event.detail
         try:
-            row["detail"] = audit_chain.stored_detail({**uow.context, **event.detail})
+            queued.append(
+                audit_chain.queued(now, actor, event.action, event.entity, entity_id, detail)
+            )
         except (TypeError, ValueError):
             raise ValidationError(
                 "audit detail", event.action, "JSON text, numbers, booleans, lists and maps"
             ) from None
-        rows.append(row)
-    uow.queue_audit(rows)
+    uow.queue_audit(queued)
 
 
 def events(

@@ -24,9 +24,10 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from trephine.store.tables import AuditEventRow
@@ -110,6 +111,94 @@ def chain(prev_hash: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, A
     return linked
 
 
+# ----------------------------------------------------------------- the append path, in bulk
+# An import appends hundreds of thousands of events. Only ``prev`` depends on the chain, and in
+# the sorted, compact serialization of :func:`canonical` it comes after every other field but
+# ``v``; so each event's bytes are ``head + prev + TAIL``, with ``head`` made once, when the event
+# is queued. The result is byte for byte :func:`canonical` (tests/store/test_audit_chain.py
+# compares them), so ``audit verify`` re-checks it with the reference function.
+
+_ENCODE = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+_TAIL = f'","v":{CHAIN_VERSION}}}'
+_PLAIN = (str, int, bool, type(None))
+#: :func:`instant_text` of the last few instants events were queued at.
+_INSTANTS: dict[dt.datetime, str] = {}
+
+
+def detail_text(detail: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """``detail`` as it is stored and hashed: the value the JSON column gives back (see
+    :func:`stored_detail`; integral floats as ints, see :func:`_normal`) and its canonical JSON.
+
+    Raises ``ValueError`` for a NaN/infinite number and ``TypeError`` for a value JSON cannot
+    hold. A flat detail of text, whole numbers, booleans and nulls (nearly every event) takes
+    no round trip through JSON.
+    """
+    if all(type(k) is str and type(v) in _PLAIN for k, v in detail.items()):
+        stored = dict(detail)
+    else:
+        stored = _normal(stored_detail(detail))
+    return stored, _ENCODE(stored)
+
+
+def event_head(
+    occurred_at: str, actor: str, action: str, entity: str, entity_id: str, detail_json: str
+) -> str:
+    """The bytes of :func:`canonical` before the previous hash (``occurred_at`` as
+    :func:`instant_text`, ``detail_json`` as :func:`detail_text` gives it)."""
+    return (
+        f'{{"action":{_ENCODE(action)},"actor":{_ENCODE(actor)},"at":{_ENCODE(occurred_at)},'
+        f'"detail":{detail_json},"entity":{_ENCODE(entity)},"entity_id":{_ENCODE(entity_id)},'
+        '"prev":"'
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """An audit event waiting for its place in the chain: the stored fields, the canonical
+    detail text and the head of its serialization (see :func:`event_head`)."""
+
+    occurred_at: dt.datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    detail: dict[str, Any]
+    detail_json: str
+    head: str
+
+
+def queued(
+    occurred_at: dt.datetime,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    detail: Mapping[str, Any],
+) -> Queued:
+    """One event ready to be chained (raises as :func:`detail_text`)."""
+    stored, text_ = detail_text(detail)
+    at = _INSTANTS.get(occurred_at)
+    if at is None:  # the events of one append share their instant
+        if len(_INSTANTS) > 64:
+            _INSTANTS.clear()
+        at = _INSTANTS[occurred_at] = instant_text(occurred_at)
+    head = event_head(at, actor, action, entity, entity_id, text_)
+    return Queued(occurred_at, actor, action, entity, entity_id, stored, text_, head)
+
+
+def link(prev_hash: str, events: Sequence[Queued]) -> list[tuple[str, str]]:
+    """``(prev_hash, hash)`` of each event of ``events`` chained after ``prev_hash``."""
+    links: list[tuple[str, str]] = []
+    sha256 = hashlib.sha256
+    for event in events:
+        digest = sha256((event.head + prev_hash + _TAIL).encode("utf-8")).hexdigest()
+        links.append((prev_hash, digest))
+        prev_hash = digest
+    return links
+
+
 def take_lock(session: Session) -> None:
     """Serialize appenders until this transaction ends (see the module docstring)."""
     session.execute(text("UPDATE audit_chain_lock SET holds = holds WHERE id = 1"))
@@ -121,10 +210,45 @@ def last_hash(session: Session) -> str:
     return found if found is not None else GENESIS
 
 
-def append_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` in order at the end of the chain, in the caller's transaction."""
+def append_rows(session: Session, rows: Sequence[Queued]) -> None:
+    """Insert ``rows`` in order at the end of the chain, in the caller's transaction.
+
+    One driver-level executemany: the values are already what the columns store (the detail as
+    its canonical JSON text, the instant through the column type's own bind processor), so
+    nothing is serialized twice and no ORM object is built.
+    """
     if not rows:
         return
     session.flush()  # the audited changes first: the lock is the last one taken
     take_lock(session)
-    session.execute(insert(AuditEventRow), chain(last_hash(session), rows))
+    links = link(last_hash(session), rows)
+    connection = session.connection()
+    dialect = connection.dialect
+    column = AuditEventRow.__table__.c.occurred_at
+    instant = column.type._cached_bind_processor(dialect) or (lambda value: value)
+    at: dict[dt.datetime, Any] = {}
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    detail = f"CAST({mark} AS JSONB)" if dialect.name == "postgresql" else mark
+    statement = (
+        "INSERT INTO audit_event (occurred_at, actor, action, entity, entity_id, detail, "
+        f"prev_hash, hash) VALUES ({mark}, {mark}, {mark}, {mark}, {mark}, {detail}, {mark}, "
+        f"{mark})"
+    )
+    values = []
+    for row, (prev, digest) in zip(rows, links, strict=True):
+        when = at.get(row.occurred_at)
+        if when is None:
+            when = at[row.occurred_at] = instant(row.occurred_at)
+        values.append(
+            (
+                when,
+                row.actor,
+                row.action,
+                row.entity,
+                row.entity_id,
+                row.detail_json,
+                prev,
+                digest,
+            )
+        )
+    connection.exec_driver_sql(statement, values)

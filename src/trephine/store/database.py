@@ -114,12 +114,12 @@ class UnitOfWork:
         self._clock = clock
         #: Merged into every audit event's detail (e.g. the import file and its checksum).
         self.context: dict[str, Any] = {}
-        self._audit_queue: list[dict[str, Any]] = []
+        self._audit_queue: list[audit_chain.Queued] = []
 
     def now(self) -> dt.datetime:
         return self._clock()
 
-    def queue_audit(self, rows: list[dict[str, Any]]) -> None:
+    def queue_audit(self, rows: list[audit_chain.Queued]) -> None:
         """Hold audit rows until :meth:`write_audit` (called just before commit). Services call
         ``trephine.services.audit.append``, which builds the rows; nothing else calls this."""
         self._audit_queue.extend(rows)
