@@ -42,6 +42,8 @@ class Permission(StrEnum):
     ALERTS_ACKNOWLEDGE = "alerts:acknowledge"
     #: Record biopsy procedures.
     PROCEDURES_WRITE = "procedures:write"
+    #: Order lab studies for a procedure, mark their specimen collected, cancel them (issue 10).
+    ORDERS_WRITE = "orders:write"
     #: The OpenAPI explorer and schema.
     API_DOCS = "api:docs"
     #: Add, disable, re-role users; reset passwords; issue API tokens.
@@ -65,13 +67,16 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIT_READ,
         }
     ),
-    Role.LAB: frozenset(_STAFF | {Permission.IDENTITY_READ, Permission.RESULTS_WRITE}),
+    Role.LAB: frozenset(
+        _STAFF | {Permission.IDENTITY_READ, Permission.RESULTS_WRITE, Permission.ORDERS_WRITE}
+    ),
     Role.CLINICIAN: frozenset(
         _STAFF
         | {
             Permission.IDENTITY_READ,
             Permission.ALERTS_ACKNOWLEDGE,
             Permission.PROCEDURES_WRITE,
+            Permission.ORDERS_WRITE,
         }
     ),
     Role.RESEARCHER: frozenset(_STAFF),

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from trephine import __version__
 from trephine.api import security
 from trephine.api.errors import install_error_handlers
-from trephine.api.routers import assessments, explorer, health, patients
+from trephine.api.routers import assessments, explorer, health, orders, patients
 from trephine.services import accounts, open_database
 from trephine.settings import Settings, get_settings
 from trephine.store.database import Database
@@ -62,6 +62,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(patients.router)
     app.include_router(assessments.router)
+    app.include_router(orders.router)
     app.include_router(explorer.router)
     # Pages and static files: imported here so the JSON API has no template dependency at import.
     from trephine.web import actions, admin, assets, oidc, pages, procedures, signin

@@ -22,6 +22,7 @@ from trephine.cli import (
     core,
     criteria,
     flow,
+    orders,
     procedures,
     report,
     stats,
@@ -77,6 +78,7 @@ assess.register(app)
 accounts.register(app)
 procedures.register(app)
 report.register(app)
+orders.register(app)
 app.add_typer(criteria.app, name="criteria")
 app.add_typer(flow.app, name="flow")
 app.add_typer(clonal.app, name="clonal")

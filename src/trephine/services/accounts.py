@@ -397,6 +397,39 @@ def sign_in(
     raise NotAuthenticated("wrong name or password, or the account is disabled")
 
 
+def reauthenticate(
+    database: Database, name: str, password: str, client: str, throttle: Throttle
+) -> Account:
+    """The signer proves again who they are before an electronic signature (21 CFR 11.200:
+    id and password at signing; clinical-systems.md §6.3 P8).
+
+    Same checks and the same throttle as :func:`sign_in` (a signing form is no way round the
+    sign-in limits); a failure is committed in its own transaction, audited as
+    ``signature-failed`` and raised as :class:`NotAuthenticated`. Nothing is written on success.
+    """
+    account_key = digest(name.strip().casefold())
+    with database.unit_of_work("web:signature") as uow:
+        _check_throttle(uow, throttle, account_key, client)
+        row = uow.session.scalar(select(UserRow).where(UserRow.name == name))
+        reason = _password_problem(row, password)
+        if reason is None:
+            assert row is not None
+            return _account(row)
+        uow.session.add(
+            SignInFailureRow(occurred_at=uow.now(), account=account_key, client_address=client)
+        )
+        audit.append(
+            uow,
+            audit.Entry(
+                "signature-failed",
+                "user",
+                row.name if row is not None else "(unknown)",
+                {"client": client, "reason": reason},
+            ),
+        )
+    raise NotAuthenticated("the password is not right; nothing was signed")
+
+
 def _password_problem(row: UserRow | None, password: str) -> str | None:
     from argon2.exceptions import InvalidHashError, VerificationError
 

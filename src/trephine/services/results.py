@@ -16,7 +16,7 @@ from sqlalchemy import CursorResult, select, update
 
 from trephine.domain.results import ResultKind, ResultValue, headline
 from trephine.errors import ConcurrentChange, Conflict, NotFound, TrephineError, ValidationError
-from trephine.services import _rows, audit
+from trephine.services import _rows, audit, orders
 from trephine.services._batch import Answer, Events, Outcome, chunks, in_runs, insert_rows
 from trephine.services.views import StoredResult
 from trephine.store.codec import decode_result, encode_result
@@ -170,6 +170,7 @@ def record_result(
     )
     if verify:
         audit.append(uow, audit.Entry("verify", "result", row.id, {"version": row.version}))
+        orders.report_signed_out(uow, row.id)
     patient = uow.session.get(PatientRow, row.patient_id)
     assert patient is not None  # the specimen's foreign key guarantees it
     return _rows.to_result(row, patient.external_id, accession, value), True
@@ -307,6 +308,7 @@ def verify_result(uow: UnitOfWork, result_id: int) -> StoredResult:
     row = _row(uow, result_id)
     _transition(uow, row, Action.VERIFY, verified_by=uow.actor, verified_at=uow.now())
     audit.append(uow, audit.Entry("verify", "result", row.id, {"version": row.version}))
+    orders.report_signed_out(uow, row.id)  # the lab study this result reports, if any
     return _view(uow, row)
 
 

@@ -13,7 +13,13 @@ from __future__ import annotations
 import re
 
 #: Tables the application may only read and append to.
-APPEND_ONLY_TABLES = ("audit_event", "assessment", "report_version", "report_discussion")
+APPEND_ONLY_TABLES = (
+    "audit_event",
+    "assessment",
+    "report_version",
+    "report_discussion",
+    "electronic_signature",
+)
 #: Read-only for the application: the owner's migrations write it.
 MIGRATION_TABLES = ("alembic_version",)
 _ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")

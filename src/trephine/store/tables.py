@@ -528,3 +528,80 @@ class ReportDiscussionRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[dt.datetime]
+
+
+# ------------------------------------------------------------------- lab orders (0011, issue 10)
+
+
+class LabOrderRow(Base):
+    """The lab order of one biopsy procedure: who asked for which studies, and why."""
+
+    __tablename__ = "lab_order"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedure.id"), unique=True)
+    ordered_at: Mapped[dt.datetime]
+    ordered_by: Mapped[str] = mapped_column(String(200))
+    indication: Mapped[str | None] = mapped_column(Text)
+
+
+class LabStudyRow(Base):
+    """One requested study of an order and where it is in ``domain/orders.STUDY_TRANSITIONS``;
+    who and when at every step (``<step>_by``/``<step>_at``)."""
+
+    __tablename__ = "lab_study"
+    __table_args__ = (UniqueConstraint("order_id", "study"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("lab_order.id"), index=True)
+    study: Mapped[str] = mapped_column(String(32))
+    section: Mapped[str] = mapped_column(String(32), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    #: The specimen the study is done on (set when it is collected).
+    specimen_id: Mapped[int | None] = mapped_column(ForeignKey("specimen.id"), index=True)
+    ordered_at: Mapped[dt.datetime]
+    ordered_by: Mapped[str] = mapped_column(String(200))
+    collected_at: Mapped[dt.datetime | None]
+    collected_by: Mapped[str | None] = mapped_column(String(200))
+    received_at: Mapped[dt.datetime | None]
+    received_by: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[dt.datetime | None]
+    started_by: Mapped[str | None] = mapped_column(String(200))
+    reported_at: Mapped[dt.datetime | None]
+    reported_by: Mapped[str | None] = mapped_column(String(200))
+    cancelled_at: Mapped[dt.datetime | None]
+    cancelled_by: Mapped[str | None] = mapped_column(String(200))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ElectronicSignatureRow(Base):
+    """A 21 CFR Part 11 electronic signature (clinical-systems.md §6.3 P6-P8): the signer's
+    name, the time, the meaning, how they re-authenticated, and a SHA-256 of the signed
+    content, so a signature cannot be moved to another record. Append-only for the app role."""
+
+    __tablename__ = "electronic_signature"
+    __table_args__ = (Index("ix_electronic_signature_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    signer: Mapped[str] = mapped_column(String(200))
+    signed_at: Mapped[dt.datetime]
+    meaning: Mapped[str] = mapped_column(String(32))
+    method: Mapped[str] = mapped_column(String(16))
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class EntryDraftRow(Base):
+    """A result entry form saved part-way (any text, unvalidated) to be resumed later; deleted
+    when the result is recorded. Not a result: nothing reads it but the entry form."""
+
+    __tablename__ = "entry_draft"
+    __table_args__ = (UniqueConstraint("specimen_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    specimen_id: Mapped[int] = mapped_column(ForeignKey("specimen.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    fields: Mapped[dict[str, Any]]
+    saved_by: Mapped[str] = mapped_column(String(200))
+    saved_at: Mapped[dt.datetime]

@@ -1,0 +1,144 @@
+"""Electronic signatures (21 CFR Part 11; clinical-systems.md §6.3 P6-P8).
+
+Signing out a result in the browser — or an amendment of it — is an electronic signature: the
+signer has just re-entered their password (:func:`trephine.services.accounts.reauthenticate`),
+and the record keeps the signer's name, the time, the **meaning** (``verified``) and how they
+proved it, linked to the signed content by a SHA-256 hash of it (P7: a signature copied onto
+another record, or a record changed after signing, no longer verifies). The lifecycle is the
+results' own (:mod:`trephine.workflow`): :func:`sign_result` is ``verify_result`` plus the
+signature, :func:`sign_amendment` is ``amend_result`` plus the signature; both in one
+transaction, so there is never a signed-out result without its signature or the reverse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from trephine.domain.results import ResultValue
+from trephine.errors import NotFound
+from trephine.services import audit, results
+from trephine.services.views import StoredResult
+from trephine.store.database import UnitOfWork
+from trephine.store.tables import ElectronicSignatureRow, ResultRow
+
+#: The meaning of a sign-out signature (Part 11 §11.50(a)(3)).
+VERIFIED = "verified"
+#: How the signer proved who they were at signing.
+PASSWORD = "password"
+
+
+@dataclass(frozen=True)
+class Signature:
+    id: int
+    entity: str
+    entity_id: str
+    signer: str
+    signed_at: dt.datetime
+    meaning: str
+    method: str
+    #: Does the hash still match the record it is linked to?
+    valid: bool
+
+    def manifestation(self) -> str:
+        """What a signed record shows (§11.50): printed name, date and time, meaning."""
+        when = self.signed_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"Electronically signed by {self.signer} on {when}; meaning: {self.meaning}"
+
+
+def result_content(row: ResultRow) -> dict[str, Any]:
+    """What a result signature covers: which result, which version, its value."""
+    return {
+        "entity": "result",
+        "id": row.id,
+        "patient_id": row.patient_id,
+        "specimen_id": row.specimen_id,
+        "kind": row.kind,
+        "analyte": row.analyte,
+        "collected_on": row.collected_on.isoformat(),
+        "version": row.version,
+        "value": row.value,
+    }
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    frozen = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(frozen.encode("utf-8")).hexdigest()
+
+
+def _sign(uow: UnitOfWork, row: ResultRow, meaning: str, method: str) -> Signature:
+    assert row.verified_at is not None
+    signature = ElectronicSignatureRow(
+        entity="result",
+        entity_id=str(row.id),
+        signer=uow.actor,
+        signed_at=row.verified_at,
+        meaning=meaning,
+        method=method,
+        content_hash=content_hash(result_content(row)),
+    )
+    uow.session.add(signature)
+    uow.session.flush()
+    audit.append(
+        uow,
+        audit.Entry(
+            "sign",
+            "result",
+            row.id,
+            {
+                "signature": signature.id,
+                "meaning": meaning,
+                "method": method,
+                "version": row.version,
+            },
+        ),
+    )
+    return _view(signature, row)
+
+
+def _view(sig: ElectronicSignatureRow, row: ResultRow | None) -> Signature:
+    valid = row is not None and content_hash(result_content(row)) == sig.content_hash
+    return Signature(
+        sig.id, sig.entity, sig.entity_id, sig.signer, sig.signed_at, sig.meaning, sig.method, valid
+    )
+
+
+def sign_result(
+    uow: UnitOfWork, result_id: int, *, method: str = PASSWORD
+) -> tuple[StoredResult, Signature]:
+    """Sign out a draft with an electronic signature (meaning ``verified``)."""
+    stored = results.verify_result(uow, result_id)
+    row = uow.session.get(ResultRow, stored.id)
+    assert row is not None
+    return stored, _sign(uow, row, VERIFIED, method)
+
+
+def sign_amendment(
+    uow: UnitOfWork, result_id: int, value: ResultValue, reason: str, *, method: str = PASSWORD
+) -> tuple[StoredResult, Signature]:
+    """Amend a signed-out result (new version, reason kept) and sign the new version."""
+    stored = results.amend_result(uow, result_id, value, reason)
+    row = uow.session.get(ResultRow, stored.id)
+    assert row is not None
+    return stored, _sign(uow, row, VERIFIED, method)
+
+
+def signatures_of_result(uow: UnitOfWork, result_id: int) -> list[Signature]:
+    """The signatures linked to one result version, oldest first, each re-verified."""
+    row = uow.session.get(ResultRow, result_id)
+    if row is None:
+        raise NotFound("result", result_id)
+    found = uow.session.scalars(
+        select(ElectronicSignatureRow)
+        .where(
+            ElectronicSignatureRow.entity == "result",
+            ElectronicSignatureRow.entity_id == str(result_id),
+        )
+        .order_by(ElectronicSignatureRow.id)
+    )
+    return [_view(sig, row) for sig in found]
