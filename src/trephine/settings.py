@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     #: page read waits up to this long instead of failing at once.
     sqlite_busy_timeout: float = 30.0
 
+    #: The site's secret for research exports (``TREPHINE_EXPORT_KEY``): Safe Harbor pseudonyms
+    #: and limited-data-set date shifts are keyed on it, so they are stable across exports and
+    #: cannot be reversed without it. Keep it out of the exported data's reach.
+    export_key: SecretStr | None = None
+
     #: The account the CLI acts as once accounts exist (``TREPHINE_USER``): sign-outs and
     #: acknowledgements from the command line are recorded under this name, which must be an
     #: enabled account whose role grants the command; ``--as`` may only repeat it.

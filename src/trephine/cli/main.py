@@ -21,6 +21,7 @@ from trephine.cli import (
     cohort,
     core,
     criteria,
+    export,
     flow,
     orders,
     procedures,
@@ -85,6 +86,7 @@ app.add_typer(clonal.app, name="clonal")
 app.add_typer(batch.app, name="batch")
 app.add_typer(stats.app, name="stats")
 app.add_typer(cohort.app, name="cohort")
+app.command("export")(export.export)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
