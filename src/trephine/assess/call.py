@@ -84,11 +84,21 @@ class Call:
     def from_evaluation(
         cls, date: dt.date, kind: str, evaluation: Evaluation, category: str | None = None
     ) -> Call:
-        """The call of one engine evaluation (``category`` overrides, e.g. ``CR_MRD-``)."""
+        """The call of one engine evaluation (``category`` overrides, e.g. ``CR_MRD-``).
+
+        A counted percentage compared with a threshold inside its 95 % interval adds the
+        ``COUNT_CANNOT_SEPARATE`` flag and a worded evidence item (:mod:`.intervals`)."""
+        from trephine.assess.intervals import COUNT_FLAG, interval_evidence
+
+        explanation = evaluation.explanation()
+        extra = interval_evidence(explanation["evidence"], evaluation.facts)
+        if extra:
+            explanation["evidence"] = [*explanation["evidence"], *extra]
+            explanation["flags"] = [*explanation["flags"], COUNT_FLAG]
         return cls.of(
             date,
             kind,
-            evaluation.explanation(),
+            explanation,
             category=category or evaluation.category,
             edition=evaluation.edition,
             software_version=evaluation.software_version,

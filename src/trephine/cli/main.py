@@ -23,6 +23,7 @@ from trephine.cli import (
     criteria,
     export,
     flow,
+    omics,
     orders,
     procedures,
     report,
@@ -87,6 +88,7 @@ app.add_typer(batch.app, name="batch")
 app.add_typer(stats.app, name="stats")
 app.add_typer(cohort.app, name="cohort")
 app.command("export")(export.export)
+app.add_typer(omics.app, name="omics")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -14,6 +14,7 @@ from trephine.domain.quantity import Quantity
 from trephine.domain.results import (
     AspirateDifferential,
     BloodCount,
+    CellClass,
     CoreFindings,
     Extramedullary,
     IronStudies,
@@ -58,7 +59,10 @@ def result_phrase(result: StoredResult) -> str:
             text = "blood: " + ", ".join(parts)
         case AspirateDifferential():
             ratio = value.me_ratio()
+            from trephine.present.results import differential_ci
+
             text = f"blasts {value.blast_percent:.1f} % of {value.cells_counted} cells"
+            text += f" {differential_ci(value, CellClass.BLAST)}"
             if ratio is not None:
                 text += f", M:E {ratio:.1f}"
         case Karyotype():

@@ -223,6 +223,34 @@ def interval_text(estimate: float, lower: float, upper: float) -> str:
     return f"{pct(estimate)} % (95 % CI {pct(lower)}–{pct(upper)} %)"
 
 
+def differential_intervals(d: AspirateDifferential) -> dict[str, dict[str, str | int]]:
+    """Every class of a differential with its count, exact % and 95 % Wilson interval (%)."""
+    from trephine.analysis.stats import wilson
+
+    out: dict[str, dict[str, str | int]] = {}
+    for cls in CellClass:
+        x = d.count(cls)
+        if cls not in d.counts:
+            continue
+        ci = wilson(x, d.cells_counted)
+        out[str(cls)] = {
+            "count": x,
+            "percent": str(d.percent(cls)),
+            "ci95_low": f"{ci.lower * 100:.6g}",
+            "ci95_high": f"{ci.upper * 100:.6g}",
+            "text": interval_text(ci.estimate, ci.lower, ci.upper),
+        }
+    return out
+
+
+def differential_ci(d: AspirateDifferential, cls: CellClass) -> str:
+    """``(95 % CI 2.7–9.0 %)`` for one class of a differential."""
+    from trephine.analysis.stats import wilson
+
+    ci = wilson(d.count(cls), d.cells_counted)
+    return "(" + interval_text(ci.estimate, ci.lower, ci.upper).split("(", 1)[1]
+
+
 def label(value: ResultValue) -> str:
     match value:
         case BloodCount():
@@ -300,7 +328,7 @@ def summary(value: ResultValue) -> str:
             me = value.me_ratio()
             return _join(
                 (
-                    f"blasts {blast_percent(value)}",
+                    f"blasts {blast_percent(value)} {differential_ci(value, CellClass.BLAST)}",
                     None if me is None else f"M:E {me.quantize(_TENTH)}",
                     f"{value.cells_counted} cells",
                     None if value.adequate else "below 500 cells",
@@ -449,6 +477,7 @@ def detail(value: ResultValue) -> dict[str, Any]:
             "blast_percent": str(value.blast_percent),
             "me_ratio": None if ratio is None else str(ratio),
             "adequate": value.adequate,
+            "intervals": differential_intervals(value),
         }
     if isinstance(value, Population):
         from trephine.domain.populations import CELL_TYPES

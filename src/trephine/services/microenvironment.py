@@ -34,3 +34,20 @@ def record_drafts(
         row_id, outcome = answer
         out.append((results.get_result(uow, row_id), outcome is Outcome.CREATED))
     return out
+
+
+def stored_accessions(uow: UnitOfWork, accessions: Sequence[str]) -> set[str]:
+    """Which of ``accessions`` are stored specimens (one query per thousand)."""
+    from sqlalchemy import select
+
+    from trephine.services._batch import chunks
+    from trephine.store.tables import SpecimenRow
+
+    found: set[str] = set()
+    for batch in chunks(sorted(set(accessions))):
+        found.update(
+            uow.session.scalars(
+                select(SpecimenRow.accession).where(SpecimenRow.accession.in_(batch))
+            )
+        )
+    return found

@@ -1,0 +1,96 @@
+"""Reading the parts of an AnnData ``.h5ad`` file a composition import needs (anndata + h5py).
+
+Only the requested ``obs`` columns and, when present, ``obsm["spatial"]`` are read — through
+anndata's own element reader (:func:`anndata.io.read_elem`), so categorical, string and numeric
+columns of every anndata on-disk version are decoded by the library that wrote them. The
+expression matrix ``X`` is never loaded: a 500,000-cell file imports in seconds and in the
+memory of its labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trephine.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class ObsColumns:
+    """Per-cell labels as integer codes into ``categories`` (one array per requested column),
+    and the spatial coordinates (n × 2 float array) when the file has ``obsm["spatial"]``."""
+
+    path: Path
+    n_cells: int
+    codes: dict[str, np.ndarray]
+    categories: dict[str, list[str]]
+    spatial: np.ndarray | None
+
+
+def _as_codes(values: Any) -> tuple[np.ndarray, list[str]]:
+    import pandas as pd
+
+    if isinstance(values, pd.Categorical):
+        cat = values
+    else:
+        cat = pd.Categorical(np.asarray(values).astype(str))
+    codes = np.asarray(cat.codes, dtype=np.int64)
+    return codes, [str(c) for c in cat.categories]
+
+
+def read_obs_columns(path: str | Path, columns: Sequence[str]) -> ObsColumns:
+    """``columns`` of ``obs`` (refused, naming the file, the missing and the available columns,
+    when any is absent) and ``obsm["spatial"]`` if the file has it."""
+    import h5py
+    from anndata.io import read_elem
+
+    path = Path(path)
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:
+        raise ValidationError(
+            "file", str(path), "an AnnData .h5ad (HDF5) file", reason=str(exc)
+        ) from None
+    with handle as f:
+        if "obs" not in f:
+            raise ValidationError("file", str(path), "an AnnData .h5ad file with obs")
+        obs = f["obs"]
+        if not isinstance(obs, h5py.Group):  # anndata < 0.7 wrote obs as one record array
+            raise ValidationError(
+                "file",
+                str(path),
+                "an h5ad written by anndata 0.7 or later",
+                reason="re-save it with a current anndata",
+            )
+        available = sorted(k for k in obs if not k.startswith("__"))
+        index_key = obs.attrs.get("_index", "_index")
+        available = [k for k in available if k != index_key]
+        missing = [c for c in columns if c not in obs]
+        if missing:
+            raise ValidationError(
+                f"{path.name}: obs column",
+                ", ".join(missing),
+                available,
+                reason="missing from the file",
+            )
+        codes: dict[str, np.ndarray] = {}
+        categories: dict[str, list[str]] = {}
+        n_cells = -1
+        for column in columns:
+            codes[column], categories[column] = _as_codes(read_elem(obs[column]))
+            n_cells = len(codes[column])
+        spatial = None
+        if "obsm" in f and "spatial" in f["obsm"]:
+            spatial = np.asarray(read_elem(f["obsm"]["spatial"]), dtype=np.float64)
+            if spatial.ndim != 2 or spatial.shape[0] != n_cells or spatial.shape[1] < 2:
+                raise ValidationError(
+                    f"{path.name}: obsm['spatial']",
+                    str(spatial.shape),
+                    f"an array of {n_cells} rows × 2 (x, y) coordinates",
+                )
+            spatial = spatial[:, :2]
+    return ObsColumns(path, n_cells, codes, categories, spatial)
