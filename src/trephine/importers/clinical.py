@@ -39,6 +39,17 @@ from trephine.domain.patient import (
     PatientIdentity,
     Sex,
 )
+from trephine.domain.planning import (
+    KNOWN_DRUGS,
+    Checklist,
+    Consent,
+    ConsentGiver,
+    DrugClass,
+    Fasting,
+    Medication,
+    Risk,
+    SignatureMethod,
+)
 from trephine.domain.procedure import (
     Anesthesia,
     Complication,
@@ -394,6 +405,8 @@ def _therapies(table: Table, issues: list[Issue], out: Parsed) -> None:
         else:
             first, first_attrs, _ = lines[key]
             for name, value in attrs.items():
+                if name == "planning" and value is None:
+                    continue  # later rows of a procedure may leave the checklist blank
                 if value != first_attrs[name]:
                     c.bad(name, value, f"{first_attrs[name]} (as in row {first.row} for this line)")
         if cycle is not None:
@@ -464,14 +477,18 @@ def _procedures(table: Table, issues: list[Issue], out: Parsed) -> None:
                 "complication: required with its severity/follow-up",
                 "missing-value",
             )
+        planning = _planning(c, attrs["anesthesia"], at)
         if c.failed or pid is None or at is None:
             continue
         key = (pid, at)
+        attrs["planning"] = planning
         if key not in groups:
             groups[key] = (record, attrs, [])
         else:
             first, first_attrs, _ = groups[key]
             for name, value in attrs.items():
+                if name == "planning" and value is None:
+                    continue  # later rows of a procedure may leave the checklist blank
                 if value != first_attrs[name]:
                     c.bad(
                         name,
@@ -482,9 +499,138 @@ def _procedures(table: Table, issues: list[Issue], out: Parsed) -> None:
             groups[key][2].append(complication)
     for (pid, at), (record, attrs, complications) in groups.items():
         c = Cells(record, issues)
+        planning = attrs.pop("planning")
         procedure = c.build(Procedure, performed_at=at, complications=tuple(complications), **attrs)
         if not c.failed:
-            out.procedures.append(Located(procedure, record, {"patient": pid}))
+            out.procedures.append(
+                Located(procedure, record, {"patient": pid, "planning": planning})
+            )
+
+
+_CHECKLIST_COLUMNS = (
+    "anticoagulant",
+    "anticoagulant_last_dose",
+    "antiplatelet",
+    "antiplatelet_last_dose",
+    "other_medications",
+    "platelets",
+    "inr",
+    "allergies",
+    "escort",
+    "fasting",
+    "mpn",
+    "bleeding_disorder",
+)
+_CONSENT_COLUMNS = (
+    "consent",
+    "consent_giver_name",
+    "consent_taken_by",
+    "consent_at",
+    "leaflet_version",
+    "risks_discussed",
+    "interpreter",
+    "signature",
+)
+
+
+def _planning(c: Cells, sedation: Anesthesia | None, at: dt.datetime | None) -> Planning | None:
+    """The checklist, consent and emergency reason of a procedure row (None: none given).
+
+    A row with a checklist or consent needs a consent record or an emergency reason, as
+    marking a planned procedure done does.
+    """
+    given = [n for n in (*_CHECKLIST_COLUMNS, *_CONSENT_COLUMNS) if c.record.get(n) is not None]
+    emergency = c.text("emergency_reason", max_length=1000)
+    if not given and emergency is None:
+        return None
+    checklist = None
+    if any(n in _CHECKLIST_COLUMNS for n in given):
+        medications: list[Medication] = []
+        for cls, column in (
+            (DrugClass.ANTICOAGULANT, "anticoagulant"),
+            (DrugClass.ANTIPLATELET, "antiplatelet"),
+        ):
+            name = c.text(column, max_length=100)
+            last = c.instant(f"{column}_last_dose")
+            known = None if name is None else KNOWN_DRUGS.get(name.lower())
+            if name is not None and known not in (None, cls):
+                c.bad(column, name, f"an {cls} ({name} is an {known})")
+            elif name is not None:
+                drug = c.build(Medication, name, cls, last)
+                if drug is not None:
+                    medications.append(drug)
+            elif last is not None:
+                c.error(column, f"{column}: required with {column}_last_dose", "missing-value")
+        for name in (c.text("other_medications", max_length=1000) or "").split(";"):
+            known = KNOWN_DRUGS.get(name.strip().lower())
+            if known is not None:
+                c.bad("other_medications", name.strip(), f"not an {known}: use the {known} column")
+            elif name.strip():
+                drug = c.build(Medication, name.strip(), DrugClass.OTHER)
+                if drug is not None:
+                    medications.append(drug)
+        allergies = c.text("allergies", max_length=1000) or ""
+        checklist = c.build(
+            Checklist,
+            medications=tuple(medications),
+            platelets=c.decimal("platelets"),
+            inr=c.decimal("inr"),
+            allergies=tuple(a.strip() for a in allergies.split(";") if a.strip()),
+            sedation=sedation or Anesthesia.LOCAL,
+            escort=c.text("escort"),
+            fasting=c.choice("fasting", Fasting),
+            mpn=bool(c.boolean("mpn")),
+            bleeding_disorder=bool(c.boolean("bleeding_disorder")),
+        )
+    consent = None
+    if any(n in _CONSENT_COLUMNS for n in given):
+        giver = c.choice("consent", ConsentGiver, required=True)
+        taken_by = c.text("consent_taken_by", required=True)
+        consented_at = c.instant("consent_at", required=True)
+        leaflet = c.text("leaflet_version", required=True, max_length=32)
+        risks = []
+        for part in (c.text("risks_discussed", required=True, max_length=1000) or "").split(";"):
+            if part.strip():
+                member = _members(Risk).get(_key(part.strip()))
+                if member is None:
+                    c.bad("risks_discussed", part.strip(), [r.value for r in Risk])
+                else:
+                    risks.append(member)
+        signature = c.choice("signature", SignatureMethod) or SignatureMethod.WRITTEN
+        if not c.failed:
+            consent = c.build(
+                Consent,
+                given_by=giver,
+                taken_by=taken_by,
+                consented_at=consented_at,
+                leaflet_version=leaflet,
+                risks_discussed=tuple(risks),
+                signature=signature,
+                giver_name=c.text("consent_giver_name"),
+                interpreter=c.text("interpreter"),
+            )
+            if consent is not None and at is not None and consent.consented_at > at:
+                c.bad("consent_at", c.record.get("consent_at"), "before performed_at")
+    if consent is None and emergency is None and not c.failed:
+        c.error(
+            "consent",
+            "consent: a procedure with a checklist needs a consent record (consent, "
+            "consent_taken_by, consent_at, leaflet_version, risks_discussed) or an "
+            "emergency_reason",
+            "missing-value",
+        )
+    if c.failed:
+        return None
+    return Planning(checklist, consent, emergency)
+
+
+@dataclass(frozen=True)
+class Planning:
+    """What a procedure row says about its checklist and consent."""
+
+    checklist: Checklist | None
+    consent: Consent | None
+    emergency_reason: str | None
 
 
 def _specimens(table: Table, issues: list[Issue], out: Parsed) -> None:
@@ -753,6 +899,27 @@ def write_parsed(
             answers[position] = answer
         return [a for a in answers if a is not None]
 
+    def procedures_with_planning(batch: Sequence[Located]) -> list[Answer]:
+        from trephine.services import procedure_plans
+
+        answers = procedures.record_procedures(uow, [(x.extra["patient"], x.item) for x in batch])
+        for position, (x, answer) in enumerate(zip(batch, answers, strict=True)):
+            planning = x.extra["planning"]
+            if planning is None or isinstance(answer, TrephineError):
+                continue
+            try:
+                procedure_plans.record_imported(
+                    uow,
+                    answer[0],
+                    x.item,
+                    planning.checklist,
+                    planning.consent,
+                    planning.emergency_reason,
+                )
+            except TrephineError as exc:
+                answers[position] = exc
+        return answers
+
     writers: dict[str, Callable[[Sequence[Located]], list[Answer]]] = {
         "patients": lambda b: patients.register_patients(
             uow, [(x.item, x.extra["identity"]) for x in b]
@@ -766,9 +933,7 @@ def write_parsed(
         "cellular_therapies": lambda b: patients.add_cellular_therapies(
             uow, [(x.extra["patient"], x.item) for x in b]
         ),
-        "procedures": lambda b: procedures.record_procedures(
-            uow, [(x.extra["patient"], x.item) for x in b]
-        ),
+        "procedures": procedures_with_planning,
         "specimens": specimens,
         "results": lambda b: results.record_results(
             uow, [(x.extra["accession"], x.item, x.extra["verify"]) for x in b]

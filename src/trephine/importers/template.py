@@ -16,6 +16,7 @@ from types import MappingProxyType
 from trephine.domain import quantity as q
 from trephine.domain import results as r
 from trephine.domain.patient import Classification, Disease, GeneticStatus, Sex
+from trephine.domain.planning import ConsentGiver, Fasting, Risk, SignatureMethod
 from trephine.domain.populations import CELL_TYPES, MEASUREMENT_INDICES, TOTALS
 from trephine.domain.procedure import (
     Anesthesia,
@@ -109,6 +110,31 @@ SHEETS: Mapping[str, tuple[Column, ...]] = MappingProxyType(
             ),
             Column("complication_severity", False, choices(ComplicationSeverity), ""),
             Column("complication_follow_up", False, "free text", ""),
+            # The pre-procedure checklist (its sedation plan is `anesthesia`); any of these
+            # stores a checklist with the §10 safety decision made on it.
+            Column("anticoagulant", False, "drug name (known ones need no class)", ""),
+            Column("anticoagulant_last_dose", False, INSTANT, ""),
+            Column("antiplatelet", False, "drug name, e.g. aspirin", ""),
+            Column("antiplatelet_last_dose", False, INSTANT, ""),
+            Column("other_medications", False, "names separated by ;", ""),
+            Column("platelets", False, "pre-procedure platelets, x10^9/L", ""),
+            Column("inr", False, "pre-procedure INR", ""),
+            Column("allergies", False, "separated by ;", ""),
+            Column("escort", False, "who takes the patient home (required when sedated)", ""),
+            Column("fasting", False, f"eating instruction given: {choices(Fasting)}", ""),
+            Column("mpn", False, f"myeloproliferative neoplasm: {BOOL}", ""),
+            Column("bleeding_disorder", False, BOOL, ""),
+            # Consent: all five of consent, consent_taken_by, consent_at, leaflet_version and
+            # risks_discussed, or an emergency_reason (a checklist needs one or the other).
+            Column("consent", False, f"who consented: {choices(ConsentGiver)}", ""),
+            Column("consent_giver_name", False, "when not the patient", ""),
+            Column("consent_taken_by", False, "who took consent", ""),
+            Column("consent_at", False, INSTANT, ""),
+            Column("leaflet_version", False, "version of the leaflet given", ""),
+            Column("risks_discussed", False, f"separated by ;: {choices(Risk)}", ""),
+            Column("interpreter", False, "interpreter used; empty if none", ""),
+            Column("signature", False, f"{choices(SignatureMethod)} (default written)", ""),
+            Column("emergency_reason", False, "why it was done without consent", ""),
         ),
         "specimens": (
             Column("accession", True, "the lab's specimen number (unique)", "A24-0001"),

@@ -409,6 +409,71 @@ def mark_done(
     return _view(uow, row, patient.external_id)
 
 
+def record_imported(
+    uow: UnitOfWork,
+    procedure_id: int,
+    procedure: Procedure,
+    checklist: Checklist | None,
+    consent: Consent | None,
+    emergency_reason: str | None,
+) -> int:
+    """The done plan of an imported procedure with its checklist and consent (the importer's
+    ``procedures`` sheet); importing the same again changes nothing, different values are a
+    :class:`Conflict`. Returns the plan id."""
+    check_done(consent, emergency_reason)
+    existing = uow.session.scalar(
+        select(ProcedurePlanRow).where(ProcedurePlanRow.procedure_id == procedure_id)
+    )
+    if existing is not None:
+        view = _view(uow, existing)
+        recorded = (
+            None if view.checklist is None else checklist_to_json(view.checklist.checklist),
+            None if view.consent is None else view.consent.consent,
+            view.emergency_reason,
+        )
+        new = (
+            None if checklist is None else checklist_to_json(checklist),
+            consent,
+            emergency_reason,
+        )
+        for name, old_value, new_value in zip(
+            ("checklist", "consent", "emergency_reason"), recorded, new, strict=True
+        ):
+            if old_value != new_value:
+                raise Conflict("procedure plan", existing.id, name, old_value, new_value)
+        return existing.id
+    procedure_row = uow.session.get_one(ProcedureRow, procedure_id)
+    patient = uow.session.get_one(PatientRow, procedure_row.patient_id)
+    plan = plan_procedure(
+        uow,
+        patient.external_id,
+        PlannedProcedure(
+            procedure.performed_at, procedure.indication, procedure.site, procedure.operator
+        ),
+    )
+    if checklist is not None:
+        record_checklist(uow, plan.id, checklist)
+    if consent is not None:
+        record_consent(uow, plan.id, consent)
+    row = _plan_row(uow, plan.id)
+    row.status = str(PlanStatus.DONE)
+    row.procedure_id = procedure_id
+    row.emergency_reason = emergency_reason
+    row.closed_at = uow.now()
+    row.closed_by = uow.actor
+    uow.session.flush()
+    audit.append(
+        uow,
+        audit.Entry(
+            "done",
+            "procedure_plan",
+            plan.id,
+            {"procedure": procedure_id, "consent": consent is not None, "imported": True},
+        ),
+    )
+    return plan.id
+
+
 def cancel(uow: UnitOfWork, plan_id: int, reason: str | None) -> StoredPlan:
     row = _plan_row(uow, plan_id)
     check_transition(PlanStatus(row.status), PlanStatus.CANCELLED)
