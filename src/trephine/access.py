@@ -23,7 +23,7 @@ class Role(StrEnum):
     CLINICIAN = "clinician"
     #: The pseudonymised view only: never a name, an MRN or a birth date.
     RESEARCHER = "researcher"
-    #: Reserved for the patient pages of a later issue: may see nothing yet.
+    #: Their own record only, in plain words (the patient pages, docs/patients.md).
     PATIENT = "patient"
 
 
@@ -52,6 +52,10 @@ class Permission(StrEnum):
     SESSIONS_MANAGE = "sessions:manage"
     #: Read the audit trail (including audited reads).
     AUDIT_READ = "audit:read"
+    #: The patient pages: one's own record only (a patient account linked to it).
+    OWN_RECORD_READ = "own-record:read"
+    #: Release a procedure's results to the patient's pages.
+    RESULTS_RELEASE = "results:release"
 
 
 _STAFF = {Permission.SIGNED_IN, Permission.RECORDS_READ, Permission.API_DOCS}
@@ -77,10 +81,11 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.ALERTS_ACKNOWLEDGE,
             Permission.PROCEDURES_WRITE,
             Permission.ORDERS_WRITE,
+            Permission.RESULTS_RELEASE,
         }
     ),
     Role.RESEARCHER: frozenset(_STAFF),
-    Role.PATIENT: frozenset({Permission.SIGNED_IN}),
+    Role.PATIENT: frozenset({Permission.SIGNED_IN, Permission.OWN_RECORD_READ}),
 }
 
 

@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     #: enabled account whose role grants the command; ``--as`` may only repeat it.
     user: str | None = None
 
+    # -- the patient pages (docs/patients.md): site text, never hard-coded (§7 PF12)
+    #: The language of patient-facing text: a folder of ``trephine/locale`` (English ships).
+    patient_language: str = "en"
+    #: The clinic's name and the phone number patients call after a biopsy, as printed.
+    clinic_name: str = "the haematology clinic"
+    clinic_phone: str = "the phone number on your appointment letter"
+    #: Call the clinic at this temperature or above (°C). Published patient leaflets use 38.0
+    #: or 38.4 (clinical-systems.md §7 PF8) [I]: a site setting.
+    fever_threshold_c: float = 38.0
+
     # -- sessions, sign-in throttling (docs/security.md)
     #: A session unused for this long is ended (HIPAA 164.312(a)(2)(iii) automatic logoff).
     session_idle_minutes: float = Field(15, gt=0)

@@ -25,6 +25,7 @@ from trephine.cli import (
     flow,
     omics,
     orders,
+    patient_pages,
     procedures,
     report,
     stats,
@@ -78,6 +79,7 @@ def main(
 core.register(app)
 assess.register(app)
 accounts.register(app)
+patient_pages.register(app, accounts.users_app)
 procedures.register(app)
 report.register(app)
 orders.register(app)

@@ -243,6 +243,29 @@ class ProcedureConsentRow(Base):
     recorded_by: Mapped[str] = mapped_column(String(200))
 
 
+class PatientAccountRow(Base):
+    """A ``patient`` account and the one patient record it may read (docs/patients.md)."""
+
+    __tablename__ = "patient_account"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    linked_at: Mapped[dt.datetime]
+    linked_by: Mapped[str] = mapped_column(String(200))
+
+
+class ResultReleaseRow(Base):
+    """A procedure's results released to the patient by a clinician: once, never undone."""
+
+    __tablename__ = "result_release"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedure.id"), unique=True)
+    released_at: Mapped[dt.datetime]
+    released_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
 class ResultRow(Base):
     """One version of one result. Versions of a result share the natural key columns."""
 

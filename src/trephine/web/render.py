@@ -40,6 +40,10 @@ def templates() -> Jinja2Templates:
     t.env.filters["alert_headline"] = alert_headline
     t.env.globals["alert_detail"] = alert_detail
     t.env.filters["response_class"] = response_class
+    # Patient-facing words in the patient/ templates come from the message catalogue.
+    from trephine.present.catalogue import _
+
+    t.env.globals["_"] = _
     return t
 
 

@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from trephine.access import Permission
+from trephine.access import Permission, Role
 from trephine.api.deps import (
     CSRF_FIELD,
     client_address,
@@ -139,6 +139,8 @@ def start_browser_session(
         if old:
             accounts.end_session(uow, old, client_address(request), reason="replaced")
         raw = accounts.start_session(uow, account, method, client_address(request))
+    if next_path == HOME and account.role is Role.PATIENT:
+        next_path = "/my"  # a patient's home is their own pages, not the patient list
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(
         session_cookie_name(request),
