@@ -97,7 +97,10 @@ _TRUE = {"yes", "y", "true", "1"}
 _FALSE = {"no", "n", "false", "0"}
 
 
+@functools.lru_cache(maxsize=4096)
 def _key(text: str) -> str:
+    """``text`` lower-cased, keeping letters, digits and ``+<>`` (how choices are matched).
+    Cached: a file repeats the same few words (kinds, statuses, sites) on every row."""
     return "".join(ch for ch in text.lower() if ch.isalnum() or ch in "+<>")
 
 
@@ -128,7 +131,7 @@ class Cells:
         self.error(column, str(ValidationError(column, value, allowed)))
 
     def text(self, column: str, *, required: bool = False, max_length: int = 200) -> str | None:
-        value = self.record.get(column)
+        value = self.record.values.get(column)
         if value is None:
             if required:
                 self.error(column, f"{column}: required, but the cell is empty", "missing-value")

@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zipfile import BadZipFile, LargeZipFile
 
 from trephine.errors import Location, ParseError
@@ -129,10 +129,16 @@ def _refuse_control(source: str, row: int, column: str | None, text: str | None)
 
 
 def _table(
-    name: str, source: str, rows: Iterator[Sequence[object]], *, controls: bool = True
+    name: str,
+    source: str,
+    rows: Iterator[Sequence[object]],
+    *,
+    controls: bool = True,
+    text_only: bool = False,
 ) -> Table:
     """``controls=False`` when the caller has seen the whole text and it holds no control
-    character (a CSV file is checked in one pass; the cells are then not checked one by one)."""
+    character (a CSV file is checked in one pass; the cells are then not checked one by one).
+    ``text_only`` when every cell is a ``str`` (a CSV reader's rows)."""
     header_row = next(rows, None)
     if header_row is None:
         raise ParseError("empty table: no header row", location=Location(source=source, row=1))
@@ -169,8 +175,11 @@ def _table(
     for number, raw in enumerate(rows, start=2):
         if number > MAX_ROWS:
             raise ParseError(f"more than {MAX_ROWS} rows", location=Location(source, number))
-        cells = [_text(v) for v in raw]
-        if all(c is None for c in cells):
+        # A CSV row is all text (the common case, strip only); a sheet's cells are typed.
+        cells = (
+            [cast(str, v).strip() or None for v in raw] if text_only else [_text(v) for v in raw]
+        )
+        if not any(cells):
             continue  # blank lines are layout, not data
         extra = [c for c in cells[len(header) :] if c is not None]
         if extra:
@@ -218,7 +227,7 @@ def read_csv(path: Path, *, name: str | None = None) -> Table:
             ) from None
 
     controls = _CONTROL.search(text) is not None  # one pass; cells are checked only if needed
-    return _table(name or path.stem, source, rows(), controls=controls)
+    return _table(name or path.stem, source, rows(), controls=controls, text_only=True)
 
 
 def _unreadable_workbook_errors() -> tuple[type[BaseException], ...]:

@@ -24,6 +24,7 @@ from trephine.domain.specimen import SpecimenType
 from trephine.domain.therapy import CellularTherapy, TherapyLine
 from trephine.errors import Conflict, CriteriaNotApplicable, TrephineError
 from trephine.services import _rows, alerts, audit
+from trephine.services._batch import insert_rows
 from trephine.services.views import StoredAlert, StoredAssessment, StoredResult
 from trephine.store.database import Database, UnitOfWork
 from trephine.store.tables import (
@@ -237,60 +238,90 @@ class AssessRun:
     withdrawn_alerts: tuple[StoredAlert, ...] = ()
 
 
-def _store_call(
-    uow: UnitOfWork, patient_id: int, external_id: str, call: Call
-) -> tuple[StoredAssessment, bool]:
-    row = uow.session.scalar(
-        select(AssessmentRow).where(
-            AssessmentRow.patient_id == patient_id,
-            AssessmentRow.assessed_on == call.date,
-            AssessmentRow.ruleset == call.ruleset,
-            AssessmentRow.call_kind == call.kind,
-            AssessmentRow.criteria_edition == call.edition,
-            AssessmentRow.software_version == call.software_version,
-            AssessmentRow.inputs_digest == call.digest,
-        )
+def _store_calls(
+    uow: UnitOfWork, patient_id: int, external_id: str, calls: Sequence[Call]
+) -> list[tuple[StoredAssessment, bool]]:
+    """Store the calls not stored yet (in one executemany, their ``create`` events in one
+    append, in order); per call its stored view and whether it is new.
+
+    A call already stored on the same date, with the same rule set, kind, edition, software
+    version and evidence digest is that row (append-only and idempotent). The patient's stored
+    calls are read in one query, not one per call.
+    """
+    key_columns = (
+        AssessmentRow.assessed_on,
+        AssessmentRow.ruleset,
+        AssessmentRow.call_kind,
+        AssessmentRow.criteria_edition,
+        AssessmentRow.software_version,
+        AssessmentRow.inputs_digest,
     )
-    if row is not None:
-        # Same call on the same evidence by the same edition and version: already stored.
-        return _rows.to_assessment(row, external_id), False
-    row = AssessmentRow(
-        patient_id=patient_id,
-        assessed_on=call.date,
-        category=call.category,
-        ruleset=call.ruleset,
-        criteria_edition=call.edition,
-        matched_rule=call.rule,
-        evidence=[dict(e) for e in call.evidence],
-        missing_inputs=list(call.missing),
-        citation=call.citation,
-        flags=list(call.flags),
-        params=dict(call.params),
-        software_version=call.software_version,
-        computed_at=uow.now(),
-        recorded_by=uow.actor,
-        call_kind=call.kind,
-        inputs_digest=call.digest,
-    )
-    uow.session.add(row)
-    uow.session.flush()
+    wanted = {(c.date, c.ruleset, c.kind, c.edition, c.software_version, c.digest) for c in calls}
+    stored: dict[tuple[Any, ...], AssessmentRow] = {}
+    if wanted:
+        for row in uow.session.scalars(
+            select(AssessmentRow).where(
+                AssessmentRow.patient_id == patient_id,
+                AssessmentRow.assessed_on.in_(sorted({k[0] for k in wanted})),
+            )
+        ):
+            key = tuple(getattr(row, column.key) for column in key_columns)
+            stored.setdefault(key, row)
+    now = uow.now()
+    answers: list[tuple[AssessmentRow, bool]] = []
+    new: list[dict[str, Any]] = []
+    for call in calls:
+        key = (call.date, call.ruleset, call.kind, call.edition, call.software_version, call.digest)
+        if key in stored:
+            # Same call on the same evidence by the same edition and version: already stored.
+            answers.append((stored[key], False))
+            continue
+        values: dict[str, Any] = {
+            "patient_id": patient_id,
+            "assessed_on": call.date,
+            "category": call.category,
+            "ruleset": call.ruleset,
+            "criteria_edition": call.edition,
+            "matched_rule": call.rule,
+            "evidence": [dict(e) for e in call.evidence],
+            "missing_inputs": list(call.missing),
+            "citation": call.citation,
+            "flags": list(call.flags),
+            "params": dict(call.params),
+            "software_version": call.software_version,
+            "computed_at": now,
+            "recorded_by": uow.actor,
+            "call_kind": call.kind,
+            "inputs_digest": call.digest,
+        }
+        new.append(values)
+        row = AssessmentRow(**values)  # the view of the row, not added to the session
+        stored[key] = row
+        answers.append((row, True))
+    ids = insert_rows(uow, AssessmentRow, new)
+    fresh = [row for row, created in answers if created]
+    for row, row_id in zip(fresh, ids, strict=True):
+        row.id = row_id
     audit.append(
         uow,
-        audit.Entry(
-            "create",
-            "assessment",
-            row.id,
-            {
-                "patient": external_id,
-                "date": call.date.isoformat(),
-                "call": call.kind,
-                "category": call.category,
-                "edition": call.edition,
-                "software_version": call.software_version,
-            },
-        ),
+        [
+            audit.Entry(
+                "create",
+                "assessment",
+                row.id,
+                {
+                    "patient": external_id,
+                    "date": row.assessed_on.isoformat(),
+                    "call": row.call_kind,
+                    "category": row.category,
+                    "edition": row.criteria_edition,
+                    "software_version": row.software_version,
+                },
+            )
+            for row in fresh
+        ],
     )
-    return _rows.to_assessment(row, external_id), True
+    return [(_rows.to_assessment(row, external_id), created) for row, created in answers]
 
 
 def assess_patient(
@@ -316,11 +347,13 @@ def assess_patient(
     stored: list[StoredAssessment] = []
     new_assessments = 0
     seen: set[tuple[str, ...]] = set()
+    distinct: list[Call] = []
     for call in computed.calls:
         if call.key() in seen:
             continue  # two identical calls of one day (e.g. duplicate MRD rows) count once
         seen.add(call.key())
-        view, created = _store_call(uow, patient.id, external_id, call)
+        distinct.append(call)
+    for view, created in _store_calls(uow, patient.id, external_id, distinct):
         stored.append(view)
         new_assessments += created
     raised: list[StoredAlert] = []
