@@ -75,6 +75,7 @@ def _concrete(app: FastAPI, route: DeclaredRoute) -> str:
     path = path.replace("{plan_id}", "1")
     path = path.replace("{procedure_id}", "1").replace("{study_id}", "1")
     path = path.replace("{stage}", "before")
+    path = path.replace("{result_id}", "1").replace("{accession}", "X").replace("{kind}", "core")
     assert "{" not in path, f"no sample value for a parameter of {route.path}"
     if route.static:
         return {

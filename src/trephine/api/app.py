@@ -65,7 +65,17 @@ def create_app(
     app.include_router(orders.router)
     app.include_router(explorer.router)
     # Pages and static files: imported here so the JSON API has no template dependency at import.
-    from trephine.web import actions, admin, assets, oidc, pages, patient_pages, procedures, signin
+    from trephine.web import (
+        actions,
+        admin,
+        assets,
+        lab,
+        oidc,
+        pages,
+        patient_pages,
+        procedures,
+        signin,
+    )
 
     assets.mount_static(app)
     app.include_router(signin.router)
@@ -74,6 +84,7 @@ def create_app(
     app.include_router(actions.router)
     app.include_router(procedures.router)
     app.include_router(patient_pages.router)
+    app.include_router(lab.router)
     # Last: the role x route test walks routes in this order, and revoking session 1 may end
     # the walking admin's own session.
     app.include_router(admin.router)
