@@ -88,6 +88,7 @@ def write_patients(
     )
     at = {id(v): i for (_, v, _), i in zip(with_procedure, procedure_ids, strict=True)}
     report.procedures += len(procedure_ids)
+    _plan_records(uow, [(pid, proc) for pid, _, proc in with_procedure], procedure_ids)
     specimens: list[tuple[str, Any, int | None]] = [
         (pid, specimen, at.get(id(visit))) for pid, visit in visits for specimen in visit.specimens
     ]
@@ -113,6 +114,26 @@ def write_patients(
             uow.actor = LAB_ACTOR
     report.patients_created += len(new)
     return created
+
+
+def _plan_records(
+    uow: UnitOfWork, items: Sequence[tuple[str, Any]], procedure_ids: Sequence[int]
+) -> None:
+    """Each demo procedure's checklist (with its §10 decision) and consent, as a done plan,
+    recorded by the clinic (demo/planning.py: its own RNG stream)."""
+    from trephine.demo.planning import CLINIC_ACTOR, planning_for
+    from trephine.services import procedure_plans
+
+    actor = uow.actor
+    uow.actor = CLINIC_ACTOR
+    try:
+        for (pid, procedure), procedure_id in zip(items, procedure_ids, strict=True):
+            checklist, consent, emergency = planning_for(pid, procedure)
+            procedure_plans.record_imported(
+                uow, procedure_id, procedure, checklist, consent, emergency, params={}
+            )
+    finally:
+        uow.actor = actor
 
 
 def load_cohort(

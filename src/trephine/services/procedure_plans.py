@@ -416,6 +416,7 @@ def record_imported(
     checklist: Checklist | None,
     consent: Consent | None,
     emergency_reason: str | None,
+    params: Mapping[str, Any] | None = None,
 ) -> int:
     """The done plan of an imported procedure with its checklist and consent (the importer's
     ``procedures`` sheet); importing the same again changes nothing, different values are a
@@ -452,7 +453,7 @@ def record_imported(
         ),
     )
     if checklist is not None:
-        record_checklist(uow, plan.id, checklist)
+        record_checklist(uow, plan.id, checklist, params)
     if consent is not None:
         record_consent(uow, plan.id, consent)
     row = _plan_row(uow, plan.id)
