@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     #: acknowledgements from the command line are recorded under this name, which must be an
     #: enabled account whose role grants the command; ``--as`` may only repeat it.
     user: str | None = None
+    #: An API token (``TREPHINE_TOKEN``, from ``trephine tokens create``) the CLI acts with
+    #: instead of naming the account: it proves who is acting, where ``TREPHINE_USER`` only
+    #: names them. When both are set they must be the same account.
+    token: SecretStr | None = None
 
     # -- the patient pages (docs/patients.md): site text, never hard-coded (§7 PF12)
     #: The language of patient-facing text: a folder of ``trephine/locale`` (English ships).

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 import pytest
@@ -16,7 +16,7 @@ from trephine.api.deps import declared_routes
 from trephine.cli.main import app as cli
 from trephine.demo import SyntheticPatient
 from trephine.services import audit
-from trephine.testing.accounts import client_as
+from trephine.testing.accounts import client_as, ensure_user
 from trephine.testing.fixtures import load_demo_database
 
 
@@ -75,10 +75,25 @@ def test_patient_reads_and_lists_are_audited_with_user_role_client_and_view(
     assert (last.action, last.detail["view"], last.entity_id) == ("view", "identified", pid)
 
 
+@pytest.fixture
+def cli_user(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Act on the command line as ``test-<role>`` (TREPHINE_USER; the database has accounts)."""
+    from trephine.settings import get_settings
+
+    def act(name: str) -> None:
+        monkeypatch.setenv("TREPHINE_USER", name)
+        get_settings.cache_clear()
+
+    yield act
+    monkeypatch.delenv("TREPHINE_USER", raising=False)
+    get_settings.cache_clear()
+
+
 def test_audit_list_reads_and_verify_cover_them(
-    site: tuple[FastAPI, list[SyntheticPatient]],
+    site: tuple[FastAPI, list[SyntheticPatient]], cli_user: Callable[[str], None]
 ) -> None:
     app, cohort = site
+    cli_user(ensure_user(app.state.database, "admin"))
     pid = cohort[2].patient.external_id
     with client_as(app, "lab") as client:
         assert client.get(f"/api/v1/patients/{pid}/timeline").status_code == 200
@@ -120,7 +135,7 @@ def test_audit_list_reads_and_verify_cover_them(
 
 
 def test_no_researcher_response_contains_identity(
-    site: tuple[FastAPI, list[SyntheticPatient]],
+    site: tuple[FastAPI, list[SyntheticPatient]], cli_user: Callable[[str], None]
 ) -> None:
     app, cohort = site
     secrets = set()
@@ -154,7 +169,24 @@ def test_no_researcher_response_contains_identity(
                     client.get(path).text.replace(text, "").replace(text.replace(",", "&#44;"), "")
                 )
             assert client.get(f"/api/v1/patients?q={quote(text)}").json()["total"] == 0
-    assert len(bodies) > 20
+    # The command line's --json outputs, as the researcher (TREPHINE_USER).
+    cli_user(ensure_user(app.state.database, "researcher"))
+    url = app.state.database.url
+    runner = CliRunner()
+    result_id = runner.invoke(cli, ["results", "list", "--ids", "--database-url", url]).stdout
+    for args in (
+        ["patients", "list", "--json"],
+        ["patients", "show", pid, "--json"],
+        ["patients", "show", pid],
+        ["results", "list", "--json"],
+        ["results", "show", result_id.split()[0], "--json"],
+        ["alerts", "list", "--all", "--json"],
+        ["assess", pid, "--json"],
+    ):
+        out = runner.invoke(cli, [*args, "--database-url", url])
+        assert out.exit_code == 0, f"{args}: {out.stderr}"
+        bodies["trephine " + " ".join(args)] = out.stdout
+    assert len(bodies) > 27
     leaks = [(path, s) for path, body in bodies.items() for s in secrets if s in body]
     assert leaks == []
     with client_as(app, "clinician") as client:  # the test can see identity where it is shown

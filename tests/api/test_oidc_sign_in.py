@@ -225,7 +225,7 @@ def test_sign_in_creates_the_account_with_the_mapped_role_and_is_audited(
     (signed_in,) = _events(database, "sign-in")
     assert signed_in.entity_id == "dr.oidc" and signed_in.detail["method"] == "oidc"
     (added,) = _events(database, "user-add")
-    assert added.actor == "oidc" and added.detail["oidc"] is True
+    assert added.actor == "web:oidc" and added.detail["oidc"] is True
 
 
 def test_the_provider_stays_the_authority_for_the_role(

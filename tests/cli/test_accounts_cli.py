@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
@@ -30,7 +31,21 @@ def ok(url: str, *args: str, stdin: str | None = None) -> str:
     return out
 
 
-def test_users_add_from_stdin_then_list_without_secrets(database: Database) -> None:
+@pytest.fixture
+def admin(database: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The first account, an admin added while the database has none (the bootstrap path),
+    then acting as it (TREPHINE_USER): once accounts exist, nobody administers anonymously."""
+    from trephine.settings import get_settings
+
+    ok(database.url, "users", "add", "boss", "--role", "admin", "--password-stdin", stdin=PASSWORD)
+    monkeypatch.setenv("TREPHINE_USER", "boss")
+    get_settings.cache_clear()
+    yield "boss"
+    monkeypatch.delenv("TREPHINE_USER", raising=False)
+    get_settings.cache_clear()
+
+
+def test_users_add_from_stdin_then_list_without_secrets(database: Database, admin: str) -> None:
     url = database.url
     out = ok(
         url,
@@ -43,18 +58,21 @@ def test_users_add_from_stdin_then_list_without_secrets(database: Database) -> N
         stdin=PASSWORD + "\n",
     )
     assert "dr.lee" in out and "clinician" in out and PASSWORD not in out
-    (listed,) = json.loads(ok(url, "users", "list", "--json"))
+    (listed,) = [u for u in json.loads(ok(url, "users", "list", "--json")) if u["name"] != admin]
     assert listed["name"] == "dr.lee" and listed["role"] == "clinician" and listed["enabled"]
     assert listed["sign_in"] == ["password"]
     with database.engine.connect() as c:
-        stored = c.execute(text("SELECT password_hash FROM app_user")).scalar_one()
+        stored = c.execute(
+            text("SELECT password_hash FROM app_user WHERE name = 'dr.lee'")
+        ).scalar_one()
     # argon2id with at least the OWASP minimum parameters (m=19 MiB, t=2, p=1).
     found = re.fullmatch(r"\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$.+", stored)
     assert found and PASSWORD not in stored
     m, t, p = map(int, found.groups())
     assert m >= 19456 and t >= 2 and p >= 1
     with database.unit_of_work("t") as uow:
-        (event,) = audit.events(uow, "user")
+        (event,) = audit.events(uow, "user", "dr.lee")
+    assert event.actor == admin
     assert (event.action, event.entity_id, event.detail["role"]) == (
         "user-add",
         "dr.lee",
@@ -90,7 +108,7 @@ def test_users_add_refuses_weak_passwords_and_bad_names_without_echoing(
         assert accounts.list_users(uow) == []
 
 
-def test_users_add_refuses_an_unknown_role_and_a_duplicate(database: Database) -> None:
+def test_users_add_refuses_an_unknown_role_and_a_duplicate(database: Database, admin: str) -> None:
     url = database.url
     code, _, err = run(
         url, "users", "add", "x.y", "--role", "boss", "--password-stdin", stdin=PASSWORD
@@ -108,19 +126,19 @@ def test_users_add_without_stdin_flag_needs_a_terminal(database: Database) -> No
     assert code == 2 and "--password-stdin" in err
 
 
-def test_set_role_disable_enable_reset_are_audited(database: Database) -> None:
+def test_set_role_disable_enable_reset_are_audited(database: Database, admin: str) -> None:
     url = database.url
     ok(url, "users", "add", "ann", "--role", "researcher", "--password-stdin", stdin=PASSWORD)
     ok(url, "users", "set-role", "ann", "lab")
     ok(url, "users", "disable", "ann")
-    (listed,) = json.loads(ok(url, "users", "list", "--json"))
+    (listed,) = [u for u in json.loads(ok(url, "users", "list", "--json")) if u["name"] == "ann"]
     assert listed["role"] == "lab" and listed["enabled"] is False
     ok(url, "users", "enable", "ann")
     ok(url, "users", "reset-password", "ann", "--password-stdin", stdin="another long password\n")
     code, _, err = run(url, "users", "reset-password", "ann", "--password-stdin", stdin="ann\n")
     assert code == 2 and "at least 12 characters" in err
     with database.unit_of_work("t") as uow:
-        events = audit.events(uow, "user")
+        events = audit.events(uow, "user", "ann")
     assert [e.action for e in events] == [
         "user-add",
         "role-change",
@@ -129,12 +147,12 @@ def test_set_role_disable_enable_reset_are_audited(database: Database) -> None:
         "password-reset",
     ]
     assert events[1].detail == {"from": "researcher", "to": "lab"}
-    assert all(e.actor == "cli" for e in events)
+    assert all(e.actor == admin for e in events)
     code, _, err = run(url, "users", "set-role", "nobody", "lab")
     assert code == 2 and "nobody" in err
 
 
-def test_tokens_create_prints_only_the_token_once(database: Database) -> None:
+def test_tokens_create_prints_only_the_token_once(database: Database, admin: str) -> None:
     url = database.url
     ok(url, "users", "add", "robot", "--role", "researcher", "--password-stdin", stdin=PASSWORD)
     result = runner.invoke(
@@ -163,26 +181,29 @@ def test_tokens_create_prints_only_the_token_once(database: Database) -> None:
 
 
 def test_trephine_user_must_be_an_admin_to_manage_accounts(
-    database: Database, monkeypatch: pytest.MonkeyPatch
+    database: Database, monkeypatch: pytest.MonkeyPatch, admin: str
 ) -> None:
     url = database.url
-    ok(url, "users", "add", "boss", "--role", "admin", "--password-stdin", stdin=PASSWORD)
     ok(url, "users", "add", "res", "--role", "researcher", "--password-stdin", stdin=PASSWORD)
     from trephine.settings import get_settings
 
     monkeypatch.setenv("TREPHINE_USER", "res")
     get_settings.cache_clear()
     code, _, err = run(url, "users", "set-role", "res", "admin")
-    assert code == 2 and "may not manage accounts" in err
+    assert code == 2 and "researcher role, which does not grant users:manage" in err
     monkeypatch.setenv("TREPHINE_USER", "boss")
     get_settings.cache_clear()
     ok(url, "users", "disable", "res")
     with database.unit_of_work("t") as uow:
         last = audit.events(uow, "user")[-1]
     assert (last.action, last.actor) == ("user-disable", "boss")
+    monkeypatch.delenv("TREPHINE_USER")
+    get_settings.cache_clear()
+    code, _, err = run(url, "users", "enable", "res")
+    assert code == 2 and "this database has accounts: set TREPHINE_USER" in err
 
 
-def test_sessions_list_and_revoke(database: Database) -> None:
+def test_sessions_list_and_revoke(database: Database, admin: str) -> None:
     url = database.url
     ok(url, "users", "add", "ann", "--role", "researcher", "--password-stdin", stdin=PASSWORD)
     with database.unit_of_work("ann") as uow:

@@ -91,7 +91,8 @@ def test_clinician_acknowledges_and_withdraws_with_a_note(site: App) -> None:
     acked, withdrawn = _alert(site.url, first), _alert(site.url, second)
     assert acked.acknowledged_by == "test-clinician"
     assert acked.acknowledgement_note == "discussed at MDT"
-    assert withdrawn.withdrawn_reason == "sample mislabelled (withdrawn by test-clinician)"
+    assert withdrawn.withdrawn_reason == "sample mislabelled"
+    assert withdrawn.withdrawn_by == "test-clinician"
 
 
 def test_alert_forms_refuse_without_csrf_or_the_permission(site: App) -> None:

@@ -59,8 +59,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     env = {**os.environ, "TREPHINE_DATABASE_URL": f"sqlite:///{work / 'site.db'}"}
     run_cli(["init"], env)
     run_cli(["demo", "--patients", "20", "--seed", "7", "--no-accounts"], env)
+    # The first account (an admin) is added freely; once accounts exist an admin adds the rest.
+    run_cli(["users", "add", "b.admin", "--role", "admin", "--password-stdin"], env, PASSWORD)
+    admin = {**env, "TREPHINE_USER": "b.admin"}
     for role in ROLES:
-        run_cli(["users", "add", f"b.{role}", "--role", role, "--password-stdin"], env, PASSWORD)
+        if role != "admin":
+            run_cli(
+                ["users", "add", f"b.{role}", "--role", role, "--password-stdin"], admin, PASSWORD
+            )
     with serving(env, work / "serve.log") as base:
         yield Site(base, env, work)
 

@@ -70,8 +70,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     _run(["init"], env)
     demo = _run(["demo", "--patients", str(N_PATIENTS), "--seed", "7"], env)
     assert f"{N_PATIENTS} patients loaded" in demo.stdout
-    _run(["users", "add", USER, "--role", "researcher", "--password-stdin"], env, PASSWORD + "\n")
-    token = _run(["tokens", "create", USER], env).stdout.strip()
+    admin = {**env, "TREPHINE_USER": "demo-admin"}  # the demo made accounts: an admin acts
+    _run(["users", "add", USER, "--role", "researcher", "--password-stdin"], admin, PASSWORD + "\n")
+    token = _run(["tokens", "create", USER], admin).stdout.strip()
     with serving(env, work / "serve.log") as base:
         yield Server(base, db_url, work / "serve.log", token)
 

@@ -1,8 +1,9 @@
 """``trephine users ...``, ``trephine tokens ...`` and ``trephine sessions ...``.
 
 Account administration from the command line of the server (whoever may run it already holds
-the database credentials). The acting user recorded in the audit trail is ``TREPHINE_USER`` when
-set (it must then be an enabled admin), otherwise the configured CLI user. Passwords are read
+the database credentials). The acting user recorded in the audit trail is the configured CLI user
+while the database has no accounts (to add the first admin); once it has, ``TREPHINE_USER`` or
+``TREPHINE_TOKEN`` must name an enabled admin. Passwords are read
 from standard input (``--password-stdin``, one line) or prompted without echo; they are never
 printed, logged or accepted as a command-line argument (which ``ps`` and shell history would
 show). ``tokens create`` prints the token alone on standard output, once.
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from trephine.cli.common import DATABASE_HELP, fail, open_database, working
+from trephine.cli.common import DATABASE_HELP, acting, fail, open_database, working
 from trephine.errors import TrephineError, ValidationError
 
 if TYPE_CHECKING:
@@ -36,23 +37,14 @@ def _when(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
-def _admin_actor(database_url: str | None) -> str:
-    """Who administers: TREPHINE_USER (an enabled admin) when set, else the CLI user."""
-    from trephine.access import Permission
-    from trephine.services import accounts
-    from trephine.settings import get_settings
-
-    settings = get_settings()
-    if settings.user is None:
-        return settings.cli_user
-    with working(open_database(database_url, migrate=False), settings.user) as uow:
-        principal = accounts.cli_principal(uow, settings.user)
-    if not principal.may(Permission.USERS_MANAGE):
-        raise fail(
-            f"TREPHINE_USER {settings.user!r} has the {principal.role} role, which may not "
-            "manage accounts"
-        )
-    return principal.name
+def _admin_actor(database_url: str | None, permission: str = "users:manage") -> str:
+    """Who administers (``cli/common.acting``): the CLI user while there are no accounts (to
+    add the first one), then the admin named by TREPHINE_USER or proved by TREPHINE_TOKEN."""
+    database = open_database(database_url, migrate=False)
+    try:
+        return acting(database, permission).name
+    finally:
+        database.dispose()
 
 
 def _read_password(password_stdin: bool, *, confirm: bool) -> str:
@@ -281,7 +273,8 @@ def sessions_list(
     """Signed-in sessions: who, from where, since when, last seen."""
     from trephine.services import accounts
 
-    with working(open_database(database_url, migrate=False), _admin_actor(database_url)) as uow:
+    actor = _admin_actor(database_url, "sessions:manage")
+    with working(open_database(database_url, migrate=False), actor) as uow:
         found = accounts.list_sessions(uow, active_only=not all_)
     if as_json:
         typer.echo(json.dumps([_session_dict(s) for s in found], indent=2))
@@ -302,7 +295,8 @@ def sessions_revoke(
     """End a session at once (its browser must sign in again)."""
     from trephine.services import accounts
 
-    with working(open_database(database_url, migrate=False), _admin_actor(database_url)) as uow:
+    actor = _admin_actor(database_url, "sessions:manage")
+    with working(open_database(database_url, migrate=False), actor) as uow:
         accounts.revoke_session(uow, session_id)
     typer.echo(f"session {session_id} revoked")
 

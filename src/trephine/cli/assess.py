@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trephine.cli.common import DATABASE_HELP, default_actor, fail, open_database, working
+from trephine.cli.common import DATABASE_HELP, acting, audit_reads, fail, open_database, working
 from trephine.errors import TrephineError
 
 if TYPE_CHECKING:
@@ -111,7 +111,10 @@ def assess(
     if (patient_id is None) == (not all_patients):
         raise fail("give a PATIENT id or --all (not both)")
     database = _open_current(database_url)
-    who = actor or default_actor()
+    # Calls are derived from signed-out results alone (re-running adds nothing): any role that
+    # reads records may run them; they are stored under that user.
+    acting_as = acting(database, "records:read", actor, option="--actor")
+    who = acting_as.name
     try:
         if patient_id is not None:
             from trephine.services.assessments import assess_patient
@@ -120,6 +123,7 @@ def assess(
                 with database.unit_of_work(who) as uow:
                     run = assess_patient(uow, patient_id, ruleset=ruleset)
                     shown = _run_json(uow, run) if as_json else None
+                    audit_reads(uow, acting_as, "assessments", [patient_id])
             except TrephineError as exc:
                 raise fail(exc) from None
             if shown is not None:
@@ -213,8 +217,11 @@ def list_alerts(
     chosen = "all" if include_acknowledged else status
     if chosen not in get_args(AlertStatus):
         raise fail(ValidationError("status", status, get_args(AlertStatus)))
-    with working(_open_current(database_url), default_actor()) as uow:
+    database = _open_current(database_url)
+    who = acting(database, "records:read")
+    with working(database, who.name) as uow:
         items = alert_items(uow, chosen, patient_id)  # type: ignore[arg-type]
+        audit_reads(uow, who, "alerts", [a.patient for a in items], query=True)
     if ids_only:
         for a in items:
             typer.echo(a.id)
@@ -243,7 +250,9 @@ def acknowledge(
     """Acknowledge an alert (once; who and when are kept)."""
     from trephine.services import alerts
 
-    with working(_open_current(database_url), actor or default_actor()) as uow:
+    database = _open_current(database_url)
+    who = acting(database, "alerts:acknowledge", actor, option="--actor")
+    with working(database, who.name) as uow:
         alert = alerts.acknowledge_alert(uow, alert_id, note)
     typer.echo(f"alert #{alert.id} ({alert.code}) acknowledged by {alert.acknowledged_by}")
 

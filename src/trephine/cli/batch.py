@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from trephine.cli import flow_options
-from trephine.cli.common import default_actor, flagged, open_database, refuse
+from trephine.cli.common import acting, flagged, open_database, refuse
 
 if TYPE_CHECKING:
     from trephine.batch.flow_mrd import MrdSettings, TubeRecord, TubeTask
@@ -226,8 +226,9 @@ def _check_specimens(accessions: list[str], actor: str | None, database_url: str
     from trephine.services.flow_results import check_flow_specimen
 
     database = open_database(database_url, migrate=False)
+    who = acting(database, "results:write", actor, option="--actor").name
     try:
-        with database.unit_of_work(actor or default_actor()) as uow:
+        with database.unit_of_work(who) as uow:
             for acc in accessions:
                 check_flow_specimen(uow, acc)
     finally:

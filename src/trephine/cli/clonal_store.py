@@ -19,13 +19,14 @@ def import_file(
     actor: str | None,
     database_url: str | None,
 ) -> VariantImport:
-    from trephine.cli.common import default_actor, open_database
+    from trephine.cli.common import acting, open_database
     from trephine.services.variants import import_variants, read_accession_map
 
     accessions = read_accession_map(samples) if samples is not None else {}
     database = open_database(database_url, migrate=False)
     try:
-        with database.unit_of_work(actor or default_actor()) as uow:
+        who = acting(database, "results:write", actor, option="--actor")
+        with database.unit_of_work(who.name) as uow:
             uow.context["source"] = str(file)
             return import_variants(uow, observations, str(file), accessions)
     finally:
@@ -35,14 +36,16 @@ def import_file(
 def stored_observations(
     patient: str, include_drafts: bool, database_url: str | None
 ) -> list[VariantObservation]:
-    from trephine.cli.common import default_actor, open_database
+    from trephine.cli.common import acting, audit_reads, open_database
     from trephine.errors import ValidationError
     from trephine.services.variants import patient_observations
 
     database = open_database(database_url, migrate=False)
     try:
-        with database.unit_of_work(default_actor()) as uow:
+        who = acting(database, "records:read")
+        with database.unit_of_work(who.name) as uow:
             obs = patient_observations(uow, patient, include_drafts=include_drafts)
+            audit_reads(uow, who, "variants", [patient])
     finally:
         database.dispose()
     if not obs:

@@ -9,6 +9,11 @@
 * :func:`refusals` - a ``with`` block turning Trephine's typed errors into the refusal and
   echoing each distinct warning once.
 * :func:`open_database`, :func:`working`, :func:`default_actor`, :func:`shown_url`.
+* :func:`acting` - who the command acts as, and whether their role may: the configured CLI
+  user while the database has no accounts (the embedded single-user default), otherwise the
+  account named by ``TREPHINE_USER`` or proved by ``TREPHINE_TOKEN``, checked against the same
+  grant table as the web app; ``--as`` may only repeat it. :func:`audit_reads` records what a
+  command showed, as a web response does.
 
 Only the standard library, Typer and the error tree are imported at module level, so every
 command module may import this one without slowing ``trephine --help``.
@@ -18,8 +23,9 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -199,3 +205,97 @@ def default_actor() -> str:
     from trephine.settings import get_settings
 
     return get_settings().cli_user
+
+
+@dataclass(frozen=True)
+class Acting:
+    """Who a command acts as. ``role`` is None while the database has no accounts (the
+    embedded single-user default, where the CLI user or ``--as`` names the actor freely)."""
+
+    name: str
+    role: str | None
+    #: "cli-user" (no accounts yet), "TREPHINE_USER" or "TREPHINE_TOKEN".
+    via: str
+
+
+def acting(
+    database: Database, permission: str, named: str | None = None, *, option: str = "--as"
+) -> Acting:
+    """The user this command acts as, refused (exit 2) unless their role grants ``permission``.
+
+    Without accounts in the database: ``named`` (``--as``) or ``TREPHINE_CLI_USER``. Once an
+    account exists nobody acts as someone else: the account is ``TREPHINE_USER`` (an enabled
+    account) or the owner of ``TREPHINE_TOKEN`` (an API token: unexpired, not revoked, its use
+    audited), its role must grant ``permission`` (``access.GRANTS``, the web's table) and
+    ``named`` may only repeat its name.
+    """
+    from trephine.access import Permission
+    from trephine.domain.actor import check_actor
+    from trephine.errors import NotAuthenticated
+    from trephine.services import accounts
+    from trephine.settings import get_settings
+
+    settings = get_settings()
+    wanted = Permission(permission)
+    try:
+        with database.unit_of_work("cli") as uow:
+            if accounts.count_users(uow) == 0:
+                if named is not None:
+                    return Acting(check_actor(named.strip(), option), None, "cli-user")
+                name = check_actor(settings.cli_user.strip(), "TREPHINE_CLI_USER")
+                return Acting(name, None, "cli-user")
+            if settings.token is not None:
+                principal = accounts.resolve_token(uow, settings.token.get_secret_value(), "cli")
+                if principal is None:
+                    raise NotAuthenticated("TREPHINE_TOKEN is unknown, expired or revoked")
+                if settings.user is not None and settings.user != principal.name:
+                    raise ValidationError(
+                        "TREPHINE_USER", settings.user, f"the token's account, {principal.name}"
+                    )
+                via = "TREPHINE_TOKEN"
+            elif settings.user is not None:
+                principal = accounts.cli_principal(uow, settings.user)
+                via = "TREPHINE_USER"
+            else:
+                raise NotAuthenticated(
+                    "this database has accounts: set TREPHINE_USER to your account name "
+                    "(or TREPHINE_TOKEN to one of your API tokens)"
+                )
+    except TrephineError as exc:
+        database.dispose()
+        raise fail(exc) from None
+    if named is not None and named.strip() != principal.name:
+        database.dispose()
+        raise fail(
+            ValidationError(
+                option,
+                named,
+                f"{principal.name} (the account of {via}) or nothing",
+                reason="nobody acts as someone else",
+            )
+        )
+    if not principal.may(wanted):
+        database.dispose()
+        raise fail(
+            f"{principal.name} has the {principal.role} role, which does not grant "
+            f"{wanted.value} (docs/security.md)"
+        )
+    return Acting(principal.name, str(principal.role), via)
+
+
+def audit_reads(
+    uow: UnitOfWork, who: Acting, what: str, patients: Iterable[str], *, query: bool = False
+) -> None:
+    """Record that this command's output shows these patients' records, like a web response:
+    the user, their role, the client (``cli``) and the view (the CLI shows no identity)."""
+    from trephine.services import audit
+
+    audit.record_read(
+        uow,
+        what,
+        patients,
+        role=who.role or "(no accounts)",
+        client="cli",
+        view="pseudonymised",
+        query=query,
+    )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trephine.cli.common import default_actor, open_database
+from trephine.cli.common import acting, open_database
 from trephine.importers.flow_mrd import METHODS
 
 if TYPE_CHECKING:
@@ -51,9 +51,10 @@ def store_result(
 
     value = tube_value(res, fcs_path=fcs_path, gating_path=gating_path, method=method, panel=panel)
     database = open_database(database_url, migrate=False)
+    who = acting(database, "results:write", actor, option="--actor").name
     try:
         if store:
-            with database.unit_of_work(actor or default_actor()) as uow:
+            with database.unit_of_work(who) as uow:
                 stored, created = record_flow_mrd(uow, specimen, value)
             return {
                 "specimen": specimen,
@@ -65,7 +66,7 @@ def store_result(
                 "source_sha256": value.source_sha256,
                 "gating_sha256": value.gating_sha256,
             }
-        with database.unit_of_work(actor or default_actor()) as uow:
+        with database.unit_of_work(who) as uow:
             check_flow_specimen(uow, specimen)
         return {"specimen": specimen, "stored": False, "mrd": str(value.mrd)}
     finally:

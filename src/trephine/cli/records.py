@@ -15,7 +15,8 @@ import typer
 
 from trephine.cli.common import (
     DATABASE_HELP,
-    default_actor,
+    acting,
+    audit_reads,
     fail,
     open_database,
     shown_url,
@@ -61,7 +62,6 @@ def import_(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from trephine.importers.clinical import import_paths
-    from trephine.settings import get_settings
 
     missing = [p for p in paths if not p.exists()]
     if missing:
@@ -71,6 +71,7 @@ def import_(
         database, against = _open_for_dry_run(database_url)
     else:
         database = open_database(database_url, migrate=True)
+    who = acting(database, "results:write", actor, option="--actor")
     console = Console(stderr=True)
     source = ", ".join(str(p) for p in paths)
     try:
@@ -86,7 +87,7 @@ def import_(
             report = import_paths(
                 database,
                 paths,
-                actor or get_settings().cli_user,
+                who.name,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
                 dry_run=dry_run,
             )
@@ -174,7 +175,9 @@ def list_patients(
 
     if sort not in SORT_KEYS:
         raise fail(ValidationError("sort", sort, SORT_KEYS))
-    with working(open_database(database_url, migrate=False), default_actor()) as uow:
+    database = open_database(database_url, migrate=False)
+    who = acting(database, "records:read")
+    with working(database, who.name) as uow:
         # The one public shape of the list (trephine.present.results.patient_list).
         page = patient_page(
             uow,
@@ -185,6 +188,7 @@ def list_patients(
             limit=limit,
             offset=offset,
         )
+        audit_reads(uow, who, "patients list", [r.id for r in page.items], query=True)
     if as_json:
         typer.echo(json.dumps(page.model_dump(mode="json"), indent=2))
         return
@@ -222,12 +226,18 @@ def show_patient(
         # serves (tests/api/test_result_json_shape.py checks they are equal).
         from trephine.api.readers import patient_timeline
 
-        with working(open_database(database_url, migrate=False), default_actor()) as uow:
+        database = open_database(database_url, migrate=False)
+        who = acting(database, "records:read")
+        with working(database, who.name) as uow:
             doc = patient_timeline(uow, patient_id).model_dump(mode="json")
+            audit_reads(uow, who, "timeline", [patient_id])
         typer.echo(json.dumps(doc, indent=2))
         return
-    with working(open_database(database_url, migrate=False), default_actor()) as uow:
+    database = open_database(database_url, migrate=False)
+    who = acting(database, "records:read")
+    with working(database, who.name) as uow:
         record = with_chronology(patients.patient_record(uow, patient_id))
+        audit_reads(uow, who, "patient", [patient_id])
     p = record.patient
     typer.echo(f"patient {p.external_id} — {p.sex}, born {p.birth_year or 'unknown'}")
     for entry in record.chronology:

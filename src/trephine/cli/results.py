@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from trephine.cli.common import DATABASE_HELP, fail, open_database, working
+from trephine.cli.common import (
+    DATABASE_HELP,
+    Acting,
+    acting,
+    audit_reads,
+    fail,
+    open_database,
+    working,
+)
 from trephine.errors import ConcurrentChange, TrephineError, ValidationError
 from trephine.workflow import ResultState
 
@@ -42,25 +50,23 @@ audit_app = typer.Typer(help="Read and check the append-only audit trail.", no_a
 
 E = TypeVar("E", bound=Enum)
 
-AS_HELP = "Who is acting (recorded in the audit trail; default TREPHINE_CLI_USER)."
+AS_HELP = (
+    "Who is acting, while the database has no accounts (default TREPHINE_CLI_USER); once it "
+    "has, the account of TREPHINE_USER or TREPHINE_TOKEN acts and --as may only repeat it."
+)
 #: From the lifecycle table's enum (a light import: it needs only the error tree).
 STATE_CHOICES = tuple(s.value for s in ResultState)
 
 
-def _acting(user: str | None) -> str:
-    """The ``--as`` user, or the configured CLI user; a blank name would make the trail useless."""
-    from trephine.domain.actor import check_actor
-    from trephine.settings import get_settings
-
-    if user is None:
-        try:
-            return check_actor(get_settings().cli_user.strip(), "TREPHINE_CLI_USER")
-        except ValidationError as exc:
-            raise fail(exc) from None
+def _acting(user: str | None, permission: str, database_url: str | None) -> Acting:
+    """Who acts (``cli/common.acting``): the ``--as`` user or the configured CLI user while the
+    database has no accounts, else TREPHINE_USER / TREPHINE_TOKEN, whose role must grant
+    ``permission``."""
+    database = open_database(database_url, migrate=False)
     try:
-        return check_actor(user.strip(), "--as")
-    except ValidationError as exc:
-        raise fail(exc) from None
+        return acting(database, permission, user)
+    finally:
+        database.dispose()
 
 
 # ------------------------------------------------------------------------- formatting
@@ -262,9 +268,11 @@ def list_results(
         kinds = () if kind is None else (_choice("--kind", kind, ResultKind),)
     except ValidationError as exc:
         raise fail(exc) from None
-    with working(open_database(database_url, migrate=False), _acting(None)) as uow:
+    who = _acting(None, "records:read", database_url)
+    with working(open_database(database_url, migrate=False), who.name) as uow:
         states = CURRENT_STATES if wanted_state is None else (wanted_state,)
         rows = results.list_results(uow, patient=patient, kinds=kinds, states=states)
+        audit_reads(uow, who, "results list", [r.patient_id for r in rows], query=True)
     if ids_only:
         for r in rows:
             typer.echo(r.id)
@@ -299,10 +307,12 @@ def show_result(
     and the full version history (superseded versions stay readable), with their audit events."""
     from trephine.services import audit, results
 
-    with working(open_database(database_url, migrate=False), _acting(None)) as uow:
+    who = _acting(None, "records:read", database_url)
+    with working(open_database(database_url, migrate=False), who.name) as uow:
         result = results.get_result(uow, result_id)
         versions = results.history(uow, result_id)
         events = audit.events_for(uow, "result", [v.id for v in versions])
+        audit_reads(uow, who, "result", [result.patient_id])
     if as_json:
         payload = {
             "result": _result_json(result, versions),
@@ -369,7 +379,9 @@ def verify(
     """Sign out a draft (draft → verified). Anything else is refused by the lifecycle."""
     from trephine.services import results
 
-    with _changing(result_id, _acting(user), database_url) as uow:
+    with _changing(
+        result_id, _acting(user, "results:write", database_url).name, database_url
+    ) as uow:
         done = results.verify_result(uow, result_id)
     typer.echo(
         f"result {done.id} ({done.kind} {done.analyte}".rstrip()
@@ -415,7 +427,7 @@ def amend(
     from trephine.services import results
     from trephine.workflow import Action, next_state
 
-    actor = _acting(user)
+    actor = _acting(user, "results:write", database_url).name
     if reason is None or not reason.strip():
         raise fail(
             "--reason is required: say why the signed-out result is corrected "
@@ -467,7 +479,7 @@ def cancel(
     """Withdraw a draft entered in error (it stays in the database as cancelled)."""
     from trephine.services import results
 
-    actor = _acting(user)
+    actor = _acting(user, "results:write", database_url).name
     if reason is None or not reason.strip():
         raise fail(ValidationError("--reason", reason, "a non-empty reason for cancelling"))
     with _changing(result_id, actor, database_url) as uow:
@@ -526,7 +538,8 @@ def audit_list(
             raise ValidationError("--entity", entity, "not with --reads (reads are of patients)")
     except ValidationError as exc:
         raise fail(exc) from None
-    with working(open_database(database_url, migrate=False), _acting(None)) as uow:
+    who = _acting(None, "audit:read", database_url)
+    with working(open_database(database_url, migrate=False), who.name) as uow:
         if reads:
             events = audit.reads(uow, user=actor, patient=patient)
             if start is not None:
@@ -562,10 +575,11 @@ def audit_verify(
         anchors = [audit.parse_anchor(a) for a in anchor]
     except ValidationError as exc:
         raise fail(exc) from None
+    who = _acting(None, "audit:read", database_url)
     database = open_database(database_url, migrate=False)
     try:
         checks = audit.probe_guards(database)
-        with database.unit_of_work(_acting(None)) as uow:
+        with database.unit_of_work(who.name) as uow:
             checks += audit.chain_checks(uow, anchors)
             checks += audit.trail_checks(uow)
             checks += audit.read_checks(uow)

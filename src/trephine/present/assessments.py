@@ -51,4 +51,5 @@ def alert_dict(alert: StoredAlert) -> dict[str, Any]:
         "note": alert.acknowledgement_note,
         "withdrawn_at": None if alert.withdrawn_at is None else alert.withdrawn_at.isoformat(),
         "withdrawn_reason": alert.withdrawn_reason,
+        "withdrawn_by": alert.withdrawn_by,
     }

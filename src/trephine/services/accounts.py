@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import math
-import re
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select, update
 
 from trephine.access import Principal, Role, parse_role
+from trephine.domain.actor import ACCOUNT_RULE, check_account_name
 from trephine.errors import (
     Conflict,
     NotAuthenticated,
@@ -44,8 +44,8 @@ TOKEN_PREFIX = "trp_"
 #: Token lifetime when ``--expires`` is not given, and the longest allowed.
 DEFAULT_TOKEN_DAYS = 90
 MAX_TOKEN_DAYS = 366
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,199}")
-NAME_RULE = "1-200 characters: letters, digits and . _ @ - (starting with a letter or digit)"
+#: Account names: the actor-name rule without ':' (domain/actor.py, the one home of the rule).
+NAME_RULE = ACCOUNT_RULE
 #: last_seen_at is written at most this often per session (not on every request).
 _TOUCH_EVERY = dt.timedelta(seconds=30)
 
@@ -132,9 +132,7 @@ def _account(row: UserRow) -> Account:
 
 
 def check_name(name: str) -> str:
-    if not _NAME.fullmatch(name):
-        raise ValidationError("name", name, NAME_RULE)
-    return name
+    return check_account_name(name, "name")
 
 
 def check_password(name: str, password: str) -> None:
@@ -459,13 +457,13 @@ def oidc_sign_in(
     """The account an OpenID Connect identity signs in as (its ID token already checked).
 
     ``subject`` is ``issuer|sub``, the identity's stable key. The first sign-in creates an
-    account without a password (``user-add``, by ``oidc``); later ones take the role the provider
-    now gives (a ``role-change`` event when it differs), so the provider stays the authority.
+    account without a password (``user-add`` by ``web:oidc``); later ones take the role the
+    provider now gives (a ``role-change`` event when it differs): the provider is the authority.
     Refused, audited as ``sign-in-failed``: a disabled account, and a name that already belongs
     to a local (password) account or another identity, which is never linked silently (that
     would let whoever controls the name at the provider take the local account over).
     """
-    with database.unit_of_work("oidc") as uow:
+    with database.unit_of_work("web:oidc") as uow:
         row = uow.session.scalar(select(UserRow).where(UserRow.oidc_subject == subject))
         reason: str | None = None
         if row is None:

@@ -32,6 +32,7 @@ def _view(row: AlertRow, patient_id: str) -> StoredAlert:
         acknowledgement_note=row.acknowledgement_note,
         withdrawn_at=row.withdrawn_at,
         withdrawn_reason=row.withdrawn_reason,
+        withdrawn_by=row.withdrawn_by,
     )
 
 
@@ -62,6 +63,7 @@ def raise_alert(
             # Raised again (e.g. an amendment was itself corrected): the alert stands again.
             row.withdrawn_at = None
             row.withdrawn_reason = None
+            row.withdrawn_by = None
             uow.session.flush()
             audit.append(
                 uow, audit.Entry("reraise", "alert", row.id, {"patient": external_id, "code": code})
@@ -165,6 +167,7 @@ def withdraw_missing(
             continue
         row.withdrawn_at = uow.now()
         row.withdrawn_reason = reason
+        row.withdrawn_by = uow.actor
         uow.session.flush()
         audit.append(
             uow,
@@ -176,7 +179,7 @@ def withdraw_missing(
 
 def withdraw_alert(uow: UnitOfWork, alert_id: int, note: str) -> StoredAlert:
     """A clinician withdraws an open alert (e.g. raised on a sample later found mislabelled),
-    with a note saying why; who withdrew it is kept with the reason and in the audit trail.
+    with a note saying why; who withdrew it is kept (``withdrawn_by``) and in the audit trail.
     An acknowledged or already withdrawn alert is refused (its first outcome stays on record)."""
     row = uow.session.get(AlertRow, alert_id)
     if row is None:
@@ -192,7 +195,8 @@ def withdraw_alert(uow: UnitOfWork, alert_id: int, note: str) -> StoredAlert:
     patient = uow.session.get(PatientRow, row.patient_id)
     assert patient is not None  # foreign key
     row.withdrawn_at = uow.now()
-    row.withdrawn_reason = f"{note.strip()} (withdrawn by {uow.actor})"
+    row.withdrawn_reason = note.strip()
+    row.withdrawn_by = uow.actor
     uow.session.flush()
     audit.append(
         uow,

@@ -74,6 +74,7 @@ class StoredAlert:
     acknowledgement_note: str | None = None
     withdrawn_at: dt.datetime | None = None
     withdrawn_reason: str | None = None
+    withdrawn_by: str | None = None
 
     @property
     def open(self) -> bool:

@@ -381,6 +381,8 @@ class AlertRow(Base):
     # Migration 0004: set when a later assessment no longer raises this alert.
     withdrawn_at: Mapped[dt.datetime | None]
     withdrawn_reason: Mapped[str | None] = mapped_column(Text)
+    #: Migration 0013: who withdrew it (the clinician, or whoever ran the re-assessment).
+    withdrawn_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class AuditEventRow(Base):

@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from trephine.access import Permission
-from trephine.api.deps import DatabaseDep, PrincipalDep, UnitOfWorkDep, require
+from trephine.api.deps import DatabaseDep, PrincipalDep, RowId, UnitOfWorkDep, require
 from trephine.services import alerts
 from trephine.web import imports
 from trephine.web.render import render
@@ -29,7 +29,7 @@ _PENDING = imports.PendingUploads()
 )
 def alert_action(
     uow: UnitOfWorkDep,
-    alert_id: int,
+    alert_id: RowId,
     action: Annotated[Literal["acknowledge", "withdraw"], Form()],
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:

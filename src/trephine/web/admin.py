@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from trephine.access import Permission
-from trephine.api.deps import UnitOfWorkDep, require
+from trephine.api.deps import RowId, UnitOfWorkDep, require
 from trephine.services import accounts, audit
 from trephine.web.render import render
 
@@ -50,7 +50,7 @@ def admin_sessions(request: Request, uow: UnitOfWorkDep) -> HTMLResponse:
     name="admin_revoke_session",
     dependencies=[require(Permission.SESSIONS_MANAGE)],
 )
-def admin_revoke_session(uow: UnitOfWorkDep, session_id: int) -> Response:
+def admin_revoke_session(uow: UnitOfWorkDep, session_id: RowId) -> Response:
     accounts.revoke_session(uow, session_id)
     return RedirectResponse("/admin/sessions", status_code=303)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from trephine.access import Permission
-from trephine.api.deps import UnitOfWorkDep, audit_read, require
+from trephine.api.deps import RowId, UnitOfWorkDep, audit_read, require
 from trephine.api.readers import AlertStatus, alert_items, alert_public, assessment_items
 from trephine.api.schemas.assessments import (
     AcknowledgeRequest,
@@ -66,6 +66,6 @@ def list_alerts(
     response_model=AlertPublic,
     dependencies=[require(Permission.ALERTS_ACKNOWLEDGE)],
 )
-def acknowledge(uow: UnitOfWorkDep, alert_id: int, body: AcknowledgeRequest) -> AlertPublic:
+def acknowledge(uow: UnitOfWorkDep, alert_id: RowId, body: AcknowledgeRequest) -> AlertPublic:
     """Acknowledge once; the signed-in user's name and the time are recorded (and audited)."""
     return alert_public(alerts.acknowledge_alert(uow, alert_id, body.note))

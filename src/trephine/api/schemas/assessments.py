@@ -59,6 +59,10 @@ class AlertPublic(_Public):
         default=None, description="Set when a later assessment no longer raised the alert"
     )
     withdrawn_reason: str | None = None
+    withdrawn_by: str | None = Field(
+        default=None,
+        description="Who withdrew it: the clinician, or whoever ran the re-assessment",
+    )
 
 
 class AlertList(_Public):
