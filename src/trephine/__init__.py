@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from trephine.analysis.flow.mrd import quantify_from_masks, quantify_mrd
     from trephine.analysis.flow.strategy import FcsEvents, apply_strategy
+    from trephine.analysis.stats.survival import kaplan_meier, logrank
     from trephine.criteria.cases import evaluate_case
     from trephine.criteria.engine import evaluate
     from trephine.criteria.registry import get as ruleset
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from trephine.io.fcs import read_fcs
     from trephine.io.flowjo import read_workspace
     from trephine.io.gatingml import read_gatingml
+    from trephine.notebook import connect
     from trephine.services import open_database
 
 #: Public name -> (module, attribute) it is loaded from on first use.
@@ -40,14 +42,20 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "evaluate": ("trephine.criteria.engine", "evaluate"),
     "evaluate_case": ("trephine.criteria.cases", "evaluate_case"),
     "open_database": ("trephine.services", "open_database"),
+    "connect": ("trephine.notebook", "connect"),
+    "kaplan_meier": ("trephine.analysis.stats.survival", "kaplan_meier"),
+    "logrank": ("trephine.analysis.stats.survival", "logrank"),
 }
 
 __all__ = [
     "FcsEvents",
     "__version__",
     "apply_strategy",
+    "connect",
     "evaluate",
     "evaluate_case",
+    "kaplan_meier",
+    "logrank",
     "open_database",
     "quantify_from_masks",
     "quantify_mrd",
