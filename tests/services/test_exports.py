@@ -126,7 +126,7 @@ def file_text(path: Path) -> bytes:
     return path.read_bytes()
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet", "cbioportal"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "cbioportal", "fhir"])
 def test_safe_harbor_export_holds_no_identity(
     identified: Database, tmp_path: Path, fmt: str
 ) -> None:

@@ -16,7 +16,7 @@ from trephine.cli.common import DATABASE_HELP, default_actor, fail, open_databas
 
 def export(
     cohort: str = typer.Argument(..., help="A saved cohort (trephine cohort list)."),
-    fmt: str = typer.Option("csv", "--format", help="csv, parquet or cbioportal"),
+    fmt: str = typer.Option("csv", "--format", help="csv, parquet, cbioportal or fhir"),
     deidentify: str = typer.Option(
         "safe-harbor", "--deidentify", help="none, safe-harbor or limited"
     ),
@@ -31,8 +31,8 @@ def export(
     from trephine.services import cohorts, exports
     from trephine.settings import get_settings
 
-    if fmt not in FORMATS:
-        raise fail(f"--format: {fmt!r} is not allowed; allowed: {', '.join(FORMATS)}")
+    if fmt not in (*FORMATS, "fhir"):
+        raise fail(f"--format: {fmt!r} is not allowed; allowed: {', '.join(FORMATS)}, fhir")
     try:
         level = level_of(deidentify)
         key = get_settings().export_key
@@ -47,8 +47,11 @@ def export(
     database = open_database(database_url, migrate=False)
     with working(database, actor or default_actor()) as uow:
         ev = cohorts.evaluate(uow, cohort)
-        tables = exports.build(uow, ev, deid)
-        files = WRITERS[fmt](tables, exports.LOINC)
+        if fmt == "fhir":
+            files = exports.fhir_files(uow, ev, deid)
+            files["README.txt"] = f"FHIR R4 bundles, one per patient.\n{deid.label}\n".encode()
+        else:
+            files = WRITERS[fmt](exports.build(uow, ev, deid), exports.LOINC)
         hashes = exports.record(uow, ev, deid, fmt, files)
         out.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():

@@ -404,3 +404,29 @@ def record(
         ),
     )
     return hashes
+
+
+def fhir_files(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> dict[str, bytes]:
+    """One FHIR R4 Bundle per member (``present/fhir.py``, validated there), de-identified as
+    asked: Safe Harbor dates to the year and a pseudonymous Patient without birth year; limited
+    data sets shifted by the patient's secret offset; ``none`` exact dates. Never a name or MRN."""
+    from trephine.present import fhir
+    from trephine.services import reports
+
+    files: dict[str, bytes] = {}
+    for ext in evaluation.members:
+        found = reports.patient_reports(uow, ext, identified=False)
+        if deid.identified:
+            ref, dates = fhir.pseudonymised_patient(found.record.patient), fhir.EXACT
+        else:
+            ref = fhir.pseudonymised_patient(
+                found.record.patient, deid.patient(ext), birth_year=False
+            )
+            dates = (
+                fhir.YearOnly()
+                if deid.level == "safe-harbor"
+                else fhir.Shifted(deid.shift_days(ext))
+            )
+        bundle = fhir.patient_bundle(found, patient=ref, dates=dates)
+        files[f"{deid.patient(ext)}.json"] = fhir.dumps(bundle).encode()
+    return files
