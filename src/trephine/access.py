@@ -44,6 +44,8 @@ class Permission(StrEnum):
     PROCEDURES_WRITE = "procedures:write"
     #: Order lab studies for a procedure, mark their specimen collected, cancel them (issue 10).
     ORDERS_WRITE = "orders:write"
+    #: Record that a marrow report was discussed with the patient.
+    REPORTS_DISCUSS = "reports:discuss"
     #: The OpenAPI explorer and schema.
     API_DOCS = "api:docs"
     #: Add, disable, re-role users; reset passwords; issue API tokens.
@@ -82,6 +84,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.PROCEDURES_WRITE,
             Permission.ORDERS_WRITE,
             Permission.RESULTS_RELEASE,
+            Permission.REPORTS_DISCUSS,
         }
     ),
     Role.RESEARCHER: frozenset(_STAFF),

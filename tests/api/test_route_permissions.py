@@ -76,6 +76,7 @@ def _concrete(app: FastAPI, route: DeclaredRoute) -> str:
     path = path.replace("{procedure_id}", "1").replace("{study_id}", "1")
     path = path.replace("{stage}", "before")
     path = path.replace("{result_id}", "1").replace("{accession}", "X").replace("{kind}", "core")
+    path = path.replace("{resource_id}", "spec-1")
     assert "{" not in path, f"no sample value for a parameter of {route.path}"
     if route.static:
         return {
@@ -92,7 +93,7 @@ def _request(client: TestClient, method: str, path: str) -> int:
 
 
 def _is_api(path: str) -> bool:
-    return path.startswith("/api/") or path == "/openapi.json"
+    return path.startswith(("/api/", "/fhir/")) or path == "/openapi.json"
 
 
 def test_every_route_declares_exactly_one_permission(app: FastAPI) -> None:

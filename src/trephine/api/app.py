@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from trephine import __version__
 from trephine.api import security
 from trephine.api.errors import install_error_handlers
-from trephine.api.routers import assessments, explorer, health, orders, patients
+from trephine.api.routers import assessments, explorer, fhir, health, orders, patients
 from trephine.services import accounts, open_database
 from trephine.settings import Settings, get_settings
 from trephine.store.database import Database
@@ -63,6 +63,7 @@ def create_app(
     app.include_router(patients.router)
     app.include_router(assessments.router)
     app.include_router(orders.router)
+    app.include_router(fhir.router)
     app.include_router(explorer.router)
     # Pages and static files: imported here so the JSON API has no template dependency at import.
     from trephine.web import (
@@ -74,6 +75,7 @@ def create_app(
         pages,
         patient_pages,
         procedures,
+        reports,
         signin,
     )
 
@@ -85,6 +87,7 @@ def create_app(
     app.include_router(procedures.router)
     app.include_router(patient_pages.router)
     app.include_router(lab.router)
+    app.include_router(reports.router)
     # Last: the role x route test walks routes in this order, and revoking session 1 may end
     # the walking admin's own session.
     app.include_router(admin.router)

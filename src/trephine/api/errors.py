@@ -85,10 +85,12 @@ def _code_for_status(status: int) -> str:
 
 #: Paths outside /api/ that answer JSON, not pages.
 JSON_PATHS = frozenset({"/healthz", "/openapi.json"})
+#: Path prefixes that answer JSON: the API and the read-only FHIR API.
+JSON_PREFIXES = (API_PREFIX, "/fhir/")
 
 
 def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith(API_PREFIX) and request.url.path not in JSON_PATHS
+    return not request.url.path.startswith(JSON_PREFIXES) and request.url.path not in JSON_PATHS
 
 
 def sign_in_redirect(request: Request) -> Response:

@@ -59,7 +59,7 @@ def check_next(current: ReportStatus | None, status: ReportStatus, reason: str |
     """Refuse a version that may not follow ``current``, or one that needs a reason without it."""
     allowed = NEXT[current]
     if status not in allowed:
-        after = "no version issued yet" if current is None else f"after a {current} version"
+        after = "no version issued yet" if current is None else f"after the {current} version"
         raise IllegalTransition(
             "report",
             str(current) if current is not None else "not issued",

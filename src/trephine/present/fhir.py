@@ -910,6 +910,15 @@ def patient_bundle(
     return out
 
 
+def patient_resource(patient: PatientRef, dates: DatePolicy = EXACT) -> dict[str, Any]:
+    """The Patient resource alone (``GET /fhir/r4/Patient/ID``)."""
+    b = _Builder(patient, dates, "relative", "", "include")
+    b.patient_resource()
+    resource: dict[str, Any] = next(iter(b.entries.values()))["resource"]
+    validate(b.bundle())
+    return resource
+
+
 def resources(bundle: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
     return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
 
@@ -935,10 +944,21 @@ def validate(bundle: Mapping[str, Any]) -> Any:
     return Bundle.model_validate(bundle)
 
 
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        # A JSON number, as fhir.resources writes it (FHIR decimals are JSON numbers).
+        return (
+            int(value)
+            if value == value.to_integral_value() and "." not in str(value)
+            else float(value)
+        )
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def dumps(bundle: Mapping[str, Any]) -> str:
-    """The bundle as FHIR JSON (numbers as JSON numbers)."""
-    text: str = validate(bundle).model_dump_json(indent=2)
-    return text
+    """A bundle built (and so already validated) by this module as FHIR JSON. Validating it a
+    second time here would double the cost of an export (benchmarks/bench_report.py)."""
+    return json.dumps(bundle, default=_json_default, indent=2, ensure_ascii=False)
 
 
 def loads(text: str) -> Any:

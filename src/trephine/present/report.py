@@ -489,6 +489,13 @@ def css_string(text: str) -> Any:
     return Markup("".join(out))
 
 
+def css() -> str:
+    """The report's stylesheet (the web page puts it in its head)."""
+    from importlib.resources import files
+
+    return (files("trephine.present") / "templates" / "marrow_report.css").read_text()
+
+
 def body(doc: Document) -> str:
     """The report as an HTML fragment (a page of the web app embeds it)."""
     return str(_environment().get_template("marrow_report_body.html").render(doc=doc))
@@ -507,4 +514,4 @@ def pdf(doc: Document) -> bytes:
     return out
 
 
-__all__ = ["Document", "Row", "Section", "Table", "body", "document", "html", "pdf"]
+__all__ = ["Document", "Row", "Section", "Table", "body", "css", "document", "html", "pdf"]
