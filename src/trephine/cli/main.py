@@ -23,6 +23,7 @@ from trephine.cli import (
     criteria,
     export,
     flow,
+    microenv,
     omics,
     orders,
     patient_pages,
@@ -91,6 +92,7 @@ app.add_typer(stats.app, name="stats")
 app.add_typer(cohort.app, name="cohort")
 app.command("export")(export.export)
 app.add_typer(omics.app, name="omics")
+app.add_typer(microenv.app, name="microenv")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

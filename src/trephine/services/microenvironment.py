@@ -9,7 +9,9 @@ storing a different one edits the draft, and is refused once the result is signe
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from trephine.domain.results import Measurement, Population
 from trephine.errors import TrephineError
@@ -17,6 +19,9 @@ from trephine.services import _rows, results
 from trephine.services._batch import Outcome
 from trephine.services.views import StoredResult
 from trephine.store.database import UnitOfWork
+
+if TYPE_CHECKING:
+    from trephine.analysis.microenvironment.paired import Pair
 
 
 def record_drafts(
@@ -51,3 +56,111 @@ def stored_accessions(uow: UnitOfWork, accessions: Sequence[str]) -> set[str]:
             )
         )
     return found
+
+
+def _feature(value: Population | Measurement, measure: str) -> tuple[str, str, float] | None:
+    if isinstance(value, Population):
+        if measure == "percent_of_total":
+            share = value.percent_of_total
+            if share is None or value.total is None:
+                return None
+            return f"{value.population} (% of {value.total})", "%", float(share)
+        return f"{value.population} (% of {value.parent})", "%", float(value.percent_of_parent)
+    number = value.value.value
+    if number is None:
+        return None
+    return value.index, value.value.unit, float(number)
+
+
+def paired_features(
+    uow: UnitOfWork,
+    *,
+    measure: str = "percent_of_parent",
+    diagnosis: str | None = None,
+    include_drafts: bool = False,
+) -> tuple[dict[str, tuple[str, list[Pair]]], list[str]]:
+    """Before/after pairs per feature across patients, around each patient's FIRST therapy line:
+    before = the latest value collected on or before its start, after = the earliest value
+    collected after it. Populations give % of parent (or of total), measurements their value.
+    Signed-out results only unless ``include_drafts``. Returns the features and the patients
+    read (for the audit event of whoever shows them)."""
+    from sqlalchemy import func, select
+
+    from trephine.analysis.microenvironment.paired import Pair
+    from trephine.domain.results import ResultKind
+    from trephine.store.tables import DiagnosisRow, PatientRow, TherapyLineRow
+    from trephine.workflow import ResultState
+
+    states = {ResultState.VERIFIED, ResultState.AMENDED}
+    if include_drafts:
+        states.add(ResultState.DRAFT)
+    rows = results.list_results(
+        uow, kinds=(ResultKind.POPULATION, ResultKind.MEASUREMENT), states=states
+    )
+    starts = dict(
+        uow.session.execute(
+            select(PatientRow.external_id, func.min(TherapyLineRow.start))
+            .join(TherapyLineRow, TherapyLineRow.patient_id == PatientRow.id)
+            .group_by(PatientRow.external_id)
+        ).all()
+    )
+    if diagnosis is not None:
+        wanted = set(
+            uow.session.scalars(
+                select(PatientRow.external_id)
+                .join(DiagnosisRow, DiagnosisRow.patient_id == PatientRow.id)
+                .where(DiagnosisRow.disease == diagnosis)
+            )
+        )
+        rows = [r for r in rows if r.patient_id in wanted]
+    series: dict[tuple[str, str], list[tuple[dt.date, float]]] = {}
+    units: dict[str, str] = {}
+    for r in rows:
+        if not isinstance(r.value, Population | Measurement):
+            continue
+        feature = _feature(r.value, measure)
+        if feature is None:
+            continue
+        name, unit, number = feature
+        units[name] = unit
+        series.setdefault((name, r.patient_id), []).append((r.collected_on, number))
+    features: dict[str, tuple[str, list[Pair]]] = {}
+    read: set[str] = set()
+    for (name, patient), values in sorted(series.items()):
+        start = starts.get(patient)
+        if start is None:
+            continue
+        before = [v for v in values if v[0] <= start]
+        after = [v for v in values if v[0] > start]
+        if not before or not after:
+            continue
+        b = max(before, key=lambda v: v[0])
+        a = min(after, key=lambda v: v[0])
+        features.setdefault(name, (units[name], []))[1].append(Pair(patient, b[1], a[1]))
+        read.add(patient)
+    return features, sorted(read)
+
+
+def niche_series(uow: UnitOfWork, patient: str) -> list[dict[str, Any]]:
+    """A patient's marrow niche over time (aplastic anaemia view): core cellularity, adipocyte
+    area fraction, microvessel density and CD271+ stromal cells, one row per date."""
+    from trephine.domain.results import CoreFindings, ResultKind
+
+    rows = results.patient_results(uow, patient, (ResultKind.CORE, ResultKind.MEASUREMENT))
+    by_date: dict[str, dict[str, str]] = {}
+    states: dict[str, set[str]] = {}
+    for r in rows:
+        day = r.collected_on.isoformat()
+        values = by_date.setdefault(day, {})
+        if isinstance(r.value, CoreFindings) and r.value.cellularity is not None:
+            values["cellularity (%)"] = str(r.value.cellularity.value)
+        elif isinstance(r.value, Measurement):
+            values[f"{r.value.index} ({r.value.value.unit})"] = str(r.value.value.value)
+        else:
+            continue
+        states.setdefault(day, set()).add(str(r.state))
+    return [
+        {"date": day, "values": by_date[day], "states": sorted(states[day])}
+        for day in sorted(by_date)
+        if by_date[day]
+    ]
