@@ -93,15 +93,21 @@ def alert_public(alert: StoredAlert) -> AlertPublic:
 
 
 def alert_items(
-    uow: UnitOfWork, status: AlertStatus, patient: str | None = None
+    uow: UnitOfWork,
+    status: AlertStatus,
+    patient: str | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[AlertPublic]:
-    """Alerts by status (open, acknowledged, withdrawn or all), optionally one patient's."""
-    rows = alerts.list_alerts(uow, patient=patient, open_only=status == "open")
-    if status == "acknowledged":
-        rows = [a for a in rows if a.acknowledged_at is not None]
-    elif status == "withdrawn":
-        rows = [a for a in rows if a.withdrawn_at is not None and a.acknowledged_at is None]
+    """Alerts by status (open, acknowledged, withdrawn or all), optionally one patient's and
+    one page: the database filters and pages."""
+    rows = alerts.list_alerts(uow, patient=patient, status=status, limit=limit, offset=offset)
     return [alert_public(a) for a in rows]
+
+
+def alert_total(uow: UnitOfWork, status: AlertStatus, patient: str | None = None) -> int:
+    return alerts.count_alerts(uow, status=status, patient=patient)
 
 
 def assessment_items(uow: UnitOfWork, patient_id: str) -> list[AssessmentPublic]:

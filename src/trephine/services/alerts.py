@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 
 from trephine.assess.registry import current_name, names_stored_for
 from trephine.errors import AlreadyDone, Conflict, NotFound, ValidationError
@@ -90,19 +90,52 @@ def raise_alert(
     return _view(row, external_id), True
 
 
+#: Alert states a list can ask for: open (neither acknowledged nor withdrawn), acknowledged,
+#: withdrawn (and not acknowledged), or all.
+STATUSES = ("open", "acknowledged", "withdrawn", "all")
+
+
+def _status_filter(status: str) -> list[Any]:
+    if status not in STATUSES:
+        raise ValidationError("status", status, STATUSES)
+    if status == "open":
+        return [AlertRow.acknowledged_at.is_(None), AlertRow.withdrawn_at.is_(None)]
+    if status == "acknowledged":
+        return [AlertRow.acknowledged_at.is_not(None)]
+    if status == "withdrawn":
+        return [AlertRow.withdrawn_at.is_not(None), AlertRow.acknowledged_at.is_(None)]
+    return []
+
+
 def list_alerts(
-    uow: UnitOfWork, *, patient: str | None = None, open_only: bool = False
+    uow: UnitOfWork,
+    *,
+    patient: str | None = None,
+    open_only: bool = False,
+    status: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[StoredAlert]:
-    """Alerts newest first (by clinical date), optionally one patient's or only open ones."""
+    """Alerts newest first (by clinical date), optionally one patient's, of one ``status``
+    (``open_only`` is ``status="open"``), one page (``limit``/``offset``) chosen by the database."""
     query = select(AlertRow, PatientRow.external_id).join(
         PatientRow, PatientRow.id == AlertRow.patient_id
     )
     if patient is not None:
         query = query.where(AlertRow.patient_id == _rows.patient_row(uow, patient).id)
-    if open_only:
-        query = query.where(AlertRow.acknowledged_at.is_(None), AlertRow.withdrawn_at.is_(None))
-    query = query.order_by(AlertRow.raised_on.desc(), AlertRow.id.desc())
+    query = query.where(*_status_filter(status or ("open" if open_only else "all")))
+    query = query.order_by(AlertRow.raised_on.desc(), AlertRow.id.desc()).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
     return [_view(row, pid) for row, pid in uow.session.execute(query)]
+
+
+def count_alerts(uow: UnitOfWork, *, status: str = "all", patient: str | None = None) -> int:
+    """How many alerts :func:`list_alerts` would list without a page (one COUNT query)."""
+    query = select(func.count()).select_from(AlertRow).where(*_status_filter(status))
+    if patient is not None:
+        query = query.where(AlertRow.patient_id == _rows.patient_row(uow, patient).id)
+    return int(uow.session.scalar(query) or 0)
 
 
 def acknowledge_alert(uow: UnitOfWork, alert_id: int, note: str | None = None) -> StoredAlert:

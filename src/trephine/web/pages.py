@@ -12,13 +12,16 @@ from fastapi.responses import HTMLResponse
 from trephine.access import Permission, Principal
 from trephine.api import readers
 from trephine.api.deps import PrincipalDep, UnitOfWorkDep, audit_read, require
-from trephine.api.readers import AlertStatus, alert_items, assessment_items
+from trephine.api.readers import AlertStatus, alert_items, alert_total, assessment_items
 from trephine.errors import ValidationError
 from trephine.services.patient_search import PatientQuery, SortKey
 from trephine.web.assets import PLOTLY_JS_URL
 from trephine.web.chart import build_figure, figure_json
 from trephine.web.render import render
 from trephine.web.timeline_table import timeline_rows
+
+#: Alerts shown per page of the inbox (the database pages; the rest is one link away).
+ALERTS_PER_PAGE = 50
 
 router = APIRouter(include_in_schema=False, dependencies=[require(Permission.RECORDS_READ)])
 
@@ -149,8 +152,10 @@ def alerts_page(
     principal: PrincipalDep,
     status: Annotated[AlertStatus, Query()] = "open",
     done: Annotated[Literal["acknowledged", "withdrawn"] | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> HTMLResponse:
-    shown = alert_items(uow, status)
+    shown = alert_items(uow, status, limit=ALERTS_PER_PAGE, offset=offset)
+    total = alert_total(uow, status)
     audit_read(request, uow, "alerts page", [a.patient for a in shown], query=True)
     return render(
         request,
@@ -158,6 +163,9 @@ def alerts_page(
         {
             "alerts": shown,
             "status": status,
+            "total": total,
+            "offset": offset,
+            "per_page": ALERTS_PER_PAGE,
             "may_acknowledge": principal.may(Permission.ALERTS_ACKNOWLEDGE),
             "done": None
             if done is None

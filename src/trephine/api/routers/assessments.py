@@ -8,7 +8,13 @@ from fastapi import APIRouter, Query, Request
 
 from trephine.access import Permission
 from trephine.api.deps import RowId, UnitOfWorkDep, audit_read, require
-from trephine.api.readers import AlertStatus, alert_items, alert_public, assessment_items
+from trephine.api.readers import (
+    AlertStatus,
+    alert_items,
+    alert_public,
+    alert_total,
+    assessment_items,
+)
 from trephine.api.schemas.assessments import (
     AcknowledgeRequest,
     AlertList,
@@ -55,10 +61,13 @@ def list_alerts(
     uow: UnitOfWorkDep,
     status: Annotated[AlertStatus, Query()] = "open",
     patient: Annotated[str | None, Query(description="Only this patient's")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> AlertList:
-    items = alert_items(uow, status, patient)
+    items = alert_items(uow, status, patient, limit=limit, offset=offset)
+    total = alert_total(uow, status, patient)
     audit_read(request, uow, "alerts", [a.patient for a in items], query=True)
-    return AlertList(status=status, items=items)
+    return AlertList(status=status, items=items, total=total, limit=limit, offset=offset)
 
 
 @router.post(

@@ -68,6 +68,9 @@ class AlertPublic(_Public):
 class AlertList(_Public):
     status: Literal["open", "acknowledged", "withdrawn", "all"]
     items: list[AlertPublic]
+    total: int | None = Field(default=None, description="Alerts of this status in all pages")
+    limit: int | None = None
+    offset: int = 0
 
 
 class AcknowledgeRequest(_Public):
