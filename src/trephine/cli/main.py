@@ -23,6 +23,7 @@ from trephine.cli import (
     criteria,
     export,
     flow,
+    image,
     microenv,
     omics,
     orders,
@@ -88,6 +89,7 @@ app.add_typer(criteria.app, name="criteria")
 app.add_typer(flow.app, name="flow")
 app.add_typer(clonal.app, name="clonal")
 app.add_typer(batch.app, name="batch")
+image.register(app)
 app.add_typer(stats.app, name="stats")
 app.add_typer(cohort.app, name="cohort")
 app.command("export")(export.export)
