@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KAINZ_TEST
 from trephine.analysis.images.matching import score_detections
 from trephine.analysis.images.nuclei import detect_nuclei, load_model
 from trephine.io.images import read_image, read_point_annotations
 
 pytestmark = [pytest.mark.licensed_images, pytest.mark.slow]
+
+KAINZ_TEST = ("0007_01", "0008_01", "0020_01")
 
 
 def test_recorded_test_set_quality_is_what_the_detector_measures(kainz: Path) -> None:
