@@ -83,6 +83,14 @@ def parse_entry(
         )
     if not records:
         return None, [FormProblem(None, "nothing entered: fill in the result's fields")]
+    if kind is ResultKind.KARYOTYPE:
+        from trephine.domain.iscn import EXAMPLE, iscn_problem
+
+        problem = iscn_problem(form.get("iscn") or "")
+        if problem is not None:
+            text = (form.get("iscn") or "").strip()
+            message = f"iscn: {text!r} is not well-formed ISCN: {problem} (e.g. {EXAMPLE})"
+            return None, [FormProblem("iscn", message)]
     parsed, issues = parse_tables([Table("results", SOURCE, header, tuple(records))])
     problems = [
         FormProblem(
