@@ -1,0 +1,260 @@
+"""The marrow lab's day in a real browser (issue 10 acceptance; Debian chromium via selenium):
+order → collect → receive → enter a differential (live figures checked against the server's) and
+a flow MRD result → sign out with the password re-entered → amend one value with a reason.
+
+Screenshots at 1400 and 400 px go to the artifacts folder and every page is checked with axe, as
+in ``test_browser_roles.py``. The report lane extends this path with the final report and PDF.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from trephine.testing.served import artifacts_dir, browser_missing, chromium, run_cli, serving
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PASSWORD = "a long enough browser test password"
+PATIENT = "DEMO-0001"
+ACCESSION = "LAB-PATH-1"
+COUNTS = {
+    "blasts": 31,
+    "promyelocytes": 12,
+    "myelocytes": 40,
+    "metamyelocytes": 30,
+    "bands": 20,
+    "neutrophils": 107,
+    "eosinophils": 6,
+    "monocytes": 10,
+    "proerythroblasts": 10,
+    "erythroblasts": 150,
+    "lymphocytes": 74,
+    "plasma_cells": 10,
+}  # 500 cells: blasts 6.2 %
+
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = Path(os.environ.get("TREPHINE_AXE_JS", ROOT / ".cache/node_modules/axe-core/axe.min.js"))
+
+
+def _require_browser() -> None:
+    missing = browser_missing() + ([] if AXE.is_file() else [f"axe-core at {AXE}"])
+    if missing:
+        message = f"browser tests need {', '.join(missing)}"
+        if os.environ.get("TREPHINE_REQUIRE_BROWSER") == "1":
+            pytest.fail(message + " and TREPHINE_REQUIRE_BROWSER=1")
+        pytest.skip(message)
+
+
+def axe_violations(driver: Any) -> list[str]:
+    """Serious and critical axe-core violations of the current page."""
+    driver.execute_script(AXE.read_text())
+    violations = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations));"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+class Site(NamedTuple):
+    base: str
+    url: str
+    procedure: int
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    _require_browser()
+    from trephine.domain import Procedure, Specimen, SpecimenType
+    from trephine.domain import Site as BodySite
+    from trephine.services import open_database, procedures
+
+    work = tmp_path_factory.mktemp("lab-path")
+    url = f"sqlite:///{work / 'site.db'}"
+    env = {**os.environ, "TREPHINE_DATABASE_URL": url}
+    run_cli(["init"], env)
+    run_cli(["demo", "--patients", "6", "--seed", "7", "--no-accounts"], env)
+    for role in ("clinician", "lab"):
+        run_cli(["users", "add", f"b.{role}", "--role", role, "--password-stdin"], env, PASSWORD)
+    at = dt.datetime(2025, 6, 2, 9, 0, tzinfo=dt.UTC)
+    database = open_database(url)
+    with database.unit_of_work("test-setup") as uow:
+        proc, _ = procedures.record_procedure(
+            uow, PATIENT, Procedure(at, BodySite.POSTERIOR_ILIAC_CREST)
+        )
+        procedures.add_specimen(
+            uow, PATIENT, Specimen(ACCESSION, SpecimenType.ASPIRATE, at, first_pull=True), proc
+        )
+    database.dispose()
+    with serving(env, work / "serve.log") as base:
+        yield Site(base, url, proc)
+
+
+@pytest.fixture(scope="module")
+def browser(site: Site) -> Iterator[Any]:
+    with chromium(1400, 1000) as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return artifacts_dir(tmp_path_factory.mktemp("lab-screenshots"))
+
+
+def _wait(driver: Any, condition: Any, timeout: float = 30) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def _look(driver: Any, shots: Path, name: str, failures: list[str]) -> None:
+    failures.extend(f"{name}: {v}" for v in axe_violations(driver))
+    for width in (1400, 400):
+        driver.set_window_size(width, 1000)
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(width, min(int(height) + 140, 6000))
+        wide = driver.execute_script(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth"
+        )
+        if wide:
+            failures.append(f"{name}: scrolls sideways at {width} px")
+        driver.save_screenshot(str(shots / f"lab-{name}-{width}.png"))
+    driver.set_window_size(1400, 1000)
+
+
+def _sign_in(driver: Any, site: Site, role: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(f"{site.base}/lab/worklist")
+    _wait(driver, lambda d: "/sign-in" in d.current_url)
+    driver.find_element(By.ID, "name").send_keys(f"b.{role}")
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form.sign-in-form button").click()
+    _wait(driver, lambda d: d.find_elements(By.ID, "user-role"))
+
+
+def _click(driver: Any, element_id: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.ID, element_id).click()
+
+
+def _study_url(driver: Any, site: Site, study: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{site.base}/lab/orders?patient={PATIENT}")
+    card = driver.find_element(By.ID, f"procedure-{site.procedure}")
+    link = next(a for a in card.find_elements(By.CSS_SELECTOR, "ul.studies a") if study in a.text)
+    return str(link.get_attribute("href"))
+
+
+def _enter(driver: Any, values: dict[str, object]) -> None:
+    from selenium.webdriver.common.by import By
+
+    for name, value in values.items():
+        box = driver.find_element(By.ID, f"f-{name}")
+        if box.tag_name == "select":
+            from selenium.webdriver.support.ui import Select
+
+            Select(box).select_by_value(str(value))
+        else:
+            box.clear()
+            box.send_keys(str(value))
+
+
+def _sign(driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.ID, "sign-password").send_keys(PASSWORD)
+    _click(driver, "sign-submit")
+    _wait(driver, lambda d: d.find_elements(By.ID, "result-done"))
+    assert "Electronically signed by b.lab" in driver.find_element(By.ID, "versions").text
+
+
+def test_order_collect_receive_enter_sign_out_and_amend(
+    site: Site, browser: Any, shots: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    failures: list[str] = []
+    # The clinician orders morphology and flow MRD for the marrow and marks it collected.
+    _sign_in(browser, site, "clinician")
+    browser.get(f"{site.base}/lab/orders?patient={PATIENT}")
+    _look(browser, shots, "orders", failures)
+    for code in ("morphology", "flow-mrd"):
+        _click(browser, f"order-{site.procedure}-{code}")
+    browser.find_element(By.ID, f"indication-{site.procedure}").send_keys("day 28 response")
+    _click(browser, f"order-submit-{site.procedure}")
+    _wait(browser, lambda d: d.find_elements(By.ID, "order-done"))
+    for study in ("Aspirate morphology", "Flow cytometry MRD"):
+        browser.get(_study_url(browser, site, study))
+        _click(browser, "step-collect")
+        _wait(browser, lambda d: d.find_element(By.ID, "study-state").text == "collected")
+    assert browser.find_element(By.ID, "study-specimen").text == ACCESSION
+
+    # The lab receives both, enters a differential and signs it out.
+    _sign_in(browser, site, "lab")
+    _look(browser, shots, "worklist", failures)
+    for study in ("Aspirate morphology", "Flow cytometry MRD"):
+        browser.get(_study_url(browser, site, study))
+        _click(browser, "step-receive")
+        _wait(browser, lambda d: d.find_element(By.ID, "study-state").text == "received")
+    _look(browser, shots, "study", failures)
+    browser.get(_study_url(browser, site, "Aspirate morphology"))
+    _click(browser, "enter-differential")
+    _wait(browser, lambda d: d.find_elements(By.ID, "diff-grid"))
+    _enter(browser, COUNTS)
+    live_blasts = browser.find_element(By.ID, "live-blasts").text
+    live_ci = browser.find_element(By.ID, "live-blasts-ci").text
+    assert browser.find_element(By.ID, "live-total").text == "500"
+    assert live_blasts == "6.2 %"
+    assert browser.find_element(By.ID, "live-me").text == "1.5:1"  # 246 myeloid / 160 erythroid
+    _look(browser, shots, "differential-entry", failures)
+    _click(browser, "entry-save")
+    _wait(browser, lambda d: "/results/" in d.current_url)
+    differential_url = browser.current_url
+    # The browser's live figures are the server's (analysis.stats.wilson).
+    assert browser.find_element(By.ID, "server-blasts").text == live_blasts
+    assert (
+        live_ci.strip("()").replace("95 % CI ", "")
+        in browser.find_element(By.ID, "result-summary").text
+    )
+    _look(browser, shots, "result-draft", failures)
+    _sign(browser)
+
+    # Flow MRD, typed in, signed out.
+    browser.get(_study_url(browser, site, "Flow cytometry MRD"))
+    _click(browser, "enter-flow_mrd")
+    _wait(browser, lambda d: d.find_elements(By.ID, "f-mrd"))
+    _enter(browser, {"mrd": "0.05", "method": "LAIP", "events_acquired": "500000"})
+    _look(browser, shots, "flow-entry", failures)
+    _click(browser, "entry-save")
+    _wait(browser, lambda d: "/results/" in d.current_url)
+    _sign(browser)
+    browser.get(_study_url(browser, site, "Flow cytometry MRD"))
+    assert browser.find_element(By.ID, "study-state").text == "reported"
+
+    # Amend one count of the differential with a reason; both versions side by side.
+    browser.get(differential_url)
+    _enter(browser, {"blasts": 36, "neutrophils": 102})
+    browser.find_element(By.ID, "amend-reason").send_keys("recount of the blast fraction")
+    browser.find_element(By.ID, "amend-password").send_keys(PASSWORD)
+    _click(browser, "amend-submit")
+    _wait(browser, lambda d: d.find_elements(By.ID, "result-done"))
+    table = browser.find_element(By.ID, "versions").text
+    assert "v1 superseded" in table and "v2 amended" in table
+    assert "recount of the blast fraction" in table
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#versions td.changed")) == 2
+    _look(browser, shots, "result-amended", failures)
+    assert not failures, "\n".join(failures)
