@@ -87,11 +87,13 @@ def demo(
 
             outcomes = assess_all(database, "demo-assess", on_patient=assessed)
         made: list[tuple[str, object, str | None]] = []
+        demo_patient: str | None = None
         if demo_accounts:
-            from trephine.services import accounts
+            from trephine.services import accounts, patient_portal
 
             with database.unit_of_work("demo") as uow:
                 made = list(accounts.ensure_demo_accounts(uow))
+                demo_patient = patient_portal.ensure_demo_patient(uow)
         database.dispose()
     except TrephineError as exc:
         raise fail(exc) from None
@@ -119,6 +121,11 @@ def demo(
         for name, role, password in made:
             shown = password or "(exists; `trephine users reset-password` sets a new one)"
             typer.echo(f"  {name:<16} {role!s:<11} {shown}")
+        if demo_patient is not None:
+            typer.echo(
+                f"demo-patient reads {demo_patient}'s pages at /my (the latest biopsy's results "
+                "are not released yet: `trephine release PROCEDURE_ID` as a clinician)"
+            )
 
 
 def _refuse_mixing(database: Database) -> None:

@@ -267,6 +267,8 @@ DEMO_ACCOUNTS: dict[str, Role] = {
     "demo-lab": Role.LAB,
     "demo-clinician": Role.CLINICIAN,
     "demo-researcher": Role.RESEARCHER,
+    #: Linked to the first demo patient by ``trephine demo`` (patient_portal.ensure_demo_patient).
+    "demo-patient": Role.PATIENT,
 }
 
 

@@ -257,3 +257,25 @@ def patient_of_procedure(uow: UnitOfWork, procedure_id: int) -> str:
     patient = uow.session.get(PatientRow, row.patient_id)
     assert patient is not None
     return patient.external_id
+
+
+def ensure_demo_patient(uow: UnitOfWork, name: str = "demo-patient") -> str | None:
+    """Link the demo patient account to the first demo patient and release the results of all
+    but that patient's latest procedure (so the pages show both states). Returns the patient id
+    (None when the database holds no patient)."""
+    first = uow.session.scalars(select(PatientRow).order_by(PatientRow.external_id)).first()
+    if first is None:
+        return None
+    link_account(uow, name, first.external_id)
+    procedures = list(
+        uow.session.scalars(
+            select(ProcedureRow.id)
+            .where(ProcedureRow.patient_id == first.id)
+            .order_by(ProcedureRow.performed_at)
+        )
+    )
+    done = releases(uow, procedures)
+    for procedure_id in procedures[:-1]:
+        if procedure_id not in done:
+            release(uow, procedure_id, "demo: discussed in clinic")
+    return first.external_id
