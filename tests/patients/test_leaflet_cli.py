@@ -11,8 +11,19 @@ from typer.testing import CliRunner
 from trephine.cli.main import app
 
 
-def _run(portal: Portal, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, [*args, "--database-url", portal.url])
+def _run(portal: Portal, *args: str, user: str = "test-clinician") -> tuple[int, str]:
+    from trephine.settings import get_settings
+    from trephine.store.database import Database
+    from trephine.testing.accounts import ensure_user
+
+    database = Database(portal.url)
+    ensure_user(database, user.removeprefix("test-"))
+    database.dispose()
+    get_settings.cache_clear()
+    result = CliRunner().invoke(
+        app, [*args, "--database-url", portal.url], env={"TREPHINE_USER": user}
+    )
+    get_settings.cache_clear()
     return result.exit_code, result.output
 
 
@@ -92,7 +103,12 @@ def test_bad_input_is_named(portal: Portal, tmp_path: Path) -> None:
     assert code != 0 and "stage" in out and "before, after, results" in out
     code, out = _run(portal, "leaflet", "999999", "--out", str(tmp_path / "x"))
     assert code != 0 and "999999" in out
-    code, out = _run(portal, "users", "link", "pat-one", "--patient", "NOPE-1")
+    code, out = _run(portal, "users", "link", "pat-one", "--patient", "NOPE-1", user="test-admin")
     assert code != 0 and "NOPE-1" in out
-    code, out = _run(portal, "users", "link", "nobody", "--patient", "DEMO-0001")
+    code, out = _run(portal, "users", "link", "nobody", "--patient", "DEMO-0001", user="test-admin")
     assert code != 0 and "nobody" in out
+    # Only a role that grants it may release or link.
+    code, out = _run(portal, "release", "1", user="test-lab")
+    assert code != 0 and "results:release" in out
+    code, out = _run(portal, "users", "link", "pat-one", "--patient", "DEMO-0001")
+    assert code != 0 and "users:manage" in out

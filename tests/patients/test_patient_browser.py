@@ -42,9 +42,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     env["TREPHINE_CLINIC_PHONE"] = "0123 456 7890"
     run_cli(["init"], env)
     run_cli(["demo", "--patients", "20", "--seed", "7", "--no-accounts"], env)
+    run_cli(["users", "add", "b.admin", "--role", "admin", "--password-stdin"], env, PASSWORD)
+    admin = {**env, "TREPHINE_USER": "b.admin"}
     for name, role in (("b.patient", "patient"), ("b.clinician", "clinician")):
-        run_cli(["users", "add", name, "--role", role, "--password-stdin"], env, PASSWORD)
-    run_cli(["users", "link", "b.patient", "--patient", "DEMO-0001"], env)
+        run_cli(["users", "add", name, "--role", role, "--password-stdin"], admin, PASSWORD)
+    run_cli(["users", "link", "b.patient", "--patient", "DEMO-0001"], admin)
+    env = {**env, "TREPHINE_USER": "b.clinician"}
 
     def biopsies(pid: str) -> list[str]:
         shown = run_cli(["patients", "show", pid, "--json"], env)
@@ -120,7 +123,7 @@ def test_patient_reads_own_pages_and_results_only_after_release(
         assert "DEMO-0001" not in driver.find_element(By.TAG_NAME, "main").text
 
         # A clinician releases the latest biopsy's results (the CLI form of the same action).
-        run_cli(["release", latest, "--as", "b.clinician"], site.env)
+        run_cli(["release", latest], site.env)
         driver.get(f"{site.base}/my/procedures/{latest}/results")
         assert "not ready to view yet" not in driver.page_source
         assert "Questions to ask your doctor" in driver.page_source

@@ -17,28 +17,14 @@ from pathlib import Path
 import typer
 
 from trephine.access import Permission
-from trephine.cli.common import DATABASE_HELP, default_actor, fail, open_database, working
+from trephine.cli.common import DATABASE_HELP, acting, fail, open_database, working
 
-AS_HELP = "Who acts (audit trail); default TREPHINE_CLI_USER."
+AS_HELP = "Who acts (audit trail): only before accounts exist, or repeating TREPHINE_USER."
 
 
-def _actor(given: str | None, database_url: str | None, permission: Permission, doing: str) -> str:
-    """The acting name; with TREPHINE_USER set, that account's role must grant ``permission``."""
-    from trephine.services import accounts
-    from trephine.settings import get_settings
-
-    settings = get_settings()
-    if settings.user is None:
-        return given or default_actor()
-    if given is not None and given != settings.user:
-        raise fail(f"--as {given!r} differs from TREPHINE_USER {settings.user!r}")
-    with working(open_database(database_url, migrate=False), settings.user) as uow:
-        principal = accounts.cli_principal(uow, settings.user)
-    if not principal.may(permission):
-        raise fail(
-            f"TREPHINE_USER {settings.user!r} has the {principal.role} role, which may not {doing}"
-        )
-    return principal.name
+def _actor(given: str | None, database_url: str | None, permission: Permission) -> str:
+    """Who acts: the configured account once accounts exist (cli/common.acting)."""
+    return acting(open_database(database_url, migrate=False), permission.value, given).name
 
 
 def users_link(
@@ -49,7 +35,7 @@ def users_link(
     """Link a patient account to the one patient record it may read."""
     from trephine.services import patient_portal
 
-    actor = _actor(None, database_url, Permission.USERS_MANAGE, "manage accounts")
+    actor = _actor(None, database_url, Permission.USERS_MANAGE)
     with working(open_database(database_url, migrate=False), actor) as uow:
         patient_portal.link_account(uow, name, patient)
     typer.echo(f"user {name} linked to patient {patient}")
@@ -64,7 +50,7 @@ def release(
     """Release a procedure's signed-out results to the patient's pages (once; audited)."""
     from trephine.services import patient_portal
 
-    who = _actor(actor, database_url, Permission.RESULTS_RELEASE, "release results")
+    who = _actor(actor, database_url, Permission.RESULTS_RELEASE)
     with working(open_database(database_url, migrate=False), who) as uow:
         done = patient_portal.release(uow, procedure_id, note)
     typer.echo(
@@ -90,7 +76,7 @@ def leaflet(
         raise fail(ValidationError("stage", stage, "before, after, results"))
     if fmt not in ("html", "pdf"):
         raise fail(ValidationError("format", fmt, "html, pdf"))
-    actor = _actor(None, database_url, Permission.IDENTITY_READ, "print a patient's leaflet")
+    actor = _actor(None, database_url, Permission.IDENTITY_READ)
     with working(open_database(database_url, migrate=False), actor) as uow:
         html, patient_id = leaflet_html(uow, procedure_id, stage, plan=plan)  # type: ignore[arg-type]
         audit.append(
