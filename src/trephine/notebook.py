@@ -51,9 +51,9 @@ class Connection:
         """Every patient with a diagnosis (time zero: the first), audited as a query."""
         from trephine.domain.cohort import CohortDefinition
         from trephine.services import audit
-        from trephine.services.cohorts import Cohort, Evaluation, _as_date, _query
+        from trephine.services.cohorts import Cohort, Evaluation, as_date, member_query
 
-        rows = uow.session.execute(_query(uow, CohortDefinition())).all()
+        rows = uow.session.execute(member_query(uow, CohortDefinition())).all()
         members = tuple(r[0] for r in rows)
         audit.append(
             uow,
@@ -66,7 +66,7 @@ class Connection:
         )
         cohort = Cohort("(all)", 0, CohortDefinition(), None, self.user, uow.now())
         return Evaluation(
-            cohort, self.user, uow.now(), members, {r[0]: _as_date(r[1]) for r in rows}
+            cohort, self.user, uow.now(), members, {r[0]: as_date(r[1]) for r in rows}
         )
 
     def _tables(self, cohort: str | None) -> dict[str, list[dict[str, Any]]]:

@@ -13,8 +13,26 @@ from trephine.cli.main import app
 runner = CliRunner()
 
 
+def _invoke(args: list[str], user: str = "test-researcher", url: str | None = None) -> Any:
+    """The CLI as the account ``user`` (the database has accounts: TREPHINE_USER decides)."""
+    from trephine.settings import get_settings
+
+    if url is not None:
+        from trephine.store.database import Database
+        from trephine.testing.accounts import ensure_user
+
+        database = Database(url)
+        ensure_user(database, user.removeprefix("test-"))
+        database.dispose()
+    get_settings.cache_clear()
+    try:
+        return runner.invoke(app, args, env={"TREPHINE_USER": user})
+    finally:
+        get_settings.cache_clear()
+
+
 def _cli_json(url: str, *args: str) -> Any:
-    result = runner.invoke(app, [*args, "--json", "--database-url", url])
+    result = _invoke([*args, "--json", "--database-url", url])
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -70,7 +88,7 @@ def test_patients_list_json_is_the_api_patient_list(demo: Any) -> None:
 def _assess_all(demo: Any) -> None:
     """The demo's criteria calls and alerts, as ``trephine demo`` makes them after loading
     (idempotent: a second run stores nothing)."""
-    assessed = runner.invoke(app, ["assess", "--all", "--database-url", demo.url])
+    assessed = _invoke(["assess", "--all", "--database-url", demo.url], "test-lab", demo.url)
     assert assessed.exit_code == 0, assessed.stderr
 
 
@@ -95,7 +113,7 @@ def test_assess_json_lists_calls_and_alerts_as_the_api_does(demo: Any) -> None:
     _assess_all(demo)
     alerts = demo.client.get("/api/v1/alerts").json()["items"]
     patient = alerts[0]["patient"]
-    run = runner.invoke(app, ["assess", patient, "--json", "--database-url", demo.url])
+    run = _invoke(["assess", patient, "--json", "--database-url", demo.url], "test-lab", demo.url)
     assert run.exit_code == 0, run.stderr
     shown = json.loads(run.stdout)
     api = demo.client.get(f"/api/v1/patients/{patient}/assessments").json()["items"]

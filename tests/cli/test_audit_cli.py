@@ -218,7 +218,7 @@ def test_audit_verify_detects_a_missing_sign_out_guard(
 @pytest.mark.parametrize(
     ("command", "target"),
     [
-        (("patients", "list"), "trephine.services.patients.list_patients"),
+        (("patients", "list"), "trephine.api.readers.patient_page"),
         (("audit", "list"), "trephine.services.audit.events"),
         (("audit", "verify"), "trephine.services.audit.trail_checks"),
     ],

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.patients.conftest import Portal
 from typer.testing import CliRunner
 
+from patients.conftest import Portal
 from trephine.cli.main import app
 
 

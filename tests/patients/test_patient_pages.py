@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from tests.patients.conftest import Portal
 
+from patients.conftest import Portal
 from trephine.api.app import create_app
 from trephine.services import audit
 from trephine.store.database import Database

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 import textstat
-from tests.patients.conftest import Portal
 
+from patients.conftest import Portal
 from trephine.criteria.procedure import evaluate_checklist
 from trephine.domain.planning import Checklist, Fasting, Medication
 from trephine.domain.procedure import Anesthesia, Indication

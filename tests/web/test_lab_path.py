@@ -84,8 +84,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     env = {**os.environ, "TREPHINE_DATABASE_URL": url}
     run_cli(["init"], env)
     run_cli(["demo", "--patients", "6", "--seed", "7", "--no-accounts"], env)
+    # The first account is added freely; after it, an admin acts (TREPHINE_USER).
+    run_cli(["users", "add", "b.admin", "--role", "admin", "--password-stdin"], env, PASSWORD)
+    admin = {**env, "TREPHINE_USER": "b.admin"}
     for role in ("clinician", "lab"):
-        run_cli(["users", "add", f"b.{role}", "--role", role, "--password-stdin"], env, PASSWORD)
+        run_cli(["users", "add", f"b.{role}", "--role", role, "--password-stdin"], admin, PASSWORD)
     at = dt.datetime(2025, 6, 2, 9, 0, tzinfo=dt.UTC)
     database = open_database(url)
     with database.unit_of_work("test-setup") as uow:

@@ -205,12 +205,16 @@ def list_alerts(
     ids_only: bool = typer.Option(
         False, "--ids", help="Only the alert numbers, one per line (for scripts)."
     ),
+    limit: int = typer.Option(
+        100, "--limit", min=1, max=500, help="With --json: one page, as GET /api/v1/alerts."
+    ),
+    offset: int = typer.Option(0, "--offset", min=0, help="With --json: where the page starts."),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Alerts, newest first (open ones unless --status or --all says otherwise)."""
     from typing import get_args
 
-    from trephine.api.readers import AlertStatus, alert_items
+    from trephine.api.readers import AlertStatus, alert_items, alert_total
     from trephine.api.schemas.assessments import AlertList
     from trephine.errors import ValidationError
 
@@ -220,14 +224,18 @@ def list_alerts(
     database = _open_current(database_url)
     who = acting(database, "records:read")
     with working(database, who.name) as uow:
-        items = alert_items(uow, chosen, patient_id)  # type: ignore[arg-type]
+        if as_json:  # the API's page: same items, total, limit and offset
+            items = alert_items(uow, chosen, patient_id, limit=limit, offset=offset)  # type: ignore[arg-type]
+            total = alert_total(uow, chosen, patient_id)  # type: ignore[arg-type]
+        else:
+            items = alert_items(uow, chosen, patient_id)  # type: ignore[arg-type]
         audit_reads(uow, who, "alerts", [a.patient for a in items], query=True)
     if ids_only:
         for a in items:
             typer.echo(a.id)
         return
     if as_json:
-        page = AlertList(status=chosen, items=items)
+        page = AlertList(status=chosen, items=items, total=total, limit=limit, offset=offset)
         typer.echo(json.dumps(page.model_dump(mode="json"), indent=2))
         return
     for a in items:

@@ -123,7 +123,7 @@ def analyse_cellularity(
     if size is None:
         warnings.warn(
             f"{path}: the pixel size is not recorded; assumed {DEFAULT_MPP} µm/px "
-            "(give --mpp for another scan)",
+            "(give the pixel size for another scan)",
             UserWarning,
             stacklevel=2,
         )

@@ -15,9 +15,9 @@ disagree.
 
 from __future__ import annotations
 
-import gettext
 import io
 from functools import lru_cache
+from gettext import GNUTranslations, NullTranslations
 from importlib.resources import files
 from pathlib import Path
 
@@ -44,7 +44,7 @@ def languages() -> list[str]:
 
 
 @lru_cache(maxsize=8)
-def translations(language: str = "en") -> gettext.NullTranslations:
+def translations(language: str = "en") -> NullTranslations:
     """The compiled catalogue of ``language`` (read from its ``.po``)."""
     po = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not po.is_file():
@@ -56,7 +56,7 @@ def translations(language: str = "en") -> gettext.NullTranslations:
     buf = io.BytesIO()
     write_mo(buf, catalog)
     buf.seek(0)
-    return gettext.GNUTranslations(buf)
+    return GNUTranslations(buf)
 
 
 def current_language() -> str:
@@ -65,9 +65,13 @@ def current_language() -> str:
     return get_settings().patient_language
 
 
-def _(message: str) -> str:
+def gettext(message: str) -> str:
     """The message in the configured patient language (English when untranslated)."""
     return translations(current_language()).gettext(message)
+
+
+#: The usual gettext name, for the modules of this package and the templates.
+_ = gettext
 
 
 def extracted() -> list[str]:

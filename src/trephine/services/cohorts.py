@@ -275,3 +275,9 @@ def evaluations(uow: UnitOfWork, name: str) -> list[Evaluation]:
         Evaluation(_cohort(c), e.evaluated_by, e.evaluated_at, tuple(e.members), {})
         for e, c in rows
     ]
+
+
+#: Public names for the notebook API (``trephine.notebook``): a date cell as a date, and the
+#: member query of a definition.
+as_date = _as_date
+member_query = _query

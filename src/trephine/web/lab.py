@@ -41,11 +41,11 @@ from trephine.importers.entry_form import FormProblem, parse_entry
 from trephine.importers.template import RESULT_FIELDS, FieldType, ResultField
 from trephine.present.differential import summarise_counts
 from trephine.present.turnaround import turnaround_rows
-from trephine.services import _rows, orders, results, signatures
+from trephine.services import orders, results, signatures
 from trephine.services.views import StoredResult
 from trephine.store.codec import decode_result
 from trephine.store.database import UnitOfWork
-from trephine.store.tables import EntryDraftRow, PatientRow, ResultRow
+from trephine.store.tables import EntryDraftRow, PatientRow, ResultRow, SpecimenRow
 from trephine.web.render import render
 from trephine.workflow import REPORTED_STATES, ResultState
 
@@ -453,7 +453,7 @@ def _entry_page(
     notice: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    specimen = _rows.specimen_row(uow, accession)
+    specimen = _specimen_row(uow, accession)
     patient = uow.session.get(PatientRow, specimen.patient_id)
     assert patient is not None  # the specimen's foreign key
     saved = _draft_row(uow, specimen.id, kind)
@@ -541,7 +541,7 @@ async def entry_save(
     intent = str(raw.get("intent") or "save")
     with database.unit_of_work(principal.name) as uow:
         uow.context.update(role=str(principal.role), client=client_address(request))
-        specimen = _rows.specimen_row(uow, accession)
+        specimen = _specimen_row(uow, accession)
         if intent == "draft":
             row = _draft_row(uow, specimen.id, chosen)
             if row is None:
@@ -912,3 +912,15 @@ async def result_amend(
 
 def entry_link(accession: str, kind: str) -> str:
     return f"/lab/entry/{quote(accession)}/{kind}"
+
+
+def _specimen_row(uow: UnitOfWork, accession: str) -> SpecimenRow:
+    """The stored specimen of ``accession`` (NotFound naming it otherwise)."""
+    from sqlalchemy import select
+
+    from trephine.errors import NotFound
+
+    row = uow.session.scalar(select(SpecimenRow).where(SpecimenRow.accession == accession))
+    if row is None:
+        raise NotFound("specimen", accession)
+    return row

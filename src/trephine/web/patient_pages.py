@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from trephine.access import Permission
 from trephine.api.deps import PrincipalDep, UnitOfWorkDep, audit_read, require
 from trephine.present import patient_pages as pages
-from trephine.present.catalogue import _
+from trephine.present.catalogue import gettext as _
 from trephine.services import patient_portal as portal
 from trephine.settings import get_settings
 from trephine.store.database import UnitOfWork

@@ -41,7 +41,7 @@ def templates() -> Jinja2Templates:
     t.env.globals["alert_detail"] = alert_detail
     t.env.filters["response_class"] = response_class
     # Patient-facing words in the patient/ templates come from the message catalogue.
-    from trephine.present.catalogue import _
+    from trephine.present.catalogue import gettext as _
 
     t.env.globals["_"] = _
     return t
