@@ -39,49 +39,56 @@ def leaflet_html(
 ) -> tuple[str, str]:
     """(HTML, patient id) of the leaflet for a procedure (or, with ``plan``, a planned one)."""
     settings = get_settings()
+    source: portal.StoredPlan | portal.PortalProcedure
     if plan:
         if stage == "results":
             raise ValidationError("stage", stage, "before, after", reason="a plan has no results")
         if uow.session.get(ProcedurePlanRow, key) is None:
             raise NotFound("procedure plan", key)
-        stored_plan = get_plan(uow, key)
-        checklist, call = portal.checklist_of(stored_plan)
-        indication = stored_plan.plan.indication
-        when = stored_plan.plan.planned_for.strftime("%d %B %Y")
-        patient_id = stored_plan.patient_id
-        page = None
+        source = get_plan(uow, key)
+        when = source.plan.planned_for.strftime("%d %B %Y")
+        patient_id = source.patient_id
     else:
-        item = _item(uow, key)
-        checklist, call = portal.checklist_of(item)
-        indication = item.procedure.indication
-        when = item.procedure.performed_at.strftime("%d %B %Y")
+        source = _item(uow, key)
+        when = source.procedure.performed_at.strftime("%d %B %Y")
         patient_id = portal.patient_of_procedure(uow, key)
-        page = None
-        if stage == "results":
-            released = portal.released_results(uow, item)
-            page = pages.results_page(
-                None if released is None else [(r.kind, r.value) for r in released.results],
-                []
-                if released is None
-                else [
-                    (a.assessment.ruleset, a.call_kind, a.assessment.category)
-                    for a in released.calls
-                ],
-            )
-    if page is None:
-        page = (
-            pages.before_page(indication, checklist)
-            if stage == "before"
-            else pages.after_page(
-                call, clinic_phone=settings.clinic_phone, fever_c=settings.fever_threshold_c
-            )
-        )
+    page = stage_of(uow, source, stage)
     html = (
         templates()
         .env.get_template("patient/leaflet.html")
         .render(page=page, when=when, clinic=settings.clinic_name, version=__version__)
     )
     return html, patient_id
+
+
+def stage_of(
+    uow: UnitOfWork,
+    source: portal.StoredPlan | portal.PortalProcedure,
+    stage: pages.Stage,
+) -> pages.StagePage:
+    """One stage of a plan or procedure, the same for the patient pages and the leaflets:
+    before and after from its indication and stored checklist; results (procedures only) from
+    what a clinician released — or the "not ready" page before release."""
+    settings = get_settings()
+    if stage == "results" and isinstance(source, portal.PortalProcedure):
+        released = portal.released_results(uow, source)
+        if released is None:
+            return pages.results_page(None, [])
+        return pages.results_page(
+            [(r.kind, r.value) for r in released.results],
+            [(a.assessment.ruleset, a.call_kind, a.assessment.category) for a in released.calls],
+        )
+    checklist, call = portal.checklist_of(source)
+    if stage == "before":
+        indication = (
+            source.procedure.indication
+            if isinstance(source, portal.PortalProcedure)
+            else source.plan.indication
+        )
+        return pages.before_page(indication, checklist)
+    return pages.after_page(
+        call, clinic_phone=settings.clinic_phone, fever_c=settings.fever_threshold_c
+    )
 
 
 def write_pdf(html: str, out: Path) -> None:

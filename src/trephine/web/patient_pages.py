@@ -19,8 +19,8 @@ from trephine.api.deps import PrincipalDep, UnitOfWorkDep, audit_read, require
 from trephine.present import patient_pages as pages
 from trephine.present.catalogue import gettext as _
 from trephine.services import patient_portal as portal
-from trephine.settings import get_settings
 from trephine.store.database import UnitOfWork
+from trephine.web.leaflets import stage_of
 from trephine.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -47,44 +47,18 @@ def stage_page(
     uow: UnitOfWork, name: str, kind: str, key: int, stage: pages.Stage
 ) -> tuple[pages.StagePage, str, str] | None:
     """(page, date text, patient id) of one stage of the patient's own plan or procedure."""
-    settings = get_settings()
+    source: portal.StoredPlan | portal.PortalProcedure | None
     if kind == "plan":
-        plan = portal.own_plan(uow, name, key)
-        if plan is None or stage == "results":
+        source = None if stage == "results" else portal.own_plan(uow, name, key)
+        if source is None:
             return None
-        checklist, call = portal.checklist_of(plan)
-        when = plan.plan.planned_for.strftime("%d %B %Y")
-        indication = plan.plan.indication
-        patient_id = plan.patient_id
+        when = source.plan.planned_for.strftime("%d %B %Y")
     else:
-        item = portal.own_procedure(uow, name, key)
-        if item is None:
+        source = portal.own_procedure(uow, name, key)
+        if source is None:
             return None
-        checklist, call = portal.checklist_of(item)
-        when = item.procedure.performed_at.strftime("%d %B %Y")
-        indication = item.procedure.indication
-        patient_id = portal.patient_of(uow, name)
-        if stage == "results":
-            released = portal.released_results(uow, item)
-            page = pages.results_page(
-                None if released is None else [(r.kind, r.value) for r in released.results],
-                []
-                if released is None
-                else [
-                    (a.assessment.ruleset, a.call_kind, a.assessment.category)
-                    for a in released.calls
-                ],
-            )
-            return page, when, patient_id
-    if stage == "before":
-        return pages.before_page(indication, checklist), when, patient_id
-    return (
-        pages.after_page(
-            call, clinic_phone=settings.clinic_phone, fever_c=settings.fever_threshold_c
-        ),
-        when,
-        patient_id,
-    )
+        when = source.procedure.performed_at.strftime("%d %B %Y")
+    return stage_of(uow, source, stage), when, portal.patient_of(uow, name)
 
 
 @router.get("/my", response_class=HTMLResponse, name="my_home", dependencies=OWN)
