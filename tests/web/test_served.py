@@ -121,6 +121,23 @@ def _screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
     return path
 
 
+def _sign_in(server: Server, browser: Any, wait: Any) -> None:
+    """Sign in as the researcher through the form, as a person would.
+
+    Every browser test signs in itself: under ``pytest -n 2`` the tests of this module may run
+    on different workers, each with its own browser, so none may rely on another's session.
+    """
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    browser.get(f"{server.base}/")  # anonymous: sent to the sign-in page, then back
+    wait.until(ec.url_contains("/sign-in"))
+    browser.find_element(By.ID, "name").send_keys(USER)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form.sign-in-form button").click()
+    wait.until(ec.presence_of_element_located((By.ID, "patient-table")))
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_list_filter_click_through_and_chart(server: Server, browser: Any, tmp_path: Path) -> None:
@@ -131,12 +148,8 @@ def test_list_filter_click_through_and_chart(server: Server, browser: Any, tmp_p
     # Layout, not speed, is checked here: under CI (-n 2 beside the image tests) the 4.8 MB
     # plotly bundle can take over 30 s to parse; the first-paint target lives in bench_web.
     wait = WebDriverWait(browser, 90)
-    browser.get(f"{server.base}/")  # anonymous: sent to the sign-in page, then back
-    wait.until(ec.url_contains("/sign-in"))
-    browser.find_element(By.ID, "name").send_keys(USER)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form.sign-in-form button").click()
-    wait.until(ec.presence_of_element_located((By.ID, "patient-table")))
+    browser.delete_all_cookies()  # whatever ran before in this browser, start signed out
+    _sign_in(server, browser, wait)
     table_rows = browser.find_elements(By.CSS_SELECTOR, "#patient-table tbody tr")
     assert len(table_rows) == N_PATIENTS
     first_cells = [c.text for c in table_rows[0].find_elements(By.TAG_NAME, "td")]
@@ -210,6 +223,8 @@ def test_chart_follows_its_box_after_a_resize_and_nothing_scrolls_sideways_at_40
     wait = WebDriverWait(browser, 90)
     try:
         browser.set_window_size(1300, 1500)
+        browser.delete_all_cookies()  # signed in here, not by the test that ran before
+        _sign_in(server, browser, wait)
         browser.get(f"{server.base}/patients/DEMO-0006")
         wait.until(lambda d: d.find_element("css selector", "#timeline-chart[data-rendered]"))
         for width in (760, 1100, 400):
