@@ -272,10 +272,40 @@ def test_turnaround_matches_hand_computed_figures(turnaround_fixture: Database) 
         (g.by, g.key, g.n, g.median_hours, g.p90_hours, g.min_hours, g.max_hours)
         for g in found.groups
     ] == HAND_COMPUTED
-    assert "signed out" in found.final_time
+    # No report issued yet: each study counts at the sign-out of its results.
+    assert "marrow report" in found.final_time and "sign-out" in found.final_time
     with turnaround_fixture.unit_of_work("t") as uow:
         april = orders.turnaround(uow, since=dt.date(2024, 4, 1))
     assert april.studies == 2
+
+
+def test_the_final_report_sets_the_final_time(turnaround_fixture: Database) -> None:
+    """The first marrow's report: a preliminary (does not count), then the final issued at
+    2024-03-07 09:30, 72 h after collection — both of its studies now end there; the other
+    marrows, without a final report, still count at sign-out."""
+    from trephine.domain.report import ReportStatus
+    from trephine.services import reports
+
+    first = _procedure_id(turnaround_fixture)
+    for status, when in (
+        (ReportStatus.PRELIMINARY, dt.datetime(2024, 3, 5, 12, 0, tzinfo=UTC)),
+        (ReportStatus.FINAL, dt.datetime(2024, 3, 7, 9, 30, tzinfo=UTC)),
+    ):
+        clocked = _at(turnaround_fixture, when)
+        with clocked.unit_of_work("dr.path") as uow:
+            reports.issue_report(uow, first, status)
+        clocked.dispose()
+    with turnaround_fixture.unit_of_work("t") as uow:
+        found = orders.turnaround(uow)
+    got = {(g.by, g.key): (g.n, g.median_hours, g.min_hours, g.max_hours) for g in found.groups}
+    # morphology 72 (was 24), 12, 54; flow MRD 72 (was 60), 288.
+    assert got[("study", "morphology")] == (3, 54.0, 12.0, 72.0)
+    assert got[("study", "flow-mrd")] == (2, 180.0, 72.0, 288.0)
+    assert got[("month", "2024-03")] == (3, 72.0, 12.0, 72.0)
+    # Signing out a result later does not move a final already issued.
+    with turnaround_fixture.unit_of_work("t") as uow:
+        again = orders.turnaround(uow, since=dt.date(2024, 3, 7), until=dt.date(2024, 3, 7))
+    assert again.studies == 2
 
 
 def test_the_final_time_seam_takes_another_source(turnaround_fixture: Database) -> None:

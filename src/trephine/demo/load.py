@@ -112,8 +112,26 @@ def write_patients(
                 report.amendments += 1
         finally:
             uow.actor = LAB_ACTOR
+    _order_records(uow, [(pid, v) for pid, v, _ in with_procedure], procedure_ids)
     report.patients_created += len(new)
     return created
+
+
+def _order_records(
+    uow: UnitOfWork, visits: Sequence[tuple[str, Any]], procedure_ids: Sequence[int]
+) -> None:
+    """Each demo procedure's lab order, its studies taken through their steps (demo/lab.py),
+    written by the batch writer after the results they report."""
+    from trephine.demo.lab import order_for
+    from trephine.services import orders
+
+    last = {pid: i for i, (pid, _) in enumerate(visits)}
+    items = []
+    for i, ((pid, visit), procedure_id) in enumerate(zip(visits, procedure_ids, strict=True)):
+        record = order_for(pid, visit, latest=last[pid] == i)
+        if record is not None:
+            items.append((procedure_id, record))
+    _written(orders.record_orders(uow, items))
 
 
 def _plan_records(

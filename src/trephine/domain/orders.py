@@ -15,6 +15,7 @@ current state. Who and when are recorded at every step by the service
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -246,3 +247,36 @@ def next_study_state(entity: str, current: StudyState, action: StudyAction) -> S
             f"allowed from {current}: {allowed}",
         )
     return transition.target
+
+
+@dataclass(frozen=True)
+class StudyStep:
+    """One step a study took: the action, when and by whom."""
+
+    action: StudyAction
+    at: dt.datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """A study with the steps it has already taken, entered after the fact (a lab system's
+    history, the demo cohort): ``steps`` follow :data:`STUDY_TRANSITIONS` from ``ordered``;
+    ``specimen`` (an accession) goes with a ``collect`` step, ``cancel_reason`` with ``cancel``;
+    ``ordered_at`` only for a study added to the order later (an add-on)."""
+
+    code: str
+    steps: tuple[StudyStep, ...] = ()
+    specimen: str | None = None
+    cancel_reason: str | None = None
+    ordered_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """A procedure's order with its studies, each as far as it has gone."""
+
+    ordered_at: dt.datetime
+    ordered_by: str
+    studies: tuple[StudyRecord, ...]
+    indication: str | None = None

@@ -6,12 +6,13 @@ Every step records who and when on the study row and appends an audit event (ent
 signed out on its specimen (:func:`report_signed_out`, called by the result services on
 sign-out), or by hand with the ``report`` action once such a result exists.
 
-**The final-report seam.** Turnaround runs from collection to the *final report*. Until the
-integrated marrow report issues finals, a study's final time is when its results were signed
-out (``lab_study.reported_at``; :func:`signed_out_times`). :func:`turnaround` takes the source
-of final times as ``final_times`` (a function of the unit of work and the reported study rows,
-returning ``{study id: final time}``); the report's own final time plugs in there, falling back
-to :func:`signed_out_times` for a study whose procedure has no final report yet.
+**Final report times.** Turnaround runs from collection to the *final report*: the issue of the
+first version of the procedure's integrated marrow report past ``preliminary`` (final, or an
+amended/corrected/addended version for a study added later) that reports one of the study's
+results (:func:`final_report_times`). A study whose procedure has no such version yet — results
+sent without the integrated report, histories entered after the fact — counts at the sign-out of
+its results (``lab_study.reported_at``; :func:`signed_out_times`). :func:`turnaround` takes the
+source as ``final_times`` (``{study id: final time}`` from the reported study rows).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from trephine.domain.orders import (
     PENDING_STATES,
     STEP_COLUMNS,
     STUDIES,
+    OrderRecord,
     Section,
     StudyAction,
     StudyState,
@@ -34,14 +36,17 @@ from trephine.domain.orders import (
     next_study_state,
     study_type,
 )
-from trephine.errors import ConcurrentChange, NotFound, ValidationError
+from trephine.domain.report import ReportStatus
+from trephine.errors import ConcurrentChange, NotFound, TrephineError, ValidationError
 from trephine.services import audit
+from trephine.services._batch import Answer, Events, Outcome, chunks, insert_rows
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import (
     LabOrderRow,
     LabStudyRow,
     PatientRow,
     ProcedureRow,
+    ReportVersionRow,
     ResultRow,
     SpecimenRow,
 )
@@ -510,8 +515,58 @@ FinalTimes = Callable[[UnitOfWork, Sequence[LabStudyRow]], Mapping[int, dt.datet
 
 
 def signed_out_times(uow: UnitOfWork, rows: Sequence[LabStudyRow]) -> Mapping[int, dt.datetime]:
-    """When the study's results were signed out (until the integrated report issues finals)."""
+    """When the study's results were signed out."""
     return {r.id: r.reported_at for r in rows if r.reported_at is not None}
+
+
+def final_report_times(uow: UnitOfWork, rows: Sequence[LabStudyRow]) -> Mapping[int, dt.datetime]:
+    """The issue of the first final (or later) version of the marrow report that reports the
+    study's results; the sign-out time while the procedure has no such version."""
+    out = dict(signed_out_times(uow, rows))
+    procedure_of: dict[int, int] = {}
+    for batch in chunks(sorted({r.order_id for r in rows})):
+        procedure_of.update(
+            dict(
+                uow.session.execute(
+                    select(LabOrderRow.id, LabOrderRow.procedure_id).where(
+                        LabOrderRow.id.in_(batch)
+                    )
+                ).all()
+            )
+        )
+    versions: dict[int, list[tuple[dt.datetime, list[int]]]] = {}
+    for batch in chunks(sorted(set(procedure_of.values()))):
+        for procedure_id, issued_at, result_ids in uow.session.execute(
+            select(
+                ReportVersionRow.procedure_id,
+                ReportVersionRow.issued_at,
+                ReportVersionRow.result_ids,
+            )
+            .where(
+                ReportVersionRow.procedure_id.in_(batch),
+                ReportVersionRow.status != str(ReportStatus.PRELIMINARY),
+            )
+            .order_by(ReportVersionRow.version)
+        ):
+            versions.setdefault(procedure_id, []).append((issued_at, [int(i) for i in result_ids]))
+    if not versions:
+        return out
+    reported: dict[int, tuple[int | None, str]] = {}
+    wanted = sorted({i for vs in versions.values() for _, ids in vs for i in ids})
+    for batch in chunks(wanted):
+        for rid, specimen_id, kind in uow.session.execute(
+            select(ResultRow.id, ResultRow.specimen_id, ResultRow.kind).where(
+                ResultRow.id.in_(batch)
+            )
+        ):
+            reported[rid] = (specimen_id, kind)
+    for row in rows:
+        kinds = {str(k) for k in STUDIES[row.study].kinds} if row.study in STUDIES else set()
+        for issued_at, ids in versions.get(procedure_of.get(row.order_id, -1), []):
+            if any(reported.get(i) in {(row.specimen_id, k) for k in kinds} for i in ids):
+                out[row.id] = issued_at
+                break
+    return out
 
 
 @dataclass(frozen=True)
@@ -526,7 +581,7 @@ class Turnaround:
 def turnaround(
     uow: UnitOfWork,
     *,
-    final_times: FinalTimes = signed_out_times,
+    final_times: FinalTimes = final_report_times,
     since: dt.date | None = None,
     until: dt.date | None = None,
 ) -> Turnaround:
@@ -550,7 +605,8 @@ def turnaround(
         if (since is not None and day < since) or (until is not None and day > until):
             continue
         intervals.append(Interval(row.study, row.section, row.collected_at, final))
-    doc = (final_times.__doc__ or final_times.__name__).strip().splitlines()[0]
+    # The docstring's first paragraph says what "final" meant.
+    doc = " ".join((final_times.__doc__ or final_times.__name__).strip().split("\n\n")[0].split())
     return Turnaround(tuple(summarise(intervals)), len(intervals), doc)
 
 
@@ -603,3 +659,188 @@ def procedures_of(uow: UnitOfWork, patient: str) -> list[ProcedureLine]:
         )
         for p in procs
     ]
+
+
+# --------------------------------------------------------------------------- orders with history
+
+
+def record_orders(uow: UnitOfWork, items: Sequence[tuple[int, OrderRecord]]) -> list[Answer]:
+    """Batch writer of orders entered after the fact, each study with the steps it has taken
+    (a lab system's history; the demo cohort). Per item ``(order id, outcome)``, or the error
+    refusing it: a procedure that already has an order is left as it is (``unchanged``).
+
+    Every study's steps must follow the lifecycle from ``ordered`` with the same rules as
+    :func:`advance`: ``collect`` names a specimen of the procedure, steps from collection on
+    never go back in time and none is in the future, ``cancel`` has a reason, ``report`` needs a
+    signed-out result of the study's kinds on its specimen. One audit event per order
+    (``create lab_order``) and per study (``record lab_study``, its steps in the detail).
+    """
+    session = uow.session
+    session.flush()
+    procedure_ids = sorted({p for p, _ in items})
+    have: dict[int, int] = {}
+    specimens: dict[int | None, dict[str, int]] = {}
+    for batch in chunks(procedure_ids):
+        for order_id, procedure_id in session.execute(
+            select(LabOrderRow.id, LabOrderRow.procedure_id).where(
+                LabOrderRow.procedure_id.in_(batch)
+            )
+        ):
+            have[procedure_id] = order_id
+        for sid, accession, owner in session.execute(
+            select(SpecimenRow.id, SpecimenRow.accession, SpecimenRow.procedure_id).where(
+                SpecimenRow.procedure_id.in_(batch)
+            )
+        ):
+            specimens.setdefault(owner, {})[accession] = sid
+    known = set()
+    for batch in chunks(procedure_ids):
+        known |= set(session.scalars(select(ProcedureRow.id).where(ProcedureRow.id.in_(batch))))
+    signed: set[tuple[int, str]] = set()
+    all_specimens = sorted({i for m in specimens.values() for i in m.values()})
+    for batch in chunks(all_specimens):
+        signed |= {
+            (sid, kind)
+            for sid, kind in session.execute(
+                select(ResultRow.specimen_id, ResultRow.kind)
+                .where(ResultRow.specimen_id.in_(batch), ResultRow.state.in_(_REPORTED))
+                .distinct()
+            )
+        }
+    now = uow.now()
+    answers: list[Answer | int] = []
+    orders_new: list[dict[str, object]] = []
+    studies_new: list[tuple[int, dict[str, object], dict[str, object]]] = []
+    order_events = Events()
+    for procedure_id, record in items:
+        if procedure_id in have:
+            answers.append((have[procedure_id], Outcome.UNCHANGED))
+            continue
+        try:
+            if procedure_id not in known:
+                raise NotFound("procedure", procedure_id)
+            rows = _study_history(
+                record, specimens.get(procedure_id, {}), signed, now, procedure_id
+            )
+        except TrephineError as exc:
+            answers.append(exc)
+            continue
+        position = len(orders_new)
+        have[procedure_id] = -1  # a second order for it in this batch is refused
+        order_events.add_new(
+            "create",
+            "lab_order",
+            position,
+            {"procedure": procedure_id, "indication": record.indication, "recorded": True},
+        )
+        answers.append(position)
+        orders_new.append(
+            {
+                "procedure_id": procedure_id,
+                "ordered_at": record.ordered_at,
+                "ordered_by": record.ordered_by,
+                "indication": (record.indication or "").strip() or None,
+            }
+        )
+        studies_new += [(position, row, detail) for row, detail in rows]
+    order_ids = insert_rows(uow, LabOrderRow, orders_new)
+    order_events.append(uow, order_ids)
+    study_events = Events()
+    study_rows = []
+    for n, (position, row, detail) in enumerate(studies_new):
+        study_rows.append({**row, "order_id": order_ids[position]})
+        study_events.add_new("record", "lab_study", n, {**detail, "order": order_ids[position]})
+    study_ids = insert_rows(uow, LabStudyRow, study_rows)
+    study_events.append(uow, study_ids)
+    return [(order_ids[a], Outcome.CREATED) if isinstance(a, int) else a for a in answers]
+
+
+def _study_history(
+    record: OrderRecord,
+    specimens: Mapping[str, int],
+    signed: set[tuple[int, str]],
+    now: dt.datetime,
+    procedure_id: int,
+) -> list[tuple[dict[str, object], dict[str, object]]]:
+    """The lab_study rows (and audit details) of one order record; raises what refuses it."""
+    if record.ordered_at.tzinfo is None or record.ordered_at > now:
+        raise ValidationError(
+            "ordered_at", record.ordered_at.isoformat(), "a past date-time with its UTC offset"
+        )
+    if not record.studies:
+        raise ValidationError("study", "", sorted(STUDIES), reason="order at least one study")
+    out = []
+    seen: set[str] = set()
+    for study in record.studies:
+        kind = study_type(study.code)
+        if kind.code in seen:
+            raise ValidationError("study", kind.code, "each study once per order")
+        seen.add(kind.code)
+        entity = f"procedure {procedure_id}, study {kind.code}"
+        row: dict[str, object] = {
+            "study": kind.code,
+            "section": str(kind.section),
+            "specimen_id": None,
+            "cancel_reason": None,
+        }
+        for column in STEP_COLUMNS.values():
+            row[f"{column}_at"] = None
+            row[f"{column}_by"] = None
+        ordered_at = study.ordered_at or record.ordered_at
+        if ordered_at.tzinfo is None or ordered_at > now:
+            raise ValidationError(
+                "ordered_at", ordered_at.isoformat(), "a past date-time with its UTC offset"
+            )
+        row["ordered_at"], row["ordered_by"] = ordered_at.astimezone(dt.UTC), record.ordered_by
+        state = StudyState.ORDERED
+        previous: dt.datetime | None = None
+        steps = []
+        for step in study.steps:
+            state = next_study_state(entity, state, step.action)
+            column = STEP_COLUMNS[state]
+            if step.at.tzinfo is None or step.at > now:
+                raise ValidationError(
+                    f"{column}_at", step.at.isoformat(), "a past date-time with its UTC offset"
+                )
+            if previous is not None and step.at < previous:
+                raise ValidationError(
+                    f"{column}_at",
+                    step.at.isoformat(),
+                    f"a time not before the previous step ({previous.isoformat()})",
+                )
+            previous = step.at
+            if step.action is StudyAction.COLLECT:
+                if study.specimen is None or study.specimen not in specimens:
+                    raise ValidationError(
+                        "specimen",
+                        study.specimen,
+                        sorted(specimens) or "a specimen of this procedure (none recorded)",
+                        reason=f"not a specimen of procedure {procedure_id}",
+                    )
+                row["specimen_id"] = specimens[study.specimen]
+            if step.action is StudyAction.REPORT and not any(
+                (row["specimen_id"], str(k)) in signed for k in kind.kinds
+            ):
+                raise ValidationError(
+                    "study",
+                    entity,
+                    f"a signed-out {' or '.join(sorted(k.value for k in kind.kinds))} "
+                    "result on its specimen first",
+                    reason="nothing signed out to report",
+                )
+            if step.action is StudyAction.CANCEL:
+                if not (study.cancel_reason or "").strip():
+                    raise ValidationError(
+                        "reason", study.cancel_reason, "a non-empty reason for cancelling"
+                    )
+                row["cancel_reason"] = (study.cancel_reason or "").strip()
+            row[f"{column}_at"], row[f"{column}_by"] = step.at.astimezone(dt.UTC), step.by
+            steps.append({"step": str(step.action), "at": step.at.isoformat(), "by": step.by})
+        row["state"] = str(state)
+        detail: dict[str, object] = {"study": kind.code, "state": str(state), "steps": steps}
+        if study.specimen is not None:
+            detail["specimen"] = study.specimen
+        if row["cancel_reason"]:
+            detail["reason"] = row["cancel_reason"]
+        out.append((row, detail))
+    return out
