@@ -119,6 +119,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """An EMPTY database shared by one test module, on each backend (e.g. a demo loaded once)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('module-db') / 'trephine-test.db'}"
+        return
+    _require_postgres()
+    with _postgres_database() as url:
+        yield url
+
+
 # Migrating once per session and copying is much cheaper than migrating for every test: a file
 # copy on SQLite, CREATE DATABASE … TEMPLATE on PostgreSQL (which copies triggers and functions).
 

@@ -14,8 +14,10 @@ extramedullary statement of the same date join it) after the diagnostic marrow:
 * ``landmark`` — on the end-of-induction marrow: refractory when no CR/CRi (alert ``REFRACTORY``).
 * ``mrd`` — each flow / molecular MRD result of the date, with ``hematologic_cr`` from that
   marrow's response: MRD is interpreted only in CR (else ``NOT_APPLICABLE``, with the blasts that
-  made it so). Alerts: ``MRD_FAILURE`` at the end of induction, end of consolidation or after
-  CAR-T; ``MRD_CONVERSION`` when MRD reappears (any detectable MRD) after an MRD-negative CR.
+  made it so). Alerts: ``MRD_FAILURE`` on every MRD failure in CR, its message naming the
+  time point (end of induction, end of consolidation, CAR-T day 28 / month 3, or interim;
+  on an interim marrow a reappearance is alerted as such instead); ``MRD_CONVERSION`` when MRD
+  reappears (any detectable MRD) after an MRD-negative CR.
 * ``b_cell_aplasia`` — each blood count with CD19 values after a CAR-T infusion; a loss raises
   ``B_CELL_APLASIA_LOSS`` (unconfirmed) and, on the next sample that is still lost,
   ``B_CELL_APLASIA_LOSS_CONFIRMED`` (spec §5: "confirmed on a later sample").
@@ -67,7 +69,7 @@ RULESETS = (
 _HUNDRED = Decimal(100)
 _CR = frozenset({"CR", "CRi"})
 _MRD_NEGATIVE = "MRD_CR"
-#: Time points at which an MRD failure is an alert (spec §5: end of induction / consolidation;
+#: Decision time points an MRD failure alert names (spec §5: end of induction / consolidation;
 #: after CAR-T: day 28 and month 3).
 _DECISION_POINTS = frozenset(
     {"end_of_induction", "end_of_consolidation", "car_t_day_28", "car_t_month_3"}
@@ -241,16 +243,24 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
             mrd["timepoint"] = point
             a = run(all_mrd.RESPONSE, mrd, f"{date.isoformat()} {r.kind} {r.analyte}".strip())
             out.append(call(date, "mrd", a))
-            if a.category == "MRD_FAILURE" and point in _DECISION_POINTS:
+            reappeared = mrd_negative and mrd["mrd_detected"] and a.category != "NOT_APPLICABLE"
+            if a.category == "MRD_FAILURE" and (point in _DECISION_POINTS or not reappeared):
+                # Every MRD failure in CR is alerted; the message says whether the marrow is a
+                # decision time point (spec §5) or an interim one, so the reader weighs it.
+                when = (
+                    f"at {point.replace('_', ' ')}"
+                    if point in _DECISION_POINTS
+                    else "on an interim marrow (not end of induction or consolidation, nor "
+                    "CAR-T day 28 or month 3 [I])"
+                )
                 alerts.append(
                     Alert(
                         date,
                         "MRD_FAILURE",
-                        f"{sentence(a, 'MRD failure', 'ASH 2021 Table 1')} at "
-                        f"{point.replace('_', ' ')}",
+                        f"{sentence(a, 'MRD failure', 'ASH 2021 Table 1')} {when}",
                     )
                 )
-            elif mrd_negative and mrd["mrd_detected"] and a.category != "NOT_APPLICABLE":
+            elif reappeared:
                 alerts.append(
                     Alert(
                         date,

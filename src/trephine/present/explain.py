@@ -163,7 +163,7 @@ ALERTS: dict[str, str] = {
     "MYELOMA_PROGRESSION": "Myeloma progression",
     # issue 13: ALL / CAR-T, transplant, aplastic anaemia, work-ups
     "EXTRAMEDULLARY_RELAPSE": "Extramedullary relapse",
-    "MRD_FAILURE": "MRD failure at a decision time point",
+    "MRD_FAILURE": "MRD failure (MRD at least 0.01 % in CR)",
     "CAR_T_RELAPSE": "Relapse after CAR-T",
     "B_CELL_APLASIA_LOSS": "Loss of B-cell aplasia after CAR-T (to confirm)",
     "B_CELL_APLASIA_LOSS_CONFIRMED": "Loss of B-cell aplasia after CAR-T, confirmed",
