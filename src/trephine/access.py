@@ -58,6 +58,10 @@ class Permission(StrEnum):
     OWN_RECORD_READ = "own-record:read"
     #: Release a procedure's results to the patient's pages.
     RESULTS_RELEASE = "results:release"
+    #: Define a study, its arms and its visit schedule (issue 12).
+    STUDIES_WRITE = "studies:write"
+    #: Enrol a patient on a study arm; map a visit to a procedure by hand (names the patient).
+    STUDIES_ENROL = "studies:enrol"
 
 
 _STAFF = {Permission.SIGNED_IN, Permission.RECORDS_READ, Permission.API_DOCS}
@@ -85,9 +89,11 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.ORDERS_WRITE,
             Permission.RESULTS_RELEASE,
             Permission.REPORTS_DISCUSS,
+            Permission.STUDIES_WRITE,
+            Permission.STUDIES_ENROL,
         }
     ),
-    Role.RESEARCHER: frozenset(_STAFF),
+    Role.RESEARCHER: frozenset(_STAFF | {Permission.STUDIES_WRITE}),
     Role.PATIENT: frozenset({Permission.SIGNED_IN, Permission.OWN_RECORD_READ}),
 }
 

@@ -86,6 +86,10 @@ def demo(
                 progress.advance(assess_task)
 
             outcomes = assess_all(database, "demo-assess", on_patient=assessed)
+        from trephine.demo.study import STUDY, ensure_demo_study
+
+        with database.unit_of_work("demo-research") as uow:
+            enrolled = ensure_demo_study(uow)
         made: list[tuple[str, object, str | None]] = []
         demo_patient: str | None = None
         if demo_accounts:
@@ -113,6 +117,7 @@ def demo(
         f"{sum(len(r.alerts) for r in runs)} alerts ({skipped} skipped: no stored-timeline rule "
         "set for their diagnosis yet); see `trephine alerts list`"
     )
+    typer.echo(f"study {STUDY}: {enrolled} patients enrolled (`trephine study show {STUDY}`)")
     errors = [o for o in outcomes if o.status == "error"]
     for o in errors:
         typer.echo(f"assess {o.patient_id}: {o.reason}", err=True)

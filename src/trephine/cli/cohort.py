@@ -42,6 +42,8 @@ def define(
     alert: list[str] = typer.Option([], "--alert", help="Alert code raised (MRD_CONVERSION)."),
     diagnosed_from: str | None = typer.Option(None, "--diagnosed-from"),
     diagnosed_to: str | None = typer.Option(None, "--diagnosed-to"),
+    study: str | None = typer.Option(None, "--study", help="Enrolled on this study."),
+    arm: list[str] = typer.Option([], "--arm", help="... on this arm of --study."),
     description: str | None = typer.Option(None, "--description"),
     actor: str | None = typer.Option(None, "--as", help="Who defines it (audit trail)."),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
@@ -66,6 +68,8 @@ def define(
             alerts=tuple(alert),
             diagnosed_from=_date(diagnosed_from, "--diagnosed-from"),
             diagnosed_to=_date(diagnosed_to, "--diagnosed-to"),
+            study=study,
+            arms=tuple(arm),
         )
     except ValidationError as exc:
         raise fail(_flag(exc)) from None

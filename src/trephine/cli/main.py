@@ -31,6 +31,7 @@ from trephine.cli import (
     procedures,
     report,
     stats,
+    study,
 )
 from trephine.io.tabular import control_character
 
@@ -92,6 +93,7 @@ app.add_typer(batch.app, name="batch")
 image.register(app)
 app.add_typer(stats.app, name="stats")
 app.add_typer(cohort.app, name="cohort")
+app.add_typer(study.app, name="study")
 app.command("export")(export.export)
 app.add_typer(omics.app, name="omics")
 app.add_typer(microenv.app, name="microenv")

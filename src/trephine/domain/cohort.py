@@ -58,6 +58,10 @@ class CohortDefinition:
     alerts: tuple[str, ...] = ()
     diagnosed_from: dt.date | None = None
     diagnosed_to: dt.date | None = None
+    #: Enrolled on this study (``trephine study``) ...
+    study: str | None = None
+    #: ... on one of these arms (any arm when empty).
+    arms: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         allowed = [str(d) for d in Disease]
@@ -76,6 +80,8 @@ class CohortDefinition:
                 raise ValidationError(name, v, "a whole number of days >= 0")
         if self.response_by_day is not None and not self.response:
             raise ValidationError("response_by_day", self.response_by_day, "with a response")
+        if self.arms and self.study is None:
+            raise ValidationError("arms", list(self.arms), "given with a study (and only then)")
         if self.diagnosed_from and self.diagnosed_to and self.diagnosed_from > self.diagnosed_to:
             raise ValidationError("diagnosed_to", self.diagnosed_to, f">= {self.diagnosed_from}")
 
@@ -126,6 +132,9 @@ class CohortDefinition:
             parts.append(f"MRD {self.mrd} at day {self.mrd_day} ± {self.mrd_window}")
         if self.alerts:
             parts.append("alert " + " or ".join(self.alerts))
+        if self.study:
+            arms = f" arm {' or '.join(self.arms)}" if self.arms else ""
+            parts.append(f"enrolled on study {self.study}{arms}")
         if self.diagnosed_from or self.diagnosed_to:
             parts.append(f"diagnosed {self.diagnosed_from or '…'} to {self.diagnosed_to or '…'}")
         return "; ".join(parts) if parts else "every patient"

@@ -243,6 +243,10 @@ class Parsed:
     procedures: list[Located] = field(default_factory=list)
     specimens: list[Located] = field(default_factory=list)
     results: list[Located] = field(default_factory=list)
+    studies: list[Located] = field(default_factory=list)
+    study_arms: list[Located] = field(default_factory=list)
+    study_visits: list[Located] = field(default_factory=list)
+    enrolments: list[Located] = field(default_factory=list)
 
     def sheets(self) -> list[tuple[str, list[Located]]]:
         return [
@@ -253,6 +257,10 @@ class Parsed:
             ("procedures", self.procedures),
             ("specimens", self.specimens),
             ("results", self.results),
+            ("studies", self.studies),
+            ("study_arms", self.study_arms),
+            ("study_visits", self.study_visits),
+            ("enrolments", self.enrolments),
         ]
 
     def __len__(self) -> int:
@@ -804,6 +812,66 @@ def _construct(cls: type[ResultValue], kwargs: dict[str, Any]) -> ResultValue:
         ) from None
 
 
+def _studies(table: Table, issues: list[Issue], out: Parsed) -> None:
+    from trephine.domain.study import check_name
+
+    for record in table.records:
+        c = Cells(record, issues)
+        study = c.text("study", required=True, max_length=64)
+        title = c.text("title", required=True)
+        description = c.text("description", max_length=2000)
+        c.build(check_name, "study", study or "")
+        if not c.failed:
+            out.studies.append(Located((study, title, description), record))
+
+
+def _study_arms(table: Table, issues: list[Issue], out: Parsed) -> None:
+    from trephine.domain.study import check_name
+
+    for record in table.records:
+        c = Cells(record, issues)
+        study = c.text("study", required=True, max_length=64)
+        arm = c.text("arm", required=True, max_length=64)
+        description = c.text("description", max_length=2000)
+        c.build(check_name, "arm", arm or "")
+        if not c.failed:
+            out.study_arms.append(Located((study, arm, description), record))
+
+
+def _study_visits(table: Table, issues: list[Issue], out: Parsed) -> None:
+    from trephine.domain.study import MAX_DAY, MAX_WINDOW, Anchor, Visit
+
+    for record in table.records:
+        c = Cells(record, issues)
+        study = c.text("study", required=True, max_length=64)
+        name = c.text("visit", required=True, max_length=32)
+        label = c.text("label", required=True)
+        anchor = c.choice("anchor", Anchor, required=True)
+        day = c.integer("day", required=True, low=-MAX_DAY, high=MAX_DAY)
+        window = c.integer("window", required=True, low=0, high=MAX_WINDOW)
+        visit = c.build(
+            Visit, name or "", label or "", anchor or Anchor.ENROLMENT, day or 0, window or 0
+        )
+        if not c.failed:
+            out.study_visits.append(Located((study, visit), record))
+
+
+def _enrolments(table: Table, issues: list[Issue], out: Parsed) -> None:
+    from trephine.domain.study import Enrolment
+
+    for record in table.records:
+        c = Cells(record, issues)
+        study = c.text("study", required=True, max_length=64)
+        pid = c.text("patient_id", required=True)
+        arm = c.text("arm", required=True, max_length=64)
+        on = c.date("enrolled_on", required=True)
+        consent = c.boolean("research_consent", required=True)
+        consent_on = c.date("consent_on")
+        e = c.build(Enrolment, pid or "", arm or "", on or dt.date.min, bool(consent), consent_on)
+        if not c.failed:
+            out.enrolments.append(Located((study, e), record))
+
+
 PARSERS: dict[str, Callable[[Table, list[Issue], Parsed], None]] = {
     "patients": _patients,
     "diagnoses": _diagnoses,
@@ -812,6 +880,10 @@ PARSERS: dict[str, Callable[[Table, list[Issue], Parsed], None]] = {
     "procedures": _procedures,
     "specimens": _specimens,
     "results": _results,
+    "studies": _studies,
+    "study_arms": _study_arms,
+    "study_visits": _study_visits,
+    "enrolments": _enrolments,
 }
 
 
@@ -867,7 +939,7 @@ def write_parsed(
     inserted with executemany, audit events appended in batches, one per recorded fact), which
     answers per row: created, added to, unchanged, or the error that refuses it, located here.
     """
-    from trephine.services import patients, procedures, results
+    from trephine.services import patients, procedures, results, studies
     from trephine.services._batch import Answer, Outcome, patient_ids
 
     errors: list[Issue] = []
@@ -941,6 +1013,10 @@ def write_parsed(
         "results": lambda b: results.record_results(
             uow, [(x.extra["accession"], x.item, x.extra["verify"]) for x in b]
         ),
+        "studies": lambda b: studies.define_many(uow, [x.item for x in b]),
+        "study_arms": lambda b: studies.add_arms(uow, [x.item for x in b]),
+        "study_visits": lambda b: studies.set_visits(uow, [x.item for x in b]),
+        "enrolments": lambda b: studies.enrol_many(uow, [x.item for x in b]),
     }
     for sheet, items in parsed.sheets():
         for start in range(0, len(items), WRITE_BATCH):

@@ -27,6 +27,7 @@ from trephine.domain.procedure import (
     Site,
 )
 from trephine.domain.specimen import Fragmentation, Hemodilution, SpecimenType
+from trephine.domain.study import Anchor
 from trephine.domain.therapy import DonorType, EventKind, Intensity, TherapyIntent
 from trephine.io.tabular import normalise_header
 
@@ -163,6 +164,33 @@ SHEETS: Mapping[str, tuple[Column, ...]] = MappingProxyType(
             Column("lod", False, "limit of detection, same unit", ""),
             Column("lloq", False, "lower limit of quantification, same unit", ""),
             Column("status", False, "draft or verified (default verified)", "verified"),
+        ),
+        # Studies (issue 12): a study, its arms, its visit schedule and its enrolments.
+        "studies": (
+            Column("study", True, "study name (letters, digits, . _ -)", "AML-FLT3-01"),
+            Column("title", True, "the study's title", "FLT3 inhibitor with induction"),
+            Column("description", False, "free text", ""),
+        ),
+        "study_arms": (
+            Column("study", True, "study", "AML-FLT3-01"),
+            Column("arm", True, "arm name (letters, digits, . _ -)", "midostaurin"),
+            Column("description", False, "free text", ""),
+        ),
+        "study_visits": (
+            Column("study", True, "study", "AML-FLT3-01"),
+            Column("visit", True, "lower case, digits, _; names the REDCap event", "day_100"),
+            Column("label", True, "the visit in words", "Day +100 after transplant"),
+            Column("anchor", True, choices(Anchor), "transplant"),
+            Column("day", True, "days after the anchor (negative: before)", "100"),
+            Column("window", True, "± days a procedure may fall from the day", "14"),
+        ),
+        "enrolments": (
+            Column("study", True, "study", "AML-FLT3-01"),
+            Column("patient_id", True, "patient", "P001"),
+            Column("arm", True, "arm of the study", "midostaurin"),
+            Column("enrolled_on", True, DATE, "2024-01-20"),
+            Column("research_consent", True, f"consented to research use: {BOOL}", "yes"),
+            Column("consent_on", False, DATE, "2024-01-18"),
         ),
     }
 )

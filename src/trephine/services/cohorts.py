@@ -28,6 +28,9 @@ from trephine.store.tables import (
     CohortRow,
     DiagnosisRow,
     PatientRow,
+    StudyArmRow,
+    StudyEnrolmentRow,
+    StudyRow,
     TherapyLineRow,
 )
 
@@ -85,6 +88,8 @@ def define(
     """Save ``definition`` as the newest version of ``name``; ``(cohort, created)``. The same
     criteria as the newest version add nothing (``created`` False)."""
     check_name(name)
+    if definition.study is not None:
+        _check_study(uow, definition.study, definition.arms)
     latest = _latest_row(uow, name)
     stored = definition.to_json()
     if latest is not None and latest.definition == stored and latest.description == description:
@@ -104,6 +109,18 @@ def define(
         audit.Entry("create", "cohort", f"{name} v{row.version}", {"definition": stored}),
     )
     return _cohort(row), True
+
+
+def _check_study(uow: UnitOfWork, study: str, arms: tuple[str, ...]) -> None:
+    """A cohort may name only a study and arms that exist (a typo would select nobody)."""
+    row = uow.session.scalars(select(StudyRow).where(StudyRow.name == study)).first()
+    if row is None:
+        names = list(uow.session.scalars(select(StudyRow.name).order_by(StudyRow.name)))
+        raise ValidationError("study", study, names or "no study is defined yet")
+    known = set(uow.session.scalars(select(StudyArmRow.name).where(StudyArmRow.study_id == row.id)))
+    for a in arms:
+        if a not in known:
+            raise ValidationError("arms", a, sorted(known) or f"no arm of {study} yet")
 
 
 def _latest_row(uow: UnitOfWork, name: str, version: int | None = None) -> CohortRow | None:
@@ -212,6 +229,19 @@ def _query(uow: UnitOfWork, d: CohortDefinition) -> Any:
                     t.patient_id == PatientRow.id,
                     func.lower(t.regimen).contains(d.regimen.lower(), autoescape=True),
                 )
+            )
+        )
+    if d.study:
+        en, arm, st = aliased(StudyEnrolmentRow), aliased(StudyArmRow), aliased(StudyRow)
+        sc = [en.patient_id == PatientRow.id, st.name == d.study]
+        if d.arms:
+            sc.append(arm.name.in_(d.arms))
+        where.append(
+            exists(
+                select(en.id)
+                .join(st, st.id == en.study_id)
+                .join(arm, arm.id == en.arm_id)
+                .where(*sc)
             )
         )
     if d.alerts:

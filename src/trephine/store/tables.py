@@ -630,3 +630,73 @@ class EntryDraftRow(Base):
     fields: Mapped[dict[str, Any]]
     saved_by: Mapped[str] = mapped_column(String(200))
     saved_at: Mapped[dt.datetime]
+
+
+class StudyRow(Base):
+    """A research study (issue 12): arms, enrolments and a visit schedule hang from it."""
+
+    __tablename__ = "study"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime]
+
+
+class StudyArmRow(Base):
+    __tablename__ = "study_arm"
+    __table_args__ = (UniqueConstraint("study_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class StudyVisitRow(Base):
+    """One visit of a study's schedule: ``day`` days after ``anchor``, ± ``window`` days."""
+
+    __tablename__ = "study_visit"
+    __table_args__ = (UniqueConstraint("study_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(200))
+    anchor: Mapped[str] = mapped_column(String(16))
+    day: Mapped[int]
+    window: Mapped[int]
+
+
+class StudyEnrolmentRow(Base):
+    """A patient on one arm of a study (once per study), with their research consent."""
+
+    __tablename__ = "study_enrolment"
+    __table_args__ = (UniqueConstraint("study_id", "patient_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"), index=True)
+    arm_id: Mapped[int] = mapped_column(ForeignKey("study_arm.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    enrolled_on: Mapped[dt.date]
+    research_consent: Mapped[bool] = mapped_column(Boolean)
+    consent_on: Mapped[dt.date | None]
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime]
+
+
+class StudyVisitMappingRow(Base):
+    """A hand mapping of a visit of one enrolment to a procedure (or to none): append-only, the
+    newest per (enrolment, visit) stands and overrides the window mapping."""
+
+    __tablename__ = "study_visit_mapping"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("study_enrolment.id"), index=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("study_visit.id"))
+    procedure_id: Mapped[int | None] = mapped_column(ForeignKey("procedure.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    mapped_by: Mapped[str] = mapped_column(String(200))
+    mapped_at: Mapped[dt.datetime]

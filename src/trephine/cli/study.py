@@ -1,0 +1,238 @@
+"""`trephine study ...`: studies, arms, visit schedules, enrolments and visit mappings.
+
+Writes act as the configured account (``cli/common.acting``): ``studies:write`` to define a
+study, its arms and visits; ``studies:enrol`` to enrol patients and map visits by hand. ``show``
+is a read of the enrolled patients' records (``records:read``), audited; a role without
+identity access sees keyed-hash pseudonyms (``TREPHINE_EXPORT_KEY``), never record ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import typer
+
+from trephine.access import Permission
+from trephine.cli.common import DATABASE_HELP, acting, fail, open_database, working
+
+app = typer.Typer(help="Studies: arms, visit schedules, enrolment, visits.", no_args_is_help=True)
+AS_HELP = "Who acts (audit trail): only before accounts exist, or repeating TREPHINE_USER."
+
+
+def _actor(given: str | None, database_url: str | None, permission: Permission) -> str:
+    return acting(open_database(database_url, migrate=False), permission.value, given).name
+
+
+def _date(text: str | None, flag: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise fail(f"{flag}: {text!r} is not allowed; allowed: a date YYYY-MM-DD") from None
+
+
+@app.command("define")
+def define(
+    name: str = typer.Argument(..., help="Study name (letters, digits, _ . -)."),
+    title: str = typer.Option(..., "--title", help="The study's title."),
+    description: str | None = typer.Option(None, "--description"),
+    actor: str | None = typer.Option(None, "--as", help=AS_HELP),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Define a study (or change its title and description; audited)."""
+    from trephine.services import studies
+
+    who = _actor(actor, database_url, Permission.STUDIES_WRITE)
+    with working(open_database(database_url, migrate=False), who) as uow:
+        _, outcome = studies.define(uow, name, title, description)
+    typer.echo(f"study {name}: {outcome}")
+
+
+@app.command("arm")
+def arm(
+    study: str = typer.Argument(...),
+    name: str = typer.Argument(..., help="Arm name (letters, digits, _ . -)."),
+    description: str | None = typer.Option(None, "--description"),
+    actor: str | None = typer.Option(None, "--as", help=AS_HELP),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Add an arm to a study."""
+    from trephine.services import studies
+
+    who = _actor(actor, database_url, Permission.STUDIES_WRITE)
+    with working(open_database(database_url, migrate=False), who) as uow:
+        _, outcome = studies.add_arm(uow, study, name, description)
+    typer.echo(f"arm {study}/{name}: {outcome}")
+
+
+@app.command("visit")
+def visit(
+    study: str = typer.Argument(...),
+    name: str = typer.Argument(..., help="Visit name: lower case, digits, _ (day_100)."),
+    label: str = typer.Option(..., "--label", help="In words: 'Day +100 after transplant'."),
+    anchor: str = typer.Option(
+        "enrolment", "--anchor", help="enrolment, diagnosis, therapy, transplant or CAR-T"
+    ),
+    day: int = typer.Option(..., "--day", help="Days after the anchor (negative: before)."),
+    window: int = typer.Option(..., "--window", help="± days a procedure may fall from the day."),
+    actor: str | None = typer.Option(None, "--as", help=AS_HELP),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Add a visit to the study's schedule, or change it (audited with the old one)."""
+    from trephine.domain.study import Visit, anchor_of
+    from trephine.errors import ValidationError
+    from trephine.services import studies
+
+    try:
+        v = Visit(name, label, anchor_of(anchor), day, window)
+    except ValidationError as exc:
+        raise fail(ValidationError(f"--{exc.field}", exc.value, exc.allowed)) from None
+    who = _actor(actor, database_url, Permission.STUDIES_WRITE)
+    with working(open_database(database_url, migrate=False), who) as uow:
+        _, outcome = studies.set_visit(uow, study, v)
+    typer.echo(f"visit {study}/{name} ({v.describe()}): {outcome}")
+
+
+@app.command("enrol")
+def enrol(
+    study: str = typer.Argument(...),
+    patient: str = typer.Argument(..., help="The patient's record id."),
+    arm: str = typer.Option(..., "--arm"),
+    on: str = typer.Option(..., "--on", help="Enrolment date YYYY-MM-DD."),
+    consent: bool = typer.Option(
+        ..., "--consent/--no-consent", help="Consented to research use of their data?"
+    ),
+    consent_on: str | None = typer.Option(None, "--consent-on", help="Date of that consent."),
+    actor: str | None = typer.Option(None, "--as", help=AS_HELP),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Enrol a patient on an arm of a study (once per study)."""
+    from trephine.domain.study import Enrolment
+    from trephine.errors import ValidationError
+    from trephine.services import studies
+
+    try:
+        e = Enrolment(
+            patient,
+            arm,
+            _date(on, "--on") or dt.date.min,
+            consent,
+            _date(consent_on, "--consent-on"),
+        )
+    except ValidationError as exc:
+        raise fail(
+            ValidationError(f"--{exc.field.replace('_', '-')}", exc.value, exc.allowed)
+        ) from None
+    who = _actor(actor, database_url, Permission.STUDIES_ENROL)
+    with working(open_database(database_url, migrate=False), who) as uow:
+        _, outcome = studies.enrol(uow, study, e)
+    typer.echo(f"{patient} on {study} arm {arm} from {on}: {outcome}")
+
+
+@app.command("map")
+def map_(
+    study: str = typer.Argument(...),
+    patient: str = typer.Argument(..., help="The patient's record id."),
+    visit: str = typer.Argument(..., help="The visit's name."),
+    procedure: int | None = typer.Option(
+        None, "--procedure", help="The procedure that counts for the visit."
+    ),
+    none: bool = typer.Option(False, "--none", help="No procedure counts for this visit."),
+    reason: str = typer.Option(..., "--reason", help="Why (kept in the audit trail)."),
+    actor: str | None = typer.Option(None, "--as", help=AS_HELP),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Map a visit to a procedure by hand; it overrides the window mapping (audited)."""
+    from trephine.services import studies
+
+    if (procedure is None) == (not none):
+        raise fail("--procedure: give a procedure id or --none (one of the two)")
+    who = _actor(actor, database_url, Permission.STUDIES_ENROL)
+    with working(open_database(database_url, migrate=False), who) as uow:
+        studies.map_visit(uow, study, patient, visit, procedure, reason)
+    shown = "no procedure" if procedure is None else f"procedure {procedure}"
+    typer.echo(f"{study} {patient} visit {visit}: {shown} (by hand: {reason})")
+
+
+@app.command("list")
+def list_(
+    as_json: bool = typer.Option(False, "--json"),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """The studies and how many patients each has enrolled."""
+    from trephine.services import studies
+
+    who = _actor(None, database_url, Permission.RECORDS_READ)
+    with working(open_database(database_url, migrate=False), who) as uow:
+        found = studies.list_studies(uow)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [{"study": s.name, "title": s.title, "enrolled": n} for s, n in found], indent=2
+            )
+        )
+        return
+    if not found:
+        typer.echo("no studies; define one with `trephine study define NAME --title ...`")
+    for s, n in found:
+        typer.echo(f"{s.name}  {s.title}  ({n} enrolled)")
+
+
+@app.command("show")
+def show(
+    study: str = typer.Argument(...),
+    as_json: bool = typer.Option(False, "--json"),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Arms, visit schedule, and every enrolment's visits with the procedure that counts for
+    each (by window, or by hand). Audited; pseudonyms for roles without identity access."""
+    from trephine.access import Role, allows
+    from trephine.errors import ValidationError
+    from trephine.present.deidentify import Deidentifier, Level
+    from trephine.services import audit, studies
+    from trephine.settings import get_settings
+
+    database = open_database(database_url, migrate=False)
+    who = acting(database, Permission.RECORDS_READ.value, None)
+    identified = who.role is None or allows(Role(who.role), Permission.IDENTITY_READ)
+    if identified:
+        deid = Deidentifier(Level.NONE)
+    else:
+        key = get_settings().export_key
+        try:
+            deid = Deidentifier(Level.SAFE_HARBOR, key.get_secret_value().encode() if key else b"")
+        except ValidationError as exc:
+            raise fail(ValidationError("TREPHINE_EXPORT_KEY", exc.value, exc.allowed)) from None
+    with working(database, who.name) as uow:
+        v = studies.view(uow, study, deid.patient)
+        audit.record_read(
+            uow,
+            f"study {study}",
+            v.patients,
+            role=who.role or "cli-user",
+            client="cli",
+            view="identified" if identified else "pseudonymised",
+            query=True,
+        )
+    if as_json:
+        typer.echo(json.dumps(v.to_json(), indent=2))
+        return
+    typer.echo(f"study {v.study.name}: {v.study.title}")
+    for a, _, n in v.arms:
+        typer.echo(f"  arm {a}: {n} enrolled")
+    for vis in v.schedule:
+        typer.echo(f"  visit {vis.name}: {vis.describe()}")
+    for e in v.enrolments:
+        consent = "research consent" if e.research_consent else "NO research consent"
+        typer.echo(f"{e.patient}  arm {e.arm}  enrolled {e.enrolled_on}  {consent}")
+        for s in e.visits:
+            if s.procedure_id is not None:
+                got = f"procedure {s.procedure_id} on {s.performed_on} ({s.how})"
+            elif s.due_on is None:
+                got = s.anchor_missing or "not due"
+            else:
+                got = "no procedure" + (f" (by hand: {s.reason})" if s.how == "hand" else "")
+            due = "" if s.due_on is None else f" due {s.due_on} ({s.window_from} to {s.window_to})"
+            typer.echo(f"    {s.visit}{due}: {got}")
