@@ -16,7 +16,7 @@ from trephine.cli.common import DATABASE_HELP, default_actor, fail, open_databas
 
 def export(
     cohort: str = typer.Argument(..., help="A saved cohort (trephine cohort list)."),
-    fmt: str = typer.Option("csv", "--format", help="csv, parquet, cbioportal or fhir"),
+    fmt: str = typer.Option("csv", "--format", help="csv, parquet, cbioportal, fhir or redcap"),
     deidentify: str = typer.Option(
         "safe-harbor", "--deidentify", help="none, safe-harbor or limited"
     ),
@@ -31,8 +31,8 @@ def export(
     from trephine.services import cohorts, exports
     from trephine.settings import get_settings
 
-    if fmt not in (*FORMATS, "fhir"):
-        raise fail(f"--format: {fmt!r} is not allowed; allowed: {', '.join(FORMATS)}, fhir")
+    if fmt not in (*FORMATS, "fhir", "redcap"):
+        raise fail(f"--format: {fmt!r} is not allowed; allowed: {', '.join(FORMATS)}, fhir, redcap")
     try:
         level = level_of(deidentify)
         key = get_settings().export_key
@@ -50,6 +50,8 @@ def export(
         if fmt == "fhir":
             files = exports.fhir_files(uow, ev, deid)
             files["README.txt"] = f"FHIR R4 bundles, one per patient.\n{deid.label}\n".encode()
+        elif fmt == "redcap":
+            files = exports.redcap_files(uow, ev, deid)
         else:
             files = WRITERS[fmt](exports.build(uow, ev, deid), exports.LOINC)
         hashes = exports.record(uow, ev, deid, fmt, files)

@@ -430,3 +430,102 @@ def fhir_files(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> d
         bundle = fhir.patient_bundle(found, patient=ref, dates=dates)
         files[f"{deid.patient(ext)}.json"] = fhir.dumps(bundle).encode()
     return files
+
+
+def redcap_files(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> dict[str, bytes]:
+    """A REDCap longitudinal project of the cohort's study (``present/redcap.py``): the
+    cohort must select on a study (``--study``), whose arms become REDCap arms and whose visits
+    become events; each visit's biopsy (by window or by hand, ``services/studies.py``) gives the
+    values measured on its specimens. De-identified like the tidy tables."""
+    from trephine.errors import ValidationError
+    from trephine.present import redcap
+    from trephine.services import studies
+
+    study = evaluation.cohort.definition.study
+    if study is None:
+        raise ValidationError(
+            "format",
+            "redcap",
+            "a cohort that selects on a study (cohort define --study ...): its visits are the "
+            "REDCap events",
+        )
+    members = set(evaluation.members)
+    by_pseudonym = {deid.patient(m): m for m in members}
+    view = studies.view(uow, study, deid.patient)
+    tables = build(uow, evaluation, deid)
+    patients = {r["patient_id"]: r for r in tables.tables.get("patients", [])}
+    diagnoses: dict[str, dict[str, Any]] = {}
+    zero_col = deid.date_column("time_zero_on")
+    dx_col = deid.date_column("diagnosed_on")
+    for d in tables.tables.get("diagnoses", []):
+        p = patients.get(d["patient_id"])
+        if p is not None and d.get(dx_col) == p.get(zero_col):
+            diagnoses[d["patient_id"]] = d
+    # The specimens of each mapped procedure, as the tables name them.
+    proc_ids = {s.procedure_id for e in view.enrolments for s in e.visits if s.procedure_id}
+    specimens: dict[int, set[str | None]] = {}
+    for chunk in _chunks(sorted(proc_ids)):
+        for proc_id, accession in uow.session.execute(
+            select(SpecimenRow.procedure_id, SpecimenRow.accession).where(
+                SpecimenRow.procedure_id.in_(chunk)
+            )
+        ):
+            if proc_id is not None:
+                specimens.setdefault(proc_id, set()).add(deid.specimen(accession))
+    values: dict[str | None, dict[tuple[str, str], tuple[Any, str | None]]] = {}
+    for r in tables.tables.get("results", []):
+        if r["kind"] == "ngs_variant":
+            continue  # many per specimen: the variants table of the csv/parquet export
+        value = r["value"] if r["value"] is not None else r["value_text"]
+        if value is None:
+            continue
+        values.setdefault(r["specimen_id"], {})[(r["kind"], r["field"] or "value")] = (
+            value,
+            r["unit"],
+        )
+    zero = evaluation.time_zero
+    records = []
+    for e in view.enrolments:
+        ext = by_pseudonym.get(e.patient)
+        if ext is None:
+            continue  # enrolled, but not in this cohort
+        p = patients.get(e.patient, {})
+        d = diagnoses.get(e.patient, {})
+        visits = []
+        for s in e.visits:
+            measured: dict[tuple[str, str], tuple[Any, str | None]] = {}
+            for spec in specimens.get(s.procedure_id or -1, set()):
+                measured.update(values.get(spec, {}))
+            visits.append(
+                redcap.Visit(
+                    s.visit,
+                    deid.date(ext, s.due_on, zero[ext]),
+                    deid.date(ext, s.performed_on, zero[ext]),
+                    s.how,
+                    measured,
+                )
+            )
+        records.append(
+            redcap.Record(
+                e.patient,
+                e.arm,
+                {
+                    "sex": p.get("sex"),
+                    "age_at_diagnosis": p.get("age_at_diagnosis"),
+                    "disease": d.get("disease"),
+                    "subtype": d.get("subtype"),
+                    "time_zero": p.get(zero_col),
+                    "enrolled": deid.date(ext, e.enrolled_on, zero[ext]),
+                },
+                e.research_consent,
+                visits,
+            )
+        )
+    return redcap.write_redcap(
+        study=study,
+        arms=[a for a, _, _ in view.arms],
+        events=[redcap.Event(v.name, v.label, v.day, v.window) for v in view.schedule],
+        records=records,
+        dates_as_days=deid.level == "safe-harbor",
+        label=deid.label,
+    )
