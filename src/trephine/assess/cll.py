@@ -1,29 +1,45 @@
-"""CLL on the stored timeline: MRD (iwCLL 2018), one call per flow MRD result.
+"""CLL on the stored timeline: iwCLL 2018 response per marrow after treatment starts, and MRD
+(iwCLL 2018), one call per flow MRD result.
 
-Interpretation [I]: leukocytes analysed = events acquired, CLL events = abnormal events. Alert
-``MRD_CONVERSION`` when a call turns from ``UNDETECTABLE_MRD4`` to ``MRD_POSITIVE``.
+Response (Hallek et al., Blood 2018;131:2745): blood counts, the marrow (differential
+lymphocytes, core nodules and CLL infiltrate, cellularity for age), the clinical examination
+(largest lymph node, liver and spleen, spleen length on imaging, constitutional symptoms) and
+circulating clonal B cells (flow on a blood specimen). Nothing absent is assumed normal: the call
+names every missing element. Choices [I], stated for review: the examination read for a marrow
+is the nearest one within :data:`EXAM_WINDOW_DAYS` days (the latest one before the marrow
+first); "no circulating clonal B cells" is a flow result on peripheral blood of the same day
+that did not detect them; cellularity is classified against 100 − age ± 10 points (spec §7.1).
+
+MRD interpretation [I]: leukocytes analysed = events acquired, CLL events = abnormal events.
+Alert ``MRD_CONVERSION`` when a call turns from ``UNDETECTABLE_MRD4`` to ``MRD_POSITIVE``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from trephine.assess.call import Call, Calls
 from trephine.assess.common import call, mrd_calls, run
-from trephine.assess.inputs import PatientInputs, ResultRecord, blasts, value_of
+from trephine.assess.inputs import PatientInputs, ResultRecord, blasts, detected, value_of
+from trephine.assess.workups import cellularity_for_age
 from trephine.criteria.sets import iwcll_cll
 from trephine.domain.results import (
     AspirateDifferential,
     BloodCount,
     CellClass,
+    ClinicalExam,
     CoreFindings,
     FlowMRD,
     TransfusionDependence,
 )
+from trephine.domain.specimen import SpecimenType
 
 RULESETS = (iwcll_cll.IWCLL2018, iwcll_cll.MRD)
+#: How far from a marrow its clinical examination may be, in days [I].
+EXAM_WINDOW_DAYS = 30
 
 
 def _values(value: Any, _same_day: list[ResultRecord]) -> dict[str, Any] | None:
@@ -40,7 +56,9 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
     return Calls((*responses(inputs), *mrd.calls), mrd.alerts)
 
 
-def _response_values(results: list[ResultRecord]) -> dict[str, Any]:
+def _response_values(
+    inputs: PatientInputs, date: dt.date, results: list[ResultRecord]
+) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for r in results:
         v = r.value
@@ -60,15 +78,48 @@ def _response_values(results: list[ResultRecord]) -> dict[str, Any]:
                 values["marrow_b_nodules"] = v.lymphoid_nodules
             if v.infiltrate is not None and v.infiltrate_type and "CLL" in v.infiltrate_type:
                 values["cll_infiltrate_present"] = bool(v.infiltrate.detected)
+            category = cellularity_for_age(inputs.birth_year, date, value_of(v.cellularity))
+            if category is not None:
+                values["marrow_cellularity"] = category.lower()
+        elif isinstance(v, FlowMRD) and _on_blood(inputs, r):
+            values["circulating_clonal_b"] = detected(v.mrd)
+    exam = _exam(inputs, date)
+    if exam is not None:
+        if exam.largest_node is not None and exam.largest_node.value is not None:
+            values["largest_node_cm"] = exam.largest_node.value
+        if exam.liver_spleen_normal is not None:
+            values["liver_spleen_normal"] = exam.liver_spleen_normal
+        if exam.spleen_length is not None and exam.spleen_length.value is not None:
+            values["spleen_cm"] = exam.spleen_length.value
+        if exam.constitutional_symptoms is not None:
+            values["constitutional_symptoms"] = exam.constitutional_symptoms
     return values
 
 
+def _on_blood(inputs: PatientInputs, r: ResultRecord) -> bool:
+    specimen = inputs.specimens.get(r.accession)
+    return specimen is not None and specimen.type is SpecimenType.PERIPHERAL_BLOOD
+
+
+def _exam(inputs: PatientInputs, date: dt.date) -> ClinicalExam | None:
+    """The examination read for the marrow of ``date``: the nearest within
+    :data:`EXAM_WINDOW_DAYS` days, the latest one on or before the marrow first [I]."""
+    best: tuple[int, int, ClinicalExam] | None = None
+    for on, results in inputs.by_date().items():
+        gap = (date - on).days
+        if abs(gap) > EXAM_WINDOW_DAYS:
+            continue
+        for r in results:
+            if isinstance(r.value, ClinicalExam):
+                rank = (0 if gap >= 0 else 1, abs(gap))
+                if best is None or rank < best[:2]:
+                    best = (*rank, r.value)
+    return None if best is None else best[2]
+
+
 def responses(inputs: PatientInputs) -> list[Call]:
-    """iwCLL 2018 response per marrow after treatment starts, from what is stored: blood counts
-    (Hb counts as supported when the count says red-cell transfusion dependent), the marrow
-    lymphocyte % of the differential, B-lymphoid nodules and the CLL infiltrate of the core.
-    Lymph nodes, spleen, liver and constitutional symptoms are clinical findings the store does
-    not hold: the call names them as missing rather than assume them normal [I]."""
+    """iwCLL 2018 response per marrow after treatment starts, from what is stored (see the
+    module docstring); every element not stored is named as missing, never assumed normal."""
     if not inputs.therapy_lines:
         return []
     start = min(line.start for line in inputs.therapy_lines)
@@ -77,7 +128,7 @@ def responses(inputs: PatientInputs) -> list[Call]:
     for date, results in inputs.by_date().items():
         if date <= start or blasts(results) is None:
             continue
-        values = _response_values(results)
+        values = _response_values(inputs, date, results)
         if ends and date > max(ends):
             values["months_after_end_of_therapy"] = Decimal((date - max(ends)).days) / Decimal(
                 "30.4375"

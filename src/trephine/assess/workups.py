@@ -142,9 +142,17 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
 
 
 def _hypocellular(birth_year: int | None, on: dt.date, cellularity: Decimal | None) -> bool | None:
-    """Below the age-expected band (spec §7.1, 100 − age ± 10 points). Age in whole years from
-    the year of birth only (the store keeps no birth date outside the identity table), so it may
-    be one year high [I]."""
+    category = cellularity_for_age(birth_year, on, cellularity)
+    return None if category is None else category == "HYPOCELLULAR"
+
+
+def cellularity_for_age(
+    birth_year: int | None, on: dt.date, cellularity: Decimal | None
+) -> str | None:
+    """NORMOCELLULAR / HYPOCELLULAR / HYPERCELLULAR against the age-expected band (spec §7.1,
+    100 − age ± 10 points), or None when age or cellularity is not stored. Age in whole years
+    from the year of birth only (the store keeps no birth date outside the identity table), so
+    it may be one year high [I]."""
     if birth_year is None or cellularity is None:
         return None
     a = run(
@@ -152,4 +160,4 @@ def _hypocellular(birth_year: int | None, on: dt.date, cellularity: Decimal | No
         {"age_years": on.year - birth_year, "biopsy_cellularity_pct": cellularity},
         f"{on.isoformat()} cellularity",
     )
-    return None if a.category == "NOT_EVALUABLE" else a.category == "HYPOCELLULAR"
+    return None if a.category == "NOT_EVALUABLE" else a.category

@@ -46,6 +46,7 @@ class ResultKind(StrEnum):
     INFECTION_TEST = "infection_test"
     POPULATION = "population"
     MEASUREMENT = "measurement"
+    CLINICAL_EXAM = "clinical_exam"
 
 
 def _check(measure: q.Measure, value: Quantity | None) -> None:
@@ -774,6 +775,58 @@ class IronStudies:
         return ""
 
 
+# ------------------------------------------------------------------- clinical examination
+
+#: Longest diameter of the largest palpable or imaged lymph node, and spleen length on imaging,
+#: in cm (mm converted at ingestion).
+LARGEST_NODE = q.Measure("largest_node", "cm", Decimal(0), Decimal(100), {"mm": Decimal("0.1")})
+SPLEEN_LENGTH = q.Measure("spleen_length", "cm", Decimal(0), Decimal(50), {"mm": Decimal("0.1")})
+
+
+@dataclass(frozen=True)
+class ClinicalExam:
+    """The clinical examination a lymphoid response needs besides blood and marrow (iwCLL 2018,
+    Hallek et al., Blood 2018;131:2745): lymph nodes, liver and spleen, constitutional
+    symptoms. What was not examined stays ``None`` (never read as normal)."""
+
+    kind: ClassVar[ResultKind] = ResultKind.CLINICAL_EXAM
+    code: ClassVar[Code | None] = None
+
+    #: Longest diameter of the largest lymph node (cm); 0 = no palpable node.
+    largest_node: Quantity | None = None
+    #: Liver and spleen of normal size on examination (or imaging).
+    liver_spleen_normal: bool | None = None
+    #: Spleen length on imaging (cm).
+    spleen_length: Quantity | None = None
+    #: Constitutional ("B") symptoms: weight loss, fevers, night sweats, fatigue due to the
+    #: disease.
+    constitutional_symptoms: bool | None = None
+    #: How it was examined: physical examination, CT, ultrasound.
+    method: str | None = None
+
+    def __post_init__(self) -> None:
+        _check(LARGEST_NODE, self.largest_node)
+        _check(SPLEEN_LENGTH, self.spleen_length)
+        if self.method is not None:
+            require_text("method", self.method)
+        if (
+            self.largest_node is None
+            and self.liver_spleen_normal is None
+            and self.spleen_length is None
+            and self.constitutional_symptoms is None
+        ):
+            raise ValidationError(
+                "clinical_exam",
+                None,
+                "at least one of largest_node, liver_spleen_normal, spleen_length, "
+                "constitutional_symptoms",
+            )
+
+    @property
+    def analyte(self) -> str:
+        return ""
+
+
 # ---------------------------------------------------------------------- infection tests
 
 
@@ -1029,6 +1082,7 @@ ResultValue = (
     | InfectionTest
     | Population
     | Measurement
+    | ClinicalExam
 )
 
 RESULT_TYPES: Mapping[ResultKind, type[ResultValue]] = MappingProxyType(
@@ -1049,6 +1103,7 @@ RESULT_TYPES: Mapping[ResultKind, type[ResultValue]] = MappingProxyType(
             InfectionTest,
             Population,
             Measurement,
+            ClinicalExam,
         )
     }
 )

@@ -343,6 +343,13 @@ RESULT_FIELDS: Mapping[r.ResultKind, Mapping[str, ResultField]] = MappingProxyTy
             "transferrin_saturation": _quantity("transferrin_saturation", r.TRANSFERRIN_SATURATION),
             "liver_iron": _quantity("liver_iron", r.LIVER_IRON),
         },
+        r.ResultKind.CLINICAL_EXAM: {
+            "largest_node": _quantity("largest_node", r.LARGEST_NODE),
+            "liver_spleen_normal": _of("liver_spleen_normal", FieldType.BOOLEAN),
+            "spleen_length": _quantity("spleen_length", r.SPLEEN_LENGTH),
+            "constitutional_symptoms": _of("constitutional_symptoms", FieldType.BOOLEAN),
+            "method": _of("method", FieldType.TEXT),
+        },
         r.ResultKind.INFECTION_TEST: {
             "test": _of("test", FieldType.CHOICE, r.InfectionTestType),
             "outcome": _of("outcome", FieldType.CHOICE, r.InfectionOutcome),

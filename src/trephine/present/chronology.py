@@ -15,6 +15,7 @@ from trephine.domain.results import (
     AspirateDifferential,
     BloodCount,
     CellClass,
+    ClinicalExam,
     CoreFindings,
     Extramedullary,
     IronStudies,
@@ -78,6 +79,10 @@ def result_phrase(result: StoredResult) -> str:
             text = "cellularity " + _fmt(value.cellularity)
             if value.iron_grade is not None:
                 text += f", iron grade {value.iron_grade} ({value.iron_scale})"
+        case ClinicalExam():
+            from trephine.present.results import exam_text
+
+            text = "clinical examination: " + exam_text(value)
         case IronStudies():
             parts = [
                 f"{label} {_fmt(v)}"

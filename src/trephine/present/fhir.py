@@ -45,6 +45,7 @@ from trephine.domain.results import (
     BloodCount,
     CellClass,
     Chimerism,
+    ClinicalExam,
     CoreFindings,
     Extramedullary,
     FlowMRD,
@@ -76,6 +77,7 @@ UCUM: dict[str, str] = {
     "mg/dL": "mg/dL",
     "mg/24h": "mg/(24.h)",
     "mm": "mm",
+    "cm": "cm",
     "1": "1",
 }
 #: DiagnosticReport.status and Observation.status value sets (R4), checked by :func:`validate`.
@@ -462,6 +464,27 @@ def values(value: ResultValue) -> list[Value]:
                     ("liver_iron", "Liver iron (MRI)", value.liver_iron, None),
                 )
             )
+        case ClinicalExam():
+            out = _quantities(
+                (
+                    ("largest_node", "Largest lymph node diameter", value.largest_node, None),
+                    ("spleen_length", "Spleen length (imaging)", value.spleen_length, None),
+                )
+            )
+            for key, label_, flag in (
+                (
+                    "liver_spleen_normal",
+                    "Liver and spleen of normal size",
+                    value.liver_spleen_normal,
+                ),
+                (
+                    "constitutional_symptoms",
+                    "Constitutional symptoms",
+                    value.constitutional_symptoms,
+                ),
+            ):
+                if flag is not None:
+                    out.append(Value(key, label_, flag))
         case InfectionTest():
             out = [
                 Value(

@@ -28,6 +28,7 @@ from trephine.domain.results import (
     BloodCount,
     CellClass,
     Chimerism,
+    ClinicalExam,
     CoreFindings,
     Extramedullary,
     FlowMRD,
@@ -223,7 +224,7 @@ def _core_rows(report: MarrowReport, item: ReportedResult) -> list[Row]:
 
 #: Ancillary study kinds, in the template's order.
 _ANCILLARY = (FlowMRD, MolecularMRD, Karyotype, NGSVariant, Chimerism)
-_OTHER = (IronStudies, InfectionTest, Paraprotein, Extramedullary)
+_OTHER = (IronStudies, InfectionTest, Paraprotein, Extramedullary, ClinicalExam)
 
 
 def _of(report: MarrowReport, *types: type) -> list[ReportedResult]:

@@ -44,6 +44,7 @@ from trephine.domain.results import (
     BloodCount,
     CellClass,
     Chimerism,
+    ClinicalExam,
     CoreFindings,
     Extramedullary,
     FlowMRD,
@@ -130,6 +131,8 @@ def components(value: ResultValue) -> list[ComponentPublic]:
             named = [("vaf", value.vaf)]
         case Chimerism():
             named = [("donor_percent", value.donor_percent)]
+        case ClinicalExam():
+            named = [("largest_node", value.largest_node), ("spleen_length", value.spleen_length)]
         case IronStudies():
             named = [
                 ("ferritin", value.ferritin),
@@ -275,6 +278,8 @@ def label(value: ResultValue) -> str:
             return f"Paraprotein ({value.isotype})"
         case IronStudies():
             return "Iron studies"
+        case ClinicalExam():
+            return "Clinical examination"
         case InfectionTest():
             return f"Marrow {value.test}"
         case Population():
@@ -422,6 +427,8 @@ def summary(value: ResultValue) -> str:
             )
         case InfectionTest():
             return _join((f"{value.test} {value.outcome}", value.organism))
+        case ClinicalExam():
+            return exam_text(value)
         case Population():
             ci = population_intervals(value)
             parts = [
@@ -671,4 +678,27 @@ def timeline(
         events=[event(e) for e in record.cellular_therapies],
         biopsies=[biopsy(p) for p in record.procedures],
         results=[result(r, histories.get(r.id, ())) for r in record.results],
+    )
+
+
+def _yes_no(flag: bool | None, yes: str, no: str) -> str | None:
+    return None if flag is None else (yes if flag else no)
+
+
+def exam_text(value: ClinicalExam) -> str:
+    """One line of a clinical examination; what was not examined is not mentioned."""
+    return _join(
+        (
+            _q(value.largest_node, "largest lymph node"),
+            _yes_no(
+                value.liver_spleen_normal, "liver and spleen normal", "liver or spleen enlarged"
+            ),
+            _q(value.spleen_length, "spleen length (imaging)"),
+            _yes_no(
+                value.constitutional_symptoms,
+                "constitutional symptoms",
+                "no constitutional symptoms",
+            ),
+            value.method,
+        )
     )

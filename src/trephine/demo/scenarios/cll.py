@@ -9,7 +9,14 @@ from trephine.demo.values import blood_count, days_after, dec, pct_of
 from trephine.domain import quantity as q
 from trephine.domain.patient import Classification, Disease, GeneticStatus
 from trephine.domain.procedure import Indication
-from trephine.domain.results import INFILTRATE, BloodCount, CellClass
+from trephine.domain.results import (
+    INFILTRATE,
+    LARGEST_NODE,
+    SPLEEN_LENGTH,
+    BloodCount,
+    CellClass,
+    ClinicalExam,
+)
 from trephine.domain.therapy import Intensity, TherapyIntent
 
 
@@ -40,6 +47,7 @@ def cll(b: Builder) -> None:
             "infiltrate_type": "CLL, diffuse and nodular",
             "infiltrate": pct_of(INFILTRATE, lymph0, 0),
         },
+        blood_extra=(_exam(1.5 + (lymph0 - 55) / 10, normal_liver_spleen=False),),
     )
     # Treatment starts when the disease becomes active (iwCLL 2018), often months later.
     start = days_after(b.diagnosed_on, r.randint(60, 400))
@@ -63,6 +71,12 @@ def cll(b: Builder) -> None:
         counts=_with_lymphocytes(recovered_counts(b), 1.4 if umrd else 6.5),
         core_extra={"lymphoid_nodules": not umrd},
         extra=(b.flow(None if umrd else r.uniform(0.02, 0.5), events=500_000),),
+        # The examination and blood flow of the same visit (iwCLL 2018 response): derived from
+        # values already drawn, so no other synthetic value changes.
+        blood_extra=(
+            _exam(1.0 if umrd else 1.5 + (lymph0 - 55) / 20, normal_liver_spleen=True),
+            b.flow(None if umrd else round(lymph0 / 100, 2), events=500_000),
+        ),
     )
 
 
@@ -74,4 +88,16 @@ def _with_lymphocytes(counts: BloodCount, alc: float) -> BloodCount:
         counts,
         alc=q.LYMPHOCYTES_ABS.quantity(dec(alc, 1)),
         wbc=q.WBC.quantity(wbc + dec(alc, 1)),
+    )
+
+
+def _exam(node_cm: float, *, normal_liver_spleen: bool) -> ClinicalExam:
+    """Examination with imaging: the largest node and the spleen (13 cm or more when enlarged,
+    iwCLL 2018), no constitutional symptoms."""
+    return ClinicalExam(
+        largest_node=LARGEST_NODE.quantity(dec(node_cm, 1)),
+        liver_spleen_normal=normal_liver_spleen,
+        spleen_length=SPLEEN_LENGTH.quantity(dec(11.5 if normal_liver_spleen else 15.0, 1)),
+        constitutional_symptoms=False,
+        method="physical examination and CT",
     )
