@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     #: severe: the grade from which an aspirate counts as haemodilute, §8 [I]).
     specimen_adequacy_params: dict[str, Any] = {}
 
+    # -- stored-timeline assessment (docs/assessments.md): site parameters of the rule sets by
+    #: name, as a JSON object, e.g. the laboratory's normal Hb of the aplastic anaemia response
+    #: TREPHINE_ASSESS_PARAMS='{"hb_normal_female": "11.5", "hb_normal_male": "13.0"}'. Names
+    #: and defaults: ``trephine criteria show <RULESET>``; an unknown name is refused.
+    assess_params: dict[str, Any] = {}
+
     # -- serving
     #: Host header values the app answers; anything else gets 400 (DNS rebinding). ``trephine
     #: serve --host`` adds its own host.

@@ -67,7 +67,7 @@ def _aa_values(results: list[ResultRecord]) -> dict[str, Any]:
 
 def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
     out = severity_calls(inputs)
-    after, alerts = after_ist(inputs, out)
+    after, alerts = after_ist(inputs, out, params)
     return Calls((*out, *after), tuple(alerts), None, None)
 
 
@@ -127,7 +127,9 @@ def _pnh(results: list[ResultRecord]) -> Decimal | None:
     return None
 
 
-def after_ist(inputs: PatientInputs, severity: list[Call]) -> tuple[list[Call], list[Alert]]:
+def after_ist(
+    inputs: PatientInputs, severity: list[Call], params: Mapping[str, Any] | None = None
+) -> tuple[list[Call], list[Alert]]:
     """Response to immunosuppressive therapy, relapse and clonal evolution (BSH 2016 [R]).
 
     Interpretations [I]: IST starts with the first therapy line; the baseline is the severity
@@ -169,7 +171,8 @@ def after_ist(inputs: PatientInputs, severity: list[Call]) -> tuple[list[Call], 
         where = f"{date.isoformat()} after IST"
         counts = _counts(results)
         if {"anc", "plt", "hb"} & counts.keys():
-            a = run(aa_response.RESPONSE, {**base, **counts}, where)
+            sex = {} if inputs.sex is None else {"sex": inputs.sex}
+            a = run(aa_response.RESPONSE, {**base, **counts, **sex}, where, params)
             if a.rule_id == "AA-NR":
                 # "None" of non-severe AA is the table's last row and records nothing: record
                 # the partial-response check that failed, so the call says why.

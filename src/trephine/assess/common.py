@@ -17,9 +17,14 @@ NEGATIVE = frozenset({"MRD_CR", "UNDETECTABLE_MRD4"})
 POSITIVE = frozenset({"MRD_FAILURE", "MRD_POSITIVE"})
 
 
-def run(rs: RuleSet, values: Mapping[str, Any], where: str) -> Evaluation:
-    """Evaluate ``rs`` on case-format ``values`` (converted and checked; ``where`` locates)."""
-    return evaluate(rs, build_facts(values, specs_of(rs), where))
+def run(
+    rs: RuleSet, values: Mapping[str, Any], where: str, params: Mapping[str, Any] | None = None
+) -> Evaluation:
+    """Evaluate ``rs`` on case-format ``values`` (converted and checked; ``where`` locates).
+    ``params``: site parameters by name; ``rs`` takes those it declares."""
+    names = {p.name for p in rs.params}
+    own = None if not params else {k: v for k, v in params.items() if k in names}
+    return evaluate(rs, build_facts(values, specs_of(rs), where), own)
 
 
 def call(date: dt.date, kind: str, evaluation: Evaluation) -> Call:

@@ -70,6 +70,8 @@ class PatientInputs:
     cellular_therapies: tuple[CellularTherapy, ...] = ()
     #: Year of birth (age-expected cellularity of the anaemia work-up); no other identity.
     birth_year: int | None = None
+    #: Recorded sex (female / male / other / unknown): the site's sex-specific normal Hb.
+    sex: str | None = None
 
     @property
     def result_ids(self) -> tuple[int, ...]:

@@ -153,3 +153,12 @@ def choose(diagnoses: Sequence[Diagnosis], requested: str | None = None) -> Asse
         + ", or --ruleset "
         + ", ".join(sorted(ACCEPTED))
     )
+
+
+def check_params(params: Mapping[str, Any]) -> None:
+    """Refuse a site parameter no stored-timeline rule set declares (a typo would otherwise
+    be silently ignored), naming the ones that exist."""
+    known = sorted({p.name for a in ASSESSORS for rs in a.rulesets for p in rs.params})
+    for name in params:
+        if name not in known:
+            raise ValidationError(f"params.{name}", name, known, reason="unknown parameter")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from trephine.assess.call import Call, Calls
 from trephine.assess.inputs import ASSESSED_STATES, PatientInputs, SpecimenFacts
-from trephine.assess.registry import Evaluator, choose
+from trephine.assess.registry import Evaluator, check_params, choose
 from trephine.assess.story import SUPERSEDED
 from trephine.domain.assessment import Assessment
 from trephine.domain.patient import Diagnosis
@@ -168,7 +168,7 @@ def load_inputs(uow: UnitOfWork, external_id: str) -> PatientInputs:
         )
     )
     return PatientInputs(
-        external_id, diagnoses, lines, specimens, results, cellular, patient.birth_year
+        external_id, diagnoses, lines, specimens, results, cellular, patient.birth_year, patient.sex
     )
 
 
@@ -179,6 +179,7 @@ def load_all_inputs(uow: UnitOfWork) -> dict[str, PatientInputs]:
     rows = list(session.scalars(select(PatientRow)))
     ids = {row.id: row.external_id for row in rows}
     born = {row.id: row.birth_year for row in rows}
+    sexes = {row.id: row.sex for row in rows}
     diagnoses: dict[int, list[Diagnosis]] = defaultdict(list)
     for d in session.scalars(
         select(DiagnosisRow).order_by(DiagnosisRow.diagnosed_on, DiagnosisRow.id)
@@ -215,6 +216,7 @@ def load_all_inputs(uow: UnitOfWork) -> dict[str, PatientInputs]:
             tuple(found[pid]),
             tuple(cellular[pid]),
             born[pid],
+            sexes[pid],
         )
         for pid, external in sorted(ids.items(), key=lambda item: item[1])
     }
@@ -334,6 +336,9 @@ def assess_patient(
 ) -> AssessRun:
     """Assess the patient's signed-out results in date order and store the calls and alerts.
 
+    ``params`` are the rule sets' site parameters by name (default: the
+    ``TREPHINE_ASSESS_PARAMS`` setting); each rule set takes the names it declares.
+
     The assessor (:mod:`trephine.assess.registry`) is chosen by the latest diagnosis, or named
     by ``ruleset``. Append-only and idempotent: a call already stored under the same (date,
     call, rule set, edition, software version, evidence digest) is not stored again; a new
@@ -342,6 +347,11 @@ def assess_patient(
     """
     inputs = load_inputs(uow, external_id)
     assessor = choose(inputs.diagnoses, ruleset)
+    if params is None:
+        from trephine.settings import get_settings
+
+        params = get_settings().assess_params
+    check_params(params)
     computed = (evaluator or assessor.run)(inputs, dict(params or {}))
     patient = _rows.patient_row(uow, external_id)
     stored: list[StoredAssessment] = []

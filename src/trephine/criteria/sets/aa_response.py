@@ -6,7 +6,10 @@
   ANC > 1.5, platelets > 150 ×10⁹/L. Non-severe AA — partial = transfusion independence, or
   a doubling of a count, or Hb up > 3 g/dL from < 6, ANC > 0.5 from < 0.5, platelets > 20
   from < 20; complete as for severe AA. "Normal for age and sex" is the laboratory's lower
-  limit (``hb_lln``): without it complete response is not claimed.
+  limit: ``hb_lln`` when a case gives it, else the site parameter for the patient's sex
+  (``hb_normal_female`` / ``hb_normal_male``, default the WHO 2011 anaemia cut-offs 12.0 and
+  13.0 g/dL [R]; a site sets its laboratory's limits with ``TREPHINE_ASSESS_PARAMS``). With
+  neither (sex not female/male, no LLN) complete response is not claimed.
 * Relapse (Japanese Childhood AA Study Group, read in a secondary summary): counts back to
   those of moderate-to-severe AA (BSH diagnosis: ≥ 2 of Hb < 10 g/dL, platelets < 50,
   ANC < 1.5 — spec §7.2 [V]) **and** transfusions needed again [R].
@@ -61,6 +64,12 @@ def _derive(facts: dict[str, Fact | None], params: Params) -> None:
         if isinstance(now, Decimal) and isinstance(base, Decimal) and base > 0:
             doubled = now >= 2 * base
         facts[f"{count}_doubled"] = doubled
+    lln = facts.get("hb_lln")
+    if lln is None:
+        sex = facts.get("sex")
+        lln = params.get(f"hb_normal_{sex}") if sex in ("female", "male") else None
+        lln = None if lln is None else D(lln)
+    facts["hb_normal_lower"] = lln
     hb, base_hb = facts.get("hb"), facts.get("baseline_hb")
     rise: Decimal | None = None
     if isinstance(hb, Decimal) and isinstance(base_hb, Decimal):
@@ -89,6 +98,12 @@ RESPONSE = RuleSet(
         InputSpec("transfusion_independent", InputKind.BOOL),
         InputSpec("hb", InputKind.NUMBER, "g/dL", maximum=D(25)),
         InputSpec("hb_lln", InputKind.NUMBER, "g/dL", maximum=D(25), description="lab LLN"),
+        InputSpec(
+            "sex",
+            InputKind.TEXT,
+            allowed=("female", "male", "other", "unknown"),
+            description="picks the site's normal Hb when no lab LLN is given",
+        ),
         InputSpec("anc", InputKind.NUMBER, "x10^9/L", maximum=ANC_MAX),
         InputSpec("plt", InputKind.NUMBER, "x10^9/L", maximum=PLT_MAX),
         InputSpec("retic_abs", InputKind.NUMBER, "x10^9/L"),
@@ -105,6 +120,23 @@ RESPONSE = RuleSet(
             "Reticulocyte threshold of 'still severe' ×10^9/L (as for severity): 20 manual, "
             "60 automated.",
         ),
+        Parameter(
+            "hb_normal_female",
+            D("12.0"),
+            None,
+            "Lower limit of normal Hb for women, g/dL (complete response: 'Hb normal for age "
+            "and sex'). Default: WHO 2011 anaemia cut-off for non-pregnant women (< 12.0 g/dL, "
+            "read in a secondary summary); a site sets its laboratory's limit.",
+            Tag.RECALLED,
+        ),
+        Parameter(
+            "hb_normal_male",
+            D("13.0"),
+            None,
+            "Lower limit of normal Hb for men, g/dL. Default: WHO 2011 anaemia cut-off for "
+            "men (< 13.0 g/dL, read in a secondary summary); a site sets its laboratory's limit.",
+            Tag.RECALLED,
+        ),
     ),
     derive=_derive,
     derived_from={
@@ -112,12 +144,13 @@ RESPONSE = RuleSet(
         "anc_doubled": ("anc", "baseline_anc"),
         "plt_doubled": ("plt", "baseline_plt"),
         "hb_rise": ("hb", "baseline_hb"),
+        "hb_normal_lower": ("sex",),
     },
     rules=(
         Rule(
             "AA-CR",
             "COMPLETE_RESPONSE",
-            AllOf(ge("hb", FactRef("hb_lln")), gt("anc", "1.5"), gt("plt", 150)),
+            AllOf(ge("hb", FactRef("hb_normal_lower")), gt("anc", "1.5"), gt("plt", 150)),
             Citation(BSH, "complete: Hb normal, ANC > 1.5, platelets > 150", Tag.RECALLED),
             missing="skip",
         ),
