@@ -16,14 +16,33 @@ from typer.testing import CliRunner
 
 from trephine.cli.main import app
 from trephine.present import fhir
+from trephine.services import audit, signatures
+
+PATH_PASSWORD = "a long enough password 3"
 
 
-def _run(seeded: Seeded, monkeypatch: pytest.MonkeyPatch, *args: str, code: int = 0) -> str:
+def _accounts(seeded: Seeded) -> None:
+    """A lab signer and a clinician (the CLI acts as an account once one exists)."""
+    from trephine.access import Role
+    from trephine.services import accounts
+
+    with seeded.database.unit_of_work("admin") as uow:
+        accounts.add_user(uow, "dr.path", Role.LAB, password=PATH_PASSWORD)
+        accounts.add_user(uow, "dr.k", Role.CLINICIAN, password="a long enough password 4")
+
+
+def _run(
+    seeded: Seeded,
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+    code: int = 0,
+    stdin: str | None = None,
+) -> str:
     from trephine.settings import get_settings
 
     monkeypatch.setenv("TREPHINE_DATABASE_URL", seeded.database.url)
     get_settings.cache_clear()
-    result = CliRunner().invoke(app, list(args))
+    result = CliRunner().invoke(app, list(args), input=stdin)
     assert result.exit_code == code, result.output
     return result.output
 
@@ -56,23 +75,28 @@ def test_issue_and_write_html_pdf_fhir(
         seeded, monkeypatch, "report", pid, "--format", "fhir", "--out", "x.json", code=2
     )
     assert "no issued report version" in refused
-    out = _run(
-        seeded,
-        monkeypatch,
-        "reports",
-        "issue",
-        pid,
-        "--status",
-        "final",
-        "--as",
-        "dr.path",
-        "--diagnosis",
-        "AML with NPM1 mutation",
-        "--classification",
-        "ICC 2022",
-    )
+    issue = ["reports", "issue", pid, "--status", "final", "--password-stdin"]
+    issue += ["--diagnosis", "AML with NPM1 mutation", "--classification", "ICC 2022"]
+    # Without accounts nobody can sign: issuing is refused, naming what it needs.
+    unsigned = _run(seeded, monkeypatch, *issue, "--as", "dr.path", code=2, stdin="x\n")
+    assert "electronic signature" in unsigned and "trephine users add" in unsigned
+    _accounts(seeded)
+    monkeypatch.setenv("TREPHINE_USER", "dr.path")
+    # A wrong password issues nothing (and is audited as a failed signature).
+    wrong = _run(seeded, monkeypatch, *issue, code=2, stdin="not the password\n")
+    assert "nothing was signed" in wrong
+    out = _run(seeded, monkeypatch, *issue, stdin=f"{PATH_PASSWORD}\n")
     assert "issued version 1 (final)" in out and "by dr.path" in out
-    _run(seeded, monkeypatch, "reports", "discussed", pid, "--as", "dr.k", "--with", "patient")
+    assert "Electronically signed by dr.path on" in out and "meaning: approved final" in out
+    with seeded.database.unit_of_work("t") as uow:
+        sigs = signatures.signatures_of_report(uow, seeded.procedure)
+        failed = [e for e in audit.events(uow, "user") if e.action == "signature-failed"]
+    assert [(s.signer, s.meaning, s.method, s.valid) for s in sigs[1]] == [
+        ("dr.path", "approved final", "password", True)
+    ]
+    assert [e.entity_id for e in failed] == ["dr.path"]
+    monkeypatch.setenv("TREPHINE_USER", "dr.k")
+    _run(seeded, monkeypatch, "reports", "discussed", pid, "--with", "patient")
     listing = _run(seeded, monkeypatch, "reports", "versions", pid)
     assert "v1 final" in listing and "(current)" in listing and "discussed by dr.k" in listing
     versions = json.loads(_run(seeded, monkeypatch, "reports", "versions", pid, "--json"))
@@ -89,7 +113,8 @@ def test_issue_and_write_html_pdf_fhir(
     html = tmp_path / "report.html"
     _run(seeded, monkeypatch, "report", pid, "--format", "html", "--out", str(html))
     page = html.read_text()
-    assert "Version 1 (final) — current" in page and "Synthetic Person" not in page
+    # A clinician's account may see identity (the researcher's view: the test below).
+    assert "Version 1 (final) — current" in page and "Synthetic Person" in page
 
     bundle = tmp_path / "report.json"
     _run(seeded, monkeypatch, "report", pid, "--format", "fhir", "--out", str(bundle))

@@ -11,7 +11,7 @@ from report_seed import Seeded
 
 from trephine.api.app import create_app
 from trephine.present import fhir
-from trephine.services import audit
+from trephine.services import audit, signatures
 from trephine.testing.accounts import TEST_PASSWORD, client_as
 
 
@@ -49,6 +49,17 @@ def test_lab_issues_with_password_clinician_records_discussion(
         page = lab.get(done.headers["location"])
         assert "Issued version 1." in page.text and "Version 1 (final) — current" in page.text
         assert "Electronically signed by <strong>test-lab</strong>" in page.text
+        # An electronic signature like a result's: re-authenticated (the wrong password was
+        # audited as a failed signature, not a failed sign-in), stored and shown on the page.
+        assert 'id="report-signatures"' in page.text
+        assert "meaning: approved final (password re-entered)" in page.text
+        with app.state.database.unit_of_work("t") as uow:
+            sigs = signatures.signatures_of_report(uow, pid)
+            failures = [e.action for e in audit.events(uow, "user", "test-lab")]
+        assert [(s.signer, s.meaning, s.method, s.valid) for s in sigs[1]] == [
+            ("test-lab", "approved final", "password", True)
+        ]
+        assert "signature-failed" in failures and "sign-in-failed" not in failures
         pdf = lab.get(f"/procedures/{pid}/report.pdf")
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
         assert pdf.headers["content-type"] == "application/pdf"

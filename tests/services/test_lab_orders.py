@@ -7,6 +7,7 @@ import datetime as dt
 import json
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from trephine.cli.main import app as cli
@@ -50,6 +51,16 @@ def _procedure_id(database: Database) -> int:
         found = procedures.procedure_id_at(uow, "P001", BIOPSY_AT)
     assert found is not None
     return found
+
+
+def _procedure_id_at(uow, accession: str) -> int:  # type: ignore[no-untyped-def]
+    from trephine.store.tables import SpecimenRow
+
+    found = uow.session.scalar(
+        select(SpecimenRow.procedure_id).where(SpecimenRow.accession == accession)
+    )
+    assert found is not None
+    return int(found)
 
 
 def _at(database: Database, when: dt.datetime) -> Database:
@@ -302,10 +313,21 @@ def test_the_final_report_sets_the_final_time(turnaround_fixture: Database) -> N
     assert got[("study", "morphology")] == (3, 54.0, 12.0, 72.0)
     assert got[("study", "flow-mrd")] == (2, 180.0, 72.0, 288.0)
     assert got[("month", "2024-03")] == (3, 72.0, 12.0, 72.0)
-    # Signing out a result later does not move a final already issued.
     with turnaround_fixture.unit_of_work("t") as uow:
         again = orders.turnaround(uow, since=dt.date(2024, 3, 7), until=dt.date(2024, 3, 7))
+        order = orders.order_of_procedure(uow, first)
+        assert order is not None
+        finals = {s.study: orders.final_time_of(uow, s.id) for s in order.studies}
+        second = orders.order_of_procedure(uow, _procedure_id_at(uow, "A-2"))
+        assert second is not None
+        unreported = orders.final_time_of(uow, second.studies[0].id)
     assert again.studies == 2
+    # One study's page says the same: 72 h to the issued report.
+    assert finals["morphology"] == orders.FinalTime(
+        dt.datetime(2024, 3, 7, 9, 30, tzinfo=UTC), "marrow report", 72.0
+    )
+    assert unreported is not None and unreported.source == "sign-out"
+    assert unreported.hours == 12.0
 
 
 def test_the_final_time_seam_takes_another_source(turnaround_fixture: Database) -> None:

@@ -1,9 +1,12 @@
 """The marrow lab's day in a real browser (issue 10 acceptance; Debian chromium via selenium):
 order → collect → receive → enter a differential (live figures checked against the server's) and
-a flow MRD result → sign out with the password re-entered → amend one value with a reason.
+a flow MRD result → sign out with the password re-entered → amend one value with a reason →
+the lab signs and issues the final report (password re-entered) → the clinician opens the
+report, downloads its PDF (every page rendered to PNG with pdftoppm and checked for ink) and
+sees the study's turnaround, collection to that final report.
 
 Screenshots at 1400 and 400 px go to the artifacts folder and every page is checked with axe, as
-in ``test_browser_roles.py``. The report lane extends this path with the final report and PDF.
+in ``test_browser_roles.py``.
 """
 
 from __future__ import annotations
@@ -185,10 +188,11 @@ def _sign(driver: Any) -> None:
     assert "Electronically signed by b.lab" in driver.find_element(By.ID, "versions").text
 
 
-def test_order_collect_receive_enter_sign_out_and_amend(
+def test_order_collect_receive_enter_sign_out_amend_and_report(
     site: Site, browser: Any, shots: Path
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     failures: list[str] = []
     # The clinician orders morphology and flow MRD for the marrow and marks it collected.
@@ -260,4 +264,82 @@ def test_order_collect_receive_enter_sign_out_and_amend(
     assert "recount of the blast fraction" in table
     assert len(browser.find_elements(By.CSS_SELECTOR, "#versions td.changed")) == 2
     _look(browser, shots, "result-amended", failures)
+
+    # The lab issues the final report: an electronic signature, the password re-entered.
+    report_url = f"{site.base}/procedures/{site.procedure}/report"
+    browser.get(report_url)
+    _wait(browser, lambda d: d.find_elements(By.ID, "issue-form"))
+    Select(browser.find_element(By.ID, "issue-status")).select_by_value("final")
+    browser.find_element(By.ID, "issue-diagnosis").send_keys("AML in morphological remission")
+    browser.find_element(By.ID, "issue-password").send_keys(PASSWORD)
+    _click(browser, "issue-submit")
+    _wait(browser, lambda d: d.find_elements(By.ID, "report-done"))
+    assert "Issued version 1." in browser.find_element(By.ID, "report-done").text
+    signed = browser.find_element(By.ID, "report-signatures").text
+    assert "Electronically signed by b.lab" in signed and "approved final" in signed
+    issued_at = dt.datetime.now(dt.UTC)
+
+    # The clinician reads it: the page, the PDF, and the order's turnaround.
+    _sign_in(browser, site, "clinician")
+    browser.get(report_url)
+    _wait(browser, lambda d: d.find_elements(By.ID, "report-pdf"))
+    page = browser.find_element(By.TAG_NAME, "main").text
+    assert "Version 1 (final)" in page and "AML in morphological remission" in page
+    assert "7.2 %" in page  # the amended differential: 36 blasts of 500
+    assert not browser.find_elements(By.ID, "issue-form")  # a clinician does not issue
+    _look(browser, shots, "report", failures)
+    pdf_url = browser.find_element(By.ID, "report-pdf").get_attribute("href")
+    pdf = _download(browser, str(pdf_url))
+    assert pdf.startswith(b"%PDF")
+    pages = _pdf_pages(pdf, shots)
+    assert pages, "pdftoppm rendered no page"
+    for png in pages:
+        _assert_ink(png)
+    browser.get(_study_url(browser, site, "Aspirate morphology"))
+    shown = browser.find_element(By.ID, "study-turnaround").text
+    assert "from collection to the final report" in shown and "issued marrow report" in shown
+    hours = float(shown.split(" h ", 1)[0])
+    collected = dt.datetime(2025, 6, 2, 9, 0, tzinfo=dt.UTC)
+    assert abs(hours - (issued_at - collected).total_seconds() / 3600) < 1.0
+    _look(browser, shots, "study-turnaround", failures)
+    browser.get(f"{site.base}/lab/turnaround")
+    assert "morphology" in browser.find_element(By.TAG_NAME, "main").text
+    _look(browser, shots, "turnaround", failures)
     assert not failures, "\n".join(failures)
+
+
+def _download(driver: Any, url: str) -> bytes:
+    """GET ``url`` with the browser's session cookie (what the download link fetches)."""
+    import httpx
+
+    cookies = {c["name"]: c["value"] for c in driver.get_cookies()}
+    answer = httpx.get(url, cookies=cookies, timeout=120)
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.headers["content-type"] == "application/pdf"
+    return answer.content
+
+
+def _pdf_pages(pdf: bytes, out: Path) -> list[Path]:
+    """Every page of ``pdf`` rendered to PNG with pdftoppm (poppler-utils)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    (out / "lab-report.pdf").write_bytes(pdf)
+    subprocess.run(
+        ["pdftoppm", "-r", "50", "-png", str(out / "lab-report.pdf"), str(out / "lab-report-page")],
+        check=True,
+    )
+    return sorted(out.glob("lab-report-page-*.png"))
+
+
+def _assert_ink(png: Path) -> None:
+    """The page body (without the running header and footer) is not blank."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(png) as image:
+        grey = np.asarray(image.convert("L"))
+    body = grey[int(grey.shape[0] * 0.1) : int(grey.shape[0] * 0.9)]
+    assert int((body < 128).sum()) > 50, f"{png.name} is blank"

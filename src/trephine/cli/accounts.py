@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from typing import TYPE_CHECKING
 
 import typer
 
-from trephine.cli.common import DATABASE_HELP, acting, fail, open_database, working
-from trephine.errors import TrephineError, ValidationError
+from trephine.cli.common import (
+    DATABASE_HELP,
+    PASSWORD_STDIN_HELP,
+    acting,
+    fail,
+    open_database,
+    read_password,
+    working,
+)
+from trephine.errors import TrephineError
 
 if TYPE_CHECKING:
     from trephine.services.accounts import Account, SessionView, TokenView
@@ -29,8 +36,6 @@ tokens_app = typer.Typer(
     help="API tokens for scripts (Authorization: Bearer TOKEN).", no_args_is_help=True
 )
 sessions_app = typer.Typer(help="List and revoke signed-in sessions.", no_args_is_help=True)
-
-PASSWORD_STDIN_HELP = "Read the password from one line of standard input instead of prompting."
 
 
 def _when(value: dt.datetime | None) -> str | None:
@@ -48,15 +53,7 @@ def _admin_actor(database_url: str | None, permission: str = "users:manage") -> 
 
 
 def _read_password(password_stdin: bool, *, confirm: bool) -> str:
-    if password_stdin:
-        line = sys.stdin.readline()
-        if not line:
-            raise fail(ValidationError("password", None, "one line on standard input"))
-        return line.rstrip("\r\n")
-    if not sys.stdin.isatty():
-        raise fail("standard input is not a terminal: pass --password-stdin and pipe one line")
-    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
-    return value
+    return read_password(password_stdin, confirm=confirm)
 
 
 def _user_dict(a: Account) -> dict[str, object]:

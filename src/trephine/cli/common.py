@@ -22,6 +22,7 @@ command module may import this one without slowing ``trephine --help``.
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -299,3 +300,20 @@ def audit_reads(
         view="pseudonymised",
         query=query,
     )
+
+
+PASSWORD_STDIN_HELP = "Read the password from one line of standard input instead of prompting."
+
+
+def read_password(password_stdin: bool, *, confirm: bool = False) -> str:
+    """A password from one line of standard input (``--password-stdin``) or typed at a prompt
+    without echo; never from an option or the environment (shell history, process lists)."""
+    if password_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise fail(ValidationError("password", None, "one line on standard input"))
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise fail("standard input is not a terminal: pass --password-stdin and pipe one line")
+    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+    return value

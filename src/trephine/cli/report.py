@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trephine.cli.common import DATABASE_HELP, fail, open_database, working
+from trephine.cli.common import (
+    DATABASE_HELP,
+    PASSWORD_STDIN_HELP,
+    acting,
+    fail,
+    open_database,
+    read_password,
+    working,
+)
 from trephine.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -147,18 +155,41 @@ def issue(
     ),
     comments: str | None = typer.Option(None, "--comments"),
     user: str | None = typer.Option(None, "--as", metavar="USER", help=AS_HELP),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help=PASSWORD_STDIN_HELP),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
-    """Issue the next version of a procedure's report from its signed-out results."""
+    """Issue the next version of a procedure's report from its signed-out results, signed.
+
+    Issuing is an electronic signature (21 CFR 11.200): the signer's account (TREPHINE_USER)
+    re-enters its password, typed at the prompt or piped with --password-stdin.
+    """
     from trephine.domain.report import parse_status
-    from trephine.services import reports
+    from trephine.errors import NotAuthenticated
+    from trephine.services import accounts, signatures
+    from trephine.settings import get_settings
 
     try:
         chosen = parse_status(status)
     except ValidationError as exc:
         raise fail(ValidationError("--status", exc.value, exc.allowed)) from None
-    with working(open_database(database_url, migrate=False), _actor(user)) as uow:
-        v = reports.issue_report(
+    database = open_database(database_url, migrate=False)
+    who = acting(database, "results:write", user)
+    if who.role is None:
+        database.dispose()
+        raise fail(
+            "issuing a report is an electronic signature: it needs the signer's account and "
+            "password (add accounts with `trephine users add`, then set TREPHINE_USER)"
+        )
+    password = read_password(password_stdin)
+    try:
+        accounts.reauthenticate(
+            database, who.name, password, "cli", accounts.Throttle.from_settings(get_settings())
+        )
+    except NotAuthenticated as exc:
+        database.dispose()
+        raise fail(exc) from None
+    with working(database, who.name) as uow:
+        v, sig = signatures.sign_report(
             uow,
             procedure_id,
             chosen,
@@ -172,6 +203,7 @@ def issue(
         f"issued version {v.version} ({v.status}) of the report of procedure {procedure_id} "
         f"by {v.issued_by}: {len(v.result_ids)} signed-out result(s); sha256 {v.content_sha256}"
     )
+    typer.echo(sig.manifestation())
 
 
 def _version_dict(v: Any) -> dict[str, Any]:

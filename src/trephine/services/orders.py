@@ -522,7 +522,13 @@ def signed_out_times(uow: UnitOfWork, rows: Sequence[LabStudyRow]) -> Mapping[in
 def final_report_times(uow: UnitOfWork, rows: Sequence[LabStudyRow]) -> Mapping[int, dt.datetime]:
     """The issue of the first final (or later) version of the marrow report that reports the
     study's results; the sign-out time while the procedure has no such version."""
-    out = dict(signed_out_times(uow, rows))
+    return {**signed_out_times(uow, rows), **_report_finals(uow, rows)}
+
+
+def _report_finals(uow: UnitOfWork, rows: Sequence[LabStudyRow]) -> dict[int, dt.datetime]:
+    """Study id → the issue of the first report version past preliminary that reports one of
+    its results (studies without one are left out)."""
+    out: dict[int, dt.datetime] = {}
     procedure_of: dict[int, int] = {}
     for batch in chunks(sorted({r.order_id for r in rows})):
         procedure_of.update(
@@ -567,6 +573,28 @@ def final_report_times(uow: UnitOfWork, rows: Sequence[LabStudyRow]) -> Mapping[
                 out[row.id] = issued_at
                 break
     return out
+
+
+@dataclass(frozen=True)
+class FinalTime:
+    """A reported study's final time and where it came from (for its page)."""
+
+    at: dt.datetime
+    #: "marrow report" (a final or later version reports it) or "sign-out".
+    source: str
+    #: Collection → final, in hours (None without a collection time).
+    hours: float | None
+
+
+def final_time_of(uow: UnitOfWork, study_id: int) -> FinalTime | None:
+    """The final time turnaround counts for one study (None while it is not reported)."""
+    row = _study_row(uow, study_id)
+    if row.state != str(StudyState.REPORTED) or row.reported_at is None:
+        return None
+    report = _report_finals(uow, [row]).get(row.id)
+    at = report or row.reported_at
+    hours = None if row.collected_at is None else (at - row.collected_at).total_seconds() / 3600
+    return FinalTime(at, "marrow report" if report is not None else "sign-out", hours)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,11 @@ another record, or a record changed after signing, no longer verifies). The life
 results' own (:mod:`trephine.workflow`): :func:`sign_result` is ``verify_result`` plus the
 signature, :func:`sign_amendment` is ``amend_result`` plus the signature; both in one
 transaction, so there is never a signed-out result without its signature or the reverse.
+
+Issuing a version of the integrated marrow report is an electronic signature in the same way
+(:func:`sign_report`): ``reports.issue_report`` plus a signature whose meaning says what the
+signer did (issued a preliminary, approved the final, amended …), linked to the version's
+content hash.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from trephine.domain.report import ReportStatus
 from trephine.domain.results import ResultValue
 from trephine.errors import NotFound
-from trephine.services import audit, results
+from trephine.services import audit, reports, results
 from trephine.services.views import StoredResult
 from trephine.store.database import UnitOfWork
-from trephine.store.tables import ElectronicSignatureRow, ResultRow
+from trephine.store.tables import ElectronicSignatureRow, ReportVersionRow, ResultRow
 
 #: The meaning of a sign-out signature (Part 11 §11.50(a)(3)).
 VERIFIED = "verified"
@@ -142,3 +148,109 @@ def signatures_of_result(uow: UnitOfWork, result_id: int) -> list[Signature]:
         .order_by(ElectronicSignatureRow.id)
     )
     return [_view(sig, row) for sig in found]
+
+
+#: The meaning of a report signature, per version status (Part 11 §11.50(a)(3)); at most 32
+#: characters (the column). The report's signature block spells each out in full.
+REPORT_MEANINGS: dict[ReportStatus, str] = {
+    ReportStatus.PRELIMINARY: "issued preliminary",
+    ReportStatus.FINAL: "approved final",
+    ReportStatus.AMENDED: "amended",
+    ReportStatus.CORRECTED: "corrected",
+    ReportStatus.ADDENDED: "addended",
+}
+
+
+def report_content(row: ReportVersionRow) -> dict[str, Any]:
+    """What a report signature covers: which procedure's report, which version, its status and
+    the SHA-256 of everything the version says (``report_version.content_sha256``)."""
+    return {
+        "entity": "report",
+        "procedure": row.procedure_id,
+        "version": row.version,
+        "status": row.status,
+        "issued_by": row.issued_by,
+        "content_sha256": row.content_sha256,
+    }
+
+
+def _report_view(sig: ElectronicSignatureRow, row: ReportVersionRow | None) -> Signature:
+    valid = row is not None and content_hash(report_content(row)) == sig.content_hash
+    return Signature(
+        sig.id, sig.entity, sig.entity_id, sig.signer, sig.signed_at, sig.meaning, sig.method, valid
+    )
+
+
+def sign_report(
+    uow: UnitOfWork,
+    procedure_id: int,
+    status: ReportStatus,
+    *,
+    method: str = PASSWORD,
+    reason: str | None = None,
+    interpretation: str | None = None,
+    diagnosis: str | None = None,
+    diagnosis_classification: str | None = None,
+    comments: str | None = None,
+) -> tuple[reports.ReportVersion, Signature]:
+    """Issue the next report version (:func:`reports.issue_report`) and sign it, in one
+    transaction. The caller has just re-authenticated the signer (``method`` says how)."""
+    version = reports.issue_report(
+        uow,
+        procedure_id,
+        status,
+        reason=reason,
+        interpretation=interpretation,
+        diagnosis=diagnosis,
+        diagnosis_classification=diagnosis_classification,
+        comments=comments,
+    )
+    row = uow.session.get(ReportVersionRow, version.id)
+    assert row is not None
+    meaning = REPORT_MEANINGS[status]
+    signature = ElectronicSignatureRow(
+        entity="report",
+        entity_id=str(row.id),
+        signer=uow.actor,
+        signed_at=row.issued_at,
+        meaning=meaning,
+        method=method,
+        content_hash=content_hash(report_content(row)),
+    )
+    uow.session.add(signature)
+    uow.session.flush()
+    audit.append(
+        uow,
+        audit.Entry(
+            "sign",
+            "report",
+            f"{procedure_id}/v{row.version}",
+            {"signature": signature.id, "meaning": meaning, "method": method},
+        ),
+    )
+    return version, _report_view(signature, row)
+
+
+def signatures_of_report(uow: UnitOfWork, procedure_id: int) -> dict[int, list[Signature]]:
+    """Per report version number, the signatures linked to it (oldest first), re-verified."""
+    rows = {
+        r.id: r
+        for r in uow.session.scalars(
+            select(ReportVersionRow).where(ReportVersionRow.procedure_id == procedure_id)
+        )
+    }
+    out: dict[int, list[Signature]] = {r.version: [] for r in rows.values()}
+    if not rows:
+        return out
+    found = uow.session.scalars(
+        select(ElectronicSignatureRow)
+        .where(
+            ElectronicSignatureRow.entity == "report",
+            ElectronicSignatureRow.entity_id.in_([str(i) for i in rows]),
+        )
+        .order_by(ElectronicSignatureRow.id)
+    )
+    for sig in found:
+        row = rows[int(sig.entity_id)]
+        out[row.version].append(_report_view(sig, row))
+    return out

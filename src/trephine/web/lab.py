@@ -319,6 +319,7 @@ def _study_page(
         "lab_study.html",
         {
             "study": study,
+            "final": orders.final_time_of(uow, study_id),
             "specimens": specimens[0].specimens if specimens else (),
             "results": found,
             "may_order": _may(principal, Permission.ORDERS_WRITE),

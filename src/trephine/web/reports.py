@@ -80,9 +80,15 @@ def report_page(
     from markupsafe import Markup
 
     from trephine.present import report as present
+    from trephine.services import signatures
 
     found, doc = _document(request, uow, principal, procedure_id, version)
     audit_read(request, uow, "marrow report page", [found.patient.external_id])
+    signed = (
+        []
+        if found.shown is None
+        else signatures.signatures_of_report(uow, procedure_id).get(found.shown.version, [])
+    )
     current = found.current
     allowed = [s for s in ReportStatus if s in NEXT[None if current is None else current.status]]
     query = {} if version is None else {"version": version}
@@ -94,6 +100,7 @@ def report_page(
             "body": Markup(present.body(doc)),
             "css": Markup(present.css()),
             "report": found,
+            "signed": signed,
             "procedure_id": procedure_id,
             "patient_id": found.patient.external_id,
             "pdf_url": f"/procedures/{procedure_id}/report.pdf"
@@ -159,11 +166,14 @@ def report_issue(
     comments: Annotated[str, Form(max_length=20000)] = "",
 ) -> Response:
     """Issue the next version, signed: the signer re-enters their password (21 CFR 11.200)."""
-    from trephine.services import accounts, reports
+    from trephine.services import accounts, signatures
 
     database = get_database(request)
+    chosen = parse_status(status)
     try:
-        accounts.sign_in(
+        # An electronic signature: the signer proves again who they are (the sign-in throttle
+        # applies; a failure is audited as signature-failed), never the session alone.
+        accounts.reauthenticate(
             database,
             principal.name,
             password,
@@ -175,10 +185,9 @@ def report_issue(
         return RedirectResponse(
             f"/procedures/{procedure_id}/report?done=wrong-password", status_code=303
         )
-    chosen = parse_status(status)
     with database.unit_of_work(principal.name) as uow:
         uow.context.update(role=str(principal.role), client=client_address(request))
-        v = reports.issue_report(
+        v, _ = signatures.sign_report(
             uow,
             procedure_id,
             chosen,
