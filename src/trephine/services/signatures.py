@@ -77,32 +77,51 @@ def content_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(frozen.encode("utf-8")).hexdigest()
 
 
-def _sign(uow: UnitOfWork, row: ResultRow, meaning: str, method: str) -> Signature:
-    assert row.verified_at is not None
+def _store(
+    uow: UnitOfWork,
+    entity: tuple[str, int],
+    signed_at: dt.datetime,
+    meaning: str,
+    method: str,
+    content: dict[str, Any],
+    audited: tuple[str, object, dict[str, Any]],
+) -> ElectronicSignatureRow:
+    """Store one signature by the unit of work's actor over ``content`` (entity and row id) and
+    audit it (``sign`` on the audited entity and id, with the signature's id, meaning, method)."""
     signature = ElectronicSignatureRow(
-        entity="result",
-        entity_id=str(row.id),
+        entity=entity[0],
+        entity_id=str(entity[1]),
         signer=uow.actor,
-        signed_at=row.verified_at,
+        signed_at=signed_at,
         meaning=meaning,
         method=method,
-        content_hash=content_hash(result_content(row)),
+        content_hash=content_hash(content),
     )
     uow.session.add(signature)
     uow.session.flush()
+    name, entity_id, detail = audited
     audit.append(
         uow,
         audit.Entry(
             "sign",
-            "result",
-            row.id,
-            {
-                "signature": signature.id,
-                "meaning": meaning,
-                "method": method,
-                "version": row.version,
-            },
+            name,
+            entity_id,
+            {"signature": signature.id, "meaning": meaning, "method": method, **detail},
         ),
+    )
+    return signature
+
+
+def _sign(uow: UnitOfWork, row: ResultRow, meaning: str, method: str) -> Signature:
+    assert row.verified_at is not None
+    signature = _store(
+        uow,
+        ("result", row.id),
+        row.verified_at,
+        meaning,
+        method,
+        result_content(row),
+        ("result", row.id, {"version": row.version}),
     )
     return _view(signature, row)
 
@@ -208,25 +227,14 @@ def sign_report(
     row = uow.session.get(ReportVersionRow, version.id)
     assert row is not None
     meaning = REPORT_MEANINGS[status]
-    signature = ElectronicSignatureRow(
-        entity="report",
-        entity_id=str(row.id),
-        signer=uow.actor,
-        signed_at=row.issued_at,
-        meaning=meaning,
-        method=method,
-        content_hash=content_hash(report_content(row)),
-    )
-    uow.session.add(signature)
-    uow.session.flush()
-    audit.append(
+    signature = _store(
         uow,
-        audit.Entry(
-            "sign",
-            "report",
-            f"{procedure_id}/v{row.version}",
-            {"signature": signature.id, "meaning": meaning, "method": method},
-        ),
+        ("report", row.id),
+        row.issued_at,
+        meaning,
+        method,
+        report_content(row),
+        ("report", f"{procedure_id}/v{row.version}", {}),
     )
     return version, _report_view(signature, row)
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -22,7 +24,6 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from trephine.access import Permission, Principal
 from trephine.api.deps import (
@@ -41,11 +42,9 @@ from trephine.importers.entry_form import FormProblem, parse_entry
 from trephine.importers.template import RESULT_FIELDS, FieldType, ResultField
 from trephine.present.differential import summarise_counts
 from trephine.present.turnaround import turnaround_rows
-from trephine.services import orders, results, signatures
+from trephine.services import entry_drafts, orders, results, signatures
 from trephine.services.views import StoredResult
-from trephine.store.codec import decode_result
 from trephine.store.database import UnitOfWork
-from trephine.store.tables import EntryDraftRow, PatientRow, ResultRow, SpecimenRow
 from trephine.web.render import render
 from trephine.workflow import REPORTED_STATES, ResultState
 
@@ -355,12 +354,10 @@ def _step(
     """One lifecycle step in its own transaction; a refusal re-shows the study with the reason
     (nothing written), as the signed-in user."""
     try:
-        with database.unit_of_work(principal.name) as uow:
-            uow.context.update(role=str(principal.role), client=client_address(request))
+        with _acting(request, database, principal) as uow:
             orders.advance(uow, study_id, action, **kw)
     except TrephineError as exc:
-        with database.unit_of_work(principal.name) as uow:
-            uow.context.update(role=str(principal.role), client=client_address(request))
+        with _acting(request, database, principal) as uow:
             return _study_page(request, uow, principal, study_id, error=str(exc), status=409)
     return RedirectResponse(f"/lab/studies/{study_id}", status_code=303)
 
@@ -422,25 +419,24 @@ def study_start(
 # --------------------------------------------------------------------------- result entry
 
 
-def _draft_row(uow: UnitOfWork, specimen_id: int, kind: ResultKind) -> EntryDraftRow | None:
-    return uow.session.scalar(
-        select(EntryDraftRow).where(
-            EntryDraftRow.specimen_id == specimen_id, EntryDraftRow.kind == str(kind)
-        )
-    )
+def _typed_fields(raw: Any, kind: ResultKind) -> dict[str, str]:
+    """The posted inputs that are fields of ``kind``'s form (``name`` or ``name__unit``/
+    ``__lod``/``__lloq``), as typed; anything else (files, other names, over-long text) is
+    left out."""
+    allowed = set(RESULT_FIELDS[kind])
+    return {
+        k: v
+        for k, v in raw.items()
+        if isinstance(v, str) and k.split("__", 1)[0] in allowed and len(v) <= 2000
+    }
 
 
-def _current_draft(uow: UnitOfWork, specimen_id: int, kind: ResultKind) -> ResultRow | None:
-    """The specimen's one current draft result of ``kind`` (NGS: None, variants are many)."""
-    if kind is ResultKind.NGS_VARIANT:
-        return None
-    return uow.session.scalar(
-        select(ResultRow).where(
-            ResultRow.specimen_id == specimen_id,
-            ResultRow.kind == str(kind),
-            ResultRow.state == str(ResultState.DRAFT),
-        )
-    )
+@contextmanager
+def _acting(request: Request, database: Any, principal: Principal) -> Iterator[UnitOfWork]:
+    """A unit of work as the signed-in user; its audit events name their role and address."""
+    with database.unit_of_work(principal.name) as uow:
+        uow.context.update(role=str(principal.role), client=client_address(request))
+        yield uow
 
 
 def _entry_page(
@@ -454,20 +450,18 @@ def _entry_page(
     notice: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    specimen = _specimen_row(uow, accession)
-    patient = uow.session.get(PatientRow, specimen.patient_id)
-    assert patient is not None  # the specimen's foreign key
-    saved = _draft_row(uow, specimen.id, kind)
-    draft = _current_draft(uow, specimen.id, kind)
+    specimen = entry_drafts.specimen(uow, accession)
+    saved = entry_drafts.saved_form(uow, accession, kind)
+    draft = entry_drafts.current_draft(uow, accession, kind)
     resumed = None
     if form is None:
         if saved is not None:
-            form = {k: str(v) for k, v in saved.fields.items()}
+            form = dict(saved.fields)
             resumed = f"Resumed the form saved by {saved.saved_by} at " + saved.saved_at.astimezone(
                 dt.UTC
             ).strftime("%Y-%m-%d %H:%M UTC")
         elif draft is not None:
-            form = value_fields(decode_result(draft.kind, draft.value))
+            form = value_fields(draft.value)
         else:
             form = {}
     summary = summarise_counts(_counts(form)) if kind is ResultKind.DIFFERENTIAL else None
@@ -477,17 +471,17 @@ def _entry_page(
     if kind is ResultKind.NGS_VARIANT:
         variants = [
             r
-            for r in results.list_results(uow, patient=patient.external_id)
+            for r in results.list_results(uow, patient=specimen.patient)
             if r.accession == accession and r.kind is ResultKind.NGS_VARIANT
         ]
-    audit_read(request, uow, "result entry", [patient.external_id])
+    audit_read(request, uow, "result entry", [specimen.patient])
     return render(
         request,
         "lab_entry.html",
         {
             "accession": accession,
             "specimen_type": specimen.type,
-            "patient": patient.external_id,
+            "patient": specimen.patient,
             "kind": kind.value,
             "title": KIND_TITLES[kind],
             "fields": form_fields(kind),
@@ -531,28 +525,13 @@ async def entry_save(
     checks it as the importer would and records a draft result (or edits the current draft)."""
     chosen = _entry_kind(kind)
     raw = await request.form()
-    allowed = {f"{n}" for n in RESULT_FIELDS[chosen]}
-    form: dict[str, str] = {}
-    for key, typed in raw.items():
-        if not isinstance(typed, str):
-            continue
-        base = key.split("__", 1)[0]
-        if base in allowed and len(typed) <= 2000:
-            form[key] = typed
+    form = _typed_fields(raw, chosen)
     intent = str(raw.get("intent") or "save")
-    with database.unit_of_work(principal.name) as uow:
-        uow.context.update(role=str(principal.role), client=client_address(request))
-        specimen = _specimen_row(uow, accession)
+    with _acting(request, database, principal) as uow:
+        entry_drafts.specimen(uow, accession)  # NotFound before anything else
         if intent == "draft":
-            row = _draft_row(uow, specimen.id, chosen)
-            if row is None:
-                row = EntryDraftRow(specimen_id=specimen.id, kind=str(chosen), fields={})
-                uow.session.add(row)
-            row.fields = dict(form)
-            row.saved_by = uow.actor
-            row.saved_at = uow.now()
-            uow.session.flush()
-            when = row.saved_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            kept = entry_drafts.save_form(uow, accession, chosen, form)
+            when = kept.saved_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
             return _entry_page(
                 request,
                 uow,
@@ -578,9 +557,7 @@ async def entry_save(
                 problems=[FormProblem(None, str(exc))],
                 status=409,
             )
-        row = _draft_row(uow, specimen.id, chosen)
-        if row is not None:
-            uow.session.delete(row)
+        entry_drafts.discard_form(uow, accession, chosen)
     return RedirectResponse(f"/results/{stored.id}", status_code=303)
 
 
@@ -653,14 +630,12 @@ async def entry_fcs(
                 method=chosen_method.value,
                 panel=panel.strip() or None,
             )
-            with database.unit_of_work(principal.name) as uow:
-                uow.context.update(role=str(principal.role), client=client_address(request))
+            with _acting(request, database, principal) as uow:
                 stored, _ = results.record_result(uow, accession, value)
         except (TrephineError, OSError) as exc:
             problem = str(exc)
     if problem is not None or stored is None:
-        with database.unit_of_work(principal.name) as uow:
-            uow.context.update(role=str(principal.role), client=client_address(request))
+        with _acting(request, database, principal) as uow:
             return _entry_page(
                 request,
                 uow,
@@ -707,8 +682,7 @@ async def entry_variants(
             names = {o.sample_id for o in observations}
             if not mapping and len(names) == 1:
                 mapping = {next(iter(names)): accession}
-            with database.unit_of_work(principal.name) as uow:
-                uow.context.update(role=str(principal.role), client=client_address(request))
+            with _acting(request, database, principal) as uow:
                 done = variant_service.import_variants(uow, observations, path.name, mapping)
             notice = (
                 f"{path.name}: {done.created} variant(s) recorded as drafts, "
@@ -720,8 +694,7 @@ async def entry_variants(
                 problems = [FormProblem(None, f"{i.location}: {i.message}") for i in issues]
             else:
                 problems = [FormProblem(None, str(exc))]
-    with database.unit_of_work(principal.name) as uow:
-        uow.context.update(role=str(principal.role), client=client_address(request))
+    with _acting(request, database, principal) as uow:
         return _entry_page(
             request,
             uow,
@@ -840,16 +813,14 @@ def result_sign(
     error: str | None = None
     try:
         _reauthenticate(request, database, principal, password)
-        with database.unit_of_work(principal.name) as uow:
-            uow.context.update(role=str(principal.role), client=client_address(request))
+        with _acting(request, database, principal) as uow:
             signatures.sign_result(uow, result_id)
     except NotAuthenticated as exc:
         error = str(exc)
     except TrephineError as exc:
         error = str(exc)
     if error is not None:
-        with database.unit_of_work(principal.name) as uow:
-            uow.context.update(role=str(principal.role), client=client_address(request))
+        with _acting(request, database, principal) as uow:
             return _result_page(request, uow, principal, result_id, error=error, status=422)
     return RedirectResponse(
         f"/results/{result_id}?{urlencode({'done': 'Signed out with your electronic signature.'})}",
@@ -871,15 +842,10 @@ async def result_amend(
     raw = await request.form()
     reason = str(raw.get("reason") or "")
     password = str(raw.get("password") or "")
-    with database.unit_of_work(principal.name) as uow:
-        kind = results.get_result(uow, result_id).kind
-        accession = results.get_result(uow, result_id).accession
-    allowed = set(RESULT_FIELDS[kind])
-    form = {
-        k: v
-        for k, v in raw.items()
-        if isinstance(v, str) and k.split("__", 1)[0] in allowed and len(v) <= 2000
-    }
+    with _acting(request, database, principal) as uow:
+        found = results.get_result(uow, result_id)
+        kind, accession = found.kind, found.accession
+    form = _typed_fields(raw, kind)
     value, problems = parse_entry(kind, accession, form)
     error: str | None = None
     new_id: int | None = None
@@ -888,15 +854,13 @@ async def result_amend(
             if not reason.strip():
                 raise ValidationError("reason", reason, "a non-empty reason for the amendment")
             _reauthenticate(request, database, principal, password)
-            with database.unit_of_work(principal.name) as uow:
-                uow.context.update(role=str(principal.role), client=client_address(request))
+            with _acting(request, database, principal) as uow:
                 stored, _ = signatures.sign_amendment(uow, result_id, value, reason)
                 new_id = stored.id
         except TrephineError as exc:
             error = str(exc)
     if new_id is None:
-        with database.unit_of_work(principal.name) as uow:
-            uow.context.update(role=str(principal.role), client=client_address(request))
+        with _acting(request, database, principal) as uow:
             return _result_page(
                 request,
                 uow,
@@ -913,15 +877,3 @@ async def result_amend(
 
 def entry_link(accession: str, kind: str) -> str:
     return f"/lab/entry/{quote(accession)}/{kind}"
-
-
-def _specimen_row(uow: UnitOfWork, accession: str) -> SpecimenRow:
-    """The stored specimen of ``accession`` (NotFound naming it otherwise)."""
-    from sqlalchemy import select
-
-    from trephine.errors import NotFound
-
-    row = uow.session.scalar(select(SpecimenRow).where(SpecimenRow.accession == accession))
-    if row is None:
-        raise NotFound("specimen", accession)
-    return row
