@@ -13,7 +13,14 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from trephine.testing.served import artifacts_dir, browser_missing, chromium, run_cli, serving
+from trephine.testing.served import (
+    artifacts_dir,
+    browser_missing,
+    chromium,
+    run_cli,
+    serving,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -82,14 +89,13 @@ def _look(driver: Any, shots: Path, name: str, failures: list[str]) -> None:
 
 def _sign_in(driver: Any, base: str, name: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.delete_all_cookies()
     driver.get(f"{base}/sign-in")
     driver.find_element(By.ID, "name").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "form.sign-in-form button").click()
-    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "user-role"))
+    wait_for(driver, lambda d: d.find_elements(By.ID, "user-role"))
 
 
 def test_patient_reads_own_pages_and_results_only_after_release(

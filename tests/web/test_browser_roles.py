@@ -26,6 +26,7 @@ from trephine.testing.served import (
     chromium,
     run_cli,
     serving,
+    wait_for,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -82,10 +83,8 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return artifacts_dir(tmp_path_factory.mktemp("screenshots"))
 
 
-def _wait(driver: Any, condition: Any, timeout: float = 30) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout).until(condition)
+def _wait(driver: Any, condition: Any, timeout: float = 60) -> Any:
+    return wait_for(driver, condition, timeout)  # waits through stale elements of a navigating page
 
 
 def _axe(driver: Any) -> list[str]:

@@ -19,7 +19,14 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from trephine.testing.served import artifacts_dir, browser_missing, chromium, run_cli, serving
+from trephine.testing.served import (
+    artifacts_dir,
+    browser_missing,
+    chromium,
+    run_cli,
+    serving,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -117,10 +124,8 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return artifacts_dir(tmp_path_factory.mktemp("lab-screenshots"))
 
 
-def _wait(driver: Any, condition: Any, timeout: float = 30) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout).until(condition)
+def _wait(driver: Any, condition: Any, timeout: float = 60) -> Any:
+    return wait_for(driver, condition, timeout)  # waits through stale elements of a navigating page
 
 
 def _look(driver: Any, shots: Path, name: str, failures: list[str]) -> None:

@@ -123,3 +123,17 @@ def artifacts_dir(default: Path) -> Path:
     )
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def wait_for(driver: Any, condition: Any, timeout: float = 60) -> Any:
+    """Wait until ``condition(driver)`` is truthy, as a person waits for a page.
+
+    A page that navigates while the condition reads it (a form posted, a redirect) replaces its
+    elements: a found element can go stale before its text is read. That is the page still
+    loading, not a failure, so stale and not-yet-present elements are waited through.
+    """
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, ignored_exceptions=ignored).until(condition)

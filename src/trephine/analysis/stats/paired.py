@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from trephine.errors import ValidationError
 
@@ -49,6 +48,8 @@ def paired_wilcoxon(before: Sequence[float], after: Sequence[float]) -> PairedTe
         raise ValidationError(
             "after", "no pair with a difference", "at least one pair whose values differ"
         )
+    from scipy import stats  # heavy (about a second): imported when a test runs, not on import
+
     res = stats.wilcoxon(a, b, zero_method="wilcox", alternative="two-sided")
     ranks = stats.rankdata(np.abs(nonzero))
     pos = float(ranks[nonzero > 0].sum())
@@ -72,4 +73,6 @@ def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     ps = np.asarray(p_values, dtype=float)
     if not np.all((ps >= 0) & (ps <= 1)) or any(math.isnan(p) for p in ps):
         raise ValidationError("p_values", list(p_values), "numbers from 0 to 1")
+    from scipy import stats
+
     return [float(q) for q in stats.false_discovery_control(ps, method="bh")]
