@@ -11,22 +11,23 @@ from trephine.services.views import StoredAlert, StoredAssessment
 
 
 def assessment_dict(item: StoredAssessment, *, current: bool | None = None) -> dict[str, Any]:
-    """The JSON shape of a stored assessment (CLI ``--json`` and the API share it)."""
-    a = item.assessment
+    """The JSON shape of a stored assessment (CLI ``--json`` and the API share it): the typed
+    call (:class:`trephine.assess.call.Call`) and the store's row id, time and recorder."""
+    c = item.call
     data: dict[str, Any] = {
         "id": item.id,
-        "date": a.assessed_on.isoformat(),
-        "call": item.call_kind,
-        "category": a.category,
-        "ruleset": a.ruleset,
-        "edition": a.criteria_edition,
-        "rule": a.matched_rule,
-        "evidence": [dict(e) for e in a.evidence],
-        "missing": list(a.missing_inputs),
-        "citation": a.citation,
-        "flags": list(a.flags),
-        "software_version": a.software_version,
-        "computed_at": a.computed_at.isoformat(),
+        "date": c.date.isoformat(),
+        "call": c.kind,
+        "category": c.category,
+        "ruleset": c.ruleset,
+        "edition": c.edition,
+        "rule": c.rule,
+        "evidence": [dict(e) for e in c.evidence],
+        "missing": list(c.missing),
+        "citation": c.citation,
+        "flags": list(c.flags),
+        "software_version": c.software_version,
+        "computed_at": item.assessment.computed_at.isoformat(),
         "recorded_by": item.recorded_by,
     }
     if current is not None:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from trephine.assess.call import Call
 from trephine.domain.assessment import Assessment
 from trephine.domain.patient import Classification, Diagnosis, Disease, Patient, Sex
 from trephine.domain.procedure import (
@@ -163,7 +164,11 @@ def to_result(
     )
 
 
-def to_assessment(row: AssessmentRow, patient_id: str) -> StoredAssessment:
+def to_assessment(
+    row: AssessmentRow, patient_id: str, call: Call | None = None
+) -> StoredAssessment:
+    """The stored view of a row; ``call`` is the engine's call the row was just made from (the
+    same object then reaches the presenters), else the call is rebuilt from the row."""
     return StoredAssessment(
         id=row.id,
         patient_id=patient_id,
@@ -181,9 +186,30 @@ def to_assessment(row: AssessmentRow, patient_id: str) -> StoredAssessment:
             flags=tuple(row.flags),
             params=row.params,
         ),
+        call=call if call is not None else call_of(row),
         recorded_by=row.recorded_by,
         call_kind=row.call_kind,
         inputs_digest=row.inputs_digest,
+    )
+
+
+def call_of(row: AssessmentRow) -> Call:
+    """The typed call a stored row holds, with the row's digest (never recomputed: the digest
+    is the store's identity of the evidence the call was made on)."""
+    return Call(
+        date=row.assessed_on,
+        kind=row.call_kind,
+        category=row.category,
+        ruleset=row.ruleset,
+        edition=row.criteria_edition,
+        software_version=row.software_version,
+        rule=row.matched_rule,
+        evidence=tuple(row.evidence),
+        missing=tuple(row.missing_inputs),
+        citation=row.citation,
+        flags=tuple(row.flags),
+        params=dict(row.params or {}),
+        digest=row.inputs_digest,
     )
 
 

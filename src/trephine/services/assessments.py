@@ -270,13 +270,13 @@ def _store_calls(
             key = tuple(getattr(row, column.key) for column in key_columns)
             stored.setdefault(key, row)
     now = uow.now()
-    answers: list[tuple[AssessmentRow, bool]] = []
+    answers: list[tuple[AssessmentRow, bool, Call]] = []
     new: list[dict[str, Any]] = []
     for call in calls:
         key = (call.date, call.ruleset, call.kind, call.edition, call.software_version, call.digest)
         if key in stored:
             # Same call on the same evidence by the same edition and version: already stored.
-            answers.append((stored[key], False))
+            answers.append((stored[key], False, call))
             continue
         values: dict[str, Any] = {
             "patient_id": patient_id,
@@ -299,9 +299,9 @@ def _store_calls(
         new.append(values)
         row = AssessmentRow(**values)  # the view of the row, not added to the session
         stored[key] = row
-        answers.append((row, True))
+        answers.append((row, True, call))
     ids = insert_rows(uow, AssessmentRow, new)
-    fresh = [row for row, created in answers if created]
+    fresh = [row for row, created, _call in answers if created]
     for row, row_id in zip(fresh, ids, strict=True):
         row.id = row_id
     audit.append(
@@ -323,7 +323,10 @@ def _store_calls(
             for row in fresh
         ],
     )
-    return [(_rows.to_assessment(row, external_id), created) for row, created in answers]
+    # The engine's Call objects themselves go on to the presenters (one object, one digest).
+    return [
+        (_rows.to_assessment(row, external_id, call), created) for row, created, call in answers
+    ]
 
 
 def assess_patient(

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from trephine.assess.call import Call
 from trephine.domain.assessment import Assessment
 from trephine.domain.chronology import ChronologyEntry
 from trephine.domain.patient import Diagnosis, Patient
@@ -46,9 +47,14 @@ class StoredResult:
 
 @dataclass(frozen=True)
 class StoredAssessment:
+    """One stored call: its row id and who stored it, and the typed :class:`Call` itself (the
+    engine's object when it was just computed, else rebuilt from the row with the stored
+    digest) — presenters read the call, the one object from engine to page."""
+
     id: int
     patient_id: str
     assessment: Assessment
+    call: Call
     recorded_by: str
     #: Which stored-results call (``trephine.assess.call.Call.kind``; '' for a single
     #: evaluation) and its evidence hash.
