@@ -425,3 +425,62 @@ def test_cli_orders_and_turnaround(turnaround_fixture: Database, tmp_path: objec
     ] == HAND_COMPUTED
     text = runner.invoke(cli, ["lab", "turnaround", "--database-url", url])
     assert "median   174.0 h" in text.output and "2024-04" in text.output
+
+
+def test_an_order_history_is_recorded_in_one_batch(seeded: Database) -> None:
+    """``record_orders`` (the demo's writer) on both databases: the ids it chooses before the
+    insert are the rows' ids, each study as far as its steps went, audited once per study."""
+    from trephine.domain.orders import OrderRecord, StudyRecord, StudyStep
+    from trephine.services import audit
+
+    proc = _procedure_id(seeded)
+    hour = dt.timedelta(hours=1)
+    record = OrderRecord(
+        BIOPSY_AT - hour,
+        "dr.order",
+        (
+            StudyRecord(
+                "morphology",
+                (
+                    StudyStep(StudyAction.COLLECT, BIOPSY_AT, "nurse.kay"),
+                    StudyStep(StudyAction.RECEIVE, BIOPSY_AT + hour, "lab.sam"),
+                    StudyStep(StudyAction.START, BIOPSY_AT + 2 * hour, "lab.sam"),
+                ),
+                specimen="A-1",
+            ),
+            StudyRecord(
+                "cytogenetics",
+                (StudyStep(StudyAction.CANCEL, BIOPSY_AT + hour, "lab.sam"),),
+                cancel_reason="dry tap: no aspirate for culture",
+            ),
+        ),
+        indication="day 28 response",
+    )
+    with seeded.unit_of_work("import") as uow:
+        ((order_id, outcome),) = orders.record_orders(uow, [(proc, record)])  # type: ignore[misc]
+    assert outcome == "created"
+    with seeded.unit_of_work("t") as uow:
+        view = orders.get_order(uow, order_id)
+        events = audit.events(uow, "lab_study")
+    morph, cyto = view.studies
+    assert (view.procedure_id, view.ordered_by, view.indication) == (
+        proc,
+        "dr.order",
+        "day 28 response",
+    )
+    assert [(s.state, s.by, s.at) for s in morph.steps] == [
+        ("ordered", "dr.order", BIOPSY_AT - hour),
+        ("collected", "nurse.kay", BIOPSY_AT),
+        ("received", "lab.sam", BIOPSY_AT + hour),
+        ("in progress", "lab.sam", BIOPSY_AT + 2 * hour),
+    ]
+    assert morph.specimen == "A-1" and morph.allowed == ("report", "cancel")
+    assert cyto.state == "cancelled" and cyto.cancel_reason == "dry tap: no aspirate for culture"
+    assert [(e.action, e.entity_id) for e in events] == [
+        ("record", str(morph.id)),
+        ("record", str(cyto.id)),
+    ]
+    # The lifecycle goes on from there as for any study.
+    with seeded.unit_of_work("lab.sam") as uow:
+        moved = orders.advance(uow, morph.id, StudyAction.CANCEL, reason="duplicate order")
+    assert moved.state == "cancelled"
