@@ -10,6 +10,7 @@ here blocks a procedure.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,7 +20,7 @@ from trephine import __version__
 from trephine.criteria.engine import evaluate, resolve_params
 from trephine.criteria.model import AllOf, AnyOf, Condition, Evidence, Fact, ParamIs, Threshold
 from trephine.criteria.sets import diagnostics
-from trephine.domain.planning import Checklist, DrugClass
+from trephine.domain.planning import Checklist, DrugClass, Medication
 from trephine.domain.specimen import Hemodilution, Specimen, SpecimenType
 
 SAFETY = diagnostics.SAFETY
@@ -54,6 +55,118 @@ class Reason:
         }
 
 
+#: §10 P6 hold intervals, as cited data: generic name → (drug group, the SAFETY parameter that
+#: holds its interval in hours, citation with tag). A drug not listed has no interval in the
+#: rule set (warfarin: the INR decides, P4; aspirin and the other antiplatelets: local policy):
+#: the reason says so rather than guess one.
+P6 = "SIR 2019 / BM-biopsy reviews, §10 P6"
+HOLD_INTERVALS: Mapping[str, tuple[str, str, str]] = {
+    "heparin": ("unfractionated heparin", "hold_ufh_hours", f"{P6}: 4–6 h [V] (secondary)"),
+    **dict.fromkeys(
+        ("enoxaparin", "dalteparin", "tinzaparin"),
+        ("LMWH", "hold_lmwh_hours", f"{P6}: 12 h prophylactic / 24 h therapeutic [V] (secondary)"),
+    ),
+    "fondaparinux": (
+        "fondaparinux",
+        "hold_fondaparinux_hours",
+        f"{P6}: 2–3 d (CrCl > 50), 3–5 d (lower CrCl) [V] (secondary)",
+    ),
+    **dict.fromkeys(
+        ("apixaban", "rivaroxaban"),
+        ("DOAC", "hold_doac_hours", f"{P6}: per local policy, commonly 1–2 d [I]"),
+    ),
+    "clopidogrel": ("clopidogrel", "hold_clopidogrel_hours", f"{P6}: per local policy, 5 d [I]"),
+}
+
+
+@dataclass(frozen=True)
+class HoldCheck:
+    """One antithrombotic's last dose against the site's hold interval (§10 P6), advisory.
+
+    ``status``: ``HELD`` (at least the interval before the planned time), ``SHORT`` (less),
+    ``LAST_DOSE_NOT_RECORDED``, ``NO_INTERVAL`` (none in the rule set for this drug)."""
+
+    drug: str
+    group: str | None
+    interval_hours: int | None
+    hours_before: Decimal | None
+    status: str
+    text: str
+    citation: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "drug": self.drug,
+            "group": self.group,
+            "interval_hours": self.interval_hours,
+            "hours_before": None if self.hours_before is None else str(self.hours_before),
+            "status": self.status,
+            "text": self.text,
+            "citation": self.citation,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HoldCheck:
+        hours = data.get("hours_before")
+        return cls(
+            drug=data["drug"],
+            group=data.get("group"),
+            interval_hours=data.get("interval_hours"),
+            hours_before=None if hours is None else Decimal(hours),
+            status=data["status"],
+            text=data["text"],
+            citation=data.get("citation"),
+        )
+
+
+def hold_checks(
+    checklist: Checklist, planned_for: dt.datetime, params: Mapping[str, Any]
+) -> tuple[HoldCheck, ...]:
+    """Each antithrombotic's last dose against its P6 interval before ``planned_for`` (UTC).
+    ``params`` are the SAFETY rule set's resolved parameters. Never blocking: a short interval
+    is a sentence for the operator, and P5 says holding is not routinely required."""
+    if params["hold_check"] == "off":
+        return ()
+    out: list[HoldCheck] = []
+    for m in (
+        *checklist.of_class(DrugClass.ANTICOAGULANT),
+        *checklist.of_class(DrugClass.ANTIPLATELET),
+    ):
+        out.append(_hold(m, planned_for, params))
+    return tuple(out)
+
+
+def _hold(m: Medication, planned_for: dt.datetime, params: Mapping[str, Any]) -> HoldCheck:
+    known = HOLD_INTERVALS.get(m.name.strip().lower())
+    if known is None:
+        return HoldCheck(
+            m.name, None, None, None, "NO_INTERVAL",
+            f"{m.name}: no hold interval in the rule set; follow local policy.", None,
+        )  # fmt: skip
+    group, param, citation = known
+    interval = int(params[param])
+    if m.last_dose_at is None:
+        return HoldCheck(
+            m.name, group, interval, None, "LAST_DOSE_NOT_RECORDED",
+            f"{m.name}: last dose not recorded, so the {interval} h hold interval for "
+            f"{group} cannot be checked.",
+            citation,
+        )  # fmt: skip
+    hours = Decimal((planned_for - m.last_dose_at).total_seconds()) / Decimal(3600)
+    hours = hours.quantize(Decimal("0.1"))
+    if hours >= interval:
+        status, verb = "HELD", "at least"
+    else:
+        status, verb = "SHORT", "less than"
+    return HoldCheck(
+        m.name, group, interval, hours, status,
+        f"{m.name}: last dose {hours.normalize():f} h before the planned time, {verb} the "
+        f"{interval} h a centre that holds {group} usually allows (holding is not routinely "
+        "required for a marrow biopsy).",
+        citation,
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class SafetyCall:
     """The stored §10 decision: category, reasons, what was not reported, rule set, edition,
@@ -69,9 +182,13 @@ class SafetyCall:
     params: Mapping[str, Any]
     software_version: str
     evidence: tuple[dict[str, Any], ...] = field(default=())
+    #: §10 P6: each antithrombotic's last dose against the site's hold interval (empty when
+    #: the planned time was not given or the site turned the check off).
+    holds: tuple[HoldCheck, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "holds": [h.as_dict() for h in self.holds],
             "decision": self.decision,
             "reasons": [r.as_dict() for r in self.reasons],
             "missing": list(self.missing),
@@ -97,6 +214,7 @@ class SafetyCall:
             params=dict(data["params"]),
             software_version=data["software_version"],
             evidence=tuple(data.get("evidence", ())),
+            holds=tuple(HoldCheck.from_dict(h) for h in data.get("holds", ())),
         )
 
 
@@ -175,9 +293,16 @@ def _drugs(checklist: Checklist, drug_class: DrugClass) -> str:
     return "; ".join(parts) + "."
 
 
-def evaluate_checklist(checklist: Checklist, params: Mapping[str, Any] | None = None) -> SafetyCall:
-    """The §10 decision on ``checklist`` under the site's parameter overrides ``params``."""
+def evaluate_checklist(
+    checklist: Checklist,
+    params: Mapping[str, Any] | None = None,
+    planned_for: dt.datetime | None = None,
+) -> SafetyCall:
+    """The §10 decision on ``checklist`` under the site's parameter overrides ``params``;
+    with the planned time, each antithrombotic's hold interval (P6) is checked and said in its
+    reason (advisory: it never changes the decision)."""
     full = resolve_params(SAFETY, params)
+    holds = () if planned_for is None else hold_checks(checklist, planned_for, full)
     facts = checklist_facts(checklist)
     call = evaluate(SAFETY, facts, full, resolved=True)
     reasons: list[Reason] = []
@@ -194,6 +319,14 @@ def evaluate_checklist(checklist: Checklist, params: Mapping[str, Any] | None = 
                 continue  # INR above both edges: the review reason already says it
             seen.add(name)
             code, text = _sentence(name, checklist, recorded)
+            if name in ("on_anticoagulant", "on_antiplatelet"):
+                drug_class = (
+                    DrugClass.ANTICOAGULANT
+                    if name == "on_anticoagulant"
+                    else DrugClass.ANTIPLATELET
+                )
+                names = {m.name for m in checklist.of_class(drug_class)}
+                text = " ".join((text, *(h.text for h in holds if h.drug in names)))
             citation = rule.citation_text
             if name == "bleeding_disorder":
                 citation = BLEEDING_DISORDER_CITATION
@@ -209,6 +342,7 @@ def evaluate_checklist(checklist: Checklist, params: Mapping[str, Any] | None = 
         params=full,
         software_version=__version__,
         evidence=tuple(e.as_dict() for e in call.evidence),
+        holds=holds,
     )
 
 

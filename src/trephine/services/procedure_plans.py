@@ -278,7 +278,7 @@ def record_checklist(
         from trephine.settings import get_settings
 
         params = get_settings().procedure_safety_params
-    call = evaluate_checklist(checklist, params)
+    call = evaluate_checklist(checklist, params, row.planned_for)
     version = 1 if latest is None else latest.version + 1
     uow.session.add(
         ProcedureChecklistRow(

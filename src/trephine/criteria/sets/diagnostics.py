@@ -819,6 +819,50 @@ SAFETY = RuleSet(
             "A known bleeding disorder: proceed with caution (Bain's risk factors: other "
             "platelet dysfunction) or require review (site policy).",
         ),
+        # P6: hold intervals used where a centre holds antithrombotics (checked against the
+        # last dose and the planned time by trephine.criteria.procedure; never blocking).
+        Parameter(
+            "hold_check",
+            "on",
+            ("on", "off"),
+            "P6: compare each antithrombotic's last dose with the site's hold interval and say "
+            "so in the reason (P5: holding is not routinely required for a marrow biopsy).",
+        ),
+        Parameter(
+            "hold_ufh_hours",
+            6,
+            None,
+            "P6: unfractionated heparin 4–6 h (secondary summaries); the upper end [I].",
+            Tag.VERIFIED,
+        ),
+        Parameter(
+            "hold_lmwh_hours",
+            24,
+            None,
+            "P6: LMWH 12 h prophylactic, 24 h therapeutic (secondary summaries); the dose is "
+            "not recorded, so the therapeutic interval [I].",
+            Tag.VERIFIED,
+        ),
+        Parameter(
+            "hold_fondaparinux_hours",
+            72,
+            None,
+            "P6: fondaparinux 2–3 d with CrCl > 50 mL/min, 3–5 d below (secondary summaries); "
+            "CrCl is not recorded, so 3 d [I].",
+            Tag.VERIFIED,
+        ),
+        Parameter(
+            "hold_doac_hours",
+            48,
+            None,
+            "P6: apixaban / rivaroxaban per local policy, commonly 1–2 d; the upper end [I].",
+        ),
+        Parameter(
+            "hold_clopidogrel_hours",
+            120,
+            None,
+            "P6: clopidogrel per local policy, commonly 5 d [I].",
+        ),
     ),
     # Low-risk procedure: routine platelet/INR testing is not required (P2), so an unreported
     # value is not a finding; never auto-block (decision is advisory).
