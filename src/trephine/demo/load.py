@@ -142,14 +142,16 @@ def _plan_records(
     from trephine.demo.planning import CLINIC_ACTOR, planning_for
     from trephine.services import procedure_plans
 
+    planned = []
+    for (pid, procedure), procedure_id in zip(items, procedure_ids, strict=True):
+        checklist, consent, emergency = planning_for(pid, procedure)
+        planned.append(
+            procedure_plans.ImportedPlanning(procedure_id, procedure, checklist, consent, emergency)
+        )
     actor = uow.actor
     uow.actor = CLINIC_ACTOR
     try:
-        for (pid, procedure), procedure_id in zip(items, procedure_ids, strict=True):
-            checklist, consent, emergency = planning_for(pid, procedure)
-            procedure_plans.record_imported(
-                uow, procedure_id, procedure, checklist, consent, emergency, params={}
-            )
+        _written(procedure_plans.record_imported_many(uow, planned, params={}))
     finally:
         uow.actor = actor
 

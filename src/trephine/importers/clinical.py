@@ -978,21 +978,25 @@ def write_parsed(
         from trephine.services import procedure_plans
 
         answers = procedures.record_procedures(uow, [(x.extra["patient"], x.item) for x in batch])
+        positions, planned = [], []
         for position, (x, answer) in enumerate(zip(batch, answers, strict=True)):
             planning = x.extra["planning"]
             if planning is None or isinstance(answer, TrephineError):
                 continue
-            try:
-                procedure_plans.record_imported(
-                    uow,
+            positions.append(position)
+            planned.append(
+                procedure_plans.ImportedPlanning(
                     answer[0],
                     x.item,
                     planning.checklist,
                     planning.consent,
                     planning.emergency_reason,
                 )
-            except TrephineError as exc:
-                answers[position] = exc
+            )
+        plans = procedure_plans.record_imported_many(uow, planned)
+        for position, plan in zip(positions, plans, strict=True):
+            if isinstance(plan, TrephineError):
+                answers[position] = plan
         return answers
 
     writers: dict[str, Callable[[Sequence[Located]], list[Answer]]] = {

@@ -34,8 +34,8 @@ from trephine.domain.planning import (
     check_transition,
 )
 from trephine.domain.procedure import Anesthesia, Complication, Indication, Procedure, Site
-from trephine.errors import Conflict, NotFound, ValidationError
-from trephine.services import _rows, audit
+from trephine.errors import Conflict, NotFound, TrephineError, ValidationError
+from trephine.services import _batch, _rows, audit
 from trephine.services.procedures import complication_columns, record_procedure
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import (
@@ -329,36 +329,41 @@ def record_consent(uow: UnitOfWork, plan_id: int, consent: Consent) -> StoredPla
         raise Conflict(
             "consent", plan_id, changed, getattr(recorded, changed), getattr(consent, changed)
         )
-    uow.session.add(
-        ProcedureConsentRow(
-            plan_id=plan_id,
-            given_by=str(consent.given_by),
-            giver_name=consent.giver_name,
-            taken_by=consent.taken_by,
-            consented_at=consent.consented_at,
-            leaflet_version=consent.leaflet_version,
-            risks_discussed=[str(r) for r in consent.risks_discussed],
-            interpreter=consent.interpreter,
-            signature=str(consent.signature),
-            recorded_at=uow.now(),
-            recorded_by=uow.actor,
-        )
-    )
+    uow.session.add(ProcedureConsentRow(**_consent_columns(consent, plan_id, uow.now(), uow.actor)))
     uow.session.flush()
-    audit.append(
-        uow,
-        audit.Entry(
-            "consent",
-            "procedure_plan",
-            plan_id,
-            {
-                "leaflet_version": consent.leaflet_version,
-                "given_by": str(consent.given_by),
-                "interpreter": consent.interpreter is not None,
-            },
-        ),
-    )
+    audit.append(uow, _consent_event(plan_id, consent))
     return _view(uow, row)
+
+
+def _consent_columns(
+    consent: Consent, plan_id: int, now: dt.datetime, actor: str
+) -> dict[str, Any]:
+    return {
+        "plan_id": plan_id,
+        "given_by": str(consent.given_by),
+        "giver_name": consent.giver_name,
+        "taken_by": consent.taken_by,
+        "consented_at": consent.consented_at,
+        "leaflet_version": consent.leaflet_version,
+        "risks_discussed": [str(r) for r in consent.risks_discussed],
+        "interpreter": consent.interpreter,
+        "signature": str(consent.signature),
+        "recorded_at": now,
+        "recorded_by": actor,
+    }
+
+
+def _consent_event(plan_id: int, consent: Consent) -> audit.Entry:
+    return audit.Entry(
+        "consent",
+        "procedure_plan",
+        plan_id,
+        {
+            "leaflet_version": consent.leaflet_version,
+            "given_by": str(consent.given_by),
+            "interpreter": consent.interpreter is not None,
+        },
+    )
 
 
 def mark_done(
@@ -473,6 +478,163 @@ def record_imported(
         ),
     )
     return plan.id
+
+
+@dataclass(frozen=True)
+class ImportedPlanning:
+    """What :func:`record_imported_many` records for one imported, done procedure."""
+
+    procedure_id: int
+    procedure: Procedure
+    checklist: Checklist | None
+    consent: Consent | None
+    emergency_reason: str | None
+
+
+def record_imported_many(
+    uow: UnitOfWork,
+    items: Sequence[ImportedPlanning],
+    params: Mapping[str, Any] | None = None,
+) -> list[_batch.Answer]:
+    """:func:`record_imported` for many procedures at once (the importer and the demo loader):
+    per item, in order, ``(plan id, Outcome)`` or the error that refuses it, as the one-fact
+    writer would answer. New plans are written with one insert per table and their audit
+    events (create, checklist, consent, done — the one-fact writer's events, in its order) in
+    one append; a procedure that already has a plan, or that comes again in the batch, goes
+    through :func:`record_imported` (same → unchanged, different → :class:`Conflict`)."""
+    if params is None:
+        from trephine.settings import get_settings
+
+        params = get_settings().procedure_safety_params
+    answers: list[_batch.Answer | None] = [None] * len(items)
+    existing: dict[int, int] = {}
+    for batch in _batch.chunks(sorted({x.procedure_id for x in items})):
+        planned = select(ProcedurePlanRow.procedure_id, ProcedurePlanRow.id).where(
+            ProcedurePlanRow.procedure_id.in_(batch)
+        )
+        existing.update({int(pid): plan for pid, plan in uow.session.execute(planned) if pid})
+    patients: dict[int, tuple[int, str]] = {}
+    for batch in _batch.chunks(sorted({x.procedure_id for x in items})):
+        owners = (
+            select(ProcedureRow.id, PatientRow.id, PatientRow.external_id)
+            .join(PatientRow, PatientRow.id == ProcedureRow.patient_id)
+            .where(ProcedureRow.id.in_(batch))
+        )
+        patients.update({pid: (patient, ext) for pid, patient, ext in uow.session.execute(owners)})
+    fresh: list[int] = []  # positions of the items that get a new plan
+    again: list[int] = []  # positions of procedures planned before, or earlier in this batch
+    seen: set[int] = set()
+    for position, x in enumerate(items):
+        if x.procedure_id in existing or x.procedure_id in seen:
+            again.append(position)
+            continue
+        try:
+            check_done(x.consent, x.emergency_reason)
+            if x.procedure_id not in patients:
+                raise NotFound("procedure", x.procedure_id)
+        except TrephineError as exc:
+            answers[position] = exc
+            continue
+        seen.add(x.procedure_id)
+        fresh.append(position)
+    if fresh:
+        now, actor = uow.now(), uow.actor
+        plan_ids = _batch.insert_rows(
+            uow,
+            ProcedurePlanRow,
+            [
+                {
+                    "patient_id": patients[items[i].procedure_id][0],
+                    "planned_for": items[i].procedure.performed_at,
+                    "indication": str(items[i].procedure.indication),
+                    "site": str(items[i].procedure.site),
+                    "operator": items[i].procedure.operator,
+                    "status": str(PlanStatus.DONE),
+                    "cancel_reason": None,
+                    "emergency_reason": items[i].emergency_reason,
+                    "procedure_id": items[i].procedure_id,
+                    "created_at": now,
+                    "created_by": actor,
+                    "closed_at": now,
+                    "closed_by": actor,
+                }
+                for i in fresh
+            ],
+        )
+        checklists: list[dict[str, Any]] = []
+        consents: list[dict[str, Any]] = []
+        events: list[audit.Entry] = []
+        for i, plan_id in zip(fresh, plan_ids, strict=True):
+            x = items[i]
+            events.append(
+                audit.Entry(
+                    "create",
+                    "procedure_plan",
+                    plan_id,
+                    {
+                        "patient": patients[x.procedure_id][1],
+                        "indication": str(x.procedure.indication),
+                    },
+                )
+            )
+            if x.checklist is not None:
+                call = evaluate_checklist(x.checklist, params, x.procedure.performed_at)
+                checklists.append(
+                    {
+                        "plan_id": plan_id,
+                        "version": 1,
+                        "checklist": checklist_to_json(x.checklist),
+                        "decision": call.decision,
+                        "evaluation": call.as_dict(),
+                        "recorded_at": now,
+                        "recorded_by": actor,
+                    }
+                )
+                events.append(
+                    audit.Entry(
+                        "checklist",
+                        "procedure_plan",
+                        plan_id,
+                        {
+                            "version": 1,
+                            "decision": call.decision,
+                            "reasons": [r.code for r in call.reasons],
+                            "ruleset": call.ruleset,
+                            "software_version": call.software_version,
+                        },
+                    )
+                )
+            if x.consent is not None:
+                consents.append(_consent_columns(x.consent, plan_id, now, actor))
+                events.append(_consent_event(plan_id, x.consent))
+            events.append(
+                audit.Entry(
+                    "done",
+                    "procedure_plan",
+                    plan_id,
+                    {
+                        "procedure": x.procedure_id,
+                        "consent": x.consent is not None,
+                        "imported": True,
+                    },
+                )
+            )
+            answers[i] = (plan_id, _batch.Outcome.CREATED)
+        _batch.insert_rows(uow, ProcedureChecklistRow, checklists)
+        _batch.insert_rows(uow, ProcedureConsentRow, consents)
+        audit.append(uow, events)
+    for position in again:
+        x = items[position]
+        try:
+            plan_id = record_imported(
+                uow, x.procedure_id, x.procedure, x.checklist, x.consent,
+                x.emergency_reason, params,
+            )  # fmt: skip
+        except TrephineError as exc:
+            answers[position] = exc
+        else:
+            answers[position] = (plan_id, _batch.Outcome.UNCHANGED)
+    return [a for a in answers if a is not None]
 
 
 def cancel(uow: UnitOfWork, plan_id: int, reason: str | None) -> StoredPlan:
