@@ -415,6 +415,7 @@ def reauthenticate(
         if reason is None:
             assert row is not None
             return _account(row)
+        oidc_only = row is not None and row.password_hash is None and bool(row.oidc_subject)
         uow.session.add(
             SignInFailureRow(occurred_at=uow.now(), account=account_key, client_address=client)
         )
@@ -426,6 +427,14 @@ def reauthenticate(
                 row.name if row is not None else "(unknown)",
                 {"client": client, "reason": reason},
             ),
+        )
+    if oidc_only:
+        # The signer is signed in already, so saying why tells nobody which names exist.
+        raise NotAuthenticated(
+            "your account signs in through the identity provider and has no password, and "
+            "signing by re-authenticating with the provider is not available yet: ask an "
+            "administrator to set a signing password (trephine users reset-password); "
+            "nothing was signed"
         )
     raise NotAuthenticated("the password is not right; nothing was signed")
 
