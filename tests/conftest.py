@@ -182,3 +182,27 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
             yield db
         finally:
             db.dispose()
+
+
+#: Modules that take minutes each (every console block of a Markdown file runs in one bash
+#: process), started first; then every module holding a test marked ``slow``.
+_LONGEST_FIRST = ("test_docs_console.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest modules first, each module's tests kept together and in their order.
+
+    Under ``pytest -n 2`` the workers take tests in this order: a module of minutes collected
+    last (the docs console blocks come after most folders) kept one worker busy for minutes
+    after the other had finished. Started first, the long ones overlap with everything else.
+    Keeping a module's tests together keeps its module-scoped fixtures (a served demo, a
+    browser) built once per worker.
+    """
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+
+    def rank(item: pytest.Item) -> int:
+        if item.path.name in _LONGEST_FIRST:
+            return 0
+        return 1 if item.path in slow_modules else 2
+
+    items[:] = sorted(items, key=rank)  # stable: the collection order within each rank

@@ -13,6 +13,9 @@ from trephine.analysis.images.phantoms import PHANTOM_MPP, Label, make_phantom
 HELD_OUT = range(1000, 1008)
 
 
+pytestmark = pytest.mark.slow  # seeded phantoms: seconds each
+
+
 @pytest.fixture(scope="module")
 def held_out() -> list[tuple[float, float, np.ndarray, np.ndarray]]:
     out = []

@@ -39,4 +39,4 @@ def test_kainz_tiles_all_pass(kainz) -> None:  # type: ignore[no-untyped-def]
 
 
 pytestmark = []
-test_kainz_tiles_all_pass = pytest.mark.licensed_images(test_kainz_tiles_all_pass)
+test_kainz_tiles_all_pass = pytest.mark.slow(pytest.mark.licensed_images(test_kainz_tiles_all_pass))
