@@ -692,6 +692,13 @@ def procedures_of(uow: UnitOfWork, patient: str) -> list[ProcedureLine]:
 # --------------------------------------------------------------------------- orders with history
 
 
+@dataclass(frozen=True)
+class _Again:
+    """A procedure given twice in one batch: the answer is the order its first item wrote."""
+
+    position: int
+
+
 def record_orders(uow: UnitOfWork, items: Sequence[tuple[int, OrderRecord]]) -> list[Answer]:
     """Batch writer of orders entered after the fact, each study with the steps it has taken
     (a lab system's history; the demo cohort). Per item ``(order id, outcome)``, or the error
@@ -736,13 +743,19 @@ def record_orders(uow: UnitOfWork, items: Sequence[tuple[int, OrderRecord]]) -> 
             )
         }
     now = uow.now()
-    answers: list[Answer | int] = []
+    answers: list[Answer | int | _Again] = []
+    made: dict[int, int] = {}  # procedure id -> position among the new orders
     orders_new: list[dict[str, object]] = []
     studies_new: list[tuple[int, dict[str, object], dict[str, object]]] = []
     order_events = Events()
     for procedure_id, record in items:
         if procedure_id in have:
             answers.append((have[procedure_id], Outcome.UNCHANGED))
+            continue
+        if procedure_id in made:
+            # Given twice in one batch: the first is written, the second finds it (as it would
+            # one at a time).
+            answers.append(_Again(made[procedure_id]))
             continue
         try:
             if procedure_id not in known:
@@ -754,7 +767,7 @@ def record_orders(uow: UnitOfWork, items: Sequence[tuple[int, OrderRecord]]) -> 
             answers.append(exc)
             continue
         position = len(orders_new)
-        have[procedure_id] = -1  # a second order for it in this batch is refused
+        made[procedure_id] = position
         order_events.add_new(
             "create",
             "lab_order",
@@ -780,7 +793,15 @@ def record_orders(uow: UnitOfWork, items: Sequence[tuple[int, OrderRecord]]) -> 
         study_events.add_new("record", "lab_study", n, {**detail, "order": order_ids[position]})
     study_ids = insert_rows(uow, LabStudyRow, study_rows)
     study_events.append(uow, study_ids)
-    return [(order_ids[a], Outcome.CREATED) if isinstance(a, int) else a for a in answers]
+    out: list[Answer] = []
+    for a in answers:
+        if isinstance(a, int):
+            out.append((order_ids[a], Outcome.CREATED))
+        elif isinstance(a, _Again):
+            out.append((order_ids[a.position], Outcome.UNCHANGED))
+        else:
+            out.append(a)
+    return out
 
 
 def _study_history(
