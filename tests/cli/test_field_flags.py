@@ -21,6 +21,7 @@ BELOW_THE_CLI = (
     "io",
     "analysis",
     "criteria",
+    "assess",
     "domain",
     "store",
     "present",

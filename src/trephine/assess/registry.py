@@ -142,7 +142,7 @@ def choose(diagnoses: Sequence[Diagnosis], requested: str | None = None) -> Asse
         return lookup(requested)
     if not diagnoses:
         raise CriteriaNotApplicable(
-            "no diagnosis recorded: the rule set is chosen by diagnosis (or give --ruleset)"
+            "no diagnosis recorded: the rule set is chosen by diagnosis (or name the ruleset)"
         )
     disease = str(diagnoses[-1].disease)
     if disease in BY_DIAGNOSIS:
@@ -150,7 +150,7 @@ def choose(diagnoses: Sequence[Diagnosis], requested: str | None = None) -> Asse
     raise CriteriaNotApplicable(
         f"stored-timeline assessment for {disease} is not available yet; available: "
         + ", ".join(f"{d} ({a.name})" for d, a in BY_DIAGNOSIS.items())
-        + ", or --ruleset "
+        + "; or name a ruleset: "
         + ", ".join(sorted(ACCEPTED))
     )
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 FLAGS: dict[str, str] = {
     "specimen": "--specimen",
     "ruleset": "--ruleset",
+    "study": "--study",
     "denominator_gate": "--denominator",
     "abnormal_gate": "--abnormal",
     "denominator_gate/abnormal_gate": "--denominator/--abnormal",

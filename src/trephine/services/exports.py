@@ -437,7 +437,7 @@ def redcap_files(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) ->
     cohort must select on a study (``--study``), whose arms become REDCap arms and whose visits
     become events; each visit's biopsy (by window or by hand, ``services/studies.py``) gives the
     values measured on its specimens. De-identified like the tidy tables."""
-    from trephine.errors import ValidationError
+    from trephine.errors import ValidationError, option
     from trephine.present import redcap
     from trephine.services import studies
 
@@ -446,8 +446,8 @@ def redcap_files(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) ->
         raise ValidationError(
             "format",
             "redcap",
-            "a cohort that selects on a study (cohort define --study ...): its visits are the "
-            "REDCap events",
+            f"a cohort that selects on a study (its {option('study')} criterion): its visits "
+            "are the REDCap events",
         )
     members = set(evaluation.members)
     by_pseudonym = {deid.patient(m): m for m in members}
