@@ -77,6 +77,7 @@ def _concrete(app: FastAPI, route: DeclaredRoute) -> str:
     path = path.replace("{stage}", "before")
     path = path.replace("{result_id}", "1").replace("{accession}", "X").replace("{kind}", "core")
     path = path.replace("{resource_id}", "spec-1")
+    path = path.replace("{cohort}", "no-such-cohort").replace("{study}", "no-such-study")
     assert "{" not in path, f"no sample value for a parameter of {route.path}"
     if route.static:
         return {

@@ -76,6 +76,7 @@ def create_app(
         patient_pages,
         procedures,
         reports,
+        research,
         signin,
     )
 
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(patient_pages.router)
     app.include_router(lab.router)
     app.include_router(reports.router)
+    app.include_router(research.router)
     # Last: the role x route test walks routes in this order, and revoking session 1 may end
     # the walking admin's own session.
     app.include_router(admin.router)

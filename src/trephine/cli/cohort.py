@@ -171,7 +171,9 @@ def analyse(
     landmark_day: int = typer.Option(..., "--landmark-day", help="Days after diagnosis."),
     window: int = typer.Option(14, "--window", help="± days for the landmark MRD sample."),
     at: list[float] = typer.Option([], "--at", help="Report S(t) at this day (repeatable)."),
-    group_by: str = typer.Option("none", "--by", help="none, regimen (first line) or disease"),
+    group_by: str = typer.Option(
+        "none", "--by", help="none, regimen (first line), disease or arm (of --study)"
+    ),
     plots: str | None = typer.Option(None, "--plots", help="Folder for KM and swimmer plots."),
     fmt: str = typer.Option("png", "--format", help="png or svg (with --plots)"),
     as_json: bool = typer.Option(False, "--json"),

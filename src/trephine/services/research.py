@@ -40,8 +40,8 @@ from trephine.store.tables import (
     TherapyLineRow,
 )
 
-GroupBy = Literal["none", "regimen", "disease"]
-GROUP_BY: tuple[str, ...] = ("none", "regimen", "disease")
+GroupBy = Literal["none", "regimen", "disease", "arm"]
+GROUP_BY: tuple[str, ...] = ("none", "regimen", "disease", "arm")
 CALL_KINDS = ("response", "relapse", "progression", "mrd", "mrd_event", "landmark")
 
 
@@ -168,6 +168,21 @@ def _groups(
             if pid not in out and start >= ev.time_zero[ids[pid]]:
                 out[pid] = regimen
         return {p: out.get(p, "no therapy recorded") for p in pids}
+    if group_by == "arm":
+        # The arm of the study the cohort selects on (issue 12 §1): response rates per arm.
+        from trephine.store.tables import StudyArmRow, StudyEnrolmentRow, StudyRow
+
+        study = ev.cohort.definition.study
+        if study is None:
+            raise ValidationError("group_by", "arm", "a cohort that selects on a study")
+        for pid, arm in uow.session.execute(
+            select(StudyEnrolmentRow.patient_id, StudyArmRow.name)
+            .join(StudyArmRow, StudyArmRow.id == StudyEnrolmentRow.arm_id)
+            .join(StudyRow, StudyRow.id == StudyEnrolmentRow.study_id)
+            .where(StudyRow.name == study, StudyEnrolmentRow.patient_id.in_(pids))
+        ):
+            out[pid] = arm
+        return {p: out.get(p, "not enrolled") for p in pids}
     from trephine.store.tables import DiagnosisRow
 
     for pid, disease, on in uow.session.execute(

@@ -1,0 +1,196 @@
+"""The research pages in a real browser (Debian chromium), signed in as a researcher: the
+research list, a cohort page (definition, response rates, KM by landmark MRD with the at-risk
+table, members), the study page and the export form. No identity anywhere on any page — no
+name, MRN, birth date or record id of any patient, in the text, the HTML or the plot image —
+and every page passes axe and fits 400 px (screenshots in the artifacts folder)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from trephine.testing.served import artifacts_dir, browser_missing, chromium, run_cli, serving
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = Path(os.environ.get("TREPHINE_AXE_JS", ROOT / ".cache/node_modules/axe-core/axe.min.js"))
+PASSWORD = "a long enough research test password"
+KEY = "browser-research-export-key-0123"
+
+
+class Site(NamedTuple):
+    base: str
+    db: Path
+    identities: list[str]
+
+
+def _require_browser() -> None:
+    missing = browser_missing() + ([] if AXE.is_file() else [f"axe-core at {AXE}"])
+    if missing:
+        message = f"browser tests need {', '.join(missing)}"
+        if os.environ.get("TREPHINE_REQUIRE_BROWSER") == "1":
+            pytest.fail(message + " and TREPHINE_REQUIRE_BROWSER=1")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    _require_browser()
+    work = tmp_path_factory.mktemp("research")
+    db = work / "site.db"
+    env = {
+        **os.environ,
+        "TREPHINE_DATABASE_URL": f"sqlite:///{db}",
+        "TREPHINE_EXPORT_KEY": KEY,
+    }
+    run_cli(["init"], env)
+    run_cli(["demo", "--patients", "20", "--seed", "7", "--no-accounts"], env)
+    run_cli(["users", "add", "r.admin", "--role", "admin", "--password-stdin"], env, PASSWORD)
+    admin = {**env, "TREPHINE_USER": "r.admin"}
+    run_cli(
+        ["users", "add", "r.researcher", "--role", "researcher", "--password-stdin"],
+        admin,
+        PASSWORD,
+    )
+    researcher = {**env, "TREPHINE_USER": "r.researcher"}
+    run_cli(["cohort", "define", "aml", "--disease", "AML"], researcher)
+    run_cli(["cohort", "define", "ind", "--study", "DEMO-AML-IND"], researcher)
+    with sqlite3.connect(db) as con:
+        found = [
+            str(v)
+            for row in con.execute(
+                "SELECT p.external_id, i.name, i.mrn, i.birth_date, i.birth_date "
+                "FROM patient p LEFT JOIN patient_identity i ON i.patient_id = p.id"
+            )
+            for v in row
+            if v is not None
+        ]
+    # Names are "Family, Given": each part on its own too.
+    identities = sorted({part.strip() for v in found for part in [v, *v.split(",")] if part})
+    assert any(re.fullmatch(r"DEMO-\d{4}", v) for v in identities)
+    with serving(env, work / "serve.log") as base:
+        yield Site(base, db, identities)
+
+
+@pytest.fixture(scope="module")
+def browser(site: Site) -> Iterator[Any]:
+    with chromium(1400, 1000) as driver:
+        yield driver
+
+
+def _wait(driver: Any, condition: Any, timeout: float = 60) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def _axe(driver: Any) -> list[str]:
+    driver.execute_script(AXE.read_text())
+    violations = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations));"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def _look(driver: Any, shots: Path, name: str, failures: list[str]) -> None:
+    failures.extend(f"{name}: {v}" for v in _axe(driver))
+    for width in (1400, 400):
+        driver.set_window_size(width, 1000)
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(width, min(int(height) + 140, 6000))
+        wide = driver.execute_script(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth"
+        )
+        if wide:
+            failures.append(f"{name}: scrolls sideways at {width} px")
+        driver.save_screenshot(str(shots / f"research-{name}-{width}.png"))
+    driver.set_window_size(1400, 1000)
+
+
+def _no_identity(driver: Any, site: Site, name: str, failures: list[str]) -> None:
+    """No patient's record id, name, MRN or birth date in the page's text, HTML or images."""
+    from selenium.webdriver.common.by import By
+
+    text = driver.find_element(By.TAG_NAME, "body").text
+    html = driver.page_source
+    images = [
+        base64.b64decode(src.split("base64,", 1)[1]).decode("utf-8", "replace")
+        for src in re.findall(r'src="(data:image/svg\+xml;base64,[^"]+)"', html)
+    ]
+    for where, blob in (("text", text), ("html", html), *(("plot", i) for i in images)):
+        for value in site.identities:
+            if re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", blob):
+                failures.append(f"{name}: {value!r} in the page {where}")
+
+
+def test_researcher_sees_cohort_study_and_export_without_identity(
+    site: Site, browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    shots = artifacts_dir(tmp_path_factory.mktemp("research-shots"))
+    failures: list[str] = []
+    browser.get(f"{site.base}/sign-in")
+    _wait(browser, lambda d: d.find_elements(By.ID, "name"))
+    browser.find_element(By.ID, "name").send_keys("r.researcher")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form.sign-in-form button").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "user-role"))
+    assert browser.find_element(By.ID, "user-role").text == "researcher"
+
+    browser.find_element(By.LINK_TEXT, "Research").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "cohorts"))
+    _look(browser, shots, "list", failures)
+    browser.find_element(By.LINK_TEXT, "aml").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "members"))
+    # The landmark form: day 60 ± 30, grouped as it was.
+    landmark = browser.find_element(By.ID, "landmark")
+    landmark.clear()
+    landmark.send_keys("60")
+    window = browser.find_element(By.ID, "window")
+    window.clear()
+    window.send_keys("30")
+    browser.find_element(By.CSS_SELECTOR, "form.filter button").click()
+    _wait(browser, lambda d: "landmark=60" in d.current_url)
+    rates = browser.find_element(By.ID, "response-rates").text
+    assert "95 %" in browser.find_element(By.ID, "response-rates").get_attribute("innerHTML")
+    assert re.search(r"\d+ of \d+", rates), rates
+    assert browser.find_elements(By.ID, "km-plot"), "no KM plot at day 60 in the demo"
+    km = browser.find_element(By.ID, "km-table").text
+    assert "negative" in km or "positive" in km, km
+    members = browser.find_element(By.ID, "members").text.split(", ")
+    assert members and all(re.fullmatch(r"P[0-9a-f]{16}", m) for m in members), members
+    _no_identity(browser, site, "cohort", failures)
+    _look(browser, shots, "cohort", failures)
+
+    browser.get(f"{site.base}/research/studies/DEMO-AML-IND")
+    _wait(browser, lambda d: d.find_elements(By.ID, "enrolments"))
+    assert "End of induction" in browser.find_element(By.ID, "schedule").text
+    enrolled = browser.find_elements(By.CSS_SELECTOR, "#enrolments tbody tr")
+    assert enrolled and "biopsy" in browser.find_element(By.ID, "enrolments").text
+    _no_identity(browser, site, "study", failures)
+    _look(browser, shots, "study", failures)
+
+    browser.get(f"{site.base}/research/cohorts/ind/export")
+    _wait(browser, lambda d: d.find_elements(By.ID, "download"))
+    levels = [
+        o.get_attribute("value")
+        for o in browser.find_elements(By.CSS_SELECTOR, "#deidentify option")
+    ]
+    assert levels == ["safe-harbor", "limited"], "a researcher is offered identified exports"
+    _no_identity(browser, site, "export", failures)
+    _look(browser, shots, "export", failures)
+    assert not failures, "\n".join(failures)
