@@ -227,18 +227,43 @@ def plot_cmd(
 
 @app.command("compare")
 def compare_cmd(
-    primary: Path = typer.Argument(..., help="MAF of the primary (diagnosis) samples."),
-    relapse: Path = typer.Argument(..., help="MAF of the relapse samples."),
+    primary: Path | None = typer.Argument(None, help="MAF of the primary (diagnosis) samples."),
+    relapse: Path | None = typer.Argument(None, help="MAF of the relapse samples."),
     min_mutated: int = typer.Option(
         5, "--min-mutated", help="Keep genes mutated in at least this many samples of a cohort."
     ),
+    patient: str | None = typer.Option(
+        None, "--patient", help="Instead of MAF files: this patient's stored variants."
+    ),
+    before: str | None = typer.Option(
+        None, "--before", help="With --patient: the earlier specimen (default: the first)."
+    ),
+    after: str | None = typer.Option(
+        None, "--after", help="With --patient: the later specimen (default: the last)."
+    ),
+    include_drafts: bool = typer.Option(
+        False, "--include-drafts", help="With --patient: also variants not yet signed out."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Database URL (default: TREPHINE_DATABASE_URL)."
+    ),
 ) -> None:
-    """Gene mutation frequency, primary vs relapse: counts and Fisher's exact test."""
+    """Gene mutation frequency, primary vs relapse (two MAF files): counts and Fisher's exact
+    test. With --patient: one patient's two stored specimens, every mutation's VAF in each and
+    whether it persisted, cleared or emerged."""
     from trephine.analysis.cohort.paired import compare_cohorts, paired_changes
-    from trephine.errors import TrephineError
+    from trephine.errors import TrephineError, ValidationError
     from trephine.io.maf import read_maf
 
+    if patient is not None:
+        _compare_stored(patient, before, after, include_drafts, as_json, database_url)
+        return
+    if primary is None or relapse is None:
+        refuse_import(
+            ValidationError("PRIMARY RELAPSE", "missing", "two MAF files, or --patient ID")
+        )
+        return
     try:
         a, b = read_maf(primary), read_maf(relapse)
         rows = compare_cohorts(a, b, min_mutated=min_mutated)
@@ -264,3 +289,58 @@ def compare_cmd(
         f"{len(pairs.patients)} patients with both samples; genes gained at relapse in the most "
         "patients: " + ", ".join(f"{g} {n}" for g, n in pairs.most_gained(5))
     )
+
+
+def _compare_stored(
+    patient: str,
+    before: str | None,
+    after: str | None,
+    include_drafts: bool,
+    as_json: bool,
+    database_url: str | None,
+) -> None:
+    """``clonal compare --patient``: two stored specimens of one patient (audited read)."""
+    from trephine.analysis.cohort.paired import compare_specimens
+    from trephine.cli.clonal_store import stored_observations
+    from trephine.errors import TrephineError, ValidationError
+
+    try:
+        obs = stored_observations(patient, include_drafts, database_url)
+        days = sorted({(o.day, o.sample_id) for o in obs})
+        first = before or days[0][1]
+        last = after or days[-1][1]
+        changes = compare_specimens(obs, first, last)
+    except TrephineError as exc:
+        flag = {"before": "--before", "after": "--after"}.get(getattr(exc, "field", ""), "")
+        if flag and isinstance(exc, ValidationError):
+            exc = ValidationError(flag, exc.value, exc.allowed)
+        refuse_import(exc)
+        return
+    day = {o.sample_id: o.day for o in obs}
+    if as_json:
+        json.dump(
+            {
+                "patient": patient,
+                "before": {"specimen": first, "day": day[first]},
+                "after": {"specimen": last, "day": day[last]},
+                "mutations": [c.to_json() for c in changes],
+            },
+            sys.stdout,
+            indent=1,
+        )
+        sys.stdout.write("\n")
+        return
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.3g} %"
+
+    typer.echo(
+        f"{patient}: {first} (day {day[first]:g}) → {last} (day {day[last]:g}), "
+        "days from diagnosis; VAF as stored"
+    )
+    typer.echo("gene\tmutation\tVAF before\tVAF after\tstatus")
+    for c in changes:
+        chip = " (likely CHIP; not an MRD marker)" if c.chip else ""
+        typer.echo(
+            f"{c.gene}\t{c.mutation_id}\t{pct(c.vaf_before)}\t{pct(c.vaf_after)}\t{c.status}{chip}"
+        )

@@ -264,3 +264,69 @@ def _write_plots(report: dict[str, Any], courses: Any, folder: str, fmt: str) ->
     fig.savefig(path, dpi=150)
     written.append(str(path))
     return written
+
+
+@app.command("paired")
+def paired(
+    name: str = typer.Argument(..., help="A cohort that selects on a study (--study)."),
+    before: str = typer.Option(..., "--before", help="The first visit (screening)."),
+    after: str = typer.Option(..., "--after", help="The second visit (end_of_induction)."),
+    as_json: bool = typer.Option(False, "--json"),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+) -> None:
+    """Paired before/after tests of every stored numeric measurement between two study visits:
+    Wilcoxon signed-rank per field (rank-biserial effect size), Benjamini–Hochberg q-values.
+    Patients as keyed-hash pseudonyms (TREPHINE_EXPORT_KEY); audited."""
+    from trephine.errors import ValidationError
+    from trephine.present.deidentify import Deidentifier, Level
+    from trephine.services import audit, cohorts, research
+    from trephine.settings import get_settings
+
+    key = get_settings().export_key
+    try:
+        deid = Deidentifier(Level.SAFE_HARBOR, key.get_secret_value().encode() if key else b"")
+    except ValidationError as exc:
+        raise fail(ValidationError("TREPHINE_EXPORT_KEY", exc.value, exc.allowed)) from None
+    database = open_database(database_url, migrate=False)
+    with working(database, default_actor()) as uow:
+        ev = cohorts.evaluate(uow, name)
+        results, read = research.paired_visits(uow, ev, deid, before=before, after=after)
+        audit.record_read(
+            uow,
+            f"cohort {name} paired {before}/{after}",
+            read,
+            role="cli",
+            client="cli",
+            view="pseudonymised",
+            query=True,
+        )
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "cohort": name,
+                    "before": before,
+                    "after": after,
+                    "features": [r.to_json() for r in results],
+                },
+                indent=2,
+            )
+        )
+        return
+    if not results:
+        typer.echo(f"no numeric measurement has a value at both {before} and {after}")
+        return
+    typer.echo(
+        f"{'measurement':<40} {'pairs':>5} {'median before → after':>26} {'p':>8} {'q':>8} {'r':>6}"
+    )
+    for r in results:
+        t = r.test
+        if t is None:
+            typer.echo(f"{r.feature:<40} {len(r.pairs):>5}  not tested: {r.not_tested}")
+            continue
+        medians = f"{t.median_before:.4g} → {t.median_after:.4g} {r.unit}"
+        q = "" if r.q_value is None else f"{r.q_value:.3g}"
+        typer.echo(
+            f"{r.feature:<40} {t.n_pairs:>5} {medians:>26} {t.p_value:>8.3g} {q:>8} "
+            f"{t.effect_size:>6.2f}"
+        )

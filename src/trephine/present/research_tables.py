@@ -35,9 +35,24 @@ def _csv(
     cols = list(columns if columns is not None else (rows[0] if rows else []))
     w = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
     w.writerow(cols)
-    for r in rows:
-        w.writerow(["" if r.get(c) is None else _text(r.get(c)) for c in cols])
+    get = [_getter(c) for c in cols]
+    w.writerows([[_cell(g(r)) for g in get] for r in rows])
     return buf.getvalue().encode("utf-8")
+
+
+def _getter(column: str) -> Any:
+    return lambda row: row.get(column)
+
+
+def _cell(v: Any) -> Any:
+    """A CSV cell: empty for None, true/false for booleans, else the value (csv writes str())."""
+    if v is None:
+        return ""
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    return v
 
 
 def _text(v: Any) -> str:

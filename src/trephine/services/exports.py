@@ -147,15 +147,25 @@ def build(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> Tables
     ids = sorted(pats)
     zero = {pid: evaluation.time_zero[pats[pid].external_id] for pid in ids}
 
-    def pid_of(internal: int) -> str:
-        return deid.patient(pats[internal].external_id)
+    # One keyed hash per patient, not one per row (the export of 10,000 patients is timed in
+    # benchmarks/bench_export.py).
+    pseudonym = {pid: deid.patient(pats[pid].external_id) for pid in ids}
+    pid_of = pseudonym.__getitem__
 
     def when(internal: int, value: Any) -> Any:
         return deid.date(pats[internal].external_id, value, zero[internal])
 
+    # The columns a table drops at this level, decided once per set of columns.
+    dropped: dict[tuple[str, ...], tuple[str, ...]] = {}
+
     def put(table: str, row: dict[str, Any]) -> None:
-        kept = {k: v for k, v in row.items() if deid.keeps(k)}
-        out.tables.setdefault(table, []).append(kept)
+        columns = tuple(row)
+        drop = dropped.get(columns)
+        if drop is None:
+            drop = dropped[columns] = tuple(c for c in columns if not deid.keeps(c))
+        for c in drop:
+            del row[c]
+        out.tables.setdefault(table, []).append(row)
 
     for pid in ids:
         p = pats[pid]
@@ -461,28 +471,7 @@ def redcap_files(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) ->
         p = patients.get(d["patient_id"])
         if p is not None and d.get(dx_col) == p.get(zero_col):
             diagnoses[d["patient_id"]] = d
-    # The specimens of each mapped procedure, as the tables name them.
-    proc_ids = {s.procedure_id for e in view.enrolments for s in e.visits if s.procedure_id}
-    specimens: dict[int, set[str | None]] = {}
-    for chunk in _chunks(sorted(proc_ids)):
-        for proc_id, accession in uow.session.execute(
-            select(SpecimenRow.procedure_id, SpecimenRow.accession).where(
-                SpecimenRow.procedure_id.in_(chunk)
-            )
-        ):
-            if proc_id is not None:
-                specimens.setdefault(proc_id, set()).add(deid.specimen(accession))
-    values: dict[str | None, dict[tuple[str, str], tuple[Any, str | None]]] = {}
-    for r in tables.tables.get("results", []):
-        if r["kind"] == "ngs_variant":
-            continue  # many per specimen: the variants table of the csv/parquet export
-        value = r["value"] if r["value"] is not None else r["value_text"]
-        if value is None:
-            continue
-        values.setdefault(r["specimen_id"], {})[(r["kind"], r["field"] or "value")] = (
-            value,
-            r["unit"],
-        )
+    measured_at = visit_values(uow, view, tables, deid)
     zero = evaluation.time_zero
     records = []
     for e in view.enrolments:
@@ -493,9 +482,7 @@ def redcap_files(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) ->
         d = diagnoses.get(e.patient, {})
         visits = []
         for s in e.visits:
-            measured: dict[tuple[str, str], tuple[Any, str | None]] = {}
-            for spec in specimens.get(s.procedure_id or -1, set()):
-                measured.update(values.get(spec, {}))
+            measured = measured_at.get((e.patient, s.visit), {})
             visits.append(
                 redcap.Visit(
                     s.visit,
@@ -529,3 +516,46 @@ def redcap_files(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) ->
         dates_as_days=deid.level == "safe-harbor",
         label=deid.label,
     )
+
+
+Measured = dict[tuple[str, str], tuple[Any, str | None]]
+
+
+def visit_values(
+    uow: UnitOfWork, view: Any, tables: Tables, deid: Deidentifier
+) -> dict[tuple[str, str], Measured]:
+    """(patient as shown, visit) → {(result kind, field): (value, unit)} measured on the
+    specimens of the biopsy that counts for the visit (``studies.view``: by window or by
+    hand). Sequencing variants are left out (many per specimen)."""
+    # The specimens of each mapped procedure, as the tables name them.
+    proc_ids = {s.procedure_id for e in view.enrolments for s in e.visits if s.procedure_id}
+    specimens: dict[int, set[str | None]] = {}
+    for chunk in _chunks(sorted(proc_ids)):
+        for proc_id, accession in uow.session.execute(
+            select(SpecimenRow.procedure_id, SpecimenRow.accession).where(
+                SpecimenRow.procedure_id.in_(chunk)
+            )
+        ):
+            if proc_id is not None:
+                specimens.setdefault(proc_id, set()).add(deid.specimen(accession))
+    values: dict[str | None, dict[tuple[str, str], tuple[Any, str | None]]] = {}
+    for r in tables.tables.get("results", []):
+        if r["kind"] == "ngs_variant":
+            continue  # many per specimen: the variants table of the csv/parquet export
+        value = r["value"] if r["value"] is not None else r["value_text"]
+        if value is None:
+            continue
+        values.setdefault(r["specimen_id"], {})[(r["kind"], r["field"] or "value")] = (
+            value,
+            r["unit"],
+        )
+    out: dict[tuple[str, str], Measured] = {}
+    for e in view.enrolments:
+        for st in e.visits:
+            if st.procedure_id is None:
+                continue
+            got: Measured = {}
+            for spec in specimens.get(st.procedure_id, set()):
+                got.update(values.get(spec, {}))
+            out[(e.patient, st.visit)] = got
+    return out

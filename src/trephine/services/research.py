@@ -260,3 +260,48 @@ def analyse(
             "survival counts relapse only and the incidence of relapse has no competing death",
         ],
     }
+
+
+def paired_visits(
+    uow: UnitOfWork, evaluation: Evaluation, deid: Any, *, before: str, after: str
+) -> tuple[list[Any], list[str]]:
+    """Paired before/after tests of every stored numeric measurement across a cohort that
+    selects on a study: for each result field, the members with a value at both visits (the
+    biopsy that counts for each visit, by window or by hand) form the pairs; one paired
+    Wilcoxon signed-rank test per field with the rank-biserial effect size, Benjamini–Hochberg
+    q-values across the fields tested (:mod:`trephine.analysis.stats`, through the same
+    ``compare`` the microenvironment comparison uses). Returns the comparisons and the members
+    read (record ids, for the caller's audit)."""
+    from trephine.analysis.microenvironment.paired import Pair, compare
+    from trephine.services import exports, studies
+
+    study = evaluation.cohort.definition.study
+    if study is None:
+        raise ValidationError(
+            "cohort", evaluation.cohort.name, "a cohort that selects on a study (--study)"
+        )
+    view = studies.view(uow, study, deid.patient)
+    names = [v.name for v in view.schedule]
+    for field, visit in (("before", before), ("after", after)):
+        if visit not in names:
+            raise ValidationError(field, visit, names)
+    if before == after:
+        raise ValidationError("after", after, f"a visit other than {before}")
+    members = {deid.patient(m): m for m in evaluation.members}
+    values = exports.visit_values(uow, view, exports.build(uow, evaluation, deid), deid)
+    features: dict[str, tuple[str, list[Pair]]] = {}
+    read: set[str] = set()
+    for e in view.enrolments:
+        if e.patient not in members:
+            continue
+        first, second = values.get((e.patient, before), {}), values.get((e.patient, after), {})
+        for key in sorted(set(first) & set(second)):
+            (a, unit), (b, _) = first[key], second[key]
+            if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in (a, b)):
+                continue
+            name = f"{key[0]} {key[1]}"
+            features.setdefault(name, (unit or "", []))[1].append(
+                Pair(e.patient, float(a), float(b))
+            )
+            read.add(members[e.patient])
+    return compare(dict(sorted(features.items()))), sorted(read)

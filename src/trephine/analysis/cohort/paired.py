@@ -135,3 +135,51 @@ def paired_changes(
         return {g: tuple(sorted(p)) for g, p in sorted(d.items())}
 
     return PairedChanges(both, freeze(gained), freeze(lost), freeze(kept))
+
+
+@dataclass(frozen=True)
+class SpecimenChange:
+    """One mutation of one patient between two specimens (before → after)."""
+
+    gene: str
+    mutation_id: str
+    vaf_before: float | None
+    vaf_after: float | None
+    #: persistent, cleared, emerging or not_detected (``analysis.clonal.tracking``, at the LOD)
+    status: str
+    #: DNMT3A/TET2/ASXL1: likely clonal haematopoiesis, not an MRD marker (ELN 2021 M12)
+    chip: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def compare_specimens(
+    observations: Sequence[Any], before: str, after: str, *, lod: float = 0.01
+) -> list[SpecimenChange]:
+    """The stored variants of one patient's two specimens (diagnosis/relapse, before/after):
+    every mutation seen in either, its VAF in each and its status between them, through the
+    same tracking as ``clonal track`` restricted to the two specimens."""
+    from trephine.analysis.clonal.tracking import track
+
+    samples = {o.sample_id for o in observations}
+    for field_name, accession in (("before", before), ("after", after)):
+        if accession not in samples:
+            raise ValidationError(
+                field_name, accession, sorted(samples) or "a specimen with stored variants"
+            )
+    if before == after:
+        raise ValidationError("after", after, f"another specimen than {before}")
+    chosen = [o for o in observations if o.sample_id in (before, after)]
+    order = {o.sample_id: o.day for o in chosen}
+    if order[before] > order[after]:
+        raise ValidationError("before", before, f"a specimen collected before {after}")
+    out = []
+    for m in track(chosen, lod=lod):
+        vaf = {x.sample_id: x.vaf for x in m.measurements}
+        out.append(
+            SpecimenChange(
+                m.gene, m.mutation_id, vaf.get(before), vaf.get(after), str(m.status), m.chip
+            )
+        )
+    return sorted(out, key=lambda c: (c.status, c.gene, c.mutation_id))
