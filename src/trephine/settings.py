@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     cli_user: str = "cli"
     #: The laboratory named in the header of every marrow report (HTML, PDF) [I].
     lab_name: str = "Bone marrow laboratory"
+    #: An ONNX cell classifier the site supplies (``TREPHINE_ASPIRATE_MODEL``; needs the
+    #: ``onnx`` extra) that proposes classes on the aspirate labelling page (docs/images.md).
+    aspirate_model: str | None = None
     #: SQLite only: how long (seconds) a writer waits for another's write lock before giving up
     #: with "database is locked". Every audited read writes an event, so during an import a
     #: page read waits up to this long instead of failing at once.

@@ -69,6 +69,7 @@ def create_app(
     from trephine.web import (
         actions,
         admin,
+        aspirate,
         assets,
         lab,
         oidc,
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(procedures.router)
     app.include_router(patient_pages.router)
     app.include_router(lab.router)
+    app.include_router(aspirate.router)
     app.include_router(reports.router)
     app.include_router(research.router)
     # Last: the role x route test walks routes in this order, and revoking session 1 may end

@@ -237,6 +237,35 @@ MIN_ADEQUATE_CELLS = 500
 
 
 @dataclass(frozen=True)
+class LabelledCell:
+    """One cell a person labelled on an aspirate image: pixel ``x`` (column), ``y`` (row),
+    origin top-left, and its class."""
+
+    x: int
+    y: int
+    cell_class: CellClass
+
+
+@dataclass(frozen=True)
+class ImageLabelling:
+    """Where a differential counted on an image came from (issue 14 §3): the image's name and
+    SHA-256 and size, who labelled it, every labelled cell, and the classifier that proposed
+    labels (name, version, file SHA-256) with how many of its proposals the person kept."""
+
+    source_file: str
+    source_sha256: str
+    width: int
+    height: int
+    labelled_by: str
+    cells: tuple[LabelledCell, ...]
+    software: str
+    model: str | None = None
+    model_sha256: str | None = None
+    proposals: int = 0
+    proposals_accepted: int = 0
+
+
+@dataclass(frozen=True)
 class AspirateDifferential:
     """Counts per cell class; ``cells_counted`` must equal their sum."""
 
@@ -245,6 +274,8 @@ class AspirateDifferential:
 
     counts: Mapping[CellClass, int]
     cells_counted: int
+    #: Set when the count was made by labelling cells on an image (``web/aspirate.py``).
+    labelling: ImageLabelling | None = None
 
     def __post_init__(self) -> None:
         # A plain dict (not a MappingProxy) so that it serialises; treat it as read-only.
@@ -262,14 +293,26 @@ class AspirateDifferential:
                 self.cells_counted,
                 f"the sum of the class counts ({total})",
             )
+        if self.labelling is not None:
+            tally: dict[CellClass, int] = {}
+            for cell in self.labelling.cells:
+                tally[cell.cell_class] = tally.get(cell.cell_class, 0) + 1
+            if tally != {k: v for k, v in frozen.items() if v}:
+                raise ValidationError(
+                    "counts", dict(frozen), "the counts of the labelled cells", reason=str(tally)
+                )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, AspirateDifferential):
             return NotImplemented
-        return self.cells_counted == other.cells_counted and self._nonzero() == other._nonzero()
+        return (
+            self.cells_counted == other.cells_counted
+            and self._nonzero() == other._nonzero()
+            and self.labelling == other.labelling
+        )
 
     def __hash__(self) -> int:
-        return hash((self.cells_counted, frozenset(self._nonzero().items())))
+        return hash((self.cells_counted, frozenset(self._nonzero().items()), self.labelling))
 
     def _nonzero(self) -> dict[CellClass, int]:
         return {k: v for k, v in self.counts.items() if v}
