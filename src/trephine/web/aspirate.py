@@ -25,11 +25,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from trephine import __version__
 from trephine.access import Permission
 from trephine.analysis.images.aspirate import (
     Proposal,
-    count_cells,
     format_labels,
     model_classes,
     parse_labels,
@@ -37,14 +35,13 @@ from trephine.analysis.images.aspirate import (
 )
 from trephine.api.deps import DatabaseDep, PrincipalDep, client_address, require
 from trephine.domain.results import (
-    AspirateDifferential,
     CellClass,
-    ImageLabelling,
     LabelledCell,
 )
 from trephine.errors import TrephineError, ValidationError
+from trephine.importers.aspirate_labels import labelled_differential
 from trephine.io.images import Image, read_image
-from trephine.services import entry_drafts, results
+from trephine.services import aspirate_labels as labelled_results
 from trephine.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -238,7 +235,7 @@ async def aspirate_upload(request: Request) -> HTMLResponse:
     name="lab_aspirate_labels",
     dependencies=[require(Permission.RESULTS_WRITE)],
 )
-async def aspirate_labels(
+async def aspirate_labels_post(
     request: Request, database: DatabaseDep, principal: PrincipalDep
 ) -> Response:
     """``intent=propose`` asks the site's classifier for a class per labelled point (the person
@@ -290,33 +287,22 @@ async def aspirate_labels(
             proposals = len(again)
             accepted = sum(p.cell_class is c.cell_class for p, c in zip(again, cells, strict=True))
             model_name, model_digest = model[2], model[3]
-    counts = count_cells(cells)
-    value = AspirateDifferential(
-        counts=counts,
-        cells_counted=len(cells),
-        labelling=ImageLabelling(
-            source_file=name,
-            source_sha256=hashlib.sha256(data).hexdigest(),
-            width=width,
-            height=height,
-            labelled_by=principal.name,
-            cells=tuple(cells),
-            software=f"trephine {__version__}",
-            model=model_name,
-            model_sha256=model_digest,
-            proposals=proposals,
-            proposals_accepted=accepted,
-        ),
+    value = labelled_differential(
+        name=name,
+        data=data,
+        width=width,
+        height=height,
+        cells=cells,
+        labelled_by=principal.name,
+        model=model_name,
+        model_sha256=model_digest,
+        proposals=proposals,
+        proposals_accepted=accepted,
     )
     try:
         with database.unit_of_work(principal.name) as uow:
             uow.context.update(role=str(principal.role), client=client_address(request))
-            found = entry_drafts.specimen(uow, specimen)
-            if found.type != "aspirate":
-                raise ValidationError(
-                    "specimen", specimen, "an aspirate specimen", reason=f"a {found.type}"
-                )
-            stored, _ = results.record_result(uow, specimen, value)
+            stored, _ = labelled_results.record(uow, specimen, value)
     except TrephineError as exc:
         return _page(request, shown, problems=[str(exc)], status=422)
     return RedirectResponse(f"/results/{stored.id}", status_code=303)
