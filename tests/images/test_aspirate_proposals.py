@@ -74,3 +74,30 @@ def test_labels_are_checked_line_by_line_and_counted() -> None:
         parse_labels("5,-1,blasts\n", 60, 40)
     with pytest.raises(ValidationError, match="x,y,class"):
         parse_labels("5,blasts\n", 60, 40)
+
+
+def test_a_deidentified_export_drops_who_labelled_and_the_file() -> None:
+    """The labelling's people and file fields are free text to a de-identified export."""
+    from trephine.domain.results import AspirateDifferential, ImageLabelling
+    from trephine.present.deidentify import Deidentifier, Level
+    from trephine.services.exports import _flatten
+    from trephine.store.codec import encode_result
+
+    cells = (LabelledCell(1, 1, CellClass.BLAST), LabelledCell(2, 2, CellClass.BLAST))
+    value = AspirateDifferential(
+        {CellClass.BLAST: 2},
+        2,
+        ImageLabelling("Smith-smear.png", "ab" * 32, 60, 40, "dr.jones", cells, "trephine 1"),
+    )
+    deid = Deidentifier(Level.SAFE_HARBOR, b"k" * 16)
+    kept = {
+        path: leaf
+        for path, leaf in _flatten(encode_result(value))
+        if deid.keeps(path.rsplit(".", 1)[-1])
+    }
+    assert kept["counts.blasts"] == 2
+    assert not any(
+        word in str(leaf) for leaf in kept.values() for word in ("dr.jones", "Smith", "abab")
+    ), kept
+    with pytest.raises(ValidationError, match="counts"):  # counts must be the labelled cells'
+        AspirateDifferential({CellClass.BLAST: 1, CellClass.OTHER: 1}, 2, value.labelling)

@@ -38,6 +38,7 @@ LEVELS: tuple[str, ...] = tuple(str(level) for level in Level)
 FREE_TEXT = frozenset(
     {
         "operator",
+        "labelled_by",
         "created_by",
         "verified_by",
         "amended_by",
