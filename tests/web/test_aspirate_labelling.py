@@ -152,6 +152,8 @@ def test_a_lab_user_labels_an_image_and_records_a_draft_differential(
     result = lab.get(done.headers["location"])
     assert result.status_code == 200
     assert "15.0" in result.text and "85.0" in result.text
+    assert "Counted on the image smear.png (60 × 40 px" in html.unescape(result.text)
+    assert "by test-lab, 4 cells labelled." in html.unescape(result.text)
 
 
 @pytest.mark.parametrize(
@@ -268,3 +270,5 @@ def test_the_classifier_proposes_and_the_kept_proposals_are_counted(
     assert labelling.model == "tiny-colour 1" and labelling.model_sha256 is not None
     assert (labelling.proposals, labelling.proposals_accepted) == (3, 2)
     assert stored.value.count(CellClass.EOSINOPHIL) == 1
+    page = html.unescape(lab.get(done.headers["location"]).text)
+    assert "tiny-colour 1 proposed 3 classes and 2 were kept" in page
