@@ -27,7 +27,7 @@ from trephine.analysis.cohort.outcomes import (
     response_rates,
     time_to_first_cr,
 )
-from trephine.errors import ValidationError
+from trephine.errors import ValidationError, option
 from trephine.services.cohorts import Evaluation
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import (
@@ -278,7 +278,9 @@ def paired_visits(
     study = evaluation.cohort.definition.study
     if study is None:
         raise ValidationError(
-            "cohort", evaluation.cohort.name, "a cohort that selects on a study (--study)"
+            "cohort",
+            evaluation.cohort.name,
+            f"a cohort that selects on a study (its {option('study')} criterion)",
         )
     view = studies.view(uow, study, deid.patient)
     names = [v.name for v in view.schedule]
