@@ -84,6 +84,9 @@ def test_the_example_notebook_reproduces_km_by_mrd(
     runpy.run_path(str(NOTEBOOK), run_name="__main__")
     out = capsys.readouterr().out
     assert (tmp_path / "km.png").stat().st_size > 1000
+    # The database has accounts, so the command line acts as one (docs/security.md).
+    monkeypatch.setenv("TREPHINE_USER", "demo-researcher")
+    get_settings.cache_clear()
     r = CliRunner().invoke(
         app,
         [

@@ -223,7 +223,7 @@ def list_alerts(
         raise fail(ValidationError("status", status, get_args(AlertStatus)))
     database = _open_current(database_url)
     who = acting(database, "records:read")
-    with working(database, who.name) as uow:
+    with working(database, who) as uow:
         if as_json:  # the API's page: same items, total, limit and offset
             items = alert_items(uow, chosen, patient_id, limit=limit, offset=offset)  # type: ignore[arg-type]
             total = alert_total(uow, chosen, patient_id)  # type: ignore[arg-type]
@@ -260,7 +260,7 @@ def acknowledge(
 
     database = _open_current(database_url)
     who = acting(database, "alerts:acknowledge", actor, option="--actor")
-    with working(database, who.name) as uow:
+    with working(database, who) as uow:
         alert = alerts.acknowledge_alert(uow, alert_id, note)
     typer.echo(f"alert #{alert.id} ({alert.code}) acknowledged by {alert.acknowledged_by}")
 

@@ -1,7 +1,9 @@
 """`trephine cohort ...`: define saved, versioned cohorts; list, show (evaluate) and analyse them.
 
 Every evaluation runs the cohort's SQL now and is kept with its member list (``cohort history``).
-Members are shown by the record's own pseudonymous patient ids, never by name or MRN.
+Members are shown by the record's own pseudonymous patient ids, never by name or MRN. Who acts is
+``cli/common.acting`` with ``records:read`` (the researcher's permission): once the database has
+accounts, the account of ``TREPHINE_USER``/``TREPHINE_TOKEN``; ``--as`` may only repeat it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import typer
 
-from trephine.cli.common import DATABASE_HELP, default_actor, fail, open_database, working
+from trephine.cli.common import DATABASE_HELP, acting, audit_reads, fail, open_database, working
 
 app = typer.Typer(help="Saved, versioned cohorts and their analyses.", no_args_is_help=True)
 
@@ -74,7 +76,8 @@ def define(
     except ValidationError as exc:
         raise fail(_flag(exc)) from None
     database = open_database(database_url, migrate=False)
-    with working(database, actor or default_actor()) as uow:
+    who = acting(database, "records:read", actor)
+    with working(database, who) as uow:
         cohort, created = cohorts.define(uow, name, definition, description)
         ev = cohorts.evaluate(uow, name)
     what = "saved as version" if created else "unchanged, version"
@@ -100,7 +103,7 @@ def list_(
     from trephine.services import cohorts
 
     database = open_database(database_url, migrate=False)
-    with working(database, default_actor()) as uow:
+    with working(database, acting(database, "records:read")) as uow:
         found = cohorts.list_cohorts(uow)
     if as_json:
         typer.echo(
@@ -137,8 +140,10 @@ def show(
     from trephine.services import cohorts
 
     database = open_database(database_url, migrate=False)
-    with working(database, actor or default_actor()) as uow:
+    who = acting(database, "records:read", actor)
+    with working(database, who) as uow:
         ev = cohorts.evaluate(uow, name, version)
+        audit_reads(uow, who, f"cohort {ev.cohort.name} members", ev.members, query=True)
     if as_json:
         typer.echo(json.dumps(ev.to_json(), indent=2))
         return
@@ -156,7 +161,7 @@ def history(
     from trephine.services import cohorts
 
     database = open_database(database_url, migrate=False)
-    with working(database, default_actor()) as uow:
+    with working(database, acting(database, "records:read")) as uow:
         evs = cohorts.evaluations(uow, name)
     for e in evs:
         typer.echo(
@@ -188,7 +193,8 @@ def analyse(
     if fmt not in ("png", "svg"):
         raise fail(f"--format: {fmt!r} is not allowed; allowed: png, svg")
     database = open_database(database_url, migrate=False)
-    with working(database, actor or default_actor()) as uow:
+    who = acting(database, "records:read", actor)
+    with working(database, who) as uow:
         ev = cohorts.evaluate(uow, name)
         report = research.analyse(
             uow, ev, landmark_day=landmark_day, window=window, at=at, group_by=group_by

@@ -8,12 +8,13 @@
   typed an option, so :data:`FLAGS` - the one field → flag map - puts the flag back.
 * :func:`refusals` - a ``with`` block turning Trephine's typed errors into the refusal and
   echoing each distinct warning once.
-* :func:`open_database`, :func:`working`, :func:`default_actor`, :func:`shown_url`.
+* :func:`open_database`, :func:`working`, :func:`shown_url`.
 * :func:`acting` - who the command acts as, and whether their role may: the configured CLI
   user while the database has no accounts (the embedded single-user default), otherwise the
   account named by ``TREPHINE_USER`` or proved by ``TREPHINE_TOKEN``, checked against the same
-  grant table as the web app; ``--as`` may only repeat it. :func:`audit_reads` records what a
-  command showed, as a web response does.
+  grant table as the web app; ``--as`` may only repeat it. Every command that reads or writes
+  records goes through it (``tests/cli/test_every_command_acts_as_an_account.py`` walks the
+  app and proves it). :func:`audit_reads` records what a command showed, as a web response does.
 
 Only the standard library, Typer and the error tree are imported at module level, so every
 command module may import this one without slowing ``trephine --help``.
@@ -186,29 +187,6 @@ def _refuse_missing_sqlite_file(url: str | None) -> None:
             raise fail(f"database file {name} does not exist; run `trephine init`")
 
 
-@contextmanager
-def working(database: Database, actor: str) -> Iterator[UnitOfWork]:
-    """One unit of work on an opened ``database``, which is disposed of afterwards.
-
-    A refusal from the services (:class:`TrephineError`: unknown patient, illegal transition …)
-    becomes the one-line ``error:`` exit 2 instead of a traceback.
-    """
-    try:
-        with database.unit_of_work(actor) as uow:
-            yield uow
-    except TrephineError as exc:
-        raise fail(exc) from None
-    finally:
-        database.dispose()
-
-
-def default_actor() -> str:
-    """Who acts when no ``--actor``/``--as`` is given (``TREPHINE_CLI_USER``)."""
-    from trephine.settings import get_settings
-
-    return get_settings().cli_user
-
-
 @dataclass(frozen=True)
 class Acting:
     """Who a command acts as. ``role`` is None while the database has no accounts (the
@@ -218,6 +196,27 @@ class Acting:
     role: str | None
     #: "cli-user" (no accounts yet), "TREPHINE_USER" or "TREPHINE_TOKEN".
     via: str
+
+
+@contextmanager
+def working(database: Database, actor: Acting | str) -> Iterator[UnitOfWork]:
+    """One unit of work on an opened ``database``, which is disposed of afterwards.
+
+    ``actor`` is who acts: an :class:`Acting` from :func:`acting` (its events then carry the
+    role and client ``cli``, as a web request's carry the role and client address), or a
+    system name. A refusal from the services (:class:`TrephineError`: unknown patient, illegal
+    transition …) becomes the one-line ``error:`` exit 2 instead of a traceback.
+    """
+    try:
+        name = actor.name if isinstance(actor, Acting) else actor
+        with database.unit_of_work(name) as uow:
+            if isinstance(actor, Acting):
+                uow.context.update(role=actor.role or "(no accounts)", client="cli")
+            yield uow
+    except TrephineError as exc:
+        raise fail(exc) from None
+    finally:
+        database.dispose()
 
 
 def acting(
@@ -285,11 +284,26 @@ def acting(
     return Acting(principal.name, str(principal.role), via)
 
 
+def identified(who: Acting) -> bool:
+    """May ``who`` see name, MRN and birth date (``identity:read``)? Never without accounts:
+    the embedded single-user CLI shows the pseudonymised view."""
+    from trephine.access import Permission, Role, allows
+
+    return who.role is not None and allows(Role(who.role), Permission.IDENTITY_READ)
+
+
 def audit_reads(
-    uow: UnitOfWork, who: Acting, what: str, patients: Iterable[str], *, query: bool = False
+    uow: UnitOfWork,
+    who: Acting,
+    what: str,
+    patients: Iterable[str],
+    *,
+    query: bool = False,
+    view: str = "pseudonymised",
 ) -> None:
     """Record that this command's output shows these patients' records, like a web response:
-    the user, their role, the client (``cli``) and the view (the CLI shows no identity)."""
+    the user (the unit of work's actor, ``who.name``), their role, the client (``cli``) and the
+    view (``identified`` only for the few outputs that carry identity, e.g. a report)."""
     from trephine.services import audit
 
     audit.record_read(
@@ -298,7 +312,7 @@ def audit_reads(
         patients,
         role=who.role or "(no accounts)",
         client="cli",
-        view="pseudonymised",
+        view=view,
         query=query,
     )
 

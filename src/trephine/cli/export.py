@@ -2,7 +2,9 @@
 
 Evaluates the cohort now (kept), builds the tables (never identity), writes the files into
 ``--out`` and audits the export with every file's SHA-256. Safe Harbor and limited data sets need
-the site's secret ``TREPHINE_EXPORT_KEY`` (pseudonyms and date shifts are keyed on it).
+the site's secret ``TREPHINE_EXPORT_KEY`` (pseudonyms and date shifts are keyed on it). Who
+exports is ``cli/common.acting`` with ``records:read``: the export never reads identity, so a
+researcher may run it; once accounts exist it is the account of ``TREPHINE_USER``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from trephine.cli.common import DATABASE_HELP, default_actor, fail, open_database, working
+from trephine.cli.common import DATABASE_HELP, acting, fail, open_database, working
 
 
 def export(
@@ -45,7 +47,8 @@ def export(
             f"--out: {out} exists and is not an empty folder; allowed: a new or empty folder"
         )
     database = open_database(database_url, migrate=False)
-    with working(database, actor or default_actor()) as uow:
+    who = acting(database, "records:read", actor)
+    with working(database, who) as uow:
         ev = cohorts.evaluate(uow, cohort)
         if fmt == "fhir":
             files = exports.fhir_files(uow, ev, deid)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trephine.cli.common import default_actor, open_database
+from trephine.cli.common import acting, open_database
 
 if TYPE_CHECKING:
     from trephine.analysis.flow.strategy import GatingResult
@@ -57,8 +57,9 @@ def store_populations(
         software=f"trephine {__version__}",
     )
     database = open_database(database_url, migrate=False)
+    who = acting(database, "results:write", actor, option="--actor")
     try:
-        with database.unit_of_work(actor or default_actor()) as uow:
+        with database.unit_of_work(who.name) as uow:
             stored = record_drafts(uow, [(specimen, v) for v in values])
     finally:
         database.dispose()

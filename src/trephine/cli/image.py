@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trephine.cli.common import DATABASE_HELP, default_actor, open_database, refusals, refuse
+from trephine.cli.common import DATABASE_HELP, acting, open_database, refusals, refuse
+
+if TYPE_CHECKING:
+    from trephine.store.database import Database
 
 app = typer.Typer(
     help="Marrow images: quality checks, nuclei, cellularity, IHC indices.",
@@ -28,25 +31,36 @@ JSON = typer.Option(False, "--json", help="Print JSON.")
 MPP = typer.Option(None, "--mpp", help="Micrometres per pixel (default: from the file).")
 STORE = typer.Option(False, "--store", help="Store as a draft measurement (needs --specimen).")
 SPECIMEN = typer.Option(None, "--specimen", help="Specimen accession to store on.")
-ACTOR = typer.Option(None, "--actor", help="Who records it (default TREPHINE_USER).")
+ACTOR = typer.Option(
+    None, "--actor", help="Who records it (with accounts it may only repeat TREPHINE_USER)."
+)
 DATABASE = typer.Option(None, "--database-url", help=DATABASE_HELP)
 
 
-def _check_store(store: bool, specimen: str | None) -> None:
+def _check_store(
+    store: bool, specimen: str | None, actor: str | None, database: str | None
+) -> tuple[Database, str] | None:
+    """With ``--store``: the database and who records (``cli/common.acting``, results:write),
+    checked before the image is analysed; None without it."""
     from trephine.errors import ValidationError
 
     if store and specimen is None:
         raise ValidationError("--specimen", None, "--specimen ACCESSION with --store")
     if specimen is not None and not store:
         raise ValidationError("--store", False, "--store with --specimen")
+    if not store:
+        return None
+    db = open_database(database, migrate=False)
+    return db, acting(db, "results:write", actor, option="--actor").name
 
 
-def _store(value: Any, specimen: str, actor: str | None, database: str | None) -> dict[str, Any]:
+def _store(value: Any, specimen: str, writer: tuple[Database, str] | None) -> dict[str, Any]:
     from trephine.services.microenvironment import record_drafts
 
-    db = open_database(database, migrate=False)
+    assert writer is not None
+    db, who = writer
     try:
-        with db.unit_of_work(actor or default_actor()) as uow:
+        with db.unit_of_work(who) as uow:
             ((row, created),) = record_drafts(uow, [(specimen, value)])
     finally:
         db.dispose()
@@ -109,14 +123,14 @@ def nuclei_command(
     """Detect nuclei (x = column, y = row, origin top-left) and their density per mm² of
     marrow space; the detector's measured F1 travels with the answer."""
     with refusals():
-        _check_store(store, specimen)
+        writer = _check_store(store, specimen, actor, database)
         from trephine.importers.images import analyse_nuclei, nuclei_measurement
 
         run = analyse_nuclei(file, mpp=mpp)
         data = run.as_dict()
         if store:
             assert specimen is not None
-            data["stored"] = _store(nuclei_measurement(run), specimen, actor, database)
+            data["stored"] = _store(nuclei_measurement(run), specimen, writer)
     detector = data["detector"]
     validation = detector["validation"]
     density = data["density_per_mm2"]
@@ -148,14 +162,14 @@ def cellularity_command(
     """Haematopoietic area as % of the marrow space (haematopoietic + fat), with an overlay:
     magenta haematopoietic, yellow fat, blue-grey excluded (glass, bone, artefacts)."""
     with refusals():
-        _check_store(store, specimen)
+        writer = _check_store(store, specimen, actor, database)
         from trephine.importers.images import analyse_cellularity, cellularity_measurement
 
         run = analyse_cellularity(file, mpp=mpp, overlay_path=overlay)
         data = run.as_dict()
         if store:
             assert specimen is not None
-            data["stored"] = _store(cellularity_measurement(run), specimen, actor, database)
+            data["stored"] = _store(cellularity_measurement(run), specimen, writer)
     excluded = ", ".join(f"{k} {v:.1%}" for k, v in data["excluded_by_reason"].items() if v > 0)
     _emit(
         data,
@@ -182,14 +196,14 @@ def ihc_command(
     """CD34 microvessel density, Perls iron area fraction or reticulin fibre density: continuous
     research indices, never a WHO grade."""
     with refusals():
-        _check_store(store, specimen)
+        writer = _check_store(store, specimen, actor, database)
         from trephine.importers.images import analyse_ihc, ihc_measurement
 
         image, result = analyse_ihc(file, stain, mpp=mpp)
         data = {"file": str(file), **result.as_dict()}
         if store:
             assert specimen is not None
-            data["stored"] = _store(ihc_measurement(image, result), specimen, actor, database)
+            data["stored"] = _store(ihc_measurement(image, result), specimen, writer)
     _emit(
         data,
         as_json,

@@ -1,5 +1,6 @@
 """``trephine microenv compare|niche``: paired before/after comparison of populations and
-measurements across patients (issue 14 §5), and one patient's marrow niche over time."""
+measurements across patients (issue 14 §5), and one patient's marrow niche over time. Both read
+records: ``records:read`` through ``cli/common.acting``, and the read is audited."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import typer
 
 from trephine.cli import common
-from trephine.cli.common import default_actor, open_database, refusals
+from trephine.cli.common import acting, audit_reads, open_database, refusals
 
 app = typer.Typer(
     help="Marrow microenvironment: paired comparisons and the niche over time.",
@@ -37,28 +38,20 @@ def compare(
     from trephine.analysis.microenvironment.paired import compare as run_compare
     from trephine.analysis.microenvironment.paired import paired_lines_svg
     from trephine.errors import ValidationError
-    from trephine.services import audit
     from trephine.services.microenvironment import paired_features
 
+    with refusals():
+        if measure not in MEASURES:
+            raise ValidationError("--measure", measure, list(MEASURES))
     database = open_database(database_url, migrate=False)
+    who = acting(database, "records:read")
     try:
-        with refusals():
-            if measure not in MEASURES:
-                raise ValidationError("--measure", measure, list(MEASURES))
-            with database.unit_of_work(default_actor()) as uow:
-                features, read = paired_features(
-                    uow, measure=measure, diagnosis=diagnosis, include_drafts=include_drafts
-                )
-                if read:
-                    audit.record_read(
-                        uow,
-                        "microenvironment comparison",
-                        read,
-                        role="cli",
-                        client="cli",
-                        view="pseudonymised",
-                        query=True,
-                    )
+        with refusals(), database.unit_of_work(who.name) as uow:
+            features, read = paired_features(
+                uow, measure=measure, diagnosis=diagnosis, include_drafts=include_drafts
+            )
+            if read:
+                audit_reads(uow, who, "microenvironment comparison", read, query=True)
     finally:
         database.dispose()
     results = run_compare(features)
@@ -97,16 +90,14 @@ def niche(
     database_url: str | None = typer.Option(None, "--database-url", help=common.DATABASE_HELP),
 ) -> None:
     """A patient's marrow niche over time: cellularity, adipocytes, vessels, stromal cells."""
-    from trephine.services import audit
     from trephine.services.microenvironment import niche_series
 
     database = open_database(database_url, migrate=False)
+    who = acting(database, "records:read")
     try:
-        with refusals(), database.unit_of_work(default_actor()) as uow:
+        with refusals(), database.unit_of_work(who.name) as uow:
             rows = niche_series(uow, patient)
-            audit.record_read(
-                uow, "marrow niche", [patient], role="cli", client="cli", view="pseudonymised"
-            )
+            audit_reads(uow, who, "marrow niche", [patient])
     finally:
         database.dispose()
     if as_json:

@@ -1,7 +1,8 @@
 """``trephine omics import FILE.h5ad --specimen-column COL --cell-type-column COL``: per-specimen
 cell-type counts and proportions of a single-cell (or spatial) AnnData file stored as draft
 ``population`` results (method single-cell) with the file's SHA-256
-(:mod:`trephine.importers.omics`)."""
+(:mod:`trephine.importers.omics`). Recording results needs ``results:write`` (``cli/common.acting``,
+checked before the file is read)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from trephine.cli.common import default_actor, open_database, refusals
+from trephine.cli.common import acting, open_database, refusals
 
 if TYPE_CHECKING:
     from trephine.analysis.microenvironment.composition import Colocalisation
@@ -57,10 +58,11 @@ def import_h5ad(
 
     software = f"trephine {__version__}; anndata {version('anndata')}"
     database = open_database(database_url, migrate=False)
+    who = acting(database, "results:write", actor, option="--actor")
     try:
         with refusals():
             explicit = parse_mapping(mapping)
-            with database.unit_of_work(actor or default_actor()) as uow:
+            with database.unit_of_work(who.name) as uow:
                 plan = plan_h5ad_import(
                     file,
                     specimen_column,

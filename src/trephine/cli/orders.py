@@ -4,7 +4,8 @@ and turnaround times).
 Thin: every change goes through :mod:`trephine.services.orders`, which consults the study
 lifecycle table in :mod:`trephine.domain.orders` and writes who, when and the audit event. A
 refused step exits 2 naming the actions the lifecycle allows. Every listing that shows patients
-appends a ``read`` audit event per patient shown.
+is an audited read (``view``/``query`` with client ``cli``), as the lab pages' are. Who acts is
+``cli/common.acting`` with the permission the same route of the API needs.
 """
 
 from __future__ import annotations
@@ -16,12 +17,20 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trephine.cli.common import DATABASE_HELP, default_actor, fail, open_database, working
+from trephine.cli.common import (
+    DATABASE_HELP,
+    Acting,
+    acting,
+    audit_reads,
+    fail,
+    open_database,
+    working,
+)
 from trephine.errors import ValidationError
 
 if TYPE_CHECKING:
     from trephine.services.orders import OrderView, StudyView
-    from trephine.store.database import UnitOfWork
+    from trephine.store.database import Database
 
 orders_app = typer.Typer(
     help="Lab orders: order studies for a procedure and track each specimen from collection "
@@ -30,16 +39,29 @@ orders_app = typer.Typer(
 )
 lab_app = typer.Typer(help="The lab's work lists and turnaround times.", no_args_is_help=True)
 
-AS_HELP = "Who is acting (recorded on the study and in the audit trail; default TREPHINE_CLI_USER)."
+AS_HELP = (
+    "Who is acting (recorded on the study and in the audit trail). Without accounts: any name "
+    "(default TREPHINE_CLI_USER); with accounts it may only repeat TREPHINE_USER."
+)
 
 
-def _acting(user: str | None) -> str:
-    from trephine.domain.actor import check_actor
+def _acting(permission: str, user: str | None, database_url: str | None) -> tuple[Database, Acting]:
+    """The opened database and who acts (``cli/common.acting``: once accounts exist, the account
+    of TREPHINE_USER/TREPHINE_TOKEN, whose role must grant ``permission``, as the web's order
+    and lab routes require)."""
+    database = open_database(database_url, migrate=False)
+    return database, acting(database, permission, user)
 
-    try:
-        return check_actor((user or default_actor()).strip(), "--as")
-    except ValidationError as exc:
-        raise fail(exc) from None
+
+#: The permission of each step, as the API's and the lab pages' routes declare it: the ward
+#: (orders:write) orders, collects and cancels; the lab (results:write) receives, starts, reports.
+STEP_PERMISSION = {
+    "collect": "orders:write",
+    "cancel": "orders:write",
+    "receive": "results:write",
+    "start": "results:write",
+    "report": "results:write",
+}
 
 
 def _instant(text: str | None, flag: str) -> dt.datetime | None:
@@ -54,14 +76,6 @@ def _instant(text: str | None, flag: str) -> dt.datetime | None:
 
 def _when(value: dt.datetime | None) -> str:
     return "" if value is None else value.astimezone(dt.UTC).isoformat(timespec="minutes")
-
-
-def _read(uow: UnitOfWork, what: str, patients: list[str]) -> None:
-    from trephine.services import audit
-
-    audit.append(
-        uow, [audit.Entry("read", "patient", p, {"what": what, "via": "cli"}) for p in patients]
-    )
 
 
 def _study_json(s: StudyView) -> dict[str, Any]:
@@ -111,7 +125,8 @@ def create(
     again changes nothing). Prints the order's studies and their ids."""
     from trephine.services import orders
 
-    with working(open_database(database_url, migrate=False), _acting(user)) as uow:
+    database, who = _acting("orders:write", user, database_url)
+    with working(database, who) as uow:
         order = orders.order_studies(
             uow, procedure_id, studies, indication=indication, at=_instant(at, "--at")
         )
@@ -130,9 +145,10 @@ def procedures(
     """A patient's procedures (id, date, specimens, order): the ids `orders create` takes."""
     from trephine.services import orders
 
-    with working(open_database(database_url, migrate=False), default_actor()) as uow:
+    database, who = _acting("records:read", None, database_url)
+    with working(database, who) as uow:
         lines = orders.procedures_of(uow, patient)
-        _read(uow, "procedures", [patient])
+        audit_reads(uow, who, "procedures", [patient])
     if ids_only:
         for line in lines:
             typer.echo(str(line.id))
@@ -206,9 +222,10 @@ def list_orders(
             study = study_type(study).code
         except ValidationError as exc:
             raise fail(exc) from None
-    with working(open_database(database_url, migrate=False), default_actor()) as uow:
+    database, who = _acting("records:read", None, database_url)
+    with working(database, who) as uow:
         found = orders.list_orders(uow, patient=patient)
-        _read(uow, "orders", list(dict.fromkeys(o.patient for o in found)))
+        audit_reads(uow, who, "lab orders", [o.patient for o in found], query=True)
 
     def keep(s: StudyView) -> bool:
         return (state is None or s.state == state) and (study is None or s.study == study)
@@ -247,9 +264,10 @@ def show(
     """One study: every step with who and when, and what may happen next."""
     from trephine.services import orders
 
-    with working(open_database(database_url, migrate=False), default_actor()) as uow:
+    database, who = _acting("records:read", None, database_url)
+    with working(database, who) as uow:
         s = orders.get_study(uow, study_id)
-        _read(uow, "study", [s.patient])
+        audit_reads(uow, who, "lab study", [s.patient])
     if as_json:
         typer.echo(json.dumps(_study_json(s), indent=2))
         return
@@ -271,7 +289,8 @@ def _step(
     from trephine.domain.orders import parse_action
     from trephine.services import orders
 
-    with working(open_database(database_url, migrate=False), _acting(user)) as uow:
+    database, who = _acting(STEP_PERMISSION[action], user, database_url)
+    with working(database, who) as uow:
         s = orders.advance(uow, study_id, parse_action(action), **kw)
     typer.echo(_study_line(s).strip())
 
@@ -362,9 +381,10 @@ def worklist(
         chosen = None if section is None else parse_section(section)
     except ValidationError as exc:
         raise fail(exc) from None
-    with working(open_database(database_url, migrate=False), default_actor()) as uow:
+    database, who = _acting("records:read", None, database_url)
+    with working(database, who) as uow:
         items = orders.worklist(uow, chosen)
-        _read(uow, "work list", orders.patients_of(items))
+        audit_reads(uow, who, "lab work list", orders.patients_of(items), query=True)
     if as_json:
         typer.echo(json.dumps([_study_json(s) for s in items], indent=2))
         return
@@ -397,7 +417,8 @@ def turnaround(
         except ValueError:
             raise fail(ValidationError(flag, text, "a date as YYYY-MM-DD")) from None
 
-    with working(open_database(database_url, migrate=False), default_actor()) as uow:
+    database, who = _acting("records:read", None, database_url)
+    with working(database, who) as uow:  # counts and hours only: no patient is shown
         result = orders.turnaround(uow, since=day(since, "--since"), until=day(until, "--until"))
     if as_json:
         typer.echo(json.dumps(turnaround_json(result), indent=2))

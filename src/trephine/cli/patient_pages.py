@@ -17,7 +17,7 @@ from pathlib import Path
 import typer
 
 from trephine.access import Permission
-from trephine.cli.common import DATABASE_HELP, acting, fail, open_database, working
+from trephine.cli.common import DATABASE_HELP, acting, audit_reads, fail, open_database, working
 
 AS_HELP = "Who acts (audit trail): only before accounts exist, or repeating TREPHINE_USER."
 
@@ -69,22 +69,17 @@ def leaflet(
 ) -> None:
     """Write the patient leaflet of one biopsy (the words of the patient pages)."""
     from trephine.errors import ValidationError
-    from trephine.services import audit
     from trephine.web.leaflets import leaflet_html, write_pdf
 
     if stage not in ("before", "after", "results"):
         raise fail(ValidationError("stage", stage, "before, after, results"))
     if fmt not in ("html", "pdf"):
         raise fail(ValidationError("format", fmt, "html, pdf"))
-    actor = _actor(None, database_url, Permission.IDENTITY_READ)
-    with working(open_database(database_url, migrate=False), actor) as uow:
+    database = open_database(database_url, migrate=False)
+    who = acting(database, Permission.IDENTITY_READ.value)
+    with working(database, who) as uow:
         html, patient_id = leaflet_html(uow, procedure_id, stage, plan=plan)  # type: ignore[arg-type]
-        audit.append(
-            uow,
-            audit.Entry(
-                "view", "patient", patient_id, {"what": f"leaflet: {stage}", "view": "identified"}
-            ),
-        )
+        audit_reads(uow, who, f"leaflet: {stage}", [patient_id], view="identified")
     if fmt == "html":
         out.write_text(html, encoding="utf-8")
     else:

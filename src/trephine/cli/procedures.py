@@ -2,8 +2,10 @@
 printed with every reason), record consent, mark it done or cancel it, record complications,
 and the complication/adequacy rate report.
 
-Who acts: ``--as`` or ``TREPHINE_CLI_USER``; when ``TREPHINE_USER`` names an account, the
-writing commands need a role with ``procedures:write`` (clinicians).
+Who acts is ``cli/common.acting``: without accounts ``--as`` or ``TREPHINE_CLI_USER``; once the
+database has accounts, the account of ``TREPHINE_USER``/``TREPHINE_TOKEN`` (``--as`` may only
+repeat it), whose role must grant what the web's procedure routes need: ``procedures:write``
+to write (clinicians), ``records:read`` to read (audited).
 """
 
 from __future__ import annotations
@@ -15,10 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trephine.cli.common import DATABASE_HELP, default_actor, fail, open_database, working
+from trephine.cli.common import (
+    DATABASE_HELP,
+    Acting,
+    acting,
+    audit_reads,
+    fail,
+    open_database,
+    working,
+)
 
 if TYPE_CHECKING:
     from trephine.services.procedure_plans import StoredPlan
+    from trephine.store.database import Database
 
 app = typer.Typer(
     help="Planned procedures: checklist and safety decision, consent, done/cancelled, "
@@ -26,28 +37,16 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-AS_HELP = "Who acts (audit trail); default TREPHINE_CLI_USER."
+AS_HELP = "Who acts (audit trail); with accounts it may only repeat TREPHINE_USER."
 
 
-def _actor(given: str | None, database_url: str | None) -> str:
-    """The acting name; with TREPHINE_USER set, that account must may record procedures."""
-    from trephine.access import Permission
-    from trephine.services import accounts
-    from trephine.settings import get_settings
-
-    settings = get_settings()
-    if settings.user is None:
-        return given or default_actor()
-    if given is not None and given != settings.user:
-        raise fail(f"--as {given!r} differs from TREPHINE_USER {settings.user!r}")
-    with working(open_database(database_url, migrate=False), settings.user) as uow:
-        principal = accounts.cli_principal(uow, settings.user)
-    if not principal.may(Permission.PROCEDURES_WRITE):
-        raise fail(
-            f"TREPHINE_USER {settings.user!r} has the {principal.role} role, which may not "
-            "record procedures"
-        )
-    return principal.name
+def _acting(
+    permission: str, given: str | None, database_url: str | None, *, migrate: bool = False
+) -> tuple[Database, Acting]:
+    """The opened database and who acts (``cli/common.acting``: once accounts exist, the account
+    of TREPHINE_USER/TREPHINE_TOKEN, whose role must grant ``permission``)."""
+    database = open_database(database_url, migrate=migrate)
+    return database, acting(database, permission, given)
 
 
 def _decimal(flag: str, text: str | None) -> Decimal | None:
@@ -176,7 +175,6 @@ def plan(
     from trephine.errors import ValidationError
     from trephine.services import procedure_plans
 
-    who = _actor(actor, database_url)
     try:
         planned = PlannedProcedure(
             parse_instant("--at", at),
@@ -186,7 +184,8 @@ def plan(
         )
     except ValidationError as exc:
         raise fail(exc) from None
-    with working(open_database(database_url, migrate=True), who) as uow:
+    database, who = _acting("procedures:write", actor, database_url, migrate=True)
+    with working(database, who) as uow:
         view = procedure_plans.plan_procedure(uow, patient, planned)
     if quiet:
         typer.echo(view.id)
@@ -234,7 +233,6 @@ def checklist(
     from trephine.errors import ValidationError
     from trephine.services import procedure_plans
 
-    who = _actor(actor, database_url)
     try:
         filled = Checklist(
             medications=tuple(parse_medication(m, "--medication") for m in medication),
@@ -249,7 +247,8 @@ def checklist(
         )
     except ValidationError as exc:
         raise fail(exc) from None
-    with working(open_database(database_url, migrate=True), who) as uow:
+    database, who = _acting("procedures:write", actor, database_url, migrate=True)
+    with working(database, who) as uow:
         view, changed = procedure_plans.record_checklist(uow, plan_id, filled)
     if as_json:
         typer.echo(json.dumps(plan_dict(view), indent=2))
@@ -295,7 +294,6 @@ def consent(
     from trephine.errors import ValidationError
     from trephine.services import procedure_plans
 
-    who = _actor(actor, database_url)
     try:
         record = Consent(
             given_by=_choice("--given-by", given_by, ConsentGiver),
@@ -309,7 +307,8 @@ def consent(
         )
     except ValidationError as exc:
         raise fail(exc) from None
-    with working(open_database(database_url, migrate=True), who) as uow:
+    database, who = _acting("procedures:write", actor, database_url, migrate=True)
+    with working(database, who) as uow:
         view = procedure_plans.record_consent(uow, plan_id, record)
     _echo(view)
 
@@ -338,8 +337,8 @@ def done(
     from trephine.errors import ValidationError
     from trephine.services import procedure_plans
 
-    who = _actor(actor, database_url)
-    with working(open_database(database_url, migrate=True), who) as uow:
+    database, who = _acting("procedures:write", actor, database_url, migrate=True)
+    with working(database, who) as uow:
         current = procedure_plans.get_plan(uow, plan_id)
         try:
             planned_sedation = (
@@ -373,8 +372,8 @@ def cancel(
     """Cancel a planned procedure, with the reason."""
     from trephine.services import procedure_plans
 
-    who = _actor(actor, database_url)
-    with working(open_database(database_url, migrate=True), who) as uow:
+    database, who = _acting("procedures:write", actor, database_url, migrate=True)
+    with working(database, who) as uow:
         view = procedure_plans.cancel(uow, plan_id, reason)
     _echo(view)
 
@@ -388,8 +387,10 @@ def show(
     """Show a plan: checklist with its decision and reasons, consent, the procedure."""
     from trephine.services import procedure_plans
 
-    with working(open_database(database_url, migrate=False), default_actor()) as uow:
+    database, who = _acting("records:read", None, database_url)
+    with working(database, who) as uow:
         view = procedure_plans.get_plan(uow, plan_id)
+        audit_reads(uow, who, "procedure plan", [view.patient_id])
     if as_json:
         typer.echo(json.dumps(plan_dict(view), indent=2))
     else:
@@ -413,8 +414,10 @@ def list_(
         wanted = None if status is None else _choice("--status", status, PlanStatus)
     except ValidationError as exc:
         raise fail(exc) from None
-    with working(open_database(database_url, migrate=False), default_actor()) as uow:
+    database, who = _acting("records:read", None, database_url)
+    with working(database, who) as uow:
         plans = procedure_plans.list_plans(uow, patient, wanted)
+        audit_reads(uow, who, "procedure list", [p.patient_id for p in plans], query=True)
     if ids:
         for p in plans:
             typer.echo(p.id)
@@ -456,7 +459,6 @@ def complication(
     from trephine.errors import ValidationError
     from trephine.services import procedure_plans
 
-    who = _actor(actor, database_url)
     try:
         record = Complication(
             kind=_choice("--kind", kind, ComplicationKind),
@@ -468,7 +470,8 @@ def complication(
         )
     except ValidationError as exc:
         raise fail(exc) from None
-    with working(open_database(database_url, migrate=True), who) as uow:
+    database, who = _acting("procedures:write", actor, database_url, migrate=True)
+    with working(database, who) as uow:
         row_id = procedure_plans.add_complication(uow, procedure_id, record)
     typer.echo(
         f"complication #{row_id} on procedure #{procedure_id}: {record.kind} "
@@ -493,7 +496,8 @@ def report(
 
     if by is not None and by not in GROUPINGS:
         raise fail(ValidationError("--by", by, ", ".join(GROUPINGS)))
-    with working(open_database(database_url, migrate=False), default_actor()) as uow:
+    database, who = _acting("records:read", None, database_url)
+    with working(database, who) as uow:  # counts only: no patient's record is shown
         result = procedure_report.procedure_report(uow, by)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))

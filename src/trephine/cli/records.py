@@ -177,7 +177,7 @@ def list_patients(
         raise fail(ValidationError("sort", sort, SORT_KEYS))
     database = open_database(database_url, migrate=False)
     who = acting(database, "records:read")
-    with working(database, who.name) as uow:
+    with working(database, who) as uow:
         # The one public shape of the list (trephine.present.results.patient_list).
         page = patient_page(
             uow,
@@ -228,14 +228,14 @@ def show_patient(
 
         database = open_database(database_url, migrate=False)
         who = acting(database, "records:read")
-        with working(database, who.name) as uow:
+        with working(database, who) as uow:
             doc = patient_timeline(uow, patient_id).model_dump(mode="json")
             audit_reads(uow, who, "timeline", [patient_id])
         typer.echo(json.dumps(doc, indent=2))
         return
     database = open_database(database_url, migrate=False)
     who = acting(database, "records:read")
-    with working(database, who.name) as uow:
+    with working(database, who) as uow:
         record = with_chronology(patients.patient_record(uow, patient_id))
         audit_reads(uow, who, "patient", [patient_id])
     p = record.patient

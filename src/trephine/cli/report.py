@@ -2,9 +2,12 @@
 reports ...`` (issue versions, list them, record the discussion with the patient) and
 ``trephine fhir bundle`` (a patient's whole record as FHIR R4).
 
-Identity (name, MRN, birth date) appears only when ``TREPHINE_USER`` names an enabled account
-whose role has identity:read; otherwise the output is the pseudonymised view. Every output is an
-audited read of the patient's record.
+Who acts is ``cli/common.acting``: once the database has accounts, the account of
+``TREPHINE_USER``/``TREPHINE_TOKEN``, whose role must grant what the web's report routes need
+(records:read to read, results:write to issue, reports:discuss to record the talk); ``--as`` may
+only repeat it. Identity (name, MRN, birth date) appears only when that role has identity:read;
+otherwise the output is the pseudonymised view. Every output is an audited read of the
+patient's record.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ import typer
 from trephine.cli.common import (
     DATABASE_HELP,
     PASSWORD_STDIN_HELP,
+    Acting,
     acting,
+    audit_reads,
     fail,
+    identified,
     open_database,
     read_password,
     working,
@@ -28,7 +34,7 @@ from trephine.cli.common import (
 from trephine.errors import ValidationError
 
 if TYPE_CHECKING:
-    from trephine.store.database import UnitOfWork
+    from trephine.store.database import Database, UnitOfWork
 
 reports_app = typer.Typer(
     help="Issue marrow report versions, list them, record the talk with the patient.",
@@ -37,45 +43,22 @@ reports_app = typer.Typer(
 fhir_app = typer.Typer(help="FHIR R4 exports.", no_args_is_help=True)
 
 FORMATS = ("html", "pdf", "fhir")
-AS_HELP = "Who is acting (recorded as the signer; default TREPHINE_USER or TREPHINE_CLI_USER)."
+AS_HELP = (
+    "Who is acting (recorded as the signer). Without accounts: any name (default "
+    "TREPHINE_CLI_USER); with accounts it may only repeat TREPHINE_USER."
+)
 
 
-def _actor(user: str | None) -> str:
-    from trephine.domain.actor import check_actor
-    from trephine.settings import get_settings
-
-    settings = get_settings()
-    name = user if user is not None else (settings.user or settings.cli_user)
-    try:
-        return check_actor(name.strip(), "--as" if user is not None else "TREPHINE_USER")
-    except ValidationError as exc:
-        raise fail(exc) from None
+def _acting(permission: str, user: str | None, database_url: str | None) -> tuple[Database, Acting]:
+    """The opened database and who acts (``cli/common.acting``: once accounts exist, the account
+    of TREPHINE_USER/TREPHINE_TOKEN, whose role must grant ``permission``)."""
+    database = open_database(database_url, migrate=False)
+    return database, acting(database, permission, user)
 
 
-def _viewer(uow: UnitOfWork) -> tuple[str, bool]:
-    """(role, identified) of whoever runs the command."""
-    from trephine.access import Permission
-    from trephine.services import accounts
-    from trephine.settings import get_settings
-
-    settings = get_settings()
-    if settings.user is None:
-        return "cli", False
-    principal = accounts.cli_principal(uow, settings.user)
-    return str(principal.role), principal.may(Permission.IDENTITY_READ)
-
-
-def _audit_view(uow: UnitOfWork, what: str, patient: str, role: str, identified: bool) -> None:
-    from trephine.services import audit
-
-    audit.record_read(
-        uow,
-        what,
-        [patient],
-        role=role,
-        client="cli",
-        view="identified" if identified else "pseudonymised",
-    )
+def _audit_view(uow: UnitOfWork, who: Acting, what: str, patient: str) -> None:
+    view = "identified" if identified(who) else "pseudonymised"
+    audit_reads(uow, who, what, [patient], view=view)
 
 
 def _write(out: Path, data: bytes | str) -> None:
@@ -113,11 +96,12 @@ def report(
         raise fail(ValidationError("--format", fmt, ", ".join(FORMATS)))
     if working_copy and version is not None:
         raise fail(ValidationError("--working-copy", "with --version", "one of the two"))
-    with working(open_database(database_url, migrate=False), _actor(None)) as uow:
-        role, identified = _viewer(uow)
+    database, who = _acting("records:read", None, database_url)
+    shows_identity = identified(who)
+    with working(database, who) as uow:
         chosen: int | str | None = None if working_copy else (version or "current")
-        doc = reports.marrow_report(uow, procedure_id, version=chosen, identified=identified)
-        _audit_view(uow, f"marrow report ({fmt})", doc.patient.external_id, role, identified)
+        doc = reports.marrow_report(uow, procedure_id, version=chosen, identified=shows_identity)
+        _audit_view(uow, who, f"marrow report ({fmt})", doc.patient.external_id)
         if fmt == "fhir":
             if doc.shown is None:
                 raise fail(
@@ -126,7 +110,7 @@ def report(
                 )
             ref = (
                 fhir.identified_patient(doc.patient, doc.identity)
-                if identified
+                if shows_identity
                 else fhir.pseudonymised_patient(doc.patient)
             )
             text = fhir.dumps(fhir.report_bundle(doc, patient=ref))
@@ -188,7 +172,7 @@ def issue(
     except NotAuthenticated as exc:
         database.dispose()
         raise fail(exc) from None
-    with working(database, who.name) as uow:
+    with working(database, who) as uow:
         v, sig = signatures.sign_report(
             uow,
             procedure_id,
@@ -235,9 +219,12 @@ def versions(
 ) -> None:
     """Every issued version of a procedure's report (the last one is current)."""
     from trephine.services import reports
+    from trephine.services.patient_portal import patient_of_procedure
 
-    with working(open_database(database_url, migrate=False), _actor(None)) as uow:
+    database, who = _acting("records:read", None, database_url)
+    with working(database, who) as uow:
         found = reports.versions_of(uow, procedure_id)
+        _audit_view(uow, who, "report versions", patient_of_procedure(uow, procedure_id))
     if as_json:
         typer.echo(json.dumps([_version_dict(v) for v in found], indent=2))
         return
@@ -279,7 +266,8 @@ def discussed(
             raise fail(
                 ValidationError("--at", at, "an ISO 8601 time, e.g. 2026-12-03T10:30+00:00")
             ) from None
-    with working(open_database(database_url, migrate=False), _actor(user)) as uow:
+    database, who = _acting("reports:discuss", user, database_url)
+    with working(database, who) as uow:
         d = reports.record_discussion(
             uow,
             procedure_id,
@@ -304,13 +292,14 @@ def bundle(
     from trephine.present import fhir
     from trephine.services import reports
 
-    with working(open_database(database_url, migrate=False), _actor(None)) as uow:
-        role, identified = _viewer(uow)
-        found = reports.patient_reports(uow, patient, identified=identified)
-        _audit_view(uow, "FHIR bundle", patient, role, identified)
+    database, who = _acting("records:read", None, database_url)
+    shows_identity = identified(who)
+    with working(database, who) as uow:
+        found = reports.patient_reports(uow, patient, identified=shows_identity)
+        _audit_view(uow, who, "FHIR bundle", patient)
     ref = (
         fhir.identified_patient(found.record.patient, found.identity)
-        if identified
+        if shows_identity
         else fhir.pseudonymised_patient(found.record.patient)
     )
     doc = fhir.patient_bundle(found, patient=ref)

@@ -269,7 +269,7 @@ def list_results(
     except ValidationError as exc:
         raise fail(exc) from None
     who = _acting(None, "records:read", database_url)
-    with working(open_database(database_url, migrate=False), who.name) as uow:
+    with working(open_database(database_url, migrate=False), who) as uow:
         states = CURRENT_STATES if wanted_state is None else (wanted_state,)
         rows = results.list_results(uow, patient=patient, kinds=kinds, states=states)
         audit_reads(uow, who, "results list", [r.patient_id for r in rows], query=True)
@@ -308,7 +308,7 @@ def show_result(
     from trephine.services import audit, results
 
     who = _acting(None, "records:read", database_url)
-    with working(open_database(database_url, migrate=False), who.name) as uow:
+    with working(open_database(database_url, migrate=False), who) as uow:
         result = results.get_result(uow, result_id)
         versions = results.history(uow, result_id)
         events = audit.events_for(uow, "result", [v.id for v in versions])
@@ -539,7 +539,7 @@ def audit_list(
     except ValidationError as exc:
         raise fail(exc) from None
     who = _acting(None, "audit:read", database_url)
-    with working(open_database(database_url, migrate=False), who.name) as uow:
+    with working(open_database(database_url, migrate=False), who) as uow:
         if reads:
             events = audit.reads(uow, user=actor, patient=patient)
             if start is not None:

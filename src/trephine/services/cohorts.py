@@ -282,7 +282,11 @@ def evaluate(uow: UnitOfWork, name: str, version: int | None = None) -> Evaluati
             "query",
             "patient",
             len(members),
-            {"what": f"cohort {cohort.name} v{cohort.version}", "patients": list(members)},
+            {
+                "what": f"cohort {cohort.name} v{cohort.version}",
+                "view": "pseudonymised",  # members are record ids: never a name or an MRN
+                "patients": list(members),
+            },
         ),
     )
     return Evaluation(cohort, uow.actor, uow.now(), members, zero)
