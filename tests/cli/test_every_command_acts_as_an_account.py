@@ -67,6 +67,7 @@ SHOWS_NO_RECORD = {
     "lab turnaround",
     "procedures report",
     "sessions list",
+    "study list",
     "tokens list",
     "users list",
 }
@@ -270,8 +271,16 @@ def _done_procedure(w: World) -> str:
     return str(w.json("procedures", "list", "--status", "done")[0]["procedure_id"])
 
 
+def _mx_procedure(w: World) -> str:
+    """The procedure of specimen MX1-B (imported by the first step; no order yet)."""
+    code, out, err = w.run(["orders", "procedures", "MX-001", "--json"], ACCOUNT[Role.ADMIN])
+    assert code == 0, err
+    found = [p for p in json.loads(out) if "MX1-B" in {s["accession"] for s in p["specimens"]}]
+    return str(found[0]["id"])
+
+
 def _study(w: World, study: str) -> str:
-    return w.ids_of("orders", "list", "--patient", "DEMO-0001", "--study", study)[0]
+    return w.ids_of("orders", "list", "--patient", "MX-001", "--study", study)[0]
 
 
 def _specimens(w: World) -> list[str]:
@@ -399,29 +408,6 @@ STEPS: dict[str, Args] = {
         "mild",
     ],
     "procedures report": lambda w: ["procedures", "report", "--json"],
-    "orders procedures": lambda w: ["orders", "procedures", "DEMO-0001"],
-    "orders create": lambda w: [
-        "orders",
-        "create",
-        first_procedure(w, "DEMO-0001"),
-        "--study",
-        "morphology",
-        "--study",
-        "cytogenetics",
-    ],
-    "orders list": lambda w: ["orders", "list", "--json"],
-    "orders show": lambda w: ["orders", "show", _study(w, "morphology")],
-    "orders collect": lambda w: ["orders", "collect", _study(w, "morphology")],
-    "orders receive": lambda w: ["orders", "receive", _study(w, "morphology")],
-    "orders start": lambda w: ["orders", "start", _study(w, "morphology")],
-    "orders report": lambda w: ["orders", "report", _study(w, "morphology")],
-    "orders cancel": lambda w: [
-        "orders",
-        "cancel",
-        _study(w, "cytogenetics"),
-        "--reason",
-        "dry tap",
-    ],
     "lab worklist": lambda w: ["lab", "worklist", "--json"],
     "lab turnaround": lambda w: ["lab", "turnaround", "--json"],
     "report": lambda w: [
@@ -474,7 +460,7 @@ STEPS: dict[str, Args] = {
         "--abnormal",
         "CD34pos_CD117pos",
         "--specimen",
-        "DEMO-0001-02-A",
+        "MX1-B",  # verified below, then reported on the study ordered for it
         "--method",
         "LAIP",
         "--store",
@@ -522,7 +508,7 @@ STEPS: dict[str, Args] = {
     "results verify": lambda w: [
         "results",
         "verify",
-        w.ids_of("results", "list", "--state", "draft")[0],
+        w.ids_of("results", "list", "--patient", "MX-001", "--kind", "flow_mrd")[0],
     ],
     "results cancel": lambda w: [
         "results",
@@ -540,6 +526,29 @@ STEPS: dict[str, Args] = {
         "--set",
         "platelets=45",
     ],
+    "orders procedures": lambda w: ["orders", "procedures", "MX-001"],
+    "orders create": lambda w: [
+        "orders",
+        "create",
+        _mx_procedure(w),
+        "--study",
+        "flow-mrd",
+        "--study",
+        "cytogenetics",
+    ],
+    "orders list": lambda w: ["orders", "list", "--json"],
+    "orders show": lambda w: ["orders", "show", _study(w, "flow-mrd")],
+    "orders collect": lambda w: ["orders", "collect", _study(w, "flow-mrd")],
+    "orders receive": lambda w: ["orders", "receive", _study(w, "flow-mrd")],
+    "orders start": lambda w: ["orders", "start", _study(w, "flow-mrd")],
+    "orders report": lambda w: ["orders", "report", _study(w, "flow-mrd")],
+    "orders cancel": lambda w: [
+        "orders",
+        "cancel",
+        _study(w, "cytogenetics"),
+        "--reason",
+        "dry tap",
+    ],
     "microenv compare": lambda w: ["microenv", "compare", "--diagnosis", "AML"],
     "microenv niche": lambda w: ["microenv", "niche", "MX-005"],
     "cohort define": lambda w: ["cohort", "define", "aml", "--disease", "AML"],
@@ -556,6 +565,45 @@ STEPS: dict[str, Args] = {
         "30",
     ],
     "export": lambda w: ["export", "aml", "--format", "csv", "--out", str(w.tmp / "export")],
+    "study define": lambda w: ["study", "define", "CART-01", "--title", "Marrow after CAR-T"],
+    "study arm": lambda w: ["study", "arm", "CART-01", "tisa-cel"],
+    "study visit": lambda w: [
+        "study",
+        "visit",
+        "CART-01",
+        "day_28",
+        "--label",
+        "Day 28",
+        "--day",
+        "28",
+        "--window",
+        "7",
+    ],
+    "study enrol": lambda w: [
+        "study",
+        "enrol",
+        "CART-01",
+        "DEMO-0001",
+        "--arm",
+        "tisa-cel",
+        "--on",
+        "2021-11-10",
+        "--consent",
+        "--consent-on",
+        "2021-11-09",
+    ],
+    "study map": lambda w: [
+        "study",
+        "map",
+        "CART-01",
+        "DEMO-0001",
+        "day_28",
+        "--none",
+        "--reason",
+        "dry tap",
+    ],
+    "study list": lambda w: ["study", "list", "--json"],
+    "study show": lambda w: ["study", "show", "CART-01"],
     "audit list": lambda w: ["audit", "list", "--reads"],
     "audit verify": lambda w: ["audit", "verify"],
 }
