@@ -329,6 +329,13 @@ def _variants(w: World) -> list[str]:
     return ["clonal", "import", str(table)]
 
 
+def _paired(w: World) -> list[str]:
+    define = ["cohort", "define", "ind", "--study", "DEMO-AML-IND"]
+    code, _, err = w.run(define, ACCOUNT[Role.ADMIN])
+    assert code == 0, err
+    return ["cohort", "paired", "ind", "--before", "screening", "--after", "end_of_induction"]
+
+
 FLOW = [str(EXAMPLES / "flow" / "tube.fcs"), "--gating-ml", str(EXAMPLES / "flow" / "strategy.xml")]
 PROC = "proc"
 
@@ -475,6 +482,14 @@ STEPS: dict[str, Args] = {
         "--include-drafts",
         "--json",
     ],
+    "clonal compare": lambda w: [
+        "clonal",
+        "compare",
+        "--patient",
+        "DEMO-0001",
+        "--include-drafts",
+        "--json",
+    ],
     "image nuclei": lambda w: ["image", "nuclei", _tile(w), "--store", "--specimen", "MX1-B"],
     "image cellularity": lambda w: [
         "image",
@@ -564,6 +579,7 @@ STEPS: dict[str, Args] = {
         "--window",
         "30",
     ],
+    "cohort paired": _paired,
     "export": lambda w: ["export", "aml", "--format", "csv", "--out", str(w.tmp / "export")],
     "study define": lambda w: ["study", "define", "CART-01", "--title", "Marrow after CAR-T"],
     "study arm": lambda w: ["study", "arm", "CART-01", "tisa-cel"],

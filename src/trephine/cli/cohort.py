@@ -285,7 +285,7 @@ def paired(
     Patients as keyed-hash pseudonyms (TREPHINE_EXPORT_KEY); audited."""
     from trephine.errors import ValidationError
     from trephine.present.deidentify import Deidentifier, Level
-    from trephine.services import audit, cohorts, research
+    from trephine.services import cohorts, research
     from trephine.settings import get_settings
 
     key = get_settings().export_key
@@ -294,18 +294,11 @@ def paired(
     except ValidationError as exc:
         raise fail(ValidationError("TREPHINE_EXPORT_KEY", exc.value, exc.allowed)) from None
     database = open_database(database_url, migrate=False)
-    with working(database, default_actor()) as uow:
+    who = acting(database, "records:read")
+    with working(database, who) as uow:
         ev = cohorts.evaluate(uow, name)
         results, read = research.paired_visits(uow, ev, deid, before=before, after=after)
-        audit.record_read(
-            uow,
-            f"cohort {name} paired {before}/{after}",
-            read,
-            role="cli",
-            client="cli",
-            view="pseudonymised",
-            query=True,
-        )
+        audit_reads(uow, who, f"cohort {name} paired {before}/{after}", read, query=True)
     if as_json:
         typer.echo(
             json.dumps(
