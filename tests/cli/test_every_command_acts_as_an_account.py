@@ -318,6 +318,12 @@ def _tile(w: World) -> str:
     return str(tile)
 
 
+def _differential(w: World) -> list[str]:
+    labels = w.tmp / "cells.txt"
+    labels.write_text("40,40,blasts\n120,60,blasts\n150,90,lymphocytes\n", encoding="utf-8")
+    return ["image", "differential", _tile(w), str(labels), "--store", "--specimen", "MX1-A"]
+
+
 def _variants(w: World) -> list[str]:
     table = w.tmp / "ngs.tsv"
     table.write_text(
@@ -509,6 +515,7 @@ STEPS: dict[str, Args] = {
         "--specimen",
         "MX1-B",
     ],
+    "image differential": _differential,
     "omics import": lambda w: [
         "omics",
         "import",

@@ -234,11 +234,13 @@ def differential_command(
     """Count the cells labelled on an aspirate image into a differential with 95 % Wilson
     intervals (the web page /lab/aspirate does the same by clicking)."""
     with refusals():
-        _check_store(store, specimen)
+        writer = _check_store(store, specimen, actor, database)
         from trephine.importers.aspirate_labels import read_labelled
         from trephine.present.results import differential_intervals
+        from trephine.settings import get_settings
 
-        value = read_labelled(file, labels, actor or default_actor())
+        labeller = writer[1] if writer is not None else (actor or get_settings().cli_user)
+        value = read_labelled(file, labels, labeller)
         assert value.labelling is not None
         data: dict[str, Any] = {
             "file": str(file),
@@ -248,7 +250,7 @@ def differential_command(
         }
         if store:
             assert specimen is not None
-            data["stored"] = _store_differential(value, specimen, actor, database)
+            data["stored"] = _store_differential(value, specimen, writer)
     _emit(
         data,
         as_json,
@@ -260,13 +262,14 @@ def differential_command(
 
 
 def _store_differential(
-    value: Any, specimen: str, actor: str | None, database: str | None
+    value: Any, specimen: str, writer: tuple[Database, str] | None
 ) -> dict[str, Any]:
     from trephine.services import aspirate_labels
 
-    db = open_database(database, migrate=False)
+    assert writer is not None
+    db, who = writer
     try:
-        with db.unit_of_work(actor or default_actor()) as uow:
+        with db.unit_of_work(who) as uow:
             row, created = aspirate_labels.record(uow, specimen, value)
     finally:
         db.dispose()
