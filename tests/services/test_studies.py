@@ -299,3 +299,32 @@ def test_cli_enrols_maps_and_shows_researchers_pseudonyms_only(
         "pseudonymised",
         "identified",
     ]
+
+
+def test_cli_writes_name_the_accounts_role_and_client(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Study writes from the CLI are audited like the web's: the account, its role, client cli."""
+    from trephine.testing.accounts import ensure_user
+
+    ensure_user(database, "clinician", "doc")
+    monkeypatch.setenv("TREPHINE_USER", "doc")
+    get_settings.cache_clear()
+    url = database.url
+    runner = CliRunner()
+    done = runner.invoke(
+        app, ["study", "define", "ST-9", "--title", "Role trail", "--database-url", url]
+    )
+    assert done.exit_code == 0, done.output
+    done = runner.invoke(app, ["study", "arm", "ST-9", "only", "--database-url", url])
+    assert done.exit_code == 0, done.output
+    with database.unit_of_work("r") as uow:
+        events = list(
+            uow.session.scalars(
+                select(AuditEventRow).where(AuditEventRow.actor == "doc").order_by(AuditEventRow.id)
+            )
+        )
+    writes = [e for e in events if e.action != "query"]
+    assert len(writes) >= 2
+    assert all(e.detail.get("role") == "clinician" for e in writes), [e.detail for e in writes]
+    assert all(e.detail.get("client") == "cli" for e in writes)

@@ -10,18 +10,31 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 
 from trephine.access import Permission
 from trephine.cli.common import DATABASE_HELP, acting, fail, open_database, working
 
+if TYPE_CHECKING:
+    from trephine.store.database import UnitOfWork
+
 app = typer.Typer(help="Studies: arms, visit schedules, enrolment, visits.", no_args_is_help=True)
 AS_HELP = "Who acts (audit trail): only before accounts exist, or repeating TREPHINE_USER."
 
 
-def _actor(given: str | None, database_url: str | None, permission: Permission) -> str:
-    return acting(open_database(database_url, migrate=False), permission.value, given).name
+@contextmanager
+def _acting(
+    given: str | None, database_url: str | None, permission: Permission
+) -> Iterator[UnitOfWork]:
+    """One database, the account checked on it, one unit of work whose events carry the
+    account's role and client ``cli`` (``cli/common.working``); the engine disposed after."""
+    database = open_database(database_url, migrate=False)
+    with working(database, acting(database, permission.value, given)) as uow:
+        yield uow
 
 
 def _date(text: str | None, flag: str) -> dt.date | None:
@@ -44,8 +57,7 @@ def define(
     """Define a study (or change its title and description; audited)."""
     from trephine.services import studies
 
-    who = _actor(actor, database_url, Permission.STUDIES_WRITE)
-    with working(open_database(database_url, migrate=False), who) as uow:
+    with _acting(actor, database_url, Permission.STUDIES_WRITE) as uow:
         _, outcome = studies.define(uow, name, title, description)
     typer.echo(f"study {name}: {outcome}")
 
@@ -61,8 +73,7 @@ def arm(
     """Add an arm to a study."""
     from trephine.services import studies
 
-    who = _actor(actor, database_url, Permission.STUDIES_WRITE)
-    with working(open_database(database_url, migrate=False), who) as uow:
+    with _acting(actor, database_url, Permission.STUDIES_WRITE) as uow:
         _, outcome = studies.add_arm(uow, study, name, description)
     typer.echo(f"arm {study}/{name}: {outcome}")
 
@@ -89,8 +100,7 @@ def visit(
         v = Visit(name, label, anchor_of(anchor), day, window)
     except ValidationError as exc:
         raise fail(ValidationError(f"--{exc.field}", exc.value, exc.allowed)) from None
-    who = _actor(actor, database_url, Permission.STUDIES_WRITE)
-    with working(open_database(database_url, migrate=False), who) as uow:
+    with _acting(actor, database_url, Permission.STUDIES_WRITE) as uow:
         _, outcome = studies.set_visit(uow, study, v)
     typer.echo(f"visit {study}/{name} ({v.describe()}): {outcome}")
 
@@ -125,8 +135,7 @@ def enrol(
         raise fail(
             ValidationError(f"--{exc.field.replace('_', '-')}", exc.value, exc.allowed)
         ) from None
-    who = _actor(actor, database_url, Permission.STUDIES_ENROL)
-    with working(open_database(database_url, migrate=False), who) as uow:
+    with _acting(actor, database_url, Permission.STUDIES_ENROL) as uow:
         _, outcome = studies.enrol(uow, study, e)
     typer.echo(f"{patient} on {study} arm {arm} from {on}: {outcome}")
 
@@ -149,8 +158,7 @@ def map_(
 
     if (procedure is None) == (not none):
         raise fail("--procedure: give a procedure id or --none (one of the two)")
-    who = _actor(actor, database_url, Permission.STUDIES_ENROL)
-    with working(open_database(database_url, migrate=False), who) as uow:
+    with _acting(actor, database_url, Permission.STUDIES_ENROL) as uow:
         studies.map_visit(uow, study, patient, visit, procedure, reason)
     shown = "no procedure" if procedure is None else f"procedure {procedure}"
     typer.echo(f"{study} {patient} visit {visit}: {shown} (by hand: {reason})")
@@ -164,8 +172,7 @@ def list_(
     """The studies and how many patients each has enrolled."""
     from trephine.services import studies
 
-    who = _actor(None, database_url, Permission.RECORDS_READ)
-    with working(open_database(database_url, migrate=False), who) as uow:
+    with _acting(None, database_url, Permission.RECORDS_READ) as uow:
         found = studies.list_studies(uow)
     if as_json:
         typer.echo(
@@ -205,7 +212,7 @@ def show(
             deid = Deidentifier(Level.SAFE_HARBOR, key.get_secret_value().encode() if key else b"")
         except ValidationError as exc:
             raise fail(ValidationError("TREPHINE_EXPORT_KEY", exc.value, exc.allowed)) from None
-    with working(database, who.name) as uow:
+    with working(database, who) as uow:
         v = studies.view(uow, study, deid.patient)
         audit.record_read(
             uow,
