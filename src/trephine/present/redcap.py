@@ -6,8 +6,12 @@ Format rules followed (docs/research.md lists where each was checked):
 - The data dictionary CSV has REDCap's 18 columns in their order (``DICTIONARY_COLUMNS``); the
   first field of the first form is the record id (``record_id``, type ``text``); the fields of one
   form are in contiguous rows.
-- Variable names: lower-case letters, digits and ``_``, starting with a letter, at most 26
-  characters (``variable_name``); field types only from ``FIELD_TYPES``; validations only
+- Variable names: lower-case letters, digits and ``_``, starting with a letter, unique in the
+  project (REDCap's rule: its validation suite, vanderbilt-redcap/redcap_rsvc feature
+  B.6.7.2200). At most 26 characters (``variable_name``) is Trephine's choice, not REDCap's
+  rule: REDCap's Online Designer only *recommends* 26 ("because of the risk of them being
+  truncated during analysis in a statistical software package") and allows longer names (the
+  same feature's warning text). Field types only from ``FIELD_TYPES``; validations only
   ``date_ymd``, ``integer`` and ``number`` here.
 - Events: one per visit and arm (``event_name`` = the visit's name, ``arm_num``, ``day_offset``,
   ``offset_min``, ``offset_max``, ``unique_event_name`` = ``<visit>_arm_<n>``); arms
@@ -65,6 +69,8 @@ FIELD_TYPES: frozenset[str] = frozenset(
     }
 )
 VARIABLE = re.compile(r"[a-z][a-z0-9_]{0,25}")
+#: REDCap recommends (does not require) variable names of at most 26 characters so that
+#: statistics packages do not truncate them (redcap_rsvc B.6.7.2200); the export keeps to it.
 MAX_VARIABLE = 26
 PATIENT_FORM = "patient"
 VISIT_FORM = "visit"
