@@ -4,8 +4,12 @@
 # A worked example of the notebook API (`docs/python-api.md`), in percent format: open it in
 # Jupyter (jupytext) or VS Code, or run it as a script. It reads the database named by
 # `TREPHINE_DATABASE_URL` (after `scripts/run-demo`: the demo's `trephine.db`) as a researcher:
-# pseudonymous ids, days from diagnosis. `tests/test_notebook_example.py` runs it on a fresh
-# demo database and checks it against `trephine cohort analyse`.
+# pseudonymous ids, days from diagnosis. A database with accounts is read as one of them, like
+# every `trephine` command: here `TREPHINE_USER`, or the demo's researcher account
+# `demo-researcher` (at a site: your own account, or `TREPHINE_TOKEN` set to one of your API
+# tokens). Every frame is audited as that account, with its role and client `notebook`.
+# `tests/test_notebook_example.py` runs it on a fresh demo database and checks it against
+# `trephine cohort analyse`.
 
 # %%
 import os
@@ -21,7 +25,10 @@ import trephine
 os.environ.setdefault("TREPHINE_EXPORT_KEY", "demo-only-export-key-not-a-secret")
 LANDMARK_DAY, WINDOW = 60, 30
 
-db = trephine.connect(os.environ.get("TREPHINE_DATABASE_URL", "sqlite:///trephine.db"))
+db = trephine.connect(
+    os.environ.get("TREPHINE_DATABASE_URL", "sqlite:///trephine.db"),
+    user=os.environ.get("TREPHINE_USER", "demo-researcher"),
+)
 print(db)
 
 # %% [markdown]
