@@ -11,6 +11,9 @@ their audit events.
 
 Baseline measured in the same run: ``anndata.read_h5ad`` of the same file (what loading it in a
 notebook costs). The ratio import / read_h5ad is printed with the absolute time and the target.
+Then the same pair again as a person runs them, each in a fresh process (``python -m trephine
+omics import …`` on a fresh copy of the database vs ``python -c "import anndata;
+anndata.read_h5ad(…)"``), wall and CPU time (the CPU time is the figure load does not inflate).
 
     .venv/bin/python benchmarks/bench_omics.py [--cells 500000] [--specimens 40]
 """
@@ -20,6 +23,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import resource
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -111,41 +118,75 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cells.h5ad"
         accessions = make_file(path, args.cells, args.specimens)
-        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        register(url, accessions)
+        registered = Path(tmp) / "registered.db"
+        register(f"sqlite:///{registered}", accessions)
         size_mb = path.stat().st_size / 1e6
+        command = [
+            "omics",
+            "import",
+            str(path),
+            "--specimen-column",
+            "sample",
+            "--cell-type-column",
+            "cell_type",
+            "--permutations",
+            "20",
+            "--database-url",
+        ]
 
-        t0 = time.perf_counter()
+        def database() -> str:
+            copy = Path(tmp) / "bench.db"
+            shutil.copyfile(registered, copy)
+            return f"sqlite:///{copy}"
+
+        t0, c0 = time.perf_counter(), time.process_time()
         ad.read_h5ad(path)
-        baseline = time.perf_counter() - t0
+        baseline, baseline_cpu = time.perf_counter() - t0, time.process_time() - c0
 
-        t0 = time.perf_counter()
-        res = CliRunner().invoke(
-            app,
-            [
-                "omics",
-                "import",
-                str(path),
-                "--specimen-column",
-                "sample",
-                "--cell-type-column",
-                "cell_type",
-                "--permutations",
-                "20",
-                "--database-url",
-                url,
-            ],
-        )
-        elapsed = time.perf_counter() - t0
+        url = database()
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = CliRunner().invoke(app, [*command, url])
+        elapsed, elapsed_cpu = time.perf_counter() - t0, time.process_time() - c0
         if res.exit_code != 0:
             raise SystemExit(f"import failed: {res.stderr}")
+
+        read_code = "import sys, anndata; anndata.read_h5ad(sys.argv[1])"
+        fresh_base = _child([sys.executable, "-c", read_code, str(path)])
+        fresh = _child([sys.executable, "-m", "trephine", *command, database()])
     load = os.getloadavg()
     print(f"h5ad: {args.cells:,} cells, {args.specimens} specimens, {size_mb:.0f} MB")
     print(res.stdout.strip())
-    print(f"baseline anndata.read_h5ad: {baseline:.2f} s")
-    print(f"trephine omics import:      {elapsed:.2f} s  ({elapsed / baseline:.2f}x read_h5ad)")
-    verdict = "PASS" if elapsed < TARGET_S else "FAIL"
-    print(f"target < {TARGET_S:.0f} s: {verdict}   (load average {load[0]:.1f} {load[1]:.1f})")
+    print("in process (anndata already imported):")
+    print(f"  baseline anndata.read_h5ad: {baseline:6.2f} s wall {baseline_cpu:6.2f} s CPU")
+    print(
+        f"  trephine omics import:      {elapsed:6.2f} s wall {elapsed_cpu:6.2f} s CPU"
+        f"  ({elapsed / baseline:.2f}x wall, {elapsed_cpu / baseline_cpu:.2f}x CPU)"
+    )
+    print("fresh process each (start-up and imports included):")
+    print(f"  python -c read_h5ad:        {fresh_base[0]:6.2f} s wall {fresh_base[1]:6.2f} s CPU")
+    print(
+        f"  trephine omics import:      {fresh[0]:6.2f} s wall {fresh[1]:6.2f} s CPU"
+        f"  ({fresh[0] / fresh_base[0]:.2f}x wall, {fresh[1] / fresh_base[1]:.2f}x CPU)"
+    )
+    worst = max(elapsed, fresh[0])
+    verdict = "PASS" if worst < TARGET_S else "FAIL"
+    print(
+        f"target < {TARGET_S:.0f} s (slower of the two): {verdict}   "
+        f"(load average {load[0]:.1f} {load[1]:.1f})"
+    )
+
+
+def _child(argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU time (user + system) of a child process run to its end."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[:4]} failed: {done.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 if __name__ == "__main__":

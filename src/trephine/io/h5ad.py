@@ -1,10 +1,13 @@
 """Reading the parts of an AnnData ``.h5ad`` file a composition import needs (anndata + h5py).
 
-Only the requested ``obs`` columns and, when present, ``obsm["spatial"]`` are read — through
-anndata's own element reader (:func:`anndata.io.read_elem`), so categorical, string and numeric
-columns of every anndata on-disk version are decoded by the library that wrote them. The
-expression matrix ``X`` is never loaded: a 500,000-cell file imports in seconds and in the
-memory of its labels.
+Only the requested ``obs`` columns and, when present, ``obsm["spatial"]`` are read. The two
+encodings nearly every file uses for them — a ``categorical`` column of a ``string-array`` of
+categories and ``array`` codes, and a dense ``array`` of coordinates (anndata's on-disk format
+0.2.0) — are read with h5py directly; every other encoding goes through anndata's own element
+reader (:func:`anndata.io.read_elem`), so string, numeric and older columns are decoded by the
+library that wrote them. Importing anndata costs ~1.5 s of CPU (it pulls in dask); the direct
+path leaves it unimported. The expression matrix ``X`` is never loaded: a 500,000-cell file
+imports in seconds and in the memory of its labels.
 """
 
 from __future__ import annotations
@@ -31,6 +34,39 @@ class ObsColumns:
     spatial: np.ndarray | None
 
 
+def _encoding(element: Any) -> tuple[str, str]:
+    return (
+        str(element.attrs.get("encoding-type", "")),
+        str(element.attrs.get("encoding-version", "")),
+    )
+
+
+def _direct_codes(element: Any) -> tuple[np.ndarray, list[str]] | None:
+    """Codes and categories of a categorical column of string categories (format 0.2.0) read
+    with h5py; ``None`` for any other encoding (read by anndata instead)."""
+    import h5py
+
+    if not isinstance(element, h5py.Group) or _encoding(element) != ("categorical", "0.2.0"):
+        return None
+    codes, categories = element.get("codes"), element.get("categories")
+    if not isinstance(codes, h5py.Dataset) or not isinstance(categories, h5py.Dataset):
+        return None
+    if _encoding(codes)[0] != "array" or _encoding(categories) != ("string-array", "0.2.0"):
+        return None
+    if codes.ndim != 1 or codes.dtype.kind not in "iu" or categories.ndim != 1:
+        return None
+    return (
+        np.asarray(codes[()], dtype=np.int64),
+        [str(c) for c in categories.asstr()[()]],
+    )
+
+
+def _read_elem(element: Any) -> Any:
+    from anndata.io import read_elem
+
+    return read_elem(element)
+
+
 def _as_codes(values: Any) -> tuple[np.ndarray, list[str]]:
     import pandas as pd
 
@@ -46,7 +82,6 @@ def read_obs_columns(path: str | Path, columns: Sequence[str]) -> ObsColumns:
     """``columns`` of ``obs`` (refused, naming the file, the missing and the available columns,
     when any is absent) and ``obsm["spatial"]`` if the file has it."""
     import h5py
-    from anndata.io import read_elem
 
     path = Path(path)
     try:
@@ -81,11 +116,16 @@ def read_obs_columns(path: str | Path, columns: Sequence[str]) -> ObsColumns:
         categories: dict[str, list[str]] = {}
         n_cells = -1
         for column in columns:
-            codes[column], categories[column] = _as_codes(read_elem(obs[column]))
+            direct = _direct_codes(obs[column])
+            codes[column], categories[column] = direct or _as_codes(_read_elem(obs[column]))
             n_cells = len(codes[column])
         spatial = None
         if "obsm" in f and "spatial" in f["obsm"]:
-            spatial = np.asarray(read_elem(f["obsm"]["spatial"]), dtype=np.float64)
+            element = f["obsm"]["spatial"]
+            if isinstance(element, h5py.Dataset) and _encoding(element)[0] == "array":
+                spatial = np.asarray(element[()], dtype=np.float64)
+            else:
+                spatial = np.asarray(_read_elem(element), dtype=np.float64)
             if spatial.ndim != 2 or spatial.shape[0] != n_cells or spatial.shape[1] < 2:
                 raise ValidationError(
                     f"{path.name}: obsm['spatial']",

@@ -32,12 +32,35 @@ def record_drafts(
     for accession in {a for a, _ in items}:
         _rows.specimen_row(uow, accession)  # NotFound names the accession
     answers = results.record_results(uow, [(a, v, False) for a, v in items])
-    out: list[tuple[StoredResult, bool]] = []
+    ids: list[tuple[int, bool]] = []
     for answer in answers:
         if isinstance(answer, TrephineError):
             raise answer
         row_id, outcome = answer
-        out.append((results.get_result(uow, row_id), outcome is Outcome.CREATED))
+        ids.append((row_id, outcome is Outcome.CREATED))
+    views = _views(uow, [row_id for row_id, _ in ids])
+    return [(views[row_id], created) for row_id, created in ids]
+
+
+def _views(uow: UnitOfWork, ids: Sequence[int]) -> dict[int, StoredResult]:
+    """The stored results ``ids``, read with their patient and accession in one query per
+    thousand (one ``get_result`` per row cost three lookups each: 1.8 s of a 720-result
+    h5ad import)."""
+    from sqlalchemy import select
+
+    from trephine.services._batch import chunks
+    from trephine.store.tables import PatientRow, ResultRow, SpecimenRow
+
+    out: dict[int, StoredResult] = {}
+    for batch in chunks(sorted(set(ids))):
+        rows = uow.session.execute(
+            select(ResultRow, PatientRow.external_id, SpecimenRow.accession)
+            .join(PatientRow, PatientRow.id == ResultRow.patient_id)
+            .join(SpecimenRow, SpecimenRow.id == ResultRow.specimen_id)
+            .where(ResultRow.id.in_(batch))
+        )
+        for row, patient, accession in rows:
+            out[row.id] = _rows.to_result(row, patient, accession)
     return out
 
 
