@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -267,6 +268,15 @@ def test_cli_enrols_maps_and_shows_researchers_pseudonyms_only(
     for text in ("S-1", "S-2", "Name Of", "MRN-", "1970-02-03"):
         assert text not in shown.output
     assert all(e["patient"].startswith("P") and len(e["patient"]) == 17 for e in data["enrolments"])
+    # No date at all (Safe Harbor): days from the diagnosis (5 days before enrolment).
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", shown.output), shown.output
+    assert {e["enrolled_day"] for e in data["enrolments"]} == {5}
+    assert {e["consent_day"] for e in data["enrolments"]} == {5, None}
+    assert data["deidentified"] == "safe-harbor"
+    text = runner.invoke(app, ["study", "show", "ST-1", "--database-url", url])
+    assert text.exit_code == 0, text.output
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", text.output), text.output
+    assert "enrolled day 5" in text.output and "biopsy on day 2" in text.output
     monkeypatch.setenv("TREPHINE_USER", "doc")
     get_settings.cache_clear()
     mapped = runner.invoke(
@@ -287,7 +297,15 @@ def test_cli_enrols_maps_and_shows_researchers_pseudonyms_only(
     )
     assert mapped.exit_code == 0, mapped.output
     shown = runner.invoke(app, ["study", "show", "ST-1", "--database-url", url])
-    assert f"procedure {ids['S-1@33']} on 2024-02-12 (hand)" in shown.output
+    assert (
+        f"procedure {ids['S-1@33']} on 2024-02-12 (by hand: inadequate day 29 marrow)"
+        in shown.output
+    )
+    monkeypatch.setenv("TREPHINE_USER", "res")
+    get_settings.cache_clear()
+    shown = runner.invoke(app, ["study", "show", "ST-1", "--database-url", url])
+    assert "biopsy on day 38 (by hand)" in shown.output, shown.output
+    assert "inadequate" not in shown.output and "procedure " not in shown.output
     with database.unit_of_work("r") as uow:
         reads = [
             e.detail
@@ -297,7 +315,9 @@ def test_cli_enrols_maps_and_shows_researchers_pseudonyms_only(
         ]
     assert [r["view"] for r in reads if r.get("what") == "study ST-1"] == [
         "pseudonymised",
+        "pseudonymised",
         "identified",
+        "pseudonymised",
     ]
 
 

@@ -3,6 +3,7 @@ and downloads audited, an identified export refused to a researcher, the zip hol
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import zipfile
@@ -89,3 +90,74 @@ def test_export_download_is_audited_and_identified_only_with_identity(app: FastA
     assert exports and exports[-1].detail["format"] == "redcap"
     assert exports[-1].detail["level"] == "safe-harbor"
     assert set(exports[-1].detail["files"]) == set(names)
+
+
+def _cohort_identities_and_dates(app: FastAPI) -> tuple[set[str], set[str]]:
+    """Every enrolled patient's record id, name (and its parts), MRN and birth date, and every
+    date of their records (procedures, specimens, results, diagnoses, therapy, enrolment)."""
+    from trephine.store.tables import (
+        CellularTherapyRow,
+        DiagnosisRow,
+        PatientIdentityRow,
+        PatientRow,
+        ProcedureRow,
+        ResultRow,
+        SpecimenRow,
+        StudyEnrolmentRow,
+        TherapyLineRow,
+    )
+
+    identities: set[str] = set()
+    dates: set[object] = set()
+    with app.state.database.unit_of_work("t") as uow:
+        s = uow.session
+        pids = set(s.scalars(select(StudyEnrolmentRow.patient_id)))
+        for ext, name, mrn, born in s.execute(
+            select(
+                PatientRow.external_id,
+                PatientIdentityRow.name,
+                PatientIdentityRow.mrn,
+                PatientIdentityRow.birth_date,
+            )
+            .join(PatientIdentityRow, PatientIdentityRow.patient_id == PatientRow.id)
+            .where(PatientRow.id.in_(pids))
+        ):
+            identities |= {ext, name, mrn, *(p.strip() for p in name.split(","))}
+            dates.add(born)
+        for column, owner in (
+            (ProcedureRow.performed_at, ProcedureRow.patient_id),
+            (SpecimenRow.collected_at, SpecimenRow.patient_id),
+            (ResultRow.collected_on, ResultRow.patient_id),
+            (DiagnosisRow.diagnosed_on, DiagnosisRow.patient_id),
+            (TherapyLineRow.start, TherapyLineRow.patient_id),
+            (CellularTherapyRow.given_on, CellularTherapyRow.patient_id),
+            (StudyEnrolmentRow.enrolled_on, StudyEnrolmentRow.patient_id),
+            (StudyEnrolmentRow.consent_on, StudyEnrolmentRow.patient_id),
+        ):
+            dates |= set(s.scalars(select(column).where(owner.in_(pids))))
+    texts: set[str] = set()
+    for d in dates:
+        if d is None:
+            continue
+        day = d.date() if isinstance(d, dt.datetime) else d
+        texts |= {day.isoformat(), day.strftime("%d %b %Y"), day.strftime("%d/%m/%Y")}
+        texts |= {f"{day:%B} {day.day}, {day.year}", f"{day.day} {day:%B} {day.year}"}
+    return {i for i in identities if i}, texts
+
+
+def test_study_page_shows_a_researcher_no_date_name_or_mrn_of_the_cohort(app: FastAPI) -> None:
+    """The study page as a researcher: days from diagnosis instead of dates (Safe Harbor),
+    pseudonyms instead of record ids; none of the enrolled patients' exact dates, names, MRNs,
+    birth dates or record ids anywhere in the HTML. A clinician sees the dates."""
+    identities, dates = _cohort_identities_and_dates(app)
+    assert identities and dates
+    with client_as(app, "researcher") as c:
+        page = c.get(f"/research/studies/{STUDY}")
+    assert page.status_code == 200
+    found = [v for v in identities | dates if v in page.text]
+    assert not found, found
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", page.text)
+    assert re.search(r"biopsy on day \d+", page.text) and "days from the patient" in page.text
+    with client_as(app, "clinician") as c:
+        page = c.get(f"/research/studies/{STUDY}")
+    assert any(d in page.text for d in dates) and RECORD_ID.search(page.text)

@@ -3,7 +3,8 @@
 Writes act as the configured account (``cli/common.acting``): ``studies:write`` to define a
 study, its arms and visits; ``studies:enrol`` to enrol patients and map visits by hand. ``show``
 is a read of the enrolled patients' records (``records:read``), audited; a role without
-identity access sees keyed-hash pseudonyms (``TREPHINE_EXPORT_KEY``), never record ids.
+identity access sees it de-identified as a Safe Harbor export is (``present/studies.py``):
+keyed-hash pseudonyms (``TREPHINE_EXPORT_KEY``), days from diagnosis, no free text.
 """
 
 from __future__ import annotations
@@ -194,7 +195,8 @@ def show(
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Arms, visit schedule, and every enrolment's visits with the procedure that counts for
-    each (by window, or by hand). Audited; pseudonyms for roles without identity access."""
+    each (by window, or by hand). Audited. Roles without identity access see what a Safe Harbor
+    export holds: pseudonyms, days from diagnosis instead of dates, no hand-mapping reasons."""
     from trephine.access import Role, allows
     from trephine.errors import ValidationError
     from trephine.present.deidentify import Deidentifier, Level
@@ -223,23 +225,10 @@ def show(
             view="identified" if identified else "pseudonymised",
             query=True,
         )
+    from trephine.present.studies import study_json, study_lines
+
     if as_json:
-        typer.echo(json.dumps(v.to_json(), indent=2))
+        typer.echo(json.dumps(study_json(v, deid), indent=2))
         return
-    typer.echo(f"study {v.study.name}: {v.study.title}")
-    for a, _, n in v.arms:
-        typer.echo(f"  arm {a}: {n} enrolled")
-    for vis in v.schedule:
-        typer.echo(f"  visit {vis.name}: {vis.describe()}")
-    for e in v.enrolments:
-        consent = "research consent" if e.research_consent else "NO research consent"
-        typer.echo(f"{e.patient}  arm {e.arm}  enrolled {e.enrolled_on}  {consent}")
-        for s in e.visits:
-            if s.procedure_id is not None:
-                got = f"procedure {s.procedure_id} on {s.performed_on} ({s.how})"
-            elif s.due_on is None:
-                got = s.anchor_missing or "not due"
-            else:
-                got = "no procedure" + (f" (by hand: {s.reason})" if s.how == "hand" else "")
-            due = "" if s.due_on is None else f" due {s.due_on} ({s.window_from} to {s.window_to})"
-            typer.echo(f"    {s.visit}{due}: {got}")
+    for line in study_lines(v, deid):
+        typer.echo(line)

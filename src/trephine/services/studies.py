@@ -309,12 +309,18 @@ class VisitStatus:
 
 @dataclass(frozen=True)
 class EnrolmentView:
+    #: The patient as the caller's ``shown_as`` names them (record id or pseudonym).
     patient: str
     arm: str
     enrolled_on: dt.date
     research_consent: bool
     consent_on: dt.date | None
     visits: tuple[VisitStatus, ...]
+    #: The record's id: for de-identifying dates (``present/studies.py``), never shown.
+    record: str = field(default="", repr=False)
+    #: The diagnosis the visits count from (latest on or before enrolment), if recorded: the
+    #: time zero of de-identified dates.
+    time_zero: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -325,45 +331,6 @@ class StudyView:
     enrolments: tuple[EnrolmentView, ...]
     #: The record ids of the patients shown (for the caller's read audit).
     patients: tuple[str, ...] = field(default=())
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "study": self.study.name,
-            "title": self.study.title,
-            "description": self.study.description,
-            "arms": [{"arm": a, "description": d, "enrolled": n} for a, d, n in self.arms],
-            "visits": [
-                {"visit": v.name, **_visit_json(v), "described": v.describe()}
-                for v in self.schedule
-            ],
-            "enrolments": [
-                {
-                    "patient": e.patient,
-                    "arm": e.arm,
-                    "enrolled_on": e.enrolled_on.isoformat(),
-                    "research_consent": e.research_consent,
-                    "consent_on": None if e.consent_on is None else e.consent_on.isoformat(),
-                    "visits": [
-                        {
-                            "visit": s.visit,
-                            "due_on": _iso(s.due_on),
-                            "window": [_iso(s.window_from), _iso(s.window_to)],
-                            "procedure_id": s.procedure_id,
-                            "performed_on": _iso(s.performed_on),
-                            "how": s.how,
-                            "reason": s.reason,
-                            "anchor_missing": s.anchor_missing,
-                        }
-                        for s in e.visits
-                    ],
-                }
-                for e in self.enrolments
-            ],
-        }
-
-
-def _iso(d: dt.date | None) -> str | None:
-    return None if d is None else d.isoformat()
 
 
 def list_studies(uow: UnitOfWork) -> list[tuple[Study, int]]:
@@ -530,6 +497,8 @@ def view(
                 e.research_consent,
                 e.consent_on,
                 tuple(statuses),
+                ext[e.patient_id],
+                anchors[e.id].get(Anchor.DIAGNOSIS),
             )
         )
     counts: dict[int, int] = defaultdict(int)

@@ -140,6 +140,7 @@ def study_page(
     request: Request, uow: UnitOfWorkDep, principal: PrincipalDep, study: str
 ) -> HTMLResponse:
     """Arms, enrolment and each enrolment's visits with the biopsy that counts for each."""
+    from trephine.present.studies import shown_enrolments
     from trephine.services import studies
 
     deid = _view(principal)
@@ -148,7 +149,11 @@ def study_page(
     return render(
         request,
         "study.html",
-        {"view": view, "pseudonymised": not deid.identified},
+        {
+            "view": view,
+            "rows": shown_enrolments(view, deid),
+            "pseudonymised": not deid.identified,
+        },
     )
 
 
