@@ -344,3 +344,60 @@ def test_ngs_variants_from_an_uploaded_file(app: FastAPI, lab: TestClient, tmp_p
     stored = _stored(app, marrow.patient, marrow.aspirate)
     assert sorted(r.value.gene for r in stored) == ["DNMT3A", "NPM1"]
     assert all(r.state is ResultState.DRAFT for r in stored)
+
+
+@pytest.mark.shared_data
+def test_flow_mrd_from_an_uploaded_flowjo_workspace(
+    app: FastAPI, lab: TestClient, real_data: Path
+) -> None:
+    """The real FlowJo workspace and FCS file the flow tests ship (FlowKit's diamond example:
+    one sample, four quadrant gates whose counts FlowJo stored) uploaded through the lab's
+    flow MRD form: the gates come from the workspace, so the denominator is FlowJo's own count
+    of its gate. A gate the workspace lacks is refused naming the gates it has; another FCS
+    file than the sample's (FlowJo recorded 200,000 events, the file has 100) is refused saying
+    so, where it used to be gated and stored with a warning nobody saw. Nothing is stored
+    from either refusal."""
+    import hashlib
+
+    folder = real_data / "flow" / "flowjo_wsp" / "simple_diamond_example"
+    fcs = (folder / "test_data_diamond_01.fcs").read_bytes()
+    wsp = (folder / "simple_diamond_example_quad_gate.wsp").read_bytes()
+    marrow = _marrow(app)
+    url = f"/lab/entry/{marrow.aspirate}/flow_mrd/fcs"
+
+    def upload(abnormal: str, data: bytes = fcs, name: str = "diamond.fcs"):  # type: ignore[no-untyped-def]
+        return lab.post(
+            url,
+            data={
+                CSRF_FIELD: _token(lab),
+                "denominator": "Q1: channel_A- , channel_B+",
+                "abnormal": abnormal,
+                "method": "LAIP",
+                "criteria": "AML",
+            },
+            files={
+                "fcs": (name, data, "application/octet-stream"),
+                "strategy": ("quad.wsp", wsp, "application/xml"),
+            },
+            follow_redirects=False,
+        )
+
+    bad = upload("Q9: nowhere")
+    assert bad.status_code == 422 and "FCS upload" in bad.text
+    assert "Q2: channel_A+ , channel_B+" in html.unescape(bad.text)
+    other = real_data / "flow/flowjo_wsp/simple_line_example/data_set_simple_line_100.fcs"
+    wrong = upload("Q2: channel_A+ , channel_B+", other.read_bytes(), "line.fcs")
+    assert wrong.status_code == 422
+    text = html.unescape(wrong.text)
+    assert "line.fcs: 100 events, but FlowJo recorded 200000" in text
+    assert "nothing was stored" in text and "/tmp" not in text
+    assert _stored(app, marrow.patient, marrow.aspirate) == []
+    done = upload("Q2: channel_A+ , channel_B+")
+    assert done.status_code == 303, re.findall(r"<li>.*?</li>", done.text)[:5]
+    (stored,) = _stored(app, marrow.patient, marrow.aspirate)
+    assert stored.kind is ResultKind.FLOW_MRD and stored.state is ResultState.DRAFT
+    value = stored.value
+    # Q1 holds 49,671 of the 200,000 events in FlowJo's own count; Q2 is another quadrant.
+    assert (value.events_acquired, value.abnormal_events) == (49671, 0)
+    shown = repr(value)
+    assert hashlib.sha256(fcs).hexdigest() in shown and hashlib.sha256(wsp).hexdigest() in shown

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -37,7 +38,13 @@ from trephine.api.deps import (
 from trephine.domain.orders import STUDIES, Section, StudyAction, parse_section
 from trephine.domain.quantity import Quantity
 from trephine.domain.results import AspirateDifferential, CellClass, ResultKind, ResultValue
-from trephine.errors import NotAuthenticated, TrephineError, ValidationError
+from trephine.errors import (
+    FileQuirkWarning,
+    NotAuthenticated,
+    TrephineError,
+    TrephineWarning,
+    ValidationError,
+)
 from trephine.importers.entry_form import FormProblem, parse_entry
 from trephine.importers.template import RESULT_FIELDS, FieldType, ResultField
 from trephine.present.differential import summarise_counts
@@ -571,6 +578,27 @@ async def _spool(upload: UploadFile, folder: Path, field: str) -> Path:
     return path
 
 
+@contextmanager
+def _refusing_doubts(folder: Path, fcs_name: str) -> Iterator[None]:
+    """Refuse (``ValidationError`` on ``fcs``) when the block warned about the data itself (a
+    :class:`TrephineWarning` other than a file-format quirk); the upload folder is left out."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    doubts = [
+        str(w.message).replace(f"{folder}/", "")
+        for w in caught
+        if issubclass(w.category, TrephineWarning) and not issubclass(w.category, FileQuirkWarning)
+    ]
+    if doubts:
+        raise ValidationError(
+            "fcs",
+            fcs_name,
+            "the FCS file the strategy was made for",
+            reason="; ".join(dict.fromkeys(doubts)) + "; nothing was stored",
+        )
+
+
 @router.post(
     "/lab/entry/{accession}/flow_mrd/fcs",
     response_class=HTMLResponse,
@@ -609,20 +637,25 @@ async def entry_fcs(
                 raise ValidationError("method", method, [m.value for m in FlowMethod]) from None
             crit = tube.criteria_for(criteria)
             is_flowjo = strategy_path.suffix.lower() == ".wsp"
-            loaded, gates = tube.load_tube(
-                fcs_path,
-                gating_ml=None if is_flowjo else strategy_path,
-                flowjo=strategy_path if is_flowjo else None,
-                sample=sample or None,
-            )
-            res = tube.quantify(
-                loaded,
-                gates,
-                denominator.strip(),
-                abnormal.strip(),
-                crit,
-                source=strategy_path.name,
-            )
+            # What `trephine flow mrd` warns about (FlowJo recorded another event count for the
+            # sample: the wrong FCS file; compensation asked for but absent) would make the
+            # stored counts meaningless: refused, nothing stored, from a form nobody reads twice.
+            with _refusing_doubts(folder, fcs_path.name):
+                loaded, gates = tube.load_tube(
+                    fcs_path,
+                    gating_ml=None if is_flowjo else strategy_path,
+                    flowjo=strategy_path if is_flowjo else None,
+                    sample=sample or None,
+                )
+            with _refusing_doubts(folder, fcs_path.name):
+                res = tube.quantify(
+                    loaded,
+                    gates,
+                    denominator.strip(),
+                    abnormal.strip(),
+                    crit,
+                    source=strategy_path.name,
+                )
             value = tube.tube_value(
                 res,
                 fcs_path=fcs_path,
