@@ -10,6 +10,24 @@ is the nearest one within :data:`EXAM_WINDOW_DAYS` days (the latest one before t
 first); "no circulating clonal B cells" is a flow result on peripheral blood of the same day
 that did not detect them; cellularity is classified against 100 − age ± 10 points (spec §7.1).
 
+Changes from the start of treatment (the iwCLL table's "fall/rise ≥ 50 %", spec §4.1 [V]; what
+is compared with what is ours [I], stated here and in each call's evidence):
+
+- the reference is the pre-treatment value: the latest examination or blood count on or before
+  the first therapy line's start, at most :data:`BASELINE_WINDOW_DAYS` days before it;
+- lymph nodes: the largest node's longest diameter (the only node measure stored; iwCLL's sum of
+  the products of up to six nodes is not) → ``node_change_pct``, both ways;
+- neutrophils, platelets, haemoglobin: a rise → ``anc/plt/hb_change_pct`` (partial-response
+  group B). A fall is not derived: it counts towards progression only when due to CLL (the table's
+  wording), which the store does not record, so the call names it as missing instead;
+- circulating clonal B cells: the absolute lymphocyte count stands in for them; only a fall is
+  derived (``clonal_b_change_pct``): a rise on BTK/PI3K inhibitors is redistribution, not
+  progression, unless a clinician says so [R, iwCLL 2018];
+- liver and spleen: not derived (iwCLL measures the enlargement, not the stored spleen length);
+- marrow (successive marrows after treatment starts): lymphocytes rising from below 30 % to
+  above 30 % → ``marrow_lymphocytes_rise_to_gt30``; the change of marrow lymphocyte % from the
+  previous marrow stands in for the 2018 "CLL cells up ≥ 50 %" → ``marrow_cll_cells_change_pct``.
+
 MRD interpretation [I]: leukocytes analysed = events acquired, CLL events = abnormal events.
 Alert ``MRD_CONVERSION`` when a call turns from ``UNDETECTABLE_MRD4`` to ``MRD_POSITIVE``.
 """
@@ -40,6 +58,11 @@ from trephine.domain.specimen import SpecimenType
 RULESETS = (iwcll_cll.IWCLL2018, iwcll_cll.MRD)
 #: How far from a marrow its clinical examination may be, in days [I].
 EXAM_WINDOW_DAYS = 30
+#: How long before treatment starts a value still serves as the baseline, in days [I].
+BASELINE_WINDOW_DAYS = 90
+#: iwCLL 2008 Table 4's marrow lymphocyte line (spec §4.1 [V]).
+MARROW_LYMPHOCYTES_PCT = Decimal(30)
+_ONE_PLACE = Decimal("0.1")
 
 
 def _values(value: Any, _same_day: list[ResultRecord]) -> dict[str, Any] | None:
@@ -124,15 +147,91 @@ def responses(inputs: PatientInputs) -> list[Call]:
         return []
     start = min(line.start for line in inputs.therapy_lines)
     ends = [line.end for line in inputs.therapy_lines if line.end is not None]
+    baseline = _baseline(inputs, start)
+    previous_lymphocytes: Decimal | None = None
     out: list[Call] = []
     for date, results in inputs.by_date().items():
         if date <= start or blasts(results) is None:
             continue
         values = _response_values(inputs, date, results)
+        values.update(_changes(baseline, values, _alc(results), previous_lymphocytes))
+        previous_lymphocytes = values.get("marrow_lymphocytes_pct", previous_lymphocytes)
         if ends and date > max(ends):
             values["months_after_end_of_therapy"] = Decimal((date - max(ends)).days) / Decimal(
                 "30.4375"
             )
         a = run(iwcll_cll.IWCLL2018, values, f"{date.isoformat()} marrow")
         out.append(call(date, "response", a))
+    return out
+
+
+def _baseline(inputs: PatientInputs, start: dt.date) -> dict[str, Decimal]:
+    """The pre-treatment values the changes are measured from: for each, the latest on or
+    before ``start`` and at most :data:`BASELINE_WINDOW_DAYS` days before it [I]."""
+    found: dict[str, Decimal] = {}
+    for on, results in inputs.by_date().items():  # date order: later values overwrite
+        if on > start or (start - on).days > BASELINE_WINDOW_DAYS:
+            continue
+        for r in results:
+            v = r.value
+            if isinstance(v, BloodCount):
+                for key, quantity in (
+                    ("anc", v.anc),
+                    ("plt", v.platelets),
+                    ("hb", v.hemoglobin),
+                    ("alc", v.alc),
+                ):
+                    value = value_of(quantity)
+                    if value is not None:
+                        found[key] = value
+            elif isinstance(v, ClinicalExam):
+                node = value_of(v.largest_node)
+                if node is not None:
+                    found["largest_node_cm"] = node
+    return found
+
+
+def _percent_change(now: Decimal, before: Decimal) -> Decimal | None:
+    if before <= 0:
+        return None  # no change in percent from nothing (e.g. no palpable node at baseline)
+    return ((now - before) / before * 100).quantize(_ONE_PLACE)
+
+
+def _alc(results: list[ResultRecord]) -> Decimal | None:
+    for r in results:
+        if isinstance(r.value, BloodCount) and value_of(r.value.alc) is not None:
+            return value_of(r.value.alc)
+    return None
+
+
+def _changes(
+    baseline: Mapping[str, Decimal],
+    values: Mapping[str, Any],
+    alc: Decimal | None,
+    previous_lymphocytes: Decimal | None,
+) -> dict[str, Any]:
+    """The iwCLL changes derivable from the stored values (module docstring: what is compared
+    with what, and which directions are withheld and why)."""
+    out: dict[str, Any] = {}
+    if "largest_node_cm" in values and "largest_node_cm" in baseline:
+        change = _percent_change(values["largest_node_cm"], baseline["largest_node_cm"])
+        if change is not None:
+            out["node_change_pct"] = change
+    for key in ("anc", "plt", "hb"):
+        if key in values and key in baseline:
+            change = _percent_change(values[key], baseline[key])
+            if change is not None and change >= 0:  # a fall: due to CLL? not recorded
+                out[f"{key}_change_pct"] = change
+    if alc is not None and "alc" in baseline:
+        change = _percent_change(alc, baseline["alc"])
+        if change is not None and change <= 0:  # a rise may be redistribution: not derived
+            out["clonal_b_change_pct"] = change
+    lymphocytes = values.get("marrow_lymphocytes_pct")
+    if lymphocytes is not None and previous_lymphocytes is not None:
+        out["marrow_lymphocytes_rise_to_gt30"] = bool(
+            previous_lymphocytes < MARROW_LYMPHOCYTES_PCT < lymphocytes
+        )
+        change = _percent_change(lymphocytes, previous_lymphocytes)
+        if change is not None:
+            out["marrow_cll_cells_change_pct"] = change
     return out
