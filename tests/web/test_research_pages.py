@@ -161,3 +161,148 @@ def test_study_page_shows_a_researcher_no_date_name_or_mrn_of_the_cohort(app: Fa
     with client_as(app, "clinician") as c:
         page = c.get(f"/research/studies/{STUDY}")
     assert any(d in page.text for d in dates) and RECORD_ID.search(page.text)
+
+
+def _enrolled(app: FastAPI) -> tuple[list[str], list[str]]:
+    """Record ids enrolled on the demo study, and those not."""
+    from trephine.store.tables import PatientRow, StudyEnrolmentRow
+
+    with app.state.database.unit_of_work("t") as uow:
+        on = set(
+            uow.session.scalars(
+                select(PatientRow.external_id).join(
+                    StudyEnrolmentRow, StudyEnrolmentRow.patient_id == PatientRow.id
+                )
+            )
+        )
+        every = list(uow.session.scalars(select(PatientRow.external_id).order_by(PatientRow.id)))
+    return sorted(on), [p for p in every if p not in on]
+
+
+def test_enrolment_form_errors_next_to_fields_nothing_saved_then_enrols(app: FastAPI) -> None:
+    from trephine.store.tables import StudyEnrolmentRow
+
+    _, free = _enrolled(app)
+    url = f"/research/studies/{STUDY}/enrol"
+    with client_as(app, "researcher") as c:
+        assert c.get(url).status_code == 403  # studies:enrol names a record: clinicians only
+        assert c.post(url, data={"patient_id": free[0]}).status_code == 403
+    with client_as(app, "clinician") as c:
+        form = c.get(url)
+        assert form.status_code == 200 and 'name="csrf_token"' in form.text
+        before = len(_events(app, "create"))
+        bad = c.post(
+            url,
+            data={"patient_id": "", "arm": "no-such-arm", "enrolled_on": "2021-13-40"},
+        )
+        assert bad.status_code == 422
+        for field in ("patient_id", "enrolled_on", "research_consent"):
+            assert f'id="err-{field}"' in bad.text, field
+            assert f'aria-describedby="err-{field}"' in bad.text, field
+        assert "Nothing was saved" in bad.text and "2021-13-40" in bad.text
+        # Every field right but the arm: the service's error lands next to the arm.
+        arm = c.post(
+            url,
+            data={
+                "patient_id": free[0],
+                "arm": "no-such-arm",
+                "enrolled_on": "2021-03-01",
+                "research_consent": "yes",
+            },
+        )
+        assert arm.status_code == 422 and 'id="err-arm"' in arm.text
+        unknown = c.post(
+            url,
+            data={
+                "patient_id": "NO-SUCH-PATIENT",
+                "arm": "7-plus-3",
+                "enrolled_on": "2021-03-01",
+                "research_consent": "no",
+            },
+        )
+        assert unknown.status_code == 422 and 'id="err-patient_id"' in unknown.text
+        assert len(_events(app, "create")) == before  # all or nothing: nothing written
+        foreign = c.post(
+            url,
+            data={"patient_id": free[0], "arm": "7-plus-3", "enrolled_on": "2021-03-01"},
+            headers={"X-CSRF-Token": "forged"},
+        )
+        assert foreign.status_code == 403
+        ok = c.post(
+            url,
+            data={
+                "patient_id": free[0],
+                "arm": "7-plus-3",
+                "enrolled_on": "2021-03-01",
+                "research_consent": "yes",
+                "consent_on": "2021-02-27",
+            },
+            follow_redirects=False,
+        )
+        assert ok.status_code == 303 and ok.headers["location"].endswith("?done=enrolled")
+        page = c.get(ok.headers["location"])
+        assert "Patient enrolled" in page.text and free[0] in page.text
+    with app.state.database.unit_of_work("t") as uow:
+        rows = list(uow.session.scalars(select(StudyEnrolmentRow)))
+    made = [e for e in _events(app, "create") if e.entity == "study enrolment"]
+    assert made[-1].entity_id == f"{STUDY}/{free[0]}" and made[-1].actor == "test-clinician"
+    assert any(r.consent_on is not None and r.research_consent for r in rows)
+
+
+def test_map_form_overrides_the_window_with_who_when_and_why(app: FastAPI) -> None:
+    from trephine.services import studies
+
+    on, _ = _enrolled(app)
+    patient = on[0]
+    url = f"/research/studies/{STUDY}/patients/{patient}/map"
+    with client_as(app, "researcher") as c:
+        assert c.get(url).status_code == 403
+    with app.state.database.unit_of_work("t") as uow:
+        mine = studies.enrolment_biopsies(uow, STUDY, patient)
+        others = [
+            b
+            for p in on[1:]
+            for b in studies.enrolment_biopsies(uow, STUDY, p)
+            if b.procedure_id not in {m.procedure_id for m in mine}
+        ]
+    assert mine and others
+    with client_as(app, "clinician") as c:
+        page = c.get(url)
+        assert page.status_code == 200 and 'id="map-form"' in page.text
+        assert f"procedure {mine[-1].procedure_id} on" in page.text and "no-history" in page.text
+        empty = c.post(url, data={"visit": "", "procedure": "", "reason": " "})
+        assert empty.status_code == 422
+        for field in ("visit", "procedure", "reason"):
+            assert f'id="err-{field}"' in empty.text, field
+        wrong = c.post(
+            url,
+            data={
+                "visit": "end_of_induction",
+                "procedure": str(others[0].procedure_id),
+                "reason": "x",
+            },
+        )
+        assert wrong.status_code == 422 and 'id="err-procedure"' in wrong.text
+        assert f"a procedure of patient {patient}" in wrong.text
+        ok = c.post(
+            url,
+            data={
+                "visit": "end_of_induction",
+                "procedure": str(mine[-1].procedure_id),
+                "reason": "day 28 marrow was a dry tap",
+            },
+            follow_redirects=False,
+        )
+        assert ok.status_code == 303
+        after = c.get(ok.headers["location"])
+        assert "Visit mapped by hand" in after.text and 'id="history"' in after.text
+        assert "day 28 marrow was a dry tap" in after.text and "test-clinician" in after.text
+    with app.state.database.unit_of_work("t") as uow:
+        view = studies.view(uow, STUDY)
+    (e,) = [e for e in view.enrolments if e.record == patient]
+    (v,) = [s for s in e.visits if s.visit == "end_of_induction"]
+    assert (v.how, v.procedure_id) == ("hand", mine[-1].procedure_id)
+    (mapped,) = [m for m in _events(app, "map") if m.entity_id.startswith(f"{STUDY}/{patient}")]
+    assert mapped.actor == "test-clinician" and mapped.detail["reason"].startswith("day 28")
+    reads = [e.detail.get("what") for e in _events(app, "view") if e.entity_id == patient]
+    assert f"study visits {STUDY}" in reads

@@ -85,28 +85,28 @@ def _visits(deid: Deidentifier, e: EnrolmentView) -> tuple[ShownVisit, ...]:
     return tuple(out)
 
 
+def shown_enrolment(e: EnrolmentView, deid: Deidentifier) -> ShownEnrolment:
+    """One enrolment as the level shows it."""
+    when = _when(deid, e)
+    if not e.research_consent:
+        consent = "no"
+    elif e.consent_on is None:
+        consent = "yes"
+    else:
+        consent = f"yes, on {day_text(when(e.consent_on))}"
+    return ShownEnrolment(
+        e.patient,
+        e.arm,
+        day_text(when(e.enrolled_on)),
+        consent,
+        "diagnosis" if e.time_zero is not None else "enrolment",
+        _visits(deid, e),
+    )
+
+
 def shown_enrolments(view: StudyView, deid: Deidentifier) -> list[ShownEnrolment]:
     """Every enrolment as the level shows it (the rows of the study page)."""
-    rows = []
-    for e in view.enrolments:
-        when = _when(deid, e)
-        if not e.research_consent:
-            consent = "no"
-        elif e.consent_on is None:
-            consent = "yes"
-        else:
-            consent = f"yes, on {day_text(when(e.consent_on))}"
-        rows.append(
-            ShownEnrolment(
-                e.patient,
-                e.arm,
-                day_text(when(e.enrolled_on)),
-                consent,
-                "diagnosis" if e.time_zero is not None else "enrolment",
-                _visits(deid, e),
-            )
-        )
-    return rows
+    return [shown_enrolment(e, deid) for e in view.enrolments]
 
 
 def study_json(view: StudyView, deid: Deidentifier) -> dict[str, Any]:

@@ -348,6 +348,15 @@ def _study(r: StudyRow) -> Study:
     return Study(r.name, r.title, r.description, r.created_by, r.created_at)
 
 
+def describe(uow: UnitOfWork, study: str) -> tuple[Study, list[str]]:
+    """The study and its arm names (no patient is read)."""
+    s = _study_row(uow, study)
+    arms = uow.session.scalars(
+        select(StudyArmRow.name).where(StudyArmRow.study_id == s.id).order_by(StudyArmRow.id)
+    )
+    return _study(s), list(arms)
+
+
 def schedule(uow: UnitOfWork, study: str) -> tuple[Visit, ...]:
     s = _study_row(uow, study)
     rows = uow.session.scalars(
@@ -525,3 +534,57 @@ def arm_members(uow: UnitOfWork, study: str, arms: Sequence[str] = ()) -> list[s
     if arms:
         q = q.where(StudyArmRow.name.in_(arms))
     return list(uow.session.scalars(q.order_by(PatientRow.external_id)))
+
+
+@dataclass(frozen=True)
+class Biopsy:
+    """One procedure of an enrolled patient, as the hand-mapping form offers it."""
+
+    procedure_id: int
+    performed_on: dt.date
+    site: str
+    indication: str
+
+
+@dataclass(frozen=True)
+class HandMapping:
+    """One hand mapping (append-only; the newest per visit stands): who, when and why."""
+
+    visit: str
+    procedure_id: int | None
+    reason: str
+    mapped_by: str
+    mapped_at: dt.datetime
+
+
+def enrolment_biopsies(uow: UnitOfWork, study: str, patient: str) -> list[Biopsy]:
+    """The procedures of a patient enrolled on ``study``, oldest first (NotFound when the
+    patient is not enrolled on it)."""
+    _, enrolment = _enrolment_row(uow, study, patient)
+    return [
+        Biopsy(pid, at.date() if isinstance(at, dt.datetime) else at, site, indication)
+        for pid, at, site, indication in uow.session.execute(
+            select(
+                ProcedureRow.id,
+                ProcedureRow.performed_at,
+                ProcedureRow.site,
+                ProcedureRow.indication,
+            )
+            .where(ProcedureRow.patient_id == enrolment.patient_id)
+            .order_by(ProcedureRow.performed_at)
+        )
+    ]
+
+
+def hand_mappings(uow: UnitOfWork, study: str, patient: str) -> list[HandMapping]:
+    """Every hand mapping of the enrolment, newest first."""
+    _, enrolment = _enrolment_row(uow, study, patient)
+    return [
+        HandMapping(visit, m.procedure_id, m.reason, m.mapped_by, m.mapped_at)
+        for m, visit in uow.session.execute(
+            select(StudyVisitMappingRow, StudyVisitRow.name)
+            .join(StudyVisitRow, StudyVisitRow.id == StudyVisitMappingRow.visit_id)
+            .where(StudyVisitMappingRow.enrolment_id == enrolment.id)
+            .order_by(StudyVisitMappingRow.id.desc())
+        )
+    ]

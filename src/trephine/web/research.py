@@ -16,12 +16,13 @@ import zipfile
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from trephine.access import Permission, Principal
 from trephine.api.deps import PrincipalDep, UnitOfWorkDep, audit_read, require
 from trephine.errors import Forbidden, ValidationError
 from trephine.present.deidentify import LEVELS, Deidentifier, Level, level_of
+from trephine.store.database import UnitOfWork
 from trephine.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -137,7 +138,11 @@ def cohort_page(
     dependencies=READ,
 )
 def study_page(
-    request: Request, uow: UnitOfWorkDep, principal: PrincipalDep, study: str
+    request: Request,
+    uow: UnitOfWorkDep,
+    principal: PrincipalDep,
+    study: str,
+    done: Annotated[str | None, Query(max_length=16)] = None,
 ) -> HTMLResponse:
     """Arms, enrolment and each enrolment's visits with the biopsy that counts for each."""
     from trephine.present.studies import shown_enrolments
@@ -153,8 +158,259 @@ def study_page(
             "view": view,
             "rows": shown_enrolments(view, deid),
             "pseudonymised": not deid.identified,
+            "may_enrol": deid.identified and principal.may(Permission.STUDIES_ENROL),
+            "done": DONE.get(done or ""),
         },
     )
+
+
+# --------------------------------------------------------------------------- study forms
+#: Enrolling and mapping by hand name a patient's record (``studies:enrol``: clinicians).
+ENROL = [require(Permission.STUDIES_ENROL)]
+DONE = {
+    "enrolled": "Patient enrolled. The enrolment is in the audit trail.",
+    "unchanged": "That patient was already enrolled so; nothing changed.",
+    "mapped": "Visit mapped by hand; it overrides the window. You, the time and the reason "
+    "are recorded in the audit trail.",
+}
+#: The form field a service error names (the rest show above the form).
+ENROL_FIELDS = {
+    "patient": "patient_id",
+    "arm": "arm",
+    "enrolled_on": "enrolled_on",
+    "research_consent": "research_consent",
+    "consent_on": "consent_on",
+}
+MAP_FIELDS = {"visit": "visit", "procedure": "procedure", "reason": "reason"}
+
+
+def _form_date(field: str, text: str, errors: dict[str, str], *, required: bool) -> Any:
+    """A ``<input type=date>`` value, or an error for the field."""
+    import datetime as dt
+
+    if not text.strip():
+        if required:
+            errors[field] = "Required: a date (YYYY-MM-DD)."
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        errors[field] = f"'{text.strip()}' is not a date; give it as YYYY-MM-DD."
+        return None
+
+
+def _message(exc: Exception) -> str:
+    text = str(exc)
+    return text[0].upper() + text[1:] if text else text
+
+
+def _identified(principal: Principal) -> None:
+    """The forms name record ids and show dates: identity access is needed too."""
+    if not principal.may(Permission.IDENTITY_READ):
+        raise Forbidden(str(Permission.IDENTITY_READ), str(principal.role))
+
+
+def _enrol_form(
+    request: Request,
+    uow: UnitOfWork,
+    study: str,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> HTMLResponse:
+    from trephine.services import studies
+
+    found, arms = studies.describe(uow, study)
+    return render(
+        request,
+        "study_enrol.html",
+        {"study": found, "arms": arms, "values": values, "errors": errors},
+        status_code=status_code,
+    )
+
+
+@router.get(
+    "/research/studies/{study}/enrol",
+    response_class=HTMLResponse,
+    name="enrol_page",
+    dependencies=ENROL,
+)
+def enrol_page(
+    request: Request, uow: UnitOfWorkDep, principal: PrincipalDep, study: str
+) -> HTMLResponse:
+    """The enrolment form: patient, arm, date, consent to research use of their data."""
+    _identified(principal)
+    return _enrol_form(request, uow, study, {}, {})
+
+
+@router.post("/research/studies/{study}/enrol", name="enrol_patient", dependencies=ENROL)
+def enrol_patient(
+    request: Request,
+    uow: UnitOfWorkDep,
+    principal: PrincipalDep,
+    study: str,
+    patient_id: Annotated[str, Form(max_length=64)] = "",
+    arm: Annotated[str, Form(max_length=64)] = "",
+    enrolled_on: Annotated[str, Form(max_length=20)] = "",
+    research_consent: Annotated[str, Form(max_length=5)] = "",
+    consent_on: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Enrol a patient (audited), or show the form again with each error next to its field.
+    Nothing is written unless every field is right (the service checks before it writes)."""
+    from trephine.domain.study import Enrolment
+    from trephine.errors import Conflict, NotFound, TrephineError
+    from trephine.services import studies
+    from trephine.services._batch import Outcome
+
+    _identified(principal)
+    values = {
+        "patient_id": patient_id,
+        "arm": arm,
+        "enrolled_on": enrolled_on,
+        "research_consent": research_consent,
+        "consent_on": consent_on,
+    }
+    errors: dict[str, str] = {}
+    if not patient_id.strip():
+        errors["patient_id"] = "Required: the patient's record id."
+    if not arm.strip():
+        errors["arm"] = "Required: choose the arm."
+    on = _form_date("enrolled_on", enrolled_on, errors, required=True)
+    if research_consent not in ("yes", "no"):
+        errors["research_consent"] = "Required: yes or no."
+    consent_date = _form_date("consent_on", consent_on, errors, required=False)
+    if not errors:
+        try:
+            _, outcome = studies.enrol(
+                uow,
+                study,
+                Enrolment(
+                    patient_id.strip(), arm.strip(), on, research_consent == "yes", consent_date
+                ),
+            )
+        except NotFound as exc:
+            if exc.kind != "patient":
+                raise
+            errors["patient_id"] = f"No patient has the record id '{patient_id.strip()}'."
+        except Conflict as exc:
+            what = exc.field.removesuffix("_id").replace("_", " ")
+            errors["patient_id"] = (
+                f"Already enrolled on {study} with another {what}; an enrolment is not "
+                "changed here."
+            )
+        except ValidationError as exc:
+            errors[ENROL_FIELDS.get(exc.field, "form")] = _message(exc)
+        except TrephineError as exc:
+            errors["form"] = _message(exc)
+        else:
+            done = "unchanged" if outcome is Outcome.UNCHANGED else "enrolled"
+            return RedirectResponse(
+                f"{request.url_for('study_page', study=study).path}?done={done}", status_code=303
+            )
+    return _enrol_form(request, uow, study, values, errors, status_code=422)
+
+
+def _map_form(
+    request: Request,
+    uow: UnitOfWork,
+    study: str,
+    patient_id: str,
+    values: dict[str, str],
+    errors: dict[str, str],
+    *,
+    done: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    from trephine.errors import NotFound
+    from trephine.present.studies import shown_enrolment
+    from trephine.services import studies
+
+    view = studies.view(uow, study)
+    enrolment = next((e for e in view.enrolments if e.record == patient_id), None)
+    if enrolment is None:
+        raise NotFound("enrolment", f"{patient_id} on {study}")
+    audit_read(request, uow, f"study visits {study}", [patient_id])
+    return render(
+        request,
+        "study_map.html",
+        {
+            "view": view,
+            "row": shown_enrolment(enrolment, Deidentifier(Level.NONE)),
+            "biopsies": studies.enrolment_biopsies(uow, study, patient_id),
+            "history": studies.hand_mappings(uow, study, patient_id),
+            "values": values,
+            "errors": errors,
+            "done": DONE.get(done or ""),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get(
+    "/research/studies/{study}/patients/{patient_id}/map",
+    response_class=HTMLResponse,
+    name="map_page",
+    dependencies=ENROL,
+)
+def map_page(
+    request: Request,
+    uow: UnitOfWorkDep,
+    principal: PrincipalDep,
+    study: str,
+    patient_id: str,
+    done: Annotated[str | None, Query(max_length=16)] = None,
+) -> HTMLResponse:
+    """One enrolment's visits, the patient's biopsies, the hand mappings so far (who, when,
+    why) and the form to map a visit by hand."""
+    _identified(principal)
+    return _map_form(request, uow, study, patient_id, {}, {}, done=done)
+
+
+@router.post(
+    "/research/studies/{study}/patients/{patient_id}/map",
+    name="map_visit_by_hand",
+    dependencies=ENROL,
+)
+def map_visit_by_hand(
+    request: Request,
+    uow: UnitOfWorkDep,
+    principal: PrincipalDep,
+    study: str,
+    patient_id: str,
+    visit: Annotated[str, Form(max_length=64)] = "",
+    procedure: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Map a visit to a biopsy (or to none) by hand with a reason; it overrides the window.
+    Audited with who and when (the signed-in user, the server's clock)."""
+    from trephine.errors import TrephineError
+    from trephine.services import studies
+
+    _identified(principal)
+    values = {"visit": visit, "procedure": procedure, "reason": reason}
+    errors: dict[str, str] = {}
+    if not visit.strip():
+        errors["visit"] = "Required: choose the visit."
+    procedure_id: int | None = None
+    if procedure == "none":
+        procedure_id = None
+    elif procedure.strip().isdigit():
+        procedure_id = int(procedure.strip())
+    else:
+        errors["procedure"] = "Required: choose the biopsy that counts, or none."
+    if not reason.strip():
+        errors["reason"] = "Required: why the visit is mapped by hand."
+    if not errors:
+        try:
+            studies.map_visit(uow, study, patient_id, visit.strip(), procedure_id, reason)
+        except ValidationError as exc:
+            errors[MAP_FIELDS.get(exc.field, "form")] = _message(exc)
+        except TrephineError as exc:
+            errors["form"] = _message(exc)
+        else:
+            path = request.url_for("map_page", study=study, patient_id=patient_id).path
+            return RedirectResponse(f"{path}?done=mapped", status_code=303)
+    return _map_form(request, uow, study, patient_id, values, errors, status_code=422)
 
 
 @router.get(
