@@ -6,8 +6,9 @@ The commands are found by walking the Typer app: a command with a ``--database-u
 or ``--actor`` option touches the database. docs/security.md ("Who may run which command") names
 the permission each needs, from the web's grant table, or says why it needs none; the test
 requires the document and the app to list the same commands, so a new command is not forgotten.
-Then, on one SQLite database with accounts (``trephine demo -n 6`` and the microenvironment
-example), every command runs, in an order that gives each the records it needs:
+Then, on one database per backend with accounts (SQLite and PostgreSQL, each shared by the
+module: ``trephine demo -n 6`` and the microenvironment example), every command runs, in an
+order that gives each the records it needs:
 
 - as ``TREPHINE_USER`` naming no account: refused, and nothing is written to the audit trail;
 - as a role whose grants lack the permission: refused with a message naming the permission,
@@ -20,6 +21,11 @@ example), every command runs, in an order that gives each the records it needs:
 A command that opens the database without ``cli/common.acting`` fails the refusals. The rule
 itself (tokens, disabled accounts, the embedded single-user mode) is tested in
 ``test_acting_user.py`` on both backends; this one proves every command applies it.
+
+About 300 commands run per backend, so the module keeps them cheap: the Click command tree is
+built from the Typer app once (``CliRunner.invoke`` rebuilt it for every run: over half the
+module's time), the batch runs its local workers as threads (no process cluster to start),
+the phantom tile is drawn once, and the audit trail is read through one engine per backend.
 """
 
 from __future__ import annotations
@@ -73,6 +79,20 @@ SHOWS_NO_RECORD = {
 }
 
 runner = CliRunner()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_command_tree() -> Iterator[None]:
+    """Build the Click command tree from the Typer app once for the module: ``CliRunner.invoke``
+    builds it again for each run (``typer.testing._get_command``), and a Click command may be
+    run any number of times."""
+    import typer.main
+    import typer.testing
+
+    built = typer.main.get_command(app)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(typer.testing, "_get_command", lambda typer_app: built)
+        yield
 
 
 # ----------------------------------------------------------------------------- the commands
@@ -164,6 +184,8 @@ class World:
 
     url: str
     tmp: Path
+    #: The test's own engine on the database, for reading the audit trail between runs.
+    reader: Database | None = None
 
     def database(self) -> Database:
         return Database(self.url)
@@ -190,35 +212,31 @@ class World:
         assert code == 0, f"{args}: {err}"
         return out.split()
 
+    def _reader(self) -> Database:
+        if self.reader is None:
+            self.reader = self.database()
+        return self.reader
+
     def last_event(self) -> int:
         from sqlalchemy import func, select
 
-        database = self.database()
-        try:
-            with database.unit_of_work("test") as uow:
-                return uow.session.scalar(select(func.max(AuditEventRow.id))) or 0
-        finally:
-            database.dispose()
+        with self._reader().unit_of_work("test") as uow:
+            return uow.session.scalar(select(func.max(AuditEventRow.id))) or 0
 
     def events_after(self, after: int) -> list[AuditEventRow]:
         from sqlalchemy import select
 
-        database = self.database()
-        try:
-            with database.unit_of_work("test") as uow:
-                rows = list(
-                    uow.session.scalars(select(AuditEventRow).where(AuditEventRow.id > after))
-                )
-                uow.session.expunge_all()
-                return rows
-        finally:
-            database.dispose()
+        with self._reader().unit_of_work("test") as uow:
+            rows = list(uow.session.scalars(select(AuditEventRow).where(AuditEventRow.id > after)))
+            uow.session.expunge_all()
+            return rows
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One database per backend for the whole module (conftest's ``module_database_url``)."""
     tmp = tmp_path_factory.mktemp("every-command")
-    w = World(f"sqlite:///{tmp / 'every.db'}", tmp)
+    w = World(module_database_url, tmp)
     for args in (["init", "--database-url", w.url], ["demo", "-n", "6"]):
         code, _, err = w.run(args, None)
         assert code == 0, err
@@ -233,6 +251,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     finally:
         database.dispose()
     yield w
+    if w.reader is not None:
+        w.reader.dispose()
 
 
 # ---------------------------------------------------------------------------------- the steps
@@ -307,11 +327,18 @@ def _specimens(w: World) -> list[str]:
         "--method",
         "LAIP",
         "--store",
+        "--threads",  # one tube: no process cluster to start
     ]
 
 
+#: The phantom tile, drawn once for both backends (it holds no record).
+TILE: list[Path] = []
+
+
 def _tile(w: World) -> str:
-    tile = w.tmp / "phantom.png"
+    if not TILE:
+        TILE.append(w.tmp / "phantom.png")
+    tile = TILE[0]
     if not tile.exists():
         code, _, err = w.run(["image", "phantom", str(tile), "--size", "200", "--seed", "3"], None)
         assert code == 0, err
