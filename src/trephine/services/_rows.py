@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 
@@ -79,7 +81,9 @@ def to_diagnosis(row: DiagnosisRow) -> Diagnosis:
     )
 
 
-def to_therapy_line(row: TherapyLineRow) -> TherapyLine:
+def to_therapy_line(row: TherapyLineRow, cycles: Sequence[Any] | None = None) -> TherapyLine:
+    """The domain line of ``row``; ``cycles``: its cycle rows in number order when the caller
+    read them already (else ``row.cycles``)."""
     return TherapyLine(
         line=row.line,
         regimen=row.regimen,
@@ -87,7 +91,9 @@ def to_therapy_line(row: TherapyLineRow) -> TherapyLine:
         intensity=Intensity(row.intensity),
         start=row.start,
         end=row.end,
-        cycles=tuple(Cycle(c.number, c.start, c.end) for c in row.cycles),
+        cycles=tuple(
+            Cycle(c.number, c.start, c.end) for c in (row.cycles if cycles is None else cycles)
+        ),
     )
 
 

@@ -36,6 +36,11 @@ def _view(row: AlertRow, patient_id: str) -> StoredAlert:
     )
 
 
+def view_of(row: AlertRow, patient_id: str) -> StoredAlert:
+    """The stored view of an alert row (for the services' batch writers)."""
+    return _view(row, patient_id)
+
+
 def raise_alert(
     uow: UnitOfWork,
     external_id: str,

@@ -10,30 +10,34 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
 
 from trephine.assess.call import Call, Calls
 from trephine.assess.inputs import ASSESSED_STATES, PatientInputs, SpecimenFacts
-from trephine.assess.registry import Evaluator, check_params, choose
+from trephine.assess.registry import Evaluator, check_params, choose, names_stored_for
 from trephine.assess.story import SUPERSEDED
 from trephine.domain.assessment import Assessment
 from trephine.domain.patient import Diagnosis
 from trephine.domain.specimen import SpecimenType
 from trephine.domain.therapy import CellularTherapy, TherapyLine
-from trephine.errors import Conflict, CriteriaNotApplicable, TrephineError
+from trephine.errors import Conflict, CriteriaNotApplicable, NotFound, TrephineError
 from trephine.services import _rows, alerts, audit
-from trephine.services._batch import insert_rows
+from trephine.services._batch import chunks, insert_rows
+from trephine.services._batch import patient_ids as _batch_patient_ids
 from trephine.services.views import StoredAlert, StoredAssessment, StoredResult
 from trephine.store.database import Database, UnitOfWork
 from trephine.store.tables import (
+    AlertRow,
     AssessmentRow,
     CellularTherapyRow,
     DiagnosisRow,
     PatientRow,
     ResultRow,
     SpecimenRow,
+    TherapyCycleRow,
     TherapyLineRow,
 )
 
@@ -122,103 +126,110 @@ def patient_assessments(uow: UnitOfWork, external_id: str) -> list[StoredAssessm
 
 def load_inputs(uow: UnitOfWork, external_id: str) -> PatientInputs:
     """Read one patient's diagnoses, therapy lines, specimens and signed-out results."""
-    patient = _rows.patient_row(uow, external_id)
-    session = uow.session
-    diagnoses = tuple(
-        _rows.to_diagnosis(r)
-        for r in session.scalars(
-            select(DiagnosisRow)
-            .where(DiagnosisRow.patient_id == patient.id)
-            .order_by(DiagnosisRow.diagnosed_on, DiagnosisRow.id)
-        )
-    )
-    lines = tuple(
-        _rows.to_therapy_line(r)
-        for r in session.scalars(
-            select(TherapyLineRow)
-            .where(TherapyLineRow.patient_id == patient.id)
-            .order_by(TherapyLineRow.line)
-        )
-    )
-    specimen_rows = list(
-        session.scalars(select(SpecimenRow).where(SpecimenRow.patient_id == patient.id))
-    )
-    specimens = {
-        s.accession: SpecimenFacts(s.accession, SpecimenType(s.type), s.spicules)
-        for s in specimen_rows
-    }
-    accession = {s.id: s.accession for s in specimen_rows}
-    results = tuple(
-        _rows.to_result(r, external_id, accession[r.specimen_id])
-        for r in session.scalars(
-            select(ResultRow)
-            .where(
-                ResultRow.patient_id == patient.id,
-                ResultRow.state.in_([str(s) for s in ASSESSED_STATES]),
+    return _inputs_of(uow, [_rows.patient_row(uow, external_id)], narrow=True)[external_id]
+
+
+def load_inputs_many(uow: UnitOfWork, external_ids: Sequence[str]) -> dict[str, PatientInputs]:
+    """:func:`load_inputs` of several patients in a few ``IN`` queries (not five per patient);
+    a patient not recorded raises :class:`~trephine.errors.NotFound` as :func:`load_inputs`
+    does."""
+    found: dict[str, PatientRow] = {}
+    for batch in chunks(sorted(set(external_ids))):
+        found.update(
+            (row.external_id, row)
+            for row in uow.session.scalars(
+                select(PatientRow).where(PatientRow.external_id.in_(batch))
             )
-            .order_by(ResultRow.collected_on, ResultRow.id)
         )
-    )
-    cellular = tuple(
-        _rows.to_cellular_therapy(r)
-        for r in session.scalars(
-            select(CellularTherapyRow)
-            .where(CellularTherapyRow.patient_id == patient.id)
-            .order_by(CellularTherapyRow.given_on, CellularTherapyRow.id)
-        )
-    )
-    return PatientInputs(
-        external_id, diagnoses, lines, specimens, results, cellular, patient.birth_year, patient.sex
-    )
+    for external_id in external_ids:
+        if external_id not in found:
+            raise NotFound("patient", external_id)
+    return _inputs_of(uow, [found[e] for e in external_ids], narrow=True)
 
 
 def load_all_inputs(uow: UnitOfWork) -> dict[str, PatientInputs]:
     """Every patient's inputs in five queries (not five per patient): for cohort-wide runs and
     the benchmark. Same content as :func:`load_inputs` for each patient."""
+    rows = list(uow.session.scalars(select(PatientRow)))
+    return _inputs_of(uow, sorted(rows, key=lambda row: row.external_id), narrow=False)
+
+
+def _inputs_of(
+    uow: UnitOfWork, patients: Sequence[PatientRow], *, narrow: bool
+) -> dict[str, PatientInputs]:
+    """The inputs of ``patients``, keyed by external id in their order. ``narrow``: read only
+    their rows (``IN`` queries of at most :data:`~trephine.services._batch.CHUNK` ids), else
+    every row of each table (all patients were asked for).
+
+    Each table is read ordered as the one-patient reads were (diagnoses by date, therapy lines
+    by number with their cycles, results by collection date then id, cellular therapies by
+    date), so a patient's rows keep that order when split by patient.
+    """
     session = uow.session
-    rows = list(session.scalars(select(PatientRow)))
-    ids = {row.id: row.external_id for row in rows}
-    born = {row.id: row.birth_year for row in rows}
-    sexes = {row.id: row.sex for row in rows}
+    ids = {row.id: row.external_id for row in patients}
+    batches = list(chunks(sorted(ids))) if narrow else [None]
+
+    def rows_of(model: Any, *order: str, where: tuple[Any, ...] = ()) -> list[Any]:
+        # Plain rows of the table (no ORM objects: a cohort has hundreds of thousands), each
+        # column through its own type as the ORM would read it.
+        table = model.__table__
+        found: list[Any] = []
+        for batch in batches:
+            query = select(table).where(*where).order_by(*(table.c[k] for k in order))
+            if batch is not None:
+                query = query.where(table.c.patient_id.in_(batch))
+            found.extend(session.execute(query))
+        if len(batches) > 1:  # each batch is ordered; the whole must be too
+            found.sort(key=lambda row: tuple(getattr(row, k) for k in order))
+        return found
+
     diagnoses: dict[int, list[Diagnosis]] = defaultdict(list)
-    for d in session.scalars(
-        select(DiagnosisRow).order_by(DiagnosisRow.diagnosed_on, DiagnosisRow.id)
-    ):
+    for d in rows_of(DiagnosisRow, "diagnosed_on", "id"):
         diagnoses[d.patient_id].append(_rows.to_diagnosis(d))
+    line_rows = rows_of(TherapyLineRow, "line")
+    cycles: dict[int, list[Any]] = defaultdict(list)
+    cycle_table = TherapyCycleRow.__table__
+    for batch in chunks(sorted(row.id for row in line_rows)):
+        for c in session.execute(
+            select(cycle_table)
+            .where(cycle_table.c.therapy_line_id.in_(batch))
+            .order_by(cycle_table.c.number)
+        ):
+            cycles[c.therapy_line_id].append(c)
     lines: dict[int, list[TherapyLine]] = defaultdict(list)
-    for t in session.scalars(select(TherapyLineRow).order_by(TherapyLineRow.line)):
-        lines[t.patient_id].append(_rows.to_therapy_line(t))
+    for t in line_rows:
+        lines[t.patient_id].append(_rows.to_therapy_line(t, cycles[t.id]))
     specimens: dict[int, dict[str, SpecimenFacts]] = defaultdict(dict)
     accession: dict[int, str] = {}
-    for s in session.scalars(select(SpecimenRow)):
+    for s in rows_of(SpecimenRow, "id"):
         specimens[s.patient_id][s.accession] = SpecimenFacts(
             s.accession, SpecimenType(s.type), s.spicules
         )
         accession[s.id] = s.accession
     cellular: dict[int, list[CellularTherapy]] = defaultdict(list)
-    for c in session.scalars(
-        select(CellularTherapyRow).order_by(CellularTherapyRow.given_on, CellularTherapyRow.id)
-    ):
+    for c in rows_of(CellularTherapyRow, "given_on", "id"):
         cellular[c.patient_id].append(_rows.to_cellular_therapy(c))
     found: dict[int, list[StoredResult]] = defaultdict(list)
-    for r in session.scalars(
-        select(ResultRow)
-        .where(ResultRow.state.in_([str(s) for s in ASSESSED_STATES]))
-        .order_by(ResultRow.collected_on, ResultRow.id)
+    assessed = [str(s) for s in ASSESSED_STATES]
+    for r in rows_of(
+        ResultRow, "collected_on", "id", where=(ResultRow.__table__.c.state.in_(assessed),)
     ):
-        found[r.patient_id].append(_rows.to_result(r, ids[r.patient_id], accession[r.specimen_id]))
+        if r.patient_id in ids:
+            found[r.patient_id].append(
+                _rows.to_result(r, ids[r.patient_id], accession[r.specimen_id])
+            )
     return {
-        external: PatientInputs(
-            external,
-            tuple(diagnoses[pid]),
-            tuple(lines[pid]),
-            specimens[pid],
-            tuple(found[pid]),
-            tuple(cellular[pid]),
-            born[pid],
-            sexes[pid],
+        row.external_id: PatientInputs(
+            row.external_id,
+            tuple(diagnoses[row.id]),
+            tuple(lines[row.id]),
+            specimens[row.id],
+            tuple(found[row.id]),
+            tuple(cellular[row.id]),
+            row.birth_year,
+            row.sex,
         )
-        for pid, external in sorted(ids.items(), key=lambda item: item[1])
+        for row in patients
     }
 
 
@@ -238,95 +249,6 @@ class AssessRun:
     results_used: tuple[int, ...]
     #: Open alerts this run no longer raises (e.g. after an amendment), now withdrawn.
     withdrawn_alerts: tuple[StoredAlert, ...] = ()
-
-
-def _store_calls(
-    uow: UnitOfWork, patient_id: int, external_id: str, calls: Sequence[Call]
-) -> list[tuple[StoredAssessment, bool]]:
-    """Store the calls not stored yet (in one executemany, their ``create`` events in one
-    append, in order); per call its stored view and whether it is new.
-
-    A call already stored on the same date, with the same rule set, kind, edition, software
-    version and evidence digest is that row (append-only and idempotent). The patient's stored
-    calls are read in one query, not one per call.
-    """
-    key_columns = (
-        AssessmentRow.assessed_on,
-        AssessmentRow.ruleset,
-        AssessmentRow.call_kind,
-        AssessmentRow.criteria_edition,
-        AssessmentRow.software_version,
-        AssessmentRow.inputs_digest,
-    )
-    wanted = {(c.date, c.ruleset, c.kind, c.edition, c.software_version, c.digest) for c in calls}
-    stored: dict[tuple[Any, ...], AssessmentRow] = {}
-    if wanted:
-        for row in uow.session.scalars(
-            select(AssessmentRow).where(
-                AssessmentRow.patient_id == patient_id,
-                AssessmentRow.assessed_on.in_(sorted({k[0] for k in wanted})),
-            )
-        ):
-            key = tuple(getattr(row, column.key) for column in key_columns)
-            stored.setdefault(key, row)
-    now = uow.now()
-    answers: list[tuple[AssessmentRow, bool, Call]] = []
-    new: list[dict[str, Any]] = []
-    for call in calls:
-        key = (call.date, call.ruleset, call.kind, call.edition, call.software_version, call.digest)
-        if key in stored:
-            # Same call on the same evidence by the same edition and version: already stored.
-            answers.append((stored[key], False, call))
-            continue
-        values: dict[str, Any] = {
-            "patient_id": patient_id,
-            "assessed_on": call.date,
-            "category": call.category,
-            "ruleset": call.ruleset,
-            "criteria_edition": call.edition,
-            "matched_rule": call.rule,
-            "evidence": [dict(e) for e in call.evidence],
-            "missing_inputs": list(call.missing),
-            "citation": call.citation,
-            "flags": list(call.flags),
-            "params": dict(call.params),
-            "software_version": call.software_version,
-            "computed_at": now,
-            "recorded_by": uow.actor,
-            "call_kind": call.kind,
-            "inputs_digest": call.digest,
-        }
-        new.append(values)
-        row = AssessmentRow(**values)  # the view of the row, not added to the session
-        stored[key] = row
-        answers.append((row, True, call))
-    ids = insert_rows(uow, AssessmentRow, new)
-    fresh = [row for row, created, _call in answers if created]
-    for row, row_id in zip(fresh, ids, strict=True):
-        row.id = row_id
-    audit.append(
-        uow,
-        [
-            audit.Entry(
-                "create",
-                "assessment",
-                row.id,
-                {
-                    "patient": external_id,
-                    "date": row.assessed_on.isoformat(),
-                    "call": row.call_kind,
-                    "category": row.category,
-                    "edition": row.criteria_edition,
-                    "software_version": row.software_version,
-                },
-            )
-            for row in fresh
-        ],
-    )
-    # The engine's Call objects themselves go on to the presenters (one object, one digest).
-    return [
-        (_rows.to_assessment(row, external_id, call), created) for row, created, call in answers
-    ]
 
 
 def assess_patient(
@@ -349,71 +271,272 @@ def assess_patient(
     replaces the assessor's (tests use it to simulate a new edition).
     """
     inputs = load_inputs(uow, external_id)
+    assessor, computed = _compute(inputs, ruleset, params, evaluator)
+    return _store_runs(uow, [(inputs, assessor, computed)])[0]
+
+
+def _site_params() -> Mapping[str, Any]:
+    from trephine.settings import get_settings
+
+    return get_settings().assess_params
+
+
+def _compute(
+    inputs: PatientInputs,
+    ruleset: str | None,
+    params: Mapping[str, Any] | None,
+    evaluator: Evaluator | None = None,
+) -> tuple[Any, Calls]:
+    """The assessor and what it computes for ``inputs`` (pure: nothing is written)."""
     assessor = choose(inputs.diagnoses, ruleset)
     if params is None:
-        from trephine.settings import get_settings
-
-        params = get_settings().assess_params
+        params = _site_params()
     check_params(params)
-    computed = (evaluator or assessor.run)(inputs, dict(params or {}))
-    patient = _rows.patient_row(uow, external_id)
-    stored: list[StoredAssessment] = []
-    new_assessments = 0
-    seen: set[tuple[str, ...]] = set()
-    distinct: list[Call] = []
-    for call in computed.calls:
-        if call.key() in seen:
-            continue  # two identical calls of one day (e.g. duplicate MRD rows) count once
-        seen.add(call.key())
-        distinct.append(call)
-    for view, created in _store_calls(uow, patient.id, external_id, distinct):
-        stored.append(view)
-        new_assessments += created
-    raised: list[StoredAlert] = []
-    new_alerts = 0
-    version = next((c.software_version for c in computed.calls), None) or _version()
-    for alert in computed.alerts:
-        view_alert, created = alerts.raise_alert(
-            uow, external_id, alert.date, alert.code, alert.message, assessor.name, version
-        )
-        raised.append(view_alert)
-        new_alerts += created
-    withdrawn = alerts.withdraw_missing(
-        uow,
-        external_id,
-        assessor.name,
-        {a.id for a in raised},
-        f"not raised by the assessment of {uow.now():%Y-%m-%d %H:%M} UTC "
-        f"(signed-out results {', '.join(map(str, inputs.result_ids)) or 'none'})",
-    )
-    audit.append(
-        uow,
-        audit.Entry(
-            "assess",
-            "patient",
-            external_id,
-            {
+    return assessor, (evaluator or assessor.run)(inputs, dict(params or {}))
+
+
+_Plan = tuple[PatientInputs, Any, Calls]
+
+#: What identifies a stored call (see :func:`_store_runs`).
+_KEY_COLUMNS = (
+    "assessed_on",
+    "ruleset",
+    "call_kind",
+    "criteria_edition",
+    "software_version",
+    "inputs_digest",
+)
+
+
+def _store_runs(uow: UnitOfWork, plans: Sequence[_Plan]) -> list[AssessRun]:
+    """Store what was computed for each patient of ``plans`` (inputs, assessor, calls), in
+    order, as one patient at a time would: per patient its new calls (``create`` events), its
+    alerts raised or raised again (``raise``/``reraise``), the open alerts it no longer raises
+    withdrawn (``withdraw``), and one ``assess`` event.
+
+    A call already stored on the same date, with the same rule set, kind, edition, software
+    version and evidence digest is that row (append-only and idempotent); an alert already
+    stored under (patient, date, code, rule set) is that alert. The patients' stored calls and
+    alerts are read in one query each, the new rows of all of them inserted with one executemany
+    per table (ids in the order one patient at a time would have given them) and the audit
+    events appended in one call, in the one-at-a-time order.
+    """
+    if not plans:
+        return []
+    session = uow.session
+    patient_ids = _batch_patient_ids(uow, [inputs.patient_id for inputs, _, _ in plans])
+    stored_calls: dict[int, dict[tuple[Any, ...], Any]] = defaultdict(dict)
+    stored_alerts: dict[int, list[Any]] = defaultdict(list)
+    for batch in chunks(sorted(set(patient_ids.values()))):
+        for stored_row in session.scalars(
+            select(AssessmentRow)
+            .where(AssessmentRow.patient_id.in_(batch))
+            .order_by(AssessmentRow.id)
+        ):
+            key = tuple(getattr(stored_row, column) for column in _KEY_COLUMNS)
+            stored_calls[stored_row.patient_id].setdefault(key, stored_row)
+        for alert_row in session.scalars(
+            select(AlertRow).where(AlertRow.patient_id.in_(batch)).order_by(AlertRow.id)
+        ):
+            stored_alerts[alert_row.patient_id].append(alert_row)
+    now = uow.now()
+    new_calls: list[dict[str, Any]] = []
+    new_call_rows: list[Any] = []
+    new_alerts: list[dict[str, Any]] = []
+    new_alert_rows: list[Any] = []
+    # Per patient: stored views to make once ids are known, and audit events (an event about a
+    # new row holds the row until its id is known).
+    staged: list[tuple[Any, ...]] = []
+    for inputs, assessor, computed in plans:
+        external_id = inputs.patient_id
+        patient_id = patient_ids[external_id]
+        mine = stored_calls[patient_id]
+        events: list[tuple[str, str, Any, dict[str, Any]]] = []
+        answers: list[tuple[AssessmentRow, bool, Call]] = []
+        seen: set[tuple[str, ...]] = set()
+        for call in computed.calls:
+            if call.key() in seen:
+                continue  # two identical calls of one day (e.g. duplicate MRD rows) count once
+            seen.add(call.key())
+            key = (
+                call.date,
+                call.ruleset,
+                call.kind,
+                call.edition,
+                call.software_version,
+                call.digest,
+            )
+            if key in mine:
+                # Same call on the same evidence by the same edition and version: stored.
+                answers.append((mine[key], False, call))
+                continue
+            values: dict[str, Any] = {
+                "patient_id": patient_id,
+                "assessed_on": call.date,
+                "category": call.category,
+                "ruleset": call.ruleset,
+                "criteria_edition": call.edition,
+                "matched_rule": call.rule,
+                "evidence": [dict(e) for e in call.evidence],
+                "missing_inputs": list(call.missing),
+                "citation": call.citation,
+                "flags": list(call.flags),
+                "params": dict(call.params),
+                "software_version": call.software_version,
+                "computed_at": now,
+                "recorded_by": uow.actor,
+                "call_kind": call.kind,
+                "inputs_digest": call.digest,
+            }
+            # The new row's view (no ORM object: inserted below with one executemany).
+            row: Any = SimpleNamespace(**values)
+            new_calls.append(values)
+            new_call_rows.append(row)
+            mine[key] = row
+            answers.append((row, True, call))
+            events.append(
+                (
+                    "create",
+                    "assessment",
+                    row,
+                    {
+                        "patient": external_id,
+                        "date": row.assessed_on.isoformat(),
+                        "call": row.call_kind,
+                        "category": row.category,
+                        "edition": row.criteria_edition,
+                        "software_version": row.software_version,
+                    },
+                )
+            )
+        version = next((c.software_version for c in computed.calls), None) or _version()
+        names = set(names_stored_for(assessor.name))
+        alerts_of = stored_alerts[patient_id]
+        raised: list[tuple[Any, bool]] = []
+        for alert in computed.alerts:
+            existing = next(
+                (
+                    a
+                    for a in alerts_of
+                    if a.raised_on == alert.date and a.code == alert.code and a.ruleset in names
+                ),
+                None,
+            )
+            if existing is not None:
+                if existing.withdrawn_at is not None:
+                    # Raised again (e.g. an amendment was itself corrected): it stands again.
+                    existing.withdrawn_at = None
+                    existing.withdrawn_reason = None
+                    existing.withdrawn_by = None
+                    events.append(
+                        (
+                            "reraise",
+                            "alert",
+                            existing.id,
+                            {"patient": external_id, "code": alert.code},
+                        )
+                    )
+                raised.append((existing, False))
+                continue
+            values = {
+                "patient_id": patient_id,
+                "raised_on": alert.date,
+                "code": alert.code,
+                "message": alert.message,
                 "ruleset": assessor.name,
-                "results": list(inputs.result_ids),
-                "assessments": len(stored),
-                "new_assessments": new_assessments,
-                "alerts": len(raised),
-                "new_alerts": new_alerts,
-                "withdrawn_alerts": [a.id for a in withdrawn],
-            },
-        ),
-    )
-    return AssessRun(
-        external_id,
-        assessor.name,
-        computed,
-        tuple(stored),
-        tuple(raised),
-        new_assessments,
-        new_alerts,
-        inputs.result_ids,
-        tuple(withdrawn),
-    )
+                "software_version": version,
+                "raised_at": uow.now(),
+                "raised_by": uow.actor,
+                "acknowledged_at": None,
+                "acknowledged_by": None,
+                "acknowledgement_note": None,
+                "withdrawn_at": None,
+                "withdrawn_reason": None,
+                "withdrawn_by": None,
+            }
+            new_row: Any = SimpleNamespace(**values)  # inserted below, with the new calls
+            new_alerts.append(values)
+            new_alert_rows.append(new_row)
+            alerts_of.append(new_row)
+            raised.append((new_row, True))
+            events.append(
+                (
+                    "raise",
+                    "alert",
+                    new_row,
+                    {"patient": external_id, "code": alert.code, "date": str(alert.date)},
+                )
+            )
+        keep = {id(a) for a, _ in raised}
+        reason = (
+            f"not raised by the assessment of {uow.now():%Y-%m-%d %H:%M} UTC "
+            f"(signed-out results {', '.join(map(str, inputs.result_ids)) or 'none'})"
+        )
+        withdrawn: list[Any] = []
+        for a in alerts_of:
+            if (
+                id(a) in keep
+                or a.ruleset not in names
+                or a.acknowledged_at is not None
+                or a.withdrawn_at is not None
+            ):
+                continue
+            a.withdrawn_at = uow.now()
+            a.withdrawn_reason = reason
+            a.withdrawn_by = uow.actor
+            withdrawn.append(a)
+            events.append(("withdraw", "alert", a.id, {"patient": external_id, "reason": reason}))
+        staged.append((inputs, assessor, computed, answers, raised, withdrawn, events))
+    for row, row_id in zip(new_call_rows, insert_rows(uow, AssessmentRow, new_calls), strict=True):
+        row.id = row_id
+    for alert_row, row_id in zip(
+        new_alert_rows, insert_rows(uow, AlertRow, new_alerts), strict=True
+    ):
+        alert_row.id = row_id
+    entries: list[audit.Entry] = []
+    runs: list[AssessRun] = []
+    for inputs, assessor, computed, answers, raised, withdrawn, events in staged:
+        external_id = inputs.patient_id
+        entries.extend(
+            audit.Entry(action, entity, getattr(target, "id", target), detail)
+            for action, entity, target, detail in events
+        )
+        raised_views = [alerts.view_of(a, external_id) for a, _ in raised]
+        withdrawn_views = [alerts.view_of(a, external_id) for a in withdrawn]
+        new_assessments = sum(created for _, created, _ in answers)
+        new_raised = sum(created for _, created in raised)
+        entries.append(
+            audit.Entry(
+                "assess",
+                "patient",
+                external_id,
+                {
+                    "ruleset": assessor.name,
+                    "results": list(inputs.result_ids),
+                    "assessments": len(answers),
+                    "new_assessments": new_assessments,
+                    "alerts": len(raised),
+                    "new_alerts": new_raised,
+                    "withdrawn_alerts": [a.id for a in withdrawn],
+                },
+            )
+        )
+        runs.append(
+            AssessRun(
+                external_id,
+                assessor.name,
+                computed,
+                # The engine's Call objects go on to the presenters (one object, one digest).
+                tuple(_rows.to_assessment(row, external_id, call) for row, _, call in answers),
+                tuple(raised_views),
+                new_assessments,
+                new_raised,
+                inputs.result_ids,
+                tuple(withdrawn_views),
+            )
+        )
+    audit.append(uow, entries)
+    return runs
 
 
 def _version() -> str:
@@ -450,29 +573,75 @@ class CohortOutcome:
     reason: str | None = None
 
 
+#: Patients :func:`assess_all` assesses per transaction: their inputs read in a few queries,
+#: their calls, alerts and audit events written in one batch (see :func:`_store_runs`).
+ASSESS_GROUP = 100
+
+
 def assess_all(
     database: Database,
     actor: str,
     *,
     ruleset: str | None = None,
     on_patient: Callable[[CohortOutcome, int], None] | None = None,
+    group: int = ASSESS_GROUP,
 ) -> list[CohortOutcome]:
-    """Assess every patient, one transaction each (one patient's bad data undoes nothing
-    else). ``on_patient(outcome, total)`` reports progress."""
+    """Assess every patient; one patient's bad data undoes nothing else. ``on_patient(outcome,
+    total)`` reports progress.
+
+    Patients are assessed ``group`` at a time in one transaction: their inputs are read
+    together, each is computed on its own (a patient the rules do not apply to is skipped, one
+    whose stored data the rules refuse is an error, and nothing is written for either), and
+    the others' calls and alerts are stored together. If storing the group is refused, the
+    group is rolled back and assessed again one patient per transaction, so the outcome of
+    every patient is what one transaction each gives.
+    """
     from trephine.services.patients import list_patients
 
     with database.unit_of_work(actor) as uow:
         ids = [p.patient_id for p in list_patients(uow)]
+    params = _site_params()
     outcomes: list[CohortOutcome] = []
-    for pid in ids:
+    for members in chunks(ids, max(1, group)):
         try:
             with database.unit_of_work(actor) as uow:
-                outcome = CohortOutcome(pid, "assessed", assess_patient(uow, pid, ruleset=ruleset))
-        except CriteriaNotApplicable as exc:
-            outcome = CohortOutcome(pid, "skipped", reason=str(exc))
-        except TrephineError as exc:
-            outcome = CohortOutcome(pid, "error", reason=str(exc))
-        outcomes.append(outcome)
-        if on_patient is not None:
-            on_patient(outcome, len(ids))
+                done = _assess_group(uow, members, ruleset, params)
+        except TrephineError:
+            done = [_assess_alone(database, actor, pid, ruleset) for pid in members]
+        for outcome in done:
+            outcomes.append(outcome)
+            if on_patient is not None:
+                on_patient(outcome, len(ids))
     return outcomes
+
+
+def _assess_group(
+    uow: UnitOfWork, members: Sequence[str], ruleset: str | None, params: Mapping[str, Any]
+) -> list[CohortOutcome]:
+    """:func:`assess_all`'s work for one group of patients, in ``uow``."""
+    inputs = load_inputs_many(uow, members)
+    outcomes: dict[str, CohortOutcome] = {}
+    plans: list[_Plan] = []
+    for pid in members:
+        try:
+            assessor, computed = _compute(inputs[pid], ruleset, params)
+        except CriteriaNotApplicable as exc:
+            outcomes[pid] = CohortOutcome(pid, "skipped", reason=str(exc))
+        except TrephineError as exc:
+            outcomes[pid] = CohortOutcome(pid, "error", reason=str(exc))
+        else:
+            plans.append((inputs[pid], assessor, computed))
+    for run in _store_runs(uow, plans):
+        outcomes[run.patient_id] = CohortOutcome(run.patient_id, "assessed", run)
+    return [outcomes[pid] for pid in members]
+
+
+def _assess_alone(database: Database, actor: str, pid: str, ruleset: str | None) -> CohortOutcome:
+    """One patient in its own transaction (what :func:`assess_all` falls back to)."""
+    try:
+        with database.unit_of_work(actor) as uow:
+            return CohortOutcome(pid, "assessed", assess_patient(uow, pid, ruleset=ruleset))
+    except CriteriaNotApplicable as exc:
+        return CohortOutcome(pid, "skipped", reason=str(exc))
+    except TrephineError as exc:
+        return CohortOutcome(pid, "error", reason=str(exc))
