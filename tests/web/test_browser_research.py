@@ -1,8 +1,10 @@
 """The research pages in a real browser (Debian chromium), signed in as a researcher: the
 research list, a cohort page (definition, response rates, KM by landmark MRD with the at-risk
-table, members), the study page and the export form. No identity anywhere on any page — no
-name, MRN, birth date or record id of any patient, in the text, the HTML or the plot image —
-and every page passes axe and fits 400 px (screenshots in the artifacts folder)."""
+table, members), the study page, the export form and the paired-samples page. No identity
+anywhere on any page — no name, MRN, birth date or record id of any patient, in the text, the
+HTML or the plot image — and every page passes axe and fits 400 px (screenshots in the
+artifacts folder). Signed in as a clinician: the enrolment form (an error shown next to its
+field) and a patient's visits page with the hand-mapping form, axe and 400 px too."""
 
 from __future__ import annotations
 
@@ -57,6 +59,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     admin = {**env, "TREPHINE_USER": "r.admin"}
     run_cli(
         ["users", "add", "r.researcher", "--role", "researcher", "--password-stdin"],
+        admin,
+        PASSWORD,
+    )
+    run_cli(
+        ["users", "add", "r.clinician", "--role", "clinician", "--password-stdin"],
         admin,
         PASSWORD,
     )
@@ -143,12 +150,7 @@ def test_researcher_sees_cohort_study_and_export_without_identity(
 
     shots = artifacts_dir(tmp_path_factory.mktemp("research-shots"))
     failures: list[str] = []
-    browser.get(f"{site.base}/sign-in")
-    _wait(browser, lambda d: d.find_elements(By.ID, "name"))
-    browser.find_element(By.ID, "name").send_keys("r.researcher")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form.sign-in-form button").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "user-role"))
+    _sign_in_as(browser, site, "r.researcher")
     assert browser.find_element(By.ID, "user-role").text == "researcher"
 
     browser.find_element(By.LINK_TEXT, "Research").click()
@@ -193,4 +195,67 @@ def test_researcher_sees_cohort_study_and_export_without_identity(
     assert levels == ["safe-harbor", "limited"], "a researcher is offered identified exports"
     _no_identity(browser, site, "export", failures)
     _look(browser, shots, "export", failures)
+    assert not failures, "\n".join(failures)
+
+
+def _sign_in_as(driver: Any, site: Site, name: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(f"{site.base}/sign-in")
+    _wait(driver, lambda d: d.find_elements(By.ID, "name"))
+    driver.find_element(By.ID, "name").send_keys(name)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form.sign-in-form button").click()
+    _wait(driver, lambda d: d.find_elements(By.ID, "user-role"))
+
+
+def test_researcher_paired_samples_page_without_identity(
+    site: Site, browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    shots = artifacts_dir(tmp_path_factory.mktemp("research-paired-shots"))
+    failures: list[str] = []
+    _sign_in_as(browser, site, "r.researcher")
+    browser.get(f"{site.base}/research/cohorts/ind")
+    _wait(browser, lambda d: d.find_elements(By.ID, "paired-link"))
+    browser.find_element(By.ID, "paired-link").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "clonal"))
+    Select(browser.find_element(By.ID, "after")).select_by_value("end_of_induction")
+    browser.find_element(By.CSS_SELECTOR, "form.filter button").click()
+    _wait(browser, lambda d: "after=end_of_induction" in d.current_url)
+    assert browser.find_elements(By.CSS_SELECTOR, "table.clonal-pair"), "no clonal comparison"
+    sentences = browser.find_element(By.ID, "paired-sentences").text
+    assert "Wilcoxon signed-rank test: p = " in sentences, sentences
+    _no_identity(browser, site, "paired", failures)
+    _look(browser, shots, "paired", failures)
+    assert not failures, "\n".join(failures)
+
+
+def test_clinician_enrolment_and_visit_mapping_forms(
+    site: Site, browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    shots = artifacts_dir(tmp_path_factory.mktemp("research-forms-shots"))
+    failures: list[str] = []
+    _sign_in_as(browser, site, "r.clinician")
+    browser.get(f"{site.base}/research/studies/DEMO-AML-IND")
+    _wait(browser, lambda d: d.find_elements(By.ID, "enrol-link"))
+    browser.find_element(By.ID, "enrol-link").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "enrol-form"))
+    browser.find_element(By.ID, "patient_id").send_keys("NO-SUCH-PATIENT")
+    browser.find_element(By.ID, "enrol-submit").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "form-error"))
+    for field in ("arm", "enrolled_on", "research_consent"):
+        assert browser.find_elements(By.ID, f"err-{field}"), field
+    _look(browser, shots, "enrol-form-errors", failures)
+    browser.get(f"{site.base}/research/studies/DEMO-AML-IND")
+    _wait(browser, lambda d: d.find_elements(By.ID, "enrolments"))
+    browser.find_element(By.CSS_SELECTOR, "#enrolments tbody tr td.pid a").click()
+    _wait(browser, lambda d: d.find_elements(By.ID, "map-form"))
+    assert browser.find_elements(By.CSS_SELECTOR, "#procedure option[value='none']")
+    _look(browser, shots, "map-form", failures)
     assert not failures, "\n".join(failures)

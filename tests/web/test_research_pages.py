@@ -306,3 +306,48 @@ def test_map_form_overrides_the_window_with_who_when_and_why(app: FastAPI) -> No
     assert mapped.actor == "test-clinician" and mapped.detail["reason"].startswith("day 28")
     reads = [e.detail.get("what") for e in _events(app, "view") if e.entity_id == patient]
     assert f"study visits {STUDY}" in reads
+
+
+def test_paired_page_clonal_comparison_and_paired_tests_in_numbers_and_words(
+    app: FastAPI,
+) -> None:
+    """The paired-samples page as a researcher: each two-specimen clonal comparison and the
+    paired tests between two visits, the numbers as the CLI computes them (four significant
+    digits), a sentence per measurement, no record id, accession or date; audited."""
+    from trephine.present.deidentify import Deidentifier, Level
+    from trephine.present.paired import number
+    from trephine.services import research
+
+    identities, dates = _cohort_identities_and_dates(app)
+    with client_as(app, "researcher") as c:
+        page = c.get("/research/cohorts/ind/paired?before=screening&after=end_of_induction")
+        bad = c.get("/research/cohorts/ind/paired?before=screening&after=no_such_visit")
+    assert page.status_code == 200, page.text[:400]
+    assert bad.status_code == 422 and "no_such_visit" in bad.text
+    key = get_settings().export_key
+    assert key is not None
+    deid = Deidentifier(Level.SAFE_HARBOR, key.get_secret_value().encode())
+    with app.state.database.unit_of_work("t") as uow:
+        ev = cohorts.evaluate(uow, "ind")
+        pairs, _ = research.paired_specimens(uow, ev, deid)
+        tests, _ = research.paired_visits(
+            uow, ev, deid, before="screening", after="end_of_induction"
+        )
+    assert pairs and tests
+    for p in pairs:
+        assert p.patient in page.text and p.before in page.text
+        for m in p.changes:
+            if m.vaf_after is not None:
+                assert f"{number(100 * m.vaf_after)} %" in page.text
+    tested = [t for t in tests if t.test is not None]
+    assert tested
+    for t in tested:
+        assert t.test is not None and t.q_value is not None
+        assert f"p = {number(t.test.p_value)}" in page.text
+        assert f"q = {number(t.q_value)}" in page.text
+    assert page.text.count("<li>") >= len(tests) and "Wilcoxon signed-rank" in page.text
+    found = [v for v in identities | dates if v in page.text]
+    assert not found and not RECORD_ID.search(page.text), found
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", page.text)
+    queries = [e.detail for e in _events(app, "query") if "paired page" in e.detail["what"]]
+    assert queries and queries[-1]["view"] == "pseudonymised"

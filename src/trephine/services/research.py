@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import func, select
 
@@ -39,6 +40,9 @@ from trephine.store.tables import (
     SpecimenRow,
     TherapyLineRow,
 )
+
+if TYPE_CHECKING:
+    from trephine.analysis.cohort.paired import SpecimenChange
 
 GroupBy = Literal["none", "regimen", "disease", "arm"]
 GROUP_BY: tuple[str, ...] = ("none", "regimen", "disease", "arm")
@@ -307,3 +311,55 @@ def paired_visits(
             )
             read.add(members[e.patient])
     return compare(dict(sorted(features.items()))), sorted(read)
+
+
+@dataclass(frozen=True)
+class PairedSpecimens:
+    """One member's clonal comparison between their first and last sequenced specimens."""
+
+    #: The patient as the caller's view names them (record id or pseudonym).
+    patient: str
+    #: The specimens as the view names them (accession or keyed-hash pseudonym).
+    before: str
+    after: str
+    #: Days from the patient's first diagnosis (no date: the same for every view).
+    before_day: float
+    after_day: float
+    changes: tuple[SpecimenChange, ...]
+
+
+def paired_specimens(
+    uow: UnitOfWork, evaluation: Evaluation, deid: Any, *, lod: float = 0.01
+) -> tuple[list[PairedSpecimens], list[str]]:
+    """The clonal comparison of ``clonal compare --patient`` for every member with signed-out
+    sequencing variants in two or more specimens: the first and the last sequenced specimen
+    (diagnosis and the latest — a relapse, or a sample after therapy), every mutation's VAF in
+    each and whether it persisted, cleared or emerged at the ``lod`` detection limit
+    (:func:`trephine.analysis.cohort.paired.compare_specimens`). Returns the comparisons and
+    the members read (record ids, for the caller's audit)."""
+    from trephine.analysis.cohort.paired import compare_specimens
+    from trephine.services.variants import patient_observations
+
+    out: list[PairedSpecimens] = []
+    read: list[str] = []
+    for ext in sorted(evaluation.members):
+        obs = patient_observations(uow, ext)
+        if not obs:
+            continue
+        read.append(ext)
+        days = sorted({(o.day, o.sample_id) for o in obs})
+        if len(days) < 2:
+            continue
+        (first_day, first), (last_day, last) = days[0], days[-1]
+        changes = compare_specimens(obs, first, last, lod=lod)
+        out.append(
+            PairedSpecimens(
+                deid.patient(ext),
+                deid.specimen(first) or first,
+                deid.specimen(last) or last,
+                first_day,
+                last_day,
+                tuple(changes),
+            )
+        )
+    return sorted(out, key=lambda p: p.patient), read

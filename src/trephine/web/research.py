@@ -132,6 +132,70 @@ def cohort_page(
 
 
 @router.get(
+    "/research/cohorts/{cohort}/paired",
+    response_class=HTMLResponse,
+    name="paired_page",
+    dependencies=READ,
+)
+def paired_page(
+    request: Request,
+    uow: UnitOfWorkDep,
+    principal: PrincipalDep,
+    cohort: str,
+    before: Annotated[str, Query(max_length=32)] = "",
+    after: Annotated[str, Query(max_length=32)] = "",
+) -> HTMLResponse:
+    """Paired samples of a cohort: each member's clonal comparison between their first and
+    last sequenced specimens (``clonal compare --patient``), and — for a cohort that selects on
+    a study — the paired Wilcoxon tests of every stored measurement between two visits with
+    Benjamini–Hochberg q-values (``cohort paired``); numbers and sentences. Audited; pseudonyms
+    and days from diagnosis for roles without identity access."""
+    from trephine.present import paired
+    from trephine.services import cohorts, research, studies
+
+    deid = _view(principal)
+    ev = cohorts.evaluate(uow, cohort)
+    specimens, read = research.paired_specimens(uow, ev, deid)
+    study = ev.cohort.definition.study
+    schedule = studies.schedule(uow, study) if study else ()
+    names = [v.name for v in schedule]
+    before = before or (names[0] if names else "")
+    after = after or (names[1] if len(names) > 1 else "")
+    results: list[Any] = []
+    labels = ("", "")
+    if study and before and after:
+        results, read_visits = research.paired_visits(uow, ev, deid, before=before, after=after)
+        read = sorted(set(read) | set(read_visits))
+        label = {v.name: v.label for v in schedule}
+        labels = (label[before], label[after])
+    audit_read(request, uow, f"cohort paired page {cohort}", read, query=True)
+    tested = paired.tested_count(results)
+    return render(
+        request,
+        "cohort_paired.html",
+        {
+            "ev": ev,
+            "pseudonymised": not deid.identified,
+            "specimens": specimens,
+            "members": len(ev.members),
+            "schedule": schedule,
+            "before": before,
+            "after": after,
+            "labels": labels,
+            "results": results,
+            "tested": tested,
+            "sentences": [paired.paired_test_sentence(c, labels, tested) for c in results],
+            "clonal_sentence": paired.clonal_sentence,
+            "number": paired.number,
+            "signed": paired.signed,
+            "vaf": paired.vaf,
+            "day": paired.day,
+            "status_words": paired.STATUS_WORDS,
+        },
+    )
+
+
+@router.get(
     "/research/studies/{study}",
     response_class=HTMLResponse,
     name="study_page",
