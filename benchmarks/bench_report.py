@@ -39,39 +39,22 @@ TARGET_S = 2.0
 
 def build(url: str) -> tuple[int, int]:
     """The database; answers (first procedure id, number of results on it)."""
-    from trephine.domain import (
-        AspirateDifferential,
-        CellClass,
-        Patient,
-        PatientIdentity,
-        Procedure,
-        Sex,
-        Site,
-        Specimen,
-        SpecimenType,
-    )
-    from trephine.domain import quantity as q
-    from trephine.domain.patient import Classification, Diagnosis, Disease
-    from trephine.domain.quantity import Qualifier, Quantity
+    from trephine.domain import Patient, PatientIdentity, Sex, SpecimenType
+    from trephine.domain.quantity import Quantity
     from trephine.domain.report import ReportStatus
     from trephine.domain.results import (
-        CELLULARITY,
         MOLECULAR_RATIO,
         VAF,
-        BloodCount,
         Chimerism,
         ChimerismLineage,
-        CoreFindings,
-        FibrosisGrade,
-        FlowMethod,
-        FlowMRD,
-        IronScale,
         Karyotype,
         MolecularMRD,
         NGSVariant,
+        ResultValue,
     )
-    from trephine.services import patients, procedures, reports, results
+    from trephine.services import reports, results
     from trephine.store.database import Database
+    from trephine.testing.report_seed import add_biopsy, biopsy_results, register
 
     db = Database(url)
     db.upgrade()
@@ -79,91 +62,45 @@ def build(url: str) -> tuple[int, int]:
     first = 0
     first_count = 0
     with db.unit_of_work("bench") as uow:
-        patients.register_patient(
-            uow,
-            Patient("BENCH-1", Sex.MALE, 1960),
-            PatientIdentity("Synthetic Bench", "MRN-BENCH-1", dt.date(1960, 2, 3)),
-        )
-        patients.add_diagnosis(
-            uow, "BENCH-1", Diagnosis(Disease.AML, start.date(), Classification.WHO_5)
-        )
+        identity = PatientIdentity("Synthetic Bench", "MRN-BENCH-1", dt.date(1960, 2, 3))
+        register(uow, Patient("BENCH-1", Sex.MALE, 1960), identity, start.date())
     ids: list[int] = []
     for n in range(40):
         at = start + dt.timedelta(days=30 * n)
+        accessions = {
+            SpecimenType.ASPIRATE: f"B1-{n:02d}-A",
+            SpecimenType.TREPHINE_CORE: f"B1-{n:02d}-C",
+            SpecimenType.PERIPHERAL_BLOOD: f"B1-{n:02d}-PB",
+        }
         with db.unit_of_work("bench") as uow:
-            pid, _ = procedures.record_procedure(
-                uow, "BENCH-1", Procedure(at, Site.POSTERIOR_ILIAC_CREST)
-            )
+            pid = add_biopsy(uow, "BENCH-1", at, {k: (a, {}) for k, a in accessions.items()})
             first = first or pid
-            for suffix, kind in (
-                ("A", SpecimenType.ASPIRATE),
-                ("C", SpecimenType.TREPHINE_CORE),
-                ("PB", SpecimenType.PERIPHERAL_BLOOD),
-            ):
-                procedures.add_specimen(
-                    uow, "BENCH-1", Specimen(f"B1-{n:02d}-{suffix}", kind, at), pid
-                )
-            blasts = 5 + n % 20
-            values = [
-                (
-                    "A",
-                    AspirateDifferential(
-                        {
-                            CellClass.BLAST: blasts,
-                            CellClass.NEUTROPHIL: 300 - blasts,
-                            CellClass.ERYTHROBLAST: 120,
-                            CellClass.LYMPHOCYTE: 60,
-                            CellClass.MONOCYTE: 20,
-                        },
-                        500,
-                    ),
-                ),
-                (
-                    "PB",
-                    BloodCount(
-                        wbc=q.WBC.parse("3.4"),
-                        anc=q.ANC.parse("1.2"),
-                        platelets=q.PLATELETS.parse("88"),
-                        hemoglobin=q.HEMOGLOBIN.parse("9.1"),
-                    ),
-                ),
-                (
-                    "C",
-                    CoreFindings(
-                        cellularity=CELLULARITY.parse("60"),
-                        fibrosis=FibrosisGrade.MF1,
-                        iron_grade=2,
-                        iron_scale=IronScale.PLUS,
-                    ),
-                ),
-                (
-                    "A",
-                    FlowMRD(
-                        Quantity(Decimal("0.01"), "%", Qualifier.LESS_THAN, lod=Decimal("0.005")),
-                        FlowMethod.LAIP,
-                        events_acquired=500_000,
-                    ),
-                ),
-                ("A", Karyotype("46,XY[20]")),
-                ("A", NGSVariant("NPM1", "c.860_863dup", VAF.parse("12.5"), depth=1500)),
+            ordinary = biopsy_results(blasts=5 + n % 20, cellularity="60", vaf="12.5", depth=1500)
+            values: list[tuple[SpecimenType, ResultValue]] = [
+                *ordinary.values(),
+                (SpecimenType.ASPIRATE, Karyotype("46,XY[20]")),
             ]
             if n == 0:
+                aspirate = SpecimenType.ASPIRATE
                 genes = ["DNMT3A", "TET2", "ASXL1", "IDH1", "IDH2", "RUNX1", "TP53", "SRSF2"]
                 values += [
-                    ("A", NGSVariant(g, f"c.{100 + i}A>G", VAF.parse(f"{5 + i}.5"), depth=900))
+                    (aspirate, NGSVariant(g, f"c.{100 + i}A>G", VAF.parse(f"{5 + i}.5"), depth=900))
                     for i, g in enumerate(genes)
                 ]
                 values += [
-                    ("A", MolecularMRD("NPM1", MOLECULAR_RATIO.parse("0.05"))),
-                    ("PB", Chimerism(Quantity(Decimal("98.5"), "%"))),
-                    ("A", Chimerism(Quantity(Decimal("97"), "%"), ChimerismLineage.T_CELLS)),
-                    ("A", MolecularMRD("WT1", Quantity(Decimal("0.8"), "%"))),
-                    ("A", MolecularMRD("FLT3-ITD", Quantity(Decimal("0.02"), "%"))),
-                    ("A", MolecularMRD("RUNX1-RUNX1T1", Quantity(Decimal("0.004"), "%"))),
+                    (aspirate, MolecularMRD("NPM1", MOLECULAR_RATIO.parse("0.05"))),
+                    (SpecimenType.PERIPHERAL_BLOOD, Chimerism(Quantity(Decimal("98.5"), "%"))),
+                    (
+                        aspirate,
+                        Chimerism(Quantity(Decimal("97"), "%"), ChimerismLineage.T_CELLS),
+                    ),
+                    (aspirate, MolecularMRD("WT1", Quantity(Decimal("0.8"), "%"))),
+                    (aspirate, MolecularMRD("FLT3-ITD", Quantity(Decimal("0.02"), "%"))),
+                    (aspirate, MolecularMRD("RUNX1-RUNX1T1", Quantity(Decimal("0.004"), "%"))),
                 ]
                 first_count = len(values)
-            for suffix, value in values:
-                stored, _ = results.record_result(uow, f"B1-{n:02d}-{suffix}", value)
+            for kind, value in values:
+                stored, _ = results.record_result(uow, accessions[kind], value)
                 ids.append(stored.id)
             for rid in ids:
                 results.verify_result(uow, rid)

@@ -24,8 +24,6 @@ import http.client
 import os
 import random
 import re
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +33,8 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
+
+from trephine.testing.served import free_port
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work" / "web"
@@ -90,17 +90,11 @@ def _accounts(env: dict[str, str]) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
     def __init__(self, url: str) -> None:
         self.env = {**os.environ, "TREPHINE_DATABASE_URL": url}
         self.accounts = _accounts(self.env)
-        self.port = _free_port()
+        self.port = free_port()
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*TREPHINE, "serve", "--port", str(self.port)],
@@ -249,46 +243,23 @@ def pct(values: list[float], p: float) -> float:
 
 def first_paint(port: int, patient: str, loads: int) -> list[float] | None:
     """ms from navigation start until plotly has drawn the chart (first load = cold cache)."""
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    if not (Path(chromium).exists() and Path(driver_path).exists()):
-        return None
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.support.ui import WebDriverWait
+    from trephine.testing.served import browser_missing, chromium, sign_in, wait_for
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    profile = tempfile.mkdtemp(prefix="trephine-bench-")
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    if browser_missing():
+        return None
     base = f"http://127.0.0.1:{port}"
     times = []
-    try:
+    with chromium(1400, 1000) as driver:
         driver.get(f"{base}/healthz")
         if _accounts_exist(driver, base):
-            driver.get(f"{base}/sign-in")
-            driver.find_element("id", "name").send_keys(USER)
-            driver.find_element("id", "password").send_keys(PASSWORD)
-            driver.find_element("css selector", "form button[type=submit]").click()
-            WebDriverWait(driver, 30).until(lambda d: "/sign-in" not in d.current_url)
+            sign_in(driver, base, USER, PASSWORD)
         for _ in range(loads):
             driver.get(f"{base}/patients/{patient}")
-            ms = WebDriverWait(driver, 60).until(
-                lambda d: d.find_element("id", "timeline-chart").get_attribute("data-rendered-ms")
+            ms = wait_for(
+                driver,
+                lambda d: d.find_element("id", "timeline-chart").get_attribute("data-rendered-ms"),
             )
             times.append(float(str(ms)))
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
     return times
 
 

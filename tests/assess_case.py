@@ -12,8 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 from trephine.domain import (
-    AspirateDifferential,
-    CellClass,
     Patient,
     Procedure,
     Sex,
@@ -28,24 +26,13 @@ from trephine.domain.therapy import Cycle, Intensity, TherapyIntent, TherapyLine
 from trephine.services import patients as patient_service
 from trephine.services import procedures, results
 from trephine.store.database import Database
+from trephine.testing.report_seed import differential as diff
 
 D0 = dt.date(2025, 1, 6)
 
 
 def at(days: int) -> dt.datetime:
     return dt.datetime.combine(D0 + dt.timedelta(days=days), dt.time(9), tzinfo=dt.UTC)
-
-
-def diff(blasts: int, total: int = 500) -> AspirateDifferential:
-    return AspirateDifferential(
-        {
-            CellClass.BLAST: blasts,
-            CellClass.NEUTROPHIL: total - blasts - 150,
-            CellClass.ERYTHROBLAST: 100,
-            CellClass.LYMPHOCYTE: 50,
-        },
-        total,
-    )
 
 
 def blood(anc: str = "2.0", plt: str = "150", circulating: str = "0") -> BloodCount:

@@ -184,6 +184,25 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
             db.dispose()
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """One headless chromium (1400 × 1000) for the browser tests of a module, after checking that
+    chromium, chromedriver and axe-core are here (trephine.testing.served.require_browser)."""
+    from trephine.testing.served import chromium, require_browser
+
+    require_browser()
+    with chromium(1400, 1000) as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder for a browser module's screenshots (trephine.testing.served.artifacts_dir)."""
+    from trephine.testing.served import artifacts_dir
+
+    return artifacts_dir(tmp_path_factory.mktemp("screenshots"))
+
+
 #: Modules that take minutes each (every console block of a Markdown file runs in one bash
 #: process), started first; then every module holding a test marked ``slow``.
 _LONGEST_FIRST = ("test_docs_console.py",)

@@ -1,13 +1,13 @@
-"""Fixtures of the report tests (the seeding itself is in report_seed.py)."""
+"""Fixtures of the report tests (the seeding itself is in trephine.testing.report_seed)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from report_seed import Seeded, seed
 
 from trephine.store.database import Database
+from trephine.testing.report_seed import Seeded, seed
 
 
 @pytest.fixture

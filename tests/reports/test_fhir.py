@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from report_seed import Seeded, differential
 
 from trephine.domain import quantity as quantity_module
 from trephine.domain import results as results_module
@@ -16,6 +15,7 @@ from trephine.domain.quantity import Measure, Quantity
 from trephine.domain.report import ReportStatus
 from trephine.present import fhir
 from trephine.services import reports, results
+from trephine.testing.report_seed import Seeded, differential
 
 
 def _issue(seeded: Seeded, status: ReportStatus = ReportStatus.FINAL, **kw: Any) -> None:

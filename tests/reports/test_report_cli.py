@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from report_seed import Seeded
 from typer.testing import CliRunner
 
 from trephine.cli.main import app
 from trephine.present import fhir
 from trephine.services import audit, signatures
+from trephine.testing.report_seed import Seeded
 
 PATH_PASSWORD = "a long enough password 3"
 

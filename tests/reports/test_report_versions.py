@@ -8,7 +8,6 @@ import html
 
 import pytest
 import sqlalchemy.exc
-from report_seed import Seeded, differential, seed
 from sqlalchemy import text
 
 from trephine.domain.report import ReportStatus
@@ -17,6 +16,7 @@ from trephine.present import report as present
 from trephine.present.results import summary
 from trephine.services import audit, reports, results
 from trephine.store.database import Database
+from trephine.testing.report_seed import Seeded, differential, seed
 
 
 def _html(seeded: Seeded, version: int | str | None = "current", identified: bool = False) -> str:

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
-from report_seed import Seeded
 
 from trephine.api.app import create_app
 from trephine.present import fhir
 from trephine.services import audit, signatures
 from trephine.testing.accounts import TEST_PASSWORD, client_as
+from trephine.testing.report_seed import Seeded
 
 
 @pytest.fixture

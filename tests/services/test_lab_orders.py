@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 from trephine.cli.main import app as cli
 from trephine.domain import (
     AspirateDifferential,
-    CellClass,
     Procedure,
     Site,
     Specimen,
@@ -24,22 +23,9 @@ from trephine.domain.results import FLOW_MRD, FlowMethod, FlowMRD
 from trephine.errors import IllegalTransition, NotFound, ValidationError
 from trephine.services import orders, procedures, results
 from trephine.store.database import Database
+from trephine.testing.report_seed import BIOPSY_AT, differential
 
 UTC = dt.UTC
-#: The seeded biopsy's time (tests/services/conftest.py).
-BIOPSY_AT = dt.datetime(2024, 3, 4, 9, 30, tzinfo=UTC)
-
-
-def differential(blasts: int, total: int = 500) -> AspirateDifferential:
-    return AspirateDifferential(
-        {
-            CellClass.BLAST: blasts,
-            CellClass.NEUTROPHIL: total - blasts - 150,
-            CellClass.ERYTHROBLAST: 100,
-            CellClass.LYMPHOCYTE: 50,
-        },
-        total,
-    )
 
 
 def flow_mrd(percent: str) -> FlowMRD:

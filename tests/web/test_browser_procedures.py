@@ -1,49 +1,42 @@
 """Acceptance in a real browser (Debian chromium via selenium): a clinician plans a marrow, fills
 the checklist with apixaban and platelets 18 ×10⁹/L and sees REVIEW_REQUIRED with both reasons,
 records consent and the procedure; the report page shows the rates. Screenshots at 1400 and
-400 px and axe-core, as tests/web/test_browser_roles.py."""
+400 px and axe-core (trephine.testing.served.look)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
-from test_browser_roles import PASSWORD, Site, _look, _require_browser, _sign_in, _wait
 
-from trephine.testing.served import chromium, run_cli, serving
+from trephine.testing.served import (
+    look,
+    make_site,
+    require_browser,
+    serving,
+    sign_in,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PASSWORD = "a long enough browser test password"
+
+
+class Site(NamedTuple):
+    base: str
+    env: dict[str, str]
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    import os
-
-    _require_browser()
+    require_browser()
     work = tmp_path_factory.mktemp("procedures")
-    env = {**os.environ, "TREPHINE_DATABASE_URL": f"sqlite:///{work / 'site.db'}"}
-    run_cli(["init"], env)
-    run_cli(["demo", "--patients", "12", "--seed", "7", "--no-accounts"], env)
-    run_cli(
-        ["users", "add", "b.clinician", "--role", "clinician", "--password-stdin"], env, PASSWORD
-    )
+    env = make_site(work, [("b.clinician", "clinician")], PASSWORD, patients=12)
     with serving(env, work / "serve.log") as base:
-        yield Site(base, env, work)
-
-
-@pytest.fixture(scope="module")
-def browser(site: Site) -> Iterator[Any]:
-    with chromium(1400, 1000) as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from trephine.testing.served import artifacts_dir
-
-    return artifacts_dir(tmp_path_factory.mktemp("screenshots"))
+        yield Site(base, env)
 
 
 def _set(driver: Any, element_id: str, value: str) -> None:
@@ -60,22 +53,22 @@ def test_clinician_checklist_review_required_consent_and_procedure(
     from selenium.webdriver.support.ui import Select
 
     failures: list[str] = []
-    _sign_in(browser, site, "clinician")
+    sign_in(browser, site.base, "b.clinician", PASSWORD, start="/")
     browser.find_element(By.LINK_TEXT, "Procedures").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "plan-form"))
-    _look(browser, shots, "procedures", failures)
+    wait_for(browser, lambda d: d.find_elements(By.ID, "plan-form"))
+    look(browser, shots, "procedures", failures)
     browser.find_element(By.ID, "patient_id").send_keys("DEMO-0001")
     _set(browser, "planned_for", "2026-12-03T09:00")
     Select(browser.find_element(By.ID, "indication")).select_by_value("suspected leukaemia")
     browser.find_element(By.ID, "operator").send_keys("Dr Demo Ash")
     browser.find_element(By.ID, "plan-submit").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "checklist-form"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "checklist-form"))
     browser.find_element(By.ID, "med_name_0").send_keys("apixaban")
     _set(browser, "med_last_dose_0", "2026-12-02T20:00")
     browser.find_element(By.ID, "platelets").send_keys("18")
     Select(browser.find_element(By.ID, "fasting")).select_by_value("light meal")
     browser.find_element(By.ID, "checklist-submit").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "safety-decision"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "safety-decision"))
     box = browser.find_element(By.ID, "safety-decision")
     assert box.get_attribute("data-decision") == "REVIEW_REQUIRED"
     codes = [
@@ -84,22 +77,22 @@ def test_clinician_checklist_review_required_consent_and_procedure(
     ]
     assert codes == ["PLATELETS_LOW", "ANTICOAGULANT"]
     assert "Platelets 18" in box.text and "apixaban" in box.text
-    _look(browser, shots, "procedure-checklist", failures)
+    look(browser, shots, "procedure-checklist", failures)
     _set(browser, "consented_at", "2026-12-03T08:30")
     browser.find_element(By.ID, "leaflet_version").send_keys("2026-1")
     for n in (1, 2, 3):
         browser.find_element(By.ID, f"risk-{n}").click()
     browser.find_element(By.ID, "consent-submit").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "consent-record"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "consent-record"))
     assert "b.clinician" in browser.find_element(By.ID, "consent-record").text
     _set(browser, "performed_at", "2026-12-03T09:10")
     browser.find_element(By.ID, "needle").send_keys("Jamshidi 11G")
     browser.find_element(By.ID, "done-submit").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "procedure-record"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "procedure-record"))
     assert browser.find_element(By.ID, "plan-status").text == "done"
-    _look(browser, shots, "procedure-done", failures)
+    look(browser, shots, "procedure-done", failures)
     browser.get(f"{site.base}/procedures/report?by=needle")
-    _wait(browser, lambda d: d.find_elements(By.ID, "rates"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "rates"))
     assert "Jamshidi 11G" in browser.find_element(By.ID, "rates").text
-    _look(browser, shots, "procedure-report", failures)
+    look(browser, shots, "procedure-report", failures)
     assert not failures, "\n".join(failures)

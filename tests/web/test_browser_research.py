@@ -9,7 +9,6 @@ field) and a patient's visits page with the hand-mapping form, axe and 400 px to
 from __future__ import annotations
 
 import base64
-import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -18,12 +17,18 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from trephine.testing.served import artifacts_dir, browser_missing, chromium, run_cli, serving
+from trephine.testing.served import (
+    look,
+    make_site,
+    require_browser,
+    run_cli,
+    serving,
+    sign_in,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-AXE = Path(os.environ.get("TREPHINE_AXE_JS", ROOT / ".cache/node_modules/axe-core/axe.min.js"))
 PASSWORD = "a long enough research test password"
 KEY = "browser-research-export-key-0123"
 
@@ -34,39 +39,13 @@ class Site(NamedTuple):
     identities: list[str]
 
 
-def _require_browser() -> None:
-    missing = browser_missing() + ([] if AXE.is_file() else [f"axe-core at {AXE}"])
-    if missing:
-        message = f"browser tests need {', '.join(missing)}"
-        if os.environ.get("TREPHINE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + " and TREPHINE_REQUIRE_BROWSER=1")
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    _require_browser()
+    require_browser()
     work = tmp_path_factory.mktemp("research")
+    accounts = [("r.admin", "admin"), ("r.researcher", "researcher"), ("r.clinician", "clinician")]
+    env = make_site(work, accounts, PASSWORD, env={"TREPHINE_EXPORT_KEY": KEY})
     db = work / "site.db"
-    env = {
-        **os.environ,
-        "TREPHINE_DATABASE_URL": f"sqlite:///{db}",
-        "TREPHINE_EXPORT_KEY": KEY,
-    }
-    run_cli(["init"], env)
-    run_cli(["demo", "--patients", "20", "--seed", "7", "--no-accounts"], env)
-    run_cli(["users", "add", "r.admin", "--role", "admin", "--password-stdin"], env, PASSWORD)
-    admin = {**env, "TREPHINE_USER": "r.admin"}
-    run_cli(
-        ["users", "add", "r.researcher", "--role", "researcher", "--password-stdin"],
-        admin,
-        PASSWORD,
-    )
-    run_cli(
-        ["users", "add", "r.clinician", "--role", "clinician", "--password-stdin"],
-        admin,
-        PASSWORD,
-    )
     researcher = {**env, "TREPHINE_USER": "r.researcher"}
     run_cli(["cohort", "define", "aml", "--disease", "AML"], researcher)
     run_cli(["cohort", "define", "ind", "--study", "DEMO-AML-IND"], researcher)
@@ -87,46 +66,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(base, db, identities)
 
 
-@pytest.fixture(scope="module")
-def browser(site: Site) -> Iterator[Any]:
-    with chromium(1400, 1000) as driver:
-        yield driver
-
-
-def _wait(driver: Any, condition: Any, timeout: float = 60) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout).until(condition)
-
-
-def _axe(driver: Any) -> list[str]:
-    driver.execute_script(AXE.read_text())
-    violations = driver.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations));"
-    )
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-def _look(driver: Any, shots: Path, name: str, failures: list[str]) -> None:
-    failures.extend(f"{name}: {v}" for v in _axe(driver))
-    for width in (1400, 400):
-        driver.set_window_size(width, 1000)
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(width, min(int(height) + 140, 6000))
-        wide = driver.execute_script(
-            "return document.documentElement.scrollWidth > document.documentElement.clientWidth"
-        )
-        if wide:
-            failures.append(f"{name}: scrolls sideways at {width} px")
-        driver.save_screenshot(str(shots / f"research-{name}-{width}.png"))
-    driver.set_window_size(1400, 1000)
-
-
 def _no_identity(driver: Any, site: Site, name: str, failures: list[str]) -> None:
     """No patient's record id, name, MRN or birth date in the page's text, HTML or images."""
     from selenium.webdriver.common.by import By
@@ -144,20 +83,19 @@ def _no_identity(driver: Any, site: Site, name: str, failures: list[str]) -> Non
 
 
 def test_researcher_sees_cohort_study_and_export_without_identity(
-    site: Site, browser: Any, tmp_path_factory: pytest.TempPathFactory
+    site: Site, browser: Any, shots: Path
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    shots = artifacts_dir(tmp_path_factory.mktemp("research-shots"))
     failures: list[str] = []
-    _sign_in_as(browser, site, "r.researcher")
+    sign_in(browser, site.base, "r.researcher", PASSWORD)
     assert browser.find_element(By.ID, "user-role").text == "researcher"
 
     browser.find_element(By.LINK_TEXT, "Research").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "cohorts"))
-    _look(browser, shots, "list", failures)
+    wait_for(browser, lambda d: d.find_elements(By.ID, "cohorts"))
+    look(browser, shots, "research-list", failures)
     browser.find_element(By.LINK_TEXT, "aml").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "members"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "members"))
     # The landmark form: day 60 ± 30, grouped as it was.
     landmark = browser.find_element(By.ID, "landmark")
     landmark.clear()
@@ -166,7 +104,7 @@ def test_researcher_sees_cohort_study_and_export_without_identity(
     window.clear()
     window.send_keys("30")
     browser.find_element(By.CSS_SELECTOR, "form.filter button").click()
-    _wait(browser, lambda d: "landmark=60" in d.current_url)
+    wait_for(browser, lambda d: "landmark=60" in d.current_url)
     rates = browser.find_element(By.ID, "response-rates").text
     assert "95 %" in browser.find_element(By.ID, "response-rates").get_attribute("innerHTML")
     assert re.search(r"\d+ of \d+", rates), rates
@@ -176,86 +114,70 @@ def test_researcher_sees_cohort_study_and_export_without_identity(
     members = browser.find_element(By.ID, "members").text.split(", ")
     assert members and all(re.fullmatch(r"P[0-9a-f]{16}", m) for m in members), members
     _no_identity(browser, site, "cohort", failures)
-    _look(browser, shots, "cohort", failures)
+    look(browser, shots, "research-cohort", failures)
 
     browser.get(f"{site.base}/research/studies/DEMO-AML-IND")
-    _wait(browser, lambda d: d.find_elements(By.ID, "enrolments"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "enrolments"))
     assert "End of induction" in browser.find_element(By.ID, "schedule").text
     enrolled = browser.find_elements(By.CSS_SELECTOR, "#enrolments tbody tr")
     assert enrolled and "biopsy" in browser.find_element(By.ID, "enrolments").text
     _no_identity(browser, site, "study", failures)
-    _look(browser, shots, "study", failures)
+    look(browser, shots, "research-study", failures)
 
     browser.get(f"{site.base}/research/cohorts/ind/export")
-    _wait(browser, lambda d: d.find_elements(By.ID, "download"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "download"))
     levels = [
         o.get_attribute("value")
         for o in browser.find_elements(By.CSS_SELECTOR, "#deidentify option")
     ]
     assert levels == ["safe-harbor", "limited"], "a researcher is offered identified exports"
     _no_identity(browser, site, "export", failures)
-    _look(browser, shots, "export", failures)
+    look(browser, shots, "research-export", failures)
     assert not failures, "\n".join(failures)
 
 
-def _sign_in_as(driver: Any, site: Site, name: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.delete_all_cookies()
-    driver.get(f"{site.base}/sign-in")
-    _wait(driver, lambda d: d.find_elements(By.ID, "name"))
-    driver.find_element(By.ID, "name").send_keys(name)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form.sign-in-form button").click()
-    _wait(driver, lambda d: d.find_elements(By.ID, "user-role"))
-
-
 def test_researcher_paired_samples_page_without_identity(
-    site: Site, browser: Any, tmp_path_factory: pytest.TempPathFactory
+    site: Site, browser: Any, shots: Path
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    shots = artifacts_dir(tmp_path_factory.mktemp("research-paired-shots"))
     failures: list[str] = []
-    _sign_in_as(browser, site, "r.researcher")
+    sign_in(browser, site.base, "r.researcher", PASSWORD)
     browser.get(f"{site.base}/research/cohorts/ind")
-    _wait(browser, lambda d: d.find_elements(By.ID, "paired-link"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "paired-link"))
     browser.find_element(By.ID, "paired-link").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "clonal"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "clonal"))
     Select(browser.find_element(By.ID, "after")).select_by_value("end_of_induction")
     browser.find_element(By.CSS_SELECTOR, "form.filter button").click()
-    _wait(browser, lambda d: "after=end_of_induction" in d.current_url)
+    wait_for(browser, lambda d: "after=end_of_induction" in d.current_url)
     assert browser.find_elements(By.CSS_SELECTOR, "table.clonal-pair"), "no clonal comparison"
     sentences = browser.find_element(By.ID, "paired-sentences").text
     assert "Wilcoxon signed-rank test: p = " in sentences, sentences
     _no_identity(browser, site, "paired", failures)
-    _look(browser, shots, "paired", failures)
+    look(browser, shots, "research-paired", failures)
     assert not failures, "\n".join(failures)
 
 
-def test_clinician_enrolment_and_visit_mapping_forms(
-    site: Site, browser: Any, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_clinician_enrolment_and_visit_mapping_forms(site: Site, browser: Any, shots: Path) -> None:
     from selenium.webdriver.common.by import By
 
-    shots = artifacts_dir(tmp_path_factory.mktemp("research-forms-shots"))
     failures: list[str] = []
-    _sign_in_as(browser, site, "r.clinician")
+    sign_in(browser, site.base, "r.clinician", PASSWORD)
     browser.get(f"{site.base}/research/studies/DEMO-AML-IND")
-    _wait(browser, lambda d: d.find_elements(By.ID, "enrol-link"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "enrol-link"))
     browser.find_element(By.ID, "enrol-link").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "enrol-form"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "enrol-form"))
     browser.find_element(By.ID, "patient_id").send_keys("NO-SUCH-PATIENT")
     browser.find_element(By.ID, "enrol-submit").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "form-error"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "form-error"))
     for field in ("arm", "enrolled_on", "research_consent"):
         assert browser.find_elements(By.ID, f"err-{field}"), field
-    _look(browser, shots, "enrol-form-errors", failures)
+    look(browser, shots, "research-enrol-form-errors", failures)
     browser.get(f"{site.base}/research/studies/DEMO-AML-IND")
-    _wait(browser, lambda d: d.find_elements(By.ID, "enrolments"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "enrolments"))
     browser.find_element(By.CSS_SELECTOR, "#enrolments tbody tr td.pid a").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "map-form"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "map-form"))
     assert browser.find_elements(By.CSS_SELECTOR, "#procedure option[value='none']")
-    _look(browser, shots, "map-form", failures)
+    look(browser, shots, "research-map-form", failures)
     assert not failures, "\n".join(failures)

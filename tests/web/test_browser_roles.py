@@ -11,7 +11,6 @@ with ``$TREPHINE_AXE_JS``): no serious or critical violation.
 from __future__ import annotations
 
 import io
-import os
 import time
 import zipfile
 from collections.abc import Iterator
@@ -21,11 +20,11 @@ from typing import Any, NamedTuple
 import pytest
 
 from trephine.testing.served import (
-    artifacts_dir,
-    browser_missing,
-    chromium,
-    run_cli,
+    look,
+    make_site,
+    require_browser,
     serving,
+    sign_in,
     wait_for,
 )
 
@@ -33,9 +32,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "templates" / "example"
-AXE = Path(os.environ.get("TREPHINE_AXE_JS", ROOT / ".cache/node_modules/axe-core/axe.min.js"))
 PASSWORD = "a long enough browser test password"
-ROLES = ("clinician", "lab", "researcher", "admin")
+ROLES = ("admin", "clinician", "lab", "researcher")
 
 
 class Site(NamedTuple):
@@ -44,89 +42,19 @@ class Site(NamedTuple):
     work: Path
 
 
-def _require_browser() -> None:
-    missing = browser_missing() + ([] if AXE.is_file() else [f"axe-core at {AXE}"])
-    if missing:
-        message = f"browser tests need {', '.join(missing)}"
-        if os.environ.get("TREPHINE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + " and TREPHINE_REQUIRE_BROWSER=1")
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    _require_browser()
+    require_browser()
     work = tmp_path_factory.mktemp("roles")
-    env = {**os.environ, "TREPHINE_DATABASE_URL": f"sqlite:///{work / 'site.db'}"}
-    run_cli(["init"], env)
-    run_cli(["demo", "--patients", "20", "--seed", "7", "--no-accounts"], env)
-    # The first account (an admin) is added freely; once accounts exist an admin adds the rest.
-    run_cli(["users", "add", "b.admin", "--role", "admin", "--password-stdin"], env, PASSWORD)
-    admin = {**env, "TREPHINE_USER": "b.admin"}
-    for role in ROLES:
-        if role != "admin":
-            run_cli(
-                ["users", "add", f"b.{role}", "--role", role, "--password-stdin"], admin, PASSWORD
-            )
+    env = make_site(work, [(f"b.{role}", role) for role in ROLES], PASSWORD)
     with serving(env, work / "serve.log") as base:
         yield Site(base, env, work)
-
-
-@pytest.fixture(scope="module")
-def browser(site: Site) -> Iterator[Any]:
-    with chromium(1400, 1000) as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return artifacts_dir(tmp_path_factory.mktemp("screenshots"))
-
-
-def _wait(driver: Any, condition: Any, timeout: float = 60) -> Any:
-    return wait_for(driver, condition, timeout)  # waits through stale elements of a navigating page
-
-
-def _axe(driver: Any) -> list[str]:
-    """Serious and critical axe-core violations of the current page."""
-    driver.execute_script(AXE.read_text())
-    violations = driver.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations));"
-    )
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-def _look(driver: Any, shots: Path, name: str, failures: list[str]) -> None:
-    """Axe, then screenshots at 1400 and 400 px (full page height), then back to 1400."""
-    failures.extend(f"{name}: {v}" for v in _axe(driver))
-    for width in (1400, 400):
-        driver.set_window_size(width, 1000)
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(width, min(int(height) + 140, 6000))
-        wide = driver.execute_script(
-            "return document.documentElement.scrollWidth > document.documentElement.clientWidth"
-        )
-        if wide:
-            failures.append(f"{name}: scrolls sideways at {width} px")
-        driver.save_screenshot(str(shots / f"{name}-{width}.png"))
-    driver.set_window_size(1400, 1000)
 
 
 def _sign_in(driver: Any, site: Site, role: str) -> None:
     from selenium.webdriver.common.by import By
 
-    driver.delete_all_cookies()
-    driver.get(f"{site.base}/")
-    _wait(driver, lambda d: "/sign-in" in d.current_url)
-    driver.find_element(By.ID, "name").send_keys(f"b.{role}")
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form.sign-in-form button").click()
-    _wait(driver, lambda d: d.find_elements(By.ID, "user-role"))
+    sign_in(driver, site.base, f"b.{role}", PASSWORD, start="/")
     assert driver.find_element(By.ID, "user-name").text == f"b.{role}"
     assert driver.find_element(By.ID, "user-role").text == role
 
@@ -138,20 +66,20 @@ def _search_and_open(driver: Any, patient: str) -> None:
     box.clear()
     box.send_keys(patient)
     driver.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
-    _wait(driver, lambda d: "q=" in d.current_url)
+    wait_for(driver, lambda d: "q=" in d.current_url)
     rows = driver.find_elements(By.CSS_SELECTOR, "#patient-table tbody tr")
     assert [r.get_attribute("data-patient-id") for r in rows] == [patient]
     driver.find_element(By.LINK_TEXT, patient).click()
-    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline-chart[data-rendered]"))
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline-chart[data-rendered]"))
 
 
 def _sign_out(driver: Any) -> None:
     from selenium.webdriver.common.by import By
 
     driver.find_element(By.ID, "sign-out").click()
-    _wait(driver, lambda d: "/sign-in" in d.current_url)
+    wait_for(driver, lambda d: "/sign-in" in d.current_url)
     driver.get(driver.current_url.split("/sign-in")[0] + "/alerts")
-    _wait(driver, lambda d: "/sign-in" in d.current_url)  # signed out for real
+    wait_for(driver, lambda d: "/sign-in" in d.current_url)  # signed out for real
 
 
 def _zip(path: Path, broken: bool) -> Path:
@@ -173,18 +101,18 @@ def test_clinician_signs_in_searches_opens_acknowledges_signs_out(
 
     failures: list[str] = []
     browser.get(f"{site.base}/sign-in")
-    _look(browser, shots, "sign-in", failures)
+    look(browser, shots, "sign-in", failures)
     _sign_in(browser, site, "clinician")
-    _look(browser, shots, "patients", failures)
+    look(browser, shots, "patients", failures)
     _search_and_open(browser, "DEMO-0006")
-    _look(browser, shots, "patient", failures)
+    look(browser, shots, "patient", failures)
     browser.get(f"{site.base}/alerts")
-    _look(browser, shots, "alerts", failures)
+    look(browser, shots, "alerts", failures)
     form = browser.find_elements(By.CSS_SELECTOR, "form.alert-actions")[0]
     alert_id = form.get_attribute("data-alert-id")
     form.find_element(By.NAME, "note").send_keys("seen in clinic")
     form.find_element(By.CSS_SELECTOR, "button[value=acknowledge]").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "alert-done"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "alert-done"))
     browser.get(f"{site.base}/alerts?status=acknowledged")
     card = browser.find_element(By.CSS_SELECTOR, f".alert-card[data-alert-id='{alert_id}']")
     assert "acknowledged by b.clinician" in card.text and "seen in clinic" in card.text
@@ -201,19 +129,19 @@ def test_lab_imports_a_file_with_an_error_then_a_good_one(
     _sign_in(browser, site, "lab")
     _search_and_open(browser, "DEMO-0003")
     browser.find_element(By.LINK_TEXT, "Import").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "upload-form"))
-    _look(browser, shots, "import", failures)
+    wait_for(browser, lambda d: d.find_elements(By.ID, "upload-form"))
+    look(browser, shots, "import", failures)
     browser.find_element(By.ID, "file").send_keys(str(_zip(site.work / "bad.zip", True)))
     browser.find_element(By.ID, "check-import").click()
-    errors = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#import-errors li"))
+    errors = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#import-errors li"))
     assert any("patients.csv" in e.text and "sex" in e.text for e in errors)
-    _look(browser, shots, "import-errors", failures)
+    look(browser, shots, "import-errors", failures)
     browser.find_element(By.ID, "file").send_keys(str(_zip(site.work / "good.zip", False)))
     browser.find_element(By.ID, "check-import").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "confirm-import")).pop().click()
-    done = _wait(browser, lambda d: d.find_elements(By.ID, "import-done"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "confirm-import")).pop().click()
+    done = wait_for(browser, lambda d: d.find_elements(By.ID, "import-done"))
     assert "patients" in done[0].text
-    _look(browser, shots, "import-done", failures)
+    look(browser, shots, "import-done", failures)
     _sign_out(browser)
     assert not failures, "\n".join(failures)
 
@@ -243,22 +171,15 @@ def test_a_forged_csrf_token_is_refused(site: Site, browser: Any) -> None:
         "arguments[0].querySelector('input[name=csrf_token]').value = 'forged';", form
     )
     form.find_element(By.CSS_SELECTOR, "button[value=acknowledge]").click()
-    _wait(browser, lambda d: "403" in d.find_element(By.TAG_NAME, "h1").text)
+    wait_for(browser, lambda d: "403" in d.find_element(By.TAG_NAME, "h1").text)
     _sign_out(browser)
 
 
 def test_an_idle_session_expires(site: Site, browser: Any) -> None:
-    from selenium.webdriver.common.by import By
-
     # The same database served with a 3-second idle timeout.
     env = {**site.env, "TREPHINE_SESSION_IDLE_MINUTES": "0.05"}
     with serving(env, site.work / "idle.log") as base:
-        browser.delete_all_cookies()
-        browser.get(f"{base}/sign-in")
-        browser.find_element(By.ID, "name").send_keys("b.researcher")
-        browser.find_element(By.ID, "password").send_keys(PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "form.sign-in-form button").click()
-        _wait(browser, lambda d: d.find_elements(By.ID, "user-role"))
+        sign_in(browser, base, "b.researcher", PASSWORD)
         time.sleep(4)
         browser.get(f"{base}/alerts")
-        _wait(browser, lambda d: "/sign-in" in d.current_url)
+        wait_for(browser, lambda d: "/sign-in" in d.current_url)

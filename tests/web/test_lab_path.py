@@ -5,14 +5,13 @@ the lab signs and issues the final report (password re-entered) → the clinicia
 report, downloads its PDF (every page rendered to PNG with pdftoppm and checked for ink) and
 sees the study's turnaround, collection to that final report.
 
-Screenshots at 1400 and 400 px go to the artifacts folder and every page is checked with axe, as
-in ``test_browser_roles.py``.
+Screenshots at 1400 and 400 px go to the artifacts folder and every page is checked with axe
+(``trephine.testing.served.look``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,11 +19,11 @@ from typing import Any, NamedTuple
 import pytest
 
 from trephine.testing.served import (
-    artifacts_dir,
-    browser_missing,
-    chromium,
-    run_cli,
+    look,
+    make_site,
+    require_browser,
     serving,
+    sign_in,
     wait_for,
 )
 
@@ -49,33 +48,6 @@ COUNTS = {
 }  # 500 cells: blasts 6.2 %
 
 
-ROOT = Path(__file__).resolve().parents[2]
-AXE = Path(os.environ.get("TREPHINE_AXE_JS", ROOT / ".cache/node_modules/axe-core/axe.min.js"))
-
-
-def _require_browser() -> None:
-    missing = browser_missing() + ([] if AXE.is_file() else [f"axe-core at {AXE}"])
-    if missing:
-        message = f"browser tests need {', '.join(missing)}"
-        if os.environ.get("TREPHINE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + " and TREPHINE_REQUIRE_BROWSER=1")
-        pytest.skip(message)
-
-
-def axe_violations(driver: Any) -> list[str]:
-    """Serious and critical axe-core violations of the current page."""
-    driver.execute_script(AXE.read_text())
-    violations = driver.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations));"
-    )
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 class Site(NamedTuple):
     base: str
     url: str
@@ -84,21 +56,15 @@ class Site(NamedTuple):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    _require_browser()
+    require_browser()
     from trephine.domain import Procedure, Specimen, SpecimenType
     from trephine.domain import Site as BodySite
     from trephine.services import open_database, procedures
 
     work = tmp_path_factory.mktemp("lab-path")
-    url = f"sqlite:///{work / 'site.db'}"
-    env = {**os.environ, "TREPHINE_DATABASE_URL": url}
-    run_cli(["init"], env)
-    run_cli(["demo", "--patients", "6", "--seed", "7", "--no-accounts"], env)
-    # The first account is added freely; after it, an admin acts (TREPHINE_USER).
-    run_cli(["users", "add", "b.admin", "--role", "admin", "--password-stdin"], env, PASSWORD)
-    admin = {**env, "TREPHINE_USER": "b.admin"}
-    for role in ("clinician", "lab"):
-        run_cli(["users", "add", f"b.{role}", "--role", role, "--password-stdin"], admin, PASSWORD)
+    accounts = [("b.admin", "admin"), ("b.clinician", "clinician"), ("b.lab", "lab")]
+    env = make_site(work, accounts, PASSWORD, patients=6)
+    url = env["TREPHINE_DATABASE_URL"]
     at = dt.datetime(2025, 6, 2, 9, 0, tzinfo=dt.UTC)
     database = open_database(url)
     with database.unit_of_work("test-setup") as uow:
@@ -113,46 +79,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(base, url, proc)
 
 
-@pytest.fixture(scope="module")
-def browser(site: Site) -> Iterator[Any]:
-    with chromium(1400, 1000) as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return artifacts_dir(tmp_path_factory.mktemp("lab-screenshots"))
-
-
-def _wait(driver: Any, condition: Any, timeout: float = 60) -> Any:
-    return wait_for(driver, condition, timeout)  # waits through stale elements of a navigating page
+def _sign_in(driver: Any, site: Site, role: str) -> None:
+    sign_in(driver, site.base, f"b.{role}", PASSWORD, start="/lab/worklist")
 
 
 def _look(driver: Any, shots: Path, name: str, failures: list[str]) -> None:
-    failures.extend(f"{name}: {v}" for v in axe_violations(driver))
-    for width in (1400, 400):
-        driver.set_window_size(width, 1000)
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(width, min(int(height) + 140, 6000))
-        wide = driver.execute_script(
-            "return document.documentElement.scrollWidth > document.documentElement.clientWidth"
-        )
-        if wide:
-            failures.append(f"{name}: scrolls sideways at {width} px")
-        driver.save_screenshot(str(shots / f"lab-{name}-{width}.png"))
-    driver.set_window_size(1400, 1000)
-
-
-def _sign_in(driver: Any, site: Site, role: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.delete_all_cookies()
-    driver.get(f"{site.base}/lab/worklist")
-    _wait(driver, lambda d: "/sign-in" in d.current_url)
-    driver.find_element(By.ID, "name").send_keys(f"b.{role}")
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form.sign-in-form button").click()
-    _wait(driver, lambda d: d.find_elements(By.ID, "user-role"))
+    look(driver, shots, f"lab-{name}", failures)
 
 
 def _click(driver: Any, element_id: str) -> None:
@@ -189,7 +121,7 @@ def _sign(driver: Any) -> None:
 
     driver.find_element(By.ID, "sign-password").send_keys(PASSWORD)
     _click(driver, "sign-submit")
-    _wait(driver, lambda d: d.find_elements(By.ID, "result-done"))
+    wait_for(driver, lambda d: d.find_elements(By.ID, "result-done"))
     assert "Electronically signed by b.lab" in driver.find_element(By.ID, "versions").text
 
 
@@ -208,11 +140,11 @@ def test_order_collect_receive_enter_sign_out_amend_and_report(
         _click(browser, f"order-{site.procedure}-{code}")
     browser.find_element(By.ID, f"indication-{site.procedure}").send_keys("day 28 response")
     _click(browser, f"order-submit-{site.procedure}")
-    _wait(browser, lambda d: d.find_elements(By.ID, "order-done"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "order-done"))
     for study in ("Aspirate morphology", "Flow cytometry MRD"):
         browser.get(_study_url(browser, site, study))
         _click(browser, "step-collect")
-        _wait(browser, lambda d: d.find_element(By.ID, "study-state").text == "collected")
+        wait_for(browser, lambda d: d.find_element(By.ID, "study-state").text == "collected")
     assert browser.find_element(By.ID, "study-specimen").text == ACCESSION
 
     # The lab receives both, enters a differential and signs it out.
@@ -221,11 +153,11 @@ def test_order_collect_receive_enter_sign_out_amend_and_report(
     for study in ("Aspirate morphology", "Flow cytometry MRD"):
         browser.get(_study_url(browser, site, study))
         _click(browser, "step-receive")
-        _wait(browser, lambda d: d.find_element(By.ID, "study-state").text == "received")
+        wait_for(browser, lambda d: d.find_element(By.ID, "study-state").text == "received")
     _look(browser, shots, "study", failures)
     browser.get(_study_url(browser, site, "Aspirate morphology"))
     _click(browser, "enter-differential")
-    _wait(browser, lambda d: d.find_elements(By.ID, "diff-grid"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "diff-grid"))
     _enter(browser, COUNTS)
     live_blasts = browser.find_element(By.ID, "live-blasts").text
     live_ci = browser.find_element(By.ID, "live-blasts-ci").text
@@ -234,7 +166,7 @@ def test_order_collect_receive_enter_sign_out_amend_and_report(
     assert browser.find_element(By.ID, "live-me").text == "1.5:1"  # 246 myeloid / 160 erythroid
     _look(browser, shots, "differential-entry", failures)
     _click(browser, "entry-save")
-    _wait(browser, lambda d: "/results/" in d.current_url)
+    wait_for(browser, lambda d: "/results/" in d.current_url)
     differential_url = browser.current_url
     # The browser's live figures are the server's (analysis.stats.wilson).
     assert browser.find_element(By.ID, "server-blasts").text == live_blasts
@@ -248,11 +180,11 @@ def test_order_collect_receive_enter_sign_out_amend_and_report(
     # Flow MRD, typed in, signed out.
     browser.get(_study_url(browser, site, "Flow cytometry MRD"))
     _click(browser, "enter-flow_mrd")
-    _wait(browser, lambda d: d.find_elements(By.ID, "f-mrd"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "f-mrd"))
     _enter(browser, {"mrd": "0.05", "method": "LAIP", "events_acquired": "500000"})
     _look(browser, shots, "flow-entry", failures)
     _click(browser, "entry-save")
-    _wait(browser, lambda d: "/results/" in d.current_url)
+    wait_for(browser, lambda d: "/results/" in d.current_url)
     _sign(browser)
     browser.get(_study_url(browser, site, "Flow cytometry MRD"))
     assert browser.find_element(By.ID, "study-state").text == "reported"
@@ -263,7 +195,7 @@ def test_order_collect_receive_enter_sign_out_amend_and_report(
     browser.find_element(By.ID, "amend-reason").send_keys("recount of the blast fraction")
     browser.find_element(By.ID, "amend-password").send_keys(PASSWORD)
     _click(browser, "amend-submit")
-    _wait(browser, lambda d: d.find_elements(By.ID, "result-done"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "result-done"))
     table = browser.find_element(By.ID, "versions").text
     assert "v1 superseded" in table and "v2 amended" in table
     assert "recount of the blast fraction" in table
@@ -273,12 +205,12 @@ def test_order_collect_receive_enter_sign_out_amend_and_report(
     # The lab issues the final report: an electronic signature, the password re-entered.
     report_url = f"{site.base}/procedures/{site.procedure}/report"
     browser.get(report_url)
-    _wait(browser, lambda d: d.find_elements(By.ID, "issue-form"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "issue-form"))
     Select(browser.find_element(By.ID, "issue-status")).select_by_value("final")
     browser.find_element(By.ID, "issue-diagnosis").send_keys("AML in morphological remission")
     browser.find_element(By.ID, "issue-password").send_keys(PASSWORD)
     _click(browser, "issue-submit")
-    _wait(browser, lambda d: d.find_elements(By.ID, "report-done"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "report-done"))
     assert "Issued version 1." in browser.find_element(By.ID, "report-done").text
     signed = browser.find_element(By.ID, "report-signatures").text
     assert "Electronically signed by b.lab" in signed and "approved final" in signed
@@ -287,7 +219,7 @@ def test_order_collect_receive_enter_sign_out_amend_and_report(
     # The clinician reads it: the page, the PDF, and the order's turnaround.
     _sign_in(browser, site, "clinician")
     browser.get(report_url)
-    _wait(browser, lambda d: d.find_elements(By.ID, "report-pdf"))
+    wait_for(browser, lambda d: d.find_elements(By.ID, "report-pdf"))
     page = browser.find_element(By.TAG_NAME, "main").text
     assert "Version 1 (final)" in page and "AML in morphological remission" in page
     assert "7.2 %" in page  # the amended differential: 36 blasts of 500

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,14 +21,15 @@ import pytest
 
 from trephine.testing.served import (
     artifacts_dir,
-    browser_missing,
     chromium,
+    require_browser,
     run_cli,
+    scrolls_sideways,
     serving,
+    sign_in,
 )
 
 N_PATIENTS = 20
-TREPHINE = [sys.executable, "-m", "trephine"]
 
 
 class Server(NamedTuple):
@@ -56,23 +55,19 @@ def _get(url: str, timeout: float = 10, token: str | None = None) -> tuple[int, 
         return e.code, e.headers.get("content-type", ""), e.read().decode()
 
 
-def _run(
-    args: list[str], env: dict[str, str], stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return run_cli(args, env, stdin)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     work = tmp_path_factory.mktemp("served")
     db_url = f"sqlite:///{work / 'X.db'}"
     env = {**os.environ, "TREPHINE_DATABASE_URL": db_url}
-    _run(["init"], env)
-    demo = _run(["demo", "--patients", str(N_PATIENTS), "--seed", "7"], env)
+    run_cli(["init"], env)
+    demo = run_cli(["demo", "--patients", str(N_PATIENTS), "--seed", "7"], env)
     assert f"{N_PATIENTS} patients loaded" in demo.stdout
     admin = {**env, "TREPHINE_USER": "demo-admin"}  # the demo made accounts: an admin acts
-    _run(["users", "add", USER, "--role", "researcher", "--password-stdin"], admin, PASSWORD + "\n")
-    token = _run(["tokens", "create", USER], admin).stdout.strip()
+    run_cli(
+        ["users", "add", USER, "--role", "researcher", "--password-stdin"], admin, PASSWORD + "\n"
+    )
+    token = run_cli(["tokens", "create", USER], admin).stdout.strip()
     with serving(env, work / "serve.log") as base:
         yield Server(base, db_url, work / "serve.log", token)
 
@@ -93,7 +88,7 @@ def test_acceptance_init_demo_serve_answers_healthz_and_lists_patients(server: S
 @pytest.mark.slow
 def test_demo_is_rerunnable_without_duplicates(server: Server) -> None:
     env = {**os.environ, "TREPHINE_DATABASE_URL": server.db_url}
-    again = _run(["demo", "--patients", str(N_PATIENTS), "--seed", "7"], env)
+    again = run_cli(["demo", "--patients", str(N_PATIENTS), "--seed", "7"], env)
     assert f"0 patients loaded ({N_PATIENTS} already present)" in again.stdout
     status, _, body = _get(f"{server.base}/api/v1/patients?limit=500", token=server.token)
     assert status == 200 and json.loads(body)["total"] == N_PATIENTS
@@ -104,12 +99,7 @@ def test_demo_is_rerunnable_without_duplicates(server: Server) -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    missing = browser_missing()
-    if missing:
-        message = f"browser tests need {', '.join(missing)}"
-        if os.environ.get("TREPHINE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + " and TREPHINE_REQUIRE_BROWSER=1")
-        pytest.skip(message)
+    require_browser(axe=False)
     with chromium() as driver:
         yield driver
 
@@ -121,21 +111,14 @@ def _screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
     return path
 
 
-def _sign_in(server: Server, browser: Any, wait: Any) -> None:
-    """Sign in as the researcher through the form, as a person would.
+def _sign_in(server: Server, browser: Any) -> None:
+    """Sign in as the researcher through the form, as a person would: from the patient list,
+    anonymous, sent to the sign-in page and back.
 
     Every browser test signs in itself: under ``pytest -n 2`` the tests of this module may run
     on different workers, each with its own browser, so none may rely on another's session.
     """
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-
-    browser.get(f"{server.base}/")  # anonymous: sent to the sign-in page, then back
-    wait.until(ec.url_contains("/sign-in"))
-    browser.find_element(By.ID, "name").send_keys(USER)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form.sign-in-form button").click()
-    wait.until(ec.presence_of_element_located((By.ID, "patient-table")))
+    sign_in(browser, server.base, USER, PASSWORD, start="/")
 
 
 @pytest.mark.browser
@@ -148,8 +131,7 @@ def test_list_filter_click_through_and_chart(server: Server, browser: Any, tmp_p
     # Layout, not speed, is checked here: under CI (-n 2 beside the image tests) the 4.8 MB
     # plotly bundle can take over 30 s to parse; the first-paint target lives in bench_web.
     wait = WebDriverWait(browser, 90)
-    browser.delete_all_cookies()  # whatever ran before in this browser, start signed out
-    _sign_in(server, browser, wait)
+    _sign_in(server, browser)  # signed out first, whatever ran before in this browser
     table_rows = browser.find_elements(By.CSS_SELECTOR, "#patient-table tbody tr")
     assert len(table_rows) == N_PATIENTS
     first_cells = [c.text for c in table_rows[0].find_elements(By.TAG_NAME, "td")]
@@ -206,8 +188,7 @@ const box = e => { const r = e.getBoundingClientRect();
                    return [r.left, r.top, r.right, r.bottom]; };
 const holder = document.getElementById('timeline-chart');
 const svg = holder.querySelector('svg.main-svg');
-return {holder: box(holder), svg: box(svg), table: box(document.getElementById('timeline-table')),
-        scroll: [document.documentElement.scrollWidth, document.documentElement.clientWidth]};
+return {holder: box(holder), svg: box(svg), table: box(document.getElementById('timeline-table'))};
 """
 
 
@@ -223,8 +204,7 @@ def test_chart_follows_its_box_after_a_resize_and_nothing_scrolls_sideways_at_40
     wait = WebDriverWait(browser, 90)
     try:
         browser.set_window_size(1300, 1500)
-        browser.delete_all_cookies()  # signed in here, not by the test that ran before
-        _sign_in(server, browser, wait)
+        _sign_in(server, browser)  # signed in here, not by the test that ran before
         browser.get(f"{server.base}/patients/DEMO-0006")
         wait.until(lambda d: d.find_element("css selector", "#timeline-chart[data-rendered]"))
         for width in (760, 1100, 400):
@@ -242,13 +222,9 @@ def test_chart_follows_its_box_after_a_resize_and_nothing_scrolls_sideways_at_40
             assert bottom - top > 400, (width, b)
             # ... and the table below starts after the box instead of under the drawing.
             assert b["table"][1] >= bottom, (width, b)
-            scroll_width, client_width = b["scroll"]
-            assert scroll_width <= client_width, f"patient page scrolls sideways at {width} px"
+            assert not scrolls_sideways(browser), f"patient page scrolls sideways at {width} px"
         _screenshot(browser, tmp_path, "patient-page-400.png")
         browser.get(f"{server.base}/")
-        scroll_width, client_width = browser.execute_script(
-            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-        )
-        assert scroll_width <= client_width, "patient list scrolls sideways at 400 px"
+        assert not scrolls_sideways(browser), "patient list scrolls sideways at 400 px"
     finally:
         browser.set_window_size(1300, 1500)

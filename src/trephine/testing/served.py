@@ -1,9 +1,15 @@
 """The real thing for end-to-end tests and benchmarks: ``trephine`` in a subprocess, a served
 app on a free loopback port, and headless Debian chromium through selenium.
 
-Used by ``tests/web`` (browser tests per role) and ``benchmarks/bench_web.py``. Screenshots and
+Used by every browser test module (``tests/web``, ``tests/patients``) and
+``benchmarks/bench_web.py``: one home for starting a site (:func:`make_site`, :func:`serving`),
+driving chromium (:func:`chromium`, :func:`sign_in`, :func:`wait_for`) and judging a page
+(:func:`look`: axe-core, sideways scrolling at 1400 and 400 px, screenshots). Screenshots and
 other artifacts go to :func:`artifacts_dir`: ``$TREPHINE_ARTIFACTS`` when set (CI keeps it),
 else ``$TREPHINE_SCREENSHOT_DIR``, else the folder the caller gives (pytest's tmp dir).
+
+Browser tests are skipped when chromium, chromedriver, selenium or axe-core are missing
+(:func:`require_browser`), unless ``TREPHINE_REQUIRE_BROWSER=1`` (CI) makes that a failure.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,8 @@ from typing import Any
 TREPHINE = [sys.executable, "-m", "trephine"]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+#: The project root (the package is installed editable from ``src/``).
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def free_port() -> int:
@@ -137,3 +145,110 @@ def wait_for(driver: Any, condition: Any, timeout: float = 60) -> Any:
 
     ignored = (NoSuchElementException, StaleElementReferenceException)
     return WebDriverWait(driver, timeout, ignored_exceptions=ignored).until(condition)
+
+
+def axe_js() -> Path:
+    """axe-core's script: ``$TREPHINE_AXE_JS``, else what scripts/run-tests installs with npm."""
+    default = ROOT / ".cache" / "node_modules" / "axe-core" / "axe.min.js"
+    return Path(os.environ.get("TREPHINE_AXE_JS") or default)
+
+
+def require_browser(axe: bool = True) -> None:
+    """Skip the calling test (or fixture) when the browser tests cannot run here; under
+    ``TREPHINE_REQUIRE_BROWSER=1`` (CI) fail instead, naming what is missing."""
+    import pytest
+
+    missing = browser_missing()
+    if axe and not axe_js().is_file():
+        missing.append(f"axe-core at {axe_js()}")
+    if missing:
+        message = f"browser tests need {', '.join(missing)}"
+        if os.environ.get("TREPHINE_REQUIRE_BROWSER") == "1":
+            pytest.fail(message + " and TREPHINE_REQUIRE_BROWSER=1")
+        pytest.skip(message)
+
+
+def make_site(
+    work: Path,
+    accounts: Sequence[tuple[str, str]],
+    password: str,
+    patients: int = 20,
+    seed: int = 7,
+    env: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """A SQLite site in ``work`` for a served app: ``trephine init``, ``trephine demo`` (without
+    the demo's own accounts) and ``accounts`` as ``(name, role)`` pairs, all with ``password``.
+
+    The first account is added freely (no account exists yet); when it is an admin it adds the
+    others, as ``trephine users add`` requires once accounts exist. Answers the environment
+    (``TREPHINE_DATABASE_URL`` set) for :func:`run_cli` and :func:`serving`.
+    """
+    site = {**os.environ, "TREPHINE_DATABASE_URL": f"sqlite:///{work / 'site.db'}", **(env or {})}
+    run_cli(["init"], site)
+    run_cli(["demo", "--patients", str(patients), "--seed", str(seed), "--no-accounts"], site)
+    acting = site
+    for n, (name, role) in enumerate(accounts):
+        run_cli(["users", "add", name, "--role", role, "--password-stdin"], acting, password)
+        if n == 0 and role == "admin":
+            acting = {**site, "TREPHINE_USER": name}
+    return site
+
+
+def sign_in(driver: Any, base: str, name: str, password: str, start: str = "/sign-in") -> None:
+    """Sign in through the form as a person would, starting signed out at ``start`` (a page that
+    sends an anonymous visitor to the sign-in form); done when the header names the role."""
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(f"{base}{start}")
+    wait_for(driver, lambda d: "/sign-in" in d.current_url and d.find_elements(By.ID, "name"))
+    driver.find_element(By.ID, "name").send_keys(name)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form.sign-in-form button").click()
+    wait_for(driver, lambda d: d.find_elements(By.ID, "user-role"))
+
+
+def axe_violations(driver: Any) -> list[str]:
+    """Serious and critical axe-core violations of the current page."""
+    driver.execute_script(axe_js().read_text())
+    violations = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations));"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def scrolls_sideways(driver: Any) -> bool:
+    """Whether the current page is wider than the window (a person would scroll sideways)."""
+    return bool(
+        driver.execute_script(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth"
+        )
+    )
+
+
+def look(
+    driver: Any,
+    shots: Path,
+    name: str,
+    failures: list[str],
+    widths: Sequence[int] = (1400, 400),
+    height: int = 1000,
+) -> None:
+    """Judge the current page as a person would see it: axe-core, then at each width (the
+    window as high as the page) sideways scrolling and a screenshot ``NAME-WIDTH.png`` in
+    ``shots``; back to the first width. What is wrong is added to ``failures``, so one test
+    reports every page's problems at once."""
+    failures.extend(f"{name}: {v}" for v in axe_violations(driver))
+    for width in widths:
+        driver.set_window_size(width, height)
+        full = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(width, min(int(full) + 140, 6000))
+        if scrolls_sideways(driver):
+            failures.append(f"{name}: scrolls sideways at {width} px")
+        driver.save_screenshot(str(shots / f"{name}-{width}.png"))
+    driver.set_window_size(widths[0], height)
