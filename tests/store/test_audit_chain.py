@@ -16,6 +16,7 @@ from trephine.errors import ValidationError
 from trephine.services import audit, patients
 from trephine.store import audit_chain
 from trephine.store.database import Database
+from trephine.workflow import ResultState
 
 
 def _trail(database: Database, events: int = 3) -> None:
@@ -283,6 +284,13 @@ def test_migration_0007_backfills_the_chain_of_existing_events(database_url: str
         db.dispose()
 
 
+def _deep(levels: int) -> list[object]:
+    value: list[object] = ["bottom", 2.0]
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 #: Details an event may carry: flat (the fast path), floats (integral ones hash as ints), nested
 #: maps and lists, tuples, non-text keys, unicode and characters JSON must escape.
 _DETAILS = [
@@ -293,6 +301,11 @@ _DETAILS = [
     {"level": 2.0, "pct": 0.25, "big": 1e20, "neg": -0.0},
     {"changed": ["value", "unit"], "nested": {"b": [1, 2.0, {"z": None}], "a": (3, "x")}},
     {1: "int key", "b": {2: 3.5}},
+    # Nested values that are not exactly str/int/float/bool/None/list/tuple/dict (an enum, a
+    # map with a non-text key, very deep nesting) take the JSON round trip; the rest do not.
+    {"nested": {"state": ResultState.VERIFIED, "n": [True, False, None, -1.5, 10**30]}},
+    {"nested": [{"a": {3: "x"}}, (1.0, -0.0)]},
+    {"deep": _deep(80)},
 ]
 
 
@@ -325,6 +338,11 @@ def test_the_bulk_path_refuses_what_json_cannot_hold() -> None:
         audit_chain.queued(at, "lab", "create", "result", "1", {"x": float("nan")})
     with pytest.raises(TypeError):
         audit_chain.queued(at, "lab", "create", "result", "1", {"x": object()})
+    for nested in ({"x": [1, float("nan")]}, {"x": {"y": float("-inf")}}):
+        with pytest.raises(ValueError):
+            audit_chain.queued(at, "lab", "create", "result", "1", nested)
+    with pytest.raises(TypeError):
+        audit_chain.queued(at, "lab", "create", "result", "1", {"x": [dt.date(2026, 1, 1)]})
 
 
 def test_events_appended_in_bulk_verify_and_read_back(database: Database) -> None:

@@ -107,9 +107,10 @@ def write_patients(
         # Same transaction (the group stays all-or-nothing), signed by the second person.
         uow.actor = REVIEWER_ACTOR
         try:
-            for result_id, amendment in amendments:
-                results.amend_result(uow, result_id, amendment.value, amendment.reason)
-                report.amendments += 1
+            amended = results.amend_results(
+                uow, [(result_id, a.value, a.reason) for result_id, a in amendments]
+            )
+            report.amendments += len(_written(amended))
         finally:
             uow.actor = LAB_ACTOR
     _order_records(uow, [(pid, v) for pid, v, _ in with_procedure], procedure_ids)

@@ -12,12 +12,20 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 
 from trephine.domain.results import ResultKind, ResultValue, headline
 from trephine.errors import ConcurrentChange, Conflict, NotFound, TrephineError, ValidationError
 from trephine.services import _rows, audit, orders
-from trephine.services._batch import Answer, Events, Outcome, chunks, in_runs, insert_rows
+from trephine.services._batch import (
+    Answer,
+    Events,
+    Outcome,
+    chunks,
+    in_runs,
+    insert_rows,
+    resolved,
+)
 from trephine.services.views import StoredResult
 from trephine.store.codec import decode_result, encode_result
 from trephine.store.database import UnitOfWork
@@ -362,6 +370,132 @@ def amend_result(uow: UnitOfWork, result_id: int, value: ResultValue, reason: st
         ),
     )
     return _view(uow, row)
+
+
+def amend_results(uow: UnitOfWork, items: Sequence[tuple[int, ResultValue, str]]) -> list[Answer]:
+    """Batch :func:`amend_result` over ``(result id, value, reason)`` items: per item ``(new
+    version's id, CREATED)`` or the error :func:`amend_result` refuses it with, checked in the
+    same order. The amended versions are read in one query, marked superseded with one
+    executemany guarded like :func:`_transition` (``WHERE state = <read>``), the new versions
+    inserted with one executemany and their ``amend`` events appended in one call, in order.
+
+    A result amended twice in one batch starts a new run, so the second sees the first (and is
+    refused: the version it names is superseded). If another transaction changed one of them
+    between the read and the update, :class:`ConcurrentChange` is raised for the whole batch
+    (the unit of work then writes nothing).
+    """
+    return in_runs(uow, items, lambda item: item[0], _amend_run)
+
+
+def _amend_run(uow: UnitOfWork, items: Sequence[tuple[int, ResultValue, str]]) -> list[Answer]:
+    session = uow.session
+    session.flush()
+    table = ResultRow.__table__
+    old: dict[int, Any] = {}
+    for batch in chunks(sorted({result_id for result_id, _, _ in items})):
+        old.update(
+            {row.id: row for row in session.execute(select(table).where(table.c.id.in_(batch)))}
+        )
+    now = uow.now()
+    answers: list[Answer | int] = []
+    moves: list[dict[str, Any]] = []
+    new: list[dict[str, Any]] = []
+    events = Events()
+    for result_id, value, reason in items:
+        try:
+            if not reason or not reason.strip():
+                raise ValidationError("reason", reason, "a non-empty reason for the amendment")
+            row = old.get(result_id)
+            if row is None:
+                raise NotFound("result", result_id)
+            entity = _entity(row)
+            target = next_state(entity, ResultState(row.state), Action.AMEND)
+            _same_identity(row, value)
+            columns = _value_columns(value)
+            changed = _changed_fields(row.value, columns["value"])
+            if not changed:
+                raise ValidationError(
+                    "value", "unchanged", "a value that differs from the current version"
+                )
+        except TrephineError as exc:
+            answers.append(exc)
+            continue
+        moves.append(
+            {"b_id": row.id, "b_seen": row.state, "b_target": str(target), "entity": entity}
+        )
+        events.add_new(
+            "amend",
+            "result",
+            len(new),
+            {
+                "supersedes": row.id,
+                "version": row.version + 1,
+                "reason": reason.strip(),
+                "changed": changed,
+            },
+        )
+        answers.append(len(new))
+        new.append(
+            {
+                "patient_id": row.patient_id,
+                "specimen_id": row.specimen_id,
+                "kind": row.kind,
+                "analyte": row.analyte,
+                "collected_on": row.collected_on,
+                "version": row.version + 1,
+                "state": str(AMENDMENT_STATE),
+                "supersedes_id": row.id,
+                "created_by": uow.actor,
+                "created_at": now,
+                # The amending person signs the corrected report out.
+                "verified_by": uow.actor,
+                "verified_at": now,
+                "amended_by": uow.actor,
+                "amended_at": now,
+                "amendment_reason": reason.strip(),
+                **columns,
+            }
+        )
+    if moves:
+        statement = (
+            update(ResultRow)
+            .where(ResultRow.id == bindparam("b_id"), ResultRow.state == bindparam("b_seen"))
+            .values(state=bindparam("b_target"))
+        )
+        done = cast(
+            "CursorResult[Any]",
+            session.connection().execute(
+                statement, [{k: m[k] for k in ("b_id", "b_seen", "b_target")} for m in moves]
+            ),
+        )
+        if done.rowcount != len(moves):
+            _raise_changed(uow, moves)
+        # ORM copies of these rows (if any were loaded) must not keep the old state.
+        moved = {m["b_id"] for m in moves}
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, ResultRow) and obj.id in moved:
+                session.expire(obj)
+    ids = insert_rows(uow, ResultRow, new)
+    events.append(uow, ids)
+    return resolved(answers, ids)
+
+
+def _raise_changed(uow: UnitOfWork, moves: Sequence[dict[str, Any]]) -> None:
+    """Name a result another transaction moved between :func:`_amend_run`'s read and update."""
+    table = ResultRow.__table__
+    now = dict(
+        uow.session.execute(
+            select(table.c.id, table.c.state).where(table.c.id.in_([m["b_id"] for m in moves]))
+        ).tuples()
+    )
+    first = next((m for m in moves if now.get(m["b_id"]) != m["b_target"]), moves[0])
+    raise ConcurrentChange(
+        first["entity"],
+        str(Action.AMEND),
+        first["b_seen"],
+        str(now.get(first["b_id"], "deleted")),
+        first["b_target"],
+    )
 
 
 def cancel_result(uow: UnitOfWork, result_id: int, reason: str) -> StoredResult:

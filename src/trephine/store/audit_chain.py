@@ -138,8 +138,46 @@ def detail_text(detail: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     if all(type(k) is str and type(v) in _PLAIN for k, v in detail.items()):
         stored = dict(detail)
     else:
-        stored = _normal(stored_detail(detail))
+        try:
+            stored = _plain(detail, 0)
+        except _NotPlain:  # anything else takes the reference path (and its errors)
+            stored = _normal(stored_detail(detail))
     return stored, _ENCODE(stored)
+
+
+class _NotPlain(Exception):
+    """A value :func:`_plain` leaves to the JSON round trip."""
+
+
+def _plain(value: Any, depth: int) -> Any:
+    """``_normal(stored_detail(value))`` without the JSON round trip, for the values JSON gives
+    back unchanged: text, whole numbers, booleans, None, finite floats (an integral one as the
+    int, as :func:`_normal` makes it), lists and tuples (as lists) and maps with text keys,
+    nested. Raises :class:`_NotPlain` for anything else (subclasses such as enums, other keys,
+    NaN, very deep nesting), which the round trip then serializes or refuses exactly as before.
+    """
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        if value != value or value in (_INF, -_INF):
+            raise _NotPlain
+        return int(value) if value.is_integer() else value
+    if depth > 64:
+        raise _NotPlain
+    if kind is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise _NotPlain
+            out[k] = _plain(v, depth + 1)
+        return out
+    if kind is list or kind is tuple:
+        return [_plain(v, depth + 1) for v in value]
+    raise _NotPlain
+
+
+_INF = float("inf")
 
 
 def event_head(
