@@ -431,9 +431,9 @@ def reauthenticate(
     if oidc_only:
         # The signer is signed in already, so saying why tells nobody which names exist.
         raise NotAuthenticated(
-            "your account signs in through the identity provider and has no password, and "
-            "signing by re-authenticating with the provider is not available yet: ask an "
-            "administrator to set a signing password (trephine users reset-password); "
+            "your account signs in through the identity provider and has no password: sign "
+            "in the browser, where signing sends you to the provider to sign in again (or ask "
+            "an administrator to set a signing password: trephine users reset-password); "
             "nothing was signed"
         )
     raise NotAuthenticated("the password is not right; nothing was signed")

@@ -40,7 +40,6 @@ from trephine.domain.quantity import Quantity
 from trephine.domain.results import AspirateDifferential, CellClass, ResultKind, ResultValue
 from trephine.errors import (
     FileQuirkWarning,
-    NotAuthenticated,
     TrephineError,
     TrephineWarning,
     ValidationError,
@@ -52,6 +51,7 @@ from trephine.present.turnaround import turnaround_rows
 from trephine.services import entry_drafts, orders, results, signatures
 from trephine.services.views import StoredResult
 from trephine.store.database import UnitOfWork
+from trephine.web import oidc
 from trephine.web.render import render
 from trephine.workflow import REPORTED_STATES, ResultState
 
@@ -788,6 +788,9 @@ def _result_page(
             "summary": summary,
             "may_sign": may_lab and result.state is ResultState.DRAFT,
             "may_amend": may_lab and current_signed,
+            # An account without a password re-identifies at the provider (web/oidc.py).
+            "signs_with_provider": may_lab
+            and oidc.provider_subject(request, principal) is not None,
             "entry_kind": result.kind in ENTRY_KINDS,
             "amend_fields": form_fields(result.kind)
             if result.kind is not ResultKind.DIFFERENTIAL
@@ -841,20 +844,41 @@ def result_sign(
     result_id: int,
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
-    """Sign out a draft: the signer re-enters their password; signer, time and the meaning
+    """Sign out a draft: the signer re-enters their password (or, an account of the identity
+    provider without one, signs in there again: web/oidc.py); signer, time and the meaning
     "verified" are stored with a hash of the signed content."""
-    error: str | None = None
+    subject = None if password else oidc.provider_subject(request, principal)
+    if subject is not None:
+        return oidc.start_signature(
+            request,
+            principal,
+            subject,
+            lambda req: _sign_out(req, database, principal, result_id, oidc.SIGNATURE_METHOD),
+            lambda req, why: _result_refused(req, database, principal, result_id, why),
+        )
     try:
         _reauthenticate(request, database, principal, password)
-        with _acting(request, database, principal) as uow:
-            signatures.sign_result(uow, result_id)
-    except NotAuthenticated as exc:
-        error = str(exc)
     except TrephineError as exc:
-        error = str(exc)
-    if error is not None:
+        return _result_refused(request, database, principal, result_id, str(exc))
+    return _sign_out(request, database, principal, result_id, signatures.PASSWORD)
+
+
+def _result_refused(
+    request: Request, database: Any, principal: Principal, result_id: int, error: str
+) -> Response:
+    with _acting(request, database, principal) as uow:
+        return _result_page(request, uow, principal, result_id, error=error, status=422)
+
+
+def _sign_out(
+    request: Request, database: Any, principal: Principal, result_id: int, method: str
+) -> Response:
+    """The signature itself, the signer having just re-identified (``method`` says how)."""
+    try:
         with _acting(request, database, principal) as uow:
-            return _result_page(request, uow, principal, result_id, error=error, status=422)
+            signatures.sign_result(uow, result_id, method=method)
+    except TrephineError as exc:
+        return _result_refused(request, database, principal, result_id, str(exc))
     return RedirectResponse(
         f"/results/{result_id}?{urlencode({'done': 'Signed out with your electronic signature.'})}",
         status_code=303,
@@ -880,22 +904,11 @@ async def result_amend(
         kind, accession = found.kind, found.accession
     form = _typed_fields(raw, kind)
     value, problems = parse_entry(kind, accession, form)
-    error: str | None = None
-    new_id: int | None = None
-    if value is not None:
-        try:
-            if not reason.strip():
-                raise ValidationError("reason", reason, "a non-empty reason for the amendment")
-            _reauthenticate(request, database, principal, password)
-            with _acting(request, database, principal) as uow:
-                stored, _ = signatures.sign_amendment(uow, result_id, value, reason)
-                new_id = stored.id
-        except TrephineError as exc:
-            error = str(exc)
-    if new_id is None:
-        with _acting(request, database, principal) as uow:
+
+    def refused(req: Request, error: str | None) -> Response:
+        with _acting(req, database, principal) as uow:
             return _result_page(
-                request,
+                req,
                 uow,
                 principal,
                 result_id,
@@ -904,8 +917,40 @@ async def result_amend(
                 error=error,
                 status=422,
             )
-    message = "Amended and signed; the superseded version is kept beside it."
-    return RedirectResponse(f"/results/{new_id}?{urlencode({'done': message})}", status_code=303)
+
+    if value is None:
+        return refused(request, None)
+    if not reason.strip():
+        return refused(
+            request,
+            str(ValidationError("reason", reason, "a non-empty reason for the amendment")),
+        )
+    amended = value
+
+    def amend(req: Request, method: str) -> Response:
+        try:
+            with _acting(req, database, principal) as uow:
+                stored, _ = signatures.sign_amendment(
+                    uow, result_id, amended, reason, method=method
+                )
+        except TrephineError as exc:
+            return refused(req, str(exc))
+        message = "Amended and signed; the superseded version is kept beside it."
+        return RedirectResponse(
+            f"/results/{stored.id}?{urlencode({'done': message})}", status_code=303
+        )
+
+    subject = None if password else oidc.provider_subject(request, principal)
+    if subject is not None:
+        # The amended value waits server-side for the signer's fresh login at the provider.
+        return oidc.start_signature(
+            request, principal, subject, lambda req: amend(req, oidc.SIGNATURE_METHOD), refused
+        )
+    try:
+        _reauthenticate(request, database, principal, password)
+    except TrephineError as exc:
+        return refused(request, str(exc))
+    return amend(request, signatures.PASSWORD)
 
 
 def entry_link(accession: str, kind: str) -> str:

@@ -19,6 +19,18 @@ code flow with PKCE (S256):
    ``services.accounts.oidc_sign_in`` finds or creates the account and a new session starts,
    audited as ``sign-in`` with method ``oidc``. Every refusal is audited as ``sign-in-failed``
    and counts towards the per-address sign-in throttle.
+
+Signing (21 CFR 11.200: the signer re-identifies at every signature; clinical-systems.md §6.3
+P8, A8). A password account re-enters its password. An account that signs in only through
+the provider has none, so :func:`start_signature` keeps the signature to apply server-side
+(:class:`PendingSignatures`: the signer, their session, their identity's subject and what to
+do, in this process's memory, never in the browser) and sends the browser to the provider
+again with ``prompt=login`` and ``max_age=0`` (a fresh login, not the provider's session).
+The same callback finds the pending signature named by the flow cookie and applies it only
+when the ID token passes every check of a sign-in, is for the same subject, and says
+(``auth_time``) that the signer authenticated after the signature was asked for, within
+:data:`SIGNATURE_SECONDS`; the signed-in session must be the one that asked. Anything else
+signs nothing and is audited as ``signature-failed`` (method ``oidc``).
 """
 
 from __future__ import annotations
@@ -29,14 +41,15 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from trephine.access import Permission, Role
-from trephine.api.deps import client_address, get_database, require
+from trephine.access import Permission, Principal, Role
+from trephine.api.deps import client_address, current_principal, get_database, require
 from trephine.errors import NotAuthenticated, NotFound, TooManyAttempts, ValidationError
 from trephine.services import accounts
 from trephine.web.signin import safe_next, sign_in_form, start_browser_session
@@ -59,6 +72,11 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 #: Discovery document and keys are read again after this long (providers rotate keys).
 METADATA_SECONDS = 3600.0
 HTTP_TIMEOUT = 10.0
+#: A signature waiting for the signer's fresh login at the provider is applied only when that
+#: login happened after it was asked for and within this many seconds of it.
+SIGNATURE_SECONDS = 300
+#: The method an electronic signature records when the signer re-identified at the provider.
+SIGNATURE_METHOD = "oidc"
 
 
 class Refused(Exception):
@@ -76,11 +94,13 @@ class ProviderUnreachable(Exception):
 
 @dataclass(frozen=True)
 class Identity:
-    """Who the provider says signed in: ``subject`` is ``issuer|sub``."""
+    """Who the provider says signed in: ``subject`` is ``issuer|sub``; ``auth_time`` when the
+    user last authenticated at the provider (seconds since the epoch), if the token says."""
 
     subject: str
     name: str
     role: Role
+    auth_time: int | None = None
 
 
 @dataclass
@@ -201,11 +221,16 @@ class OidcClient:
             timeout=HTTP_TIMEOUT,
         )
 
-    def authorization_url(self, redirect_uri: str, state: str, nonce: str, verifier: str) -> str:
+    def authorization_url(
+        self, redirect_uri: str, state: str, nonce: str, verifier: str, *, fresh: bool = False
+    ) -> str:
+        """The provider's authorization URL; ``fresh`` asks for a new login whatever session
+        the browser holds there (``prompt=login``, ``max_age=0``: OpenID Connect Core 3.1.2.1)."""
         endpoint = self.metadata()["authorization_endpoint"]
+        extra: dict[str, Any] = {"prompt": "login", "max_age": 0} if fresh else {}
         with self._oauth(redirect_uri) as oauth:
             url, _ = oauth.create_authorization_url(
-                endpoint, state=state, nonce=nonce, code_verifier=verifier
+                endpoint, state=state, nonce=nonce, code_verifier=verifier, **extra
             )
         return str(url)
 
@@ -268,7 +293,13 @@ class OidcClient:
         except ValidationError:
             raise Refused(f"{self.name_claim} is not a valid account name") from None
         role = self.role_of(claims.get(self.role_claim), name)
-        return Identity(subject=f"{self.issuer}|{claims['sub']}", name=name, role=role)
+        auth_time = claims.get("auth_time")
+        return Identity(
+            subject=f"{self.issuer}|{claims['sub']}",
+            name=name,
+            role=role,
+            auth_time=auth_time if isinstance(auth_time, int) else None,
+        )
 
     def role_of(self, value: object, name: str | None = None) -> Role:
         """The one Trephine role the role claim maps to; anything else is refused."""
@@ -286,6 +317,185 @@ class OidcClient:
                 name=name,
             )
         return roles.pop()
+
+
+# ---------------------------------------------------------------------------- signing
+
+
+#: Applies a pending signature (method :data:`SIGNATURE_METHOD`) and answers the browser.
+Apply = Callable[[Request], Response]
+#: Answers the browser when the signature was not applied (the reason as a sentence).
+Refuse = Callable[[Request, str], Response]
+
+
+@dataclass(frozen=True)
+class PendingSignature:
+    """A signature asked for by a signed-in OIDC user, waiting for their fresh login."""
+
+    token: str
+    user: str
+    session_id: int | None
+    subject: str
+    apply: Apply = field(repr=False)
+    refuse: Refuse = field(repr=False)
+    started: float
+
+
+class PendingSignatures:
+    """Signatures waiting for the provider, in this process's memory (never in the browser):
+    each taken at most once, forgotten after :data:`SIGNATURE_SECONDS`."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, PendingSignature] = {}
+        self._lock = threading.Lock()
+
+    def add(self, item: PendingSignature) -> None:
+        with self._lock:
+            self._forget_old()
+            self._items[item.token] = item
+
+    def take(self, token: str) -> PendingSignature | None:
+        with self._lock:
+            self._forget_old()
+            return self._items.pop(token, None)
+
+    def _forget_old(self) -> None:
+        now = time.time()
+        for key in [k for k, v in self._items.items() if now - v.started > SIGNATURE_SECONDS]:
+            del self._items[key]
+
+
+PENDING = PendingSignatures()
+
+
+def provider_subject(request: Request, principal: Principal) -> str | None:
+    """The provider subject ``principal`` signs with, or None when they sign with a password:
+    an account without a password, linked to an identity, signed in with a browser session,
+    while OpenID Connect is configured."""
+    if request.app.state.oidc is None or principal.via != "session":
+        return None
+    with get_database(request).unit_of_work(principal.name) as uow:
+        account = accounts.find_user(uow, principal.name)
+    if account is None or account.has_password or not account.oidc_subject:
+        return None
+    return account.oidc_subject
+
+
+def start_signature(
+    request: Request, principal: Principal, subject: str, apply: Apply, refuse: Refuse
+) -> Response:
+    """Keep the signature server-side and send the browser to the provider for a fresh login;
+    :func:`oidc_callback` applies it when the signer comes back re-identified."""
+    client = _client(request)
+    pending = PendingSignature(
+        token=secrets.token_urlsafe(32),
+        user=principal.name,
+        session_id=principal.session_id,
+        subject=subject,
+        apply=apply,
+        refuse=refuse,
+        started=time.time(),
+    )
+    flow = {
+        "state": secrets.token_urlsafe(32),
+        "nonce": secrets.token_urlsafe(32),
+        "verifier": secrets.token_urlsafe(48),
+        "next": "/",
+        "signature": pending.token,
+    }
+    try:
+        url = client.authorization_url(
+            _redirect_uri(request), flow["state"], flow["nonce"], flow["verifier"], fresh=True
+        )
+    except ProviderUnreachable as exc:
+        log.warning("OpenID Connect provider unusable: %s", exc)
+        return refuse(request, "The organisation's sign-in service cannot be reached.")
+    PENDING.add(pending)
+    response = RedirectResponse(url, status_code=303)
+    _set_flow_cookie(request, response, flow)
+    return response
+
+
+def _signature_refused(request: Request, user: str, reason: str) -> None:
+    """Audit a signature that was not applied (``signature-failed``, method ``oidc``)."""
+    from trephine.services import audit
+
+    with get_database(request).unit_of_work("web:signature") as uow:
+        audit.append(
+            uow,
+            audit.Entry(
+                "signature-failed",
+                "user",
+                user,
+                {"client": client_address(request), "reason": reason, "method": "oidc"},
+            ),
+        )
+
+
+def _finish_signature(
+    request: Request, client: OidcClient, flow: dict[str, str], code: str | None
+) -> Response:
+    """The provider sent the signer back: apply the pending signature if every check holds."""
+    pending = PENDING.take(flow["signature"])
+    if pending is None:
+        principal = current_principal(request)
+        _signature_refused(
+            request, principal.name if principal else "(unknown)", "no pending signature"
+        )
+        return _refusal(
+            request, "/", "The signature waited too long or was already used; sign again.", 400
+        )
+    response = _check_and_apply(request, client, flow, code, pending)
+    response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH)
+    return response
+
+
+def _check_and_apply(
+    request: Request,
+    client: OidcClient,
+    flow: dict[str, str],
+    code: str | None,
+    pending: PendingSignature,
+) -> Response:
+    principal = current_principal(request)
+    try:
+        if (
+            principal is None
+            or principal.name != pending.user
+            or principal.session_id != pending.session_id
+        ):
+            raise Refused("the signature was asked for in another session")
+        if code is None:
+            raise Refused("the provider answered without a code")
+        token = client.exchange(_redirect_uri(request), code, flow["verifier"])
+        id_token = token.get("id_token")
+        if not isinstance(id_token, str):
+            raise Refused("the token endpoint sent no ID token")
+        access = token.get("access_token")
+        identity = client.identity(
+            id_token, flow["nonce"], access if isinstance(access, str) else None
+        )
+        if identity.subject != pending.subject:
+            raise Refused("the provider identified someone else")
+        now = time.time()
+        if identity.auth_time is None:
+            raise Refused("the ID token has no auth_time")
+        if identity.auth_time < pending.started - client.leeway:
+            raise Refused("the provider did not authenticate the signer again")
+        if identity.auth_time > now + client.leeway or now - pending.started > SIGNATURE_SECONDS:
+            raise Refused("the fresh authentication is outside the signing window")
+    except Refused as exc:
+        _signature_refused(request, pending.user, exc.reason)
+        return pending.refuse(
+            request, "Signing in again at your organisation did not succeed; nothing was signed."
+        )
+    except ProviderUnreachable as exc:
+        log.warning("OpenID Connect provider unusable: %s", exc)
+        _signature_refused(request, pending.user, "provider unreachable")
+        return pending.refuse(
+            request, "The organisation's sign-in service cannot be reached; nothing was signed."
+        )
+    return pending.apply(request)
 
 
 # ---------------------------------------------------------------------------- routes
@@ -310,7 +520,7 @@ def _unpack(value: str | None) -> dict[str, str] | None:
     except (ValueError, TypeError):
         return None
     keys = {"state", "nonce", "verifier", "next"}
-    if not isinstance(flow, dict) or set(flow) != keys:
+    if not isinstance(flow, dict) or set(flow) - {"signature"} != keys:
         return None
     if not all(isinstance(v, str) for v in flow.values()):
         return None
@@ -347,6 +557,11 @@ def oidc_start(request: Request, next: str | None = None) -> Response:
             request, next_path, "The organisation's sign-in service cannot be reached.", 502
         )
     response = RedirectResponse(url, status_code=303)
+    _set_flow_cookie(request, response, flow)
+    return response
+
+
+def _set_flow_cookie(request: Request, response: Response, flow: dict[str, str]) -> None:
     response.set_cookie(
         FLOW_COOKIE,
         _pack(flow),
@@ -357,7 +572,6 @@ def oidc_start(request: Request, next: str | None = None) -> Response:
         secure=request.url.scheme == "https",
         path=FLOW_PATH,
     )
-    return response
 
 
 @router.get(
@@ -389,6 +603,8 @@ def oidc_callback(
             raise Refused("state does not match this browser's sign-in (expired or forged)")
         if iss is not None and iss.rstrip("/") != client.issuer:
             raise Refused("the response names another issuer")
+        if "signature" in flow:  # back from re-identifying for an electronic signature
+            return _finish_signature(request, client, flow, None if error else code)
         if error is not None or code is None:
             raise Refused(f"the provider answered {error or 'without a code'}")
         token = client.exchange(_redirect_uri(request), code, flow["verifier"])

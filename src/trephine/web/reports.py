@@ -27,6 +27,7 @@ from trephine.api.deps import (
 )
 from trephine.domain.report import NEXT, ReportStatus, parse_status
 from trephine.errors import NotAuthenticated, ValidationError
+from trephine.web.oidc import provider_subject
 from trephine.web.render import render
 
 if TYPE_CHECKING:
@@ -107,12 +108,17 @@ def report_page(
             + (f"?{urlencode(query)}" if query else ""),
             "may_issue": principal.may(Permission.RESULTS_WRITE),
             "may_discuss": principal.may(Permission.REPORTS_DISCUSS) and current is not None,
+            # An account without a password re-identifies at the provider (web/oidc.py).
+            "signs_with_provider": principal.may(Permission.RESULTS_WRITE)
+            and provider_subject(request, principal) is not None,
             "statuses": [s.value for s in allowed],
             "current": current,
             "has_results": bool(found.results) if found.shown is None else True,
             "done": {
                 "discussed": "Recorded: discussed with the patient.",
                 "wrong-password": "The password was not right; nothing was issued.",
+                "not-signed": "Signing in again at your organisation did not succeed; "
+                "nothing was issued.",
             }.get(
                 done or "",
                 f"Issued version {done[len('issued-v') :]}."
@@ -158,18 +164,51 @@ def report_issue(
     principal: PrincipalDep,
     procedure_id: int,
     status: Annotated[str, Form(max_length=16)],
-    password: Annotated[str, Form(max_length=1024)],
+    password: Annotated[str, Form(max_length=1024)] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
     interpretation: Annotated[str, Form(max_length=20000)] = "",
     diagnosis: Annotated[str, Form(max_length=2000)] = "",
     classification: Annotated[str, Form(max_length=32)] = "",
     comments: Annotated[str, Form(max_length=20000)] = "",
 ) -> Response:
-    """Issue the next version, signed: the signer re-enters their password (21 CFR 11.200)."""
+    """Issue the next version, signed: the signer re-enters their password (21 CFR 11.200), or
+    an account of the identity provider without one signs in there again (web/oidc.py)."""
     from trephine.services import accounts, signatures
+    from trephine.web import oidc
 
     database = get_database(request)
     chosen = parse_status(status)
+
+    def issue(req: Request, method: str) -> Response:
+        with database.unit_of_work(principal.name) as uow:
+            uow.context.update(role=str(principal.role), client=client_address(req))
+            v, _ = signatures.sign_report(
+                uow,
+                procedure_id,
+                chosen,
+                reason=reason or None,
+                interpretation=interpretation,
+                diagnosis=diagnosis,
+                diagnosis_classification=classification or None,
+                comments=comments,
+                method=method,
+            )
+        return RedirectResponse(
+            f"/procedures/{procedure_id}/report?done=issued-v{v.version}", status_code=303
+        )
+
+    def refused(_req: Request, _why: str) -> Response:
+        # Back to the report, saying so; nothing was issued (the failure is audited).
+        return RedirectResponse(
+            f"/procedures/{procedure_id}/report?done=not-signed", status_code=303
+        )
+
+    subject = None if password else oidc.provider_subject(request, principal)
+    if subject is not None:
+        # What to issue waits server-side for the signer's fresh login at the provider.
+        return oidc.start_signature(
+            request, principal, subject, lambda req: issue(req, oidc.SIGNATURE_METHOD), refused
+        )
     try:
         # An electronic signature: the signer proves again who they are (the sign-in throttle
         # applies; a failure is audited as signature-failed), never the session alone.
@@ -185,21 +224,7 @@ def report_issue(
         return RedirectResponse(
             f"/procedures/{procedure_id}/report?done=wrong-password", status_code=303
         )
-    with database.unit_of_work(principal.name) as uow:
-        uow.context.update(role=str(principal.role), client=client_address(request))
-        v, _ = signatures.sign_report(
-            uow,
-            procedure_id,
-            chosen,
-            reason=reason or None,
-            interpretation=interpretation,
-            diagnosis=diagnosis,
-            diagnosis_classification=classification or None,
-            comments=comments,
-        )
-    return RedirectResponse(
-        f"/procedures/{procedure_id}/report?done=issued-v{v.version}", status_code=303
-    )
+    return issue(request, signatures.PASSWORD)
 
 
 @router.post(
