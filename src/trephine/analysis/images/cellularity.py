@@ -8,8 +8,9 @@ Operational definition (docs/images.md): every pixel is one of
 * **haematopoietic** - stained marrow tissue that is neither bone nor artefact, including the
   small white spaces inside it (sinusoids, retraction), which are narrower than a fat cell;
 * **excluded** - bare glass (background: white space open to the image edge or wider than
-  ``max_fat_diameter_um``), bone trabeculae (eosinophilic tissue with little haematoxylin over
-  at least a ``min_bone_diameter_um`` disk), and artefacts: tears (long, narrow white spaces),
+  ``max_fat_diameter_um``), bone trabeculae (eosinophilic tissue with little haematoxylin,
+  both stains averaged over the stained pixels only, in a region at least the area of a
+  ``min_bone_diameter_um`` disk), and artefacts: tears (long, narrow white spaces),
   folds (tissue with optical density above ``fold_od`` over a nucleus-sized neighbourhood) and
   ink or debris (colours outside the H&E range: green, blue or grey-black).
 
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 #: The version of this definition and its parameters; stored with every measurement.
-METHOD_VERSION = "cellularity-he-1"
+METHOD_VERSION = "cellularity-he-2"
 
 
 class Segment:
@@ -66,8 +67,15 @@ class CellularityParameters:
     fold_od: float = 1.1
     #: ... over a half-width greater than the largest nucleus radius.
     fold_min_half_width_um: float = 4.0
-    #: Bone: haematoxylin density over ~10 µm below this, eosin-rich, over a disk this wide.
-    bone_max_haematoxylin: float = 0.025
+    #: Bone: haematoxylin density below this and eosin density above ``bone_min_eosin``, both
+    #: averaged over the stained pixels within ~``bone_smooth_um`` (Gaussian σ) ...
+    bone_max_haematoxylin: float = 0.02
+    bone_min_eosin: float = 0.023
+    bone_smooth_um: float = 2.0
+    #: ... surviving an opening of this radius (thinner pale strands, such as fat-cell
+    #: membranes, are not bone) ...
+    bone_open_um: float = 1.5
+    #: ... in a connected region at least the area of a disk this wide.
     min_bone_diameter_um: float = 20.0
 
 
@@ -161,7 +169,8 @@ def measure_cellularity(
     # Fat cells keep the narrow rim the opening shaved off them.
     fat |= narrow & ndi.binary_dilation(fat, iterations=2) & ~tear
     # ... and their own membrane: the pale (not nuclear) rim around each vacuole.
-    pale = stains(rgb)[..., 0] < 0.06
+    hed = stains(rgb)
+    pale = hed[..., 0] < 0.06
     fat |= ndi.binary_dilation(fat, structure=morphology.disk(membrane)) & pale & ~tear
     # Glass grows over its blurred rim; tears likewise.
     glass = ndi.binary_dilation(glass, iterations=2) & ~fat
@@ -187,13 +196,18 @@ def measure_cellularity(
     fold = dark & (ndi.distance_transform_edt(~fold_cores) <= reach + 2)
     fold = ndi.binary_dilation(fold, iterations=2)
 
-    # Bone: eosinophilic, little haematoxylin over a wide disk.
-    hed = stains(rgb)
-    h_density = ndi.gaussian_filter(hed[..., 0], _px(5.0, mpp))
-    e_density = ndi.gaussian_filter(hed[..., 1], _px(5.0, mpp))
+    # Bone: eosinophilic tissue with little haematoxylin. The stain densities are averaged over
+    # the stained pixels only (a normalised convolution), so the white of the fat cells that
+    # crowd a thin trabecula does not dilute its eosin below the threshold.
     stained = ~white & ~ink & ~fold
-    bone = stained & (h_density < p.bone_max_haematoxylin) & (e_density > 0.02)
-    bone = ndi.binary_opening(bone, structure=morphology.disk(max(1, int(_px(3.0, mpp)))))
+    sigma = _px(p.bone_smooth_um, mpp)
+    weight = ndi.gaussian_filter(stained.astype(np.float64), sigma)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h_density = ndi.gaussian_filter(np.where(stained, hed[..., 0], 0.0), sigma) / weight
+        e_density = ndi.gaussian_filter(np.where(stained, hed[..., 1], 0.0), sigma) / weight
+    bone = stained & (h_density < p.bone_max_haematoxylin) & (e_density > p.bone_min_eosin)
+    opening = morphology.disk(max(1, int(_px(p.bone_open_um, mpp))))
+    bone = ndi.binary_opening(bone, structure=opening)
     bone_r = _px(p.min_bone_diameter_um, mpp) / 2
     bone = morphology.remove_small_objects(bone, max_size=int(np.pi * bone_r * bone_r))
     bone = ndi.binary_closing(bone, structure=morphology.disk(3)) & ~fat & ~glass
