@@ -107,6 +107,13 @@ UNITS = {"duration_min": "min", "core_length_mm": "mm", "age_at_diagnosis": "yea
 LOINC: Mapping[str, str] = {}
 
 
+def _columns(table: Any, *names: str) -> Any:
+    """``SELECT`` of these columns only: plain rows, not ORM objects (an export reads hundreds
+    of thousands of rows, and building an identity-mapped object for each was most of its
+    time)."""
+    return select(*(getattr(table, n) for n in names))
+
+
 def _chunks(ids: list[int]) -> Iterator[list[int]]:
     for i in range(0, len(ids), 900):
         yield ids[i : i + 900]
@@ -155,8 +162,16 @@ def build(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> Tables
     def when(internal: int, value: Any) -> Any:
         return deid.date(pats[internal].external_id, value, zero[internal])
 
-    # The columns a table drops at this level, decided once per set of columns.
+    # The columns a table drops at this level, decided once per set of columns (and per
+    # result field name): the level's rules are not asked again for every row.
     dropped: dict[tuple[str, ...], tuple[str, ...]] = {}
+    kept: dict[str, bool] = {}
+
+    def keeps(name: str) -> bool:
+        found = kept.get(name)
+        if found is None:
+            found = kept[name] = deid.keeps(name)
+        return found
 
     def put(table: str, row: dict[str, Any]) -> None:
         columns = tuple(row)
@@ -177,8 +192,19 @@ def build(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> Tables
         put("patients", row)
     specimen_ids: dict[int, str | None] = {}
     for chunk in _chunks(ids):
-        for d in uow.session.scalars(
-            select(DiagnosisRow).where(DiagnosisRow.patient_id.in_(chunk)).order_by(DiagnosisRow.id)
+        for d in uow.session.execute(
+            _columns(
+                DiagnosisRow,
+                "patient_id",
+                "disease",
+                "classification",
+                "subtype",
+                "diagnosed_on",
+                "karyotype",
+                "genetics",
+            )
+            .where(DiagnosisRow.patient_id.in_(chunk))
+            .order_by(DiagnosisRow.id)
         ):
             put(
                 "diagnoses",
@@ -202,8 +228,17 @@ def build(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> Tables
                         "detail": g.get("detail"),
                     },
                 )
-        for t in uow.session.scalars(
-            select(TherapyLineRow)
+        for t in uow.session.execute(
+            _columns(
+                TherapyLineRow,
+                "patient_id",
+                "line",
+                "regimen",
+                "intent",
+                "intensity",
+                "start",
+                "end",
+            )
             .where(TherapyLineRow.patient_id.in_(chunk))
             .order_by(TherapyLineRow.patient_id, TherapyLineRow.line)
         ):
@@ -219,8 +254,17 @@ def build(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> Tables
                     deid.date_column("end_on"): when(t.patient_id, t.end),
                 },
             )
-        for c in uow.session.scalars(
-            select(CellularTherapyRow).where(CellularTherapyRow.patient_id.in_(chunk))
+        for c in uow.session.execute(
+            _columns(
+                CellularTherapyRow,
+                "patient_id",
+                "kind",
+                "given_on",
+                "donor_type",
+                "conditioning",
+                "product",
+                "target",
+            ).where(CellularTherapyRow.patient_id.in_(chunk))
         ):
             put(
                 "cellular_therapy",
@@ -234,8 +278,21 @@ def build(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> Tables
                     "target": c.target,
                 },
             )
-        for pr in uow.session.scalars(
-            select(ProcedureRow).where(ProcedureRow.patient_id.in_(chunk)).order_by(ProcedureRow.id)
+        for pr in uow.session.execute(
+            _columns(
+                ProcedureRow,
+                "patient_id",
+                "performed_at",
+                "site",
+                "side",
+                "indication",
+                "operator",
+                "anesthesia",
+                "needle",
+                "duration_min",
+            )
+            .where(ProcedureRow.patient_id.in_(chunk))
+            .order_by(ProcedureRow.id)
         ):
             put(
                 "procedures",
@@ -251,8 +308,22 @@ def build(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> Tables
                     "duration_min": pr.duration_min,
                 },
             )
-        for s in uow.session.scalars(
-            select(SpecimenRow).where(SpecimenRow.patient_id.in_(chunk)).order_by(SpecimenRow.id)
+        for s in uow.session.execute(
+            _columns(
+                SpecimenRow,
+                "id",
+                "patient_id",
+                "accession",
+                "type",
+                "collected_at",
+                "first_pull",
+                "spicules",
+                "hemodilution",
+                "core_length_mm",
+                "fragmentation",
+            )
+            .where(SpecimenRow.patient_id.in_(chunk))
+            .order_by(SpecimenRow.id)
         ):
             specimen_ids[s.id] = deid.specimen(s.accession)
             put(
@@ -269,8 +340,18 @@ def build(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> Tables
                     "fragmentation": s.fragmentation,
                 },
             )
-        for r in uow.session.scalars(
-            select(ResultRow)
+        for r in uow.session.execute(
+            _columns(
+                ResultRow,
+                "patient_id",
+                "specimen_id",
+                "kind",
+                "analyte",
+                "collected_on",
+                "state",
+                "version",
+                "value",
+            )
             .where(
                 ResultRow.patient_id.in_(chunk),
                 ResultRow.state.in_([str(s) for s in CURRENT_STATES]),
@@ -287,8 +368,7 @@ def build(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> Tables
                 "version": r.version,
             }
             for path, leaf in _flatten(r.value):
-                last = path.rsplit(".", 1)[-1]
-                if not deid.keeps(last):
+                if not keeps(path.rsplit(".", 1)[-1]):
                     continue
                 if isinstance(leaf, dict):
                     value, text = _num(leaf.get("value")), None
@@ -334,8 +414,18 @@ def build(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> Tables
                         "state": r.state,
                     },
                 )
-        for a in uow.session.scalars(
-            select(AssessmentRow)
+        for a in uow.session.execute(
+            _columns(
+                AssessmentRow,
+                "patient_id",
+                "assessed_on",
+                "call_kind",
+                "category",
+                "ruleset",
+                "criteria_edition",
+                "software_version",
+                "matched_rule",
+            )
             .where(AssessmentRow.patient_id.in_(chunk))
             .order_by(AssessmentRow.patient_id, AssessmentRow.assessed_on, AssessmentRow.id)
         ):
@@ -359,7 +449,6 @@ def build(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> Tables
 def _dictionary(out: Tables, deid: Deidentifier) -> None:
     for table, rows in out.tables.items():
         for column in rows[0]:
-            values = [r[column] for r in rows if r[column] is not None]
             if column.endswith("_day"):
                 kind, unit = "integer", "days from time zero"
                 text = DESCRIPTIONS.get(column.removesuffix("_day"), "") or (
@@ -371,20 +460,22 @@ def _dictionary(out: Tables, deid: Deidentifier) -> None:
                     column.removesuffix("_on").replace("_", " ") + " date"
                 )
             else:
-                kind = _type(values)
+                # One pass over the column: the set of value types decides (no list built).
+                kind = _type({type(v) for r in rows if (v := r[column]) is not None})
                 unit = UNITS.get(column, "")
                 text = DESCRIPTIONS.get(column, column.replace("_", " "))
             out.dictionary[(table, column)] = (kind, unit, text)
 
 
-def _type(values: list[Any]) -> str:
-    if not values:
+def _type(types: set[type]) -> str:
+    """The dictionary type of a column whose values have these Python types."""
+    if not types:
         return "text"
-    if all(isinstance(v, bool) for v in values):
+    if types == {bool}:
         return "boolean"
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+    if types == {int}:
         return "integer"
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+    if types <= {int, float}:
         return "number"
     return "text"
 
