@@ -43,7 +43,7 @@ def app(seeded: Seeded, provider: Provider) -> Iterator[FastAPI]:
         oidc_client_id=CLIENT_ID,
         oidc_client_secret=CLIENT_SECRET,
         oidc_role_claim="groups",
-        oidc_role_map={"marrow-lab": "lab"},
+        oidc_role_map={"marrow-lab": "lab", "haem-consultants": "clinician"},
     )
     app = create_app(seeded.database.url, settings=settings)
     yield app
@@ -106,6 +106,7 @@ BENDS = [
     ({"ignore_prompt": True}, "did not authenticate the signer again"),  # no fresh login
     ({"user": {"groups": ["marrow-lab"], "sub": "someone-else"}}, "someone else"),
     ({"user": {"groups": ["marrow-lab"], "auth_time": None}}, "no auth_time"),
+    ({"user": {"groups": ["haem-consultants"]}}, "now gives the clinician role"),
 ]
 
 

@@ -27,7 +27,8 @@ the provider has none, so :func:`start_signature` keeps the signature to apply s
 do, in this process's memory, never in the browser) and sends the browser to the provider
 again with ``prompt=login`` and ``max_age=0`` (a fresh login, not the provider's session).
 The same callback finds the pending signature named by the flow cookie and applies it only
-when the ID token passes every check of a sign-in, is for the same subject, and says
+when the ID token passes every check of a sign-in, is for the same subject with the same
+role, and says
 (``auth_time``) that the signer authenticated after the signature was asked for, within
 :data:`SIGNATURE_SECONDS`; the signed-in session must be the one that asked. Anything else
 signs nothing and is audited as ``signature-failed`` (method ``oidc``).
@@ -477,6 +478,10 @@ def _check_and_apply(
         )
         if identity.subject != pending.subject:
             raise Refused("the provider identified someone else")
+        if identity.role != principal.role:
+            # The provider is the authority for the role: one it no longer gives signs nothing
+            # (the next sign-in takes the new role).
+            raise Refused(f"the provider now gives the {identity.role} role")
         now = time.time()
         if identity.auth_time is None:
             raise Refused("the ID token has no auth_time")
