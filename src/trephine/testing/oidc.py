@@ -173,18 +173,31 @@ class Provider:
         return app
 
 
+def provider_url(response: Any) -> str:
+    """Where our app sends the browser to the provider: the 303 of a sign-in, or the link
+    (``id="reauth-link"``) of the page that asks a signer to sign in again."""
+    import html
+    import re
+
+    if response.status_code == 303:
+        return str(response.headers["location"])
+    assert response.status_code == 200, response.text
+    found = re.search(r'id="reauth-link" href="([^"]+)"', response.text)
+    assert found is not None, "no link to the provider on the page"
+    return html.unescape(found.group(1))
+
+
 def through_provider(client: Any, response: Any) -> Any:
-    """Follow a browser's round trip: ``response`` (our app's 303 to the provider) → the
-    provider's 302 back → our callback, requested with ``client`` (a ``TestClient``)."""
+    """Follow a browser's round trip: ``response`` (our app's 303 or link to the provider) →
+    the provider's 302 back → our callback, requested with ``client`` (a ``TestClient``)."""
     from urllib.parse import urlsplit
 
     import httpx
 
-    assert response.status_code == 303, response.text
-    at_provider = httpx.get(response.headers["location"], follow_redirects=False, timeout=10)
+    at_provider = httpx.get(provider_url(response), follow_redirects=False, timeout=10)
     assert at_provider.status_code == 302, at_provider.text
     back = urlsplit(at_provider.headers["location"])
     return client.get(f"{back.path}?{back.query}", follow_redirects=False)
 
 
-__all__ = ["CLIENT_ID", "CLIENT_SECRET", "Provider", "through_provider"]
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "Provider", "provider_url", "through_provider"]

@@ -855,6 +855,8 @@ def result_sign(
             subject,
             lambda req: _sign_out(req, database, principal, result_id, oidc.SIGNATURE_METHOD),
             lambda req, why: _result_refused(req, database, principal, result_id, why),
+            what=f"result {result_id} (verified)",
+            back=f"/results/{result_id}",
         )
     try:
         _reauthenticate(request, database, principal, password)
@@ -944,7 +946,13 @@ async def result_amend(
     if subject is not None:
         # The amended value waits server-side for the signer's fresh login at the provider.
         return oidc.start_signature(
-            request, principal, subject, lambda req: amend(req, oidc.SIGNATURE_METHOD), refused
+            request,
+            principal,
+            subject,
+            lambda req: amend(req, oidc.SIGNATURE_METHOD),
+            refused,
+            what=f"the amendment of result {result_id}",
+            back=f"/results/{result_id}",
         )
     try:
         _reauthenticate(request, database, principal, password)

@@ -24,8 +24,8 @@ Signing (21 CFR 11.200: the signer re-identifies at every signature; clinical-sy
 P8, A8). A password account re-enters its password. An account that signs in only through
 the provider has none, so :func:`start_signature` keeps the signature to apply server-side
 (:class:`PendingSignatures`: the signer, their session, their identity's subject and what to
-do, in this process's memory, never in the browser) and sends the browser to the provider
-again with ``prompt=login`` and ``max_age=0`` (a fresh login, not the provider's session).
+do, in this process's memory, never in the browser) and shows a link to the provider with
+``prompt=login`` and ``max_age=0`` (a fresh login, not the provider's session).
 The same callback finds the pending signature named by the flow cookie and applies it only
 when the ID token passes every check of a sign-in, is for the same subject with the same
 role, and says
@@ -383,10 +383,21 @@ def provider_subject(request: Request, principal: Principal) -> str | None:
 
 
 def start_signature(
-    request: Request, principal: Principal, subject: str, apply: Apply, refuse: Refuse
+    request: Request,
+    principal: Principal,
+    subject: str,
+    apply: Apply,
+    refuse: Refuse,
+    *,
+    what: str = "it",
+    back: str = "/",
 ) -> Response:
-    """Keep the signature server-side and send the browser to the provider for a fresh login;
-    :func:`oidc_callback` applies it when the signer comes back re-identified."""
+    """Keep the signature server-side and send the signer to the provider for a fresh login;
+    :func:`oidc_callback` applies it when the signer comes back re-identified.
+
+    The answer is a page with a link to the provider, not a redirect: the form was posted,
+    and the pages' ``form-action 'self'`` (api/security.py) stops a browser following a form's
+    redirect to another site, where a link is an ordinary navigation."""
     client = _client(request)
     pending = PendingSignature(
         token=secrets.token_urlsafe(32),
@@ -411,8 +422,12 @@ def start_signature(
     except ProviderUnreachable as exc:
         log.warning("OpenID Connect provider unusable: %s", exc)
         return refuse(request, "The organisation's sign-in service cannot be reached.")
+    from trephine.web.render import render
+
     PENDING.add(pending)
-    response = RedirectResponse(url, status_code=303)
+    response = render(
+        request, "oidc_sign.html", {"url": url, "what": what, "back": safe_next(back)}
+    )
     _set_flow_cookie(request, response, flow)
     return response
 

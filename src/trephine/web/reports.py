@@ -207,7 +207,13 @@ def report_issue(
     if subject is not None:
         # What to issue waits server-side for the signer's fresh login at the provider.
         return oidc.start_signature(
-            request, principal, subject, lambda req: issue(req, oidc.SIGNATURE_METHOD), refused
+            request,
+            principal,
+            subject,
+            lambda req: issue(req, oidc.SIGNATURE_METHOD),
+            refused,
+            what=f"the {chosen.value} version of this report",
+            back=f"/procedures/{procedure_id}/report",
         )
     try:
         # An electronic signature: the signer proves again who they are (the sign-in throttle
