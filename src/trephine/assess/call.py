@@ -17,14 +17,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from trephine.assess.intervals import COUNT_FLAG, interval_evidence
 from trephine.criteria.model import Evaluation
 
 
 def digest_of(explanation: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON text of an explanation (the stored ``inputs_digest``)."""
-    return hashlib.sha256(
-        json.dumps(explanation, sort_keys=True, default=str).encode("utf-8")
-    ).hexdigest()
+    return hashlib.sha256(_DIGEST_JSON(explanation).encode("utf-8")).hexdigest()
+
+
+#: ``json.dumps(…, sort_keys=True, default=str)`` without building an encoder per call (the
+#: same text: the stored digests must not change).
+_DIGEST_JSON = json.JSONEncoder(sort_keys=True, default=str).encode
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,6 @@ class Call:
 
         A counted percentage compared with a threshold inside its 95 % interval adds the
         ``COUNT_CANNOT_SEPARATE`` flag and a worded evidence item (:mod:`.intervals`)."""
-        from trephine.assess.intervals import COUNT_FLAG, interval_evidence
-
         explanation = evaluation.explanation()
         extra = interval_evidence(explanation["evidence"], evaluation.facts)
         if extra:

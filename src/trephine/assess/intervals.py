@@ -42,15 +42,15 @@ def interval_evidence(
 ) -> list[dict[str, Any]]:
     """One worded item per counted percentage whose compared threshold lies inside its 95 %
     Wilson interval (closed: a bound equal to the threshold counts as inside)."""
-    from trephine.analysis.stats import wilson
-
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, Decimal]] = set()
     for item in evidence:
+        spec = COUNTED.get(str(item.get("input")))
+        if spec is None:  # most evidence is not a counted percentage: nothing to convert
+            continue
         name = str(item.get("input"))
-        spec = COUNTED.get(name)
         threshold = _decimal(item.get("threshold"))
-        if spec is None or threshold is None:
+        if threshold is None:
             continue
         pct = _decimal(facts.get(name, item.get("value")))
         n = _decimal(facts.get(spec[0]))
@@ -61,6 +61,8 @@ def interval_evidence(
         if not 0 <= x <= cells or (name, threshold) in seen:
             continue
         seen.add((name, threshold))
+        from trephine.analysis.stats import wilson  # numpy: only when a count is compared
+
         ci = wilson(x, cells)
         if not ci.lower <= float(threshold) / 100 <= ci.upper:
             continue
