@@ -11,7 +11,15 @@ from fastapi import FastAPI
 from trephine import __version__
 from trephine.api import security
 from trephine.api.errors import install_error_handlers
-from trephine.api.routers import assessments, explorer, fhir, health, orders, patients
+from trephine.api.routers import (
+    assessments,
+    explorer,
+    fhir,
+    health,
+    orders,
+    patients,
+)
+from trephine.api.routers import procedures as procedure_api
 from trephine.services import accounts, open_database
 from trephine.settings import Settings, get_settings
 from trephine.store.database import Database
@@ -63,6 +71,7 @@ def create_app(
     app.include_router(patients.router)
     app.include_router(assessments.router)
     app.include_router(orders.router)
+    app.include_router(procedure_api.router)
     app.include_router(fhir.router)
     app.include_router(explorer.router)
     # Pages and static files: imported here so the JSON API has no template dependency at import.

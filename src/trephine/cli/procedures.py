@@ -23,6 +23,7 @@ from trephine.cli.common import (
     acting,
     audit_reads,
     fail,
+    identified,
     open_database,
     working,
 )
@@ -65,54 +66,6 @@ def _decimal(flag: str, text: str | None) -> Decimal | None:
 
 def _when(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def plan_dict(plan: StoredPlan) -> dict[str, Any]:
-    """The JSON shape of a plan (``show --json``, ``list --json``)."""
-    from trephine.services.procedure_plans import checklist_to_json
-
-    checklist = plan.checklist
-    consent = plan.consent
-    return {
-        "id": plan.id,
-        "patient": plan.patient_id,
-        "status": str(plan.status),
-        "planned_for": plan.plan.planned_for.isoformat(),
-        "indication": str(plan.plan.indication),
-        "site": str(plan.plan.site),
-        "operator": plan.plan.operator,
-        "checklist": None
-        if checklist is None
-        else {
-            "version": checklist.version,
-            **checklist_to_json(checklist.checklist),
-            "recorded_at": checklist.recorded_at.isoformat(),
-            "recorded_by": checklist.recorded_by,
-            "safety": checklist.call.as_dict(),
-        },
-        "consent": None
-        if consent is None
-        else {
-            "given_by": str(consent.consent.given_by),
-            "giver_name": consent.consent.giver_name,
-            "taken_by": consent.consent.taken_by,
-            "consented_at": consent.consent.consented_at.isoformat(),
-            "leaflet_version": consent.consent.leaflet_version,
-            "risks_discussed": [str(r) for r in consent.consent.risks_discussed],
-            "interpreter": consent.consent.interpreter,
-            "signature": str(consent.consent.signature),
-            "recorded_by": consent.recorded_by,
-        },
-        "procedure_id": plan.procedure_id,
-        "performed_at": None if plan.procedure is None else plan.procedure.performed_at.isoformat(),
-        "duration_min": None if plan.procedure is None else plan.procedure.duration_min,
-        "emergency_reason": plan.emergency_reason,
-        "cancel_reason": plan.cancel_reason,
-        "created_at": plan.created_at.isoformat(),
-        "created_by": plan.created_by,
-        "closed_at": None if plan.closed_at is None else plan.closed_at.isoformat(),
-        "closed_by": plan.closed_by,
-    }
 
 
 def _echo_decision(plan: StoredPlan) -> None:
@@ -251,7 +204,9 @@ def checklist(
     with working(database, who) as uow:
         view, changed = procedure_plans.record_checklist(uow, plan_id, filled)
     if as_json:
-        typer.echo(json.dumps(plan_dict(view), indent=2))
+        from trephine.present.procedures import plan_json
+
+        typer.echo(json.dumps(plan_json(view, identified(who)), indent=2))
         return
     if not changed:
         typer.echo(f"plan #{plan_id}: checklist unchanged (v{view.checklist_versions})")
@@ -392,7 +347,9 @@ def show(
         view = procedure_plans.get_plan(uow, plan_id)
         audit_reads(uow, who, "procedure plan", [view.patient_id])
     if as_json:
-        typer.echo(json.dumps(plan_dict(view), indent=2))
+        from trephine.present.procedures import plan_json
+
+        typer.echo(json.dumps(plan_json(view, identified(who)), indent=2))
     else:
         _echo(view)
 
@@ -422,7 +379,9 @@ def list_(
         for p in plans:
             typer.echo(p.id)
     elif as_json:
-        typer.echo(json.dumps([plan_dict(p) for p in plans], indent=2))
+        from trephine.present.procedures import plan_json
+
+        typer.echo(json.dumps([plan_json(p, identified(who)) for p in plans], indent=2))
     else:
         for p in plans:
             decision = p.checklist.call.decision if p.checklist else "no checklist"

@@ -7,10 +7,15 @@ the message catalogue (these English strings are its source).
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import TYPE_CHECKING, Any
 
-from trephine.domain.procedure import Indication
+from trephine.domain.procedure import Complication, Indication
 from trephine.present.numbers import format_value
+
+if TYPE_CHECKING:
+    from trephine.services.procedure_plans import StoredPlan
+    from trephine.services.procedure_report import ProcedureRecord
 
 #: Why the doctor wants a sample of marrow, one short paragraph per indication, in words a
 #: patient reads easily. Marrow is explained in the same sentence where it is first used.
@@ -138,3 +143,114 @@ def rate_table(report: Any) -> str:
         "haemodilute; intervals are exact (Clopper–Pearson)."
     )
     return "\n".join(lines)
+
+
+# -- JSON (``trephine procedures show --json`` and the JSON API: one shape) ------------------------
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def plan_json(plan: StoredPlan, identity: bool = True) -> dict[str, Any]:
+    """A plan with its latest checklist and safety decision, its consent and the procedure that
+    closed it. Without ``identity`` (a role without ``identity:read``) the consent's
+    ``giver_name`` (the patient's or a relative's name) is left out (null)."""
+    from trephine.services.procedure_plans import checklist_to_json
+
+    checklist = plan.checklist
+    consent = plan.consent
+    return {
+        "id": plan.id,
+        "patient": plan.patient_id,
+        "status": str(plan.status),
+        "planned_for": plan.plan.planned_for.isoformat(),
+        "indication": str(plan.plan.indication),
+        "site": str(plan.plan.site),
+        "operator": plan.plan.operator,
+        "checklist": None
+        if checklist is None
+        else {
+            "version": checklist.version,
+            **checklist_to_json(checklist.checklist),
+            "recorded_at": checklist.recorded_at.isoformat(),
+            "recorded_by": checklist.recorded_by,
+            "safety": checklist.call.as_dict(),
+        },
+        "consent": None
+        if consent is None
+        else {
+            "given_by": str(consent.consent.given_by),
+            "giver_name": consent.consent.giver_name if identity else None,
+            "taken_by": consent.consent.taken_by,
+            "consented_at": consent.consent.consented_at.isoformat(),
+            "leaflet_version": consent.consent.leaflet_version,
+            "risks_discussed": [str(r) for r in consent.consent.risks_discussed],
+            "interpreter": consent.consent.interpreter,
+            "signature": str(consent.consent.signature),
+            "recorded_by": consent.recorded_by,
+        },
+        "procedure_id": plan.procedure_id,
+        "performed_at": None if plan.procedure is None else plan.procedure.performed_at.isoformat(),
+        "duration_min": None if plan.procedure is None else plan.procedure.duration_min,
+        "emergency_reason": plan.emergency_reason,
+        "cancel_reason": plan.cancel_reason,
+        "created_at": plan.created_at.isoformat(),
+        "created_by": plan.created_by,
+        "closed_at": _iso(plan.closed_at),
+        "closed_by": plan.closed_by,
+    }
+
+
+def complication_json(complication_id: int, c: Complication) -> dict[str, Any]:
+    return {
+        "id": complication_id,
+        "kind": str(c.kind),
+        "category": str(c.category),
+        "severity": str(c.severity),
+        "serious": c.serious,
+        "onset_at": _iso(c.onset_at),
+        "outcome": None if c.outcome is None else str(c.outcome),
+        "follow_up": c.follow_up,
+        "description": c.description,
+    }
+
+
+def procedure_json(record: ProcedureRecord) -> dict[str, Any]:
+    """The procedure record, its complications and every specimen with its §8 adequacy call."""
+    p = record.procedure
+    return {
+        "id": record.id,
+        "patient": record.patient_id,
+        "plan_id": record.plan_id,
+        "performed_at": p.performed_at.isoformat(),
+        "site": str(p.site),
+        "side": str(p.side),
+        "indication": str(p.indication),
+        "operator": p.operator,
+        "anesthesia": str(p.anesthesia),
+        "needle": p.needle,
+        "duration_min": p.duration_min,
+        "complications": [
+            complication_json(cid, c)
+            for cid, c in zip(record.complication_ids, p.complications, strict=True)
+        ],
+        "specimens": [
+            {
+                "accession": s.specimen.accession,
+                "type": str(s.specimen.type),
+                "collected_at": s.specimen.collected_at.isoformat(),
+                "first_pull": s.specimen.first_pull,
+                "spicules": s.specimen.spicules,
+                "hemodilution": None
+                if s.specimen.hemodilution is None
+                else str(s.specimen.hemodilution),
+                "core_length_mm": None
+                if s.specimen.core_length_mm is None
+                else str(s.specimen.core_length_mm),
+                "fragmentation": None
+                if s.specimen.fragmentation is None
+                else str(s.specimen.fragmentation),
+                "adequacy": None if s.call is None else s.call.as_dict(),
+            }
+            for s in record.specimens
+        ],
+    }

@@ -1,9 +1,12 @@
 """The complication and adequacy rate report over the recorded procedures
-(:mod:`trephine.analysis.cohort.procedure_rates` computes; this module only reads)."""
+(:mod:`trephine.analysis.cohort.procedure_rates` computes; this module only reads), and one
+recorded procedure with its complications and its specimens' adequacy calls
+(:func:`procedure_record`, the API's ``GET /api/v1/procedures/{id}``)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -15,14 +18,31 @@ from trephine.domain.procedure import (
     ComplicationKind,
     ComplicationOutcome,
     ComplicationSeverity,
+    Procedure,
 )
+from trephine.domain.specimen import Specimen
+from trephine.errors import NotFound
 from trephine.services import _rows
 from trephine.services._batch import chunks
 from trephine.services.procedures import site_adequacy_params
 from trephine.store.database import UnitOfWork
-from trephine.store.tables import ComplicationRow, ProcedureRow, SpecimenRow
+from trephine.store.tables import (
+    ComplicationRow,
+    PatientRow,
+    ProcedurePlanRow,
+    ProcedureRow,
+    SpecimenRow,
+)
 
 _QUALITY_TYPES = ("aspirate", "trephine core")
+
+
+def _adequacy(row: Any, params: dict[str, Any] | None) -> AdequacyCall | None:
+    """The stored §8 call of a specimen row; one stored before calls were stored is called now
+    under ``params`` (the site's current parameters)."""
+    if row.adequacy_call is not None:
+        return AdequacyCall.from_dict(row.adequacy_call)
+    return specimen_adequacy(_rows.to_specimen(row), params or site_adequacy_params())
 
 
 def procedure_facts(uow: UnitOfWork) -> list[ProcedureFacts]:
@@ -54,13 +74,10 @@ def procedure_facts(uow: UnitOfWork) -> list[ProcedureFacts]:
                 specimens.c.procedure_id.in_(ids), specimens.c.type.in_(_QUALITY_TYPES)
             )
         ):
-            if s.adequacy_call is not None:
-                call = AdequacyCall.from_dict(s.adequacy_call)
-            else:
-                params = site_adequacy_params() if params is None else params
-                made = specimen_adequacy(_rows.to_specimen(s), params)  # type: ignore[arg-type]
-                assert made is not None  # aspirates and cores always get a call
-                call = made
+            if s.adequacy_call is None and params is None:
+                params = site_adequacy_params()
+            call = _adequacy(s, params)
+            assert call is not None  # aspirates and cores always get a call
             adequacy[s.procedure_id].append(
                 None if call.category == "NOT_EVALUABLE" else call.adequate
             )
@@ -81,3 +98,48 @@ def procedure_facts(uow: UnitOfWork) -> list[ProcedureFacts]:
 def procedure_report(uow: UnitOfWork, by: str | None = None) -> Report:
     """Complication, serious-complication and adequacy rates, overall and per ``by`` group."""
     return report(procedure_facts(uow), by)
+
+
+@dataclass(frozen=True)
+class SpecimenAdequacy:
+    specimen: Specimen
+    #: The §8 call (None for blood and other specimens that get none).
+    call: AdequacyCall | None
+
+
+@dataclass(frozen=True)
+class ProcedureRecord:
+    """One recorded procedure as the record holds it: the procedure with its complications
+    (``complication_ids`` in the same order), its specimens with their adequacy calls, and the
+    plan it closed when it was planned in Trephine."""
+
+    id: int
+    patient_id: str
+    procedure: Procedure
+    complication_ids: tuple[int, ...]
+    specimens: tuple[SpecimenAdequacy, ...]
+    plan_id: int | None
+
+
+def procedure_record(uow: UnitOfWork, procedure_id: int) -> ProcedureRecord:
+    """The recorded procedure ``procedure_id`` (:class:`NotFound` when there is none)."""
+    row = uow.session.get(ProcedureRow, procedure_id)
+    if row is None:
+        raise NotFound("procedure", procedure_id)
+    patient = uow.session.get_one(PatientRow, row.patient_id).external_id
+    specimens = uow.session.scalars(
+        select(SpecimenRow).where(SpecimenRow.procedure_id == row.id).order_by(SpecimenRow.id)
+    )
+    plan_id = uow.session.scalar(
+        select(ProcedurePlanRow.id).where(ProcedurePlanRow.procedure_id == row.id).limit(1)
+    )
+    return ProcedureRecord(
+        id=row.id,
+        patient_id=patient,
+        procedure=_rows.to_procedure(row),
+        complication_ids=tuple(c.id for c in row.complications),
+        specimens=tuple(
+            SpecimenAdequacy(_rows.to_specimen(s), _adequacy(s, None)) for s in specimens
+        ),
+        plan_id=plan_id,
+    )
