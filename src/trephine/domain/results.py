@@ -9,7 +9,7 @@ of a variant, the marker of a molecular MRD, the lineage of a chimerism). Codes 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -263,6 +263,10 @@ class ImageLabelling:
     model_sha256: str | None = None
     proposals: int = 0
     proposals_accepted: int = 0
+    #: True on an amended version whose counts were corrected after the labelling: the image,
+    #: cells, labeller and model stay the record of how the count was first made, and the
+    #: counts are the amendment's (they need not equal the labelled cells any more).
+    amended: bool = False
 
 
 @dataclass(frozen=True)
@@ -293,7 +297,7 @@ class AspirateDifferential:
                 self.cells_counted,
                 f"the sum of the class counts ({total})",
             )
-        if self.labelling is not None:
+        if self.labelling is not None and not self.labelling.amended:
             tally: dict[CellClass, int] = {}
             for cell in self.labelling.cells:
                 tally[cell.cell_class] = tally.get(cell.cell_class, 0) + 1
@@ -1150,6 +1154,25 @@ RESULT_TYPES: Mapping[ResultKind, type[ResultValue]] = MappingProxyType(
         )
     }
 )
+
+
+def with_provenance(old: ResultValue, new: ResultValue) -> ResultValue:
+    """``new`` as the amendment of ``old`` keeps where ``old`` came from: a differential counted
+    on an image keeps its labelling (image, SHA-256, who labelled, cells, model and version),
+    marked ``amended`` when the corrected counts differ from the labelled cells. A signed-out
+    result is never edited in place, and its amendment must not lose how it was made."""
+    if (
+        isinstance(old, AspirateDifferential)
+        and isinstance(new, AspirateDifferential)
+        and old.labelling is not None
+        and new.labelling is None
+    ):
+        tally: dict[CellClass, int] = {}
+        for cell in old.labelling.cells:
+            tally[cell.cell_class] = tally.get(cell.cell_class, 0) + 1
+        same = tally == new._nonzero()
+        return replace(new, labelling=replace(old.labelling, amended=not same))
+    return new
 
 
 def headline(value: ResultValue) -> Quantity | None:

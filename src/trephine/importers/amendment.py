@@ -83,6 +83,10 @@ def amended_value(old: ResultValue, assignments: Sequence[Assignment]) -> Result
             mapping[sub] = parsed
         else:
             changes[head] = parsed
+    if getattr(old, "labelling", None) is not None and {"counts", "cells_counted"} & set(changes):
+        # Counted on an image: the labelled cells no longer add up to the corrected counts. The
+        # amendment keeps the labelling (services.results → domain.with_provenance marks it).
+        changes["labelling"] = None
     try:
         return replace(old, **changes)
     except TypeError as exc:  # pragma: no cover - every declared target is a constructor field

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, bindparam, select, update
 
-from trephine.domain.results import ResultKind, ResultValue, headline
+from trephine.domain.results import ResultKind, ResultValue, headline, with_provenance
 from trephine.errors import ConcurrentChange, Conflict, NotFound, TrephineError, ValidationError
 from trephine.services import _rows, audit, orders
 from trephine.services._batch import (
@@ -328,6 +328,7 @@ def amend_result(uow: UnitOfWork, result_id: int, value: ResultValue, reason: st
     # Checked first so that amending a superseded version says so before judging the value.
     next_state(_entity(old), ResultState(old.state), Action.AMEND)
     _same_identity(old, value)
+    value = with_provenance(decode_result(old.kind, old.value), value)
     new_json = encode_result(value)
     changed = _changed_fields(old.value, new_json)
     if not changed:
@@ -411,6 +412,7 @@ def _amend_run(uow: UnitOfWork, items: Sequence[tuple[int, ResultValue, str]]) -
             entity = _entity(row)
             target = next_state(entity, ResultState(row.state), Action.AMEND)
             _same_identity(row, value)
+            value = with_provenance(decode_result(row.kind, row.value), value)
             columns = _value_columns(value)
             changed = _changed_fields(row.value, columns["value"])
             if not changed:
