@@ -36,6 +36,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from trephine.demo.builder import Builder
+from trephine.demo.microenvironment import add_microenvironment
 from trephine.demo.model import (
     _FAMILY,
     _GIVEN,
@@ -143,6 +144,8 @@ def synthetic_patient(index: int, seed: int = DEFAULT_SEED) -> SyntheticPatient:
     b = Builder(rng, index, scenario, diagnosed_on, sex, diagnosed_on.year - age)
     _SCENARIOS[scenario](b)
     visits = _with_amendments(rng, sorted(b.visits, key=lambda v: v.on))
+    # Immune panels and niche measurements (issue 14 §5), from a random stream of their own.
+    visits = add_microenvironment(index, seed, scenario, visits)
     birth_year = b.birth_year
     given, family = rng.choice(_GIVEN), rng.choice(_FAMILY)
     identity = PatientIdentity(
