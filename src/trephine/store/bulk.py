@@ -40,7 +40,9 @@ def insert_many(connection: Connection, table: Table, rows: Sequence[Mapping[str
         return
     # SQLAlchemy applies a column's processor to every value, None included (JSON stores
     # None as 'null'), so this does too.
-    pairs = [(name, table.c[name].type._cached_bind_processor(dialect)) for name in names]
+    pairs = [
+        (name, _last_value(table.c[name].type._cached_bind_processor(dialect))) for name in names
+    ]
     params: list[Any]
     if positional is not None:
         params = [
@@ -53,3 +55,24 @@ def insert_many(connection: Connection, table: Table, rows: Sequence[Mapping[str
             for row in rows
         ]
     connection.exec_driver_sql(compiled.string, params)
+
+
+def _last_value(process: Any) -> Any:
+    """``process`` remembering its last argument: the rows of one batch share most instants
+    (``created_at``, ``verified_at`` … are one ``now``), and a bind processor is a pure function
+    of its value, so the same object gives the same parameter without processing it again."""
+    if process is None:
+        return None
+    last: list[Any] = [_NOTHING, None]
+
+    def remembered(value: Any) -> Any:
+        if value is last[0]:
+            return last[1]
+        out = process(value)
+        last[0], last[1] = value, out
+        return out
+
+    return remembered
+
+
+_NOTHING = object()
