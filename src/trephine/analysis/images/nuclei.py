@@ -5,7 +5,7 @@ The detector (:data:`DETECTOR_NAME`) works in two stages:
 1. **Candidates** - local maxima of the haematoxylin channel (colour deconvolution,
    :func:`skimage.color.rgb2hed`) after a difference of Gaussians at two scales (σ 6-16 px for
    ordinary nuclei, σ 10-24 px for large pale ones), at least 6 px apart.
-2. **Scoring** - each candidate is described by 38 numbers (haematoxylin at four smoothing
+2. **Scoring** - each candidate is described by 29 numbers (haematoxylin at four smoothing
    scales relative to the image median, three differences of Gaussians, Hessian eigenvalues at
    three scales, eosin, mean R, G, B, local haematoxylin spread, a radial profile of
    haematoxylin at 0-16 px and the blue-red balance); a logistic model on the standardised
@@ -124,7 +124,7 @@ def _expand(z: np.ndarray) -> np.ndarray:
 
 
 def candidate_features(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate centres ``(n, 2)`` as (x, y) and their features ``(n, 38)``."""
+    """Candidate centres ``(n, 2)`` as (x, y) and their features ``(n, 29)``."""
     hed = stains(rgb)
     h = hed[..., 0].astype(np.float64)
     e = hed[..., 1].astype(np.float64)
@@ -140,7 +140,7 @@ def candidate_features(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     elif len(large):
         peaks = large
     if len(peaks) == 0:
-        return np.zeros((0, 2)), np.zeros((0, 38))
+        return np.zeros((0, 2)), np.zeros((0, 29))
     r, c = peaks[:, 0], peaks[:, 1]
     feats: list[np.ndarray] = [g[s][r, c] - med for s in (2, 4, 6, 8)]
     feats += [g[10][r, c] - g[24][r, c], g[4][r, c] - g[16][r, c], g[6][r, c] - g[16][r, c]]
