@@ -21,8 +21,8 @@ import matplotlib.pyplot as plt
 
 import trephine
 
-# The researcher's view pseudonymises with the site's export key; this one is for the demo only.
-os.environ.setdefault("TREPHINE_EXPORT_KEY", "demo-only-export-key-not-a-secret")
+# The researcher's view pseudonymises with the database's export key (its own random secret,
+# or TREPHINE_EXPORT_KEY when set: docs/research.md, "The export key"); nothing to set here.
 LANDMARK_DAY, WINDOW = 60, 30
 
 db = trephine.connect(

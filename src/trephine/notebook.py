@@ -7,7 +7,7 @@ which proves who is acting; its use is audited) or an enabled account named by `
 ``TREPHINE_USER``). Once the database has accounts, one of them is required and its role must
 grant ``records:read``; only a database without accounts (the embedded single-user default)
 is read as ``TREPHINE_CLI_USER``, in the pseudonymised view. A role without identity access
-(researcher) gets the Safe Harbor view — keyed-hash pseudonyms (``TREPHINE_EXPORT_KEY``), days
+(researcher) gets the Safe Harbor view — keyed-hash pseudonyms (the database's export key), days
 from diagnosis, ages over 89 as 90+ — exactly what ``trephine export --deidentify safe-harbor``
 writes; roles with identity access get the record's ids and dates. Names, MRNs and birth dates
 are never in a frame. Every frame is one row per fact, one column per field (no nested dicts);
@@ -42,7 +42,7 @@ class Connection:
     def __init__(self, database: Database, *, user: str, role: str | None) -> None:
         from trephine.access import Permission, Role, allows
         from trephine.present.deidentify import Deidentifier, Level
-        from trephine.settings import get_settings
+        from trephine.services.site_secret import deidentifier
 
         self.database = database
         self.user = user
@@ -51,10 +51,7 @@ class Connection:
         if self.identified:
             self._deid = Deidentifier(Level.NONE)
         else:
-            key = get_settings().export_key
-            self._deid = Deidentifier(
-                Level.SAFE_HARBOR, key.get_secret_value().encode() if key else b""
-            )
+            self._deid = deidentifier(database, Level.SAFE_HARBOR)
 
     def __repr__(self) -> str:
         role = self.role or "no accounts"
@@ -222,7 +219,8 @@ def connect(
     accounts one of them is required ("NotAuthenticated" otherwise, as for a wrong token) and
     its role must grant ``records:read`` ("Forbidden"). A database without accounts (the
     embedded single-user default) is read as ``TREPHINE_CLI_USER`` in the pseudonymised view
-    (Safe Harbor, which needs ``TREPHINE_EXPORT_KEY``), as the CLI reads it."""
+    (Safe Harbor, keyed with the database's export key: ``TREPHINE_EXPORT_KEY`` when set, else
+    the database's own secret), as the CLI reads it."""
     from trephine.access import Permission
     from trephine.domain.actor import check_actor
     from trephine.errors import Forbidden, NotAuthenticated, ValidationError

@@ -31,7 +31,9 @@ class Settings(BaseSettings):
 
     #: The site's secret for research exports (``TREPHINE_EXPORT_KEY``): Safe Harbor pseudonyms
     #: and limited-data-set date shifts are keyed on it, so they are stable across exports and
-    #: cannot be reversed without it. Keep it out of the exported data's reach.
+    #: cannot be reversed without it. Keep it out of the exported data's reach. Optional: unset
+    #: (or empty), each database uses its own random secret, made once and kept in the database
+    #: (``services/site_secret.py``); set, it wins, so several databases give one pseudonym.
     export_key: SecretStr | None = None
 
     #: The account the CLI acts as once accounts exist (``TREPHINE_USER``): sign-outs and

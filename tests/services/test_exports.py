@@ -161,13 +161,19 @@ def test_pseudonyms_stable_across_exports_and_keyed(
     get_settings.cache_clear()
     c = (export(identified, tmp_path / "c", "csv", "safe-harbor") / "patients.csv").read_text()
     assert c != a
-    monkeypatch.delenv("TREPHINE_EXPORT_KEY")
+    monkeypatch.setenv("TREPHINE_EXPORT_KEY", "too-short")
     get_settings.cache_clear()
     r = runner.invoke(
         app, ["export", "all", "--out", str(tmp_path / "d"), "--database-url", identified.url]
     )
     assert r.exit_code == 2 and "TREPHINE_EXPORT_KEY" in r.stderr
     assert not (tmp_path / "d").exists()
+    # Without the setting: the database's own key, stable, other pseudonyms than either key's.
+    monkeypatch.delenv("TREPHINE_EXPORT_KEY")
+    get_settings.cache_clear()
+    d = (export(identified, tmp_path / "d", "csv", "safe-harbor") / "patients.csv").read_text()
+    e = (export(identified, tmp_path / "e", "csv", "safe-harbor") / "patients.csv").read_text()
+    assert d == e and d not in (a, c)
 
 
 def test_parquet_reads_back_equal_to_csv(identified: Database, tmp_path: Path) -> None:

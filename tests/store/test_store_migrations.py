@@ -37,6 +37,7 @@ TABLES = {
     "result",
     "result_release",
     "sign_in_failure",
+    "site_secret",
     "study",
     "study_arm",
     "study_enrolment",
@@ -107,6 +108,28 @@ def test_upgrade_keeps_existing_rows_and_guards(database_url: str) -> None:
             db.engine.begin() as c,
         ):
             c.execute(text("UPDATE assessment SET category = 'PR'"))
+    finally:
+        db.dispose()
+
+
+def test_upgrade_to_the_site_secret_keeps_an_existing_database(database_url: str) -> None:
+    """An existing database (0014, with a patient) upgrades to the site secret table (0020):
+    its export key is made when first needed, kept, and the table goes on downgrade."""
+    from trephine.services.site_secret import site_secret
+
+    db = Database(database_url)
+    try:
+        db.upgrade("0014")
+        with db.unit_of_work("someone") as uow:
+            patients.register_patient(uow, Patient("P9", Sex.MALE, 1970))
+        db.upgrade()
+        assert "site_secret" in db.table_names()
+        key = site_secret(db)
+        assert len(key) == 32 and site_secret(db) == key
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT external_id FROM patient")).scalars().all() == ["P9"]
+        db.downgrade("0014")
+        assert "site_secret" not in db.table_names()
     finally:
         db.dispose()
 

@@ -282,18 +282,17 @@ def paired(
 ) -> None:
     """Paired before/after tests of every stored numeric measurement between two study visits:
     Wilcoxon signed-rank per field (rank-biserial effect size), Benjamini–Hochberg q-values.
-    Patients as keyed-hash pseudonyms (TREPHINE_EXPORT_KEY); audited."""
+    Patients as keyed-hash pseudonyms (the database's export key); audited."""
     from trephine.errors import ValidationError
-    from trephine.present.deidentify import Deidentifier, Level
+    from trephine.present.deidentify import Level
     from trephine.services import cohorts, research
-    from trephine.settings import get_settings
+    from trephine.services.site_secret import deidentifier
 
-    key = get_settings().export_key
-    try:
-        deid = Deidentifier(Level.SAFE_HARBOR, key.get_secret_value().encode() if key else b"")
-    except ValidationError as exc:
-        raise fail(ValidationError("TREPHINE_EXPORT_KEY", exc.value, exc.allowed)) from None
     database = open_database(database_url, migrate=False)
+    try:
+        deid = deidentifier(database, Level.SAFE_HARBOR)
+    except ValidationError as exc:
+        raise fail(exc) from None
     who = acting(database, "records:read")
     with working(database, who) as uow:
         ev = cohorts.evaluate(uow, name)

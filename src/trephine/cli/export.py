@@ -1,10 +1,11 @@
 """`trephine export COHORT`: the cohort's tidy tables, de-identified as asked, in a format.
 
 Evaluates the cohort now (kept), builds the tables (never identity), writes the files into
-``--out`` and audits the export with every file's SHA-256. Safe Harbor and limited data sets need
-the site's secret ``TREPHINE_EXPORT_KEY`` (pseudonyms and date shifts are keyed on it). Who
-exports is ``cli/common.acting`` with ``records:read``: the export never reads identity, so a
-researcher may run it; once accounts exist it is the account of ``TREPHINE_USER``.
+``--out`` and audits the export with every file's SHA-256. Safe Harbor and limited data sets are
+keyed on the database's export key (pseudonyms and date shifts: ``TREPHINE_EXPORT_KEY`` when
+set, else the database's own secret; ``services/site_secret.py``). Who exports is
+``cli/common.acting`` with ``records:read``: the export never reads identity, so a researcher
+may run it; once accounts exist it is the account of ``TREPHINE_USER``.
 """
 
 from __future__ import annotations
@@ -28,25 +29,26 @@ def export(
 ) -> None:
     """Export a cohort for analysis: tables, data dictionary, label; audited."""
     from trephine.errors import ValidationError
-    from trephine.present.deidentify import Deidentifier, level_of
+    from trephine.present.deidentify import level_of
     from trephine.present.research_tables import FORMATS, WRITERS
     from trephine.services import cohorts, exports
-    from trephine.settings import get_settings
+    from trephine.services.site_secret import deidentifier
 
     if fmt not in (*FORMATS, "fhir", "redcap"):
         raise fail(f"--format: {fmt!r} is not allowed; allowed: {', '.join(FORMATS)}, fhir, redcap")
     try:
         level = level_of(deidentify)
-        key = get_settings().export_key
-        deid = Deidentifier(level, key.get_secret_value().encode() if key else b"")
     except ValidationError as exc:
-        field = "--deidentify" if exc.field == "deidentify" else "TREPHINE_EXPORT_KEY"
-        raise fail(ValidationError(field, exc.value, exc.allowed)) from None
+        raise fail(ValidationError("--deidentify", exc.value, exc.allowed)) from None
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise fail(
             f"--out: {out} exists and is not an empty folder; allowed: a new or empty folder"
         )
     database = open_database(database_url, migrate=False)
+    try:
+        deid = deidentifier(database, level)
+    except ValidationError as exc:
+        raise fail(exc) from None
     who = acting(database, "records:read", actor)
     with working(database, who) as uow:
         ev = cohorts.evaluate(uow, cohort)

@@ -36,8 +36,11 @@ def init(
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
     """Create or upgrade the database schema (Alembic migrations; safe to run again)."""
+    from trephine.services.site_secret import site_secret
+
     database = open_database(database_url, migrate=True)
     try:
+        site_secret(database)  # this database's export key, made once (never printed)
         revision = database.current_revision()
         typer.echo(f"database {shown_url(database.url)} is at revision {revision} (head)")
     finally:

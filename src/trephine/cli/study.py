@@ -4,7 +4,7 @@ Writes act as the configured account (``cli/common.acting``): ``studies:write`` 
 study, its arms and visits; ``studies:enrol`` to enrol patients and map visits by hand. ``show``
 is a read of the enrolled patients' records (``records:read``), audited; a role without
 identity access sees it de-identified as a Safe Harbor export is (``present/studies.py``):
-keyed-hash pseudonyms (``TREPHINE_EXPORT_KEY``), days from diagnosis, no free text.
+keyed-hash pseudonyms (the database's export key), days from diagnosis, no free text.
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ def show(
     from trephine.errors import ValidationError
     from trephine.present.deidentify import Deidentifier, Level
     from trephine.services import audit, studies
-    from trephine.settings import get_settings
+    from trephine.services.site_secret import deidentifier
 
     database = open_database(database_url, migrate=False)
     who = acting(database, Permission.RECORDS_READ.value, None)
@@ -209,11 +209,10 @@ def show(
     if identified:
         deid = Deidentifier(Level.NONE)
     else:
-        key = get_settings().export_key
         try:
-            deid = Deidentifier(Level.SAFE_HARBOR, key.get_secret_value().encode() if key else b"")
+            deid = deidentifier(database, Level.SAFE_HARBOR)
         except ValidationError as exc:
-            raise fail(ValidationError("TREPHINE_EXPORT_KEY", exc.value, exc.allowed)) from None
+            raise fail(exc) from None
     with working(database, who) as uow:
         v = studies.view(uow, study, deid.patient)
         audit.record_read(

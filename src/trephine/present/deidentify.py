@@ -6,8 +6,9 @@ Pure (no database). The levels, per docs/research.md and clinical-systems.md §6
   MRNs and birth dates are never in a research table at any level (they live in
   ``patient_identity``, which the export never reads).
 - ``safe-harbor`` — 45 CFR 164.514(b)(2): patient ids and accessions replaced by pseudonyms from
-  a keyed hash (HMAC-SHA-256 with the site's secret ``TREPHINE_EXPORT_KEY``; stable across
-  exports, not reversible without the key) (D5); every date replaced by days from the patient's
+  a keyed hash (HMAC-SHA-256 with the database's export key — ``TREPHINE_EXPORT_KEY`` when set,
+  else the database's own random secret, ``services/site_secret.py``; stable across exports, not
+  reversible without the key) (D5); every date replaced by days from the patient's
   time zero (the cohort's diagnosis) (D2, D8); age at diagnosis over 89 as ``90+``, birth year
   dropped (D3); staff names, free text, file names and file hashes dropped (D1).
 - ``limited`` — a limited data set (164.514(e), needs a data use agreement; D7): pseudonyms as

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -481,6 +482,21 @@ class AuditChainLockRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     holds: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SiteSecretRow(Base):
+    """A random secret this database made for itself, one per purpose (migration 0020): the
+    ``export`` key of research pseudonyms and date shifts when ``TREPHINE_EXPORT_KEY`` is not
+    set. Made once, never changed; read and written only by ``services/site_secret.py``."""
+
+    __tablename__ = "site_secret"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime]
+
+    def __repr__(self) -> str:  # never the secret, whatever prints a row
+        return f"<SiteSecretRow {self.name}>"
 
 
 # --------------------------------------------------------------------------- cohorts (0009)

@@ -4,7 +4,7 @@ at-risk table), a study's page (arms, enrolment, visit schedule with the mapped 
 the export form whose download is audited.
 
 Every page reads patients' records (``records:read``) and is audited. A role without identity
-access (researcher) sees keyed-hash pseudonyms (``TREPHINE_EXPORT_KEY``, the Safe Harbor
+access (researcher) sees keyed-hash pseudonyms (the database's export key, the Safe Harbor
 pseudonyms of the exports), never the record ids; no page shows a name, MRN or birth date.
 """
 
@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from trephine.access import Permission, Principal
-from trephine.api.deps import PrincipalDep, UnitOfWorkDep, audit_read, require
+from trephine.api.deps import PrincipalDep, UnitOfWorkDep, audit_read, get_database, require
 from trephine.errors import Forbidden, ValidationError
 from trephine.present.deidentify import LEVELS, Deidentifier, Level, level_of
 from trephine.store.database import UnitOfWork
@@ -32,21 +32,16 @@ FORMATS = ("csv", "parquet", "cbioportal", "fhir", "redcap")
 GROUPS = ("none", "regimen", "disease", "arm")
 
 
-def _view(principal: Principal, level: Level | None = None) -> Deidentifier:
-    """How this user sees patients: record ids with identity access, else keyed pseudonyms."""
-    from trephine.settings import get_settings
+def _view(request: Request, principal: Principal, level: Level | None = None) -> Deidentifier:
+    """How this user sees patients: record ids with identity access, else keyed pseudonyms
+    (the database's export key: ``services/site_secret.py``)."""
+    from trephine.services.site_secret import deidentifier
 
     if level is None:
         level = Level.NONE if principal.may(Permission.IDENTITY_READ) else Level.SAFE_HARBOR
-    if level is Level.NONE:
-        if not principal.may(Permission.IDENTITY_READ):
-            raise Forbidden(str(Permission.IDENTITY_READ), str(principal.role))
-        return Deidentifier(Level.NONE)
-    key = get_settings().export_key
-    try:
-        return Deidentifier(level, key.get_secret_value().encode() if key else b"")
-    except ValidationError as exc:
-        raise ValidationError("TREPHINE_EXPORT_KEY", exc.value, exc.allowed) from None
+    if level is Level.NONE and not principal.may(Permission.IDENTITY_READ):
+        raise Forbidden(str(Permission.IDENTITY_READ), str(principal.role))
+    return deidentifier(get_database(request), level)
 
 
 @router.get("/research", response_class=HTMLResponse, name="research_page", dependencies=READ)
@@ -92,7 +87,7 @@ def cohort_page(
 
     if by not in GROUPS:
         raise ValidationError("by", by, GROUPS)
-    deid = _view(principal)
+    deid = _view(request, principal)
     ev = cohorts.evaluate(uow, cohort)
     audit_read(request, uow, f"cohort page {cohort}", ev.members, query=True)
     versions = [cohorts.get(uow, cohort, v) for v in range(ev.cohort.version, 0, -1)]
@@ -153,7 +148,7 @@ def paired_page(
     from trephine.present import paired
     from trephine.services import cohorts, research, studies
 
-    deid = _view(principal)
+    deid = _view(request, principal)
     ev = cohorts.evaluate(uow, cohort)
     specimens, read = research.paired_specimens(uow, ev, deid)
     study = ev.cohort.definition.study
@@ -212,7 +207,7 @@ def study_page(
     from trephine.present.studies import shown_enrolments
     from trephine.services import studies
 
-    deid = _view(principal)
+    deid = _view(request, principal)
     view = studies.view(uow, study, deid.patient)
     audit_read(request, uow, f"study page {study}", view.patients, query=True)
     return render(
@@ -504,6 +499,7 @@ def export_page(
     dependencies=READ,
 )
 def export_download(
+    request: Request,
     uow: UnitOfWorkDep,
     principal: PrincipalDep,
     cohort: str,
@@ -517,7 +513,7 @@ def export_download(
 
     if fmt not in FORMATS:
         raise ValidationError("format", fmt, FORMATS)
-    deid = _view(principal, level_of(deidentify))
+    deid = _view(request, principal, level_of(deidentify))
     ev = cohorts.evaluate(uow, cohort)
     if fmt == "fhir":
         files = exports.fhir_files(uow, ev, deid)
