@@ -847,17 +847,17 @@ def result_sign(
     """Sign out a draft: the signer re-enters their password (or, an account of the identity
     provider without one, signs in there again: web/oidc.py); signer, time and the meaning
     "verified" are stored with a hash of the signed content."""
-    subject = None if password else oidc.provider_subject(request, principal)
-    if subject is not None:
-        return oidc.start_signature(
-            request,
-            principal,
-            subject,
-            lambda req: _sign_out(req, database, principal, result_id, oidc.SIGNATURE_METHOD),
-            lambda req, why: _result_refused(req, database, principal, result_id, why),
-            what=f"result {result_id} (verified)",
-            back=f"/results/{result_id}",
-        )
+    at_provider = oidc.sign_at_provider(
+        request,
+        principal,
+        password,
+        lambda req: _sign_out(req, database, principal, result_id, oidc.SIGNATURE_METHOD),
+        lambda req, why: _result_refused(req, database, principal, result_id, why),
+        what=f"result {result_id} (verified)",
+        back=f"/results/{result_id}",
+    )
+    if at_provider is not None:
+        return at_provider
     try:
         _reauthenticate(request, database, principal, password)
     except TrephineError as exc:
@@ -942,18 +942,18 @@ async def result_amend(
             f"/results/{stored.id}?{urlencode({'done': message})}", status_code=303
         )
 
-    subject = None if password else oidc.provider_subject(request, principal)
-    if subject is not None:
-        # The amended value waits server-side for the signer's fresh login at the provider.
-        return oidc.start_signature(
-            request,
-            principal,
-            subject,
-            lambda req: amend(req, oidc.SIGNATURE_METHOD),
-            refused,
-            what=f"the amendment of result {result_id}",
-            back=f"/results/{result_id}",
-        )
+    # The amended value waits server-side for an identity-provider signer's fresh login.
+    at_provider = oidc.sign_at_provider(
+        request,
+        principal,
+        password,
+        lambda req: amend(req, oidc.SIGNATURE_METHOD),
+        refused,
+        what=f"the amendment of result {result_id}",
+        back=f"/results/{result_id}",
+    )
+    if at_provider is not None:
+        return at_provider
     try:
         _reauthenticate(request, database, principal, password)
     except TrephineError as exc:

@@ -382,6 +382,25 @@ def provider_subject(request: Request, principal: Principal) -> str | None:
     return account.oidc_subject
 
 
+def sign_at_provider(
+    request: Request,
+    principal: Principal,
+    password: str,
+    apply: Apply,
+    refuse: Refuse,
+    *,
+    what: str,
+    back: str,
+) -> Response | None:
+    """The signing forms' one rule: a signer who typed no password and holds an account of the
+    identity provider signs there again (:func:`start_signature`); None when the password path
+    applies (the form re-checks the password itself)."""
+    subject = None if password else provider_subject(request, principal)
+    if subject is None:
+        return None
+    return start_signature(request, principal, subject, apply, refuse, what=what, back=back)
+
+
 def start_signature(
     request: Request,
     principal: Principal,

@@ -203,18 +203,18 @@ def report_issue(
             f"/procedures/{procedure_id}/report?done=not-signed", status_code=303
         )
 
-    subject = None if password else oidc.provider_subject(request, principal)
-    if subject is not None:
-        # What to issue waits server-side for the signer's fresh login at the provider.
-        return oidc.start_signature(
-            request,
-            principal,
-            subject,
-            lambda req: issue(req, oidc.SIGNATURE_METHOD),
-            refused,
-            what=f"the {chosen.value} version of this report",
-            back=f"/procedures/{procedure_id}/report",
-        )
+    # What to issue waits server-side for an identity-provider signer's fresh login.
+    at_provider = oidc.sign_at_provider(
+        request,
+        principal,
+        password,
+        lambda req: issue(req, oidc.SIGNATURE_METHOD),
+        refused,
+        what=f"the {chosen.value} version of this report",
+        back=f"/procedures/{procedure_id}/report",
+    )
+    if at_provider is not None:
+        return at_provider
     try:
         # An electronic signature: the signer proves again who they are (the sign-in throttle
         # applies; a failure is audited as signature-failed), never the session alone.
