@@ -158,3 +158,12 @@ def test_each_role_gets_exactly_what_the_document_says(app: FastAPI, role: Role)
                     assert status < 500, where
                 else:
                     assert status == 403, where
+
+
+def test_route_names_are_unique(app: FastAPI) -> None:
+    """Pages build links and form actions with ``url_for(name)``, which takes the first route of
+    that name: an API endpoint named like a page's route (``plan_procedure``) once sent the
+    procedures page's form to the JSON API, which answered 422."""
+    names = [r.name for r in declared_routes(app) if r.name and not r.static]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    assert not repeated, repeated

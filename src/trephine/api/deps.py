@@ -241,6 +241,8 @@ class DeclaredRoute:
     permissions: tuple[Permission, ...]
     #: True for a mounted static-file directory (public, no dependencies).
     static: bool = False
+    #: The route's name, which pages' ``url_for`` resolves (must be unique in the app).
+    name: str | None = None
 
 
 def declared_routes(app: FastAPI) -> list[DeclaredRoute]:
@@ -265,6 +267,7 @@ def declared_routes(app: FastAPI) -> list[DeclaredRoute]:
                 str(route.path),
                 frozenset(route.methods or ()),
                 tuple(route_permission(list(dependencies))),
+                name=getattr(route, "name", None),
             )
         )
     return found

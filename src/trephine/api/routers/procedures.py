@@ -74,7 +74,7 @@ def list_plans(
 
 
 @router.post("/procedure-plans", response_model=PlanPublic, status_code=201, dependencies=WRITE)
-def plan_procedure(uow: UnitOfWorkDep, principal: PrincipalDep, body: PlanRequest) -> Any:
+def create_plan(uow: UnitOfWorkDep, principal: PrincipalDep, body: PlanRequest) -> Any:
     """Plan a procedure for a patient (status ``planned``); the checklist comes next."""
     planned = PlannedProcedure(_utc(body.planned_for), body.indication, body.site, body.operator)
     return _plan(principal, procedure_plans.plan_procedure(uow, body.patient, planned))
@@ -156,7 +156,9 @@ def mark_done(
 
 
 @router.post("/procedure-plans/{plan_id}/cancel", response_model=PlanPublic, dependencies=WRITE)
-def cancel(uow: UnitOfWorkDep, principal: PrincipalDep, plan_id: RowId, body: CancelRequest) -> Any:
+def cancel_plan(
+    uow: UnitOfWorkDep, principal: PrincipalDep, plan_id: RowId, body: CancelRequest
+) -> Any:
     """Cancel a planned procedure, with its reason."""
     return _plan(principal, procedure_plans.cancel(uow, plan_id, body.reason))
 
