@@ -238,29 +238,32 @@ def connect(
     try:
         with database.unit_of_work(CLIENT) as uow:
             uow.context.update(client=CLIENT)
-            if accounts.count_users(uow) == 0:
+            found = accounts.acting_principal(
+                uow, Permission.RECORDS_READ, user=name, token=secret, client=CLIENT
+            )
+            if found is None:  # no accounts: the embedded single-user default
                 actor = check_actor((name or settings.cli_user).strip(), "user")
                 return Connection(database, user=actor, role=None)
-            if secret:
-                principal = accounts.resolve_token(uow, secret, CLIENT)
-                if principal is None:
-                    raise NotAuthenticated("the API token is unknown, expired or revoked")
-                if name is not None and name.strip() != principal.name:
-                    raise ValidationError("user", name, f"the token's account, {principal.name}")
-            elif name is not None:
-                principal = accounts.cli_principal(uow, name.strip())
-            else:
-                raise NotAuthenticated(
-                    "this database has accounts: connect as one, with user= (or "
-                    "TREPHINE_USER) naming your account or token= (or TREPHINE_TOKEN) "
-                    "one of your API tokens"
-                )
     except Exception:
         database.dispose()
         raise
-    if not principal.may(Permission.RECORDS_READ):
+    if isinstance(found, accounts.AccountRefused):
         database.dispose()
-        raise Forbidden(Permission.RECORDS_READ.value, str(principal.role))
+        Refusal, who = accounts.Refusal, found.principal
+        if found.refusal is Refusal.NOT_GRANTED and who is not None:
+            raise Forbidden(Permission.RECORDS_READ.value, str(who.role))
+        if found.refusal is Refusal.NOT_THE_TOKENS_ACCOUNT and who is not None:
+            raise ValidationError("user", found.name, f"the token's account, {who.name}")
+        if found.refusal is Refusal.UNKNOWN_TOKEN:
+            raise NotAuthenticated("the API token is unknown, expired or revoked")
+        if found.refusal is Refusal.NOT_AN_ACCOUNT:
+            raise NotAuthenticated(f"user {found.name!r} is not an enabled account")
+        raise NotAuthenticated(
+            "this database has accounts: connect as one, with user= (or "
+            "TREPHINE_USER) naming your account or token= (or TREPHINE_TOKEN) "
+            "one of your API tokens"
+        )
+    principal = found
     return Connection(database, user=principal.name, role=str(principal.role))
 
 

@@ -36,6 +36,7 @@ import typer
 from trephine.errors import ImportRejected, Severity, TrephineError, ValidationError
 
 if TYPE_CHECKING:
+    from trephine.services.accounts import AccountRefused
     from trephine.store.database import Database, UnitOfWork
 
 #: The domain field a service, importer or reader names → the option the user typed.
@@ -232,7 +233,6 @@ def acting(
     """
     from trephine.access import Permission
     from trephine.domain.actor import check_actor
-    from trephine.errors import NotAuthenticated
     from trephine.services import accounts
     from trephine.settings import get_settings
 
@@ -240,31 +240,26 @@ def acting(
     wanted = Permission(permission)
     try:
         with database.unit_of_work("cli") as uow:
-            if accounts.count_users(uow) == 0:
+            found = accounts.acting_principal(
+                uow,
+                wanted,
+                user=settings.user,
+                token=settings.token.get_secret_value() if settings.token is not None else None,
+                client="cli",
+            )
+            if found is None:  # no accounts yet: the embedded single-user default
                 if named is not None:
                     return Acting(check_actor(named.strip(), option), None, "cli-user")
                 name = check_actor(settings.cli_user.strip(), "TREPHINE_CLI_USER")
                 return Acting(name, None, "cli-user")
-            if settings.token is not None:
-                principal = accounts.resolve_token(uow, settings.token.get_secret_value(), "cli")
-                if principal is None:
-                    raise NotAuthenticated("TREPHINE_TOKEN is unknown, expired or revoked")
-                if settings.user is not None and settings.user != principal.name:
-                    raise ValidationError(
-                        "TREPHINE_USER", settings.user, f"the token's account, {principal.name}"
-                    )
-                via = "TREPHINE_TOKEN"
-            elif settings.user is not None:
-                principal = accounts.cli_principal(uow, settings.user)
-                via = "TREPHINE_USER"
-            else:
-                raise NotAuthenticated(
-                    "this database has accounts: set TREPHINE_USER to your account name "
-                    "(or TREPHINE_TOKEN to one of your API tokens)"
-                )
     except TrephineError as exc:
         database.dispose()
         raise fail(exc) from None
+    if isinstance(found, accounts.AccountRefused):
+        database.dispose()
+        raise fail(_refused(found, wanted.value)) from None
+    principal = found
+    via = "TREPHINE_TOKEN" if principal.via == "token" else "TREPHINE_USER"
     if named is not None and named.strip() != principal.name:
         database.dispose()
         raise fail(
@@ -275,13 +270,31 @@ def acting(
                 reason="nobody acts as someone else",
             )
         )
-    if not principal.may(wanted):
-        database.dispose()
-        raise fail(
-            f"{principal.name} has the {principal.role} role, which does not grant "
-            f"{wanted.value} (docs/security.md)"
-        )
     return Acting(principal.name, str(principal.role), via)
+
+
+def _refused(found: AccountRefused, permission: str) -> TrephineError | str:
+    """The command line's words for :func:`services.accounts.acting_principal`'s refusal:
+    they name the settings a person sets (``TREPHINE_USER``, ``TREPHINE_TOKEN``)."""
+    from trephine.errors import NotAuthenticated
+    from trephine.services.accounts import Refusal
+
+    who = found.principal
+    if found.refusal is Refusal.UNKNOWN_TOKEN:
+        return NotAuthenticated("TREPHINE_TOKEN is unknown, expired or revoked")
+    if found.refusal is Refusal.NOT_THE_TOKENS_ACCOUNT and who is not None:
+        return ValidationError("TREPHINE_USER", found.name, f"the token's account, {who.name}")
+    if found.refusal is Refusal.NOT_AN_ACCOUNT:
+        return NotAuthenticated(f"TREPHINE_USER {found.name!r} is not an enabled account")
+    if found.refusal is Refusal.NOT_GRANTED and who is not None:
+        return (
+            f"{who.name} has the {who.role} role, which does not grant "
+            f"{permission} (docs/security.md)"
+        )
+    return NotAuthenticated(
+        "this database has accounts: set TREPHINE_USER to your account name "
+        "(or TREPHINE_TOKEN to one of your API tokens)"
+    )
 
 
 def identified(who: Acting) -> bool:

@@ -15,12 +15,13 @@ import hashlib
 import math
 import secrets
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
-from trephine.access import Principal, Role, parse_role
+from trephine.access import Permission, Principal, Role, parse_role
 from trephine.domain.actor import ACCOUNT_RULE, check_account_name
 from trephine.errors import (
     Conflict,
@@ -749,12 +750,68 @@ def resolve_token(uow: UnitOfWork, raw: str, client: str) -> Principal | None:
     return Principal(name=user.name, role=Role(user.role), via="token", session_id=None)
 
 
-# --------------------------------------------------------------------------- the CLI's user
+# ------------------------------------------------------------------- who acts outside the web
 
 
-def cli_principal(uow: UnitOfWork, name: str) -> Principal:
-    """The enabled account the CLI acts as (``TREPHINE_USER``)."""
-    row = uow.session.scalar(select(UserRow).where(UserRow.name == name))
-    if row is None or row.disabled_at is not None:
-        raise NotAuthenticated(f"TREPHINE_USER {name!r} is not an enabled account")
-    return Principal(name=row.name, role=Role(row.role), via="cli", session_id=None)
+class Refusal(StrEnum):
+    """Why :func:`acting_principal` found no account to act as. Each entry point (the command
+    line, the notebook API) says it in its own words, naming its own setting or argument."""
+
+    #: The API token is unknown, expired or revoked (or its account disabled).
+    UNKNOWN_TOKEN = "unknown-token"
+    #: A name was given beside a token, and it is not the token's account.
+    NOT_THE_TOKENS_ACCOUNT = "not-the-tokens-account"
+    #: The name given is not an enabled account.
+    NOT_AN_ACCOUNT = "not-an-account"
+    #: The database has accounts and neither a token nor a name was given.
+    NO_ACCOUNT_GIVEN = "no-account-given"
+    #: The account's role does not grant the permission asked for.
+    NOT_GRANTED = "not-granted"
+
+
+@dataclass(frozen=True)
+class AccountRefused:
+    """No account acts: ``refusal`` says why; ``name`` is the name given (for
+    :attr:`Refusal.NOT_AN_ACCOUNT` and :attr:`Refusal.NOT_THE_TOKENS_ACCOUNT`) and
+    ``principal`` the account that was found (the token's, or the one lacking the permission)."""
+
+    refusal: Refusal
+    name: str | None = None
+    principal: Principal | None = None
+
+
+def acting_principal(
+    uow: UnitOfWork,
+    permission: Permission,
+    *,
+    user: str | None,
+    token: str | None,
+    client: str,
+) -> Principal | AccountRefused | None:
+    """The ONE account rule of every entry point outside the web (``trephine`` commands through
+    ``cli/common.acting``, the notebook's ``trephine.connect``): who acts, or why nobody does.
+
+    None when the database has no accounts (the embedded single-user default: the caller names
+    the actor freely). Otherwise an API ``token`` wins (unexpired, not revoked, its use audited
+    with ``client``) and ``user`` may only repeat its account's name; without a token ``user``
+    must name an enabled account; one of them is required; and the account's role must grant
+    ``permission`` (``access.GRANTS``, the web's table)."""
+    if count_users(uow) == 0:
+        return None
+    given = user.strip() if user is not None else None
+    if token:
+        principal = resolve_token(uow, token, client)
+        if principal is None:
+            return AccountRefused(Refusal.UNKNOWN_TOKEN)
+        if given is not None and given != principal.name:
+            return AccountRefused(Refusal.NOT_THE_TOKENS_ACCOUNT, user, principal)
+    elif given is not None:
+        row = uow.session.scalar(select(UserRow).where(UserRow.name == given))
+        if row is None or row.disabled_at is not None:
+            return AccountRefused(Refusal.NOT_AN_ACCOUNT, given)
+        principal = Principal(name=row.name, role=Role(row.role), via="cli", session_id=None)
+    else:
+        return AccountRefused(Refusal.NO_ACCOUNT_GIVEN)
+    if not principal.may(permission):
+        return AccountRefused(Refusal.NOT_GRANTED, principal.name, principal)
+    return principal
