@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+import json.encoder
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -23,12 +24,32 @@ from trephine.criteria.model import Evaluation
 
 def digest_of(explanation: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON text of an explanation (the stored ``inputs_digest``)."""
-    return hashlib.sha256(_DIGEST_JSON(explanation).encode("utf-8")).hexdigest()
+    return hashlib.sha256(_canonical(explanation).encode("utf-8")).hexdigest()
 
 
-#: ``json.dumps(…, sort_keys=True, default=str)`` without building an encoder per call (the
-#: same text: the stored digests must not change).
-_DIGEST_JSON = json.JSONEncoder(sort_keys=True, default=str).encode
+def _encoder() -> Callable[[Any], str]:
+    """``json.dumps(…, sort_keys=True, default=str)`` as one reusable function (the same text:
+    the stored digests must not change). The C encoder is made once, not once per call as
+    ``JSONEncoder.encode`` does; without a circular-reference check (explanations are trees)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has the C accelerator
+        return json.JSONEncoder(sort_keys=True, default=str).encode
+    # markers, default, string encoder, indent, key and item separators, sort_keys, skipkeys,
+    # allow_nan: JSONEncoder's defaults apart from sort_keys and default.
+    chunks = make(
+        None, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", True, False, True
+    )
+
+    def encode(value: Any) -> str:
+        if isinstance(value, str):
+            return _string(value)
+        return "".join(chunks(value, 0))
+
+    return encode
+
+
+_canonical = _encoder()
+_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 @dataclass(frozen=True)
@@ -91,7 +112,83 @@ class Call:
         """The call of one engine evaluation (``category`` overrides, e.g. ``CR_MRD-``).
 
         A counted percentage compared with a threshold inside its 95 % interval adds the
-        ``COUNT_CANNOT_SEPARATE`` flag and a worded evidence item (:mod:`.intervals`)."""
+        ``COUNT_CANNOT_SEPARATE`` flag and a worded evidence item (:mod:`.intervals`).
+
+        The same call as ``Call.of(…, evaluation.explanation() + interval items)``, field for
+        field and digest for digest, built without the intermediate explanation: the canonical
+        JSON text is put together from the parts that change from call to call (evidence,
+        missing inputs, flags) and the parts encoded once (parameters, the rows not met).
+        """
+        e = evaluation
+        texts = (e.ruleset, e.edition, e.category, e.citation, e.software_version, e.note)
+        if not all(t.__class__ is str for t in texts) or (
+            e.rule_id is not None and e.rule_id.__class__ is not str
+        ):
+            return cls._from_explanation(date, kind, e, category)
+        params = _plain_params(e.params)
+        if params is None:  # a parameter value that is not plain data: the general path
+            return cls._from_explanation(date, kind, e, category)
+        plain, params_text = params
+        evidence = [item.as_dict() for item in e.evidence]
+        flags = e.flags
+        extra = interval_evidence(evidence, e.facts)
+        if extra:
+            evidence.extend(extra)
+            flags = (*flags, COUNT_FLAG)
+        missing, flags_text = _strings(e.missing), _strings(flags)
+        not_met = _strings(e.rules_not_met)
+        if missing is None or flags_text is None or not_met is None:
+            return cls._from_explanation(date, kind, e, category)
+        text = "".join(
+            (
+                '{"category": ',
+                _string(e.category),
+                ', "citation": ',
+                _string(e.citation),
+                ', "edition": ',
+                _string(e.edition),
+                ', "evidence": ',
+                _canonical(evidence),
+                ', "flags": ',
+                flags_text,
+                ', "missing": ',
+                missing,
+                f', "note": {_string(e.note)}' if e.note else "",
+                ', "params": ',
+                params_text,
+                ', "rule": ',
+                "null" if e.rule_id is None else _string(e.rule_id),
+                ', "rules_not_met": ',
+                not_met,
+                ', "ruleset": ',
+                _string(e.ruleset),
+                ', "software_version": ',
+                _string(e.software_version),
+                "}",
+            )
+        )
+        return cls(
+            date=date,
+            kind=kind,
+            category=category or e.category,
+            ruleset=e.ruleset or e.edition,
+            edition=e.edition,
+            software_version=e.software_version,
+            rule=e.rule_id,
+            evidence=tuple(evidence),
+            missing=e.missing,
+            citation=e.citation,
+            flags=flags,
+            params=dict(plain),
+            digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        )
+
+    @classmethod
+    def _from_explanation(
+        cls, date: dt.date, kind: str, evaluation: Evaluation, category: str | None = None
+    ) -> Call:
+        """:meth:`from_evaluation` by way of the explanation dict (the reference the fast path
+        is tested against, and the path for values that are not plain data)."""
         explanation = evaluation.explanation()
         extra = interval_evidence(explanation["evidence"], evaluation.facts)
         if extra:
@@ -117,6 +214,50 @@ class Call:
             self.software_version,
             self.digest,
         )
+
+
+#: Encoded once: a rule set's parameters as stored (``{name: value}``, decimals as text) and
+#: their canonical JSON, keyed by the names and the *identity* of the values (a resolved
+#: parameter set is reused across a timeline's evaluations; the values are immutable).
+_PARAMS: dict[
+    tuple[tuple[str, ...], tuple[int, ...]], tuple[tuple[Any, ...], dict[str, Any], str]
+] = {}
+#: Canonical JSON of tuples of text (missing inputs, flags, rows not met), by value.
+_STRINGS: dict[tuple[str, ...], str] = {}
+_CACHE_MAX = 4096
+_IMMUTABLE = frozenset((str, int, bool, float, Decimal, type(None)))
+
+
+def _plain_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """The stored form of ``params`` and its canonical JSON, or None when a value is not of an
+    immutable plain type (then it cannot be keyed by identity)."""
+    values = tuple(params.values())
+    key = (tuple(params), tuple(map(id, values)))
+    found = _PARAMS.get(key)
+    if found is not None:
+        return found[1], found[2]
+    if not all(v.__class__ in _IMMUTABLE for v in values) or not all(
+        k.__class__ is str for k in key[0]
+    ):
+        return None
+    plain = {k: str(v) if isinstance(v, Decimal) else v for k, v in params.items()}
+    if len(_PARAMS) >= _CACHE_MAX:
+        _PARAMS.clear()
+    # The values are kept with the entry so that their ids cannot be reused while it exists.
+    _PARAMS[key] = (values, plain, _canonical(plain))
+    return plain, _PARAMS[key][2]
+
+
+def _strings(items: tuple[str, ...]) -> str | None:
+    """Canonical JSON of a tuple of text, or None when an item is not text."""
+    found = _STRINGS.get(items)
+    if found is None:
+        if not all(isinstance(i, str) for i in items):
+            return None
+        if len(_STRINGS) >= _CACHE_MAX:
+            _STRINGS.clear()
+        found = _STRINGS[items] = _canonical(list(items))
+    return found
 
 
 @dataclass(frozen=True)

@@ -45,43 +45,75 @@ def interval_evidence(
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, Decimal]] = set()
     for item in evidence:
-        spec = COUNTED.get(str(item.get("input")))
+        name = item.get("input")
+        if name.__class__ is not str:
+            name = str(name)
+        spec = COUNTED.get(name)
         if spec is None:  # most evidence is not a counted percentage: nothing to convert
             continue
-        name = str(item.get("input"))
-        threshold = _decimal(item.get("threshold"))
-        if threshold is None:
+        # What follows depends only on the text of the three numbers (each is read as
+        # ``Decimal(str(value))``), so it is worked out once per distinct text and kept.
+        key = (
+            name,
+            str(item.get("threshold")),
+            str(facts.get(name, item.get("value"))),
+            str(facts.get(spec[0])),
+        )
+        found = _WORKED.get(key, _NOT_YET)
+        if found is _NOT_YET:
+            if len(_WORKED) >= _WORKED_MAX:
+                _WORKED.clear()
+            found = _WORKED[key] = _work_out(name, spec[1], *key[1:])
+        if found is None:
             continue
-        pct = _decimal(facts.get(name, item.get("value")))
-        n = _decimal(facts.get(spec[0]))
-        if pct is None or n is None or n <= 0 or n != n.to_integral_value():
-            continue
-        cells = int(n)
-        x = int((pct * cells / 100).to_integral_value(rounding=ROUND_HALF_UP))
-        if not 0 <= x <= cells or (name, threshold) in seen:
+        threshold, worded = found
+        if (name, threshold) in seen:
             continue
         seen.add((name, threshold))
-        from trephine.analysis.stats import wilson  # numpy: only when a count is compared
-
-        ci = wilson(x, cells)
-        if not ci.lower <= float(threshold) / 100 <= ci.upper:
-            continue
-        shown_threshold = format(threshold.normalize(), "f")
-        out.append(
-            {
-                "input": f"{name} interval",
-                "value": str(pct),
-                "threshold": str(threshold),
-                "cells_counted": cells,
-                "ci95_low": _pct(ci.lower),
-                "ci95_high": _pct(ci.upper),
-                "flag": COUNT_FLAG,
-                "sentence": (
-                    f"{spec[1]} {pct:.1f} % of {cells} cells counted "
-                    f"(95 % CI {_pct(ci.lower)}–{_pct(ci.upper)} %): the {shown_threshold} % "
-                    "threshold lies inside the interval, so this count cannot separate the "
-                    "categories on either side of it."
-                ),
-            }
-        )
+        if worded is not None:
+            out.append(dict(worded))
     return out
+
+
+_NOT_YET: Any = object()
+_WORKED: dict[tuple[str, str, str, str], tuple[Decimal, dict[str, Any] | None] | None] = {}
+_WORKED_MAX = 4096
+
+
+def _work_out(
+    name: str, label: str, threshold_text: str, pct_text: str, n_text: str
+) -> tuple[Decimal, dict[str, Any] | None] | None:
+    """None when the item is no count compared with a threshold; else the threshold and the
+    worded item (None when the threshold lies outside the interval)."""
+    threshold = _decimal(threshold_text)
+    if threshold is None:
+        return None
+    pct = _decimal(pct_text)
+    n = _decimal(n_text)
+    if pct is None or n is None or n <= 0 or n != n.to_integral_value():
+        return None
+    cells = int(n)
+    x = int((pct * cells / 100).to_integral_value(rounding=ROUND_HALF_UP))
+    if not 0 <= x <= cells:
+        return None
+    from trephine.analysis.stats import wilson  # numpy: only when a count is compared
+
+    ci = wilson(x, cells)
+    if not ci.lower <= float(threshold) / 100 <= ci.upper:
+        return threshold, None
+    shown_threshold = format(threshold.normalize(), "f")
+    return threshold, {
+        "input": f"{name} interval",
+        "value": str(pct),
+        "threshold": str(threshold),
+        "cells_counted": cells,
+        "ci95_low": _pct(ci.lower),
+        "ci95_high": _pct(ci.upper),
+        "flag": COUNT_FLAG,
+        "sentence": (
+            f"{label} {pct:.1f} % of {cells} cells counted "
+            f"(95 % CI {_pct(ci.lower)}–{_pct(ci.upper)} %): the {shown_threshold} % "
+            "threshold lies inside the interval, so this count cannot separate the "
+            "categories on either side of it."
+        ),
+    }

@@ -83,11 +83,14 @@ class Evidence:
     outcome: bool | None
 
     def as_dict(self) -> dict[str, Any]:
+        # Inlined ``_plain`` and the member's ``_value_`` (``.value`` is a descriptor call):
+        # one dict per comparison of every stored call.
+        value, threshold, comparator = self.value, self.threshold, self.comparator
         return {
             "input": self.input,
-            "value": _plain(self.value),
-            "comparator": self.comparator.value if self.comparator else None,
-            "threshold": _plain(self.threshold),
+            "value": str(value) if isinstance(value, Decimal) else value,
+            "comparator": comparator._value_ if comparator else None,
+            "threshold": str(threshold) if isinstance(threshold, Decimal) else threshold,
             "outcome": self.outcome,
         }
 
