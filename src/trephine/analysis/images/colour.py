@@ -26,16 +26,21 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     return np.clip(array, 0, 255).astype(np.uint8)
 
 
+#: Optical density of each uint8 level, -log10((I + 1) / 256), looked up per pixel.
+_OD = np.asarray(-np.log10((np.arange(256, dtype=np.float32) + 1.0) / 256.0), dtype=np.float32)
+
+
 def optical_density(rgb: np.ndarray) -> np.ndarray:
     """Per-channel optical density -log10((I + 1) / 256) of a uint8 RGB image (float32)."""
-    return np.asarray(-np.log10((rgb.astype(np.float32) + 1.0) / 256.0), dtype=np.float32)
+    return _OD[as_rgb(rgb)]
 
 
 def saturation(rgb: np.ndarray) -> np.ndarray:
     """HSV saturation (0-1) of a uint8 RGB image."""
-    array = rgb.astype(np.float32)
-    high = array.max(axis=-1)
-    low = array.min(axis=-1)
+    array = as_rgb(rgb)
+    red, green, blue = array[..., 0], array[..., 1], array[..., 2]
+    high = np.maximum(np.maximum(red, green), blue).astype(np.float32)
+    low = np.minimum(np.minimum(red, green), blue).astype(np.float32)
     return np.where(high > 0, (high - low) / np.maximum(high, 1.0), 0.0).astype(np.float32)
 
 
