@@ -3,12 +3,13 @@
 issuing a report version sends the browser back to the provider with ``prompt=login`` and
 ``max_age=0``, and the signature is applied only when the fresh login comes back for the same
 subject, after it was asked for (``auth_time``), within the window, in the same session. The
-pending signature is kept server-side. The provider is the in-process one of
+pending signature is kept in the database. The provider is the in-process one of
 ``trephine.testing.oidc`` (no internet)."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -203,3 +204,52 @@ def test_amending_and_issuing_the_report_re_identify_the_same_way(
     with app.state.database.unit_of_work("t") as uow:
         (sig,) = signatures.signatures_of_report(uow, pid)[1]
     assert (sig.signer, sig.method, sig.valid) == ("dr.oidc", "oidc", True)
+
+
+def test_a_signature_asked_of_one_server_process_is_applied_by_another(
+    app: FastAPI, seeded: Seeded, lab: TestClient
+) -> None:
+    """Two app instances on one database (``uvicorn --workers``, or a restart between the
+    signer leaving for the provider and coming back): the pending signature is in the database,
+    so the instance the signer returns to applies it, once."""
+    draft = seeded.ids["karyotype_draft"]
+    asked = _post(lab, f"/results/{draft}/sign")
+    flow = lab.cookies.get(oidc.FLOW_COOKIE, path=oidc.FLOW_PATH)
+    # What the other instance will find: a row of the shared database, keyed by a digest of
+    # the browser's key (no server process's memory holds it).
+    key = json.loads(base64.urlsafe_b64decode(flow.strip('"')))["signature"]
+    assert _pending(app) == [hashlib.sha256(key.encode()).hexdigest()]
+    second = create_app(seeded.database.url, settings=app.state.settings)
+    try:
+        with TestClient(second) as elsewhere:
+            for cookie in lab.cookies.jar:
+                elsewhere.cookies.set(cookie.name, cookie.value, cookie.domain, cookie.path)
+            done = through_provider(elsewhere, asked)
+            assert done.status_code == 303, done.text
+            assert done.headers["location"].startswith(f"/results/{draft}")
+            # Taken: a second return, to either instance, finds nothing to sign.
+            import httpx
+
+            back = httpx.get(provider_url(asked), follow_redirects=False, timeout=10)
+            callback = urlsplit(back.headers["location"])
+            for client in (elsewhere, lab):
+                client.cookies.set(oidc.FLOW_COOKIE, flow, path=oidc.FLOW_PATH)
+                again = client.get(f"{callback.path}?{callback.query}", follow_redirects=False)
+                assert again.status_code == 400, again.text
+    finally:
+        second.state.database.dispose()
+    with app.state.database.unit_of_work("t") as uow:
+        assert results.get_result(uow, draft).state is ResultState.VERIFIED
+        (sig,) = signatures.signatures_of_result(uow, draft)
+    assert (sig.signer, sig.method) == ("dr.oidc", "oidc")
+    assert _failures(app) == ["no pending signature", "no pending signature"]
+    assert _pending(app) == []
+
+
+def _pending(app: FastAPI) -> list[str]:
+    from sqlalchemy import select
+
+    from trephine.store.tables import PendingSignatureRow
+
+    with app.state.database.unit_of_work("t") as uow:
+        return list(uow.session.scalars(select(PendingSignatureRow.key_hash)))

@@ -28,6 +28,7 @@ TABLES = {
     "patient",
     "patient_account",
     "patient_identity",
+    "pending_signature",
     "procedure",
     "procedure_checklist",
     "procedure_consent",

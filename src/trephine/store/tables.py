@@ -499,6 +499,26 @@ class SiteSecretRow(Base):
         return f"<SiteSecretRow {self.name}>"
 
 
+class PendingSignatureRow(Base):
+    """An electronic signature waiting for its signer's fresh login at the identity provider
+    (migration 0021; written and taken only by ``services/pending_signatures.py``). The key the
+    browser holds and the flow's ``state`` and ``nonce`` are stored as SHA-256 digests only;
+    ``detail`` is what to sign (a result id, an amendment's fields, a report's text)."""
+
+    __tablename__ = "pending_signature"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    state_hash: Mapped[str] = mapped_column(String(64))
+    nonce_hash: Mapped[str] = mapped_column(String(64))
+    user_name: Mapped[str] = mapped_column(String(200))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("user_session.id"))
+    subject: Mapped[str] = mapped_column(String(512))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]]
+    started_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 # --------------------------------------------------------------------------- cohorts (0009)
 
 

@@ -33,6 +33,7 @@ from trephine.api.deps import (
     UnitOfWorkDep,
     audit_read,
     client_address,
+    get_database,
     require,
 )
 from trephine.domain.orders import STUDIES, Section, StudyAction, parse_section
@@ -851,8 +852,8 @@ def result_sign(
         request,
         principal,
         password,
-        lambda req: _sign_out(req, database, principal, result_id, oidc.SIGNATURE_METHOD),
-        lambda req, why: _result_refused(req, database, principal, result_id, why),
+        SIGN_OUT,
+        {"result": result_id},
         what=f"result {result_id} (verified)",
         back=f"/results/{result_id}",
     )
@@ -887,6 +888,22 @@ def _sign_out(
     )
 
 
+def _sign_out_pending(request: Request, principal: Principal, detail: dict[str, Any]) -> Response:
+    return _sign_out(
+        request, get_database(request), principal, int(detail["result"]), oidc.SIGNATURE_METHOD
+    )
+
+
+def _sign_out_refused(
+    request: Request, principal: Principal, detail: dict[str, Any], why: str
+) -> Response:
+    return _result_refused(request, get_database(request), principal, int(detail["result"]), why)
+
+
+#: A result's sign-out waiting for an identity-provider signer's fresh login (web/oidc.py).
+SIGN_OUT = oidc.signing_action("result-sign-out", _sign_out_pending, _sign_out_refused)
+
+
 @router.post(
     "/results/{result_id}/amend",
     response_class=HTMLResponse,
@@ -902,53 +919,24 @@ async def result_amend(
     reason = str(raw.get("reason") or "")
     password = str(raw.get("password") or "")
     with _acting(request, database, principal) as uow:
-        found = results.get_result(uow, result_id)
-        kind, accession = found.kind, found.accession
+        kind = results.get_result(uow, result_id).kind
     form = _typed_fields(raw, kind)
-    value, problems = parse_entry(kind, accession, form)
-
-    def refused(req: Request, error: str | None) -> Response:
-        with _acting(req, database, principal) as uow:
-            return _result_page(
-                req,
-                uow,
-                principal,
-                result_id,
-                amend_form=form,
-                problems=problems,
-                error=error,
-                status=422,
-            )
-
-    if value is None:
-        return refused(request, None)
+    detail = {"result": result_id, "form": form, "reason": reason}
+    amendment = _Amendment(request, principal, detail)
+    if amendment.value is None:
+        return amendment.refused(request, None)
     if not reason.strip():
-        return refused(
+        return amendment.refused(
             request,
             str(ValidationError("reason", reason, "a non-empty reason for the amendment")),
         )
-    amended = value
-
-    def amend(req: Request, method: str) -> Response:
-        try:
-            with _acting(req, database, principal) as uow:
-                stored, _ = signatures.sign_amendment(
-                    uow, result_id, amended, reason, method=method
-                )
-        except TrephineError as exc:
-            return refused(req, str(exc))
-        message = "Amended and signed; the superseded version is kept beside it."
-        return RedirectResponse(
-            f"/results/{stored.id}?{urlencode({'done': message})}", status_code=303
-        )
-
-    # The amended value waits server-side for an identity-provider signer's fresh login.
+    # The amended fields wait in the database for an identity-provider signer's fresh login.
     at_provider = oidc.sign_at_provider(
         request,
         principal,
         password,
-        lambda req: amend(req, oidc.SIGNATURE_METHOD),
-        refused,
+        AMEND,
+        detail,
         what=f"the amendment of result {result_id}",
         back=f"/results/{result_id}",
     )
@@ -957,8 +945,63 @@ async def result_amend(
     try:
         _reauthenticate(request, database, principal, password)
     except TrephineError as exc:
-        return refused(request, str(exc))
-    return amend(request, signatures.PASSWORD)
+        return amendment.refused(request, str(exc))
+    return amendment.sign(request, signatures.PASSWORD)
+
+
+class _Amendment:
+    """An amendment of a signed-out result: ``detail`` holds the result id, the fields as typed
+    and the reason (all a pending signature keeps); the value is parsed from them again."""
+
+    def __init__(self, request: Request, principal: Principal, detail: dict[str, Any]) -> None:
+        self.database = get_database(request)
+        self.principal = principal
+        self.result_id = int(detail["result"])
+        self.form: dict[str, str] = {str(k): str(v) for k, v in dict(detail["form"]).items()}
+        self.reason = str(detail["reason"])
+        with _acting(request, self.database, principal) as uow:
+            found = results.get_result(uow, self.result_id)
+        self.value, self.problems = parse_entry(found.kind, found.accession, self.form)
+
+    def refused(self, request: Request, error: str | None) -> Response:
+        with _acting(request, self.database, self.principal) as uow:
+            return _result_page(
+                request,
+                uow,
+                self.principal,
+                self.result_id,
+                amend_form=self.form,
+                problems=self.problems,
+                error=error,
+                status=422,
+            )
+
+    def sign(self, request: Request, method: str) -> Response:
+        if self.value is None or not self.reason.strip():
+            return self.refused(request, None)
+        try:
+            with _acting(request, self.database, self.principal) as uow:
+                stored, _ = signatures.sign_amendment(
+                    uow, self.result_id, self.value, self.reason, method=method
+                )
+        except TrephineError as exc:
+            return self.refused(request, str(exc))
+        message = "Amended and signed; the superseded version is kept beside it."
+        return RedirectResponse(
+            f"/results/{stored.id}?{urlencode({'done': message})}", status_code=303
+        )
+
+
+#: An amendment waiting for an identity-provider signer's fresh login (web/oidc.py).
+AMEND = oidc.signing_action(
+    "result-amend",
+    lambda request, principal, detail: _Amendment(request, principal, detail).sign(
+        request, oidc.SIGNATURE_METHOD
+    ),
+    lambda request, principal, detail, why: _Amendment(request, principal, detail).refused(
+        request, why
+    ),
+)
 
 
 def entry_link(accession: str, kind: str) -> str:

@@ -22,16 +22,17 @@ code flow with PKCE (S256):
 
 Signing (21 CFR 11.200: the signer re-identifies at every signature; clinical-systems.md §6.3
 P8, A8). A password account re-enters its password. An account that signs in only through
-the provider has none, so :func:`start_signature` keeps the signature to apply server-side
-(:class:`PendingSignatures`: the signer, their session, their identity's subject and what to
-do, in this process's memory, never in the browser) and shows a link to the provider with
-``prompt=login`` and ``max_age=0`` (a fresh login, not the provider's session).
-The same callback finds the pending signature named by the flow cookie and applies it only
-when the ID token passes every check of a sign-in, is for the same subject with the same
-role, and says
-(``auth_time``) that the signer authenticated after the signature was asked for, within
-:data:`SIGNATURE_SECONDS`; the signed-in session must be the one that asked. Anything else
-signs nothing and is audited as ``signature-failed`` (method ``oidc``).
+the provider has none, so :func:`start_signature` keeps the signature to apply in the
+database (services/pending_signatures.py: the signer, their session, their identity's subject,
+the registered :func:`signing_action` and its detail; the flow's key, state and nonce only as
+digests; never in the browser) and shows a link to the provider with ``prompt=login`` and
+``max_age=0`` (a fresh login, not the provider's session). Whichever server process the
+browser comes back to, the same callback takes the pending signature named by the flow cookie
+(once: a second return finds nothing) and applies it only when the flow is the one it was
+asked with, the ID token passes every check of a sign-in, is for the same subject with the
+same role, and says (``auth_time``) that the signer authenticated after the signature was
+asked for, within :data:`SIGNATURE_SECONDS`; the signed-in session must be the one that asked.
+Anything else signs nothing and is audited as ``signature-failed`` (method ``oidc``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from trephine.web.signin import safe_next, sign_in_form, start_browser_session
 if TYPE_CHECKING:
     from joserfc.jwk import KeySet
 
+    from trephine.services.pending_signatures import PendingSignature
     from trephine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -323,50 +325,33 @@ class OidcClient:
 # ---------------------------------------------------------------------------- signing
 
 
-#: Applies a pending signature (method :data:`SIGNATURE_METHOD`) and answers the browser.
-Apply = Callable[[Request], Response]
-#: Answers the browser when the signature was not applied (the reason as a sentence).
-Refuse = Callable[[Request, str], Response]
+#: Applies a pending signature's ``detail`` as the signer (method :data:`SIGNATURE_METHOD`) and
+#: answers the browser.
+Apply = Callable[[Request, Principal, dict[str, Any]], Response]
+#: Answers the signer's browser when the signature was not applied (the reason as a sentence).
+Refuse = Callable[[Request, Principal, dict[str, Any], str], Response]
 
 
 @dataclass(frozen=True)
-class PendingSignature:
-    """A signature asked for by a signed-in OIDC user, waiting for their fresh login."""
+class SigningAction:
+    """What a pending signature does when its signer comes back, and says when it does not."""
 
-    token: str
-    user: str
-    session_id: int | None
-    subject: str
-    apply: Apply = field(repr=False)
-    refuse: Refuse = field(repr=False)
-    started: float
+    apply: Apply
+    refuse: Refuse
 
 
-class PendingSignatures:
-    """Signatures waiting for the provider, in this process's memory (never in the browser):
-    each taken at most once, forgotten after :data:`SIGNATURE_SECONDS`."""
-
-    def __init__(self) -> None:
-        self._items: dict[str, PendingSignature] = {}
-        self._lock = threading.Lock()
-
-    def add(self, item: PendingSignature) -> None:
-        with self._lock:
-            self._forget_old()
-            self._items[item.token] = item
-
-    def take(self, token: str) -> PendingSignature | None:
-        with self._lock:
-            self._forget_old()
-            return self._items.pop(token, None)
-
-    def _forget_old(self) -> None:
-        now = time.time()
-        for key in [k for k, v in self._items.items() if now - v.started > SIGNATURE_SECONDS]:
-            del self._items[key]
+#: The signatures a pending one may apply, by name: registered by the pages that sign
+#: (web/lab.py: a result's sign-out and amendment; web/reports.py: a report version). The
+#: database keeps the name and the detail, never code, so any server process can apply it.
+ACTIONS: dict[str, SigningAction] = {}
 
 
-PENDING = PendingSignatures()
+def signing_action(name: str, apply: Apply, refuse: Refuse) -> str:
+    """Register the signing action ``name`` (its pending signatures' ``action``); answers it."""
+    if len(name) > 32:
+        raise ValueError(f"signing action name {name!r} is longer than 32 characters")
+    ACTIONS[name] = SigningAction(apply, refuse)
+    return name
 
 
 def provider_subject(request: Request, principal: Principal) -> str | None:
@@ -386,53 +371,50 @@ def sign_at_provider(
     request: Request,
     principal: Principal,
     password: str,
-    apply: Apply,
-    refuse: Refuse,
+    action: str,
+    detail: dict[str, Any],
     *,
     what: str,
     back: str,
 ) -> Response | None:
     """The signing forms' one rule: a signer who typed no password and holds an account of the
-    identity provider signs there again (:func:`start_signature`); None when the password path
-    applies (the form re-checks the password itself)."""
+    identity provider signs there again (:func:`start_signature`: ``action``, registered with
+    :func:`signing_action`, applies ``detail`` when they come back); None when the password
+    path applies (the form re-checks the password itself)."""
     subject = None if password else provider_subject(request, principal)
     if subject is None:
         return None
-    return start_signature(request, principal, subject, apply, refuse, what=what, back=back)
+    return start_signature(request, principal, subject, action, detail, what=what, back=back)
 
 
 def start_signature(
     request: Request,
     principal: Principal,
     subject: str,
-    apply: Apply,
-    refuse: Refuse,
+    action: str,
+    detail: dict[str, Any],
     *,
     what: str = "it",
     back: str = "/",
 ) -> Response:
-    """Keep the signature server-side and send the signer to the provider for a fresh login;
-    :func:`oidc_callback` applies it when the signer comes back re-identified.
+    """Keep the signature in the database (services/pending_signatures.py) and send the signer
+    to the provider for a fresh login; :func:`oidc_callback`, in whichever server process the
+    browser comes back to, applies it when the signer comes back re-identified.
 
     The answer is a page with a link to the provider, not a redirect: the form was posted,
     and the pages' ``form-action 'self'`` (api/security.py) stops a browser following a form's
     redirect to another site, where a link is an ordinary navigation."""
+    from trephine.services import pending_signatures
+
     client = _client(request)
-    pending = PendingSignature(
-        token=secrets.token_urlsafe(32),
-        user=principal.name,
-        session_id=principal.session_id,
-        subject=subject,
-        apply=apply,
-        refuse=refuse,
-        started=time.time(),
-    )
+    handler = ACTIONS[action]
+    key = secrets.token_urlsafe(32)
     flow = {
         "state": secrets.token_urlsafe(32),
         "nonce": secrets.token_urlsafe(32),
         "verifier": secrets.token_urlsafe(48),
         "next": "/",
-        "signature": pending.token,
+        "signature": key,
     }
     try:
         url = client.authorization_url(
@@ -440,12 +422,27 @@ def start_signature(
         )
     except ProviderUnreachable as exc:
         log.warning("OpenID Connect provider unusable: %s", exc)
-        return refuse(request, "The organisation's sign-in service cannot be reached.")
+        return handler.refuse(
+            request, principal, detail, "The organisation's sign-in service cannot be reached."
+        )
     from trephine.web.render import render
 
-    PENDING.add(pending)
+    pending_signatures.keep(
+        get_database(request),
+        key,
+        state=flow["state"],
+        nonce=flow["nonce"],
+        user=principal.name,
+        session_id=principal.session_id,
+        subject=subject,
+        action=action,
+        detail=detail,
+        window=SIGNATURE_SECONDS,
+    )
     response = render(
-        request, "oidc_sign.html", {"url": url, "what": what, "back": safe_next(back)}
+        request,
+        "oidc_sign.html",
+        {"url": url, "what": what, "back": safe_next(back), "error": None},
     )
     _set_flow_cookie(request, response, flow)
     return response
@@ -471,8 +468,13 @@ def _finish_signature(
     request: Request, client: OidcClient, flow: dict[str, str], code: str | None
 ) -> Response:
     """The provider sent the signer back: apply the pending signature if every check holds."""
-    pending = PENDING.take(flow["signature"])
-    if pending is None:
+    from trephine.services import pending_signatures
+
+    pending = pending_signatures.take(
+        get_database(request), flow["signature"], window=SIGNATURE_SECONDS
+    )
+    handler = ACTIONS.get(pending.action) if pending is not None else None
+    if pending is None or handler is None:
         principal = current_principal(request)
         _signature_refused(
             request, principal.name if principal else "(unknown)", "no pending signature"
@@ -480,7 +482,7 @@ def _finish_signature(
         return _refusal(
             request, "/", "The signature waited too long or was already used; sign again.", 400
         )
-    response = _check_and_apply(request, client, flow, code, pending)
+    response = _check_and_apply(request, client, flow, code, pending, handler)
     response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH)
     return response
 
@@ -491,15 +493,28 @@ def _check_and_apply(
     flow: dict[str, str],
     code: str | None,
     pending: PendingSignature,
+    handler: SigningAction,
 ) -> Response:
     principal = current_principal(request)
+    if (
+        principal is None
+        or principal.name != pending.user
+        or principal.session_id != pending.session_id
+    ):
+        # Not the signer's session: nothing of what was to be signed is shown to it.
+        _signature_refused(request, pending.user, "the signature was asked for in another session")
+        from trephine.web.render import render
+
+        return render(
+            request,
+            "oidc_sign.html",
+            {"error": "This is not the session that asked for the signature; nothing was signed."},
+            status_code=422,
+        )
+    started = pending.started.timestamp()
     try:
-        if (
-            principal is None
-            or principal.name != pending.user
-            or principal.session_id != pending.session_id
-        ):
-            raise Refused("the signature was asked for in another session")
+        if not pending.asked_with(flow["state"], flow["nonce"]):
+            raise Refused("the sign-in flow is not the one the signature was asked with")
         if code is None:
             raise Refused("the provider answered without a code")
         token = client.exchange(_redirect_uri(request), code, flow["verifier"])
@@ -519,22 +534,28 @@ def _check_and_apply(
         now = time.time()
         if identity.auth_time is None:
             raise Refused("the ID token has no auth_time")
-        if identity.auth_time < pending.started - client.leeway:
+        if identity.auth_time < started - client.leeway:
             raise Refused("the provider did not authenticate the signer again")
-        if identity.auth_time > now + client.leeway or now - pending.started > SIGNATURE_SECONDS:
+        if identity.auth_time > now + client.leeway or now - started > SIGNATURE_SECONDS:
             raise Refused("the fresh authentication is outside the signing window")
     except Refused as exc:
         _signature_refused(request, pending.user, exc.reason)
-        return pending.refuse(
-            request, "Signing in again at your organisation did not succeed; nothing was signed."
+        return handler.refuse(
+            request,
+            principal,
+            pending.detail,
+            "Signing in again at your organisation did not succeed; nothing was signed.",
         )
     except ProviderUnreachable as exc:
         log.warning("OpenID Connect provider unusable: %s", exc)
         _signature_refused(request, pending.user, "provider unreachable")
-        return pending.refuse(
-            request, "The organisation's sign-in service cannot be reached; nothing was signed."
+        return handler.refuse(
+            request,
+            principal,
+            pending.detail,
+            "The organisation's sign-in service cannot be reached; nothing was signed.",
         )
-    return pending.apply(request)
+    return handler.apply(request, principal, pending.detail)
 
 
 # ---------------------------------------------------------------------------- routes

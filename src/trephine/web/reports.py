@@ -10,7 +10,7 @@ discussion reports:discuss. Every read is audited like the other pages.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -27,7 +27,7 @@ from trephine.api.deps import (
 )
 from trephine.domain.report import NEXT, ReportStatus, parse_status
 from trephine.errors import NotAuthenticated, ValidationError
-from trephine.web.oidc import provider_subject
+from trephine.web import oidc
 from trephine.web.render import render
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def report_page(
             "may_discuss": principal.may(Permission.REPORTS_DISCUSS) and current is not None,
             # An account without a password re-identifies at the provider (web/oidc.py).
             "signs_with_provider": principal.may(Permission.RESULTS_WRITE)
-            and provider_subject(request, principal) is not None,
+            and oidc.provider_subject(request, principal) is not None,
             "statuses": [s.value for s in allowed],
             "current": current,
             "has_results": bool(found.results) if found.shown is None else True,
@@ -174,42 +174,25 @@ def report_issue(
     """Issue the next version, signed: the signer re-enters their password (21 CFR 11.200), or
     an account of the identity provider without one signs in there again (web/oidc.py)."""
     from trephine.services import accounts, signatures
-    from trephine.web import oidc
 
     database = get_database(request)
     chosen = parse_status(status)
-
-    def issue(req: Request, method: str) -> Response:
-        with database.unit_of_work(principal.name) as uow:
-            uow.context.update(role=str(principal.role), client=client_address(req))
-            v, _ = signatures.sign_report(
-                uow,
-                procedure_id,
-                chosen,
-                reason=reason or None,
-                interpretation=interpretation,
-                diagnosis=diagnosis,
-                diagnosis_classification=classification or None,
-                comments=comments,
-                method=method,
-            )
-        return RedirectResponse(
-            f"/procedures/{procedure_id}/report?done=issued-v{v.version}", status_code=303
-        )
-
-    def refused(_req: Request, _why: str) -> Response:
-        # Back to the report, saying so; nothing was issued (the failure is audited).
-        return RedirectResponse(
-            f"/procedures/{procedure_id}/report?done=not-signed", status_code=303
-        )
-
-    # What to issue waits server-side for an identity-provider signer's fresh login.
+    detail = {
+        "procedure": procedure_id,
+        "status": chosen.value,
+        "reason": reason,
+        "interpretation": interpretation,
+        "diagnosis": diagnosis,
+        "classification": classification,
+        "comments": comments,
+    }
+    # What to issue waits in the database for an identity-provider signer's fresh login.
     at_provider = oidc.sign_at_provider(
         request,
         principal,
         password,
-        lambda req: issue(req, oidc.SIGNATURE_METHOD),
-        refused,
+        ISSUE,
+        detail,
         what=f"the {chosen.value} version of this report",
         back=f"/procedures/{procedure_id}/report",
     )
@@ -230,7 +213,47 @@ def report_issue(
         return RedirectResponse(
             f"/procedures/{procedure_id}/report?done=wrong-password", status_code=303
         )
-    return issue(request, signatures.PASSWORD)
+    return _issue(request, principal, detail, signatures.PASSWORD)
+
+
+def _issue(request: Request, principal: Principal, detail: dict[str, Any], method: str) -> Response:
+    """Issue the report version ``detail`` describes, signed by ``principal`` with ``method``."""
+    from trephine.services import signatures
+
+    procedure_id = int(detail["procedure"])
+    with get_database(request).unit_of_work(principal.name) as uow:
+        uow.context.update(role=str(principal.role), client=client_address(request))
+        v, _ = signatures.sign_report(
+            uow,
+            procedure_id,
+            parse_status(str(detail["status"])),
+            reason=str(detail["reason"]) or None,
+            interpretation=str(detail["interpretation"]),
+            diagnosis=str(detail["diagnosis"]),
+            diagnosis_classification=str(detail["classification"]) or None,
+            comments=str(detail["comments"]),
+            method=method,
+        )
+    return RedirectResponse(
+        f"/procedures/{procedure_id}/report?done=issued-v{v.version}", status_code=303
+    )
+
+
+def _issue_refused(
+    _request: Request, _principal: Principal, detail: dict[str, Any], _why: str
+) -> Response:
+    # Back to the report, saying so; nothing was issued (the failure is audited).
+    return RedirectResponse(
+        f"/procedures/{int(detail['procedure'])}/report?done=not-signed", status_code=303
+    )
+
+
+#: A report version waiting for an identity-provider signer's fresh login (web/oidc.py).
+ISSUE = oidc.signing_action(
+    "report-issue",
+    lambda request, principal, detail: _issue(request, principal, detail, oidc.SIGNATURE_METHOD),
+    _issue_refused,
+)
 
 
 @router.post(
