@@ -70,3 +70,21 @@ def test_none_after_the_window_and_old_ones_are_deleted(database: Database) -> N
     _keep(database, "new")  # keeping one deletes those past the window
     assert [r.key_hash for r in _rows(database)] == [hashlib.sha256(b"new").hexdigest()]
     assert pending_signatures.take(database, "new", window=WINDOW) is not None
+
+
+def test_of_two_returns_at_once_one_takes_it(database: Database) -> None:
+    """Two server processes receiving the same return at the same moment: one applies it."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    for round_ in range(3):
+        _keep(database, f"raced-{round_}")
+        start = Barrier(2)
+
+        def take(key: str = f"raced-{round_}", start: Barrier = start) -> object:
+            start.wait()
+            return pending_signatures.take(database, key, window=WINDOW)
+
+        with ThreadPoolExecutor(2) as pool:
+            taken = [f.result() for f in [pool.submit(take), pool.submit(take)]]
+        assert sum(t is not None for t in taken) == 1, taken
