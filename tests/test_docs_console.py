@@ -4,7 +4,10 @@ Each Markdown file is run top to bottom, as a reader would, in one bash process:
 temporary directory holding copies of ``examples/`` and ``docs/`` (and ``tests/`` for the
 vendored data), with ``TREPHINE_DATABASE_URL=sqlite:///trephine.db`` pointing at a fresh copy of
 what ``scripts/run-demo`` sets up (``trephine init`` + ``trephine demo``). A command that exits
-non-zero fails the test with the file and line of the command.
+non-zero fails the test with the file and line of the command. ``trephine`` on that bash's
+``PATH`` is the client of a warm server (``console_server.py``): each command runs in a process
+forked from an interpreter that imported the package once, so 270 commands do not each spend a
+second importing SQLAlchemy, pandas and lifelines.
 
 Block syntax: in a block with ``$ `` prompts, only prompted lines are commands (the rest is
 output shown to the reader); a command whose shown output starts with ``error:`` is an example
@@ -22,11 +25,13 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+import console_server
 from testdata import REPO_ROOT
 
 #: Commands never run here, and why. Everything else in a console block must run.
@@ -135,6 +140,30 @@ def test_the_not_run_list_is_small_and_matches_what_it_names() -> None:
     assert not_run_reason("trephine flow info examples/flow/tube.fcs") is None
 
 
+def test_the_warm_trephine_is_the_command_line(warm_trephine: Path, tmp_path: Path) -> None:
+    """The console server's ``trephine`` takes the caller's folder, environment, standard input
+    and arguments, and exits with the command's code: a refusal stays a refusal."""
+    script = (
+        "set -u\n"
+        "trephine --version\n"
+        "TREPHINE_DATABASE_URL=sqlite:///here.db trephine init >/dev/null; echo init=$?\n"
+        "trephine no-such-command; echo unknown=$?\n"
+        "printf 'x\\001y' | trephine patients show \"$(printf 'a\\001b')\"; echo control=$?\n"
+    )
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=_env(tmp_path, first_on_path=warm_trephine),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.startswith("trephine "), done.stdout + done.stderr
+    assert "init=0" in done.stdout and (tmp_path / "here.db").exists()
+    assert "unknown=2" in done.stdout and "No such command" in done.stderr
+    assert "control=2" in done.stdout and "control character" in done.stderr
+
+
 # ------------------------------------------------------------------------- the docs themselves
 
 
@@ -162,15 +191,27 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def warm_trephine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The folder of a ``trephine`` that runs in a process forked from a warm interpreter
+    (tests/console_server.py), one per test worker."""
+    folder = tmp_path_factory.mktemp("console-server")
+    server = console_server.start(folder, _env(folder))
+    yield server.bin_dir
+    server.stop()
+
+
 def _trephine() -> str:
     found = Path(sys.executable).with_name("trephine")
     return str(found) if found.exists() else "trephine"
 
 
-def _env(cwd: Path) -> dict[str, str]:
+def _env(cwd: Path, first_on_path: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TREPHINE_")}
     env["TREPHINE_DATABASE_URL"] = "sqlite:///trephine.db"
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    if first_on_path is not None:
+        env["PATH"] = f"{first_on_path}{os.pathsep}{env['PATH']}"
     env["HOME"] = str(cwd)
     env["COLUMNS"] = "120"
     return env
@@ -205,7 +246,9 @@ def _script(commands: list[Command], report: Path) -> str:
 @pytest.mark.parametrize(
     "doc", _cases(), ids=lambda p: p.relative_to(REPO_ROOT).as_posix() if p else ""
 )
-def test_console_blocks_run(doc: Path, demo_template: Path, tmp_path: Path) -> None:
+def test_console_blocks_run(
+    doc: Path, demo_template: Path, warm_trephine: Path, tmp_path: Path
+) -> None:
     rel = doc.relative_to(REPO_ROOT).as_posix()
     commands = [c for b in console_blocks(doc.read_text(encoding="utf-8")) for c in commands_of(*b)]
     _workspace(tmp_path, demo_template)
@@ -215,7 +258,7 @@ def test_console_blocks_run(doc: Path, demo_template: Path, tmp_path: Path) -> N
     done = subprocess.run(
         ["bash", str(script)],
         cwd=tmp_path,
-        env=_env(tmp_path),
+        env=_env(tmp_path, first_on_path=warm_trephine),
         capture_output=True,
         text=True,
         timeout=900,
