@@ -42,6 +42,9 @@ class Permission(StrEnum):
     ALERTS_ACKNOWLEDGE = "alerts:acknowledge"
     #: Record biopsy procedures.
     PROCEDURES_WRITE = "procedures:write"
+    #: Record and amend a patient's clinical examination (lymph nodes, liver and spleen,
+    #: constitutional symptoms): a clinician's finding, not a laboratory result.
+    EXAMS_WRITE = "exams:write"
     #: Order lab studies for a procedure, mark their specimen collected, cancel them (issue 10).
     ORDERS_WRITE = "orders:write"
     #: Record that a marrow report was discussed with the patient.
@@ -86,6 +89,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.IDENTITY_READ,
             Permission.ALERTS_ACKNOWLEDGE,
             Permission.PROCEDURES_WRITE,
+            Permission.EXAMS_WRITE,
             Permission.ORDERS_WRITE,
             Permission.RESULTS_RELEASE,
             Permission.REPORTS_DISCUSS,

@@ -72,7 +72,7 @@ def _concrete(app: FastAPI, route: DeclaredRoute) -> str:
     path = route.path.replace("{patient_id}", app.state.test_patient)
     path = path.replace("{alert_id}", "1")
     path = path.replace("{session_id}", "1")
-    path = path.replace("{plan_id}", "1")
+    path = path.replace("{plan_id}", "1").replace("{exam_id}", "1")
     path = path.replace("{procedure_id}", "1").replace("{study_id}", "1")
     path = path.replace("{stage}", "before")
     path = path.replace("{result_id}", "1").replace("{accession}", "X").replace("{kind}", "core")

@@ -21,6 +21,7 @@ TABLES = {
     "audit_chain_lock",
     "audit_event",
     "cellular_therapy",
+    "clinical_exam",
     "cohort",
     "cohort_evaluation",
     "complication",

@@ -1,6 +1,7 @@
 """Acceptance in a real browser (Debian chromium via selenium): a clinician plans a marrow, fills
 the checklist with apixaban and platelets 18 ×10⁹/L and sees REVIEW_REQUIRED with both reasons,
-records consent and the procedure; the report page shows the rates. Screenshots at 1400 and
+records consent and the procedure; the report page shows the rates; a clinical examination is
+refused on its field, corrected and recorded. Screenshots at 1400 and
 400 px and axe-core (trephine.testing.served.look)."""
 
 from __future__ import annotations
@@ -95,4 +96,35 @@ def test_clinician_checklist_review_required_consent_and_procedure(
     wait_for(browser, lambda d: d.find_elements(By.ID, "rates"))
     assert "Jamshidi 11G" in browser.find_element(By.ID, "rates").text
     look(browser, shots, "procedure-report", failures)
+    _examination(browser, site, shots, failures)
     assert not failures, "\n".join(failures)
+
+
+def _examination(browser: Any, site: Site, shots: Path, failures: list[str]) -> None:
+    """The clinician records a clinical examination from the patient page: a spleen of 60 cm is
+    refused on its field with the allowed range, then the corrected form is recorded and listed
+    at the precision typed (15 mm → 1.5 cm)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(f"{site.base}/patients/DEMO-0001")
+    browser.find_element(By.ID, "exams-link").click()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "exam-form"))
+    _set(browser, "f-examined_on", "2026-12-02")
+    browser.find_element(By.ID, "f-largest_node").send_keys("15")
+    Select(browser.find_element(By.ID, "u-largest_node")).select_by_value("mm")
+    Select(browser.find_element(By.ID, "f-liver_spleen_normal")).select_by_value("yes")
+    browser.find_element(By.ID, "f-spleen_length").send_keys("60")
+    Select(browser.find_element(By.ID, "f-constitutional_symptoms")).select_by_value("no")
+    browser.find_element(By.ID, "exam-submit").click()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "exam-errors"))
+    assert "0–50 cm" in browser.find_element(By.ID, "err-spleen_length").text
+    look(browser, shots, "exam-refused", failures)
+    spleen = browser.find_element(By.ID, "f-spleen_length")
+    spleen.clear()
+    spleen.send_keys("12.5")
+    browser.find_element(By.ID, "exam-submit").click()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "exams"))
+    row = browser.find_element(By.CSS_SELECTOR, "#exams tbody tr").text
+    assert "1.5 cm" in row and "12.5 cm" in row and "b.clinician" in row
+    look(browser, shots, "exam-recorded", failures)

@@ -80,6 +80,7 @@ def create_app(
         admin,
         aspirate,
         assets,
+        exams,
         lab,
         oidc,
         pages,
@@ -96,6 +97,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(actions.router)
     app.include_router(procedures.router)
+    app.include_router(exams.router)
     app.include_router(patient_pages.router)
     app.include_router(lab.router)
     app.include_router(aspirate.router)

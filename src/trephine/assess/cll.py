@@ -126,17 +126,16 @@ def _on_blood(inputs: PatientInputs, r: ResultRecord) -> bool:
 
 def _exam(inputs: PatientInputs, date: dt.date) -> ClinicalExam | None:
     """The examination read for the marrow of ``date``: the nearest within
-    :data:`EXAM_WINDOW_DAYS` days, the latest one on or before the marrow first [I]."""
+    :data:`EXAM_WINDOW_DAYS` days, the latest one on or before the marrow first [I]. Recorded
+    by a clinician or imported on a specimen, alike (:meth:`PatientInputs.clinical_exams`)."""
     best: tuple[int, int, ClinicalExam] | None = None
-    for on, results in inputs.by_date().items():
+    for on, exam in inputs.clinical_exams():
         gap = (date - on).days
         if abs(gap) > EXAM_WINDOW_DAYS:
             continue
-        for r in results:
-            if isinstance(r.value, ClinicalExam):
-                rank = (0 if gap >= 0 else 1, abs(gap))
-                if best is None or rank < best[:2]:
-                    best = (*rank, r.value)
+        rank = (0 if gap >= 0 else 1, abs(gap))
+        if best is None or rank < best[:2]:
+            best = (*rank, exam)
     return None if best is None else best[2]
 
 
@@ -184,10 +183,12 @@ def _baseline(inputs: PatientInputs, start: dt.date) -> dict[str, Decimal]:
                     value = value_of(quantity)
                     if value is not None:
                         found[key] = value
-            elif isinstance(v, ClinicalExam):
-                node = value_of(v.largest_node)
-                if node is not None:
-                    found["largest_node_cm"] = node
+    for on, exam in inputs.clinical_exams():  # date order: later values overwrite
+        if on > start or (start - on).days > BASELINE_WINDOW_DAYS:
+            continue
+        node = value_of(exam.largest_node)
+        if node is not None:
+            found["largest_node_cm"] = node
     return found
 
 

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from trephine.domain.patient import Diagnosis
 from trephine.domain.quantity import Quantity
-from trephine.domain.results import AspirateDifferential, ResultKind, ResultValue
+from trephine.domain.results import AspirateDifferential, ClinicalExam, ResultKind, ResultValue
 from trephine.domain.specimen import SpecimenType
 from trephine.domain.therapy import CellularTherapy, TherapyLine
 from trephine.workflow import REPORTED_STATES, ResultState
@@ -58,6 +58,16 @@ class SpecimenFacts:
 
 
 @dataclass(frozen=True)
+class RecordedExam:
+    """A clinical examination a clinician recorded for the patient on a date (the current
+    version; ``services/exams.py``): a patient-and-date fact with no specimen."""
+
+    id: int
+    examined_on: dt.date
+    value: ClinicalExam
+
+
+@dataclass(frozen=True)
 class PatientInputs:
     """Everything one patient's stored-timeline assessment reads from the store."""
 
@@ -72,6 +82,8 @@ class PatientInputs:
     birth_year: int | None = None
     #: Recorded sex (female / male / other / unknown): the site's sex-specific normal Hb.
     sex: str | None = None
+    #: Clinical examinations recorded by clinicians (current versions), in date order.
+    exams: tuple[RecordedExam, ...] = ()
 
     @property
     def result_ids(self) -> tuple[int, ...]:
@@ -84,6 +96,18 @@ class PatientInputs:
             if r.state in ASSESSED_STATES:
                 grouped[r.collected_on].append(r)
         return dict(sorted(grouped.items()))
+
+    def clinical_exams(self) -> list[tuple[dt.date, ClinicalExam]]:
+        """Every clinical examination by date, in date order: the ones recorded by clinicians
+        (:attr:`exams`) and the signed-out ``clinical_exam`` results imported on a specimen.
+        The evaluators read examinations only through here, so both count alike."""
+        found = [(e.examined_on, e.value) for e in self.exams]
+        found.extend(
+            (r.collected_on, r.value)
+            for r in self.results
+            if r.state in ASSESSED_STATES and isinstance(r.value, ClinicalExam)
+        )
+        return sorted(found, key=lambda pair: pair[0])
 
 
 def value_of(quantity: Quantity | None) -> Decimal | None:

@@ -21,6 +21,7 @@ from trephine.cli import (
     cohort,
     core,
     criteria,
+    exams,
     export,
     flow,
     image,
@@ -84,6 +85,7 @@ assess.register(app)
 accounts.register(app)
 patient_pages.register(app, accounts.users_app)
 procedures.register(app)
+exams.register(app)
 report.register(app)
 orders.register(app)
 app.add_typer(criteria.app, name="criteria")

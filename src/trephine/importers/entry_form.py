@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from trephine.domain.results import ResultKind, ResultValue
+from trephine.domain.results import ClinicalExam, ResultKind, ResultValue
 from trephine.errors import Severity
 from trephine.importers.clinical import parse_tables
 from trephine.importers.template import RESULT_FIELDS, SHEETS, FieldType
@@ -105,4 +105,15 @@ def parse_entry(
             problems.append(FormProblem(None, "the entries do not make a complete result"))
         return None, problems
     value: ResultValue = parsed.results[0].item
+    return value, problems
+
+
+def parse_clinical_exam(form: Mapping[str, str]) -> tuple[ClinicalExam | None, list[FormProblem]]:
+    """A clinical examination from the form's (or the command line's) texts, by the import
+    template's ``clinical_exam`` rules: the examination form of the web app and ``trephine exams
+    record``/``amend`` accept and refuse what a ``results.csv`` row would. An examination has no
+    specimen; the accession of the one-row table is a placeholder the parser only checks for
+    form."""
+    value, problems = parse_entry(ResultKind.CLINICAL_EXAM, "EXAM", form)
+    assert value is None or isinstance(value, ClinicalExam)
     return value, problems

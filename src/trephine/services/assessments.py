@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import select
 
 from trephine.assess.call import Call, Calls
-from trephine.assess.inputs import ASSESSED_STATES, PatientInputs, SpecimenFacts
+from trephine.assess.inputs import ASSESSED_STATES, PatientInputs, RecordedExam, SpecimenFacts
 from trephine.assess.registry import Evaluator, check_params, choose, names_stored_for
 from trephine.assess.story import SUPERSEDED
 from trephine.domain.assessment import Assessment
 from trephine.domain.patient import Diagnosis
+from trephine.domain.results import ClinicalExam, ResultKind
 from trephine.domain.specimen import SpecimenType
 from trephine.domain.therapy import CellularTherapy, TherapyLine
 from trephine.errors import Conflict, CriteriaNotApplicable, NotFound, TrephineError
@@ -28,11 +29,13 @@ from trephine.services import _rows, alerts, audit
 from trephine.services._batch import chunks, insert_rows
 from trephine.services._batch import patient_ids as _batch_patient_ids
 from trephine.services.views import StoredAlert, StoredAssessment, StoredResult
+from trephine.store.codec import decode_result
 from trephine.store.database import Database, UnitOfWork
 from trephine.store.tables import (
     AlertRow,
     AssessmentRow,
     CellularTherapyRow,
+    ClinicalExamRow,
     DiagnosisRow,
     PatientRow,
     ResultRow,
@@ -209,6 +212,14 @@ def _inputs_of(
     cellular: dict[int, list[CellularTherapy]] = defaultdict(list)
     for c in rows_of(CellularTherapyRow, "given_on", "id"):
         cellular[c.patient_id].append(_rows.to_cellular_therapy(c))
+    exam_rows = rows_of(ClinicalExamRow, "examined_on", "id")
+    superseded = {e.supersedes_id for e in exam_rows if e.supersedes_id is not None}
+    exams: dict[int, list[RecordedExam]] = defaultdict(list)
+    for e in exam_rows:
+        if e.id not in superseded:  # the current version of each examination
+            value = decode_result(str(ResultKind.CLINICAL_EXAM), e.value)
+            assert isinstance(value, ClinicalExam)
+            exams[e.patient_id].append(RecordedExam(e.id, e.examined_on, value))
     found: dict[int, list[StoredResult]] = defaultdict(list)
     assessed = [str(s) for s in ASSESSED_STATES]
     for r in rows_of(
@@ -228,6 +239,7 @@ def _inputs_of(
             tuple(cellular[row.id]),
             row.birth_year,
             row.sex,
+            tuple(exams[row.id]),
         )
         for row in patients
     }
@@ -513,6 +525,7 @@ def _store_runs(uow: UnitOfWork, plans: Sequence[_Plan]) -> list[AssessRun]:
                 {
                     "ruleset": assessor.name,
                     "results": list(inputs.result_ids),
+                    "exams": [e.id for e in inputs.exams],
                     "assessments": len(answers),
                     "new_assessments": new_assessments,
                     "alerts": len(raised),

@@ -19,6 +19,7 @@ APPEND_ONLY_TABLES = (
     "report_version",
     "report_discussion",
     "electronic_signature",
+    "clinical_exam",  # an examination is amended by a new version, never edited
     "site_secret",  # the export key: made once, never changed (pseudonyms must stay stable)
 )
 #: Read-only for the application: the owner's migrations write it.

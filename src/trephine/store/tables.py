@@ -309,6 +309,27 @@ class ResultRow(Base):
     amendment_reason: Mapped[str | None] = mapped_column(Text)
 
 
+class ClinicalExamRow(Base):
+    """One version of a patient's clinical examination on a date (migration 0022): lymph nodes,
+    liver and spleen, constitutional symptoms (``value``: the domain ``ClinicalExam``). A
+    patient-and-date fact recorded by a clinician, not a specimen's result. Append-only: an
+    amendment adds the next version (``supersedes_id``, reason); database triggers refuse
+    UPDATE and DELETE."""
+
+    __tablename__ = "clinical_exam"
+    __table_args__ = (UniqueConstraint("patient_id", "examined_on", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    examined_on: Mapped[dt.date]
+    version: Mapped[int]
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("clinical_exam.id"), unique=True)
+    value: Mapped[dict[str, Any]]
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[dt.datetime]
+    amendment_reason: Mapped[str | None] = mapped_column(Text)
+
+
 class AssessmentRow(Base):
     """A criteria assessment; append-only (a new edition or engine version adds a row)."""
 
