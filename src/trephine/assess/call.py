@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import json.encoder
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 
 from trephine.assess.intervals import COUNT_FLAG, interval_evidence
 from trephine.criteria.model import Evaluation
+from trephine.jsontext import dumps_with
 
 
 def digest_of(explanation: Mapping[str, Any]) -> str:
@@ -27,28 +27,9 @@ def digest_of(explanation: Mapping[str, Any]) -> str:
     return hashlib.sha256(_canonical(explanation).encode("utf-8")).hexdigest()
 
 
-def _encoder() -> Callable[[Any], str]:
-    """``json.dumps(…, sort_keys=True, default=str)`` as one reusable function (the same text:
-    the stored digests must not change). The C encoder is made once, not once per call as
-    ``JSONEncoder.encode`` does; without a circular-reference check (explanations are trees)."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - CPython always has the C accelerator
-        return json.JSONEncoder(sort_keys=True, default=str).encode
-    # markers, default, string encoder, indent, key and item separators, sort_keys, skipkeys,
-    # allow_nan: JSONEncoder's defaults apart from sort_keys and default.
-    chunks = make(
-        None, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", True, False, True
-    )
-
-    def encode(value: Any) -> str:
-        if isinstance(value, str):
-            return _string(value)
-        return "".join(chunks(value, 0))
-
-    return encode
-
-
-_canonical = _encoder()
+#: ``json.dumps(…, sort_keys=True, default=str)`` made once (the same text: the stored digests
+#: must not change).
+_canonical = dumps_with(sort_keys=True, default=str)
 _string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 

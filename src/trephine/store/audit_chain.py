@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from trephine.jsontext import dumps_with
 from trephine.store.tables import AuditEventRow
 
 #: ``prev_hash`` of the first event of a trail.
@@ -118,9 +119,7 @@ def chain(prev_hash: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, A
 # is queued. The result is byte for byte :func:`canonical` (tests/store/test_audit_chain.py
 # compares them), so ``audit verify`` re-checks it with the reference function.
 
-_ENCODE = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-).encode
+_ENCODE = dumps_with(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _TAIL = f'","v":{CHAIN_VERSION}}}'
 _PLAIN = (str, int, bool, type(None))
 #: :func:`instant_text` of the last few instants events were queued at.

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from trephine.domain.actor import check_actor
+from trephine.jsontext import dumps_with
 from trephine.store import audit_chain
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -43,7 +44,12 @@ def make_engine(url: str, *, busy_timeout: float | None = None) -> Engine:
             busy_timeout = get_settings().sqlite_busy_timeout
         if parsed.database and parsed.database != ":memory:":
             _create_private(Path(parsed.database))
-        engine = create_engine(url, hide_parameters=True, connect_args={"timeout": busy_timeout})
+        engine = create_engine(
+            url,
+            hide_parameters=True,
+            connect_args={"timeout": busy_timeout},
+            json_serializer=_JSON_TEXT,
+        )
         milliseconds = int(busy_timeout * 1000)
 
         @event.listens_for(engine, "connect")
@@ -56,7 +62,12 @@ def make_engine(url: str, *, busy_timeout: float | None = None) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, json_serializer=_JSON_TEXT)
+
+
+#: What the JSON columns store: ``json.dumps(value)`` (SQLAlchemy's default serializer), made
+#: once instead of once per value (an import writes hundreds of thousands of JSON cells).
+_JSON_TEXT = dumps_with()
 
 
 def _create_private(path: Path) -> None:
