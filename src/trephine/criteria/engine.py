@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from trephine import __version__
+from trephine.collector import collector_paused
 from trephine.criteria.model import Condition, Evaluation, Fact, Facts, InputKind, RuleSet
 from trephine.errors import ValidationError
 
@@ -177,13 +177,8 @@ def evaluate_many(
     rescan them again and again, which costs more than the evaluation itself.
     """
     full = resolve_params(ruleset, params)
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return [evaluate(ruleset, facts, full, resolved=True) for facts in many]
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _assessment(

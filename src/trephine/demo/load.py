@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trephine.collector import collector_paused
 from trephine.demo.model import SyntheticPatient
 from trephine.errors import TrephineError
 from trephine.services import patients, procedures, results
@@ -166,10 +167,11 @@ def load_cohort(
     """Write every patient of ``cohort`` (a transaction per group of patients); returns what was
     written. ``on_patient`` is called for each patient once its group is committed."""
     report = LoadReport()
-    for group in chunks(cohort, PATIENTS_PER_TRANSACTION):
-        with database.unit_of_work(LAB_ACTOR) as uow:
-            created = write_patients(uow, group, report)
-        if on_patient is not None:
-            for sp, was_created in zip(group, created, strict=True):
-                on_patient(sp, was_created)
+    with collector_paused():
+        for group in chunks(cohort, PATIENTS_PER_TRANSACTION):
+            with database.unit_of_work(LAB_ACTOR) as uow:
+                created = write_patients(uow, group, report)
+            if on_patient is not None:
+                for sp, was_created in zip(group, created, strict=True):
+                    on_patient(sp, was_created)
     return report

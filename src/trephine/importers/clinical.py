@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import gc
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from trephine.collector import collector_paused
 from trephine.domain import quantity as q
 from trephine.domain.patient import (
     Classification,
@@ -1100,24 +1099,6 @@ def import_tables(
     """
     with collector_paused():
         return _import_tables(database, tables, source, sha256, actor, progress, dry_run=dry_run)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cycle collector paused for the duration (restored after, even on error).
-
-    An import holds every parsed row at once: hundreds of thousands of small objects, none of
-    them in a reference cycle. Each full collection walks all of them, and the allocations of a
-    large import trigger many, which cost about a fifth of its time; reference counting still
-    frees everything as usual.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _import_tables(

@@ -19,6 +19,7 @@ from trephine.assess.call import Call, Calls
 from trephine.assess.inputs import ASSESSED_STATES, PatientInputs, RecordedExam, SpecimenFacts
 from trephine.assess.registry import Evaluator, check_params, choose, names_stored_for
 from trephine.assess.story import SUPERSEDED
+from trephine.collector import collector_paused
 from trephine.domain.assessment import Assessment
 from trephine.domain.patient import Diagnosis
 from trephine.domain.results import ClinicalExam, ResultKind
@@ -615,16 +616,17 @@ def assess_all(
         ids = [p.patient_id for p in list_patients(uow)]
     params = _site_params()
     outcomes: list[CohortOutcome] = []
-    for members in chunks(ids, max(1, group)):
-        try:
-            with database.unit_of_work(actor) as uow:
-                done = _assess_group(uow, members, ruleset, params)
-        except TrephineError:
-            done = [_assess_alone(database, actor, pid, ruleset) for pid in members]
-        for outcome in done:
-            outcomes.append(outcome)
-            if on_patient is not None:
-                on_patient(outcome, len(ids))
+    with collector_paused():
+        for members in chunks(ids, max(1, group)):
+            try:
+                with database.unit_of_work(actor) as uow:
+                    done = _assess_group(uow, members, ruleset, params)
+            except TrephineError:
+                done = [_assess_alone(database, actor, pid, ruleset) for pid in members]
+            for outcome in done:
+                outcomes.append(outcome)
+                if on_patient is not None:
+                    on_patient(outcome, len(ids))
     return outcomes
 
 
