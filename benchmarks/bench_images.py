@@ -12,9 +12,10 @@
 3. **Speed on one 1200x1200 tile**: nuclei + cellularity, median CPU and wall time of
    ``--runs`` (target < 2 s), against reading the tile and its colour deconvolution
    (``skimage.color.rgb2hed``) as the baseline.
-4. **A whole slide tile by tile**: a generated tiled TIFF (phantoms side by side) read with
-   tiffslide one 1024-px tile at a time in a child process; its peak resident memory at two slide
-   sizes (target <= 1 GiB whatever the size: the ratio of the two peaks should stay near 1).
+4. **A whole slide tile by tile**: a generated tiled TIFF (phantoms side by side) analysed by
+   ``trephine image slide``'s code (tiffslide, one 1024-px tile and its margin at a time) in a
+   child process; its peak resident memory at two slide sizes (target <= 1 GiB whatever the
+   size: the ratio of the two peaks should stay near 1).
 
     .venv/bin/python benchmarks/bench_images.py [--runs 3] [--slides 2048 4096]
 """
@@ -157,27 +158,19 @@ def write_slide(path: Path, size: int) -> None:
 
 
 def process_slide(path: str) -> None:
-    """Child process: every tile's nuclei and cellularity; prints totals and peak RSS."""
-    from trephine.analysis.images.cellularity import measure_cellularity
-    from trephine.analysis.images.nuclei import detect_nuclei
-    from trephine.io.images import open_slide
+    """Child process: `trephine image slide`'s analysis (every tile's nuclei and cellularity,
+    read with a margin); prints totals and peak RSS."""
+    from trephine.importers.images import analyse_slide
 
-    nuclei, cells, fat, tiles = 0, 0, 0, 0
     c0 = time.process_time()
-    with open_slide(path) as slide:
-        for _x, _y, rgb in slide.tiles(TILE):
-            nuclei += len(detect_nuclei(rgb))
-            result = measure_cellularity(rgb, slide.mpp or 0.5)
-            cells += result.haematopoietic_px
-            fat += result.fat_px
-            tiles += 1
+    run = analyse_slide(Path(path), tile=TILE)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
             {
-                "tiles": tiles,
-                "nuclei": nuclei,
-                "cellularity_pct": 100 * cells / max(cells + fat, 1),
+                "tiles": run.tiles,
+                "nuclei": run.nuclei,
+                "cellularity_pct": run.cellularity_pct,
                 "cpu_s": time.process_time() - c0,
                 "peak_mib": peak_kib / 1024,
             }

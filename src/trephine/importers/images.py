@@ -10,7 +10,7 @@ warning, densities (per mm²) need a known pixel size.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from trephine.analysis.images.nuclei import detect_nuclei, load_model, nucleus_d
 from trephine.analysis.images.quality import QualityReport, check_quality
 from trephine.errors import ValidationError
 from trephine.importers.flow_mrd import sha256_of
-from trephine.io.images import Image, read_image, write_png
+from trephine.io.images import Image, open_slide, read_image, write_png
 
 __all__ = [
     "DEFAULT_MPP",
@@ -44,6 +44,7 @@ __all__ = [
     "analyse_cellularity",
     "analyse_ihc",
     "analyse_nuclei",
+    "analyse_slide",
     "cellularity_measurement",
     "ihc_measurement",
     "load_checked",
@@ -183,6 +184,140 @@ def analyse_nuclei(path: Path, *, mpp: float | None = None, check: bool = True) 
         rows = np.clip(np.round(nuclei[:, 1]).astype(int), 0, marrow.shape[0] - 1)
         nuclei = nuclei[marrow[rows, cols]]
     return NucleiRun(image, report, nuclei, int(marrow.sum()), size)
+
+
+#: Slide tiles: size and the margin read around each (pixels of the chosen level). The margin
+#: is wider than a nucleus and than the detector's widest smoothing reach that matters, so a
+#: nucleus on a seam is judged whole by the tile whose core holds its centre.
+SLIDE_TILE = 1024
+SLIDE_MARGIN = 32
+
+
+@dataclass
+class SlideRun:
+    """Nuclei and cellularity of a whole slide, summed over its tiles' cores."""
+
+    path: Path
+    level: int
+    downsample: float
+    level_size: tuple[int, int]
+    tile: int
+    mpp: float | None
+    mpp_assumed: bool
+    tiles: int = 0
+    analysed: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    haematopoietic_px: int = 0
+    fat_px: int = 0
+    marrow_px: int = 0
+    nuclei: int = 0
+
+    @property
+    def cellularity_pct(self) -> float | None:
+        total = self.haematopoietic_px + self.fat_px
+        return 100.0 * self.haematopoietic_px / total if total else None
+
+    @property
+    def density(self) -> float | None:
+        if self.mpp is None or self.mpp_assumed or self.marrow_px == 0:
+            return None
+        return nucleus_density(self.nuclei, self.marrow_px, self.mpp)
+
+    def as_dict(self) -> dict[str, Any]:
+        cellularity, density = self.cellularity_pct, self.density
+        return {
+            "file": str(self.path),
+            "level": self.level,
+            "downsample": round(self.downsample, 3),
+            "level_size": list(self.level_size),
+            "tile_px": self.tile,
+            "mpp": None if self.mpp is None else round(self.mpp, 4),
+            "mpp_assumed": self.mpp_assumed,
+            "tiles": self.tiles,
+            "tiles_analysed": self.analysed,
+            "tiles_refused": dict(sorted(self.refused.items())),
+            "cellularity_pct": None if cellularity is None else round(cellularity, 1),
+            "haematopoietic_px": self.haematopoietic_px,
+            "fat_px": self.fat_px,
+            "marrow_space_px": self.marrow_px,
+            "nuclei_count": self.nuclei,
+            "density_per_mm2": None if density is None else round(density, 0),
+            "cellularity_method": METHOD_VERSION,
+            "detector": load_model().info(),
+            "software": _software(),
+        }
+
+
+def analyse_slide(
+    path: Path, *, level: int = 0, tile: int = SLIDE_TILE, mpp: float | None = None
+) -> SlideRun:
+    """Nuclei and cellularity of a whole-slide or pyramidal TIFF at ``level``, tile by tile.
+
+    Each tile is read with a margin (:data:`SLIDE_MARGIN`) and its core quality-checked; a
+    refused tile (glass, out of focus, unstained) is counted under its reason and left out,
+    while the tiles beside it still see the tissue in their margins. Nuclei whose
+    centre lies in a tile's core, and the core's haematopoietic and fat pixels, are summed over
+    the slide, so memory is bounded by the tile size whatever the slide size. The pixel size
+    is the file's (or ``mpp``, for level 0) times the level's downsample."""
+    with open_slide(path) as slide:
+        scale = slide.downsample(level)
+        base = _mpp_of(mpp, slide.mpp)
+        assumed = base is None
+        if base is None:
+            warnings.warn(
+                f"{path}: the pixel size is not recorded; cellularity assumes {DEFAULT_MPP} "
+                "µm/px at level 0 and no density per mm² is given (give the pixel size)",
+                UserWarning,
+                stacklevel=2,
+            )
+        run = SlideRun(
+            path,
+            level,
+            scale,
+            slide.level_size(level),
+            tile,
+            (base or DEFAULT_MPP) * scale,
+            assumed,
+        )
+        assert run.mpp is not None
+        for region in slide.regions(tile, level=level, margin=SLIDE_MARGIN):
+            run.tiles += 1
+            report = check_quality(np.ascontiguousarray(region.core(region.rgb)))
+            if not report.usable:
+                for reason in report.refusals:
+                    key = reason.split(":", 1)[0]
+                    run.refused[key] = run.refused.get(key, 0) + 1
+                continue
+            run.analysed += 1
+            segments = measure_cellularity(region.rgb, run.mpp).segments
+            core = region.core(segments)
+            run.haematopoietic_px += int(np.count_nonzero(core == Segment.HAEMATOPOIETIC))
+            run.fat_px += int(np.count_nonzero(core == Segment.FAT))
+            run.marrow_px += int(np.count_nonzero(core != Segment.EXCLUDED))
+            found = detect_nuclei(region.rgb)
+            if len(found):
+                cols = np.round(found[:, 0]).astype(int)
+                rows = np.round(found[:, 1]).astype(int)
+                keep = region.in_core(cols, rows)
+                keep[keep] = segments[rows[keep], cols[keep]] != Segment.EXCLUDED
+                run.nuclei += int(np.count_nonzero(keep))
+    if run.analysed == 0 or run.haematopoietic_px + run.fat_px == 0:
+        reasons = ", ".join(f"{k} ({v} tiles)" for k, v in sorted(run.refused.items()))
+        raise ValidationError(
+            "slide",
+            str(path),
+            "a slide with usable marrow tissue",
+            reason=f"no tile of level {level} was usable: {reasons or 'no marrow space'}",
+        )
+    return run
+
+
+def _mpp_of(given: float | None, recorded: float | None) -> float | None:
+    if given is not None:
+        if not 0.01 <= given <= 100:
+            raise ValidationError("mpp", given, "micrometres per pixel between 0.01 and 100")
+        return given
+    return recorded
 
 
 def analyse_ihc(path: Path, stain: str, *, mpp: float | None = None) -> tuple[Image, IhcResult]:

@@ -8,6 +8,7 @@
 * :func:`read_point_annotations` - dot annotations of the Kainz 2015 format (``N 3 0`` then
   ``x y 1`` per point).
 * :func:`write_png` - an overlay or mask written as PNG.
+* :func:`write_pyramid` - an RGB image written as a small pyramidal TIFF (a phantom slide).
 
 Errors name the file and what is allowed (:class:`trephine.errors.ValidationError`,
 :class:`trephine.errors.ParseError`).
@@ -29,10 +30,12 @@ __all__ = [
     "TILE_SUFFIXES",
     "Image",
     "Slide",
+    "SlideRegion",
     "open_slide",
     "read_image",
     "read_point_annotations",
     "write_png",
+    "write_pyramid",
 ]
 
 TILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
@@ -105,6 +108,38 @@ def _pil_mpp(image: Any) -> float | None:
     return None
 
 
+@dataclass(frozen=True)
+class SlideRegion:
+    """One tile of a slide level, read with a margin around it.
+
+    ``x``, ``y``, ``width`` and ``height`` place the tile (its *core*) on the level, in that
+    level's pixels; ``rgb`` is the core plus up to ``margin`` pixels on each side that lie on
+    the slide, the core starting at ``(left, top)`` inside it. Every level pixel is in exactly
+    one core, so counts summed over the cores count nothing twice, while an object on a seam is
+    seen whole by the tile whose core holds its centre."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    left: int
+    top: int
+    rgb: np.ndarray
+
+    def in_core(self, cols: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Which of the points (``rgb`` pixel coordinates) lie in the core."""
+        return (
+            (cols >= self.left)
+            & (cols < self.left + self.width)
+            & (rows >= self.top)
+            & (rows < self.top + self.height)
+        )
+
+    def core(self, array: np.ndarray) -> np.ndarray:
+        """The core part of an array the shape of ``rgb`` (a mask, a segmentation)."""
+        return array[self.top : self.top + self.height, self.left : self.left + self.width]
+
+
 @dataclass
 class Slide:
     """A whole-slide image opened with tiffslide, read one region at a time."""
@@ -115,9 +150,57 @@ class Slide:
     mpp: float | None
     _slide: Any
 
-    def read(self, x: int, y: int, width: int, height: int) -> np.ndarray:
-        region = self._slide.read_region((x, y), 0, (width, height), as_array=True)
+    @property
+    def level_count(self) -> int:
+        return int(self._slide.level_count)
+
+    def level_size(self, level: int) -> tuple[int, int]:
+        """Width and height of ``level`` (0 is the full resolution)."""
+        self._check_level(level)
+        width, height = self._slide.level_dimensions[level]
+        return int(width), int(height)
+
+    def downsample(self, level: int) -> float:
+        """How many level-0 pixels one pixel of ``level`` spans."""
+        self._check_level(level)
+        return float(self._slide.level_downsamples[level])
+
+    def _check_level(self, level: int) -> None:
+        if not 0 <= level < self.level_count:
+            raise ValidationError(
+                "level",
+                level,
+                f"a level from 0 to {self.level_count - 1} "
+                f"(sizes {', '.join(f'{w}×{h}' for w, h in self._slide.level_dimensions)})",
+            )
+
+    def read(self, x: int, y: int, width: int, height: int, level: int = 0) -> np.ndarray:
+        """RGB of the region at ``(x, y)`` of ``level``, in that level's pixels."""
+        scale = self.downsample(level)
+        location = (round(x * scale), round(y * scale))
+        region = self._slide.read_region(location, level, (width, height), as_array=True)
         return _as_rgb(np.asarray(region), self.path)
+
+    def regions(self, size: int, *, level: int = 0, margin: int = 0) -> Iterator[SlideRegion]:
+        """Tiles of at most ``size``×``size`` pixels of ``level``, row by row, each read with
+        ``margin`` pixels around it where the slide has them (:class:`SlideRegion`)."""
+        if size < 16 or margin < 0:
+            raise ValidationError("tile", size, "a tile of at least 16 px and a margin >= 0")
+        width, height = self.level_size(level)
+        for y in range(0, height, size):
+            for x in range(0, width, size):
+                x0, y0 = max(x - margin, 0), max(y - margin, 0)
+                x1 = min(x + size + margin, width)
+                y1 = min(y + size + margin, height)
+                yield SlideRegion(
+                    x,
+                    y,
+                    min(size, width - x),
+                    min(size, height - y),
+                    x - x0,
+                    y - y0,
+                    self.read(x0, y0, x1 - x0, y1 - y0, level),
+                )
 
     def tiles(self, size: int) -> Iterator[tuple[int, int, np.ndarray]]:
         """``(x, y, rgb)`` of each tile of at most ``size``×``size`` pixels, row by row."""
@@ -191,4 +274,37 @@ def write_png(path: str | Path, rgb: np.ndarray, mpp: float | None = None) -> Pa
     p.parent.mkdir(parents=True, exist_ok=True)
     extra = {} if mpp is None else {"dpi": (25400.0 / mpp, 25400.0 / mpp)}
     PILImage.fromarray(np.ascontiguousarray(rgb)).save(p, format="PNG", **extra)
+    return p
+
+
+def write_pyramid(
+    path: str | Path, rgb: np.ndarray, mpp: float | None = None, *, tile: int = 256
+) -> Path:
+    """Write an RGB uint8 array as a tiled, pyramidal TIFF (the full image, then halvings
+    down to about one tile, as reduced-resolution sub-images), with its pixel size in the
+    resolution tags when ``mpp`` is given: a small whole-slide image tiffslide reads."""
+    import tifffile
+    from skimage.transform import downscale_local_mean
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    levels = [np.ascontiguousarray(rgb)]
+    while min(levels[-1].shape[:2]) >= 2 * tile:
+        half = downscale_local_mean(levels[-1].astype(np.float32), (2, 2, 1))
+        levels.append(np.clip(np.round(half), 0, 255).astype(np.uint8))
+    with tifffile.TiffWriter(p) as tif:
+        for index, level in enumerate(levels):
+            extra: dict[str, Any] = {}
+            if mpp is not None:
+                per_cm = 1e4 / (mpp * 2**index)
+                extra = {"resolution": (per_cm, per_cm), "resolutionunit": "CENTIMETER"}
+            tif.write(
+                level,
+                photometric="rgb",
+                tile=(tile, tile),
+                compression="zlib",
+                subifds=len(levels) - 1 if index == 0 else None,
+                subfiletype=1 if index else 0,
+                **extra,
+            )
     return p
