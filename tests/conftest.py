@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,9 +20,43 @@ import pytest
 os.environ.setdefault("TREPHINE_ALLOWED_HOSTS", '["127.0.0.1", "localhost", "::1", "testserver"]')
 
 if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
     from trephine.store.database import Database
 
 from testdata import DATA
+
+#: ``trephine.services.accounts._hasher`` as shipped, kept for :func:`production_password_hashing`.
+_PRODUCTION_HASHER: list[Callable[[], PasswordHasher]] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2id at its cheapest in this test process (t=1, m=1 MiB, p=1: about 1 ms, not 190 ms
+    of CPU per hash or check). Hundreds of tests add accounts and sign in; the hashing cost is a
+    setting of the library, not what they test. The shipped cost is held by the tests that ask
+    for :func:`production_password_hashing`; servers started as subprocesses hash as shipped."""
+    from argon2 import PasswordHasher
+
+    from trephine.services import accounts
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+    def test_hasher() -> PasswordHasher:
+        return cheap
+
+    _PRODUCTION_HASHER.append(accounts._hasher)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "_hasher", test_hasher)
+        yield
+
+
+@pytest.fixture
+def production_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passwords hashed with the shipped argon2id parameters in this test."""
+    from trephine.services import accounts
+
+    monkeypatch.setattr(accounts, "_hasher", _PRODUCTION_HASHER[0])
 
 
 @pytest.fixture(scope="session")

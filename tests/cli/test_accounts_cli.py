@@ -45,7 +45,9 @@ def admin(database: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     get_settings.cache_clear()
 
 
-def test_users_add_from_stdin_then_list_without_secrets(database: Database, admin: str) -> None:
+def test_users_add_from_stdin_then_list_without_secrets(
+    database: Database, admin: str, production_password_hashing: None
+) -> None:
     url = database.url
     out = ok(
         url,
