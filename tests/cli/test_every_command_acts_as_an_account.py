@@ -42,6 +42,7 @@ from typer.testing import CliRunner
 
 from trephine.access import GRANTS, Permission, Role
 from trephine.cli.main import app
+from trephine.demo.calendar import REFERENCE_AS_OF
 from trephine.services import accounts
 from trephine.settings import get_settings
 from trephine.store.database import Database
@@ -237,7 +238,9 @@ def world(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     """One database per backend for the whole module (conftest's ``module_database_url``)."""
     tmp = tmp_path_factory.mktemp("every-command")
     w = World(module_database_url, tmp)
-    for args in (["init", "--database-url", w.url], ["demo", "-n", "6"]):
+    # The demo on its reference calendar: the commands below do not depend on today's date.
+    demo = ["demo", "-n", "6", "--as-of", REFERENCE_AS_OF.isoformat()]
+    for args in (["init", "--database-url", w.url], demo):
         code, _, err = w.run(args, None)
         assert code == 0, err
     database = w.database()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -108,3 +110,81 @@ def test_database_urls_are_shown_without_passwords() -> None:
 
     shown = _shown_url("postgresql+psycopg://lab:s3cret@db.example:5432/trephine")
     assert "s3cret" not in shown and "lab:***@db.example" in shown
+
+
+def _demo(runner: CliRunner, url: str, *args: str) -> Any:
+    from trephine.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("TREPHINE_DATABASE_URL", url)
+            return runner.invoke(app, ["demo", "--no-accounts", *args])
+    finally:
+        get_settings.cache_clear()
+
+
+def _latest_and_earliest(url: str) -> tuple[dt.datetime, dt.date]:
+    from sqlalchemy import func, select
+
+    from trephine.store.tables import DiagnosisRow, ProcedureRow
+
+    db = open_database(url)
+    with db.unit_of_work("test") as uow:
+        latest = uow.session.scalar(select(func.max(ProcedureRow.performed_at)))
+        first = uow.session.scalar(select(func.min(DiagnosisRow.diagnosed_on)))
+    db.dispose()
+    assert latest is not None and first is not None
+    return latest, first
+
+
+def test_demo_as_of_moves_the_calendar_to_end_in_the_week_before_that_day(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    from trephine.demo import synthetic_patient
+    from trephine.demo.calendar import COHORT_END, REFERENCE_AS_OF, shift_for
+
+    moved = f"sqlite:///{tmp_path / 'moved.db'}"
+    result = _demo(runner, moved, "-n", "3", "--seed", "5", "--as-of", "2026-06-10")
+    assert result.exit_code == 0, result.output
+    shift = shift_for(dt.date(2026, 6, 10))
+    end = COHORT_END + dt.timedelta(days=shift - 1)
+    assert f"moved {shift // 7:+d} weeks" in result.output
+    assert f"calendar ends {end} (as of 2026-06-10)" in result.output
+    reference = f"sqlite:///{tmp_path / 'reference.db'}"
+    same = _demo(runner, reference, "-n", "3", "--seed", "5", "--as-of", str(REFERENCE_AS_OF))
+    assert same.exit_code == 0 and "moved +0 weeks" in same.output
+    latest, first = _latest_and_earliest(moved)
+    ref_latest, ref_first = _latest_and_earliest(reference)
+    assert latest - ref_latest == dt.timedelta(days=shift) == first - ref_first
+    moved_cohort = [synthetic_patient(i, 5, shift_days=shift) for i in range(3)]
+    assert first == min(d.diagnosed_on for sp in moved_cohort for d in sp.diagnoses)
+    # Re-running on another day keeps the calendar already loaded; a conflicting --as-of is
+    # refused, naming the days that keep it.
+    again = _demo(runner, moved, "-n", "4", "--seed", "5")
+    assert again.exit_code == 0, again.output
+    assert "kept from the demo patients already loaded" in again.output
+    assert _latest_and_earliest(moved)[1] == first
+    refused = _demo(runner, moved, "-n", "4", "--seed", "5", "--as-of", "2025-08-01")
+    assert refused.exit_code == 2
+    assert "--as-of" in refused.output and "no --as-of" in refused.output
+
+
+def test_demo_as_of_is_today_by_default(runner: CliRunner, tmp_path: Path) -> None:
+    from trephine.demo.calendar import calendar_end, shift_for
+
+    result = _demo(runner, f"sqlite:///{tmp_path / 'd.db'}", "-n", "1")
+    assert result.exit_code == 0, result.output
+    today = dt.datetime.now(dt.UTC).date()
+    assert f"(as of {today})" in result.output
+    assert f"ends {calendar_end(shift_for(today)) - dt.timedelta(days=1)}" in result.output
+
+
+@pytest.mark.parametrize("bad", ["2026-02-30", "next week", "2999-01-01"])
+def test_demo_refuses_a_bad_as_of_day_with_exit_2(
+    runner: CliRunner, tmp_path: Path, bad: str
+) -> None:
+    result = _demo(runner, f"sqlite:///{tmp_path / 'd.db'}", "-n", "1", "--as-of", bad)
+    assert result.exit_code == 2
+    assert "--as-of" in result.output and "YYYY-MM-DD" in result.output
+    assert not (tmp_path / "d.db").exists()  # refused before the database is opened

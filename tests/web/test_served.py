@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from trephine.demo.calendar import REFERENCE_AS_OF
 from trephine.testing.served import (
     artifacts_dir,
     chromium,
@@ -61,7 +62,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     db_url = f"sqlite:///{work / 'X.db'}"
     env = {**os.environ, "TREPHINE_DATABASE_URL": db_url}
     run_cli(["init"], env)
-    demo = run_cli(["demo", "--patients", str(N_PATIENTS), "--seed", "7"], env)
+    demo = run_cli(
+        ["demo", "--patients", str(N_PATIENTS), "--seed", "7", "--as-of", str(REFERENCE_AS_OF)],
+        env,
+    )
     assert f"{N_PATIENTS} patients loaded" in demo.stdout
     admin = {**env, "TREPHINE_USER": "demo-admin"}  # the demo made accounts: an admin acts
     run_cli(

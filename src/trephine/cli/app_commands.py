@@ -6,6 +6,7 @@ Heavy imports (SQLAlchemy, FastAPI, uvicorn, plotly) happen inside the commands 
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,13 @@ def demo(
         "--allow-mixed",
         help="Load even if the database already holds patients that are not from the demo.",
     ),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        metavar="YYYY-MM-DD",
+        help="The day the demo is seen from (default: today, UTC): every date of the cohort "
+        "moves by whole weeks so that its calendar ends in the week before it.",
+    ),
     demo_accounts: bool = typer.Option(
         True,
         "--accounts/--no-accounts",
@@ -45,7 +53,8 @@ def demo(
 ) -> None:
     """Load the seeded synthetic demo cohort (no real data) into the database.
 
-    Migrates the database first if needed. Re-running skips patients already loaded.
+    Migrates the database first if needed. Re-running skips patients already loaded, and
+    keeps the calendar they were loaded with.
     """
     import time
 
@@ -53,15 +62,18 @@ def demo(
     from sqlalchemy.exc import SQLAlchemyError
 
     from trephine.demo import generate_cohort
+    from trephine.demo.calendar import calendar_end
     from trephine.demo.load import load_cohort
     from trephine.services import open_database
 
     started = time.perf_counter()
     try:
+        day = _as_of(as_of)
         database = open_database()
         database.upgrade()
         if not allow_mixed:
             _refuse_mixing(database)
+        shift, kept = _demo_shift(database, seed, day, explicit=as_of is not None)
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -72,7 +84,7 @@ def demo(
             task = progress.add_task("Loading synthetic patients", total=patients)
             report = load_cohort(
                 database,
-                generate_cohort(patients, seed),
+                generate_cohort(patients, seed, shift_days=shift),
                 on_patient=lambda _sp, _created: progress.advance(task),
             )
             # Then the criteria calls and alerts over the stored timelines (trephine assess
@@ -118,6 +130,12 @@ def demo(
         "set for their diagnosis yet); see `trephine alerts list`"
     )
     typer.echo(f"study {STUDY}: {enrolled} patients enrolled (`trephine study show {STUDY}`)")
+    end = calendar_end(shift)
+    typer.echo(
+        f"calendar: every date moved {shift // 7:+d} weeks from the reference calendar; the "
+        f"cohort's calendar ends {end - dt.timedelta(days=1)}"
+        + (" (kept from the demo patients already loaded)" if kept else f" (as of {day})")
+    )
     errors = [o for o in outcomes if o.status == "error"]
     for o in errors:
         typer.echo(f"assess {o.patient_id}: {o.reason}", err=True)
@@ -131,6 +149,45 @@ def demo(
                 f"demo-patient reads {demo_patient}'s pages at /my (the latest biopsy's results "
                 "are not released yet: `trephine release PROCEDURE_ID` as a clinician)"
             )
+
+
+def _as_of(text: str | None) -> dt.date:
+    """The ``--as-of`` day (today in UTC without one); not after today, since lab records are
+    refused with future times."""
+    today = dt.datetime.now(dt.UTC).date()
+    if text is None:
+        return today
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError("--as-of", text, "a date as YYYY-MM-DD") from None
+    if day > today:
+        raise ValidationError("--as-of", text, f"a date as YYYY-MM-DD up to today ({today})")
+    return day
+
+
+def _demo_shift(database: Database, seed: int, day: dt.date, *, explicit: bool) -> tuple[int, bool]:
+    """The calendar shift to load with, and whether it is the one of the demo patients already
+    in the database (one calendar per database: an explicit ``--as-of`` that would start a
+    second one is refused)."""
+    from trephine.demo.calendar import calendar_end, shift_for
+    from trephine.demo.load import loaded_shift
+
+    wanted = shift_for(day)
+    loaded = loaded_shift(database, seed)
+    if loaded is None or loaded == wanted:
+        return wanted, False
+    if explicit:
+        end = calendar_end(loaded)
+        raise ValidationError(
+            "--as-of",
+            day.isoformat(),
+            f"a day from {end + dt.timedelta(days=1)} to {end + dt.timedelta(days=7)} (the "
+            "calendar of the demo patients already loaded), or no --as-of",
+            reason="the demo patients already loaded have their calendar; a fresh database "
+            "takes another",
+        )
+    return loaded, True
 
 
 def _refuse_mixing(database: Database) -> None:

@@ -2,7 +2,9 @@
 
 Every patient is generated from ``random.Random(f"{seed}:{index}")``, so patient *i* is the same
 whatever the cohort size, and the same seed gives the same cohort on every machine. Dates are
-anchored to fixed calendar dates (never "today") for the same reason.
+drawn on a fixed reference calendar (never "today") for the same reason; ``shift_days`` moves
+a patient's every date by whole weeks afterwards (:mod:`trephine.demo.calendar`, ``trephine demo
+--as-of``), which changes nothing else.
 
 Nothing here is real. Names come from a short list of obviously made-up words, MRNs start with
 ``SYN``, ids with ``DEMO-``; trajectories are drawn from textbook courses, not from patients:
@@ -36,6 +38,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from trephine.demo.builder import Builder
+from trephine.demo.calendar import check_shift, shifted
 from trephine.demo.microenvironment import add_microenvironment
 from trephine.demo.model import (
     _FAMILY,
@@ -131,10 +134,15 @@ def _with_amendments(rng: random.Random, visits: list[Visit]) -> list[Visit]:
 # -------------------------------------------------------------------------- public API
 
 
-def synthetic_patient(index: int, seed: int = DEFAULT_SEED) -> SyntheticPatient:
-    """Patient number ``index`` (0-based) of the cohort drawn with ``seed``."""
+def synthetic_patient(
+    index: int, seed: int = DEFAULT_SEED, *, shift_days: int = 0
+) -> SyntheticPatient:
+    """Patient number ``index`` (0-based) of the cohort drawn with ``seed``, on the reference
+    calendar moved by ``shift_days`` (a multiple of 7; :func:`trephine.demo.calendar.shift_for`
+    gives it for an as-of day)."""
     if index < 0:
         raise ValidationError("index", index, "an integer ≥ 0")
+    check_shift(shift_days)
     rng = random.Random(f"{seed}:{index}")
     scenario = _PATTERN[index % len(_PATTERN)]
     span = (LAST_DIAGNOSIS - FIRST_DIAGNOSIS).days
@@ -153,7 +161,7 @@ def synthetic_patient(index: int, seed: int = DEFAULT_SEED) -> SyntheticPatient:
         mrn=f"SYN{index + 1:07d}",
         birth_date=dt.date(birth_year, rng.randint(1, 12), rng.randint(1, 28)),
     )
-    return SyntheticPatient(
+    drawn = SyntheticPatient(
         index=index,
         scenario=scenario,
         patient=Patient(b.pid, sex, birth_year),
@@ -163,13 +171,26 @@ def synthetic_patient(index: int, seed: int = DEFAULT_SEED) -> SyntheticPatient:
         cellular_therapies=tuple(sorted(b.cellular, key=lambda c: c.on)),
         visits=tuple(visits),
     )
+    if not shift_days:
+        return drawn
+    # The birth date moves with the rest (ages on every date stay what they were); the year of
+    # birth follows it.
+    moved = shifted(drawn, shift_days)
+    assert moved.identity.birth_date is not None
+    return replace(
+        moved,
+        patient=replace(moved.patient, birth_year=moved.identity.birth_date.year),
+        shift_days=shift_days,
+    )
 
 
 def generate_cohort(
-    n: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED
+    n: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED, *, shift_days: int = 0
 ) -> Iterator[SyntheticPatient]:
-    """``n`` synthetic patients, lazily (so a loader can write them one transaction each)."""
+    """``n`` synthetic patients, lazily (so a loader can write them one transaction each), on
+    the reference calendar moved by ``shift_days``."""
     if n < 1:
         raise ValidationError("patients", n, "an integer ≥ 1")
+    check_shift(shift_days)
     for i in range(n):
-        yield synthetic_patient(i, seed)
+        yield synthetic_patient(i, seed, shift_days=shift_days)

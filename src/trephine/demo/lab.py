@@ -5,13 +5,16 @@ answers ``morphology``, a core ``trephine`` and ``iron-stain``, and so on; see
 ``domain/orders.STUDIES``), each taken through ordered → collected → received → in progress →
 reported with plausible times, so the work list and turnaround pages show real figures. On a
 patient's latest marrow an add-on study (NGS or cytogenetics, without a result yet) is now and
-then still pending, and a dry tap's cytogenetics is cancelled with its reason.
+then still pending, and a dry tap's cytogenetics is cancelled with its reason. A pending add-on
+is asked for in the calendar's last weeks (on the stored sample when that marrow is older), so
+the work list of a demo loaded today holds days-old studies, not years-old ones.
 
 The hours are synthetic, chosen to look like a marrow lab's week (a blood count within hours,
 morphology in one to three days, a decalcified core in two to six, NGS and karyotypes in one to
 three weeks); they are not benchmarks and nothing clinical depends on them. Drawn from an RNG
-stream of their own, seeded by the patient and the procedure's instant (like
-:mod:`trephine.demo.planning`), so the rest of the demo does not shift.
+stream of their own, seeded by the patient and the procedure's instant on the reference
+calendar (like :mod:`trephine.demo.planning`), so the rest of the demo does not shift and a
+demo moved to another as-of day (:mod:`trephine.demo.calendar`) draws the same hours.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from trephine.demo.calendar import calendar_end
 from trephine.demo.model import Visit
 from trephine.domain.orders import STUDIES, OrderRecord, StudyAction, StudyRecord, StudyStep
 from trephine.domain.specimen import SpecimenType
@@ -45,6 +49,10 @@ PENDING_SHARE = 0.08
 CLOTTED_SHARE = 0.02
 DRY_TAP_REASON = "dry tap: no aspirate for culture"
 CLOTTED_REASON = "heparin tube clotted in transit: no cells to culture; repeat on the next marrow"
+#: A pending add-on is asked for within this many hours of the calendar's end: on the stored
+#: DNA or fixed cells of an older marrow, 5 to 15 days before it (a lab does not leave a study
+#: pending for years).
+RECENT_HOURS = 21 * 24
 
 
 def _hours(h: float) -> dt.timedelta:
@@ -61,12 +69,16 @@ def _studies(visit: Visit) -> dict[str, str]:
     return out
 
 
-def order_for(patient_id: str, visit: Visit, *, latest: bool) -> OrderRecord | None:
-    """The order of one demo marrow (None for a blood draw without a procedure)."""
+def order_for(
+    patient_id: str, visit: Visit, *, latest: bool, shift_days: int = 0
+) -> OrderRecord | None:
+    """The order of one demo marrow (None for a blood draw without a procedure) of a patient
+    whose calendar was moved by ``shift_days`` (``SyntheticPatient.shift_days``)."""
     if visit.procedure is None:
         return None
     collected = visit.procedure.performed_at
-    rng = random.Random(f"trephine-demo-lab:{patient_id}:{collected.isoformat()}")
+    reference = collected - dt.timedelta(days=shift_days)
+    rng = random.Random(f"trephine-demo-lab:{patient_id}:{reference.isoformat()}")
     # Booked with the procedure, from the evening two days before to the same morning.
     ordered = collected - _hours(rng.uniform(2, 40))
     studies: list[StudyRecord] = []
@@ -112,8 +124,13 @@ def order_for(patient_id: str, visit: Visit, *, latest: bool) -> OrderRecord | N
     if latest and pending and aspirate is not None:
         add_on = next((c for c in ("ngs", "cytogenetics") if c not in codes), None)
         if add_on is not None:
-            # Asked for after the marrow was read (an add-on), and not reported yet.
-            asked = collected + _hours(rng.uniform(20, 60))
+            # Asked for after the marrow was read (an add-on), and not reported yet; on the
+            # stored sample, in the calendar's last weeks, when that marrow is older.
+            wait = rng.uniform(20, 60)
+            asked = collected + _hours(wait)
+            end = dt.datetime.combine(calendar_end(shift_days), dt.time(), tzinfo=dt.UTC)
+            if asked < end - _hours(RECENT_HOURS):
+                asked = end - _hours(wait * 6)
             steps = [StudyStep(StudyAction.COLLECT, collected, LAB_ACTOR)]
             stage = rng.randint(1, 3)
             if stage >= 2:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trephine.collector import collector_paused
-from trephine.demo.model import SyntheticPatient
+from trephine.demo.model import ID_PREFIX, SyntheticPatient
 from trephine.errors import TrephineError
 from trephine.services import patients, procedures, results
 from trephine.services._batch import Answer, Outcome, chunks
@@ -89,7 +89,8 @@ def write_patients(
     )
     at = {id(v): i for (_, v, _), i in zip(with_procedure, procedure_ids, strict=True)}
     report.procedures += len(procedure_ids)
-    _plan_records(uow, [(pid, proc) for pid, _, proc in with_procedure], procedure_ids)
+    shift = {sp.patient.external_id: sp.shift_days for sp in new}
+    _plan_records(uow, [(pid, proc, shift[pid]) for pid, _, proc in with_procedure], procedure_ids)
     specimens: list[tuple[str, Any, int | None]] = [
         (pid, specimen, at.get(id(visit))) for pid, visit in visits for specimen in visit.specimens
     ]
@@ -114,30 +115,32 @@ def write_patients(
             report.amendments += len(_written(amended))
         finally:
             uow.actor = LAB_ACTOR
-    _order_records(uow, [(pid, v) for pid, v, _ in with_procedure], procedure_ids)
+    _order_records(uow, [(pid, v, shift[pid]) for pid, v, _ in with_procedure], procedure_ids)
     report.patients_created += len(new)
     return created
 
 
 def _order_records(
-    uow: UnitOfWork, visits: Sequence[tuple[str, Any]], procedure_ids: Sequence[int]
+    uow: UnitOfWork, visits: Sequence[tuple[str, Any, int]], procedure_ids: Sequence[int]
 ) -> None:
     """Each demo procedure's lab order, its studies taken through their steps (demo/lab.py),
     written by the batch writer after the results they report."""
     from trephine.demo.lab import order_for
     from trephine.services import orders
 
-    last = {pid: i for i, (pid, _) in enumerate(visits)}
+    last = {pid: i for i, (pid, _, _) in enumerate(visits)}
     items = []
-    for i, ((pid, visit), procedure_id) in enumerate(zip(visits, procedure_ids, strict=True)):
-        record = order_for(pid, visit, latest=last[pid] == i)
+    for i, ((pid, visit, shift), procedure_id) in enumerate(
+        zip(visits, procedure_ids, strict=True)
+    ):
+        record = order_for(pid, visit, latest=last[pid] == i, shift_days=shift)
         if record is not None:
             items.append((procedure_id, record))
     _written(orders.record_orders(uow, items))
 
 
 def _plan_records(
-    uow: UnitOfWork, items: Sequence[tuple[str, Any]], procedure_ids: Sequence[int]
+    uow: UnitOfWork, items: Sequence[tuple[str, Any, int]], procedure_ids: Sequence[int]
 ) -> None:
     """Each demo procedure's checklist (with its §10 decision) and consent, as a done plan,
     recorded by the clinic (demo/planning.py: its own RNG stream)."""
@@ -145,8 +148,8 @@ def _plan_records(
     from trephine.services import procedure_plans
 
     planned = []
-    for (pid, procedure), procedure_id in zip(items, procedure_ids, strict=True):
-        checklist, consent, emergency = planning_for(pid, procedure)
+    for (pid, procedure, shift), procedure_id in zip(items, procedure_ids, strict=True):
+        checklist, consent, emergency = planning_for(pid, procedure, shift)
         planned.append(
             procedure_plans.ImportedPlanning(procedure_id, procedure, checklist, consent, emergency)
         )
@@ -175,3 +178,34 @@ def load_cohort(
                 for sp, was_created in zip(group, created, strict=True):
                     on_patient(sp, was_created)
     return report
+
+
+def loaded_shift(database: Database, seed: int) -> int | None:
+    """The calendar shift of the demo patients already in ``database`` (None when it holds none,
+    or when they were drawn with another seed): so that a re-run on another day, or with more
+    patients, keeps one calendar in the database."""
+    from sqlalchemy import func, select
+
+    from trephine.demo.cohort import synthetic_patient
+    from trephine.store.tables import DiagnosisRow, PatientRow
+
+    with database.unit_of_work(LAB_ACTOR) as uow:
+        row = uow.session.execute(
+            select(PatientRow.external_id, func.min(DiagnosisRow.diagnosed_on))
+            .join(DiagnosisRow, DiagnosisRow.patient_id == PatientRow.id)
+            .where(PatientRow.external_id.like(f"{ID_PREFIX}%"))
+            .group_by(PatientRow.external_id)
+            .order_by(PatientRow.external_id)
+            .limit(1)
+        ).first()
+    if row is None:
+        return None
+    external_id, stored = row
+    number = external_id.removeprefix(ID_PREFIX)
+    if not number.isdigit() or int(number) < 1:
+        return None
+    reference = synthetic_patient(int(number) - 1, seed)
+    if reference.patient.external_id != external_id or not reference.diagnoses:
+        return None
+    gap = (stored - min(d.diagnosed_on for d in reference.diagnoses)).days
+    return None if gap % 7 else gap

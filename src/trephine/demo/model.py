@@ -13,7 +13,9 @@ from trephine.domain.results import ResultValue
 from trephine.domain.specimen import Specimen
 from trephine.domain.therapy import CellularTherapy, TherapyLine
 
-#: Diagnoses fall in this window; every date of the cohort is before :data:`COHORT_END`.
+#: The reference calendar (:mod:`trephine.demo.calendar`): diagnoses fall in this window and
+#: every date of the cohort is before :data:`COHORT_END`; ``trephine demo --as-of`` moves the
+#: whole calendar by whole weeks so that COHORT_END falls in the week before the as-of day.
 FIRST_DIAGNOSIS = dt.date(2019, 1, 7)
 LAST_DIAGNOSIS = dt.date(2023, 6, 30)
 COHORT_END = dt.date(2025, 6, 30)
@@ -112,6 +114,8 @@ class SyntheticPatient:
     therapy_lines: tuple[TherapyLine, ...]
     cellular_therapies: tuple[CellularTherapy, ...]
     visits: tuple[Visit, ...]
+    #: Days every date was moved from the reference calendar (a multiple of 7; 0: not moved).
+    shift_days: int = 0
 
     @property
     def results(self) -> Iterator[SyntheticResult]:

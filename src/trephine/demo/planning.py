@@ -1,10 +1,11 @@
 """The demo's pre-procedure checklists and consents, at plausible rates.
 
-Drawn from an RNG stream of its own, seeded by the patient and the procedure's instant, so the
-rest of the demo (pinned by tests) does not shift. Rates (synthetic, for the report to show
-real numbers; not clinical data): about 1 in 12 patients on a DOAC, 1 in 20 on aspirin, 1 in
-50 on warfarin (INR 2.0–3.2); platelets mostly normal, about 1 in 30 below 20 ×10⁹/L;
-consent recorded for all but about 1 in 200 procedures, which carry an emergency reason.
+Drawn from an RNG stream of its own, seeded by the patient and the procedure's instant on the
+reference calendar, so the rest of the demo (pinned by tests) does not shift and a demo moved
+to another as-of day (:mod:`trephine.demo.calendar`) draws the same. Rates (synthetic, for the
+report to show real numbers; not clinical data): about 1 in 12 patients on a DOAC, 1 in 20 on
+aspirin, 1 in 50 on warfarin (INR 2.0–3.2); platelets mostly normal, about 1 in 30 below 20
+×10⁹/L; consent recorded for all but about 1 in 200 procedures, which carry an emergency reason.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ RISKS = (Risk.PAIN, Risk.BRUISING_BLEEDING, Risk.INFECTION)
 
 
 def planning_for(
-    patient_id: str, procedure: Procedure
+    patient_id: str, procedure: Procedure, shift_days: int = 0
 ) -> tuple[Checklist, Consent | None, str | None]:
-    """The checklist, consent (or None) and emergency reason (or None) of one demo procedure."""
-    rng = random.Random(f"trephine-demo-planning:{patient_id}:{procedure.performed_at.isoformat()}")
+    """The checklist, consent (or None) and emergency reason (or None) of one demo procedure of
+    a patient whose calendar was moved by ``shift_days``."""
     at = procedure.performed_at
+    reference = at - dt.timedelta(days=shift_days)
+    rng = random.Random(f"trephine-demo-planning:{patient_id}:{reference.isoformat()}")
     medications: list[Medication] = []
     inr = None
     roll = rng.random()

@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from trephine.demo.calendar import REFERENCE_AS_OF
+
 TREPHINE = [sys.executable, "-m", "trephine"]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -175,9 +177,12 @@ def make_site(
     patients: int = 20,
     seed: int = 7,
     env: dict[str, str] | None = None,
+    as_of: str = REFERENCE_AS_OF.isoformat(),
 ) -> dict[str, str]:
     """A SQLite site in ``work`` for a served app: ``trephine init``, ``trephine demo`` (without
-    the demo's own accounts) and ``accounts`` as ``(name, role)`` pairs, all with ``password``.
+    the demo's own accounts, on the calendar ``as_of`` gives: by default the reference one, so
+    the site does not depend on the day the tests run) and ``accounts`` as ``(name, role)``
+    pairs, all with ``password``.
 
     The first account is added freely (no account exists yet); when it is an admin it adds the
     others, as ``trephine users add`` requires once accounts exist. Answers the environment
@@ -185,7 +190,8 @@ def make_site(
     """
     site = {**os.environ, "TREPHINE_DATABASE_URL": f"sqlite:///{work / 'site.db'}", **(env or {})}
     run_cli(["init"], site)
-    run_cli(["demo", "--patients", str(patients), "--seed", str(seed), "--no-accounts"], site)
+    demo = ["demo", "--patients", str(patients), "--seed", str(seed), "--no-accounts"]
+    run_cli([*demo, "--as-of", as_of], site)
     acting = site
     for n, (name, role) in enumerate(accounts):
         run_cli(["users", "add", name, "--role", role, "--password-stdin"], acting, password)

@@ -211,7 +211,9 @@ def worklist_page(
     now = uow.now()
 
     def age(view: orders.StudyView) -> str:
-        since = view.steps[1].at if len(view.steps) > 1 else view.steps[0].at
+        # Waiting since the lab could start: the collection, or the order of an add-on asked
+        # for on a sample collected before it.
+        since = max(step.at for step in view.steps[:2])
         hours = (now - since).total_seconds() / 3600
         return f"{hours / 24:.1f} d" if hours >= 48 else f"{hours:.0f} h"
 
