@@ -12,6 +12,7 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -62,6 +63,15 @@ FIELD_TYPES = {
 }
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 runner = CliRunner()
+
+
+def redcap_unique_event_name(event_name: str, arm_num: int) -> str:
+    """The unique event name REDCap derives from an event name (REDCap 15.7.6,
+    ``Project::getUniqueEventNames``; docs/research.md): letters, digits, ``_`` and spaces kept,
+    spaces to ``_``, the first 18 characters, lower case, ``_`` trimmed, ``_arm_<n>``. (A repeat
+    in the arm also gets ``b``, ``c``, ...: checked in ``test_long_visit_names``.)"""
+    kept = "".join(c for c in event_name.strip() if c.isascii() and (c.isalnum() or c in "_ "))
+    return kept.replace(" ", "_")[:18].lower().strip("_") + f"_arm_{arm_num}"
 
 
 @pytest.fixture(autouse=True)
@@ -129,12 +139,22 @@ def test_redcap_files_follow_the_format_rules(demo: Database, tmp_path: Path, le
     ]
     unique = {r[5]: r for r in events[1:]}
     for e in events[1:]:
-        assert e[5] == f"{e[0]}_arm_{e[1]}" and NAME.match(e[5])
+        # REDCap derives the unique name from the event name and does not take ours: the
+        # records and mappings must carry the name it derives.
+        assert e[5] == redcap_unique_event_name(e[0], int(e[1])) and NAME.match(e[5])
+        # What REDCap's event import checks: name ≤ 30 characters, a whole-number day offset
+        # (negative allowed), offset range ≥ 0.
+        assert 1 <= len(e[0]) <= 30
+        assert int(e[3]) >= 0 and int(e[4]) >= 0
+        int(e[2])
     assert {e[0] for e in events[1:]} == {v.name for v in VISITS}
+    assert min(int(e[2]) for e in events[1:]) < 0  # the screening visit, before its anchor
     arms = _read(out / "redcap_arms.csv")
     assert arms[0] == ["arm_num", "name"]
     arm_num = {name: num for num, name in arms[1:]}
     assert set(arm_num) == {"7-plus-3", "7-plus-3-midostaurin"}
+    # REDCap's arm import: arm numbers 1 to 99, names of at most 50 characters.
+    assert all(1 <= int(n) <= 99 and len(name) <= 50 for n, name in arms[1:])
     mappings = _read(out / "redcap_instrument_event_mappings.csv")
     assert mappings[0] == ["arm_num", "unique_event_name", "form"]
     assert all(m[1] in unique and m[2] in forms for m in mappings[1:])
@@ -195,3 +215,86 @@ def test_redcap_needs_a_cohort_with_a_study(demo: Database, tmp_path: Path) -> N
     )  # fmt: skip
     assert result.exit_code == 2
     assert "a cohort that selects on a study" in result.output
+
+
+# ------------------------------------------------------------------ REDCap's naming, pure
+
+
+def _files(events: list[Any], arms: list[str] | None = None) -> dict[str, bytes]:
+    from trephine.present import redcap
+
+    arms = arms or ["a"]
+    record = redcap.Record(
+        "P1",
+        arms[0],
+        {"sex": "female"},
+        True,
+        [
+            redcap.Visit(e.name, 3, 4, "window", {("blood_count", "anc"): (1.2, "10^9/L")})
+            for e in events
+        ],
+    )
+    return redcap.write_redcap(
+        study="S", arms=arms, events=events, records=[record], dates_as_days=True, label="x"
+    )
+
+
+def _rows(blob: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(blob.decode())))
+
+
+def test_long_visit_names_get_the_unique_event_names_redcap_derives() -> None:
+    from trephine.present.redcap import Event
+
+    events = [
+        Event("end_of_consolidation_1", "End of consolidation 1", 60, 7),
+        Event("end_of_consolidation_2", "End of consolidation 2", 120, 7),
+        Event("screening", "Screening", -30, 14),
+    ]
+    files = _files(events, ["a", "b"])
+    rows = _rows(files["redcap_events.csv"])[1:]
+    unique = {(r[0], r[1]): r[5] for r in rows}
+    # 22 characters: REDCap keeps 18 and suffixes the second one in the arm with "b".
+    assert unique[("end_of_consolidation_1", "1")] == "end_of_consolidati_arm_1"
+    assert unique[("end_of_consolidation_2", "1")] == "end_of_consolidati_arm_1b"
+    assert unique[("end_of_consolidation_2", "2")] == "end_of_consolidati_arm_2b"
+    assert unique[("screening", "2")] == "screening_arm_2"
+    assert [r[2] for r in rows[:3]] == ["-30", "60", "120"]  # in REDCap's order: by day offset
+    records = _rows(files["redcap_records.csv"])
+    assert [r[1] for r in records[1:]] == [
+        "screening_arm_1",
+        "end_of_consolidati_arm_1",
+        "end_of_consolidati_arm_1b",
+    ]
+    mappings = _rows(files["redcap_instrument_event_mappings.csv"])[1:]
+    assert {m[1] for m in mappings} == set(unique.values())
+    # The stem of REDCap's own example events ("Deadline to opt out of study" →
+    # deadline_to_opt_ou_arm_2 in REDCapR's exports of that project).
+    assert redcap_unique_event_name("Deadline to opt out of study", 2) == "deadline_to_opt_ou_arm_2"
+    from trephine.present.redcap import unique_event_stem
+
+    assert unique_event_stem("Deadline to opt out of study") == "deadline_to_opt_ou"
+    assert unique_event_stem("  Day 14 (nadir) ") == "day_14_nadir"
+
+
+@pytest.mark.parametrize(
+    ("events", "arms", "field"),
+    [
+        # REDCap refuses event names over 30 characters.
+        ([("a" * 31, 0, 0)], ["a"], "visit"),
+        # Two same-day visits whose names REDCap cuts to the same 18 characters.
+        ([("end_of_consolidation_1", 60, 0), ("end_of_consolidation_2", 60, 0)], ["a"], "visit"),
+        # Arm names of at most 50 characters.
+        ([("screening", 0, 0)], ["x" * 51], "arm"),
+    ],
+)
+def test_what_redcap_would_refuse_is_refused_naming_the_field(
+    events: list[tuple[str, int, int]], arms: list[str], field: str
+) -> None:
+    from trephine.errors import ValidationError
+    from trephine.present.redcap import Event
+
+    with pytest.raises(ValidationError) as refused:
+        _files([Event(n, n, day, window) for n, day, window in events], arms)
+    assert refused.value.field == field
+    assert "REDCap" in str(refused.value)
