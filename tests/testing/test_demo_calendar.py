@@ -16,13 +16,15 @@ from sqlalchemy import func, select
 
 from trephine.demo import COHORT_END, generate_cohort, synthetic_patient
 from trephine.demo.calendar import (
+    LAB_TAIL,
     REFERENCE_AS_OF,
+    REFERENCE_END,
     calendar_end,
     check_shift,
     shift_for,
     shifted,
 )
-from trephine.demo.lab import RECENT_HOURS, order_for
+from trephine.demo.lab import RECENT_HOURS, REPORT_HOURS, order_for
 from trephine.demo.planning import planning_for
 from trephine.domain.orders import StudyAction
 from trephine.errors import ValidationError
@@ -57,11 +59,14 @@ def test_the_shift_is_whole_weeks_ending_the_calendar_in_the_week_before_the_as_
     while day < dt.date(2029, 1, 1):
         shift = shift_for(day)
         assert shift % 7 == 0, day
-        end = COHORT_END + dt.timedelta(days=shift)
+        end = REFERENCE_END + dt.timedelta(days=shift)
         assert day - dt.timedelta(days=7) <= end <= day - dt.timedelta(days=1), day
         day += dt.timedelta(days=3)
     assert shift_for(REFERENCE_AS_OF) == 0
-    assert calendar_end(SHIFT) == COHORT_END + dt.timedelta(days=SHIFT)
+    assert calendar_end(SHIFT) == REFERENCE_END + dt.timedelta(days=SHIFT)
+    # The calendar's end covers the lab's longest report after a biopsy before COHORT_END.
+    assert REFERENCE_END == COHORT_END + LAB_TAIL
+    assert dt.timedelta(hours=max(high for _, high in REPORT_HOURS.values())) < LAB_TAIL
     with pytest.raises(ValidationError, match="multiple of 7"):
         check_shift(10)
     with pytest.raises(ValidationError, match="multiple of 7"):
@@ -198,8 +203,10 @@ def test_the_moved_database_ends_just_before_the_as_of_day_with_recent_pending_s
 
         latest = uow.session.scalar(select(func.max(ProcedureRow.performed_at)))
         pending = orders.worklist(uow)
+        steps = [step.at for o in orders.list_orders(uow) for s in o.studies for step in s.steps]
     assert latest is not None
     assert latest.date() < AS_OF
+    assert max(steps).date() < AS_OF
     assert pending
     for study in pending:
         # Waiting since the later of the order and the collection: days, not years.

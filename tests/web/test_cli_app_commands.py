@@ -142,13 +142,13 @@ def test_demo_as_of_moves_the_calendar_to_end_in_the_week_before_that_day(
     runner: CliRunner, tmp_path: Path
 ) -> None:
     from trephine.demo import synthetic_patient
-    from trephine.demo.calendar import COHORT_END, REFERENCE_AS_OF, shift_for
+    from trephine.demo.calendar import REFERENCE_AS_OF, REFERENCE_END, shift_for
 
     moved = f"sqlite:///{tmp_path / 'moved.db'}"
     result = _demo(runner, moved, "-n", "3", "--seed", "5", "--as-of", "2026-06-10")
     assert result.exit_code == 0, result.output
     shift = shift_for(dt.date(2026, 6, 10))
-    end = COHORT_END + dt.timedelta(days=shift - 1)
+    end = REFERENCE_END + dt.timedelta(days=shift - 1)
     assert f"moved {shift // 7:+d} weeks" in result.output
     assert f"calendar ends {end} (as of 2026-06-10)" in result.output
     reference = f"sqlite:///{tmp_path / 'reference.db'}"

@@ -5,10 +5,11 @@ The generator draws every patient on a fixed *reference* calendar (diagnoses fro
 :data:`~trephine.demo.model.COHORT_END`), so a seed gives the same cohort on every machine and
 the tests can pin it. ``trephine demo --as-of DAY`` (default: today) then moves every date and
 time of the cohort by one offset, :func:`shift_for`: a whole number of weeks, so weekdays and
-every interval stay what they were, chosen so that the reference calendar's end falls in the
-week before the as-of day. Pending lab studies and the latest biopsies are then days or weeks
-old for a newcomer instead of years, and the cohort is otherwise the same (same patients,
-values, intervals and weekdays; only the calendar moves).
+every interval stay what they were, chosen so that the reference calendar's end (its last
+biopsies and the lab's reports on them) falls in the week before the as-of day. Pending lab
+studies and the latest biopsies are then days or weeks old for a newcomer instead of years,
+and the cohort is otherwise the same (same patients, values, intervals and weekdays; only the
+calendar moves).
 """
 
 from __future__ import annotations
@@ -24,21 +25,29 @@ T = TypeVar("T")
 
 #: Days in a week: every shift is a multiple of it, so weekdays do not move.
 WEEK = 7
+#: Biopsies fall before :data:`COHORT_END`; the lab reports on them up to 21 days later
+#: (:data:`trephine.demo.lab.REPORT_HOURS`, at most 504 hours), so the calendar, lab included,
+#: ends this much after COHORT_END.
+LAB_TAIL = dt.timedelta(days=22)
+#: The reference calendar's end: nothing of the demo, lab steps included, on or after it.
+REFERENCE_END = COHORT_END + LAB_TAIL
 #: An as-of day that leaves the reference calendar where it is (:func:`shift_for` is 0): what
 #: tests pass to ``trephine demo --as-of`` to see the cohort the library fixtures load.
-REFERENCE_AS_OF = COHORT_END + dt.timedelta(days=1)
+REFERENCE_AS_OF = REFERENCE_END + dt.timedelta(days=1)
 
 
 def shift_for(as_of: dt.date) -> int:
-    """The shift in days (a multiple of 7, negative before the reference end) that puts the
-    reference calendar's end, :data:`COHORT_END`, in the 7 days before ``as_of``."""
-    gap = (as_of - COHORT_END).days
+    """The shift in days (a multiple of 7, negative for an early ``as_of``) that puts the
+    reference calendar's end, :data:`REFERENCE_END`, in the 7 days before ``as_of``: every
+    biopsy and lab step of the moved demo is then before ``as_of``."""
+    gap = (as_of - REFERENCE_END).days
     return WEEK * ((gap - 1) // WEEK)
 
 
 def calendar_end(shift_days: int) -> dt.date:
-    """The last day of the shifted calendar (nothing in the cohort falls on or after it)."""
-    return COHORT_END + dt.timedelta(days=shift_days)
+    """The end of the calendar moved by ``shift_days``: nothing of the demo (biopsies, lab
+    steps) falls on or after it."""
+    return REFERENCE_END + dt.timedelta(days=shift_days)
 
 
 def check_shift(shift_days: int) -> int:

@@ -49,9 +49,9 @@ PENDING_SHARE = 0.08
 CLOTTED_SHARE = 0.02
 DRY_TAP_REASON = "dry tap: no aspirate for culture"
 CLOTTED_REASON = "heparin tube clotted in transit: no cells to culture; repeat on the next marrow"
-#: A pending add-on is asked for within this many hours of the calendar's end: on the stored
-#: DNA or fixed cells of an older marrow, 5 to 15 days before it (a lab does not leave a study
-#: pending for years).
+#: A pending add-on is asked for within this many hours of the calendar's end
+#: (:func:`~trephine.demo.calendar.calendar_end`): on the stored DNA or fixed cells of an older
+#: marrow, 5 to 15 days before it (a lab does not leave a study pending for years).
 RECENT_HOURS = 21 * 24
 
 
