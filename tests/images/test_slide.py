@@ -13,9 +13,13 @@ from typer.testing import CliRunner
 from trephine.analysis.images.cellularity import Segment, measure_cellularity
 from trephine.analysis.images.phantoms import PHANTOM_MPP, make_phantom
 from trephine.cli.main import app
+from trephine.domain.results import ResultKind
 from trephine.errors import ValidationError
 from trephine.importers.images import analyse_slide
 from trephine.io.images import open_slide, read_image, write_pyramid
+from trephine.services import results
+from trephine.store.database import Database
+from trephine.workflow import ResultState
 
 SIZE = 512
 
@@ -133,3 +137,31 @@ def test_an_over_large_tile_is_sent_to_the_slide_command(tmp_path: Path, monkeyp
         read_image(path)
     code, _, err = invoke("image", "slide", str(path), "--tile", "64", "--mpp", "0.5")
     assert code == 2 and "no tile of level 0 was usable: no stain colour (4 tiles)" in err
+
+
+def test_store_records_the_slides_cellularity_and_density_as_drafts(
+    phantom_slide,  # type: ignore[no-untyped-def]
+    seeded: Database,
+) -> None:
+    path, _ = phantom_slide
+    url = seeded.engine.url.render_as_string(hide_password=False)
+    store = ("--store", "--specimen", "C-1", "--database-url", url, "--actor", "lab-a")
+    code, out, err = invoke("image", "slide", str(path), "--level", "1", "--json", *store)
+    assert code == 0, err
+    stored = json.loads(out)["stored"]
+    assert [s["index"] for s in stored] == ["cellularity", "nucleus density"]
+    with seeded.unit_of_work("check") as uow:
+        rows = results.list_results(uow, kinds=[ResultKind.MEASUREMENT])
+    by_index = {r.value.index: r.value for r in rows}
+    assert all(r.state is ResultState.DRAFT for r in rows)
+    assert by_index["cellularity"].region == "whole slide, level 1, 1 of 1 tiles analysed"
+    assert by_index["nucleus density"].source_file == "slide.tif"
+    assert any("level 1 at 1 µm/px" in flag for flag in by_index["nucleus density"].flags)
+    code, _, err = invoke("image", "slide", str(path), "--level", "1", "--store")
+    assert code == 2 and "--specimen" in err
+    code, _, err = invoke(
+        "image", "slide", str(path), "--level", "1", *store[:2], "NOPE", *store[3:]
+    )
+    assert code == 2 and "NOPE" in err
+    with seeded.unit_of_work("check") as uow:
+        assert len(results.list_results(uow, kinds=[ResultKind.MEASUREMENT])) == 2

@@ -73,6 +73,32 @@ def _store(value: Any, specimen: str, writer: tuple[Database, str] | None) -> di
     }
 
 
+def _store_all(
+    values: list[Any], specimen: str, writer: tuple[Database, str] | None
+) -> list[dict[str, Any]]:
+    """Several measurements on one specimen, all or nothing."""
+    from trephine.services.microenvironment import record_drafts
+
+    assert writer is not None
+    db, who = writer
+    try:
+        with db.unit_of_work(who) as uow:
+            stored = record_drafts(uow, [(specimen, value) for value in values])
+    finally:
+        db.dispose()
+    return [
+        {
+            "specimen": specimen,
+            "index": value.index,
+            "result_id": row.id,
+            "state": str(row.state),
+            "version": row.version,
+            "created": created,
+        }
+        for value, (row, created) in zip(values, stored, strict=True)
+    ]
+
+
 def _emit(payload: dict[str, Any], as_json: bool, lines: list[str]) -> None:
     if as_json:
         typer.echo(json.dumps(payload, ensure_ascii=False))
@@ -80,11 +106,12 @@ def _emit(payload: dict[str, Any], as_json: bool, lines: list[str]) -> None:
         for line in lines:
             typer.echo(line)
         stored = payload.get("stored")
-        if stored:
-            verb = "stored" if stored["created"] else "already stored"
+        for item in stored if isinstance(stored, list) else [stored] if stored else []:
+            verb = "stored" if item["created"] else "already stored"
             typer.echo(
-                f"  {verb}: result {stored['result_id']} v{stored['version']} "
-                f"({stored['state']}) on specimen {stored['specimen']}"
+                f"  {verb}: result {item['result_id']} v{item['version']} "
+                f"({item['state']}) on specimen {item['specimen']}"
+                + (f" ({item['index']})" if "index" in item else "")
             )
 
 
@@ -197,13 +224,27 @@ def slide_command(
     mpp: float | None = typer.Option(
         None, "--mpp", help="Micrometres per pixel at level 0 (default: from the file)."
     ),
+    store: bool = typer.Option(
+        False,
+        "--store",
+        help="Store the cellularity (and the nucleus density when the pixel size is known) "
+        "as draft measurements (needs --specimen).",
+    ),
+    specimen: str | None = SPECIMEN,
+    actor: str | None = ACTOR,
+    database: str | None = DATABASE,
 ) -> None:
     """Nuclei and cellularity of a whole slide, tile by tile at one pyramid level (memory stays
     bounded by the tile size); glass and unusable tiles are counted and left out."""
     with refusals():
-        from trephine.importers.images import analyse_slide
+        writer = _check_store(store, specimen, actor, database)
+        from trephine.importers.images import analyse_slide, slide_measurements
 
-        data = analyse_slide(file, level=level, tile=tile, mpp=mpp).as_dict()
+        run = analyse_slide(file, level=level, tile=tile, mpp=mpp)
+        data = run.as_dict()
+        if store:
+            assert specimen is not None
+            data["stored"] = _store_all(slide_measurements(run), specimen, writer)
     width, height = data["level_size"]
     density = data["density_per_mm2"]
     refused = ", ".join(f"{k} {v}" for k, v in data["tiles_refused"].items())

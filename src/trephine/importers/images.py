@@ -49,6 +49,7 @@ __all__ = [
     "ihc_measurement",
     "load_checked",
     "nuclei_measurement",
+    "slide_measurements",
 ]
 
 #: Pixel size assumed for cellularity when neither the file nor ``--mpp`` gives one ([I]:
@@ -393,6 +394,54 @@ def nuclei_measurement(run: NucleiRun) -> Any:
             f"{validation.get('test_recall')}) on the Kainz 2015 test tiles at 8 px",
         ),
     )
+
+
+def slide_measurements(run: SlideRun) -> list[Any]:
+    """The slide's cellularity, and its nucleus density when the pixel size is known, as
+    draft ``measurement`` values (region: the slide, its level and the tiles analysed)."""
+    from trephine.domain.quantity import Quantity
+    from trephine.domain.results import Measurement, MeasurementMethod
+
+    cellularity = run.cellularity_pct
+    assert cellularity is not None  # analyse_slide refuses a slide without marrow space
+    region = f"whole slide, level {run.level}, {run.analysed} of {run.tiles} tiles analysed"
+    common: dict[str, Any] = {
+        "region": region,
+        "stain": "H&E",
+        "source_file": run.path.name,
+        "source_sha256": sha256_of(run.path),
+        "software": _software(),
+    }
+    flags = [f"method {METHOD_VERSION}", "phantom MAE and definition in docs/images.md"]
+    if run.mpp_assumed:
+        flags.append(f"pixel size assumed {DEFAULT_MPP} µm/px at level 0")
+    values = [
+        Measurement.of(
+            "cellularity",
+            Quantity(Decimal(f"{cellularity:.1f}"), "%"),
+            MeasurementMethod.IMAGE,
+            flags=tuple(flags),
+            **common,
+        )
+    ]
+    density = run.density
+    if density is not None and run.mpp is not None:
+        validation = load_model().info()["validation"]
+        values.append(
+            Measurement.of(
+                "nucleus density",
+                Quantity(Decimal(f"{density:.0f}"), "cells/mm2"),
+                MeasurementMethod.IMAGE,
+                area_mm2=Decimal(f"{run.marrow_px * (run.mpp / 1000) ** 2:.6f}"),
+                objects_counted=run.nuclei,
+                flags=(
+                    f"detector v{load_model().version}: F1 {validation.get('test_f1')} on the "
+                    f"Kainz 2015 test tiles at 8 px; level {run.level} at {run.mpp:.3g} µm/px",
+                ),
+                **common,
+            )
+        )
+    return values
 
 
 def ihc_measurement(image: Image, result: IhcResult) -> Any:

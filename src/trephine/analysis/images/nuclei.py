@@ -17,7 +17,7 @@ The detector (:data:`DETECTOR_NAME`) works in two stages:
 The smoothings are made one from the other (σ 2 → 4 → ... → 24, variances adding), and the
 numbers needed only at the candidates (eosin, colour, the haematoxylin spread) are weighted
 sums around each candidate rather than whole-image filters: a 1200×1200 tile's features cost
-about a third of version 1's.
+0.56 s of CPU against version 1's 1.33 s (benchmarks/RESULTS.md).
 
 The model's numbers (``nucleus_model.json`` beside this module) were fitted by
 ``scripts/fit-nucleus-detector`` on the eight training tiles of the Kainz 2015 bone marrow
