@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from trephine.analysis.images.cellularity import Segment, measure_cellularity
+from trephine.analysis.images.cellularity import Segment, measure_cellularity, overlay
 from trephine.analysis.images.phantoms import PHANTOM_MPP, make_phantom
 from trephine.cli.main import app
 from trephine.domain.results import ResultKind
@@ -78,7 +78,8 @@ def test_slide_cellularity_is_the_phantoms_and_tiling_changes_little(
     phantom_slide,  # type: ignore[no-untyped-def]
 ) -> None:
     path, phantom = phantom_slide
-    whole = analyse_slide(path, tile=SIZE)
+    folder = path.parent
+    whole = analyse_slide(path, tile=SIZE, overlay_path=folder / "whole.png")
     tiled = analyse_slide(path, tile=256)
     assert (whole.tiles, tiled.tiles) == (1, 4)
     direct = measure_cellularity(phantom.rgb, PHANTOM_MPP)
@@ -86,13 +87,24 @@ def test_slide_cellularity_is_the_phantoms_and_tiling_changes_little(
         np.count_nonzero(direct.segments == Segment.HAEMATOPOIETIC)
     )
     assert whole.cellularity_pct == pytest.approx(direct.cellularity_pct)
+    # The overlay: the tile command's tints.
+    assert whole.overlay_path == folder / "whole.png"
+    assert np.array_equal(
+        read_image(folder / "whole.png").rgb, overlay(phantom.rgb, direct.segments)
+    )
     # One phantom (the <= 3-point target is the mean over held-out phantoms; the worst was 4.2).
     assert whole.cellularity_pct == pytest.approx(phantom.cellularity_pct, abs=5)
     assert tiled.cellularity_pct == pytest.approx(whole.cellularity_pct, abs=2)
     # A nucleus on a seam is counted by one tile only: the tiled count stays near the whole's.
     assert abs(tiled.nuclei - whole.nuclei) <= max(3, whole.nuclei // 10)
     assert whole.density is not None and whole.mpp == PHANTOM_MPP
-    assert analyse_slide(path, level=1, tile=128).mpp == 2 * PHANTOM_MPP
+    # A smaller overlay takes every 7th pixel of the level (256 px at most 40: 37 px).
+    full = analyse_slide(path, level=1, tile=128, overlay_path=folder / "full.png")
+    analyse_slide(path, level=1, tile=128, overlay_path=folder / "small.png", overlay_px=40)
+    assert full.mpp == 2 * PHANTOM_MPP
+    small = read_image(folder / "small.png").rgb
+    assert small.shape == (37, 37, 3)
+    assert np.array_equal(small, read_image(folder / "full.png").rgb[::7, ::7])
 
 
 def test_glass_tiles_are_counted_and_left_out(tmp_path: Path) -> None:

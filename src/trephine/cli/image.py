@@ -224,6 +224,11 @@ def slide_command(
     mpp: float | None = typer.Option(
         None, "--mpp", help="Micrometres per pixel at level 0 (default: from the file)."
     ),
+    overlay: Path | None = typer.Option(
+        None,
+        "--overlay",
+        help="Write the cellularity overlay of the whole level as a PNG (at most 2048 px).",
+    ),
     store: bool = typer.Option(
         False,
         "--store",
@@ -240,7 +245,7 @@ def slide_command(
         writer = _check_store(store, specimen, actor, database)
         from trephine.importers.images import analyse_slide, slide_measurements
 
-        run = analyse_slide(file, level=level, tile=tile, mpp=mpp)
+        run = analyse_slide(file, level=level, tile=tile, mpp=mpp, overlay_path=overlay)
         data = run.as_dict()
         if store:
             assert specimen is not None
@@ -257,6 +262,7 @@ def slide_command(
             + f"), {data['tiles_analysed']} of {data['tiles']} tiles analysed"
             + (f" (left out: {refused})" if refused else ""),
             f"  cellularity {data['cellularity_pct']:.1f} % of the marrow space",
+            *([f"  overlay: {data['overlay']}"] if data["overlay"] else []),
             f"  {data['nuclei_count']:,} nuclei"
             + (f", {density:,.0f} per mm²" if density is not None else " (give --mpp for mm²)"),
             *(

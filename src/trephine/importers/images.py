@@ -192,6 +192,8 @@ def analyse_nuclei(path: Path, *, mpp: float | None = None, check: bool = True) 
 #: nucleus on a seam is judged whole by the tile whose core holds its centre.
 SLIDE_TILE = 1024
 SLIDE_MARGIN = 32
+#: Longer side of the slide overlay PNG at most (pixels).
+SLIDE_OVERLAY_PX = 2048
 
 
 @dataclass
@@ -212,6 +214,7 @@ class SlideRun:
     fat_px: int = 0
     marrow_px: int = 0
     nuclei: int = 0
+    overlay_path: Path | None = None
 
     @property
     def cellularity_pct(self) -> float | None:
@@ -238,6 +241,7 @@ class SlideRun:
             "tiles_analysed": self.analysed,
             "tiles_refused": dict(sorted(self.refused.items())),
             "cellularity_pct": None if cellularity is None else round(cellularity, 1),
+            "overlay": None if self.overlay_path is None else str(self.overlay_path),
             "haematopoietic_px": self.haematopoietic_px,
             "fat_px": self.fat_px,
             "marrow_space_px": self.marrow_px,
@@ -250,7 +254,13 @@ class SlideRun:
 
 
 def analyse_slide(
-    path: Path, *, level: int = 0, tile: int = SLIDE_TILE, mpp: float | None = None
+    path: Path,
+    *,
+    level: int = 0,
+    tile: int = SLIDE_TILE,
+    mpp: float | None = None,
+    overlay_path: Path | None = None,
+    overlay_px: int = SLIDE_OVERLAY_PX,
 ) -> SlideRun:
     """Nuclei and cellularity of a whole-slide or pyramidal TIFF at ``level``, tile by tile.
 
@@ -259,7 +269,11 @@ def analyse_slide(
     while the tiles beside it still see the tissue in their margins. Nuclei whose
     centre lies in a tile's core, and the core's haematopoietic and fat pixels, are summed over
     the slide, so memory is bounded by the tile size whatever the slide size. The pixel size
-    is the file's (or ``mpp``, for level 0) times the level's downsample."""
+    is the file's (or ``mpp``, for level 0) times the level's downsample.
+
+    With ``overlay_path``, a PNG of the whole level at most ``overlay_px`` on its longer side
+    (every n-th pixel) is written with the cellularity tints of :func:`overlay` on the
+    analysed tiles and the plain image on the refused ones."""
     with open_slide(path) as slide:
         scale = slide.downsample(level)
         base = _mpp_of(mpp, slide.mpp)
@@ -281,17 +295,29 @@ def analyse_slide(
             assumed,
         )
         assert run.mpp is not None
+        width, height = run.level_size
+        step = max(1, -(-max(width, height) // overlay_px))
+        thumbnail = (
+            np.zeros((-(-height // step), -(-width // step), 3), dtype=np.uint8)
+            if overlay_path is not None
+            else None
+        )
         for region in slide.regions(tile, level=level, margin=SLIDE_MARGIN):
             run.tiles += 1
-            report = check_quality(np.ascontiguousarray(region.core(region.rgb)))
+            core_rgb = np.ascontiguousarray(region.core(region.rgb))
+            report = check_quality(core_rgb)
             if not report.usable:
                 for reason in report.refusals:
                     key = reason.split(":", 1)[0]
                     run.refused[key] = run.refused.get(key, 0) + 1
+                if thumbnail is not None:
+                    _paste(thumbnail, region.x, region.y, core_rgb, step)
                 continue
             run.analysed += 1
             segments = measure_cellularity(region.rgb, run.mpp).segments
             core = region.core(segments)
+            if thumbnail is not None:
+                _paste(thumbnail, region.x, region.y, overlay(core_rgb, core), step)
             run.haematopoietic_px += int(np.count_nonzero(core == Segment.HAEMATOPOIETIC))
             run.fat_px += int(np.count_nonzero(core == Segment.FAT))
             run.marrow_px += int(np.count_nonzero(core != Segment.EXCLUDED))
@@ -310,7 +336,18 @@ def analyse_slide(
             "a slide with usable marrow tissue",
             reason=f"no tile of level {level} was usable: {reasons or 'no marrow space'}",
         )
+    if thumbnail is not None and overlay_path is not None:
+        run.overlay_path = write_png(overlay_path, thumbnail)
     return run
+
+
+def _paste(thumbnail: np.ndarray, x: int, y: int, image: np.ndarray, step: int) -> None:
+    """Every ``step``-th pixel of ``image`` (placed at ``x``, ``y`` of the level) into the
+    thumbnail: the level pixels whose row and column are multiples of ``step``."""
+    top, left = -y % step, -x % step
+    part = image[top::step, left::step]
+    row, col = (y + top) // step, (x + left) // step
+    thumbnail[row : row + part.shape[0], col : col + part.shape[1]] = part
 
 
 def _mpp_of(given: float | None, recorded: float | None) -> float | None:
