@@ -175,32 +175,26 @@ def test_lymphocytes_halved_count_but_a_rise_on_ibrutinib_is_not_progression() -
     assert doubled.category != "PD" and "clonal_b_change_pct" in doubled.missing
 
 
-def test_marrow_lymphocytes_rising_above_30_percent_on_the_next_marrow_is_progression() -> None:
+def test_marrow_lymphocytes_up_by_half_on_the_next_marrow_is_progression() -> None:
     days = {BEFORE: [blood("60"), exam("3.0")], FIRST: [*marrow(100), blood("95"), exam("3.0")]}
     first = responses(days)[FIRST]
-    # No earlier marrow to rise from: not derived, so not among the evidence.
-    assert "marrow_lymphocytes_rise_to_gt30" not in {e["input"] for e in first.evidence}
-    # 100/500 = 20 % → 160/500 = 32 %: a rise to above 30 %.
+    # No earlier marrow to compare with: not derived, so not among the evidence.
+    assert "marrow_cll_cells_change_pct" not in {e["input"] for e in first.evidence}
+    # 100/500 = 20 % → 160/500 = 32 % (+60.0 %): CLL cells up ≥ 50 % on successive biopsies.
     c = responses({**days, SECOND: [*marrow(160), blood("95"), exam("3.0")]})[SECOND]
     assert c.category == "PD"
-    assert evidence(c, "marrow_lymphocytes_rise_to_gt30") is True
-    # 20 % → 28 % (+40.0 %): neither a rise above 30 % nor CLL cells up by half.
+    assert Decimal(evidence(c, "marrow_cll_cells_change_pct")) == Decimal("60.0")
+    # The 2008 "rise to > 30 %" is not a 2018 criterion: neither derived nor read.
+    assert "marrow_lymphocytes_rise_to_gt30" not in {e["input"] for e in c.evidence}
+    assert "marrow_lymphocytes_rise_to_gt30" not in c.missing
+    # 20 % → 28 % (+40.0 %): CLL cells not up by half.
     steady = responses({**days, SECOND: [*marrow(140), blood("95"), exam("3.0")]})[SECOND]
     assert steady.category != "PD"
 
 
 def test_marrow_cll_cells_up_by_half_on_successive_marrows_is_progression_under_2018() -> None:
-    # 160/500 = 32 % → 260/500 = 52 %: already above 30 %, so no "rise to > 30 %", but +62.5 %.
+    # 160/500 = 32 % → 260/500 = 52 %: already above 30 % (no 2008 "rise to > 30 %"), +62.5 %.
     days = {BEFORE: [blood("60"), exam("3.0")], FIRST: [*marrow(160), blood("95"), exam("3.0")]}
     c = responses({**days, SECOND: [*marrow(260), blood("95"), exam("3.0")]})[SECOND]
     assert c.category == "PD"
     assert Decimal(evidence(c, "marrow_cll_cells_change_pct")) == Decimal("62.5")
-    assert evidence(c, "marrow_lymphocytes_rise_to_gt30") is False
-
-
-def test_a_baseline_older_than_the_window_is_not_used() -> None:
-    old = START - dt.timedelta(days=cll.BASELINE_WINDOW_DAYS + 1)
-    c = responses(
-        {old: [blood("60"), exam("5.0")], FIRST: [*marrow(100), blood("95"), exam("2.5")]}
-    )[FIRST]
-    assert "node_change_pct" in c.missing

@@ -1,10 +1,11 @@
 """iwCLL 2018 response on the stored timeline, with the clinical examination (issue 13 §2).
 
 Crafted CLL patients go through the import template (``clinical_exam`` result kind) → assess.
-Expected categories are worked out from the iwCLL table of clinical-criteria.md §4 (CR: no node
-> 1.5 cm, liver and spleen normal, spleen < 13 cm, no constitutional symptoms, no circulating
-clonal B cells, ANC ≥ 1.5, platelets ≥ 100, Hb ≥ 11 untransfused, normocellular marrow without
-CLL cells or nodules, ≥ 2 months after therapy; PR: ≥ 1 group A and ≥ 1 group B criterion).
+Expected categories are worked out from the iwCLL table of clinical-criteria.md §4 and the 2018
+table read in docs/criteria/verification.md (CR: no node ≥ 1.5 cm, liver and spleen normal,
+spleen < 13 cm, no constitutional symptoms, no circulating clonal B cells, ANC ≥ 1.5, platelets
+≥ 100, Hb ≥ 11 untransfused, normocellular marrow without CLL cells or nodules, ≥ 2 months after
+therapy; PR: ≥ 1 group A and ≥ 1 group B criterion).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def _site(
 
 
 NORMAL_EXAM = {
-    "largest_node": ("1.5", "cm"),
+    "largest_node": ("1.4", "cm"),
     "liver_spleen_normal": "yes",
     "spleen_length": ("120", "mm"),
     "constitutional_symptoms": "no",
@@ -92,14 +93,15 @@ def _response(database: Database, tmp_path: Path, site: Site) -> tuple[str, list
 def test_a_normal_examination_with_cr_blood_and_marrow_is_cr(
     database: Database, tmp_path: Path
 ) -> None:
-    # Every threshold at its CR boundary: node 1.5 cm (≤ 1.5), ANC 1.5, platelets 100, Hb 11.0.
+    # Every threshold at its CR boundary: node 1.4 cm (< 1.5), ANC 1.5, platelets 100, Hb 11.0.
     assert _response(database, tmp_path, _site(NORMAL_EXAM)) == ("CR", [])
 
 
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"largest_node": ("1.6", "cm")}, "PR"),  # a node above 1.5 cm: not CR
+        ({"largest_node": ("1.5", "cm")}, "PR"),  # iwCLL 2018: no node ≥ 1.5 cm for CR
+        ({"largest_node": ("14", "mm")}, "CR"),
         ({"spleen_length": ("13", "cm")}, "PR"),  # spleen not < 13 cm
         ({"spleen_length": ("12.9", "cm")}, "CR"),
         ({"constitutional_symptoms": "yes"}, "PR"),

@@ -371,6 +371,31 @@ def test_iwcll_marrow_progression_and_supported_hb(
     assert _case(ruleset, {**CLL_CR, **overrides})["response"] == expected
 
 
+@pytest.mark.parametrize(
+    ("ruleset", "overrides", "expected"),
+    [
+        # CR lymph nodes: 2008 "none more than 1.5 cm" (1.5 is CR), 2018 "none ≥1.5 cm" (1.5
+        # is not; PR through the other group-A rows), read in each table
+        # (docs/criteria/verification.md).
+        ("iwCLL2008", {"largest_node_cm": D("1.5")}, "CR"),
+        ("iwCLL2018", {"largest_node_cm": D("1.5")}, "PR"),
+        ("iwCLL2018", {"largest_node_cm": D("1.49")}, "CR"),
+        # PD haemoglobin: 2008 a fall of "> 2 g/dL", 2018 "≥2 g/dL".
+        ("iwCLL2008", {"hb_fall_g_dl": 2}, "CR"),
+        ("iwCLL2008", {"hb_fall_g_dl": D("2.01")}, "PD"),
+        ("iwCLL2018", {"hb_fall_g_dl": 2}, "PD"),
+        ("iwCLL2018", {"hb_fall_g_dl": D("1.99")}, "CR"),
+        # Marrow PD: the 2008 "lymphocytes rise to > 30 %" is not a 2018 criterion.
+        ("iwCLL2008", {"marrow_lymphocytes_rise_to_gt30": True}, "PD"),
+        ("iwCLL2018", {"marrow_lymphocytes_rise_to_gt30": True}, "CR"),
+    ],
+)
+def test_iwcll_2008_and_2018_differ_where_their_tables_do(
+    ruleset: str, overrides: dict[str, Any], expected: str
+) -> None:
+    assert _case(ruleset, {**CLL_CR, **overrides})["response"] == expected
+
+
 # ------------------------------------------------ §8 haemodilute aspirate: no < 5 % remission call
 def _aml_cr(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {

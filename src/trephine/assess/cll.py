@@ -24,9 +24,10 @@ is compared with what is ours [I], stated here and in each call's evidence):
   derived (``clonal_b_change_pct``): a rise on BTK/PI3K inhibitors is redistribution, not
   progression, unless a clinician says so [R, iwCLL 2018];
 - liver and spleen: not derived (iwCLL measures the enlargement, not the stored spleen length);
-- marrow (successive marrows after treatment starts): lymphocytes rising from below 30 % to
-  above 30 % → ``marrow_lymphocytes_rise_to_gt30``; the change of marrow lymphocyte % from the
-  previous marrow stands in for the 2018 "CLL cells up ≥ 50 %" → ``marrow_cll_cells_change_pct``.
+- marrow (successive marrows after treatment starts): the change of marrow lymphocyte % from
+  the previous marrow stands in for the 2018 "CLL cells up ≥ 50 % on successive biopsies" →
+  ``marrow_cll_cells_change_pct`` (the 2008 "lymphocytes rise to > 30 %" is not a 2018
+  criterion, docs/criteria/verification.md).
 
 MRD interpretation [I]: leukocytes analysed = events acquired, CLL events = abnormal events.
 Alert ``MRD_CONVERSION`` when a call turns from ``UNDETECTABLE_MRD4`` to ``MRD_POSITIVE``.
@@ -60,8 +61,6 @@ RULESETS = (iwcll_cll.IWCLL2018, iwcll_cll.MRD)
 EXAM_WINDOW_DAYS = 30
 #: How long before treatment starts a value still serves as the baseline, in days [I].
 BASELINE_WINDOW_DAYS = 90
-#: iwCLL 2008 Table 4's marrow lymphocyte line (spec §4.1 [V]).
-MARROW_LYMPHOCYTES_PCT = Decimal(30)
 _ONE_PLACE = Decimal("0.1")
 
 
@@ -229,9 +228,6 @@ def _changes(
             out["clonal_b_change_pct"] = change
     lymphocytes = values.get("marrow_lymphocytes_pct")
     if lymphocytes is not None and previous_lymphocytes is not None:
-        out["marrow_lymphocytes_rise_to_gt30"] = bool(
-            previous_lymphocytes < MARROW_LYMPHOCYTES_PCT < lymphocytes
-        )
         change = _percent_change(lymphocytes, previous_lymphocytes)
         if change is not None:
             out["marrow_cll_cells_change_pct"] = change

@@ -84,15 +84,20 @@ def _response(
     counts: tuple[Threshold, ...],
     marrow_cr: AllOf | FirstAvailable,
     tag: Tag,
+    *,
+    node_cr: Threshold,
+    hb_pd: Threshold,
+    marrow_pd: Threshold,
+    pd_tag: Tag | None = None,
+    pd_source: str | None = None,
     spleen_cr: Threshold | None = None,
-    extra_pd: tuple[Threshold, ...] = (),
 ) -> RuleSet:
-    def c(locator: str, t: Tag = tag) -> Citation:
-        return Citation(source, locator, t)
+    def c(locator: str, t: Tag = tag, where: str = source) -> Citation:
+        return Citation(where, locator, t)
 
     anc_cr, plt_cr, hb_cr = counts
     clinical_cr = AllOf(
-        le("largest_node_cm", "1.5"),
+        node_cr,
         is_("liver_spleen_normal", True),
         is_("constitutional_symptoms", False),
         is_("circulating_clonal_b", False),
@@ -104,7 +109,7 @@ def _response(
     timing = ge("months_after_end_of_therapy", 2)
     # A parameter at CR level also satisfies the PR level of its row [I] (CLL-02).
     group_a = AnyOf(
-        le("largest_node_cm", "1.5"),
+        node_cr,
         le("node_change_pct", -50),
         is_("liver_spleen_normal", True),
         le("liver_spleen_change_pct", -50),
@@ -124,9 +129,8 @@ def _response(
         ge("liver_spleen_change_pct", 50, when_missing=False),
         ge("clonal_b_change_pct", 50, when_missing=False),
         le("plt_change_pct", -50, when_missing=False),
-        gt("hb_fall_g_dl", 2, when_missing=False),
-        is_("marrow_lymphocytes_rise_to_gt30", True, when_missing=False),
-        *extra_pd,
+        hb_pd,
+        marrow_pd,
     )
     return RuleSet(
         key=key,
@@ -138,7 +142,16 @@ def _response(
         not_evaluable="NOT_EVALUABLE",
         inputs=INPUTS,
         rules=(
-            Rule(f"{key}-PD", "PD", pd, c("PD: ≥1 group A or B criterion; outranks any response")),
+            Rule(
+                f"{key}-PD",
+                "PD",
+                pd,
+                c(
+                    "PD: ≥1 group A or B criterion; outranks any response",
+                    pd_tag or tag,
+                    pd_source or source,
+                ),
+            ),
             Rule(
                 f"{key}-CR",
                 "CR",
@@ -181,6 +194,11 @@ IWCLL2008 = _response(
     (gt("anc", "1.5"), gt("plt", 100), gt("hb", "11.0")),
     AllOf(lt("marrow_lymphocytes_pct", 30), is_("marrow_b_nodules", False)),
     Tag.VERIFIED,
+    # Table 4: CR "none more than 1.5 cm"; PD Hb "decrease of >2 g/dL"; marrow PD "increase of
+    # lymphocytes to more than 30 %".
+    node_cr=le("largest_node_cm", "1.5"),
+    hb_pd=gt("hb_fall_g_dl", 2, when_missing=False),
+    marrow_pd=is_("marrow_lymphocytes_rise_to_gt30", True, when_missing=False),
 )
 IWCLL2018 = _response(
     "iwCLL2018",
@@ -194,10 +212,16 @@ IWCLL2018 = _response(
         is_("marrow_b_nodules", False),
     ),
     Tag.RECALLED,
-    # §4.2: CR also needs a spleen < 13 cm on imaging when a size is reported.
-    lt("spleen_cm", 13, when_missing=True),
-    # §4.2: marrow progression = CLL cells up ≥ 50 % on successive biopsies.
-    (ge("marrow_cll_cells_change_pct", 50, when_missing=False),),
+    # The 2018 table (docs/criteria/verification.md, session 6): CR lymph nodes "none ≥1.5 cm";
+    # PD Hb "decrease of ≥2 g/dL"; marrow PD "increase of CLL cells by ≥50% on successive
+    # biopsies" (the 2008 "rise to > 30 %" is not a 2018 criterion).
+    node_cr=lt("largest_node_cm", "1.5"),
+    hb_pd=ge("hb_fall_g_dl", 2, when_missing=False),
+    marrow_pd=ge("marrow_cll_cells_change_pct", 50, when_missing=False),
+    pd_tag=Tag.VERIFIED,
+    pd_source=SRC18 + ", Table 4 (ASH table view 8031833)",
+    # CR also needs a spleen < 13 cm on imaging when a size is reported ("spleen size <13 cm").
+    spleen_cr=lt("spleen_cm", 13, when_missing=True),
 )
 
 
