@@ -25,12 +25,12 @@ from trephine.importers.clinical import import_path
 from trephine.services import audit, exams
 from trephine.services.assessments import assess_patient, patient_assessments
 from trephine.store.database import Database
-from trephine.testing.accounts import client_as
+from trephine.testing.accounts import client_as, token_for
 
-#: Every element of the examination at its iwCLL CR boundary (node ≤ 1.5 cm, spleen < 13 cm).
+#: Every element of the examination at its iwCLL 2018 CR boundary (node < 1.5 cm, spleen < 13 cm).
 FORM = {
     "examined_on": MARROW.isoformat(),
-    "largest_node": "15",
+    "largest_node": "14",
     "largest_node__unit": "mm",
     "liver_spleen_normal": "yes",
     "spleen_length": "12.9",
@@ -85,8 +85,8 @@ def test_an_examination_entered_in_the_form_is_assessed_and_amended(
         done = _post(clinician, page, FORM, token)
         assert done.status_code == 303, done.text
         shown = clinician.get(done.headers["location"]).text
-        # Shown at the precision typed (15 mm is 1.5 cm, 12.9 cm stays 12.9 cm).
-        assert "1.5 cm" in shown and "12.9 cm" in shown and "Examination recorded" in shown
+        # Shown at the precision typed (14 mm is 1.4 cm, 12.9 cm stays 12.9 cm).
+        assert "1.4 cm" in shown and "12.9 cm" in shown and "Examination recorded" in shown
         category, missing, evidence = _response(database)
         assert category == "CR" and missing == []
         assert {"largest_node_cm", "spleen_cm", "constitutional_symptoms"} <= evidence
@@ -95,7 +95,7 @@ def test_an_examination_entered_in_the_form_is_assessed_and_amended(
             (first,) = exams.patient_exams(uow, PID)
         amend_page = f"{page}?amend={first.id}"
         token = _token(clinician, amend_page)
-        changed = {**FORM, "largest_node": "1.6", "largest_node__unit": "cm"}
+        changed = {**FORM, "largest_node": "1.5", "largest_node__unit": "cm"}
         # An amendment needs a reason: refused on its field, nothing written.
         refused = _post(clinician, f"/exams/{first.id}/amend", changed, token)
         assert refused.status_code == 422 and 'id="err-reason"' in refused.text
@@ -112,7 +112,7 @@ def test_an_examination_entered_in_the_form_is_assessed_and_amended(
         ("amend", "test-clinician"),
         ("record", "test-clinician"),
     ]
-    assert _response(database)[0] == "PR"  # a node above 1.5 cm: not CR
+    assert _response(database)[0] == "PR"  # a node of 1.5 cm: not CR under iwCLL 2018
     # Amended, never edited: the table itself refuses a change in place.
     with (
         pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"),
@@ -128,6 +128,7 @@ BAD = [
     ({"liver_spleen_normal": "maybe"}, "liver_spleen_normal", "yes"),
     ({"examined_on": "03/12/2024"}, "examined_on", "YYYY-MM-DD"),
     ({"examined_on": "2999-01-01"}, "examined_on", "on or before"),
+    ({"method": "CT\x00"}, "method", "control characters"),
 ]
 
 
@@ -157,3 +158,49 @@ def test_only_clinicians_with_the_session_token_record_an_examination(app: FastA
             token = _token(other, page)  # records:read: the page, without the form
             assert 'id="exam-form"' not in other.get(page).text
             assert _post(other, page, FORM, token).status_code == 403
+
+
+def test_the_api_records_amends_and_lists_with_the_same_rules(
+    app: FastAPI, database: Database
+) -> None:
+    """``/api/v1/patients/{id}/exams`` and ``/api/v1/exams/{id}/amend``: the web form's rules and
+    permission, JSON in and out (exact decimal strings in cm)."""
+    clinician = {"Authorization": f"Bearer {token_for(database, 'clinician')}"}
+    lab = {"Authorization": f"Bearer {token_for(database, 'lab')}"}
+    body: dict[str, Any] = {
+        "examined_on": MARROW.isoformat(),
+        "largest_node": "14",
+        "largest_node_unit": "mm",
+        "liver_spleen_normal": True,
+        "constitutional_symptoms": False,
+    }
+    url = f"/api/v1/patients/{PID}/exams"
+    with TestClient(app) as client:
+        assert client.post(url, json=body, headers=lab).status_code == 403
+        for bad, allowed in (
+            ({"largest_node_unit": "inch"}, "cm, mm"),
+            ({"method": "CT\x00"}, "control characters"),
+            ({"examined_on": "2999-01-01"}, "on or before"),
+        ):
+            refused = client.post(url, json={**body, **bad}, headers=clinician)
+            assert refused.status_code == 422, refused.text
+            assert allowed in refused.json()["error"]["message"]
+        made = client.post(url, json=body, headers=clinician)
+        assert made.status_code == 201, made.text
+        first = made.json()
+        assert first["findings"]["largest_node"]["value"] == "1.4"
+        assert first["text"].startswith("largest lymph node 1.4 cm")
+        amended = client.post(
+            f"/api/v1/exams/{first['id']}/amend",
+            json={  # an amendment keeps the date: examined_on is not a field of it
+                **{k: v for k, v in body.items() if k != "examined_on"},
+                "largest_node": "1.5",
+                "largest_node_unit": "cm",
+                "reason": "CT",
+            },
+            headers=clinician,
+        )
+        assert amended.status_code == 200, amended.text
+        listed = client.get(url, headers=lab).json()["items"]
+    assert [(e["version"], e["current"]) for e in listed] == [(2, True), (1, False)]
+    assert listed[0]["amendment_reason"] == "CT" and listed[0]["recorded_by"] == "test-clinician"

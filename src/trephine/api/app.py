@@ -19,6 +19,7 @@ from trephine.api.routers import (
     orders,
     patients,
 )
+from trephine.api.routers import exams as exam_api
 from trephine.api.routers import procedures as procedure_api
 from trephine.services import accounts, open_database
 from trephine.settings import Settings, get_settings
@@ -70,6 +71,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(patients.router)
     app.include_router(assessments.router)
+    app.include_router(exam_api.router)
     app.include_router(orders.router)
     app.include_router(procedure_api.router)
     app.include_router(fhir.router)

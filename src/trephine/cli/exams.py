@@ -93,23 +93,6 @@ def _line(exam: StoredExam) -> str:
     )
 
 
-def _json(exam: StoredExam) -> dict[str, object]:
-    from trephine.store.codec import encode_result
-
-    return {
-        "id": exam.id,
-        "patient": exam.patient_id,
-        "examined_on": exam.examined_on.isoformat(),
-        "version": exam.version,
-        "current": exam.current,
-        "findings": encode_result(exam.value),
-        "recorded_by": exam.recorded_by,
-        "recorded_at": exam.recorded_at.isoformat(),
-        "supersedes": exam.supersedes_id,
-        "amendment_reason": exam.amendment_reason,
-    }
-
-
 @app.command("record")
 def record(
     patient: str = typer.Argument(..., help="The patient's id."),
@@ -198,7 +181,9 @@ def list_exams(
             if e.current:
                 typer.echo(e.id)
     elif as_json:
-        typer.echo(json.dumps([_json(e) for e in found], indent=2))
+        from trephine.present.exams import exam_json
+
+        typer.echo(json.dumps([exam_json(e) for e in found], indent=2))
     elif not found:
         typer.echo(f"{patient}: no examination recorded")
     else:

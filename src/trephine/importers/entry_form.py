@@ -113,7 +113,15 @@ def parse_clinical_exam(form: Mapping[str, str]) -> tuple[ClinicalExam | None, l
     template's ``clinical_exam`` rules: the examination form of the web app and ``trephine exams
     record``/``amend`` accept and refuse what a ``results.csv`` row would. An examination has no
     specimen; the accession of the one-row table is a placeholder the parser only checks for
-    form."""
+    form. Text with a control character is refused on its field (PostgreSQL cannot store a NUL,
+    and no edge accepts one)."""
+    from trephine.io.tabular import control_character
+
+    for name, text in form.items():
+        found = control_character(text)
+        if found is not None:
+            message = f"{name}: control characters are not allowed (found {found})"
+            return None, [FormProblem(name.partition("__")[0], message)]
     value, problems = parse_entry(ResultKind.CLINICAL_EXAM, "EXAM", form)
     assert value is None or isinstance(value, ClinicalExam)
     return value, problems
