@@ -269,6 +269,19 @@ def test_bad_input_is_refused_on_its_field_and_nothing_is_stored(
             assert f'value="{html.escape(typed)}"' in bad.text, name
 
 
+def test_a_control_character_is_refused_on_its_field(app: FastAPI, lab: TestClient) -> None:
+    """A NUL typed (or pasted) into a text field is refused like an import cell's, before it
+    reaches the database (PostgreSQL cannot store it)."""
+    marrow = _marrow(app)
+    url = f"/lab/entry/{marrow.core}/core"
+    typed = {"cellularity": "40", "infiltrate_type": "CLL\x00"}
+    bad = lab.post(url, data={CSRF_FIELD: _token(lab), "intent": "save", **typed})
+    assert bad.status_code == 422
+    listed = re.search(r'<a href="#f-infiltrate_type">[^<]*</a>: ([^<]*)</li>', bad.text)
+    assert listed and "control characters" in html.unescape(listed.group(1)), bad.text[-2000:]
+    assert _stored(app, marrow.patient, marrow.core) == []
+
+
 def test_flow_mrd_from_an_uploaded_fcs_and_gating_ml(app: FastAPI, lab: TestClient) -> None:
     """The FCS tube and its Gating-ML strategy, computed by the engine of `trephine flow mrd`;
     the result keeps both files' SHA-256. A gate the strategy does not have is refused naming

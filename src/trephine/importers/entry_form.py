@@ -19,7 +19,7 @@ from trephine.domain.results import ClinicalExam, ResultKind, ResultValue
 from trephine.errors import Severity
 from trephine.importers.clinical import parse_tables
 from trephine.importers.template import RESULT_FIELDS, SHEETS, FieldType
-from trephine.io.tabular import Record, Table
+from trephine.io.tabular import Record, Table, control_character
 
 SOURCE = "entry form"
 #: Suffixes of the extra inputs of a measured field.
@@ -48,8 +48,15 @@ def field_names(kind: ResultKind) -> list[str]:
 def parse_entry(
     kind: ResultKind, accession: str, form: Mapping[str, str]
 ) -> tuple[ResultValue | None, list[FormProblem]]:
-    """The result the form describes, or None and every problem located on its field."""
+    """The result the form describes, or None and every problem located on its field. Text
+    with a control character is refused on its field, as an import cell is (PostgreSQL cannot
+    store a NUL, and no edge accepts one)."""
     declared = RESULT_FIELDS[kind]
+    for name, text in form.items():
+        found = control_character(text or "")
+        if found is not None:
+            message = f"{name}: control characters are not allowed (found {found})"
+            return None, [FormProblem(name.partition("__")[0], message)]
     records: list[Record] = []
     row_field: dict[int, str] = {}
     header = tuple(c.name for c in SHEETS["results"])
@@ -113,15 +120,7 @@ def parse_clinical_exam(form: Mapping[str, str]) -> tuple[ClinicalExam | None, l
     template's ``clinical_exam`` rules: the examination form of the web app and ``trephine exams
     record``/``amend`` accept and refuse what a ``results.csv`` row would. An examination has no
     specimen; the accession of the one-row table is a placeholder the parser only checks for
-    form. Text with a control character is refused on its field (PostgreSQL cannot store a NUL,
-    and no edge accepts one)."""
-    from trephine.io.tabular import control_character
-
-    for name, text in form.items():
-        found = control_character(text)
-        if found is not None:
-            message = f"{name}: control characters are not allowed (found {found})"
-            return None, [FormProblem(name.partition("__")[0], message)]
+    form."""
     value, problems = parse_entry(ResultKind.CLINICAL_EXAM, "EXAM", form)
     assert value is None or isinstance(value, ClinicalExam)
     return value, problems
