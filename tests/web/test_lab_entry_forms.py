@@ -271,7 +271,8 @@ def test_bad_input_is_refused_on_its_field_and_nothing_is_stored(
 
 def test_a_control_character_is_refused_on_its_field(app: FastAPI, lab: TestClient) -> None:
     """A NUL typed (or pasted) into a text field is refused like an import cell's, before it
-    reaches the database (PostgreSQL cannot store it)."""
+    reaches the database (PostgreSQL cannot store it): when checked and saved, and when the form
+    is kept to finish later."""
     marrow = _marrow(app)
     url = f"/lab/entry/{marrow.core}/core"
     typed = {"cellularity": "40", "infiltrate_type": "CLL\x00"}
@@ -280,6 +281,11 @@ def test_a_control_character_is_refused_on_its_field(app: FastAPI, lab: TestClie
     listed = re.search(r'<a href="#f-infiltrate_type">[^<]*</a>: ([^<]*)</li>', bad.text)
     assert listed and "control characters" in html.unescape(listed.group(1)), bad.text[-2000:]
     assert _stored(app, marrow.patient, marrow.core) == []
+    # Saving the form to finish later is unchecked, but not for control characters either.
+    kept = lab.post(url, data={CSRF_FIELD: _token(lab), "intent": "draft", **typed})
+    assert kept.status_code == 422 and "Form saved at" not in kept.text
+    assert "control characters" in html.unescape(kept.text)
+    assert "Resumed the form" not in lab.get(url).text
 
 
 def test_flow_mrd_from_an_uploaded_fcs_and_gating_ml(app: FastAPI, lab: TestClient) -> None:

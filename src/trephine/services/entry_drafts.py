@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from trephine.domain.results import ResultKind
-from trephine.errors import NotFound
+from trephine.errors import NotFound, ValidationError
 from trephine.services import _rows
 from trephine.services.views import StoredResult
 from trephine.store.database import UnitOfWork
@@ -70,7 +70,17 @@ def saved_form(uow: UnitOfWork, accession: str, kind: ResultKind) -> SavedForm |
 def save_form(
     uow: UnitOfWork, accession: str, kind: ResultKind, fields: Mapping[str, str]
 ) -> SavedForm:
-    """Keep the form as typed (replacing the one saved before), by the unit of work's actor."""
+    """Keep the form as typed (replacing the one saved before), by the unit of work's actor.
+    Unchecked, except that text with a control character is refused on its field (PostgreSQL
+    cannot store a NUL; no edge accepts one)."""
+    from trephine.io.tabular import control_character
+
+    for name, text in fields.items():
+        found_char = control_character(text)
+        if found_char is not None:
+            raise ValidationError(
+                name, found_char, "text without control characters", reason="not saved"
+            )
     found = specimen(uow, accession)
     row = _row(uow, found.id, kind)
     if row is None:

@@ -540,7 +540,18 @@ async def entry_save(
     with _acting(request, database, principal) as uow:
         entry_drafts.specimen(uow, accession)  # NotFound before anything else
         if intent == "draft":
-            kept = entry_drafts.save_form(uow, accession, chosen, form)
+            try:
+                kept = entry_drafts.save_form(uow, accession, chosen, form)
+            except ValidationError as exc:
+                return _entry_page(
+                    request,
+                    uow,
+                    accession,
+                    chosen,
+                    form=form,
+                    problems=[FormProblem(exc.field.partition("__")[0], str(exc))],
+                    status=422,
+                )
             when = kept.saved_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
             return _entry_page(
                 request,
