@@ -229,6 +229,18 @@ def browser() -> Iterator[object]:
         yield driver
 
 
+@pytest.fixture(scope="session")
+def site_templates(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder where trephine.testing.served.make_site keeps each ``init`` + ``demo`` database
+    it made, for the whole run: pytest-xdist workers share the run's base temp folder."""
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base is popen-gwN inside the run's folder; alone, it is the run's.
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / "site-templates"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder for a browser module's screenshots (trephine.testing.served.artifacts_dir)."""
@@ -242,7 +254,7 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 _LONGEST_FIRST = ("test_docs_console.py",)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Longest modules first, each module's tests kept together and in their order.
 
     Under ``pytest -n 2`` the workers take tests in this order: a module of minutes collected
@@ -250,6 +262,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     after the other had finished. Started first, the long ones overlap with everything else.
     Keeping a module's tests together keeps its module-scoped fixtures (a served demo, a
     browser) built once per worker.
+
+    Under ``--dist loadgroup`` (scripts/run-tests) a worker also writes down the modules whose
+    tests share a fixture wider than one test, for :class:`_ModuleGroups`.
     """
     slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
 
@@ -259,3 +274,65 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return 1 if item.path in slow_modules else 2
 
     items[:] = sorted(items, key=rank)  # stable: the collection order within each rank
+    written = os.environ.get(_GROUPS)
+    if written and getattr(config.option, "loadgroup", False):  # an xdist worker of that run
+        grouped = sorted({item.nodeid.split("::", 1)[0] for item in items if _shares(item)})
+        part = Path(f"{written}.{os.environ['PYTEST_XDIST_WORKER']}")
+        part.write_text("\n".join(grouped))
+        part.replace(written)  # whole or not at all: every worker collects the same tests
+
+
+#: Where the workers write the modules :class:`_ModuleGroups` keeps together (set by the
+#: controller of a ``--dist loadgroup`` run, inherited by its workers).
+_GROUPS = "TREPHINE_TEST_MODULE_GROUPS"
+
+
+def _shares(item: pytest.Item) -> bool:
+    """Whether ``item`` uses a fixture built once for several tests of its module or class."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    wider = ("module", "class", "package")
+    return any(defs[-1].scope in wider for defs in info.name2fixturedefs.values() if defs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if (
+        not os.environ.get("PYTEST_XDIST_WORKER")
+        and getattr(config.option, "dist", "no") == "loadgroup"
+    ):
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="trephine-test-groups-")
+        os.environ[_GROUPS] = str(Path(folder) / "modules")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadgroup`` (scripts/run-tests): the tests of a module sharing a module-scoped
+    fixture (a served site and a chromium, a demo database) are one unit of work, run by one
+    worker; every other test is its own unit, handed to whichever worker is free, in the
+    collection order (longest modules first) under ``--no-loadscope-reorder``.
+
+    xdist's own ``xdist_group`` marks do not group under pytest 9 (xdist 3.8 renames a test
+    through ``item._nodeid``, which pytest 9 no longer reads); and under ``--dist worksteal`` a
+    stolen half of a worker's queue often began in the middle of a browser module, whose site,
+    server and chromium the thief built again (test_browser_roles three times in one run).
+    """
+    if getattr(config.option, "dist", "no") != "loadgroup" or not os.environ.get(_GROUPS):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    written = Path(os.environ[_GROUPS])
+
+    class _ModuleGroups(LoadScopeScheduling):  # type: ignore[misc]
+        grouped: frozenset[str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.grouped is None:  # read once the workers have collected
+                text = written.read_text() if written.exists() else ""
+                self.grouped = frozenset(text.split())
+            module = nodeid.split("::", 1)[0]
+            return module if module in self.grouped else nodeid
+
+    return _ModuleGroups(config, log)
