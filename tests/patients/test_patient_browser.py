@@ -34,11 +34,17 @@ class Site(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, site_templates: Path) -> Iterator[Site]:
     require_browser()
     work = tmp_path_factory.mktemp("patient-pages")
     accounts = [("b.admin", "admin"), ("b.patient", "patient"), ("b.clinician", "clinician")]
-    env = make_site(work, accounts, PASSWORD, env={"TREPHINE_CLINIC_PHONE": "0123 456 7890"})
+    env = make_site(
+        work,
+        accounts,
+        PASSWORD,
+        env={"TREPHINE_CLINIC_PHONE": "0123 456 7890"},
+        templates=site_templates,
+    )
     run_cli(
         ["users", "link", "b.patient", "--patient", "DEMO-0001"],
         {**env, "TREPHINE_USER": "b.admin"},

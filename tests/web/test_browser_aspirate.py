@@ -36,7 +36,7 @@ class Site(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, site_templates: Path) -> Iterator[Site]:
     require_browser()
     import numpy as np
     from PIL import Image
@@ -57,7 +57,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "TREPHINE_OIDC_ROLE_MAP": '{"marrow-lab": "lab"}',
         }
         env = make_site(
-            work, [("b.admin", "admin"), ("b.lab", "lab")], PASSWORD, patients=6, env=oidc
+            work,
+            [("b.admin", "admin"), ("b.lab", "lab")],
+            PASSWORD,
+            patients=6,
+            env=oidc,
+            templates=site_templates,
         )
         at = dt.datetime(2025, 6, 2, 9, 0, tzinfo=dt.UTC)
         url = env["TREPHINE_DATABASE_URL"]

@@ -32,10 +32,12 @@ class Site(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, site_templates: Path) -> Iterator[Site]:
     require_browser()
     work = tmp_path_factory.mktemp("procedures")
-    env = make_site(work, [("b.clinician", "clinician")], PASSWORD, patients=12)
+    env = make_site(
+        work, [("b.clinician", "clinician")], PASSWORD, patients=12, templates=site_templates
+    )
     with serving(env, work / "serve.log") as base:
         yield Site(base, env)
 

@@ -40,11 +40,13 @@ class Site(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, site_templates: Path) -> Iterator[Site]:
     require_browser()
     work = tmp_path_factory.mktemp("research")
     accounts = [("r.admin", "admin"), ("r.researcher", "researcher"), ("r.clinician", "clinician")]
-    env = make_site(work, accounts, PASSWORD, env={"TREPHINE_EXPORT_KEY": KEY})
+    env = make_site(
+        work, accounts, PASSWORD, env={"TREPHINE_EXPORT_KEY": KEY}, templates=site_templates
+    )
     db = work / "site.db"
     researcher = {**env, "TREPHINE_USER": "r.researcher"}
     run_cli(["cohort", "define", "aml", "--disease", "AML"], researcher)

@@ -43,10 +43,12 @@ class Site(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, site_templates: Path) -> Iterator[Site]:
     require_browser()
     work = tmp_path_factory.mktemp("roles")
-    env = make_site(work, [(f"b.{role}", role) for role in ROLES], PASSWORD)
+    env = make_site(
+        work, [(f"b.{role}", role) for role in ROLES], PASSWORD, templates=site_templates
+    )
     with serving(env, work / "serve.log") as base:
         yield Site(base, env, work)
 

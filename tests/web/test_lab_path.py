@@ -55,7 +55,7 @@ class Site(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, site_templates: Path) -> Iterator[Site]:
     require_browser()
     from trephine.domain import Procedure, Specimen, SpecimenType
     from trephine.domain import Site as BodySite
@@ -63,7 +63,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
     work = tmp_path_factory.mktemp("lab-path")
     accounts = [("b.admin", "admin"), ("b.clinician", "clinician"), ("b.lab", "lab")]
-    env = make_site(work, accounts, PASSWORD, patients=6)
+    env = make_site(work, accounts, PASSWORD, patients=6, templates=site_templates)
     url = env["TREPHINE_DATABASE_URL"]
     at = dt.datetime(2025, 6, 2, 9, 0, tzinfo=dt.UTC)
     database = open_database(url)

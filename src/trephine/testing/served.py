@@ -178,6 +178,7 @@ def make_site(
     seed: int = 7,
     env: dict[str, str] | None = None,
     as_of: str = REFERENCE_AS_OF.isoformat(),
+    templates: Path | None = None,
 ) -> dict[str, str]:
     """A SQLite site in ``work`` for a served app: ``trephine init``, ``trephine demo`` (without
     the demo's own accounts, on the calendar ``as_of`` gives: by default the reference one, so
@@ -185,19 +186,71 @@ def make_site(
     pairs, all with ``password``.
 
     The first account is added freely (no account exists yet); when it is an admin it adds the
-    others, as ``trephine users add`` requires once accounts exist. Answers the environment
-    (``TREPHINE_DATABASE_URL`` set) for :func:`run_cli` and :func:`serving`.
+    others, as ``trephine users add`` requires once accounts exist: all of them by the command's
+    own code in one ``python -m trephine.testing.served`` process (a Python start-up of a second
+    or more each, not one per account). Answers the environment (``TREPHINE_DATABASE_URL`` set)
+    for :func:`run_cli` and :func:`serving`.
+
+    ``templates``, a folder kept for the run (the test suite's: shared by the pytest-xdist
+    workers), keeps the database ``init`` + ``demo`` made for each ``(patients, seed, as_of)``: the
+    next site of that shape is a copy of it (init and demo read no setting but the database
+    URL), made under a file lock so that two workers do not build it at once.
     """
     site = {**os.environ, "TREPHINE_DATABASE_URL": f"sqlite:///{work / 'site.db'}", **(env or {})}
-    run_cli(["init"], site)
     demo = ["demo", "--patients", str(patients), "--seed", str(seed), "--no-accounts"]
-    run_cli([*demo, "--as-of", as_of], site)
-    acting = site
-    for n, (name, role) in enumerate(accounts):
-        run_cli(["users", "add", name, "--role", role, "--password-stdin"], acting, password)
-        if n == 0 and role == "admin":
-            acting = {**site, "TREPHINE_USER": name}
+    demo += ["--as-of", as_of]
+    if templates is None:
+        run_cli(["init"], site)
+        run_cli(demo, site)
+    else:
+        shutil.copyfile(_demo_template(templates, demo, site), work / "site.db")
+    if accounts:
+        lines = "".join(f"{password}\n" for _ in accounts)
+        listed = ",".join(f"{name}:{role}" for name, role in accounts)
+        done = subprocess.run(
+            [sys.executable, "-m", "trephine.testing.served", listed],
+            env=site,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            input=lines,
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"adding {listed} failed:\n{done.stdout}\n{done.stderr}")
     return site
+
+
+def _demo_template(templates: Path, demo: list[str], site: dict[str, str]) -> Path:
+    """The database ``trephine init`` and ``trephine demo`` (``demo``: its arguments) made,
+    built once in ``templates`` whoever asks first (a file lock) and copied by the others."""
+    import fcntl
+
+    folder = templates / "-".join(a.lstrip("-") for a in demo)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "site.db"
+    with (folder / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "done").exists():
+            here = {**site, "TREPHINE_DATABASE_URL": f"sqlite:///{path}"}
+            run_cli(["init"], here)
+            run_cli(demo, here)
+            (folder / "done").touch()
+    return path
+
+
+def _add_accounts(listed: str) -> None:
+    """``trephine users add NAME --role ROLE --password-stdin`` for each ``NAME:ROLE`` of
+    ``listed`` (comma-separated), one password line each on standard input, in this process;
+    after a first admin, as that admin (``TREPHINE_USER``), as the command requires."""
+    from trephine.cli.accounts import users_add
+    from trephine.settings import get_settings
+
+    for n, pair in enumerate(listed.split(",")):
+        name, role = pair.split(":")
+        users_add(name, role, password_stdin=True, database_url=None)
+        if n == 0 and role == "admin":
+            os.environ["TREPHINE_USER"] = name
+            get_settings.cache_clear()
 
 
 def sign_in(driver: Any, base: str, name: str, password: str, start: str = "/sign-in") -> None:
@@ -261,3 +314,7 @@ def look(
             failures.append(f"{name}: scrolls sideways at {width} px")
         driver.save_screenshot(str(shots / f"{name}-{width}.png"))
     driver.set_window_size(widths[0], height)
+
+
+if __name__ == "__main__":  # make_site's accounts: python -m trephine.testing.served NAME:ROLE,...
+    _add_accounts(sys.argv[1])
