@@ -80,11 +80,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def _serving(work: Path, *args: str, scheme: str = "http") -> Iterator[str]:
-    db = f"sqlite:///{work / 'serve.db'}"
-    env = {**os.environ, "TREPHINE_DATABASE_URL": db, "TREPHINE_ALLOWED_HOSTS": '["127.0.0.1"]'}
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``trephine init`` database for every server of the module (they only answer
+    /healthz and /sign-in): four servers used to run init four times, a Python start-up and the
+    migrations each."""
+    db = tmp_path_factory.mktemp("serve-safely") / "serve.db"
+    env = {**os.environ, "TREPHINE_DATABASE_URL": f"sqlite:///{db}"}
     subprocess.run([*TREPHINE, "init"], env=env, check=True, capture_output=True, timeout=120)
+    return db
+
+
+@contextmanager
+def _serving(work: Path, site: Path, *args: str, scheme: str = "http") -> Iterator[str]:
+    db = f"sqlite:///{site}"
+    env = {**os.environ, "TREPHINE_DATABASE_URL": db, "TREPHINE_ALLOWED_HOSTS": '["127.0.0.1"]'}
     port = _free_port()
     log = (work / f"serve-{port}.log").open("w")
     proc = subprocess.Popen(
@@ -123,9 +133,11 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str
 
 
 @pytest.mark.slow
-def test_tls_is_served_by_uvicorn_with_hsts_and_a_secure_cookie(tmp_path: Path) -> None:
+def test_tls_is_served_by_uvicorn_with_hsts_and_a_secure_cookie(tmp_path: Path, site: Path) -> None:
     cert, key = _self_signed(tmp_path)
-    with _serving(tmp_path, "--tls-cert", str(cert), "--tls-key", str(key), scheme="https") as base:
+    with _serving(
+        tmp_path, site, "--tls-cert", str(cert), "--tls-key", str(key), scheme="https"
+    ) as base:
         status, headers = _get(f"{base}/healthz")
         assert status == 200 and headers["strict-transport-security"].startswith("max-age=")
         status, headers = _get(f"{base}/sign-in")
@@ -135,21 +147,21 @@ def test_tls_is_served_by_uvicorn_with_hsts_and_a_secure_cookie(tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_forwarded_headers_are_believed_only_behind_a_proxy(tmp_path: Path) -> None:
+def test_forwarded_headers_are_believed_only_behind_a_proxy(tmp_path: Path, site: Path) -> None:
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.9.8.7"}
-    with _serving(tmp_path) as base:
+    with _serving(tmp_path, site) as base:
         _, headers = _get(f"{base}/healthz", forwarded)
         assert "strict-transport-security" not in headers  # a client cannot claim TLS
     os.environ["TREPHINE_PROXY_ADDRESS"] = "127.0.0.1"
     try:
-        with _serving(tmp_path, "--behind-proxy") as base:
+        with _serving(tmp_path, site, "--behind-proxy") as base:
             _, headers = _get(f"{base}/healthz", forwarded)
             assert "strict-transport-security" in headers  # the proxy said TLS
     finally:
         del os.environ["TREPHINE_PROXY_ADDRESS"]
     os.environ["TREPHINE_PROXY_ADDRESS"] = "10.0.0.1"
     try:
-        with _serving(tmp_path, "--behind-proxy") as base:
+        with _serving(tmp_path, site, "--behind-proxy") as base:
             _, headers = _get(f"{base}/healthz", forwarded)
             assert "strict-transport-security" not in headers  # not from the proxy's address
     finally:
