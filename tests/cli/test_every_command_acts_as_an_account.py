@@ -287,7 +287,8 @@ def _second_plan(w: World) -> list[str]:
 
 
 def _plan_id(w: World) -> str:
-    return w.ids_of("procedures", "list", "--status", "planned")[0]
+    # DEMO-0002's plan (the demo books the next marrow of some patients too).
+    return w.ids_of("procedures", "list", "--status", "planned", "--patient", "DEMO-0002")[0]
 
 
 def _done_procedure(w: World) -> str:

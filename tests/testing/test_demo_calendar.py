@@ -213,3 +213,24 @@ def test_the_moved_database_ends_just_before_the_as_of_day_with_recent_pending_s
         since = max(step.at for step in study.steps[:2])
         assert dt.timedelta(0) < dt.datetime.combine(AS_OF, dt.time(), tzinfo=dt.UTC) - since
         assert AS_OF - since.date() <= dt.timedelta(days=7 + RECENT_HOURS // 24)
+
+
+def test_some_patients_on_therapy_have_their_next_marrow_booked_in_the_weeks_after_as_of() -> None:
+    from trephine.demo.planning import upcoming_plan
+
+    end = calendar_end(SHIFT)
+    booked = 0
+    for sp in generate_cohort(120, shift_days=SHIFT):
+        plan = upcoming_plan(sp)
+        assert plan == upcoming_plan(sp)  # its own seeded stream
+        if plan is None:
+            continue
+        booked += 1
+        assert any(line.end is None for line in sp.therapy_lines)  # still on therapy
+        day = plan.planned_for.date()
+        assert end + dt.timedelta(days=7) <= day <= end + dt.timedelta(days=23), day
+        assert day.weekday() < 5
+        # Booked after every biopsy of the patient, and after the as-of day's week.
+        assert all(v.on < day for v in sp.visits)
+        assert day > AS_OF - dt.timedelta(days=1)
+    assert 5 <= booked <= 30

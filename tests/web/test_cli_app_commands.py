@@ -145,27 +145,49 @@ def test_demo_as_of_moves_the_calendar_to_end_in_the_week_before_that_day(
     from trephine.demo.calendar import REFERENCE_AS_OF, REFERENCE_END, shift_for
 
     moved = f"sqlite:///{tmp_path / 'moved.db'}"
-    result = _demo(runner, moved, "-n", "3", "--seed", "5", "--as-of", "2026-06-10")
+    result = _demo(runner, moved, "-n", "5", "--seed", "10", "--as-of", "2026-06-10")
     assert result.exit_code == 0, result.output
     shift = shift_for(dt.date(2026, 6, 10))
     end = REFERENCE_END + dt.timedelta(days=shift - 1)
     assert f"moved {shift // 7:+d} weeks" in result.output
     assert f"calendar ends {end} (as of 2026-06-10)" in result.output
     reference = f"sqlite:///{tmp_path / 'reference.db'}"
-    same = _demo(runner, reference, "-n", "3", "--seed", "5", "--as-of", str(REFERENCE_AS_OF))
+    same = _demo(runner, reference, "-n", "5", "--seed", "10", "--as-of", str(REFERENCE_AS_OF))
     assert same.exit_code == 0 and "moved +0 weeks" in same.output
     latest, first = _latest_and_earliest(moved)
     ref_latest, ref_first = _latest_and_earliest(reference)
     assert latest - ref_latest == dt.timedelta(days=shift) == first - ref_first
-    moved_cohort = [synthetic_patient(i, 5, shift_days=shift) for i in range(3)]
+    moved_cohort = [synthetic_patient(i, 10, shift_days=shift) for i in range(5)]
     assert first == min(d.diagnosed_on for sp in moved_cohort for d in sp.diagnoses)
-    # Re-running on another day keeps the calendar already loaded; a conflicting --as-of is
-    # refused, naming the days that keep it.
-    again = _demo(runner, moved, "-n", "4", "--seed", "5")
+    # The next marrows booked (planned procedures) fall in the weeks after the as-of day.
+    from trephine.demo.planning import upcoming_plan
+    from trephine.domain.planning import PlanStatus
+    from trephine.services import procedure_plans
+
+    booked = {
+        sp.patient.external_id: plan
+        for sp in moved_cohort
+        if (plan := upcoming_plan(sp)) is not None
+    }
+    assert booked and f"{len(booked)} marrows booked in the coming weeks" in result.output
+    db = open_database(moved)
+    with db.unit_of_work("test") as uow:
+        planned = procedure_plans.list_plans(uow, status=PlanStatus.PLANNED)
+    db.dispose()
+    assert {p.patient_id: p.plan.planned_for for p in planned} == {
+        pid: plan.planned_for for pid, plan in booked.items()
+    }
+    # Re-running on another day keeps the calendar already loaded (and books nothing for the
+    # patients already there); a conflicting --as-of is refused, naming the days that keep it.
+    again = _demo(runner, moved, "-n", "7", "--seed", "10")
     assert again.exit_code == 0, again.output
+    added = [synthetic_patient(i, 10, shift_days=shift) for i in (5, 6)]
+    assert f"{sum(upcoming_plan(sp) is not None for sp in added)} marrows booked" in again.output
     assert "kept from the demo patients already loaded" in again.output
-    assert _latest_and_earliest(moved)[1] == first
-    refused = _demo(runner, moved, "-n", "4", "--seed", "5", "--as-of", "2025-08-01")
+    assert _latest_and_earliest(moved)[1] == min(
+        d.diagnosed_on for sp in [*moved_cohort, *added] for d in sp.diagnoses
+    )
+    refused = _demo(runner, moved, "-n", "7", "--seed", "10", "--as-of", "2025-08-01")
     assert refused.exit_code == 2
     assert "--as-of" in refused.output and "no --as-of" in refused.output
 

@@ -16,6 +16,7 @@ from trephine.cli.common import fail, shown_url
 from trephine.errors import TrephineError, ValidationError
 
 if TYPE_CHECKING:
+    from trephine.demo.model import SyntheticPatient
     from trephine.store.database import Database
 
 
@@ -63,7 +64,7 @@ def demo(
 
     from trephine.demo import generate_cohort
     from trephine.demo.calendar import calendar_end
-    from trephine.demo.load import load_cohort
+    from trephine.demo.load import book_upcoming, load_cohort
     from trephine.services import open_database
 
     started = time.perf_counter()
@@ -82,11 +83,18 @@ def demo(
             transient=False,
         ) as progress:
             task = progress.add_task("Loading synthetic patients", total=patients)
+            created: list[SyntheticPatient] = []
+
+            def loaded(sp: SyntheticPatient, was_created: bool) -> None:
+                progress.advance(task)
+                if was_created:
+                    created.append(sp)
+
             report = load_cohort(
-                database,
-                generate_cohort(patients, seed, shift_days=shift),
-                on_patient=lambda _sp, _created: progress.advance(task),
+                database, generate_cohort(patients, seed, shift_days=shift), on_patient=loaded
             )
+            # The next marrow of some patients still on therapy, booked for the coming weeks.
+            booked = book_upcoming(database, created)
             # Then the criteria calls and alerts over the stored timelines (trephine assess
             # --all), so the web app shows them; re-running adds nothing (idempotent).
             from trephine.services.assessments import assess_all
@@ -130,6 +138,9 @@ def demo(
         "set for their diagnosis yet); see `trephine alerts list`"
     )
     typer.echo(f"study {STUDY}: {enrolled} patients enrolled (`trephine study show {STUDY}`)")
+    typer.echo(
+        f"{booked} marrows booked in the coming weeks (`trephine procedures list --status planned`)"
+    )
     end = calendar_end(shift)
     typer.echo(
         f"calendar: every date moved {shift // 7:+d} weeks from the reference calendar; the "

@@ -209,3 +209,19 @@ def loaded_shift(database: Database, seed: int) -> int | None:
         return None
     gap = (stored - min(d.diagnosed_on for d in reference.diagnoses)).days
     return None if gap % 7 else gap
+
+
+def book_upcoming(database: Database, patients: Iterable[SyntheticPatient]) -> int:
+    """Book the next marrow of the demo patients that get one (demo/planning.py
+    ``upcoming_plan``: planned procedures in the weeks after the as-of day), recorded by the
+    clinic in one transaction; how many were booked."""
+    from trephine.demo.planning import CLINIC_ACTOR, upcoming_plan
+    from trephine.services import procedure_plans
+
+    booked = [(sp.patient.external_id, upcoming_plan(sp)) for sp in patients]
+    plans = [(pid, plan) for pid, plan in booked if plan is not None]
+    if plans:
+        with database.unit_of_work(CLINIC_ACTOR) as uow:
+            for pid, plan in plans:
+                procedure_plans.plan_procedure(uow, pid, plan)
+    return len(plans)

@@ -14,6 +14,8 @@ import datetime as dt
 import random
 from decimal import Decimal
 
+from trephine.demo.calendar import calendar_end
+from trephine.demo.model import OPERATORS, Scenario, SyntheticPatient
 from trephine.domain.planning import (
     SEDATED,
     Checklist,
@@ -21,16 +23,25 @@ from trephine.domain.planning import (
     ConsentGiver,
     Fasting,
     Medication,
+    PlannedProcedure,
     Risk,
     SignatureMethod,
 )
-from trephine.domain.procedure import Procedure
+from trephine.domain.procedure import Indication, Procedure
 
 #: Who records the demo's checklists and consents (an actor name, see domain/actor.py).
 CLINIC_ACTOR = "demo-clinician"
 LEAFLET_VERSION = "2026-1"
 ESCORTS = ("A. Friend", "B. Partner", "C. Daughter", "D. Son")
 RISKS = (Risk.PAIN, Risk.BRUISING_BLEEDING, Risk.INFECTION)
+#: Share of the demo patients still on therapy at the calendar's end whose next marrow is
+#: booked (synthetic, so the procedures page has planned marrows to show).
+UPCOMING_SHARE = 0.15
+#: Why the booked marrow is taken, by scenario (a response assessment otherwise).
+UPCOMING_INDICATION = {
+    Scenario.MYELOMA: Indication.MRD,
+    Scenario.POST_TRANSPLANT: Indication.POST_TRANSPLANT,
+}
 
 
 def planning_for(
@@ -91,3 +102,24 @@ def planning_for(
         interpreter="Polish (phone)" if rng.random() < 0.04 else None,
     )
     return checklist, consent, None
+
+
+def upcoming_plan(sp: SyntheticPatient) -> PlannedProcedure | None:
+    """The next marrow booked for a demo patient still on a therapy line at the calendar's end
+    (about :data:`UPCOMING_SHARE` of them), on a weekday 1 to 3 weeks after that end — the days
+    after ``trephine demo --as-of`` — or None. From an RNG stream of its own (the patient id),
+    so nothing else of the demo moves."""
+    if not any(line.end is None for line in sp.therapy_lines):
+        return None
+    rng = random.Random(f"trephine-demo-upcoming:{sp.patient.external_id}")
+    if rng.random() >= UPCOMING_SHARE:
+        return None
+    day = calendar_end(sp.shift_days) + dt.timedelta(days=rng.randint(7, 21))
+    if day.weekday() >= 5:  # booked on the Monday after a weekend
+        day += dt.timedelta(days=7 - day.weekday())
+    at = dt.time(rng.choice((8, 9, 10, 13, 14)), rng.choice((0, 30)))
+    return PlannedProcedure(
+        dt.datetime.combine(day, at, tzinfo=dt.UTC),
+        UPCOMING_INDICATION.get(sp.scenario, Indication.RESPONSE_ASSESSMENT),
+        operator=rng.choice(OPERATORS),
+    )
