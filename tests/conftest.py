@@ -305,6 +305,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         folder = tempfile.mkdtemp(prefix="trephine-test-groups-")
         os.environ[_GROUPS] = str(Path(folder) / "modules")
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 @pytest.hookimpl(optionalhook=True)
