@@ -55,3 +55,12 @@ def test_the_same_refusals_and_usable_after_one() -> None:
         plain(holder)
     holder["inner"][1] = 2
     assert plain(holder) == json.dumps(holder) == '{"inner": [1, 2]}'
+
+
+def test_a_callable_object_psycopg_can_cache() -> None:
+    # psycopg keys its JSON dumper cache on the serializer and, for a function with a closure,
+    # logs "using a closure in a dumps/loads function may cause a resource leak" on every new
+    # connection instead (psycopg/types/json.py _get_adapter_key): no code, no closure here.
+    dumps = dumps_with()
+    assert not hasattr(dumps, "__code__") and not hasattr(dumps, "__closure__")
+    assert hash(dumps) == hash(dumps)

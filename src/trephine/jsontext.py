@@ -56,14 +56,30 @@ def dumps_with(
         False,
         allow_nan,
     )
+    return _Dumps(chunks, markers, string)
 
-    def dumps(value: Any) -> str:
+
+class _Dumps:
+    """One made-once encoder as a callable object, not a closure: psycopg caches the JSON
+    dumper of a serializer by the function itself only when it has no closure (with one, it
+    logs "using a closure in a dumps/loads function may cause a resource leak" for every new
+    connection and makes its dumper again)."""
+
+    __slots__ = ("_chunks", "_markers", "_string")
+
+    def __init__(
+        self,
+        chunks: Callable[[Any, int], Any],
+        markers: dict[int, Any],
+        string: Callable[[str], str],
+    ) -> None:
+        self._chunks, self._markers, self._string = chunks, markers, string
+
+    def __call__(self, value: Any) -> str:
         if isinstance(value, str):
-            return string(value)
+            return self._string(value)
         try:
-            return "".join(chunks(value, 0))
+            return "".join(self._chunks(value, 0))
         except BaseException:
-            markers.clear()  # an encoding that failed half-way leaves its containers marked
+            self._markers.clear()  # an encoding that failed half-way leaves its containers marked
             raise
-
-    return dumps
