@@ -349,6 +349,15 @@ def _tile(w: World) -> str:
     return str(tile)
 
 
+def _slide(w: World) -> list[str]:
+    slide = w.tmp / "phantom-slide.tif"
+    if not slide.exists():
+        made = ["image", "phantom", str(slide), "--size", "256", "--seed", "3"]
+        code, _, err = w.run(made, None)
+        assert code == 0, err
+    return ["image", "slide", str(slide), "--tile", "128", "--store", "--specimen", "MX1-B"]
+
+
 def _differential(w: World) -> list[str]:
     labels = w.tmp / "cells.txt"
     labels.write_text("40,40,blasts\n120,60,blasts\n150,90,lymphocytes\n", encoding="utf-8")
@@ -567,6 +576,7 @@ STEPS: dict[str, Args] = {
         "--specimen",
         "MX1-B",
     ],
+    "image slide": _slide,
     "image differential": _differential,
     "omics import": lambda w: [
         "omics",
