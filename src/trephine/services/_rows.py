@@ -219,5 +219,10 @@ def call_of(row: AssessmentRow) -> Call:
     )
 
 
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The keys whose value differs between two stored JSON values (an amendment's "changed")."""
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+
+
 def day(value: dt.datetime) -> dt.date:
     return value.astimezone(dt.UTC).date()

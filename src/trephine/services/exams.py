@@ -90,6 +90,36 @@ def _latest(uow: UnitOfWork, patient_id: int, examined_on: dt.date) -> ClinicalE
     )
 
 
+def _add_version(
+    uow: UnitOfWork,
+    patient: PatientRow,
+    examined_on: dt.date,
+    value: dict[str, object],
+    action: str,
+    detail: dict[str, object],
+    supersedes: ClinicalExamRow | None = None,
+    reason: str | None = None,
+) -> ClinicalExamRow:
+    """Write one version of an examination (the first, or the one after ``supersedes``) and its
+    audit event: the patient, the date and the version, then ``detail``."""
+    version = 1 if supersedes is None else supersedes.version + 1
+    row = ClinicalExamRow(
+        patient_id=patient.id,
+        examined_on=examined_on,
+        version=version,
+        supersedes_id=None if supersedes is None else supersedes.id,
+        value=value,
+        recorded_by=uow.actor,
+        recorded_at=uow.now(),
+        amendment_reason=reason,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    where = {"patient": patient.external_id, "date": examined_on.isoformat()}
+    audit.append(uow, audit.Entry(action, ENTITY, row.id, {**where, **detail, "version": version}))
+    return row
+
+
 def record_exam(
     uow: UnitOfWork, external_id: str, examined_on: dt.date, exam: ClinicalExam
 ) -> StoredExam:
@@ -109,27 +139,7 @@ def record_exam(
             f"version {existing.version} (id {existing.id}): amend it with a reason",
             "a second examination of the same day",
         )
-    row = ClinicalExamRow(
-        patient_id=patient.id,
-        examined_on=examined_on,
-        version=1,
-        supersedes_id=None,
-        value=encode_result(exam),
-        recorded_by=uow.actor,
-        recorded_at=uow.now(),
-        amendment_reason=None,
-    )
-    uow.session.add(row)
-    uow.session.flush()
-    audit.append(
-        uow,
-        audit.Entry(
-            "record",
-            ENTITY,
-            row.id,
-            {"patient": external_id, "date": examined_on.isoformat(), "version": 1},
-        ),
-    )
+    row = _add_version(uow, patient, examined_on, encode_result(exam), "record", {})
     return _view(row, external_id)
 
 
@@ -148,40 +158,22 @@ def amend_exam(uow: UnitOfWork, exam_id: int, exam: ClinicalExam, reason: str) -
             "exam", exam_id, f"the current version (id {latest.id})", reason="superseded"
         )
     old_json, new_json = old.value, encode_result(exam)
-    changed = sorted(k for k in set(old_json) | set(new_json) if old_json.get(k) != new_json.get(k))
+    changed = _rows.changed_fields(old_json, new_json)
     if not changed:
         raise ValidationError(
             "findings", "unchanged", "findings that differ from the current version"
         )
     patient = uow.session.get(PatientRow, old.patient_id)
     assert patient is not None
-    row = ClinicalExamRow(
-        patient_id=old.patient_id,
-        examined_on=old.examined_on,
-        version=old.version + 1,
-        supersedes_id=old.id,
-        value=new_json,
-        recorded_by=uow.actor,
-        recorded_at=uow.now(),
-        amendment_reason=reason.strip(),
-    )
-    uow.session.add(row)
-    uow.session.flush()
-    audit.append(
+    row = _add_version(
         uow,
-        audit.Entry(
-            "amend",
-            ENTITY,
-            row.id,
-            {
-                "patient": patient.external_id,
-                "date": old.examined_on.isoformat(),
-                "supersedes": old.id,
-                "version": row.version,
-                "reason": reason.strip(),
-                "changed": changed,
-            },
-        ),
+        patient,
+        old.examined_on,
+        new_json,
+        "amend",
+        {"supersedes": old.id, "reason": reason.strip(), "changed": changed},
+        supersedes=old,
+        reason=reason.strip(),
     )
     return _view(row, patient.external_id)
 

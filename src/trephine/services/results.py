@@ -100,10 +100,6 @@ def _transition(uow: UnitOfWork, row: ResultRow, action: Action, **changes: Any)
         raise ConcurrentChange(entity, str(action), str(seen), row.state, str(target))
 
 
-def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-
-
 def record_result(
     uow: UnitOfWork, accession: str, value: ResultValue, *, verify: bool = False
 ) -> tuple[StoredResult, bool]:
@@ -306,7 +302,8 @@ def edit_draft(uow: UnitOfWork, result_id: int, value: ResultValue) -> StoredRes
     # Guarded like a state change: an edit racing a sign-out must not rewrite what was signed.
     _transition(uow, row, Action.EDIT, **_value_columns(value))
     audit.append(
-        uow, audit.Entry("edit", "result", row.id, {"changed": _changed_fields(old, row.value)})
+        uow,
+        audit.Entry("edit", "result", row.id, {"changed": _rows.changed_fields(old, row.value)}),
     )
     return _view(uow, row)
 
@@ -330,7 +327,7 @@ def amend_result(uow: UnitOfWork, result_id: int, value: ResultValue, reason: st
     _same_identity(old, value)
     value = with_provenance(decode_result(old.kind, old.value), value)
     new_json = encode_result(value)
-    changed = _changed_fields(old.value, new_json)
+    changed = _rows.changed_fields(old.value, new_json)
     if not changed:
         raise ValidationError("value", "unchanged", "a value that differs from the current version")
     now = uow.now()
@@ -414,7 +411,7 @@ def _amend_run(uow: UnitOfWork, items: Sequence[tuple[int, ResultValue, str]]) -
             _same_identity(row, value)
             value = with_provenance(decode_result(row.kind, row.value), value)
             columns = _value_columns(value)
-            changed = _changed_fields(row.value, columns["value"])
+            changed = _rows.changed_fields(row.value, columns["value"])
             if not changed:
                 raise ValidationError(
                     "value", "unchanged", "a value that differs from the current version"
