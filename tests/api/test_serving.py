@@ -14,7 +14,7 @@ from trephine.api.app import create_app
 from trephine.api.deps import declared_routes
 from trephine.testing.accounts import client_as
 from trephine.testing.fixtures import load_demo_database
-from trephine.web.assets import plotly_js_path
+from trephine.web.assets import PLOTLY_JS_URL, plotly_js_path
 
 
 @pytest.fixture(scope="module")
@@ -105,13 +105,13 @@ def test_a_foreign_host_header_is_refused(app: FastAPI, host: str) -> None:
 
 def test_plotly_is_served_gzipped_and_json_is_compressed(app: FastAPI) -> None:
     with TestClient(app) as client:
-        r = client.get("/static/vendor/plotly.min.js", headers={"Accept-Encoding": "gzip"})
+        r = client.get(PLOTLY_JS_URL, headers={"Accept-Encoding": "gzip"})
         assert r.headers["content-encoding"] == "gzip"
         wire = int(r.headers["content-length"])
         raw = plotly_js_path().read_bytes()
         assert r.content == raw  # httpx decompressed it: the same file
         assert wire < len(raw) / 2, f"{wire} bytes on the wire for {len(raw)}"
-        plain = client.get("/static/vendor/plotly.min.js", headers={"Accept-Encoding": "identity"})
+        plain = client.get(PLOTLY_JS_URL, headers={"Accept-Encoding": "identity"})
         assert "content-encoding" not in plain.headers and plain.content == raw
     with client_as(app, "researcher") as client:
         r = client.get(

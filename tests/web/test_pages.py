@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from html.parser import HTMLParser
@@ -9,7 +10,13 @@ from typing import Any
 
 from trephine.demo import Scenario
 from trephine.domain.results import AspirateDifferential
-from trephine.web.assets import PLOTLY_JS_URL, plotly_js_path
+from trephine.web.assets import (
+    PLOTLY_BASIC_TRACE_TYPES,
+    PLOTLY_JS_URL,
+    installed_plotly_js_path,
+    plotly_js_path,
+    plotly_js_version,
+)
 
 
 class _Scripts(HTMLParser):
@@ -113,12 +120,43 @@ def test_pages_load_scripts_only_from_this_server(site: Any) -> None:
         assert url.startswith("/"), f"{url} would be fetched from another host"
 
 
-def test_plotly_js_is_served_from_the_installed_package(site: Any) -> None:
+def test_plotly_js_is_served_from_the_vendored_basic_bundle(site: Any) -> None:
     r = site.client.get(PLOTLY_JS_URL)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/javascript")
     assert r.content == plotly_js_path().read_bytes()
-    assert b"plotly" in r.content[:2000].lower()
+    assert b"plotly.js (basic - minified)" in r.content[:400]
+
+
+def test_the_vendored_bundle_is_the_one_its_manifest_names() -> None:
+    manifest = (plotly_js_path().parent / "VENDORED.md").read_text(encoding="utf-8")
+    row = next(line for line in manifest.splitlines() if line.startswith("| `plotly-basic.min.js`"))
+    digest = hashlib.sha256(plotly_js_path().read_bytes()).hexdigest()
+    assert f"`{digest}`" in row, "plotly-basic.min.js changed without its VENDORED.md row"
+    assert f"| {plotly_js_version(plotly_js_path())} |" in row
+    assert (plotly_js_path().parent / "plotly.js-LICENSE").read_text().startswith("MIT License")
+
+
+def test_the_vendored_bundle_is_the_major_version_the_plotly_package_builds_for() -> None:
+    ours = plotly_js_version(plotly_js_path())
+    theirs = plotly_js_version(installed_plotly_js_path())
+    assert ours.split(".")[0] == theirs.split(".")[0], (
+        f"plotly.js basic {ours} is vendored but the plotly package builds figures for {theirs}: "
+        "upgrade the bundle (see web/static/vendor/VENDORED.md)"
+    )
+
+
+def test_every_chart_uses_only_trace_types_of_the_basic_bundle(site: Any) -> None:
+    seen: set[str] = set()
+    for p in site.cohort:
+        html = site.client.get(f"/patients/{p.patient.external_id}").text
+        found = re.search(
+            r'<script type="application/json" id="timeline-figure">(.*?)</script>', html, re.S
+        )
+        assert found, p.patient.external_id
+        figure = json.loads(found.group(1))
+        seen |= {trace.get("type", "scatter") for trace in figure["data"]}
+    assert seen and seen <= PLOTLY_BASIC_TRACE_TYPES, seen - PLOTLY_BASIC_TRACE_TYPES
 
 
 def test_own_static_files(site: Any) -> None:
