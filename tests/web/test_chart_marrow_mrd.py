@@ -3,16 +3,26 @@ and response calls as badges on the time axis."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import plotly.graph_objects as go
 import pytest
 
 from trephine.api import readers
 from trephine.api.schemas.patients import TimelinePublic
 from trephine.services import open_database
-from trephine.web.chart import SERIES, build_figure, mrd_levels, points_of
+from trephine.web.chart import (
+    SERIES,
+    build_figure,
+    figure_data,
+    figure_json,
+    mrd_levels,
+    points_of,
+)
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +94,20 @@ def test_response_calls_are_badges_on_the_time_axis(timelines: dict[str, Timelin
     assert list(badges.x) == ["2023-11-02", "2024-01-02"]  # date order, response calls only
     assert list(badges.text) == ["PR", "CR"]
     assert "Response" not in _names(tl)
+
+
+def test_the_plain_figure_is_plotlys_own_json_of_it(timelines: dict[str, TimelinePublic]) -> None:
+    """The page embeds ``figure_data`` without building plotly objects; plotly must accept it
+    unchanged (no unknown property, no value it would coerce) for every patient of the cohort,
+    and two patients with different rows get different subplot grids."""
+    calls = [
+        SimpleNamespace(call="response", category="CR", date="2024-01-02", ruleset="ELN2022"),
+    ]
+    grids = set()
+    for tl in timelines.values():
+        for kw in ({}, {"assessments": calls}):
+            data = figure_data(tl, today=dt.date(2025, 1, 1), **kw)
+            plain = json.loads(json.dumps(data))
+            assert figure_json(go.Figure(plain)) == plain, tl.patient.id
+        grids.add(tuple(sorted(k for k in data["layout"] if k.startswith(("xaxis", "yaxis")))))
+    assert len(grids) > 1

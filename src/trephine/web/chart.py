@@ -7,17 +7,26 @@ blood counts, then (when the patient has them) MRD on a log axis and VAF / donor
 
 Qualified values are drawn honestly: ``<`` values at their bound and "not detected" at the LOD,
 both with open markers, and the hover text says which.
+
+The page needs the figure as JSON only, so :func:`figure_data` writes the traces and the layout
+as plain dicts in plotly's own JSON form: building them through plotly's validated objects
+cost ~50 ms of CPU per patient page. Plotly still lays out the subplot grid (one
+``make_subplots`` per distinct grid, cached: it depends only on which rows are drawn and the
+height of the therapy row) and supplies the default template; :func:`build_figure` is the same
+figure as a validated ``go.Figure`` (the tests prove plotly accepts it unchanged).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from trephine.api.schemas.patients import QuantityPublic, ResultPublic, TimelinePublic
@@ -122,27 +131,31 @@ def _symbol(q: QuantityPublic) -> str:
     return "circle" if q.qualifier == "=" else "circle-open"
 
 
-def _line_trace(name: str, points: Sequence[Point], colour: str) -> go.Scatter:
+Trace = dict[str, Any]
+
+
+def _line_trace(name: str, points: Sequence[Point], colour: str) -> Trace:
     ordered = sorted(points, key=lambda p: p.result.collected_on)
-    return go.Scatter(
-        mode="lines+markers",
-        name=name,
-        x=[p.result.collected_on.isoformat() for p in ordered],
-        y=[plotted_value(p.value) for p in ordered],
-        text=[_hover(p, name) for p in ordered],
-        hovertemplate="%{text}<extra></extra>",
-        marker={"color": colour, "size": 8, "symbol": [_symbol(p.value) for p in ordered]},
-        line={"color": colour, "width": 2},
-        connectgaps=True,
-    )
+    return {
+        "type": "scatter",
+        "mode": "lines+markers",
+        "name": name,
+        "x": [p.result.collected_on.isoformat() for p in ordered],
+        "y": [plotted_value(p.value) for p in ordered],
+        "text": [_hover(p, name) for p in ordered],
+        "hovertemplate": "%{text}<extra></extra>",
+        "marker": {"color": colour, "size": 8, "symbol": [_symbol(p.value) for p in ordered]},
+        "line": {"color": colour, "width": 2},
+        "connectgaps": True,
+    }
 
 
 def _as_date(value: dt.date | dt.datetime) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def _therapy_traces(tl: TimelinePublic, today: dt.date) -> list[go.BaseTraceType]:
-    traces: list[go.BaseTraceType] = []
+def _therapy_traces(tl: TimelinePublic, today: dt.date) -> list[Trace]:
+    traces: list[Trace] = []
     for line in tl.therapy_lines:
         label = f"L{line.line} {line.regimen}"
         spans = [(c.start, c.end, f"cycle {c.number}") for c in line.cycles] or [
@@ -158,34 +171,36 @@ def _therapy_traces(tl: TimelinePublic, today: dt.date) -> list[go.BaseTraceType
             until = stop.isoformat() if (end or line.end) else "ongoing"
             texts.append(" · ".join(b for b in (label, what, f"{start} → {until}") if b))
         traces.append(
-            go.Bar(
-                orientation="h",
-                name=label,
-                y=[label] * len(starts),
-                base=starts,
-                x=widths,
-                text=texts,
-                textposition="none",
-                hovertemplate="%{text}<extra></extra>",
-                marker={
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": label,
+                "y": [label] * len(starts),
+                "base": starts,
+                "x": widths,
+                "text": texts,
+                "textposition": "none",
+                "hovertemplate": "%{text}<extra></extra>",
+                "marker": {
                     "color": BLUE if (line.intensity or "").startswith("intens") else SKY,
                     "line": {"color": "#ffffff", "width": 1},
                 },
-                showlegend=False,
-            )
+                "showlegend": False,
+            }
         )
     if tl.events:
         traces.append(
-            go.Scatter(
-                mode="markers",
-                name="Events",
-                y=["Events"] * len(tl.events),
-                x=[e.date.isoformat() for e in tl.events],
-                text=[f"{e.kind}: {e.detail or ''} ({e.date.isoformat()})" for e in tl.events],
-                hovertemplate="%{text}<extra></extra>",
-                marker={"symbol": "star", "size": 14, "color": ORANGE},
-                showlegend=False,
-            )
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "Events",
+                "y": ["Events"] * len(tl.events),
+                "x": [e.date.isoformat() for e in tl.events],
+                "text": [f"{e.kind}: {e.detail or ''} ({e.date.isoformat()})" for e in tl.events],
+                "hovertemplate": "%{text}<extra></extra>",
+                "marker": {"symbol": "star", "size": 14, "color": ORANGE},
+                "showlegend": False,
+            }
         )
     if tl.biopsies:
         texts = []
@@ -199,25 +214,26 @@ def _therapy_traces(tl: TimelinePublic, today: dt.date) -> list[go.BaseTraceType
                 f"{b.indication or ''}" + (f"<br>complications: {comp}" if comp else "")
             )
         traces.append(
-            go.Scatter(
-                mode="markers",
-                name="Biopsies",
-                y=["Biopsies"] * len(tl.biopsies),
-                x=[_as_date(b.performed_at).isoformat() for b in tl.biopsies],
-                text=texts,
-                hovertemplate="%{text}<extra></extra>",
-                marker={
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "Biopsies",
+                "y": ["Biopsies"] * len(tl.biopsies),
+                "x": [_as_date(b.performed_at).isoformat() for b in tl.biopsies],
+                "text": texts,
+                "hovertemplate": "%{text}<extra></extra>",
+                "marker": {
                     "symbol": "triangle-down",
                     "size": 12,
                     "color": [VERMILION if b.complications else "#333333" for b in tl.biopsies],
                 },
-                showlegend=False,
-            )
+                "showlegend": False,
+            }
         )
     return traces
 
 
-def _variant_traces(tl: TimelinePublic) -> list[go.Scatter]:
+def _variant_traces(tl: TimelinePublic) -> list[Trace]:
     """One VAF line per variant (gene + HGVS), so an emerging clone shows as its own line."""
     by_variant: dict[str, list[Point]] = {}
     for r in tl.results:
@@ -228,7 +244,7 @@ def _variant_traces(tl: TimelinePublic) -> list[go.Scatter]:
     traces = []
     for i, (name, points) in enumerate(sorted(by_variant.items())):
         trace = _line_trace(f"VAF {name}", points, palette[i % len(palette)])
-        trace.line.dash = "dot"
+        trace["line"]["dash"] = "dot"
         traces.append(trace)
     return traces
 
@@ -260,7 +276,7 @@ def mrd_levels(points: Sequence[Point]) -> list[tuple[float, str]]:
     return [(level, name) for level, name in MRD_LEVELS if level >= floor * 0.999]
 
 
-def _limit_traces(points: Sequence[Point]) -> list[go.Scatter]:
+def _limit_traces(points: Sequence[Point]) -> list[Trace]:
     """Short horizontal ticks at each MRD result's LOD and LLOQ."""
     traces = []
     for attr, name, colour in (("lod", "LOD", GREY), ("lloq", "LLOQ", "#333333")):
@@ -268,23 +284,24 @@ def _limit_traces(points: Sequence[Point]) -> list[go.Scatter]:
         if not marks:
             continue
         traces.append(
-            go.Scatter(
-                mode="markers",
-                name=name,
-                x=[p.result.collected_on.isoformat() for p in marks],
-                y=[float(getattr(p.value, attr)) for p in marks],
-                text=[
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": name,
+                "x": [p.result.collected_on.isoformat() for p in marks],
+                "y": [float(getattr(p.value, attr)) for p in marks],
+                "text": [
                     f"{name} {format_value(getattr(p.value, attr))} % "
                     f"({p.result.label}, {p.result.collected_on.isoformat()})"
                     for p in marks
                 ],
-                hovertemplate="%{text}<extra></extra>",
-                marker={
+                "hovertemplate": "%{text}<extra></extra>",
+                "marker": {
                     "symbol": "line-ew",
                     "size": 14,
                     "line": {"color": colour, "width": 2 if attr == "lloq" else 1},
                 },
-            )
+            }
         )
     return traces
 
@@ -297,7 +314,7 @@ RESPONSE_COLOURS = {
 }
 
 
-def _response_trace(assessments: Sequence[Any]) -> go.Scatter | None:
+def _response_trace(assessments: Sequence[Any]) -> Trace | None:
     """Response calls as labelled badges on the time axis (one track above the therapy bars)."""
     from trephine.web.render import response_class
 
@@ -306,29 +323,91 @@ def _response_trace(assessments: Sequence[Any]) -> go.Scatter | None:
         return None
     calls.sort(key=lambda a: a.date)
     labels = [str(a.category).replace("_", " ") for a in calls]
-    return go.Scatter(
-        mode="markers+text",
-        name="Response",
-        y=["Response"] * len(calls),
-        x=[str(a.date) for a in calls],
-        text=labels,
-        textposition="middle right",
-        textfont={"size": 10},
-        customdata=[f"{lab} ({a.ruleset}, {a.date})" for lab, a in zip(labels, calls, strict=True)],
-        hovertemplate="%{customdata}<extra></extra>",
-        marker={
+    return {
+        "type": "scatter",
+        "mode": "markers+text",
+        "name": "Response",
+        "y": ["Response"] * len(calls),
+        "x": [str(a.date) for a in calls],
+        "text": labels,
+        "textposition": "middle right",
+        "textfont": {"size": 10},
+        "customdata": [
+            f"{lab} ({a.ruleset}, {a.date})" for lab, a in zip(labels, calls, strict=True)
+        ],
+        "hovertemplate": "%{customdata}<extra></extra>",
+        "marker": {
             "symbol": "square",
             "size": 11,
             "color": [RESPONSE_COLOURS[response_class(a.category)] for a in calls],
         },
-        showlegend=False,
+        "showlegend": False,
+    }
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """A subplot grid laid out by plotly: the layout (as JSON) and each row's axis names."""
+
+    layout: str
+    #: Per row: (x axis, y axis, secondary y axis or None) layout keys, e.g. ("xaxis2", "yaxis3").
+    axes: tuple[tuple[str, str, str | None], ...]
+
+
+@functools.lru_cache(maxsize=128)
+def _grid(rows: tuple[str, ...], therapy_px: int, data_px: int) -> _Grid:
+    """The shared-x grid of ``rows`` (``make_subplots``: ~10-50 ms, hence cached)."""
+    fig = make_subplots(
+        rows=len(rows),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.04 if len(rows) > 2 else 0.06,
+        row_heights=[therapy_px] + [data_px] * (len(rows) - 1),
+        specs=[[{"secondary_y": row == "counts"}] for row in rows],
     )
+    layout = json.loads(fig.to_json())["layout"]
+    layout.pop("template", None)
+    axes = []
+    for i, row in enumerate(rows, start=1):
+        main = fig.get_subplot(i, 1)
+        second = fig.get_subplot(i, 1, secondary_y=True) if row == "counts" else None
+        axes.append(
+            (
+                main.xaxis.plotly_name,
+                main.yaxis.plotly_name,
+                None if second is None else second.yaxis.plotly_name,
+            )
+        )
+    return _Grid(json.dumps(layout), tuple(axes))
 
 
-def build_figure(
+@functools.lru_cache(maxsize=4)
+def _template(name: str | None) -> dict[str, Any]:
+    """The default plotly template as ``to_json`` writes it into every figure's layout."""
+    template = json.loads(go.Figure().to_json())["layout"].get("template", {})
+    return cast(dict[str, Any], template)
+
+
+def _ref(axis: str) -> str:
+    """A trace's or shape's reference to a layout axis: ``yaxis3`` → ``y3``."""
+    return axis.replace("axis", "")
+
+
+def _update(target: dict[str, Any], **values: Any) -> None:
+    """Set properties the way plotly's ``update_*(title_text=...)`` does (``_`` → nesting)."""
+    for key, value in values.items():
+        node = target
+        *path, last = key.split("_", 1) if key.startswith("title_") else [key]
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+
+
+def figure_data(
     tl: TimelinePublic, *, today: dt.date | None = None, assessments: Sequence[Any] = ()
-) -> go.Figure:
-    """The Plotly figure for one patient's timeline (validated by plotly as it is built).
+) -> dict[str, Any]:
+    """The Plotly figure for one patient's timeline as plain JSON data (``data``, ``layout``),
+    exactly what plotly writes for the same figure (see :func:`build_figure`).
 
     ``assessments`` are the stored criteria calls (``AssessmentPublic``); response calls become
     badges on the top track."""
@@ -348,89 +427,119 @@ def build_figure(
     )
     therapy_px = 40 + 28 * n_tracks
     data_px = 200
-    fig = make_subplots(
-        rows=len(rows),
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.04 if len(rows) > 2 else 0.06,
-        row_heights=[therapy_px] + [data_px] * (len(rows) - 1),
-        specs=[[{"secondary_y": row == "counts"}] for row in rows],
-    )
-    for i, row in enumerate(rows, start=1):
+    grid = _grid(tuple(rows), therapy_px, data_px)
+    layout: dict[str, Any] = json.loads(grid.layout)
+    data: list[Trace] = []
+    shapes: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+
+    def add(trace: Trace, x: str, y: str) -> None:
+        trace["xaxis"], trace["yaxis"] = _ref(x), _ref(y)
+        data.append(trace)
+
+    for row, (x, y, y2) in zip(rows, grid.axes, strict=True):
         if row == "therapy":
             if response is not None:
-                fig.add_trace(response, row=i, col=1)
+                add(response, x, y)
             for t in _therapy_traces(tl, today):
-                fig.add_trace(t, row=i, col=1)
-            fig.update_yaxes(type="category", autorange="reversed", showgrid=False, row=i, col=1)
+                add(t, x, y)
+            _update(layout[y], type="category", autorange="reversed", showgrid=False)
             continue
         for s, points in per_row.get(row, []):
-            fig.add_trace(
-                _line_trace(s.name, points, s.colour),
-                row=i,
-                col=1,
-                **({"secondary_y": s.secondary_y} if row == "counts" else {}),
-            )
+            add(_line_trace(s.name, points, s.colour), x, y2 if s.secondary_y and y2 else y)
         if row == "clonal":
             for t in variants:
-                fig.add_trace(t, row=i, col=1)
-        kwargs: dict[str, Any] = {"secondary_y": False} if row == "counts" else {}
-        fig.update_yaxes(title_text=ROWS[row], row=i, col=1, **kwargs)
+                add(t, x, y)
+        _update(layout[y], title_text=ROWS[row])
         if row == "mrd":
             mrd_points = [p for _, pts in per_row["mrd"] for p in pts]
             for t in _limit_traces(mrd_points):
-                fig.add_trace(t, row=i, col=1)
+                add(t, x, y)
             for level, name in mrd_levels(mrd_points):
-                fig.add_hline(
-                    y=level,
-                    row=i,
-                    col=1,
-                    line={"color": "#999999", "width": 1, "dash": "dash"},
-                    annotation_text=name,
-                    annotation_position="right",
-                    annotation_font={"size": 10, "color": "#555555"},
+                # What plotly's add_hline(annotation_position="right") writes.
+                shapes.append(
+                    {
+                        "line": {"color": "#999999", "dash": "dash", "width": 1},
+                        "type": "line",
+                        "x0": 0,
+                        "x1": 1,
+                        "xref": f"{_ref(x)} domain",
+                        "y0": level,
+                        "y1": level,
+                        "yref": _ref(y),
+                    }
                 )
-            fig.update_yaxes(type="log", exponentformat="power", row=i, col=1)
+                annotations.append(
+                    {
+                        "font": {"color": "#555555", "size": 10},
+                        "showarrow": False,
+                        "text": name,
+                        "x": 1,
+                        "xanchor": "left",
+                        "xref": f"{_ref(x)} domain",
+                        "y": level,
+                        "yanchor": "middle",
+                        "yref": _ref(y),
+                    }
+                )
+            _update(layout[y], type="log", exponentformat="power")
         else:
-            fig.update_yaxes(rangemode="tozero", row=i, col=1, **kwargs)
-        if row == "counts":
-            fig.update_yaxes(
+            _update(layout[y], rangemode="tozero")
+        if row == "counts" and y2 is not None:
+            _update(
+                layout[y2],
                 title_text="Platelets (×10⁹/L)",
                 rangemode="tozero",
                 showgrid=False,
-                row=i,
-                col=1,
-                secondary_y=True,
             )
-    fig.update_xaxes(type="date", showgrid=True, gridcolor="#eeeeee")
-    # automargin: the left margin grows to fit the longest therapy label, no more.
-    fig.update_yaxes(gridcolor="#eeeeee", zeroline=False, automargin=True)
+    for key, axis in layout.items():
+        if key.startswith("xaxis"):
+            _update(axis, type="date", showgrid=True, gridcolor="#eeeeee")
+        elif key.startswith("yaxis"):
+            # automargin: the left margin grows to fit the longest therapy label, no more.
+            _update(axis, gridcolor="#eeeeee", zeroline=False, automargin=True)
     # Biopsy days as faint vertical guides through every row, so results line up with the marrow.
     for b in tl.biopsies:
         day = _as_date(b.performed_at).isoformat()
-        fig.add_shape(
-            type="line",
-            xref="x",
-            yref="paper",
-            x0=day,
-            x1=day,
-            y0=0,
-            y1=1,
-            line={"color": "#bbbbbb", "width": 1, "dash": "dot"},
-            layer="below",
+        shapes.append(
+            {
+                "layer": "below",
+                "line": {"color": "#bbbbbb", "dash": "dot", "width": 1},
+                "type": "line",
+                "x0": day,
+                "x1": day,
+                "xref": "x",
+                "y0": 0,
+                "y1": 1,
+                "yref": "paper",
+            }
         )
-    fig.update_layout(
-        height=therapy_px + data_px * (len(rows) - 1) + 90,
-        margin={"l": 20, "r": 60, "t": 20, "b": 40},
-        barmode="overlay",
-        hovermode="closest",
-        legend={"orientation": "h", "yanchor": "top", "y": -0.04},
-        plot_bgcolor="#ffffff",
-        paper_bgcolor="#ffffff",
-        font={"family": "system-ui, sans-serif", "size": 12},
-        autosize=True,
+    if shapes:
+        layout["shapes"] = shapes
+    if annotations:
+        layout["annotations"] = annotations
+    layout.update(
+        {
+            "template": _template(pio.templates.default),
+            "height": therapy_px + data_px * (len(rows) - 1) + 90,
+            "margin": {"l": 20, "r": 60, "t": 20, "b": 40},
+            "barmode": "overlay",
+            "hovermode": "closest",
+            "legend": {"orientation": "h", "yanchor": "top", "y": -0.04},
+            "plot_bgcolor": "#ffffff",
+            "paper_bgcolor": "#ffffff",
+            "font": {"family": "system-ui, sans-serif", "size": 12},
+            "autosize": True,
+        }
     )
-    return fig
+    return {"data": data, "layout": layout}
+
+
+def build_figure(
+    tl: TimelinePublic, *, today: dt.date | None = None, assessments: Sequence[Any] = ()
+) -> go.Figure:
+    """:func:`figure_data` as a plotly figure (validated by plotly as it is built)."""
+    return go.Figure(figure_data(tl, today=today, assessments=assessments))
 
 
 def figure_json(fig: go.Figure) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from trephine.api.readers import AlertStatus, alert_items, alert_total, assessme
 from trephine.errors import ValidationError
 from trephine.services.patient_search import PatientQuery, SortKey
 from trephine.web.assets import PLOTLY_JS_URL
-from trephine.web.chart import build_figure, figure_json
+from trephine.web.chart import figure_data
 from trephine.web.render import render
 from trephine.web.timeline_table import timeline_rows
 
@@ -135,7 +135,7 @@ def patient_page(request: Request, uow: UnitOfWorkDep, patient_id: str) -> HTMLR
         "patient.html",
         {
             "tl": tl,
-            "figure": figure_json(build_figure(tl, assessments=assessments)),
+            "figure": figure_data(tl, assessments=assessments),
             "rows": timeline_rows(tl),
             "plotly_js_url": PLOTLY_JS_URL,
             "patient_id": patient_id,
