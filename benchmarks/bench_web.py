@@ -2,7 +2,8 @@
 
 Builds (once; kept in ``benchmarks/work/``) a synthetic cohort of 1,000 and one of 10,000
 patients through ``trephine demo`` (the import path, assessments and alerts included), serves each
-with ``trephine serve`` and measures, with 8 concurrent clients (one keep-alive connection each):
+with ``trephine serve`` (its default worker count, printed) and measures, with 8 concurrent
+clients (one keep-alive connection each):
 
 * sign-in (``POST /sign-in``, when the app has accounts), patient search (``/`` with a filter,
   a sort and a page offset), the patient page, the timeline API and the alerts page;
@@ -76,13 +77,16 @@ def build(size: int) -> tuple[str, float]:
 
 
 class Server:
-    def __init__(self, url: str) -> None:
+    """``trephine serve`` on a free port; ``workers`` None: the command's default."""
+
+    def __init__(self, url: str, workers: int | None = None) -> None:
         self.env = {**os.environ, "TREPHINE_DATABASE_URL": url}
         self.accounts = True  # every page needs a signed-in user (issue 9)
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
+        extra = [] if workers is None else ["--workers", str(workers)]
         self.proc = subprocess.Popen(
-            [*TREPHINE, "serve", "--port", str(self.port)],
+            [*TREPHINE, "serve", "--port", str(self.port), *extra],
             env=self.env,
             stdout=self.log,
             stderr=self.log,
@@ -98,6 +102,11 @@ class Server:
                 time.sleep(0.3)
         self.stop()
         raise SystemExit(f"trephine serve did not come up; log in {self.log.name}")
+
+    def workers(self) -> str:
+        """How many worker processes ``serve`` says it started (its first line)."""
+        found = re.search(r"\((\d+) worker process", Path(self.log.name).read_text())
+        return found.group(1) if found else "?"
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -293,6 +302,7 @@ def main() -> None:
         url, took = build(size)
         print(f"cohort {size:,}: " + (f"built in {took:.0f} s" if took else "reused") + f" ({url})")
         server = Server(url)
+        print(f"  trephine serve: {server.workers()} worker processes (its default)")
         try:
             kinds = request_kinds(size)
             if server.accounts:

@@ -210,3 +210,35 @@ def test_demo_refuses_a_bad_as_of_day_with_exit_2(
     assert result.exit_code == 2
     assert "--as-of" in result.output and "YYYY-MM-DD" in result.output
     assert not (tmp_path / "d.db").exists()  # refused before the database is opened
+
+
+def test_serve_workers_default_to_the_usable_cpus_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trephine.cli import app_commands
+
+    monkeypatch.setattr(app_commands.os, "sched_getaffinity", lambda _pid: {0, 1, 2})
+    assert app_commands.default_workers() == 3
+    monkeypatch.setattr(app_commands.os, "sched_getaffinity", lambda _pid: set(range(64)))
+    assert app_commands.default_workers() == app_commands.DEFAULT_WORKERS_CAP
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "65", "many"])
+def test_serve_refuses_a_bad_worker_count(runner: CliRunner, bad: str) -> None:
+    result = runner.invoke(app, ["serve", "--workers", bad])
+    assert result.exit_code == 2
+    assert "--workers" in result.output
+
+
+def test_serve_refuses_several_workers_on_an_in_memory_database(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each process would hold its own empty database: sessions made by one unknown to another.
+    monkeypatch.setenv("TREPHINE_DATABASE_URL", "sqlite://")
+    from trephine.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["serve", "--workers", "2"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "--workers" in result.stderr and "in-memory" in result.stderr

@@ -135,8 +135,17 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str
 @pytest.mark.slow
 def test_tls_is_served_by_uvicorn_with_hsts_and_a_secure_cookie(tmp_path: Path, site: Path) -> None:
     cert, key = _self_signed(tmp_path)
+    # Two worker processes: each must load the certificate (uvicorn passes the files on).
     with _serving(
-        tmp_path, site, "--tls-cert", str(cert), "--tls-key", str(key), scheme="https"
+        tmp_path,
+        site,
+        "--tls-cert",
+        str(cert),
+        "--tls-key",
+        str(key),
+        "--workers",
+        "2",
+        scheme="https",
     ) as base:
         status, headers = _get(f"{base}/healthz")
         assert status == 200 and headers["strict-transport-security"].startswith("max-age=")
@@ -149,19 +158,20 @@ def test_tls_is_served_by_uvicorn_with_hsts_and_a_secure_cookie(tmp_path: Path, 
 @pytest.mark.slow
 def test_forwarded_headers_are_believed_only_behind_a_proxy(tmp_path: Path, site: Path) -> None:
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.9.8.7"}
-    with _serving(tmp_path, site) as base:
+    with _serving(tmp_path, site, "--workers", "1") as base:
         _, headers = _get(f"{base}/healthz", forwarded)
         assert "strict-transport-security" not in headers  # a client cannot claim TLS
     os.environ["TREPHINE_PROXY_ADDRESS"] = "127.0.0.1"
     try:
-        with _serving(tmp_path, site, "--behind-proxy") as base:
+        with _serving(tmp_path, site, "--behind-proxy", "--workers", "2") as base:
             _, headers = _get(f"{base}/healthz", forwarded)
             assert "strict-transport-security" in headers  # the proxy said TLS
     finally:
         del os.environ["TREPHINE_PROXY_ADDRESS"]
     os.environ["TREPHINE_PROXY_ADDRESS"] = "10.0.0.1"
     try:
-        with _serving(tmp_path, site, "--behind-proxy") as base:
+        # In every worker: uvicorn's own default would believe 127.0.0.1.
+        with _serving(tmp_path, site, "--behind-proxy", "--workers", "2") as base:
             _, headers = _get(f"{base}/healthz", forwarded)
             assert "strict-transport-security" not in headers  # not from the proxy's address
     finally:

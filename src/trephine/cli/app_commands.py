@@ -7,8 +7,10 @@ Heavy imports (SQLAlchemy, FastAPI, uvicorn, plotly) happen inside the commands 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -219,6 +221,10 @@ def _refuse_mixing(database: Database) -> None:
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: ``serve`` starts one worker per CPU up to this many: past it, more processes add memory
+#: (each holds the app, its caches and a connection pool) rather than throughput.
+DEFAULT_WORKERS_CAP = 8
+MAX_WORKERS = 64
 
 
 def serve(
@@ -236,11 +242,21 @@ def serve(
         help="A TLS proxy fronts this server: trust its X-Forwarded-* headers, from "
         "TREPHINE_PROXY_ADDRESS only.",
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        max=MAX_WORKERS,
+        help="Server processes answering requests (default: the CPUs this process may use, "
+        f"at most {DEFAULT_WORKERS_CAP}; 1 for an in-memory database).",
+    ),
 ) -> None:
     """Serve the web app and the JSON API (uvicorn).
 
     Loopback by default. Another --host is refused unless the server speaks TLS itself
-    (--tls-cert/--tls-key) or --behind-proxy says a TLS proxy fronts it.
+    (--tls-cert/--tls-key) or --behind-proxy says a TLS proxy fronts it. Several worker
+    processes share the port; everything they share (sessions, sign-in throttling, pending
+    signatures, the audit chain) is in the database.
     """
     import uvicorn
     from sqlalchemy.exc import SQLAlchemyError
@@ -267,7 +283,19 @@ def serve(
     settings = get_settings()
     hosts = list(dict.fromkeys([*settings.allowed_hosts, host]))
     settings = settings.model_copy(update={"allowed_hosts": hosts})
+    in_memory = _in_memory(settings.database_url)
+    if workers is not None and workers > 1 and in_memory:
+        raise fail(
+            ValidationError(
+                "--workers",
+                workers,
+                "1 for an in-memory SQLite database (each process would have its own)",
+            )
+        )
+    count = workers if workers is not None else (1 if in_memory else default_workers())
     try:
+        # Built here also when workers build their own: a configuration error (OIDC settings,
+        # an unreachable database) is one line now, not a traceback in every worker.
         app = create_app(settings=settings)
         database = app.state.database
         if database.current_revision() != database.head_revision():
@@ -281,9 +309,19 @@ def serve(
     except SQLAlchemyError as exc:
         raise fail(_database_problem(exc)) from None
     scheme = "https" if tls else "http"
-    typer.echo(f"Trephine on {scheme}://{host}:{port}/  (Ctrl+C to stop)")
+    plural = "process" if count == 1 else "processes"
+    typer.echo(f"Trephine on {scheme}://{host}:{port}/  ({count} worker {plural}; Ctrl+C to stop)")
+    target: Any = app
+    if count > 1:
+        # Each worker is a fresh interpreter (spawned) that builds its own app from the
+        # environment: the allowed hosts travel there with the --host added.
+        database.dispose()
+        os.environ["TREPHINE_ALLOWED_HOSTS"] = json.dumps(hosts)
+        target = WORKER_APP
     uvicorn.run(
-        app,
+        target,
+        factory=count > 1,
+        workers=count,
         host=host,
         port=port,
         log_level="info",
@@ -294,6 +332,27 @@ def serve(
         forwarded_allow_ips=settings.proxy_address if behind_proxy else None,
         server_header=False,
     )
+
+
+#: What each worker process imports and calls to build its app (uvicorn's factory form).
+WORKER_APP = "trephine.api.app:create_app"
+
+
+def _in_memory(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+def default_workers() -> int:
+    """The CPUs this process may run on (its affinity, so a container's or ``taskset``'s
+    limit counts), at most :data:`DEFAULT_WORKERS_CAP`."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, DEFAULT_WORKERS_CAP))
 
 
 def register(app: typer.Typer) -> None:

@@ -55,13 +55,17 @@ def run_cli(
 
 
 @contextmanager
-def serving(env: dict[str, str], log: Path, timeout: float = 90) -> Iterator[str]:
-    """``trephine serve`` on a free port until the block ends; yields the base URL."""
+def serving(
+    env: dict[str, str], log: Path, timeout: float = 90, *, workers: int = 1
+) -> Iterator[str]:
+    """``trephine serve`` on a free port until the block ends; yields the base URL.
+
+    One worker process unless asked (a browser test drives one page at a time; each further
+    worker is another interpreter importing the app)."""
     port = free_port()
+    command = [*TREPHINE, "serve", "--port", str(port), "--workers", str(workers)]
     with log.open("w") as out:
-        proc = subprocess.Popen(
-            [*TREPHINE, "serve", "--port", str(port)], env=env, stdout=out, stderr=out
-        )
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=out)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout

@@ -1,0 +1,102 @@
+"""Server CPU per request: what each request kind of ``bench_web.py`` costs the server, in CPU ms.
+
+Wall times mean little on a shared machine (other work takes the cores); the CPU time the server
+process spends does not depend on how busy the machine is. This serves a ``bench_web`` cohort
+with ``trephine serve --workers 1``, signs one client in and sends ``--requests`` requests of
+each kind ONE AT A TIME, reading the server's CPU time (user + system, from ``/proc``, every
+process of the server) before and after each kind. Prints CPU ms per request and kind (and the
+sign-in's, password hash included). Linux only (``/proc``). A benchmark, not a test.
+
+    .venv/bin/python benchmarks/bench_web_cpu.py                   # the 1,000-patient cohort
+    .venv/bin/python benchmarks/bench_web_cpu.py --size 10000 --requests 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_web import PASSWORD, USER, Client, Server, build, request_kinds
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (uvicorn's workers)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found += _tree(int(child))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its descendants, as they are now."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / _TICK
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=1000, help="cohort (built as bench_web does)")
+    parser.add_argument("--requests", type=int, default=60, help="per request kind")
+    parser.add_argument("--sign-ins", type=int, default=10)
+    args = parser.parse_args()
+    url, _ = build(args.size)
+    server = Server(url, workers=1)
+    try:
+        client = Client(server.port)
+        rows: list[tuple[str, float]] = []
+        pid = server.proc.pid
+        for _ in range(3):  # warm-up: first-use costs (imports, template compilation, caches)
+            client.sign_in()
+        before = cpu_seconds(pid)
+        for _ in range(args.sign_ins):
+            status, page = client.request("GET", "/sign-in")
+            token = re.search(r'name="form_token" value="([^"]+)"', page)
+            assert status == 200 and token is not None
+            status, _ = client.request(
+                "POST",
+                "/sign-in",
+                {"name": USER, "password": PASSWORD, "form_token": token.group(1), "next": "/"},
+            )
+            if status != 303:
+                raise SystemExit(f"sign-in refused (HTTP {status})")
+        rows.append(("sign-in (form + POST)", (cpu_seconds(pid) - before) / args.sign_ins))
+        rng = random.Random(7)
+        for name, make in request_kinds(args.size).items():
+            for _ in range(5):
+                client.request(*make(rng))
+            before = cpu_seconds(pid)
+            for _ in range(args.requests):
+                status, _ = client.request(*make(rng))
+                if status != 200:
+                    raise SystemExit(f"{name}: HTTP {status}")
+            rows.append((name, (cpu_seconds(pid) - before) / args.requests))
+    finally:
+        server.stop()
+    print(f"server CPU per request, cohort {args.size:,}, requests one at a time (--workers 1)")
+    print("| request | server CPU ms/request |")
+    print("|---|---:|")
+    for name, seconds in rows:
+        print(f"| {name} | {seconds * 1000:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
