@@ -296,6 +296,14 @@ def main() -> None:
     parser.add_argument("--paint-loads", type=int, default=5)
     args = parser.parse_args()
     print(f"{CLIENTS} concurrent clients over loopback, {args.requests} requests each per kind")
+    from trephine.settings import get_settings
+
+    cost = get_settings()
+    print(
+        f"password hash: argon2id m = {cost.password_hash_memory_kib} KiB, "
+        f"t = {cost.password_hash_time_cost}, p = {cost.password_hash_parallelism} "
+        "(TREPHINE_PASSWORD_HASH_*; docs/security.md)"
+    )
     table: dict[str, dict[int, list[float]]] = {}
     paints: dict[int, list[float] | None] = {}
     for size in args.sizes:

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_FILE = Path("trephine.db")
@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     #: Call the clinic at this temperature or above (°C). Published patient leaflets use 38.0
     #: or 38.4 (clinical-systems.md §7 PF8) [I]: a site setting.
     fever_threshold_c: float = 38.0
+
+    # -- password hashing (docs/security.md "Passwords"): the argon2id cost of every new hash;
+    #: a stored hash of another cost is re-made at its account's next successful sign-in.
+    #: Default: RFC 9106's second recommended option (m = 64 MiB, t = 3, p = 4), about 0.2 s
+    #: of CPU per sign-in. The floor is the OWASP Password Storage Cheat Sheet's minimum
+    #: (m = 19 MiB with t >= 2, or m = 46 MiB with t = 1; p = 1): below it is refused.
+    password_hash_memory_kib: int = Field(65536, ge=19456, le=4 * 1024 * 1024)
+    password_hash_time_cost: int = Field(3, ge=1, le=100)
+    password_hash_parallelism: int = Field(4, ge=1, le=64)
 
     # -- sessions, sign-in throttling (docs/security.md)
     #: A session unused for this long is ended (HIPAA 164.312(a)(2)(iii) automatic logoff).
@@ -111,6 +120,20 @@ class Settings(BaseSettings):
     oidc_scopes: str = "openid profile"
     #: Clock skew tolerated between the provider and this server when checking ``exp``/``iat``.
     oidc_leeway_seconds: int = Field(60, ge=0, le=300)
+
+    @model_validator(mode="after")
+    def _password_hash_floor(self) -> Settings:
+        if self.password_hash_time_cost == 1 and self.password_hash_memory_kib < OWASP_ONE_PASS_KIB:
+            raise ValueError(
+                "TREPHINE_PASSWORD_HASH_MEMORY_KIB must be at least "
+                f"{OWASP_ONE_PASS_KIB} (46 MiB) with TREPHINE_PASSWORD_HASH_TIME_COST=1, or the "
+                "time cost at least 2 (the OWASP minimum for argon2id)"
+            )
+        return self
+
+
+#: The OWASP Password Storage Cheat Sheet's argon2id configuration with one pass (m = 46 MiB).
+OWASP_ONE_PASS_KIB = 47104
 
 
 @lru_cache(maxsize=1)

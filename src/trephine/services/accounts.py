@@ -1,10 +1,12 @@
 """Accounts, sign-in, server-side sessions, API tokens and sign-in throttling.
 
 Secrets never leave this module readable: passwords are argon2id hashes (argon2-cffi's
-``PasswordHasher``: m = 64 MiB, t = 3, p = 4, above the OWASP minimum), session ids and API tokens
-are 256-bit random values of which only the SHA-256 digest is stored, so a copy of the database
-cannot be replayed as a cookie or a token. Every change to an account and every sign-in, failed
-sign-in, sign-out and token use is an audit event (docs/security.md lists them).
+``PasswordHasher`` at the ``TREPHINE_PASSWORD_HASH_*`` cost; default m = 64 MiB, t = 3, p = 4,
+RFC 9106's second recommended option; re-made at the next sign-in when the cost changes);
+session ids and API tokens are 256-bit random values of which only the SHA-256 digest is
+stored, so a copy of the database cannot be replayed as a cookie or a token. Every change to an
+account and every sign-in, failed sign-in, sign-out and token use is an audit event
+(docs/security.md lists them).
 """
 
 from __future__ import annotations
@@ -51,18 +53,52 @@ NAME_RULE = ACCOUNT_RULE
 _TOUCH_EVERY = dt.timedelta(seconds=30)
 
 
-@lru_cache(maxsize=1)
-def _hasher() -> PasswordHasher:
+@dataclass(frozen=True)
+class HashCost:
+    """The argon2id cost of new password hashes (``TREPHINE_PASSWORD_HASH_*`` settings)."""
+
+    memory_kib: int
+    time_cost: int
+    parallelism: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HashCost:
+        return cls(
+            settings.password_hash_memory_kib,
+            settings.password_hash_time_cost,
+            settings.password_hash_parallelism,
+        )
+
+
+@lru_cache(maxsize=4)
+def hasher_for(cost: HashCost) -> PasswordHasher:
     from argon2 import PasswordHasher
 
-    return PasswordHasher()  # argon2id with the library's RFC 9106 low-memory defaults
+    return PasswordHasher(
+        time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism
+    )
 
 
-@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    """argon2id at the configured cost (default: RFC 9106's second recommended option)."""
+    from trephine.settings import get_settings
+
+    return hasher_for(HashCost.from_settings(get_settings()))
+
+
 def _dummy_hash() -> str:
     # Verifying against this when the account does not exist keeps the response time the same,
-    # so timing does not reveal which names are accounts.
-    return _hasher().hash(secrets.token_urlsafe(16))
+    # so timing does not reveal which names are accounts: made at the cost real hashes have.
+    hasher = _hasher()
+    return _dummy_hash_for(hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash_for(time_cost: int, memory_kib: int, parallelism: int) -> str:
+    from argon2 import PasswordHasher
+
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    return hasher.hash(secrets.token_urlsafe(16))
 
 
 def digest(secret: str) -> str:
@@ -458,9 +494,13 @@ def _password_problem(row: UserRow | None, password: str) -> str | None:
 
 
 def _maybe_rehash(row: UserRow, password: str) -> None:
+    """After a successful check: a hash made at another cost (or an older argon2 version) is
+    made again at the configured one, so raising (or lowering) the cost reaches every account
+    that signs in. Not audited: the password is the same, only its storage changes."""
     assert row.password_hash is not None
-    if _hasher().check_needs_rehash(row.password_hash):
-        row.password_hash = _hasher().hash(password)
+    hasher = _hasher()
+    if hasher.check_needs_rehash(row.password_hash):
+        row.password_hash = hasher.hash(password)
 
 
 def oidc_sign_in(
