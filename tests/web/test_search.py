@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from trephine.api.app import create_app
 from trephine.demo import SyntheticPatient
@@ -18,8 +18,9 @@ from trephine.domain.patient import PatientIdentity
 from trephine.errors import ValidationError
 from trephine.services import open_database, patients
 from trephine.services.assessments import assess_all
-from trephine.services.patient_search import PatientQuery, search
+from trephine.services.patient_search import PatientQuery, response_categories, search
 from trephine.store.database import Database
+from trephine.store.tables import AssessmentRow
 from trephine.testing.accounts import client_as
 from trephine.testing.fixtures import load_demo_database
 
@@ -97,8 +98,9 @@ def test_a_page_that_ends_the_list_tells_the_total_without_a_count(cohort: Cohor
         assert _search(cohort, **kw).total == total, kw
 
 
-def _plan(c: Cohort, marker: str, **kw: Any) -> str:
-    """SQLite's query plan of the search statement containing ``marker``."""
+def _plan(c: Cohort, marker: str, read: Any = None, **kw: Any) -> str:
+    """SQLite's query plan of the statement containing ``marker`` run by ``read(uow)`` (by
+    default the search of ``kw``)."""
     seen: list[tuple[str, Any]] = []
 
     def keep(_c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
@@ -106,7 +108,11 @@ def _plan(c: Cohort, marker: str, **kw: Any) -> str:
 
     event.listen(c.db.engine, "before_cursor_execute", keep)
     try:
-        _search(c, **kw)
+        if read is None:
+            _search(c, **kw)
+        else:
+            with c.db.unit_of_work("test") as uow:
+                read(uow)
     finally:
         event.remove(c.db.engine, "before_cursor_execute", keep)
     statement, params = next((s, p) for s, p in seen if marker in s)
@@ -120,6 +126,18 @@ def test_the_latest_marrow_values_are_read_by_patient_not_by_state(cohort: Cohor
     # cohort) instead of the listed patients' results: 88 ms a page at 10,000 patients.
     plan = _plan(cohort, "row_number()", limit=20)
     assert "ix_result_patient_kind_date" in plan and "ix_result_state" not in plan, plan
+
+
+def test_the_response_filter_choices_are_read_from_the_index(cohort: Cohort) -> None:
+    # One probe of ix_assessment_call_kind_category per category, never a scan of the table.
+    plan = _plan(cohort, "categories", read=response_categories)
+    assert plan.count("COVERING INDEX ix_assessment_call_kind_category") == 2, plan
+    assert "SCAN assessment" not in plan, plan
+    with cohort.db.unit_of_work("test") as uow:
+        stored = uow.session.scalars(
+            select(AssessmentRow.category).where(AssessmentRow.call_kind == "response")
+        )
+        assert response_categories(uow) == sorted(set(stored))
 
 
 def test_paging_sorting_and_total(cohort: Cohort) -> None:

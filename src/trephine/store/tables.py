@@ -345,6 +345,8 @@ class AssessmentRow(Base):
             "inputs_digest",
             name="uq_assessment_natural_key",
         ),
+        # Migration 0023: the stored response categories, one index probe each (patient search).
+        Index("ix_assessment_call_kind_category", "call_kind", "category"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
