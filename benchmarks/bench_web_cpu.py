@@ -80,7 +80,13 @@ def main() -> None:
                 raise SystemExit(f"sign-in refused (HTTP {status})")
         rows.append(("sign-in (form + POST)", (cpu_seconds(pid) - before) / args.sign_ins))
         rng = random.Random(7)
-        for name, make in request_kinds(args.size).items():
+        kinds = {
+            **request_kinds(args.size),
+            # The floor: what any request costs the pipeline (middlewares, routing, headers).
+            "health check (anonymous)": lambda _r: ("GET", "/healthz"),
+            "static file (12 KB CSS)": lambda _r: ("GET", "/static/trephine.css"),
+        }
+        for name, make in kinds.items():
             for _ in range(5):
                 client.request(*make(rng))
             before = cpu_seconds(pid)

@@ -194,6 +194,40 @@ def test_idle_and_absolute_timeouts_with_a_frozen_clock(app: FastAPI, clock: Clo
     assert reasons == ["idle", "expired"]
 
 
+def _last_seen(app: FastAPI) -> dt.datetime:
+    with app.state.database.unit_of_work("t") as uow:
+        (session,) = accounts.list_sessions(uow)
+        return session.last_seen_at
+
+
+def test_the_last_seen_time_is_written_at_most_every_30_s_and_idle_ends_within_30_s_early(
+    app: FastAPI, clock: Clock
+) -> None:
+    """Not a write per request: ``last_seen_at`` moves only when 30 s old, so a session ends
+    after between idle - 30 s and idle without a request, never later."""
+    with client_as(app, "researcher") as client:
+        signed_in = _last_seen(app)
+        clock.advance(seconds=29)
+        assert client.get("/api/v1/patients").status_code == 200
+        assert _last_seen(app) == signed_in  # no write
+        clock.advance(seconds=1)
+        assert client.get("/api/v1/patients").status_code == 200
+        touched = _last_seen(app)
+        assert touched == signed_in + dt.timedelta(seconds=30) == clock.now
+        clock.advance(seconds=29)  # the last request: not written
+        assert client.get("/api/v1/patients").status_code == 200
+        # 14 min 31 s after that last request, but 15 min after the last written time: ended.
+        clock.advance(minutes=14, seconds=31)
+        assert client.get("/api/v1/patients").status_code == 401
+    with client_as(app, "researcher") as client:
+        clock.advance(minutes=14, seconds=59)  # idle: just under the limit since sign-in
+        assert client.get("/api/v1/patients").status_code == 200
+        clock.advance(minutes=14, seconds=59)
+        assert client.get("/api/v1/patients").status_code == 200
+        clock.advance(minutes=15)
+        assert client.get("/api/v1/patients").status_code == 401  # never later than the limit
+
+
 def test_state_changing_requests_need_the_csrf_token_and_our_origin(app: FastAPI) -> None:
     with client_as(app, "clinician") as client:
         token = client.headers.pop("X-CSRF-Token")
@@ -301,3 +335,29 @@ def test_disabling_an_account_or_resetting_its_password_ends_its_sessions(app: F
             accounts.disable_user(uow, "test-lab")
         assert client.get("/api/v1/alerts").status_code == 401
         assert _try(client, "test-lab", TEST_PASSWORD) == 401  # cannot sign in either
+
+
+def test_the_session_lookup_runs_off_the_event_loop(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lookup is a query (and every 30 s a write that may wait for SQLite's lock): on the
+    event loop it would stall every other request of the worker meanwhile."""
+    import asyncio
+
+    on_loop: list[bool] = []
+    real = accounts.resolve_session
+
+    def watched(*args: object, **kwargs: object) -> object:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(accounts, "resolve_session", watched)
+    with client_as(app, "clinician") as client:
+        assert client.get("/api/v1/patients").status_code == 200
+        assert client.get("/sign-in").status_code == 200  # a public page resolves it too
+        assert client.post("/api/v1/alerts/1/acknowledge", json={}).status_code == 404
+    assert on_loop == [False, False, False]

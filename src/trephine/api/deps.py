@@ -155,6 +155,20 @@ def check_query(request: Request) -> None:
         )
 
 
+async def _resolve(request: Request) -> Principal | None:
+    """:func:`current_principal` off the event loop: the session lookup is a database query
+    (and, every 30 s of a session's use, a write that may wait for SQLite's write lock), which
+    on the loop would stall every other request of this worker meanwhile."""
+    credential = "authorization" in request.headers or session_cookie_name(request) in (
+        request.cookies
+    )
+    if hasattr(request.state, "principal") or not credential:  # nothing to look up
+        return current_principal(request)
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(current_principal, request)
+
+
 def require(permission: Permission) -> Any:
     """The dependency a route declares: ``dependencies=[require(Permission.RECORDS_READ)]``.
 
@@ -166,14 +180,16 @@ def require(permission: Permission) -> Any:
 
         async def public(request: Request) -> None:
             # Resolve (without requiring) so pages can show who is signed in.
-            current_principal(request)
+            await _resolve(request)
             check_query(request)
 
         public.permission = permission  # type: ignore[attr-defined]
         return Depends(public)
 
     async def dependency(request: Request) -> Principal:
-        principal = get_principal(request)
+        principal = await _resolve(request)
+        if principal is None:
+            raise NotAuthenticated()
         if not principal.may(permission):
             raise Forbidden(str(permission), str(principal.role))
         check_query(request)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from trephine.api.schemas.errors import ErrorBody, ErrorResponse
 from trephine.errors import (
@@ -128,18 +128,31 @@ def _control_character_in(request: Request) -> ValidationError | None:
     return None
 
 
+class ControlCharacterGuard:
+    """Refuses a control character in the path or query at the edge, the same on SQLite and
+    PostgreSQL (which cannot store a NUL and used to answer 503); the value itself is not
+    echoed, only which character it was.
+
+    A plain ASGI middleware: Starlette's ``@app.middleware("http")`` form ran every request's
+    response through an extra task and memory stream (about 1 ms of CPU each)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope)
+            problem = _control_character_in(request)
+            if problem is not None:
+                response = _respond(request, HTTPStatus.UNPROCESSABLE_ENTITY, body_for(problem))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error the app can raise through :func:`_respond`."""
-
-    @app.middleware("http")
-    async def _refuse_control_characters(request: Request, call_next: Any) -> Response:
-        # Refused at the edge, the same on SQLite and PostgreSQL (which cannot store a NUL and
-        # used to answer 503); the value itself is not echoed, only which character it was.
-        problem = _control_character_in(request)
-        if problem is not None:
-            return _respond(request, HTTPStatus.UNPROCESSABLE_ENTITY, body_for(problem))
-        response: Response = await call_next(request)
-        return response
+    app.add_middleware(ControlCharacterGuard)
 
     @app.exception_handler(TrephineError)
     async def _trephine_error(request: Request, exc: TrephineError) -> Response:

@@ -250,6 +250,12 @@ def serve(
         help="Server processes answering requests (default: the CPUs this process may use, "
         f"at most {DEFAULT_WORKERS_CAP}; 1 for an in-memory database).",
     ),
+    access_log: bool = typer.Option(
+        False,
+        "--access-log",
+        help="Log a line per request (method, path AND query string, which may hold a name or "
+        "MRN searched for). Off by default: the audit trail records who read what.",
+    ),
 ) -> None:
     """Serve the web app and the JSON API (uvicorn).
 
@@ -325,6 +331,7 @@ def serve(
         host=host,
         port=port,
         log_level="info",
+        access_log=access_log,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         # Forwarded headers change the client address and scheme: believed only from the proxy.

@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,13 @@ def head_of(versions: Path) -> str | None:
     return next(iter(heads), None)
 
 
+@lru_cache(maxsize=1)
+def _shipped_head() -> str | None:
+    """:func:`head_of` the migrations inside the package, read once per process: they change
+    only with the package (``/healthz`` asks at every probe)."""
+    return head_of(MIGRATIONS / "versions")
+
+
 #: SQLSTATEs of a transaction that lost a race with another writer (PostgreSQL): a unique key
 #: taken meanwhile, a deadlock, a serialization failure.
 _RACE_SQLSTATES = {"23505", "40P01", "40001"}
@@ -206,7 +214,7 @@ class Database:
 
     def head_revision(self) -> str | None:
         """The newest migration this version ships (see :func:`head_of`)."""
-        return head_of(MIGRATIONS / "versions")
+        return _shipped_head()
 
     def table_names(self) -> list[str]:
         return sorted(inspect(self.engine).get_table_names())

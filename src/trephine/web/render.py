@@ -54,6 +54,9 @@ def url_for(context: dict[str, Any], name: str, /, **path_params: Any) -> URL:
 def templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=str(TEMPLATE_DIR))
     t.env.globals["url_for"] = url_for
+    # The templates ship inside the package and change only with it: compiled once per process,
+    # not checked against their files (a stat of each template and its parents) at every page.
+    t.env.auto_reload = False
     t.env.globals["trephine_version"] = __version__
     # Undefined variables in a clinical page are bugs, not blanks.
     from jinja2 import StrictUndefined
