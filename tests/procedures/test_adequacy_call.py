@@ -5,8 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from trephine.criteria.procedure import specimen_adequacy
+from trephine.domain import Patient, Sex
 from trephine.domain.specimen import Hemodilution, Specimen, SpecimenType
+from trephine.services import patients, procedures
+from trephine.store.database import Database
+from trephine.store.tables import SpecimenRow
 
 AT = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
 
@@ -57,3 +63,34 @@ def test_core_length_against_15_mm() -> None:
 
 def test_blood_has_no_adequacy_call() -> None:
     assert specimen_adequacy(Specimen("PB-1", SpecimenType.PERIPHERAL_BLOOD, AT)) is None
+
+
+def test_a_batch_of_specimens_stores_each_ones_own_call(database: Database) -> None:
+    """``add_specimens`` works a call out once per distinct set of facts; each stored call is
+    still exactly the specimen's own, down to the length as written (14 and 14.0 mm are equal
+    numbers, quoted differently in the reasons)."""
+    cores = ["14", "14.0", "15", "14", None, "15.00"]
+    specimens = [
+        Specimen(f"C-{n}", SpecimenType.TREPHINE_CORE, AT, core_length_mm=Decimal(mm))
+        if mm is not None
+        else Specimen(f"C-{n}", SpecimenType.TREPHINE_CORE, AT)
+        for n, mm in enumerate(cores)
+    ] + [
+        aspirate(spicules=True, first_pull=True, hemodilution=Hemodilution.NONE),
+        Specimen("ASP-2", SpecimenType.ASPIRATE, AT, spicules=False, first_pull=False),
+        Specimen("ASP-3", SpecimenType.ASPIRATE, AT, spicules=True, first_pull=True),
+        Specimen("PB-1", SpecimenType.PERIPHERAL_BLOOD, AT),
+    ]
+    with database.unit_of_work("lab") as uow:
+        patients.register_patient(uow, Patient("ADQ-1", Sex.FEMALE, 1960))
+        procedures.add_specimens(uow, [("ADQ-1", s, None) for s in specimens])
+        stored = {
+            row.accession: (row.adequacy, row.adequacy_call)
+            for row in uow.session.scalars(select(SpecimenRow))
+        }
+    params = procedures.site_adequacy_params()
+    for specimen in specimens:
+        own = procedures.adequacy_columns(specimen, params)
+        assert stored[specimen.accession] == (own["adequacy"], own["adequacy_call"])
+    assert "Core 14.0 mm" in " ".join(stored["C-1"][1]["reasons"])
+    assert "Core 14 mm" in " ".join(stored["C-0"][1]["reasons"])

@@ -1,15 +1,21 @@
 """``store.bulk.insert_many`` stores what SQLAlchemy's own insert stores, also when rows share
 value objects (its processors remember the last value: the instants of one batch are one
-object)."""
+object), and on PostgreSQL, where it COPYs, refuses as an INSERT would."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+import pytest
+import sqlalchemy.exc
+from sqlalchemy import Connection, Table, insert, select
 
+from trephine.domain.patient import Patient, PatientIdentity, Sex
+from trephine.services import patients
+from trephine.store import bulk
 from trephine.store.bulk import insert_many
-from trephine.store.database import Database
+from trephine.store.database import Database, lost_write_race
 from trephine.store.tables import PatientRow
 
 
@@ -41,3 +47,50 @@ def test_shared_and_distinct_values_store_as_sqlalchemy_stores_them(database: Da
     for n, at in enumerate(instants):
         assert stored[f"BULK-{n}"] == stored[f"ORM-{n}"]
         assert stored[f"BULK-{n}"][2] == at
+
+
+def test_a_refused_copy_is_the_error_an_insert_gives(database: Database) -> None:
+    """On PostgreSQL the rows go in with COPY; a key another writer took is still SQLAlchemy's
+    IntegrityError (so an import runs again after losing a race), without parameters."""
+    table = PatientRow.__table__
+    assert isinstance(table, Table)
+    now = dt.datetime(2026, 12, 3, 18, 0, 1, tzinfo=dt.UTC)
+    row = {"external_id": "TAKEN-1", "sex": "female", "birth_year": 1960, "created_at": now}
+    with database.unit_of_work("test") as uow:
+        insert_many(uow.session.connection(), table, [row])
+    with (
+        pytest.raises(sqlalchemy.exc.IntegrityError) as refused,
+        database.unit_of_work("test") as uow,
+    ):
+        insert_many(uow.session.connection(), table, [dict(row, external_id="NEW-1"), row])
+    assert lost_write_race(refused.value)
+    with database.unit_of_work("test") as uow:  # all or nothing: NEW-1 was rolled back too
+        assert uow.session.scalars(select(table.c.external_id)).all() == ["TAKEN-1"]
+
+
+def test_rows_holding_identity_are_never_copied(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL quotes a refused COPY row's values in its message: identity rows are INSERTed."""
+    copied: list[str] = []
+    real = bulk.copy_rows
+
+    def spy(connection: Connection, table: str, *args: Any) -> None:
+        copied.append(table)
+        real(connection, table, *args)
+
+    monkeypatch.setattr(bulk, "copy_rows", spy)
+    with database.unit_of_work("test") as uow:
+        patients.register_patients(
+            uow,
+            [
+                (Patient("ID-1", Sex.FEMALE, 1960), PatientIdentity("Jane Doe", "MRN-1", None)),
+                (Patient("ID-2", Sex.MALE, 1961), PatientIdentity("John Doe", "MRN-2", None)),
+            ],
+        )
+    if database.engine.dialect.name == "postgresql":
+        assert "patient" in copied
+    else:
+        assert copied == []
+    assert not set(copied) & bulk.NO_COPY
+    assert {"patient_identity", "procedure_consent"} <= bulk.NO_COPY

@@ -694,9 +694,8 @@ def result_field_value(c: Cells, spec: ResultField, column: str = "value") -> An
                 qualifier, number = q.parse_qualified(record.get(column) or "", spec.measure.name)
                 lod = c.decimal("lod")
                 lloq = c.decimal("lloq")
-                return spec.measure.quantity(
-                    number, unit, qualifier, lod=lod, lloq=lloq, location=record.at(column)
-                )
+                # No location: a refusal is re-located on this row's cell just below.
+                return spec.measure.quantity(number, unit, qualifier, lod=lod, lloq=lloq)
             except ValidationError as exc:
                 is_unit = exc.field.endswith(" unit")
                 bad_column = "unit" if is_unit else column

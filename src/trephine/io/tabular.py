@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from zipfile import BadZipFile, LargeZipFile
 
 from trephine.errors import Location, ParseError
@@ -58,9 +58,11 @@ def control_character(text: str) -> str | None:
     return None if found is None else f"U+{ord(found.group()):04X}"
 
 
-@dataclass(frozen=True)
-class Record:
-    """One data row: column → text (None when empty), with where it came from."""
+class Record(NamedTuple):
+    """One data row: column → text (None when empty), with where it came from.
+
+    A named tuple (immutable like a frozen dataclass, and several times cheaper to make: a
+    file of 100,000 rows makes 100,000 of them)."""
 
     source: str
     row: int

@@ -105,22 +105,23 @@ class Events:
     """Audit events of a batch, in the order of the facts. An event about a row not inserted yet
     names it by its position among the batch's new rows; :meth:`append` resolves it."""
 
-    entries: list[tuple[str, str, object, dict[str, Any]]] = field(default_factory=list)
+    #: ``(action, entity, entity_id, detail, None)``: as :func:`audit.append_many` takes them.
+    entries: list[tuple[str, str, object, dict[str, Any], None]] = field(default_factory=list)
     pending: list[tuple[int, str, str, int, dict[str, Any]]] = field(default_factory=list)
 
     def add(self, action: str, entity: str, entity_id: object, detail: dict[str, Any]) -> None:
-        self.entries.append((action, entity, entity_id, detail))
+        self.entries.append((action, entity, entity_id, detail, None))
 
     def add_new(self, action: str, entity: str, new_row: int, detail: dict[str, Any]) -> None:
         """An event about the ``new_row``-th row this batch inserts."""
         self.pending.append((len(self.entries), action, entity, new_row, detail))
-        self.entries.append((action, entity, None, detail))
+        self.entries.append((action, entity, None, detail, None))
 
     def append(self, uow: UnitOfWork, new_ids: Sequence[int] = ()) -> None:
         """Write the events to the audit trail, in order, then forget them."""
         for position, action, entity, new_row, detail in self.pending:
-            self.entries[position] = (action, entity, new_ids[new_row], detail)
-        audit.append(uow, [audit.Entry(a, e, i, d) for a, e, i, d in self.entries])
+            self.entries[position] = (action, entity, new_ids[new_row], detail, None)
+        audit.append_many(uow, self.entries)
         self.entries, self.pending = [], []
 
 

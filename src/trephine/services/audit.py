@@ -50,39 +50,49 @@ def append(uow: UnitOfWork, events: Entry | Iterable[Entry]) -> None:
     writes none of them. A malformed event (empty or over-long names, a detail JSON cannot hold)
     is refused with :class:`ValidationError` before anything is written.
     """
-    batch = [events] if isinstance(events, Entry) else list(events)
+    batch = [events] if isinstance(events, Entry) else events
+    append_many(uow, ((e.action, e.entity, e.entity_id, e.detail, e.actor) for e in batch))
+
+
+def append_many(
+    uow: UnitOfWork,
+    events: Iterable[tuple[str, str, object, Mapping[str, Any], str | None]],
+) -> None:
+    """:func:`append` for events given as ``(action, entity, entity_id, detail, actor)``
+    tuples (``actor`` None: the unit of work's), as the services' batch writers hold them:
+    the same checks, stamps and chain, without an :class:`Entry` made for each of them."""
     now = uow.now()
     context = uow.context
     queued: list[audit_chain.Queued] = []
-    checked: set[tuple[str, str]] = set()  # (column, value) pairs already found well-formed
-    for event in batch:
-        actor = uow.actor if event.actor is None else event.actor
-        entity_id = str(event.entity_id)
-        for name, value in (
-            ("actor", actor),
-            ("action", event.action),
-            ("entity", event.entity),
-            ("entity_id", entity_id),
-        ):
-            if (name, value) in checked:
-                continue
-            width = _WIDTHS[name]
-            if not isinstance(value, str) or not value.strip() or len(value) > width:
-                raise ValidationError(
-                    f"audit {name}", value, f"non-empty text of at most {width} characters"
-                )
-            if name != "entity_id":
-                checked.add((name, value))
-        detail = {**context, **event.detail} if context else event.detail
+    make = audit_chain.queued
+    checked: set[tuple[str, str, str]] = set()  # (actor, action, entity) found well-formed
+    width = _WIDTHS["entity_id"]
+    for action, entity, entity_id, event_detail, event_actor in events:
+        actor = uow.actor if event_actor is None else event_actor
+        if (actor, action, entity) not in checked:
+            for name, value in (("actor", actor), ("action", action), ("entity", entity)):
+                _check_name(name, value)
+            checked.add((actor, action, entity))
+        entity_id = str(entity_id)
+        if not entity_id.strip() or len(entity_id) > width:
+            _check_name("entity_id", entity_id)
+        detail = {**context, **event_detail} if context else event_detail
         try:
-            queued.append(
-                audit_chain.queued(now, actor, event.action, event.entity, entity_id, detail)
-            )
+            queued.append(make(now, actor, action, entity, entity_id, detail))
         except (TypeError, ValueError):
             raise ValidationError(
-                "audit detail", event.action, "JSON text, numbers, booleans, lists and maps"
+                "audit detail", action, "JSON text, numbers, booleans, lists and maps"
             ) from None
     uow.queue_audit(queued)
+
+
+def _check_name(name: str, value: object) -> None:
+    """Refuse an empty or over-long actor, action, entity or entity id."""
+    width = _WIDTHS[name]
+    if not isinstance(value, str) or not value.strip() or len(value) > width:
+        raise ValidationError(
+            f"audit {name}", value, f"non-empty text of at most {width} characters"
+        )
 
 
 def events(

@@ -215,6 +215,25 @@ def _specimens_run(
     session = uow.session
     session.flush()
     adequacy_params = site_adequacy_params()
+    calls: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def adequacy(specimen: Specimen) -> dict[str, Any]:
+        """:func:`adequacy_columns`, worked out once per distinct set of the facts it reads
+        (most specimens of an import share them); the length by its text, since ``15`` and
+        ``15.0`` mm are equal numbers but are quoted as written in the call's reasons."""
+        length = specimen.core_length_mm
+        key = (
+            specimen.type,
+            specimen.spicules,
+            specimen.first_pull,
+            specimen.hemodilution,
+            None if length is None else str(length),
+        )
+        found = calls.get(key)
+        if found is None:
+            found = calls[key] = adequacy_columns(specimen, adequacy_params)
+        return found
+
     ids = patient_ids(uow, (pid for pid, _, _ in items))
     procedures = ProcedureRow.__table__
     linked: dict[int, Any] = {}
@@ -265,7 +284,7 @@ def _specimens_run(
                 "fragmentation": None
                 if specimen.fragmentation is None
                 else str(specimen.fragmentation),
-                **adequacy_columns(specimen, adequacy_params),
+                **adequacy(specimen),
             }
         )
     new_ids = insert_rows(uow, SpecimenRow, new)

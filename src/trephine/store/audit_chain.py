@@ -24,13 +24,13 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from trephine.jsontext import dumps_with
+from trephine.store.bulk import copy_rows
 from trephine.store.tables import AuditEventRow
 
 #: ``prev_hash`` of the first event of a trail.
@@ -185,16 +185,32 @@ def event_head(
     """The bytes of :func:`canonical` before the previous hash (``occurred_at`` as
     :func:`instant_text`, ``detail_json`` as :func:`detail_text` gives it)."""
     return (
-        f'{{"action":{_ENCODE(action)},"actor":{_ENCODE(actor)},"at":{_ENCODE(occurred_at)},'
-        f'"detail":{detail_json},"entity":{_ENCODE(entity)},"entity_id":{_ENCODE(entity_id)},'
+        f'{{"action":{_name(action)},"actor":{_name(actor)},"at":{_name(occurred_at)},'
+        f'"detail":{detail_json},"entity":{_name(entity)},"entity_id":{_STRING(entity_id)},'
         '"prev":"'
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Queued:
+#: JSON text of a string (what :data:`_ENCODE` gives for one, without its type check).
+_STRING = json.encoder.encode_basestring
+#: JSON text of the few names events repeat (actors, actions, entities, instants), made once.
+_NAMES: dict[str, str] = {}
+
+
+def _name(text: str) -> str:
+    found = _NAMES.get(text)
+    if found is None:
+        if len(_NAMES) > 4096:
+            _NAMES.clear()
+        found = _NAMES[text] = _ENCODE(text)
+    return found
+
+
+class Queued(NamedTuple):
     """An audit event waiting for its place in the chain: the stored fields, the canonical
-    detail text and the head of its serialization (see :func:`event_head`)."""
+    detail text and the head of its serialization (see :func:`event_head`). A named tuple:
+    an import queues hundreds of thousands, and a frozen dataclass costs a ``__setattr__``
+    per field to make."""
 
     occurred_at: dt.datetime
     actor: str
@@ -247,12 +263,16 @@ def last_hash(session: Session) -> str:
     return found if found is not None else GENESIS
 
 
+#: The columns an append writes, in the order of its values.
+_COLUMNS = ("occurred_at", "actor", "action", "entity", "entity_id", "detail", "prev_hash", "hash")
+
+
 def append_rows(session: Session, rows: Sequence[Queued]) -> None:
     """Insert ``rows`` in order at the end of the chain, in the caller's transaction.
 
-    One driver-level executemany: the values are already what the columns store (the detail as
-    its canonical JSON text, the instant through the column type's own bind processor), so
-    nothing is serialized twice and no ORM object is built.
+    One driver-level executemany (a ``COPY`` on PostgreSQL): the values are already what the
+    columns store (the detail as its canonical JSON text, the instant through the column type's
+    own bind processor), so nothing is serialized twice and no ORM object is built.
     """
     if not rows:
         return
@@ -264,13 +284,6 @@ def append_rows(session: Session, rows: Sequence[Queued]) -> None:
     column = AuditEventRow.__table__.c.occurred_at
     instant = column.type._cached_bind_processor(dialect) or (lambda value: value)
     at: dict[dt.datetime, Any] = {}
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    detail = f"CAST({mark} AS JSONB)" if dialect.name == "postgresql" else mark
-    statement = (
-        "INSERT INTO audit_event (occurred_at, actor, action, entity, entity_id, detail, "
-        f"prev_hash, hash) VALUES ({mark}, {mark}, {mark}, {mark}, {mark}, {detail}, {mark}, "
-        f"{mark})"
-    )
     values = []
     for row, (prev, digest) in zip(rows, links, strict=True):
         when = at.get(row.occurred_at)
@@ -283,9 +296,14 @@ def append_rows(session: Session, rows: Sequence[Queued]) -> None:
                 row.action,
                 row.entity,
                 row.entity_id,
-                row.detail_json,
+                row.detail_json,  # PostgreSQL's jsonb column reads the text as a CAST would
                 prev,
                 digest,
             )
         )
+    if dialect.name == "postgresql":
+        copy_rows(connection, "audit_event", _COLUMNS, values)
+        return
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    statement = f"INSERT INTO audit_event ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * 8)})"
     connection.exec_driver_sql(statement, values)
