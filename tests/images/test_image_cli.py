@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from trephine.analysis.images.cellularity import measure_cellularity
+from trephine.analysis.images.nuclei import load_model
 from trephine.analysis.images.phantoms import PHANTOM_MPP, degrade, make_phantom
 from trephine.cli.main import app
 from trephine.domain.results import ResultKind
@@ -105,7 +106,17 @@ def test_store_records_draft_measurements_with_the_detector_quality(
     assert set(by_index) == {"nucleus density", "cellularity"}
     assert all(r.state is ResultState.DRAFT for r in stored)
     density = by_index["nucleus density"].value
-    assert any("F1" in flag for flag in density.flags)
+    model = load_model()
+    # The detector's name, version, parameters and measured quality travel with the count.
+    assert density.flags[0] == model.summary()
+    for part in (
+        f"v{model.version}",
+        f"threshold {model.threshold:g}",
+        f"separation {model.min_separation:g} px",
+        f"F1 {model.validation['test_f1']}",
+        f"cross-validated F1 {model.validation['cv_f1_train']}",
+    ):
+        assert part in density.flags[0]
     assert density.source_sha256 and density.objects_counted > 0
     code, _, err = invoke(
         "image",

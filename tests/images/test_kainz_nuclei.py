@@ -32,6 +32,14 @@ def test_recorded_test_set_quality_is_what_the_detector_measures(kainz: Path) ->
     assert round(total.recall, 3) == recorded["test_recall"]
     # Better than the throw-away classical detector of the issue (0.83).
     assert total.f1 > 0.83
+    # The validation that chose the parameters is recorded with them: leave-one-tile-out on
+    # the 8 training tiles only, its pooled F1 and each held-out tile's.
+    folds = recorded["cv_f1_per_held_out_tile"]
+    assert sorted(folds) == sorted(recorded["fitted_on"]) and len(folds) == 8
+    assert not set(folds) & set(KAINZ_TEST)
+    assert min(folds.values()) <= recorded["cv_f1_train"] <= max(folds.values())
+    assert recorded["chosen_by_cv"]["threshold"] == load_model().threshold
+    assert recorded["chosen_by_cv"]["min_separation_px"] == load_model().min_separation
 
 
 def test_annotation_reader_matches_the_manifest_format(kainz: Path) -> None:

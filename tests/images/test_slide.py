@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from trephine.analysis.images.cellularity import Segment, measure_cellularity, overlay
+from trephine.analysis.images.nuclei import load_model
 from trephine.analysis.images.phantoms import PHANTOM_MPP, make_phantom
 from trephine.cli.main import app
 from trephine.domain.results import ResultKind
@@ -169,6 +170,7 @@ def test_store_records_the_slides_cellularity_and_density_as_drafts(
     assert by_index["cellularity"].region == "whole slide, level 1, 1 of 1 tiles analysed"
     assert by_index["nucleus density"].source_file == "slide.tif"
     assert any("level 1 at 1 µm/px" in flag for flag in by_index["nucleus density"].flags)
+    assert load_model().summary() in by_index["nucleus density"].flags
     code, _, err = invoke("image", "slide", str(path), "--level", "1", "--store")
     assert code == 2 and "--specimen" in err
     code, _, err = invoke(

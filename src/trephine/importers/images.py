@@ -412,8 +412,6 @@ def nuclei_measurement(run: NucleiRun) -> Any:
         raise ValidationError(
             "mpp", None, "micrometres per pixel", reason="a stored density needs the pixel size"
         )
-    info = load_model().info()
-    validation = info["validation"]
     return Measurement.of(
         "nucleus density",
         Quantity(Decimal(f"{density:.0f}"), "cells/mm2"),
@@ -425,11 +423,7 @@ def nuclei_measurement(run: NucleiRun) -> Any:
         source_file=run.image.path.name,
         source_sha256=sha256_of(run.image.path),
         software=_software(),
-        flags=(
-            f"detector {info['name']} v{info['version']}: F1 {validation.get('test_f1')} "
-            f"(precision {validation.get('test_precision')}, recall "
-            f"{validation.get('test_recall')}) on the Kainz 2015 test tiles at 8 px",
-        ),
+        flags=(load_model().summary(),),
     )
 
 
@@ -463,7 +457,6 @@ def slide_measurements(run: SlideRun) -> list[Any]:
     ]
     density = run.density
     if density is not None and run.mpp is not None:
-        validation = load_model().info()["validation"]
         values.append(
             Measurement.of(
                 "nucleus density",
@@ -472,8 +465,8 @@ def slide_measurements(run: SlideRun) -> list[Any]:
                 area_mm2=Decimal(f"{run.marrow_px * (run.mpp / 1000) ** 2:.6f}"),
                 objects_counted=run.nuclei,
                 flags=(
-                    f"detector v{load_model().version}: F1 {validation.get('test_f1')} on the "
-                    f"Kainz 2015 test tiles at 8 px; level {run.level} at {run.mpp:.3g} µm/px",
+                    load_model().summary(),
+                    f"level {run.level} at {run.mpp:.3g} µm/px",
                 ),
                 **common,
             )
