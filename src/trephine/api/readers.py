@@ -65,14 +65,16 @@ def _version_key(r: StoredResult) -> tuple[str, str, str, str]:
 
 
 def patient_timeline(uow: UnitOfWork, patient_id: str) -> TimelinePublic:
-    """Everything on the patient page, amendment histories included (two reads in all)."""
+    """Everything on the patient page, amendment histories included (two reads in all).
+
+    A result's versions are the current ones (the record's) and the superseded ones (read
+    here); a cancelled draft was entered in error and withdrawn: it is no version of the result
+    that replaced it (it shares only the natural key) and is not public, so it stays out."""
     record = patients.patient_record(uow, patient_id)
     versions: dict[tuple[str, str, str, str], list[StoredResult]] = defaultdict(list)
-    for r in results.patient_results(uow, patient_id, current_only=False):
-        # A cancelled draft was entered in error and withdrawn; it is no version of the result
-        # that replaced it (it shares only the natural key) and is not public, so it stays out.
-        if r.state is not ResultState.CANCELLED:
-            versions[_version_key(r)].append(r)
+    superseded = results.list_results(uow, patient=patient_id, states=[ResultState.SUPERSEDED])
+    for r in (*record.results, *superseded):
+        versions[_version_key(r)].append(r)
     histories = {r.id: versions[_version_key(r)] for r in record.results}
     return presenters.timeline(record, histories)
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from trephine.assess.call import Call
 from trephine.domain.assessment import Assessment
@@ -50,6 +50,18 @@ from trephine.store.tables import (
     TherapyLineRow,
 )
 from trephine.workflow import ResultState
+
+
+def result_state_in(states: Collection[ResultState], *, one_patient: bool) -> ColumnElement[bool]:
+    """``result.state`` is one of ``states``.
+
+    For one patient's results (``one_patient``) written as "none of the other states": SQLite
+    keeps no statistics and, offered ``state IN (...)`` beside ``patient_id = ?``, may read the
+    state index (every result of the cohort in that state: 8,000 superseded versions at 10,000
+    patients) instead of the patient's few; a ``NOT IN`` cannot use an index, so it does not."""
+    if not one_patient:
+        return ResultRow.state.in_([str(s) for s in states])
+    return ResultRow.state.not_in([str(s) for s in ResultState if s not in states])
 
 
 def patient_row(uow: UnitOfWork, external_id: str) -> PatientRow:

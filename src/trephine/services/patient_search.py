@@ -45,7 +45,7 @@ from trephine.store.tables import (
     ProcedureRow,
     ResultRow,
 )
-from trephine.workflow import CURRENT_STATES, ResultState
+from trephine.workflow import CURRENT_STATES
 
 SortKey = Literal["id", "diagnosis", "last_biopsy", "response", "alerts"]
 SORT_KEYS: tuple[str, ...] = ("id", "diagnosis", "last_biopsy", "response", "alerts")
@@ -378,13 +378,6 @@ def _aware(value: dt.datetime | str) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
-#: "Current" written as "none of the other states": with ``state IN (current states)`` SQLite
-#: (no statistics) reads the state index, which holds nearly every result, instead of the
-#: (patient, kind, date) index: a scan that grew with the cohort (88 ms at 10,000 patients). A
-#: ``NOT IN`` cannot use an index, so the listed patients' index is the one read.
-_NOT_CURRENT = [str(s) for s in ResultState if s not in CURRENT_STATES]
-
-
 def _latest_marrow(
     uow: UnitOfWork, patient_ids: Sequence[int]
 ) -> dict[tuple[int, ResultKind], tuple[dt.date, object]]:
@@ -408,7 +401,10 @@ def _latest_marrow(
         .where(
             ResultRow.patient_id.in_(patient_ids),
             ResultRow.kind.in_(kinds),
-            ResultRow.state.not_in(_NOT_CURRENT),
+            # Read by the listed patients' (patient, kind, date) index: with a plain
+            # "state IN (current states)" SQLite read the state index, nearly every result of
+            # the cohort (88 ms a page at 10,000 patients).
+            _rows.result_state_in(CURRENT_STATES, one_patient=True),
         )
         .subquery()
     )

@@ -518,6 +518,7 @@ def patient_record(uow: UnitOfWork, external_id: str) -> PatientRecord:
             select(TherapyLineRow)
             .where(TherapyLineRow.patient_id == pid)
             .order_by(TherapyLineRow.line)
+            .options(selectinload(TherapyLineRow.cycles))  # one query, not one per line
         )
     )
     events = tuple(
@@ -550,6 +551,7 @@ def patient_record(uow: UnitOfWork, external_id: str) -> PatientRecord:
             select(ProcedureRow)
             .where(ProcedureRow.patient_id == pid)
             .order_by(ProcedureRow.performed_at)
+            .options(selectinload(ProcedureRow.complications))  # one query, not one each
         )
     )
     results = tuple(

@@ -574,7 +574,7 @@ def list_results(
     if kinds:
         query = query.where(ResultRow.kind.in_([str(k) for k in kinds]))
     if states is not None:
-        query = query.where(ResultRow.state.in_([str(s) for s in states]))
+        query = query.where(_rows.result_state_in(states, one_patient=patient is not None))
     query = query.order_by(
         PatientRow.external_id,
         ResultRow.collected_on,
