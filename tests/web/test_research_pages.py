@@ -351,3 +351,49 @@ def test_paired_page_clonal_comparison_and_paired_tests_in_numbers_and_words(
     assert not re.search(r"\d{4}-\d{2}-\d{2}", page.text)
     queries = [e.detail for e in _events(app, "query") if "paired page" in e.detail["what"]]
     assert queries and queries[-1]["view"] == "pseudonymised"
+
+
+def test_microenvironment_page_compares_before_and_after_therapy_as_the_cli_does(
+    app: FastAPI,
+) -> None:
+    """Issue 14 §5 on the research pages: populations and measurements before vs after the
+    first therapy line, the numbers of ``microenv compare`` (same service, same tests), the
+    paired-lines plot, pseudonyms for a researcher and record ids for a clinician; audited."""
+    from trephine.analysis.microenvironment.paired import compare
+    from trephine.present.paired import number
+    from trephine.services.microenvironment import paired_features
+
+    with app.state.database.unit_of_work("t") as uow:
+        features, read = paired_features(uow)
+    expected = compare(features)
+    tested = [c for c in expected if c.test is not None]
+    assert read and tested  # the demo's AML immune panels before and after induction
+    with client_as(app, "researcher") as c:
+        page = c.get("/research/microenvironment")
+        index = c.get("/research")
+        bad = c.get("/research/microenvironment?measure=percent_of_everything")
+        none = c.get("/research/microenvironment?diagnosis=CML")
+    assert page.status_code == 200, page.text[:400]
+    assert 'id="microenvironment-link"' in index.text
+    assert bad.status_code == 422 and "percent_of_parent" in bad.text
+    assert none.status_code == 200 and 'id="no-pairs"' in none.text
+    assert 'id="paired-lines"' in page.text and "data:image/svg+xml;base64," in page.text
+    for comparison in tested:
+        assert comparison.test is not None and comparison.q_value is not None
+        assert comparison.feature in page.text
+        assert f">{number(comparison.test.p_value)}<" in page.text
+        assert f">{number(comparison.q_value)}<" in page.text
+        assert f">{number(comparison.test.effect_size)}<" in page.text
+    assert not RECORD_ID.search(page.text)
+    assert re.search(r"P[0-9a-f]{16}", page.text)
+    with client_as(app, "clinician") as c:
+        identified = c.get("/research/microenvironment?measure=percent_of_total")
+    assert identified.status_code == 200
+    assert set(RECORD_ID.findall(identified.text)) <= set(read)
+    assert RECORD_ID.search(identified.text)
+    queries = [
+        e.detail
+        for e in _events(app, "query")
+        if e.detail.get("what") == "microenvironment comparison page"
+    ]
+    assert {q["view"] for q in queries} >= {"pseudonymised", "identified"}

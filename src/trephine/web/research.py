@@ -22,6 +22,7 @@ from trephine.access import Permission, Principal
 from trephine.api.deps import PrincipalDep, UnitOfWorkDep, audit_read, get_database, require
 from trephine.errors import Forbidden, ValidationError
 from trephine.present.deidentify import LEVELS, Deidentifier, Level, level_of
+from trephine.present.paired import number as paired_number
 from trephine.store.database import UnitOfWork
 from trephine.web.render import render
 
@@ -186,6 +187,61 @@ def paired_page(
             "vaf": paired.vaf,
             "day": paired.day,
             "status_words": paired.STATUS_WORDS,
+        },
+    )
+
+
+#: What a population contributes to the before/after comparison (``microenv compare --measure``).
+MICROENV_MEASURES = ("percent_of_parent", "percent_of_total")
+
+
+@router.get(
+    "/research/microenvironment",
+    response_class=HTMLResponse,
+    name="microenvironment_page",
+    dependencies=READ,
+)
+def microenvironment_page(
+    request: Request,
+    uow: UnitOfWorkDep,
+    principal: PrincipalDep,
+    measure: Annotated[str, Query(max_length=32)] = "percent_of_parent",
+    diagnosis: Annotated[str, Query(max_length=64)] = "",
+    drafts: bool = False,
+) -> HTMLResponse:
+    """Populations and measurements before vs after each patient's first therapy line (issue
+    14 §5, as ``trephine microenv compare``): paired Wilcoxon per feature with the rank-biserial
+    effect size, Benjamini–Hochberg q-values across features, and the paired-lines plot.
+    Audited; pseudonyms for roles without identity access."""
+    from trephine.analysis.microenvironment.paired import Pair, compare, paired_lines_figure
+    from trephine.services.microenvironment import paired_features
+
+    if measure not in MICROENV_MEASURES:
+        raise ValidationError("measure", measure, list(MICROENV_MEASURES))
+    deid = _view(request, principal)
+    features, read = paired_features(
+        uow, measure=measure, diagnosis=diagnosis or None, include_drafts=drafts
+    )
+    audit_read(request, uow, "microenvironment comparison page", read, query=True)
+    shown = {
+        name: (unit, [Pair(deid.patient(p.patient), p.before, p.after) for p in pairs])
+        for name, (unit, pairs) in features.items()
+    }
+    comparisons = compare(shown)
+    plot = _svg(paired_lines_figure(comparisons)) if comparisons else None
+    return render(
+        request,
+        "microenvironment.html",
+        {
+            "comparisons": comparisons,
+            "plot": plot,
+            "measure": measure,
+            "measures": MICROENV_MEASURES,
+            "diagnosis": diagnosis,
+            "drafts": drafts,
+            "pseudonymised": not deid.identified,
+            "patients": len(read),
+            "number": paired_number,
         },
     )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trephine.analysis.stats import PairedTest, benjamini_hochberg, paired_wilcoxon
 
@@ -75,8 +76,20 @@ def paired_lines_svg(
     path: Path,
     labels: tuple[str, str] = ("before", "after"),
 ) -> Path:
-    """One small panel per feature: a line per patient from before to after, the medians bold.
-    Written as SVG with matplotlib (a vector file that scales with the page)."""
+    """:func:`paired_lines_figure` written as SVG (a vector file that scales with the page)."""
+    import matplotlib.pyplot as plt
+
+    fig = paired_lines_figure(comparisons, labels)
+    fig.savefig(path, format="svg")
+    plt.close(fig)
+    return path
+
+
+def paired_lines_figure(
+    comparisons: Sequence[FeatureComparison], labels: tuple[str, str] = ("before", "after")
+) -> Any:
+    """One small panel per feature: a line per patient from before to after, the medians bold
+    (a matplotlib figure; the caller writes and closes it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,6 +124,4 @@ def paired_lines_svg(
         ax.set_ylabel(c.unit, fontsize=8)
         ax.tick_params(labelsize=7)
     fig.tight_layout()
-    fig.savefig(path, format="svg")
-    plt.close(fig)
-    return path
+    return fig
