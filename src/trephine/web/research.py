@@ -211,10 +211,15 @@ def microenvironment_page(
 ) -> HTMLResponse:
     """Populations and measurements before vs after each patient's first therapy line (issue
     14 §5, as ``trephine microenv compare``): paired Wilcoxon per feature with the rank-biserial
-    effect size, Benjamini–Hochberg q-values across features, and the paired-lines plot.
-    Audited; pseudonyms for roles without identity access."""
+    effect size, Benjamini–Hochberg q-values across features, and the paired-lines plot; and
+    the aplastic-anaemia niche over time (``microenv niche``), in days from diagnosis. Audited;
+    pseudonyms for roles without identity access."""
     from trephine.analysis.microenvironment.paired import Pair, compare, paired_lines_figure
-    from trephine.services.microenvironment import paired_features
+    from trephine.services.microenvironment import (
+        NICHE_COLUMNS,
+        niche_by_patient,
+        paired_features,
+    )
 
     if measure not in MICROENV_MEASURES:
         raise ValidationError("measure", measure, list(MICROENV_MEASURES))
@@ -222,7 +227,10 @@ def microenvironment_page(
     features, read = paired_features(
         uow, measure=measure, diagnosis=diagnosis or None, include_drafts=drafts
     )
-    audit_read(request, uow, "microenvironment comparison page", read, query=True)
+    niche, niche_read = niche_by_patient(uow)
+    audit_read(
+        request, uow, "microenvironment comparison page", sorted({*read, *niche_read}), query=True
+    )
     shown = {
         name: (unit, [Pair(deid.patient(p.patient), p.before, p.after) for p in pairs])
         for name, (unit, pairs) in features.items()
@@ -241,6 +249,11 @@ def microenvironment_page(
             "drafts": drafts,
             "pseudonymised": not deid.identified,
             "patients": len(read),
+            "niche": [
+                (deid.patient(p), [r for r in rows if any(c in r["values"] for c in NICHE_COLUMNS)])
+                for p, rows in niche
+            ],
+            "niche_columns": NICHE_COLUMNS,
             "number": paired_number,
         },
     )
