@@ -54,10 +54,14 @@ def _scaled(source: Path, target: Path, copies: int) -> Path:
 
 
 def _reference_insert_many(
-    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    ids: Sequence[int] | None = None,
 ) -> None:
     if rows:
-        connection.execute(insert(table), [dict(row) for row in rows])
+        given = [dict(row) if ids is None else {**row, "id": ids[n]} for n, row in enumerate(rows)]
+        connection.execute(insert(table), given)
 
 
 def _reference_append_rows(session: Session, rows: Sequence[audit_chain.Queued]) -> None:

@@ -114,11 +114,27 @@ def _members(enum: type[E]) -> dict[str, E]:
     return found
 
 
+#: ``(enum, cell text)`` → the member it names, or None: a file repeats a few words.
+_CHOSEN: dict[tuple[type[Enum], str], Any] = {}
+
+
+def _member(enum: type[E], text: str) -> E | None:
+    """The member of ``enum`` that ``text`` names (matched by :func:`_key`), or None."""
+    try:
+        return _CHOSEN[enum, text]
+    except KeyError:
+        if len(_CHOSEN) > 4096:
+            _CHOSEN.clear()
+        member = _CHOSEN[enum, text] = _members(enum).get(_key(text))
+        return member
+
+
 class Cells:
     """Typed access to one record's cells; every failure becomes a located Issue."""
 
     def __init__(self, record: Record, issues: list[Issue]) -> None:
         self.record = record
+        self.values = record.values
         self.issues = issues
         self.failed = False
 
@@ -130,7 +146,7 @@ class Cells:
         self.error(column, str(ValidationError(column, value, allowed)))
 
     def text(self, column: str, *, required: bool = False, max_length: int = 200) -> str | None:
-        value = self.record.values.get(column)
+        value = self.values.get(column)
         if value is None:
             if required:
                 self.error(column, f"{column}: required, but the cell is empty", "missing-value")
@@ -144,7 +160,7 @@ class Cells:
         value = self.text(column, required=required)
         if value is None:
             return None
-        member = _members(enum).get(_key(value))
+        member = _member(enum, value)
         if member is None:
             self.bad(column, value, [m.value for m in enum])
         return member
@@ -721,36 +737,43 @@ def _results(table: Table, issues: list[Issue], out: Parsed) -> None:
     # Long format: one row per field; rows with the same accession + kind + item form a result.
     groups: dict[tuple[str, ResultKind, str], tuple[Record, dict[str, Any], bool]] = {}
     broken: set[tuple[str, ResultKind, str]] = set()
+    specs: dict[tuple[ResultKind, str], ResultField | None] = {}  # (kind, field cell) → field
     for record in table.records:
         c = Cells(record, issues)
         accession = c.text("accession", required=True, max_length=64)
         kind = c.choice("kind", ResultKind, required=True)
         item = c.text("item") or "1"
         status = c.text("status") or "verified"
-        if status.lower() not in {"draft", "verified"}:
+        state = status.lower()
+        if state not in {"draft", "verified"}:
             c.bad("status", status, ["draft", "verified"])
         field_name = c.text("field", required=True)
         if accession is None or kind is None or field_name is None:
             continue
         key = (accession, kind, item)
-        fields = RESULT_FIELDS[kind]
-        spec = fields.get(field_name.strip().lower().replace(" ", "_"))
+        try:
+            spec = specs[kind, field_name]
+        except KeyError:
+            spec = specs[kind, field_name] = RESULT_FIELDS[kind].get(
+                field_name.strip().lower().replace(" ", "_")
+            )
         if spec is None:
-            c.bad("field", field_name, sorted(fields))
+            c.bad("field", field_name, sorted(RESULT_FIELDS[kind]))
             broken.add(key)
             continue
         if spec.kind is not FieldType.QUANTITY:
             for extra in ("unit", "lod", "lloq"):
-                if record.get(extra) is not None:
-                    c.bad(extra, record.get(extra), f"empty: {field_name} has no unit")
+                if c.values.get(extra) is not None:
+                    c.bad(extra, c.values.get(extra), f"empty: {field_name} has no unit")
         value = result_field_value(c, spec)
         if c.failed:
             broken.add(key)
             continue
-        verify = status.lower() == "verified"
-        if key not in groups:
-            groups[key] = (record, {}, verify)
-        first, values, first_verify = groups[key]
+        verify = state == "verified"
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = (record, {}, verify)
+        first, values, first_verify = group
         if verify != first_verify:
             c.bad("status", status, f"the status of row {first.row} for this result")
             broken.add(key)

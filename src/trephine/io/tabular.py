@@ -174,6 +174,7 @@ def _table(
             location=Location(source=source, row=1, column=duplicates[0]),
         )
     records: list[Record] = []
+    width = len(header)
     for number, raw in enumerate(rows, start=2):
         if number > MAX_ROWS:
             raise ParseError(f"more than {MAX_ROWS} rows", location=Location(source, number))
@@ -183,16 +184,16 @@ def _table(
         )
         if not any(cells):
             continue  # blank lines are layout, not data
-        extra = [c for c in cells[len(header) :] if c is not None]
-        if extra:
+        if len(cells) > width and any(c is not None for c in cells[width:]):
             raise ParseError(
-                f"{len(cells)} cells but the header has {len(header)} columns",
+                f"{len(cells)} cells but the header has {width} columns",
                 location=Location(source=source, row=number),
             )
         if controls:
             for column, text in zip(header, cells, strict=False):
                 _refuse_control(source, number, column, text)
-        cells += [None] * (len(header) - len(cells))
+        if len(cells) < width:
+            cells += [None] * (width - len(cells))
         records.append(Record(source, number, dict(zip(header, cells, strict=False))))
     return Table(name, source, tuple(header), tuple(records))
 
@@ -219,17 +220,14 @@ def read_csv(path: Path, *, name: str | None = None) -> Table:
 
     delimiter = _delimiter(text)
 
-    def rows() -> Iterator[list[str]]:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-        try:
-            yield from reader
-        except csv.Error as exc:
-            raise ParseError(
-                f"malformed CSV: {exc}", location=Location(source=source, row=reader.line_num)
-            ) from None
-
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     controls = _CONTROL.search(text) is not None  # one pass; cells are checked only if needed
-    return _table(name or path.stem, source, rows(), controls=controls, text_only=True)
+    try:
+        return _table(name or path.stem, source, reader, controls=controls, text_only=True)
+    except csv.Error as exc:  # only the reader raises it
+        raise ParseError(
+            f"malformed CSV: {exc}", location=Location(source=source, row=reader.line_num)
+        ) from None
 
 
 def _unreadable_workbook_errors() -> tuple[type[BaseException], ...]:

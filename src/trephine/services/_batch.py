@@ -92,11 +92,7 @@ def insert_rows(uow: UnitOfWork, model: type[Base], rows: Sequence[dict[str, Any
         rows = rows[1:]
     if rows:
         start = len(ids) - len(rows)
-        insert_many(
-            session.connection(),
-            table,
-            [{**row, "id": i} for row, i in zip(rows, ids[start:], strict=True)],
-        )
+        insert_many(session.connection(), table, rows, ids[start:])
     return ids
 
 

@@ -235,15 +235,18 @@ def _results_run(uow: UnitOfWork, items: Sequence[tuple[str, ResultValue, bool]]
         new.clear()
         new_at.clear()
 
+    days: dict[int, dt.date] = {}  # each specimen's collection day
     for accession, value, verify in items:
         specimen = found.get(accession)
         if specimen is None:
             answers.append(NotFound("specimen", accession))
             continue
-        collected_on = _rows.day(specimen.collected_at)
+        collected_on = days.get(specimen.id)
+        if collected_on is None:
+            collected_on = days[specimen.id] = _rows.day(specimen.collected_at)
         key = (specimen.id, str(value.kind), value.analyte, collected_on)
-        rows = versions.get(key, [])
-        current = next((r for r in rows if r.state in _CURRENT), None)
+        rows = versions.get(key)
+        current = None if rows is None else next((r for r in rows if r.state in _CURRENT), None)
         columns = _value_columns(value)
         if current is not None:
             same = current.value == columns["value"] or (
@@ -261,7 +264,7 @@ def _results_run(uow: UnitOfWork, items: Sequence[tuple[str, ResultValue, bool]]
             else:
                 answers.append((stored.id, Outcome.UNCHANGED))
             continue
-        version = max((r.version for r in rows), default=0) + 1
+        version = 1 if rows is None else max(r.version for r in rows) + 1
         position = len(new)
         events.add_new(
             "create",

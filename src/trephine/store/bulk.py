@@ -29,17 +29,29 @@ from sqlalchemy.exc import DBAPIError
 NO_COPY = frozenset({"patient_identity", "procedure_consent"})
 
 
-def insert_many(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (column name → value) into ``table`` in the caller's transaction."""
+def insert_many(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    ids: Sequence[int] | None = None,
+) -> None:
+    """Insert ``rows`` (column name → value) into ``table`` in the caller's transaction;
+    ``ids``, when given, are the rows' ``id`` column (one each, in order)."""
     if not rows:
         return
-    keys = list(rows[0])
+    if ids is not None:
+        if len(ids) != len(rows):
+            raise ValueError(f"{len(ids)} ids for {len(rows)} rows")
+        if "id" in rows[0]:
+            raise ValueError("ids given twice: in the rows and as ids")
+    keys = list(rows[0]) if ids is None else [*rows[0], "id"]
     wanted = set(keys)
-    plain = all(row.keys() == wanted for row in rows) and not any(
+    first = rows[0].keys()
+    plain = all(row.keys() == first for row in rows) and not any(
         column.default is not None for column in table.columns if column.key not in wanted
     )
     if not plain:
-        connection.execute(insert(table), list(rows))
+        _through_sqlalchemy(connection, table, rows, ids)
         return
     dialect = connection.dialect
     compiled = insert(table).compile(dialect=dialect, column_keys=keys)
@@ -47,36 +59,44 @@ def insert_many(connection: Connection, table: Table, rows: Sequence[Mapping[str
     # An INSERT's parameters are named after its columns.
     names = list(positional) if positional is not None else list(compiled.binds)
     if not set(names) <= wanted:  # pragma: no cover - a column key that is no bind name
-        connection.execute(insert(table), list(rows))
+        _through_sqlalchemy(connection, table, rows, ids)
         return
-    # SQLAlchemy applies a column's processor to every value, None included (JSON stores
-    # None as 'null'), so this does too.
-    pairs = [
-        (name, _last_value(table.c[name].type._cached_bind_processor(dialect))) for name in names
-    ]
-    params: list[Any]
+    # Column by column: each column's values, through its processor when it has one, then the
+    # rows as tuples (zip). SQLAlchemy applies a column's processor to every value, None
+    # included (JSON stores None as 'null'), so this does too.
+    columns = []
+    for name in names:
+        values = list(ids) if name == "id" and ids is not None else [row[name] for row in rows]
+        process = table.c[name].type._cached_bind_processor(dialect)
+        columns.append(values if process is None else _processed(process, values))
     if dialect.name == "postgresql" and table.name not in NO_COPY:
         copy_rows(
             connection,
             table.name,
             [table.c[name].name for name in names],
-            (
-                tuple(row[n] if process is None else process(row[n]) for n, process in pairs)
-                for row in rows
-            ),
+            zip(*columns, strict=True),
         )
         return
+    params: list[Any]
     if positional is not None:
-        params = [
-            tuple(row[name] if process is None else process(row[name]) for name, process in pairs)
-            for row in rows
-        ]
+        params = list(zip(*columns, strict=True))
     else:
-        params = [
-            {name: row[name] if process is None else process(row[name]) for name, process in pairs}
-            for row in rows
-        ]
+        params = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
     connection.exec_driver_sql(compiled.string, params)
+
+
+def _through_sqlalchemy(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    ids: Sequence[int] | None,
+) -> None:
+    given = (
+        [dict(r) for r in rows]
+        if ids is None
+        else [{**r, "id": i} for r, i in zip(rows, ids, strict=True)]
+    )
+    connection.execute(insert(table), given)
 
 
 def copy_rows(
@@ -102,22 +122,19 @@ def copy_rows(
         ) from exc
 
 
-def _last_value(process: Any) -> Any:
-    """``process`` remembering its last argument: the rows of one batch share most instants
-    (``created_at``, ``verified_at`` … are one ``now``), and a bind processor is a pure function
-    of its value, so the same object gives the same parameter without processing it again."""
-    if process is None:
-        return None
-    last: list[Any] = [_NOTHING, None]
-
-    def remembered(value: Any) -> Any:
-        if value is last[0]:
-            return last[1]
-        out = process(value)
-        last[0], last[1] = value, out
-        return out
-
-    return remembered
+def _processed(process: Any, values: list[Any]) -> list[Any]:
+    """``[process(v) for v in values]``, processing a value only when it is not the same object
+    as the one before: the rows of one batch share most instants (``created_at``,
+    ``verified_at`` … are one ``now``), and a bind processor is a pure function of its value."""
+    out = []
+    last: Any = _NOTHING
+    done: Any = None
+    for value in values:
+        if value is not last:
+            done = process(value)
+            last = value
+        out.append(done)
+    return out
 
 
 _NOTHING = object()
