@@ -161,6 +161,33 @@ def test_researcher_paired_samples_page_without_identity(
     assert not failures, "\n".join(failures)
 
 
+def test_researcher_microenvironment_page_without_identity(
+    site: Site, browser: Any, shots: Path
+) -> None:
+    """Issue 14 §5: populations and measurements before and after therapy (table, paired-lines
+    plot, pairs by pseudonym) and the aplastic-anaemia niche by day; axe and 400 px."""
+    from selenium.webdriver.common.by import By
+
+    failures: list[str] = []
+    sign_in(browser, site.base, "r.researcher", PASSWORD)
+    browser.get(f"{site.base}/research")
+    wait_for(browser, lambda d: d.find_elements(By.ID, "microenvironment-link"))
+    browser.find_element(By.ID, "microenvironment-link").click()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "niche"))
+    tests = browser.find_element(By.ID, "microenv-tests").text
+    assert "regulatory T cells" in tests, tests
+    assert browser.find_elements(By.ID, "paired-lines"), "no paired-lines plot"
+    patients = {
+        cell.text
+        for cell in browser.find_elements(By.CSS_SELECTOR, "#microenv-pairs td:nth-child(2)")
+    }
+    assert patients and all(re.fullmatch(r"P[0-9a-f]{16}", p) for p in patients), patients
+    assert browser.find_elements(By.CSS_SELECTOR, "table.niche"), "no aplastic-anaemia niche"
+    _no_identity(browser, site, "microenvironment", failures)
+    look(browser, shots, "research-microenvironment", failures)
+    assert not failures, "\n".join(failures)
+
+
 def test_clinician_enrolment_and_visit_mapping_forms(site: Site, browser: Any, shots: Path) -> None:
     from selenium.webdriver.common.by import By
 
