@@ -35,7 +35,8 @@ def make_engine(url: str, *, busy_timeout: float | None = None) -> Engine:
     SQLite files hold names and MRNs, so a new file is created readable by its owner only
     (0600; SQLite gives its -wal/-shm files the same mode). Connections use WAL journaling, so
     readers never wait for a writer, and wait up to ``busy_timeout`` seconds (default: the
-    ``TREPHINE_SQLITE_BUSY_TIMEOUT`` setting) for another writer's lock.
+    ``TREPHINE_SQLITE_BUSY_TIMEOUT`` setting) for another writer's lock, in line behind a
+    writer gate (:mod:`trephine.store.sqlite_writers`) rather than polling.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -62,6 +63,10 @@ def make_engine(url: str, *, busy_timeout: float | None = None) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
+        if parsed.database and parsed.database != ":memory:":
+            from trephine.store import sqlite_writers
+
+            sqlite_writers.install(engine, Path(parsed.database), busy_timeout)
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True, json_serializer=_JSON_TEXT)
 
