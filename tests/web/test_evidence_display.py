@@ -44,3 +44,48 @@ def test_assessment_partial_rounds_evidence_and_names_unrecorded_values() -> Non
     )
     assert "ANC not recorded" in html
     assert "bm_blast_reduction_pct" not in html and "→" not in html
+
+
+def test_the_page_says_when_a_count_cannot_separate_the_categories() -> None:
+    """Issue 14 §4: a CR call on 4.5 % blasts of 200 cells (95 % CI contains the 5 % threshold)
+    carries the flag, and the patient page's criteria calls say the count cannot separate them."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from trephine.assess.call import Call
+    from trephine.assess.intervals import COUNT_FLAG
+    from trephine.criteria import registry
+    from trephine.criteria.engine import evaluate
+
+    facts = {
+        "bm_blasts_pct": Decimal("4.5"),
+        "cells_counted": Decimal(200),
+        "anc": Decimal("1.5"),
+        "plt": Decimal(150),
+        "circulating_blasts": False,
+        "extramedullary": False,
+        "spicules_present": True,
+    }
+    call = Call.from_evaluation(
+        dt.date(2024, 3, 1), "response", evaluate(registry.get("ELN2022"), facts)
+    )
+    assert COUNT_FLAG in call.flags
+    shown = SimpleNamespace(
+        date="2024-03-01",
+        call=call.kind,
+        category=call.category,
+        ruleset="ELN2022",
+        edition="ELN2022",
+        rule=None,
+        citation=None,
+        missing=[],
+        software_version="0",
+        evidence=list(call.evidence),
+    )
+    html = (
+        templates()
+        .env.get_template("_assessments.html")
+        .render(alerts=[], assessments=[shown], patient_id="P1")
+    )
+    assert "Marrow blasts 4.5 % of 200 cells counted (95 % CI 2.4–" in html
+    assert "so this count cannot separate the categories on either side of it" in html
