@@ -129,10 +129,23 @@ def test_the_latest_marrow_values_are_read_by_patient_not_by_state(cohort: Cohor
 
 
 def test_the_response_filter_choices_are_read_from_the_index(cohort: Cohort) -> None:
-    # One probe of ix_assessment_call_kind_category per category, never a scan of the table.
+    # One probe of the partial index of response categories per category, never a scan.
     plan = _plan(cohort, "categories", read=response_categories)
-    assert plan.count("COVERING INDEX ix_assessment_call_kind_category") == 2, plan
+    assert plan.count("USING INDEX ix_assessment_response_category") == 2, plan
     assert "SCAN assessment" not in plan, plan
+    # And no other query is planned on it: calls of some patients are read by the patients
+    # (0023's (call_kind, category) index had taken the research timelines' plan).
+    with cohort.db.engine.connect() as conn:
+        by_patients = "\n".join(
+            str(r[-1])
+            for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT id FROM assessment"
+                " WHERE patient_id IN (?, ?, ?) AND call_kind IN (?, ?) AND category IN (?, ?)",
+                (1, 2, 3, "response", "mrd", "CR", "PR"),
+            )
+        )
+    assert "ix_assessment_response_category" not in by_patients, by_patients
+    assert "patient_id=?" in by_patients, by_patients
     with cohort.db.unit_of_work("test") as uow:
         stored = uow.session.scalars(
             select(AssessmentRow.category).where(AssessmentRow.call_kind == "response")

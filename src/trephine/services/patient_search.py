@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import KeyedColumnElement
 
@@ -259,17 +259,20 @@ def response_categories(uow: UnitOfWork) -> list[str]:
     """The response categories stored so far (the choices of the response filter).
 
     A ``DISTINCT`` would read every response call of the cohort on every search page; this
-    skips through the index on (call_kind, category) instead: the smallest category, then the
-    smallest one above it, … (a recursive query: one index probe per category)."""
+    skips through the partial index of response calls' categories (migration 0024) instead:
+    the smallest category, then the smallest one above it, … (a recursive query: one index
+    probe per category). The call kind is written into the SQL, not bound: SQLite uses a
+    partial index only for a query whose condition is literally the index's."""
+    response = literal(RESPONSE_CALL, literal_execute=True)
     first = (
         select(func.min(AssessmentRow.category).label("category"))
-        .where(AssessmentRow.call_kind == RESPONSE_CALL)
+        .where(AssessmentRow.call_kind == response)
         .cte("categories", recursive=True)
     )
     later = aliased(AssessmentRow)
     above = (
         select(func.min(later.category))
-        .where(later.call_kind == RESPONSE_CALL, later.category > first.c.category)
+        .where(later.call_kind == response, later.category > first.c.category)
         .scalar_subquery()
     )
     categories = first.union_all(select(above).where(first.c.category.is_not(None)))

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -345,8 +346,14 @@ class AssessmentRow(Base):
             "inputs_digest",
             name="uq_assessment_natural_key",
         ),
-        # Migration 0023: the stored response categories, one index probe each (patient search).
-        Index("ix_assessment_call_kind_category", "call_kind", "category"),
+        # Migration 0024: the response calls' categories, one index probe each (the patient
+        # search's response filter). Partial, so that no other query is planned on it.
+        Index(
+            "ix_assessment_response_category",
+            "category",
+            sqlite_where=text("call_kind = 'response'"),
+            postgresql_where=text("call_kind = 'response'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
