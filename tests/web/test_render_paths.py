@@ -28,7 +28,7 @@ def _request(app: Any, root_path: str = "") -> Request:
     )
 
 
-def test_paths_are_starlettes_and_looked_up_once(
+def test_paths_are_starlettes_and_the_routes_walked_once(
     site: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = site.client.app
@@ -37,10 +37,15 @@ def test_paths_are_starlettes_and_looked_up_once(
         context = {"request": request}
         for name, params in (
             ("patient_page", {"patient_id": "DEMO-0001"}),
+            ("patient_page", {"patient_id": "DEMO-0002"}),
+            ("alert_action", {"alert_id": 7}),
+            ("alert_action", {"alert_id": "8"}),
             ("alerts_page", {}),
             ("static", {"path": "trephine.css"}),
+            ("static", {"path": "vendor/plotly-basic.min.js"}),
         ):
             assert url_for(context, name, **params) == request.url_for(name, **params)
+    app.state.template_routes = {}
     calls = []
     real = app.router.url_path_for
 
@@ -50,7 +55,13 @@ def test_paths_are_starlettes_and_looked_up_once(
 
     monkeypatch.setattr(app.router, "url_path_for", counted)
     context = {"request": _request(app)}
-    links = {url_for(context, "patient_page", patient_id="DEMO-0002").path for _ in range(50)}
-    assert links == {"/patients/DEMO-0002"} and calls == ["patient_page"]
+    links = [url_for(context, "patient_page", patient_id=f"P-{i}").path for i in range(50)]
+    assert links == [f"/patients/P-{i}" for i in range(50)] and calls == ["patient_page"]
+    # Values are still checked by the route, and unknown names or parameters still refused.
+    for bad in ("a/b", ""):
+        with pytest.raises(AssertionError):
+            url_for(context, "patient_page", patient_id=bad)
     with pytest.raises(NoMatchFound):
         url_for(context, "no_such_page")
+    with pytest.raises(NoMatchFound):
+        url_for(context, "patient_page", patient="P-1")

@@ -11,7 +11,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
-from starlette.datastructures import URL, URLPath
+from starlette.datastructures import URL
+from starlette.routing import NoMatchFound
 
 from trephine import __version__
 from trephine.api.schemas.errors import ErrorBody
@@ -21,33 +22,43 @@ TEMPLATE_DIR = WEB_DIR / "templates"
 STATIC_DIR = WEB_DIR / "static"
 
 
-#: How many paths an app remembers (see :func:`url_for`) before it starts afresh.
-_PATHS_PER_APP = 20_000
-
-
 @pass_context
 def url_for(context: dict[str, Any], name: str, /, **path_params: Any) -> URL:
-    """Starlette's template ``url_for`` (same answer, same errors) with the route lookup
-    remembered by the app: its routes never change once it is built, and Starlette walks every
-    route on each call (~0.15 ms; a page of 50 alerts or patients makes 50-100 calls)."""
+    """Starlette's template ``url_for`` (same answer, same errors), asking the route that
+    answered last time for this name and these parameter names straight away: the router
+    walks every route of the app on each call (~0.15 ms; a page of 50 alerts or patients makes
+    50-100 calls, each with other values). Whether a route answers depends only on the name and
+    the parameter names, never on the values, which the route itself still converts and
+    checks."""
     request: Request = context["request"]
     provider = request.scope.get("router") or request.scope.get("app")
-    try:
-        key = (id(provider), name, *sorted(path_params.items()))
-        hash(key)
-    except TypeError:  # an unhashable parameter: look it up every time
-        return request.url_for(name, **path_params)
     state = request.app.state
-    known: dict[tuple[Any, ...], URLPath] | None = getattr(state, "template_paths", None)
+    known: dict[tuple[Any, ...], Any] | None = getattr(state, "template_routes", None)
     if known is None:
-        known = state.template_paths = {}
-    path = known.get(key)
-    if path is None:
+        known = state.template_routes = {}
+    key = (id(provider), name, *sorted(path_params))
+    route = known.get(key)
+    if route is None:
         path = provider.url_path_for(name, **path_params)  # type: ignore[union-attr]
-        if len(known) >= _PATHS_PER_APP:
-            known.clear()
-        known[key] = path
+        known[key] = _answering(provider, name, path_params, path)
+    else:
+        path = route.url_path_for(name, **path_params)
     return path.make_absolute_url(base_url=request.base_url)
+
+
+def _answering(provider: Any, name: str, path_params: dict[str, Any], wanted: Any) -> Any:
+    """The innermost route under ``provider`` that answers ``url_path_for(name,
+    **path_params)`` with ``wanted``, the path ``provider`` answers (an included router's
+    route, not the router; a mount adds its own prefix, so it is kept)."""
+    listed = getattr(provider, "effective_route_contexts", None)
+    routes = listed() if callable(listed) else getattr(provider, "routes", None) or ()
+    for route in routes:
+        try:
+            path = route.url_path_for(name, **path_params)
+        except NoMatchFound:
+            continue
+        return _answering(route, name, path_params, wanted) if path == wanted else provider
+    return provider
 
 
 @lru_cache(maxsize=1)
