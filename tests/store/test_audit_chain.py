@@ -243,6 +243,48 @@ def test_many_writers_at_once_keep_one_chain(database: Database) -> None:
     assert check.detail.startswith("72 events")
 
 
+_APPENDER = """
+import sys, time
+from trephine.services import audit
+from trephine.store.database import Database
+url, name, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
+database = Database(url)
+time.sleep(max(0.0, start - time.time()))  # both processes begin together
+for k in range(12):
+    with database.unit_of_work(name) as uow:
+        audit.append(uow, [audit.Entry("read", "patient", f"{name}-{k}-{i}") for i in range(2)])
+database.dispose()
+"""
+
+
+def test_two_processes_appending_at_once_keep_one_chain(database: Database) -> None:
+    """What two ``serve`` workers (or a worker and an import) do: separate processes, each
+    with its own engine, appending at the same moment; ``audit verify`` passes after."""
+    import subprocess
+    import sys
+    import time
+
+    _trail(database, 1)
+    start = f"{time.time() + 3:.3f}"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _APPENDER, database.url, name, start],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("worker-1", "worker-2")
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    (check,) = _chain(database)
+    assert check.passed is True, check.detail
+    assert check.detail.startswith("49 events")
+    with database.engine.connect() as connection:
+        links = connection.execute(text("SELECT prev_hash FROM audit_event")).scalars().all()
+    assert len(set(links)) == len(links)  # no two events share a predecessor
+
+
 def test_migration_0007_backfills_the_chain_of_existing_events(database_url: str) -> None:
     db = Database(database_url)
     try:
