@@ -63,3 +63,14 @@ def test_duplicate_columns_are_named_in_a_wide_header(tmp_path: Path) -> None:
     path.write_text(",".join(header) + "\n", encoding="utf-8")
     with pytest.raises(ParseError, match="duplicate column\\(s\\) c7, c9"):
         read_csv(path)
+
+
+def test_the_byte_scan_for_control_characters_agrees_with_the_pattern() -> None:
+    """read_csv answers "any control character?" from the file's bytes when it can (C0 and DEL
+    are single bytes in UTF-8, C1 starts with C2); it must agree with the refusing pattern."""
+    from trephine.io.tabular import _CONTROL, _has_control
+
+    for code in [*range(0x300), 0x2028, 0xFEFF, 0x1F600]:
+        for text in (chr(code), f"ab{chr(code)}c", f"é{chr(code)}", f"\ufeff{chr(code)}"):
+            found = _CONTROL.search(text) is not None
+            assert _has_control(text.encode("utf-8"), text) is found, hex(code)
