@@ -214,3 +214,51 @@ def test_every_canonical_unit_has_a_ucum_code() -> None:
         assert fhir.ucum(m.unit)
     with pytest.raises(ValueError, match="no UCUM code"):
         fhir.ucum("furlongs")
+
+
+def test_populations_and_measurements_are_observations(seeded: Seeded) -> None:
+    """Issue 14: the two microenvironment kinds reach the FHIR API and bundles like the other
+    kinds (they were left out): a population's % of parent and of the total with the counts
+    and the 95 % Wilson interval, a measurement's value in UCUM with its method and flags."""
+    from trephine.domain.results import Measurement, MeasurementMethod, Population, PopulationMethod
+
+    treg = Population(
+        "regulatory T cells",
+        310,
+        "CD4 T cells",
+        5000,
+        PopulationMethod.FLOW,
+        total="CD45+ cells",
+        total_count=40000,
+    )
+    mvd = Measurement.of(
+        "microvessel density",
+        Quantity(Decimal("17.7"), "vessels/mm2"),
+        MeasurementMethod.IMAGE,
+        stain="CD34",
+        flags=("detector note",),
+    )
+    with seeded.database.unit_of_work("lab") as uow:
+        ids = [results.record_result(uow, acc, v)[0].id for acc, v in (("A-1", treg), ("C-1", mvd))]
+    with seeded.database.unit_of_work("dr.verify") as uow:
+        for rid in ids:
+            results.verify_result(uow, rid)
+    _issue(seeded)
+    bundle = _bundle(seeded)
+    fhir.validate(bundle)
+    by_id = {o["identifier"][0]["value"]: o for o in fhir.resources(bundle, "Observation")}
+    parent = by_id[f"{ids[0]}/percent_of_parent"]
+    assert parent["valueQuantity"]["value"] == Decimal("6.2")
+    assert parent["code"]["text"] == "regulatory T cells (% of CD4 T cells)"
+    assert parent["note"][0]["text"].startswith("310 of 5000 cells; 95 % Wilson interval 5.6–6.9 %")
+    total = by_id[f"{ids[0]}/percent_of_total"]
+    assert total["valueQuantity"]["value"] == Decimal("0.8")
+    assert by_id[f"{ids[0]}/count"]["valueQuantity"]["value"] == Decimal(310)
+    vessels = by_id[f"{ids[1]}/value"]
+    assert vessels["valueQuantity"] == {
+        "value": Decimal("17.7"),
+        "unit": "vessels/mm2",
+        "system": "http://unitsofmeasure.org",
+        "code": "{vessels}/mm2",
+    }
+    assert vessels["note"][0]["text"] == "image analysis; whole core; CD34; detector note"

@@ -53,9 +53,11 @@ from trephine.domain.results import (
     InfectionTest,
     IronStudies,
     Karyotype,
+    Measurement,
     MolecularMRD,
     NGSVariant,
     Paraprotein,
+    Population,
     ResultValue,
 )
 
@@ -79,6 +81,8 @@ UCUM: dict[str, str] = {
     "mm": "mm",
     "cm": "cm",
     "1": "1",
+    "cells/mm2": "{cells}/mm2",
+    "vessels/mm2": "{vessels}/mm2",
 }
 #: DiagnosticReport.status and Observation.status value sets (R4), checked by :func:`validate`.
 REPORT_STATUSES = frozenset(
@@ -275,6 +279,32 @@ def _tenth(x: Decimal) -> Decimal:
 
 def _quantities(named: Iterable[tuple[str, str, Quantity | None, Code | None]]) -> list[Value]:
     return [Value(k, label, q, code) for k, label, q, code in named if q is not None]
+
+
+def _population_values(value: Population) -> list[Value]:
+    """A population's share of its parent (and of the total when counted) with the counts and
+    the 95 % Wilson interval in the note, and the cells counted."""
+    from trephine.analysis.stats import wilson
+
+    def share(key: str, of: str, total: int) -> Value:
+        ci = wilson(value.count, total)
+        return Value(
+            key,
+            f"{value.population} (% of {of})",
+            Quantity(_tenth(Decimal(value.count) * 100 / Decimal(total)), "%"),
+            note=(
+                f"{value.count} of {total} cells; 95 % Wilson interval "
+                f"{100 * ci.lower:.1f}–{100 * ci.upper:.1f} %; {value.method}"
+            ),
+        )
+
+    out = [share("percent_of_parent", value.parent, value.parent_count)]
+    if value.total is not None and value.total_count:
+        out.append(share("percent_of_total", value.total, value.total_count))
+    out.append(
+        Value("count", f"{value.population} (cells counted)", Quantity(Decimal(value.count), "1"))
+    )
+    return out
 
 
 def values(value: ResultValue) -> list[Value]:
@@ -485,6 +515,18 @@ def values(value: ResultValue) -> list[Value]:
             ):
                 if flag is not None:
                     out.append(Value(key, label_, flag))
+        case Population():
+            out = _population_values(value)
+        case Measurement():
+            notes = [str(value.method), value.region, value.stain, *value.flags]
+            out = [
+                Value(
+                    "value",
+                    value.index,
+                    value.value,
+                    note="; ".join(n for n in notes if n),
+                )
+            ]
         case InfectionTest():
             out = [
                 Value(
