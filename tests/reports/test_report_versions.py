@@ -216,3 +216,46 @@ def test_issued_versions_are_append_only(seeded: Seeded) -> None:
             db.engine.begin() as conn,
         ):
             conn.execute(text(sql))
+
+
+def test_populations_and_measurements_have_their_own_section(seeded: Seeded) -> None:
+    """Issue 14: signed-out populations and measurements are in the marrow report (they were
+    left out), with the population's 95 % Wilson intervals, after the other studies."""
+    from decimal import Decimal
+
+    from trephine.domain.quantity import Quantity
+    from trephine.domain.results import (
+        Measurement,
+        MeasurementMethod,
+        Population,
+        PopulationMethod,
+    )
+
+    treg = Population(
+        "regulatory T cells",
+        310,
+        "CD4 T cells",
+        5000,
+        PopulationMethod.FLOW,
+        total="CD45+ cells",
+        total_count=40000,
+    )
+    mvd = Measurement.of(
+        "microvessel density", Quantity(Decimal("17.7"), "vessels/mm2"), MeasurementMethod.IMAGE
+    )
+    draft = Measurement.of(
+        "CD271+ stromal cells", Quantity(Decimal("24.9"), "cells/mm2"), MeasurementMethod.IMAGE
+    )
+    with seeded.database.unit_of_work("lab") as uow:
+        ids = [results.record_result(uow, a, v)[0].id for a, v in (("A-1", treg), ("C-1", mvd))]
+        results.record_result(uow, "C-1", draft)
+    with seeded.database.unit_of_work("dr.verify") as uow:
+        for rid in ids:
+            results.verify_result(uow, rid)
+    page = _html(seeded)
+    title = "Microenvironment: populations and measurements (research indices, not a grade)"
+    assert title in page
+    assert page.index("Ancillary studies") < page.index(title) < page.index("Interpretation")
+    assert "310 of 5,000 CD4 T cells: 6.2 % (95 % CI 5.6–6.9 %)" in page
+    assert "microvessel density 17.7 vessels/mm2" in page
+    assert "24.9" not in page  # the draft

@@ -35,9 +35,11 @@ from trephine.domain.results import (
     InfectionTest,
     IronStudies,
     Karyotype,
+    Measurement,
     MolecularMRD,
     NGSVariant,
     Paraprotein,
+    Population,
 )
 from trephine.present.explain import evidence_sentence
 from trephine.present.numbers import number_text
@@ -357,6 +359,15 @@ def document(
     other = tuple(_row(i) for i in _of(report, *_OTHER))
     if other:
         sections.append(Section("other", "Other studies", other))
+    niche = tuple(_row(i) for i in _of(report, Population, Measurement))
+    if niche:
+        sections.append(
+            Section(
+                "microenvironment",
+                "Microenvironment: populations and measurements (research indices, not a grade)",
+                niche,
+            )
+        )
     sections.append(
         Section(
             "interpretation",
