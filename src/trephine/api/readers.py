@@ -7,6 +7,7 @@ and the pages can never disagree about what a patient looks like.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from trephine.api.schemas.assessments import AlertPublic, AssessmentPublic
@@ -21,7 +22,12 @@ from trephine.present import results as presenters
 from trephine.present.assessments import alert_dict, assessment_dict
 from trephine.services import alerts, assessments, patient_search, patients, results
 from trephine.services.patient_search import PatientHits
-from trephine.services.views import StoredAlert, StoredResult
+from trephine.services.views import (
+    PatientRecord,
+    StoredAlert,
+    StoredAssessment,
+    StoredResult,
+)
 from trephine.store.database import UnitOfWork
 from trephine.workflow import ResultState
 
@@ -65,14 +71,26 @@ def _version_key(r: StoredResult) -> tuple[str, str, str, str]:
 
 
 def patient_timeline(uow: UnitOfWork, patient_id: str) -> TimelinePublic:
-    """Everything on the patient page, amendment histories included (two reads in all).
+    """Everything on the patient page, amendment histories included (two reads in all)."""
+    return _timeline(uow, patients.patient_record(uow, patient_id))
 
-    A result's versions are the current ones (the record's) and the superseded ones (read
-    here); a cancelled draft was entered in error and withdrawn: it is no version of the result
-    that replaced it (it shares only the natural key) and is not public, so it stays out."""
+
+def patient_view(uow: UnitOfWork, patient_id: str) -> tuple[TimelinePublic, list[AssessmentPublic]]:
+    """The patient page: its timeline and stored assessments (each marked current or not)
+    from one read of the record."""
     record = patients.patient_record(uow, patient_id)
+    return _timeline(uow, record), _assessments_public(record.assessments)
+
+
+def _timeline(uow: UnitOfWork, record: PatientRecord) -> TimelinePublic:
+    """The record as the timeline. A result's versions are the current ones (the record's) and
+    the superseded ones (read here); a cancelled draft was entered in error and withdrawn: it
+    is no version of the result that replaced it (it shares only the natural key) and is not
+    public, so it stays out."""
     versions: dict[tuple[str, str, str, str], list[StoredResult]] = defaultdict(list)
-    superseded = results.list_results(uow, patient=patient_id, states=[ResultState.SUPERSEDED])
+    superseded = results.list_results(
+        uow, patient=record.patient.external_id, states=[ResultState.SUPERSEDED]
+    )
     for r in (*record.results, *superseded):
         versions[_version_key(r)].append(r)
     histories = {r.id: versions[_version_key(r)] for r in record.results}
@@ -114,7 +132,10 @@ def alert_total(uow: UnitOfWork, status: AlertStatus, patient: str | None = None
 
 def assessment_items(uow: UnitOfWork, patient_id: str) -> list[AssessmentPublic]:
     """A patient's stored assessments, each marked current or not."""
-    stored = assessments.patient_assessments(uow, patient_id)
+    return _assessments_public(assessments.patient_assessments(uow, patient_id))
+
+
+def _assessments_public(stored: Sequence[StoredAssessment]) -> list[AssessmentPublic]:
     current = {s.id for s in assessments.current_assessments(stored)}
     return [
         AssessmentPublic.model_validate(assessment_dict(s, current=s.id in current)) for s in stored

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from trephine.access import Permission, Principal
 from trephine.api import readers
 from trephine.api.deps import PrincipalDep, UnitOfWorkDep, audit_read, require
-from trephine.api.readers import AlertStatus, alert_items, alert_total, assessment_items
+from trephine.api.readers import AlertStatus, alert_items, alert_total
 from trephine.errors import ValidationError
 from trephine.services.patient_search import PatientQuery, SortKey
 from trephine.web.assets import PLOTLY_JS_URL
@@ -127,8 +127,8 @@ def patient_list_page(
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse, name="patient_page")
 def patient_page(request: Request, uow: UnitOfWorkDep, patient_id: str) -> HTMLResponse:
-    tl = readers.patient_timeline(uow, patient_id)
-    assessments = [a for a in assessment_items(uow, patient_id) if a.current]
+    tl, stored = readers.patient_view(uow, patient_id)
+    assessments = [a for a in stored if a.current]
     audit_read(request, uow, "patient page", [patient_id])
     return render(
         request,
