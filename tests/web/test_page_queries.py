@@ -61,3 +61,39 @@ def test_the_patient_list_costs_the_same_for_one_and_many_patients(site: Any) ->
     one = site.cohort[0].patient.external_id
     # (Both pages end the list, so neither counts; test_search.py checks when a count runs.)
     assert _statements(site, f"/?q={one}") == _statements(site, "/")
+
+
+def _plans(site: Any, path: str, marker: str) -> list[str]:
+    """SQLite's plans of the statements containing ``marker`` that ``path`` runs."""
+    seen: list[tuple[str, Any]] = []
+
+    def keep(_c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
+        seen.append((statement, params))
+
+    engine = site.client.app.state.database.engine
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        assert site.client.get(path).status_code == 200, path
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    plans = []
+    with engine.connect() as conn:
+        for statement, params in seen:
+            if marker in statement:
+                rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params).all()
+                plans.append("\n".join(str(r[-1]) for r in rows))
+    assert plans, (path, marker)
+    return plans
+
+
+def test_the_alerts_inbox_reads_its_page_in_date_order_without_sorting(site: Any) -> None:
+    listed, counted = (
+        _plans(site, "/alerts", "FROM alert JOIN patient")[0],
+        _plans(site, "/alerts", "count(*)")[0],
+    )
+    assert "ix_alert_status_raised" in listed and "TEMP B-TREE" not in listed, listed
+    assert "COVERING INDEX ix_alert_status_raised" in counted, counted
+    # One patient's alerts are still read by the patient.
+    patient = site.cohort[0].patient.external_id
+    for plan in _plans(site, f"/patients/{patient}", "FROM alert"):
+        assert "ix_alert_status_raised" not in plan, plan

@@ -395,6 +395,9 @@ class AlertRow(Base):
             "software_version",
             name="uq_alert_natural_key",
         ),
+        # Migration 0025: the open (or withdrawn, acknowledged) alerts newest first, so that the
+        # alerts inbox stops at its page instead of sorting every open alert.
+        Index("ix_alert_status_raised", "acknowledged_at", "withdrawn_at", "raised_on", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
