@@ -406,3 +406,23 @@ def test_events_appended_in_bulk_verify_and_read_back(database: Database) -> Non
     ]
     assert shown[4].detail["level"] == 2 and shown[4].detail["pct"] == 0.25
     assert shown[6].detail["1"] == "int key" and shown[6].detail["b"] == {"2": 3.5}
+
+
+@pytest.mark.parametrize(
+    ("actor", "action", "entity", "entity_id"),
+    [
+        ("lab", "create", "result", "42"),
+        ("dr.lee@site", "verify", "result", 'EX-1 "quoted" é\u2028'),
+        ("lab", "create", "specimen", "ASP-1"),  # the same instant and actor, another entity
+        ("lab", "create", "specimen", "ASP-1"),  # and the same again (the parts are reused)
+    ],
+)
+def test_queued_heads_are_event_head_byte_for_byte(
+    actor: str, action: str, entity: str, entity_id: str
+) -> None:
+    """queued() builds the head from parts it made before; it is exactly event_head()."""
+    at = dt.datetime(2026, 12, 3, 10, 5, 7, 123456, tzinfo=dt.UTC)
+    event = audit_chain.queued(at, actor, action, entity, entity_id, {"n": 1, "x": "é"})
+    assert event.head == audit_chain.event_head(
+        audit_chain.instant_text(at), actor, action, entity, entity_id, event.detail_json
+    )

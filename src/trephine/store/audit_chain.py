@@ -237,8 +237,28 @@ def queued(
         if len(_INSTANTS) > 64:
             _INSTANTS.clear()
         at = _INSTANTS[occurred_at] = instant_text(occurred_at)
-    head = event_head(at, actor, action, entity, entity_id, text_)
+    # event_head's text, its fixed parts made once: what comes before the detail depends only
+    # on (action, actor, instant), what comes between it and the entity id only on the entity.
+    start = _STARTS.get((action, actor, at))
+    if start is None:
+        if len(_STARTS) > 4096:
+            _STARTS.clear()
+        start = _STARTS[action, actor, at] = (
+            f'{{"action":{_ENCODE(action)},"actor":{_ENCODE(actor)},"at":{_ENCODE(at)},"detail":'
+        )
+    middle = _MIDDLES.get(entity)
+    if middle is None:
+        if len(_MIDDLES) > 4096:
+            _MIDDLES.clear()
+        middle = _MIDDLES[entity] = f',"entity":{_ENCODE(entity)},"entity_id":'
+    head = start + text_ + middle + _STRING(entity_id) + ',"prev":"'
     return Queued(occurred_at, actor, action, entity, entity_id, stored, text_, head)
+
+
+#: The parts of :func:`event_head` before the detail, by (action, actor, instant text), and
+#: between the detail and the entity id, by entity.
+_STARTS: dict[tuple[str, str, str], str] = {}
+_MIDDLES: dict[str, str] = {}
 
 
 def link(prev_hash: str, events: Sequence[Queued]) -> list[tuple[str, str]]:
