@@ -21,22 +21,12 @@ from trephine.services import accounts, audit
 from trephine.settings import Settings
 from trephine.store.database import Database
 from trephine.testing.accounts import TEST_PASSWORD, ensure_user, sign_in
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
+from trephine.testing.clock import ManualClock as Clock
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC))
 
 
 @pytest.fixture

@@ -15,24 +15,12 @@ from trephine.services import accounts, audit
 from trephine.settings import Settings
 from trephine.store.database import Database
 from trephine.testing.accounts import TEST_PASSWORD, client_as, ensure_user, sign_in, token_for
-
-
-class Clock:
-    """A clock the test moves by hand (frozen otherwise)."""
-
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
+from trephine.testing.clock import ManualClock as Clock
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock()  # frozen at 2026-01-05 08:00 UTC
 
 
 @pytest.fixture
