@@ -416,6 +416,32 @@ def test_flowjo_sample_without_the_gate_is_a_row_error(real_data: Path, tmp_path
     assert "abnormal_gate: 'LAIP'" in rec.error and "upper_right" in rec.error
 
 
+def test_flowjo_sample_without_a_population_gate_is_that_rows_error(
+    real_data: Path, tmp_path: Path
+) -> None:
+    """With --store-populations, a sample gated without one of the gates fails its own row
+    (nothing of that tube is quantified or stored); the batch is not refused as a whole."""
+    from trephine.batch.flow_mrd import plan_flowjo
+
+    src = real_data / DIAMOND
+    shutil.copy(src / "test_data_diamond_01.fcs", tmp_path)
+    settings = MrdSettings(
+        denominator="upper_right",
+        abnormal="upper_right",
+        criteria=AML_ELN2021,
+        populations=(("upper_right", "NK cells"), ("Tregs", None)),
+    )
+    (task,) = plan_flowjo(
+        [tmp_path / "test_data_diamond_01.fcs"], src / "test_data_diamond_asinh_rect.wsp", settings
+    )
+    assert task.strategy is None and task.plans == ()
+    rec = process_tube(task, settings)
+    assert rec.error_type == "ValidationError" and rec.error is not None
+    assert "test_data_diamond_01.fcs" in rec.error
+    assert "gate: 'Tregs' is not allowed (not in the strategy of" in rec.error
+    assert "allowed: upper_right" in rec.error
+
+
 class _WorkerKiller:
     """A tube "path" whose opening ends the worker process (as an out-of-memory kill would).
 

@@ -31,10 +31,11 @@ from typing import TYPE_CHECKING, TextIO
 from trephine.errors import Location, TrephineError, TrephineWarning, ValidationError
 from trephine.importers.flow_mrd import (
     missing_gate,
-    quantify,
+    quantify_and_count,
     sha256_of,
     warn_if_not_the_samples_file,
 )
+from trephine.importers.flow_populations import GatePlan, gates_counted, plan_populations
 
 if TYPE_CHECKING:
     from trephine.analysis.flow.mrd import MrdCriteria, MrdResult
@@ -47,11 +48,15 @@ FCS_SUFFIXES = (".fcs", ".lmd")
 
 @dataclass(frozen=True)
 class MrdSettings:
-    """What every tube of the batch is asked: the gates and the criteria set."""
+    """What every tube of the batch is asked: the gates and the criteria set, and (with
+    ``--store-populations``) the gates to store as populations (``GATE``/``GATE=population``,
+    :func:`trephine.importers.flow_populations.parse_gate_list`) with the CD45+ gate."""
 
     denominator: str
     abnormal: str
     criteria: MrdCriteria
+    populations: tuple[tuple[str, str | None], ...] = ()
+    total_gate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class TubeTask:
     #: FlowJo's recorded event count for the sample, to warn about a mismatched file.
     expected_events: int | None = None
     problem: str | None = None
+    #: the populations to count in this tube, checked against its strategy while planning
+    plans: tuple[GatePlan, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,10 @@ class TubeRecord:
     #: with ``--specimens``: the specimen accession and what happened to the result there
     specimen: str | None = None
     stored: str | None = None
+    #: with ``--store-populations``: the event count of every gate the populations need
+    gate_counts: dict[str, int] | None = None
+    #: ... and what was stored (as ``flow gate --json`` reports ``stored.populations``)
+    populations: tuple[dict[str, object], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -112,6 +123,7 @@ class TubeRecord:
             "seconds": round(self.seconds, 3),
             "specimen": self.specimen,
             "stored": self.stored,
+            "populations": "; ".join(_population_text(p) for p in self.populations) or None,
             "error_type": self.error_type,
             "error": self.error,
         }
@@ -123,7 +135,22 @@ class TubeRecord:
         }
         doc["warnings"] = list(self.warnings)
         doc["result"] = self.result.to_dict() if self.result is not None else None
+        doc["populations"] = [_jsonable(p) for p in self.populations]
         return doc
+
+
+def _population_text(p: dict[str, object]) -> str:
+    share = p["percent_of_parent"]
+    text = share["text"] if isinstance(share, dict) else share
+    return f"{p['population']} {p['count']}/{p['parent_count']} = {text} of {p['parent']}"
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value) if isinstance(value, Decimal) else value
 
 
 @dataclass
@@ -159,14 +186,19 @@ def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
             digest = sha256_of(task.path)
             fcs = _read(task)
             events = fcs.event_count
-            result = quantify(
-                fcs, task.strategy, settings.denominator, settings.abnormal, settings.criteria
+            result, counts = quantify_and_count(
+                fcs,
+                task.strategy,
+                settings.denominator,
+                settings.abnormal,
+                settings.criteria,
+                counted=gates_counted(task.plans),
             )
             error: BaseException | None = None
         except Exception as exc:
             # Refusals (TrephineError, OSError), MemoryError and defects alike: one tube must
             # not end the batch. They are told apart in the message below.
-            error, result = exc, None
+            error, result, counts = exc, None, {}
     if error is None:
         return TubeRecord(
             file=task.path,
@@ -174,6 +206,7 @@ def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
             events=events,
             sample=task.sample,
             result=result,
+            gate_counts=counts if task.plans else None,
             warnings=tuple(seen),
             seconds=clock(),
         )
@@ -306,6 +339,20 @@ def check_gates(strategy: Strategy, settings: MrdSettings, source: str) -> str |
     return None if problem is None else str(problem)
 
 
+def population_plans(
+    strategy: Strategy, settings: MrdSettings, source: str
+) -> tuple[GatePlan, ...]:
+    """The populations ``settings`` asks for, checked against this strategy's gate tree (the
+    single-file command's :func:`~trephine.importers.flow_populations.plan_populations`)."""
+    if not settings.populations:
+        return ()
+    tree = {g.id: g.parent for g in strategy.gates}
+    plans = plan_populations(
+        settings.populations, tree, total_gate=settings.total_gate, source=source
+    )
+    return tuple(plans)
+
+
 def plan_gatingml(paths: Sequence[Path], gating_ml: Path, settings: MrdSettings) -> list[TubeTask]:
     """One task per file, all with the strategy of ``gating_ml`` (gates checked up front)."""
     from trephine.io.gatingml import read_gatingml
@@ -319,7 +366,9 @@ def plan_gatingml(paths: Sequence[Path], gating_ml: Path, settings: MrdSettings)
     if missing is not None:
         # The same document gates every tube: a missing gate fails the whole batch, once.
         raise missing
-    return [TubeTask(path=str(p), strategy=strategy) for p in paths]
+    # So does a population gate that is missing or maps to no population.
+    plans = population_plans(strategy, settings, str(gating_ml))
+    return [TubeTask(path=str(p), strategy=strategy, plans=plans) for p in paths]
 
 
 def plan_flowjo(paths: Sequence[Path], wsp: Path, settings: MrdSettings) -> list[TubeTask]:
@@ -353,7 +402,16 @@ def plan_flowjo(paths: Sequence[Path], wsp: Path, settings: MrdSettings) -> list
             tasks.append(TubeTask(path=str(p), strategy=None, problem=problem))
             continue
         s = named[0]
-        missing = check_gates(s.strategy, settings, f"{wsp} sample {s.name!r}")
+        source = f"{wsp} sample {s.name!r}"
+        missing = check_gates(s.strategy, settings, source)
+        plans: tuple[GatePlan, ...] = ()
+        if missing is None:
+            # A sample gated without a population's gate: that tube's row error (nothing of
+            # it is quantified or stored); the other samples' tubes run.
+            try:
+                plans = population_plans(s.strategy, settings, source)
+            except ValidationError as exc:
+                missing = str(exc)
         tasks.append(
             TubeTask(
                 path=str(p),
@@ -363,6 +421,7 @@ def plan_flowjo(paths: Sequence[Path], wsp: Path, settings: MrdSettings) -> list
                 if s.event_count is not None and s.event_count >= 0
                 else None,
                 problem=missing,
+                plans=plans,
             )
         )
     return tasks

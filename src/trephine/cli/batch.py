@@ -2,7 +2,8 @@
 
 ``trephine batch flow-mrd DIR_OR_GLOB... (--gating-ml XML | --flowjo WSP) --denominator G
 --abnormal G [--criteria AML] [--workers N] [--memory-limit 2GiB] [--scheduler ADDRESS]
-[--threads] [--out results.csv|.json|.xlsx] [--specimens MAP.csv --method M [--store]]``
+[--threads] [--out results.csv|.json|.xlsx] [--specimens MAP.csv --method M [--store]
+[--store-populations GATE[,GATE=population…] [--total-gate G]]]``
 
 Exit codes: 0 every file quantified; 1 some files failed (each failed row carries its one-line
 error; the others are complete); 2 bad usage (nothing was processed).
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,7 @@ from trephine.cli.common import acting, flagged, open_database, refuse
 
 if TYPE_CHECKING:
     from trephine.batch.flow_mrd import MrdSettings, TubeRecord, TubeTask
+    from trephine.store.database import Database
 
 app = typer.Typer(help="Batch work over many files (Dask).", no_args_is_help=True)
 
@@ -71,6 +74,15 @@ def flow_mrd(
     method: str | None = typer.Option(
         None, "--method", help="MRD method, required with --specimens: LAIP, DfN, LAIP+DfN."
     ),
+    store_populations: str | None = typer.Option(
+        None,
+        "--store-populations",
+        help="Also store these gates of each tube as draft population results on its specimen "
+        "(needs --specimens): GATE[,GATE=population…].",
+    ),
+    total_gate: str | None = typer.Option(
+        None, "--total-gate", help="The CD45+ gate (default: the ancestor gate naming CD45+)."
+    ),
     panel: str | None = typer.Option(None, "--panel", help="Panel name to record."),
     actor: str | None = typer.Option(None, "--actor", help="Who records them (audit trail)."),
     database_url: str | None = typer.Option(
@@ -104,9 +116,29 @@ def flow_mrd(
         crit = criteria_for(criteria, lod, lloq)
         limit = runner.parse_memory_limit(memory_limit)
         settings = core.MrdSettings(denominator=denominator, abnormal=abnormal, criteria=crit)
+        populations: tuple[tuple[str, str | None], ...] = ()
+        if store_populations is not None:
+            from trephine.importers.flow_populations import parse_gate_list
+
+            populations = tuple(parse_gate_list(store_populations))
+        settings = core.MrdSettings(
+            denominator=denominator,
+            abnormal=abnormal,
+            criteria=crit,
+            populations=populations,
+            total_gate=total_gate,
+        )
         paths = core.expand_inputs(inputs)
         if store and specimens is None:
             raise ValidationError("--store", True, "--specimens MAP.csv with --store")
+        if store_populations is not None and specimens is None:
+            raise ValidationError(
+                "--store-populations",
+                store_populations,
+                "--specimens MAP.csv with --store-populations",
+            )
+        if total_gate is not None and store_populations is None:
+            raise ValidationError("--total-gate", total_gate, "--store-populations GATE,… first")
         if specimens is not None and method not in METHODS:
             raise ValidationError(
                 "--method", method, METHODS, reason="the MRD method is required with --specimens"
@@ -129,12 +161,14 @@ def flow_mrd(
     if accessions:
         strategy_file = gating_ml if gating_ml is not None else flowjo
         assert strategy_file is not None and method is not None
-        records = [
-            _record_on_specimen(
-                r, accessions[r.file], strategy_file, method, panel, store, actor, database_url
-            )
-            for r in records
-        ]
+        records = _record_on_specimens(
+            records,
+            tasks,
+            accessions,
+            Recording(strategy_file, method, panel, store),
+            actor,
+            database_url,
+        )
     failed = [r for r in records if not r.ok]
     meta: dict[str, object] = {
         "criteria": crit.name,
@@ -235,41 +269,90 @@ def _check_specimens(accessions: list[str], actor: str | None, database_url: str
         database.dispose()
 
 
-def _record_on_specimen(
-    rec: TubeRecord,
-    specimen: str,
-    strategy_file: Path,
-    method: str,
-    panel: str | None,
-    store: bool,
+@dataclass(frozen=True)
+class Recording:
+    """How each tube's result is recorded on its specimen."""
+
+    strategy_file: Path
+    method: str
+    panel: str | None
+    store: bool
+
+
+def _record_on_specimens(
+    records: list[TubeRecord],
+    tasks: list[TubeTask],
+    accessions: dict[str, str],
+    how: Recording,
     actor: str | None,
     database_url: str | None,
-) -> TubeRecord:
-    """Store (or, without --store, check) one tube's result the way ``flow mrd --store`` does.
+) -> list[TubeRecord]:
+    """Record every tube on its specimen, one unit of work per tube (see :func:`_record_tube`).
 
     Runs here, in the client, one tube after another: results are tiny and the database is
-    the client's, not the workers'. A refusal becomes the row's error; the result stays on it.
-    """
+    the client's, not the workers'."""
+    database = open_database(database_url, migrate=False)
+    who = acting(database, "results:write", actor, option="--actor").name
+    try:
+        return [
+            _record_tube(database, who, rec, task, accessions[rec.file], how)
+            for rec, task in zip(records, tasks, strict=True)
+        ]
+    finally:
+        database.dispose()
+
+
+def _record_tube(
+    database: Database,
+    who: str,
+    rec: TubeRecord,
+    task: TubeTask,
+    specimen: str,
+    how: Recording,
+) -> TubeRecord:
+    """Store (or, without --store, check) one tube's MRD result the way ``flow mrd --store``
+    does, and its populations the way ``flow gate --store-populations`` does.
+
+    All or nothing per tube: the MRD result and the tube's populations are written in one unit
+    of work, so a refusal of any of them (a signed-out population with another value, an empty
+    parent gate) leaves nothing of this tube stored; it becomes the row's error and the row
+    keeps its result. The other tubes are recorded."""
     from dataclasses import replace
 
     from trephine.batch.flow_mrd import one_line
-    from trephine.cli.flow_store import store_result
+    from trephine.cli.flow_populations import summaries
     from trephine.errors import TrephineError
+    from trephine.importers.flow_mrd import tube_value
+    from trephine.importers.flow_populations import tube_populations
+    from trephine.services.flow_results import check_flow_specimen, record_flow_mrd
+    from trephine.services.microenvironment import record_drafts
 
     if rec.result is None:
         return replace(rec, specimen=specimen, stored="not stored (no result)")
+    fcs_path = Path(rec.file)
     try:
-        summary = store_result(
+        value = tube_value(
             rec.result,
-            fcs_path=Path(rec.file),
-            gating_path=strategy_file,
-            specimen=specimen,
-            method=method,
-            panel=panel,
-            store=store,
-            actor=actor,
-            database_url=database_url,
+            fcs_path=fcs_path,
+            gating_path=how.strategy_file,
+            method=how.method,
+            panel=how.panel,
         )
+        populations = tube_populations(
+            task.plans,
+            rec.gate_counts or {},
+            fcs_path=fcs_path,
+            gating_path=how.strategy_file,
+            panel=how.panel,
+            fcs_sha256=rec.sha256,
+        )
+        with database.unit_of_work(who) as uow:
+            mrd = None
+            if how.store:
+                mrd = record_flow_mrd(uow, specimen, value)
+            else:
+                check_flow_specimen(uow, specimen)
+            stored = record_drafts(uow, [(specimen, v) for v in populations])
     except (TrephineError, OSError) as exc:
         return replace(
             rec,
@@ -278,13 +361,22 @@ def _record_on_specimen(
             error=f"{rec.file}: not stored on {specimen}: {one_line(exc)}",
             error_type=type(exc).__name__,
         )
-    if "result_id" not in summary:
-        return replace(rec, specimen=specimen, stored="checked; nothing stored (add --store)")
-    verb = "stored" if summary["created"] else "already stored"
+    if mrd is None:
+        said = "checked; nothing stored (add --store)"
+        if populations:
+            said = "MRD checked, not stored (add --store)"
+    else:
+        row, created = mrd
+        verb = "stored" if created else "already stored"
+        said = f"{verb}: result {row.id} v{row.version} ({row.state})"
+    if populations:
+        new = sum(created for _, created in stored)
+        said += f"; populations: {new} stored, {len(stored) - new} already stored"
     return replace(
         rec,
         specimen=specimen,
-        stored=f"{verb}: result {summary['result_id']} v{summary['version']} ({summary['state']})",
+        stored=said,
+        populations=tuple(summaries(stored, populations)),
     )
 
 

@@ -14,7 +14,11 @@ import typer
 from trephine.cli.common import acting, open_database
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from trephine.analysis.flow.strategy import GatingResult
+    from trephine.domain.results import Population
+    from trephine.services.views import StoredResult
 
 
 def check_options(store_populations: str | None, specimen: str | None) -> None:
@@ -39,22 +43,16 @@ def store_populations(
     database_url: str | None,
 ) -> list[dict[str, Any]]:
     """Record the named gates as draft ``population`` results on ``specimen`` (all or nothing)."""
-    from trephine import __version__
-    from trephine.importers.flow_mrd import sha256_of
-    from trephine.importers.flow_populations import parse_gate_list, populations_from_counts
-    from trephine.present.results import population_intervals
+    from trephine.importers.flow_populations import (
+        parse_gate_list,
+        plan_populations,
+        tube_populations,
+    )
     from trephine.services.microenvironment import record_drafts
 
-    values = populations_from_counts(
-        parse_gate_list(gates),
-        result.counts(),
-        result.parents,
-        source_file=fcs_path,
-        source_sha256=sha256_of(fcs_path),
-        gating_sha256=None if gating_path is None else sha256_of(gating_path),
-        total_gate=total_gate,
-        panel=panel,
-        software=f"trephine {__version__}",
+    plans = plan_populations(parse_gate_list(gates), result.parents, total_gate=total_gate)
+    values = tube_populations(
+        plans, result.counts(), fcs_path=fcs_path, gating_path=gating_path, panel=panel
     )
     database = open_database(database_url, migrate=False)
     who = acting(database, "results:write", actor, option="--actor")
@@ -63,6 +61,15 @@ def store_populations(
             stored = record_drafts(uow, [(specimen, v) for v in values])
     finally:
         database.dispose()
+    return summaries(stored, values)
+
+
+def summaries(
+    stored: Sequence[tuple[StoredResult, bool]], values: Sequence[Population]
+) -> list[dict[str, Any]]:
+    """The JSON summary of stored populations (``flow gate --json``'s ``stored.populations``)."""
+    from trephine.present.results import population_intervals
+
     out = []
     for (row, created), value in zip(stored, values, strict=True):
         ci = population_intervals(value)

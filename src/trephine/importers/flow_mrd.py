@@ -4,7 +4,8 @@
 2. :func:`load_tube` - read the FCS file and the gating strategy (Gating-ML, or a FlowJo
    workspace sample with :func:`load_flowjo`, warning when the file is not the sample's).
 3. :func:`check_gates` / :func:`missing_gate` - every gate asked for exists in the strategy.
-4. :func:`quantify` - gate only the gates needed, then LOD/LLOQ, call and flags.
+4. :func:`quantify` - gate only the gates needed, then LOD/LLOQ, call and flags
+   (:func:`quantify_and_count` also counts the gates whose populations a batch stores).
 5. :func:`flow_mrd_value` - the domain :class:`~trephine.domain.results.FlowMRD` to store, with
    the file's and the gating document's :func:`sha256_of`.
 
@@ -187,14 +188,44 @@ def quantify(
 
     With ``source`` (the strategy's file) the gates are checked first; with ``marrow_gate`` or
     ``spicules`` the haemodilution checks run too."""
+    result, _ = quantify_and_count(
+        fcs,
+        strategy,
+        denominator,
+        abnormal,
+        criteria,
+        source=source,
+        marrow_gate=marrow_gate,
+        spicules=spicules,
+        min_marrow_fraction=min_marrow_fraction,
+    )
+    return result
+
+
+def quantify_and_count(
+    fcs: FcsFile,
+    strategy: Strategy,
+    denominator: str,
+    abnormal: str,
+    criteria: MrdCriteria,
+    *,
+    counted: Sequence[str] = (),
+    source: str | None = None,
+    marrow_gate: str | None = None,
+    spicules: bool | None = None,
+    min_marrow_fraction: Decimal | None = None,
+) -> tuple[MrdResult, dict[str, int]]:
+    """:func:`quantify`, and in the same gating pass the event counts of the ``counted`` gates
+    (the populations a batch stores, :func:`trephine.importers.flow_populations.gates_counted`)."""
     from trephine.analysis.flow.mrd import Hemodilution, quantify_from_masks
 
     wanted = [("denominator_gate", denominator), ("abnormal_gate", abnormal)]
     if marrow_gate is not None:
         wanted.append(("marrow_gate", marrow_gate))
+    wanted.extend(("gate", gid) for gid in counted)
     if source is not None:
         check_gates(strategy, wanted, source)
-    result = gate(strategy, fcs, [gid for _, gid in wanted])
+    result = gate(strategy, fcs, list(dict.fromkeys(gid for _, gid in wanted)))
     hemo: Hemodilution | None = None
     if spicules is not None or marrow_gate is not None:
         marrow_events = (
@@ -205,9 +236,10 @@ def quantify(
             marrow_events=marrow_events,
             min_marrow_fraction=min_marrow_fraction,
         )
-    return quantify_from_masks(
+    mrd = quantify_from_masks(
         result.memberships, denominator, abnormal, criteria, hemodilution=hemo
     )
+    return mrd, {gid: result.count(gid) for gid in counted}
 
 
 def flow_mrd_value(

@@ -1,4 +1,5 @@
-"""Gated flow populations as ``population`` results (``trephine flow gate … --store-populations``).
+"""Gated flow populations as ``population`` results (``trephine flow gate … --store-populations``
+and ``trephine batch flow-mrd … --store-populations``: one code path for both).
 
 Any gate of a strategy can be stored, not only MRD: each named gate becomes a
 :class:`~trephine.domain.results.Population` with
@@ -14,11 +15,17 @@ Any gate of a strategy can be stored, not only MRD: each named gate becomes a
   SHA-256 in ``flags``, and Trephine's version.
 
 A gate that maps to nothing is refused with the vocabulary listed, never stored under a guess.
+
+1. :func:`parse_gate_list` - ``GATE[,GATE=population…]`` as given on the command line.
+2. :func:`plan_populations` - checked against the strategy's gate tree before any event is read.
+3. :func:`gates_counted` - the gates to count while gating (wanted, parents, totals).
+4. :func:`tube_populations` - the domain values from one tube's counts, with provenance.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from trephine.domain.populations import (
@@ -55,30 +62,53 @@ def _as_parent(name: str) -> str:
     return TOTAL_CD45 if name == "leukocytes" else name
 
 
-def populations_from_counts(
+@dataclass(frozen=True)
+class GatePlan:
+    """What one wanted gate becomes, decided from the strategy's tree alone (no events read):
+    its vocabulary population, the ancestor gate it is a share of and the CD45+ gate, if any."""
+
+    gate: str
+    population: str
+    parent_gate: str
+    parent: str
+    total_gate: str | None
+
+
+def plan_populations(
     wanted: Sequence[tuple[str, str | None]],
-    counts: Mapping[str, int],
     parents: Mapping[str, str | None],
     *,
-    source_file: str | Path,
-    source_sha256: str,
-    gating_sha256: str | None = None,
     total_gate: str | None = None,
-    panel: str | None = None,
-    software: str,
-) -> list[Population]:
-    """The population results for the ``wanted`` gates of one gated tube (see module text)."""
-    names: dict[str, str | None] = {g: _vocabulary_name(g) for g in counts}
+    source: str | None = None,
+) -> list[GatePlan]:
+    """Check the ``wanted`` gates against a strategy's gate tree (``{gate id: parent id}``) and
+    decide each one's population, parent and total (see module text).
+
+    Everything that can be refused without counting events is refused here: a gate the strategy
+    lacks (the strategy's gates listed), a name that maps to no population (the vocabulary
+    listed), no ancestor naming a population, a ``total_gate`` that is not an ancestor. A batch
+    checks its Gating-ML document with this before reading any tube."""
+    where = "" if source is None else f" of {source}"
+    names: dict[str, str | None] = {g: _vocabulary_name(g) for g in parents}
+    unknown = [gate for gate, _ in wanted if gate not in parents]
+    if unknown:
+        # Every unknown gate at once: a night's batch should need one fix, not one per run.
+        raise ValidationError(
+            "gate" if len(unknown) == 1 else "gates",
+            ", ".join(unknown),
+            sorted(parents),
+            reason=f"not in the strategy{where}",
+        )
     for gate, explicit in wanted:
-        if gate not in counts:
-            raise ValidationError("gate", gate, sorted(counts), reason="not in the strategy")
         if explicit is not None:
             name = _vocabulary_name(explicit)
             if name is None:
                 raise ValidationError(f"population of gate {gate}", explicit, sorted(CELL_TYPES))
             names[gate] = name
-    if total_gate is not None and total_gate not in counts:
-        raise ValidationError("total_gate", total_gate, sorted(counts), reason="not a gate")
+    if total_gate is not None and total_gate not in parents:
+        raise ValidationError(
+            "total_gate", total_gate, sorted(parents), reason=f"not a gate{where}"
+        )
 
     def ancestors(gate: str) -> list[str]:
         chain: list[str] = []
@@ -88,8 +118,7 @@ def populations_from_counts(
             parent = parents.get(parent)
         return chain
 
-    flags = () if gating_sha256 is None else (f"gating document sha256 {gating_sha256}",)
-    out: list[Population] = []
+    out: list[GatePlan] = []
     for gate, _ in wanted:
         name = names[gate]
         if name is None:
@@ -114,22 +143,48 @@ def populations_from_counts(
         cd45 = total_gate
         if cd45 is None:
             cd45 = next((g for g in chain if names.get(g) == "leukocytes"), None)
-        total_count = None if cd45 is None else counts[cd45]
         if cd45 is not None and cd45 not in chain:
             raise ValidationError(
                 "total_gate", cd45, [g for g in chain], reason=f"not an ancestor of gate {gate}"
             )
+        out.append(GatePlan(gate, name, parent_gate, _as_parent(parent_name), cd45))
+    return out
+
+
+def gates_counted(plans: Sequence[GatePlan]) -> list[str]:
+    """The gates whose counts the plans need (each wanted gate, its parent and total), once."""
+    out: dict[str, None] = {}
+    for p in plans:
+        out.update(dict.fromkeys(g for g in (p.gate, p.parent_gate, p.total_gate) if g))
+    return list(out)
+
+
+def populations_from_plans(
+    plans: Sequence[GatePlan],
+    counts: Mapping[str, int],
+    *,
+    source_file: str | Path,
+    source_sha256: str,
+    gating_sha256: str | None = None,
+    panel: str | None = None,
+    software: str,
+) -> list[Population]:
+    """The population results of one gated tube, from its counts of :func:`gates_counted`."""
+    flags = () if gating_sha256 is None else (f"gating document sha256 {gating_sha256}",)
+    out: list[Population] = []
+    for plan in plans:
+        total_count = None if plan.total_gate is None else counts[plan.total_gate]
         out.append(
             Population(
-                population=name,
-                count=counts[gate],
-                parent=_as_parent(parent_name),
-                parent_count=counts[parent_gate],
+                population=plan.population,
+                count=counts[plan.gate],
+                parent=plan.parent,
+                parent_count=counts[plan.parent_gate],
                 method=PopulationMethod.FLOW,
                 total=None if total_count is None else TOTAL_CD45,
                 total_count=total_count,
                 panel=panel,
-                source_label=gate,
+                source_label=plan.gate,
                 source_file=Path(source_file).name,
                 source_sha256=source_sha256,
                 software=software,
@@ -137,3 +192,55 @@ def populations_from_counts(
             )
         )
     return out
+
+
+def populations_from_counts(
+    wanted: Sequence[tuple[str, str | None]],
+    counts: Mapping[str, int],
+    parents: Mapping[str, str | None],
+    *,
+    source_file: str | Path,
+    source_sha256: str,
+    gating_sha256: str | None = None,
+    total_gate: str | None = None,
+    panel: str | None = None,
+    software: str,
+) -> list[Population]:
+    """The population results for the ``wanted`` gates of one gated tube (see module text)."""
+    return populations_from_plans(
+        plan_populations(wanted, parents, total_gate=total_gate),
+        counts,
+        source_file=source_file,
+        source_sha256=source_sha256,
+        gating_sha256=gating_sha256,
+        panel=panel,
+        software=software,
+    )
+
+
+def tube_populations(
+    plans: Sequence[GatePlan],
+    counts: Mapping[str, int],
+    *,
+    fcs_path: str | Path,
+    gating_path: str | Path | None,
+    panel: str | None,
+    fcs_sha256: str | None = None,
+) -> list[Population]:
+    """:func:`populations_from_plans` for a tube read from ``fcs_path`` and gated by
+    ``gating_path``: the files' SHA-256 and Trephine's version as provenance (what
+    ``flow gate --store-populations`` and ``batch flow-mrd --store-populations`` store).
+    ``fcs_sha256``: the hash of the bytes that were gated, when the caller has it (a batch's
+    worker hashes the file it reads)."""
+    from trephine import __version__
+    from trephine.importers.flow_mrd import sha256_of
+
+    return populations_from_plans(
+        plans,
+        counts,
+        source_file=fcs_path,
+        source_sha256=fcs_sha256 if fcs_sha256 is not None else sha256_of(fcs_path),
+        gating_sha256=None if gating_path is None else sha256_of(gating_path),
+        panel=panel,
+        software=f"trephine {__version__}",
+    )
