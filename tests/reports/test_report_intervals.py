@@ -1,0 +1,90 @@
+"""Issue 14 §4 in the marrow report: every differential percentage with its 95 % Wilson interval,
+and a criteria call whose threshold lies inside the interval says that the count cannot separate
+the categories (the same sentence the patient page shows)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from decimal import Decimal
+
+from trephine.analysis.stats import wilson
+from trephine.assess.call import Call
+from trephine.assess.intervals import COUNT_FLAG
+from trephine.criteria import registry
+from trephine.criteria.engine import evaluate
+from trephine.domain import Patient, PatientIdentity, Sex, SpecimenType
+from trephine.domain.assessment import Assessment
+from trephine.present import report as present
+from trephine.services import assessments, reports, results
+from trephine.store.database import Database
+from trephine.testing.report_seed import add_biopsy, differential, register
+
+AT = dt.datetime(2024, 4, 8, 9, 0, tzinfo=dt.UTC)
+
+
+def _pct(x: float) -> str:
+    return f"{Decimal(str(x * 100)).quantize(Decimal('0.1'), rounding='ROUND_HALF_UP'):f}"
+
+
+def test_report_shows_wilson_intervals_and_says_when_a_count_cannot_separate(
+    database: Database,
+) -> None:
+    with database.unit_of_work("seed") as uow:
+        register(
+            uow,
+            Patient("P002", Sex.MALE, 1958),
+            PatientIdentity("Synthetic Person Two", "MRN-0002", dt.date(1958, 2, 3)),
+            dt.date(2024, 2, 1),
+        )
+        procedure = add_biopsy(
+            uow,
+            "P002",
+            AT,
+            {SpecimenType.ASPIRATE: ("A-9", {"first_pull": True, "spicules": True})},
+        )
+        stored, _ = results.record_result(uow, "A-9", differential(23))  # 4.6 % of 500
+    with database.unit_of_work("dr.verify") as uow:
+        results.verify_result(uow, stored.id)
+    facts = {
+        "bm_blasts_pct": Decimal("4.6"),
+        "cells_counted": Decimal(500),
+        "anc": Decimal("1.5"),
+        "plt": Decimal(150),
+        "circulating_blasts": False,
+        "extramedullary": False,
+        "spicules_present": True,
+    }
+    call = Call.from_evaluation(AT.date(), "response", evaluate(registry.get("ELN2022"), facts))
+    assert call.category == "CR" and COUNT_FLAG in call.flags
+    with database.unit_of_work("engine") as uow:
+        assessments.record_assessment(
+            uow,
+            "P002",
+            Assessment(
+                category=call.category,
+                ruleset=call.ruleset,
+                criteria_edition=call.edition,
+                assessed_on=call.date,
+                software_version=call.software_version,
+                computed_at=AT,
+                matched_rule=call.rule,
+                evidence=call.evidence,
+                citation=call.citation,
+                flags=call.flags,
+            ),
+        )
+    with database.unit_of_work("reader") as uow:
+        doc = reports.marrow_report(uow, procedure)
+    page = html.unescape(present.html(present.document(doc, lab="Test lab", software="test")))
+    assert "95 % interval (Wilson)" in page
+    for count in (23, 327, 100, 50):  # blasts, neutrophils, erythroblasts, lymphocytes
+        ci = wilson(count, 500)
+        assert f"{_pct(ci.lower)}–{_pct(ci.upper)}" in page, count
+    assert "3.1–6.8" in page  # 23 of 500 blasts, by hand: Wilson 1927
+    sentence = (
+        "Marrow blasts 4.6 % of 500 cells counted (95 % CI 3.1–6.8 %): the 5 % threshold lies "
+        "inside the interval, so this count cannot separate the categories on either side of it."
+    )
+    assert sentence in page
+    assert f"Flags: {COUNT_FLAG}" in page
