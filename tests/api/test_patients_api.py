@@ -165,3 +165,50 @@ def test_unknown_api_path_is_json_404(demo: Any) -> None:
     r = demo.client.get("/api/v1/nothing-here")
     assert r.status_code == 404
     assert_error(r.json(), "not_found")
+
+
+def test_populations_and_measurements_in_the_timeline(demo: Any) -> None:
+    """Issue 14: the demo's immune panels (AML, before and after therapy) and aplastic-anaemia
+    niche measurements come through the API as results like the other kinds: every loaded value,
+    with the Wilson interval and Cell Ontology id of a population, the index of a measurement."""
+    from trephine.domain.populations import CELL_TYPES
+    from trephine.domain.results import Measurement, Population
+    from trephine.present.results import population_intervals
+
+    def with_kind(kind: type) -> list[Any]:
+        return [sp for sp in demo.cohort if any(isinstance(r.value, kind) for r in sp.results)]
+
+    panels, niches = with_kind(Population), with_kind(Measurement)
+    assert panels and niches, "the demo has immune panels and niche measurements"
+    assert {str(sp.diagnoses[-1].disease) for sp in panels} == {"AML"}
+    assert {sp.scenario for sp in niches} == {Scenario.APLASTIC_ANEMIA}
+    for sp, kind, cls in (
+        (panels[0], "population", Population),
+        (niches[0], "measurement", Measurement),
+    ):
+        loaded = [r for r in sp.results if isinstance(r.value, cls)]
+        tl = demo.client.get(f"/api/v1/patients/{sp.patient.external_id}/timeline").json()
+        shown = [r for r in tl["results"] if r["kind"] == kind]
+        assert len(shown) == len(loaded)
+        by_key = {(r["specimen"], r["analyte"]): r for r in shown}
+        for res in loaded:
+            row = by_key[(res.specimen, res.value.analyte)]
+            assert row["state"] in {"verified", "amended"}
+            if isinstance(res.value, Population):
+                assert row["detail"]["count"] == res.value.count
+                derived = row["detail"]["derived"]
+                expected = population_intervals(res.value)["of_parent"]
+                assert derived["intervals"]["of_parent"]["text"] == expected["text"]
+                assert derived["cell_ontology"]["id"] == CELL_TYPES[res.value.population].cl_id
+            else:
+                assert row["value"]["value"] == str(res.value.value.value)
+                assert row["value"]["unit"] == res.value.value.unit
+    # Before and after therapy: a panel patient's populations on more than one date.
+    dates = {
+        r["collected_on"]
+        for r in demo.client.get(
+            f"/api/v1/patients/{panels[0].patient.external_id}/timeline"
+        ).json()["results"]
+        if r["kind"] == "population"
+    }
+    assert len(dates) >= 2
