@@ -138,6 +138,12 @@ ORIGINS: tuple[tuple[str, str, str], ...] = (
         "synthetic: ../shared/bench/gen_synthetic_fcs.py OUT --events 20000 --seed 13",
         "Apache-2.0",
     ),
+    (
+        "omics/10x_pbmc68k_reduced.h5ad",
+        "the scanpy 1.11.5 wheel on PyPI, scanpy/datasets/10x_pbmc68k_reduced.h5ad (700 cells of"
+        " 10x Genomics' PBMC 68k, Zheng et al. 2017, reduced by scanpy; written by anndata < 0.7)",
+        "BSD-3-Clause",
+    ),
     ("LICENSES/", "licence texts of the files above", "-"),
 )
 SKIP = {"MANIFEST.md", "manifest.py"}

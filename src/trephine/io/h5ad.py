@@ -8,6 +8,10 @@ reader (:func:`anndata.io.read_elem`), so string, numeric and older columns are 
 library that wrote them. Importing anndata costs ~1.5 s of CPU (it pulls in dask); the direct
 path leaves it unimported. The expression matrix ``X`` is never loaded: a 500,000-cell file
 imports in seconds and in the memory of its labels.
+
+Files written by anndata before 0.7 (``obs`` as one record array, a categorical column's
+categories in ``uns["<column>_categories"]``; e.g. scanpy's bundled ``pbmc68k_reduced``) are
+read by anndata itself, opened backed (``X`` stays on disk).
 """
 
 from __future__ import annotations
@@ -94,43 +98,79 @@ def read_obs_columns(path: str | Path, columns: Sequence[str]) -> ObsColumns:
         if "obs" not in f:
             raise ValidationError("file", str(path), "an AnnData .h5ad file with obs")
         obs = f["obs"]
-        if not isinstance(obs, h5py.Group):  # anndata < 0.7 wrote obs as one record array
-            raise ValidationError(
-                "file",
-                str(path),
-                "an h5ad written by anndata 0.7 or later",
-                reason="re-save it with a current anndata",
-            )
-        available = sorted(k for k in obs if not k.startswith("__"))
-        index_key = obs.attrs.get("_index", "_index")
-        available = [k for k in available if k != index_key]
-        missing = [c for c in columns if c not in obs]
-        if missing:
-            raise ValidationError(
-                f"{path.name}: obs column",
-                ", ".join(missing),
-                available,
-                reason="missing from the file",
-            )
+        if isinstance(obs, h5py.Group):
+            return _read_current(path, f, obs, columns)
+    # anndata < 0.7 wrote obs as one record array
+    return _read_legacy(path, columns)
+
+
+def _read_current(path: Path, f: Any, obs: Any, columns: Sequence[str]) -> ObsColumns:
+    import h5py
+
+    index_key = obs.attrs.get("_index", "_index")
+    _check_columns(path, columns, [k for k in obs if not k.startswith("__") and k != index_key])
+    codes: dict[str, np.ndarray] = {}
+    categories: dict[str, list[str]] = {}
+    n_cells = -1
+    for column in columns:
+        direct = _direct_codes(obs[column])
+        codes[column], categories[column] = direct or _as_codes(_read_elem(obs[column]))
+        n_cells = len(codes[column])
+    spatial = None
+    if "obsm" in f and "spatial" in f["obsm"]:
+        element = f["obsm"]["spatial"]
+        if isinstance(element, h5py.Dataset) and _encoding(element)[0] == "array":
+            spatial = _coordinates(path, element[()], n_cells)
+        else:
+            spatial = _coordinates(path, _read_elem(element), n_cells)
+    return ObsColumns(path, n_cells, codes, categories, spatial)
+
+
+def _check_columns(path: Path, columns: Sequence[str], available: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in available]
+    if missing:
+        raise ValidationError(
+            f"{path.name}: obs column",
+            ", ".join(missing),
+            sorted(available),
+            reason="missing from the file",
+        )
+
+
+def _coordinates(path: Path, values: Any, n_cells: int) -> np.ndarray:
+    spatial = np.asarray(values, dtype=np.float64)
+    if spatial.ndim != 2 or spatial.shape[0] != n_cells or spatial.shape[1] < 2:
+        raise ValidationError(
+            f"{path.name}: obsm['spatial']",
+            str(spatial.shape),
+            f"an array of {n_cells} rows × 2 (x, y) coordinates",
+        )
+    return spatial[:, :2]
+
+
+def _read_legacy(path: Path, columns: Sequence[str]) -> ObsColumns:
+    """A file of anndata < 0.7, read by anndata (backed: ``X`` is not loaded)."""
+    import warnings
+
+    import anndata
+
+    with warnings.catch_warnings():
+        # anndata notes each legacy element it moves (uns['neighbors'] -> obsp) or decodes
+        # without encoding metadata (uns, raw): parts of the file this import never uses.
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", anndata.OldFormatWarning)
+        adata = anndata.read_h5ad(path, backed="r")
+    try:
+        _check_columns(path, columns, [str(c) for c in adata.obs.columns])
         codes: dict[str, np.ndarray] = {}
         categories: dict[str, list[str]] = {}
-        n_cells = -1
         for column in columns:
-            direct = _direct_codes(obs[column])
-            codes[column], categories[column] = direct or _as_codes(_read_elem(obs[column]))
-            n_cells = len(codes[column])
+            # a categorical column comes back as a pandas Categorical (categories from uns)
+            codes[column], categories[column] = _as_codes(adata.obs[column].values)
+        n_cells = int(adata.n_obs)
         spatial = None
-        if "obsm" in f and "spatial" in f["obsm"]:
-            element = f["obsm"]["spatial"]
-            if isinstance(element, h5py.Dataset) and _encoding(element)[0] == "array":
-                spatial = np.asarray(element[()], dtype=np.float64)
-            else:
-                spatial = np.asarray(_read_elem(element), dtype=np.float64)
-            if spatial.ndim != 2 or spatial.shape[0] != n_cells or spatial.shape[1] < 2:
-                raise ValidationError(
-                    f"{path.name}: obsm['spatial']",
-                    str(spatial.shape),
-                    f"an array of {n_cells} rows × 2 (x, y) coordinates",
-                )
-            spatial = spatial[:, :2]
+        if "spatial" in adata.obsm:
+            spatial = _coordinates(path, adata.obsm["spatial"], n_cells)
+    finally:
+        adata.file.close()
     return ObsColumns(path, n_cells, codes, categories, spatial)
