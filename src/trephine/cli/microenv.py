@@ -26,6 +26,12 @@ def compare(
         "percent_of_parent", "--measure", help="Population share: percent_of_parent|_of_total."
     ),
     diagnosis: str | None = typer.Option(None, "--diagnosis", help="Only patients with it."),
+    pairs: str = typer.Option(
+        "therapy",
+        "--pairs",
+        help="therapy: before vs after the first therapy line; relapse: before therapy "
+        "(diagnosis) vs the first relapse.",
+    ),
     include_drafts: bool = typer.Option(
         False, "--include-drafts", help="Also use results not yet signed out."
     ),
@@ -33,22 +39,29 @@ def compare(
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
     database_url: str | None = typer.Option(None, "--database-url", help=common.DATABASE_HELP),
 ) -> None:
-    """Before vs after the first therapy line: paired Wilcoxon per population/measurement
-    (rank-biserial effect size), Benjamini-Hochberg q-values across them."""
+    """Before vs after the first therapy line (or diagnosis vs first relapse, --pairs relapse):
+    paired Wilcoxon per population/measurement (rank-biserial effect size), Benjamini-Hochberg
+    q-values across them."""
     from trephine.analysis.microenvironment.paired import compare as run_compare
     from trephine.analysis.microenvironment.paired import paired_lines_svg
     from trephine.errors import ValidationError
-    from trephine.services.microenvironment import paired_features
+    from trephine.services.microenvironment import PAIRINGS, paired_features
 
     with refusals():
         if measure not in MEASURES:
             raise ValidationError("--measure", measure, list(MEASURES))
+        if pairs not in PAIRINGS:
+            raise ValidationError("--pairs", pairs, list(PAIRINGS))
     database = open_database(database_url, migrate=False)
     who = acting(database, "records:read")
     try:
         with refusals(), database.unit_of_work(who.name) as uow:
             features, read = paired_features(
-                uow, measure=measure, diagnosis=diagnosis, include_drafts=include_drafts
+                uow,
+                measure=measure,
+                diagnosis=diagnosis,
+                include_drafts=include_drafts,
+                pairs=pairs,
             )
             if read:
                 audit_reads(uow, who, "microenvironment comparison", read, query=True)
@@ -59,11 +72,15 @@ def compare(
         paired_lines_svg(results, plot)
     if as_json:
         typer.echo(
-            json.dumps({"measure": measure, "features": [r.to_json() for r in results]}, indent=2)
+            json.dumps(
+                {"measure": measure, "pairs": pairs, "features": [r.to_json() for r in results]},
+                indent=2,
+            )
         )
         return
     if not results:
-        typer.echo("no population or measurement has a value before and after therapy")
+        when = "at diagnosis and at relapse" if pairs == "relapse" else "before and after therapy"
+        typer.echo(f"no population or measurement has a value {when}")
         return
     typer.echo(
         f"{'feature':<44} {'pairs':>5} {'median before → after':>24} {'p':>8} {'q':>8} {'r':>6}"

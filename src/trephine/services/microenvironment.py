@@ -95,24 +95,38 @@ def _feature(value: Population | Measurement, measure: str) -> tuple[str, str, f
     return value.index, value.value.unit, float(number)
 
 
+#: How the two values of a patient are chosen (:func:`paired_features`).
+PAIRINGS = ("therapy", "relapse")
+
+
 def paired_features(
     uow: UnitOfWork,
     *,
     measure: str = "percent_of_parent",
     diagnosis: str | None = None,
     include_drafts: bool = False,
+    pairs: str = "therapy",
 ) -> tuple[dict[str, tuple[str, list[Pair]]], list[str]]:
-    """Before/after pairs per feature across patients, around each patient's FIRST therapy line:
-    before = the latest value collected on or before its start, after = the earliest value
-    collected after it. Populations give % of parent (or of total), measurements their value.
+    """Pairs per feature across patients, around each patient's FIRST therapy line.
+
+    ``pairs="therapy"``: before = the latest value collected on or before the line's start,
+    after = the earliest value collected after it. ``pairs="relapse"`` (diagnosis vs relapse):
+    before as above (the marrow before treatment), after = the earliest value collected on or
+    after the patient's first relapse call (a stored ``relapse`` call of a relapse category,
+    :data:`trephine.assess.story.RELAPSE_CATEGORIES`, after the line's start); patients without
+    one are left out. Populations give % of parent (or of total), measurements their value.
     Signed-out results only unless ``include_drafts``. Returns the features and the patients
     read (for the audit event of whoever shows them)."""
     from sqlalchemy import func, select
 
     from trephine.analysis.microenvironment.paired import Pair
     from trephine.domain.results import ResultKind
+    from trephine.errors import ValidationError
     from trephine.store.tables import DiagnosisRow, PatientRow, TherapyLineRow
     from trephine.workflow import ResultState
+
+    if pairs not in PAIRINGS:
+        raise ValidationError("pairs", pairs, PAIRINGS)
 
     states = {ResultState.VERIFIED, ResultState.AMENDED}
     if include_drafts:
@@ -147,6 +161,7 @@ def paired_features(
         name, unit, number = feature
         units[name] = unit
         series.setdefault((name, r.patient_id), []).append((r.collected_on, number))
+    relapses = _first_relapses(uow) if pairs == "relapse" else {}
     features: dict[str, tuple[str, list[Pair]]] = {}
     read: set[str] = set()
     for (name, patient), values in sorted(series.items()):
@@ -154,7 +169,13 @@ def paired_features(
         if start is None:
             continue
         before = [v for v in values if v[0] <= start]
-        after = [v for v in values if v[0] > start]
+        if pairs == "relapse":
+            relapse = relapses.get(patient)
+            if relapse is None or relapse <= start:
+                continue
+            after = [v for v in values if v[0] >= relapse]
+        else:
+            after = [v for v in values if v[0] > start]
         if not before or not after:
             continue
         b = max(before, key=lambda v: v[0])
@@ -162,6 +183,26 @@ def paired_features(
         features.setdefault(name, (units[name], []))[1].append(Pair(patient, b[1], a[1]))
         read.add(patient)
     return features, sorted(read)
+
+
+def _first_relapses(uow: UnitOfWork) -> dict[str, dt.date]:
+    """Each patient's first relapse: the earliest stored ``relapse`` call whose category is a
+    relapse (the others say that remission continues)."""
+    from sqlalchemy import func, select
+
+    from trephine.assess.story import RELAPSE_CATEGORIES
+    from trephine.store.tables import AssessmentRow, PatientRow
+
+    query = (
+        select(PatientRow.external_id, func.min(AssessmentRow.assessed_on))
+        .join(AssessmentRow, AssessmentRow.patient_id == PatientRow.id)
+        .where(
+            AssessmentRow.call_kind == "relapse",
+            AssessmentRow.category.in_(sorted(RELAPSE_CATEGORIES)),
+        )
+        .group_by(PatientRow.external_id)
+    )
+    return {patient: day for patient, day in uow.session.execute(query).all()}
 
 
 def niche_series(uow: UnitOfWork, patient: str) -> list[dict[str, Any]]:

@@ -208,24 +208,29 @@ def microenvironment_page(
     measure: Annotated[str, Query(max_length=32)] = "percent_of_parent",
     diagnosis: Annotated[str, Query(max_length=64)] = "",
     drafts: bool = False,
+    pairs: Annotated[str, Query(max_length=16)] = "therapy",
 ) -> HTMLResponse:
-    """Populations and measurements before vs after each patient's first therapy line (issue
-    14 §5, as ``trephine microenv compare``): paired Wilcoxon per feature with the rank-biserial
+    """Populations and measurements before vs after each patient's first therapy line, or at
+    diagnosis vs at first relapse (``pairs=relapse``) (issue 14 §5, as ``trephine microenv
+    compare [--pairs relapse]``): paired Wilcoxon per feature with the rank-biserial
     effect size, Benjamini–Hochberg q-values across features, and the paired-lines plot; and
     the aplastic-anaemia niche over time (``microenv niche``), in days from diagnosis. Audited;
     pseudonyms for roles without identity access."""
     from trephine.analysis.microenvironment.paired import Pair, compare, paired_lines_figure
     from trephine.services.microenvironment import (
         NICHE_COLUMNS,
+        PAIRINGS,
         niche_by_patient,
         paired_features,
     )
 
     if measure not in MICROENV_MEASURES:
         raise ValidationError("measure", measure, list(MICROENV_MEASURES))
+    if pairs not in PAIRINGS:
+        raise ValidationError("pairs", pairs, list(PAIRINGS))
     deid = _view(request, principal)
     features, read = paired_features(
-        uow, measure=measure, diagnosis=diagnosis or None, include_drafts=drafts
+        uow, measure=measure, diagnosis=diagnosis or None, include_drafts=drafts, pairs=pairs
     )
     niche, niche_read = niche_by_patient(uow)
     audit_read(
@@ -247,6 +252,8 @@ def microenvironment_page(
             "measures": MICROENV_MEASURES,
             "diagnosis": diagnosis,
             "drafts": drafts,
+            "pairs": pairs,
+            "pairings": PAIRINGS,
             "pseudonymised": not deid.identified,
             "patients": len(read),
             "niche": [
