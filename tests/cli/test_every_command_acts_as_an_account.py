@@ -331,6 +331,8 @@ def _specimens(w: World) -> list[str]:
         "--method",
         "LAIP",
         "--store",
+        "--store-populations",  # the tube's populations too, by the same account
+        "Blasts",
         "--threads",  # one tube: no process cluster to start
     ]
 
