@@ -181,6 +181,32 @@ def test_a_malformed_event_is_refused_before_anything_is_written(
     assert refused.value.field == field
     assert _ids(database) == []
 
+def test_the_first_malformed_event_is_the_one_refused(database: Database) -> None:
+    """Events are checked in order, names and detail alike, with the unit of work's context
+    merged in: a bad detail before a bad name is refused as the detail, naming its action."""
+    with pytest.raises(ValidationError) as refused, database.unit_of_work("lab") as uow:
+        uow.context = {"import": "a.csv"}
+        audit.append(
+            uow,
+            [
+                audit.Entry("read", "patient", "OK", {"n": 1}),
+                audit.Entry("amend", "patient", "X", {"when": dt.date(2024, 1, 1)}),
+                audit.Entry("", "patient", "X"),
+            ],
+        )
+    assert (refused.value.field, refused.value.value) == ("audit detail", "amend")
+    with pytest.raises(ValidationError) as refused, database.unit_of_work("lab") as uow:
+        audit.append(
+            uow,
+            [
+                audit.Entry("read", "patient", ""),
+                audit.Entry("amend", "patient", "X", {"when": dt.date(2024, 1, 1)}),
+            ],
+        )
+    assert refused.value.field == "audit entity_id"
+    assert _ids(database) == []
+
+
 
 def test_concurrent_appenders_do_not_fork_the_chain(
     database: Database, monkeypatch: pytest.MonkeyPatch

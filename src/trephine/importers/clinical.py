@@ -1116,9 +1116,14 @@ def import_paths(
     with collector_paused():
         tables = [table for path in paths for table in read_tables(path)]
         source = ", ".join(str(p) for p in paths)
-        return import_tables(
-            database, tables, source, digest(paths), actor, progress, dry_run=dry_run
-        )
+        try:
+            return import_tables(
+                database, tables, source, digest(paths), actor, progress, dry_run=dry_run
+            )
+        finally:
+            # Let the rows go before the collector resumes: its first collection walks every
+            # object made while it was paused and still alive (~0.07 s per 30,000 results).
+            del tables
 
 
 def import_tables(

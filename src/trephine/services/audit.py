@@ -8,7 +8,7 @@ work chains them (:mod:`trephine.store.audit_chain`) just before it commits.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,28 +61,39 @@ def append_many(
     """:func:`append` for events given as ``(action, entity, entity_id, detail, actor)``
     tuples (``actor`` None: the unit of work's), as the services' batch writers hold them:
     the same checks, stamps and chain, without an :class:`Entry` made for each of them."""
-    now = uow.now()
-    context = uow.context
-    queued: list[audit_chain.Queued] = []
-    make = audit_chain.queued
-    checked: set[tuple[str, str, str]] = set()  # (actor, action, entity) found well-formed
-    width = _WIDTHS["entity_id"]
-    for action, entity, entity_id, event_detail, event_actor in events:
-        actor = uow.actor if event_actor is None else event_actor
-        if (actor, action, entity) not in checked:
-            for name, value in (("actor", actor), ("action", action), ("entity", entity)):
-                _check_name(name, value)
-            checked.add((actor, action, entity))
-        entity_id = str(entity_id)
-        if not entity_id.strip() or len(entity_id) > width:
-            _check_name("entity_id", entity_id)
-        detail = {**context, **event_detail} if context else event_detail
+    # The events are checked as queue_many reads them (in order, as before); what the checks
+    # (or the events' iterable) raise goes out as raised, a detail JSON cannot hold as a
+    # ValidationError naming the event's action.
+    failed: list[Exception] = []
+    action = ""
+
+    def checked() -> Iterator[tuple[str, str, str, str, Mapping[str, Any]]]:
+        nonlocal action
+        names: set[tuple[str, str, str]] = set()  # (actor, action, entity) found well-formed
+        width = _WIDTHS["entity_id"]
         try:
-            queued.append(make(now, actor, action, entity, entity_id, detail))
-        except (TypeError, ValueError):
-            raise ValidationError(
-                "audit detail", action, "JSON text, numbers, booleans, lists and maps"
-            ) from None
+            for action, entity, entity_id, event_detail, event_actor in events:
+                actor = uow.actor if event_actor is None else event_actor
+                if (actor, action, entity) not in names:
+                    for name, value in (("actor", actor), ("action", action), ("entity", entity)):
+                        _check_name(name, value)
+                    names.add((actor, action, entity))
+                text_id = str(entity_id)
+                if not text_id.strip() or len(text_id) > width:
+                    _check_name("entity_id", text_id)
+                yield actor, action, entity, text_id, event_detail
+        except Exception as exc:
+            failed.append(exc)
+            raise
+
+    try:
+        queued = audit_chain.queue_many(uow.now(), uow.context, checked())
+    except (TypeError, ValueError) as exc:
+        if failed and failed[-1] is exc:  # a name refused (or the events' own error): as is
+            raise
+        raise ValidationError(
+            "audit detail", action, "JSON text, numbers, booleans, lists and maps"
+        ) from None
     uow.queue_audit(queued)
 
 
