@@ -32,6 +32,11 @@ def compare(
         help="therapy: before vs after the first therapy line; relapse: before therapy "
         "(diagnosis) vs the first relapse.",
     ),
+    response: str | None = typer.Option(
+        None,
+        "--response",
+        help="Only responders (complete remission at any time) or non-responders.",
+    ),
     include_drafts: bool = typer.Option(
         False, "--include-drafts", help="Also use results not yet signed out."
     ),
@@ -45,13 +50,15 @@ def compare(
     from trephine.analysis.microenvironment.paired import compare as run_compare
     from trephine.analysis.microenvironment.paired import paired_lines_svg
     from trephine.errors import ValidationError
-    from trephine.services.microenvironment import PAIRINGS, paired_features
+    from trephine.services.microenvironment import PAIRINGS, RESPONSE_GROUPS, paired_features
 
     with refusals():
         if measure not in MEASURES:
             raise ValidationError("--measure", measure, list(MEASURES))
         if pairs not in PAIRINGS:
             raise ValidationError("--pairs", pairs, list(PAIRINGS))
+        if response is not None and response not in RESPONSE_GROUPS:
+            raise ValidationError("--response", response, list(RESPONSE_GROUPS))
     database = open_database(database_url, migrate=False)
     who = acting(database, "records:read")
     try:
@@ -62,6 +69,7 @@ def compare(
                 diagnosis=diagnosis,
                 include_drafts=include_drafts,
                 pairs=pairs,
+                response=response,
             )
             if read:
                 audit_reads(uow, who, "microenvironment comparison", read, query=True)
@@ -73,7 +81,12 @@ def compare(
     if as_json:
         typer.echo(
             json.dumps(
-                {"measure": measure, "pairs": pairs, "features": [r.to_json() for r in results]},
+                {
+                    "measure": measure,
+                    "pairs": pairs,
+                    "response": response,
+                    "features": [r.to_json() for r in results],
+                },
                 indent=2,
             )
         )

@@ -97,6 +97,8 @@ def _feature(value: Population | Measurement, measure: str) -> tuple[str, str, f
 
 #: How the two values of a patient are chosen (:func:`paired_features`).
 PAIRINGS = ("therapy", "relapse")
+#: Which patients are compared by their response (:func:`paired_features`).
+RESPONSE_GROUPS = ("responders", "non-responders")
 
 
 def paired_features(
@@ -106,6 +108,7 @@ def paired_features(
     diagnosis: str | None = None,
     include_drafts: bool = False,
     pairs: str = "therapy",
+    response: str | None = None,
 ) -> tuple[dict[str, tuple[str, list[Pair]]], list[str]]:
     """Pairs per feature across patients, around each patient's FIRST therapy line.
 
@@ -114,9 +117,12 @@ def paired_features(
     before as above (the marrow before treatment), after = the earliest value collected on or
     after the patient's first relapse call (a stored ``relapse`` call of a relapse category,
     :data:`trephine.assess.story.RELAPSE_CATEGORIES`, after the line's start); patients without
-    one are left out. Populations give % of parent (or of total), measurements their value.
-    Signed-out results only unless ``include_drafts``. Returns the features and the patients
-    read (for the audit event of whoever shows them)."""
+    one are left out. ``response``: only ``responders`` (a stored response call in the complete
+    remission family at any time, :data:`trephine.analysis.cohort.outcomes.CR_CATEGORIES`) or
+    ``non-responders`` (response calls, none of them in that family); patients without a
+    response call are in neither. Populations give % of parent (or of total), measurements
+    their value. Signed-out results only unless ``include_drafts``. Returns the features and
+    the patients read (for the audit event of whoever shows them)."""
     from sqlalchemy import func, select
 
     from trephine.analysis.microenvironment.paired import Pair
@@ -127,6 +133,8 @@ def paired_features(
 
     if pairs not in PAIRINGS:
         raise ValidationError("pairs", pairs, PAIRINGS)
+    if response is not None and response not in RESPONSE_GROUPS:
+        raise ValidationError("response", response, RESPONSE_GROUPS)
 
     states = {ResultState.VERIFIED, ResultState.AMENDED}
     if include_drafts:
@@ -150,6 +158,10 @@ def paired_features(
             )
         )
         rows = [r for r in rows if r.patient_id in wanted]
+    if response is not None:
+        responders, called = _responders(uow)
+        group = responders if response == "responders" else called - responders
+        rows = [r for r in rows if r.patient_id in group]
     series: dict[tuple[str, str], list[tuple[dt.date, float]]] = {}
     units: dict[str, str] = {}
     for r in rows:
@@ -183,6 +195,32 @@ def paired_features(
         features.setdefault(name, (units[name], []))[1].append(Pair(patient, b[1], a[1]))
         read.add(patient)
     return features, sorted(read)
+
+
+def _responders(uow: UnitOfWork) -> tuple[set[str], set[str]]:
+    """(patients with a current response call in the complete-remission family, patients with
+    any current response call). A response call superseded by a relapse of the same marrow
+    (:mod:`trephine.assess.story`) does not count."""
+    from sqlalchemy import select
+
+    from trephine.analysis.cohort.outcomes import CR_CATEGORIES
+    from trephine.assess.story import SUPERSEDED
+    from trephine.store.tables import AssessmentRow, PatientRow
+
+    query = (
+        select(PatientRow.external_id, AssessmentRow.category, AssessmentRow.flags)
+        .join(AssessmentRow, AssessmentRow.patient_id == PatientRow.id)
+        .where(AssessmentRow.call_kind == "response")
+    )
+    responders: set[str] = set()
+    called: set[str] = set()
+    for patient, category, flags in uow.session.execute(query).all():
+        if SUPERSEDED in (flags or ()):
+            continue
+        called.add(patient)
+        if category in CR_CATEGORIES:
+            responders.add(patient)
+    return responders, called
 
 
 def _first_relapses(uow: UnitOfWork) -> dict[str, dt.date]:

@@ -209,6 +209,7 @@ def microenvironment_page(
     diagnosis: Annotated[str, Query(max_length=64)] = "",
     drafts: bool = False,
     pairs: Annotated[str, Query(max_length=16)] = "therapy",
+    response: Annotated[str, Query(max_length=16)] = "",
 ) -> HTMLResponse:
     """Populations and measurements before vs after each patient's first therapy line, or at
     diagnosis vs at first relapse (``pairs=relapse``) (issue 14 §5, as ``trephine microenv
@@ -220,6 +221,7 @@ def microenvironment_page(
     from trephine.services.microenvironment import (
         NICHE_COLUMNS,
         PAIRINGS,
+        RESPONSE_GROUPS,
         niche_by_patient,
         paired_features,
     )
@@ -228,9 +230,16 @@ def microenvironment_page(
         raise ValidationError("measure", measure, list(MICROENV_MEASURES))
     if pairs not in PAIRINGS:
         raise ValidationError("pairs", pairs, list(PAIRINGS))
+    if response and response not in RESPONSE_GROUPS:
+        raise ValidationError("response", response, ["", *RESPONSE_GROUPS])
     deid = _view(request, principal)
     features, read = paired_features(
-        uow, measure=measure, diagnosis=diagnosis or None, include_drafts=drafts, pairs=pairs
+        uow,
+        measure=measure,
+        diagnosis=diagnosis or None,
+        include_drafts=drafts,
+        pairs=pairs,
+        response=response or None,
     )
     niche, niche_read = niche_by_patient(uow)
     audit_read(
@@ -254,6 +263,8 @@ def microenvironment_page(
             "drafts": drafts,
             "pairs": pairs,
             "pairings": PAIRINGS,
+            "response": response,
+            "response_groups": RESPONSE_GROUPS,
             "pseudonymised": not deid.identified,
             "patients": len(read),
             "niche": [
