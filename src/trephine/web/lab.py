@@ -38,7 +38,13 @@ from trephine.api.deps import (
 )
 from trephine.domain.orders import STUDIES, Section, StudyAction, parse_section
 from trephine.domain.quantity import Quantity
-from trephine.domain.results import AspirateDifferential, CellClass, ResultKind, ResultValue
+from trephine.domain.results import (
+    AspirateDifferential,
+    CellClass,
+    Population,
+    ResultKind,
+    ResultValue,
+)
 from trephine.errors import (
     FileQuirkWarning,
     TrephineError,
@@ -787,6 +793,12 @@ def _result_page(
     summary = None
     if isinstance(result.value, AspirateDifferential):
         summary = summarise_counts(dict(result.value.counts))
+    population = None
+    if isinstance(result.value, Population):
+        # The shares with their 95 % Wilson intervals (issue 14 §4), as reports and JSON say.
+        from trephine.present.results import summary as result_summary
+
+        population = result_summary(result.value)
     audit_read(request, uow, "result page", [result.patient_id])
     may_lab = _may(principal, Permission.RESULTS_WRITE)
     current_signed = result.state in REPORTED_STATES
@@ -800,6 +812,7 @@ def _result_page(
             "rows": rows,
             "signatures": sigs,
             "summary": summary,
+            "population": population,
             "may_sign": may_lab and result.state is ResultState.DRAFT,
             "may_amend": may_lab and current_signed,
             # An account without a password re-identifies at the provider (web/oidc.py).
