@@ -60,3 +60,33 @@ def test_a_failed_commit_is_the_response_not_a_200(database: Database, client: T
     again = client.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={"note": "seen"})
     assert again.status_code == 200 and again.json()["acknowledged_by"] == "test-clinician"
     assert client.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={}).status_code == 409
+
+
+def test_a_read_whose_audit_commit_failed_is_an_error_not_a_200(
+    database: Database, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page or response that shows a patient is sent only after its audit event committed:
+    a read commits its event with those of concurrent reads (store/audit_group.py), and when
+    that commit fails the response is the error, and nothing shows the patient."""
+    from trephine.store import audit_chain
+
+    _alert(database)
+
+    def locked(session: Session, rows: list[audit_chain.Queued]) -> None:
+        raise sqlalchemy.exc.OperationalError(
+            "INSERT", None, sqlite3.OperationalError("database is locked")
+        )
+
+    def views() -> list[str]:
+        with database.unit_of_work("reader") as uow:
+            return [e.entity_id for e in audit.reads(uow) if e.actor == "test-clinician"]
+
+    monkeypatch.setattr(audit_chain, "append_rows", locked)
+    for path in ("/api/v1/patients/ACK-1/timeline", "/patients/ACK-1"):
+        response = client.get(path)
+        assert response.status_code == 503, (path, response.text)
+        assert "ACK-1" not in response.text
+    monkeypatch.undo()
+    assert views() == []
+    assert client.get("/api/v1/patients/ACK-1/timeline").status_code == 200
+    assert views() == ["ACK-1", "ACK-1"]  # the service's read and the response's view

@@ -234,8 +234,10 @@ def get_unit_of_work(
     request: Request, database: DatabaseDep, principal: PrincipalDep
 ) -> Iterator[UnitOfWork]:
     """One transaction per request, acting as the signed-in user (so audit events name them);
-    every audit event of the request also carries the user's role and client address."""
-    with database.unit_of_work(principal.name) as uow:
+    every audit event of the request also carries the user's role and client address. A
+    request that only read commits its audit events together with concurrent ones
+    (``store/audit_group.py``), before its response as every other commit."""
+    with database.unit_of_work(principal.name, group_audit=True) as uow:
         uow.context.update(role=str(principal.role), client=client_address(request))
         yield uow
 

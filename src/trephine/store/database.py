@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from trephine.domain.actor import check_actor
 from trephine.jsontext import dumps_with
 from trephine.store import audit_chain
+from trephine.store.audit_group import AuditGroup, wrote_nothing
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -173,6 +175,14 @@ class UnitOfWork:
         ``trephine.services.audit.append``, which builds the rows; nothing else calls this."""
         self._audit_queue.extend(rows)
 
+    def has_audit(self) -> bool:
+        return bool(self._audit_queue)
+
+    def take_audit(self) -> list[audit_chain.Queued]:
+        """The queued rows, handed over to be written elsewhere (the group commit)."""
+        rows, self._audit_queue = self._audit_queue, []
+        return rows
+
     def write_audit(self) -> None:
         """Append the queued rows to the hash chain now, in this transaction."""
         rows, self._audit_queue = self._audit_queue, []
@@ -185,6 +195,8 @@ class Database:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._clock = clock
+        self._audit_group: AuditGroup | None = None
+        self._group_lock = threading.Lock()
 
     def upgrade(self, revision: str = "head") -> None:
         """Migrate up; running it on an up-to-date database does nothing."""
@@ -225,17 +237,41 @@ class Database:
         return sorted(inspect(self.engine).get_table_names())
 
     @contextmanager
-    def unit_of_work(self, actor: str) -> Iterator[UnitOfWork]:
+    def unit_of_work(self, actor: str, *, group_audit: bool = False) -> Iterator[UnitOfWork]:
         """Commit on success, roll back on any exception (nothing half-written).
 
         Audit events are chained just before the commit (:mod:`trephine.store.audit_chain`):
-        the chain lock is then the last lock the transaction takes.
+        the chain lock is then the last lock the transaction takes. With ``group_audit`` (the
+        web's requests), a unit of work that wrote nothing commits its audit events together
+        with those of concurrent ones (:mod:`trephine.store.audit_group`), still before this
+        returns.
         """
         check_actor(actor)  # the name goes into the trail and sign-out columns: refuse markup
+        rows: list[audit_chain.Queued] = []
         with self._sessions() as session, session.begin():
             uow = UnitOfWork(session, actor, self._clock)
             yield uow
-            uow.write_audit()
+            if group_audit and uow.has_audit() and wrote_nothing(session):
+                rows = uow.take_audit()
+            else:
+                uow.write_audit()
+        if rows:
+            self.audit_group.commit(rows)
+
+    @property
+    def audit_group(self) -> AuditGroup:
+        """This process's group commit of read-only units of work's audit events."""
+        group = self._audit_group
+        if group is None:
+            with self._group_lock:
+                group = self._audit_group
+                if group is None:
+                    group = self._audit_group = AuditGroup(self._append_audit)
+        return group
+
+    def _append_audit(self, rows: list[audit_chain.Queued]) -> None:
+        with self._sessions() as session, session.begin():
+            audit_chain.append_rows(session, rows)
 
     def dispose(self) -> None:
         self.engine.dispose()
