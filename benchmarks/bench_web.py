@@ -135,8 +135,17 @@ class Client:
             data = urllib.parse.urlencode(body)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             headers["Origin"] = self.origin
-        self.conn.request(method, path, body=data, headers=headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=data, headers=headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closes a keep-alive connection idle for 5 s (uvicorn's default); a
+            # browser then opens a new one and asks again, and so does this (GETs only).
+            if method != "GET":
+                raise
+            self.conn.close()
+            self.conn.request(method, path, body=data, headers=headers)
+            response = self.conn.getresponse()
         raw = response.read()
         for name, value in response.getheaders():
             if name.lower() == "set-cookie":
@@ -165,19 +174,68 @@ class Client:
             raise SystemExit(f"sign-in refused (HTTP {status})")
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (uvicorn's workers)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found += _tree(int(child))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its descendants, as they are now (Linux)."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / _TICK
+
+
+class Run(list[float]):
+    """The latencies (ms) of one measured run, with what the run cost: wall seconds, the
+    server's CPU seconds (every process of it) and this benchmark client's own CPU seconds (its
+    8 threads share the machine's 2 cores with the server)."""
+
+    wall = 0.0
+    server_cpu = 0.0
+    client_cpu = 0.0
+
+
 def measure(
-    port: int, requests: int, make: Callable[[random.Random], tuple[str, str]], signed_in: bool
-) -> list[float]:
-    """``requests`` requests per client, 8 clients at once; every latency in ms."""
-    latencies: list[float] = []
+    port: int,
+    requests: int,
+    make: Callable[[random.Random], tuple[str, str]],
+    signed_in: bool,
+    server_pid: int | None = None,
+) -> Run:
+    """``requests`` requests per client, 8 clients at once; every latency in ms. The clients
+    sign in first (together), then all start at once, so the CPU figures are the requests'."""
+    latencies = Run()
     lock = threading.Lock()
     errors: list[str] = []
+    #: Passed twice by the 8 clients and this thread: all signed in; CPU counters read.
+    ready = threading.Barrier(CLIENTS + 1)
 
     def work(seed: int) -> None:
         rng = random.Random(seed)
         client = Client(port)
-        if signed_in:
-            client.sign_in()
+        try:
+            if signed_in:
+                client.sign_in()
+        finally:
+            ready.wait()
+        ready.wait()
         mine = []
         for _ in range(requests):
             method, path = make(rng)
@@ -192,8 +250,15 @@ def measure(
     threads = [threading.Thread(target=work, args=(i,)) for i in range(CLIENTS)]
     for t in threads:
         t.start()
+    ready.wait()
+    server_before = cpu_seconds(server_pid) if server_pid else 0.0
+    client_before, wall_before = time.process_time(), time.perf_counter()
+    ready.wait()
     for t in threads:
         t.join()
+    latencies.wall = time.perf_counter() - wall_before
+    latencies.client_cpu = time.process_time() - client_before
+    latencies.server_cpu = (cpu_seconds(server_pid) - server_before) if server_pid else 0.0
     if errors:
         raise SystemExit(f"{len(errors)} failed requests, e.g. {errors[0]}")
     return latencies
@@ -320,7 +385,7 @@ def main() -> None:
             for name, make in kinds.items():
                 measure(server.port, 3, make, server.accounts)  # warm up
                 table.setdefault(name, {})[size] = measure(
-                    server.port, args.requests, make, server.accounts
+                    server.port, args.requests, make, server.accounts, server.proc.pid
                 )
             paints[size] = first_paint(server.port, f"DEMO-{size // 2:04d}", args.paint_loads)
         finally:
@@ -340,6 +405,26 @@ def main() -> None:
             f"| {name} | {pct(a, 50):.1f} ms | {pct(a, 95):.1f} ms | {pct(b, 50):.1f} ms | "
             f"{pct(b, 95):.1f} ms | {ratio:.2f} {'(≤ 1.3)' if ratio <= 1.3 else '(> 1.3)'} | {ok} |"
         )
+    print()
+    print(
+        "What each run cost (CPU ms per request; cores busy = (server + client CPU) / wall, "
+        "of the 2 cores; near 2 the requests queue for a core):"
+    )
+    print("| request | cohort | req/s | server CPU | client CPU | cores busy |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, by_size in table.items():
+        if name == "sign-in":
+            continue
+        for size, run in by_size.items():
+            if isinstance(run, Run) and run.wall:
+                n = len(run)
+                server_ms, client_ms = run.server_cpu * 1000 / n, run.client_cpu * 1000 / n
+                print(
+                    f"| {name} | {size:,} | {n / run.wall:.0f} | {server_ms:.1f} ms "
+                    f"| {client_ms:.1f} ms "
+                    f"| {(run.server_cpu + run.client_cpu) / run.wall:.2f} |"
+                )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     for size, times in paints.items():
         if times is None:
             print(f"first paint ({size:,}): chromium not installed, skipped")
