@@ -181,6 +181,7 @@ def test_a_malformed_event_is_refused_before_anything_is_written(
     assert refused.value.field == field
     assert _ids(database) == []
 
+
 def test_the_first_malformed_event_is_the_one_refused(database: Database) -> None:
     """Events are checked in order, names and detail alike, with the unit of work's context
     merged in: a bad detail before a bad name is refused as the detail, naming its action."""
@@ -205,7 +206,6 @@ def test_the_first_malformed_event_is_the_one_refused(database: Database) -> Non
         )
     assert refused.value.field == "audit entity_id"
     assert _ids(database) == []
-
 
 
 def test_concurrent_appenders_do_not_fork_the_chain(
@@ -398,6 +398,40 @@ def test_the_bulk_append_path_hashes_byte_for_byte_as_canonical(detail: dict) ->
         detail=json.loads(event.detail_json),
     )
     assert (linked_prev, digest) == (prev, reference)
+
+
+_CONTEXTS = [
+    {},
+    {"import": "/data/klinik ö/a.csv", "sha256": "ab" * 32},
+    {"version": "from the context", "z": None, "a": True, "n": -(10**25)},
+    {"import": 'quote " back\\slash \n\u2028 \x7f', "é": "ß"},
+]
+#: Flat details of text keys and plain values (the ones queue_many encodes from a plan).
+_FLAT = [
+    {},
+    {"specimen": "BM-1", "kind": "blood_count", "analyte": "", "version": 1},
+    {"version": 2},
+    {"z": False, "a": None, "m": 0, "é": "ü", "": "empty key", 'k\n"': "esc\t\\\u2028"},
+    {"sha256": "overrides the context", "n": 10**30, "t": True, "neg": -7},
+]
+
+
+@pytest.mark.parametrize("context", _CONTEXTS)
+def test_queued_details_are_what_json_dumps_writes(context: dict) -> None:
+    """queue_many writes a flat detail from a plan made once per key set (context values
+    encoded once); the text is, character for character, the canonical JSON of the merged
+    detail, for every mix of keys, overrides, escapes and value types."""
+    at = dt.datetime(2026, 12, 3, 10, 5, 7, 123456, tzinfo=dt.UTC)
+    details = [*_FLAT, *_DETAILS, *_FLAT]  # plans are reused after other key sets
+    events = [("lab", "create", "result", str(n), d) for n, d in enumerate(details)]
+    queued = audit_chain.queue_many(at, context, events)
+    for event, detail in zip(queued, details, strict=True):
+        merged = {**context, **detail}
+        reference = audit_chain._normal(audit_chain.stored_detail(merged))
+        assert event.detail == reference
+        assert event.detail_json == json.dumps(
+            reference, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
 
 
 def test_the_bulk_path_refuses_what_json_cannot_hold() -> None:
