@@ -94,3 +94,50 @@ def test_rows_holding_identity_are_never_copied(
         assert copied == []
     assert not set(copied) & bulk.NO_COPY
     assert {"patient_identity", "procedure_consent"} <= bulk.NO_COPY
+
+
+_DAYS = [dt.date(1, 1, 1), dt.date(999, 12, 31), dt.date(2024, 2, 29), dt.date(9999, 12, 31)]
+_INSTANTS = [
+    dt.datetime(2026, 12, 3, 18, 0, 1, 250000, tzinfo=dt.UTC),
+    dt.datetime(2026, 12, 3, 18, 0, 1, tzinfo=dt.UTC),  # no microseconds: still six digits
+    dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+    dt.datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC),
+    dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),
+    dt.datetime(2026, 12, 3, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5, minutes=-30))),
+    dt.datetime(2026, 12, 3, 18, 0, tzinfo=dt.timezone(dt.timedelta(0))),  # UTC, not dt.UTC
+]
+
+
+def _written(process: Any, value: object) -> object:
+    try:
+        return process(value)
+    except Exception as exc:  # the refusal itself is compared
+        return (type(exc), str(exc))
+
+
+@pytest.mark.parametrize("dialect_name", ["sqlite", "postgresql"])
+def test_bind_processors_write_what_sqlalchemy_writes(dialect_name: str) -> None:
+    """bulk.bind_processor writes SQLite's dates and UTC instants as ISO text; for every date
+    and instant column, it gives what SQLAlchemy's own processor gives (text or refusal) for
+    dates, instants in and out of UTC, naive instants, a datetime in a date column and None."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from trephine.store.tables import Base
+
+    dialect = sqlite.dialect() if dialect_name == "sqlite" else postgresql.dialect()
+    naive = dt.datetime(2026, 12, 3, 18, 0, 1, 250000)
+    values: list[object] = [None, *_DAYS, *_INSTANTS, naive]
+    checked = 0
+    for table in Base.metadata.tables.values():
+        for column in table.columns:
+            reference = column.type._cached_bind_processor(dialect)
+            fast = bulk.bind_processor(column.type, dialect)
+            if reference is None:
+                assert fast is None
+                continue
+            if dialect_name == "postgresql":
+                assert fast is reference
+            for value in values if fast is not reference else []:
+                assert _written(fast, value) == _written(reference, value), (column, value)
+                checked += 1
+    assert checked > 100 or dialect_name == "postgresql"

@@ -18,11 +18,15 @@ value of a refused ``COPY`` row in its message, which must never carry a name or
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Date, Dialect, Table, insert
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import TypeEngine
+
+from trephine.store.types import UTCDateTime
 
 #: Tables whose rows hold identity (names, MRNs, birth dates, a consent giver's name): inserted
 #: with ``INSERT`` on PostgreSQL too (see the module docstring).
@@ -67,7 +71,7 @@ def insert_many(
     columns = []
     for name in names:
         values = list(ids) if name == "id" and ids is not None else [row[name] for row in rows]
-        process = table.c[name].type._cached_bind_processor(dialect)
+        process = bind_processor(table.c[name].type, dialect)
         columns.append(values if process is None else _processed(process, values))
     if dialect.name == "postgresql" and table.name not in NO_COPY:
         copy_rows(
@@ -120,6 +124,63 @@ def copy_rows(
         raise DBAPIError.instance(
             statement, None, exc, psycopg.Error, hide_parameters=True, dialect=connection.dialect
         ) from exc
+
+
+#: The text SQLite's DATE and DATETIME types store by default (sqlalchemy.dialects.sqlite);
+#: :func:`bind_processor` writes the same text faster only for these formats.
+_SQLITE_DATE = "%(year)04d-%(month)02d-%(day)02d"
+_SQLITE_DATETIME = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
+
+
+def bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column type's bind processor for ``dialect``, as SQLAlchemy would apply it.
+
+    On SQLite a date and a UTC instant are written as their ISO text: SQLAlchemy's processor
+    fills a ``%``-format from a dict of the fields (~1.5 µs a value, and an import writes a few
+    hundred thousand); ``isoformat`` gives the same characters (four-digit year, six-digit
+    microseconds) for the values it is given here (a ``date``; an instant already in UTC).
+    Anything else (None, a datetime in a date column, another zone, a naive instant, which
+    UTCDateTime refuses) goes through SQLAlchemy's own processor, so it is stored or refused
+    exactly as before (tests/store/test_bulk.py compares them)."""
+    process: Callable[[Any], Any] | None = column_type._cached_bind_processor(dialect)
+    if process is None or dialect.name != "sqlite":
+        return process
+    if isinstance(column_type, UTCDateTime):
+        impl = column_type.impl_instance.dialect_impl(dialect)
+        if getattr(impl, "_storage_format", None) == _SQLITE_DATETIME:
+            return _utc_text(process)
+    elif isinstance(column_type, Date):
+        impl = column_type.dialect_impl(dialect)
+        if getattr(impl, "_storage_format", None) == _SQLITE_DATE and not getattr(
+            impl, "_reg", None
+        ):
+            return _date_text(process)
+    return process
+
+
+def _utc_text(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    utc = dt.UTC
+    datetime = dt.datetime
+
+    def text(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is utc:
+            return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+        return process(value)
+
+    return text
+
+
+def _date_text(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    date = dt.date
+
+    def text(value: Any) -> Any:
+        if type(value) is date:
+            return value.isoformat()
+        return process(value)
+
+    return text
 
 
 def _processed(process: Any, values: list[Any]) -> list[Any]:
