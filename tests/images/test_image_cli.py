@@ -114,7 +114,7 @@ def test_store_records_draft_measurements_with_the_detector_quality(
         f"threshold {model.threshold:g}",
         f"separation {model.min_separation:g} px",
         f"F1 {model.validation['test_f1']}",
-        f"cross-validated F1 {model.validation['cv_f1_train']}",
+        f"F1 {model.validation['validation_f1']} on the validation tiles",
     ):
         assert part in density.flags[0]
     assert density.source_sha256 and density.objects_counted > 0

@@ -188,7 +188,8 @@ def analyse_nuclei(path: Path, *, mpp: float | None = None, check: bool = True) 
 
 
 #: Slide tiles: size and the margin read around each (pixels of the chosen level). The margin
-#: is wider than a nucleus and than the detector's widest smoothing reach that matters, so a
+#: is wider than a nucleus and than the reach of the detector's network that matters (its map
+#: 32 px from a cut edge differs by at most 0.0007 from the uncut one, on a Kainz tile), so a
 #: nucleus on a seam is judged whole by the tile whose core holds its centre.
 SLIDE_TILE = 1024
 SLIDE_MARGIN = 32

@@ -119,10 +119,6 @@ def _model(request: Request) -> tuple[Any, tuple[CellClass, ...], str, str] | No
         return None
     try:
         return _load_model(str(path), path.stat().st_mtime)
-    except ImportError:
-        raise _Refused(
-            ["classifier: onnxruntime is not installed (pip install 'trephine[onnx]')"]
-        ) from None
     except OSError as exc:
         raise _Refused([f"classifier {path}: {exc.strerror or exc}"]) from None
     except TrephineError as exc:

@@ -3,7 +3,7 @@ and counted, and class proposals from an optional user-supplied ONNX classifier.
 
 Pure: the image is an RGB ``uint8`` array, the classifier anything with onnxruntime's
 ``InferenceSession`` interface (``get_inputs``/``run``), so this module never imports
-onnxruntime (an optional extra, ``pip install 'trephine[onnx]'``).
+onnxruntime (a dependency of Trephine, which runs its own nucleus detector with it).
 
 Labels are written one cell a line, ``x,y,class`` in pixels (x = column, y = row, origin
 top-left), the class one of :class:`~trephine.domain.results.CellClass`' values.
