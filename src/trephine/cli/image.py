@@ -147,8 +147,9 @@ def nuclei_command(
     actor: str | None = ACTOR,
     database: str | None = DATABASE,
 ) -> None:
-    """Detect nuclei (x = column, y = row, origin top-left) and their density per mm² of
-    marrow space; the detector's measured F1 travels with the answer."""
+    """Detect nuclei (x = column, y = row, origin top-left; every detection is listed) and the
+    density of those in the marrow space per mm²; the detector's measured F1 travels with the
+    answer."""
     with refusals():
         writer = _check_store(store, specimen, actor, database)
         from trephine.importers.images import analyse_nuclei, nuclei_measurement
@@ -165,7 +166,8 @@ def nuclei_command(
         data,
         as_json,
         [
-            f"{file}: {data['count']} nuclei in the marrow space"
+            f"{file}: {data['count']} nuclei, {data['count_in_marrow_space']} of them in the "
+            "marrow space"
             + (f", {density:,.0f} per mm²" if density is not None else " (give --mpp for mm²)"),
             f"  detector {detector['name']} v{detector['version']}: F1 "
             f"{validation.get('test_f1')} on the Kainz 2015 test tiles (8 px matching)",
