@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import html
 import re
-from decimal import Decimal
 
 from trephine.analysis.stats import wilson
 from trephine.api.app import create_app
 from trephine.api.deps import CSRF_FIELD
-from trephine.domain.quantity import Quantity
-from trephine.domain.results import Measurement, MeasurementMethod, Population, PopulationMethod
 from trephine.services import results, signatures
 from trephine.store.database import Database
 from trephine.testing.accounts import TEST_PASSWORD, client_as
+from trephine.testing.report_seed import microvessel_density, regulatory_t_cells
 from trephine.workflow import ResultState
 
 
@@ -27,18 +25,7 @@ def _csrf(page: str) -> str:
 
 
 def test_population_and_measurement_sign_out_on_the_lab_page(seeded: Database) -> None:
-    treg = Population(
-        "regulatory T cells",
-        310,
-        "CD4 T cells",
-        5000,
-        PopulationMethod.FLOW,
-        total="CD45+ cells",
-        total_count=40000,
-    )
-    mvd = Measurement.of(
-        "microvessel density", Quantity(Decimal("17.7"), "vessels/mm2"), MeasurementMethod.IMAGE
-    )
+    treg, mvd = regulatory_t_cells(), microvessel_density()
     with seeded.unit_of_work("lab") as uow:
         pop, _ = results.record_result(uow, "A-1", treg)
         vessels, _ = results.record_result(uow, "C-1", mvd)

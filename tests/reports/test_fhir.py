@@ -220,24 +220,10 @@ def test_populations_and_measurements_are_observations(seeded: Seeded) -> None:
     """Issue 14: the two microenvironment kinds reach the FHIR API and bundles like the other
     kinds (they were left out): a population's % of parent and of the total with the counts
     and the 95 % Wilson interval, a measurement's value in UCUM with its method and flags."""
-    from trephine.domain.results import Measurement, MeasurementMethod, Population, PopulationMethod
+    from trephine.testing.report_seed import microvessel_density, regulatory_t_cells
 
-    treg = Population(
-        "regulatory T cells",
-        310,
-        "CD4 T cells",
-        5000,
-        PopulationMethod.FLOW,
-        total="CD45+ cells",
-        total_count=40000,
-    )
-    mvd = Measurement.of(
-        "microvessel density",
-        Quantity(Decimal("17.7"), "vessels/mm2"),
-        MeasurementMethod.IMAGE,
-        stain="CD34",
-        flags=("detector note",),
-    )
+    treg = regulatory_t_cells()
+    mvd = microvessel_density(stain="CD34", flags=("detector note",))
     with seeded.database.unit_of_work("lab") as uow:
         ids = [results.record_result(uow, acc, v)[0].id for acc, v in (("A-1", treg), ("C-1", mvd))]
     with seeded.database.unit_of_work("dr.verify") as uow:

@@ -224,25 +224,10 @@ def test_populations_and_measurements_have_their_own_section(seeded: Seeded) -> 
     from decimal import Decimal
 
     from trephine.domain.quantity import Quantity
-    from trephine.domain.results import (
-        Measurement,
-        MeasurementMethod,
-        Population,
-        PopulationMethod,
-    )
+    from trephine.domain.results import Measurement, MeasurementMethod
+    from trephine.testing.report_seed import microvessel_density, regulatory_t_cells
 
-    treg = Population(
-        "regulatory T cells",
-        310,
-        "CD4 T cells",
-        5000,
-        PopulationMethod.FLOW,
-        total="CD45+ cells",
-        total_count=40000,
-    )
-    mvd = Measurement.of(
-        "microvessel density", Quantity(Decimal("17.7"), "vessels/mm2"), MeasurementMethod.IMAGE
-    )
+    treg, mvd = regulatory_t_cells(), microvessel_density()
     draft = Measurement.of(
         "CD271+ stromal cells", Quantity(Decimal("24.9"), "cells/mm2"), MeasurementMethod.IMAGE
     )

@@ -38,7 +38,11 @@ from trephine.domain.results import (
     FlowMRD,
     IronScale,
     Karyotype,
+    Measurement,
+    MeasurementMethod,
     NGSVariant,
+    Population,
+    PopulationMethod,
     ResultValue,
 )
 from trephine.services import patients, procedures, results
@@ -58,6 +62,31 @@ def differential(blasts: int, total: int = 500) -> AspirateDifferential:
             CellClass.LYMPHOCYTE: 50,
         },
         total,
+    )
+
+
+def regulatory_t_cells() -> Population:
+    """A flow population: 310 regulatory T cells of 5,000 CD4 T cells, of 40,000 CD45+ cells
+    (6.2 % of parent, 95 % Wilson interval 5.6-6.9 %; 0.78 % of CD45+)."""
+    return Population(
+        "regulatory T cells",
+        310,
+        "CD4 T cells",
+        5000,
+        PopulationMethod.FLOW,
+        total="CD45+ cells",
+        total_count=40000,
+    )
+
+
+def microvessel_density(**extra: Any) -> Measurement:
+    """An image measurement: microvessel density 17.7 vessels/mm² (``extra``: stain, flags,
+    region ... as :meth:`Measurement.of` takes them)."""
+    return Measurement.of(
+        "microvessel density",
+        Quantity(Decimal("17.7"), "vessels/mm2"),
+        MeasurementMethod.IMAGE,
+        **extra,
     )
 
 
