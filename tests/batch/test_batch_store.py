@@ -5,19 +5,16 @@ specimens and population gates checked first."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from trephine.cli.main import app
-from trephine.domain import Patient, PatientIdentity, Procedure, Sex, Site, Specimen, SpecimenType
 from trephine.domain.results import FlowMRD, Population, PopulationMethod, ResultKind
-from trephine.services import audit, patients, procedures, results
+from trephine.services import audit, results
 from trephine.services.views import AuditEvent, StoredResult
 from trephine.store.database import Database
 from trephine.workflow import ResultState
@@ -25,33 +22,7 @@ from trephine.workflow import ResultState
 pytestmark = pytest.mark.shared_data
 
 cli = CliRunner()
-AT = dt.datetime(2024, 3, 4, 9, 30, tzinfo=dt.UTC)
 GATES = ["--denominator", "CD45pos", "--abnormal", "CD34pos_CD117pos"]
-
-
-@pytest.fixture
-def seeded(database: Database) -> Database:
-    """Patient P001 with aspirates A-1, A-2 and a trephine core C-1 (no flow MRD on cores)."""
-    with database.unit_of_work("seed") as uow:
-        patients.register_patient(
-            uow,
-            Patient("P001", Sex.FEMALE, 1961),
-            PatientIdentity("Synthetic Person", "MRN-0001", dt.date(1961, 5, 6)),
-        )
-        proc_id, _ = procedures.record_procedure(
-            uow, "P001", Procedure(AT, Site.POSTERIOR_ILIAC_CREST)
-        )
-        for acc, first in (("A-1", True), ("A-2", False)):
-            procedures.add_specimen(
-                uow, "P001", Specimen(acc, SpecimenType.ASPIRATE, AT, first_pull=first), proc_id
-            )
-        procedures.add_specimen(
-            uow,
-            "P001",
-            Specimen("C-1", SpecimenType.TREPHINE_CORE, AT, core_length_mm=Decimal("18")),
-            proc_id,
-        )
-    return database
 
 
 def url_of(db: Database) -> str:

@@ -337,6 +337,27 @@ def _specimens(w: World) -> list[str]:
     ]
 
 
+def _panel(w: World) -> list[str]:
+    """``batch flow-gate``: the same tube's populations, no MRD (another specimen)."""
+    _specimens(w)  # the run folder
+    sheet = w.tmp / "panel.csv"
+    sheet.write_text("file,specimen\ntube_a.fcs,DEMO-0001-03-A\n", encoding="utf-8")
+    return [
+        "batch",
+        "flow-gate",
+        str(w.tmp / "run"),
+        "--gating-ml",
+        str(EXAMPLES / "flow" / "strategy.xml"),
+        "--out",
+        str(w.tmp / "panel-day.csv"),
+        "--specimens",
+        str(sheet),
+        "--store-populations",
+        "Blasts",
+        "--threads",
+    ]
+
+
 #: The phantom tile, drawn once for both backends (it holds no record).
 TILE: list[Path] = []
 
@@ -542,6 +563,7 @@ STEPS: dict[str, Args] = {
         "--store",
     ],
     "batch flow-mrd": _specimens,
+    "batch flow-gate": _panel,
     "clonal import": _variants,
     "clonal track": lambda w: [
         "clonal",

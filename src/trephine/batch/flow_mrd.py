@@ -1,8 +1,13 @@
-"""One flow MRD tube in a batch: read -> gate -> quantify, returning a small record.
+"""One flow tube in a batch: read -> gate (-> quantify MRD), returning a small record.
 
-:func:`process_tube` is what each Dask task runs. It runs the one tube pipeline that
-``trephine flow mrd`` runs too (:mod:`trephine.importers.flow_mrd`: read, gate only the gates
-needed, quantify), so a batch row and a single-file run of the same tube agree to the last digit.
+:func:`process_tube` is what each Dask task runs, for both batch commands:
+
+* ``batch flow-mrd`` (:class:`MrdSettings`): the one tube pipeline that ``trephine flow mrd``
+  runs too (:mod:`trephine.importers.flow_mrd`: read, gate only the gates needed, quantify), so
+  a batch row and a single-file run of the same tube agree to the last digit;
+* ``batch flow-gate`` (:class:`GateSettings`): what ``trephine flow gate`` does to one file
+  (read, count every gate), for tubes with no MRD question - an immune panel whose gated
+  populations are stored (``--store-populations``).
 The event arrays never leave the task: the record is a few hundred bytes, so nothing large
 crosses the network between workers and the client.
 
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from trephine.errors import Location, TrephineError, TrephineWarning, ValidationError
 from trephine.importers.flow_mrd import (
+    gate,
     missing_gate,
     quantify_and_count,
     sha256_of,
@@ -57,6 +63,27 @@ class MrdSettings:
     criteria: MrdCriteria
     populations: tuple[tuple[str, str | None], ...] = ()
     total_gate: str | None = None
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """A batch of ``flow gate``: every gate of each tube counted, no MRD; with
+    ``--store-populations`` the gates to store (as in :class:`MrdSettings`)."""
+
+    populations: tuple[tuple[str, str | None], ...] = ()
+    total_gate: str | None = None
+
+
+#: What every tube of a batch is asked: MRD (``batch flow-mrd``) or the gate counts only.
+Settings = MrdSettings | GateSettings
+
+#: :attr:`TubeRecord.kind` of the two batches (the rows' columns, the Excel sheet's name).
+MRD_KIND = "flow MRD"
+GATE_KIND = "flow gate"
+
+
+def kind_of(settings: Settings) -> str:
+    return MRD_KIND if isinstance(settings, MrdSettings) else GATE_KIND
 
 
 @dataclass(frozen=True)
@@ -94,6 +121,10 @@ class TubeRecord:
     gate_counts: dict[str, int] | None = None
     #: ... and what was stored (as ``flow gate --json`` reports ``stored.populations``)
     populations: tuple[dict[str, object], ...] = ()
+    #: ``batch flow-gate``: every gate's ``(id, count, parent id)``, in the strategy's order
+    gates: tuple[tuple[str, int, str | None], ...] | None = None
+    #: ``"flow MRD"`` or ``"flow gate"``: which batch made the record (its row's columns)
+    kind: str = MRD_KIND
 
     @property
     def ok(self) -> bool:
@@ -101,6 +132,21 @@ class TubeRecord:
 
     def row(self) -> dict[str, object]:
         """The flat row of the CSV/Excel output (one per file; empty cells on failure)."""
+        if self.kind == GATE_KIND:
+            return {
+                "file": self.file,
+                "sha256": self.sha256,
+                "sample": self.sample,
+                "events": self.events,
+                "gates": "; ".join(f"{g} {n}" for g, n, _ in self.gates or ()) or None,
+                "warnings": " | ".join(self.warnings) or None,
+                "seconds": round(self.seconds, 3),
+                "specimen": self.specimen,
+                "stored": self.stored,
+                "populations": "; ".join(_population_text(p) for p in self.populations) or None,
+                "error_type": self.error_type,
+                "error": self.error,
+            }
         r = self.result
         return {
             "file": self.file,
@@ -129,12 +175,20 @@ class TubeRecord:
         }
 
     def to_dict(self) -> dict[str, object]:
-        """JSON view: the flat row plus the full result (as ``trephine flow mrd --json``)."""
+        """JSON view: the flat row plus the full result (as ``trephine flow mrd --json``), or
+        for ``batch flow-gate`` the gates as ``trephine flow gate --json`` gives them."""
         doc: dict[str, object] = {
             k: (str(v) if isinstance(v, Decimal) else v) for k, v in self.row().items()
         }
         doc["warnings"] = list(self.warnings)
-        doc["result"] = self.result.to_dict() if self.result is not None else None
+        if self.kind == GATE_KIND:
+            doc["gates"] = (
+                None
+                if self.gates is None
+                else {g: {"count": n, "parent": parent} for g, n, parent in self.gates}
+            )
+        else:
+            doc["result"] = self.result.to_dict() if self.result is not None else None
         doc["populations"] = [_jsonable(p) for p in self.populations]
         return doc
 
@@ -168,32 +222,43 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
-    """Read, gate and quantify one tube; every failure becomes the record's error."""
+def process_tube(task: TubeTask, settings: Settings) -> TubeRecord:
+    """Read, gate and (with :class:`MrdSettings`) quantify one tube; every failure becomes the
+    record's error."""
     clock = _Clock()
+    kind = kind_of(settings)
     if task.problem is not None or task.strategy is None:
         return TubeRecord(
             file=task.path,
             sample=task.sample,
             error=_naming(task.path, task.problem or "no gating strategy for this file"),
             error_type="ValidationError",
+            kind=kind,
         )
     digest: str | None = None
     events: int | None = None
+    result: MrdResult | None = None
+    every: tuple[tuple[str, int, str | None], ...] | None = None
     with _captured_warnings() as seen:
         # Tolerated file quirks are warnings: keep them on the row so the lab sees them.
         try:
             digest = sha256_of(task.path)
             fcs = _read(task)
             events = fcs.event_count
-            result, counts = quantify_and_count(
-                fcs,
-                task.strategy,
-                settings.denominator,
-                settings.abnormal,
-                settings.criteria,
-                counted=gates_counted(task.plans),
-            )
+            if isinstance(settings, MrdSettings):
+                result, counts = quantify_and_count(
+                    fcs,
+                    task.strategy,
+                    settings.denominator,
+                    settings.abnormal,
+                    settings.criteria,
+                    counted=gates_counted(task.plans),
+                )
+            else:
+                # `flow gate`: every gate of the strategy, counted in one pass.
+                gated = gate(task.strategy, fcs, None)
+                counts = gated.counts()
+                every = tuple((g, n, gated.parents[g]) for g, n in counts.items())
             error: BaseException | None = None
         except Exception as exc:
             # Refusals (TrephineError, OSError), MemoryError and defects alike: one tube must
@@ -207,8 +272,10 @@ def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
             sample=task.sample,
             result=result,
             gate_counts=counts if task.plans else None,
+            gates=every,
             warnings=tuple(seen),
             seconds=clock(),
+            kind=kind,
         )
     message = _naming(task.path, one_line(error))
     if isinstance(error, MemoryError):
@@ -225,6 +292,7 @@ def process_tube(task: TubeTask, settings: MrdSettings) -> TubeRecord:
         seconds=clock(),
         error=message,
         error_type=type(error).__name__,
+        kind=kind,
     )
 
 
@@ -329,19 +397,24 @@ def expand_inputs(inputs: Sequence[str]) -> list[Path]:
     return [found[k] for k in sorted(found)]
 
 
-def check_gates(strategy: Strategy, settings: MrdSettings, source: str) -> str | None:
-    """The first missing gate as a one-line refusal, or ``None``."""
-    problem = missing_gate(
+def _missing(strategy: Strategy, settings: Settings, source: str) -> ValidationError | None:
+    """The first MRD gate the strategy lacks (``batch flow-gate`` asks for none)."""
+    if not isinstance(settings, MrdSettings):
+        return None
+    return missing_gate(
         strategy,
         [("denominator_gate", settings.denominator), ("abnormal_gate", settings.abnormal)],
         source,
     )
+
+
+def check_gates(strategy: Strategy, settings: Settings, source: str) -> str | None:
+    """The first missing gate as a one-line refusal, or ``None``."""
+    problem = _missing(strategy, settings, source)
     return None if problem is None else str(problem)
 
 
-def population_plans(
-    strategy: Strategy, settings: MrdSettings, source: str
-) -> tuple[GatePlan, ...]:
+def population_plans(strategy: Strategy, settings: Settings, source: str) -> tuple[GatePlan, ...]:
     """The populations ``settings`` asks for, checked against this strategy's gate tree (the
     single-file command's :func:`~trephine.importers.flow_populations.plan_populations`)."""
     if not settings.populations:
@@ -353,16 +426,12 @@ def population_plans(
     return tuple(plans)
 
 
-def plan_gatingml(paths: Sequence[Path], gating_ml: Path, settings: MrdSettings) -> list[TubeTask]:
+def plan_gatingml(paths: Sequence[Path], gating_ml: Path, settings: Settings) -> list[TubeTask]:
     """One task per file, all with the strategy of ``gating_ml`` (gates checked up front)."""
     from trephine.io.gatingml import read_gatingml
 
     strategy = read_gatingml(gating_ml)
-    missing = missing_gate(
-        strategy,
-        [("denominator_gate", settings.denominator), ("abnormal_gate", settings.abnormal)],
-        str(gating_ml),
-    )
+    missing = _missing(strategy, settings, str(gating_ml))
     if missing is not None:
         # The same document gates every tube: a missing gate fails the whole batch, once.
         raise missing
@@ -371,7 +440,7 @@ def plan_gatingml(paths: Sequence[Path], gating_ml: Path, settings: MrdSettings)
     return [TubeTask(path=str(p), strategy=strategy, plans=plans) for p in paths]
 
 
-def plan_flowjo(paths: Sequence[Path], wsp: Path, settings: MrdSettings) -> list[TubeTask]:
+def plan_flowjo(paths: Sequence[Path], wsp: Path, settings: Settings) -> list[TubeTask]:
     """One task per file with the gates of the workspace sample whose FCS file it is.
 
     Samples are matched by FCS file name (``DataSet@uri``), as FlowJo links them. A file with no

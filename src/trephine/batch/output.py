@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from trephine.batch.flow_mrd import TubeRecord
+from trephine.batch.flow_mrd import MRD_KIND, TubeRecord
 from trephine.errors import ValidationError
 
 FORMATS = (".csv", ".json", ".xlsx")
@@ -41,7 +41,9 @@ def write_records(
         path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         return
     rows = [r.row() for r in records]
-    header = list(TubeRecord(file="").row())
+    # A batch's records are all of one kind (flow MRD or flow gate): that kind's columns.
+    kind = records[0].kind if records else MRD_KIND
+    header = list(TubeRecord(file="", kind=kind).row())
     if suffix == ".csv":
         with path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=header)
@@ -54,7 +56,7 @@ def write_records(
     wb = Workbook()
     ws = wb.active
     assert ws is not None  # a new workbook always has its first sheet
-    ws.title = "flow MRD"
+    ws.title = kind
     ws.append(header)
     for row in rows:
         ws.append([float(v) if isinstance(v, Decimal) else v for v in row.values()])

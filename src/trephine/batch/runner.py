@@ -26,7 +26,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from trephine.batch.flow_mrd import MrdSettings, TubeRecord, TubeTask, one_line, process_tube
+from trephine.batch.flow_mrd import (
+    MRD_KIND,
+    Settings,
+    TubeRecord,
+    TubeTask,
+    kind_of,
+    one_line,
+    process_tube,
+)
 from trephine.errors import ValidationError, option
 
 if TYPE_CHECKING:
@@ -139,7 +147,7 @@ def open_client(
 
 def run_tubes(
     tasks: Sequence[TubeTask],
-    settings: MrdSettings,
+    settings: Settings,
     client: Client,
     on_done: Callable[[TubeRecord], None] | None = None,
 ) -> list[TubeRecord]:
@@ -164,7 +172,7 @@ def run_tubes(
         if fut.status == "finished":
             rec: TubeRecord = fut.result()
         else:
-            rec = _lost(tasks[i], fut.exception())
+            rec = _lost(tasks[i], fut.exception(), kind_of(settings))
         records[i] = rec
         fut.release()
         if on_done is not None:
@@ -172,7 +180,7 @@ def run_tubes(
     return [r for r in records if r is not None]
 
 
-def _lost(task: TubeTask, exc: BaseException | None) -> TubeRecord:
+def _lost(task: TubeTask, exc: BaseException | None, kind: str = MRD_KIND) -> TubeRecord:
     """The row of a tube whose task failed outside :func:`process_tube` (its worker died)."""
     name = type(exc).__name__ if exc is not None else "CancelledError"
     if name == "KilledWorker":
@@ -183,12 +191,12 @@ def _lost(task: TubeTask, exc: BaseException | None) -> TubeRecord:
         )
     else:
         msg = f"{task.path}: task failed ({name}: {one_line(exc) if exc else 'cancelled'})"
-    return TubeRecord(file=task.path, sample=task.sample, error=msg, error_type=name)
+    return TubeRecord(file=task.path, sample=task.sample, error=msg, error_type=name, kind=kind)
 
 
 def run_serial(
     tasks: Sequence[TubeTask],
-    settings: MrdSettings,
+    settings: Settings,
     on_done: Callable[[TubeRecord], None] | None = None,
 ) -> list[TubeRecord]:
     """The same in this process, one tube after another (a baseline, and for tiny batches)."""

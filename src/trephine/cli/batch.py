@@ -5,8 +5,12 @@
 [--threads] [--out results.csv|.json|.xlsx] [--specimens MAP.csv --method M [--store]
 [--store-populations GATE[,GATE=population…] [--total-gate G]]]``
 
-Exit codes: 0 every file quantified; 1 some files failed (each failed row carries its one-line
-error; the others are complete); 2 bad usage (nothing was processed).
+``trephine batch flow-gate DIR_OR_GLOB... (--gating-ml XML | --flowjo WSP) [--workers N] …
+[--out …] [--specimens MAP.csv --store-populations GATE[,GATE=population…] [--total-gate G]]``:
+the batch of ``flow gate`` - every gate counted, no MRD (an immune panel's tubes).
+
+Exit codes: 0 every file quantified (gated); 1 some files failed (each failed row carries its
+one-line error; the others are complete); 2 bad usage (nothing was processed).
 
 Dask, numpy and the readers are imported inside the command so ``trephine --help`` stays fast.
 """
@@ -25,7 +29,7 @@ from trephine.cli import flow_options
 from trephine.cli.common import acting, flagged, open_database, refuse
 
 if TYPE_CHECKING:
-    from trephine.batch.flow_mrd import MrdSettings, TubeRecord, TubeTask
+    from trephine.batch.flow_mrd import Settings, TubeRecord, TubeTask
     from trephine.store.database import Database
 
 app = typer.Typer(help="Batch work over many files (Dask).", no_args_is_help=True)
@@ -99,13 +103,7 @@ def flow_mrd(
     from trephine.errors import TrephineError, ValidationError
     from trephine.importers.flow_mrd import METHODS, criteria_for
 
-    if (gating_ml is None) == (flowjo is None):
-        raise refuse("give one strategy: --gating-ml XML or --flowjo WSP")
-    if scheduler is not None and (workers is not None or memory_limit is not None or threads):
-        raise refuse(
-            "--scheduler uses that cluster's workers; --workers/--memory-limit/--threads "
-            "size a local cluster"
-        )
+    _check_strategy_and_cluster(gating_ml, flowjo, scheduler, workers, memory_limit, threads)
     try:
         crit = criteria_for(criteria)
     except TrephineError as exc:
@@ -115,45 +113,24 @@ def flow_mrd(
             output.check_output_path(out)
         crit = criteria_for(criteria, lod, lloq)
         limit = runner.parse_memory_limit(memory_limit)
-        settings = core.MrdSettings(denominator=denominator, abnormal=abnormal, criteria=crit)
-        populations: tuple[tuple[str, str | None], ...] = ()
-        if store_populations is not None:
-            from trephine.importers.flow_populations import parse_gate_list
-
-            populations = tuple(parse_gate_list(store_populations))
         settings = core.MrdSettings(
             denominator=denominator,
             abnormal=abnormal,
             criteria=crit,
-            populations=populations,
+            populations=_gate_list(store_populations),
             total_gate=total_gate,
         )
         paths = core.expand_inputs(inputs)
         if store and specimens is None:
             raise ValidationError("--store", True, "--specimens MAP.csv with --store")
-        if store_populations is not None and specimens is None:
-            raise ValidationError(
-                "--store-populations",
-                store_populations,
-                "--specimens MAP.csv with --store-populations",
-            )
-        if total_gate is not None and store_populations is None:
-            raise ValidationError("--total-gate", total_gate, "--store-populations GATE,… first")
+        _check_population_options(store_populations, specimens, total_gate)
         if specimens is not None and method not in METHODS:
             raise ValidationError(
                 "--method", method, METHODS, reason="the MRD method is required with --specimens"
             )
-        if gating_ml is not None:
-            tasks = core.plan_gatingml(paths, gating_ml, settings)
-        else:
-            assert flowjo is not None
-            tasks = core.plan_flowjo(paths, flowjo, settings)
-        accessions: dict[str, str] = {}
-        if specimens is not None:
-            accessions = core.read_specimen_map(specimens, paths)
-            # Every specimen is checked before any tube is read: a typo in the map must not
-            # surface after an hour of gating.
-            _check_specimens(sorted(set(accessions.values())), actor, database_url)
+        tasks, accessions = _plan(
+            paths, gating_ml, flowjo, settings, specimens, actor, database_url, flow_mrd=True
+        )
     except (TrephineError, OSError) as exc:
         raise refuse(exc) from None
 
@@ -169,15 +146,186 @@ def flow_mrd(
             actor,
             database_url,
         )
-    failed = [r for r in records if not r.ok]
     meta: dict[str, object] = {
         "criteria": crit.name,
         "gating": str(gating_ml if gating_ml is not None else flowjo),
         "denominator": denominator,
         "abnormal": abnormal,
-        "files_total": len(records),
-        "files_failed": len(failed),
     }
+    _finish(records, meta, out)
+
+
+@app.command("flow-gate")
+def flow_gate(
+    inputs: list[str] = typer.Argument(
+        ..., metavar="DIR_OR_GLOB", help="FCS files, directories of them, or globs."
+    ),
+    gating_ml: Path | None = typer.Option(
+        None, "--gating-ml", help="Gating-ML 2.0 document gating every tube."
+    ),
+    flowjo: Path | None = typer.Option(
+        None, "--flowjo", help="FlowJo 10 workspace; each file gated by the sample using it."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Local worker processes (default: the CPUs available)."
+    ),
+    memory_limit: str | None = typer.Option(
+        None, "--memory-limit", help="Memory per local worker, e.g. 2GiB (default: RAM/workers)."
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Address of a running Dask scheduler (tcp://host:8786)."
+    ),
+    threads: bool = typer.Option(
+        False, "--threads", help="Local workers as threads of this process (small batches)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the rows to a .csv, .json or .xlsx file."
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    specimens: Path | None = typer.Option(
+        None,
+        "--specimens",
+        help="CSV with columns file, specimen: the specimen of each FCS file (checked first).",
+    ),
+    store_populations: str | None = typer.Option(
+        None,
+        "--store-populations",
+        help="Store these gates of each tube as draft population results on its specimen "
+        "(with --specimens): GATE[,GATE=population…].",
+    ),
+    total_gate: str | None = typer.Option(
+        None, "--total-gate", help="The CD45+ gate (default: the ancestor gate naming CD45+)."
+    ),
+    panel: str | None = typer.Option(None, "--panel", help="Panel name to record."),
+    actor: str | None = typer.Option(None, "--actor", help="Who records them (audit trail)."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Database URL (default: TREPHINE_DATABASE_URL)."
+    ),
+) -> None:
+    """Gate many FCS tubes in parallel and count every gate: one row per file, no MRD.
+
+    Every tube is read and gated inside one Dask task exactly as ``trephine flow gate`` gates
+    one file. With ``--specimens MAP.csv --store-populations GATE,…`` the named gates of each
+    tube are stored as draft population results on its specimen, all or nothing per tube (an
+    immune panel: T, NK and B cells, regulatory T cells, MDSC). A bad file does not stop the
+    batch: its row carries the error and the exit code is 1."""
+    from trephine.batch import flow_mrd as core
+    from trephine.batch import output, runner
+    from trephine.errors import TrephineError, ValidationError
+
+    _check_strategy_and_cluster(gating_ml, flowjo, scheduler, workers, memory_limit, threads)
+    try:
+        if out is not None:
+            output.check_output_path(out)
+        limit = runner.parse_memory_limit(memory_limit)
+        settings = core.GateSettings(
+            populations=_gate_list(store_populations), total_gate=total_gate
+        )
+        paths = core.expand_inputs(inputs)
+        _check_population_options(store_populations, specimens, total_gate)
+        if specimens is not None and store_populations is None:
+            # As `flow gate --specimen` without --store-populations: nothing would be stored.
+            raise ValidationError(
+                "--store-populations", None, "GATE[,GATE…] to store with --specimens"
+            )
+        tasks, accessions = _plan(
+            paths, gating_ml, flowjo, settings, specimens, actor, database_url, flow_mrd=False
+        )
+    except (TrephineError, OSError) as exc:
+        raise refuse(exc) from None
+
+    records = _run(tasks, settings, scheduler, workers, limit, threads, progress)
+    if accessions:
+        strategy_file = gating_ml if gating_ml is not None else flowjo
+        assert strategy_file is not None
+        records = _record_on_specimens(
+            records,
+            tasks,
+            accessions,
+            Recording(strategy_file, None, panel, False),
+            actor,
+            database_url,
+        )
+    meta: dict[str, object] = {
+        "gating": str(gating_ml if gating_ml is not None else flowjo),
+        "populations": store_populations,
+    }
+    _finish(records, meta, out)
+
+
+def _check_strategy_and_cluster(
+    gating_ml: Path | None,
+    flowjo: Path | None,
+    scheduler: str | None,
+    workers: int | None,
+    memory_limit: str | None,
+    threads: bool,
+) -> None:
+    if (gating_ml is None) == (flowjo is None):
+        raise refuse("give one strategy: --gating-ml XML or --flowjo WSP")
+    if scheduler is not None and (workers is not None or memory_limit is not None or threads):
+        raise refuse(
+            "--scheduler uses that cluster's workers; --workers/--memory-limit/--threads "
+            "size a local cluster"
+        )
+
+
+def _gate_list(store_populations: str | None) -> tuple[tuple[str, str | None], ...]:
+    if store_populations is None:
+        return ()
+    from trephine.importers.flow_populations import parse_gate_list
+
+    return tuple(parse_gate_list(store_populations))
+
+
+def _check_population_options(
+    store_populations: str | None, specimens: Path | None, total_gate: str | None
+) -> None:
+    from trephine.errors import ValidationError
+
+    if store_populations is not None and specimens is None:
+        raise ValidationError(
+            "--store-populations",
+            store_populations,
+            "--specimens MAP.csv with --store-populations",
+        )
+    if total_gate is not None and store_populations is None:
+        raise ValidationError("--total-gate", total_gate, "--store-populations GATE,… first")
+
+
+def _plan(
+    paths: list[Path],
+    gating_ml: Path | None,
+    flowjo: Path | None,
+    settings: Settings,
+    specimens: Path | None,
+    actor: str | None,
+    database_url: str | None,
+    *,
+    flow_mrd: bool,
+) -> tuple[list[TubeTask], dict[str, str]]:
+    """The tasks (gates checked) and ``{file: specimen}``, every specimen checked before any
+    tube is read: a typo in the map must not surface after an hour of gating."""
+    from trephine.batch import flow_mrd as core
+
+    if gating_ml is not None:
+        tasks = core.plan_gatingml(paths, gating_ml, settings)
+    else:
+        assert flowjo is not None
+        tasks = core.plan_flowjo(paths, flowjo, settings)
+    accessions: dict[str, str] = {}
+    if specimens is not None:
+        accessions = core.read_specimen_map(specimens, paths)
+        _check_specimens(sorted(set(accessions.values())), actor, database_url, flow_mrd=flow_mrd)
+    return tasks, accessions
+
+
+def _finish(records: list[TubeRecord], meta: dict[str, object], out: Path | None) -> None:
+    """Write or print the rows, one ``error:`` line per failed file; exit 1 if any failed."""
+    from trephine.batch import output
+
+    failed = [r for r in records if not r.ok]
+    meta = {**meta, "files_total": len(records), "files_failed": len(failed)}
     if out is not None:
         try:
             output.write_records(out, records, meta)
@@ -193,7 +341,7 @@ def flow_mrd(
 
 def _run(
     tasks: list[TubeTask],
-    settings: MrdSettings,
+    settings: Settings,
     scheduler: str | None,
     workers: int | None,
     limit: int | None,
@@ -212,6 +360,7 @@ def _run(
     )
 
     from trephine.batch import runner
+    from trephine.batch.flow_mrd import kind_of
     from trephine.errors import TrephineError
 
     console = Console(stderr=True)
@@ -229,7 +378,7 @@ def _run(
         except TrephineError as exc:
             raise refuse(exc) from None
         with Progress(
-            TextColumn("[bold]flow MRD[/bold]"),
+            TextColumn(f"[bold]{kind_of(settings)}[/bold]"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[failed]} failed"),
@@ -255,26 +404,32 @@ def _run(
     return records
 
 
-def _check_specimens(accessions: list[str], actor: str | None, database_url: str | None) -> None:
-    """Each specimen exists and takes flow MRD (the services' check); nothing is written."""
+def _check_specimens(
+    accessions: list[str], actor: str | None, database_url: str | None, *, flow_mrd: bool
+) -> None:
+    """Each specimen exists and, for flow MRD, takes it (the services' checks; populations
+    are checked as ``flow gate --store-populations`` checks them); nothing is written."""
     from trephine.services.flow_results import check_flow_specimen
+    from trephine.services.microenvironment import check_specimen
 
+    check = check_flow_specimen if flow_mrd else check_specimen
     database = open_database(database_url, migrate=False)
     who = acting(database, "results:write", actor, option="--actor").name
     try:
         with database.unit_of_work(who) as uow:
             for acc in accessions:
-                check_flow_specimen(uow, acc)
+                check(uow, acc)
     finally:
         database.dispose()
 
 
 @dataclass(frozen=True)
 class Recording:
-    """How each tube's result is recorded on its specimen."""
+    """How each tube's result is recorded on its specimen: ``method`` ``None`` for
+    ``batch flow-gate`` (populations only, no MRD result)."""
 
     strategy_file: Path
-    method: str
+    method: str | None
     panel: str | None
     store: bool
 
@@ -311,7 +466,8 @@ def _record_tube(
     how: Recording,
 ) -> TubeRecord:
     """Store (or, without --store, check) one tube's MRD result the way ``flow mrd --store``
-    does, and its populations the way ``flow gate --store-populations`` does.
+    does, and its populations the way ``flow gate --store-populations`` does (``batch
+    flow-gate``: the populations only).
 
     All or nothing per tube: the MRD result and the tube's populations are written in one unit
     of work, so a refusal of any of them (a signed-out population with another value, an empty
@@ -327,17 +483,19 @@ def _record_tube(
     from trephine.services.flow_results import check_flow_specimen, record_flow_mrd
     from trephine.services.microenvironment import record_drafts
 
-    if rec.result is None:
+    if not rec.ok or (how.method is not None and rec.result is None):
         return replace(rec, specimen=specimen, stored="not stored (no result)")
     fcs_path = Path(rec.file)
     try:
-        value = tube_value(
-            rec.result,
-            fcs_path=fcs_path,
-            gating_path=how.strategy_file,
-            method=how.method,
-            panel=how.panel,
-        )
+        value = None
+        if how.method is not None and rec.result is not None:
+            value = tube_value(
+                rec.result,
+                fcs_path=fcs_path,
+                gating_path=how.strategy_file,
+                method=how.method,
+                panel=how.panel,
+            )
         populations = tube_populations(
             task.plans,
             rec.gate_counts or {},
@@ -348,9 +506,9 @@ def _record_tube(
         )
         with database.unit_of_work(who) as uow:
             mrd = None
-            if how.store:
+            if value is not None and how.store:
                 mrd = record_flow_mrd(uow, specimen, value)
-            else:
+            elif value is not None:
                 check_flow_specimen(uow, specimen)
             stored = record_drafts(uow, [(specimen, v) for v in populations])
     except (TrephineError, OSError) as exc:
@@ -361,7 +519,9 @@ def _record_tube(
             error=f"{rec.file}: not stored on {specimen}: {one_line(exc)}",
             error_type=type(exc).__name__,
         )
-    if mrd is None:
+    if value is None:
+        said = ""
+    elif mrd is None:
         said = "checked; nothing stored (add --store)"
         if populations:
             said = "MRD checked, not stored (add --store)"
@@ -371,7 +531,8 @@ def _record_tube(
         said = f"{verb}: result {row.id} v{row.version} ({row.state})"
     if populations:
         new = sum(created for _, created in stored)
-        said += f"; populations: {new} stored, {len(stored) - new} already stored"
+        said += "; " if said else ""
+        said += f"populations: {new} stored, {len(stored) - new} already stored"
     return replace(
         rec,
         specimen=specimen,
@@ -384,6 +545,11 @@ def _print_table(records: list[TubeRecord]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from trephine.batch.flow_mrd import GATE_KIND
+
+    if records and records[0].kind == GATE_KIND:
+        _print_gates(records)
+        return
     table = Table("file", "events", "abnormal / denominator", "MRD %", "call", "flags", "error")
     with_specimens = any(r.specimen is not None for r in records)
     if with_specimens:
@@ -397,6 +563,26 @@ def _print_table(records: list[TubeRecord]) -> None:
             f"{res.mrd_percent:.4g}" if res else "",
             res.call.value if res else "",
             ", ".join(res.flag_codes) if res else "",
+            flagged(r.error or ""),
+            *([f"{r.specimen}: {r.stored}"] if with_specimens else []),
+        )
+    Console(width=200).print(table)
+
+
+def _print_gates(records: list[TubeRecord]) -> None:
+    """``batch flow-gate`` without ``--out``: each file's gate counts (as ``flow gate``)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("file", "events", "gates", "error")
+    with_specimens = any(r.specimen is not None for r in records)
+    if with_specimens:
+        table.add_column("specimen")
+    for r in records:
+        table.add_row(
+            r.file,
+            f"{r.events:,}" if r.events is not None else "",
+            ", ".join(f"{g} {n:,}" for g, n, _ in r.gates or ()),
             flagged(r.error or ""),
             *([f"{r.specimen}: {r.stored}"] if with_specimens else []),
         )

@@ -103,7 +103,12 @@ def plan_populations(
         if explicit is not None:
             name = _vocabulary_name(explicit)
             if name is None:
-                raise ValidationError(f"population of gate {gate}", explicit, sorted(CELL_TYPES))
+                raise ValidationError(
+                    f"population of gate {gate}",
+                    explicit,
+                    sorted(CELL_TYPES),
+                    reason=f"not in the vocabulary (gate {gate}{where})",
+                )
             names[gate] = name
     if total_gate is not None and total_gate not in parents:
         raise ValidationError(
@@ -126,7 +131,7 @@ def plan_populations(
                 f"population of gate {gate}",
                 gate,
                 sorted(CELL_TYPES),
-                reason=f"the gate name maps to no population: write {gate}=POPULATION",
+                reason=f"the gate name{where} maps to no population: write {gate}=POPULATION",
             )
         chain = ancestors(gate)
         parent_gate = next((g for g in chain if names.get(g) is not None), None)
@@ -135,8 +140,9 @@ def plan_populations(
                 f"parent of gate {gate}",
                 " > ".join(chain) or "(a root gate)",
                 "an ancestor gate that names a population (a CD45+ gate, CD3, CD4 …)",
-                reason=f"map one with GATE=POPULATION, e.g. {chain[0] if chain else gate}"
-                "=leukocytes for the CD45+ gate",
+                reason=f"no ancestor in the strategy{where} names one; map one with "
+                f"GATE=POPULATION, e.g. {chain[0] if chain else gate}=leukocytes for the CD45+ "
+                "gate",
             )
         parent_name = names[parent_gate]
         assert parent_name is not None

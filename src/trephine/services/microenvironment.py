@@ -24,13 +24,19 @@ if TYPE_CHECKING:
     from trephine.analysis.microenvironment.paired import Pair
 
 
+def check_specimen(uow: UnitOfWork, accession: str) -> None:
+    """The specimen exists (else NotFound naming it): what populations and measurements are
+    stored on (any specimen type: flow, single-cell, IHC and images alike)."""
+    _rows.specimen_row(uow, accession)
+
+
 def record_drafts(
     uow: UnitOfWork, items: Sequence[tuple[str, Population | Measurement]]
 ) -> list[tuple[StoredResult, bool]]:
     """Record ``(accession, value)`` items as drafts, all or nothing: the first refusal raises
     (the unit of work then rolls back every item). Answers ``(stored, created)`` per item."""
     for accession in {a for a, _ in items}:
-        _rows.specimen_row(uow, accession)  # NotFound names the accession
+        check_specimen(uow, accession)
     answers = results.record_results(uow, [(a, v, False) for a, v in items])
     ids: list[tuple[int, bool]] = []
     for answer in answers:
