@@ -181,9 +181,9 @@ def analyse_nuclei(path: Path, *, mpp: float | None = None, check: bool = True) 
     (haematopoietic + fat area of the cellularity segmentation) when the pixel size is known.
 
     The list holds every detection: the segmentation's exclusions (glass, bone, folds, ink) are
-    a denominator for the density, not a filter on what the detector saw - on the Kainz tiles
-    dense cell clusters can reach its fold threshold, and dropping their nuclei lost a third of
-    the annotated ones."""
+    a denominator for the density, not a filter on what the detector saw (with method 2 of
+    the segmentation, which called dark nuclei folds, dropping them lost a third of the
+    annotated ones on the Kainz tiles)."""
     image, report = load_checked(path, check=check)
     size = _mpp(image, mpp, required=None)
     nuclei = detect_nuclei(image.rgb)

@@ -7,12 +7,13 @@ Operational definition (docs/images.md): every pixel is one of
   neighbouring vacuoles (a closing of ``membrane_um``);
 * **haematopoietic** - stained marrow tissue that is neither bone nor artefact, including the
   small white spaces inside it (sinusoids, retraction), which are narrower than a fat cell;
-* **excluded** - bare glass (background: white space open to the image edge or wider than
-  ``max_fat_diameter_um``), bone trabeculae (eosinophilic tissue with little haematoxylin,
-  both stains averaged over the stained pixels only, in a region at least the area of a
-  ``min_bone_diameter_um`` disk), and artefacts: tears (long, narrow white spaces),
-  folds (tissue with optical density above ``fold_od`` over a nucleus-sized neighbourhood) and
-  ink or debris (colours outside the H&E range: green, blue or grey-black).
+* **excluded** - bare glass (background: white space wider than ``max_fat_diameter_um``, or
+  open to the image edge along a longer stretch than that), bone trabeculae (eosinophilic
+  tissue with little haematoxylin, both stains averaged over the stained pixels only, in a
+  region at least the area of a ``min_bone_diameter_um`` disk), and artefacts: tears (long,
+  narrow white spaces), folds (tissue with optical density above ``fold_od`` over a
+  nucleus-sized neighbourhood, doubled in eosin as well) and ink or debris (colours outside
+  the H&E range: green, blue or grey-black).
 
 **Cellularity % = haematopoietic area / (haematopoietic + fat area) × 100.** The parameters are
 Trephine's operational choices ([I]), the fields of :class:`CellularityParameters`, given in
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 #: The version of this definition and its parameters; stored with every measurement.
-METHOD_VERSION = "cellularity-he-2"
+METHOD_VERSION = "cellularity-he-3"
 
 
 class Segment:
@@ -55,7 +56,8 @@ class CellularityParameters:
 
     #: Smallest adipocyte (equivalent diameter); smaller white spaces are sinusoids.
     min_fat_diameter_um: float = 12.0
-    #: Largest adipocyte; wider white spaces are glass or holes.
+    #: Largest adipocyte; wider white spaces, and white open to the image edge along a longer
+    #: stretch, are glass or holes.
     max_fat_diameter_um: float = 80.0
     #: White spaces less round than this solidity and this elongated are tears.
     tear_min_elongation: float = 4.0
@@ -65,8 +67,12 @@ class CellularityParameters:
     white_od: float = 0.25
     #: Fold: optical density (summed over R, G, B) above this ...
     fold_od: float = 1.1
-    #: ... over a half-width greater than the largest nucleus radius.
+    #: ... over a half-width greater than the largest nucleus radius ...
     fold_min_half_width_um: float = 4.0
+    #: ... and with an eosin density, averaged over the dark region, at least this many times
+    #: the median of the stained tissue's (two layers of tissue; a nucleus is dark in
+    #: haematoxylin only).
+    fold_min_eosin_ratio: float = 1.5
     #: Bone: haematoxylin density below this and eosin density above ``bone_min_eosin``, both
     #: averaged over the stained pixels within ~``bone_smooth_um`` (Gaussian σ) ...
     bone_max_haematoxylin: float = 0.02
@@ -111,11 +117,45 @@ def _px(um: float, mpp: float) -> float:
     return um / mpp
 
 
+def _runs(line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The label and length of every run of equal labels along ``line``."""
+    starts = np.flatnonzero(np.r_[True, line[1:] != line[:-1]])
+    lengths = np.diff(np.r_[starts, line.size])
+    return line[starts], lengths
+
+
 def measure_cellularity(
     rgb: np.ndarray, mpp: float, parameters: CellularityParameters | None = None
 ) -> CellularityResult:
     """Segment an H&E image (uint8 RGB, ``mpp`` micrometres per pixel) and measure cellularity."""
     p = parameters or CellularityParameters()
+    fat, excluded = exclusions(rgb, mpp, p)
+    out = np.zeros(fat.shape, dtype=bool)
+    for mask in excluded.values():
+        out |= mask
+    segments = np.full(fat.shape, Segment.HAEMATOPOIETIC, dtype=np.uint8)
+    segments[fat & ~out] = Segment.FAT
+    segments[out] = Segment.EXCLUDED
+    cells = int(np.count_nonzero(segments == Segment.HAEMATOPOIETIC))
+    fat_px = int(np.count_nonzero(segments == Segment.FAT))
+    pct = 100.0 * cells / (cells + fat_px) if cells + fat_px else float("nan")
+    return CellularityResult(
+        pct,
+        cells,
+        fat_px,
+        int(np.count_nonzero(out)),
+        {k: int(np.count_nonzero(v)) for k, v in excluded.items()},
+        segments,
+        mpp,
+        p,
+    )
+
+
+def exclusions(
+    rgb: np.ndarray, mpp: float, p: CellularityParameters
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The fat mask and the excluded masks by reason (background, bone, tear, fold, ink; each
+    pixel in at most one), before fat is overruled by an exclusion."""
     od = optical_density(rgb)
     od_sum = od.sum(axis=-1)
     sat = saturation(rgb)
@@ -131,19 +171,28 @@ def measure_cellularity(
     wide = white & (ndi.distance_transform_edt(~cores) <= r_open + 1)
     narrow = white & ~wide
     min_fat_area = np.pi * (_px(p.min_fat_diameter_um, mpp) / 2) ** 2
-    max_fat_area = np.pi * (_px(p.max_fat_diameter_um, mpp) / 2) ** 2
-    _h, _w = white.shape
+    max_fat_px = _px(p.max_fat_diameter_um, mpp)
     wide_labels, n_wide = ndi.label(wide)
     areas = np.bincount(wide_labels.ravel(), minlength=n_wide + 1)
-    edge_ids = np.unique(
-        np.concatenate([wide_labels[0], wide_labels[-1], wide_labels[:, 0], wide_labels[:, -1]])
+    # How wide each white space is: the largest disk it holds, where the image edge is no
+    # boundary (the space may go on beyond it), so an adipocyte cut by the edge is judged by
+    # its own width and several vacuoles run together by one vacuole's width.
+    margin = int(max_fat_px / 2) + 2
+    inscribed = ndi.distance_transform_edt(np.pad(wide, margin, constant_values=True))[
+        margin:-margin, margin:-margin
+    ]
+    widths = 2 * np.asarray(
+        ndi.maximum(inscribed, wide_labels, index=np.arange(n_wide + 1)), dtype=np.float64
     )
+    # The longest unbroken stretch of one image edge each white space is open to: a cut
+    # adipocyte's is at most its diameter; the glass beside a core runs along the edge.
+    contact = np.zeros(n_wide + 1, dtype=np.int64)
+    for side in (wide_labels[0], wide_labels[-1], wide_labels[:, 0], wide_labels[:, -1]):
+        np.maximum.at(contact, *_runs(side))
     kind = np.zeros(n_wide + 1, dtype=np.uint8)  # 0 marrow space, 1 fat, 2 glass
     kind[areas >= min_fat_area] = 1
-    kind[areas > max_fat_area] = 2
-    touches = np.zeros(n_wide + 1, dtype=bool)
-    touches[edge_ids] = True
-    kind[touches & (areas > max_fat_area * 0.5)] = 2
+    kind[widths > max_fat_px] = 2
+    kind[contact > max_fat_px] = 2
     kind[0] = 0
     kinds = kind[wide_labels]
     fat = kinds == 1
@@ -194,6 +243,18 @@ def measure_cellularity(
     reach = _px(p.fold_min_half_width_um, mpp)
     fold_cores = ndi.distance_transform_edt(dark) > reach
     fold = dark & (ndi.distance_transform_edt(~fold_cores) <= reach + 2)
+    # Doubled tissue is doubled in eosin too; a nucleus, or a crowd of them, is dark in
+    # haematoxylin only (at a higher magnification than assumed, nuclei reach the width).
+    fold_labels, n_fold = ndi.label(fold)
+    if n_fold:
+        tissue = ~white & ~ink
+        tissue_eosin = float(np.median(hed[..., 1][tissue])) if tissue.any() else 0.0
+        eosin = np.asarray(
+            ndi.mean(hed[..., 1], fold_labels, index=np.arange(n_fold + 1)), dtype=np.float64
+        )
+        doubled = eosin >= p.fold_min_eosin_ratio * max(tissue_eosin, 1e-3)
+        doubled[0] = False
+        fold = doubled[fold_labels]
     fold = ndi.binary_dilation(fold, iterations=2)
 
     # Bone: eosinophilic tissue with little haematoxylin. The stain densities are averaged over
@@ -219,25 +280,7 @@ def measure_cellularity(
         "fold": fold & ~glass & ~bone & ~tear,
         "ink": ink & ~glass & ~bone & ~tear & ~fold,
     }
-    out = np.zeros(white.shape, dtype=bool)
-    for mask in excluded.values():
-        out |= mask
-    segments = np.full(white.shape, Segment.HAEMATOPOIETIC, dtype=np.uint8)
-    segments[fat & ~out] = Segment.FAT
-    segments[out] = Segment.EXCLUDED
-    cells = int(np.count_nonzero(segments == Segment.HAEMATOPOIETIC))
-    fat_px = int(np.count_nonzero(segments == Segment.FAT))
-    pct = 100.0 * cells / (cells + fat_px) if cells + fat_px else float("nan")
-    return CellularityResult(
-        pct,
-        cells,
-        fat_px,
-        int(np.count_nonzero(out)),
-        {k: int(np.count_nonzero(v)) for k, v in excluded.items()},
-        segments,
-        mpp,
-        p,
-    )
+    return fat, excluded
 
 
 #: Overlay colours: haematopoietic magenta, fat yellow, excluded blue-grey.
