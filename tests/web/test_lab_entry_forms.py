@@ -202,6 +202,63 @@ FORMS = [
         ("whole blood", "bone marrow", "CD3", "CD33", "CD19", "CD56", "CD34"),
         {"donor_percent": "97", "lineage": "CD3", "method": "STR"},
     ),
+    # Issue 14: a counted population (the vocabulary as choices) and a measurement.
+    Form(
+        ResultKind.POPULATION,
+        "aspirate",
+        {"count": "60"},
+        {
+            "population": "regulatory T cells",
+            "count": "60",
+            "parent": "CD4 T cells",
+            "parent_count": "500",
+            "total": "CD45+ cells",
+            "total_count": "4000",
+            "method": "flow panel",
+            "panel": "Treg tube",
+        },
+        # A check of the whole result, shown on the field it names, not on the first row's.
+        {
+            "population": "regulatory T cells",
+            "count": "600",
+            "parent": "CD4 T cells",
+            "parent_count": "500",
+            "method": "flow panel",
+        },
+        "count",
+        ("≤ parent_count (500)",),
+        {
+            "population": "regulatory T cells",
+            "count": "60",
+            "parent": "CD4 T cells",
+            "parent_count": "500",
+            "total_count": "4000",
+            "method": "flow panel",
+            "panel": "Treg tube",
+        },
+    ),
+    Form(
+        ResultKind.MEASUREMENT,
+        "core",
+        {"microvessel_density": "12.5"},
+        {
+            "microvessel_density": "12.5",
+            "method": "image analysis",
+            "stain": "CD34",
+            "area_mm2": "4.2",
+            "objects_counted": "52",
+        },
+        {"microvessel_density": "-3", "method": "image analysis"},
+        "microvessel_density",
+        ("0–100000 vessels/mm2",),
+        {
+            "index": "microvessel density",
+            "value": "12.5",
+            "method": "image analysis",
+            "stain": "CD34",
+            "objects_counted": "52",
+        },
+    ),
 ]
 
 
@@ -420,3 +477,55 @@ def test_flow_mrd_from_an_uploaded_flowjo_workspace(
     assert (value.events_acquired, value.abnormal_events) == (49671, 0)
     shown = repr(value)
     assert hashlib.sha256(fcs).hexdigest() in shown and hashlib.sha256(wsp).hexdigest() in shown
+
+
+def test_population_entry_offers_the_vocabulary_and_locates_each_error(
+    app: FastAPI, lab: TestClient
+) -> None:
+    """The cell types, parents and totals are chosen from domain/populations.py; a value
+    outside it (a forged post) and a total count without its total are refused on their
+    fields, naming what is allowed; the result page shows the shares with their intervals."""
+    from trephine.domain.populations import CELL_TYPES, TOTALS
+
+    marrow = _marrow(app)
+    url = f"/lab/entry/{marrow.aspirate}/population"
+    page = lab.get(url).text
+    for name, offered in (("population", CELL_TYPES), ("parent", (*TOTALS, *CELL_TYPES)),
+                          ("total", TOTALS)):  # fmt: skip
+        select = re.search(rf'<select id="f-{name}" name="{name}".*?</select>', page, re.S)
+        assert select, name
+        options = re.findall(r'<option value="([^"]+)"', select.group(0))
+        assert options == [html.escape(o) for o in offered], name
+    typed = {"population": "regulatory T cells", "count": "60", "parent": "CD4 T cells",
+             "parent_count": "500", "method": "flow panel"}  # fmt: skip
+    for wrong, field, allowed in (
+        ({"population": "unicorns"}, "population", ("regulatory T cells", "NK cells")),
+        ({"total_count": "4000"}, "total_count", ("given together with total",)),
+        ({"parent": "nucleated cells", "total": "CD45+ cells", "total_count": "400"},
+         "parent_count", ("≤ total_count (400)",)),
+    ):  # fmt: skip
+        bad = lab.post(url, data={CSRF_FIELD: _token(lab), "intent": "save", **typed, **wrong})
+        assert bad.status_code == 422
+        listed = re.search(rf'<a href="#f-{field}">[^<]*</a>: ([^<]*)</li>', bad.text)
+        assert listed, (field, re.findall(r"<li>.*?</li>", bad.text)[:5])
+        for text in allowed:
+            assert text in html.unescape(listed.group(1)), (text, listed.group(1))
+    assert _stored(app, marrow.patient, marrow.aspirate) == []
+    saved = lab.post(
+        url,
+        data={
+            CSRF_FIELD: _token(lab),
+            "intent": "save",
+            **typed,
+            "total": "CD45+ cells",
+            "total_count": "4000",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    shown = html.unescape(lab.get(saved.headers["location"]).text)
+    # 60/500 = 12 % (Wilson 95 %: 9.4-15.1 %), 60/4000 = 1.5 % (1.2-1.9 %).
+    found = re.search(r"<p id=\"result-population\">([^<]*)</p>", shown)
+    assert found, shown[-3000:]
+    assert "60 of 500 CD4 T cells: 12.0 % (95 % CI 9.4–15.1 %)" in found.group(1), found.group(1)
+    assert "1.5 % (95 % CI 1.2–1.9 %)" in found.group(1), found.group(1)

@@ -101,7 +101,7 @@ def parse_entry(
     parsed, issues = parse_tables([Table("results", SOURCE, header, tuple(records))])
     problems = [
         FormProblem(
-            row_field.get(issue.location.row or -1),
+            _named_field(issue.message, declared) or row_field.get(issue.location.row or -1),
             issue.message,
             warning=issue.severity is not Severity.ERROR,
         )
@@ -113,6 +113,17 @@ def parse_entry(
         return None, problems
     value: ResultValue = parsed.results[0].item
     return value, problems
+
+
+def _named_field(message: str, declared: Mapping[str, object]) -> str | None:
+    """The form field a message is about when it names one (``count: 600 is not allowed …``).
+
+    A check of the whole result (a population's count above its parent's, a total count
+    without its total) is raised while the value is built from all its rows, so its issue sits
+    on the result's first row; the field it names is where the lab must correct it."""
+    head, sep, _ = message.partition(":")
+    name = head.strip().replace(" ", "_")
+    return name if sep and name in declared else None
 
 
 def parse_clinical_exam(form: Mapping[str, str]) -> tuple[ClinicalExam | None, list[FormProblem]]:

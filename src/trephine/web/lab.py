@@ -74,6 +74,8 @@ ENTRY_KINDS: tuple[ResultKind, ...] = (
     ResultKind.KARYOTYPE,
     ResultKind.NGS_VARIANT,
     ResultKind.CHIMERISM,
+    ResultKind.POPULATION,
+    ResultKind.MEASUREMENT,
 )
 KIND_TITLES = {
     ResultKind.BLOOD_COUNT: "Blood count",
@@ -84,6 +86,8 @@ KIND_TITLES = {
     ResultKind.KARYOTYPE: "Karyotype",
     ResultKind.NGS_VARIANT: "NGS variant",
     ResultKind.CHIMERISM: "Donor chimerism",
+    ResultKind.POPULATION: "Cell population",
+    ResultKind.MEASUREMENT: "Microenvironment measurement",
 }
 #: Measured fields whose assay limits (LOD, LLOQ) the form asks for.
 LIMIT_KINDS = frozenset({ResultKind.FLOW_MRD, ResultKind.MOLECULAR_MRD, ResultKind.CHIMERISM})
@@ -167,15 +171,19 @@ def form_fields(kind: ResultKind) -> list[dict[str, Any]]:
     for name, spec in RESULT_FIELDS[kind].items():
         if kind is ResultKind.DIFFERENTIAL:
             continue  # drawn as the counting grid
+        choices = [str(m.value) for m in spec.enum] if spec.enum is not None else []
+        # A text field with a controlled vocabulary (a population's cell type, parent and
+        # total: trephine.domain.populations) is chosen from it, as an enum is.
+        choices = choices or list(spec.allowed)
         fields.append(
             {
                 "name": name,
                 "label": _label(name),
-                "type": str(spec.kind),
+                "type": "choice" if choices else str(spec.kind),
                 "hint": _hint(spec),
                 "units": list(spec.measure.allowed_units) if spec.measure is not None else [],
                 "default_unit": spec.measure.unit if spec.measure is not None else "",
-                "choices": [str(m.value) for m in spec.enum] if spec.enum is not None else [],
+                "choices": choices,
                 "limits": spec.measure is not None and kind in LIMIT_KINDS,
                 "unit_required": spec.unit_required,
             }
