@@ -73,6 +73,30 @@ def test_mrd_has_limit_markers_and_reference_levels_the_method_reaches(
     assert any(getattr(fig.layout, k).type == "log" for k in fig.layout if k.startswith("yaxis"))
 
 
+def test_each_reference_level_is_labelled_at_its_line(
+    timelines: dict[str, TimelinePublic],
+) -> None:
+    """On a log axis plotly places an annotation at 10^y but a shape at y: the label of the
+    0.1 % line must say y = -1, or it is drawn at 10^0.1 = 1.26 % (the 10⁻³ and 10⁻⁴ labels
+    stacked at the top of the MRD row, far from their dashed lines)."""
+    flow = SERIES[4]
+    tl = next(t for t in timelines.values() if points_of(t.results, flow))
+    layout = figure_data(tl)["layout"]
+    log_axes = {
+        k.replace("axis", "")
+        for k, v in layout.items()
+        if k.startswith("yaxis") and v.get("type") == "log"
+    }
+    lines = {s["y0"]: s for s in layout["shapes"] if s["yref"] in log_axes and s["y0"] == s["y1"]}
+    labels = [a for a in layout["annotations"] if a["yref"] in log_axes]
+    assert labels and len(labels) == len(lines)
+    levels = dict(mrd_levels(points_of(tl.results, flow)))
+    for label in labels:
+        level = next(v for v, name in levels.items() if name == label["text"])
+        assert level in lines
+        assert 10 ** label["y"] == pytest.approx(level), label
+
+
 def test_reference_levels_stop_at_the_method_sensitivity() -> None:
     def point(lod: str) -> Any:
         return SimpleNamespace(value=SimpleNamespace(lod=lod, lloq=None))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -456,7 +457,9 @@ def figure_data(
             for t in _limit_traces(mrd_points):
                 add(t, x, y)
             for level, name in mrd_levels(mrd_points):
-                # What plotly's add_hline(annotation_position="right") writes.
+                # The line as plotly's add_hline writes it (a shape takes data values); its
+                # label at the line: an annotation on a log axis takes log10 of the value
+                # (add_hline writes the value itself, which put 0.1 % at 10^0.1 = 1.26 %).
                 shapes.append(
                     {
                         "line": {"color": "#999999", "dash": "dash", "width": 1},
@@ -477,7 +480,7 @@ def figure_data(
                         "x": 1,
                         "xanchor": "left",
                         "xref": f"{_ref(x)} domain",
-                        "y": level,
+                        "y": math.log10(level),
                         "yanchor": "middle",
                         "yref": _ref(y),
                     }
