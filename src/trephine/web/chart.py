@@ -489,11 +489,15 @@ def figure_data(
         else:
             _update(layout[y], rangemode="tozero")
         if row == "counts" and y2 is not None:
+            # Ticks of its own: plotly.js syncs an overlaying axis's ticks to the grid of the
+            # axis below by default, which labelled platelets 69.5, 138.9, 208.4 beside ANC's
+            # 1, 2, 3.
             _update(
                 layout[y2],
                 title_text="Platelets (×10⁹/L)",
                 rangemode="tozero",
                 showgrid=False,
+                tickmode="auto",
             )
     for key, axis in layout.items():
         if key.startswith("xaxis"):
