@@ -117,6 +117,9 @@ def test_response_calls_are_badges_on_the_time_axis(timelines: dict[str, Timelin
     badges = next(t for t in fig.data if t.name == "Response")
     assert list(badges.x) == ["2023-11-02", "2024-01-02"]  # date order, response calls only
     assert list(badges.text) == ["PR", "CR"]
+    # The latest call's words may run past the last date: drawn whole into the right margin,
+    # not cut at the axis end ('CR MRD-' of DEMO-0001 read 'CR MRD').
+    assert badges.cliponaxis is False
     assert "Response" not in _names(tl)
 
 

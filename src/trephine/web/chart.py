@@ -333,6 +333,9 @@ def _response_trace(assessments: Sequence[Any]) -> Trace | None:
         "text": labels,
         "textposition": "middle right",
         "textfont": {"size": 10},
+        # The latest call's label may run past the last date into the right margin: drawn
+        # whole there, not cut at the axis end ('CR MRD-' read 'CR MRD').
+        "cliponaxis": False,
         "customdata": [
             f"{lab} ({a.ruleset}, {a.date})" for lab, a in zip(labels, calls, strict=True)
         ],
