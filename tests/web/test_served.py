@@ -195,6 +195,27 @@ const svg = holder.querySelector('svg.main-svg');
 return {holder: box(holder), svg: box(svg), table: box(document.getElementById('timeline-table'))};
 """
 
+#: What the chart drew: the width of the plot area and of the box, the track labels, the
+#: response badges' words, the date labels and where the legend starts.
+_DRAWN = """
+const holder = document.getElementById('timeline-chart');
+const texts = sel => Array.from(holder.querySelectorAll(sel)).map(e => e.textContent);
+const axes = (letter, test) => Object.keys(holder._fullLayout)
+    .filter(k => k.startsWith(letter + 'axis') && test(holder._fullLayout[k]))
+    .map(k => '.' + holder._fullLayout[k]._id + 'tick text').join(', ');
+const dates = Array.from(holder.querySelectorAll(axes('x', a => true)))
+    .map(e => e.getBoundingClientRect()).filter(r => r.height > 0);
+return {
+  plot: holder._fullLayout.xaxis._length,
+  box: holder.clientWidth,
+  tracks: texts(axes('y', a => a.type === 'category')),
+  badges: texts('.textpoint text').filter(t => t.trim()),
+  dates: dates.length,
+  dates_bottom: Math.max(...dates.map(r => r.bottom)),
+  legend_top: holder.querySelector('g.legend').getBoundingClientRect().top,
+};
+"""
+
 
 @pytest.mark.browser
 @pytest.mark.slow
@@ -227,6 +248,21 @@ def test_chart_follows_its_box_after_a_resize_and_nothing_scrolls_sideways_at_40
             # ... and the table below starts after the box instead of under the drawing.
             assert b["table"][1] >= bottom, (width, b)
             assert not scrolls_sideways(browser), f"patient page scrolls sideways at {width} px"
+            drawn = browser.execute_script(_DRAWN)
+            if width == 400:
+                # The drawing keeps most of the box: the track labels are short (the long
+                # regimen names left 75 of 378 px to the plot) ...
+                assert drawn["plot"] >= 0.5 * drawn["box"], (width, drawn)
+                assert max(len(t) for t in drawn["tracks"]) <= 12, drawn["tracks"]
+                # ... the badges' words, which overlapped, are left to the hover and table ...
+                assert not drawn["badges"], drawn["badges"]
+                # ... and the dates stay level above the legend (turned, they ran under it).
+                assert drawn["dates"] and drawn["dates_bottom"] <= drawn["legend_top"], drawn
+            else:
+                # In full when there is room (DEMO-0006's regimens are up to 22 characters).
+                assert max(len(t) for t in drawn["tracks"]) > 12, drawn["tracks"]
+                assert not any(t.endswith("…") for t in drawn["tracks"]), drawn["tracks"]
+                assert drawn["badges"], drawn
         _screenshot(browser, tmp_path, "patient-page-400.png")
         browser.get(f"{server.base}/")
         assert not scrolls_sideways(browser), "patient list scrolls sideways at 400 px"
