@@ -48,6 +48,7 @@ from trephine.assess.inputs import (
 )
 from trephine.assess.sentences import sentence
 from trephine.assess.story import one_story
+from trephine.criteria.categories import ALL_RELAPSE_CATEGORIES
 from trephine.criteria.model import Evaluation, RuleSet
 from trephine.criteria.sets import all_mrd, all_response
 from trephine.domain.results import (
@@ -193,7 +194,7 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
             if in_remission:
                 relapse = run(all_response.RELAPSE, _only(all_response.RELAPSE, values), where)
                 out.append(call(date, "relapse", relapse))
-                if relapse.category in all_response.RELAPSE_CATEGORIES:
+                if relapse.category in ALL_RELAPSE_CATEGORIES:
                     _relapse(date, relapse, infused, results, out, alerts)
                     in_remission, mrd_negative = False, False
             elif response.category in _CR:
@@ -224,7 +225,7 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
                 f"{date.isoformat()} blood",
             )
             out.append(call(date, "relapse", relapse))
-            if relapse.category in all_response.RELAPSE_CATEGORIES:
+            if relapse.category in ALL_RELAPSE_CATEGORIES:
                 _relapse(date, relapse, infused, results, out, alerts)
                 in_remission, mrd_negative = False, False
         for r in sorted(results, key=lambda r: (str(r.kind), r.analyte, r.id)):

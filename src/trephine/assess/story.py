@@ -17,10 +17,10 @@ from dataclasses import replace
 
 from trephine.assess.call import Call, digest_of
 
-#: Categories of a ``relapse`` call that mean "relapse" (the others say remission continues).
-RELAPSE_CATEGORIES = frozenset(
-    {"HEMATOLOGIC_RELAPSE", "EXTRAMEDULLARY_RELAPSE", "RELAPSE", "PD", "PROGRESSION"}
-)
+# Categories of a ``relapse`` call that mean "relapse" (the others say remission continues):
+# one home, read off the rule sets (trephine.criteria.categories).
+from trephine.criteria.categories import RELAPSE_CATEGORIES
+
 SUPERSEDED = "SUPERSEDED_BY_RELAPSE"
 REASON = "relapse wins over a response category of the same marrow (one marrow, one story)"
 

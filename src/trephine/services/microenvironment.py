@@ -122,9 +122,9 @@ def paired_features(
     after = the earliest value collected after it. ``pairs="relapse"`` (diagnosis vs relapse):
     before as above (the marrow before treatment), after = the earliest value collected on or
     after the patient's first relapse call (a stored ``relapse`` call of a relapse category,
-    :data:`trephine.assess.story.RELAPSE_CATEGORIES`, after the line's start); patients without
-    one are left out. ``response``: only ``responders`` (a stored response call in the complete
-    remission family at any time, :data:`trephine.analysis.cohort.outcomes.CR_CATEGORIES`) or
+    :data:`trephine.criteria.categories.RELAPSE_CATEGORIES`, after the line's start); patients
+    without one are left out. ``response``: only ``responders`` (a stored response call in the
+    complete remission family at any time, :data:`trephine.criteria.categories.CR_CATEGORIES`) or
     ``non-responders`` (response calls, none of them in that family); patients without a
     response call are in neither. Populations give % of parent (or of total), measurements
     their value. Signed-out results only unless ``include_drafts``. Returns the features and
@@ -209,8 +209,8 @@ def _responders(uow: UnitOfWork) -> tuple[set[str], set[str]]:
     (:mod:`trephine.assess.story`) does not count."""
     from sqlalchemy import select
 
-    from trephine.analysis.cohort.outcomes import CR_CATEGORIES
     from trephine.assess.story import SUPERSEDED
+    from trephine.criteria.categories import CR_CATEGORIES
     from trephine.store.tables import AssessmentRow, PatientRow
 
     query = (
@@ -234,7 +234,7 @@ def _first_relapses(uow: UnitOfWork) -> dict[str, dt.date]:
     relapse (the others say that remission continues)."""
     from sqlalchemy import func, select
 
-    from trephine.assess.story import RELAPSE_CATEGORIES
+    from trephine.criteria.categories import RELAPSE_CATEGORIES
     from trephine.store.tables import AssessmentRow, PatientRow
 
     query = (

@@ -7,14 +7,15 @@ zero (the diagnosis date), the dated calls the assessment stored (``response``, 
 known — and this module turns courses into time-to-event rows and statistics
 (:mod:`trephine.analysis.stats`). Times are in days from time zero.
 
-Which stored categories count as what is listed here, once, as the categories the criteria
-engine emits (ELN 2022 AML, IMWG 2016 myeloma, iwCLL, NCCN/ALL; ELN 2021 MRD); nothing is
-regrouped beyond what the criteria say:
+Which stored categories count as what comes from :mod:`trephine.criteria.categories` (the one
+home of "which categories are a CR / a relapse", read off the rule sets); nothing is regrouped
+beyond what the criteria say:
 
 - complete remission (:data:`CR_CATEGORIES`): the ELN 2022 CR family with or without an MRD
   annotation (CR, CRh, CRi — ``_MRD-`` and ``_MRD-LL`` suffixes) and IMWG sCR/CR;
-- relapse (:data:`RELAPSE_CATEGORIES`): haematologic relapse (ELN 2022) and progressive disease
-  (IMWG); a molecular (MRD) relapse is an MRD event, not a relapse;
+- relapse (:data:`RELAPSE_CATEGORIES`, the criteria's ``COHORT_RELAPSE_CATEGORIES``):
+  haematologic relapse (ELN 2022) and progressive disease (IMWG); a molecular (MRD) relapse is
+  an MRD event, not a relapse;
 - MRD status (:data:`MRD_STATUS`): negative, low-level (ELN 2021 MRD-LL, kept apart: the criteria
   call it a separate state) and positive; failures and "not applicable" have no status.
 """
@@ -27,15 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from trephine.analysis.stats import Interval, clopper_pearson
+from trephine.criteria.categories import COHORT_RELAPSE_CATEGORIES as RELAPSE_CATEGORIES
+from trephine.criteria.categories import CR_CATEGORIES
 from trephine.errors import ValidationError
 
-CR_CATEGORIES = frozenset(
-    {"CR", "CRh", "CRi"}
-    | {f"{c}_MRD-" for c in ("CR", "CRh", "CRi")}
-    | {f"{c}_MRD-LL" for c in ("CR", "CRh", "CRi")}
-    | {"sCR"}
-)
-RELAPSE_CATEGORIES = frozenset({"HEMATOLOGIC_RELAPSE", "PD"})
 #: Stored MRD call category → the status a landmark analysis groups by.
 MRD_STATUS: Mapping[str, str] = {
     "NEGATIVE": "negative",

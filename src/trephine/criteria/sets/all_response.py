@@ -141,7 +141,6 @@ RELAPSE = RuleSet(
         ),
     ),
 )
-RELAPSE_CATEGORIES = ("HEMATOLOGIC_RELAPSE", "EXTRAMEDULLARY_RELAPSE")
 
 #: Refractory disease at the end-of-induction marrow.
 LANDMARK = RuleSet(
