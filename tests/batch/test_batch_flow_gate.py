@@ -85,6 +85,16 @@ def test_every_tubes_gates_are_counted_as_flow_gate_counts_them(
     assert "mrd_percent" not in table[0] and "call" not in table[0]
     counts = single_gate(tube_dir / "tube_b.fcs", "--gating-ml", str(gating_ml))
     assert table[1]["gates"] == "; ".join(f"{g} {v['count']}" for g, v in counts.items())
+    # Excel: a sheet "flow gate" with the same columns, and the batch's settings.
+    from openpyxl import load_workbook
+
+    xlsx = tmp_path / "day.xlsx"
+    code, _, err = batch(str(tube_dir), "--gating-ml", str(gating_ml), "--out", str(xlsx))
+    assert code == 0, err
+    book = load_workbook(xlsx)
+    assert book.sheetnames == ["flow gate", "batch"]
+    sheet = list(book["flow gate"].values)
+    assert list(sheet[0]) == list(table[0]) and len(sheet) == 4
 
 
 def test_on_a_dask_cluster_as_in_process(tube_dir: Path, gating_ml: Path) -> None:
