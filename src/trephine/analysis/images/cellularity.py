@@ -181,9 +181,8 @@ def exclusions(
     inscribed = ndi.distance_transform_edt(np.pad(wide, margin, constant_values=True))[
         margin:-margin, margin:-margin
     ]
-    widths = 2 * np.asarray(
-        ndi.maximum(inscribed, wide_labels, index=np.arange(n_wide + 1)), dtype=np.float64
-    )
+    widths = np.zeros(n_wide + 1, dtype=np.float64)
+    np.maximum.at(widths, wide_labels[wide], 2 * inscribed[wide])
     # The longest unbroken stretch of one image edge each white space is open to: a cut
     # adipocyte's is at most its diameter; the glass beside a core runs along the edge.
     contact = np.zeros(n_wide + 1, dtype=np.int64)
