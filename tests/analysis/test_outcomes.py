@@ -85,6 +85,36 @@ def test_time_to_cr_and_duration() -> None:
     assert (dor["P2"].time, dor["P2"].event) == (460, 0)
 
 
+def test_every_disease_s_relapse_ends_a_response() -> None:
+    """ALL extramedullary relapse, MDS and aplastic anaemia relapse after response and CLL
+    progression are relapse events (they were not: only ELN haematologic relapse and PD
+    counted), and an aplastic anaemia complete response is a CR; a continued remission and an
+    MRD relapse are not relapses."""
+    courses = [
+        course("ALL", (30, "response", "CR"), (200, "relapse", "EXTRAMEDULLARY_RELAPSE"), last=400),
+        course("MDS", (60, "response", "CR"), (250, "relapse", "RELAPSE"), last=400),
+        course("AA", (90, "response", "COMPLETE_RESPONSE"), (300, "relapse", "RELAPSE"), last=400),
+        course("CLL", (50, "response", "CR"), (150, "response", "PD"), last=400),
+        course(
+            "STILL",
+            (30, "response", "CR"),
+            (200, "relapse", "CONTINUED_REMISSION"),
+            (250, "mrd", "MOLECULAR_RELAPSE"),
+            last=400,
+        ),
+    ]
+    dor = {r.patient: (r.time, r.event) for r in duration_of_response(courses)}
+    assert dor == {
+        "ALL": (170, 1),
+        "MDS": (190, 1),
+        "AA": (210, 1),
+        "CLL": (100, 1),
+        "STILL": (370, 0),
+    }
+    rows = {r.patient: (r.time, r.event, r.cause) for r in relapse_incidence_rows(courses)}
+    assert rows["ALL"][1:] == (1, 1) and rows["STILL"][1:] == (0, 0)
+
+
 def test_landmark_groups_by_mrd_status() -> None:
     assert mrd_at_landmark(COURSES[0], 90, 14) == "negative"
     assert mrd_at_landmark(COURSES[4], 90, 14) is None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from trephine.criteria import categories
 from trephine.criteria.registry import rulesets
-from trephine.criteria.sets import eln2022_aml, imwg2016_mm
+from trephine.criteria.sets import aa_response, eln2022_aml, imwg2016_mm
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "trephine"
 
@@ -19,7 +19,11 @@ def test_every_category_named_is_one_its_rule_set_emits() -> None:
     for key, relapse in categories.RELAPSE_BY_RULESET.items():
         assert key in sets, key
         assert set(relapse) < set(sets[key].categories), key
-    emitted = set(eln2022_aml.RESPONSE.categories) | set(imwg2016_mm.RESPONSE.categories)
+    emitted = (
+        set(eln2022_aml.RESPONSE.categories)
+        | set(imwg2016_mm.RESPONSE.categories)
+        | set(aa_response.RESPONSE.categories)
+    )
     # CR, CRh, CRi, sCR come from the response tables; the _MRD- / _MRD-LL forms are the same
     # categories with the ELN 2021 MRD annotation the AML timeline adds.
     assert {c.split("_MRD-")[0] for c in categories.CR_CATEGORIES} <= emitted
@@ -36,18 +40,19 @@ def test_every_relapse_or_progression_rule_set_is_listed() -> None:
     assert named - set(categories.RELAPSE_BY_RULESET) == {"CAR-T-RELAPSE"}
 
 
-def test_the_groupings_are_what_they_were() -> None:
-    """Behaviour unchanged: the sets each user had before they shared one home (the story's
-    also named PROGRESSION, which no rule set emits and no call carries)."""
+def test_the_groupings() -> None:
+    """The sets (the story's also named PROGRESSION, which no rule set emits and no call
+    carries). The cohort outcomes once counted haematologic relapse and PD only, so an ALL
+    extramedullary relapse or an MDS / aplastic anaemia relapse was no event in a
+    relapse-free survival; they now count every relapse the criteria call."""
     assert (
         frozenset(
-            {"CR", "CRh", "CRi", "sCR"}
+            {"CR", "CRh", "CRi", "sCR", "COMPLETE_RESPONSE"}
             | {f"{c}_MRD-" for c in ("CR", "CRh", "CRi")}
             | {f"{c}_MRD-LL" for c in ("CR", "CRh", "CRi")}
         )
         == categories.CR_CATEGORIES
     )
-    assert {"HEMATOLOGIC_RELAPSE", "PD"} == categories.COHORT_RELAPSE_CATEGORIES
     assert {"HEMATOLOGIC_RELAPSE", "EXTRAMEDULLARY_RELAPSE"} == categories.ALL_RELAPSE_CATEGORIES
     assert {
         "HEMATOLOGIC_RELAPSE",
@@ -63,7 +68,7 @@ def test_the_users_import_them() -> None:
 
     assert story.RELAPSE_CATEGORIES is categories.RELAPSE_CATEGORIES
     assert outcomes.CR_CATEGORIES is categories.CR_CATEGORIES
-    assert outcomes.RELAPSE_CATEGORIES is categories.COHORT_RELAPSE_CATEGORIES
+    assert outcomes.RELAPSE_CATEGORIES is categories.RELAPSE_CATEGORIES
 
 
 def test_no_other_module_lists_cr_or_relapse_categories() -> None:

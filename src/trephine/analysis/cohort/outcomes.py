@@ -12,10 +12,12 @@ home of "which categories are a CR / a relapse", read off the rule sets); nothin
 beyond what the criteria say:
 
 - complete remission (:data:`CR_CATEGORIES`): the ELN 2022 CR family with or without an MRD
-  annotation (CR, CRh, CRi — ``_MRD-`` and ``_MRD-LL`` suffixes) and IMWG sCR/CR;
-- relapse (:data:`RELAPSE_CATEGORIES`, the criteria's ``COHORT_RELAPSE_CATEGORIES``):
-  haematologic relapse (ELN 2022) and progressive disease (IMWG); a molecular (MRD) relapse is
-  an MRD event, not a relapse;
+  annotation (CR, CRh, CRi — ``_MRD-`` and ``_MRD-LL`` suffixes; ALL, MDS and CLL use the same
+  names), IMWG sCR/CR and the aplastic anaemia complete response;
+- relapse (:data:`RELAPSE_CATEGORIES`): every relapse the criteria call - haematologic or
+  extramedullary (ELN 2022 AML, ALL), relapse after response (IWG 2006 MDS, aplastic anaemia) -
+  and progressive disease (IMWG, IWG 2006, iwCLL); a molecular (MRD) relapse is an MRD event,
+  not a relapse;
 - MRD status (:data:`MRD_STATUS`): negative, low-level (ELN 2021 MRD-LL, kept apart: the criteria
   call it a separate state) and positive; failures and "not applicable" have no status.
 """
@@ -28,8 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trephine.analysis.stats import Interval, clopper_pearson
-from trephine.criteria.categories import COHORT_RELAPSE_CATEGORIES as RELAPSE_CATEGORIES
-from trephine.criteria.categories import CR_CATEGORIES
+from trephine.criteria.categories import CR_CATEGORIES, RELAPSE_CATEGORIES
 from trephine.errors import ValidationError
 
 #: Stored MRD call category → the status a landmark analysis groups by.
