@@ -381,6 +381,9 @@ def test_microenvironment_page_compares_before_and_after_therapy_as_the_cli_does
     for comparison in tested:
         assert comparison.test is not None and comparison.q_value is not None
         assert comparison.feature in page.text
+        # A share's name says its unit once: 'B cells (% of CD45+ cells)', never '... (%)'.
+        if comparison.feature.endswith(")"):
+            assert f"{comparison.feature} (" not in page.text, comparison.feature
         assert f">{number(comparison.test.p_value)}<" in page.text
         assert f">{number(comparison.q_value)}<" in page.text
         assert f">{number(comparison.test.effect_size)}<" in page.text

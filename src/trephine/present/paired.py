@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from trephine.present.numbers import format_value
+from trephine.present.quantities import unit_text
 
 if TYPE_CHECKING:
     from trephine.analysis.cohort.paired import SpecimenChange
@@ -33,6 +34,16 @@ def number(value: float | None) -> str:
         return "—"
     text = format_value(value)
     return "−" + text[1:] if text.startswith("-") else text
+
+
+def feature_heading(feature: str, unit: str | None) -> str:
+    """A compared feature as a table names it: ``microvessel density (vessels/mm2)``, but a
+    population's share as it is, since its name says the unit already (``B cells (% of CD45+
+    cells)``, not ``B cells (% of CD45+ cells) (%)``)."""
+    shown = unit_text(unit)
+    if not shown or (feature.endswith(")") and f"({shown} " in feature):
+        return feature
+    return f"{feature} ({shown})"
 
 
 def signed(value: float) -> str:

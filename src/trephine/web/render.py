@@ -86,6 +86,9 @@ def templates() -> Jinja2Templates:
     t.env.filters["alert_headline"] = alert_headline
     t.env.globals["alert_detail"] = alert_detail
     t.env.filters["response_class"] = response_class
+    from trephine.present.paired import feature_heading
+
+    t.env.filters["feature_heading"] = feature_heading
     # Patient-facing words in the patient/ templates come from the message catalogue.
     from trephine.present.catalogue import gettext as _
 
