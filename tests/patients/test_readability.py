@@ -123,3 +123,25 @@ def test_every_result_and_call_explanation_of_the_demo_cohort(portal: Portal) ->
     database.dispose()
     # Every kind of stored marrow result and response call of the demo is covered.
     assert explained >= 20
+
+
+def test_a_negative_mrd_call_does_not_deny_what_the_test_counted() -> None:
+    """ELN 2021 calls flow MRD under 0.1 % negative: DEMO-0001's day-31 marrow of the demo
+    counted 0.014 % (about 1 cell in 7,100), was called CRi MRD- and MRD negative, and its page
+    said 'The MRD test did not find leukaemia cells at the level it can detect' above 'The MRD
+    test found a small number of leukaemia cells'. The words of a negative call now hold
+    whatever the test counted below the threshold."""
+    from trephine.domain.quantity import Quantity
+    from trephine.domain.results import FlowMethod, FlowMRD, ResultKind
+
+    counted = FlowMRD(Quantity(Decimal("0.014"), "%"), FlowMethod.LAIP_DFN)
+    page = pages.results_page(
+        [(ResultKind.FLOW_MRD, counted)],
+        [("ELN2021", "mrd", "NEGATIVE"), ("ELN2022", "response", "CRi_MRD-")],
+    )
+    said = page.text()
+    assert "found a small number of leukaemia cells" in said
+    assert "did not find" not in said, said
+    assert "negative" in said
+    for e in page.explanations:
+        _check(e.title, e.text())

@@ -432,12 +432,15 @@ def _call_words(family: str, call_kind: str, category: str) -> tuple[str, str, s
     plan = _("Your team will plan the next step of treatment or check-ups.")
     talk = _("Your doctor will talk with you about what to do next.")
     if call_kind == "mrd":
+        # Negative is below a threshold (ELN 2021 flow MRD: under 0.1 %), not "none found": a
+        # flow test that counted 1 in 7,100 cells is negative, and the same page says so.
         if c in ("NEGATIVE", "FLOW_MRD_NEGATIVE", "UNDETECTABLE_MRD4", "MRD_CR"):
             return (
                 _("MRD"),
-                _("The MRD test did not find {cells} at the level it can detect.").format(
-                    cells=cells
-                ),
+                _(
+                    "The MRD test was negative. It found no {cells}, or fewer than the number "
+                    "that counts as a positive test."
+                ).format(cells=cells),
                 _("Your team will keep checking with regular tests."),
             )
         if c in ("POSITIVE", "MRD_POSITIVE", "LOW_LEVEL", "MRD_FAILURE"):
@@ -478,7 +481,7 @@ def _call_words(family: str, call_kind: str, category: str) -> tuple[str, str, s
         if not recovered:
             shows += " " + _("Your blood counts have not fully come back yet.")
         if c.endswith("MRD-"):
-            shows += " " + _("The MRD test did not find {cells} either.").format(cells=cells)
+            shows += " " + _("The MRD test was negative too.")
         return (_("Remission"), shows, plan)
     if c == "VGPR":
         return (
