@@ -339,13 +339,15 @@ def test_worklist_is_pending_studies_oldest_first_per_section(turnaround_fixture
         everything = orders.worklist(uow)
         molecular = orders.worklist(uow, Section.MOLECULAR)
         morphology = orders.worklist(uow, Section.MORPHOLOGY)
-    # Collected studies by collection time (the 2024-03-04 core before the 2024-04-02 aspirate),
-    # then those not yet collected by order time.
+    # Collected studies by how long they have waited: both were asked for after their marrow
+    # (the 2024-03-04 core, the 2024-04-02 aspirate), so each waits from its order and the
+    # cytogenetics asked for first leads; then those not yet collected by order time.
     assert [(s.study, s.state) for s in everything] == [
-        ("trephine", "collected"),
         ("cytogenetics", "collected"),
+        ("trephine", "collected"),
         ("chimerism", "ordered"),
     ]
+    assert everything[0].waiting_since < everything[1].waiting_since
     assert molecular == []  # the NGS study was cancelled
     assert [s.study for s in morphology] == ["trephine"]
 

@@ -373,7 +373,7 @@ def worklist(
     as_json: bool = typer.Option(False, "--json", help="JSON instead of text."),
     database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
 ) -> None:
-    """Pending studies (not reported, not cancelled), oldest first."""
+    """Pending studies (not reported, not cancelled), the longest waiting first."""
     from trephine.domain.orders import parse_section
     from trephine.services import orders
 

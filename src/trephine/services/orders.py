@@ -84,6 +84,14 @@ class StudyView:
     def at(self, state: StudyState) -> dt.datetime | None:
         return next((s.at for s in self.steps if s.state == state), None)
 
+    @property
+    def waiting_since(self) -> dt.datetime:
+        """Since when the study waits: the later of its order and its collection, since the lab
+        can start neither before the sample is taken nor before it is asked for (an add-on on a
+        sample stored since 2020, ordered ten days ago, waits ten days)."""
+        times = [t for t in (self.at(StudyState.ORDERED), self.at(StudyState.COLLECTED)) if t]
+        return max(times)
+
 
 @dataclass(frozen=True)
 class OrderView:
@@ -492,20 +500,17 @@ def report_signed_out(uow: UnitOfWork, result_id: int) -> list[int]:
 
 
 def worklist(uow: UnitOfWork, section: Section | None = None) -> list[StudyView]:
-    """Pending studies (not reported, not cancelled), oldest first: by collection time, then
-    studies not yet collected by order time."""
+    """Pending studies (not reported, not cancelled), the longest waiting first: the collected
+    ones by :attr:`StudyView.waiting_since` (the later of order and collection: an add-on asked
+    for last week on a sample from 2020 has waited a week), then studies not yet collected by
+    order time."""
     query = _study_query().where(LabStudyRow.state.in_([str(s) for s in PENDING_STATES]))
     if section is not None:
         query = query.where(LabStudyRow.section == str(section))
     views = _views(uow, query)
 
     def age(view: StudyView) -> tuple[int, dt.datetime, int]:
-        collected = view.at(StudyState.COLLECTED)
-        if collected is not None:
-            return (0, collected, view.id)
-        ordered = view.at(StudyState.ORDERED)
-        assert ordered is not None
-        return (1, ordered, view.id)
+        return (view.at(StudyState.COLLECTED) is None, view.waiting_since, view.id)
 
     return sorted(views, key=age)
 

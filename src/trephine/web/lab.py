@@ -225,10 +225,7 @@ def worklist_page(
     now = uow.now()
 
     def age(view: orders.StudyView) -> str:
-        # Waiting since the lab could start: the collection, or the order of an add-on asked
-        # for on a sample collected before it.
-        since = max(step.at for step in view.steps[:2])
-        hours = (now - since).total_seconds() / 3600
+        hours = (now - view.waiting_since).total_seconds() / 3600
         return f"{hours / 24:.1f} d" if hours >= 48 else f"{hours:.0f} h"
 
     return render(
