@@ -49,7 +49,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("wheel")
     tree = work / "tree"
     tree.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, tree / name)
     shutil.copytree(
         ROOT / "src",
@@ -83,11 +83,15 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_wheel_builds_with_the_oldest_setuptools_declared(wheel: Path) -> None:
     """`license = "Apache-2.0"` (an SPDX expression, PEP 639) needs setuptools 77; with the
-    floor at 69 a build that got setuptools 69-76 failed on the licence field."""
+    floor at 69 a build that got setuptools 69-76 failed on the licence field. The licence's
+    text travels in the wheel."""
     with zipfile.ZipFile(wheel) as archive:
         metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         text = archive.read(metadata).decode()
+        licence = archive.read(metadata.replace("METADATA", "licenses/LICENSE")).decode()
     assert "License-Expression: Apache-2.0" in text
+    assert "License-File: LICENSE" in text
+    assert licence == (ROOT / "LICENSE").read_text() and "Apache License" in licence
     assert "Requires-Dist: onnxruntime" in text
 
 
