@@ -105,6 +105,7 @@ def cohort_page(
                     rows,
                     title=f"Relapse-free survival from day {landmark} by MRD status",
                     xlabel=f"days from day {landmark}",
+                    at=at,  # the table's days, so plot and table give the same numbers
                 )
             )
     return render(

@@ -29,19 +29,34 @@ def _plt() -> Any:
     return plt
 
 
+#: Steps between the days marked on a survival plot's axis: whole weeks, months, years.
+DAY_STEPS = (1, 2, 7, 14, 30, 60, 90, 180, 365, 730, 1825, 3650)
+
+
+def day_ticks(tmax: float, ticks: int = 6) -> list[float]:
+    """At most ``ticks`` round days from 0 to ``tmax`` (0, 180, 360, …), not ``tmax`` cut into
+    equal parts (0, 160, 319, 479, …: days nobody reports a number at risk on)."""
+    step = next((s for s in DAY_STEPS if tmax / s <= ticks - 1), DAY_STEPS[-1])
+    return [float(step * i) for i in range(int(tmax // step) + 1)]
+
+
 def km_figure(
-    rows: Sequence[TimeRow], *, title: str, xlabel: str = "days", ticks: int = 6
+    rows: Sequence[TimeRow],
+    *,
+    title: str,
+    xlabel: str = "days",
+    ticks: int = 6,
+    at: Sequence[float] | None = None,
 ) -> Figure:
     """One step curve per group with its 95 % band and censoring marks; the number at risk
-    under the axis at evenly spaced times."""
-    import numpy as np
-
+    under the axis at ``at`` (the days a table beside the plot reports, up to the last
+    follow-up) or at round days (:func:`day_ticks`)."""
     from trephine.analysis.stats.survival import kaplan_meier
 
     plt = _plt()
     groups = sorted({r.group for r in rows})
     tmax = max((r.time for r in rows), default=1.0) or 1.0
-    times = [float(x) for x in np.linspace(0, tmax, ticks).round()]
+    times = [float(t) for t in at if 0 <= t <= tmax] if at is not None else day_ticks(tmax, ticks)
     fig = plt.figure(figsize=(7, 4.8))
     ax = fig.add_axes((0.1, 0.32, 0.85, 0.58))
     table = fig.add_axes((0.1, 0.04, 0.85, 0.16))
