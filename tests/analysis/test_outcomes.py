@@ -127,6 +127,23 @@ def test_landmark_groups_by_mrd_status() -> None:
         landmark_rows(COURSES, day=-1, window=0)
 
 
+def test_only_patients_in_remission_at_the_landmark_enter() -> None:
+    """Relapse-free survival is for patients in remission: counted as relapse-free, refractory
+    patients with a positive MRD call made MRD positivity look protective (the demo's aml
+    cohort at day 60: 30 MRD-positive patients, no relapse, log-rank p = 0.0002)."""
+    refractory = course(
+        "P6",
+        (30, "response", "NO_RESPONSE"),
+        (85, "response", "REFRACTORY"),
+        (88, "mrd", "POSITIVE"),
+        last=120,
+    )
+    later = course("P7", (92, "mrd", "POSITIVE"), (130, "response", "CR"), last=400)
+    in_remission = course("P8", (60, "response", "CRh"), (90, "mrd", "POSITIVE"), last=300)
+    rows = landmark_rows([refractory, later, in_remission], day=90, window=14)
+    assert [(r.patient, r.group, r.time, r.event) for r in rows] == [("P8", "positive", 210, 0)]
+
+
 def test_relapse_incidence_rows_competing_death() -> None:
     rows = {r.patient: r.cause for r in relapse_incidence_rows(COURSES)}
     assert rows == {"P1": 1, "P2": 0, "P3": 2, "P4": 1, "P5": 0}
