@@ -282,6 +282,14 @@ def response_categories(uow: UnitOfWork) -> list[str]:
     the smallest category, then the smallest one above it, … (a recursive query: one index
     probe per category). The call kind is written into the SQL, not bound: SQLite uses a
     partial index only for a query whose condition is literally the index's."""
+    return list(uow.session.scalars(_response_categories_query()))
+
+
+@functools.cache
+def _response_categories_query() -> Select[Any]:
+    """The query of :func:`response_categories`, built once: building the recursive query
+    (a CTE, an alias, a scalar sub-query) cost ~0.9 ms of Python on every search page, 15
+    times what SQLite spends answering it."""
     response = literal(RESPONSE_CALL, literal_execute=True)
     first = (
         select(func.min(AssessmentRow.category).label("category"))
@@ -295,12 +303,10 @@ def response_categories(uow: UnitOfWork) -> list[str]:
         .scalar_subquery()
     )
     categories = first.union_all(select(above).where(first.c.category.is_not(None)))
-    return list(
-        uow.session.scalars(
-            select(categories.c.category)
-            .where(categories.c.category.is_not(None))
-            .order_by(categories.c.category)
-        )
+    return (
+        select(categories.c.category)
+        .where(categories.c.category.is_not(None))
+        .order_by(categories.c.category)
     )
 
 
