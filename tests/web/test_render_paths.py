@@ -11,19 +11,25 @@ from starlette.routing import NoMatchFound
 from trephine.web.render import url_for
 
 
-def _request(app: Any, root_path: str = "") -> Request:
+def _request(
+    app: Any,
+    root_path: str = "",
+    scheme: str = "http",
+    host: bytes | None = b"127.0.0.1:8000",
+    server: tuple[str, int] | None = ("127.0.0.1", 8000),
+) -> Request:
     return Request(
         {
             "type": "http",
             "app": app,
             "router": app.router,
             "method": "GET",
-            "scheme": "http",
-            "server": ("127.0.0.1", 8000),
+            "scheme": scheme,
+            "server": server,
             "path": "/",
             "root_path": root_path,
             "query_string": b"",
-            "headers": [(b"host", b"127.0.0.1:8000")],
+            "headers": [] if host is None else [(b"host", host)],
         }
     )
 
@@ -32,19 +38,36 @@ def test_paths_are_starlettes_and_the_routes_walked_once(
     site: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = site.client.app
-    for root in ("", "/trephine"):
-        request = _request(app, root)
+    requests = [
+        _request(app, root, scheme, host, server)
+        for root in ("", "/trephine", "/trephine/")
+        for scheme in ("http", "https")
+        for host, server in (
+            (b"127.0.0.1:8000", ("127.0.0.1", 8000)),
+            (b"clinic.example.org", ("10.0.0.5", 443)),
+            (b"[::1]:8443", None),
+            (None, ("::1", 8000)),
+            (None, None),  # no host at all: Starlette's answer has an empty host
+        )
+    ]
+    for request in requests:
         context = {"request": request}
         for name, params in (
             ("patient_page", {"patient_id": "DEMO-0001"}),
             ("patient_page", {"patient_id": "DEMO-0002"}),
+            # Path values are not quoted by Starlette: a ? or # moves the path's end
+            ("patient_page", {"patient_id": "P?x=1"}),
+            ("patient_page", {"patient_id": "P#frag"}),
+            ("patient_page", {"patient_id": "Pé %20"}),
             ("alert_action", {"alert_id": 7}),
             ("alert_action", {"alert_id": "8"}),
             ("alerts_page", {}),
             ("static", {"path": "trephine.css"}),
             ("static", {"path": "vendor/plotly-basic.min.js"}),
         ):
-            assert url_for(context, name, **params) == request.url_for(name, **params)
+            ours = url_for(context, name, **params)
+            theirs = request.url_for(name, **params)
+            assert (str(ours), ours.path) == (str(theirs), theirs.path)
     app.state.template_routes = {}
     calls = []
     real = app.router.url_path_for
