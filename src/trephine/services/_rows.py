@@ -65,9 +65,17 @@ def result_state_in(states: Collection[ResultState], *, one_patient: bool) -> Co
 
 
 def patient_row(uow: UnitOfWork, external_id: str) -> PatientRow:
-    row = uow.session.scalar(select(PatientRow).where(PatientRow.external_id == external_id))
+    """The patient's row, read once per unit of work: the patient page asks for it three times
+    (the record, the superseded results, the alerts), each a query (~0.2 ms of Python). A
+    patient row is never deleted and its external id never changes, so the row found stays
+    the row; a patient not found is not remembered (it may be created later in the same
+    transaction)."""
+    row: PatientRow | None = uow.patient_rows.get(external_id)
     if row is None:
-        raise NotFound("patient", external_id)
+        row = uow.session.scalar(select(PatientRow).where(PatientRow.external_id == external_id))
+        if row is None:
+            raise NotFound("patient", external_id)
+        uow.patient_rows[external_id] = row
     return row
 
 
@@ -119,7 +127,9 @@ def to_cellular_therapy(row: CellularTherapyRow) -> CellularTherapy:
     return CarTInfusion(on=row.given_on, product=row.product or "", target=row.target or "")
 
 
-def to_procedure(row: ProcedureRow) -> Procedure:
+def to_procedure(row: ProcedureRow, complications: Sequence[Any] | None = None) -> Procedure:
+    """The domain procedure of ``row``; ``complications``: its complication rows in id order
+    when the caller read them already (else ``row.complications``)."""
     return Procedure(
         performed_at=row.performed_at,
         site=Site(row.site),
@@ -138,7 +148,7 @@ def to_procedure(row: ProcedureRow) -> Procedure:
                 c.onset_at,
                 None if c.outcome is None else ComplicationOutcome(c.outcome),
             )
-            for c in row.complications
+            for c in (row.complications if complications is None else complications)
         ),
     )
 

@@ -8,10 +8,12 @@ Writers are idempotent on natural keys: recording the same fact twice returns th
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, Select, bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from trephine.domain.patient import Diagnosis, Patient, PatientIdentity
@@ -40,6 +42,7 @@ from trephine.store.database import UnitOfWork
 from trephine.store.tables import (
     AssessmentRow,
     CellularTherapyRow,
+    ComplicationRow,
     DiagnosisRow,
     PatientIdentityRow,
     PatientRow,
@@ -499,80 +502,50 @@ def patient_record(uow: UnitOfWork, external_id: str) -> PatientRecord:
     """The patient's whole record (no identity) and chronology in date order.
 
     The read is audited (BALP PatientRead; clinical-systems.md §6.5 F2).
+
+    Read with the record's queries built once (:func:`_record_queries`) and plain rows, not ORM
+    objects: the converters read the same attributes from a row of the table, and building
+    each statement and an ORM object per row cost more than half of the read (3.6-4.0 ms vs
+    1.9 ms of CPU for a demo patient; the record of every demo patient compared equal).
     """
     session = uow.session
     patient = _rows.patient_row(uow, external_id)
     audit.append(uow, audit.Entry("read", "patient", external_id, {}))
-    pid = patient.id
-    diagnoses = tuple(
-        _rows.to_diagnosis(r)
-        for r in session.scalars(
-            select(DiagnosisRow)
-            .where(DiagnosisRow.patient_id == pid)
-            .order_by(DiagnosisRow.diagnosed_on)
-        )
-    )
-    lines = tuple(
-        _rows.to_therapy_line(r)
-        for r in session.scalars(
-            select(TherapyLineRow)
-            .where(TherapyLineRow.patient_id == pid)
-            .order_by(TherapyLineRow.line)
-            .options(selectinload(TherapyLineRow.cycles))  # one query, not one per line
-        )
-    )
-    events = tuple(
-        _rows.to_cellular_therapy(r)
-        for r in session.scalars(
-            select(CellularTherapyRow)
-            .where(CellularTherapyRow.patient_id == pid)
-            .order_by(CellularTherapyRow.given_on)
-        )
-    )
-    specimens = list(
-        session.scalars(
-            select(SpecimenRow)
-            .where(SpecimenRow.patient_id == pid)
-            .order_by(SpecimenRow.collected_at)
-        )
-    )
+    session.flush()  # plain statements do not flush the session's pending changes themselves
+    queries = _record_queries()
+    connection = session.connection()
+    params = {"patient": patient.id}
+
+    def rows(name: str) -> list[Any]:
+        return list(connection.execute(queries[name], params))
+
+    diagnoses = tuple(_rows.to_diagnosis(r) for r in rows("diagnoses"))
+    cycles: dict[int, list[Any]] = defaultdict(list)
+    for c in rows("cycles"):
+        cycles[c.therapy_line_id].append(c)
+    lines = tuple(_rows.to_therapy_line(r, cycles[r.id]) for r in rows("lines"))
+    events = tuple(_rows.to_cellular_therapy(r) for r in rows("cellular_therapies"))
+    specimens = rows("specimens")
     accession = {s.id: s.accession for s in specimens}
+    complications: dict[int, list[Any]] = defaultdict(list)
+    for c in rows("complications"):
+        complications[c.procedure_id].append(c)
     procedures = tuple(
         StoredProcedure(
             id=r.id,
-            procedure=_rows.to_procedure(r),
+            procedure=_rows.to_procedure(r, complications[r.id]),
             specimens=tuple(
                 StoredSpecimen(s.id, s.procedure_id, _rows.to_specimen(s))
                 for s in specimens
                 if s.procedure_id == r.id
             ),
         )
-        for r in session.scalars(
-            select(ProcedureRow)
-            .where(ProcedureRow.patient_id == pid)
-            .order_by(ProcedureRow.performed_at)
-            .options(selectinload(ProcedureRow.complications))  # one query, not one each
-        )
+        for r in rows("procedures")
     )
     results = tuple(
-        _rows.to_result(r, external_id, accession[r.specimen_id])
-        for r in session.scalars(
-            select(ResultRow)
-            .where(
-                ResultRow.patient_id == pid,
-                ResultRow.state.in_([str(s) for s in CURRENT_STATES]),
-            )
-            .order_by(ResultRow.collected_on, ResultRow.kind, ResultRow.analyte)
-        )
+        _rows.to_result(r, external_id, accession[r.specimen_id]) for r in rows("results")
     )
-    assessments = tuple(
-        _rows.to_assessment(r, external_id)
-        for r in session.scalars(
-            select(AssessmentRow)
-            .where(AssessmentRow.patient_id == pid)
-            .order_by(AssessmentRow.assessed_on, AssessmentRow.id)
-        )
-    )
+    assessments = tuple(_rows.to_assessment(r, external_id) for r in rows("assessments"))
     record = PatientRecord(
         patient=_rows.to_patient(patient),
         diagnoses=diagnoses,
@@ -583,3 +556,55 @@ def patient_record(uow: UnitOfWork, external_id: str) -> PatientRecord:
         assessments=assessments,
     )
     return record
+
+
+@functools.cache
+def _record_queries() -> dict[str, Select[Any]]:
+    """The statements of :func:`patient_record`, built once, on the tables (plain rows); the
+    patient's row id is the parameter ``patient``. Cycles and complications come in one query
+    each for all the patient's therapy lines and procedures, in the order of the ORM
+    relationships (cycle number, complication id)."""
+    patient: BindParameter[int] = bindparam("patient")
+    diagnosis = DiagnosisRow.__table__
+    line = TherapyLineRow.__table__
+    cycle = TherapyCycleRow.__table__
+    cellular = CellularTherapyRow.__table__
+    specimen = SpecimenRow.__table__
+    procedure = ProcedureRow.__table__
+    complication = ComplicationRow.__table__
+    result = ResultRow.__table__
+    assessment = AssessmentRow.__table__
+    patients_lines = select(line.c.id).where(line.c.patient_id == patient).scalar_subquery()
+    patients_procedures = (
+        select(procedure.c.id).where(procedure.c.patient_id == patient).scalar_subquery()
+    )
+    return {
+        "diagnoses": select(diagnosis)
+        .where(diagnosis.c.patient_id == patient)
+        .order_by(diagnosis.c.diagnosed_on),
+        "lines": select(line).where(line.c.patient_id == patient).order_by(line.c.line),
+        "cycles": select(cycle)
+        .where(cycle.c.therapy_line_id.in_(patients_lines))
+        .order_by(cycle.c.number),
+        "cellular_therapies": select(cellular)
+        .where(cellular.c.patient_id == patient)
+        .order_by(cellular.c.given_on),
+        "specimens": select(specimen)
+        .where(specimen.c.patient_id == patient)
+        .order_by(specimen.c.collected_at),
+        "procedures": select(procedure)
+        .where(procedure.c.patient_id == patient)
+        .order_by(procedure.c.performed_at),
+        "complications": select(complication)
+        .where(complication.c.procedure_id.in_(patients_procedures))
+        .order_by(complication.c.id),
+        "results": select(result)
+        .where(
+            result.c.patient_id == patient,
+            result.c.state.in_([str(s) for s in CURRENT_STATES]),
+        )
+        .order_by(result.c.collected_on, result.c.kind, result.c.analyte),
+        "assessments": select(assessment)
+        .where(assessment.c.patient_id == patient)
+        .order_by(assessment.c.assessed_on, assessment.c.id),
+    }

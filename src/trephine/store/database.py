@@ -166,6 +166,9 @@ class UnitOfWork:
         #: Merged into every audit event's detail (e.g. the import file and its checksum).
         self.context: dict[str, Any] = {}
         self._audit_queue: list[audit_chain.Queued] = []
+        #: Patient rows found by their external id in this transaction
+        #: (``services._rows.patient_row``): a page asks for the same patient several times.
+        self.patient_rows: dict[str, Any] = {}
 
     def now(self) -> dt.datetime:
         return self._clock()
