@@ -66,6 +66,10 @@ def test_clinician_records_checklist_consent_and_procedure(site: Site) -> None:
         assert r.status_code == 200
         assert 'data-decision="REVIEW_REQUIRED"' in r.text
         assert 'data-code="PLATELETS_LOW"' in r.text and 'data-code="ANTICOAGULANT"' in r.text
+        # The list of plans says the decision in words, as the plan page does, not its code.
+        listed = c.get("/procedures")
+        assert "Review required before the procedure</span>" in listed.text
+        assert ">REVIEW_REQUIRED<" not in listed.text
         refused = c.post(
             f"{plan_url}/done", data={"csrf_token": token, "performed_at": "2026-12-03T09:10"}
         )

@@ -27,3 +27,24 @@ def test_every_table_box_takes_focus_and_has_a_name() -> None:
                 wrong.append(f"{template.relative_to(TEMPLATES)}: {tag}")
     assert found >= 20, found  # the pages do have such tables
     assert not wrong, "\n".join(wrong)
+
+
+CARDS = re.compile(r"<table\b[^>]*\bclass=\"[^\"]*\bcards\b[^\"]*\"[^>]*>(.*?)</table>", re.S)
+CELL = re.compile(r"<td\b[^>]*>")
+
+
+def test_every_card_value_says_what_it_is() -> None:
+    """Under 600 px a ``table.cards`` drops its header row and shows each row as a card; a
+    value without ``data-label`` is then a bare number: the procedure rates at 400 px read
+    '1001 / 55/1001 = 5.495 % / 0/1001 = 0 % / 1793/2002 = 89.56 %' with nothing saying which
+    is the complication, the serious complication or the adequacy rate. The card's title (the
+    ``pid`` cell) needs none."""
+    found, wrong = 0, []
+    for template in sorted(TEMPLATES.rglob("*.html")):
+        for table in CARDS.findall(template.read_text(encoding="utf-8")):
+            for cell in CELL.findall(table):
+                found += 1
+                if "data-label=" not in cell and not re.search(r"class=\"[^\"]*\bpid\b", cell):
+                    wrong.append(f"{template.relative_to(TEMPLATES)}: {cell}")
+    assert found >= 40, found
+    assert not wrong, "\n".join(wrong)

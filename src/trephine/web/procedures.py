@@ -155,6 +155,7 @@ def procedures_page(
         "procedures.html",
         {
             "plans": plans,
+            "decision_words": DECISION_WORDS,
             "status": status,
             "statuses": ["planned", "done", "cancelled", "all"],
             "may_write": principal.may(Permission.PROCEDURES_WRITE),
@@ -194,6 +195,7 @@ def plan_procedure(
             "procedures.html",
             {
                 "plans": procedure_plans.list_plans(uow, status=PlanStatus.PLANNED),
+                "decision_words": DECISION_WORDS,
                 "status": "planned",
                 "statuses": ["planned", "done", "cancelled", "all"],
                 "may_write": True,
