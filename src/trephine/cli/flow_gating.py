@@ -182,6 +182,7 @@ def mrd(
     from trephine.cli import flow_store
     from trephine.errors import ValidationError
     from trephine.importers import flow_mrd as tube
+    from trephine.present.numbers import format_value
 
     with refusals():
         crit = tube.criteria_for(criteria, lod, lloq)
@@ -233,8 +234,9 @@ def mrd(
         f"{res.denominator_events:,} {denominator})  call: {res.call.value}"
     )
     typer.echo(
-        f"  LOD {res.lod_events} events ({res.lod_fraction:.2e}), LLOQ {res.lloq_events} events "
-        f"({res.lloq_fraction:.2e}) = sensitivity reached; target {res.target_sensitivity}"
+        f"  LOD {res.lod_events} events ({format_value(res.lod_fraction)}), LLOQ "
+        f"{res.lloq_events} events ({format_value(res.lloq_fraction)}) = sensitivity reached; "
+        f"target {format_value(res.target_sensitivity)}"
     )
     for f in res.flags:
         typer.echo(f"  flag {f.code.value}: {f.message} [{f.rule}, {f.source} {f.tag}]")

@@ -175,3 +175,23 @@ def test_laboratory_limits() -> None:
     assert r.detected and not r.quantifiable
     with pytest.raises(ValidationError):
         with_limits(AML_ELN2021, lod_events=40, lloq_events=30)
+
+
+def test_flag_sentences_read_as_numbers_and_cite_once() -> None:
+    """The README's tube (236 of 15,598 CD45+ events) printed 'sensitivity reached
+    0.003205539171688678035645595589 (LLOQ 50 / 15598)' and each flag's citation twice (in the
+    sentence and in the flag's fields, which the CLI appends). Sentences now carry numbers by
+    the one number rule and no citation; a fraction threshold reads as a percentage."""
+    flags = {f.code: f for f in quantify_mrd(236, 15598, AML_ELN2021).flags}
+    assert flags[FlagCode.BELOW_TARGET_SENSITIVITY].message == (
+        "sensitivity reached 0.003206 (LLOQ 50 / 15,598) does not meet the target <= 0.0001"
+    )
+    assert flags[FlagCode.TOO_FEW_EVENTS].message == (
+        "15,598 denominator events; a negative result needs > 500,000"
+    )
+    below = {f.code: f for f in quantify_mrd(83, 600_000, AML_ELN2021).flags}
+    assert below[FlagCode.DETECTABLE_BELOW_THRESHOLD].message.startswith(
+        "abnormal population detected at 0.01383 % (below the positivity threshold >= 0.1 %)"
+    )
+    for f in [*flags.values(), *below.values()]:
+        assert f.rule not in f.message and f.source not in f.message, f.message

@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from trephine.criteria.model import Comparator
 from trephine.errors import ValidationError
+from trephine.present.numbers import format_value
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,13 @@ class CitedThreshold:
         return self.comparator.test(value, Fraction(self.value))
 
     def describe(self) -> str:
-        return f"{self.comparator} {self.value} ({self.rule}, {self.source} {self.tag})"
+        return f"{self.bound()} ({self.rule}, {self.source} {self.tag})"
+
+    def bound(self, scale: int = 1, unit: str = "") -> str:
+        """The inequality for a sentence: ``> 500,000``; ``scale=100, unit=" %"`` gives a
+        fraction as a percentage (``>= 0.1 %``). A flag's message uses it: the flag carries its
+        citation (rule, source, tag) in fields of its own."""
+        return f"{self.comparator} {_shown(self.value * scale)}{unit}"
 
 
 @dataclass(frozen=True)
@@ -323,6 +330,15 @@ def _dec(fr: Fraction) -> Decimal:
         return Decimal(fr.numerator) / Decimal(fr.denominator)
 
 
+def _shown(value: Fraction | Decimal | int) -> str:
+    """A number in a flag's sentence: counts with thousands separators, computed values to
+    the one number rule's four significant digits (``0.003206``, not 28 digits)."""
+    if isinstance(value, int) or (isinstance(value, Decimal) and value == value.to_integral()):
+        return f"{int(value):,}"
+    number = _dec(value) if isinstance(value, Fraction) else value
+    return format_value(number)
+
+
 def _flag(code: FlagCode, message: str, t: CitedThreshold) -> MrdFlag:
     return MrdFlag(code, message, t.rule, t.source, t.tag)
 
@@ -370,8 +386,8 @@ def quantify_mrd(
         flags.append(
             _flag(
                 FlagCode.BELOW_LOD,
-                f"{abnormal_events} abnormal events: below the LOD cluster of "
-                f"{c.lod_events.describe()}; not a population",
+                f"{abnormal_events:,} abnormal events: below the LOD cluster of "
+                f"{c.lod_events.bound()} events; not a population",
                 c.lod_events,
             )
         )
@@ -390,8 +406,8 @@ def quantify_mrd(
         flags.append(
             _flag(
                 FlagCode.TOO_FEW_EVENTS,
-                f"{denominator_events} denominator events; a negative result needs "
-                f"{c.negative_requires_events.describe()}",
+                f"{denominator_events:,} denominator events; a negative result needs "
+                f"{c.negative_requires_events.bound()}",
                 c.negative_requires_events,
             )
         )
@@ -399,8 +415,9 @@ def quantify_mrd(
         flags.append(
             _flag(
                 FlagCode.BELOW_TARGET_SENSITIVITY,
-                f"sensitivity reached {_dec(sensitivity)} (LLOQ {lloq} / {denominator_events}) "
-                f"does not meet the target {c.target_sensitivity.describe()}",
+                f"sensitivity reached {_shown(sensitivity)} (LLOQ {lloq} / "
+                f"{denominator_events:,}) does not meet the target "
+                f"{c.target_sensitivity.bound()}",
                 c.target_sensitivity,
             )
         )
@@ -441,8 +458,9 @@ def quantify_mrd(
             flags.append(
                 _flag(
                     FlagCode.DETECTABLE_BELOW_THRESHOLD,
-                    f"abnormal population detected at {_dec(level * 100)} % (below the positivity "
-                    f"threshold {c.positivity.describe()}); report as detectable below threshold",
+                    f"abnormal population detected at {_shown(level * 100)} % (below the "
+                    f"positivity threshold {c.positivity.bound(100, ' %')}); report as "
+                    "detectable below threshold",
                     c.positivity,
                 )
             )
