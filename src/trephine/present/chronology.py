@@ -20,6 +20,8 @@ from trephine.domain.results import (
     Extramedullary,
     IronStudies,
     Karyotype,
+    Measurement,
+    Population,
     headline,
 )
 from trephine.domain.therapy import Transplant
@@ -94,6 +96,12 @@ def result_phrase(result: StoredResult) -> str:
                 if v is not None
             ]
             text = "iron studies: " + ", ".join(parts)
+        case Population():
+            # Which cells, of which parent: a bare "population 72.74 %" named neither.
+            share = readable(value.percent_of_parent)
+            text = f"{value.population} {share} % of {value.parent}"
+        case Measurement():
+            text = f"{value.index} {_fmt(value.value)}"
         case _:
             label = {
                 "flow_mrd": "flow MRD",
