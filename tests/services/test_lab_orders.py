@@ -394,6 +394,13 @@ def test_cli_orders_and_turnaround(turnaround_fixture: Database, tmp_path: objec
         ["lab", "worklist", "--section", "transplant immunology", "--json", "--database-url", url],
     )
     assert [s["study"] for s in json.loads(listed.output)] == ["chimerism"]
+    # The text line says how long the study has waited: from its order, here just now, though
+    # its sample was collected in 2024 (an add-on's line showed only the 2024 collection).
+    text = runner.invoke(
+        cli, ["lab", "worklist", "--section", "transplant immunology", "--database-url", url]
+    )
+    assert text.exit_code == 0 and "collected by lab.cli at 2024-" in text.output
+    assert "; waiting 0 h" in text.output, text.output
     bad = runner.invoke(cli, ["lab", "worklist", "--section", "haematology", "--database-url", url])
     assert bad.exit_code == 2 and "cytogenetics" in bad.output
     tat = runner.invoke(cli, ["lab", "turnaround", "--json", "--database-url", url])

@@ -385,11 +385,19 @@ def worklist(
     with working(database, who) as uow:
         items = orders.worklist(uow, chosen)
         audit_reads(uow, who, "lab work list", orders.patients_of(items), query=True)
+        now = uow.now()
     if as_json:
         typer.echo(json.dumps([_study_json(s) for s in items], indent=2))
         return
+    from trephine.present.turnaround import waited_text
+
     for s in items:
-        typer.echo(f"{s.section:<22}" + _study_line(s).strip() + f" [{s.patient}]")
+        # How long it has waited, as the page's Waiting: an add-on on a sample collected in
+        # 2020 and asked for last week has waited a week (and sorts so).
+        waited = waited_text((now - s.waiting_since).total_seconds() / 3600)
+        typer.echo(
+            f"{s.section:<22}" + _study_line(s).strip() + f" [{s.patient}]; waiting {waited}"
+        )
     typer.echo(f"{len(items)} pending stud{'y' if len(items) == 1 else 'ies'}")
 
 

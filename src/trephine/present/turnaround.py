@@ -17,6 +17,12 @@ def hours_text(hours: float, places: int = 1) -> str:
     return str(Decimal(repr(hours)).quantize(step, rounding=ROUND_HALF_UP))
 
 
+def waited_text(hours: float) -> str:
+    """How long a pending study has waited, as the work list shows it: ``30 h`` up to two days,
+    then ``10.9 d``."""
+    return f"{hours / 24:.1f} d" if hours >= 48 else f"{hours:.0f} h"
+
+
 def turnaround_rows(result: Turnaround) -> list[dict[str, Any]]:
     """One row per group, numbers as text at one decimal, plus days for the page."""
     return [

@@ -54,7 +54,7 @@ from trephine.errors import (
 from trephine.importers.entry_form import FormProblem, parse_entry
 from trephine.importers.template import RESULT_FIELDS, FieldType, ResultField
 from trephine.present.differential import summarise_counts
-from trephine.present.turnaround import turnaround_rows
+from trephine.present.turnaround import turnaround_rows, waited_text
 from trephine.services import entry_drafts, orders, results, signatures
 from trephine.services.views import StoredResult
 from trephine.store.database import UnitOfWork
@@ -225,8 +225,7 @@ def worklist_page(
     now = uow.now()
 
     def age(view: orders.StudyView) -> str:
-        hours = (now - view.waiting_since).total_seconds() / 3600
-        return f"{hours / 24:.1f} d" if hours >= 48 else f"{hours:.0f} h"
+        return waited_text((now - view.waiting_since).total_seconds() / 3600)
 
     return render(
         request,
