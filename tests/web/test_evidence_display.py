@@ -89,3 +89,44 @@ def test_the_page_says_when_a_count_cannot_separate_the_categories() -> None:
     )
     assert "Marrow blasts 4.5 % of 200 cells counted (95 % CI 2.4–" in html
     assert "so this count cannot separate the categories on either side of it" in html
+
+
+def test_settings_counts_and_unrecorded_inputs_read_as_words() -> None:
+    """DEMO-0001's calls read 'Courses completed 1 courses', 'Param:cri mode: single lineage
+    deficit' (a site setting shown like a finding) and 'Not recorded, so not used: megaloblastic
+    change, ring sideroblasts pct'."""
+    assessment = SimpleNamespace(
+        date="2022-11-06",
+        call="response",
+        category="CRi_MRD-",
+        ruleset="ELN2022",
+        edition="ELN2022",
+        rule="ELN22-CRi-single",
+        citation=None,
+        missing=["megaloblastic_change", "ring_sideroblasts_pct"],
+        software_version="0",
+        evidence=[
+            {
+                "input": "courses_completed",
+                "value": 1,
+                "comparator": ">=",
+                "threshold": 2,
+                "outcome": False,
+            },
+            {
+                "input": "param:cri_mode",
+                "value": "single_lineage_deficit",
+                "comparator": "==",
+                "threshold": "single_lineage_deficit",
+                "outcome": True,
+            },
+        ],
+    )
+    html = (
+        templates()
+        .env.get_template("_assessments.html")
+        .render(alerts=[], assessments=[assessment], patient_id="P1")
+    )
+    assert "Courses completed 1 course — below 2 courses" in html
+    assert "CRi definition (setting): single lineage deficit — as required" in html
+    assert "Param:" not in html and " pct" not in html

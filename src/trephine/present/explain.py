@@ -84,9 +84,23 @@ def _inputs() -> dict[str, tuple[str, str | None]]:
     return found
 
 
+#: Interpretation parameters a rule reads (``param:NAME`` in the evidence): the site's choice.
+PARAMETERS: dict[str, str] = {
+    "cri_mode": "CRi definition",
+    "hemodilution_blocks_remission": "Haemodilute sample blocks a remission call",
+    "apply_adequacy_to_all": "Sample adequacy applies to every call",
+    "pr_requires_no_pb_blasts": "PR requires no blasts in the blood",
+}
+
+
 def input_label(name: str) -> str:
     if name in LABELS:
         return LABELS[name]
+    if name.startswith("param:"):
+        # A setting, not a finding: 'Param:cri mode' read like a measured input.
+        key = name.removeprefix("param:")
+        words = PARAMETERS.get(key) or key.replace("_", " ")
+        return f"{words[:1].upper()}{words[1:]} (setting)"
     description = _inputs().get(name, ("", None))[0]
     if description and len(description) <= 60:
         return description[0].upper() + description[1:]
@@ -99,6 +113,14 @@ def _unit(name: str) -> str:
     if unit is None and name.endswith("_pct"):
         unit = "%"
     return "" if unit is None else UNITS.get(unit, f" {unit}")
+
+
+def _counted(value: Any, unit: str) -> str:
+    """The unit of one thing in the singular: '1 course', not '1 courses'."""
+    countable = unit in (" courses", " samples", " days", " cells")
+    if countable and _is_number(value) and float(str(value)) == 1:
+        return unit[:-1]
+    return unit
 
 
 def _word(value: Any) -> str:
@@ -122,7 +144,7 @@ def evidence_sentence(item: Mapping[str, Any], category: str | None = None) -> s
         return f"{label} {NOT_RECORDED}: this criterion could not be checked"
     numeric = isinstance(value, int | float) or _is_number(value)
     unit = _unit(name) if numeric and not isinstance(value, bool) else ""
-    shown = (format_value(value) + unit) if unit else _word(value)
+    shown = (format_value(value) + _counted(value, unit)) if unit else _word(value)
     if not comparator:
         return f"{label}: {shown}"
     threshold = item.get("threshold")

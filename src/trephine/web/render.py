@@ -106,6 +106,9 @@ def templates() -> Jinja2Templates:
 
     t.env.filters["quantity"] = quantity_text
     t.env.filters["evidence_sentence"] = evidence_sentence
+    from trephine.present.explain import input_label
+
+    t.env.filters["input_label"] = input_label
     t.env.filters["alert_headline"] = alert_headline
     t.env.globals["alert_detail"] = alert_detail
     t.env.filters["response_class"] = response_class
