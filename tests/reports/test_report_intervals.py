@@ -87,4 +87,60 @@ def test_report_shows_wilson_intervals_and_says_when_a_count_cannot_separate(
         "inside the interval, so this count cannot separate the categories on either side of it."
     )
     assert sentence in page
-    assert f"Flags: {COUNT_FLAG}" in page
+    # Codes read as words in the report: the flag, and a category with underscores.
+    assert "Flags: count cannot separate." in page and f"Flags: {COUNT_FLAG}" not in page
+
+
+def test_report_suggestions_say_categories_and_missing_inputs_in_words(
+    database: Database,
+) -> None:
+    """The report of DEMO-0001's day-15 marrow listed 'BEFORE_LANDMARK — ...' and 'does not
+    meet the BEFORE_LANDMARK criterion' among the suggestions; the patient page says 'BEFORE
+    LANDMARK'."""
+    with database.unit_of_work("seed") as uow:
+        register(
+            uow,
+            Patient("P003", Sex.FEMALE, 1960),
+            PatientIdentity("Synthetic Person Three", "MRN-0003", dt.date(1960, 5, 6)),
+            dt.date(2024, 2, 1),
+        )
+        procedure = add_biopsy(
+            uow,
+            "P003",
+            AT,
+            {SpecimenType.ASPIRATE: ("A-10", {"first_pull": True, "spicules": True})},
+        )
+        stored, _ = results.record_result(uow, "A-10", differential(23))
+    with database.unit_of_work("dr.verify") as uow:
+        results.verify_result(uow, stored.id)
+    with database.unit_of_work("engine") as uow:
+        assessments.record_assessment(
+            uow,
+            "P003",
+            Assessment(
+                category="BEFORE_LANDMARK",
+                ruleset="ELN2022-landmark",
+                criteria_edition="ELN2022",
+                assessed_on=AT.date(),
+                software_version="test",
+                computed_at=AT,
+                matched_rule="ELN22-LM-BEFORE",
+                evidence=(
+                    {
+                        "input": "courses_completed",
+                        "value": "1",
+                        "comparator": ">=",
+                        "threshold": "2",
+                        "outcome": False,
+                    },
+                ),
+                missing_inputs=("ring_sideroblasts_pct",),
+            ),
+        )
+    with database.unit_of_work("reader") as uow:
+        doc = reports.marrow_report(uow, procedure)
+    page = html.unescape(present.html(present.document(doc, lab="Test lab", software="test")))
+    assert "<strong>BEFORE LANDMARK</strong>" in page
+    assert "Courses completed 1 course — below 2 courses: does not meet the BEFORE LANDMARK" in page
+    assert "Missing: Ring sideroblasts." in page
+    assert "BEFORE_LANDMARK" not in page and "_pct" not in page

@@ -41,7 +41,7 @@ from trephine.domain.results import (
     Paraprotein,
     Population,
 )
-from trephine.present.explain import evidence_sentence
+from trephine.present.explain import evidence_sentence, input_label
 from trephine.present.numbers import number_text
 from trephine.present.quantities import quantity_text
 from trephine.present.results import label, summary
@@ -235,15 +235,20 @@ def _of(report: MarrowReport, *types: type) -> list[ReportedResult]:
 
 def _suggestion(s: Any) -> dict[str, Any]:
     a = s.assessment
+    # Read as words in the report (the codes stay in "category" and "flags"): 'BEFORE
+    # LANDMARK', 'count cannot separate', as the patient page shows them.
+    label = str(a.category).replace("_", " ")
     return {
         "category": a.category,
+        "label": label,
         "ruleset": a.ruleset,
         "edition": a.criteria_edition,
         "rule": a.matched_rule or "",
         "citation": a.citation or "",
-        "reasons": [evidence_sentence(e, a.category) for e in a.evidence],
-        "missing": list(a.missing_inputs),
+        "reasons": [evidence_sentence(e, label) for e in a.evidence],
+        "missing": [input_label(m) for m in a.missing_inputs],
         "flags": list(a.flags),
+        "flag_words": [str(f).replace("_", " ").lower() for f in a.flags],
         "software": a.software_version,
         "call": s.call_kind or "evaluation",
     }
