@@ -96,6 +96,16 @@ def _zip(path: Path, broken: bool) -> Path:
     return path
 
 
+#: A text field's inner width and the width of its placeholder in the field's own font.
+_HINT = """
+const field = arguments[0], style = getComputedStyle(field);
+const canvas = document.createElement('canvas').getContext('2d');
+canvas.font = style.font;
+const inner = field.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+return [inner, canvas.measureText(field.placeholder).width];
+"""
+
+
 def test_clinician_signs_in_searches_opens_acknowledges_signs_out(
     site: Site, browser: Any, shots: Path
 ) -> None:
@@ -112,6 +122,12 @@ def test_clinician_signs_in_searches_opens_acknowledges_signs_out(
     look(browser, shots, "alerts", failures)
     form = browser.find_elements(By.CSS_SELECTOR, "form.alert-actions")[0]
     alert_id = form.get_attribute("data-alert-id")
+    for width in (1400, 400):
+        # The note field shows its whole hint (it read 'what you did, or why it d').
+        browser.set_window_size(width, 1000)
+        room, hint = browser.execute_script(_HINT, form.find_element(By.NAME, "note"))
+        assert room >= hint, (width, room, hint)
+    browser.set_window_size(1400, 1000)
     form.find_element(By.NAME, "note").send_keys("seen in clinic")
     form.find_element(By.CSS_SELECTOR, "button[value=acknowledge]").click()
     wait_for(browser, lambda d: d.find_elements(By.ID, "alert-done"))
