@@ -270,6 +270,17 @@ def test_cli_define_show_list_analyse(cohort_db: Database, tmp_path: Path) -> No
         )
     )
     assert sorted(Path(p).name for p in rep["plots"]) == ["flt3-km-mrd.svg", "flt3-swimmer.svg"]
+    # The text gives the rate as the cohort page does (the one number rule, 4 significant
+    # digits): it printed '86.9 % (95% CI 80 % to 92 %, exact)' beside the page's 86.86 %.
+    from trephine.present.numbers import format_value
+
+    rate = rep["response_rates"][0]
+    lo, hi = rate["ci95"]
+    shown = (
+        f"{format_value(100 * rate['rate'])} % (95 % CI {format_value(100 * lo)} % to "
+        f"{format_value(100 * hi)} %, exact)"
+    )
+    assert shown in ok("cohort", "analyse", "flt3", "--landmark-day", "90")
     assert (tmp_path / "flt3-swimmer.svg").read_text().startswith("<?xml")
     r = runner.invoke(
         app, ["cohort", "define", "bad", "--mrd", "gone", "--mrd-day", "9", "--database-url", url]

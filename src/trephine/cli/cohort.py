@@ -213,7 +213,8 @@ def _text(r: dict[str, Any]) -> str:
     from trephine.present.numbers import format_value as f
 
     def pct(x: float) -> str:
-        return f"{f(100 * x, 3)} %"
+        # The one number rule, as the cohort page shows the same rate (86.86 %, not 86.9 %).
+        return f"{f(100 * x)} %"
 
     out = [
         f"cohort {r['cohort']} v{r['version']}: {r['size']} patient(s); "
@@ -223,7 +224,7 @@ def _text(r: dict[str, Any]) -> str:
         lo, hi = rate["ci95"]
         out.append(
             f"CR/CRh/CRi or sCR ({rate['group']}): {rate['responders']} of {rate['n']}, "
-            f"{pct(rate['rate'])} (95% CI {pct(lo)} to {pct(hi)}, exact)"
+            f"{pct(rate['rate'])} (95 % CI {pct(lo)} to {pct(hi)}, exact)"
         )
     lm = r["landmark"]
     km = lm["relapse_free_survival_by_mrd"]
