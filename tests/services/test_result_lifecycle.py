@@ -225,3 +225,25 @@ def test_events_for_reads_every_version_in_one_query(
     assert together == sorted(per_version, key=lambda e: e.id)
     assert len(together) >= 3
     assert len([s for s in statements if "audit_event" in s]) == 1
+
+
+def test_superseded_results_are_list_results_of_that_state(
+    seeded: Database, make_differential: MakeDiff, make_flow_mrd: Callable[[str], FlowMRD]
+) -> None:
+    """The timeline's read of older versions (a statement of its own) gives what the general
+    list gives: every superseded version, in version order, and nothing else (not the current
+    version, not a cancelled draft)."""
+    with seeded.unit_of_work("tech") as uow:
+        draft, _ = results.record_result(uow, "A-1", make_differential(30))
+        results.verify_result(uow, draft.id)
+        second = results.amend_result(uow, draft.id, make_differential(40), "recount")
+        third = results.amend_result(uow, second.id, make_differential(50), "recount again")
+        cancelled, _ = results.record_result(uow, "B-1", make_flow_mrd("0.05"))
+        results.cancel_result(uow, cancelled.id, "entered in error")
+        ours = results.superseded_results(uow, "P001")
+        general = results.list_results(uow, patient="P001", states=[ResultState.SUPERSEDED])
+    assert ours == general
+    assert [(r.id, r.version) for r in ours] == [(draft.id, 1), (second.id, 2)]
+    assert third.id not in {r.id for r in ours}
+    with seeded.unit_of_work("reader") as uow, pytest.raises(NotFound):
+        results.superseded_results(uow, "P404")

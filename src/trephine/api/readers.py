@@ -29,7 +29,6 @@ from trephine.services.views import (
     StoredResult,
 )
 from trephine.store.database import UnitOfWork
-from trephine.workflow import ResultState
 
 #: The diagnoses one can filter the list by (the domain's disease enum).
 DISEASES: tuple[str, ...] = tuple(str(d) for d in Disease)
@@ -88,9 +87,7 @@ def _timeline(uow: UnitOfWork, record: PatientRecord) -> TimelinePublic:
     is no version of the result that replaced it (it shares only the natural key) and is not
     public, so it stays out."""
     versions: dict[tuple[str, str, str, str], list[StoredResult]] = defaultdict(list)
-    superseded = results.list_results(
-        uow, patient=record.patient.external_id, states=[ResultState.SUPERSEDED]
-    )
+    superseded = results.superseded_results(uow, record.patient.external_id)
     for r in (*record.results, *superseded):
         versions[_version_key(r)].append(r)
     histories = {r.id: versions[_version_key(r)] for r in record.results}

@@ -9,10 +9,11 @@ database triggers back this up (see the initial migration).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection, Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, select, update
+from sqlalchemy import CursorResult, Select, bindparam, select, update
 
 from trephine.domain.results import ResultKind, ResultValue, headline, with_provenance
 from trephine.errors import ConcurrentChange, Conflict, NotFound, TrephineError, ValidationError
@@ -550,6 +551,39 @@ def patient_results(
     """A patient's results in collection order; current versions only unless asked."""
     return list_results(
         uow, patient=external_id, kinds=kinds, states=CURRENT_STATES if current_only else None
+    )
+
+
+def superseded_results(uow: UnitOfWork, external_id: str) -> list[StoredResult]:
+    """The patient's superseded versions (the older versions of amended results), in the
+    order of :func:`list_results`; what the timeline adds to the record's current results.
+
+    The same rows as ``list_results(uow, patient=external_id, states=[SUPERSEDED])``, read
+    with a statement built once and plain rows (0.7 ms of CPU a patient page went to building
+    and loading the general query)."""
+    patient = _rows.patient_row(uow, external_id)
+    uow.session.flush()  # a plain statement does not flush pending changes itself
+    rows: Any = uow.session.connection().execute(_superseded_query(), {"patient": patient.id})
+    return [_rows.to_result(row, external_id, row.accession) for row in rows]
+
+
+@functools.cache
+def _superseded_query() -> Select[Any]:
+    result = ResultRow.__table__
+    specimen = SpecimenRow.__table__
+    # "none of the other states", as result_state_in says for one patient's results
+    others = [str(s) for s in ResultState if s is not ResultState.SUPERSEDED]
+    return (
+        select(result, specimen.c.accession)
+        .join(specimen, specimen.c.id == result.c.specimen_id)
+        .where(result.c.patient_id == bindparam("patient"), result.c.state.not_in(others))
+        .order_by(
+            result.c.collected_on,
+            result.c.kind,
+            result.c.analyte,
+            result.c.version,
+            result.c.id,
+        )
     )
 
 
