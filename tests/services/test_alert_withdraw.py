@@ -94,3 +94,57 @@ def test_migration_0013_moves_the_withdrawer_out_of_the_reason(database_url: str
             ]
     finally:
         db.dispose()
+
+
+def test_lists_by_status_patient_and_page(seeded: Database) -> None:
+    """list_alerts (one statement built per status and shape) filters, orders newest first by
+    clinical date then id, pages and picks one patient's, as count_alerts counts."""
+    from trephine.domain import Patient, Sex
+    from trephine.services import patients
+
+    with seeded.unit_of_work("assess") as uow:
+        patients.register_patient(uow, Patient("P002", Sex.MALE, 1950))
+        made: dict[tuple[str, int], int] = {}
+        for day in (3, 1, 2, 5, 4):
+            for pid in ("P001", "P002"):
+                alert, _ = alerts.raise_alert(
+                    uow, pid, dt.date(2024, 3, day), f"CODE_{day}", "m", "ELN2021", "0"
+                )
+                made[pid, day] = alert.id
+    with seeded.unit_of_work("dr.lee") as uow:
+        alerts.acknowledge_alert(uow, made["P001", 2])
+        alerts.acknowledge_alert(uow, made["P002", 5], "seen")
+        alerts.withdraw_alert(uow, made["P001", 4], "mislabelled")
+    closed = {
+        "acknowledged": {made["P001", 2], made["P002", 5]},
+        "withdrawn": {made["P001", 4]},
+    }
+    newest_first = [made[p, d] for d in (5, 4, 3, 2, 1) for p in ("P002", "P001")]
+    expected = {
+        "all": newest_first,
+        "open": [i for i in newest_first if i not in closed["acknowledged"] | closed["withdrawn"]],
+        "acknowledged": [i for i in newest_first if i in closed["acknowledged"]],
+        "withdrawn": [i for i in newest_first if i in closed["withdrawn"]],
+    }
+    with seeded.unit_of_work("reader") as uow:
+        for status, ids in expected.items():
+            listed = alerts.list_alerts(uow, status=status)
+            assert [a.id for a in listed] == ids, status
+            assert alerts.count_alerts(uow, status=status) == len(ids)
+            assert [a.id for a in alerts.list_alerts(uow, status=status, limit=2, offset=1)] == (
+                ids[1:3]
+            )
+            mine = [i for i in ids if i in {made["P001", d] for d in range(1, 6)}]
+            assert [a.id for a in alerts.list_alerts(uow, patient="P001", status=status)] == mine
+            assert {
+                a.patient_id for a in alerts.list_alerts(uow, patient="P002", status=status)
+            } <= {"P002"}
+        assert [a.id for a in alerts.list_alerts(uow, open_only=True, offset=5)] == (
+            expected["open"][5:]
+        )
+        (seen,) = alerts.list_alerts(uow, patient="P002", status="acknowledged")
+        assert (seen.acknowledged_by, seen.acknowledgement_note) == ("dr.lee", "seen")
+        with pytest.raises(ValidationError):
+            alerts.list_alerts(uow, status="closed")
+        with pytest.raises(NotFound):
+            alerts.list_alerts(uow, patient="P404")

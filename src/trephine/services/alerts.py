@@ -3,9 +3,10 @@ donor chimerism …): stored once per natural key, listed, acknowledged (audited
 
 from __future__ import annotations
 
+import functools
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, Integer, Select, bindparam, func, select, update
 
 from trephine.assess.registry import current_name, names_stored_for
 from trephine.errors import AlreadyDone, Conflict, NotFound, ValidationError
@@ -100,15 +101,18 @@ def raise_alert(
 STATUSES = ("open", "acknowledged", "withdrawn", "all")
 
 
-def _status_filter(status: str) -> list[Any]:
+def _status_filter(status: str, columns: Any = None) -> list[Any]:
+    """The conditions of ``status`` on the alert columns (the mapped class's, or ``columns``:
+    the table's, for a plain statement)."""
     if status not in STATUSES:
         raise ValidationError("status", status, STATUSES)
+    c = AlertRow if columns is None else columns
     if status == "open":
-        return [AlertRow.acknowledged_at.is_(None), AlertRow.withdrawn_at.is_(None)]
+        return [c.acknowledged_at.is_(None), c.withdrawn_at.is_(None)]
     if status == "acknowledged":
-        return [AlertRow.acknowledged_at.is_not(None)]
+        return [c.acknowledged_at.is_not(None)]
     if status == "withdrawn":
-        return [AlertRow.withdrawn_at.is_not(None), AlertRow.acknowledged_at.is_(None)]
+        return [c.withdrawn_at.is_not(None), c.acknowledged_at.is_(None)]
     return []
 
 
@@ -122,17 +126,40 @@ def list_alerts(
     offset: int = 0,
 ) -> list[StoredAlert]:
     """Alerts newest first (by clinical date), optionally one patient's, of one ``status``
-    (``open_only`` is ``status="open"``), one page (``limit``/``offset``) chosen by the database."""
-    query = select(AlertRow, PatientRow.external_id).join(
-        PatientRow, PatientRow.id == AlertRow.patient_id
-    )
+    (``open_only`` is ``status="open"``), one page (``limit``/``offset``) chosen by the database.
+
+    Read with a statement built once per status and shape (plain rows; 1.1 ms of CPU for the
+    inbox's 50 alerts went to building the query and loading ORM objects)."""
+    wanted = status or ("open" if open_only else "all")
+    params: dict[str, Any] = {"offset": offset}
     if patient is not None:
-        query = query.where(AlertRow.patient_id == _rows.patient_row(uow, patient).id)
-    query = query.where(*_status_filter(status or ("open" if open_only else "all")))
-    query = query.order_by(AlertRow.raised_on.desc(), AlertRow.id.desc()).offset(offset)
+        params["patient"] = _rows.patient_row(uow, patient).id
     if limit is not None:
-        query = query.limit(limit)
-    return [_view(row, pid) for row, pid in uow.session.execute(query)]
+        params["limit"] = limit
+    uow.session.flush()  # a plain statement does not flush pending changes itself
+    query = _list_query(wanted, patient is not None, limit is not None)
+    rows: Any = uow.session.connection().execute(query, params)
+    return [_view(row, row.external_id) for row in rows]
+
+
+@functools.cache
+def _list_query(status: str, one_patient: bool, paged: bool) -> Select[Any]:
+    """:func:`list_alerts`'s statement: bind parameters ``offset``, ``patient`` (the patient's
+    row id) when ``one_patient``, ``limit`` when ``paged``."""
+    alert = AlertRow.__table__
+    patient = PatientRow.__table__
+    query = (
+        select(alert, patient.c.external_id)
+        .join(patient, patient.c.id == alert.c.patient_id)
+        .where(*_status_filter(status, alert.c))
+        .order_by(alert.c.raised_on.desc(), alert.c.id.desc())
+        .offset(bindparam("offset", type_=Integer))
+    )
+    if one_patient:
+        query = query.where(alert.c.patient_id == bindparam("patient"))
+    if paged:
+        query = query.limit(bindparam("limit", type_=Integer))
+    return query
 
 
 def count_alerts(uow: UnitOfWork, *, status: str = "all", patient: str | None = None) -> int:
