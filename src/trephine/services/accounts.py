@@ -21,7 +21,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 
 from trephine.access import Permission, Principal, Role, parse_role
 from trephine.domain.actor import ACCOUNT_RULE, check_account_name
@@ -607,17 +607,24 @@ def start_session(uow: UnitOfWork, account: Account, method: str, client: str) -
     return raw
 
 
+@lru_cache(maxsize=1)
+def _session_query() -> Select[SessionRow, UserRow]:
+    """A session and its user by the session id's digest (bind parameter ``id_hash``): built
+    once, every signed-in request asks it."""
+    return (
+        select(SessionRow, UserRow)
+        .join(UserRow, UserRow.id == SessionRow.user_id)
+        .where(SessionRow.id_hash == bindparam("id_hash"))
+    )
+
+
 def resolve_session(uow: UnitOfWork, raw: str, limits: SessionLimits) -> Principal | None:
     """The signed-in user of a session cookie, or None (unknown, ended, timed out, disabled).
 
     A session found idle or past its absolute limit is ended here (and committed with the unit
     of work), so it cannot come back if the clock is turned back.
     """
-    found = uow.session.execute(
-        select(SessionRow, UserRow)
-        .join(UserRow, UserRow.id == SessionRow.user_id)
-        .where(SessionRow.id_hash == digest(raw))
-    ).first()
+    found = uow.session.execute(_session_query(), {"id_hash": digest(raw)}).first()
     if found is None:
         return None
     session, user = found
