@@ -121,6 +121,28 @@ def test_plotly_is_served_gzipped_and_json_is_compressed(app: FastAPI) -> None:
         assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
 
 
+def test_responses_are_compressed_at_a_cheap_gzip_level(app: FastAPI) -> None:
+    """Pages and JSON are compressed anew for every request: at level 4, not Starlette's 9
+    or the 6 used before (0.18 vs 0.28 ms of CPU for a 37 KB patient page)."""
+    import zlib
+
+    from starlette.middleware.gzip import GZipMiddleware
+
+    from trephine.api.security import GZIP_LEVEL
+
+    (gzipped,) = [m for m in app.user_middleware if m.cls is GZipMiddleware]
+    assert gzipped.kwargs["compresslevel"] == GZIP_LEVEL <= 5
+    with client_as(app, "researcher") as client:
+        path = f"/api/v1/patients/{app.state.test_patient}/timeline"
+        wire = client.get(path, headers={"Accept-Encoding": "gzip"})
+        plain = client.get(path, headers={"Accept-Encoding": "identity"}).content
+    assert wire.content == plain  # httpx decompressed it
+    # The bytes on the wire are what the configured level makes of the page.
+    level = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+    expected = len(level.compress(plain) + level.flush())
+    assert abs(int(wire.headers["content-length"]) - expected) <= 32
+
+
 @pytest.mark.parametrize(
     ("path", "allowed"),
     [

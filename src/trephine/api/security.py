@@ -42,6 +42,21 @@ CONTENT_SECURITY_POLICY = "; ".join(
 HSTS = "max-age=31536000; includeSubDomains"
 #: Paths whose responses may be cached (files shipped with the package, no patient data).
 CACHEABLE_PREFIX = "/static/"
+#: The headers every response gets, encoded once.
+_EVERY_RESPONSE: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+_NO_STORE = (b"cache-control", b"no-store")
+_HSTS = (b"strict-transport-security", HSTS.encode())
+#: gzip level of the compressed responses. Pages and JSON are made per request, so their
+#: compression is CPU of every request: level 4 costs about 0.18 ms for a 37 KB patient page
+#: against 0.28 ms at 6 (the level set here before), for 5 % more bytes
+#: (6.9 vs 6.5 KB); level 1 would be 0.07 ms but 17 % more.
+GZIP_LEVEL = 4
 
 
 class SecurityHeadersMiddleware:
@@ -64,17 +79,11 @@ class SecurityHeadersMiddleware:
                     for k, v in message.get("headers", [])
                     if not (k.lower() == b"cache-control" and not path.startswith(CACHEABLE_PREFIX))
                 ]
-                headers += [
-                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"same-origin"),
-                    (b"cross-origin-opener-policy", b"same-origin"),
-                ]
+                headers += _EVERY_RESPONSE
                 if not path.startswith(CACHEABLE_PREFIX):
-                    headers.append((b"cache-control", b"no-store"))
+                    headers.append(_NO_STORE)
                 if tls:
-                    headers.append((b"strict-transport-security", HSTS.encode()))
+                    headers.append(_HSTS)
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -84,5 +93,5 @@ class SecurityHeadersMiddleware:
 def install(app: FastAPI, allowed_hosts: list[str]) -> None:
     """Add the middlewares; the last added runs first (host check, then gzip, then headers)."""
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=GZIP_LEVEL)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
