@@ -89,3 +89,42 @@ def test_results_show_only_after_a_clinician_releases_them(portal: Portal) -> No
         ]
     database.dispose()
     assert [e.actor for e in released] == ["test-clinician"]
+
+
+def test_a_corrected_result_says_so_on_the_results_page(portal: Portal) -> None:
+    """clinical-systems.md §7 PF9: amended results are clearly labelled. The page showed the
+    current version of an amended result as if it had never changed."""
+    from trephine.domain.results import AspirateDifferential
+    from trephine.services import results as results_service
+    from trephine.services.patients import patient_record
+
+    pid = portal.accounts["pat-two"]
+    procedure = portal.procedures[pid][0]
+    database = Database(portal.url)
+    with database.unit_of_work("test") as uow:
+        record = patient_record(uow, pid)
+        stored = next(p for p in record.procedures if p.id == procedure)
+        accessions = {s.specimen.accession for s in stored.specimens}
+        first = next(
+            r
+            for r in record.results
+            if r.accession in accessions and isinstance(r.value, AspirateDifferential)
+        )
+    with database.unit_of_work("dr.amend") as uow:
+        value = first.value
+        assert isinstance(value, AspirateDifferential)
+        counts = dict(value.counts)
+        taken, given = [c for c, n in counts.items() if n > 0][:2]
+        counts[taken] -= 1  # one cell read again as another class
+        counts[given] += 1
+        recount = type(value)(**{**value.__dict__, "counts": counts})
+        results_service.amend_result(uow, first.id, recount, "recount of the slide")
+    database.dispose()
+    app = create_app(portal.url)
+    with client_as(app, "clinician") as clinician:
+        clinician.post(f"/procedures/{procedure}/release", follow_redirects=False)
+    with _patient_client(portal, "pat-two") as client:
+        shown = client.get(f"/my/procedures/{procedure}/results")
+    assert shown.status_code == 200
+    assert "Marrow cell count (corrected)" in shown.text
+    assert "This result was corrected after it was first reported." in shown.text

@@ -145,3 +145,16 @@ def test_a_negative_mrd_call_does_not_deny_what_the_test_counted() -> None:
     assert "negative" in said
     for e in page.explanations:
         _check(e.title, e.text())
+
+
+def test_the_corrected_label_reads_easily() -> None:
+    from trephine.domain.quantity import Quantity
+    from trephine.domain.results import FlowMethod, FlowMRD, ResultKind
+
+    shown = text.corrected(
+        text.explain_result(
+            ResultKind.FLOW_MRD, FlowMRD(Quantity(Decimal("0.014"), "%"), FlowMethod.LAIP)
+        )
+    )
+    assert shown.title == "MRD test (flow) (corrected)"
+    _check("corrected", shown.text())

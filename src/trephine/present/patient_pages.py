@@ -6,6 +6,7 @@ same thing. Pure apart from the read models it is given.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -79,9 +80,12 @@ def after_page(call: SafetyCall | None, *, clinic_phone: str, fever_c: float) ->
 def results_page(
     results: list[tuple[object, object]] | None,
     calls: list[tuple[str, str, str]],
+    corrected: Collection[int] = (),
 ) -> StagePage:
     """``results``: (kind, value) of each released signed-out result, or None before release;
-    ``calls``: (rule set, call kind, category) of the current calls of that day."""
+    ``calls``: (rule set, call kind, category) of the current calls of that day; ``corrected``:
+    the indexes in ``results`` of amended versions, which say so (clinical-systems.md §7 PF9:
+    amended results clearly labelled)."""
     if results is None:
         return StagePage(
             "results",
@@ -105,8 +109,10 @@ def results_page(
         e = text.explain_call(ruleset, call_kind, category)
         if e is not None and e not in explanations:
             explanations.append(e)
-    for kind, value in results:
+    for i, (kind, value) in enumerate(results):
         e = text.explain_result(kind, value)  # type: ignore[arg-type]
+        if i in corrected:
+            e = text.corrected(e)
         if e not in explanations:
             explanations.append(e)
     return _with_glossary(

@@ -15,7 +15,7 @@ the test's own limit of detection from the stored result.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from trephine.criteria.procedure import SafetyCall
@@ -396,6 +396,20 @@ def explain_result(kind: ResultKind, value: object) -> Explanation:
     return Explanation(
         _("Other test"),
         _("This test is part of your results. Your doctor will tell you what it shows."),
+    )
+
+
+def corrected(e: Explanation) -> Explanation:
+    """A result changed after it was first reported, labelled as such (§7 PF9): the title says
+    so, and what it shows is followed by who can say what changed."""
+    note = _(
+        "This result was corrected after it was first reported. Your doctor can tell you what "
+        "changed."
+    )
+    return replace(
+        e,
+        title=_("{title} (corrected)").format(title=e.title),
+        shows=f"{e.shows} {note}",
     )
 
 

@@ -14,6 +14,7 @@ from trephine.settings import get_settings
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import ProcedurePlanRow, ProcedureRow
 from trephine.web.render import templates
+from trephine.workflow import ResultState
 
 
 def _item(uow: UnitOfWork, procedure_id: int) -> portal.PortalProcedure:
@@ -77,6 +78,7 @@ def stage_of(
         return pages.results_page(
             [(r.kind, r.value) for r in released.results],
             [(a.assessment.ruleset, a.call_kind, a.assessment.category) for a in released.calls],
+            corrected=[i for i, r in enumerate(released.results) if r.state is ResultState.AMENDED],
         )
     checklist, call = portal.checklist_of(source)
     if stage == "before":
