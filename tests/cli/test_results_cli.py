@@ -366,6 +366,18 @@ def test_list_filters_and_text_table(loaded: str) -> None:
     assert "ngs_variant NPM1 c.860_863dupTCTG" in out
 
 
+def test_the_list_names_the_number_it_shows(tmp_path: Path) -> None:
+    """README's tour: 'results list --state draft' showed EX-001's day-32 blood count as
+    'blood_count  1.6 10^9/L' without saying that 1.6 is the ANC."""
+    from testdata import REPO_ROOT
+
+    url = f"sqlite:///{tmp_path / 'tour.db'}"
+    ok(url, "init")
+    ok(url, "import", str(REPO_ROOT / "docs" / "templates" / "example"))
+    out = ok(url, "results", "list", "--patient", "EX-001")
+    assert "ANC 1.6 10^9/L" in out and "blasts 62 %" in out and "cellularity 90 %" in out
+
+
 def test_reading_an_uninitialised_database_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'missing.db'}"
     code, _, err = run(url, "results", "list")

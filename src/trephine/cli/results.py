@@ -115,9 +115,17 @@ def _value_lines(value: ResultValue) -> list[tuple[str, str]]:
     return lines
 
 
+#: What the one number a list shows is, where the kind alone does not say: a blood count's
+#: line read 'blood_count  1.6 10^9/L' (which count?).
+HEADLINE_NAMES = {"blood_count": "ANC", "differential": "blasts", "core": "cellularity"}
+
+
 def _headline(result: StoredResult) -> str:
     top = result.headline
-    return "" if top is None else _quantity(top)
+    if top is None:
+        return ""
+    name = HEADLINE_NAMES.get(str(result.kind))
+    return _quantity(top) if name is None else f"{name} {_quantity(top)}"
 
 
 def _result_json(result: StoredResult, history: Sequence[StoredResult] = ()) -> dict[str, Any]:
