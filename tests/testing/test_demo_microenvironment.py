@@ -89,3 +89,25 @@ def test_aplastic_cores_carry_niche_measurements_matching_their_cellularity() ->
 def test_other_scenarios_untouched() -> None:
     visits = cohort.synthetic_patient(3).visits  # myeloma
     assert add_microenvironment(3, 1, Scenario.MYELOMA, visits) == list(visits)
+
+
+def test_cd4_and_cd8_t_cells_never_exceed_the_t_cells() -> None:
+    """Drawn apart, the demo's CD4 and CD8 shares of the T cells summed to more than 100 %
+    (DEMO-0001: 72.7 % + 34.2 %); every panel of the 240-patient demo now splits them."""
+    panels = 0
+    for i in range(240):
+        for v in cohort.synthetic_patient(i).visits:
+            shares = {
+                r.value.population: r.value.count
+                for r in v.results
+                if isinstance(r.value, Population) and r.value.parent == "T cells"
+            }
+            if shares:
+                panels += 1
+                t_cells = next(
+                    r.value.count
+                    for r in v.results
+                    if isinstance(r.value, Population) and r.value.population == "T cells"
+                )
+                assert shares["CD4 T cells"] + shares["CD8 T cells"] <= t_cells, (i, shares)
+    assert panels >= 20
