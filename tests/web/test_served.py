@@ -210,6 +210,20 @@ return {
   box: holder.clientWidth,
   tracks: texts(axes('y', a => a.type === 'category')),
   badges: texts('.textpoint text').filter(t => t.trim()),
+  // A badge's words drawn over another badge (a marker of the same row, or other words).
+  overlaps: (() => {
+    const box = e => e.getBoundingClientRect();
+    const words = Array.from(holder.querySelectorAll('.textpoint text'))
+        .filter(e => e.textContent.trim()).map(box);
+    const row = w => Array.from(holder.querySelectorAll('path.point')).map(box)
+        .filter(p => Math.abs((p.top + p.bottom) / 2 - (w.top + w.bottom) / 2) < 4);
+    const hit = (a, b) => a.left < b.right - 1 && b.left < a.right - 1
+        && a.top < b.bottom && b.top < a.bottom;
+    return words.flatMap((w, i) => [
+      ...row(w).filter(p => hit(w, p)).map(p => `words ${i} over a marker`),
+      ...words.slice(i + 1).filter(v => hit(w, v)).map(() => `words ${i} over words`),
+    ]);
+  })(),
   dates: dates.length,
   dates_bottom: Math.max(...dates.map(r => r.bottom)),
   legend_top: holder.querySelector('g.legend').getBoundingClientRect().top,
@@ -268,3 +282,28 @@ def test_chart_follows_its_box_after_a_resize_and_nothing_scrolls_sideways_at_40
         assert not scrolls_sideways(browser), "patient list scrolls sideways at 400 px"
     finally:
         browser.set_window_size(1300, 1500)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_response_badges_never_write_over_one_another(server: Server, browser: Any) -> None:
+    """Calls weeks apart crowd the response track: at 760 px 7 of the 20 patients had a badge's
+    words over the next badge ('MLFS' under the CR marker on DEMO-0001, 'PARTIAL RESPONSE'
+    three times over itself on DEMO-0012). timeline.js leaves out the words that would run into
+    the next badge (its colour stays, the hover names it)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 90)
+    crowded = []
+    try:
+        browser.set_window_size(760, 1500)
+        _sign_in(server, browser)
+        for n in range(1, N_PATIENTS + 1):
+            browser.get(f"{server.base}/patients/DEMO-{n:04d}")
+            wait.until(lambda d: d.find_element("css selector", "#timeline-chart[data-rendered]"))
+            drawn = browser.execute_script(_DRAWN)
+            if drawn["overlaps"]:
+                crowded.append((n, drawn["badges"], drawn["overlaps"]))
+    finally:
+        browser.set_window_size(1300, 1500)
+    assert not crowded, crowded

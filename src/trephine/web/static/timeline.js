@@ -44,6 +44,32 @@
     var badges = figure.data.map(function (trace, i) {
       return trace.name === "Response" ? i : -1;
     }).filter(function (i) { return i >= 0; });
+    var words = {};
+    badges.forEach(function (i) { words[i] = (figure.data[i].text || []).slice(); });
+    var measure = document.createElement("canvas").getContext("2d");
+
+    // A badge's words that would run into the next badge are left out (its colour stays and the
+    // hover names it): two calls weeks apart wrote 'NO RESPONSE' over the next marker.
+    function spaceBadges() {
+      var changes = [];
+      badges.forEach(function (i) {
+        var trace = holder.data[i];
+        var axis = holder._fullLayout["xaxis" + String(trace.xaxis || "x").slice(1)];
+        if (!axis || !axis.d2p || String(trace.mode).indexOf("text") < 0) { return; }
+        var size = (trace.textfont && trace.textfont.size) || 10;
+        measure.font = size + "px " + (holder._fullLayout.font.family || "sans-serif");
+        var xs = trace.x.map(function (d) { return axis.d2p(d); });
+        var text = words[i].map(function (label, k) {
+          if (k === xs.length - 1) { return label; }
+          var right = xs[k] + 9 + measure.measureText(label).width;
+          return right < xs[k + 1] - 8 ? label : "";
+        });
+        if (text.join("\u0000") !== (trace.text || []).join("\u0000")) {
+          changes.push(Plotly.restyle(holder, { text: [text] }, [i]));
+        }
+      });
+      return Promise.all(changes);
+    }
 
     function fit() {
       var narrow = holder.clientWidth < NARROW;
@@ -87,7 +113,7 @@
       responsive: true,
       displaylogo: false,
       modeBarButtonsToRemove: ["sendDataToCloud"]
-    }).then(function () {
+    }).then(spaceBadges).then(function () {
       // When the chart was drawn, in ms since navigation started (read by bench_web.py).
       holder.setAttribute("data-rendered-ms", String(Math.round(performance.now())));
       holder.setAttribute("data-rendered", "true");
@@ -105,7 +131,7 @@
           : Promise.resolve();
         restyled.then(function () {
           return Plotly.relayout(holder, sized.layout);
-        }).then(function () {
+        }).then(spaceBadges).then(function () {
           holder.setAttribute("data-resized", String(holder.clientWidth));
         });
       }, 100);
