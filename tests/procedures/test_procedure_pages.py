@@ -66,6 +66,7 @@ def test_clinician_records_checklist_consent_and_procedure(site: Site) -> None:
         assert r.status_code == 200
         assert 'data-decision="REVIEW_REQUIRED"' in r.text
         assert 'data-code="PLATELETS_LOW"' in r.text and 'data-code="ANTICOAGULANT"' in r.text
+        assert "Not reported: INR (not required" in r.text  # it read 'Not reported: inr'
         # The list of plans says the decision in words, as the plan page does, not its code.
         listed = c.get("/procedures")
         assert "Review required before the procedure</span>" in listed.text

@@ -108,6 +108,10 @@ DECISION_WORDS = {
 }
 
 
+#: The checklist values a safety decision lists as not reported, as the operator reads them.
+MISSING_WORDS = {"plt": "platelet count", "inr": "INR"}
+
+
 def rate_text(rate: Any) -> str:
     """``2/7 = 28.57 % (95 % CI 3.669–70.96 %)``; ``none`` when there is nothing to count."""
     if rate.interval is None:

@@ -41,7 +41,12 @@ from trephine.domain.procedure import (
     Site,
 )
 from trephine.errors import TrephineError, ValidationError
-from trephine.present.procedures import DECISION_WORDS, indication_sentence, rate_text
+from trephine.present.procedures import (
+    DECISION_WORDS,
+    MISSING_WORDS,
+    indication_sentence,
+    rate_text,
+)
 from trephine.services import procedure_plans, procedure_report
 from trephine.store.database import UnitOfWork
 from trephine.web.render import render
@@ -114,6 +119,7 @@ def _plan_page(
             "plan": plan,
             "why": indication_sentence(plan.plan.indication),
             "decision_words": DECISION_WORDS,
+            "missing_words": MISSING_WORDS,
             "may_write": principal is not None and principal.may(Permission.PROCEDURES_WRITE),
             "error": error,
             "done": done,
