@@ -158,3 +158,17 @@ def test_the_corrected_label_reads_easily() -> None:
     )
     assert shown.title == "MRD test (flow) (corrected)"
     _check("corrected", shown.text())
+
+
+def test_a_blood_count_is_named_not_other_test() -> None:
+    """The results page of DEMO-0001's last marrow listed its blood count as 'Other test: This
+    test is part of your results.'"""
+    from trephine.domain.quantity import Quantity
+    from trephine.domain.results import BloodCount, ResultKind
+
+    count = BloodCount(anc=Quantity(Decimal("3.34"), "10^9/L"))
+    page = pages.results_page([(ResultKind.BLOOD_COUNT, count)], [])
+    (shown,) = page.explanations
+    assert shown.title == "Blood count" and "white cells, red cells and platelets" in shown.text()
+    _check("blood count", shown.text())
+    _check_glossary("blood count", page)

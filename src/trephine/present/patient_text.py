@@ -24,6 +24,7 @@ from trephine.domain.procedure import Anesthesia, Indication
 from trephine.domain.quantity import Qualifier, Quantity
 from trephine.domain.results import (
     AspirateDifferential,
+    BloodCount,
     CellClass,
     Chimerism,
     CoreFindings,
@@ -392,6 +393,21 @@ def explain_result(kind: ResultKind, value: object) -> Explanation:
                 "the donor."
             ),
             terms=("donor",),
+        )
+    if isinstance(value, BloodCount):
+        # Named, not 'Other test': the blood count is the test patients know best. No reference
+        # ranges are given (none in the spec; they vary by laboratory, age and sex).
+        return Explanation(
+            _("Blood count"),
+            _(
+                "A blood test taken on the same day counted your white cells, red cells and "
+                "platelets."
+            ),
+            _(
+                "Blood cells are made in the marrow, so these counts show how well it is "
+                "working. Your doctor will tell you what your numbers mean."
+            ),
+            terms=("marrow",),
         )
     return Explanation(
         _("Other test"),
