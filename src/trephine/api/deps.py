@@ -13,7 +13,7 @@ neither.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -247,16 +247,30 @@ def audit_read(
     )
 
 
-def get_unit_of_work(
+async def get_unit_of_work(
     request: Request, database: DatabaseDep, principal: PrincipalDep
-) -> Iterator[UnitOfWork]:
+) -> AsyncIterator[UnitOfWork]:
     """One transaction per request, acting as the signed-in user (so audit events name them);
     every audit event of the request also carries the user's role and client address. A
     request that only read commits its audit events together with concurrent ones
-    (``store/audit_group.py``), before its response as every other commit."""
-    with database.unit_of_work(principal.name, group_audit=True) as uow:
+    (``store/audit_group.py``), before its response as every other commit.
+
+    Opened on the event loop: a session takes its connection at its first statement (in the
+    route, in the thread pool), so opening it does no I/O, and a thread-pool hand-over less
+    per request. Closed in the thread pool (commit or rollback, the audit events, a WAL sync),
+    as FastAPI closes a plain generator's: exited with the route's exception, if any."""
+    from starlette.concurrency import run_in_threadpool
+
+    work = database.unit_of_work(principal.name, group_audit=True)
+    uow = work.__enter__()
+    try:
         uow.context.update(role=str(principal.role), client=client_address(request))
         yield uow
+    except Exception as exc:
+        if not await run_in_threadpool(work.__exit__, type(exc), exc, exc.__traceback__):
+            raise
+    else:
+        await run_in_threadpool(work.__exit__, None, None, None)
 
 
 #: ``scope="function"``: the transaction commits when the route function returns and BEFORE
