@@ -35,43 +35,60 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Batch work over many files (Dask).", no_args_is_help=True)
 
 
+#: Options both commands take, declared once.
+INPUTS = typer.Argument(
+    ..., metavar="DIR_OR_GLOB", help="FCS files, directories of them, or globs."
+)
+GATING_ML = typer.Option(None, "--gating-ml", help="Gating-ML 2.0 document gating every tube.")
+FLOWJO = typer.Option(
+    None, "--flowjo", help="FlowJo 10 workspace; each file gated by the sample using it."
+)
+WORKERS = typer.Option(
+    None, "--workers", min=1, help="Local worker processes (default: the CPUs available)."
+)
+MEMORY_LIMIT = typer.Option(
+    None, "--memory-limit", help="Memory per local worker, e.g. 2GiB (default: RAM/workers)."
+)
+SCHEDULER = typer.Option(
+    None, "--scheduler", help="Address of a running Dask scheduler (tcp://host:8786)."
+)
+THREADS = typer.Option(
+    False, "--threads", help="Local workers as threads of this process (small batches)."
+)
+OUT = typer.Option(None, "--out", help="Write the rows to a .csv, .json or .xlsx file.")
+PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")
+SPECIMENS = typer.Option(
+    None,
+    "--specimens",
+    help="CSV with columns file, specimen: the specimen of each FCS file (checked first).",
+)
+TOTAL_GATE = typer.Option(
+    None, "--total-gate", help="The CD45+ gate (default: the ancestor gate naming CD45+)."
+)
+PANEL = typer.Option(None, "--panel", help="Panel name to record.")
+ACTOR = typer.Option(None, "--actor", help="Who records them (audit trail).")
+DATABASE_URL = typer.Option(
+    None, "--database-url", help="Database URL (default: TREPHINE_DATABASE_URL)."
+)
+
+
 @app.command("flow-mrd")
 def flow_mrd(
-    inputs: list[str] = typer.Argument(
-        ..., metavar="DIR_OR_GLOB", help="FCS files, directories of them, or globs."
-    ),
-    gating_ml: Path | None = typer.Option(
-        None, "--gating-ml", help="Gating-ML 2.0 document gating every tube."
-    ),
-    flowjo: Path | None = typer.Option(
-        None, "--flowjo", help="FlowJo 10 workspace; each file gated by the sample using it."
-    ),
+    inputs: list[str] = INPUTS,
+    gating_ml: Path | None = GATING_ML,
+    flowjo: Path | None = FLOWJO,
     denominator: str = flow_options.DENOMINATOR,
     abnormal: str = flow_options.ABNORMAL,
     criteria: str = flow_options.CRITERIA,
     lod: int | None = flow_options.LOD,
     lloq: int | None = flow_options.LLOQ,
-    workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Local worker processes (default: the CPUs available)."
-    ),
-    memory_limit: str | None = typer.Option(
-        None, "--memory-limit", help="Memory per local worker, e.g. 2GiB (default: RAM/workers)."
-    ),
-    scheduler: str | None = typer.Option(
-        None, "--scheduler", help="Address of a running Dask scheduler (tcp://host:8786)."
-    ),
-    threads: bool = typer.Option(
-        False, "--threads", help="Local workers as threads of this process (small batches)."
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", help="Write the rows to a .csv, .json or .xlsx file."
-    ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
-    specimens: Path | None = typer.Option(
-        None,
-        "--specimens",
-        help="CSV with columns file, specimen: the specimen of each FCS file (checked first).",
-    ),
+    workers: int | None = WORKERS,
+    memory_limit: str | None = MEMORY_LIMIT,
+    scheduler: str | None = SCHEDULER,
+    threads: bool = THREADS,
+    out: Path | None = OUT,
+    progress: bool = PROGRESS,
+    specimens: Path | None = SPECIMENS,
     store: bool = typer.Option(
         False, "--store", help="Record each result as a DRAFT flow MRD result on its specimen."
     ),
@@ -84,14 +101,10 @@ def flow_mrd(
         help="Also store these gates of each tube as draft population results on its specimen "
         "(needs --specimens): GATE[,GATE=population…].",
     ),
-    total_gate: str | None = typer.Option(
-        None, "--total-gate", help="The CD45+ gate (default: the ancestor gate naming CD45+)."
-    ),
-    panel: str | None = typer.Option(None, "--panel", help="Panel name to record."),
-    actor: str | None = typer.Option(None, "--actor", help="Who records them (audit trail)."),
-    database_url: str | None = typer.Option(
-        None, "--database-url", help="Database URL (default: TREPHINE_DATABASE_URL)."
-    ),
+    total_gate: str | None = TOTAL_GATE,
+    panel: str | None = PANEL,
+    actor: str | None = ACTOR,
+    database_url: str | None = DATABASE_URL,
 ) -> None:
     """Gate and quantify MRD in many FCS tubes in parallel: one row per file.
 
@@ -157,50 +170,26 @@ def flow_mrd(
 
 @app.command("flow-gate")
 def flow_gate(
-    inputs: list[str] = typer.Argument(
-        ..., metavar="DIR_OR_GLOB", help="FCS files, directories of them, or globs."
-    ),
-    gating_ml: Path | None = typer.Option(
-        None, "--gating-ml", help="Gating-ML 2.0 document gating every tube."
-    ),
-    flowjo: Path | None = typer.Option(
-        None, "--flowjo", help="FlowJo 10 workspace; each file gated by the sample using it."
-    ),
-    workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Local worker processes (default: the CPUs available)."
-    ),
-    memory_limit: str | None = typer.Option(
-        None, "--memory-limit", help="Memory per local worker, e.g. 2GiB (default: RAM/workers)."
-    ),
-    scheduler: str | None = typer.Option(
-        None, "--scheduler", help="Address of a running Dask scheduler (tcp://host:8786)."
-    ),
-    threads: bool = typer.Option(
-        False, "--threads", help="Local workers as threads of this process (small batches)."
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", help="Write the rows to a .csv, .json or .xlsx file."
-    ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
-    specimens: Path | None = typer.Option(
-        None,
-        "--specimens",
-        help="CSV with columns file, specimen: the specimen of each FCS file (checked first).",
-    ),
+    inputs: list[str] = INPUTS,
+    gating_ml: Path | None = GATING_ML,
+    flowjo: Path | None = FLOWJO,
+    workers: int | None = WORKERS,
+    memory_limit: str | None = MEMORY_LIMIT,
+    scheduler: str | None = SCHEDULER,
+    threads: bool = THREADS,
+    out: Path | None = OUT,
+    progress: bool = PROGRESS,
+    specimens: Path | None = SPECIMENS,
     store_populations: str | None = typer.Option(
         None,
         "--store-populations",
         help="Store these gates of each tube as draft population results on its specimen "
         "(with --specimens): GATE[,GATE=population…].",
     ),
-    total_gate: str | None = typer.Option(
-        None, "--total-gate", help="The CD45+ gate (default: the ancestor gate naming CD45+)."
-    ),
-    panel: str | None = typer.Option(None, "--panel", help="Panel name to record."),
-    actor: str | None = typer.Option(None, "--actor", help="Who records them (audit trail)."),
-    database_url: str | None = typer.Option(
-        None, "--database-url", help="Database URL (default: TREPHINE_DATABASE_URL)."
-    ),
+    total_gate: str | None = TOTAL_GATE,
+    panel: str | None = PANEL,
+    actor: str | None = ACTOR,
+    database_url: str | None = DATABASE_URL,
 ) -> None:
     """Gate many FCS tubes in parallel and count every gate: one row per file, no MRD.
 
