@@ -131,40 +131,38 @@ class TubeRecord:
         return self.error is None
 
     def row(self) -> dict[str, object]:
-        """The flat row of the CSV/Excel output (one per file; empty cells on failure)."""
-        if self.kind == GATE_KIND:
-            return {
-                "file": self.file,
-                "sha256": self.sha256,
-                "sample": self.sample,
-                "events": self.events,
-                "gates": "; ".join(f"{g} {n}" for g, n, _ in self.gates or ()) or None,
-                "warnings": " | ".join(self.warnings) or None,
-                "seconds": round(self.seconds, 3),
-                "specimen": self.specimen,
-                "stored": self.stored,
-                "populations": "; ".join(_population_text(p) for p in self.populations) or None,
-                "error_type": self.error_type,
-                "error": self.error,
-            }
-        r = self.result
-        return {
+        """The flat row of the CSV/Excel output (one per file; empty cells on failure): the
+        file's columns, the gates (``flow gate``) or the MRD result (``flow MRD``), then the
+        outcome's columns."""
+        head: dict[str, object] = {
             "file": self.file,
             "sha256": self.sha256,
             "sample": self.sample,
             "events": self.events,
-            "denominator_gate": r.denominator_gate if r else None,
-            "abnormal_gate": r.abnormal_gate if r else None,
-            "denominator_events": r.denominator_events if r else None,
-            "abnormal_events": r.abnormal_events if r else None,
-            "mrd_percent": r.mrd_percent if r else None,
-            "lod_events": r.lod_events if r else None,
-            "lloq_events": r.lloq_events if r else None,
-            "lod_fraction": r.lod_fraction if r else None,
-            "sensitivity_reached": r.sensitivity_reached if r else None,
-            "target_sensitivity": r.target_sensitivity if r else None,
-            "call": r.call.value if r else None,
-            "flags": ";".join(r.flag_codes) if r else None,
+        }
+        if self.kind == GATE_KIND:
+            body: dict[str, object] = {
+                "gates": "; ".join(f"{g} {n}" for g, n, _ in self.gates or ()) or None
+            }
+        else:
+            r = self.result
+            body = {
+                "denominator_gate": r.denominator_gate if r else None,
+                "abnormal_gate": r.abnormal_gate if r else None,
+                "denominator_events": r.denominator_events if r else None,
+                "abnormal_events": r.abnormal_events if r else None,
+                "mrd_percent": r.mrd_percent if r else None,
+                "lod_events": r.lod_events if r else None,
+                "lloq_events": r.lloq_events if r else None,
+                "lod_fraction": r.lod_fraction if r else None,
+                "sensitivity_reached": r.sensitivity_reached if r else None,
+                "target_sensitivity": r.target_sensitivity if r else None,
+                "call": r.call.value if r else None,
+                "flags": ";".join(r.flag_codes) if r else None,
+            }
+        return {
+            **head,
+            **body,
             "warnings": " | ".join(self.warnings) or None,
             "seconds": round(self.seconds, 3),
             "specimen": self.specimen,
