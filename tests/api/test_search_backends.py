@@ -4,14 +4,16 @@ a count."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from trephine.services import open_database
 from trephine.services.assessments import assess_all
 from trephine.services.patient_search import PatientQuery, response_categories, search
-from trephine.store.tables import AlertRow, AssessmentRow, PatientRow
+from trephine.store.tables import AlertRow, AssessmentRow, DiagnosisRow, PatientRow
 
 
 def test_search_answers_the_same_on_both_backends(demo: Any) -> None:
@@ -52,5 +54,57 @@ def test_search_answers_the_same_on_both_backends(demo: Any) -> None:
             for kw in ({"limit": 3}, {"limit": 500}, {"limit": 3, "offset": n - 1}):
                 assert search(uow, PatientQuery(**kw)).total == n  # type: ignore[arg-type]
             assert search(uow, PatientQuery(limit=1, open_alerts=True)).total == len(alerted)
+    finally:
+        db.dispose()
+
+
+class _RollBack(Exception):
+    pass
+
+
+def test_id_text_and_diagnosis_totals_answer_the_same_on_both_backends(demo: Any) -> None:
+    """The id search folds case on both backends (SQLite by LIKE itself, PostgreSQL by
+    lower()), and a diagnosis total counts each patient once, even one diagnosed twice."""
+    db = open_database(demo.url)
+    try:
+        with pytest.raises(_RollBack), db.unit_of_work("test") as uow:
+            s = uow.session
+            everyone = sorted(s.scalars(select(PatientRow.external_id)))
+            part = everyone[1][-3:]  # e.g. "002": the end of one id
+            wanted = [e for e in everyone if part in e.lower()]
+            for text in (part, everyone[1].lower(), everyone[1].upper(), everyone[1]):
+                found = [
+                    h.patient_id for h in search(uow, PatientQuery(text=text, limit=500)).items
+                ]
+                assert found == [e for e in wanted if text.lower() in e.lower()], text
+            assert search(uow, PatientQuery(text="%", limit=500)).items == ()  # no wildcard
+
+            aml = list(
+                s.execute(
+                    select(DiagnosisRow)
+                    .where(DiagnosisRow.disease == "AML")
+                    .order_by(DiagnosisRow.id)
+                ).scalars()
+            )
+            patients_with_aml = {d.patient_id for d in aml}
+            assert len(patients_with_aml) > 2
+            first = aml[0]
+            s.add(  # a second AML diagnosis (a relapse re-diagnosed) of one patient
+                DiagnosisRow(
+                    patient_id=first.patient_id,
+                    disease="AML",
+                    classification=first.classification,
+                    diagnosed_on=first.diagnosed_on + dt.timedelta(days=400),
+                    genetics=[],
+                )
+            )
+            s.flush()
+            for limit in (1, 500):  # with a count, and a page that tells the total itself
+                hits = search(uow, PatientQuery(diagnosis="AML", limit=limit))
+                assert hits.total == len(patients_with_aml), limit
+            together = search(uow, PatientQuery(diagnosis="AML", open_alerts=True, limit=1))
+            both = search(uow, PatientQuery(diagnosis="AML", open_alerts=True, limit=500))
+            assert together.total == len(both.items) > 0
+            raise _RollBack
     finally:
         db.dispose()

@@ -3,12 +3,15 @@
 The patient list of the pages and of ``GET /api/v1/patients`` both come from :func:`search`.
 A page costs a fixed number of queries whatever the cohort size (no query per listed patient):
 
-1. the ids of the page, in order: filters, the sort key and ``LIMIT``/``OFFSET`` only (a sort
-   on a per-patient fact computes that one fact for every match, nothing else);
+1. the ids of the page, in order: filters, the sort key and ``LIMIT``/``OFFSET`` only. The
+   last biopsy and the open alerts are kept on the patient row by the database (migration
+   0026), so filtering on open alerts and sorting by last biopsy read indexes and stop at the
+   page; a sort on the latest diagnosis or response computes that one fact for every match;
 2. ``count`` of the matching patients — only when the page does not tell it already (a page
    shorter than the limit ends the list, so the total is the offset plus its length);
 3. the per-patient facts (latest diagnosis, last biopsy, open alerts, latest response call) of
-   the page's patients, as correlated sub-queries evaluated for those rows only;
+   the page's patients, the latest diagnosis and response as correlated sub-queries evaluated
+   for those rows only;
 4. the latest current marrow differential and trephine core of the listed patients (one query),
    from which the disease-relevant marrow value is taken (:data:`MARROW_MEASURES`);
 5. identity (name, MRN) of the listed patients — only when the caller may see it.
@@ -26,7 +29,18 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    distinct,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import KeyedColumnElement
 
@@ -38,12 +52,10 @@ from trephine.services import _rows, audit
 from trephine.store.codec import decode_result
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import (
-    AlertRow,
     AssessmentRow,
     DiagnosisRow,
     PatientIdentityRow,
     PatientRow,
-    ProcedureRow,
     ResultRow,
 )
 from trephine.workflow import CURRENT_STATES
@@ -166,7 +178,8 @@ def check_query(query: PatientQuery) -> None:
 
 
 def _facts(p: type[PatientRow]) -> dict[str, KeyedColumnElement[Any]]:
-    """The per-patient facts as correlated scalar sub-queries (evaluated per listed row)."""
+    """The per-patient facts: columns of the patient row, or correlated scalar sub-queries
+    (evaluated per listed row)."""
     diagnosis = (
         select(DiagnosisRow.disease)
         .where(DiagnosisRow.patient_id == p.id)
@@ -176,24 +189,10 @@ def _facts(p: type[PatientRow]) -> dict[str, KeyedColumnElement[Any]]:
         .scalar_subquery()
         .label("diagnosis")
     )
-    last_biopsy = (
-        select(func.max(ProcedureRow.performed_at))
-        .where(ProcedureRow.patient_id == p.id)
-        .correlate(p)
-        .scalar_subquery()
-        .label("last_biopsy")
-    )
-    alerts = (
-        select(func.count(AlertRow.id))
-        .where(
-            AlertRow.patient_id == p.id,
-            AlertRow.acknowledged_at.is_(None),
-            AlertRow.withdrawn_at.is_(None),
-        )
-        .correlate(p)
-        .scalar_subquery()
-        .label("open_alerts")
-    )
+    # Kept on the patient row by the database (migration 0026): read, not computed, so a
+    # sort or filter on them walks an index and stops at the page.
+    last_biopsy = p.last_biopsy_at.label("last_biopsy")
+    alerts = p.open_alert_count.label("open_alerts")
     response = (
         select(AssessmentRow.category)
         .where(AssessmentRow.patient_id == p.id, AssessmentRow.call_kind == RESPONSE_CALL)
@@ -232,12 +231,19 @@ def _start_of(day: dt.date) -> dt.datetime:
 
 
 def _filters(
-    query: PatientQuery, facts: dict[str, KeyedColumnElement[Any]]
+    query: PatientQuery, facts: dict[str, KeyedColumnElement[Any]], dialect: str
 ) -> list[ColumnElement[bool]]:
+    """Every filter but the diagnosis (:func:`_diagnosed`: the count reads it another way)."""
     where: list[ColumnElement[bool]] = []
     text = (query.text or "").strip()
     if text:
-        by_id = func.lower(PatientRow.external_id).contains(text.lower(), autoescape=True)
+        if dialect == "sqlite":
+            # SQLite's LIKE folds ASCII case as its lower() does (neither folds the rest), so
+            # this matches exactly what lower(id) LIKE lower(text) matches, without computing
+            # lower() for every patient: 1.6 -> 0.5 ms at 10,000 patients.
+            by_id = PatientRow.external_id.contains(text, autoescape=True)
+        else:
+            by_id = func.lower(PatientRow.external_id).contains(text.lower(), autoescape=True)
         if query.identified:
             # One pass over the identities (an IN), not a look-up per patient.
             by_identity = PatientRow.id.in_(
@@ -251,31 +257,38 @@ def _filters(
             where.append(or_(by_id, by_identity))
         else:
             where.append(by_id)
-    if query.diagnosis:
-        where.append(
-            exists().where(
-                DiagnosisRow.patient_id == PatientRow.id, DiagnosisRow.disease == query.diagnosis
-            )
-        )
     if query.response:
         where.append(facts["response"] == query.response)
     if query.open_alerts is not None:
-        # Whether one open alert exists (an index probe by patient that stops at the first),
-        # not a count per patient. Not "id IN (every open alert's patient)": that list is
-        # built from all open alerts first (8,262 at 10,000 demo patients), which made the
-        # page's count 4.5 ms of SQLite instead of 2.9, and the page of ids 5.0 ms instead
-        # of 0.6 when sorted by id.
-        with_open = exists().where(
-            AlertRow.patient_id == PatientRow.id,
-            AlertRow.acknowledged_at.is_(None),
-            AlertRow.withdrawn_at.is_(None),
-        )
-        where.append(with_open if query.open_alerts else ~with_open)
+        # The count the database keeps on the patient row (migration 0026), by its index:
+        # probing each patient's alerts made the count of patients with open alerts 3.1 ms at
+        # 10,000 demo patients, and a page sorted by last biopsy probed all of them first.
+        count = PatientRow.open_alert_count
+        where.append(count > 0 if query.open_alerts else count == 0)
     if query.biopsy_from is not None:
         where.append(facts["last_biopsy"] >= _start_of(query.biopsy_from))
     if query.biopsy_to is not None:
         where.append(facts["last_biopsy"] < _start_of(query.biopsy_to + dt.timedelta(days=1)))
     return where
+
+
+def _diagnosed(disease: str) -> ColumnElement[bool]:
+    """The patient has (or had) a diagnosis of ``disease``: a probe of the patient's diagnoses,
+    so that a page in id order walks the patients and stops at its LIMIT."""
+    return exists().where(DiagnosisRow.patient_id == PatientRow.id, DiagnosisRow.disease == disease)
+
+
+def _count(query: PatientQuery, where: list[ColumnElement[bool]]) -> Select[Any]:
+    """The number of matching patients. With a diagnosis, counted from the diagnoses of that
+    disease (an index range, each patient once) rather than by probing every patient's
+    diagnoses: 1.9 -> 0.8 ms for the 5,712 AML patients of 10,000."""
+    if not query.diagnosis:
+        return select(func.count(PatientRow.id)).where(and_(True, *where))
+    return (
+        select(func.count(distinct(DiagnosisRow.patient_id)))
+        .join(PatientRow, PatientRow.id == DiagnosisRow.patient_id)
+        .where(DiagnosisRow.disease == query.diagnosis, *where)
+    )
 
 
 def response_categories(uow: UnitOfWork) -> list[str]:
@@ -318,7 +331,8 @@ def search(uow: UnitOfWork, query: PatientQuery) -> PatientHits:
     """One page of matching patients with their list facts (a fixed number of queries)."""
     check_query(query)
     facts = _facts(PatientRow)
-    where = _filters(query, facts)
+    where = _filters(query, facts, uow.session.get_bind().dialect.name)
+    matching = where if not query.diagnosis else [*where, _diagnosed(query.diagnosis)]
     column = PatientRow.external_id if query.sort == "id" else facts[query.sort]
     ordering: list[ColumnElement[Any]] = [column.desc() if query.descending else column.asc()]
     if query.sort != "id":
@@ -332,7 +346,7 @@ def search(uow: UnitOfWork, query: PatientQuery) -> PatientHits:
     ids = list(
         uow.session.scalars(
             select(PatientRow.id)
-            .where(and_(True, *where))
+            .where(and_(True, *matching))
             .order_by(*ordering)
             .limit(query.limit)
             .offset(query.offset)
@@ -341,7 +355,7 @@ def search(uow: UnitOfWork, query: PatientQuery) -> PatientHits:
     if len(ids) < query.limit and (ids or query.offset == 0):
         total = query.offset + len(ids)  # this page ends the list
     else:
-        total = uow.session.scalar(select(func.count(PatientRow.id)).where(and_(True, *where))) or 0
+        total = uow.session.scalar(_count(query, where)) or 0
     found = {r.id: r for r in uow.session.execute(_page_facts_query(), {"ids": ids})}
     rows = [found[i] for i in ids]
     marrow = _latest_marrow(uow, ids)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Date,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -59,6 +60,19 @@ class PatientRow(Base):
     sex: Mapped[str] = mapped_column(String(16))
     birth_year: Mapped[int | None]
     created_at: Mapped[dt.datetime]
+    # Facts of the patient list kept by the database's triggers (migration 0026), never
+    # written by the application: the latest procedure time and the number of open alerts.
+    # FetchedValue: an INSERT leaves them out (the database fills them), and with
+    # eager_defaults off the ORM does not read them back after a write either, so registering
+    # a patient works on a database migrated only to an older revision.
+    last_biopsy_at: Mapped[dt.datetime | None] = mapped_column(
+        server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
+    open_alert_count: Mapped[int] = mapped_column(
+        server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
+
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 - SQLAlchemy reads it
 
     identity: Mapped[PatientIdentityRow | None] = relationship(back_populates="patient")
 
