@@ -17,45 +17,36 @@ T3 = "2024-06-01 08:15:00+00:00"
 
 
 def _patient(conn: Connection, external_id: str) -> int:
-    conn.execute(
+    pid: int = conn.execute(
         text(
             "INSERT INTO patient (external_id, sex, created_at)"
-            " VALUES (:e, 'female', '2024-01-01 00:00:00+00:00')"
+            " VALUES (:e, 'female', '2024-01-01 00:00:00+00:00') RETURNING id"
         ),
         {"e": external_id},
-    )
-    pid: int = conn.execute(
-        text("SELECT id FROM patient WHERE external_id = :e"), {"e": external_id}
     ).scalar_one()
     return pid
 
 
 def _procedure(conn: Connection, patient: int, at: str) -> int:
-    conn.execute(
+    pid: int = conn.execute(
         text(
             "INSERT INTO procedure (patient_id, performed_at, site, side, indication, anesthesia)"
             " VALUES (:p, :at, 'posterior_iliac_crest', 'right', 'diagnosis', 'local')"
+            " RETURNING id"
         ),
-        {"p": patient, "at": at},
-    )
-    pid: int = conn.execute(
-        text("SELECT id FROM procedure WHERE patient_id = :p AND performed_at = :at"),
         {"p": patient, "at": at},
     ).scalar_one()
     return pid
 
 
 def _alert(conn: Connection, patient: int, code: str) -> int:
-    conn.execute(
+    aid: int = conn.execute(
         text(
             "INSERT INTO alert (patient_id, raised_on, code, message, ruleset, software_version,"
             " raised_at, raised_by) VALUES (:p, '2024-02-01', :c, 'm', 'ELN', '0.1',"
-            " '2024-02-01 00:00:00+00:00', 'test')"
+            " '2024-02-01 00:00:00+00:00', 'test') RETURNING id"
         ),
         {"p": patient, "c": code},
-    )
-    aid: int = conn.execute(
-        text("SELECT id FROM alert WHERE patient_id = :p AND code = :c"), {"p": patient, "c": code}
     ).scalar_one()
     return aid
 

@@ -42,49 +42,43 @@ FACTS = (
 )
 
 
+def _refresh(column: str, fact: str, row: str) -> str:
+    """The statement that recomputes ``column`` for the patient of trigger row ``row``."""
+    return (
+        f"UPDATE patient SET {column} = ({fact.format(p=f'{row}.patient_id')}) "
+        f"WHERE id = {row}.patient_id;"
+    )
+
+
 def _sqlite_triggers() -> None:
     for table, column, fact, moving in FACTS:
-
-        def refresh(row: str, column: str = column, fact: str = fact) -> str:
-            return (
-                f"UPDATE patient SET {column} = ({fact.format(p=f'{row}.patient_id')}) "
-                f"WHERE id = {row}.patient_id;"
-            )
-
         op.execute(
             f"CREATE TRIGGER {table}_keeps_{column}_insert AFTER INSERT ON {table} "
-            f"BEGIN {refresh('NEW')} END"
+            f"BEGIN {_refresh(column, fact, 'NEW')} END"
         )
         op.execute(
             f"CREATE TRIGGER {table}_keeps_{column}_update "
             f"AFTER UPDATE OF {', '.join(moving)} ON {table} "
-            f"BEGIN {refresh('OLD')} {refresh('NEW')} END"
+            f"BEGIN {_refresh(column, fact, 'OLD')} {_refresh(column, fact, 'NEW')} END"
         )
         op.execute(
             f"CREATE TRIGGER {table}_keeps_{column}_delete AFTER DELETE ON {table} "
-            f"BEGIN {refresh('OLD')} END"
+            f"BEGIN {_refresh(column, fact, 'OLD')} END"
         )
 
 
 def _postgresql_triggers() -> None:
     for table, column, fact, moving in FACTS:
-
-        def refresh(row: str, column: str = column, fact: str = fact) -> str:
-            return (
-                f"UPDATE patient SET {column} = ({fact.format(p=f'{row}.patient_id')}) "
-                f"WHERE id = {row}.patient_id;"
-            )
-
         op.execute(
             f"""
             CREATE FUNCTION trephine_{table}_keeps_{column}() RETURNS trigger
             LANGUAGE plpgsql AS $$
             BEGIN
               IF TG_OP IN ('UPDATE', 'DELETE') THEN
-                {refresh("OLD")}
+                {_refresh(column, fact, "OLD")}
               END IF;
               IF TG_OP IN ('INSERT', 'UPDATE') THEN
-                {refresh("NEW")}
+                {_refresh(column, fact, "NEW")}
               END IF;
               RETURN NULL;
             END $$
