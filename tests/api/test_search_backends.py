@@ -13,7 +13,13 @@ from sqlalchemy import select
 from trephine.services import open_database
 from trephine.services.assessments import assess_all
 from trephine.services.patient_search import PatientQuery, response_categories, search
-from trephine.store.tables import AlertRow, AssessmentRow, DiagnosisRow, PatientRow
+from trephine.store.tables import (
+    AlertRow,
+    AssessmentRow,
+    DiagnosisRow,
+    PatientIdentityRow,
+    PatientRow,
+)
 
 
 def test_search_answers_the_same_on_both_backends(demo: Any) -> None:
@@ -78,6 +84,18 @@ def test_id_text_and_diagnosis_totals_answer_the_same_on_both_backends(demo: Any
                 ]
                 assert found == [e for e in wanted if text.lower() in e.lower()], text
             assert search(uow, PatientQuery(text="%", limit=500)).items == ()  # no wildcard
+            # Names (identified search only) fold case the same way; an MRN matches exactly.
+            who, name, mrn = s.execute(
+                select(PatientRow.external_id, PatientIdentityRow.name, PatientIdentityRow.mrn)
+                .join(PatientIdentityRow, PatientIdentityRow.patient_id == PatientRow.id)
+                .order_by(PatientRow.external_id)
+            ).first()  # type: ignore[misc]
+            surname = name.split(",")[0]
+            for text in (surname, surname.lower(), surname.upper(), mrn):
+                found = search(uow, PatientQuery(text=text, identified=True, limit=500)).items
+                assert who in [h.patient_id for h in found], text
+                assert not search(uow, PatientQuery(text=text, limit=500)).items, text
+            assert not search(uow, PatientQuery(text=mrn.lower(), identified=True)).items
 
             aml = list(
                 s.execute(

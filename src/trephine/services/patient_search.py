@@ -230,6 +230,17 @@ def _start_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
+def _contains_folded(column: Any, text: str, dialect: str) -> ColumnElement[bool]:
+    """``column`` contains ``text``, case folded (wildcards in ``text`` taken literally).
+
+    On SQLite by LIKE alone: it folds ASCII case as SQLite's lower() does (neither folds the
+    rest), so it matches exactly what lower(column) LIKE lower(text) matches, without calling
+    lower() for every row (at 10,000 patients: ids 1.6 -> 0.5 ms, ids or names 2.9 -> 1.6)."""
+    if dialect == "sqlite":
+        return column.contains(text, autoescape=True)
+    return func.lower(column).contains(text.lower(), autoescape=True)
+
+
 def _filters(
     query: PatientQuery, facts: dict[str, KeyedColumnElement[Any]], dialect: str
 ) -> list[ColumnElement[bool]]:
@@ -237,19 +248,13 @@ def _filters(
     where: list[ColumnElement[bool]] = []
     text = (query.text or "").strip()
     if text:
-        if dialect == "sqlite":
-            # SQLite's LIKE folds ASCII case as its lower() does (neither folds the rest), so
-            # this matches exactly what lower(id) LIKE lower(text) matches, without computing
-            # lower() for every patient: 1.6 -> 0.5 ms at 10,000 patients.
-            by_id = PatientRow.external_id.contains(text, autoescape=True)
-        else:
-            by_id = func.lower(PatientRow.external_id).contains(text.lower(), autoescape=True)
+        by_id = _contains_folded(PatientRow.external_id, text, dialect)
         if query.identified:
             # One pass over the identities (an IN), not a look-up per patient.
             by_identity = PatientRow.id.in_(
                 select(PatientIdentityRow.patient_id).where(
                     or_(
-                        func.lower(PatientIdentityRow.name).contains(text.lower(), autoescape=True),
+                        _contains_folded(PatientIdentityRow.name, text, dialect),
                         PatientIdentityRow.mrn == text,
                     )
                 )
@@ -280,15 +285,17 @@ def _diagnosed(disease: str) -> ColumnElement[bool]:
 
 def _count(query: PatientQuery, where: list[ColumnElement[bool]]) -> Select[Any]:
     """The number of matching patients. With a diagnosis, counted from the diagnoses of that
-    disease (an index range, each patient once) rather than by probing every patient's
-    diagnoses: 1.9 -> 0.8 ms for the 5,712 AML patients of 10,000."""
+    disease (read from the diagnoses' covering index, each patient once) rather than by
+    probing every patient's diagnoses: for the 5,712 AML patients of 10,000, 1.9 -> 0.5 ms
+    (0.9 with other filters, which need the patient row)."""
     if not query.diagnosis:
         return select(func.count(PatientRow.id)).where(and_(True, *where))
-    return (
-        select(func.count(distinct(DiagnosisRow.patient_id)))
-        .join(PatientRow, PatientRow.id == DiagnosisRow.patient_id)
-        .where(DiagnosisRow.disease == query.diagnosis, *where)
+    diagnosed = select(func.count(distinct(DiagnosisRow.patient_id))).where(
+        DiagnosisRow.disease == query.diagnosis
     )
+    if not where:
+        return diagnosed
+    return diagnosed.join(PatientRow, PatientRow.id == DiagnosisRow.patient_id).where(*where)
 
 
 def response_categories(uow: UnitOfWork) -> list[str]:
