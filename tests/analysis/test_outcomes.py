@@ -147,3 +147,43 @@ def test_only_patients_in_remission_at_the_landmark_enter() -> None:
 def test_relapse_incidence_rows_competing_death() -> None:
     rows = {r.patient: r.cause for r in relapse_incidence_rows(COURSES)}
     assert rows == {"P1": 1, "P2": 0, "P3": 2, "P4": 1, "P5": 0}
+
+
+def test_all_myeloma_and_cll_positive_mrd_have_a_status() -> None:
+    """ALL's "MRD failure" (>= 10^-4 in CR) and IMWG's and iwCLL's MRD_POSITIVE are positive
+    results: unmapped, every MRD-positive ALL patient fell out of the landmark analysis and
+    the demo's ALL cohort at day 60 showed one group, MRD negative, only."""
+    failure = course(
+        "A1",
+        (30, "response", "CR"),
+        (30, "mrd", "MRD_FAILURE"),
+        (300, "relapse", "HEMATOLOGIC_RELAPSE"),
+        last=400,
+    )
+    negative = course("A2", (30, "response", "CR"), (30, "mrd", "MRD_CR"), last=500)
+    rows = landmark_rows([failure, negative], day=30, window=14)
+    assert [(r.patient, r.group, r.event) for r in rows] == [
+        ("A1", "positive", 1),
+        ("A2", "negative", 0),
+    ]
+    myeloma = course("M1", (200, "response", "CR"), (210, "mrd", "MRD_POSITIVE"), last=900)
+    assert mrd_at_landmark(myeloma, 210, 14) == "positive"
+    sequencing = course(
+        "M2", (200, "response", "CR"), (210, "mrd", "SEQUENCING_MRD_NEGATIVE"), last=900
+    )
+    assert mrd_at_landmark(sequencing, 210, 14) == "negative"
+    # Two statuses in one category (positive < 10^-4, or negative at too low a sensitivity).
+    intermediate = course("A3", (30, "response", "CR"), (30, "mrd", "MRD_INTERMEDIATE"), last=500)
+    assert mrd_at_landmark(intermediate, 30, 14) is None
+
+
+def test_every_mapped_mrd_category_is_one_an_mrd_rule_set_emits() -> None:
+    from trephine.analysis.cohort.outcomes import MRD_STATUS
+    from trephine.criteria.sets import all_mrd, eln2021_mrd, imwg2016_mm, iwcll_cll
+
+    emitted = {
+        c
+        for rs in (all_mrd.RESPONSE, eln2021_mrd.MRD, imwg2016_mm.MRD, iwcll_cll.MRD)
+        for c in rs.categories
+    }
+    assert set(MRD_STATUS) <= emitted, set(MRD_STATUS) - emitted

@@ -18,11 +18,24 @@ from trephine.domain.patient import Disease
 from trephine.errors import ValidationError
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-#: Stored MRD call categories by the status a cohort selects on (ELN 2021 MRD; IMWG; iwCLL).
+#: Stored MRD call categories by the status a cohort selects on and a landmark analysis groups
+#: by (ELN 2021 AML MRD; adult ALL MRD; IMWG 2016; iwCLL). ALL's "MRD failure" is MRD >= 10^-4
+#: in CR, a positive result (the failure is the treatment's, not the assay's), and IMWG's and
+#: iwCLL's MRD_POSITIVE are positive too: without them every ALL, myeloma and CLL patient with
+#: positive MRD had no status and fell out of the cohort analyses. Not mapped: ALL's
+#: MRD_INTERMEDIATE (positive below 10^-4, or negative at too low a sensitivity: two statuses in
+#: one category), failures of the sample or assay, and "not applicable".
 MRD_CATEGORIES: Mapping[str, tuple[str, ...]] = {
-    "negative": ("NEGATIVE", "MRD_CR", "FLOW_MRD_NEGATIVE", "UNDETECTABLE_MRD4"),
+    "negative": (
+        "NEGATIVE",
+        "MRD_CR",
+        "FLOW_MRD_NEGATIVE",
+        "SEQUENCING_MRD_NEGATIVE",
+        "IMAGING_PLUS_MRD_NEGATIVE",
+        "UNDETECTABLE_MRD4",
+    ),
     "low-level": ("LOW_LEVEL",),
-    "positive": ("POSITIVE",),
+    "positive": ("POSITIVE", "MRD_FAILURE", "MRD_POSITIVE"),
 }
 
 

@@ -19,7 +19,8 @@ beyond what the criteria say:
   and progressive disease (IMWG, IWG 2006, iwCLL); a molecular (MRD) relapse is an MRD event,
   not a relapse;
 - MRD status (:data:`MRD_STATUS`): negative, low-level (ELN 2021 MRD-LL, kept apart: the criteria
-  call it a separate state) and positive; failures and "not applicable" have no status.
+  call it a separate state) and positive (ALL's MRD failure, >= 10^-4 in CR, among them); sample
+  or assay failures, ALL's MRD_INTERMEDIATE and "not applicable" have no status.
 """
 
 from __future__ import annotations
@@ -31,16 +32,13 @@ from typing import Any
 
 from trephine.analysis.stats import Interval, clopper_pearson
 from trephine.criteria.categories import CR_CATEGORIES, RELAPSE_CATEGORIES
+from trephine.domain.cohort import MRD_CATEGORIES
 from trephine.errors import ValidationError
 
-#: Stored MRD call category → the status a landmark analysis groups by.
+#: Stored MRD call category → the status a landmark analysis groups by: the statuses a cohort
+#: selects on (one home, :data:`trephine.domain.cohort.MRD_CATEGORIES`).
 MRD_STATUS: Mapping[str, str] = {
-    "NEGATIVE": "negative",
-    "MRD_CR": "negative",
-    "FLOW_MRD_NEGATIVE": "negative",
-    "UNDETECTABLE_MRD4": "negative",
-    "LOW_LEVEL": "low-level",
-    "POSITIVE": "positive",
+    category: status for status, categories in MRD_CATEGORIES.items() for category in categories
 }
 
 
