@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from trephine.demo.model import COHORT_END, ID_PREFIX, OPERATORS, Scenario, SyntheticResult, Visit
-from trephine.demo.values import blood_count, dec, differential, pct_of, sig_figs
+from trephine.demo.prognosis import RelapseRisk
+from trephine.demo.values import blood_count, days_after, dec, differential, pct_of, sig_figs
 from trephine.domain import quantity as q
 from trephine.domain.patient import (
     Classification,
@@ -70,10 +72,37 @@ class Builder:
     lines: list[TherapyLine] = field(default_factory=list)
     cellular: list[CellularTherapy] = field(default_factory=list)
     visits: list[Visit] = field(default_factory=list)
+    #: The outcome stream (``seed:index:outcome``): what follows from an MRD status the scenario
+    #: drew — relapse or continued remission and the follow-up until then
+    #: (:mod:`trephine.demo.prognosis`). Inside :meth:`outcome` every draw comes from it and
+    #: every visit goes to :attr:`outcome_visits`, which the cohort amends from this stream too;
+    #: so the scenario's own stream, and the amendments and name drawn from it afterwards, are
+    #: what they were before outcomes were added.
+    outcome_rng: random.Random = field(default_factory=lambda: random.Random(0))
+    outcome_visits: list[Visit] = field(default_factory=list)
+    #: The MRD status at the scenario's landmark, once drawn (True: positive), for a scenario
+    #: built on another (the transplant after AML induction).
+    mrd_positive: bool | None = None
 
     @property
     def pid(self) -> str:
         return f"{ID_PREFIX}{self.index + 1:04d}"
+
+    @contextmanager
+    def outcome(self) -> Iterator[random.Random]:
+        """Draw from the outcome stream, and keep the visits made meanwhile apart."""
+        main = self.rng
+        self.rng = self.outcome_rng
+        try:
+            yield self.rng
+        finally:
+            self.rng = main
+
+    def _add(self, visit: Visit) -> None:
+        (self.outcome_visits if self.rng is self.outcome_rng else self.visits).append(visit)
+
+    def _next_visit(self) -> int:
+        return len(self.visits) + len(self.outcome_visits) + 1
 
     # -- therapy -------------------------------------------------------------------------
 
@@ -142,7 +171,7 @@ class Builder:
         if on > COHORT_END:
             return
         rng = self.rng
-        n = len(self.visits) + 1
+        n = self._next_visit()
         at = self._collected(on, rng.randint(8, 13), rng.choice((0, 15, 30, 45)))
         complications: tuple[Complication, ...] = ()
         roll = rng.random()
@@ -225,17 +254,17 @@ class Builder:
         )
         results += [SyntheticResult(asp, v) for v in extra]
         results += [SyntheticResult(pb, v) for v in blood_extra]
-        self.visits.append(Visit(on, procedure, tuple(specimens), tuple(results)))
+        self._add(Visit(on, procedure, tuple(specimens), tuple(results)))
 
     def blood(self, on: dt.date, *values: ResultValue) -> None:
         """A peripheral blood draw without a procedure (chimerism, molecular MRD, counts)."""
         if on > COHORT_END:
             return
-        n = len(self.visits) + 1
+        n = self._next_visit()
         at = self._collected(on, self.rng.randint(7, 11), self.rng.choice((0, 20, 40)))
         pb = f"{self.pid}-{n:02d}-PB"
         spec = Specimen(pb, SpecimenType.PERIPHERAL_BLOOD, at)
-        self.visits.append(Visit(on, None, (spec,), tuple(SyntheticResult(pb, v) for v in values)))
+        self._add(Visit(on, None, (spec,), tuple(SyntheticResult(pb, v) for v in values)))
 
     def diagnose(
         self,
@@ -302,6 +331,34 @@ class Builder:
             vaf=pct_of(VAF, vaf, 1),
             depth=self.rng.randint(800, 2500),
         )
+
+
+# ------------------------------------------------------------------------ outcomes
+
+
+def follow_up(
+    b: Builder,
+    after: dt.date,
+    risk: RelapseRisk,
+    positive: bool,
+    relapse: Callable[[Builder, dt.date], None],
+) -> bool:
+    """What follows the end of treatment, drawn on the outcome stream: relapse with the chance
+    ``risk`` gives for the MRD status (``positive``), at a day its window gives, or continued
+    remission followed for 1.5 to 4 years [I]; until then a clinic blood count about every six
+    months [I]. ``relapse`` writes the relapse itself (its marrow, salvage). Returns whether the
+    patient relapses."""
+    with b.outcome() as r:
+        relapses = r.random() < risk.chance(positive)
+        lo, hi = risk.days(positive) if relapses else (540, 1460)
+        end = days_after(after, r.randint(lo, hi))
+        day = days_after(after, r.randint(168, 196))
+        while day < end:
+            b.blood(day, recovered_counts(b))
+            day = days_after(day, r.randint(168, 196))
+        if relapses:
+            relapse(b, end)
+    return relapses
 
 
 # --------------------------------------------------------------------- the scenarios

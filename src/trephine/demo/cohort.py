@@ -10,20 +10,25 @@ Nothing here is real. Names come from a short list of obviously made-up words, M
 ``SYN``, ids with ``DEMO-``; trajectories are drawn from textbook courses, not from patients:
 
 * AML, intensive induction ("7+3"): day-14 and day-28 marrows; complete remission (blasts < 5 %,
-  ANC ≥ 1.0, platelets ≥ 100 ×10^9/L) then HiDAC consolidation, or refractory disease and salvage.
+  ANC ≥ 1.0, platelets ≥ 100 ×10^9/L) then HiDAC consolidation, follow-up and a relapse more
+  often after day-28 MRD positivity; or refractory disease and salvage.
 * AML, less-intensive (azacitidine + venetoclax, 28-day cycles): marrows at the end of cycles 1
   and 4.
 * FLT3-ITD AML: 7+3 + midostaurin, remission, relapse, gilteritinib, response and a second
   relapse with an emerging resistance mutation (NRAS G12D or FLT3 F691L) whose VAF rises.
 * NPM1-mutated AML: NPM1/ABL1 % by qPCR after each cycle; in some a ≥ 1 log rise (molecular
-  relapse) after a period of negativity.
+  relapse) after a period of negativity, more often when blood MRD persists after course 2.
 * MDS on azacitidine: baseline and cycle 4 / 6 marrows.
 * Myeloma: VRd induction, autologous transplant, flow MRD at 10^-5.
 * CLL: venetoclax–obinutuzumab, marrow and MRD at the end of therapy (uMRD4 = < 10^-4).
-* B-ALL: induction with day-15 and day-29 marrows and flow MRD; consolidation.
+* B-ALL: induction with day-15 and day-29 marrows and flow MRD; consolidation; follow-up and a
+  relapse more often after day-29 MRD positivity.
 * Aplastic anemia: hATG + ciclosporin + eltrombopag; cellularity and counts (with automated
   reticulocytes) over time.
-* Post-transplant: allogeneic HSCT with day +30 / +100 / +180 chimerism; donor % falls in some.
+* Post-transplant: allogeneic HSCT with day +30 / +100 / +180 chimerism; donor % falls in some,
+  more often after MRD positivity before the transplant.
+
+Relapse follows MRD status as published evidence says it does (:mod:`trephine.demo.prognosis`).
 * CAR-T: relapsed B-ALL, tisagenlecleucel, day-28 marrow.
 
 The loader that writes these through the services is :mod:`trephine.demo.load`.
@@ -149,9 +154,21 @@ def synthetic_patient(
     diagnosed_on = days_after(FIRST_DIAGNOSIS, rng.randrange(span))
     sex = Sex.FEMALE if rng.random() < 0.45 else Sex.MALE
     age = int(min(max(rng.gauss(64, 13), 19), 88))
-    b = Builder(rng, index, scenario, diagnosed_on, sex, diagnosed_on.year - age)
+    b = Builder(
+        rng,
+        index,
+        scenario,
+        diagnosed_on,
+        sex,
+        diagnosed_on.year - age,
+        outcome_rng=random.Random(f"{seed}:{index}:outcome"),
+    )
     _SCENARIOS[scenario](b)
     visits = _with_amendments(rng, sorted(b.visits, key=lambda v: v.on))
+    # The outcome stream's visits (relapse, follow-up: demo/prognosis.py) are amended from that
+    # stream, so the name below is drawn as it was before they existed.
+    later = _with_amendments(b.outcome_rng, b.outcome_visits)
+    visits = sorted(visits + later, key=lambda v: v.on)
     # Immune panels and niche measurements (issue 14 §5), from a random stream of their own.
     visits = add_microenvironment(index, seed, scenario, visits)
     birth_year = b.birth_year

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from trephine.demo.builder import Builder, recovered_counts
+from trephine.criteria.sets.eln2021_mrd import MRD as ELN2021_MRD
+from trephine.demo.builder import Builder, follow_up, recovered_counts
+from trephine.demo.model import Scenario
+from trephine.demo.prognosis import AML_INTENSIVE, NPM1_PERSISTENCE, NPM1_QPCR
 from trephine.demo.values import blood_count, days_after, log_jitter
 from trephine.domain.patient import Disease, GeneticStatus, Sex
 from trephine.domain.procedure import Indication
 from trephine.domain.results import FibrosisGrade, Karyotype, ResultValue
 from trephine.domain.therapy import Intensity, TherapyIntent
+
+#: Flow MRD at or above this % is positive (ELN 2021 M5, the criteria's own parameter): the
+#: MRD status the demo's relapse is conditioned on is the one the criteria will call.
+MFC_POSITIVE_PCT = float(
+    next(p.default for p in ELN2021_MRD.params if p.name == "mfc_threshold_pct")
+)
 
 
 def _aml_genetics(b: Builder) -> tuple[str, tuple[tuple[str, GeneticStatus, str | None], ...]]:
@@ -101,15 +110,22 @@ def aml_intensive(b: Builder, *, refractory: bool) -> None:
             day28 = blood_count(r.uniform(0.6, 0.95), r.uniform(55, 95), r.uniform(8.5, 10.5))
         else:
             day28 = blood_count(r.uniform(1.2, 2.5), r.uniform(25, 45), r.uniform(8.5, 10.5))
+        on = days_after(start, r.randint(27, 33))
+        blasts, cellularity = r.uniform(0.5, 4.2), r.uniform(35, 60)
+        mrd = None if r.random() < 0.5 else r.uniform(0.01, 0.3)
         b.marrow(
-            days_after(start, r.randint(27, 33)),
+            on,
             Indication.RESPONSE_ASSESSMENT,
-            blasts=r.uniform(0.5, 4.2),
-            cellularity=r.uniform(35, 60),
+            blasts=blasts,
+            cellularity=cellularity,
             counts=day28,
-            extra=(b.flow(None if r.random() < 0.5 else r.uniform(0.01, 0.3)),),
+            extra=(b.flow(mrd),),
         )
-        _consolidation_and_follow_up(b, days_after(induction_end, r.randint(5, 12)))
+        # The day-28 MRD status: the landmark the relapse below is conditioned on.
+        b.mrd_positive = mrd is not None and mrd >= MFC_POSITIVE_PCT
+        end = _consolidation_and_follow_up(b, days_after(induction_end, r.randint(5, 12)))
+        if b.scenario is Scenario.AML_INTENSIVE_CR:  # (a transplant follows in the other)
+            follow_up(b, days_after(end, 21), AML_INTENSIVE, b.mrd_positive, _aml_relapse)
         return
     # Refractory: residual blasts on day 14, re-induction, and still ≥ 5 % after it.
     b.marrow(
@@ -150,6 +166,27 @@ def aml_intensive(b: Builder, *, refractory: bool) -> None:
         blasts=r.uniform(2, 30),
         cellularity=r.uniform(20, 70),
         counts=blood_count(r.uniform(0.3, 2.0), r.uniform(20, 120), r.uniform(8, 10.5)),
+    )
+
+
+def _aml_relapse(b: Builder, on: dt.date) -> None:
+    """Haematologic relapse (marrow blasts >= 5 %, flow MRD high again), then FLAG-Ida."""
+    r = b.rng
+    b.marrow(
+        on,
+        Indication.SUSPECTED_RELAPSE,
+        blasts=r.uniform(8, 55),
+        cellularity=r.uniform(60, 90),
+        counts=blood_count(r.uniform(0.3, 1.2), r.uniform(20, 90), r.uniform(8, 10.5), blasts=10),
+        extra=(b.flow(r.uniform(5, 40)),),
+    )
+    b.line(
+        "FLAG-Ida",
+        TherapyIntent.SALVAGE,
+        Intensity.INTENSIVE,
+        days_after(on, r.randint(5, 12)),
+        cycles=1,
+        dosing_days=5,
     )
 
 
@@ -328,12 +365,19 @@ def aml_npm1_mrd(b: Builder) -> None:
         cycle_days=35,
         dosing_days=5,
     )
-    # After each consolidation cycle, blood MRD falls about a log (ELN 2021 MRD: every cycle).
+    # Blood MRD after each consolidation cycle (ELN 2021 MRD: every cycle). After course 2 (the
+    # first HiDAC) NPM1 transcripts are gone from the blood in most patients and persist in
+    # some (Ivey 2016), a status drawn first, on the outcome stream; persisting, they fall only
+    # about half a log a cycle, and otherwise about a log.
+    with b.outcome() as o:
+        persistent = o.random() < NPM1_PERSISTENCE
     level = baseline / 500
     for k in range(3):
-        level = log_jitter(r, level / 12, 0.2)
+        fall = 4 if persistent else (3000 if k == 0 else 12)
+        level = log_jitter(r, level / fall, 0.2)
         b.blood(days_after(cons_start, 35 * k + 30), b.npm1(level if level > 0.001 else None))
-    relapsing = r.random() < 0.45
+    # Relapse conditioned on that status (prognosis.NPM1_QPCR).
+    relapsing = r.random() < NPM1_QPCR.chance(persistent)
     # Surveillance every 3 months for 2 years (ELN 2021: blood q4–6 weeks... marrow q3 months).
     day = cons_end
     rising = False
@@ -359,4 +403,17 @@ def aml_npm1_mrd(b: Builder) -> None:
         else:
             b.blood(day, b.npm1(value), recovered_counts(b))
         if value is not None and value > 5:
+            if k % 2 == 0:
+                # The blood rise sends the patient to the marrow, which shows the relapse.
+                with b.outcome() as o:
+                    b.marrow(
+                        days_after(day, o.randint(5, 14)),
+                        Indication.SUSPECTED_RELAPSE,
+                        blasts=min(5 + value / 4, 60) + o.uniform(1, 10),
+                        cellularity=o.uniform(60, 90),
+                        counts=blood_count(
+                            o.uniform(0.3, 1.2), o.uniform(20, 90), o.uniform(8, 10.5), blasts=10
+                        ),
+                        extra=(b.npm1(value * o.uniform(1.2, 3)),),
+                    )
             break

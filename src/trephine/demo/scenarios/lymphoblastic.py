@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 
-from trephine.demo.builder import Builder, recovered_counts
+from trephine.demo.builder import Builder, follow_up, recovered_counts
+from trephine.demo.model import Scenario
+from trephine.demo.prognosis import B_ALL
 from trephine.demo.values import blood_count, days_after, dec, pct_of
 from trephine.domain.patient import Disease, GeneticStatus, Sex
 from trephine.domain.procedure import Indication
@@ -67,7 +70,9 @@ def b_all(b: Builder) -> None:
         counts=recovered_counts(b),
         extra=(b.flow(None if mrd_neg else r.uniform(0.01, 0.5)),),
     )
-    b.line(
+    # The end-of-induction MRD status: the landmark the relapse below is conditioned on.
+    b.mrd_positive = not mrd_neg
+    done = b.line(
         "blinatumomab" if not mrd_neg else "consolidation blocks",
         TherapyIntent.CONSOLIDATION,
         Intensity.INTENSIVE if mrd_neg else Intensity.LESS_INTENSIVE,
@@ -75,6 +80,30 @@ def b_all(b: Builder) -> None:
         cycles=3,
         cycle_days=42,
         dosing_days=28,
+    )
+    if b.scenario is Scenario.ALL:  # (the CAR-T scenario writes its own relapse)
+        follow_up(b, done, B_ALL, b.mrd_positive, _all_relapse)
+
+
+def _all_relapse(b: Builder, on: dt.date) -> None:
+    """Marrow relapse (blasts >= 5 % after CR, flow MRD high), then inotuzumab salvage."""
+    r = b.rng
+    b.marrow(
+        on,
+        Indication.SUSPECTED_RELAPSE,
+        blasts=r.uniform(15, 70),
+        cellularity=r.uniform(60, 90),
+        counts=blood_count(r.uniform(0.4, 1.5), r.uniform(30, 100), r.uniform(8, 10.5), blasts=10),
+        extra=(b.flow(r.uniform(10, 60)),),
+    )
+    b.line(
+        "inotuzumab ozogamicin",
+        TherapyIntent.SALVAGE,
+        Intensity.LESS_INTENSIVE,
+        days_after(on, r.randint(5, 12)),
+        cycles=1,
+        cycle_days=21,
+        dosing_days=8,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trephine.demo.builder import Builder, recovered_counts
+from trephine.demo.prognosis import TRANSPLANT_CHIMERISM
 from trephine.demo.scenarios.aml import aml_intensive
 from trephine.demo.scenarios.mds import mds_hma
 from trephine.demo.values import days_after, dec, pct_of
@@ -27,8 +28,10 @@ def post_transplant(b: Builder) -> None:
         (DonorType.MATCHED_SIBLING, DonorType.MATCHED_UNRELATED, DonorType.HAPLOIDENTICAL)
     )
     b.cellular.append(Transplant(transplant, donor, conditioning))
-    # Donor chimerism falling below ~95 % and still falling is the warning sign (mixed chimerism).
-    falling = r.random() < 0.35
+    # Donor chimerism falling below ~95 % and still falling is the warning sign (mixed chimerism):
+    # more often after MRD positivity before the transplant (prognosis.TRANSPLANT_CHIMERISM).
+    fall = 0.35 if b.mrd_positive is None else TRANSPLANT_CHIMERISM.chance(b.mrd_positive)
+    falling = r.random() < fall
     series = (
         (100.0, 99.0, r.uniform(88, 94), r.uniform(60, 80))
         if falling
