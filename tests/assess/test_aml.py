@@ -217,3 +217,55 @@ def test_order_with_same_day_ties_matches_the_full_sort_key() -> None:
     expected = sorted(points, key=TimePoint.sort_key)
     for perm in itertools.permutations(points):
         assert in_order(perm) == expected
+
+
+def _reach(values: dict[str, Any]) -> list[str]:
+    """The worded evidence of the MRD call of one MRD time point."""
+    result = assess_points(
+        [DIAGNOSTIC, marrow(30, 2, courses=1), TimePoint(day(30), ObservationKind.MRD, values)]
+    )
+    (call,) = [c for c in result.calls if c.kind == "mrd"]
+    return [str(e["sentence"]) for e in call.evidence if e.get("sentence")]
+
+
+def test_a_negative_mrd_call_states_the_method_and_the_sensitivity_reached() -> None:
+    """ELN 2021: a negative result states the sensitivity it reached; the rule's own evidence
+    named only the method ("MRD method: MFC — as required")."""
+    npm1 = {"method": "qPCR", "target": "NPM1", "detected": False, "sensitivity": Decimal("1e-5")}
+    assert _reach(npm1) == ["NPM1 MRD not detected (qPCR, sensitivity 10⁻⁵)"]
+    # MFC: sensitivity = LLOQ events ÷ CD45+ events (M6), the laboratory's LLOQ when given ...
+    flow = {"method": "MFC", "pct": 0, "cd45_events": 1_000_000, "lloq_events": 50}
+    assert _reach(flow) == ["MRD not detected (MFC, sensitivity 5 × 10⁻⁵)"]
+    # ... else the 50-event default; residual cells below the threshold are not "not detected".
+    below = {"method": "MFC", "pct": Decimal("0.04"), "cd45_events": 3_000_000}
+    assert _reach(below) == ["MRD 0.04 %, below 0.1 % (MFC, sensitivity 1.7 × 10⁻⁵)"]
+    # Nothing known of the sensitivity: said, not left out.
+    assert _reach({"method": "dPCR", "detected": False}) == [
+        "MRD not detected (dPCR, no sensitivity reported)"
+    ]
+    # Positive calls add nothing.
+    assert _reach({"method": "qPCR", "target": "NPM1", "detected": True, "level_pct": 5}) == []
+
+
+def test_a_bad_mrd_sensitivity_is_refused_with_its_field() -> None:
+    """Refused for its value, naming the field (a known key now, not an unknown one)."""
+    for bad in ("high", 2):
+        with pytest.raises(ValidationError, match=r"sensitivity") as err:
+            _reach({"method": "qPCR", "detected": False, "sensitivity": bad})
+        assert "unknown input key" not in str(err.value), err.value
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("1e-5", "10⁻⁵"),
+        ("5e-5", "5 × 10⁻⁵"),
+        ("0.000016667", "1.7 × 10⁻⁵"),
+        ("9.96e-4", "10⁻³"),
+        ("0.01", "10⁻²"),
+    ],
+)
+def test_power_of_ten(value: str, text: str) -> None:
+    from trephine.criteria.adapters.aml import power_of_ten
+
+    assert power_of_ten(Decimal(value)) == text

@@ -195,3 +195,21 @@ def test_myeloma_has_marrow_plasma_cells_and_cll_lymphocyte_counts(
         assert any(
             isinstance(r.value, BloodCount) and r.value.alc is not None for r in s.inputs.results
         ), s.inputs.patient_id
+
+
+def test_every_negative_aml_mrd_call_states_its_method_and_sensitivity(
+    demo: dict[str, Stored],
+) -> None:
+    """ELN 2021: a negative MRD result states the sensitivity it reached. The stored results
+    carry it (flow: LLOQ over the events acquired; NPM1 qPCR: the assay's 10^-5), so every
+    demo call says it — none "no sensitivity reported"."""
+    seen: set[str] = set()
+    for s in demo.values():
+        for c in s.calls:
+            if c.assessment.ruleset != "ELN2021" or c.assessment.category != "NEGATIVE":
+                continue
+            worded = [str(e["sentence"]) for e in c.assessment.evidence if e.get("sentence")]
+            assert len(worded) == 1, (c.patient_id, worded)
+            assert ", sensitivity " in worded[0], (c.patient_id, worded)
+            seen.add(worded[0].split(" (")[1])
+    assert {"qPCR, sensitivity 10⁻⁵)", "MFC, sensitivity 5 × 10⁻⁵)"} <= seen, seen

@@ -130,3 +130,41 @@ def test_settings_counts_and_unrecorded_inputs_read_as_words() -> None:
     assert "Courses completed 1 course — below 2 courses" in html
     assert "CRi definition (setting): single lineage deficit — as required" in html
     assert "Param:" not in html and " pct" not in html
+
+
+def test_a_negative_mrd_call_shows_the_sensitivity_it_reached() -> None:
+    """A demo NPM1 patient's page read "MRD method: qPCR — as required" and "PCR target
+    detected: no" for a negative call: the method, never the sensitivity (ELN 2021 asks a
+    negative result to state it). Time point → call → the page's partial."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from trephine.assess.aml import assess_points
+    from trephine.assess.timepoints import ObservationKind, TimePoint
+
+    values = {
+        "method": "qPCR",
+        "target": "NPM1 type A",
+        "detected": False,
+        "sensitivity": Decimal("1e-5"),
+    }
+    on = dt.date(2024, 3, 1)
+    (call,) = assess_points([TimePoint(on, ObservationKind.MRD, values)]).calls
+    shown = SimpleNamespace(
+        date=str(on),
+        call=call.kind,
+        category=call.category,
+        ruleset=call.ruleset,
+        edition=call.edition,
+        rule=call.rule,
+        citation=None,
+        missing=[],
+        software_version="0",
+        evidence=list(call.evidence),
+    )
+    html = (
+        templates()
+        .env.get_template("_assessments.html")
+        .render(alerts=[], assessments=[shown], patient_id="P1")
+    )
+    assert "NPM1 type A MRD not detected (qPCR, sensitivity 10⁻⁵)" in html

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from trephine import __version__
-from trephine.assess.call import Alert, Call, Calls
+from trephine.assess.call import Alert, Call, Calls, digest_of
 from trephine.assess.inputs import PatientInputs
 from trephine.assess.timepoints import (
     ObservationKind,
@@ -25,7 +26,13 @@ from trephine.assess.timepoints import (
     in_order,
     timepoints,
 )
-from trephine.criteria.adapters.aml import AML_SPECS, AML_STRUCT, mrd_status, with_mrd
+from trephine.criteria.adapters.aml import (
+    AML_SPECS,
+    AML_STRUCT,
+    mrd_status,
+    negative_reach,
+    with_mrd,
+)
 from trephine.criteria.engine import evaluate, resolve_params
 from trephine.criteria.facts import build_facts, convert, specs_of, to_decimal
 from trephine.criteria.model import Evaluation
@@ -50,6 +57,15 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
 
 def _dated(date: dt.date, kind: str, a: Evaluation, category: str | None = None) -> Call:
     return Call.from_evaluation(date, kind, a, category)
+
+
+def _with_evidence(call: Call, item: Mapping[str, Any]) -> Call:
+    """``call`` with one more (worded) evidence item; its digest covers the item."""
+    return replace(
+        call,
+        evidence=(*call.evidence, item),
+        digest=digest_of({"call": call.digest, "evidence": item}),
+    )
 
 
 _RESPONSE_RANK = {c: i for i, c in enumerate(eln2022_aml.RESPONSE.categories)}
@@ -168,7 +184,11 @@ def assess_points(points: Iterable[TimePoint], params: Mapping[str, Any] | None 
             status, assessments = mrd_status(dict(point.values), where, p_mrd, None)
             mrd_status_by_date[point.date] = status
             for a in assessments:
-                out.append(_dated(point.date, "mrd", a))
+                call = _dated(point.date, "mrd", a)
+                if a.category == "NEGATIVE":
+                    # ELN 2021: a negative result states the sensitivity it reached.
+                    call = _with_evidence(call, negative_reach(point.values, where, p_mrd))
+                out.append(call)
             level = point.values.get("level_pct", point.values.get("pct"))
             mrd_samples.append(
                 MrdSample(

@@ -168,6 +168,8 @@ def timepoints(inputs: PatientInputs) -> list[TimePoint]:
                 }
                 if detected(value.ratio):
                     mrd["level_pct"] = value.ratio.value
+                if value.sensitivity is not None:
+                    mrd["sensitivity"] = value.sensitivity
                 points.append(TimePoint(date, ObservationKind.MRD, mrd, tissue=tissue))
             elif isinstance(value, FlowMRD):
                 flow: dict[str, Any] = {
@@ -176,6 +178,14 @@ def timepoints(inputs: PatientInputs) -> list[TimePoint]:
                 }
                 if value.events_acquired is not None:
                     flow["cd45_events"] = value.events_acquired
+                    # The laboratory's own LOD / LLOQ as events (ELN 2021 M6: the sensitivity
+                    # a negative result states), instead of the 20 / 50-event defaults.
+                    for key, limit in (
+                        ("lod_events", value.mrd.lod),
+                        ("lloq_events", value.mrd.lloq),
+                    ):
+                        if limit is not None:
+                            flow[key] = limit * value.events_acquired / 100
                 points.append(TimePoint(date, ObservationKind.MRD, flow, tissue=tissue))
             elif isinstance(value, Chimerism) and value.lineage in _UNSORTED:
                 points.append(

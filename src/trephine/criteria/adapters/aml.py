@@ -84,6 +84,9 @@ _MRD_KNOWN = frozenset(
         "replicates_total",
         "lod_events",
         "lloq_events",
+        # qPCR/dPCR: the assay's sensitivity (a fraction, 1e-5): read for the explanation of a
+        # negative result (:func:`negative_reach`), never by a rule.
+        "sensitivity",
         *FREE_TEXT,
     }
 )
@@ -210,6 +213,66 @@ def put_mfc_sensitivity(
     }
     result.put("mfc_lod", lod, plain_why)
     result.put("mfc_sensitivity", sensitivity, plain_why)
+
+
+_SENSITIVITY = InputSpec("sensitivity", InputKind.NUMBER, "fraction", maximum=Decimal(1))
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_of_ten(x: Decimal) -> str:
+    """A sensitivity as a reader writes it, to two significant figures: ``5E-5`` →
+    ``5 × 10⁻⁵``, ``1E-5`` → ``10⁻⁵``, ``1.6667E-5`` → ``1.7 × 10⁻⁵``."""
+    exponent = x.adjusted()
+    mantissa = x.scaleb(-exponent).quantize(Decimal("0.1"))
+    if mantissa >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    power = f"10{str(exponent).translate(_SUPERSCRIPT)}"
+    if mantissa == 1:
+        return power
+    return f"{format(mantissa.normalize(), 'f')} × {power}"
+
+
+def negative_reach(
+    result: Mapping[str, JSON], where: str, params: Mapping[str, JSON]
+) -> dict[str, JSON]:
+    """The worded evidence a NEGATIVE call of one MRD result adds: ELN 2021 asks a negative
+    result to state the sensitivity it reached, and the rule's own evidence names only the
+    method. What was found (not detected; for MFC, residual cells below the positivity
+    threshold) with the method and the sensitivity — for MFC the LLOQ ÷ CD45+ events (M6,
+    :func:`mfc_sensitivity_of`), for qPCR/dPCR the assay's own ``sensitivity`` — or that no
+    sensitivity was reported."""
+    method = str(result.get("method"))
+    sensitivity: Decimal | None = None
+    what = "MRD not detected"
+    if method == "MFC":
+        found = mfc_sensitivity_of(result, where, params)
+        sensitivity = None if found is None else found[0][1]
+        pct = convert(_MFC_PCT, result.get("pct"), f"{where}.pct")
+        if isinstance(pct, Decimal) and pct > 0:
+            limit = to_decimal(
+                params.get("mfc_threshold_pct", _M6_DEFAULTS["mfc_threshold_pct"]),
+                "params.mfc_threshold_pct",
+            )
+            what = f"MRD {format(pct.normalize(), 'f')} %, below {format(limit, 'f')} %"
+    else:
+        given = convert(_SENSITIVITY, result.get("sensitivity"), f"{where}.sensitivity")
+        sensitivity = given if isinstance(given, Decimal) and given > 0 else None
+        target = result.get("target")
+        if isinstance(target, str) and target.strip():
+            what = f"{target.strip()} MRD not detected"
+    reach = (
+        "no sensitivity reported"
+        if sensitivity is None
+        else (f"sensitivity {power_of_ten(sensitivity)}")
+    )
+    return {
+        "input": "mrd_sensitivity",
+        "value": None if sensitivity is None else str(sensitivity),
+        "comparator": None,
+        "threshold": None,
+        "outcome": None,
+        "sentence": f"{what} ({method}, {reach})",
+    }
 
 
 COMBINE_ORDER = (
