@@ -147,6 +147,42 @@ def test_a_negative_mrd_call_does_not_deny_what_the_test_counted() -> None:
         _check(e.title, e.text())
 
 
+def test_a_positive_mrd_call_does_not_call_a_relapse_a_small_number() -> None:
+    """DEMO-0001's relapse marrow (flow MRD 38 %, 56 % blasts) said 'The MRD test found a small
+    number of leukaemia cells' above 'about 38 in 100 cells'. The call's words now leave the
+    amount to the result's own sentence."""
+    from trephine.domain.quantity import Quantity
+    from trephine.domain.results import FlowMethod, FlowMRD, ResultKind
+
+    for value, amount in (("38", "about 38 in 100 cells"), ("0.2", "about 1 in 500 cells")):
+        counted = FlowMRD(Quantity(Decimal(value), "%"), FlowMethod.LAIP)
+        page = pages.results_page(
+            [(ResultKind.FLOW_MRD, counted)], [("ELN2021", "mrd", "POSITIVE")]
+        )
+        said = page.text()
+        assert "The MRD test found leukaemia cells." in said, said
+        assert amount in said, said
+        assert "found a small number of leukaemia cells." not in said, said
+        assert "too few to see" not in said, said  # 38 % is seen under a microscope
+        for e in page.explanations:
+            _check(e.title, e.text())
+
+
+def test_an_extramedullary_check_is_named_not_other_test() -> None:
+    """DEMO-0001's relapse marrow listed its examination for disease outside the marrow as
+    'Other test: This test is part of your results.'"""
+    from trephine.domain.results import Extramedullary, ResultKind
+
+    for present, found in ((False, "No signs of the illness were found."), (True, "were found")):
+        checked = Extramedullary("clinical examination", present)
+        page = pages.results_page([(ResultKind.EXTRAMEDULLARY, checked)], [])
+        (shown,) = page.explanations
+        assert shown.title == "Check outside the marrow", shown
+        assert "outside the marrow" in shown.text() and found in shown.text(), shown
+        _check("extramedullary", shown.text())
+        _check_glossary("extramedullary", page)
+
+
 def test_the_corrected_label_reads_easily() -> None:
     from trephine.domain.quantity import Quantity
     from trephine.domain.results import FlowMethod, FlowMRD, ResultKind

@@ -28,6 +28,7 @@ from trephine.domain.results import (
     CellClass,
     Chimerism,
     CoreFindings,
+    Extramedullary,
     FlowMRD,
     Karyotype,
     MolecularMRD,
@@ -341,9 +342,10 @@ def explain_result(kind: ResultKind, value: object) -> Explanation:
         return Explanation(
             _("MRD test (flow)"),
             _mrd_sentence(value.mrd, "MRD"),
+            # What the test does, true at any level (a relapse's 38 % is not "too few to see").
             _(
-                "MRD means very small amounts of leukaemia left after treatment, too few to see "
-                "with a microscope."
+                "An MRD test looks for leukaemia cells left after treatment, even amounts too "
+                "small to see with a microscope."
             ),
             terms=("MRD", "leukaemia"),
         )
@@ -407,6 +409,23 @@ def explain_result(kind: ResultKind, value: object) -> Explanation:
                 "Blood cells are made in the marrow, so these counts show how well it is "
                 "working. Your doctor will tell you what your numbers mean."
             ),
+            terms=("marrow",),
+        )
+    if isinstance(value, Extramedullary):
+        # Named, not 'Other test': a remission needs no illness outside the marrow either
+        # (ELN 2022 CR: no extramedullary disease), and the patient was examined for it.
+        checked = _("A doctor checked your body for signs of the illness outside the marrow.")
+        if value.present:
+            return Explanation(
+                _("Check outside the marrow"),
+                checked + " " + _("Signs of the illness were found."),
+                _("Your doctor will talk with you about what this means for your treatment."),
+                terms=("marrow",),
+            )
+        return Explanation(
+            _("Check outside the marrow"),
+            checked + " " + _("No signs of the illness were found."),
+            _("This check is one of the ways your team tells how well treatment is working."),
             terms=("marrow",),
         )
     return Explanation(
@@ -476,7 +495,9 @@ def _call_words(family: str, call_kind: str, category: str) -> tuple[str, str, s
         if c in ("POSITIVE", "MRD_POSITIVE", "LOW_LEVEL", "MRD_FAILURE"):
             return (
                 _("MRD"),
-                _("The MRD test found a small number of {cells}.").format(cells=cells),
+                # Not "a small number": the call is the same at 0.2 % and at a relapse's 38 %;
+                # the result's own sentence says how many.
+                _("The MRD test found {cells}.").format(cells=cells),
                 _("Your doctor will talk with you about what this means for your treatment."),
             )
         return None
