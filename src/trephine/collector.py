@@ -25,3 +25,23 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def long_lived_frozen() -> Iterator[None]:
+    """For a server process's life: what is alive once it has started — modules, the app, its
+    routes, settings and engine, about a quarter of a million objects — moved out of the
+    collector's sight (``gc.freeze``), and given back when the server stops.
+
+    Requests free what they allocate by reference counting; the collector's full collections
+    walked every one of those long-lived objects each time (an 87 ms pause, once every ~200
+    patient pages, every request in flight on that worker waiting through it). Frozen, a full
+    collection walks only what requests left behind. Garbage already made is collected first,
+    so nothing unreachable is frozen.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

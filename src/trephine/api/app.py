@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 
 from fastapi import FastAPI
 
@@ -21,6 +21,7 @@ from trephine.api.routers import (
 )
 from trephine.api.routers import exams as exam_api
 from trephine.api.routers import procedures as procedure_api
+from trephine.collector import long_lived_frozen
 from trephine.services import accounts, open_database
 from trephine.settings import Settings, get_settings
 from trephine.store.database import Database
@@ -31,11 +32,15 @@ def create_app(
     *,
     clock: Callable[[], dt.datetime] | None = None,
     settings: Settings | None = None,
+    server: bool = False,
 ) -> FastAPI:
     """Build the app for ``database_url`` (default: ``TREPHINE_DATABASE_URL`` / settings).
 
     The database must already be migrated (``trephine init``); ``/healthz`` reports when not.
     ``clock`` replaces the wall clock (tests of session timeouts); ``settings`` the environment.
+    ``server``: the app is a server process's only work (``trephine serve``, :func:`served_app`),
+    so once started its long-lived objects are kept out of the cycle collector's full
+    collections (:func:`trephine.collector.long_lived_frozen`).
     """
     settings = settings or get_settings()
     url = database_url or settings.database_url
@@ -43,7 +48,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        with long_lived_frozen() if server else nullcontext():
+            yield
         database.dispose()
 
     app = FastAPI(
@@ -109,3 +115,9 @@ def create_app(
     # the walking admin's own session.
     app.include_router(admin.router)
     return app
+
+
+def served_app() -> FastAPI:
+    """The app of one ``trephine serve`` worker process (uvicorn's factory), from the
+    environment."""
+    return create_app(server=True)

@@ -302,7 +302,7 @@ def serve(
     try:
         # Built here also when workers build their own: a configuration error (OIDC settings,
         # an unreachable database) is one line now, not a traceback in every worker.
-        app = create_app(settings=settings)
+        app = create_app(settings=settings, server=True)
         database = app.state.database
         if database.current_revision() != database.head_revision():
             typer.echo(
@@ -342,7 +342,7 @@ def serve(
 
 
 #: What each worker process imports and calls to build its app (uvicorn's factory form).
-WORKER_APP = "trephine.api.app:create_app"
+WORKER_APP = "trephine.api.app:served_app"
 
 
 def _in_memory(url: str) -> bool:
