@@ -168,3 +168,41 @@ def test_a_negative_mrd_call_shows_the_sensitivity_it_reached() -> None:
         .render(alerts=[], assessments=[shown], patient_id="P1")
     )
     assert "NPM1 type A MRD not detected (qPCR, sensitivity 10⁻⁵)" in html
+
+
+#: Inputs the default demo's stored calls carry whose label was the name spelled out
+#: ('Mfc 38 % of CD45+ cells', 'Serum m g dl 2.1 g/dL', 'Bm pc 4 %', 'Anc day +18').
+DEMO_INPUTS = (
+    "mfc_pct", "status", "previous_status", "mrd_detected", "mrd_quantifiable", "mrd_level_pct",
+    "mrd_fraction", "sensitivity_pct", "hematologic_cr", "pb_blasts_pct", "bm_pc_pct",
+    "serum_m_g_dl", "baseline_serum_m_g_dl", "nadir_serum_m_g_dl", "serum_m_g_dl_reduction_pct",
+    "serum_m_g_dl_rise", "serum_m_g_dl_increase_pct", "urine_m_mg_24h",
+    "urine_m_mg_24h_reduction_pct", "serum_ife", "urine_ife", "flc_ratio",
+    "ihc_kappa_lambda_ratio", "ihc_pcs_counted", "retic_abs", "residual_hematopoietic_cells_pct",
+    "pnh_clone_pct", "hb_transfused_or_epo", "ferritin_ug_l", "liver_iron_mg_g", "infiltrated",
+    "largest_node_cm", "node_change_pct", "liver_spleen_normal", "circulating_clonal_b",
+    "marrow_b_nodules", "cd19_pct_pb", "cd19_on_blasts",
+)  # fmt: skip
+
+
+def test_every_input_of_the_demo_calls_reads_as_words() -> None:
+    from trephine.present.explain import evidence_sentence, input_label
+
+    spelled = []
+    for name in DEMO_INPUTS:
+        label = input_label(name)
+        words = name.removesuffix("_pct").replace("_", " ")
+        if label == words[:1].upper() + words[1:] or "_" in label:
+            spelled.append(f"{name} -> {label}")
+    assert not spelled, spelled
+    assert input_label("anc day +18") == "ANC on day +18"
+    assert input_label("plt day +25") == "Platelets on day +25"
+    assert (
+        input_label("days since platelet transfusion, day +25")
+        == "Days since platelet transfusion on day +25"
+    )
+    item = {"input": "mfc_pct", "value": "38", "comparator": ">=", "threshold": "0.1"}
+    assert evidence_sentence({**item, "outcome": True}, "POSITIVE") == (
+        "Flow MRD 38 % of CD45+ cells — at least 0.1 % of CD45+ cells: meets the POSITIVE criterion"
+    )
+    assert input_label("some_new_input_pct") == "Some new input"  # unknown: its name in words

@@ -12,6 +12,7 @@ a few short clinical labels; numbers are rounded for reading by :func:`format_va
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -48,7 +49,51 @@ LABELS: dict[str, str] = {
     "ngs_detected": "NGS clone detected",
     "pb_positive_samples": "Blood samples with blasts",
     "pb_positive_span_days": "Days between those blood samples",
+    # What the demo's calls carry (AML flow MRD, the MRD series, myeloma, CLL, ALL, aplastic
+    # anaemia, work-ups): the name-derived fallback read 'Mfc', 'Serum m g dl', 'Bm pc'.
+    "mfc_pct": "Flow MRD",
+    "status": "MRD status",
+    "previous_status": "Previous MRD status",
+    "mrd_detected": "MRD detected",
+    "mrd_quantifiable": "MRD quantifiable",
+    "mrd_level_pct": "MRD level",
+    "mrd_fraction": "MRD (CLL cells per leukocyte)",
+    "sensitivity_pct": "MRD assay sensitivity",
+    "hematologic_cr": "Haematologic CR",
+    "pb_blasts_pct": "Blood blasts",
+    "bm_pc_pct": "Marrow plasma cells",
+    "serum_m_g_dl": "Serum M-protein",
+    "baseline_serum_m_g_dl": "Serum M-protein at baseline",
+    "nadir_serum_m_g_dl": "Serum M-protein at its nadir",
+    "serum_m_g_dl_reduction_pct": "Fall in serum M-protein",
+    "serum_m_g_dl_rise": "Rise in serum M-protein",
+    "serum_m_g_dl_increase_pct": "Rise in serum M-protein",
+    "urine_m_mg_24h": "Urine M-protein",
+    "urine_m_mg_24h_reduction_pct": "Fall in urine M-protein",
+    "serum_ife": "Serum immunofixation",
+    "urine_ife": "Urine immunofixation",
+    "flc_ratio": "Free light chain ratio",
+    "ihc_kappa_lambda_ratio": "Plasma cell kappa/lambda ratio (IHC)",
+    "ihc_pcs_counted": "Plasma cells counted (IHC)",
+    "retic_abs": "Reticulocytes",
+    "residual_hematopoietic_cells_pct": "Residual haematopoietic cells",
+    "pnh_clone_pct": "PNH clone",
+    "hb_transfused_or_epo": "Haemoglobin supported by transfusion or EPO",
+    "ferritin_ug_l": "Ferritin",
+    "liver_iron_mg_g": "Liver iron",
+    "infiltrated": "Marrow infiltration",
+    "largest_node_cm": "Largest lymph node",
+    "node_change_pct": "Change in lymph node size",
+    "liver_spleen_normal": "Liver and spleen normal",
+    "circulating_clonal_b": "Clonal B cells in the blood",
+    "marrow_b_nodules": "B-lymphoid nodules in the marrow",
+    "cd19_pct_pb": "CD19+ cells in the blood",
+    "cd19_on_blasts": "CD19 on the blasts",
 }
+
+#: An input measured on a day after transplant ('anc day +18', 'days since platelet
+#: transfusion, day +25'): the base input's label, then the day.
+_ON_DAY = re.compile(r"^(?P<base>.+?),? day (?P<day>[+-]\d+)$")
 
 UNITS: dict[str, str] = {
     "%": " %",
@@ -96,6 +141,8 @@ PARAMETERS: dict[str, str] = {
 def input_label(name: str) -> str:
     if name in LABELS:
         return LABELS[name]
+    if on_day := _ON_DAY.match(name):
+        return f"{input_label(on_day['base'].replace(' ', '_'))} on day {on_day['day']}"
     if name.startswith("param:"):
         # A setting, not a finding: 'Param:cri mode' read like a measured input.
         key = name.removeprefix("param:")
