@@ -91,3 +91,16 @@ def test_a_population_and_a_measurement_say_what_they_count() -> None:
     assert _result_phrase(_stored(vessels, ResultKind.MEASUREMENT)) == (
         "microvessel density 14.5 vessels/mm2"
     )
+
+
+def test_flow_mrd_event_counts_both_have_thousands_separators() -> None:
+    """DEMO-0001's relapse read '38 %, 377202/1,000,000 events': one count grouped, one not."""
+    from trephine.present.results import summary
+
+    flow = FlowMRD(
+        Quantity(Decimal("38"), "%"), FlowMethod.LAIP, events_acquired=1_000_000,
+        abnormal_events=377_202,
+    )  # fmt: skip
+    assert "377,202/1,000,000 events" in summary(flow)
+    few = FlowMRD(Quantity(Decimal("0.014"), "%"), FlowMethod.LAIP, events_acquired=10**6)
+    assert "0/1,000,000 events" in summary(few)

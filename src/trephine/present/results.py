@@ -385,7 +385,7 @@ def summary(value: ResultValue) -> str:
             events = (
                 None
                 if value.events_acquired is None
-                else f"{value.abnormal_events or 0}/{value.events_acquired:,} events"
+                else f"{value.abnormal_events or 0:,}/{value.events_acquired:,} events"
             )
             lloq = (
                 None
