@@ -73,6 +73,9 @@ def test_id_text_and_diagnosis_totals_answer_the_same_on_both_backends(demo: Any
     lower()), and a diagnosis total counts each patient once, even one diagnosed twice."""
     db = open_database(demo.url)
     try:
+        # The open alerts below are the assessments' (re-running adds nothing): assessed here,
+        # so this test does not depend on another having run first on the same worker.
+        assess_all(db, "test-assess")
         with pytest.raises(_RollBack), db.unit_of_work("test") as uow:
             s = uow.session
             everyone = sorted(s.scalars(select(PatientRow.external_id)))
@@ -124,5 +127,51 @@ def test_id_text_and_diagnosis_totals_answer_the_same_on_both_backends(demo: Any
             both = search(uow, PatientQuery(diagnosis="AML", open_alerts=True, limit=500))
             assert together.total == len(both.items) > 0
             raise _RollBack
+    finally:
+        db.dispose()
+
+
+def test_a_relapse_is_the_latest_response_not_the_superseded_call(demo: Any) -> None:
+    """One marrow, one story on the list too: a marrow called a relapse also has a response
+    call (NO_RESPONSE for a relapse after CR), stored superseded. The list showed that call as
+    'Latest response' (DEMO-0001: NO RESPONSE) while the patient page said relapse."""
+    from trephine.assess.story import SUPERSEDED
+    from trephine.criteria.categories import RELAPSE_CATEGORIES
+
+    db = open_database(demo.url)
+    try:
+        assess_all(db, "test-assess")
+        with db.unit_of_work("test") as uow:
+            rows = uow.session.execute(
+                select(
+                    PatientRow.external_id,
+                    AssessmentRow.assessed_on,
+                    AssessmentRow.call_kind,
+                    AssessmentRow.category,
+                    AssessmentRow.flags,
+                    AssessmentRow.id,
+                )
+                .join(PatientRow, PatientRow.id == AssessmentRow.patient_id)
+                .where(AssessmentRow.call_kind.in_(("response", "relapse")))
+            ).all()
+            expected: dict[str, tuple[Any, int, int, str]] = {}
+            superseded = 0
+            for pid, day, kind, category, flags, rid in rows:
+                relapse = kind == "relapse" and category in RELAPSE_CATEGORIES
+                if kind == "relapse" and not relapse:
+                    continue
+                superseded += kind == "response" and SUPERSEDED in (flags or [])
+                key = (day, int(relapse), rid, category)
+                expected[pid] = max(expected.get(pid, key), key)
+            hits = search(uow, PatientQuery(limit=500)).items
+            shown = {h.patient_id: h.latest_response for h in hits if h.latest_response}
+            assert shown == {pid: key[3] for pid, key in expected.items()}
+            relapsed = {pid for pid, c in shown.items() if c in RELAPSE_CATEGORIES}
+            assert relapsed and superseded  # the demo has relapses whose marrow had a response call
+            for category in sorted({shown[p] for p in relapsed}):
+                found = search(uow, PatientQuery(limit=500, response=category)).items
+                assert {h.patient_id for h in found} == {
+                    p for p in relapsed if shown[p] == category
+                }
     finally:
         db.dispose()

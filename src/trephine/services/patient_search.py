@@ -34,6 +34,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     distinct,
     exists,
     func,
@@ -44,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import KeyedColumnElement
 
+from trephine.criteria.categories import RELAPSE_CATEGORIES
 from trephine.domain.patient import Disease
 from trephine.domain.quantity import Quantity
 from trephine.domain.results import AspirateDifferential, CellClass, CoreFindings, ResultKind
@@ -66,6 +68,8 @@ MAX_LIMIT = 500
 DISEASES: tuple[str, ...] = tuple(str(d) for d in Disease)
 #: The assessment call whose latest category is "the latest response" of a patient.
 RESPONSE_CALL = "response"
+#: The call whose relapse categories (criteria/categories.py) stand in for a later response.
+RELAPSE_CALL = "relapse"
 
 
 @dataclass(frozen=True)
@@ -193,10 +197,25 @@ def _facts(p: type[PatientRow]) -> dict[str, KeyedColumnElement[Any]]:
     # sort or filter on them walks an index and stops at the page.
     last_biopsy = p.last_biopsy_at.label("last_biopsy")
     alerts = p.open_alert_count.label("open_alerts")
+    # The latest response call, or a relapse called since: a relapse wins over the response
+    # call of the same marrow (assess/story.py: one marrow, one story; that response call is
+    # stored superseded), so a relapsed patient does not read "NO RESPONSE" here while the
+    # patient page says relapse.
+    relapse = and_(
+        AssessmentRow.call_kind == RELAPSE_CALL,
+        AssessmentRow.category.in_(sorted(RELAPSE_CATEGORIES)),
+    )
     response = (
         select(AssessmentRow.category)
-        .where(AssessmentRow.patient_id == p.id, AssessmentRow.call_kind == RESPONSE_CALL)
-        .order_by(AssessmentRow.assessed_on.desc(), AssessmentRow.id.desc())
+        .where(
+            AssessmentRow.patient_id == p.id,
+            or_(AssessmentRow.call_kind == RESPONSE_CALL, relapse),
+        )
+        .order_by(
+            AssessmentRow.assessed_on.desc(),
+            case((relapse, 0), else_=1),
+            AssessmentRow.id.desc(),
+        )
         .limit(1)
         .correlate(p)
         .scalar_subquery()

@@ -16,6 +16,7 @@ from starlette.routing import NoMatchFound
 
 from trephine import __version__
 from trephine.api.schemas.errors import ErrorBody
+from trephine.criteria.categories import RELAPSE_CATEGORIES
 
 WEB_DIR = Path(str(files("trephine.web")))
 TEMPLATE_DIR = WEB_DIR / "templates"
@@ -129,7 +130,7 @@ def response_class(category: str | None) -> str:
         return "complete"
     if c in ("PR", "VGPR", "MLFS", "MR", "MINOR_RESPONSE", "HI", "RESPONSE", "PARTIAL"):
         return "partial"
-    if c in ("NO_RESPONSE", "PD", "RELAPSE", "HEMATOLOGIC_RELAPSE", "REFRACTORY", "SD"):
+    if c in ("NO_RESPONSE", "REFRACTORY", "SD") or c in RELAPSE_CATEGORIES:
         return "failure"
     return "other"
 

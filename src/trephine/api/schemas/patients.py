@@ -74,7 +74,9 @@ class PatientPublic(_Public):
         default=None, description="The disease-relevant value of the most recent marrow"
     )
     latest_response: str | None = Field(
-        default=None, description="Category of the most recent stored response call"
+        default=None,
+        description="Category of the most recent stored response call, or of a relapse called "
+        "on the same or a later marrow (a relapse wins over that marrow's response call)",
     )
     open_alerts: int | None = Field(
         default=None, description="Alerts neither acknowledged nor withdrawn (list only)"
