@@ -138,3 +138,24 @@ def test_the_plain_figure_is_plotlys_own_json_of_it(timelines: dict[str, Timelin
             assert figure_json(go.Figure(plain)) == plain, tl.patient.id
         grids.add(tuple(sorted(k for k in data["layout"] if k.startswith(("xaxis", "yaxis")))))
     assert len(grids) > 1
+
+
+def test_a_relapse_is_a_badge_and_wins_over_that_marrows_response(
+    timelines: dict[str, TimelinePublic],
+) -> None:
+    """DEMO-0001 relapses (2024-04-09): the track showed its CRi and CR and then nothing, and a
+    relapse marrow's superseded NO_RESPONSE would have shown beside a relapse."""
+    tl = next(iter(timelines.values()))
+    calls = [
+        SimpleNamespace(call="response", category="CR_MRD-", date="2023-03-10", ruleset="ELN2022"),
+        SimpleNamespace(call="relapse", category="NOT_MET", date="2023-03-10", ruleset="R"),
+        SimpleNamespace(call="response", category="NO_RESPONSE", date="2024-04-09", ruleset="E"),
+        SimpleNamespace(
+            call="relapse", category="HEMATOLOGIC_RELAPSE", date="2024-04-09", ruleset="R"
+        ),
+        SimpleNamespace(call="relapse", category="PD", date="2024-06-01", ruleset="IMWG"),
+    ]
+    badges = next(t for t in build_figure(tl, assessments=calls).data if t.name == "Response")
+    assert list(badges.x) == ["2023-03-10", "2024-04-09", "2024-06-01"]
+    assert list(badges.text) == ["CR MRD-", "relapse", "PD"]
+    assert badges.marker.color[1] == badges.marker.color[2] != badges.marker.color[0]

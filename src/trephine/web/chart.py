@@ -315,15 +315,30 @@ RESPONSE_COLOURS = {
 }
 
 
+#: A relapse call as it reads on the response track.
+RELAPSE_LABELS = {
+    "HEMATOLOGIC_RELAPSE": "relapse",
+    "EXTRAMEDULLARY_RELAPSE": "extramedullary relapse",
+}
+
+
 def _response_trace(assessments: Sequence[Any]) -> Trace | None:
-    """Response calls as labelled badges on the time axis (one track above the therapy bars)."""
+    """Response calls as labelled badges on the time axis (one track above the therapy bars),
+    and the relapses: a relapse wins over the response call of the same marrow (one marrow, one
+    story: assess/story.py), so that marrow shows the relapse, not both."""
+    from trephine.criteria.categories import RELAPSE_CATEGORIES
     from trephine.web.render import response_class
 
-    calls = [a for a in assessments if a.call == "response"]
+    relapses = [
+        a for a in assessments if a.call == "relapse" and str(a.category) in RELAPSE_CATEGORIES
+    ]
+    relapsed_on = {str(a.date) for a in relapses}
+    calls = [a for a in assessments if a.call == "response" and str(a.date) not in relapsed_on]
+    calls += relapses
     if not calls:
         return None
-    calls.sort(key=lambda a: a.date)
-    labels = [str(a.category).replace("_", " ") for a in calls]
+    calls.sort(key=lambda a: str(a.date))
+    labels = [RELAPSE_LABELS.get(str(a.category), str(a.category).replace("_", " ")) for a in calls]
     return {
         "type": "scatter",
         "mode": "markers+text",
@@ -413,7 +428,8 @@ def figure_data(
     """The Plotly figure for one patient's timeline as plain JSON data (``data``, ``layout``),
     exactly what plotly writes for the same figure (see :func:`build_figure`).
 
-    ``assessments`` are the stored criteria calls (``AssessmentPublic``); response calls become
+    ``assessments`` are the stored criteria calls (``AssessmentPublic``); response and relapse
+    calls become
     badges on the top track."""
     today = today or dt.date.today()
     per_row: dict[str, list[tuple[Series, list[Point]]]] = {}
