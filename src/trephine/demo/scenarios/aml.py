@@ -37,6 +37,20 @@ def _aml_genetics(b: Builder) -> tuple[str, tuple[tuple[str, GeneticStatus, str 
     )
 
 
+#: WHO 5th (Khoury 2022, Table 3): a karyotype with one of these fusions makes the AML type
+#: "with a defining genetic abnormality" whatever the differentiation or dysplasia (the
+#: diagnostic criteria's WHO5-RUNX1_RUNX1T1 / WHO5-CBFB_MYH11 rows).
+_DEFINING_FUSIONS = (
+    ("t(8;21)", "AML with RUNX1::RUNX1T1 fusion"),
+    ("inv(16)", "AML with CBFB::MYH11 fusion"),
+)
+
+
+def _who5_type(karyotype: str, otherwise: str) -> str:
+    """The WHO 5th AML type of a demo karyotype: the fusion's when it has one."""
+    return next((name for mark, name in _DEFINING_FUSIONS if mark in karyotype), otherwise)
+
+
 def _aml_diagnostic_marrow(b: Builder, blasts: float, extra: tuple[ResultValue, ...]) -> None:
     r = b.rng
     b.marrow(
@@ -76,7 +90,7 @@ def _consolidation_and_follow_up(b: Builder, start: dt.date, cycles: int = 3) ->
 def aml_intensive(b: Builder, *, refractory: bool) -> None:
     r = b.rng
     karyo, genetics = _aml_genetics(b)
-    b.diagnose(Disease.AML, "AML, defined by differentiation", genetics, karyo)
+    b.diagnose(Disease.AML, _who5_type(karyo, "AML, defined by differentiation"), genetics, karyo)
     _aml_diagnostic_marrow(
         b, r.uniform(30, 80), (Karyotype(karyo, metaphases=20, abnormal_metaphases=None),)
     )
@@ -194,7 +208,7 @@ def aml_less_intensive(b: Builder) -> None:
     r = b.rng
     b.birth_year = min(b.birth_year, b.diagnosed_on.year - 72)  # unfit for intensive therapy
     karyo, genetics = _aml_genetics(b)
-    b.diagnose(Disease.AML, "AML with myelodysplasia-related changes", genetics, karyo)
+    b.diagnose(Disease.AML, _who5_type(karyo, "AML, myelodysplasia-related"), genetics, karyo)
     _aml_diagnostic_marrow(b, r.uniform(22, 60), (Karyotype(karyo, metaphases=20),))
     start = days_after(b.diagnosed_on, r.randint(3, 10))
     cycles = r.randint(4, 12)
