@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 
 from trephine.api.app import create_app
+from trephine.criteria.categories import RELAPSE_CATEGORIES
 from trephine.demo import SyntheticPatient
 from trephine.domain.patient import PatientIdentity
 from trephine.errors import ValidationError
@@ -189,12 +190,28 @@ def test_the_response_filter_choices_are_read_from_the_index(cohort: Cohort) -> 
             )
         )
     assert "ix_assessment_response_category" not in by_patients, by_patients
+    assert "ix_assessment_relapse_category" not in by_patients, by_patients
     assert "patient_id=?" in by_patients, by_patients
+    # The relapse categories (a relapse stands in for a later response): one probe of the
+    # relapse calls' partial index each (0027), never a scan of the calls.
+    relapses = _plan(cohort, "call_kind = 'relapse'", read=response_categories)
+    probes = relapses.count("USING INDEX ix_assessment_relapse_category")
+    assert probes == len(RELAPSE_CATEGORIES), relapses
+    assert "SCAN assessment" not in relapses, relapses
     with cohort.db.unit_of_work("test") as uow:
-        stored = uow.session.scalars(
-            select(AssessmentRow.category).where(AssessmentRow.call_kind == "response")
+        stored = set(
+            uow.session.scalars(
+                select(AssessmentRow.category).where(AssessmentRow.call_kind == "response")
+            )
         )
-        assert response_categories(uow) == sorted(set(stored))
+        relapsed = set(
+            uow.session.scalars(
+                select(AssessmentRow.category).where(AssessmentRow.call_kind == "relapse")
+            )
+        )
+        assert relapsed & RELAPSE_CATEGORIES, relapsed  # the demo has relapses
+        assert relapsed - RELAPSE_CATEGORIES  # and calls that are none (continued remission)
+        assert response_categories(uow) == sorted(stored | (relapsed & RELAPSE_CATEGORIES))
 
 
 def test_paging_sorting_and_total(cohort: Cohort) -> None:

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Select,
     and_,
     bindparam,
@@ -41,6 +42,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import KeyedColumnElement
@@ -318,14 +320,34 @@ def _count(query: PatientQuery, where: list[ColumnElement[bool]]) -> Select[Any]
 
 
 def response_categories(uow: UnitOfWork) -> list[str]:
-    """The response categories stored so far (the choices of the response filter).
+    """The choices of the latest-response filter: the response categories stored so far, and
+    the relapse categories called so far (a relapse stands in for a later response, see
+    :func:`_facts`).
 
     A ``DISTINCT`` would read every response call of the cohort on every search page; this
     skips through the partial index of response calls' categories (migration 0024) instead:
     the smallest category, then the smallest one above it, … (a recursive query: one index
-    probe per category). The call kind is written into the SQL, not bound: SQLite uses a
-    partial index only for a query whose condition is literally the index's."""
-    return list(uow.session.scalars(_response_categories_query()))
+    probe per category); each relapse category is one probe of the relapse calls' partial
+    index (0027). The call kind is written into the SQL, not bound: SQLite uses a partial
+    index only for a query whose condition is literally the index's."""
+    response = uow.session.scalars(_response_categories_query())
+    relapse = uow.session.scalars(_relapse_categories_query())
+    return sorted({*response, *relapse})
+
+
+@functools.cache
+def _relapse_categories_query() -> CompoundSelect[Any]:
+    """The relapse categories (criteria/categories.py) some stored relapse call holds: one
+    ``EXISTS`` probe each (a few categories; no ``VALUES`` list, which SQLite cannot alias)."""
+    relapse = literal(RELAPSE_CALL, literal_execute=True)
+    return union_all(
+        *(
+            select(literal(c).label("category")).where(
+                exists().where(AssessmentRow.call_kind == relapse, AssessmentRow.category == c)
+            )
+            for c in sorted(RELAPSE_CATEGORIES)
+        )
+    )
 
 
 @functools.cache

@@ -368,6 +368,13 @@ class AssessmentRow(Base):
             sqlite_where=text("call_kind = 'response'"),
             postgresql_where=text("call_kind = 'response'"),
         ),
+        # Migration 0027: the relapse calls' categories, probed for the same filter's choices.
+        Index(
+            "ix_assessment_relapse_category",
+            "category",
+            sqlite_where=text("call_kind = 'relapse'"),
+            postgresql_where=text("call_kind = 'relapse'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
