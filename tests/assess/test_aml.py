@@ -116,6 +116,32 @@ def test_mrd_conversion_and_confirmation_alerts() -> None:
     ]
 
 
+def test_a_relapse_marrow_raises_the_relapse_alert_not_also_an_mrd_one() -> None:
+    """DEMO-0001's relapse marrow had both a HEMATOLOGIC_RELAPSE and an MRD conversion
+    ('MRD relapse, unconfirmed') alert open for one sample. The MRD event is still called;
+    the earlier blood conversion, before the marrow showed anything, is still alerted."""
+    result = assess_points(
+        [
+            DIAGNOSTIC,
+            marrow(30, 1),
+            mrd(30, False),
+            mrd(90, False),
+            marrow(200, 30),
+            mrd(200, True, "25"),
+        ]
+    )
+    assert kinds(result, "relapse")[-1] == (day(200), "HEMATOLOGIC_RELAPSE")
+    assert kinds(result, "mrd_event") == [(day(200), "MRD_RELAPSE_UNCONFIRMED")]
+    assert [(a.date, a.code) for a in result.alerts] == [(day(200), "HEMATOLOGIC_RELAPSE")]
+    early = assess_points(
+        [DIAGNOSTIC, marrow(30, 1), mrd(30, False), mrd(150, True, "0.02"), marrow(200, 30)]
+    )
+    assert [(a.date, a.code) for a in early.alerts] == [
+        (day(150), "MRD_CONVERSION"),
+        (day(200), "HEMATOLOGIC_RELAPSE"),
+    ]
+
+
 @pytest.mark.parametrize(("second", "alert"), [("0.5", True), ("0.4999", False)])
 def test_one_log_rise_in_low_level_mrd_is_exact(second: str, alert: bool) -> None:
     result = assess_points([DIAGNOSTIC, mrd(60, True, "0.05"), mrd(90, True, second)])

@@ -216,6 +216,10 @@ def assess_points(points: Iterable[TimePoint], params: Mapping[str, Any] | None 
                 )
             chimerism.append((point.date, donor, a.category))
 
+    # One sample, one alert: where the same day's marrow or blood is a haematologic relapse,
+    # its MRD event is not alerted too (ELN 2021's MRD relapse is a warning in CR, and the
+    # haematologic relapse alert already says more). The MRD event call is kept, explained.
+    relapsed_on = {a.date for a in alerts if a.code == "HEMATOLOGIC_RELAPSE"}
     for sample, step in zip(mrd_samples, mrd_relapse_states(mrd_samples), strict=True):
         if step.rule in ("MRD-CONVERSION", "MRD-LOG-RISE", "MRD-CONFIRM"):
             assert sample.date is not None
@@ -234,7 +238,8 @@ def assess_points(points: Iterable[TimePoint], params: Mapping[str, Any] | None 
                 "MRD-LOG-RISE": "MRD_LOG_RISE",
                 "MRD-CONFIRM": "MRD_RELAPSE_CONFIRMED",
             }[step.rule]
-            alerts.append(Alert(sample.date, code, step.state))
+            if sample.date not in relapsed_on:
+                alerts.append(Alert(sample.date, code, step.state))
     if len(chimerism) >= 3:
         trend = chimerism_trend([Decimal(100) - d for _, d, _ in chimerism], "STR", Decimal(5))
         if trend.state == "INCREASING_MIXED_RECIPIENT_CHIMERISM":
