@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 from trephine.web.render import templates
 
@@ -46,6 +47,27 @@ def test_assessment_partial_rounds_evidence_and_names_unrecorded_values() -> Non
     assert "bm_blast_reduction_pct" not in html and "→" not in html
 
 
+def _partial(call: Any, on: str) -> str:
+    """The assessments partial of the patient page, showing one stored call."""
+    shown = SimpleNamespace(
+        date=on,
+        call=call.kind,
+        category=call.category,
+        ruleset=call.ruleset,
+        edition=call.edition,
+        rule=call.rule,
+        citation=None,
+        missing=[],
+        software_version="0",
+        evidence=list(call.evidence),
+    )
+    return (
+        templates()
+        .env.get_template("_assessments.html")
+        .render(alerts=[], assessments=[shown], patient_id="P1")
+    )
+
+
 def test_the_page_says_when_a_count_cannot_separate_the_categories() -> None:
     """Issue 14 §4: a CR call on 4.5 % blasts of 200 cells (95 % CI contains the 5 % threshold)
     carries the flag, and the patient page's criteria calls say the count cannot separate them."""
@@ -70,23 +92,7 @@ def test_the_page_says_when_a_count_cannot_separate_the_categories() -> None:
         dt.date(2024, 3, 1), "response", evaluate(registry.get("ELN2022"), facts)
     )
     assert COUNT_FLAG in call.flags
-    shown = SimpleNamespace(
-        date="2024-03-01",
-        call=call.kind,
-        category=call.category,
-        ruleset="ELN2022",
-        edition="ELN2022",
-        rule=None,
-        citation=None,
-        missing=[],
-        software_version="0",
-        evidence=list(call.evidence),
-    )
-    html = (
-        templates()
-        .env.get_template("_assessments.html")
-        .render(alerts=[], assessments=[shown], patient_id="P1")
-    )
+    html = _partial(call, "2024-03-01")
     assert "Marrow blasts 4.5 % of 200 cells counted (95 % CI 2.4–" in html
     assert "so this count cannot separate the categories on either side of it" in html
 
@@ -150,23 +156,7 @@ def test_a_negative_mrd_call_shows_the_sensitivity_it_reached() -> None:
     }
     on = dt.date(2024, 3, 1)
     (call,) = assess_points([TimePoint(on, ObservationKind.MRD, values)]).calls
-    shown = SimpleNamespace(
-        date=str(on),
-        call=call.kind,
-        category=call.category,
-        ruleset=call.ruleset,
-        edition=call.edition,
-        rule=call.rule,
-        citation=None,
-        missing=[],
-        software_version="0",
-        evidence=list(call.evidence),
-    )
-    html = (
-        templates()
-        .env.get_template("_assessments.html")
-        .render(alerts=[], assessments=[shown], patient_id="P1")
-    )
+    html = _partial(call, str(on))
     assert "NPM1 type A MRD not detected (qPCR, sensitivity 10⁻⁵)" in html
 
 
