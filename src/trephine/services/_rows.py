@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, select
 
 from trephine.assess.call import Call
 from trephine.domain.assessment import Assessment
@@ -62,6 +62,19 @@ def result_state_in(states: Collection[ResultState], *, one_patient: bool) -> Co
     if not one_patient:
         return ResultRow.state.in_([str(s) for s in states])
     return ResultRow.state.not_in([str(s) for s in ResultState if s not in states])
+
+
+def relapse_call() -> ColumnElement[bool]:
+    """A stored ``relapse`` call that calls a relapse (not continued remission): the SQL side of
+    :func:`trephine.assess.story.is_relapse`, over the categories of
+    :data:`trephine.criteria.categories.RELAPSE_CATEGORIES` (imported here: the rule sets
+    behind it cost ~15 ms to import, which most users of these helpers never need)."""
+    from trephine.criteria.categories import RELAPSE_CATEGORIES
+
+    return and_(
+        AssessmentRow.call_kind == "relapse",
+        AssessmentRow.category.in_(sorted(RELAPSE_CATEGORIES)),
+    )
 
 
 def patient_row(uow: UnitOfWork, external_id: str) -> PatientRow:

@@ -234,16 +234,12 @@ def _first_relapses(uow: UnitOfWork) -> dict[str, dt.date]:
     relapse (the others say that remission continues)."""
     from sqlalchemy import func, select
 
-    from trephine.criteria.categories import RELAPSE_CATEGORIES
     from trephine.store.tables import AssessmentRow, PatientRow
 
     query = (
         select(PatientRow.external_id, func.min(AssessmentRow.assessed_on))
         .join(AssessmentRow, AssessmentRow.patient_id == PatientRow.id)
-        .where(
-            AssessmentRow.call_kind == "relapse",
-            AssessmentRow.category.in_(sorted(RELAPSE_CATEGORIES)),
-        )
+        .where(_rows.relapse_call())
         .group_by(PatientRow.external_id)
     )
     return {patient: day for patient, day in uow.session.execute(query).all()}

@@ -203,10 +203,7 @@ def _facts(p: type[PatientRow]) -> dict[str, KeyedColumnElement[Any]]:
     # call of the same marrow (assess/story.py: one marrow, one story; that response call is
     # stored superseded), so a relapsed patient does not read "NO RESPONSE" here while the
     # patient page says relapse.
-    relapse = and_(
-        AssessmentRow.call_kind == RELAPSE_CALL,
-        AssessmentRow.category.in_(sorted(RELAPSE_CATEGORIES)),
-    )
+    relapse = _rows.relapse_call()
     response = (
         select(AssessmentRow.category)
         .where(
@@ -440,7 +437,7 @@ def search(uow: UnitOfWork, query: PatientQuery) -> PatientHits:
                 sex=r.sex,
                 birth_year=r.birth_year,
                 diagnosis=r.diagnosis,
-                last_biopsy=None if r.last_biopsy is None else _rows.day(_aware(r.last_biopsy)),
+                last_biopsy=None if r.last_biopsy is None else _rows.day(r.last_biopsy),
                 open_alerts=int(r.open_alerts or 0),
                 latest_response=r.response,
                 marrow_label=measure.label,
@@ -452,13 +449,6 @@ def search(uow: UnitOfWork, query: PatientQuery) -> PatientHits:
             )
         )
     return PatientHits(tuple(items), total, query.limit, query.offset)
-
-
-def _aware(value: dt.datetime | str) -> dt.datetime:
-    # A scalar sub-query loses the column type on SQLite (text comes back); parse it there.
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 @functools.cache
