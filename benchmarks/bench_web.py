@@ -96,12 +96,22 @@ class Server:
             try:
                 c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
+                if c.getresponse().status == 200 and self._all_started():
                     return
+                time.sleep(0.3)
             except OSError:
                 time.sleep(0.3)
         self.stop()
         raise SystemExit(f"trephine serve did not come up; log in {self.log.name}")
+
+    def _all_started(self) -> bool:
+        """Every worker process has started (uvicorn logs each one's start-up). The first one up
+        answers /healthz while the others are still importing: clients connecting then would
+        all land on it and stay there (keep-alive), which measures the start, not the server."""
+        text = Path(self.log.name).read_text()
+        expected = self.workers()
+        started = text.count("Application startup complete")
+        return expected == "?" or started >= int(expected)
 
     def workers(self) -> str:
         """How many worker processes ``serve`` says it started (its first line)."""

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from trephine.api import serving
 from trephine.services import accounts, audit
 from trephine.store.database import Database
 from trephine.testing.accounts import TEST_PASSWORD, ensure_user
@@ -171,3 +172,53 @@ def test_two_workers_share_sessions_throttling_and_one_audit_chain(tmp_path: Pat
     assert chain.passed is True, chain.detail
     assert len(views) == 48
     database.dispose()
+
+
+def _connections(pid: int, port: int) -> int:
+    """Established TCP connections to ``port`` that process ``pid`` holds (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd)
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    held = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01" and fields[9] in inodes:  # 01: established
+                held += 1
+    return held
+
+
+def _started(log: Path, workers: int) -> bool:
+    return log.read_text().count("Application startup complete") >= workers
+
+
+@pytest.mark.slow
+def test_two_workers_share_kept_alive_connections_evenly(tmp_path: Path) -> None:
+    """Connections made once both workers are up split 6/6: with uvicorn's own accept the
+    worker that just served takes most (8/0, 5/3, 6/2, 1/7 seen), and keep-alive keeps every
+    later request of that connection on it while the other core idles (api/serving.py)."""
+    url = f"sqlite:///{tmp_path / 'fair.db'}"
+    load_demo_database(url, 1, seed=3)
+    with _serving(url, tmp_path, workers=2) as (port, proc):
+        deadline = time.monotonic() + 60
+        while not _started(tmp_path / "serve.log", 2):
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.2)
+        kept = []
+        for _ in range(12):  # one after another, as browser tabs open; each stays open
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+            kept.append(connection)
+            # A pause longer than a worker's wait (as between people opening the app; one that
+            # comes while a worker still waits over the last may go to the busier one).
+            time.sleep(serving.MOST + 0.03)
+        held = sorted(_connections(pid, port) for pid in _workers(proc.pid))
+        for connection in kept:
+            connection.close()
+        assert held == [6, 6]

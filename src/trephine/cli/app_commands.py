@@ -268,6 +268,7 @@ def serve(
     from sqlalchemy.exc import SQLAlchemyError
 
     from trephine.api.app import create_app
+    from trephine.api.serving import LOOP as FAIR_LOOP
     from trephine.settings import get_settings
 
     if (tls_cert is None) != (tls_key is None):
@@ -338,6 +339,9 @@ def serve(
         proxy_headers=behind_proxy,
         forwarded_allow_ips=settings.proxy_address if behind_proxy else None,
         server_header=False,
+        # Several workers share the connections fairly (api/serving.py: uvicorn's own accept
+        # gives most of them to one worker, and keep-alive keeps them there).
+        loop=FAIR_LOOP if count > 1 else "auto",
     )
 
 
