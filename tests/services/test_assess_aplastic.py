@@ -85,6 +85,9 @@ def test_severity_per_marrow_with_evidence_and_missing_inputs(database: Database
     shown = {e["input"]: (e["value"], e["outcome"]) for e in non_severe.evidence}
     assert shown["anc"] == ("1.6", False) and shown["plt"] == ("90", False)
     assert shown["retic_abs"] == ("85", False)
+    # ... each as what keeps it out (role), not as "does not meet the NON SEVERE criterion".
+    roles = {e["input"]: e.get("role") for e in non_severe.evidence}
+    assert roles["anc"] == roles["plt"] == roles["retic_abs"] == "supports"
     assert {"anc", "plt"} <= set(no_counts.missing_inputs)
     assert r.alerts == () and r.computed.best_response is None
     assert run(database).new_assessments == 0  # idempotent

@@ -184,3 +184,31 @@ def test_alert_withdrawn_when_an_amendment_removes_it_and_raised_again(aml: Data
         results.amend_result(uow, fixed.id, diff(40), "the first count was right")
     third = run(aml)
     assert [(a.id, a.open) for a in third.alerts] == [(alert.id, True)]
+
+
+def test_calls_stored_before_evidence_roles_are_not_stored_again(
+    aml: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evidence items gained a ``role``; the digest (the stored identity of a call) leaves it
+    out, so a re-assessment finds the calls stored without roles and adds nothing, and the
+    audit chain written then still verifies."""
+    from trephine.criteria import model
+
+    biopsy(aml, 90, 2, marrow_items(2, mrd="0.5"))
+    with_roles = model.with_roles
+
+    def as_before(cond: Any, facts: Any, params: Any) -> list[model.Evidence]:
+        return [replace(e, role=None) for e in with_roles(cond, facts, params)]
+
+    monkeypatch.setattr(model, "with_roles", as_before)  # the engine before roles
+    first = run(aml)
+    monkeypatch.undo()
+    stored = [e for s in first.assessments for e in s.assessment.evidence]
+    assert stored and not any("role" in e for e in stored)
+    again = run(aml)
+    assert again.new_assessments == 0
+    assert [s.id for s in again.assessments] == [s.id for s in first.assessments]
+    computed = [e for c in again.computed.calls for e in c.evidence]
+    assert any(e.get("role") == "supports" for e in computed)  # the new engine did add roles
+    with aml.unit_of_work("auditor") as uow:
+        assert audit.walk_chain(uow).first_break is None

@@ -19,7 +19,7 @@ from trephine.assess.call import Alert, Call, Calls
 from trephine.assess.common import call, run
 from trephine.assess.inputs import PatientInputs, ResultRecord, value_of
 from trephine.assess.sentences import sentence
-from trephine.criteria.model import Evidence
+from trephine.criteria.model import with_roles
 from trephine.criteria.sets import aa_response, diagnostics
 from trephine.criteria.sets.aa_response import mds_type_abnormalities
 from trephine.domain.results import (
@@ -82,8 +82,7 @@ def severity_calls(inputs: PatientInputs) -> list[Call]:
         if a.category == "NON_SEVERE":
             # The non-severe row is "none of the above" and records nothing; the reader needs
             # the values that kept the marrow out of SAA, so record the SAA row's check instead.
-            recorded: list[Evidence] = []
-            _AA_SAA.when.check(a.facts, a.params, recorded, set())
+            recorded = with_roles(_AA_SAA.when, a.facts, a.params, holds=False)
             explanation["evidence"] = [e.as_dict() for e in recorded]
         out.append(
             Call.of(
@@ -177,8 +176,7 @@ def after_ist(
                 # "None" of non-severe AA is the table's last row and records nothing: record
                 # the partial-response check that failed, so the call says why.
                 explanation = a.explanation()
-                recorded: list[Evidence] = []
-                _AA_PR_NSAA.when.check(a.facts, a.params, recorded, set())
+                recorded = with_roles(_AA_PR_NSAA.when, a.facts, a.params, holds=False)
                 explanation["evidence"] = [e.as_dict() for e in recorded]
                 out.append(
                     Call.of(

@@ -23,8 +23,20 @@ from trephine.jsontext import dumps_with
 
 
 def digest_of(explanation: Mapping[str, Any]) -> str:
-    """SHA-256 of the canonical JSON text of an explanation (the stored ``inputs_digest``)."""
+    """SHA-256 of the canonical JSON text of an explanation (the stored ``inputs_digest``).
+
+    An evidence item's ``role`` (what the comparison did for the matched rule, added after the
+    first calls were stored) is left out: it follows from the rule and the comparisons, so it
+    adds nothing to the identity, and with it every call stored before would look new.
+    """
+    evidence = explanation.get("evidence")
+    if evidence and any("role" in e for e in evidence):
+        explanation = {**explanation, "evidence": _without_roles(evidence)}
     return hashlib.sha256(_canonical(explanation).encode("utf-8")).hexdigest()
+
+
+def _without_roles(evidence: Any) -> list[Any]:
+    return [{k: v for k, v in e.items() if k != "role"} if "role" in e else e for e in evidence]
 
 
 #: ``json.dumps(…, sort_keys=True, default=str)`` made once (the same text: the stored digests
@@ -110,12 +122,16 @@ class Call:
         if params is None:  # a parameter value that is not plain data: the general path
             return cls._from_explanation(date, kind, e, category)
         plain, params_text = params
-        evidence = [item.as_dict() for item in e.evidence]
+        evidence = [item.as_dict(role=False) for item in e.evidence]
         flags = e.flags
         extra = interval_evidence(evidence, e.facts)
         if extra:
             evidence.extend(extra)
             flags = (*flags, COUNT_FLAG)
+        evidence_text = _canonical(evidence)  # as digest_of: without the roles, added next
+        for stored, item in zip(evidence, e.evidence, strict=False):
+            if item.role is not None:
+                stored["role"] = item.role
         missing, flags_text = _strings(e.missing), _strings(flags)
         not_met = _strings(e.rules_not_met)
         if missing is None or flags_text is None or not_met is None:
@@ -129,7 +145,7 @@ class Call:
                 ', "edition": ',
                 _string(e.edition),
                 ', "evidence": ',
-                _canonical(evidence),
+                evidence_text,
                 ', "flags": ',
                 flags_text,
                 ', "missing": ',

@@ -72,27 +72,45 @@ class FactRef:
     name: str
 
 
+#: What a comparison did for the matched rule's conclusion (``Evidence.role``). ``outcome`` is
+#: the comparison's own result; under ``Not``, or as the failing part of ``Exactly``, a
+#: comparison supports the rule by *not* holding.
+SUPPORTS = "supports"
+#: A branch the rule did not need: an ``AnyOf`` / ``AtLeast`` part that failed (or could not be
+#: checked) while another part carried the rule, or a part of a conjunction another part decided.
+NOT_NEEDED = "not_needed"
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """One comparison the engine made while evaluating the matched rule."""
+    """One comparison the engine made while evaluating the matched rule.
+
+    ``role`` (:data:`SUPPORTS` or :data:`NOT_NEEDED`) is set for the comparisons of a matched
+    rule only; an undecidable row's comparisons, series steps and hand-made items have none.
+    """
 
     input: str
     value: Fact | None
     comparator: Comparator | None
     threshold: Fact | None
     outcome: bool | None
+    role: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, role: bool = True) -> dict[str, Any]:
+        """The stored form; ``role=False`` leaves the role out (what the call's digest hashes)."""
         # Inlined ``_plain`` and the member's ``_value_`` (``.value`` is a descriptor call):
         # one dict per comparison of every stored call.
         value, threshold, comparator = self.value, self.threshold, self.comparator
-        return {
+        plain = {
             "input": self.input,
             "value": str(value) if isinstance(value, Decimal) else value,
             "comparator": comparator._value_ if comparator else None,
             "threshold": str(threshold) if isinstance(threshold, Decimal) else threshold,
             "outcome": self.outcome,
         }
+        if role and self.role is not None:
+            plain["role"] = self.role
+        return plain
 
 
 def _plain(value: object) -> object:
@@ -367,7 +385,10 @@ class AtLeast(_CountOf):
         evidence: list[Evidence] | None,
         missing: set[str],
     ) -> bool | None:
-        true, unknown = self._tally(facts, params, evidence, missing)
+        return self.decide(*self._tally(facts, params, evidence, missing))
+
+    def decide(self, true: int, unknown: int) -> bool | None:
+        """The outcome from how many parts hold and how many cannot be decided."""
         if true >= self.n:
             return True
         if true + unknown < self.n:
@@ -389,7 +410,10 @@ class Exactly(_CountOf):
         evidence: list[Evidence] | None,
         missing: set[str],
     ) -> bool | None:
-        true, unknown = self._tally(facts, params, evidence, missing)
+        return self.decide(*self._tally(facts, params, evidence, missing))
+
+    def decide(self, true: int, unknown: int) -> bool | None:
+        """The outcome from how many parts hold and how many cannot be decided."""
         if unknown:
             return None if true <= self.n <= true + unknown else False
         return true == self.n
@@ -440,16 +464,138 @@ class FirstAvailable(Condition):
         evidence: list[Evidence] | None,
         missing: set[str],
     ) -> bool | None:
+        return self.chosen(facts).check(facts, params, evidence, missing)
+
+    def chosen(self, facts: Facts) -> Condition:
+        """The part that decides: the first whose inputs are all reported, else the last."""
         for part in self.parts:
             if all(facts.get(name) is not None for name in part.inputs()):
-                return part.check(facts, params, evidence, missing)
-        return self.parts[-1].check(facts, params, evidence, missing)
+                return part
+        return self.parts[-1]
 
     def inputs(self) -> list[str]:
         return [name for part in self.parts for name in part.inputs()]
 
     def describe(self) -> str:
         return "first reported of [" + "; ".join(p.describe() for p in self.parts) + "]"
+
+
+#: One condition as the engine checked it: (condition, outcome, the evidence a comparison
+#: recorded, the checked parts of a compound in order — short-circuited parts are absent).
+_Checked: TypeAlias = tuple[Condition, bool | None, list[Evidence], list[Any]]
+
+
+def _checked(cond: Condition, facts: Facts, params: Params) -> _Checked:
+    """``cond`` checked as :meth:`Condition.check` does, keeping which part recorded what; a
+    compound's outcome comes from its parts' (the conditions' own Kleene rules), not a second
+    check."""
+    if isinstance(cond, Threshold | ParamIs):
+        items: list[Evidence] = []
+        return cond, cond.check(facts, params, items, set()), items, []
+    if isinstance(cond, Not):
+        part = _checked(cond.part, facts, params)
+        return cond, None if part[1] is None else not part[1], [], [part]
+    if isinstance(cond, FirstAvailable):
+        part = _checked(cond.chosen(facts), facts, params)
+        return cond, part[1], [], [part]
+    if isinstance(cond, AllOf | AnyOf):
+        # Kleene AND / OR: the first part with outcome ``stop`` decides, as check stops there.
+        stop = isinstance(cond, AnyOf)
+        parts = []
+        outcome: bool | None = not stop
+        for sub in cond.parts:
+            part = _checked(sub, facts, params)
+            parts.append(part)
+            if part[1] is stop:
+                outcome = stop
+                break
+            if part[1] is None:
+                outcome = None
+        return cond, outcome, [], parts
+    if isinstance(cond, AtLeast | Exactly):
+        parts = [_checked(sub, facts, params) for sub in cond.parts]
+        true = sum(p[1] is True for p in parts)
+        unknown = sum(p[1] is None for p in parts)
+        return cond, cond.decide(true, unknown), [], parts
+    items = []  # a condition of another kind: its evidence as one comparison's
+    return cond, cond.check(facts, params, items, set()), items, []
+
+
+def _needs(node: _Checked, need: bool | None) -> list[bool | None]:
+    """What the conclusion needs of each checked part of ``node`` (None: not needed), given
+    what it needs of ``node`` itself. Invariant: a part that is needed has the needed outcome."""
+    cond, _, _, parts = node
+    if need is None:
+        return [None] * len(parts)
+    if isinstance(cond, Not):
+        return [not need]
+    if isinstance(cond, FirstAvailable):
+        return [need]
+    if isinstance(cond, AllOf | AnyOf):
+        # AllOf holds by every part, fails by its last (first false) one; AnyOf the reverse.
+        every = need is isinstance(cond, AllOf)
+        last = len(parts) - 1
+        return [need if every or i == last else None for i in range(len(parts))]
+    if isinstance(cond, Exactly) and need:
+        return [p[1] for p in parts]  # each part counts: held or not, it is needed
+    if isinstance(cond, Exactly):
+        true = sum(p[1] is True for p in parts)
+        carry = true > cond.n  # too many hold: those decide; else too few: the failed decide
+    else:  # AtLeast: the parts that hold carry it, or the failed ones make it fail
+        carry = need
+    return [carry if p[1] is carry else None for p in parts]
+
+
+def _roles(node: _Checked, need: bool | None, out: list[Evidence]) -> None:
+    cond, _, items, parts = node
+    if parts or isinstance(cond, Not | FirstAvailable | _Compound):
+        for part, part_need in zip(parts, _needs(node, need), strict=True):
+            _roles(part, part_need, out)
+        return
+    for e in items:
+        role = NOT_NEEDED if need is None else SUPPORTS if e.outcome is need else None
+        if role is not None:
+            # The item was made by this recording pass and is not shared yet.
+            object.__setattr__(e, "role", role)
+        out.append(e)
+
+
+#: Conditions that are comparisons joined by ``AllOf`` only (by identity, the condition kept
+#: so its id is not reused): when one holds, every comparison it records supports it.
+_CONJUNCTIVE: dict[int, tuple[Condition, bool]] = {}
+
+
+def _conjunctive(cond: Condition) -> bool:
+    found = _CONJUNCTIVE.get(id(cond))
+    if found is None or found[0] is not cond:
+        plain = isinstance(cond, Threshold | ParamIs) or (
+            type(cond) is AllOf and all(_conjunctive(p) for p in cond.parts)
+        )
+        if len(_CONJUNCTIVE) >= 4096:
+            _CONJUNCTIVE.clear()
+        found = _CONJUNCTIVE[id(cond)] = (cond, plain)
+    return found[1]
+
+
+def with_roles(cond: Condition, facts: Facts, params: Params, holds: bool = True) -> list[Evidence]:
+    """The evidence ``cond.check`` records, each comparison with its :attr:`Evidence.role` for
+    the conclusion that ``cond`` holds (the matched row of an evaluation) or, with
+    ``holds=False``, that it fails (a call that says why a row was not met, e.g. non-severe
+    aplastic anaemia: the SAA row's check). A condition whose outcome is not that conclusion
+    supports nothing: its evidence comes back without roles."""
+    recorded: list[Evidence] = []
+    if holds and _conjunctive(cond):  # the usual row: one pass, every comparison supports it
+        if cond.check(facts, params, recorded, set()) is True:
+            for e in recorded:
+                object.__setattr__(e, "role", SUPPORTS)  # made just now, not shared yet
+        return recorded
+    node = _checked(cond, facts, params)
+    if node[1] is not holds:
+        cond.check(facts, params, recorded, set())
+        return recorded
+    out: list[Evidence] = []
+    _roles(node, holds, out)
+    return out
 
 
 def _paren(cond: Condition) -> str:
@@ -676,9 +822,13 @@ class Evaluation:
 
     @property
     def evidence(self) -> tuple[Evidence, ...]:
+        """The comparisons of the deciding row, in the order the engine made them; those of a
+        matched row carry their :attr:`Evidence.role`."""
         if not self._evidence:
             recorded: list[Evidence] = []
-            if self.deciding is not None:
+            if self.deciding is not None and self.rule_id is not None:
+                recorded = with_roles(self.deciding, self.facts, self.params)
+            elif self.deciding is not None:
                 self.deciding.check(self.facts, self.params, recorded, set())
             self._evidence.append(tuple(recorded))
         return self._evidence[0]
