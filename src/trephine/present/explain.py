@@ -176,12 +176,27 @@ def _word(value: Any) -> str:
     return text.replace("_", " ")
 
 
+#: The comparison that holds when the given one does not (a comparison a rule needs to fail,
+#: under ``Not``, is worded as this one holding).
+INVERSE: dict[str, str] = {"<": ">=", "<=": ">", ">=": "<", ">": "<=", "==": "!=", "!=": "=="}
+
+
 def evidence_sentence(item: Mapping[str, Any], category: str | None = None) -> str:
     """One comparison as a sentence; ``category`` names the call the rule makes. An item the
     evaluator already worded (``sentence``: e.g. which call of a marrow stands, the day of an
-    engraftment) is shown as it is."""
+    engraftment) is shown as it is.
+
+    The item's ``role`` (set by the engine on a matched rule's comparisons) decides the ending:
+    ``supports`` "meets", also for a comparison the rule needs *not* to hold (worded as its
+    opposite holding: "not yes", "at least 5 %"); ``not_needed`` (an either/or branch another
+    branch carried) says so instead of "does not meet". An item without a role (stored before
+    roles were recorded) ends by its own outcome, as it always did.
+    """
     if item.get("sentence"):
         return str(item["sentence"])
+    role = item.get("role")
+    if role is not None:
+        return _role_sentence(item, str(role), category)
     name = str(item.get("input", ""))
     label = input_label(name)
     value = item.get("value")
@@ -208,6 +223,47 @@ def evidence_sentence(item: Mapping[str, Any], category: str | None = None) -> s
         return text
     what = f"the {category} criterion" if category else "this criterion"
     return f"{text}: {'meets' if outcome else 'does not meet'} {what}"
+
+
+def _role_sentence(item: Mapping[str, Any], role: str, category: str | None) -> str:
+    name = str(item.get("input", ""))
+    label = input_label(name)
+    value = item.get("value")
+    comparator = str(item.get("comparator") or "")
+    outcome = item.get("outcome")
+    needed = role != "not_needed"
+    if needed and outcome is False and comparator in INVERSE:
+        comparator, outcome = INVERSE[comparator], True  # the rule needs it not to hold
+    if value is None or str(value) == "None":
+        text = f"{label} {NOT_RECORDED}"
+        if needed:
+            return f"{text}: this criterion could not be checked"
+    else:
+        numeric = isinstance(value, int | float) or _is_number(value)
+        unit = _unit(name) if numeric and not isinstance(value, bool) else ""
+        shown = (format_value(value) + _counted(value, unit)) if unit else _word(value)
+        threshold = item.get("threshold")
+        limit = (format_value(threshold) + unit) if unit else _word(threshold)
+        holds, fails = RELATIONS.get(comparator, (comparator, f"not {comparator}"))
+        if not comparator or outcome is None:
+            text = f"{label} {shown}" if unit else f"{label}: {shown}"
+        elif unit:
+            text = f"{label} {shown} — {holds if outcome else fails} {limit}"
+        elif not needed:
+            text = f"{label}: {shown}"  # what it was; the branch's requirement did not count
+        elif comparator == "==":
+            text = f"{label}: {shown} — as required"
+        elif comparator == "!=":
+            text = f"{label}: {shown} — as required (not {limit})"
+        else:
+            text = f"{label}: {shown} — {holds} {limit}"
+        if needed and outcome is None:
+            return text
+    call = f"the {category} call" if category else "this call"
+    if not needed:
+        return f"{text} — not needed: another criterion decided {call}"
+    what = f"the {category} criterion" if category else "this criterion"
+    return f"{text}: meets {what}"
 
 
 def _is_number(value: Any) -> bool:

@@ -128,7 +128,8 @@ def _round(number: Decimal, digits: int) -> str:
 
 
 def format_evidence(item: Mapping[str, Any]) -> str:
-    """One evidence entry as text: ``bm_blasts_pct 3.6 < 5 → yes``."""
+    """One evidence entry as text: ``bm_blasts_pct 3.6 < 5 → yes``, with its role when the
+    engine recorded one: ``courses_completed 1 >= 2 → no (supports the call)``."""
     parts = [str(item.get("input", ""))]
     if "value" in item:
         parts.append(format_value(item.get("value")))
@@ -138,4 +139,11 @@ def format_evidence(item: Mapping[str, Any]) -> str:
     outcome = item.get("outcome")
     if outcome is not None:
         text += f" → {'yes' if outcome else 'no'}"
+    # What it did for the matched rule (the engine's ``role``): a "no" may be what the rule
+    # needs (under ``not``), or an either/or branch that did not count.
+    role = item.get("role")
+    if role == "supports":
+        text += " (supports the call)"
+    elif role == "not_needed":
+        text += " (not needed)"
     return text
