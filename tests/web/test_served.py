@@ -284,13 +284,72 @@ def test_chart_follows_its_box_after_a_resize_and_nothing_scrolls_sideways_at_40
         browser.set_window_size(1300, 1500)
 
 
+#: The response track as drawn: each badge's marker and words (their boxes in the page, read
+#: off the Response trace's own SVG group) and what covers what: a marker over a marker (a call
+#: hidden under another), words over a marker or words, or words past the drawing's edge.
+_BADGES = """
+const holder = document.getElementById('timeline-chart');
+const svg = holder.querySelector('svg.main-svg').getBoundingClientRect();
+const box = e => { const r = e.getBoundingClientRect();
+                   return {left: r.left, top: r.top, right: r.right, bottom: r.bottom}; };
+const hit = (a, b) => a.left < b.right - 1 && b.left < a.right - 1
+    && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+const drawn = [];
+holder.querySelectorAll('.scatterlayer .trace').forEach(group => {
+  const trace = group.__data__ && group.__data__[0] && group.__data__[0].trace;
+  if (!trace || trace.name !== 'Response') { return; }
+  // Each marker and words group is bound to its point (plotly's calcdata: index i).
+  group.querySelectorAll('path.point').forEach(p => drawn.push(
+      {what: 'marker', k: p.__data__.i, call: trace.customdata[p.__data__.i], ...box(p)}));
+  group.querySelectorAll('.textpoint').forEach(p => {
+    const words = p.querySelector('text');
+    if (words && words.textContent.trim()) {
+      const k = p.__data__.i;
+      drawn.push({what: 'words', k, call: trace.customdata[k], ...box(words)});
+    }
+  });
+});
+const problems = [];
+drawn.forEach((a, i) => {
+  drawn.slice(i + 1).filter(b => b.k !== a.k && hit(a, b)).forEach(b =>
+      problems.push(`${a.what} of ${a.call} over ${b.what} of ${b.call}`));
+  if (a.left < svg.left - 0.5 || a.right > svg.right + 0.5) {
+    problems.push(`${a.what} of ${a.call} cut at the edge of the drawing`);
+  }
+});
+return {
+  markers: drawn.filter(b => b.what === 'marker').length,
+  words: drawn.filter(b => b.what === 'words').map(b => b.call),
+  problems,
+};
+"""
+
+
+def _badges_at(browser: Any, width: int) -> dict[str, Any]:
+    """The response badges once the chart has followed the window to ``width`` px (drawn at
+    that width, or redrawn after the resize)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    if browser.get_window_size()["width"] != width:
+        browser.set_window_size(width, 1500)
+        WebDriverWait(browser, 90).until(
+            lambda d: d.execute_script(
+                "const h = document.getElementById('timeline-chart');"
+                "return h.getAttribute('data-resized') == String(h.clientWidth)"
+            )
+        )
+    return dict(browser.execute_script(_BADGES))
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_response_badges_never_write_over_one_another(server: Server, browser: Any) -> None:
     """Calls weeks apart crowd the response track: at 760 px 7 of the 20 patients had a badge's
     words over the next badge ('MLFS' under the CR marker on DEMO-0001, 'PARTIAL RESPONSE'
-    three times over itself on DEMO-0012). timeline.js leaves out the words that would run into
-    the next badge (its colour stays, the hover names it)."""
+    three times over itself on DEMO-0012), and the latest call's 'Haematologic relapse' ran
+    past the drawing's right edge. Calls on close dates take rows of their own (chart.py);
+    timeline.js puts words that would run into the next badge, or past the edge, left of their
+    marker when there is room, else leaves them out (its colour stays, the hover names it)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     wait = WebDriverWait(browser, 90)
@@ -302,8 +361,50 @@ def test_response_badges_never_write_over_one_another(server: Server, browser: A
             browser.get(f"{server.base}/patients/DEMO-{n:04d}")
             wait.until(lambda d: d.find_element("css selector", "#timeline-chart[data-rendered]"))
             drawn = browser.execute_script(_DRAWN)
-            if drawn["overlaps"]:
-                crowded.append((n, drawn["badges"], drawn["overlaps"]))
+            badges = browser.execute_script(_BADGES)
+            if drawn["overlaps"] or badges["problems"]:
+                crowded.append((n, drawn["badges"], drawn["overlaps"], badges["problems"]))
     finally:
         browser.set_window_size(1300, 1500)
     assert not crowded, crowded
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_every_response_badge_stays_visible_at_1400_and_400_px(
+    server: Server, browser: Any, tmp_path: Path
+) -> None:
+    """DEMO-0001's MLFS badge was drawn under its CRi MRD- (16 days apart): one call of four
+    could not be seen or pointed at. Every badge of every patient now has a place of its own at
+    1400 px (words drawn) and 400 px (markers only), also after resizing back and forth."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 90)
+    hidden = []
+    try:
+        browser.set_window_size(1400, 1500)
+        _sign_in(server, browser)
+        for n in range(1, N_PATIENTS + 1):
+            browser.get(f"{server.base}/patients/DEMO-{n:04d}")
+            wait.until(lambda d: d.find_element("css selector", "#timeline-chart[data-rendered]"))
+            calls = browser.execute_script(
+                "const d = document.getElementById('timeline-chart').data;"
+                "const t = d.find(t => t.name === 'Response'); return t ? t.x.length : 0"
+            )
+            widths = (1400, 400, 1400) if n == 1 else (1400, 400)
+            for width in widths:
+                badges = _badges_at(browser, width)
+                # Every call is drawn (a marker each), none under or over another.
+                if badges["markers"] != calls or badges["problems"]:
+                    hidden.append((n, width, calls, badges))
+                if n == 1:
+                    _screenshot(browser, tmp_path, f"patient-badges-{width}.png")
+                    if width == 1400:
+                        # Each call's words drawn (its MLFS and CR MRD- are 14 days apart).
+                        assert len(badges["words"]) == calls >= 3, badges
+                    else:
+                        assert not badges["words"], badges  # a phone: colours, words in hover
+            browser.set_window_size(1400, 1500)
+    finally:
+        browser.set_window_size(1300, 1500)
+    assert not hidden, hidden

@@ -310,6 +310,45 @@ def alert_headline(code: str) -> str:
     return words[:1].upper() + words[1:]
 
 
+#: Call categories whose words are not those of their code (a category that is also an alert
+#: code reads as that alert's headline does, :func:`category_label`).
+CATEGORY_WORDS: dict[str, str] = {
+    # ELN's spelling of NOT_EVALUABLE: one concept, one wording.
+    "NON_EVALUABLE": "Not evaluable",
+    "NON_SEVERE": "Non-severe",
+}
+
+#: Parts of a category code read as printed in the criteria (CR MRD-, VGPR, MLFS, SAA): every
+#: other all-capitals word of a code is an English word written in capitals (NO_RESPONSE).
+ABBREVIATIONS: frozenset[str] = frozenset(
+    {
+        "BM", "CR", "FLC", "HI", "HTB", "LTB", "MDS", "MGUS", "MLFS", "MR", "MRD", "NGS",
+        "NTD", "PD", "PNH", "PR", "SAA", "SD", "VGPR", "VSAA",
+    }
+)  # fmt: skip
+
+
+def category_label(category: str) -> str:
+    """A call category as every page names it (chart badge and hover, criteria calls, patient
+    list): the criteria's abbreviations as printed (``CR``, ``CRi MRD-``, ``sCR``, ``VGPR``),
+    anything else in words (``NO_RESPONSE``: "No response"), and a category that is also an
+    alert as that alert's headline names it, without its particulars (``HEMATOLOGIC_RELAPSE``:
+    "Haematologic relapse", ``REFRACTORY``: "Refractory disease"): one wording per concept on
+    the chart's badge and hover, the criteria calls and the alert."""
+    code = str(category)
+    if code in CATEGORY_WORDS:
+        return CATEGORY_WORDS[code]
+    if code in ALERTS:
+        return re.split(r":| \(| —", ALERTS[code], maxsplit=1)[0]
+    parts = code.split("_")
+    words = [
+        p.lower() if p.isalpha() and p.isupper() and len(p) > 1 and p not in ABBREVIATIONS else p
+        for p in parts
+    ]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:] if words[0] != parts[0] else text
+
+
 def alert_detail(code: str, message: str) -> str:
     """The stored message when it adds something to the headline (not the code repeated)."""
     text = message.strip()

@@ -315,18 +315,64 @@ RESPONSE_COLOURS = {
 }
 
 
-#: A relapse call as it reads on the response track.
-RELAPSE_LABELS = {
-    "HEMATOLOGIC_RELAPSE": "relapse",
-    "EXTRAMEDULLARY_RELAPSE": "extramedullary relapse",
-}
+#: The response track's first row; further rows (:func:`badge_rows`) are named after it and
+#: carry no label of their own, so the track reads as one, a few rows high.
+RESPONSE_TRACK = "Response"
+
+#: Plot widths (px) a badge row must fit at: the narrowest drawing (a 400 px phone, where the
+#: badges are drawn without words: timeline.js) and a desktop one (1400 px, words drawn).
+NARROW_PLOT_PX, WIDE_PLOT_PX = 180, 700
+#: A badge's marker (11 px) and the gap kept on each side of it; its words start 9 px right of
+#: its date and take at most this many px a character (10 px system-ui).
+_BADGE_HALF_PX, _WORDS_GAP_PX, _CHAR_PX = 8, 9, 6.5
+#: plotly pads the date axis beyond the first and last date: the span is taken this much longer.
+_AXIS_PAD = 1.1
 
 
-def _response_trace(assessments: Sequence[Any]) -> Trace | None:
-    """Response calls as labelled badges on the time axis (one track above the therapy bars),
-    and the relapses: a relapse wins over the response call of the same marrow (one marrow, one
-    story: assess/story.py), so that marrow shows the relapse, not both."""
+def badge_rows(dates: Sequence[dt.date], labels: Sequence[str], span_days: float) -> list[int]:
+    """The row (0, 1, ...) of each badge of the response track, in date order: the first row
+    whose last badge ends before this one starts, both on the narrowest drawing (markers only)
+    and on a desktop one (markers and words), so no call is drawn under or over another.
+
+    Calls on close dates are common (DEMO-0001's MLFS 16 days before its CRi MRD-, which hid
+    it); every call keeps a place of its own instead of the later one covering the earlier."""
+    days = max(span_days * _AXIS_PAD, 1.0)
+    narrow, wide = NARROW_PLOT_PX / days, WIDE_PLOT_PX / days
+    ends: list[tuple[float, float]] = []  # per row: where its last badge ends (narrow, wide)
+    rows = []
+    for day, label in zip(dates, labels, strict=True):
+        x = (day - dates[0]).days
+        start = (x * narrow - _BADGE_HALF_PX, x * wide - _BADGE_HALF_PX)
+        end = (
+            x * narrow + _BADGE_HALF_PX,
+            x * wide + max(_BADGE_HALF_PX, _WORDS_GAP_PX + _CHAR_PX * len(label) + 4),
+        )
+        row = next(
+            (i for i, (n, w) in enumerate(ends) if n <= start[0] and w <= start[1]), len(ends)
+        )
+        if row == len(ends):
+            ends.append(end)
+        else:
+            ends[row] = end
+        rows.append(row)
+    return rows
+
+
+def track_name(row: int) -> str:
+    """The category (y value) of a response track row: ``Response``, ``Response, row 2``, ..."""
+    return RESPONSE_TRACK if row == 0 else f"{RESPONSE_TRACK}, row {row + 1}"
+
+
+def _response_trace(assessments: Sequence[Any], drawn: Sequence[dt.date]) -> Trace | None:
+    """Response calls as labelled badges on the time axis (a track above the therapy bars, as
+    many rows high as the calls need so that none hides another: :func:`badge_rows`), and the
+    relapses: a relapse wins over the response call of the same marrow (one marrow, one
+    story: assess/story.py), so that marrow shows the relapse, not both. Each badge reads as
+    the criteria calls and alerts name its category (:func:`category_label`). ``drawn``: the
+    other dates the chart draws (:func:`_drawn_dates`), which with the calls' set the width of
+    the date axis."""
     from trephine.criteria.categories import RELAPSE_CATEGORIES
+    from trephine.present.explain import category_label
     from trephine.web.render import response_class
 
     relapses = [
@@ -338,12 +384,15 @@ def _response_trace(assessments: Sequence[Any]) -> Trace | None:
     if not calls:
         return None
     calls.sort(key=lambda a: str(a.date))
-    labels = [RELAPSE_LABELS.get(str(a.category), str(a.category).replace("_", " ")) for a in calls]
+    labels = [category_label(str(a.category)) for a in calls]
+    dates = [dt.date.fromisoformat(str(a.date)) for a in calls]
+    span = (max([*drawn, *dates]) - min([*drawn, *dates])).days
+    rows = badge_rows(dates, labels, span)
     return {
         "type": "scatter",
         "mode": "markers+text",
         "name": "Response",
-        "y": ["Response"] * len(calls),
+        "y": [track_name(r) for r in rows],
         "x": [str(a.date) for a in calls],
         "text": labels,
         "textposition": "middle right",
@@ -362,6 +411,19 @@ def _response_trace(assessments: Sequence[Any]) -> Trace | None:
         },
         "showlegend": False,
     }
+
+
+def _drawn_dates(tl: TimelinePublic, today: dt.date) -> list[dt.date]:
+    """The dates the chart draws besides the badges: results, both ends of each therapy bar,
+    events and biopsies (the first and last of them, and the badges', span the date axis)."""
+    days = [r.collected_on for r in tl.results]
+    for line in tl.therapy_lines:
+        # Each bar as _therapy_traces draws it: a cycle (or the line) to its end, or to today.
+        for start, end in [(c.start, c.end) for c in line.cycles] or [(line.start, line.end)]:
+            days += [start, end or line.end or today]
+    days += [e.date for e in tl.events]
+    days += [_as_date(b.performed_at) for b in tl.biopsies]
+    return [_as_date(d) for d in days]
 
 
 @dataclass(frozen=True)
@@ -438,13 +500,12 @@ def figure_data(
         if points:
             per_row.setdefault(s.row, []).append((s, points))
     variants = _variant_traces(tl)
-    response = _response_trace(assessments)
+    response = _response_trace(assessments, _drawn_dates(tl, today))
+    response_rows = len(set(response["y"])) if response is not None else 0
     rows = ["therapy"] + [
         r for r in ROWS if r != "therapy" and (r in per_row or (r == "clonal" and variants))
     ]
-    n_tracks = max(
-        len(tl.therapy_lines) + bool(tl.events) + bool(tl.biopsies) + (response is not None), 1
-    )
+    n_tracks = max(len(tl.therapy_lines) + bool(tl.events) + bool(tl.biopsies) + response_rows, 1)
     therapy_px = 40 + 28 * n_tracks
     data_px = 200
     grid = _grid(tuple(rows), therapy_px, data_px)
@@ -464,6 +525,17 @@ def figure_data(
             for t in _therapy_traces(tl, today):
                 add(t, x, y)
             _update(layout[y], type="category", autorange="reversed", showgrid=False)
+            if response_rows > 1:
+                # The response track's further rows carry no label: one track, a few rows high.
+                tracks = list(
+                    dict.fromkeys(v for t in data if t["yaxis"] == _ref(y) for v in t["y"])
+                )
+                _update(
+                    layout[y],
+                    tickmode="array",
+                    tickvals=tracks,
+                    ticktext=["" if str(v).startswith(f"{RESPONSE_TRACK},") else v for v in tracks],
+                )
             continue
         for s, points in per_row.get(row, []):
             add(_line_trace(s.name, points, s.colour), x, y2 if s.secondary_y and y2 else y)

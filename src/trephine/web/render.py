@@ -102,7 +102,12 @@ def templates() -> Jinja2Templates:
 
     t.env.filters["evidence_text"] = format_evidence
     t.env.filters["display_value"] = format_value
-    from trephine.present.explain import alert_detail, alert_headline, evidence_sentence
+    from trephine.present.explain import (
+        alert_detail,
+        alert_headline,
+        category_label,
+        evidence_sentence,
+    )
     from trephine.present.quantities import quantity_text
 
     t.env.filters["quantity"] = quantity_text
@@ -111,6 +116,7 @@ def templates() -> Jinja2Templates:
 
     t.env.filters["input_label"] = input_label
     t.env.filters["alert_headline"] = alert_headline
+    t.env.filters["category_label"] = category_label
     t.env.globals["alert_detail"] = alert_detail
     t.env.filters["response_class"] = response_class
     from trephine.present.paired import feature_heading

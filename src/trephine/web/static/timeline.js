@@ -25,13 +25,22 @@
     var baseMargin = Object.assign({}, layout.margin || {});
     delete layout.width;
     layout.autosize = true;
-    // The track axes (categories: therapy lines, events, biopsies, response) and their labels.
+    // The track axes (categories: therapy lines, events, biopsies, response) and their labels:
+    // the server's own (a response track of a few rows labels only its first) or the categories.
     var tracks = {};
+    var labels = {};
     Object.keys(layout).forEach(function (key) {
       if (key.indexOf("yaxis") === 0 && layout[key].type === "category") {
         tracks[key] = [];
+        if (layout[key].tickvals && layout[key].ticktext) {
+          labels[key] = {};
+          layout[key].tickvals.forEach(function (v, k) { labels[key][v] = layout[key].ticktext[k]; });
+        }
       }
     });
+    function trackLabel(key, y) {
+      return labels[key] && y in labels[key] ? labels[key][y] : y;
+    }
     figure.data.forEach(function (trace) {
       var key = "yaxis" + String(trace.yaxis || "y").slice(1);
       if (tracks[key]) {
@@ -48,8 +57,11 @@
     badges.forEach(function (i) { words[i] = (figure.data[i].text || []).slice(); });
     var measure = document.createElement("canvas").getContext("2d");
 
-    // A badge's words that would run into the next badge are left out (its colour stays and the
-    // hover names it): two calls weeks apart wrote 'NO RESPONSE' over the next marker.
+    // A badge's words go right of its marker; where they would run into the next badge of its
+    // row, or past the drawing's right edge (the latest call, 'Haematologic relapse' cut at
+    // 760 px), they go left of it if there is room there, else they are left out (its colour
+    // stays and the hover names it: two calls weeks apart wrote 'NO RESPONSE' over the next
+    // marker). The server puts calls on close dates on rows of their own, so this is rare.
     function spaceBadges() {
       var changes = [];
       badges.forEach(function (i) {
@@ -59,13 +71,38 @@
         var size = (trace.textfont && trace.textfont.size) || 10;
         measure.font = size + "px " + (holder._fullLayout.font.family || "sans-serif");
         var xs = trace.x.map(function (d) { return axis.d2p(d); });
-        var text = words[i].map(function (label, k) {
-          if (k === xs.length - 1) { return label; }
-          var right = xs[k] + 9 + measure.measureText(label).width;
-          return right < xs[k + 1] - 8 ? label : "";
+        // The drawing's right edge, in the same units as xs (from the plot area's left).
+        var edge = holder._fullLayout.width - axis._offset - 2;
+        var ends = {};  // per row: where the previous badge (marker or words) ends
+        var text = [];
+        var where = [];
+        words[i].forEach(function (label, k) {
+          var row = trace.y[k];
+          var next = -1;
+          for (var j = k + 1; j < xs.length && next < 0; j++) {
+            if (trace.y[j] === row) { next = j; }
+          }
+          var width = measure.measureText(label).width;
+          var limit = next < 0 ? edge : xs[next] - 8;
+          var after = row in ends ? ends[row] + 8 : 0;
+          if (xs[k] + 9 + width < limit) {
+            text.push(label);
+            where.push("middle right");
+            ends[row] = xs[k] + 9 + width;
+          } else if (xs[k] - 9 - width > after) {
+            text.push(label);
+            where.push("middle left");
+            ends[row] = xs[k] + 6;
+          } else {
+            text.push("");
+            where.push("middle right");
+            ends[row] = xs[k] + 6;
+          }
         });
-        if (text.join("\u0000") !== (trace.text || []).join("\u0000")) {
-          changes.push(Plotly.restyle(holder, { text: [text] }, [i]));
+        var position = Array.isArray(trace.textposition) ? trace.textposition : [];
+        if (text.join("\u0000") !== (trace.text || []).join("\u0000") ||
+            where.join("\u0000") !== position.join("\u0000")) {
+          changes.push(Plotly.restyle(holder, { text: [text], textposition: [where] }, [i]));
         }
       });
       return Promise.all(changes);
@@ -81,9 +118,11 @@
         "legend.font.size": narrow ? 10 : 12
       };
       Object.keys(tracks).forEach(function (key) {
-        update[key + ".tickmode"] = narrow ? "array" : "auto";
-        update[key + ".tickvals"] = narrow ? tracks[key] : null;
-        update[key + ".ticktext"] = narrow ? tracks[key].map(shortLabel) : null;
+        var full = tracks[key].map(function (y) { return trackLabel(key, y); });
+        var own = narrow || labels[key];
+        update[key + ".tickmode"] = own ? "array" : "auto";
+        update[key + ".tickvals"] = own ? tracks[key] : null;
+        update[key + ".ticktext"] = own ? (narrow ? full.map(shortLabel) : full) : null;
       });
       // Fewer, level dates: turned on end they ran under the legend ("Jan 2" of "Jan 2023").
       dateAxes.forEach(function (key) {
