@@ -196,3 +196,37 @@ def test_every_input_of_the_demo_calls_reads_as_words() -> None:
         "Flow MRD 38 % of CD45+ cells — at least 0.1 % of CD45+ cells: meets the POSITIVE criterion"
     )
     assert input_label("some_new_input_pct") == "Some new input"  # unknown: its name in words
+
+
+def test_a_call_no_rule_decided_claims_no_criterion_met() -> None:
+    """A not-evaluable call (no rule matched) shows the comparisons of the row that could not
+    be decided as what they found: it 'meets' no criterion, least of all 'Not evaluable'."""
+    undecided = SimpleNamespace(
+        date="2025-02-01",
+        call="response",
+        category="NOT_EVALUABLE",
+        ruleset="IWG2023",
+        edition="IWG2023",
+        rule=None,
+        citation=None,
+        missing=["anc"],
+        software_version="0",
+        evidence=[
+            {
+                "input": "bm_blasts_pct",
+                "value": "3",
+                "comparator": "<",
+                "threshold": "5",
+                "outcome": True,
+            },
+            {"input": "anc", "value": None, "comparator": ">=", "threshold": "1", "outcome": None},
+        ],
+    )
+    html = (
+        templates()
+        .env.get_template("_assessments.html")
+        .render(alerts=[], assessments=[undecided], patient_id="P1")
+    )
+    assert "Marrow blasts 3 % — below 5 %</li>" in html
+    assert "meets" not in html and "criterion</li>" not in html
+    assert "ANC not recorded" in html

@@ -181,7 +181,9 @@ def _word(value: Any) -> str:
 INVERSE: dict[str, str] = {"<": ">=", "<=": ">", ">=": "<", ">": "<=", "==": "!=", "!=": "=="}
 
 
-def evidence_sentence(item: Mapping[str, Any], category: str | None = None) -> str:
+def evidence_sentence(
+    item: Mapping[str, Any], category: str | None = None, decided: bool = True
+) -> str:
     """One comparison as a sentence; ``category`` names the call the rule makes. An item the
     evaluator already worded (``sentence``: e.g. which call of a marrow stands, the day of an
     engraftment) is shown as it is.
@@ -191,6 +193,10 @@ def evidence_sentence(item: Mapping[str, Any], category: str | None = None) -> s
     opposite holding: "not yes", "at least 5 %"); ``not_needed`` (an either/or branch another
     branch carried) says so instead of "does not meet". An item without a role (stored before
     roles were recorded) ends by its own outcome, as it always did.
+
+    ``decided`` False: the call is not evaluable (no rule matched; its comparisons are those of
+    the row that could not be decided), so a comparison says what it found and claims no
+    criterion met: "Marrow blasts 3 % — below 5 %", never "meets the Not evaluable criterion".
     """
     if item.get("sentence"):
         return str(item["sentence"])
@@ -219,7 +225,7 @@ def evidence_sentence(item: Mapping[str, Any], category: str | None = None) -> s
         text = f"{label}: {shown}" + (" — as required" if outcome else f" — required {limit}")
     else:
         text = f"{label}: {shown} — {holds if outcome else fails} {limit}"
-    if outcome is None:
+    if outcome is None or not decided:
         return text
     what = f"the {category} criterion" if category else "this criterion"
     return f"{text}: {'meets' if outcome else 'does not meet'} {what}"
