@@ -197,9 +197,10 @@ def _started(log: Path, workers: int) -> bool:
 
 @pytest.mark.slow
 def test_two_workers_share_kept_alive_connections_evenly(tmp_path: Path) -> None:
-    """Connections made once both workers are up split 6/6: with uvicorn's own accept the
-    worker that just served takes most (8/0, 5/3, 6/2, 1/7 seen), and keep-alive keeps every
-    later request of that connection on it while the other core idles (api/serving.py)."""
+    """Connections made once both workers are up split 6/6 (5/7 on a very busy machine): with
+    uvicorn's own accept the worker that just served takes most (8/0, 5/3, 6/2, 1/7 seen; 4/8
+    and 2/10 of these 12), and keep-alive keeps every later request of that connection on it
+    while the other core idles (api/serving.py)."""
     url = f"sqlite:///{tmp_path / 'fair.db'}"
     load_demo_database(url, 1, seed=3)
     with _serving(url, tmp_path, workers=2) as (port, proc):
@@ -221,4 +222,6 @@ def test_two_workers_share_kept_alive_connections_evenly(tmp_path: Path) -> None
         held = sorted(_connections(pid, port) for pid in _workers(proc.pid))
         for connection in kept:
             connection.close()
-        assert held == [6, 6]
+        # Even, or one off where the machine is so busy that the worker holding fewer wakes
+        # later than the other's few milliseconds more of waiting (seen once as 5/7 at load 6).
+        assert held[1] - held[0] <= 2, held
