@@ -84,3 +84,15 @@ def test_the_cli_line_names_the_role() -> None:
         "bm_blasts_pct 7 < 5 → no (not needed)"
     )
     assert format_evidence({**BLASTS, "outcome": False}) == "bm_blasts_pct 7 < 5 → no"
+
+
+def test_a_call_named_in_words_reads_lower_case_inside_the_sentence() -> None:
+    """The page passes the call's label (category_label): words start lower case mid-sentence,
+    abbreviations stay as the criteria print them."""
+    item = {**BLASTS, "outcome": False, "role": "supports"}
+    assert evidence_sentence(item, "Partial response").endswith(
+        "meets the partial response criterion"
+    )
+    assert evidence_sentence(item, "CRi MRD-").endswith("meets the CRi MRD- criterion")
+    assert evidence_sentence(item, "sCR").endswith("meets the sCR criterion")
+    assert evidence_sentence(item, "VGPR").endswith("meets the VGPR criterion")

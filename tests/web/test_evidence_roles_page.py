@@ -60,9 +60,9 @@ def test_the_page_words_the_stored_landmark_call_by_what_each_comparison_did(
     # Stored: the comparison as made (one course, not at least two) and what it did.
     assert courses["outcome"] is False and courses["role"] == "supports"
     page = html.unescape(client.get(f"/patients/{patient}").text)
-    assert "meets the BEFORE LANDMARK criterion" in page
-    assert "does not meet the BEFORE LANDMARK criterion" not in page
-    assert "not needed: another criterion decided the BEFORE LANDMARK call" in page
+    assert "meets the before landmark criterion" in page
+    assert "does not meet the before landmark criterion" not in page
+    assert "not needed: another criterion decided the before landmark call" in page
 
 
 def test_the_page_words_an_either_or_branch_that_did_not_count(
@@ -74,5 +74,5 @@ def test_the_page_words_an_either_or_branch_that_did_not_count(
     patient, evidence = _stored_call(url, "ANAEMIA-FINDINGS")
     assert any(e.get("role") == "not_needed" for e in evidence)
     page = html.unescape(client.get(f"/patients/{patient}").text)
-    assert "not needed: another criterion decided the MARROW FINDINGS call" in page
-    assert "does not meet the MARROW FINDINGS criterion" not in page
+    assert "not needed: another criterion decided the marrow findings call" in page
+    assert "does not meet the marrow findings criterion" not in page

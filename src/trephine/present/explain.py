@@ -227,7 +227,7 @@ def evidence_sentence(
         text = f"{label}: {shown} — {holds if outcome else fails} {limit}"
     if outcome is None or not decided:
         return text
-    what = f"the {category} criterion" if category else "this criterion"
+    what = f"the {_inline(category)} criterion" if category else "this criterion"
     return f"{text}: {'meets' if outcome else 'does not meet'} {what}"
 
 
@@ -265,11 +265,20 @@ def _role_sentence(item: Mapping[str, Any], role: str, category: str | None) -> 
             text = f"{label}: {shown} — {holds} {limit}"
         if needed and outcome is None:
             return text
-    call = f"the {category} call" if category else "this call"
+    call = f"the {_inline(category)} call" if category else "this call"
     if not needed:
         return f"{text} — not needed: another criterion decided {call}"
-    what = f"the {category} criterion" if category else "this criterion"
+    what = f"the {_inline(category)} criterion" if category else "this criterion"
     return f"{text}: meets {what}"
+
+
+def _inline(label: str) -> str:
+    """A call's label inside a sentence: a label in words starts lower case ("the partial
+    response criterion", "the before landmark call"); an abbreviation stays as the criteria
+    print it ("the CR criterion", "the CRi MRD- call", "the sCR criterion")."""
+    if len(label) > 1 and label[0].isupper() and label[1].islower():
+        return label[0].lower() + label[1:]
+    return label
 
 
 def _is_number(value: Any) -> bool:
