@@ -73,11 +73,16 @@ def test_the_users_import_them() -> None:
 
 def test_no_other_module_lists_cr_or_relapse_categories() -> None:
     """Outside criteria/categories.py, no module assigns a ``…CR_CATEGORIES`` or
-    ``…RELAPSE_CATEGORIES`` name (a second list drifts: the story's and the cohort's did)."""
+    ``…RELAPSE_CATEGORIES`` name (a second list drifts: the story's and the cohort's did).
+
+    A migration is the exception: frozen in time, it writes the list it was written with into
+    the database (0028's triggers of ``patient.latest_response``), and
+    tests/store/test_patient_list_facts.py fails when that list and the code's differ."""
     home = SRC / "criteria" / "categories.py"
+    migrations = SRC / "store" / "migrations" / "versions"
     found = []
     for path in SRC.rglob("*.py"):
-        if path == home:
+        if path == home or path.parent == migrations:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             targets = (

@@ -1,14 +1,17 @@
-"""The patient list's last biopsy and open-alert count, kept on the patient row by triggers
-(migration 0026), on SQLite and PostgreSQL: for every writer (plain SQL here, not the
-services), through insert, move, change and delete, and filled in for a database upgraded
-from 0025."""
+"""The patient list's facts kept on the patient row by triggers, on SQLite and PostgreSQL: the
+last biopsy and open-alert count (migration 0026), the latest diagnosis and latest response
+(0028). For every writer (plain SQL here, not the services), through insert, move, change and
+delete, and filled in for a database upgraded from the revision before."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from trephine.criteria.categories import RELAPSE_BY_RULESET, RELAPSE_CATEGORIES
+from trephine.criteria.registry import rulesets
 from trephine.store.database import Database
 
 T1 = "2024-01-10 09:00:00+00:00"
@@ -124,5 +127,208 @@ def test_an_upgraded_database_gets_the_facts_of_its_rows(database_url: str) -> N
             columns = conn.execute(text("SELECT * FROM patient")).keys()
             assert "last_biopsy_at" not in columns and "open_alert_count" not in columns
             _procedure(conn, a, T3)  # no trigger left behind that names the dropped columns
+    finally:
+        db.dispose()
+
+
+# Migration 0028: the latest diagnosis and the latest response call (or a relapse called since).
+
+
+def _diagnosis(conn: Connection, patient: int, disease: str, on: str) -> int:
+    did: int = conn.execute(
+        text(
+            "INSERT INTO diagnosis (patient_id, disease, classification, diagnosed_on, genetics)"
+            " VALUES (:p, :d, 'WHO5', :on, '[]') RETURNING id"
+        ),
+        {"p": patient, "d": disease, "on": on},
+    ).scalar_one()
+    return did
+
+
+_calls = itertools.count()
+
+
+def _call(conn: Connection, patient: int, kind: str, category: str, on: str) -> int:
+    aid: int = conn.execute(
+        text(
+            "INSERT INTO assessment (patient_id, assessed_on, category, ruleset,"
+            " criteria_edition, evidence, missing_inputs, software_version, computed_at,"
+            " recorded_by, flags, params, call_kind, inputs_digest) VALUES (:p, :on, :c, 'R',"
+            " 'E', '[]', '[]', '0.1', '2024-01-01 00:00:00+00:00', 'test', '[]', '{}', :k, :n)"
+            " RETURNING id"
+        ),
+        {"p": patient, "on": on, "c": category, "k": kind, "n": str(next(_calls))},
+    ).scalar_one()
+    return aid
+
+
+def _latest(conn: Connection, patient: int) -> tuple[str | None, str | None]:
+    diagnosis, response = conn.execute(
+        text("SELECT latest_diagnosis, latest_response FROM patient WHERE id = :p"),
+        {"p": patient},
+    ).one()
+    return diagnosis, response
+
+
+def _lift_the_append_only_guard(conn: Connection) -> None:
+    """What a migration may do: assessments are append-only (0001), so an update or delete
+    reaches the kept fact only once the guard is off."""
+    if conn.dialect.name == "sqlite":
+        for verb in ("update", "delete"):
+            conn.execute(text(f"DROP TRIGGER assessment_no_{verb}"))
+    else:
+        conn.execute(text("ALTER TABLE assessment DISABLE TRIGGER assessment_append_only"))
+
+
+def test_the_latest_diagnosis_follows_every_write_of_diagnoses(database: Database) -> None:
+    with database.engine.begin() as conn:
+        a, b = _patient(conn, "A"), _patient(conn, "B")
+        assert _latest(conn, a) == (None, None)
+        first = _diagnosis(conn, a, "mds", "2023-05-01")
+        assert _latest(conn, a)[0] == "mds"
+        aml = _diagnosis(conn, a, "aml", "2024-02-01")
+        _diagnosis(conn, a, "mds_mpn", "2022-01-01")  # an older one entered later
+        assert _latest(conn, a)[0] == "aml"
+        # The same day: the latest row wins.
+        same_day = _diagnosis(conn, a, "all", "2024-02-01")
+        assert _latest(conn, a)[0] == "all"
+        conn.execute(text("UPDATE diagnosis SET disease = 'cll' WHERE id = :i"), {"i": same_day})
+        assert _latest(conn, a)[0] == "cll"
+        conn.execute(
+            text("UPDATE diagnosis SET diagnosed_on = '2024-01-31' WHERE id = :i"), {"i": same_day}
+        )
+        assert _latest(conn, a)[0] == "aml"
+        # A corrected date makes the first one the latest; then it moves to the other patient.
+        conn.execute(
+            text("UPDATE diagnosis SET diagnosed_on = '2025-01-01' WHERE id = :i"), {"i": first}
+        )
+        assert _latest(conn, a)[0] == "mds"
+        conn.execute(
+            text("UPDATE diagnosis SET patient_id = :b WHERE id = :i"), {"b": b, "i": first}
+        )
+        assert (_latest(conn, a)[0], _latest(conn, b)[0]) == ("aml", "mds")
+        conn.execute(text("DELETE FROM diagnosis WHERE id = :i"), {"i": first})
+        assert _latest(conn, b) == (None, None)
+        conn.execute(text("DELETE FROM diagnosis WHERE id = :i"), {"i": aml})
+        assert _latest(conn, a)[0] == "cll"
+        # A changed row id decides a tie of the same day.
+        tie = _diagnosis(conn, a, "myeloma", "2024-01-31")
+        assert _latest(conn, a)[0] == "myeloma"
+        conn.execute(text("UPDATE diagnosis SET id = :n WHERE id = :i"), {"n": -tie, "i": tie})
+        assert _latest(conn, a)[0] == "cll"
+
+
+def test_the_latest_response_follows_every_call(database: Database) -> None:
+    with database.engine.begin() as conn:
+        a, b = _patient(conn, "A"), _patient(conn, "B")
+        _call(conn, a, "baseline", "ADVERSE", "2024-01-01")  # not a response call
+        assert _latest(conn, a)[1] is None
+        _call(conn, a, "response", "CR", "2024-03-01")
+        _call(conn, a, "response", "PR", "2024-02-01")  # an older one entered later
+        assert _latest(conn, a)[1] == "CR"
+        # A relapse call that says remission continues is no response; a relapse is.
+        _call(conn, a, "relapse", "NOT_MET", "2024-06-01")
+        _call(conn, a, "mrd", "MRD_POSITIVE", "2024-07-01")
+        assert _latest(conn, a)[1] == "CR"
+        relapse = _call(conn, a, "relapse", "HEMATOLOGIC_RELAPSE", "2024-08-01")
+        assert _latest(conn, a)[1] == "HEMATOLOGIC_RELAPSE"
+        # The same marrow's response call, stored after it: the relapse still wins.
+        same_day = _call(conn, a, "response", "NO_RESPONSE", "2024-08-01")
+        assert _latest(conn, a)[1] == "HEMATOLOGIC_RELAPSE"
+        later = _call(conn, a, "response", "CR", "2024-12-01")
+        assert _latest(conn, a)[1] == "CR"
+
+        # Append-only, yet the fact follows an update or a delete once the guard is lifted.
+        _lift_the_append_only_guard(conn)
+        conn.execute(text("DELETE FROM assessment WHERE id = :i"), {"i": later})
+        assert _latest(conn, a)[1] == "HEMATOLOGIC_RELAPSE"
+        conn.execute(
+            text("UPDATE assessment SET category = 'CONTINUED_REMISSION' WHERE id = :i"),
+            {"i": relapse},
+        )
+        assert _latest(conn, a)[1] == "NO_RESPONSE"
+        conn.execute(
+            text("UPDATE assessment SET category = 'PD', call_kind = 'relapse' WHERE id = :i"),
+            {"i": same_day},
+        )
+        assert _latest(conn, a)[1] == "PD"
+        conn.execute(
+            text("UPDATE assessment SET assessed_on = '2023-01-01' WHERE id = :i"), {"i": same_day}
+        )
+        assert _latest(conn, a)[1] == "CR"
+        conn.execute(
+            text("UPDATE assessment SET patient_id = :b, assessed_on = '2025-01-01' WHERE id = :i"),
+            {"b": b, "i": same_day},
+        )
+        assert (_latest(conn, a)[1], _latest(conn, b)[1]) == ("CR", "PD")
+        conn.execute(text("UPDATE assessment SET call_kind = 'mrd' WHERE id = :i"), {"i": same_day})
+        assert _latest(conn, b)[1] is None
+        # Two response calls of one day: the latest row wins, also after an id change.
+        one = _call(conn, b, "response", "PR", "2025-02-01")
+        _call(conn, b, "response", "VGPR", "2025-02-01")
+        assert _latest(conn, b)[1] == "VGPR"
+        conn.execute(text("UPDATE assessment SET id = :n WHERE id = :i"), {"n": 10**6, "i": one})
+        assert _latest(conn, b)[1] == "PR"
+
+
+def test_the_triggers_relapse_categories_are_the_codes(database: Database) -> None:
+    """Which relapse calls stand in for a later response is written into migration 0028's
+    triggers (a migration is frozen); criteria/categories.RELAPSE_CATEGORIES is the code's.
+    Every category a relapse or progression table can emit is tried: when the two lists
+    differ, a migration must re-create the triggers and recompute patient.latest_response."""
+    sets = rulesets()
+    relapse_tables = [k for k in sets if k in RELAPSE_BY_RULESET or "RELAPSE" in k.upper()]
+    tried = set(RELAPSE_CATEGORIES).union(*(sets[k].categories for k in relapse_tables))
+    assert len(tried) > len(RELAPSE_CATEGORIES)
+    with database.engine.begin() as conn:
+        differ = []
+        for n, category in enumerate(sorted(tried)):
+            patient = _patient(conn, f"P{n}")
+            _call(conn, patient, "response", "CR", "2024-01-01")
+            _call(conn, patient, "relapse", category, "2024-06-01")
+            expected = category if category in RELAPSE_CATEGORIES else "CR"
+            if _latest(conn, patient)[1] != expected:
+                differ.append(category)
+    assert not differ, (
+        f"criteria/categories.RELAPSE_CATEGORIES and the triggers of patient.latest_response"
+        f" disagree on {differ}: a migration must re-create the triggers (see 0028)"
+    )
+
+
+def test_an_upgraded_database_gets_its_latest_diagnoses_and_calls(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        db.upgrade("0027")
+        with db.engine.begin() as conn:
+            a, b, c = _patient(conn, "A"), _patient(conn, "B"), _patient(conn, "C")
+            _diagnosis(conn, a, "mds", "2023-01-01")
+            _diagnosis(conn, a, "aml", "2024-01-01")
+            _diagnosis(conn, b, "myeloma", "2024-01-01")
+            _call(conn, a, "response", "CR", "2024-03-01")
+            _call(conn, a, "relapse", "HEMATOLOGIC_RELAPSE", "2024-09-01")
+            _call(conn, a, "response", "NO_RESPONSE", "2024-09-01")
+            _call(conn, b, "response", "VGPR", "2024-03-01")
+            _call(conn, b, "relapse", "NOT_MET", "2024-04-01")
+        db.upgrade()
+        with db.engine.begin() as conn:
+            assert _latest(conn, a) == ("aml", "HEMATOLOGIC_RELAPSE")
+            assert _latest(conn, b) == ("myeloma", "VGPR")
+            assert _latest(conn, c) == (None, None)
+            _diagnosis(conn, c, "cll", "2024-05-01")  # and the triggers work from then on
+            _call(conn, c, "response", "PR", "2024-06-01")
+            assert _latest(conn, c) == ("cll", "PR")
+        db.downgrade("0027")
+        with db.engine.begin() as conn:
+            columns = conn.execute(text("SELECT * FROM patient")).keys()
+            assert "latest_diagnosis" not in columns and "latest_response" not in columns
+            if conn.dialect.name == "sqlite":
+                triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            else:
+                triggers = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+            names = conn.execute(text(triggers)).scalars().all()
+            assert names and not [n for n in names if "latest" in n], names
+            # No trigger left behind that names the dropped columns.
+            _diagnosis(conn, c, "aml", "2024-07-01")
+            _call(conn, c, "response", "CR", "2024-08-01")
     finally:
         db.dispose()

@@ -71,6 +71,14 @@ class PatientRow(Base):
     open_alert_count: Mapped[int] = mapped_column(
         server_default=FetchedValue(), server_onupdate=FetchedValue()
     )
+    # Kept the same way by migration 0028: the disease of the latest diagnosis, and the
+    # category of the latest response call or of a relapse called since.
+    latest_diagnosis: Mapped[str | None] = mapped_column(
+        String(32), server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
+    latest_response: Mapped[str | None] = mapped_column(
+        String(64), server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
 
     __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 - SQLAlchemy reads it
 
