@@ -10,17 +10,32 @@ from trephine.web.render import templates
 EXACT = "90.0709219858156028368794326"
 
 
+def _stored(**fields: Any) -> SimpleNamespace:
+    """A stored call as the page gets it (an ELN 2022 response call unless ``fields`` say)."""
+    defaults: dict[str, Any] = {
+        "date": "2025-02-01",
+        "call": "response",
+        "ruleset": "ELN2022",
+        "edition": "ELN2022",
+        "citation": None,
+        "missing": [],
+        "software_version": "0",
+    }
+    return SimpleNamespace(**{**defaults, **fields})
+
+
+def _render(assessment: SimpleNamespace) -> str:
+    return (
+        templates()
+        .env.get_template("_assessments.html")
+        .render(alerts=[], assessments=[assessment], patient_id="P1")
+    )
+
+
 def test_assessment_partial_rounds_evidence_and_names_unrecorded_values() -> None:
-    assessment = SimpleNamespace(
-        date="2025-02-01",
-        call="response",
+    assessment = _stored(
         category="PR",
-        ruleset="ELN2022",
-        edition="ELN2022",
         rule="ELN22-PR",
-        citation=None,
-        missing=[],
-        software_version="0",
         evidence=[
             {
                 "input": "bm_blast_reduction_pct",
@@ -32,11 +47,7 @@ def test_assessment_partial_rounds_evidence_and_names_unrecorded_values() -> Non
             {"input": "anc", "value": None},
         ],
     )
-    html = (
-        templates()
-        .env.get_template("_assessments.html")
-        .render(alerts=[], assessments=[assessment], patient_id="P1")
-    )
+    html = _render(assessment)
     assert EXACT not in html
     # A sentence a clinician reads, not the engine's "bm_blast_reduction_pct 90.07 >= 50 → yes".
     assert (
@@ -201,16 +212,12 @@ def test_every_input_of_the_demo_calls_reads_as_words() -> None:
 def test_a_call_no_rule_decided_claims_no_criterion_met() -> None:
     """A not-evaluable call (no rule matched) shows the comparisons of the row that could not
     be decided as what they found: it 'meets' no criterion, least of all 'Not evaluable'."""
-    undecided = SimpleNamespace(
-        date="2025-02-01",
-        call="response",
+    undecided = _stored(
         category="NOT_EVALUABLE",
         ruleset="IWG2023",
         edition="IWG2023",
         rule=None,
-        citation=None,
         missing=["anc"],
-        software_version="0",
         evidence=[
             {
                 "input": "bm_blasts_pct",
@@ -222,11 +229,7 @@ def test_a_call_no_rule_decided_claims_no_criterion_met() -> None:
             {"input": "anc", "value": None, "comparator": ">=", "threshold": "1", "outcome": None},
         ],
     )
-    html = (
-        templates()
-        .env.get_template("_assessments.html")
-        .render(alerts=[], assessments=[undecided], patient_id="P1")
-    )
+    html = _render(undecided)
     assert "Marrow blasts 3 % — below 5 %</li>" in html
     assert "meets" not in html and "criterion</li>" not in html
     assert "ANC not recorded" in html
