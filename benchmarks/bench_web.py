@@ -200,6 +200,20 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
+def machine_speed() -> float:
+    """CPU ms of one fixed pure-Python loop, least of 3: how fast this machine runs Python now.
+    A shared machine's speed drifts (seen here: 30-50 % within an hour, every request kind and
+    the health check alike), so a run's absolute times are read beside it."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        total = 0
+        for i in range(2_000_000):
+            total += i * i % 7
+        best = min(best, time.process_time() - start)
+    return best * 1000
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of ``pid`` and its descendants, as they are now (Linux)."""
     total = 0
@@ -379,6 +393,7 @@ def main() -> None:
         f"t = {cost.password_hash_time_cost}, p = {cost.password_hash_parallelism} "
         "(TREPHINE_PASSWORD_HASH_*; docs/security.md)"
     )
+    print(f"machine speed at the start: a fixed Python loop takes {machine_speed():.0f} ms CPU")
     table: dict[str, dict[int, list[float]]] = {}
     paints: dict[int, list[float] | None] = {}
     for size in args.sizes:
@@ -435,6 +450,7 @@ def main() -> None:
                     f"| {(run.server_cpu + run.client_cpu) / run.wall:.2f} |"
                 )
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    print(f"machine speed at the end: the same loop takes {machine_speed():.0f} ms CPU")
     for size, times in paints.items():
         if times is None:
             print(f"first paint ({size:,}): chromium not installed, skipped")
