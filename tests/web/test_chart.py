@@ -248,3 +248,43 @@ def test_timeline_rows_are_in_date_order_with_amendment_history() -> None:
     assert [(h.version, h.value, h.reason) for h in last.history] == [
         (1, "ANC 2.1", "digits transposed")
     ]
+
+
+def test_the_grid_is_plotlys_own_for_every_set_of_rows_and_therapy_height() -> None:
+    """The grid's layout is laid out by plotly once per set of rows, and the row heights set
+    by the same arithmetic as ``make_subplots(row_heights=...)``: identical JSON for every set of
+    rows the chart can show and every therapy height (one ``make_subplots`` per height cost a
+    worker 15-50 ms for each new height)."""
+    import itertools
+    import json
+
+    from plotly.subplots import make_subplots
+
+    from trephine.web import chart
+
+    others = [r for r in chart.ROWS if r != "therapy"]
+    shapes = [
+        ("therapy", *c) for k in range(len(others) + 1) for c in itertools.combinations(others, k)
+    ]
+    assert chart.lay_out_every_grid() == len(shapes) == 2 ** len(others)
+    for rows, therapy_px in itertools.product(shapes, (68, 124, 236, 600)):
+        fig = make_subplots(
+            rows=len(rows),
+            cols=1,
+            shared_xaxes=True,
+            vertical_spacing=0.04 if len(rows) > 2 else 0.06,
+            row_heights=[therapy_px] + [200] * (len(rows) - 1),
+            specs=[[{"secondary_y": row == "counts"}] for row in rows],
+        )
+        expected = json.loads(fig.to_json())["layout"]
+        expected.pop("template", None)
+        assert json.loads(chart._grid(rows, therapy_px, 200).layout) == expected, (
+            rows,
+            therapy_px,
+        )
+    # plotly itself is asked once per set of rows, whatever the heights.
+    chart._grid_of_rows.cache_clear()
+    chart._grid.cache_clear()
+    for therapy_px in (68, 96, 124, 152):
+        chart._grid(("therapy", "blasts"), therapy_px, 200)
+    assert chart._grid_of_rows.cache_info().misses == 1

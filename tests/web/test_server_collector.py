@@ -71,3 +71,17 @@ def test_serve_workers_build_the_served_app(url: str, monkeypatch: pytest.Monkey
     finally:
         get_settings.cache_clear()
     assert gc.get_freeze_count() == 0
+
+
+def test_a_served_app_lays_out_every_chart_grid_before_its_first_page(url: str) -> None:
+    """make_subplots costs a page 15-50 ms the first time a worker meets a set of chart rows;
+    a served worker pays it once at start-up instead (web/chart.py), a test's app does not."""
+    from trephine.web import chart
+
+    chart._grid_of_rows.cache_clear()
+    with TestClient(create_app(url)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert chart._grid_of_rows.cache_info().currsize == 0
+    with TestClient(create_app(url, server=True)) as client:
+        assert chart._grid_of_rows.cache_info().currsize == 2 ** (len(chart.ROWS) - 1)
+        assert client.get("/healthz").status_code == 200

@@ -48,6 +48,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if server:
+            # Every chart grid laid out before the first page (web/chart.py), then kept.
+            from trephine.web.chart import lay_out_every_grid
+
+            lay_out_every_grid()
         with long_lived_frozen() if server else nullcontext():
             yield
         database.dispose()

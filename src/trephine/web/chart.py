@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -435,15 +436,19 @@ class _Grid:
     axes: tuple[tuple[str, str, str | None], ...]
 
 
-@functools.lru_cache(maxsize=128)
-def _grid(rows: tuple[str, ...], therapy_px: int, data_px: int) -> _Grid:
-    """The shared-x grid of ``rows`` (``make_subplots``: ~10-50 ms, hence cached)."""
+def _spacing(n_rows: int) -> float:
+    return 0.04 if n_rows > 2 else 0.06
+
+
+@functools.lru_cache(maxsize=32)
+def _grid_of_rows(rows: tuple[str, ...]) -> _Grid:
+    """The shared-x grid of ``rows`` laid out by plotly (``make_subplots``: ~15-50 ms, hence
+    cached), at equal row heights; :func:`_grid` sets the heights."""
     fig = make_subplots(
         rows=len(rows),
         cols=1,
         shared_xaxes=True,
-        vertical_spacing=0.04 if len(rows) > 2 else 0.06,
-        row_heights=[therapy_px] + [data_px] * (len(rows) - 1),
+        vertical_spacing=_spacing(len(rows)),
         specs=[[{"secondary_y": row == "counts"}] for row in rows],
     )
     layout = json.loads(fig.to_json())["layout"]
@@ -460,6 +465,59 @@ def _grid(rows: tuple[str, ...], therapy_px: int, data_px: int) -> _Grid:
             )
         )
     return _Grid(json.dumps(layout), tuple(axes))
+
+
+def lay_out_every_grid() -> int:
+    """Lay out (and cache) the grid of every set of rows a chart can show: a server worker
+    does this once at start-up (~0.3 s), so no page waits for ``make_subplots``. Returns how
+    many grids."""
+    others = [r for r in ROWS if r != "therapy"]
+    shapes = [
+        ("therapy", *combo)
+        for k in range(len(others) + 1)
+        for combo in itertools.combinations(others, k)
+    ]
+    for rows in shapes:
+        _grid_of_rows(rows)
+    return len(shapes)
+
+
+def _y_domains(n_rows: int, heights_px: list[int]) -> list[list[float]]:
+    """Each row's y domain, top row first, as ``make_subplots(row_heights=...)`` computes it
+    (the same float operations in the same order, so the figure's JSON is plotly's own)."""
+    spacing = _spacing(n_rows)
+    total = float(sum(heights_px))
+    heights = [(1.0 - spacing * (n_rows - 1)) * (h / total) for h in heights_px][::-1]
+    domains = []
+    for r in range(n_rows):  # r = 0: the top row
+        from_bottom = n_rows - 1 - r
+        start = sum(heights[:from_bottom]) + from_bottom * spacing
+        ends = [start + 0.0, start + heights[-1 - r] - 0.0]
+        domains.append([_clamped(y) for y in ends])
+    return domains
+
+
+def _clamped(y: float) -> float:
+    """plotly's clamp of a domain end that rounding put just outside [0, 1]."""
+    if -0.01 < y < 0.0:
+        return 0.0
+    if 1.0 < y < 1.01:
+        return 1.0
+    return y
+
+
+@functools.lru_cache(maxsize=256)
+def _grid(rows: tuple[str, ...], therapy_px: int, data_px: int) -> _Grid:
+    """The shared-x grid of ``rows``, the therapy row ``therapy_px`` high and each data row
+    ``data_px``: plotly's layout of the rows (one ``make_subplots`` per set of rows, not per
+    height: the therapy row's height varies with the patient's tracks, and a worker met each
+    new height with another 15-50 ms) with the row heights set as plotly sets them."""
+    shape = _grid_of_rows(rows)
+    layout = json.loads(shape.layout)
+    domains = _y_domains(len(rows), [therapy_px] + [data_px] * (len(rows) - 1))
+    for (_, yaxis, _), domain in zip(shape.axes, domains, strict=True):
+        layout[yaxis]["domain"] = domain
+    return _Grid(json.dumps(layout), shape.axes)
 
 
 @functools.lru_cache(maxsize=4)
