@@ -60,22 +60,16 @@ def test_assessment_partial_rounds_evidence_and_names_unrecorded_values() -> Non
 
 def _partial(call: Any, on: str) -> str:
     """The assessments partial of the patient page, showing one stored call."""
-    shown = SimpleNamespace(
-        date=on,
-        call=call.kind,
-        category=call.category,
-        ruleset=call.ruleset,
-        edition=call.edition,
-        rule=call.rule,
-        citation=None,
-        missing=[],
-        software_version="0",
-        evidence=list(call.evidence),
-    )
-    return (
-        templates()
-        .env.get_template("_assessments.html")
-        .render(alerts=[], assessments=[shown], patient_id="P1")
+    return _render(
+        _stored(
+            date=on,
+            call=call.kind,
+            category=call.category,
+            ruleset=call.ruleset,
+            edition=call.edition,
+            rule=call.rule,
+            evidence=list(call.evidence),
+        )
     )
 
 

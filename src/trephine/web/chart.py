@@ -484,7 +484,8 @@ def lay_out_every_grid() -> int:
 
 def _y_domains(n_rows: int, heights_px: list[int]) -> list[list[float]]:
     """Each row's y domain, top row first, as ``make_subplots(row_heights=...)`` computes it
-    (the same float operations in the same order, so the figure's JSON is plotly's own)."""
+    (the same float operations in the same order, so the figure's JSON is plotly's own; its
+    ``+ 0.0`` margins of a plain cell change no float and are left out)."""
     spacing = _spacing(n_rows)
     total = float(sum(heights_px))
     heights = [(1.0 - spacing * (n_rows - 1)) * (h / total) for h in heights_px][::-1]
@@ -492,8 +493,7 @@ def _y_domains(n_rows: int, heights_px: list[int]) -> list[list[float]]:
     for r in range(n_rows):  # r = 0: the top row
         from_bottom = n_rows - 1 - r
         start = sum(heights[:from_bottom]) + from_bottom * spacing
-        ends = [start + 0.0, start + heights[-1 - r] - 0.0]
-        domains.append([_clamped(y) for y in ends])
+        domains.append([_clamped(start), _clamped(start + heights[-1 - r])])
     return domains
 
 
