@@ -2,7 +2,8 @@
 
 P1: AML diagnosed on ``D0``; 7+3 induction (two intensive courses); diagnostic marrow with 62 %
 blasts; day-30 marrow in CR with NPM1 MRD not detected. Tests add later marrows with
-:func:`biopsy` and :func:`marrow_items`. Everything here is synthetic.
+:func:`biopsy` and :func:`marrow_items`. Myeloma results: :func:`pp` (a paraprotein) and
+:func:`pc_diff` (a differential with plasma cells). Everything here is synthetic.
 """
 
 from __future__ import annotations
@@ -21,7 +22,21 @@ from trephine.domain import (
 )
 from trephine.domain import quantity as q
 from trephine.domain.patient import Diagnosis, Disease
-from trephine.domain.results import BloodCount, CoreFindings, Extramedullary, MolecularMRD
+from trephine.domain.results import (
+    FREE_LIGHT_CHAIN,
+    SERUM_M_PROTEIN,
+    URINE_M_PROTEIN,
+    AspirateDifferential,
+    BloodCount,
+    CellClass,
+    CoreFindings,
+    Extramedullary,
+    Immunofixation,
+    LightChain,
+    MolecularMRD,
+    Paraprotein,
+    PlasmacytomaStatus,
+)
 from trephine.domain.therapy import Cycle, Intensity, TherapyIntent, TherapyLine
 from trephine.services import patients as patient_service
 from trephine.services import procedures, results
@@ -101,3 +116,38 @@ def seed_aml_patient(database: Database) -> Database:
     biopsy(database, 0, 0, [("A", diff(310))])  # diagnosis: 62 % blasts
     biopsy(database, 30, 1, marrow_items(5, mrd="not detected"))  # 1 % blasts: CR, NPM1 neg.
     return database
+
+
+def pp(
+    serum: str | None,
+    *,
+    urine: str | None = None,
+    kappa_mg_l: str | None = None,
+    lambda_mg_l: str | None = None,
+    ife: Immunofixation | None = Immunofixation.POSITIVE,
+) -> Paraprotein:
+    """IgG kappa paraprotein; FLC given in mg/L as analysers report them."""
+    flc = FREE_LIGHT_CHAIN
+    return Paraprotein(
+        "IgG kappa",
+        serum_m_protein=None if serum is None else SERUM_M_PROTEIN.parse(serum),
+        urine_m_protein=None if urine is None else URINE_M_PROTEIN.parse(urine),
+        involved_light_chain=LightChain.KAPPA,
+        involved_flc=None if kappa_mg_l is None else flc.quantity(Decimal(kappa_mg_l), "mg/L"),
+        uninvolved_flc=None if lambda_mg_l is None else flc.quantity(Decimal(lambda_mg_l), "mg/L"),
+        serum_ife=ife,
+        urine_ife=ife,
+        plasmacytoma=PlasmacytomaStatus.ABSENT,
+    )
+
+
+def pc_diff(plasma_cells: int) -> AspirateDifferential:
+    return AspirateDifferential(
+        {
+            CellClass.PLASMA_CELL: plasma_cells,
+            CellClass.NEUTROPHIL: 300 - plasma_cells,
+            CellClass.ERYTHROBLAST: 150,
+            CellClass.LYMPHOCYTE: 50,
+        },
+        cells_counted=500,
+    )

@@ -115,6 +115,34 @@ def test_every_disease_s_relapse_ends_a_response() -> None:
     assert rows["ALL"][1:] == (1, 1) and rows["STILL"][1:] == (0, 0)
 
 
+def test_myeloma_progression_is_an_event_once_confirmed_dated_at_the_first_assessment() -> None:
+    """IMWG needs two consecutive assessments (Durie 2006's footnote): a PD met once
+    (``PD_UNCONFIRMED``) ends no response; two in a row are each ``PD_CONFIRMED`` and the
+    event is the first of them, the date the IMWG gives progression [R]."""
+    courses = [
+        course(
+            "ONCE",
+            (100, "response", "CR"),
+            (300, "progression", "PD_UNCONFIRMED"),
+            (360, "progression", "NOT_MET"),
+            last=500,
+        ),
+        course(
+            "TWICE",
+            (100, "response", "CR"),
+            (300, "progression", "PD_CONFIRMED"),
+            (360, "progression", "PD_CONFIRMED"),
+            last=500,
+        ),
+        # Stored before confirmation was recorded: the table's PD, counted as it always was.
+        course("BEFORE", (100, "response", "CR"), (300, "progression", "PD"), last=500),
+    ]
+    dor = {r.patient: (r.time, r.event) for r in duration_of_response(courses)}
+    assert dor == {"ONCE": (400, 0), "TWICE": (200, 1), "BEFORE": (200, 1)}
+    rows = {r.patient: (r.time, r.event) for r in relapse_incidence_rows(courses)}
+    assert rows == {"ONCE": (500, 0), "TWICE": (300, 1), "BEFORE": (300, 1)}
+
+
 def test_landmark_groups_by_mrd_status() -> None:
     assert mrd_at_landmark(COURSES[0], 90, 14) == "negative"
     assert mrd_at_landmark(COURSES[4], 90, 14) is None

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from trephine.criteria.categories import RELAPSE_CATEGORIES
+from trephine.criteria.categories import SUPERSEDING_CATEGORIES
 from trephine.services import open_database
 from trephine.services.assessments import assess_all
 from trephine.services.patient_search import PatientQuery, response_categories, search
@@ -40,10 +40,12 @@ def test_search_answers_the_same_on_both_backends(demo: Any) -> None:
             assert len(stored) > 1
             relapsed = set(
                 s.scalars(
-                    select(AssessmentRow.category).where(AssessmentRow.call_kind == "relapse")
+                    select(AssessmentRow.category).where(
+                        AssessmentRow.call_kind.in_(("relapse", "progression"))
+                    )
                 )
             )
-            choices = sorted({*stored, *(relapsed & RELAPSE_CATEGORIES)})
+            choices = sorted({*stored, *(relapsed & SUPERSEDING_CATEGORIES)})
             assert response_categories(uow) == choices and len(choices) > len(stored)
             everyone = set(s.scalars(select(PatientRow.external_id)))
             alerted = set(
@@ -141,8 +143,9 @@ def test_id_text_and_diagnosis_totals_answer_the_same_on_both_backends(demo: Any
 def test_a_relapse_is_the_latest_response_not_the_superseded_call(demo: Any) -> None:
     """One marrow, one story on the list too: a marrow called a relapse also has a response
     call (NO_RESPONSE for a relapse after CR), stored superseded. The list showed that call as
-    'Latest response' (DEMO-0001: NO RESPONSE) while the patient page said relapse."""
-    from trephine.assess.story import SUPERSEDED
+    'Latest response' (DEMO-0001: NO RESPONSE) while the patient page said relapse. So does a
+    myeloma progression (confirmed or to confirm) over the response of its assessment."""
+    from trephine.assess.story import SUPERSEDED, supersedes_response
 
     db = open_database(demo.url)
     try:
@@ -158,13 +161,13 @@ def test_a_relapse_is_the_latest_response_not_the_superseded_call(demo: Any) -> 
                     AssessmentRow.id,
                 )
                 .join(PatientRow, PatientRow.id == AssessmentRow.patient_id)
-                .where(AssessmentRow.call_kind.in_(("response", "relapse")))
+                .where(AssessmentRow.call_kind.in_(("response", "relapse", "progression")))
             ).all()
             expected: dict[str, tuple[Any, int, int, str]] = {}
             superseded = 0
             for pid, day, kind, category, flags, rid in rows:
-                relapse = kind == "relapse" and category in RELAPSE_CATEGORIES
-                if kind == "relapse" and not relapse:
+                relapse = supersedes_response(kind, category)
+                if kind != "response" and not relapse:
                     continue
                 superseded += kind == "response" and SUPERSEDED in (flags or [])
                 key = (day, int(relapse), rid, category)
@@ -172,7 +175,7 @@ def test_a_relapse_is_the_latest_response_not_the_superseded_call(demo: Any) -> 
             hits = search(uow, PatientQuery(limit=500)).items
             shown = {h.patient_id: h.latest_response for h in hits if h.latest_response}
             assert shown == {pid: key[3] for pid, key in expected.items()}
-            relapsed = {pid for pid, c in shown.items() if c in RELAPSE_CATEGORIES}
+            relapsed = {pid for pid, c in shown.items() if c in SUPERSEDING_CATEGORIES}
             assert relapsed and superseded  # the demo has relapses whose marrow had a response call
             for category in sorted({shown[p] for p in relapsed}):
                 found = search(uow, PatientQuery(limit=500, response=category)).items

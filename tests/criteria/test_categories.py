@@ -42,9 +42,10 @@ def test_every_relapse_or_progression_rule_set_is_listed() -> None:
 
 def test_the_groupings() -> None:
     """The sets (the story's also named PROGRESSION, which no rule set emits and no call
-    carries). The cohort outcomes once counted haematologic relapse and PD only, so an ALL
-    extramedullary relapse or an MDS / aplastic anaemia relapse was no event in a
-    relapse-free survival; they now count every relapse the criteria call."""
+    carries; IMWG progression is confirmed across assessments: PD_CONFIRMED). The cohort
+    outcomes once counted haematologic relapse and PD only, so an ALL extramedullary relapse or
+    an MDS / aplastic anaemia relapse was no event in a relapse-free survival; they now count
+    every relapse the criteria call."""
     assert (
         frozenset(
             {"CR", "CRh", "CRi", "sCR", "COMPLETE_RESPONSE"}
@@ -59,7 +60,28 @@ def test_the_groupings() -> None:
         "EXTRAMEDULLARY_RELAPSE",
         "RELAPSE",
         "PD",
+        "PD_CONFIRMED",
     } == categories.RELAPSE_CATEGORIES
+    # Myeloma progression met once is shown (to confirm) but is no relapse (yet).
+    assert {"PD_UNCONFIRMED"} == categories.TO_CONFIRM_CATEGORIES
+    assert categories.SUPERSEDING_CATEGORIES == (
+        categories.RELAPSE_CATEGORIES | categories.TO_CONFIRM_CATEGORIES
+    )
+
+
+def test_a_confirmed_relapse_is_of_a_table_whose_relapse_is_listed() -> None:
+    """The confirmation states name a relapse category of their table (IMWG 2016 progression:
+    its PD), and are not that table's own categories (the table decides one assessment; the
+    stored timeline confirms across assessments)."""
+    sets = rulesets()
+    for key, states in categories.CONFIRMATION_BY_RULESET.items():
+        assert key in categories.RELAPSE_BY_RULESET, key
+        assert not set(states) & set(sets[key].categories), key
+        assert len(set(states)) == 2, states
+    assert categories.CONFIRMATION_BY_RULESET[imwg2016_mm.PROGRESSION.key] == (
+        imwg2016_mm.PD_UNCONFIRMED,
+        imwg2016_mm.PD_CONFIRMED,
+    )
 
 
 def test_the_users_import_them() -> None:

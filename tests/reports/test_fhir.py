@@ -248,3 +248,53 @@ def test_populations_and_measurements_are_observations(seeded: Seeded) -> None:
         "code": "{vessels}/mm2",
     }
     assert vessels["note"][0]["text"] == "image analysis; whole core; CD34; detector note"
+
+
+def test_a_myeloma_progression_is_the_disease_status_of_its_day() -> None:
+    """A progression call that stands for the patient's state (PD to confirm, or confirmed) is
+    exported as a CancerDiseaseStatus, worsened, in place of the response call of its day, which
+    is then not current (one assessment, one story); a progression not met says nothing."""
+    import datetime as dt
+
+    from trephine.assess.call import Call
+    from trephine.assess.story import SUPERSEDED
+    from trephine.domain.assessment import Assessment
+    from trephine.services.views import StoredAssessment
+
+    def stored(n: int, kind: str, category: str, day: int, *flags: str) -> StoredAssessment:
+        on = dt.date(2024, 1, 1) + dt.timedelta(days=day)
+        a = Assessment(
+            category, "IMWG2016", "IMWG2016", on, "0.1", dt.datetime(2024, 9, 1, tzinfo=dt.UTC),
+            flags=flags,
+        )  # fmt: skip
+        call = Call(on, kind, category, "IMWG2016", "IMWG2016", "0.1", flags=flags)
+        return StoredAssessment(n, "P1", a, call, "test", kind)
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.shown: list[tuple[str, str]] = []
+
+        def disease_status(self, s: StoredAssessment, _condition: str | None) -> str:
+            self.shown.append(
+                (s.assessment.category, fhir.status_code(s.assessment.category).display)
+            )
+            return ""
+
+    b = Recorder()
+    fhir._statuses(
+        b,  # type: ignore[arg-type]
+        [
+            stored(1, "response", "VGPR", 100),
+            stored(2, "progression", "NOT_MET", 100),
+            stored(3, "response", "PR", 200, SUPERSEDED),
+            stored(4, "progression", "PD_UNCONFIRMED", 200),
+            stored(5, "progression", "PD_CONFIRMED", 260),
+        ],
+        {},
+    )
+    worsened = fhir.STATUS_WORSENED.display
+    assert b.shown == [
+        ("VGPR", fhir.STATUS_PARTIAL_REMISSION.display),
+        ("PD_UNCONFIRMED", worsened),
+        ("PD_CONFIRMED", worsened),
+    ]

@@ -6,29 +6,24 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import update
 
-from assess_case import D0, biopsy, blood, diff
+from assess_case import D0, biopsy, blood, diff, pc_diff, pp
 from trephine.domain import Patient, Sex
 from trephine.domain import quantity as q
 from trephine.domain.patient import Diagnosis, Disease
 from trephine.domain.quantity import Qualifier, Quantity
 from trephine.domain.results import (
     FREE_LIGHT_CHAIN,
-    SERUM_M_PROTEIN,
-    URINE_M_PROTEIN,
-    AspirateDifferential,
     BloodCount,
-    CellClass,
     FlowMethod,
     FlowMRD,
     Immunofixation,
-    LightChain,
-    Paraprotein,
-    PlasmacytomaStatus,
 )
 from trephine.services import alerts, assessments
 from trephine.services import patients as patient_service
+from trephine.services.patient_search import PatientQuery, search
 from trephine.store.database import Database
 from trephine.store.tables import AlertRow
 
@@ -135,41 +130,6 @@ def test_mds_response_names_what_is_missing(database: Database) -> None:
     assert r.computed.best_response == "CR"
 
 
-def pp(
-    serum: str | None,
-    *,
-    urine: str | None = None,
-    kappa_mg_l: str | None = None,
-    lambda_mg_l: str | None = None,
-    ife: Immunofixation | None = Immunofixation.POSITIVE,
-) -> Paraprotein:
-    """IgG kappa paraprotein; FLC given in mg/L as analysers report them."""
-    flc = FREE_LIGHT_CHAIN
-    return Paraprotein(
-        "IgG kappa",
-        serum_m_protein=None if serum is None else SERUM_M_PROTEIN.parse(serum),
-        urine_m_protein=None if urine is None else URINE_M_PROTEIN.parse(urine),
-        involved_light_chain=LightChain.KAPPA,
-        involved_flc=None if kappa_mg_l is None else flc.quantity(Decimal(kappa_mg_l), "mg/L"),
-        uninvolved_flc=None if lambda_mg_l is None else flc.quantity(Decimal(lambda_mg_l), "mg/L"),
-        serum_ife=ife,
-        urine_ife=ife,
-        plasmacytoma=PlasmacytomaStatus.ABSENT,
-    )
-
-
-def pc_diff(plasma_cells: int) -> AspirateDifferential:
-    return AspirateDifferential(
-        {
-            CellClass.PLASMA_CELL: plasma_cells,
-            CellClass.NEUTROPHIL: 300 - plasma_cells,
-            CellClass.ERYTHROBLAST: 150,
-            CellClass.LYMPHOCYTE: 50,
-        },
-        cells_counted=500,
-    )
-
-
 def test_flc_in_mg_per_litre_is_stored_in_mg_per_decilitre() -> None:
     assert FREE_LIGHT_CHAIN.quantity(Decimal("452"), "mg/L").value == Decimal("45.2")
     assert pp("3", kappa_mg_l="452", lambda_mg_l="8").flc_ratio == Decimal("56.5")
@@ -223,9 +183,112 @@ def test_myeloma_progression_from_the_nadir_raises_an_alert(database: Database) 
         for s in r.assessments
         if s.call_kind == "progression"
     ]
-    assert [c for _, c in pd] == ["NOT_MET", "NOT_MET", "PD"]
+    # Met on one assessment: to confirm on the next (IMWG: two consecutive assessments).
+    assert [c for _, c in pd] == ["NOT_MET", "NOT_MET", "PD_UNCONFIRMED"]
     assert [(a.raised_on, a.code) for a in r.alerts] == [
         (D0 + dt.timedelta(days=260), "MYELOMA_PROGRESSION")
+    ]
+
+
+def _latest_response(db: Database) -> str | None:
+    with db.unit_of_work("t") as uow:
+        (hit,) = search(uow, PatientQuery()).items
+    return hit.latest_response
+
+
+def _current(db: Database) -> list[tuple[int, str, str]]:
+    """The current calls (what the pages show) as (day, call, category)."""
+    with db.unit_of_work("t") as uow:
+        stored = assessments.patient_assessments(uow, "P1")
+    return [
+        ((s.assessment.assessed_on - D0).days, s.call_kind, s.assessment.category)
+        for s in assessments.current_assessments(stored)
+    ]
+
+
+def test_myeloma_progression_is_listed_to_confirm_then_confirmed(database: Database) -> None:
+    """The patient list's latest response (kept by migration 0029's triggers) and the current
+    calls follow the progression: VGPR, then PD to confirm (over the response of its day),
+    then confirmed on the next assessment; only the calls that change are stored again."""
+    patient(database, Disease.MYELOMA)
+    biopsy(database, 0, 0, [("A", pc_diff(150)), ("B", pp("2.5", urine="450"))])
+    biopsy(database, 100, 1, [("B", pp("0.2", urine="40"))])
+    first = run(database)
+    assert _latest_response(database) == "VGPR"
+    biopsy(database, 200, 2, [("B", pp("0.9", urine="40"))])  # +0.7 g/dL from the nadir
+    second = run(database)
+    assert second.new_assessments == 2  # the new day's response (superseded) and PD
+    assert _latest_response(database) == "PD_UNCONFIRMED"
+    assert _current(database) == [
+        (100, "response", "VGPR"),
+        (100, "progression", "NOT_MET"),
+        (200, "progression", "PD_UNCONFIRMED"),
+    ]
+    biopsy(database, 260, 3, [("B", pp("1.2", urine="40"))])
+    third = run(database)
+    # Day 260's two calls, and day 200's restated as confirmed (its PD and the response call
+    # it supersedes); day 100's are the rows stored before.
+    assert third.new_assessments == 4
+    before = max(s.id for s in second.assessments)
+    new = {(s.assessment.assessed_on - D0).days for s in third.assessments if s.id > before}
+    assert new == {200, 260}
+    assert [s.id for s in third.assessments][:2] == [s.id for s in first.assessments]
+    assert _latest_response(database) == "PD_CONFIRMED"
+    assert _current(database) == [
+        (100, "response", "VGPR"),
+        (100, "progression", "NOT_MET"),
+        (200, "progression", "PD_CONFIRMED"),
+        (260, "progression", "PD_CONFIRMED"),
+    ]
+    assert [((a.raised_on - D0).days, a.code, a.open) for a in third.alerts] == [
+        (200, "MYELOMA_PROGRESSION", True),
+        (260, "MYELOMA_PROGRESSION_CONFIRMED", True),
+    ]
+    assert run(database).new_assessments == 0
+    # The next assessment no longer progressing: its response is the latest again.
+    biopsy(database, 320, 4, [("B", pp("0.5", urine="40"))])
+    run(database)
+    assert _latest_response(database) == "PR"
+
+
+def test_calls_stored_before_progression_was_confirmed_stay_and_only_the_pd_changes(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before this version a PD was stored as the progression table's call (``PD``) beside the
+    response call of its day, and the list showed that response. Re-assessed, only that day's
+    two calls are stored anew (every other call keeps its digest); the earlier rows stay."""
+    from trephine.assess import myeloma, story
+
+    patient(database, Disease.MYELOMA)
+    biopsy(database, 0, 0, [("A", pc_diff(150)), ("B", pp("2.5", urine="450"))])
+    biopsy(database, 100, 1, [("B", pp("0.2", urine="40"))])
+    biopsy(database, 200, 2, [("B", pp("0.9", urine="40"))])
+    # The code before: no confirmation, and only relapse calls supersede a response.
+    monkeypatch.setattr(myeloma, "_confirm", lambda *_: [])
+    monkeypatch.setattr(story, "RELAPSE_KINDS", ("relapse",))
+    before = run(database)
+    monkeypatch.undo()
+    assert ("progression", "PD") in [
+        (s.call_kind, s.assessment.category) for s in before.assessments
+    ]
+    # Migration 0029 counts such a stored PD as progression already.
+    assert _latest_response(database) == "PD"
+    after = run(database)
+    assert after.new_assessments == 2
+    kept = {s.id for s in before.assessments} & {s.id for s in after.assessments}
+    assert len(kept) == len(before.assessments) - 2
+    assert _latest_response(database) == "PD_UNCONFIRMED"
+    with database.unit_of_work("t") as uow:
+        history = [
+            (s.call_kind, s.assessment.category, s.assessment.flags)
+            for s in assessments.patient_assessments(uow, "P1")
+            if s.assessment.assessed_on == D0 + dt.timedelta(days=200)
+        ]
+    assert history == [
+        ("response", "PR", ()),
+        ("progression", "PD", ()),
+        ("response", "PR", ("SUPERSEDED_BY_RELAPSE",)),
+        ("progression", "PD_UNCONFIRMED", ()),
     ]
 
 

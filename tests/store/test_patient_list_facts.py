@@ -1,17 +1,25 @@
 """The patient list's facts kept on the patient row by triggers, on SQLite and PostgreSQL: the
 last biopsy and open-alert count (migration 0026), the latest diagnosis and latest response
-(0028). For every writer (plain SQL here, not the services), through insert, move, change and
-delete, and filled in for a database upgraded from the revision before."""
+(0028; 0029 counts a myeloma progression, confirmed or to confirm, as a relapse). For every
+writer (plain SQL here, not the services), through insert, move, change and delete, and filled
+in for a database upgraded from the revision before. And the indexes the list's sorted pages
+read (0026, 0029)."""
 
 from __future__ import annotations
 
 import itertools
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 
-from trephine.criteria.categories import RELAPSE_BY_RULESET, RELAPSE_CATEGORIES
+from trephine.assess.story import RELAPSE_KINDS
+from trephine.criteria.categories import (
+    CONFIRMATION_BY_RULESET,
+    RELAPSE_BY_RULESET,
+    SUPERSEDING_CATEGORIES,
+)
 from trephine.criteria.registry import rulesets
+from trephine.services.patient_search import PatientQuery, search
 from trephine.store.database import Database
 
 T1 = "2024-01-10 09:00:00+00:00"
@@ -271,27 +279,60 @@ def test_the_latest_response_follows_every_call(database: Database) -> None:
         assert _latest(conn, b)[1] == "PR"
 
 
+def test_the_latest_response_follows_a_myeloma_progression(database: Database) -> None:
+    """0029: a ``progression`` call of PD to confirm or confirmed stands for the latest response
+    as a relapse does (the VGPR before it was listed), and wins over the same day's response;
+    a progression call that is not met does not count."""
+    with database.engine.begin() as conn:
+        a = _patient(conn, "A")
+        _call(conn, a, "response", "VGPR", "2024-03-01")
+        _call(conn, a, "progression", "NOT_MET", "2024-03-01")
+        assert _latest(conn, a)[1] == "VGPR"
+        _call(conn, a, "progression", "PD_UNCONFIRMED", "2024-06-01")
+        _call(conn, a, "response", "PR", "2024-06-01")  # the same day's, stored after it
+        assert _latest(conn, a)[1] == "PD_UNCONFIRMED"
+        # The next assessment does not meet PD: its response is the latest again.
+        not_met = _call(conn, a, "progression", "NOT_MET", "2024-08-01")
+        _call(conn, a, "response", "PR", "2024-08-01")
+        assert _latest(conn, a)[1] == "PR"
+        # ... or it does: both days are confirmed progression (new rows; the old stay).
+        _lift_the_append_only_guard(conn)
+        conn.execute(
+            text("UPDATE assessment SET category = 'PD_CONFIRMED' WHERE id = :i"), {"i": not_met}
+        )
+        assert _latest(conn, a)[1] == "PD_CONFIRMED"
+        conn.execute(text("DELETE FROM assessment WHERE id = :i"), {"i": not_met})
+        assert _latest(conn, a)[1] == "PR"
+
+
 def test_the_triggers_relapse_categories_are_the_codes(database: Database) -> None:
-    """Which relapse calls stand in for a later response is written into migration 0028's
-    triggers (a migration is frozen); criteria/categories.RELAPSE_CATEGORIES is the code's.
-    Every category a relapse or progression table can emit is tried: when the two lists
-    differ, a migration must re-create the triggers and recompute patient.latest_response."""
+    """Which relapse and progression calls stand in for a later response is written into
+    migration 0029's triggers (a migration is frozen); criteria/categories.SUPERSEDING_CATEGORIES
+    and assess/story.RELAPSE_KINDS are the code's. Every category a relapse or progression table
+    can emit (and the states a progression is confirmed in) is tried with every call kind that
+    can carry one: when the lists differ, a migration must re-create the triggers and recompute
+    patient.latest_response."""
     sets = rulesets()
     relapse_tables = [k for k in sets if k in RELAPSE_BY_RULESET or "RELAPSE" in k.upper()]
-    tried = set(RELAPSE_CATEGORIES).union(*(sets[k].categories for k in relapse_tables))
-    assert len(tried) > len(RELAPSE_CATEGORIES)
+    tried = set(SUPERSEDING_CATEGORIES).union(
+        *(sets[k].categories for k in relapse_tables),
+        *(states for states in CONFIRMATION_BY_RULESET.values()),
+    )
+    assert len(tried) > len(SUPERSEDING_CATEGORIES)
+    kinds = (*RELAPSE_KINDS, "mrd_event")  # and one that never stands for a response
     with database.engine.begin() as conn:
         differ = []
-        for n, category in enumerate(sorted(tried)):
+        for n, (kind, category) in enumerate(itertools.product(kinds, sorted(tried))):
             patient = _patient(conn, f"P{n}")
             _call(conn, patient, "response", "CR", "2024-01-01")
-            _call(conn, patient, "relapse", category, "2024-06-01")
-            expected = category if category in RELAPSE_CATEGORIES else "CR"
-            if _latest(conn, patient)[1] != expected:
-                differ.append(category)
+            _call(conn, patient, kind, category, "2024-06-01")
+            counts = kind in RELAPSE_KINDS and category in SUPERSEDING_CATEGORIES
+            if _latest(conn, patient)[1] != (category if counts else "CR"):
+                differ.append((kind, category))
     assert not differ, (
-        f"criteria/categories.RELAPSE_CATEGORIES and the triggers of patient.latest_response"
-        f" disagree on {differ}: a migration must re-create the triggers (see 0028)"
+        f"criteria/categories.SUPERSEDING_CATEGORIES (or assess/story.RELAPSE_KINDS) and the"
+        f" triggers of patient.latest_response disagree on {differ}: a migration must"
+        f" re-create the triggers (see 0029)"
     )
 
 
@@ -332,3 +373,96 @@ def test_an_upgraded_database_gets_its_latest_diagnoses_and_calls(database_url: 
             _call(conn, c, "response", "CR", "2024-08-01")
     finally:
         db.dispose()
+
+
+def _indexes(conn: Connection, table: str) -> set[str]:
+    if conn.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"
+    else:
+        query = "SELECT indexname FROM pg_indexes WHERE tablename = :t"
+    return set(conn.execute(text(query), {"t": table}).scalars())
+
+
+def test_an_upgraded_database_lists_its_myeloma_progressions(database_url: str) -> None:
+    """0029 recomputes every patient's latest response: a stored progression (a ``PD`` of
+    before confirmation was recorded, or a PD to confirm) now stands for it; downgraded, 0028's
+    triggers and facts come back."""
+    db = Database(database_url)
+    try:
+        db.upgrade("0028")
+        with db.engine.begin() as conn:
+            a, b, c = _patient(conn, "A"), _patient(conn, "B"), _patient(conn, "C")
+            for patient in (a, b, c):
+                _call(conn, patient, "response", "VGPR", "2024-03-01")
+            _call(conn, a, "progression", "PD", "2024-06-01")  # stored by an earlier version
+            _call(conn, a, "response", "PR", "2024-06-01")
+            _call(conn, b, "progression", "PD_UNCONFIRMED", "2024-06-01")
+            _call(conn, c, "progression", "NOT_MET", "2024-06-01")
+            assert [_latest(conn, p)[1] for p in (a, b, c)] == ["PR", "VGPR", "VGPR"]
+            assert "ix_patient_last_biopsy_asc" not in _indexes(conn, "patient")
+        db.upgrade()
+        with db.engine.begin() as conn:
+            assert [_latest(conn, p)[1] for p in (a, b, c)] == ["PD", "PD_UNCONFIRMED", "VGPR"]
+            _call(conn, c, "progression", "PD_CONFIRMED", "2024-08-01")  # triggers from then on
+            assert _latest(conn, c)[1] == "PD_CONFIRMED"
+            assert "ix_patient_last_biopsy_asc" in _indexes(conn, "patient")
+            assert "ix_assessment_progression_category" in _indexes(conn, "assessment")
+        db.downgrade("0028")
+        with db.engine.begin() as conn:
+            assert [_latest(conn, p)[1] for p in (a, b, c)] == ["PR", "VGPR", "VGPR"]
+            _call(conn, a, "relapse", "RELAPSE", "2024-09-01")  # 0028's triggers are back
+            _call(conn, b, "progression", "PD_CONFIRMED", "2024-09-01")
+            assert [_latest(conn, p)[1] for p in (a, b)] == ["RELAPSE", "VGPR"]
+            assert "ix_patient_last_biopsy_asc" not in _indexes(conn, "patient")
+            assert "ix_assessment_progression_category" not in _indexes(conn, "assessment")
+    finally:
+        db.dispose()
+
+
+def _page_plan(db: Database, query: PatientQuery) -> str:
+    """The query plan of the search's first statement (the page's ids, in order), as the
+    backend would run it on a cohort large enough for an index: PostgreSQL is told to avoid
+    sequential scans and sorts (its costs prefer both on a few rows)."""
+    seen: list[tuple[str, Any]] = []
+
+    def keep(_c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
+        seen.append((statement, params))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        with db.unit_of_work("test") as uow:
+            search(uow, query)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    statement, params = seen[0]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params).all()
+            return "\n".join(str(r[-1]) for r in rows)
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        conn.exec_driver_sql("SET LOCAL enable_sort = off")
+        rows = conn.exec_driver_sql(f"EXPLAIN {statement}", params).all()
+        return "\n".join(str(r[0]) for r in rows)
+
+
+def test_the_list_by_last_biopsy_reads_an_index_in_either_direction(database: Database) -> None:
+    """Newest first reads 0026's index; oldest first read every patient and sorted them before
+    its LIMIT ("USE TEMP B-TREE FOR RIGHT PART OF ORDER BY") until 0029's ascending index (NULLs
+    last on PostgreSQL, as the search orders)."""
+    with database.engine.begin() as conn:
+        for n, at in enumerate((T1, T2, T3, None)):
+            patient = _patient(conn, f"P{n}")
+            if at is not None:
+                _procedure(conn, patient, at)
+    for descending, index in (
+        (True, "ix_patient_last_biopsy"),
+        (False, "ix_patient_last_biopsy_asc"),
+    ):
+        query = PatientQuery(sort="last_biopsy", descending=descending, limit=2)
+        plan = _page_plan(database, query)
+        assert f"{index}\n" in f"{plan}\n" or f"{index} " in plan, plan
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+        with database.unit_of_work("test") as uow:
+            page = search(uow, PatientQuery(sort="last_biopsy", descending=descending, limit=4))
+        days = [h.last_biopsy for h in page.items]
+        assert days[-1] is None and days[:3] == sorted(days[:3], reverse=descending)  # type: ignore[type-var]

@@ -187,15 +187,22 @@ def test_myeloma_vgpr_then_cr_mrd_negative_or_progression(
     for calls in demo[Scenario.MYELOMA]:
         responses = calls.categories("response", "IMWG2016")
         assert responses and responses[0] == "VGPR", (calls.patient.patient, responses)
+        progression = set(calls.categories("progression"))
         if "MYELOMA_PROGRESSION" in calls.alerts:
-            assert "PD" in calls.categories("progression")
+            # PD at the 1-year marrow, the last paraprotein: to confirm on the next one, and
+            # the patient's current state, not the VGPR or PR the same day's response fits.
+            assert "PD_UNCONFIRMED" in progression and "PD_CONFIRMED" not in progression
+            last = max(d for d, _, _, _ in calls.dated)
+            assert [(k, c) for d, k, c, current in calls.dated if d == last and current] == [
+                ("progression", "PD_UNCONFIRMED")
+            ], calls.dated
             assert not {"CR", "sCR"} & set(responses)
             outcomes.add("PD")
         else:
             # Polyclonal marrow plasma cells are recorded once MRD-negative: stringent CR.
             assert "sCR" in responses, (calls.patient.patient, responses)
             assert "FLOW_MRD_NEGATIVE" in calls.categories("mrd", "IMWG2016-MRD")
-            assert "PD" not in calls.categories("progression")
+            assert progression == {"NOT_MET"}, progression
             outcomes.add("CR")
     assert outcomes == {"PD", "CR"}
 

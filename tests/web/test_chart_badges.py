@@ -127,3 +127,21 @@ def test_the_badge_and_its_hover_use_the_same_words_for_each_relapse_kind() -> N
     assert b["text"] == [category_label(c) for c in sorted(RELAPSE_CATEGORIES)]
     assert "Haematologic relapse" in b["text"] and "Extramedullary relapse" in b["text"]
     assert [c.split(" (")[0] for c in b["customdata"]] == b["text"]
+
+
+def test_a_myeloma_progression_is_a_badge_in_words_over_its_days_response() -> None:
+    """A progression call of PD (to confirm, or confirmed) is a badge as a relapse is, in place
+    of the response of its paraprotein assessment; a progression not met is none."""
+    rows = [
+        ("response", "VGPR", "2024-03-01", "IMWG2016"),
+        ("progression", "NOT_MET", "2024-03-01", "IMWG2016-PD"),
+        ("response", "PR", "2024-07-01", "IMWG2016"),
+        ("progression", "PD_UNCONFIRMED", "2024-07-01", "IMWG2016-PD"),
+        ("progression", "PD_CONFIRMED", "2024-12-01", "IMWG2016-PD"),
+    ]
+    b = badges(figure_data(EMPTY, today=D(2025, 1, 1), assessments=calls(*rows)))
+    assert b["x"] == ["2024-03-01", "2024-07-01", "2024-12-01"]
+    assert b["text"] == ["VGPR", "Progressive disease (to confirm)", "Progressive disease"]
+    assert b["text"][1:] == [category_label(c) for c in ("PD_UNCONFIRMED", "PD_CONFIRMED")]
+    colours = b["marker"]["color"]
+    assert colours[1] == colours[2] != colours[0]  # a failure, as a relapse

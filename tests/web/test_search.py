@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import case, event, func, or_, select
 
 from trephine.api.app import create_app
-from trephine.criteria.categories import RELAPSE_CATEGORIES
+from trephine.criteria.categories import RELAPSE_CATEGORIES, SUPERSEDING_CATEGORIES
 from trephine.demo import SyntheticPatient
 from trephine.domain.patient import PatientIdentity
 from trephine.errors import ValidationError
@@ -198,11 +198,13 @@ def test_the_response_filter_choices_are_read_from_the_index(cohort: Cohort) -> 
     assert "ix_assessment_response_category" not in by_patients, by_patients
     assert "ix_assessment_relapse_category" not in by_patients, by_patients
     assert "patient_id=?" in by_patients, by_patients
-    # The relapse categories (a relapse stands in for a later response): one probe of the
-    # relapse calls' partial index each (0027), never a scan of the calls.
+    # The relapse and progression categories (they stand in for a later response): one probe
+    # of the relapse calls' partial index (0027) and one of the progression calls' (0029)
+    # each, never a scan of the calls.
     relapses = _plan(cohort, "call_kind = 'relapse'", read=response_categories)
-    probes = relapses.count("USING INDEX ix_assessment_relapse_category")
-    assert probes == len(RELAPSE_CATEGORIES), relapses
+    for kind in ("relapse", "progression"):
+        probes = relapses.count(f"USING INDEX ix_assessment_{kind}_category")
+        assert probes == len(SUPERSEDING_CATEGORIES), relapses
     assert "SCAN assessment" not in relapses, relapses
     with cohort.db.unit_of_work("test") as uow:
         stored = set(
@@ -212,12 +214,14 @@ def test_the_response_filter_choices_are_read_from_the_index(cohort: Cohort) -> 
         )
         relapsed = set(
             uow.session.scalars(
-                select(AssessmentRow.category).where(AssessmentRow.call_kind == "relapse")
+                select(AssessmentRow.category).where(
+                    AssessmentRow.call_kind.in_(("relapse", "progression"))
+                )
             )
         )
         assert relapsed & RELAPSE_CATEGORIES, relapsed  # the demo has relapses
         assert relapsed - RELAPSE_CATEGORIES  # and calls that are none (continued remission)
-        assert response_categories(uow) == sorted(stored | (relapsed & RELAPSE_CATEGORIES))
+        assert response_categories(uow) == sorted(stored | (relapsed & SUPERSEDING_CATEGORIES))
 
 
 def test_paging_sorting_and_total(cohort: Cohort) -> None:
@@ -294,7 +298,7 @@ def test_latest_diagnosis_and_response_are_read_from_the_patient_row_by_index(
 def test_the_kept_latest_diagnosis_and_response_are_what_the_rows_say(cohort: Cohort) -> None:
     """The list's latest diagnosis and response (kept by triggers) against the sub-queries the
     search computed before migration 0028, for every patient of the demo cohort."""
-    relapse = _rows.relapse_call()
+    relapse = _rows.relapse_call(or_to_confirm=True)
     diagnosis = (
         select(DiagnosisRow.disease)
         .where(DiagnosisRow.patient_id == PatientRow.id)

@@ -8,19 +8,33 @@ from a differential of the same day (so CR, which needs a marrow, is only called
 other days stop at VGPR — never a guessed CR). The rule set follows the baseline: serum M ≥ 1 g/dL
 or urine M ≥ 200 mg/24 h → measurable-disease table; else dFLC ≥ 10 mg/dL → FLC-only table; else
 the marrow plasma-cell fallback. Progression (PD) is checked from the nadir of every earlier value
-since baseline; alert ``MYELOMA_PROGRESSION`` (IMWG needs two consecutive assessments to confirm —
-the alert says so). dFLC = involved − uninvolved, 0 when the involved chain is no longer in
-excess. MRD: a flow MRD result the same day as a CR/sCR is "NGF", negative unless detected,
-sensitivity = the LOD as a fraction [I].
+since baseline, one ``progression`` call per paraprotein date. dFLC = involved − uninvolved, 0
+when the involved chain is no longer in excess. MRD: a flow MRD result the same day as a CR/sCR
+is "NGF", negative unless detected, sensitivity = the LOD as a fraction [I].
+
+Confirmation (Durie 2006: every category needs two consecutive assessments before any new
+therapy, :data:`~trephine.criteria.sets.imwg2016_mm.CONFIRMATION`): the PDs of consecutive
+paraprotein assessments with no therapy line started between them (a line starting on the day
+of the later sample does not part them: a sample of the first day of a line is taken before it,
+as for the baseline) are one run. A run of one is ``PD_UNCONFIRMED`` ("to confirm"); every PD
+of a longer run is ``PD_CONFIRMED``, the first of them too — the IMWG dates progression at the
+first of the two [R] — each naming the assessment that confirms it or that it confirms. An
+assessment between them that does not meet PD (``NOT_MET``, or ``NOT_EVALUABLE`` for want of a
+marker) parts two runs [I]. The table's own PD/NOT_MET/NOT_EVALUABLE call of an assessment is
+what is stored when it is not a PD, unchanged (same evidence, same digest). Alerts:
+``MYELOMA_PROGRESSION`` on the first PD of each run ("confirm on a second consecutive
+assessment"), ``MYELOMA_PROGRESSION_CONFIRMED`` on the assessment that confirms it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from trephine.assess.call import Alert, Call, Calls
+from trephine.assess.call import Alert, Call, Calls, digest_of
 from trephine.assess.common import call, run
 from trephine.assess.inputs import (
     PatientInputs,
@@ -130,7 +144,7 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
     nadir: dict[str, Decimal] = {
         m: baseline[m] for m in _MM_MARKERS if isinstance(baseline.get(m), Decimal)
     }
-    progressed = False
+    progression: list[int] = []  # where each date's progression call is in ``out``
     for date in pp_dates:
         if date <= baseline_on:
             continue
@@ -139,18 +153,8 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
         response = run(table, {**base_facts, **values}, where)
         out.append(call(date, "response", response))
         pd_values = {**values, **{f"nadir_{m}": v for m, v in nadir.items()}}
-        pd = run(imwg2016_mm.PROGRESSION, pd_values, where)
-        out.append(call(date, "progression", pd))
-        if pd.category == "PD" and not progressed:
-            progressed = True
-            alerts.append(
-                Alert(
-                    date,
-                    "MYELOMA_PROGRESSION",
-                    f"IMWG 2016 progression ({pd.rule_id}); confirm on a second consecutive "
-                    "assessment",
-                )
-            )
+        progression.append(len(out))
+        out.append(call(date, "progression", run(imwg2016_mm.PROGRESSION, pd_values, where)))
         for m in _MM_MARKERS:
             if isinstance(values.get(m), Decimal) and (m not in nadir or values[m] < nadir[m]):
                 nadir[m] = values[m]
@@ -166,6 +170,7 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
                 if q.lod is not None:
                     mrd["mrd_sensitivity"] = q.lod / _HUNDRED
                 out.append(call(date, "mrd", run(imwg2016_mm.MRD, mrd, f"{where} MRD")))
+    alerts.extend(_confirm(out, progression, [line.start for line in inputs.therapy_lines]))
     best = min(
         (
             a.category
@@ -178,3 +183,91 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
         default=None,
     )
     return Calls(tuple(out), tuple(alerts), None, best)
+
+
+#: The PROGRESSION table's category that the confirmation restates.
+_PD = "PD"
+
+
+def _confirm(out: list[Call], at: Sequence[int], line_starts: Sequence[dt.date]) -> list[Alert]:
+    """Restate the table's PD calls (``out[i]`` for ``i`` in ``at``: one ``progression`` call
+    per assessed date, in date order) as confirmed or to confirm, and the progression alerts:
+    consecutive PDs with no therapy line started between them confirm one another (module
+    docstring)."""
+    runs: list[list[int]] = []  # each run of consecutive PDs, as positions in ``at``
+    for k, i in enumerate(at):
+        if out[i].category != _PD:
+            continue
+        previous = out[at[k - 1]].date if k else None
+        if (
+            runs
+            and runs[-1][-1] == k - 1
+            and previous is not None
+            and not any(previous <= start < out[i].date for start in line_starts)
+        ):
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    alerts: list[Alert] = []
+    for members in runs:
+        first = out[at[members[0]]]
+        alerts.append(
+            Alert(
+                first.date,
+                "MYELOMA_PROGRESSION",
+                f"IMWG 2016 progression ({first.rule}); confirm on a second consecutive assessment",
+            )
+        )
+        if len(members) == 1:
+            out[at[members[0]]] = _restated(
+                first,
+                imwg2016_mm.PD_UNCONFIRMED,
+                "Progressive disease met on this assessment: to confirm on the next one",
+            )
+            continue
+        second = out[at[members[1]]]
+        alerts.append(
+            Alert(
+                second.date,
+                "MYELOMA_PROGRESSION_CONFIRMED",
+                f"IMWG 2016 progression confirmed on a second consecutive assessment "
+                f"({second.rule}; first met on {first.date.isoformat()}, {first.rule})",
+            )
+        )
+        dated = first.date.isoformat()
+        for n, k in enumerate(members):
+            if n == 0:
+                note = (
+                    f"Confirmed by the next assessment, {second.date.isoformat()}, which also "
+                    f"meets progressive disease ({second.rule}): progression dated {dated}, the "
+                    "first of the two"
+                )
+            else:
+                previous_call = out[at[members[n - 1]]]
+                note = (
+                    f"The previous assessment, {previous_call.date.isoformat()}, also met "
+                    f"progressive disease ({previous_call.rule}): progression confirmed, dated "
+                    f"{dated}"
+                )
+            out[at[k]] = _restated(out[at[k]], imwg2016_mm.PD_CONFIRMED, note)
+    return alerts
+
+
+def _restated(pd: Call, category: str, sentence: str) -> Call:
+    """The table's PD call of one assessment as confirmed or to confirm: ``category``, the
+    table's evidence and one worded item saying why (its own digest: a call that changes is
+    stored as a new row, the table's call stays in the history)."""
+    note = {
+        "input": "consecutive_assessments",
+        "value": category,
+        "comparator": None,
+        "threshold": None,
+        "outcome": True if category == imwg2016_mm.PD_CONFIRMED else None,
+        "sentence": f"{sentence} — {imwg2016_mm.CONFIRMATION}",
+    }
+    return replace(
+        pd,
+        category=category,
+        evidence=(*pd.evidence, note),
+        digest=digest_of({"call": pd.digest, "category": category, "confirmation": note}),
+    )

@@ -1,5 +1,5 @@
-"""One marrow, one story: when a relapse is called on a date, that date's response calls are
-stored as superseded, saying which call stands and why.
+"""One marrow, one story: when a relapse or a progression is called on a date, that date's
+response calls are stored as superseded, saying which call stands and why.
 
 Rule (issue 13, following ELN 2022 and NCCN ALL: relapse is defined *after* a remission, so a
 marrow that meets a relapse definition is a relapse whatever response category its blast count
@@ -8,6 +8,12 @@ the relapse table): **relapse wins over a response category of the same marrow**
 call is kept (append-only, for audit) with the flag ``SUPERSEDED_BY_RELAPSE`` and an evidence
 item naming the relapse call; :func:`trephine.services.assessments.current_assessments` never
 lists a superseded call as current, so no page shows both.
+
+Myeloma progression (an IMWG 2016 ``progression`` call, confirmed or still to confirm) wins the
+same way over the response call of the same paraprotein assessment: a paraprotein that rose 0.7
+g/dL from its nadir but is still 80 % below baseline is "PR" by the response table and
+progression by the PD table, and the patient has progressed (or is suspected to, until the next
+assessment confirms it).
 """
 
 from __future__ import annotations
@@ -17,36 +23,68 @@ from dataclasses import replace
 
 from trephine.assess.call import Call, digest_of
 
-# Categories of a ``relapse`` call that mean "relapse" (the others say remission continues):
-# one home, read off the rule sets (trephine.criteria.categories).
-from trephine.criteria.categories import RELAPSE_CATEGORIES
+# Which categories mean "relapse" or "progression" (the others say remission continues): one
+# home, read off the rule sets (trephine.criteria.categories).
+from trephine.criteria.categories import (
+    CONFIRMATION_BY_RULESET,
+    RELAPSE_CATEGORIES,
+    SUPERSEDING_CATEGORIES,
+)
 
 SUPERSEDED = "SUPERSEDED_BY_RELAPSE"
 REASON = "relapse wins over a response category of the same marrow (one marrow, one story)"
+PROGRESSION_REASON = (
+    "progression wins over a response category of the same assessment (one assessment, one story)"
+)
+#: The calls that call a relapse or a progression (their other categories say that it is not
+#: met); the SQL side is :func:`trephine.services._rows.relapse_call`.
+RELAPSE_KINDS = ("relapse", "progression")
+#: How a superseding category reads mid-sentence where its code does not.
+_WORDS = {
+    "PD": "progressive disease",
+    **{once: "progressive disease (to confirm)" for once, _ in CONFIRMATION_BY_RULESET.values()},
+    **{both: "progressive disease (confirmed)" for _, both in CONFIRMATION_BY_RULESET.values()},
+}
 
 
 def is_relapse(call: Call) -> bool:
-    return call.kind == "relapse" and call.category in RELAPSE_CATEGORIES
+    """A relapse or a progression called (confirmed where the criteria ask for it)."""
+    return call.kind in RELAPSE_KINDS and call.category in RELAPSE_CATEGORIES
+
+
+def supersedes_response(kind: str, category: str) -> bool:
+    """A stored call (its kind and category) that wins over the same date's response call and
+    stands for the patient's state until a later response: a relapse, or a progression called,
+    confirmed or still to confirm."""
+    return kind in RELAPSE_KINDS and category in SUPERSEDING_CATEGORIES
 
 
 def one_story(calls: Iterable[Call]) -> tuple[Call, ...]:
-    """The calls with every same-date ``response`` call of a relapse marked superseded."""
+    """The calls with every same-date ``response`` call of a relapse or progression marked
+    superseded."""
     items = tuple(calls)
-    relapse_on = {c.date: c for c in items if is_relapse(c)}
+    relapse_on = {c.date: c for c in items if supersedes_response(c.kind, c.category)}
     out: list[Call] = []
     for c in items:
         relapse = relapse_on.get(c.date)
         if c.kind != "response" or relapse is None or SUPERSEDED in c.flags:
             out.append(c)
             continue
+        what = _WORDS.get(relapse.category, relapse.category.replace("_", " ").lower())
+        if relapse.kind == "relapse":
+            sentence = f"Not current: {what} was called on this marrow ({relapse.rule}); {REASON}"
+        else:
+            sentence = (
+                f"Not current: {what} was called on this assessment ({relapse.rule}); "
+                f"{PROGRESSION_REASON}"
+            )
         note = {
             "input": "same_marrow_relapse",
             "value": f"{relapse.category} ({relapse.rule})",
             "comparator": None,
             "threshold": None,
             "outcome": True,
-            "sentence": f"Not current: {relapse.category.replace('_', ' ').lower()} was called "
-            f"on this marrow ({relapse.rule}); {REASON}",
+            "sentence": sentence,
         }
         out.append(
             replace(

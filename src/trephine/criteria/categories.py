@@ -2,7 +2,8 @@
 the rule sets that emit them (:mod:`trephine.criteria.sets`).
 
 Everything that groups stored calls by meaning imports from here: the stored-timeline story (a
-relapse supersedes the same marrow's response call, :mod:`trephine.assess.story`), the ALL
+relapse or a progression supersedes the same date's response call, :mod:`trephine.assess.story`),
+the patient list's latest response (migration 0029's triggers, a frozen copy), the ALL
 timeline, the cohort outcomes (:mod:`trephine.analysis.cohort.outcomes`: response rates,
 relapse-free survival) and the microenvironment comparisons (responders, first relapse). A new
 relapse or progression rule set adds its line to :data:`RELAPSE_BY_RULESET`; a test checks that
@@ -17,11 +18,22 @@ every category named here is one its rule set can emit.
   ``CONTINUED_REMISSION``, ``RESPONSE_MAINTAINED``) or that the marrow cannot tell. The CD19
   status of a relapse after CAR-T (``CAR-T-RELAPSE``) describes a relapse already called, so it
   is not one.
-- :data:`RELAPSE_CATEGORIES`: all of them (a stored ``relapse`` call of one of these is a relapse,
-  and so is a cohort outcome's relapse event: ALL's extramedullary relapse, MDS and aplastic
-  anaemia relapse after response included; a molecular (MRD) relapse is an MRD event, not a
-  relapse). Progressive disease (``PD``) of a response table (IWG 2006 MDS, iwCLL) is the same
-  category as IMWG's and counts alike.
+- :data:`RELAPSE_CATEGORIES`: all of them, and IMWG's confirmed progression (a stored ``relapse``
+  or ``progression`` call of one of these is a relapse, and so is a cohort outcome's relapse
+  event: ALL's extramedullary relapse, MDS and aplastic anaemia relapse after response
+  included; a molecular (MRD) relapse is an MRD event, not a relapse). Progressive disease
+  (``PD``) of a response table (IWG 2006 MDS, iwCLL) is the same category as IMWG's and counts
+  alike.
+- :data:`CONFIRMATION_BY_RULESET`: a relapse table whose relapse counts only once a second
+  consecutive assessment confirms it (IMWG 2016 progression: Durie 2006's footnote, every
+  category needs two consecutive assessments before any new therapy). The stored timeline
+  names the table's ``PD`` of one assessment ``PD_UNCONFIRMED`` (:data:`TO_CONFIRM_CATEGORIES`:
+  shown as the patient's latest state, to confirm, but no relapse event) and the PDs of two or
+  more consecutive assessments ``PD_CONFIRMED`` (a relapse, dated at the first of them, as the
+  IMWG dates progression [R]).
+- :data:`SUPERSEDING_CATEGORIES`: the relapses and the progression to confirm: a call of one of
+  these wins over the response call of the same date (:mod:`trephine.assess.story`) and stands
+  for the patient's latest response until a later one (the patient list).
 """
 
 from __future__ import annotations
@@ -55,9 +67,24 @@ RELAPSE_BY_RULESET: Mapping[str, tuple[str, ...]] = MappingProxyType(
 #: ALL relapse after CR / CRi: haematologic or extramedullary (the ALL timeline's relapse).
 ALL_RELAPSE_CATEGORIES: frozenset[str] = frozenset(RELAPSE_BY_RULESET[all_response.RELAPSE.key])
 
+#: ``{rule set key: (its relapse met once, to confirm; confirmed on consecutive assessments)}``:
+#: the states the stored timeline gives a relapse category of that table.
+CONFIRMATION_BY_RULESET: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {imwg2016_mm.PROGRESSION.key: (imwg2016_mm.PD_UNCONFIRMED, imwg2016_mm.PD_CONFIRMED)}
+)
+
+#: Relapse or progression called (confirmed where the criteria ask for it).
 RELAPSE_CATEGORIES: frozenset[str] = frozenset(
     c for categories in RELAPSE_BY_RULESET.values() for c in categories
+) | frozenset(confirmed for _, confirmed in CONFIRMATION_BY_RULESET.values())
+
+#: Progression met on one assessment, to be confirmed on the next: no relapse (yet).
+TO_CONFIRM_CATEGORIES: frozenset[str] = frozenset(
+    once for once, _ in CONFIRMATION_BY_RULESET.values()
 )
+
+#: What wins over the same date's response call and stands for the latest response.
+SUPERSEDING_CATEGORIES: frozenset[str] = RELAPSE_CATEGORIES | TO_CONFIRM_CATEGORIES
 
 __all__ = [
     "AA_CR",

@@ -300,7 +300,8 @@ ALERTS: dict[str, str] = {
     "MRD_RELAPSE_CONFIRMED": "MRD relapse confirmed on a second sample",
     "LOSS_OF_DONOR_CHIMERISM": "Loss of full donor chimerism",
     "INCREASING_RECIPIENT_CHIMERISM": "Recipient chimerism is rising",
-    "MYELOMA_PROGRESSION": "Myeloma progression",
+    "MYELOMA_PROGRESSION": "Myeloma progression (to confirm)",
+    "MYELOMA_PROGRESSION_CONFIRMED": "Myeloma progression, confirmed",
     # issue 13: ALL / CAR-T, transplant, aplastic anaemia, work-ups
     "EXTRAMEDULLARY_RELAPSE": "Extramedullary relapse",
     "MRD_FAILURE": "MRD failure (MRD at least 0.01 % in CR)",
@@ -331,6 +332,10 @@ CATEGORY_WORDS: dict[str, str] = {
     # ELN's spelling of NOT_EVALUABLE: one concept, one wording.
     "NON_EVALUABLE": "Not evaluable",
     "NON_SEVERE": "Non-severe",
+    # IMWG progression of one assessment, and of two or more consecutive ones (stored myeloma
+    # progression calls, assess/myeloma.py): one wording on the badge, the calls and the list.
+    "PD_UNCONFIRMED": "Progressive disease (to confirm)",
+    "PD_CONFIRMED": "Progressive disease",
 }
 
 #: Parts of a category code read as printed in the criteria (CR MRD-, VGPR, MLFS, SAA): every
@@ -362,6 +367,27 @@ def category_label(category: str) -> str:
     ]
     text = " ".join(words)
     return text[:1].upper() + text[1:] if words[0] != parts[0] else text
+
+
+@lru_cache(maxsize=1)
+def _restated() -> dict[str, str]:
+    """Call categories that restate a rule table's category across assessments (myeloma PD
+    confirmed, or to confirm) → that category."""
+    from trephine.criteria.categories import CONFIRMATION_BY_RULESET, RELAPSE_BY_RULESET
+
+    return {
+        state: RELAPSE_BY_RULESET[key][0]
+        for key, states in CONFIRMATION_BY_RULESET.items()
+        for state in states
+    }
+
+
+def criterion_label(category: str) -> str:
+    """The criterion a call's evidence meets, as :func:`category_label` names it: the call's
+    own category, or for a myeloma progression confirmed or to confirm the table's ``PD`` (its
+    comparisons meet the PD criterion; the confirmation is the call's own evidence item)."""
+    code = str(category)
+    return category_label(_restated().get(code, code))
 
 
 def alert_detail(code: str, message: str) -> str:

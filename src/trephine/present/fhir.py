@@ -132,7 +132,9 @@ STATUS_IMPROVED = Code(CodeSystem.SNOMED, "268910001", "Patient's condition impr
 STATUS_STABLE = Code(CodeSystem.SNOMED, "359746009", "Patient's condition stable", True)
 STATUS_WORSENED = Code(CodeSystem.SNOMED, "271299001", "Patient's condition worsened", True)
 STATUS_UNDETERMINED = Code(CodeSystem.SNOMED, "709137006", "Patient condition undetermined", True)
-#: Stored call kinds exported as CancerDiseaseStatus.
+#: Stored call kinds exported as CancerDiseaseStatus (and a progression call that stands for
+#: the patient's state: myeloma progression, confirmed or to confirm, wins over the response
+#: call of its date, which is then not current: assess/story.py).
 STATUS_CALLS = frozenset({"response", "relapse"})
 
 
@@ -894,7 +896,7 @@ def status_code(category: str) -> Code:
         return STATUS_IMPROVED
     if c in {"SD", "STABLE", "STABLE_DISEASE"}:
         return STATUS_STABLE
-    if c in {"PD", "RELAPSE", "HEMATOLOGIC_RELAPSE", "REFRACTORY", "NO_RESPONSE"} or "RELAPSE" in c:
+    if c in {"PD", "PD_CONFIRMED", "PD_UNCONFIRMED", "REFRACTORY", "NO_RESPONSE"} or "RELAPSE" in c:
         return STATUS_WORSENED
     return STATUS_UNDETERMINED
 
@@ -925,10 +927,11 @@ def _report_into(b: _Builder, report: MarrowReport, conditions: Sequence[str]) -
 def _statuses(
     b: _Builder, assessments: Iterable[StoredAssessment], conditions: Mapping[str, str]
 ) -> None:
+    from trephine.assess.story import supersedes_response
     from trephine.services.assessments import current_assessments
 
     for s in current_assessments(list(assessments)):
-        if s.call_kind in STATUS_CALLS:
+        if s.call_kind in STATUS_CALLS or supersedes_response(s.call_kind, s.assessment.category):
             b.disease_status(s, next(iter(conditions.values()), None))
 
 

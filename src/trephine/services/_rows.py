@@ -64,16 +64,20 @@ def result_state_in(states: Collection[ResultState], *, one_patient: bool) -> Co
     return ResultRow.state.not_in([str(s) for s in ResultState if s not in states])
 
 
-def relapse_call() -> ColumnElement[bool]:
-    """A stored ``relapse`` call that calls a relapse (not continued remission): the SQL side of
-    :func:`trephine.assess.story.is_relapse`, over the categories of
-    :data:`trephine.criteria.categories.RELAPSE_CATEGORIES` (imported here: the rule sets
-    behind it cost ~15 ms to import, which most users of these helpers never need)."""
-    from trephine.criteria.categories import RELAPSE_CATEGORIES
+def relapse_call(*, or_to_confirm: bool = False) -> ColumnElement[bool]:
+    """A stored ``relapse`` or ``progression`` call that calls a relapse or a progression (not
+    continued remission): the SQL side of :func:`trephine.assess.story.is_relapse`, over the
+    categories of :data:`trephine.criteria.categories.RELAPSE_CATEGORIES`; ``or_to_confirm``:
+    a progression still to confirm too (:func:`trephine.assess.story.supersedes_response`,
+    :data:`~trephine.criteria.categories.SUPERSEDING_CATEGORIES`). Imported here: the rule sets
+    behind them cost ~15 ms to import, which most users of these helpers never need."""
+    from trephine.assess.story import RELAPSE_KINDS
+    from trephine.criteria.categories import RELAPSE_CATEGORIES, SUPERSEDING_CATEGORIES
 
+    categories = SUPERSEDING_CATEGORIES if or_to_confirm else RELAPSE_CATEGORIES
     return and_(
-        AssessmentRow.call_kind == "relapse",
-        AssessmentRow.category.in_(sorted(RELAPSE_CATEGORIES)),
+        AssessmentRow.call_kind.in_(RELAPSE_KINDS),
+        AssessmentRow.category.in_(sorted(categories)),
     )
 
 

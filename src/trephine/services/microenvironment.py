@@ -121,8 +121,9 @@ def paired_features(
     ``pairs="therapy"``: before = the latest value collected on or before the line's start,
     after = the earliest value collected after it. ``pairs="relapse"`` (diagnosis vs relapse):
     before as above (the marrow before treatment), after = the earliest value collected on or
-    after the patient's first relapse call (a stored ``relapse`` call of a relapse category,
-    :data:`trephine.criteria.categories.RELAPSE_CATEGORIES`, after the line's start); patients
+    after the patient's first relapse call (a stored ``relapse`` call of a relapse category, or
+    a confirmed myeloma progression, :data:`trephine.criteria.categories.RELAPSE_CATEGORIES`,
+    after the line's start); patients
     without one are left out. ``response``: only ``responders`` (a stored response call in the
     complete remission family at any time, :data:`trephine.criteria.categories.CR_CATEGORIES`) or
     ``non-responders`` (response calls, none of them in that family); patients without a
@@ -231,7 +232,8 @@ def _responders(uow: UnitOfWork) -> tuple[set[str], set[str]]:
 
 def _first_relapses(uow: UnitOfWork) -> dict[str, dt.date]:
     """Each patient's first relapse: the earliest stored ``relapse`` call whose category is a
-    relapse (the others say that remission continues)."""
+    relapse (the others say that remission continues), or confirmed ``progression`` (dated at
+    the first of the assessments that confirm it)."""
     from sqlalchemy import func, select
 
     from trephine.store.tables import AssessmentRow, PatientRow

@@ -45,7 +45,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import KeyedColumnElement
 
-from trephine.criteria.categories import RELAPSE_CATEGORIES
+from trephine.assess.story import RELAPSE_KINDS
+from trephine.criteria.categories import SUPERSEDING_CATEGORIES
 from trephine.domain.patient import Disease
 from trephine.domain.quantity import Quantity
 from trephine.domain.results import AspirateDifferential, CellClass, CoreFindings, ResultKind
@@ -68,8 +69,6 @@ MAX_LIMIT = 500
 DISEASES: tuple[str, ...] = tuple(str(d) for d in Disease)
 #: The assessment call whose latest category is "the latest response" of a patient.
 RESPONSE_CALL = "response"
-#: The call whose relapse categories (criteria/categories.py) stand in for a later response.
-RELAPSE_CALL = "relapse"
 
 
 @dataclass(frozen=True)
@@ -190,7 +189,8 @@ def _facts(p: type[PatientRow]) -> dict[str, KeyedColumnElement[Any]]:
         # the latest row), and the latest response call or a relapse called since (a relapse
         # wins over the response call of the same day: assess/story.py, one marrow, one story;
         # that response call is stored superseded), so a relapsed patient does not read
-        # "NO RESPONSE" here while the patient page says relapse.
+        # "NO RESPONSE" here while the patient page says relapse. Migration 0029: a myeloma
+        # progression too, confirmed or still to confirm (IMWG 2016), not the VGPR before it.
         "diagnosis": p.latest_diagnosis.label("diagnosis"),
         # Migration 0026: the latest procedure time and the number of open alerts.
         "last_biopsy": p.last_biopsy_at.label("last_biopsy"),
@@ -289,15 +289,16 @@ def _count(query: PatientQuery, where: list[ColumnElement[bool]]) -> Select[Any]
 
 def response_categories(uow: UnitOfWork) -> list[str]:
     """The choices of the latest-response filter: the response categories stored so far, and
-    the relapse categories called so far (a relapse stands in for a later response, see
-    :func:`_facts`).
+    the relapse and progression categories called so far (they stand in for a later response,
+    see :func:`_facts`).
 
     A ``DISTINCT`` would read every response call of the cohort on every search page; this
     skips through the partial index of response calls' categories (migration 0024) instead:
     the smallest category, then the smallest one above it, … (a recursive query: one index
-    probe per category); each relapse category is one probe of the relapse calls' partial
-    index (0027). The call kind is written into the SQL, not bound: SQLite uses a partial
-    index only for a query whose condition is literally the index's."""
+    probe per category); each relapse or progression category is one probe of the relapse
+    calls' partial index (0027) and one of the progression calls' (0029). The call kind is
+    written into the SQL, not bound: SQLite uses a partial index only for a query whose
+    condition is literally the index's."""
     response = uow.session.scalars(_response_categories_query())
     relapse = uow.session.scalars(_relapse_categories_query())
     return sorted({*response, *relapse})
@@ -305,15 +306,20 @@ def response_categories(uow: UnitOfWork) -> list[str]:
 
 @functools.cache
 def _relapse_categories_query() -> CompoundSelect[Any]:
-    """The relapse categories (criteria/categories.py) some stored relapse call holds: one
-    ``EXISTS`` probe each (a few categories; no ``VALUES`` list, which SQLite cannot alias)."""
-    relapse = literal(RELAPSE_CALL, literal_execute=True)
+    """The categories that stand in for a later response (criteria/categories.py: relapses,
+    progression confirmed or to confirm) some stored relapse or progression call holds: one
+    ``EXISTS`` probe each per call kind (a few; no ``VALUES`` list, which SQLite cannot
+    alias)."""
     return union_all(
         *(
             select(literal(c).label("category")).where(
-                exists().where(AssessmentRow.call_kind == relapse, AssessmentRow.category == c)
+                exists().where(
+                    AssessmentRow.call_kind == literal(kind, literal_execute=True),
+                    AssessmentRow.category == c,
+                )
             )
-            for c in sorted(RELAPSE_CATEGORIES)
+            for kind in RELAPSE_KINDS
+            for c in sorted(SUPERSEDING_CATEGORIES)
         )
     )
 

@@ -72,7 +72,8 @@ class PatientRow(Base):
         server_default=FetchedValue(), server_onupdate=FetchedValue()
     )
     # Kept the same way by migration 0028: the disease of the latest diagnosis, and the
-    # category of the latest response call or of a relapse called since.
+    # category of the latest response call or of a relapse called since (0029: or of a
+    # progression called since, confirmed or to confirm).
     latest_diagnosis: Mapped[str | None] = mapped_column(
         String(32), server_default=FetchedValue(), server_onupdate=FetchedValue()
     )
@@ -382,6 +383,14 @@ class AssessmentRow(Base):
             "category",
             sqlite_where=text("call_kind = 'relapse'"),
             postgresql_where=text("call_kind = 'relapse'"),
+        ),
+        # Migration 0029: the progression calls' categories, probed likewise (a myeloma
+        # progression stands in for a later response too).
+        Index(
+            "ix_assessment_progression_category",
+            "category",
+            sqlite_where=text("call_kind = 'progression'"),
+            postgresql_where=text("call_kind = 'progression'"),
         ),
     )
 

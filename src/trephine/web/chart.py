@@ -367,18 +367,17 @@ def track_name(row: int) -> str:
 def _response_trace(assessments: Sequence[Any], drawn: Sequence[dt.date]) -> Trace | None:
     """Response calls as labelled badges on the time axis (a track above the therapy bars, as
     many rows high as the calls need so that none hides another: :func:`badge_rows`), and the
-    relapses: a relapse wins over the response call of the same marrow (one marrow, one
-    story: assess/story.py), so that marrow shows the relapse, not both. Each badge reads as
+    relapses and progressions (myeloma's, confirmed or to confirm): one wins over the response
+    call of the same date (one marrow, one story: assess/story.py), so that date shows it, not
+    both. Each badge reads as
     the criteria calls and alerts name its category (:func:`category_label`). ``drawn``: the
     other dates the chart draws (:func:`_drawn_dates`), which with the calls' set the width of
     the date axis."""
-    from trephine.criteria.categories import RELAPSE_CATEGORIES
+    from trephine.assess.story import supersedes_response
     from trephine.present.explain import category_label
     from trephine.web.render import response_class
 
-    relapses = [
-        a for a in assessments if a.call == "relapse" and str(a.category) in RELAPSE_CATEGORIES
-    ]
+    relapses = [a for a in assessments if supersedes_response(a.call, str(a.category))]
     relapsed_on = {str(a.date) for a in relapses}
     calls = [a for a in assessments if a.call == "response" and str(a.date) not in relapsed_on]
     calls += relapses
@@ -548,9 +547,8 @@ def figure_data(
     """The Plotly figure for one patient's timeline as plain JSON data (``data``, ``layout``),
     exactly what plotly writes for the same figure (see :func:`build_figure`).
 
-    ``assessments`` are the stored criteria calls (``AssessmentPublic``); response and relapse
-    calls become
-    badges on the top track."""
+    ``assessments`` are the stored criteria calls (``AssessmentPublic``); response calls,
+    relapses and progressions become badges on the top track."""
     today = today or dt.date.today()
     per_row: dict[str, list[tuple[Series, list[Point]]]] = {}
     for s in series_for(tl):

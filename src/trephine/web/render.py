@@ -16,7 +16,7 @@ from starlette.routing import NoMatchFound
 
 from trephine import __version__
 from trephine.api.schemas.errors import ErrorBody
-from trephine.criteria.categories import RELAPSE_CATEGORIES
+from trephine.criteria.categories import SUPERSEDING_CATEGORIES
 
 WEB_DIR = Path(str(files("trephine.web")))
 TEMPLATE_DIR = WEB_DIR / "templates"
@@ -106,6 +106,7 @@ def templates() -> Jinja2Templates:
         alert_detail,
         alert_headline,
         category_label,
+        criterion_label,
         evidence_sentence,
     )
     from trephine.present.quantities import quantity_text
@@ -117,6 +118,7 @@ def templates() -> Jinja2Templates:
     t.env.filters["input_label"] = input_label
     t.env.filters["alert_headline"] = alert_headline
     t.env.filters["category_label"] = category_label
+    t.env.filters["criterion_label"] = criterion_label
     t.env.globals["alert_detail"] = alert_detail
     t.env.filters["response_class"] = response_class
     from trephine.present.paired import feature_heading
@@ -136,7 +138,8 @@ def response_class(category: str | None) -> str:
         return "complete"
     if c in ("PR", "VGPR", "MLFS", "MR", "MINOR_RESPONSE", "HI", "RESPONSE", "PARTIAL"):
         return "partial"
-    if c in ("NO_RESPONSE", "REFRACTORY", "SD") or c in RELAPSE_CATEGORIES:
+    # A relapse, or a progression confirmed or still to confirm.
+    if c in ("NO_RESPONSE", "REFRACTORY", "SD") or c in SUPERSEDING_CATEGORIES:
         return "failure"
     return "other"
 

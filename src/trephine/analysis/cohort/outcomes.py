@@ -16,8 +16,10 @@ beyond what the criteria say:
   names), IMWG sCR/CR and the aplastic anaemia complete response;
 - relapse (:data:`RELAPSE_CATEGORIES`): every relapse the criteria call - haematologic or
   extramedullary (ELN 2022 AML, ALL), relapse after response (IWG 2006 MDS, aplastic anaemia) -
-  and progressive disease (IMWG, IWG 2006, iwCLL); a molecular (MRD) relapse is an MRD event,
-  not a relapse;
+  and progressive disease (IWG 2006, iwCLL; IMWG once confirmed: a myeloma PD met on one
+  assessment only, ``PD_UNCONFIRMED``, is no event; two consecutive ones are each
+  ``PD_CONFIRMED``, so the first relapse event is the first of the two, the date the IMWG gives
+  progression [R]); a molecular (MRD) relapse is an MRD event, not a relapse;
 - MRD status (:data:`MRD_STATUS`): negative, low-level (ELN 2021 MRD-LL, kept apart: the criteria
   call it a separate state) and positive (ALL's MRD failure, >= 10^-4 in CR, among them); sample
   or assay failures, ALL's MRD_INTERMEDIATE and "not applicable" have no status.

@@ -2,6 +2,12 @@
 
 Four rule sets: response when serum/urine M-protein is measurable, the FLC-only and
 marrow-only fallbacks, progression from the nadir, and the MRD category.
+
+Progression is confirmed on a second consecutive assessment before any new therapy (Durie 2006,
+the response table's footnote: every category needs two consecutive assessments): the
+:data:`PROGRESSION` table decides one assessment (``PD`` or not); the stored timeline
+(:mod:`trephine.assess.myeloma`) names a PD met on one assessment only :data:`PD_UNCONFIRMED`
+and the PDs of two or more consecutive assessments :data:`PD_CONFIRMED`.
 """
 
 from __future__ import annotations
@@ -340,6 +346,18 @@ PROGRESSION = RuleSet(
     ),
 )
 
+#: A PD of the :data:`PROGRESSION` table met on one assessment, not (yet) on the next.
+PD_UNCONFIRMED = "PD_UNCONFIRMED"
+#: A PD of the :data:`PROGRESSION` table met on two or more consecutive assessments with no new
+#: therapy line started between them: each of them is confirmed progression.
+PD_CONFIRMED = "PD_CONFIRMED"
+#: Where the confirmation rule is written (the spec's §2.2 "Confirmation" row, [V, S9]).
+CONFIRMATION = Citation(
+    "Durie 2006 (International uniform response criteria, Leukemia 20:1467)",
+    "response table footnote: every category needs two consecutive assessments before any new "
+    "therapy",
+)
+
 NGS_TOO_FEW_READS = AllOf(
     is_("mrd_method", "NGS"),
     lt("ngs_identical_reads", ParamRef("ngs_min_identical_reads"), when_missing=False),
@@ -448,4 +466,13 @@ MRD = RuleSet(
     ),
 )
 
-__all__ = ["BM_ONLY", "FLC_ONLY", "MRD", "PROGRESSION", "RESPONSE"]
+__all__ = [
+    "BM_ONLY",
+    "CONFIRMATION",
+    "FLC_ONLY",
+    "MRD",
+    "PD_CONFIRMED",
+    "PD_UNCONFIRMED",
+    "PROGRESSION",
+    "RESPONSE",
+]
