@@ -131,9 +131,13 @@ def _plan(c: Cohort, marker: str, read: Any = None, **kw: Any) -> str:
 
 def test_the_latest_marrow_values_are_read_by_patient_not_by_state(cohort: Cohort) -> None:
     # With "state IN (current states)" SQLite read the state index (nearly every result of the
-    # cohort) instead of the listed patients' results: 88 ms a page at 10,000 patients.
-    plan = _plan(cohort, "row_number()", limit=20)
+    # cohort) instead of the listed patients' results: 88 ms a page at 10,000 patients. Ranking
+    # every differential and core of the page with row_number() read and sorted them all, values
+    # included (3.3 ms a page at 10,000); the newest current one of each patient and kind is
+    # found by walking the patient's index backwards, with no sort.
+    plan = _plan(cohort, "result.value", limit=20)
     assert "ix_result_patient_kind_date" in plan and "ix_result_state" not in plan, plan
+    assert "CORRELATED SCALAR SUBQUERY" in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_open_alerts_and_last_biopsy_are_read_from_the_patient_row_by_index(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, and_, select
 
@@ -52,16 +52,20 @@ from trephine.store.tables import (
 from trephine.workflow import ResultState
 
 
-def result_state_in(states: Collection[ResultState], *, one_patient: bool) -> ColumnElement[bool]:
-    """``result.state`` is one of ``states``.
+def result_state_in(
+    states: Collection[ResultState], *, one_patient: bool, row: Any = ResultRow
+) -> ColumnElement[bool]:
+    """``result.state`` is one of ``states`` (``row``: the result table or an alias of it).
 
     For one patient's results (``one_patient``) written as "none of the other states": SQLite
     keeps no statistics and, offered ``state IN (...)`` beside ``patient_id = ?``, may read the
     state index (every result of the cohort in that state: 8,000 superseded versions at 10,000
     patients) instead of the patient's few; a ``NOT IN`` cannot use an index, so it does not."""
     if not one_patient:
-        return ResultRow.state.in_([str(s) for s in states])
-    return ResultRow.state.not_in([str(s) for s in ResultState if s not in states])
+        return cast(ColumnElement[bool], row.state.in_([str(s) for s in states]))
+    return cast(
+        ColumnElement[bool], row.state.not_in([str(s) for s in ResultState if s not in states])
+    )
 
 
 def relapse_call(*, or_to_confirm: bool = False) -> ColumnElement[bool]:

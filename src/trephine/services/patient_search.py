@@ -430,35 +430,37 @@ def search(uow: UnitOfWork, query: PatientQuery) -> PatientHits:
 
 @functools.cache
 def _latest_marrow_query() -> Select[Any]:
-    """The query of :func:`_latest_marrow`, built once (building the window sub-query's column
-    collection cost ~2 ms of Python a page); the patients are the expanding parameter ``ids``."""
-    kinds = [str(ResultKind.DIFFERENTIAL), str(ResultKind.CORE)]
-    ranked = (
-        select(
-            ResultRow.patient_id,
-            ResultRow.kind,
-            ResultRow.collected_on,
-            ResultRow.value,
-            func.row_number()
-            .over(
-                partition_by=(ResultRow.patient_id, ResultRow.kind),
-                order_by=(ResultRow.collected_on.desc(), ResultRow.id.desc()),
-            )
-            .label("rank"),
+    """The query of :func:`_latest_marrow`, built once; the patients are the expanding
+    parameter ``ids``.
+
+    For each listed patient and kind, a correlated sub-query takes the id of the newest current
+    result (``ORDER BY collected_on DESC, id DESC LIMIT 1``): it walks the patient's (patient,
+    kind, date) index backwards and stops at the first current row, so a page reads about one
+    row per patient and kind, and only those rows' values. Ranking every differential and core
+    of the 50 listed patients with ``row_number()`` (as before) read and sorted all of them,
+    values included: 3.3 against 0.2 ms at 10,000 patients on SQLite.
+    """
+    newest = []
+    for kind in (ResultKind.DIFFERENTIAL, ResultKind.CORE):
+        result = aliased(ResultRow)
+        newest.append(
+            select(
+                select(result.id)
+                .where(
+                    result.patient_id == PatientRow.id,
+                    result.kind == str(kind),
+                    _rows.result_state_in(CURRENT_STATES, one_patient=True, row=result),
+                )
+                .order_by(result.collected_on.desc(), result.id.desc())
+                .limit(1)
+                .scalar_subquery()
+                .label("id")
+            ).where(PatientRow.id.in_(bindparam("ids", expanding=True)))
         )
-        .where(
-            ResultRow.patient_id.in_(bindparam("ids", expanding=True)),
-            ResultRow.kind.in_(kinds),
-            # Read by the listed patients' (patient, kind, date) index: with a plain
-            # "state IN (current states)" SQLite read the state index, nearly every result of
-            # the cohort (88 ms a page at 10,000 patients).
-            _rows.result_state_in(CURRENT_STATES, one_patient=True),
-        )
-        .subquery()
-    )
-    return select(ranked.c.patient_id, ranked.c.kind, ranked.c.collected_on, ranked.c.value).where(
-        ranked.c.rank == 1
-    )
+    ids = union_all(*newest).subquery()
+    return select(
+        ResultRow.patient_id, ResultRow.kind, ResultRow.collected_on, ResultRow.value
+    ).where(ResultRow.id.in_(select(ids.c.id)))
 
 
 def _latest_marrow(
