@@ -1,7 +1,8 @@
 """Web app at scale: p50/p95 of the pages a clinic opens, with 8 concurrent clients over loopback.
 
-Builds (once; kept in ``benchmarks/work/``) a synthetic cohort of 1,000 and one of 10,000
-patients through ``trephine demo`` (the import path, assessments and alerts included), serves each
+Builds (once per schema revision; kept in ``benchmarks/work/``) a synthetic cohort of 1,000 and
+one of 10,000 patients through ``trephine demo`` (the import path, assessments and alerts
+included), serves each
 with ``trephine serve`` (its default worker count, printed) and measures, with 8 concurrent
 clients (one keep-alive connection each):
 
@@ -55,9 +56,12 @@ def _run(args: list[str], env: dict[str, str], stdin: str | None = None) -> str:
 
 
 def build(size: int) -> tuple[str, float]:
-    """The database of a ``size``-patient demo cohort (built once), and how long building took."""
+    """The database of a ``size``-patient demo cohort (built once per schema revision: a cohort
+    built before a migration holds what the older version stored), and how long building took."""
+    from trephine.store.database import MIGRATIONS, head_of
+
     WORK.mkdir(parents=True, exist_ok=True)
-    path = WORK / f"cohort-{size}.db"
+    path = WORK / f"cohort-{size}-{head_of(MIGRATIONS / 'versions')}.db"
     url = f"sqlite:///{path}"
     env = {**os.environ, "TREPHINE_DATABASE_URL": url}
     if path.exists():
