@@ -5,6 +5,7 @@ their order and every call stay exactly as they were."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -147,6 +148,42 @@ def test_roles_for_a_row_that_failed_say_what_made_it_fail() -> None:
     assert all(e.role is None for e in with_roles(saa, held, {}, holds=False))
 
 
+class _Reads(dict[str, Any]):
+    """Facts that count how often each input is read (each comparison reads its input once)."""
+
+    def __init__(self, **facts: Any) -> None:
+        super().__init__(facts)
+        self.reads: Counter[str] = Counter()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.reads[key] += 1
+        return super().get(key, default)
+
+
+def test_the_roles_are_found_in_the_one_pass_that_records_the_comparisons() -> None:
+    """Each comparison is made once, whether the row comes out as the call says or not (its
+    evidence then comes back without roles)."""
+    cond = AnyOf(AllOf(ge("anc", 1), lt("plt", 100)), Not(is_("x", True)))
+    for holds in (True, False):
+        facts = _Reads(anc=D(2), plt=D(150), x=False)
+        got = with_roles(cond, facts, {}, holds=holds)
+        assert [e.input for e in got] == ["anc", "plt", "x"]
+        assert facts.reads == {"anc": 1, "plt": 1, "x": 1}, holds
+        assert all(e.role is None for e in got) is not holds
+
+
+def test_a_row_of_comparisons_joined_by_all_of_is_known_when_it_is_built() -> None:
+    """Such a row needs no role walk: when it holds, each of its comparisons supports it."""
+    assert ge("a", 1).conjunctive
+    assert AllOf(ge("a", 1), AllOf(lt("b", 2), is_("c", True))).conjunctive
+    assert AllOf().conjunctive
+    assert not AllOf(ge("a", 1), Not(is_("c", True))).conjunctive
+    assert not AnyOf(ge("a", 1)).conjunctive
+    assert not AtLeast(1, ge("a", 1)).conjunctive
+    assert not FirstAvailable(ge("a", 1)).conjunctive
+    assert not hasattr(model, "_CONJUNCTIVE")  # no cache keyed by the condition's id
+
+
 def test_only_a_matched_row_has_roles() -> None:
     rs = RuleSet(
         key="T",
@@ -207,12 +244,15 @@ def test_roles_change_nothing_else_in_any_worked_case(
         plain: list[Evidence] = []
         cond.check(facts, params, plain, set())
         assert [replace(e, role=None) for e in got] == plain
-        # The outcome the roles are worked out from is the one check gives, at every node.
-        nodes = [model._checked(cond, facts, params)]
+        # The outcome the roles are worked out from is the one check gives, at every node of
+        # the one tracing pass, and the trace records what check records.
+        traced = cond.trace(facts, params, set())
+        assert traced.recorded([]) == plain
+        nodes = [traced]
         while nodes:
             node = nodes.pop()
-            assert node[1] == node[0].check(facts, params, None, set())
-            nodes.extend(node[3])
+            assert node.outcome == node.condition.check(facts, params, None, set())
+            nodes.extend(node.parts)
         assert all(e.role in (SUPPORTS, NOT_NEEDED) for e in got)
         seen.append(sum(e.role == NOT_NEEDED or e.outcome is False for e in got))
         return got

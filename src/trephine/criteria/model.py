@@ -8,6 +8,7 @@ they are evaluated. Conditions use three-valued logic (``True`` / ``False`` / ``
 
 from __future__ import annotations
 
+import copy
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -120,9 +121,18 @@ def _plain(value: object) -> object:
 
 
 class Condition:
-    """Base of every condition. ``check`` returns True/False/None (None = missing input)."""
+    """Base of every condition. ``check`` returns True/False/None (None = missing input).
+
+    :meth:`check` is the engine's pass (``evidence`` None while it scans the rows, a list when
+    the comparisons are recorded); :meth:`trace` is the same check keeping the tree of results,
+    for the roles of a matched row's comparisons (:func:`with_roles`).
+    """
 
     __slots__ = ()
+
+    #: Comparisons joined by ``AllOf`` only, worked out once when the condition is built: when
+    #: such a condition holds, every comparison it records supports it (no role walk needed).
+    conjunctive: bool = False
 
     def check(
         self,
@@ -133,11 +143,47 @@ class Condition:
     ) -> bool | None:
         raise NotImplementedError
 
+    def trace(self, facts: Facts, params: Params, missing: set[str]) -> Traced:
+        """:meth:`check` in one recording pass, as a tree: a comparison's node holds the
+        evidence it recorded; a compound's node holds the nodes of the parts it checked."""
+        recorded: list[Evidence] = []
+        return Traced(self, self.check(facts, params, recorded, missing), recorded, [])
+
     def inputs(self) -> list[str]:
         return []
 
     def describe(self) -> str:
         raise NotImplementedError
+
+
+class Traced:
+    """One condition as one :meth:`Condition.trace` pass checked it.
+
+    ``evidence`` is what a comparison recorded (empty for a compound); ``parts`` are the nodes of
+    a compound's parts in the order they were checked (a part after the one that decided a
+    Kleene ``AllOf`` / ``AnyOf`` was not checked and is absent).
+    """
+
+    __slots__ = ("condition", "evidence", "outcome", "parts")
+
+    def __init__(
+        self,
+        condition: Condition,
+        outcome: bool | None,
+        evidence: list[Evidence],
+        parts: list[Traced],
+    ) -> None:
+        self.condition = condition
+        self.outcome = outcome
+        self.evidence = evidence
+        self.parts = parts
+
+    def recorded(self, out: list[Evidence]) -> list[Evidence]:
+        """The evidence in the order :meth:`Condition.check` records it, appended to ``out``."""
+        out.extend(self.evidence)
+        for part in self.parts:
+            part.recorded(out)
+        return out
 
 
 def _resolve(value: Fact | ParamRef, params: Params) -> Fact:
@@ -163,6 +209,7 @@ class Threshold(Condition):
     comparator: Comparator
     value: Fact | ParamRef | FactRef
     when_missing: bool | None = None
+    conjunctive = True  # a comparison alone: when it holds, it supports it
     # Precomputed once per rule table row: the operator and a constant threshold (the hot path
     # of batch evaluation runs through here hundreds of thousands of times).
     _op: Callable[[Any, Any], bool] = field(init=False, repr=False, compare=False)
@@ -264,6 +311,7 @@ class ParamIs(Condition):
 
     name: str
     value: Any
+    conjunctive = True  # a comparison alone: when it holds, it supports it
 
     def check(
         self,
@@ -287,19 +335,88 @@ class ParamIs(Condition):
 
 @dataclass(frozen=True, slots=True, init=False)
 class _Compound(Condition):
-    """A condition over sub-conditions; its inputs are theirs."""
+    """A condition over sub-conditions; its inputs are theirs.
+
+    A compound's :meth:`check` is the one statement of its three-valued rule (which parts it
+    checks, in which order, and what their outcomes make of it). :meth:`trace` runs that same
+    check once over the parts traced (its :meth:`_tracer`), so the tree of results is built in
+    the pass that records the comparisons; :meth:`needs` says what a conclusion about the
+    compound needs of each part it checked.
+    """
 
     parts: tuple[Condition, ...]
+    #: This compound over its parts traced (:class:`_TracedPart`), made on the first trace.
+    _twin: _Compound | None = field(init=False, repr=False, compare=False)
 
     def __init__(self, *parts: Condition) -> None:
         object.__setattr__(self, "parts", parts)
+        object.__setattr__(self, "_twin", None)
+
+    def trace(self, facts: Facts, params: Params, missing: set[str]) -> Traced:
+        nodes: list[Traced] = []
+        recorder: list[Any] = nodes  # the twin's parts record nodes, not comparisons
+        outcome = self._tracer().check(facts, params, recorder, missing)
+        return Traced(self, outcome, [], nodes)
+
+    def _tracer(self) -> _Compound:
+        """The same compound (its rule, ``n``, …) over its parts traced: its check puts each
+        checked part's node where a check records evidence."""
+        twin = self._twin
+        if twin is None:
+            twin = copy.copy(self)
+            object.__setattr__(twin, "parts", tuple(_TracedPart(p) for p in self.parts))
+            object.__setattr__(self, "_twin", twin)  # a cache: made alike by any thread
+        return twin
+
+    def needs(self, outcomes: list[bool | None], need: bool) -> list[bool | None]:
+        """What the conclusion that this compound's outcome is ``need`` needs of each part it
+        checked (their ``outcomes``, in order): the outcome the part carries it by, or None when
+        the part was not needed. A needed part has the needed outcome."""
+        raise NotImplementedError
 
     def inputs(self) -> list[str]:
         return [name for part in self.parts for name in part.inputs()]
 
 
+class _TracedPart(Condition):
+    """A part of a compound's tracing twin (:meth:`_Compound._tracer`): checking it traces the
+    part and puts the part's node where the twin's check records evidence."""
+
+    __slots__ = ("part",)
+
+    def __init__(self, part: Condition) -> None:
+        self.part = part
+
+    def check(
+        self,
+        facts: Facts,
+        params: Params,
+        evidence: list[Any] | None,  # the twin's node list
+        missing: set[str],
+    ) -> bool | None:
+        node = self.part.trace(facts, params, missing)
+        if evidence is not None:
+            evidence.append(node)
+        return node.outcome
+
+    def inputs(self) -> list[str]:
+        return self.part.inputs()
+
+    def describe(self) -> str:
+        return self.part.describe()
+
+
 @dataclass(frozen=True, slots=True, init=False)
 class AllOf(_Compound):
+    """Every part holds (Kleene AND)."""
+
+    conjunctive: bool = field(init=False, repr=False, compare=False)
+
+    def __init__(self, *parts: Condition) -> None:
+        object.__setattr__(self, "parts", parts)
+        object.__setattr__(self, "_twin", None)
+        object.__setattr__(self, "conjunctive", all(p.conjunctive for p in parts))
+
     def check(
         self,
         facts: Facts,
@@ -311,10 +428,15 @@ class AllOf(_Compound):
         for part in self.parts:
             outcome = part.check(facts, params, evidence, missing)
             if outcome is False:
-                return False  # Kleene AND: one definite False decides
+                return False  # one definite False decides; the parts after it are not checked
             if outcome is None:
                 result = None
         return result
+
+    def needs(self, outcomes: list[bool | None], need: bool) -> list[bool | None]:
+        # Holding needs every part; failing is carried by the last (the first false) part.
+        last = len(outcomes) - 1
+        return [need if need or i == last else None for i in range(len(outcomes))]
 
     def describe(self) -> str:
         return " and ".join(_paren(p) for p in self.parts)
@@ -322,6 +444,8 @@ class AllOf(_Compound):
 
 @dataclass(frozen=True, slots=True, init=False)
 class AnyOf(_Compound):
+    """Some part holds (Kleene OR)."""
+
     def check(
         self,
         facts: Facts,
@@ -333,10 +457,15 @@ class AnyOf(_Compound):
         for part in self.parts:
             outcome = part.check(facts, params, evidence, missing)
             if outcome is True:
-                return True
+                return True  # one definite True decides; the parts after it are not checked
             if outcome is None:
                 result = None
         return result
+
+    def needs(self, outcomes: list[bool | None], need: bool) -> list[bool | None]:
+        # Holding is carried by the last (the first true) part; failing needs every part.
+        last = len(outcomes) - 1
+        return [need if not need or i == last else None for i in range(len(outcomes))]
 
     def describe(self) -> str:
         return " or ".join(_paren(p) for p in self.parts)
@@ -351,16 +480,16 @@ class _CountOf(_Compound):
     def __init__(self, n: int, *parts: Condition) -> None:
         object.__setattr__(self, "n", n)
         object.__setattr__(self, "parts", parts)
+        object.__setattr__(self, "_twin", None)
 
-    def _tally(
+    def check(
         self,
         facts: Facts,
         params: Params,
         evidence: list[Evidence] | None,
         missing: set[str],
-    ) -> tuple[int, int]:
-        """(parts that hold, parts that cannot be decided); every part is checked so that its
-        evidence and missing inputs are recorded."""
+    ) -> bool | None:
+        # Every part is checked so that its evidence and missing inputs are recorded.
         true = unknown = 0
         for part in self.parts:
             outcome = part.check(facts, params, evidence, missing)
@@ -368,7 +497,11 @@ class _CountOf(_Compound):
                 true += 1
             elif outcome is None:
                 unknown += 1
-        return true, unknown
+        return self.decide(true, unknown)
+
+    def decide(self, true: int, unknown: int) -> bool | None:
+        """The outcome from how many parts hold and how many cannot be decided."""
+        raise NotImplementedError
 
     def _describe(self, quantifier: str) -> str:
         return f"{quantifier} {self.n} of [" + "; ".join(p.describe() for p in self.parts) + "]"
@@ -378,22 +511,16 @@ class _CountOf(_Compound):
 class AtLeast(_CountOf):
     """At least ``n`` of the parts hold (e.g. "≥ 2 of 3 blood criteria")."""
 
-    def check(
-        self,
-        facts: Facts,
-        params: Params,
-        evidence: list[Evidence] | None,
-        missing: set[str],
-    ) -> bool | None:
-        return self.decide(*self._tally(facts, params, evidence, missing))
-
     def decide(self, true: int, unknown: int) -> bool | None:
-        """The outcome from how many parts hold and how many cannot be decided."""
         if true >= self.n:
             return True
         if true + unknown < self.n:
             return False
         return None
+
+    def needs(self, outcomes: list[bool | None], need: bool) -> list[bool | None]:
+        # The parts that hold carry it, or the failed ones make it fail.
+        return [need if outcome is need else None for outcome in outcomes]
 
     def describe(self) -> str:
         return self._describe("at least")
@@ -403,28 +530,33 @@ class AtLeast(_CountOf):
 class Exactly(_CountOf):
     """Exactly ``n`` of the parts hold (IWG 2023 CRuni / CRbi)."""
 
-    def check(
-        self,
-        facts: Facts,
-        params: Params,
-        evidence: list[Evidence] | None,
-        missing: set[str],
-    ) -> bool | None:
-        return self.decide(*self._tally(facts, params, evidence, missing))
-
     def decide(self, true: int, unknown: int) -> bool | None:
-        """The outcome from how many parts hold and how many cannot be decided."""
         if unknown:
             return None if true <= self.n <= true + unknown else False
         return true == self.n
+
+    def needs(self, outcomes: list[bool | None], need: bool) -> list[bool | None]:
+        if need:
+            return list(outcomes)  # each part counts: held or not, it is needed
+        # Too many hold: those decide it; else too few: the failed ones decide it.
+        carry = sum(outcome is True for outcome in outcomes) > self.n
+        return [carry if outcome is carry else None for outcome in outcomes]
 
     def describe(self) -> str:
         return self._describe("exactly")
 
 
-@dataclass(frozen=True, slots=True)
-class Not(Condition):
-    part: Condition
+@dataclass(frozen=True, slots=True, init=False)
+class Not(_Compound):
+    """The part does not hold; undecidable stays undecidable."""
+
+    def __init__(self, part: Condition) -> None:
+        object.__setattr__(self, "parts", (part,))
+        object.__setattr__(self, "_twin", None)
+
+    @property
+    def part(self) -> Condition:
+        return self.parts[0]
 
     def check(
         self,
@@ -433,29 +565,24 @@ class Not(Condition):
         evidence: list[Evidence] | None,
         missing: set[str],
     ) -> bool | None:
-        outcome = self.part.check(facts, params, evidence, missing)
+        outcome = self.parts[0].check(facts, params, evidence, missing)
         return None if outcome is None else not outcome
 
-    def inputs(self) -> list[str]:
-        return self.part.inputs()
+    def needs(self, outcomes: list[bool | None], need: bool) -> list[bool | None]:
+        return [not need]
 
     def describe(self) -> str:
         return f"not {_paren(self.part)}"
 
 
 @dataclass(frozen=True, slots=True, init=False)
-class FirstAvailable(Condition):
+class FirstAvailable(_Compound):
     """The first part whose inputs are all reported decides (a preferred measure, then a fallback).
 
     Used where a newer edition prefers one observation but an older, quantitative one is what
     laboratories still report (iwCLL 2018 marrow: the pathologist's infiltrate call, else < 30 %
     lymphocytes).
     """
-
-    parts: tuple[Condition, ...]
-
-    def __init__(self, *parts: Condition) -> None:
-        object.__setattr__(self, "parts", parts)
 
     def check(
         self,
@@ -473,108 +600,33 @@ class FirstAvailable(Condition):
                 return part
         return self.parts[-1]
 
-    def inputs(self) -> list[str]:
-        return [name for part in self.parts for name in part.inputs()]
+    def needs(self, outcomes: list[bool | None], need: bool) -> list[bool | None]:
+        return [need]  # the chosen part, the only one checked
 
     def describe(self) -> str:
         return "first reported of [" + "; ".join(p.describe() for p in self.parts) + "]"
 
 
-#: One condition as the engine checked it: (condition, outcome, the evidence a comparison
-#: recorded, the checked parts of a compound in order — short-circuited parts are absent).
-_Checked: TypeAlias = tuple[Condition, bool | None, list[Evidence], list[Any]]
-
-
-def _checked(cond: Condition, facts: Facts, params: Params) -> _Checked:
-    """``cond`` checked as :meth:`Condition.check` does, keeping which part recorded what; a
-    compound's outcome comes from its parts' (the conditions' own Kleene rules), not a second
-    check."""
-    if isinstance(cond, Threshold | ParamIs):
-        items: list[Evidence] = []
-        return cond, cond.check(facts, params, items, set()), items, []
-    if isinstance(cond, Not):
-        part = _checked(cond.part, facts, params)
-        return cond, None if part[1] is None else not part[1], [], [part]
-    if isinstance(cond, FirstAvailable):
-        part = _checked(cond.chosen(facts), facts, params)
-        return cond, part[1], [], [part]
-    if isinstance(cond, AllOf | AnyOf):
-        # Kleene AND / OR: the first part with outcome ``stop`` decides, as check stops there.
-        stop = isinstance(cond, AnyOf)
-        parts = []
-        outcome: bool | None = not stop
-        for sub in cond.parts:
-            part = _checked(sub, facts, params)
-            parts.append(part)
-            if part[1] is stop:
-                outcome = stop
-                break
-            if part[1] is None:
-                outcome = None
-        return cond, outcome, [], parts
-    if isinstance(cond, AtLeast | Exactly):
-        parts = [_checked(sub, facts, params) for sub in cond.parts]
-        true = sum(p[1] is True for p in parts)
-        unknown = sum(p[1] is None for p in parts)
-        return cond, cond.decide(true, unknown), [], parts
-    items = []  # a condition of another kind: its evidence as one comparison's
-    return cond, cond.check(facts, params, items, set()), items, []
-
-
-def _needs(node: _Checked, need: bool | None) -> list[bool | None]:
-    """What the conclusion needs of each checked part of ``node`` (None: not needed), given
-    what it needs of ``node`` itself. Invariant: a part that is needed has the needed outcome."""
-    cond, _, _, parts = node
-    if need is None:
-        return [None] * len(parts)
-    if isinstance(cond, Not):
-        return [not need]
-    if isinstance(cond, FirstAvailable):
-        return [need]
-    if isinstance(cond, AllOf | AnyOf):
-        # AllOf holds by every part, fails by its last (first false) one; AnyOf the reverse.
-        every = need is isinstance(cond, AllOf)
-        last = len(parts) - 1
-        return [need if every or i == last else None for i in range(len(parts))]
-    if isinstance(cond, Exactly) and need:
-        return [p[1] for p in parts]  # each part counts: held or not, it is needed
-    if isinstance(cond, Exactly):
-        true = sum(p[1] is True for p in parts)
-        carry = true > cond.n  # too many hold: those decide; else too few: the failed decide
-    else:  # AtLeast: the parts that hold carry it, or the failed ones make it fail
-        carry = need
-    return [carry if p[1] is carry else None for p in parts]
-
-
-def _roles(node: _Checked, need: bool | None, out: list[Evidence]) -> None:
-    cond, _, items, parts = node
-    if parts or isinstance(cond, Not | FirstAvailable | _Compound):
-        for part, part_need in zip(parts, _needs(node, need), strict=True):
-            _roles(part, part_need, out)
-        return
-    for e in items:
+def _roles(node: Traced, need: bool | None, out: list[Evidence]) -> None:
+    """``node``'s evidence in order onto ``out``, each comparison with its role for the
+    conclusion that the node's outcome is ``need`` (None: the node was not needed)."""
+    for e in node.evidence:
         role = NOT_NEEDED if need is None else SUPPORTS if e.outcome is need else None
         if role is not None:
             # The item was made by this recording pass and is not shared yet.
             object.__setattr__(e, "role", role)
         out.append(e)
-
-
-#: Conditions that are comparisons joined by ``AllOf`` only (by identity, the condition kept
-#: so its id is not reused): when one holds, every comparison it records supports it.
-_CONJUNCTIVE: dict[int, tuple[Condition, bool]] = {}
-
-
-def _conjunctive(cond: Condition) -> bool:
-    found = _CONJUNCTIVE.get(id(cond))
-    if found is None or found[0] is not cond:
-        plain = isinstance(cond, Threshold | ParamIs) or (
-            type(cond) is AllOf and all(_conjunctive(p) for p in cond.parts)
-        )
-        if len(_CONJUNCTIVE) >= 4096:
-            _CONJUNCTIVE.clear()
-        found = _CONJUNCTIVE[id(cond)] = (cond, plain)
-    return found[1]
+    parts = node.parts
+    if not parts:
+        return
+    if need is None:
+        for part in parts:
+            _roles(part, None, out)
+        return
+    cond = node.condition
+    assert isinstance(cond, _Compound)  # only a compound's node has parts
+    for part, part_need in zip(parts, cond.needs([p.outcome for p in parts], need), strict=True):
+        _roles(part, part_need, out)
 
 
 def with_roles(cond: Condition, facts: Facts, params: Params, holds: bool = True) -> list[Evidence]:
@@ -582,18 +634,22 @@ def with_roles(cond: Condition, facts: Facts, params: Params, holds: bool = True
     the conclusion that ``cond`` holds (the matched row of an evaluation) or, with
     ``holds=False``, that it fails (a call that says why a row was not met, e.g. non-severe
     aplastic anaemia: the SAA row's check). A condition whose outcome is not that conclusion
-    supports nothing: its evidence comes back without roles."""
-    recorded: list[Evidence] = []
-    if holds and _conjunctive(cond):  # the usual row: one pass, every comparison supports it
+    supports nothing: its evidence comes back without roles.
+
+    One recording pass either way: a :attr:`~Condition.conjunctive` row that holds records its
+    comparisons flat (each supports it); any other is traced (:meth:`Condition.trace`) and the
+    roles are read off the tree of results by each compound's :meth:`_Compound.needs`.
+    """
+    if holds and cond.conjunctive:  # the usual row: every comparison supports it
+        recorded: list[Evidence] = []
         if cond.check(facts, params, recorded, set()) is True:
             for e in recorded:
                 object.__setattr__(e, "role", SUPPORTS)  # made just now, not shared yet
         return recorded
-    node = _checked(cond, facts, params)
-    if node[1] is not holds:
-        cond.check(facts, params, recorded, set())
-        return recorded
+    node = cond.trace(facts, params, set())
     out: list[Evidence] = []
+    if node.outcome is not holds:
+        return node.recorded(out)
     _roles(node, holds, out)
     return out
 
@@ -787,12 +843,9 @@ def _param_refs(cond: Condition) -> list[str]:
         return [cond.name]
     if isinstance(cond, Threshold) and isinstance(cond.value, ParamRef):
         return [cond.value.name]
-    parts: tuple[Condition, ...] = ()
-    if isinstance(cond, AllOf | AnyOf | AtLeast | Exactly | FirstAvailable):
-        parts = cond.parts
-    elif isinstance(cond, Not):
-        parts = (cond.part,)
-    return [name for part in parts for name in _param_refs(part)]
+    if isinstance(cond, _Compound):
+        return [name for part in cond.parts for name in _param_refs(part)]
+    return []
 
 
 @dataclass(frozen=True)
