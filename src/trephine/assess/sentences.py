@@ -1,4 +1,4 @@
-"""Alert messages as sentences: the deciding evidence with its value, threshold and source
+"""Alert messages as sentences: the supporting evidence with its value, threshold and source
 ("Marrow blasts 39 % — at least 5 %: haematological relapse after CR (NCCN ALL [R])").
 
 The stored calls keep their evidence as data; pages turn that into sentences in
@@ -7,7 +7,7 @@ The stored calls keep their evidence as data; pages turn that into sentences in
 
 from __future__ import annotations
 
-from trephine.criteria.model import Evaluation
+from trephine.criteria.model import SUPPORTS, Comparator, Evaluation
 
 LABELS: dict[str, tuple[str, str]] = {
     "bm_blasts_pct": ("Marrow blasts", " %"),
@@ -27,21 +27,35 @@ LABELS: dict[str, tuple[str, str]] = {
     "pnh_clone_pct": ("PNH clone", " %"),
     "mds_type_abnormality": ("MDS-type cytogenetic abnormality", ""),
 }
-_RELATION = {">=": "at least", ">": "above", "<": "below", "<=": "at most", "==": "is"}
+_RELATION = {
+    ">=": "at least",
+    ">": "above",
+    "<": "below",
+    "<=": "at most",
+    "==": "is",
+    "!=": "not",
+}
 
 
 def sentence(evaluation: Evaluation, what: str, source: str) -> str:
-    """The deciding evidence that held, then what it means and the source."""
+    """The comparisons that support the call, then what it means and the source.
+
+    Picked by :attr:`~trephine.criteria.model.Evidence.role`, not by outcome: a comparison the
+    matched rule did not need (an either/or branch another branch carried, or a part of it) is
+    never quoted, even when it held; one that supports the call by *not* holding (under
+    ``Not``) is worded as its opposite holding ("Marrow blasts 3 % — below 5 %").
+    """
     parts = []
     for e in evaluation.evidence:
-        if not e.outcome or e.comparator is None:
+        if e.role != SUPPORTS or e.comparator is None:
             continue
+        comparator = e.comparator if e.outcome is not False else e.comparator.inverse
         label, unit = LABELS.get(e.input, (e.input.replace("_", " ").capitalize(), ""))
         if isinstance(e.value, bool):
             parts.append(f"{label}: {'yes' if e.value else 'no'}")
-        elif e.comparator.value == "==":
+        elif comparator is Comparator.EQ:
             parts.append(f"{label}: {e.value}")
         else:
-            relation = _RELATION.get(e.comparator.value, e.comparator.value)
+            relation = _RELATION.get(comparator.value, comparator.value)
             parts.append(f"{label} {e.value}{unit} — {relation} {e.threshold}{unit}")
     return f"{'; '.join(parts) or what.capitalize()}: {what} ({source})"

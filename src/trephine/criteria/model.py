@@ -37,6 +37,11 @@ class Comparator(StrEnum):
     def test(self, value: Any, threshold: Any) -> bool:
         return bool(_OPERATORS[self](value, threshold))
 
+    @property
+    def inverse(self) -> Comparator:
+        """The comparison that holds exactly when this one does not (``<`` ↔ ``>=``)."""
+        return _INVERSE[self]
+
 
 class Tag(StrEnum):
     """Evidence tag of a rule, as in ``clinical-criteria.md``."""
@@ -294,6 +299,16 @@ _OPERATORS: dict[Comparator, Callable[[Any, Any], bool]] = {
     Comparator.GT: operator.gt,
     Comparator.EQ: operator.eq,
     Comparator.NE: operator.ne,
+}
+
+
+_INVERSE: dict[Comparator, Comparator] = {
+    Comparator.LT: Comparator.GE,
+    Comparator.LE: Comparator.GT,
+    Comparator.GE: Comparator.LT,
+    Comparator.GT: Comparator.LE,
+    Comparator.EQ: Comparator.NE,
+    Comparator.NE: Comparator.EQ,
 }
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from trephine.criteria.model import Comparator
 from trephine.present.numbers import NOT_RECORDED, format_value
 
 #: Short labels a clinician uses, where the input name or description would read poorly.
@@ -178,7 +179,7 @@ def _word(value: Any) -> str:
 
 #: The comparison that holds when the given one does not (a comparison a rule needs to fail,
 #: under ``Not``, is worded as this one holding).
-INVERSE: dict[str, str] = {"<": ">=", "<=": ">", ">=": "<", ">": "<=", "==": "!=", "!=": "=="}
+INVERSE: dict[str, str] = {c.value: c.inverse.value for c in Comparator}
 
 
 def evidence_sentence(
