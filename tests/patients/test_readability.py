@@ -208,3 +208,24 @@ def test_a_blood_count_is_named_not_other_test() -> None:
     assert shown.title == "Blood count" and "white cells, red cells and platelets" in shown.text()
     _check("blood count", shown.text())
     _check_glossary("blood count", page)
+
+
+def test_progression_calls_read_easily_and_say_what_is_not_sure_yet() -> None:
+    """A myeloma progression call (IMWG 2016) had no words: its day showed no call. One
+    assessment is not sure yet and says so; a confirmed one says two tests showed it. A bare
+    ``PD`` of the kind (stored before confirmation existed) was one assessment: it reads as one
+    to confirm, not as certain."""
+    for category, title, said in (
+        ("PD_UNCONFIRMED", "Progression (to confirm)", "you will need another test to check"),
+        ("PD", "Progression (to confirm)", "One test is not enough to be sure"),
+        ("PD_CONFIRMED", "Progression", "Two tests in a row show"),
+    ):
+        page = pages.results_page([], [("IMWG2016", "progression", category)])
+        (shown,) = page.explanations
+        assert shown.title == title and said in shown.text(), shown
+        assert shown.terms == ("progression",)
+        assert "progression" in page.glossary
+        _check(f"progression {category}", shown.text())
+        _check_glossary(f"progression {category}", page)
+    for quiet in ("NOT_MET", "NOT_EVALUABLE"):
+        assert text.explain_call("IMWG2016", "progression", quiet) is None

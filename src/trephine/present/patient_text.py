@@ -87,6 +87,7 @@ def glossary() -> dict[str, str]:
             "left after treatment, too few to see with a microscope."
         ),
         _("relapse"): _("The illness has come back after it went away."),
+        _("progression"): _("The illness is growing again after treatment held it back."),
         _("donor"): _("The person who gave you their stem cells."),
         _("chromosomes"): _("The parts of a cell that carry its genes."),
         _("local anaesthetic"): _("A medicine that numbs one part of your body. You stay awake."),
@@ -511,6 +512,31 @@ def _call_words(family: str, call_kind: str, category: str) -> tuple[str, str, s
         if c == "CONTINUED_REMISSION":
             return (_("Remission"), _("You are still in remission."), plan)
         return None
+    if call_kind == "progression":
+        # IMWG 2016: progression is confirmed on a second assessment in a row. One assessment
+        # alone is not sure yet, and the words say so (clinical-systems.md §7: no false
+        # certainty). A bare ``PD`` is what versions before confirmation stored for one
+        # assessment: it was never confirmed, so it reads as one to confirm.
+        if c == "PD_CONFIRMED":
+            return (
+                _("Progression"),
+                _(
+                    "Two tests in a row show that the illness is growing again. This is "
+                    "called progression."
+                ),
+                _("Your doctor will talk with you soon about what to do next."),
+            )
+        if c in ("PD_UNCONFIRMED", "PD"):
+            return (
+                _("Progression (to confirm)"),
+                _(
+                    "One test shows that the illness may be growing again. This is called "
+                    "progression. One test is not enough to be sure, so you will need another "
+                    "test to check."
+                ),
+                _("Your doctor will talk with you about this and about when the next test is."),
+            )
+        return None
     if call_kind != "response":
         return None
     if family == "aa":
@@ -561,7 +587,9 @@ def explain_call(ruleset: str, call_kind: str, category: str) -> Explanation | N
     if words is None:
         return None
     title, shows, next_steps = words
-    terms = tuple(t for t in ("remission", "MRD", "relapse", "marrow") if t in shows + title)
+    terms = tuple(
+        t for t in ("remission", "MRD", "relapse", "progression", "marrow") if t in shows + title
+    )
     return Explanation(title, shows, "", next_steps, terms=terms)
 
 
