@@ -1,6 +1,7 @@
 """The patient list's facts kept on the patient row by triggers, on SQLite and PostgreSQL: the
 last biopsy and open-alert count (migration 0026), the latest diagnosis and latest response
-(0028; 0029 counts a myeloma progression, confirmed or to confirm, as a relapse). For every
+(0028; 0029 counts a myeloma progression, confirmed or to confirm, as a relapse; 0030 counts
+current calls only). For every
 writer (plain SQL here, not the services), through insert, move, change and delete, and filled
 in for a database upgraded from the revision before. And the indexes the list's sorted pages
 read (0026, 0029)."""
@@ -156,16 +157,33 @@ def _diagnosis(conn: Connection, patient: int, disease: str, on: str) -> int:
 _calls = itertools.count()
 
 
-def _call(conn: Connection, patient: int, kind: str, category: str, on: str) -> int:
+def _call(
+    conn: Connection,
+    patient: int,
+    kind: str,
+    category: str,
+    on: str,
+    *,
+    ruleset: str = "R",
+    edition: str = "E",
+) -> int:
     aid: int = conn.execute(
         text(
             "INSERT INTO assessment (patient_id, assessed_on, category, ruleset,"
             " criteria_edition, evidence, missing_inputs, software_version, computed_at,"
-            " recorded_by, flags, params, call_kind, inputs_digest) VALUES (:p, :on, :c, 'R',"
-            " 'E', '[]', '[]', '0.1', '2024-01-01 00:00:00+00:00', 'test', '[]', '{}', :k, :n)"
+            " recorded_by, flags, params, call_kind, inputs_digest) VALUES (:p, :on, :c, :r,"
+            " :e, '[]', '[]', '0.1', '2024-01-01 00:00:00+00:00', 'test', '[]', '{}', :k, :n)"
             " RETURNING id"
         ),
-        {"p": patient, "on": on, "c": category, "k": kind, "n": str(next(_calls))},
+        {
+            "p": patient,
+            "on": on,
+            "c": category,
+            "k": kind,
+            "n": str(next(_calls)),
+            "r": ruleset,
+            "e": edition,
+        },
     ).scalar_one()
     return aid
 
@@ -305,9 +323,51 @@ def test_the_latest_response_follows_a_myeloma_progression(database: Database) -
         assert _latest(conn, a)[1] == "PR"
 
 
+def test_the_latest_response_counts_current_calls_only(database: Database) -> None:
+    """0030: a call counts while it is current, the latest row of its patient, date, call kind,
+    rule set and edition (services/assessments.current_assessments, what the patient page
+    shows). A relapse or progression re-assessed "not met" (a new row: calls are append-only)
+    no longer wins its day; 0029 counted every stored row, so the list still said relapse."""
+    with database.engine.begin() as conn:
+        a, b = _patient(conn, "A"), _patient(conn, "B")
+        _call(conn, a, "response", "CR", "2024-03-01")
+        _call(conn, a, "relapse", "HEMATOLOGIC_RELAPSE", "2024-06-01")
+        _call(conn, a, "response", "NO_RESPONSE", "2024-06-01")
+        assert _latest(conn, a)[1] == "HEMATOLOGIC_RELAPSE"
+        not_met = _call(conn, a, "relapse", "NOT_MET", "2024-06-01")  # amended away
+        assert _latest(conn, a)[1] == "NO_RESPONSE"
+        _call(conn, a, "response", "CR", "2024-06-01")  # that day's response, stored anew
+        assert _latest(conn, a)[1] == "CR"
+        # Only a row of the same rule set and edition ends a call's turn.
+        _call(conn, a, "relapse", "RELAPSE", "2024-09-01", edition="E1")
+        _call(conn, a, "relapse", "NOT_MET", "2024-09-01", edition="E2")
+        _call(conn, a, "relapse", "NOT_MET", "2024-09-01", ruleset="S", edition="E1")
+        assert _latest(conn, a)[1] == "RELAPSE"
+        # A progression to confirm, then not met on the same assessment.
+        _call(conn, b, "response", "VGPR", "2024-03-01")
+        _call(conn, b, "progression", "PD_UNCONFIRMED", "2024-06-01")
+        _call(conn, b, "response", "PR", "2024-06-01")
+        assert _latest(conn, b)[1] == "PD_UNCONFIRMED"
+        _call(conn, b, "progression", "NOT_MET", "2024-06-01")
+        assert _latest(conn, b)[1] == "PR"
+        # A later response row of a day replaces the earlier one of that day.
+        _call(conn, b, "response", "VGPR", "2024-06-01")
+        assert _latest(conn, b)[1] == "VGPR"
+        # Once the later row is gone (a writer that lifts the guard), the earlier counts again.
+        _lift_the_append_only_guard(conn)
+        conn.execute(text("DELETE FROM assessment WHERE id = :i"), {"i": not_met})
+        assert _latest(conn, a)[1] == "RELAPSE"
+        conn.execute(
+            text("UPDATE assessment SET ruleset = 'R' WHERE patient_id = :p AND ruleset = 'S'"),
+            {"p": a},
+        )  # now the latest row of R's E1 relapse calls of 2024-09-01 is not met
+        assert _latest(conn, a)[1] == "HEMATOLOGIC_RELAPSE"
+
+
 def test_the_triggers_relapse_categories_are_the_codes(database: Database) -> None:
     """Which relapse and progression calls stand in for a later response is written into
-    migration 0029's triggers (a migration is frozen); criteria/categories.SUPERSEDING_CATEGORIES
+    migration 0030's triggers (a migration is frozen; 0029's before it);
+    criteria/categories.SUPERSEDING_CATEGORIES
     and assess/story.RELAPSE_KINDS are the code's. Every category a relapse or progression table
     can emit (and the states a progression is confirmed in) is tried with every call kind that
     can carry one: when the lists differ, a migration must re-create the triggers and recompute
@@ -332,7 +392,7 @@ def test_the_triggers_relapse_categories_are_the_codes(database: Database) -> No
     assert not differ, (
         f"criteria/categories.SUPERSEDING_CATEGORIES (or assess/story.RELAPSE_KINDS) and the"
         f" triggers of patient.latest_response disagree on {differ}: a migration must"
-        f" re-create the triggers (see 0029)"
+        f" re-create the triggers (see 0030)"
     )
 
 
@@ -415,6 +475,42 @@ def test_an_upgraded_database_lists_its_myeloma_progressions(database_url: str) 
             assert [_latest(conn, p)[1] for p in (a, b)] == ["RELAPSE", "VGPR"]
             assert "ix_patient_last_biopsy_asc" not in _indexes(conn, "patient")
             assert "ix_assessment_progression_category" not in _indexes(conn, "assessment")
+    finally:
+        db.dispose()
+
+
+def test_an_upgraded_database_lists_its_current_calls(database_url: str) -> None:
+    """0030 recomputes every patient's latest response from current calls only: a relapse
+    amended away before the upgrade no longer wins its day; downgraded, 0029's triggers (every
+    stored row counts) and facts come back."""
+    db = Database(database_url)
+    try:
+        db.upgrade("0029")
+        with db.engine.begin() as conn:
+            a, b = _patient(conn, "A"), _patient(conn, "B")
+            _call(conn, a, "response", "CR", "2024-03-01")
+            _call(conn, a, "relapse", "HEMATOLOGIC_RELAPSE", "2024-06-01")
+            _call(conn, a, "relapse", "NOT_MET", "2024-06-01")
+            _call(conn, b, "response", "VGPR", "2024-03-01")
+            _call(conn, b, "progression", "PD_UNCONFIRMED", "2024-06-01")
+            assert [_latest(conn, p)[1] for p in (a, b)] == [
+                "HEMATOLOGIC_RELAPSE",
+                "PD_UNCONFIRMED",
+            ]
+        db.upgrade()
+        with db.engine.begin() as conn:
+            assert [_latest(conn, p)[1] for p in (a, b)] == ["CR", "PD_UNCONFIRMED"]
+            _call(conn, b, "progression", "NOT_MET", "2024-06-01")  # triggers from then on
+            assert _latest(conn, b)[1] == "VGPR"
+        db.downgrade("0029")
+        with db.engine.begin() as conn:
+            assert [_latest(conn, p)[1] for p in (a, b)] == [
+                "HEMATOLOGIC_RELAPSE",
+                "PD_UNCONFIRMED",
+            ]
+            _call(conn, a, "relapse", "RELAPSE", "2024-09-01")  # 0029's triggers are back
+            _call(conn, a, "relapse", "NOT_MET", "2024-09-01")
+            assert _latest(conn, a)[1] == "RELAPSE"
     finally:
         db.dispose()
 
