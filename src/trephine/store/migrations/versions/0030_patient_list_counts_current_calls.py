@@ -7,12 +7,12 @@ so it still won that day in the list while the patient page (``current_assessmen
 latest row per date, call kind, rule set and edition) showed the new call.
 
 The triggers now count a call only while it is current: no later row (a higher id) of the same
-patient, date, call kind, rule set and edition. The natural-key unique index
-(``uq_assessment_natural_key``: patient, date, rule set, call kind, edition, ...) serves that
-probe. And since a call that does not count itself (a relapse "not met") can now end another
-one's turn, every ``response`` call and every call of :data:`RELAPSE_KINDS` recomputes the fact,
-whatever its category. The triggers are re-created with it and the column recomputed for every
-patient.
+patient, date, call kind, rule set and edition. That probe reads the patient's later rows
+through an index on the patient (SQLite plans it on ``ix_assessment_patient_id`` with
+``rowid > id``; a patient has tens of calls). And since a call that does not count itself (a
+relapse "not met") can now end another one's turn, every ``response`` call and every call of
+:data:`RELAPSE_KINDS` recomputes the fact, whatever its category. The triggers are re-created
+with it and the column recomputed for every patient.
 
 The lists are frozen here as in 0029 (the same as 0029's: ``criteria/categories`` did not
 change); tests/store/test_patient_list_facts.py fails when the code's lists and the triggers'
