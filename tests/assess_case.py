@@ -38,8 +38,8 @@ from trephine.domain.results import (
     PlasmacytomaStatus,
 )
 from trephine.domain.therapy import Cycle, Intensity, TherapyIntent, TherapyLine
+from trephine.services import assessments, procedures, results
 from trephine.services import patients as patient_service
-from trephine.services import procedures, results
 from trephine.store.database import Database
 from trephine.testing.report_seed import differential as diff
 
@@ -151,3 +151,25 @@ def pc_diff(plasma_cells: int) -> AspirateDifferential:
         },
         cells_counted=500,
     )
+
+
+def myeloma_progressing(db: Database) -> None:
+    """A myeloma patient P1 (IMWG 2016) whose last of three paraprotein assessments meets PD once
+    (to confirm), assessed: baseline with 15 % marrow plasma cells, VGPR at day 100 (the
+    nadir), then +0.7 g/dL at day 200. ``myeloma_progression_confirmed`` adds the next PD."""
+    with db.unit_of_work("seed") as uow:
+        patient_service.register_patient(uow, Patient("P1", Sex.MALE, 1955))
+        patient_service.add_diagnosis(uow, "P1", Diagnosis(Disease.MYELOMA, D0))
+    biopsy(db, 0, 0, [("A", pc_diff(150)), ("B", pp("2.5", urine="450"))])
+    biopsy(db, 100, 1, [("B", pp("0.2", urine="40"))])  # VGPR, the nadir
+    biopsy(db, 200, 2, [("B", pp("0.9", urine="40"))])  # +0.7 g/dL: PD (still PR)
+    with db.unit_of_work("t") as uow:
+        assessments.assess_patient(uow, "P1")
+
+
+def myeloma_progression_confirmed(db: Database) -> None:
+    """The next paraprotein assessment of :func:`myeloma_progressing` meets PD again
+    (confirmed), assessed."""
+    biopsy(db, 260, 3, [("B", pp("1.2", urine="40"))])  # PD again: confirmed
+    with db.unit_of_work("t") as uow:
+        assessments.assess_patient(uow, "P1")

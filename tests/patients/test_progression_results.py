@@ -12,19 +12,12 @@ import html
 
 from fastapi.testclient import TestClient
 
-from assess_case import D0, biopsy, pc_diff, pp
+from assess_case import myeloma_progressing, myeloma_progression_confirmed
 from trephine.api.app import create_app
-from trephine.domain import Patient, Sex
-from trephine.domain.patient import Diagnosis, Disease
-from trephine.services import assessments, patient_portal
+from trephine.services import patient_portal
 from trephine.services import patients as patient_service
 from trephine.store.database import Database
 from trephine.testing.accounts import TEST_PASSWORD, client_as, ensure_user, sign_in
-
-
-def _assess(db: Database) -> None:
-    with db.unit_of_work("t") as uow:
-        assessments.assess_patient(uow, "P1")
 
 
 def _results(url: str, procedure: int) -> str:
@@ -38,13 +31,7 @@ def _results(url: str, procedure: int) -> str:
 def test_a_released_progression_day_says_progression_to_confirm_then_confirmed(
     database: Database,
 ) -> None:
-    with database.unit_of_work("seed") as uow:
-        patient_service.register_patient(uow, Patient("P1", Sex.MALE, 1955))
-        patient_service.add_diagnosis(uow, "P1", Diagnosis(Disease.MYELOMA, D0))
-    biopsy(database, 0, 0, [("A", pc_diff(150)), ("B", pp("2.5", urine="450"))])
-    biopsy(database, 100, 1, [("B", pp("0.2", urine="40"))])  # VGPR, the nadir
-    biopsy(database, 200, 2, [("B", pp("0.9", urine="40"))])  # +0.7 g/dL: PD (still PR)
-    _assess(database)
+    myeloma_progressing(database)
     ensure_user(database, "patient", "pat-p1")
     with database.unit_of_work("admin") as uow:
         patient_portal.link_account(uow, "pat-p1", "P1")
@@ -62,8 +49,7 @@ def test_a_released_progression_day_says_progression_to_confirm_then_confirmed(
     assert "Two tests in a row" not in page
     assert "The treatment has worked in part" not in page  # the superseded PR is not shown
 
-    biopsy(database, 260, 3, [("B", pp("1.2", urine="40"))])  # PD again: confirmed
-    _assess(database)
+    myeloma_progression_confirmed(database)
     page = _results(database.url, pd_day)
     assert "Two tests in a row show that the illness is growing again." in page
     assert "Progression (to confirm)" not in page and "not enough to be sure" not in page

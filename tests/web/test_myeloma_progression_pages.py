@@ -11,19 +11,10 @@ import json
 import re
 from typing import Any
 
-from assess_case import D0, biopsy, pc_diff, pp
+from assess_case import myeloma_progressing, myeloma_progression_confirmed
 from trephine.api.app import create_app
-from trephine.domain import Patient, Sex
-from trephine.domain.patient import Diagnosis, Disease
-from trephine.services import assessments
-from trephine.services import patients as patient_service
 from trephine.store.database import Database
 from trephine.testing.accounts import client_as
-
-
-def _assess(db: Database) -> None:
-    with db.unit_of_work("t") as uow:
-        assessments.assess_patient(uow, "P1")
 
 
 def _list_row(page: str) -> str:
@@ -46,13 +37,7 @@ def _calls(page: str) -> list[tuple[str, str]]:
 def test_the_list_chart_and_calls_show_progression_to_confirm_then_confirmed(
     database: Database,
 ) -> None:
-    with database.unit_of_work("seed") as uow:
-        patient_service.register_patient(uow, Patient("P1", Sex.MALE, 1955))
-        patient_service.add_diagnosis(uow, "P1", Diagnosis(Disease.MYELOMA, D0))
-    biopsy(database, 0, 0, [("A", pc_diff(150)), ("B", pp("2.5", urine="450"))])
-    biopsy(database, 100, 1, [("B", pp("0.2", urine="40"))])  # VGPR, the nadir
-    biopsy(database, 200, 2, [("B", pp("0.9", urine="40"))])  # +0.7 g/dL: PD (still PR)
-    _assess(database)
+    myeloma_progressing(database)
     with client_as(create_app(database.url), "clinician") as client:
         listed = client.get("/").text
         row = _list_row(listed)
@@ -74,8 +59,7 @@ def test_the_list_chart_and_calls_show_progression_to_confirm_then_confirmed(
         assert "(to confirm) criterion" not in text
         assert "Myeloma progression (to confirm)" in text  # the alert
 
-        biopsy(database, 260, 3, [("B", pp("1.2", urine="40"))])  # PD again: confirmed
-        _assess(database)
+        myeloma_progression_confirmed(database)
         row = _list_row(client.get("/").text)
         assert '<span class="badge resp-failure">Progressive disease</span>' in row
         page = client.get("/patients/P1").text
