@@ -198,12 +198,11 @@ def _confirm(out: list[Call], at: Sequence[int], line_starts: Sequence[dt.date])
     for k, i in enumerate(at):
         if out[i].category != _PD:
             continue
-        previous = out[at[k - 1]].date if k else None
+        # The previous assessment met PD too (it ends the last run) and no line started since.
         if (
             runs
             and runs[-1][-1] == k - 1
-            and previous is not None
-            and not any(previous <= start < out[i].date for start in line_starts)
+            and not any(out[at[k - 1]].date <= start < out[i].date for start in line_starts)
         ):
             runs[-1].append(k)
         else:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from trephine.criteria.procedure import SafetyCall
+from trephine.criteria.sets.imwg2016_mm import PD_CONFIRMED, PD_UNCONFIRMED
 from trephine.domain.planning import Checklist, DrugClass, Fasting
 from trephine.domain.procedure import Anesthesia, Indication
 from trephine.domain.quantity import Qualifier, Quantity
@@ -517,7 +518,7 @@ def _call_words(family: str, call_kind: str, category: str) -> tuple[str, str, s
         # alone is not sure yet, and the words say so (clinical-systems.md §7: no false
         # certainty). A bare ``PD`` is what versions before confirmation stored for one
         # assessment: it was never confirmed, so it reads as one to confirm.
-        if c == "PD_CONFIRMED":
+        if c == PD_CONFIRMED:
             return (
                 _("Progression"),
                 _(
@@ -526,7 +527,7 @@ def _call_words(family: str, call_kind: str, category: str) -> tuple[str, str, s
                 ),
                 _("Your doctor will talk with you soon about what to do next."),
             )
-        if c in ("PD_UNCONFIRMED", "PD"):
+        if c in (PD_UNCONFIRMED, "PD"):
             return (
                 _("Progression (to confirm)"),
                 _(
