@@ -20,6 +20,10 @@ role walk (main at 67c8fa9)::
     PYTHONPATH=../../src python test_evidence_unchanged.py > evidence_digests.json
 
 Run it the same way after a change that *means* to change evidence, and review the diff.
+Regenerated since: once by lane words13, when the story's supersession sentence took its
+category's words from ``criteria.categories.category_words`` ("haematologic relapse", was
+"hematologic relapse"): the 12 demo patients with a response call superseded by a haematologic
+relapse changed, no worked case did.
 """
 
 from __future__ import annotations

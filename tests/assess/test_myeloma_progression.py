@@ -145,7 +145,10 @@ def test_two_consecutive_pds_are_each_confirmed_progression_dated_at_the_first()
         260,
         320,
     ]
-    assert "progressive disease (confirmed)" in sentences(responses[day(260)])[0]
+    # The confirmed progression in the words every page gives it (criteria.categories).
+    assert sentences(responses[day(260)])[0].startswith(
+        "Not current: progressive disease was called on this assessment"
+    )
     # One alert to confirm, one when confirmed; a third PD in a row raises nothing new.
     assert alerts(calls) == [(200, "MYELOMA_PROGRESSION"), (260, "MYELOMA_PROGRESSION_CONFIRMED")]
     (confirmed,) = [a for a in calls.alerts if a.code == "MYELOMA_PROGRESSION_CONFIRMED"]

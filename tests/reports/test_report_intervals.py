@@ -8,6 +8,8 @@ import datetime as dt
 import html
 from decimal import Decimal
 
+import pytest
+
 from trephine.analysis.stats import wilson
 from trephine.assess.call import Call
 from trephine.assess.intervals import COUNT_FLAG
@@ -16,6 +18,7 @@ from trephine.criteria.engine import evaluate
 from trephine.domain import Patient, PatientIdentity, Sex, SpecimenType
 from trephine.domain.assessment import Assessment
 from trephine.present import report as present
+from trephine.present.explain import category_label
 from trephine.services import assessments, reports, results
 from trephine.store.database import Database
 from trephine.testing.report_seed import add_biopsy, differential, register
@@ -91,12 +94,58 @@ def test_report_shows_wilson_intervals_and_says_when_a_count_cannot_separate(
     assert "Flags: count cannot separate." in page and f"Flags: {COUNT_FLAG}" not in page
 
 
+#: A stored call as the report of its day shows it: the category in the page's words
+#: (category_label), its evidence meeting the criterion the page names.
+SUGGESTIONS = [
+    pytest.param(
+        "BEFORE_LANDMARK",
+        "ELN2022-landmark",
+        "ELN22-LM-BEFORE",
+        {
+            "input": "courses_completed",
+            "value": "1",
+            "comparator": ">=",
+            "threshold": "2",
+            "outcome": False,
+        },
+        "Before landmark",
+        "Courses completed 1 course — below 2 courses: does not meet the before landmark criterion",
+        id="before-landmark",
+    ),
+    pytest.param(
+        "PD_UNCONFIRMED",
+        "IMWG2016-PD",
+        "IMWG16-PD-SERUM",
+        {
+            "input": "serum_m_g_dl_rise",
+            "value": "0.7",
+            "comparator": ">=",
+            "threshold": "0.5",
+            "outcome": True,
+            "role": "supports",
+        },
+        "Progressive disease (to confirm)",
+        "Rise in serum M-protein: 0.7 — at least 0.5: meets the progressive disease criterion",
+        id="myeloma-pd-to-confirm",
+    ),
+]
+
+
+@pytest.mark.parametrize(("category", "ruleset", "rule", "item", "words", "reason"), SUGGESTIONS)
 def test_report_suggestions_say_categories_and_missing_inputs_in_words(
     database: Database,
+    category: str,
+    ruleset: str,
+    rule: str,
+    item: dict[str, object],
+    words: str,
+    reason: str,
 ) -> None:
     """The report of DEMO-0001's day-15 marrow listed 'BEFORE_LANDMARK — ...' and 'does not
-    meet the BEFORE_LANDMARK criterion' among the suggestions; the patient page says 'BEFORE
-    LANDMARK'."""
+    meet the BEFORE_LANDMARK criterion' among the suggestions, then 'BEFORE LANDMARK' and a
+    myeloma progression 'PD UNCONFIRMED' (its code with spaces); the patient page names them
+    'Before landmark' and 'Progressive disease (to confirm)' (present/explain.category_label),
+    and so does the report now, its evidence meeting the criterion the page names."""
     with database.unit_of_work("seed") as uow:
         register(
             uow,
@@ -118,29 +167,22 @@ def test_report_suggestions_say_categories_and_missing_inputs_in_words(
             uow,
             "P003",
             Assessment(
-                category="BEFORE_LANDMARK",
-                ruleset="ELN2022-landmark",
-                criteria_edition="ELN2022",
+                category=category,
+                ruleset=ruleset,
+                criteria_edition="test",
                 assessed_on=AT.date(),
                 software_version="test",
                 computed_at=AT,
-                matched_rule="ELN22-LM-BEFORE",
-                evidence=(
-                    {
-                        "input": "courses_completed",
-                        "value": "1",
-                        "comparator": ">=",
-                        "threshold": "2",
-                        "outcome": False,
-                    },
-                ),
+                matched_rule=rule,
+                evidence=(item,),
                 missing_inputs=("ring_sideroblasts_pct",),
             ),
         )
     with database.unit_of_work("reader") as uow:
         doc = reports.marrow_report(uow, procedure)
     page = html.unescape(present.html(present.document(doc, lab="Test lab", software="test")))
-    assert "<strong>BEFORE LANDMARK</strong>" in page
-    assert "Courses completed 1 course — below 2 courses: does not meet the BEFORE LANDMARK" in page
+    assert words == category_label(category)
+    assert f"<strong>{words}</strong>" in page
+    assert reason in page
     assert "Missing: Ring sideroblasts." in page
-    assert "BEFORE_LANDMARK" not in page and "_pct" not in page
+    assert category not in page and category.replace("_", " ") not in page and "_pct" not in page

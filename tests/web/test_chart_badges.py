@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from trephine.api.schemas.patients import PatientPublic, TimelinePublic
-from trephine.criteria.categories import RELAPSE_CATEGORIES
+from trephine.criteria.categories import ABBREVIATIONS, RELAPSE_CATEGORIES
 from trephine.criteria.registry import rulesets
-from trephine.present.explain import ABBREVIATIONS, ALERTS, alert_headline, category_label
+from trephine.present.explain import ALERTS, alert_headline, category_label
 from trephine.web.chart import (
     NARROW_PLOT_PX,
     RESPONSE_TRACK,

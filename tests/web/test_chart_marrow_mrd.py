@@ -158,5 +158,5 @@ def test_a_relapse_is_a_badge_and_wins_over_that_marrows_response(
     badges = next(t for t in build_figure(tl, assessments=calls).data if t.name == "Response")
     assert list(badges.x) == ["2023-03-10", "2024-04-09", "2024-06-01"]
     # The relapse reads as its alert and the criteria calls name it (one wording per concept).
-    assert list(badges.text) == ["CR MRD-", "Haematologic relapse", "PD"]
+    assert list(badges.text) == ["CR MRD-", "Haematologic relapse", "Progressive disease"]
     assert badges.marker.color[1] == badges.marker.color[2] != badges.marker.color[0]

@@ -26,9 +26,10 @@ from trephine.assess.call import Call, digest_of
 # Which categories mean "relapse" or "progression" (the others say remission continues): one
 # home, read off the rule sets (trephine.criteria.categories).
 from trephine.criteria.categories import (
-    CONFIRMATION_BY_RULESET,
     RELAPSE_CATEGORIES,
     SUPERSEDING_CATEGORIES,
+    category_words,
+    mid_sentence,
 )
 
 SUPERSEDED = "SUPERSEDED_BY_RELAPSE"
@@ -39,12 +40,6 @@ PROGRESSION_REASON = (
 #: The calls that call a relapse or a progression (their other categories say that it is not
 #: met); the SQL side is :func:`trephine.services._rows.relapse_call`.
 RELAPSE_KINDS = ("relapse", "progression")
-#: How a superseding category reads mid-sentence where its code does not.
-_WORDS = {
-    "PD": "progressive disease",
-    **{once: "progressive disease (to confirm)" for once, _ in CONFIRMATION_BY_RULESET.values()},
-    **{both: "progressive disease (confirmed)" for _, both in CONFIRMATION_BY_RULESET.values()},
-}
 
 
 def is_relapse(call: Call) -> bool:
@@ -70,7 +65,8 @@ def one_story(calls: Iterable[Call]) -> tuple[Call, ...]:
         if c.kind != "response" or relapse is None or SUPERSEDED in c.flags:
             out.append(c)
             continue
-        what = _WORDS.get(relapse.category, relapse.category.replace("_", " ").lower())
+        # The category in the words every page gives it (one home: criteria.categories).
+        what = mid_sentence(category_words(relapse.category))
         if relapse.kind == "relapse":
             sentence = f"Not current: {what} was called on this marrow ({relapse.rule}); {REASON}"
         else:

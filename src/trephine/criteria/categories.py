@@ -34,6 +34,13 @@ every category named here is one its rule set can emit.
 - :data:`SUPERSEDING_CATEGORIES`: the relapses and the progression to confirm: a call of one of
   these wins over the response call of the same date (:mod:`trephine.assess.story`) and stands
   for the patient's latest response until a later one (the patient list).
+
+And how a category reads, the one wording of every page, list, report and stored sentence:
+:func:`category_words` (``PD``: "Progressive disease", ``HEMATOLOGIC_RELAPSE``: "Haematologic
+relapse", ``CRi_MRD-``: "CRi MRD-") and, inside a sentence, :func:`mid_sentence`. The pages
+reach it through :func:`trephine.present.explain.category_label`; the story's supersession
+sentence (stored in the evidence) through this module, since the core never imports
+:mod:`trephine.present`.
 """
 
 from __future__ import annotations
@@ -86,11 +93,67 @@ TO_CONFIRM_CATEGORIES: frozenset[str] = frozenset(
 #: What wins over the same date's response call and stands for the latest response.
 SUPERSEDING_CATEGORIES: frozenset[str] = RELAPSE_CATEGORIES | TO_CONFIRM_CATEGORIES
 
+#: Categories whose words are not those of their code: ELN's spelling of NOT_EVALUABLE (one
+#: concept, one wording); the categories that are also an alert as that alert's headline names
+#: them (``trephine.present.explain.ALERTS``, a test holds them together); progressive disease
+#: whatever the rule set (IWG 2006 MDS, iwCLL, IMWG), and IMWG's progression of one assessment
+#: and of two or more consecutive ones (stored myeloma progression calls).
+CATEGORY_WORDS: Mapping[str, str] = MappingProxyType(
+    {
+        "NON_EVALUABLE": "Not evaluable",
+        "NON_SEVERE": "Non-severe",
+        "HEMATOLOGIC_RELAPSE": "Haematologic relapse",
+        "REFRACTORY": "Refractory disease",
+        "PD": "Progressive disease",
+        imwg2016_mm.PD_UNCONFIRMED: "Progressive disease (to confirm)",
+        imwg2016_mm.PD_CONFIRMED: "Progressive disease",
+    }
+)
+
+#: Parts of a category code read as printed in the criteria (CR MRD-, VGPR, MLFS, SAA): every
+#: other all-capitals word of a code is an English word written in capitals (NO_RESPONSE).
+ABBREVIATIONS: frozenset[str] = frozenset(
+    {
+        "BM", "CR", "FLC", "HI", "HTB", "LTB", "MDS", "MGUS", "MLFS", "MR", "MRD", "NGS",
+        "NTD", "PD", "PNH", "PR", "SAA", "SD", "VGPR", "VSAA",
+    }
+)  # fmt: skip
+
+
+def category_words(category: str) -> str:
+    """A call category as a clinician reads it: the criteria's abbreviations as printed
+    (``CR``, ``CRi MRD-``, ``sCR``, ``VGPR``), anything else in words (``NO_RESPONSE``: "No
+    response"), and :data:`CATEGORY_WORDS` where the code's letters would not read right."""
+    code = str(category)
+    if code in CATEGORY_WORDS:
+        return CATEGORY_WORDS[code]
+    parts = code.split("_")
+    words = [
+        p.lower() if p.isalpha() and p.isupper() and len(p) > 1 and p not in ABBREVIATIONS else p
+        for p in parts
+    ]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:] if words[0] != parts[0] else text
+
+
+def mid_sentence(words: str) -> str:
+    """A category's words inside a sentence: words start lower case ("the partial response
+    criterion", "progressive disease (to confirm) was called"); an abbreviation stays as the
+    criteria print it ("the CR criterion", "the CRi MRD- call", "the sCR criterion")."""
+    if len(words) > 1 and words[0].isupper() and words[1].islower():
+        return words[0].lower() + words[1:]
+    return words
+
+
 __all__ = [
     "AA_CR",
+    "ABBREVIATIONS",
     "ALL_RELAPSE_CATEGORIES",
+    "CATEGORY_WORDS",
     "CR_CATEGORIES",
     "IMWG_CR",
     "RELAPSE_BY_RULESET",
     "RELAPSE_CATEGORIES",
+    "category_words",
+    "mid_sentence",
 ]

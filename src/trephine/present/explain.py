@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from trephine.criteria.categories import category_words, mid_sentence
 from trephine.criteria.model import Comparator
 from trephine.present.numbers import NOT_RECORDED, format_value
 
@@ -274,12 +275,8 @@ def _role_sentence(item: Mapping[str, Any], role: str, category: str | None) -> 
 
 
 def _inline(label: str) -> str:
-    """A call's label inside a sentence: a label in words starts lower case ("the partial
-    response criterion", "the before landmark call"); an abbreviation stays as the criteria
-    print it ("the CR criterion", "the CRi MRD- call", "the sCR criterion")."""
-    if len(label) > 1 and label[0].isupper() and label[1].islower():
-        return label[0].lower() + label[1:]
-    return label
+    """A call's label inside a sentence (:func:`trephine.criteria.categories.mid_sentence`)."""
+    return mid_sentence(label)
 
 
 def _is_number(value: Any) -> bool:
@@ -327,47 +324,14 @@ def alert_headline(code: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-#: Call categories whose words are not those of their code (a category that is also an alert
-#: code reads as that alert's headline does, :func:`category_label`).
-CATEGORY_WORDS: dict[str, str] = {
-    # ELN's spelling of NOT_EVALUABLE: one concept, one wording.
-    "NON_EVALUABLE": "Not evaluable",
-    "NON_SEVERE": "Non-severe",
-    # IMWG progression of one assessment, and of two or more consecutive ones (stored myeloma
-    # progression calls, assess/myeloma.py): one wording on the badge, the calls and the list.
-    "PD_UNCONFIRMED": "Progressive disease (to confirm)",
-    "PD_CONFIRMED": "Progressive disease",
-}
-
-#: Parts of a category code read as printed in the criteria (CR MRD-, VGPR, MLFS, SAA): every
-#: other all-capitals word of a code is an English word written in capitals (NO_RESPONSE).
-ABBREVIATIONS: frozenset[str] = frozenset(
-    {
-        "BM", "CR", "FLC", "HI", "HTB", "LTB", "MDS", "MGUS", "MLFS", "MR", "MRD", "NGS",
-        "NTD", "PD", "PNH", "PR", "SAA", "SD", "VGPR", "VSAA",
-    }
-)  # fmt: skip
-
-
 def category_label(category: str) -> str:
     """A call category as every page names it (chart badge and hover, criteria calls, patient
-    list): the criteria's abbreviations as printed (``CR``, ``CRi MRD-``, ``sCR``, ``VGPR``),
-    anything else in words (``NO_RESPONSE``: "No response"), and a category that is also an
-    alert as that alert's headline names it, without its particulars (``HEMATOLOGIC_RELAPSE``:
-    "Haematologic relapse", ``REFRACTORY``: "Refractory disease"): one wording per concept on
-    the chart's badge and hover, the criteria calls and the alert."""
-    code = str(category)
-    if code in CATEGORY_WORDS:
-        return CATEGORY_WORDS[code]
-    if code in ALERTS:
-        return re.split(r":| \(| —", ALERTS[code], maxsplit=1)[0]
-    parts = code.split("_")
-    words = [
-        p.lower() if p.isalpha() and p.isupper() and len(p) > 1 and p not in ABBREVIATIONS else p
-        for p in parts
-    ]
-    text = " ".join(words)
-    return text[:1].upper() + text[1:] if words[0] != parts[0] else text
+    list, the marrow report, FHIR's display text): the one wording of
+    :func:`trephine.criteria.categories.category_words`, which the stored-timeline story uses
+    too. A category that is also an alert reads as that alert's headline names it, without its
+    particulars (``HEMATOLOGIC_RELAPSE``: "Haematologic relapse", ``REFRACTORY``: "Refractory
+    disease"; a test holds :data:`ALERTS` to it)."""
+    return category_words(str(category))
 
 
 @lru_cache(maxsize=1)

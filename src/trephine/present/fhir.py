@@ -60,6 +60,7 @@ from trephine.domain.results import (
     Population,
     ResultValue,
 )
+from trephine.present.explain import category_label
 
 if TYPE_CHECKING:
     from trephine.domain.patient import Diagnosis, Patient, PatientIdentity
@@ -862,7 +863,9 @@ class _Builder:
             "effectiveDateTime": self.dates.date(a.assessed_on),
             "valueCodeableConcept": {
                 "coding": [coding(code)],
-                "text": f"{a.category} ({a.ruleset} {a.criteria_edition})",
+                # The call in the words of the page and the report ("Progressive disease (to
+                # confirm)"); the rule set's own code is the method's.
+                "text": f"{category_label(a.category)}, {a.ruleset} {a.criteria_edition}",
             },
             "method": {"text": f"{a.ruleset} {a.criteria_edition}, rule {a.matched_rule or '-'}"},
             "note": [

@@ -41,7 +41,12 @@ from trephine.domain.results import (
     Paraprotein,
     Population,
 )
-from trephine.present.explain import evidence_sentence, input_label
+from trephine.present.explain import (
+    category_label,
+    criterion_label,
+    evidence_sentence,
+    input_label,
+)
 from trephine.present.numbers import number_text
 from trephine.present.quantities import quantity_text
 from trephine.present.results import label, summary
@@ -235,9 +240,10 @@ def _of(report: MarrowReport, *types: type) -> list[ReportedResult]:
 
 def _suggestion(s: Any) -> dict[str, Any]:
     a = s.assessment
-    # Read as words in the report (the codes stay in "category" and "flags"): 'BEFORE
-    # LANDMARK', 'count cannot separate', as the patient page shows them.
-    label = str(a.category).replace("_", " ")
+    # Read as words in the report (the codes stay in "category" and "flags"), as the patient
+    # page names the call ('Progressive disease (to confirm)', 'Before landmark') and words
+    # its evidence ('meets the progressive disease criterion').
+    label = category_label(str(a.category))
     return {
         "category": a.category,
         "label": label,
@@ -245,7 +251,10 @@ def _suggestion(s: Any) -> dict[str, Any]:
         "edition": a.criteria_edition,
         "rule": a.matched_rule or "",
         "citation": a.citation or "",
-        "reasons": [evidence_sentence(e, label) for e in a.evidence],
+        "reasons": [
+            evidence_sentence(e, criterion_label(str(a.category)), a.matched_rule is not None)
+            for e in a.evidence
+        ],
         "missing": [input_label(m) for m in a.missing_inputs],
         "flags": list(a.flags),
         "flag_words": [str(f).replace("_", " ").lower() for f in a.flags],
