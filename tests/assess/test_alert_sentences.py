@@ -88,6 +88,6 @@ def test_the_alerts_of_the_acute_lymphoblastic_calls_read_as_before() -> None:
     )
     assert failure.category == "MRD_FAILURE"
     assert sentence(failure, "MRD failure", "ASH 2021 Table 1") == (
-        "MRD detected: yes; Mrd quantifiable: yes; MRD 0.051 % — at least 0.01 %: MRD failure "
+        "MRD detected: yes; MRD quantifiable: yes; MRD 0.051 % — at least 0.01 %: MRD failure "
         "(ASH 2021 Table 1)"
     )

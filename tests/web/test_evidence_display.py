@@ -194,7 +194,7 @@ def test_every_input_of_the_demo_calls_reads_as_words() -> None:
     assert input_label("plt day +25") == "Platelets on day +25"
     assert (
         input_label("days since platelet transfusion, day +25")
-        == "Days since platelet transfusion on day +25"
+        == "Days since the last platelet transfusion on day +25"
     )
     item = {"input": "mfc_pct", "value": "38", "comparator": ">=", "threshold": "0.1"}
     assert evidence_sentence({**item, "outcome": True}, "POSITIVE") == (
