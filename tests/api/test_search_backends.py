@@ -140,47 +140,127 @@ def test_id_text_and_diagnosis_totals_answer_the_same_on_both_backends(demo: Any
         db.dispose()
 
 
+def _latest_responses(session: Any, *, current_only: bool = True) -> dict[str, str]:
+    """The reference for the list's latest response, from the stored calls: per patient, the
+    latest day's relapse or progression (confirmed or to confirm), else its response call,
+    among the calls current on the patient page (``current_only``:
+    :func:`trephine.services.assessments.current_assessments`: the latest row per date, call
+    kind, rule set and edition, a superseded response never). ``current_only=False`` is the
+    reference as it was, every stored row counted: it agreed only while no call had been
+    re-assessed (an amended-away relapse)."""
+    from trephine.assess.story import SUPERSEDED, supersedes_response
+
+    rows = session.execute(
+        select(
+            PatientRow.external_id,
+            AssessmentRow.assessed_on,
+            AssessmentRow.call_kind,
+            AssessmentRow.ruleset,
+            AssessmentRow.criteria_edition,
+            AssessmentRow.category,
+            AssessmentRow.flags,
+            AssessmentRow.id,
+        )
+        .join(PatientRow, PatientRow.id == AssessmentRow.patient_id)
+        .where(AssessmentRow.call_kind.in_(("response", "relapse", "progression")))
+        .order_by(AssessmentRow.id)
+    ).all()
+    if current_only:
+        latest: dict[tuple[Any, ...], Any] = {}
+        for row in rows:  # ordered by id: the last row of a key is its latest
+            latest[tuple(row[:5])] = row
+        rows = [r for r in latest.values() if SUPERSEDED not in (r.flags or [])]
+    expected: dict[str, tuple[Any, int, int, str]] = {}
+    for pid, day, kind, _, _, category, _, rid in rows:
+        relapse = supersedes_response(kind, category)
+        if kind != "response" and not relapse:
+            continue
+        key = (day, int(relapse), rid, category)
+        expected[pid] = max(expected.get(pid, key), key)
+    return {pid: key[3] for pid, key in expected.items()}
+
+
 def test_a_relapse_is_the_latest_response_not_the_superseded_call(demo: Any) -> None:
     """One marrow, one story on the list too: a marrow called a relapse also has a response
     call (NO_RESPONSE for a relapse after CR), stored superseded. The list showed that call as
     'Latest response' (DEMO-0001: NO RESPONSE) while the patient page said relapse. So does a
     myeloma progression (confirmed or to confirm) over the response of its assessment."""
-    from trephine.assess.story import SUPERSEDED, supersedes_response
+    from trephine.assess.story import SUPERSEDED
 
     db = open_database(demo.url)
     try:
         assess_all(db, "test-assess")
         with db.unit_of_work("test") as uow:
-            rows = uow.session.execute(
-                select(
-                    PatientRow.external_id,
-                    AssessmentRow.assessed_on,
-                    AssessmentRow.call_kind,
-                    AssessmentRow.category,
-                    AssessmentRow.flags,
-                    AssessmentRow.id,
-                )
-                .join(PatientRow, PatientRow.id == AssessmentRow.patient_id)
-                .where(AssessmentRow.call_kind.in_(("response", "relapse", "progression")))
+            superseded = uow.session.scalars(
+                select(AssessmentRow.flags).where(AssessmentRow.call_kind == "response")
             ).all()
-            expected: dict[str, tuple[Any, int, int, str]] = {}
-            superseded = 0
-            for pid, day, kind, category, flags, rid in rows:
-                relapse = supersedes_response(kind, category)
-                if kind != "response" and not relapse:
-                    continue
-                superseded += kind == "response" and SUPERSEDED in (flags or [])
-                key = (day, int(relapse), rid, category)
-                expected[pid] = max(expected.get(pid, key), key)
+            assert any(SUPERSEDED in (flags or []) for flags in superseded)
             hits = search(uow, PatientQuery(limit=500)).items
             shown = {h.patient_id: h.latest_response for h in hits if h.latest_response}
-            assert shown == {pid: key[3] for pid, key in expected.items()}
+            assert shown == _latest_responses(uow.session)
             relapsed = {pid for pid, c in shown.items() if c in SUPERSEDING_CATEGORIES}
-            assert relapsed and superseded  # the demo has relapses whose marrow had a response call
+            assert relapsed  # the demo has relapses whose marrow had a response call
             for category in sorted({shown[p] for p in relapsed}):
                 found = search(uow, PatientQuery(limit=500, response=category)).items
                 assert {h.patient_id for h in found} == {
                     p for p in relapsed if shown[p] == category
                 }
+    finally:
+        db.dispose()
+
+
+def test_a_relapse_amended_away_no_longer_is_the_latest_response(demo: Any) -> None:
+    """A relapse whose marrow was amended (blasts corrected) and re-assessed: the day's relapse
+    call is stored anew as not met and its response call anew, no longer superseded (calls are
+    append-only; the old rows stay as history). The list and the patient page show the
+    response; the reference that counted every stored row still said relapse."""
+    from trephine.assess.story import SUPERSEDED
+
+    db = open_database(demo.url)
+    try:
+        assess_all(db, "test-assess")
+        with pytest.raises(_RollBack), db.unit_of_work("test") as uow:
+            s = uow.session
+            before = _latest_responses(s)
+            pid = min(p for p, c in before.items() if c == "HEMATOLOGIC_RELAPSE")
+            patient = s.scalar(select(PatientRow.id).where(PatientRow.external_id == pid))
+            relapse = s.scalars(
+                select(AssessmentRow)
+                .where(
+                    AssessmentRow.patient_id == patient,
+                    AssessmentRow.call_kind == "relapse",
+                    AssessmentRow.category == "HEMATOLOGIC_RELAPSE",
+                )
+                .order_by(AssessmentRow.assessed_on.desc())
+            ).first()
+            assert relapse is not None
+            response = s.scalars(
+                select(AssessmentRow).where(
+                    AssessmentRow.patient_id == patient,
+                    AssessmentRow.call_kind == "response",
+                    AssessmentRow.assessed_on == relapse.assessed_on,
+                )
+            ).one()
+            assert SUPERSEDED in response.flags
+
+            def anew(row: AssessmentRow, **changed: Any) -> AssessmentRow:
+                columns = AssessmentRow.__table__.columns
+                fields = {c.key: getattr(row, c.key) for c in columns if c.key != "id"}
+                return AssessmentRow(**{**fields, **changed})
+
+            s.add(anew(relapse, category="NOT_MET", inputs_digest="amended-away"))
+            s.flush()
+            flags = [f for f in response.flags if f != SUPERSEDED]
+            s.add(anew(response, flags=flags, inputs_digest="amended-away"))
+            s.flush()
+            s.expire_all()  # the patient row's kept facts, as the triggers left them
+
+            hits = search(uow, PatientQuery(limit=500)).items
+            shown = {h.patient_id: h.latest_response for h in hits if h.latest_response}
+            assert shown[pid] == response.category != "HEMATOLOGIC_RELAPSE"
+            assert shown == _latest_responses(s)
+            # Counting every stored row, the old relapse still won its day.
+            assert _latest_responses(s, current_only=False)[pid] == "HEMATOLOGIC_RELAPSE"
+            raise _RollBack
     finally:
         db.dispose()

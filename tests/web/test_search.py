@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import case, event, func, or_, select
+from sqlalchemy import case, event, func, insert, or_, select, true
+from sqlalchemy.orm import aliased
 
 from trephine.api.app import create_app
 from trephine.criteria.categories import RELAPSE_CATEGORIES, SUPERSEDING_CATEGORIES
@@ -299,9 +300,12 @@ def test_latest_diagnosis_and_response_are_read_from_the_patient_row_by_index(
     assert "assessment" not in facts and "diagnosis" not in facts, facts
 
 
-def test_the_kept_latest_diagnosis_and_response_are_what_the_rows_say(cohort: Cohort) -> None:
-    """The list's latest diagnosis and response (kept by triggers) against the sub-queries the
-    search computed before migration 0028, for every patient of the demo cohort."""
+def _kept_and_reference(conn: Any, *, current_only: bool = True) -> list[Any]:
+    """Per patient: the list's latest diagnosis and response (kept by triggers), and the
+    sub-queries the search computed before migration 0028, over the calls current on the
+    patient page (``current_only``: no later row of the same patient, date, call kind, rule set
+    and edition, :func:`trephine.services.assessments.current_assessments`; without it, every
+    stored row, as the reference was until a relapse amended away showed it wrong)."""
     relapse = _rows.relapse_call(or_to_confirm=True)
     diagnosis = (
         select(DiagnosisRow.disease)
@@ -310,11 +314,25 @@ def test_the_kept_latest_diagnosis_and_response_are_what_the_rows_say(cohort: Co
         .limit(1)
         .scalar_subquery()
     )
+    later = aliased(AssessmentRow)
+    current = ~(
+        select(later.id)
+        .where(
+            later.patient_id == AssessmentRow.patient_id,
+            later.assessed_on == AssessmentRow.assessed_on,
+            later.call_kind == AssessmentRow.call_kind,
+            later.ruleset == AssessmentRow.ruleset,
+            later.criteria_edition == AssessmentRow.criteria_edition,
+            later.id > AssessmentRow.id,
+        )
+        .exists()
+    )
     response = (
         select(AssessmentRow.category)
         .where(
             AssessmentRow.patient_id == PatientRow.id,
             or_(AssessmentRow.call_kind == "response", relapse),
+            current if current_only else true(),
         )
         .order_by(
             AssessmentRow.assessed_on.desc(), case((relapse, 0), else_=1), AssessmentRow.id.desc()
@@ -322,8 +340,8 @@ def test_the_kept_latest_diagnosis_and_response_are_what_the_rows_say(cohort: Co
         .limit(1)
         .scalar_subquery()
     )
-    with cohort.db.engine.connect() as conn:
-        rows = conn.execute(
+    return list(
+        conn.execute(
             select(
                 PatientRow.external_id,
                 PatientRow.latest_diagnosis,
@@ -332,6 +350,14 @@ def test_the_kept_latest_diagnosis_and_response_are_what_the_rows_say(cohort: Co
                 response,
             )
         ).all()
+    )
+
+
+def test_the_kept_latest_diagnosis_and_response_are_what_the_rows_say(cohort: Cohort) -> None:
+    """The list's latest diagnosis and response (kept by triggers) against the sub-queries the
+    search computed before migration 0028, for every patient of the demo cohort."""
+    with cohort.db.engine.connect() as conn:
+        rows = _kept_and_reference(conn)
     assert len(rows) == len(cohort.cohort)
     kept = [(r[1], r[2]) for r in rows]
     # The demo has diagnoses, response calls and relapses (a relapse stands in for a response).
@@ -339,6 +365,47 @@ def test_the_kept_latest_diagnosis_and_response_are_what_the_rows_say(cohort: Co
     assert {r for _, r in kept} & {"CR", "PR", "NO_RESPONSE"}, kept
     for r in rows:
         assert (r[1], r[2]) == (r[3], r[4]), r[0]
+
+
+def test_the_kept_latest_response_of_a_relapse_amended_away_is_the_current_call(
+    cohort: Cohort,
+) -> None:
+    """A relapse whose marrow was amended and re-assessed: the day's relapse call stored anew
+    as not met, its response call anew (calls are append-only). The kept latest response is
+    that response call, and so is the reference over current calls; the reference over every
+    stored row (as it was) still found the old relapse. Rolled back: the cohort is shared."""
+    with cohort.db.engine.connect() as conn, conn.begin() as transaction:
+        relapsed = [r for r in _kept_and_reference(conn) if r[2] == "HEMATOLOGIC_RELAPSE"]
+        assert relapsed, "the demo cohort has a haematologic relapse"
+        who = relapsed[0][0]
+        patient = conn.scalar(select(PatientRow.id).where(PatientRow.external_id == who))
+        columns = [c for c in AssessmentRow.__table__.columns if c.key != "id"]
+        day = conn.scalar(
+            select(func.max(AssessmentRow.assessed_on)).where(
+                AssessmentRow.patient_id == patient,
+                AssessmentRow.call_kind == "relapse",
+                AssessmentRow.category == "HEMATOLOGIC_RELAPSE",
+            )
+        )
+        for kind, category in (("relapse", "NOT_MET"), ("response", None)):
+            old = conn.execute(
+                select(*columns).where(
+                    AssessmentRow.patient_id == patient,
+                    AssessmentRow.assessed_on == day,
+                    AssessmentRow.call_kind == kind,
+                )
+            ).one()
+            values = {**old._mapping, "inputs_digest": "amended-away", "flags": []}
+            if category is not None:
+                values["category"] = category
+            conn.execute(insert(AssessmentRow).values(**values))
+        rows = {r[0]: r for r in _kept_and_reference(conn)}
+        response = rows[who][2]
+        assert response not in (None, "HEMATOLOGIC_RELAPSE")
+        assert all((r[1], r[2]) == (r[3], r[4]) for r in rows.values()), rows[who]
+        stale = {r[0]: r for r in _kept_and_reference(conn, current_only=False)}
+        assert stale[who][4] == "HEMATOLOGIC_RELAPSE" != response
+        transaction.rollback()
 
 
 def test_filters_diagnosis_alerts_response_and_biopsy_dates(cohort: Cohort) -> None:
