@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from trephine.domain.quantity import Quantity
-from trephine.present.numbers import NOT_RECORDED, format_evidence, format_value
+from trephine.present.numbers import NOT_RECORDED, format_evidence, format_value, number_text
 
 
 @pytest.mark.parametrize(
@@ -114,3 +114,13 @@ def test_the_public_shape_shows_a_computed_lloq_at_reading_precision() -> None:
     shown = headline(value)
     assert shown is not None and shown.display == "0.28 %"
     assert shown.lloq == lloq  # the exact value stays in the data
+
+
+def test_equal_numbers_keep_their_own_digits_however_often_they_are_read() -> None:
+    # 0.046 and 0.0460 are equal Decimals (the same key of a dict or a cache) but each reads at
+    # its own reported precision, in either order, the first time and every time after.
+    for _ in range(2):
+        assert number_text(Decimal("0.0460")) == "0.0460"
+        assert number_text(Decimal("0.046")) == "0.046"
+        assert number_text(Decimal("38.000")) == "38"
+        assert number_text(Decimal("3.8E+1")) == "38"

@@ -438,6 +438,52 @@ def test_the_marrow_value_is_the_one_that_tells_the_disease_story(cohort: Cohort
     assert labels["aplastic anemia"] == "Cellularity"
 
 
+def test_each_listed_marrow_value_is_the_newest_current_one_of_its_kind(
+    cohort: Cohort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against each patient's record: the list's value (and its date) is the newest current
+    result of the disease's kind, and its blasts the newest differential's. Only a patient
+    whose value comes from a core has a core decoded (decoding is most of the list's cost)."""
+    import trephine.services.patient_search as patient_search
+
+    decoded: list[str] = []
+    decode = patient_search.decode_result
+
+    def counting(kind: str, data: Any) -> Any:
+        decoded.append(kind)
+        return decode(kind, data)
+
+    monkeypatch.setattr(patient_search, "decode_result", counting)
+    hits = _search(cohort, limit=50).items
+    cores_needed = 0
+    with cohort.db.unit_of_work("test") as uow:
+        for hit in hits:
+            record = patients.patient_record(uow, hit.patient_id)
+            measure = patient_search.marrow_measure(hit.diagnosis)
+
+            latest, diff = (
+                max(
+                    (r for r in record.results if r.kind == kind),
+                    key=lambda r: (r.collected_on, r.id),
+                    default=None,
+                )
+                for kind in (measure.kind, "differential")
+            )
+            if measure.kind == "core" and latest is not None:
+                cores_needed += 1
+            value = None if latest is None else patient_search.marrow_value(measure, latest.value)
+            assert hit.marrow_value == value, hit.patient_id
+            assert hit.marrow_on == (None if value is None else latest.collected_on)
+            blasts = (
+                None
+                if diff is None
+                else patient_search.marrow_value(patient_search.BLASTS, diff.value)
+            )
+            assert hit.last_blasts == blasts, hit.patient_id
+    assert cores_needed > 0  # the cohort lists an aplastic anaemia with a core
+    assert decoded.count("core") == cores_needed
+
+
 def test_identity_search_only_when_identified(cohort: Cohort) -> None:
     who, name, mrn = cohort.who, cohort.identity.name, cohort.identity.mrn
     assert _search(cohort, text=name.upper()).total == 0

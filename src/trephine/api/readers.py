@@ -76,12 +76,13 @@ def patient_timeline(uow: UnitOfWork, patient_id: str) -> TimelinePublic:
 
 def patient_view(uow: UnitOfWork, patient_id: str) -> tuple[TimelinePublic, list[AssessmentPublic]]:
     """The patient page: its timeline and stored assessments (each marked current or not)
-    from one read of the record."""
+    from one read of the record. The page shows no result's ``detail`` (the API's exact JSON of
+    the value, a sixth of presenting a result), so this timeline leaves it empty."""
     record = patients.patient_record(uow, patient_id)
-    return _timeline(uow, record), _assessments_public(record.assessments)
+    return _timeline(uow, record, details=False), _assessments_public(record.assessments)
 
 
-def _timeline(uow: UnitOfWork, record: PatientRecord) -> TimelinePublic:
+def _timeline(uow: UnitOfWork, record: PatientRecord, *, details: bool = True) -> TimelinePublic:
     """The record as the timeline. A result's versions are the current ones (the record's) and
     the superseded ones (read here); a cancelled draft was entered in error and withdrawn: it
     is no version of the result that replaced it (it shares only the natural key) and is not
@@ -91,7 +92,7 @@ def _timeline(uow: UnitOfWork, record: PatientRecord) -> TimelinePublic:
     for r in (*record.results, *superseded):
         versions[_version_key(r)].append(r)
     histories = {r.id: versions[_version_key(r)] for r in record.results}
-    return presenters.timeline(record, histories)
+    return presenters.timeline(record, histories, details=details)
 
 
 def patient_detail(uow: UnitOfWork, patient_id: str) -> PatientDetail:

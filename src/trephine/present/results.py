@@ -522,12 +522,17 @@ def detail(value: ResultValue) -> dict[str, Any]:
 
 
 def result(
-    current: StoredResult, history: Sequence[StoredResult] = (), *, cancelled_ok: bool = False
+    current: StoredResult,
+    history: Sequence[StoredResult] = (),
+    *,
+    cancelled_ok: bool = False,
+    details: bool = True,
 ) -> ResultPublic:
     """A version of a result, with the earlier versions (oldest first) it replaced.
 
     ``cancelled_ok`` lets a staff view (the CLI) show a cancelled draft; the research API never
-    passes it, so a cancelled draft that slipped past its readers is refused, not published."""
+    passes it, so a cancelled draft that slipped past its readers is refused, not published.
+    ``details=False``: ``detail`` left empty (see :func:`timeline`)."""
     earlier = sorted((h for h in history if h.version < current.version), key=lambda h: h.version)
     versions: list[ResultVersionPublic] = []
     for i, h in enumerate(earlier):
@@ -555,7 +560,7 @@ def result(
         value=headline(current.value),
         components=components(current.value),
         summary=summary(current.value),
-        detail=detail(current.value),
+        detail=detail(current.value) if details else {},
         state=_state(current.state, cancelled_ok),
         version=current.version,
         created_by=current.created_by,
@@ -681,9 +686,13 @@ def patient_list(hits: PatientHits) -> PatientList:
 
 
 def timeline(
-    record: PatientRecord, histories: Mapping[int, Sequence[StoredResult]] | None = None
+    record: PatientRecord,
+    histories: Mapping[int, Sequence[StoredResult]] | None = None,
+    *,
+    details: bool = True,
 ) -> TimelinePublic:
-    """The whole patient page; ``histories`` maps a current result id to all its versions."""
+    """The whole patient page; ``histories`` maps a current result id to all its versions.
+    ``details=False`` leaves each result's ``detail`` empty (for a reader that shows none)."""
     histories = histories or {}
     return TimelinePublic(
         patient=patient_from_record(record),
@@ -691,7 +700,7 @@ def timeline(
         therapy_lines=[therapy_line(t) for t in record.therapy_lines],
         events=[event(e) for e in record.cellular_therapies],
         biopsies=[biopsy(p) for p in record.procedures],
-        results=[result(r, histories.get(r.id, ())) for r in record.results],
+        results=[result(r, histories.get(r.id, ()), details=details) for r in record.results],
     )
 
 

@@ -37,7 +37,7 @@ from trephine.domain.therapy import (
 )
 from trephine.errors import NotFound
 from trephine.services.views import StoredAssessment, StoredResult
-from trephine.store.codec import decode_genetics, decode_result
+from trephine.store.codec import decode_genetics, decode_result, json_text
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import (
     AssessmentRow,
@@ -185,6 +185,12 @@ def to_specimen(row: SpecimenRow) -> Specimen:
         core_length_mm=row.core_length_mm,
         fragmentation=None if row.fragmentation is None else Fragmentation(row.fragmentation),
     )
+
+
+def value_as_text(result: Any) -> list[ColumnElement[Any]]:
+    """Every column of the ``result`` table (or an alias of it), the value as its JSON text
+    (:func:`trephine.store.codec.json_text`), which :func:`to_result` decodes in one pass."""
+    return [json_text(c) if c.key == "value" else c for c in result.c]
 
 
 def to_result(

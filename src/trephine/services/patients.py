@@ -598,7 +598,7 @@ def _record_queries() -> dict[str, Select[Any]]:
         "complications": select(complication)
         .where(complication.c.procedure_id.in_(patients_procedures))
         .order_by(complication.c.id),
-        "results": select(result)
+        "results": select(*_rows.value_as_text(result))
         .where(
             result.c.patient_id == patient,
             result.c.state.in_([str(s) for s in CURRENT_STATES]),

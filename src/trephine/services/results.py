@@ -574,7 +574,7 @@ def _superseded_query() -> Select[Any]:
     # "none of the other states", as result_state_in says for one patient's results
     others = [str(s) for s in ResultState if s is not ResultState.SUPERSEDED]
     return (
-        select(result, specimen.c.accession)
+        select(*_rows.value_as_text(result), specimen.c.accession)
         .join(specimen, specimen.c.id == result.c.specimen_id)
         .where(result.c.patient_id == bindparam("patient"), result.c.state.not_in(others))
         .order_by(
