@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     #: With ``serve --behind-proxy``: the proxy's address, the only one whose X-Forwarded-*
     #: headers are believed.
     proxy_address: str = "127.0.0.1"
+    #: Requests one ``trephine serve`` worker process works on at once (its thread pool; anyio's
+    #: default is 40). Their work is Python, which runs one thread at a time per process, so
+    #: more at once share the turns rather than the cores (benchmarks/RESULTS.md); fewer make a
+    #: long request (an import, a report) hold up the short ones behind it.
+    serve_threads: int = Field(40, ge=1, le=1000)
 
     # -- OpenID Connect (optional; local accounts stay the default)
     #: The provider's issuer URL; OIDC sign-in is offered only when this is set.

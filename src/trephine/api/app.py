@@ -53,6 +53,10 @@ def create_app(
             from trephine.web.chart import lay_out_every_grid
 
             lay_out_every_grid()
+            # The worker's thread pool (sync routes and dependencies): TREPHINE_SERVE_THREADS.
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = settings.serve_threads
         with long_lived_frozen() if server else nullcontext():
             yield
         database.dispose()
