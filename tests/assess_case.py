@@ -153,18 +153,20 @@ def pc_diff(plasma_cells: int) -> AspirateDifferential:
     )
 
 
-def myeloma_progressing(db: Database) -> None:
+def myeloma_progressing(db: Database) -> int:
     """A myeloma patient P1 (IMWG 2016) whose last of three paraprotein assessments meets PD once
     (to confirm), assessed: baseline with 15 % marrow plasma cells, VGPR at day 100 (the
-    nadir), then +0.7 g/dL at day 200. ``myeloma_progression_confirmed`` adds the next PD."""
+    nadir), then +0.7 g/dL at day 200 (its result id returned).
+    ``myeloma_progression_confirmed`` adds the next PD."""
     with db.unit_of_work("seed") as uow:
         patient_service.register_patient(uow, Patient("P1", Sex.MALE, 1955))
         patient_service.add_diagnosis(uow, "P1", Diagnosis(Disease.MYELOMA, D0))
     biopsy(db, 0, 0, [("A", pc_diff(150)), ("B", pp("2.5", urine="450"))])
     biopsy(db, 100, 1, [("B", pp("0.2", urine="40"))])  # VGPR, the nadir
-    biopsy(db, 200, 2, [("B", pp("0.9", urine="40"))])  # +0.7 g/dL: PD (still PR)
+    (day_200,) = biopsy(db, 200, 2, [("B", pp("0.9", urine="40"))]).values()  # PD (still PR)
     with db.unit_of_work("t") as uow:
         assessments.assess_patient(uow, "P1")
+    return day_200
 
 
 def myeloma_progression_confirmed(db: Database) -> None:

@@ -318,23 +318,77 @@ def test_a_progression_amended_away_is_no_longer_listed(database: Database) -> N
     assert _latest_response(database) == "PR"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A→B→A: the re-computed A has the stored A row's natural key, so nothing is stored"
-    " and B stays current (left open, see docs/assessments.md)",
-)
 def test_a_progression_amended_away_and_back_is_current_again(database: Database) -> None:
+    """A→B→A on one date: the amendment is itself amended back to the first value. The
+    re-computed calls are those of the first revision again: they are stored again, as the
+    call's third revision, and are current, on the page and in the list alike (migration 0031);
+    then nothing changes and nothing more is stored."""
     patient(database, Disease.MYELOMA)
     biopsy(database, 0, 0, [("A", pc_diff(150)), ("B", pp("2.5", urine="450"))])
     biopsy(database, 100, 1, [("B", pp("0.2", urine="40"))])
     (day_200,) = biopsy(database, 200, 2, [("B", pp("0.9", urine="40"))]).values()
-    run(database)
+    first = run(database)
     amended = _amend(database, day_200, "0.3")
     run(database)
     _amend(database, amended, "0.9")  # the amendment was itself wrong: PD again
-    run(database)
+    again = run(database)
+    assert again.new_assessments == 2  # day 200's PD and the response call it supersedes
     assert _current(database)[-1] == (200, "progression", "PD_UNCONFIRMED")
     assert _latest_response(database) == "PD_UNCONFIRMED"
+    # The same evidence as the first rows, stored again beside them.
+    day = D0 + dt.timedelta(days=200)
+    digests = {
+        (s.call_kind, s.inputs_digest) for s in first.assessments if s.assessment.assessed_on == day
+    }
+    restated = [s for s in again.assessments if s.assessment.assessed_on == day]
+    assert {(s.call_kind, s.inputs_digest) for s in restated} == digests
+    assert min(s.id for s in restated) > max(s.id for s in first.assessments)
+    with database.unit_of_work("t") as uow:
+        history = [
+            (s.call_kind, s.assessment.category)
+            for s in assessments.patient_assessments(uow, "P1")
+            if s.assessment.assessed_on == day
+        ]
+    assert history == [
+        ("response", "PR"),  # superseded by the PD
+        ("progression", "PD_UNCONFIRMED"),
+        ("response", "PR"),
+        ("progression", "NOT_MET"),
+        ("response", "PR"),  # superseded by the PD, again
+        ("progression", "PD_UNCONFIRMED"),
+    ]
+    # The alert withdrawn after the first amendment stands again.
+    assert [(a.code, a.open) for a in again.alerts] == [("MYELOMA_PROGRESSION", True)]
+    # Idempotent from there: nothing changed, nothing stored, the same calls current.
+    assert run(database).new_assessments == 0
+    assert _current(database)[-1] == (200, "progression", "PD_UNCONFIRMED")
+    assert _latest_response(database) == "PD_UNCONFIRMED"
+
+
+def test_a_day_with_two_calls_of_a_kind_is_stored_once_and_restated_whole(
+    database: Database,
+) -> None:
+    """Two flow MRD results of one date (marrow and blood) are two ``mrd`` calls of one date,
+    rule set and edition. Re-assessing stores nothing; when one of them changes, the day's
+    calls are stored again together (the next revision), and from then on nothing again."""
+    patient(database, Disease.CLL)
+    # The blood's result is recorded second: its id is the one kept.
+    blood_mrd = biopsy(database, 200, 1, [("A", flow(500_000, 49)), ("B", flow(500_000, 200))])
+    first = run(database)
+    mrd = [s for s in first.assessments if s.call_kind == "mrd"]
+    assert len(mrd) == 2 and first.new_assessments == len(first.assessments)
+    assert run(database).new_assessments == 0
+    from trephine.services import results as results_service
+
+    with database.unit_of_work("dr.amend") as uow:
+        results_service.amend_result(uow, blood_mrd["FlowMRD"], flow(500_000, 20), "recount")
+    amended = run(database)
+    assert amended.new_assessments == 2  # both MRD calls of the day, as one revision
+    assert [s.assessment.category for s in amended.assessments if s.call_kind == "mrd"] == [
+        "UNDETECTABLE_MRD4",
+        "UNDETECTABLE_MRD4",
+    ]
+    assert run(database).new_assessments == 0
 
 
 def test_myeloma_without_a_baseline_paraprotein_makes_no_call(database: Database) -> None:

@@ -11,8 +11,9 @@ import json
 import re
 from typing import Any
 
-from assess_case import myeloma_progressing, myeloma_progression_confirmed
+from assess_case import myeloma_progressing, myeloma_progression_confirmed, pp
 from trephine.api.app import create_app
+from trephine.services import assessments, results
 from trephine.store.database import Database
 from trephine.testing.accounts import client_as
 
@@ -74,3 +75,33 @@ def test_the_list_chart_and_calls_show_progression_to_confirm_then_confirmed(
         text = html.unescape(page)
         assert "progression dated 2025-07-25, the first of the two" in text
         assert "Myeloma progression, confirmed" in text
+
+
+def test_a_progression_amended_away_and_back_shows_again(database: Database) -> None:
+    """A→B→A: the day-200 paraprotein amended so that PD is not met, then amended back. The
+    page and the list show the PD to confirm again (stored again as its call's next revision,
+    migration 0031), not the "not met" in between."""
+    day_200 = myeloma_progressing(database)
+
+    def amend_and_assess(result_id: int, serum: str) -> int:
+        with database.unit_of_work("dr.amend") as uow:
+            new = results.amend_result(uow, result_id, pp(serum, urine="40"), "transcription")
+            assessments.assess_patient(uow, "P1")
+        return new.id
+
+    with client_as(create_app(database.url), "clinician") as client:
+        amended = amend_and_assess(day_200, "0.3")
+        assert _calls(client.get("/patients/P1").text)[-2:] == [
+            ("response", "PR"),
+            ("progression", "NOT_MET"),
+        ]
+        assert ">PR<" in _list_row(client.get("/").text)
+        amend_and_assess(amended, "0.9")  # the amendment was wrong: PD again
+        # Day 100's VGPR and progression not met, then day 200's PD (over its response).
+        assert _calls(client.get("/patients/P1").text) == [
+            ("response", "VGPR"),
+            ("progression", "NOT_MET"),
+            ("progression", "PD_UNCONFIRMED"),
+        ]
+        row = _list_row(client.get("/").text)
+        assert '<span class="badge resp-failure">Progressive disease (to confirm)</span>' in row

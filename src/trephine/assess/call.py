@@ -2,9 +2,10 @@
 
 A :class:`Call` is made once, from the criteria engine's explained result, and carried unchanged
 to the store (one row) and to the presenters. Its :attr:`Call.digest` is the one hash of the
-evidence the call was made on: the store keys on it, so the same call on the same evidence by
-the same edition and software version is stored once, and any difference (new edition, new
-version, amended inputs) is stored as a new row, never as an update.
+evidence the call was made on: the store compares it with the call's latest stored revision,
+so the same call on the same evidence by the same edition and software version is not stored
+again, and any difference (new edition, new version, amended inputs) is stored as a new row,
+never as an update.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from trephine.assess.call import Call, Calls
 from trephine.assess.inputs import ASSESSED_STATES, PatientInputs, RecordedExam, SpecimenFacts
@@ -53,6 +53,7 @@ def _new_row(
     *,
     call_kind: str = "",
     inputs_digest: str = "",
+    revision: int = 1,
 ) -> AssessmentRow:
     """The row for a new stored assessment, added and flushed so it has its id.
 
@@ -76,6 +77,7 @@ def _new_row(
         recorded_by=uow.actor,
         call_kind=call_kind,
         inputs_digest=inputs_digest,
+        revision=revision,
     )
     uow.session.add(row)
     uow.session.flush()
@@ -108,7 +110,18 @@ def record_assessment(
                 # one means the inputs changed — record it under a new date or version.
                 raise Conflict("assessment", key, name, old, new)
         return existing, False
-    row = _new_row(uow, patient.id, assessment)
+    # Another software version's row of the same call (rule set, edition, date): the next
+    # revision of it (migration 0031).
+    latest = uow.session.scalar(
+        select(func.max(AssessmentRow.revision)).where(
+            AssessmentRow.patient_id == patient.id,
+            AssessmentRow.assessed_on == assessment.assessed_on,
+            AssessmentRow.ruleset == assessment.ruleset,
+            AssessmentRow.call_kind == "",
+            AssessmentRow.criteria_edition == assessment.criteria_edition,
+        )
+    )
+    row = _new_row(uow, patient.id, assessment, revision=(latest or 0) + 1)
     audit.append(
         uow, audit.Entry("create", "assessment", row.id, {"patient": external_id, "key": key})
     )
@@ -278,9 +291,10 @@ def assess_patient(
     ``TREPHINE_ASSESS_PARAMS`` setting); each rule set takes the names it declares.
 
     The assessor (:mod:`trephine.assess.registry`) is chosen by the latest diagnosis, or named
-    by ``ruleset``. Append-only and idempotent: a call already stored under the same (date,
-    call, rule set, edition, software version, evidence digest) is not stored again; a new
-    edition, engine version or amended input adds a row and keeps the old one. ``evaluator``
+    by ``ruleset``. Append-only and idempotent: a call whose latest stored revision has the
+    same software version and evidence digest is not stored again; a new edition, engine
+    version or amended input — or evidence coming back to an earlier revision's — adds a row
+    and keeps the old ones (see :func:`_store_runs`). ``evaluator``
     replaces the assessor's (tests use it to simulate a new edition).
     """
     inputs = load_inputs(uow, external_id)
@@ -310,15 +324,32 @@ def _compute(
 
 _Plan = tuple[PatientInputs, Any, Calls]
 
-#: What identifies a stored call (see :func:`_store_runs`).
-_KEY_COLUMNS = (
-    "assessed_on",
-    "ruleset",
-    "call_kind",
-    "criteria_edition",
-    "software_version",
-    "inputs_digest",
-)
+#: Which call a stored row is of: its date, rule set, kind and edition (a patient's calls; the
+#: current one is its latest row, :func:`current_assessments`).
+_Slot = tuple[Any, str, str, str]
+
+
+@dataclass
+class _Revision:
+    """A call's latest stored revision: its number and its rows by (software version, evidence
+    digest); usually one row, two or more when one day has several calls of a kind (e.g. a
+    blood and a marrow MRD result of one date)."""
+
+    number: int
+    rows: dict[tuple[str, str], Any]
+
+
+def _latest_revisions(rows: Sequence[Any]) -> dict[_Slot, _Revision]:
+    """The latest revision of each call of ``rows`` (one patient's stored rows)."""
+    latest: dict[_Slot, _Revision] = {}
+    for row in rows:
+        slot = (row.assessed_on, row.ruleset, row.call_kind, row.criteria_edition)
+        found = latest.get(slot)
+        if found is None or found.number < row.revision:
+            latest[slot] = found = _Revision(row.revision, {})
+        if found.number == row.revision:
+            found.rows.setdefault((row.software_version, row.inputs_digest), row)
+    return latest
 
 
 def _store_runs(uow: UnitOfWork, plans: Sequence[_Plan]) -> list[AssessRun]:
@@ -327,8 +358,12 @@ def _store_runs(uow: UnitOfWork, plans: Sequence[_Plan]) -> list[AssessRun]:
     alerts raised or raised again (``raise``/``reraise``), the open alerts it no longer raises
     withdrawn (``withdraw``), and one ``assess`` event.
 
-    A call already stored on the same date, with the same rule set, kind, edition, software
-    version and evidence digest is that row (append-only and idempotent); an alert already
+    A call (date, rule set, kind, edition) is compared with its latest stored revision, not
+    with every row ever stored: when this run computes the same calls for it (software version
+    and evidence digest, each), those rows are its answer and nothing is stored (append-only
+    and idempotent); otherwise its calls are stored, whole, as the next revision — a new
+    edition, engine version or amended input, and also evidence that comes back to what an
+    earlier revision held (A, then B, then A again: A is current again). An alert already
     stored under (patient, date, code, rule set) is that alert. The patients' stored calls and
     alerts are read in one query each, the new rows of all of them inserted with one executemany
     per table (ids in the order one patient at a time would have given them) and the audit
@@ -338,7 +373,7 @@ def _store_runs(uow: UnitOfWork, plans: Sequence[_Plan]) -> list[AssessRun]:
         return []
     session = uow.session
     patient_ids = _batch_patient_ids(uow, [inputs.patient_id for inputs, _, _ in plans])
-    stored_calls: dict[int, dict[tuple[Any, ...], Any]] = defaultdict(dict)
+    stored_rows: dict[int, list[Any]] = defaultdict(list)
     stored_alerts: dict[int, list[Any]] = defaultdict(list)
     for batch in chunks(sorted(set(patient_ids.values()))):
         for stored_row in session.scalars(
@@ -346,8 +381,7 @@ def _store_runs(uow: UnitOfWork, plans: Sequence[_Plan]) -> list[AssessRun]:
             .where(AssessmentRow.patient_id.in_(batch))
             .order_by(AssessmentRow.id)
         ):
-            key = tuple(getattr(stored_row, column) for column in _KEY_COLUMNS)
-            stored_calls[stored_row.patient_id].setdefault(key, stored_row)
+            stored_rows[stored_row.patient_id].append(stored_row)
         for alert_row in session.scalars(
             select(AlertRow).where(AlertRow.patient_id.in_(batch)).order_by(AlertRow.id)
         ):
@@ -363,25 +397,31 @@ def _store_runs(uow: UnitOfWork, plans: Sequence[_Plan]) -> list[AssessRun]:
     for inputs, assessor, computed in plans:
         external_id = inputs.patient_id
         patient_id = patient_ids[external_id]
-        mine = stored_calls[patient_id]
+        latest = _latest_revisions(stored_rows[patient_id])
         events: list[tuple[str, str, Any, dict[str, Any]]] = []
         answers: list[tuple[AssessmentRow, bool, Call]] = []
         seen: set[tuple[str, ...]] = set()
+        calls: list[Call] = []
+        computed_for: dict[_Slot, set[tuple[str, str]]] = defaultdict(set)
         for call in computed.calls:
             if call.key() in seen:
                 continue  # two identical calls of one day (e.g. duplicate MRD rows) count once
             seen.add(call.key())
-            key = (
-                call.date,
-                call.ruleset,
-                call.kind,
-                call.edition,
-                call.software_version,
-                call.digest,
-            )
-            if key in mine:
-                # Same call on the same evidence by the same edition and version: stored.
-                answers.append((mine[key], False, call))
+            calls.append(call)
+            slot = (call.date, call.ruleset, call.kind, call.edition)
+            computed_for[slot].add((call.software_version, call.digest))
+        # The calls whose latest revision holds what was computed now: nothing new to store.
+        unchanged = {
+            slot
+            for slot, found in computed_for.items()
+            if slot in latest and latest[slot].rows.keys() == found
+        }
+        for call in calls:
+            slot = (call.date, call.ruleset, call.kind, call.edition)
+            if slot in unchanged:
+                # The same calls on the same evidence by the same edition and version: stored.
+                stored = latest[slot].rows[(call.software_version, call.digest)]
+                answers.append((stored, False, call))
                 continue
             values: dict[str, Any] = {
                 "patient_id": patient_id,
@@ -400,12 +440,12 @@ def _store_runs(uow: UnitOfWork, plans: Sequence[_Plan]) -> list[AssessRun]:
                 "recorded_by": uow.actor,
                 "call_kind": call.kind,
                 "inputs_digest": call.digest,
+                "revision": 1 if slot not in latest else latest[slot].number + 1,
             }
             # The new row's view (no ORM object: inserted below with one executemany).
             row: Any = SimpleNamespace(**values)
             new_calls.append(values)
             new_call_rows.append(row)
-            mine[key] = row
             answers.append((row, True, call))
             events.append(
                 (

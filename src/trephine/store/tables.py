@@ -365,6 +365,7 @@ class AssessmentRow(Base):
             "ruleset",
             "call_kind",
             "criteria_edition",
+            "revision",
             "software_version",
             "inputs_digest",
             name="uq_assessment_natural_key",
@@ -416,6 +417,11 @@ class AssessmentRow(Base):
     # amended input makes a new row instead of a conflict.
     call_kind: Mapped[str] = mapped_column(String(32), default="")
     inputs_digest: Mapped[str] = mapped_column(String(64), default="")
+    # Added in migration 0031: the restatement of the call (patient, date, call kind, rule set,
+    # edition) this row belongs to, 1 for its first. A call computed differently from its
+    # latest revision is stored again, whole, as the next one, so evidence stored before (A,
+    # then B, then A again) can be current again.
+    revision: Mapped[int] = mapped_column(default=1, server_default=text("1"))
 
 
 class AlertRow(Base):
