@@ -46,8 +46,8 @@ def day(n: int) -> dt.date:
     return D0 + dt.timedelta(days=n)
 
 
-def line(n: int, start: int) -> TherapyLine:
-    return TherapyLine(n, f"line {n}", TherapyIntent.CURATIVE, Intensity.INTENSIVE, day(start))
+def line(n: int, start: int, intent: TherapyIntent = TherapyIntent.CURATIVE) -> TherapyLine:
+    return TherapyLine(n, f"line {n}", intent, Intensity.INTENSIVE, day(start))
 
 
 def patient(serum: dict[int, str], lines: tuple[TherapyLine, ...] = ()) -> PatientInputs:
@@ -172,7 +172,8 @@ def test_an_assessment_that_does_not_meet_pd_leaves_the_earlier_one_unconfirmed(
 
 
 def test_a_new_therapy_line_between_two_pds_leaves_both_unconfirmed() -> None:
-    serum = {**BEFORE, 200: "0.9", 260: "1.2"}
+    # 1.5 g/dL is PD from the first line's nadir (0.2) and from the new line's baseline (0.9).
+    serum = {**BEFORE, 200: "0.9", 260: "1.5"}
     # A line started after the first PD's sample (on its day, or later) and before the next.
     for start in (200, 230, 259):
         calls = assess(patient(serum, (line(2, start),)))
@@ -181,6 +182,58 @@ def test_a_new_therapy_line_between_two_pds_leaves_both_unconfirmed() -> None:
     # A sample of the day a line starts is taken before it (as for the baseline): it confirms.
     calls = assess(patient(serum, (line(2, 260),)))
     assert progression(calls)[1:] == [(200, "PD_CONFIRMED"), (260, "PD_CONFIRMED")]
+
+
+def _evidence(call: Call, name: str) -> list[Any]:
+    return [e["value"] for e in call.evidence if e.get("input") == name]
+
+
+def test_a_new_line_measures_response_and_progression_from_its_own_baseline_and_nadir() -> None:
+    """Salvage from day 210 after a PD at day 200 (1.2 g/dL): the new line's response is
+    measured from 1.2, not from the 2.5 at diagnosis, and its progression from the lowest value
+    on it, not from the first line's 0.2 nadir (IMWG per line of therapy [R])."""
+    serum = {**BEFORE, 200: "1.2", 260: "0.9", 320: "0.6", 380: "1.2"}
+    calls = assess(patient(serum, (line(2, 210, TherapyIntent.SALVAGE),)))
+    # 0.9 is +0.7 from the first line's nadir, but below the new line's baseline; 1.2 is
+    # +0.6 (100 %) from the new line's nadir of 0.6.
+    assert progression(calls) == [
+        (100, "NOT_MET"),
+        (200, "PD_UNCONFIRMED"),
+        (260, "NOT_MET"),
+        (320, "NOT_MET"),
+        (380, "PD_UNCONFIRMED"),
+    ]
+    responses = of(calls, "response")
+    # 0.9 from 1.2 is a 25 % fall (MR; from 2.5 it would be 64 %: PR), 0.6 a 50 % fall (PR).
+    assert [responses[day(n)].category for n in (260, 320)] == ["MR", "PR"]
+    assert _evidence(responses[day(200)], "baseline_serum_m_g_dl") == ["2.5"]
+    assert _evidence(responses[day(260)], "serum_m_g_dl_reduction_pct") == ["25.00"]
+    # The later line's calls say what they are measured from; the first line's do not.
+    assert sentences(of(calls, "progression")[day(260)]) == [
+        "Therapy line 2 started on 2024-08-05: measured from its baseline, the paraprotein of "
+        "2024-07-26, and the lowest value since — Kumar 2016 (IMWG, Lancet Oncol 17:e328), "
+        "response and PD per line of therapy (planned induction, transplant and maintenance are "
+        "one line): a line's response from the last value before it starts, its PD from the "
+        "lowest value since [R] (recalled, needs verification against the source)"
+    ]
+    assert not sentences(responses[day(100)])
+    assert alerts(calls) == [(200, "MYELOMA_PROGRESSION"), (380, "MYELOMA_PROGRESSION")]
+
+
+def test_consolidation_and_maintenance_continue_the_line_before_them() -> None:
+    """A transplant consolidation and a maintenance are stored as therapy lines of their own,
+    but belong to the planned line of the induction: nothing restarts at them."""
+    lines = (
+        line(2, 150, TherapyIntent.CONSOLIDATION),
+        line(3, 250, TherapyIntent.MAINTENANCE),
+    )
+    calls = assess(patient({**BEFORE, 200: "0.15", 300: "0.9"}, lines))
+    # +0.75 from the 0.15 nadir (after the transplant): PD; still a PR from 2.5.
+    assert progression(calls) == [(100, "NOT_MET"), (200, "NOT_MET"), (300, "PD_UNCONFIRMED")]
+    response = of(calls, "response")[day(300)]
+    assert response.category == "PR"
+    assert _evidence(response, "baseline_serum_m_g_dl") == ["2.5"]
+    assert not any("Therapy line" in s for c in calls.calls for s in sentences(c))
 
 
 def test_only_the_restated_pds_change_their_digest() -> None:

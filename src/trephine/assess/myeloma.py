@@ -8,7 +8,19 @@ from a differential of the same day (so CR, which needs a marrow, is only called
 other days stop at VGPR — never a guessed CR). The rule set follows the baseline: serum M ≥ 1 g/dL
 or urine M ≥ 200 mg/24 h → measurable-disease table; else dFLC ≥ 10 mg/dL → FLC-only table; else
 the marrow plasma-cell fallback. Progression (PD) is checked from the nadir of every earlier value
-since baseline, one ``progression`` call per paraprotein date. dFLC = involved − uninvolved, 0
+since baseline, one ``progression`` call per paraprotein date.
+
+A new line of therapy restarts both (:data:`~trephine.criteria.sets.imwg2016_mm.PER_LINE`, the
+standard IMWG reading [R]: the spec measures PD from "the lowest confirmed value" and confirms
+"before any new therapy", without saying which values a later line starts from). A stored
+therapy line of intent consolidation or maintenance continues the line before it (planned
+sequential therapy — induction, transplant, maintenance — is one IMWG line [R]); any other starts
+a new line (e.g. salvage at relapse). Each line's baseline is the latest paraprotein on or
+before its start (its marrow plasma cells from a marrow after the previous line's start), its
+table is chosen by that baseline, and its paraprotein dates up to the next line's start
+(inclusive) are measured from it and from the lowest value since. A later line's response and
+progression calls add an evidence item saying so. A line without a paraprotein on or before its
+start is not assessed. dFLC = involved − uninvolved, 0
 when the involved chain is no longer in excess. MRD: a flow MRD result the same day as a CR/sCR
 is "NGF", negative unless detected, sensitivity = the LOD as a fraction [I].
 
@@ -30,7 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +65,7 @@ from trephine.domain.results import (
     Paraprotein,
     PlasmacytomaStatus,
 )
+from trephine.domain.therapy import TherapyIntent
 
 RULESETS = (
     imwg2016_mm.RESPONSE,
@@ -115,24 +128,102 @@ def _mm_table(baseline: Mapping[str, Any]) -> RuleSet:
     return imwg2016_mm.BM_ONLY
 
 
+@dataclass(frozen=True)
+class _Line:
+    """The paraprotein dates one therapy line is measured on: from its ``baseline`` (exclusive)
+    to ``end`` (inclusive; None: no later line), ``number`` None before any therapy line."""
+
+    number: int | None
+    baseline: dt.date
+    start: dt.date | None
+    end: dt.date | None
+    #: Marrows after this date (and on or before the baseline) may give the baseline's marrow
+    #: plasma cells (None: any earlier marrow).
+    marrows_after: dt.date | None
+
+    @property
+    def later(self) -> bool:
+        """A line after the first: its calls say what they are measured from."""
+        return self.marrows_after is not None
+
+
+#: Stored therapy lines that continue the treatment before them (planned sequential therapy:
+#: induction, transplant consolidation, maintenance are one IMWG line of therapy [R]); any
+#: other starts a new line.
+_SAME_LINE = frozenset({TherapyIntent.CONSOLIDATION, TherapyIntent.MAINTENANCE})
+
+
+def _lines(inputs: PatientInputs, pp_dates: list[dt.date]) -> list[_Line]:
+    """The lines of therapy with a paraprotein baseline, in order (module docstring): the first
+    stored therapy line, then each one that is not a consolidation or maintenance. Each line's
+    baseline is the latest paraprotein on or before its start (a sample of a line's first day
+    is taken before it), and it is measured up to the next line's start. Without therapy
+    lines, one line from the diagnostic baseline."""
+    if not inputs.therapy_lines:
+        baseline_on = diagnostic_date(pp_dates, inputs.diagnoses, ())
+        return [] if baseline_on is None else [_Line(None, baseline_on, None, None, None)]
+    numbers: dict[dt.date, int] = {}
+    for n, line in enumerate(sorted(inputs.therapy_lines, key=lambda t: (t.start, t.line))):
+        if n == 0 or line.intent not in _SAME_LINE:
+            numbers.setdefault(line.start, line.line)
+    starts = sorted(numbers)
+    lines: list[_Line] = []
+    for k, start in enumerate(starts):
+        before = [d for d in pp_dates if d <= start]
+        if before:
+            end = starts[k + 1] if k + 1 < len(starts) else None
+            after = starts[k - 1] if k else None
+            lines.append(_Line(numbers[start], before[-1], start, end, after))
+    return lines
+
+
 def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
     grouped = inputs.by_date()
     days = {d: _mm_values(_paraprotein(rs), rs) for d, rs in grouped.items()}
     pp_dates = [d for d, rs in grouped.items() if _paraprotein(rs) is not None]
-    if inputs.therapy_lines:
-        start = min(line.start for line in inputs.therapy_lines)
-        before = [d for d in pp_dates if d <= start]
-        baseline_on = before[-1] if before else None
-    else:
-        baseline_on = diagnostic_date(pp_dates, inputs.diagnoses, ())
     out: list[Call] = []
-    alerts: list[Alert] = []
-    if baseline_on is None:
-        # Without a pre-treatment M-protein no response can be measured: say so once.
-        return Calls((), (), None, None)
+    progression: list[int] = []  # where each date's progression call is in ``out``
+    tables: list[RuleSet] = []
+    # Without a pre-treatment M-protein no response can be measured: no line, no call.
+    for line in _lines(inputs, pp_dates):
+        tables.append(_assess_line(line, grouped, days, pp_dates, out, progression))
+    alerts = _confirm(out, progression, [line.start for line in inputs.therapy_lines])
+    not_evaluable = {t.not_evaluable for t in tables} | {"NOT_EVALUABLE_BY_BM_BRANCH"}
+    best = min(
+        (
+            a.category
+            for a in out
+            if any(a.category in t.categories for t in tables)
+            and a.category not in not_evaluable
+            and a.category in imwg2016_mm.RESPONSE.categories
+        ),
+        key=imwg2016_mm.RESPONSE.categories.index,
+        default=None,
+    )
+    return Calls(tuple(out), tuple(alerts), None, best)
+
+
+def _assess_line(
+    line: _Line,
+    grouped: Mapping[dt.date, list[ResultRecord]],
+    days: Mapping[dt.date, dict[str, Any]],
+    pp_dates: Sequence[dt.date],
+    out: list[Call],
+    progression: list[int],
+) -> RuleSet:
+    """The response, progression and MRD calls of one line's paraprotein dates, appended to
+    ``out`` (``progression``: where its progression calls are); the response table its
+    baseline chose."""
+    baseline_on = line.baseline
     baseline = dict(days[baseline_on])
     # The diagnostic marrow may precede the serum sample by days: take its plasma cells.
-    marrows = [d for d, v in days.items() if "bm_pc_pct" in v and d <= baseline_on]
+    marrows = [
+        d
+        for d, v in days.items()
+        if "bm_pc_pct" in v
+        and d <= baseline_on
+        and (line.marrows_after is None or d > line.marrows_after)
+    ]
     if "bm_pc_pct" not in baseline and marrows:
         baseline["bm_pc_pct"] = days[marrows[-1]]["bm_pc_pct"]
     table = _mm_table(baseline)
@@ -144,17 +235,18 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
     nadir: dict[str, Decimal] = {
         m: baseline[m] for m in _MM_MARKERS if isinstance(baseline.get(m), Decimal)
     }
-    progression: list[int] = []  # where each date's progression call is in ``out``
+    note = _line_note(line) if line.later else None
     for date in pp_dates:
-        if date <= baseline_on:
+        if date <= baseline_on or (line.end is not None and date > line.end):
             continue
         values = days[date]
         where = f"{date.isoformat()} paraprotein"
         response = run(table, {**base_facts, **values}, where)
-        out.append(call(date, "response", response))
+        out.append(_noted(call(date, "response", response), note))
         pd_values = {**values, **{f"nadir_{m}": v for m, v in nadir.items()}}
         progression.append(len(out))
-        out.append(call(date, "progression", run(imwg2016_mm.PROGRESSION, pd_values, where)))
+        pd = call(date, "progression", run(imwg2016_mm.PROGRESSION, pd_values, where))
+        out.append(_noted(pd, note))
         for m in _MM_MARKERS:
             if isinstance(values.get(m), Decimal) and (m not in nadir or values[m] < nadir[m]):
                 nadir[m] = values[m]
@@ -170,19 +262,35 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
                 if q.lod is not None:
                     mrd["mrd_sensitivity"] = q.lod / _HUNDRED
                 out.append(call(date, "mrd", run(imwg2016_mm.MRD, mrd, f"{where} MRD")))
-    alerts.extend(_confirm(out, progression, [line.start for line in inputs.therapy_lines]))
-    best = min(
-        (
-            a.category
-            for a in out
-            if a.category in table.categories
-            and a.category not in (table.not_evaluable, "NOT_EVALUABLE_BY_BM_BRANCH")
-            and a.category in imwg2016_mm.RESPONSE.categories
+    return table
+
+
+def _line_note(line: _Line) -> dict[str, Any]:
+    """The worded evidence item of a later line's calls: what they are measured from."""
+    assert line.start is not None
+    return {
+        "input": "therapy_line",
+        "value": line.number,
+        "comparator": None,
+        "threshold": None,
+        "outcome": None,
+        "sentence": (
+            f"Therapy line {line.number} started on {line.start.isoformat()}: measured from "
+            f"its baseline, the paraprotein of {line.baseline.isoformat()}, and the lowest "
+            f"value since — {imwg2016_mm.PER_LINE}"
         ),
-        key=imwg2016_mm.RESPONSE.categories.index,
-        default=None,
+    }
+
+
+def _noted(made: Call, note: Mapping[str, Any] | None) -> Call:
+    """``made`` with the line's worded item added (its own digest), or as it is."""
+    if note is None:
+        return made
+    return replace(
+        made,
+        evidence=(*made.evidence, dict(note)),
+        digest=digest_of({"call": made.digest, "therapy_line": note}),
     )
-    return Calls(tuple(out), tuple(alerts), None, best)
 
 
 #: The PROGRESSION table's category that the confirmation restates.

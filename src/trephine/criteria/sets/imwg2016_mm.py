@@ -358,6 +358,18 @@ CONFIRMATION = Citation(
     "therapy",
 )
 
+#: A new therapy line restarts what response and progression are measured from: the line's
+#: own baseline (the last value before it starts) and the lowest value since. The spec (§2.2)
+#: measures PD from "the lowest confirmed value" and confirms "before any new therapy", without
+#: saying which values a later line starts from; this is the standard IMWG reading, recalled
+#: [R] (needs verification against the source).
+PER_LINE = _c(
+    "response and PD per line of therapy (planned induction, transplant and maintenance are "
+    "one line): a line's response from the last value before it starts, its PD from the lowest "
+    "value since",
+    Tag.RECALLED,
+)
+
 NGS_TOO_FEW_READS = AllOf(
     is_("mrd_method", "NGS"),
     lt("ngs_identical_reads", ParamRef("ngs_min_identical_reads"), when_missing=False),
@@ -473,6 +485,7 @@ __all__ = [
     "MRD",
     "PD_CONFIRMED",
     "PD_UNCONFIRMED",
+    "PER_LINE",
     "PROGRESSION",
     "RESPONSE",
 ]
