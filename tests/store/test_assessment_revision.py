@@ -10,22 +10,9 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import Connection, text
 
+from raw_rows import T1, T2, T3
+from raw_rows import insert_patient as _patient
 from trephine.store.database import Database
-
-T1 = "2024-01-10 09:00:00+00:00"
-T2 = "2024-03-05 14:30:00+00:00"
-T3 = "2024-06-01 08:15:00+00:00"
-
-
-def _patient(conn: Connection, external_id: str) -> int:
-    pid: int = conn.execute(
-        text(
-            "INSERT INTO patient (external_id, sex, created_at)"
-            " VALUES (:e, 'female', '2024-01-01 00:00:00+00:00') RETURNING id"
-        ),
-        {"e": external_id},
-    ).scalar_one()
-    return pid
 
 
 def _call(
