@@ -181,6 +181,14 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture
+def sqlite_url(tmp_path: Path, _sqlite_template: Path) -> str:
+    """The URL of a migrated SQLite database of this test's own (a copy of the template)."""
+    path = tmp_path / "migrated.db"
+    shutil.copyfile(_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(scope="session")
 def _postgres_template() -> Iterator[str]:
     from sqlalchemy.engine import make_url

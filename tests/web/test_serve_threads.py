@@ -3,22 +3,12 @@ for a test or a script keeps anyio's default."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
 
 from trephine.api.app import create_app
 from trephine.settings import Settings
-
-
-@pytest.fixture
-def url(tmp_path: Path, _sqlite_template: Path) -> str:
-    path = tmp_path / "t.db"
-    shutil.copyfile(_sqlite_template, path)
-    return f"sqlite:///{path}"
 
 
 def _threads(client: TestClient) -> float:
@@ -28,16 +18,16 @@ def _threads(client: TestClient) -> float:
 
 
 @pytest.mark.parametrize("threads", [1, 3])
-def test_a_served_worker_works_on_that_many_requests_at_once(url: str, threads: int) -> None:
-    settings = Settings(database_url=url, serve_threads=threads)
-    with TestClient(create_app(url, settings=settings, server=True)) as client:
+def test_a_served_worker_works_on_that_many_requests_at_once(sqlite_url: str, threads: int) -> None:
+    settings = Settings(database_url=sqlite_url, serve_threads=threads)
+    with TestClient(create_app(sqlite_url, settings=settings, server=True)) as client:
         assert _threads(client) == threads
         assert client.get("/healthz").status_code == 200
 
 
-def test_an_app_for_a_test_or_a_script_keeps_anyios_default(url: str) -> None:
-    settings = Settings(database_url=url, serve_threads=1)
-    with TestClient(create_app(url, settings=settings)) as client:
+def test_an_app_for_a_test_or_a_script_keeps_anyios_default(sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url, serve_threads=1)
+    with TestClient(create_app(sqlite_url, settings=settings)) as client:
         assert _threads(client) == 40
 
 

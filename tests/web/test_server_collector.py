@@ -5,9 +5,7 @@ does not touch the collector."""
 from __future__ import annotations
 
 import gc
-import shutil
 import weakref
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,16 +16,9 @@ from trephine.collector import long_lived_frozen
 from trephine.settings import get_settings
 
 
-@pytest.fixture
-def url(tmp_path: Path, _sqlite_template: Path) -> str:
-    path = tmp_path / "t.db"
-    shutil.copyfile(_sqlite_template, path)
-    return f"sqlite:///{path}"
-
-
-def test_a_served_app_freezes_what_is_alive_once_started_and_gives_it_back(url: str) -> None:
+def test_a_served_app_freezes_what_is_alive_once_started_and_gives_it_back(sqlite_url: str) -> None:
     assert gc.get_freeze_count() == 0
-    with TestClient(create_app(url, server=True)) as client:
+    with TestClient(create_app(sqlite_url, server=True)) as client:
         frozen = gc.get_freeze_count()
         # The interpreter, the app and its routes: far more than any one request makes.
         assert frozen > 50_000, frozen
@@ -37,8 +28,8 @@ def test_a_served_app_freezes_what_is_alive_once_started_and_gives_it_back(url: 
     assert gc.get_freeze_count() == 0
 
 
-def test_an_app_for_a_test_or_a_script_leaves_the_collector_alone(url: str) -> None:
-    with TestClient(create_app(url)) as client:
+def test_an_app_for_a_test_or_a_script_leaves_the_collector_alone(sqlite_url: str) -> None:
+    with TestClient(create_app(sqlite_url)) as client:
         assert client.get("/healthz").status_code == 200
         assert gc.get_freeze_count() == 0
 
@@ -60,10 +51,12 @@ def test_unreachable_cycles_are_collected_before_freezing() -> None:
     assert gc.get_freeze_count() == 0
 
 
-def test_serve_workers_build_the_served_app(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_workers_build_the_served_app(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     module, name = WORKER_APP.split(":")
     assert (module, name) == ("trephine.api.app", "served_app")
-    monkeypatch.setenv("TREPHINE_DATABASE_URL", url)
+    monkeypatch.setenv("TREPHINE_DATABASE_URL", sqlite_url)
     get_settings.cache_clear()
     try:
         with TestClient(served_app()):
@@ -73,15 +66,15 @@ def test_serve_workers_build_the_served_app(url: str, monkeypatch: pytest.Monkey
     assert gc.get_freeze_count() == 0
 
 
-def test_a_served_app_lays_out_every_chart_grid_before_its_first_page(url: str) -> None:
+def test_a_served_app_lays_out_every_chart_grid_before_its_first_page(sqlite_url: str) -> None:
     """make_subplots costs a page 15-50 ms the first time a worker meets a set of chart rows;
     a served worker pays it once at start-up instead (web/chart.py), a test's app does not."""
     from trephine.web import chart
 
     chart._grid_of_rows.cache_clear()
-    with TestClient(create_app(url)) as client:
+    with TestClient(create_app(sqlite_url)) as client:
         assert client.get("/healthz").status_code == 200
         assert chart._grid_of_rows.cache_info().currsize == 0
-    with TestClient(create_app(url, server=True)) as client:
+    with TestClient(create_app(sqlite_url, server=True)) as client:
         assert chart._grid_of_rows.cache_info().currsize == 2 ** (len(chart.ROWS) - 1)
         assert client.get("/healthz").status_code == 200
