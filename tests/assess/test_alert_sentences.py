@@ -54,7 +54,7 @@ def test_a_comparison_of_a_branch_that_did_not_carry_the_call_is_not_quoted() ->
         ("extramedullary", False, "not_needed"),
         ("mrd_level_pct", True, "supports"),
     ]
-    assert sentence(e, "relapse", "src") == "MRD 2 % — at least 1 %: relapse (src)"
+    assert sentence(e, "relapse", "src") == "MRD level 2 % — at least 1 %: relapse (src)"
 
 
 def test_a_comparison_that_supports_the_call_by_not_holding_is_worded_as_its_opposite() -> None:
@@ -65,12 +65,14 @@ def test_a_comparison_that_supports_the_call_by_not_holding_is_worded_as_its_opp
         hb=D(11),
     )
     assert sentence(e, "relapse", "src") == (
-        "MRD 2 % — at least 1 %; Marrow blasts 3 % — below 5 %; Haemoglobin 11 g/dL — not 9 g/dL"
-        ": relapse (src)"
+        "MRD level 2 % — at least 1 %; Marrow blasts 3 % — below 5 %; "
+        "Haemoglobin 11 g/dL — not 9 g/dL: relapse (src)"
     )
 
 
 def test_the_alerts_of_the_acute_lymphoblastic_calls_read_as_before() -> None:
+    """As before, in the words of :mod:`trephine.criteria.input_words` ("MRD level", once
+    "MRD" here and "MRD level" on the pages)."""
     relapse = evaluate(all_response.RELAPSE, {"bm_blasts_pct": D(39)})
     assert sentence(relapse, "haematological relapse after CR", "NCCN ALL [R]") == (
         "Marrow blasts 39 % — at least 5 %: haematological relapse after CR (NCCN ALL [R])"
@@ -88,6 +90,6 @@ def test_the_alerts_of_the_acute_lymphoblastic_calls_read_as_before() -> None:
     )
     assert failure.category == "MRD_FAILURE"
     assert sentence(failure, "MRD failure", "ASH 2021 Table 1") == (
-        "MRD detected: yes; MRD quantifiable: yes; MRD 0.051 % — at least 0.01 %: MRD failure "
-        "(ASH 2021 Table 1)"
+        "MRD detected: yes; MRD quantifiable: yes; MRD level 0.051 % — at least 0.01 %: "
+        "MRD failure (ASH 2021 Table 1)"
     )

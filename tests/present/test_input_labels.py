@@ -2,10 +2,10 @@
 label: none is read out as its name ('Mrd quantifiable: yes' in the ALL MRD failure alert,
 'Baseline anc', 'Dflc mg dl rise' in the explanations).
 
-Alert messages are worded once, in the core (:mod:`trephine.assess.sentences`, its ``LABELS``
-with units), by the evaluators that import :func:`~trephine.assess.sentences.sentence`; the
-explanations on the pages and in the report by :func:`trephine.present.explain.input_label`
-(its ``LABELS``, else an input contract's short description)."""
+Alert messages are worded once, in the core (:func:`trephine.assess.sentences.sentence`, by the
+evaluators that import it), the explanations on the pages and in the report by
+:func:`trephine.present.explain.evidence_sentence`: both in the words of each input's one home,
+:data:`trephine.criteria.input_words.INPUT_WORDS` (label and unit)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import pytest
 from trephine.assess import sentences
 from trephine.assess.registry import ADDENDA, ASSESSORS
 from trephine.criteria.engine import evaluate
+from trephine.criteria.input_words import INPUT_WORDS
 from trephine.criteria.model import Condition, RuleSet
 from trephine.criteria.sets import all_mrd
 from trephine.present import explain
@@ -76,7 +77,7 @@ def test_every_input_an_alert_message_can_quote_has_a_label(module: str) -> None
         for rs in rulesets
         for when in _conditions(rs)
         for name in when.inputs()
-        if name not in sentences.LABELS
+        if name not in INPUT_WORDS
     }
     assert not unlabelled, sorted(unlabelled)
 
@@ -84,11 +85,8 @@ def test_every_input_an_alert_message_can_quote_has_a_label(module: str) -> None
 @pytest.mark.parametrize("key", sorted(_stored_timeline_rulesets()))
 def test_every_input_a_stored_call_can_explain_has_a_label(key: str) -> None:
     rs = _stored_timeline_rulesets()[key]
-    described = {spec.name for spec in rs.inputs if 0 < len(spec.description) <= 60}
     unlabelled = {
-        name
-        for name in _inputs(rs)
-        if name not in explain.LABELS and name not in described and not name.startswith("param:")
+        name for name in _inputs(rs) if name not in INPUT_WORDS and not name.startswith("param:")
     }
     assert not unlabelled, sorted(unlabelled)
 
@@ -107,4 +105,16 @@ def test_the_mrd_failure_alert_names_every_input_it_quotes() -> None:
     )
     message = sentences.sentence(failure, "MRD failure", "ASH 2021 Table 1")
     assert "MRD quantifiable: yes" in message and "Mrd" not in message
+    assert "MRD level 0.051 % — at least 0.01 %" in message
     assert explain.input_label("mrd_quantifiable") == "MRD quantifiable"
+    # The page words the same comparison with the same label and unit.
+    shown = explain.evidence_sentence(
+        {
+            "input": "mrd_level_pct",
+            "value": "0.051",
+            "comparator": ">=",
+            "threshold": "0.01",
+            "outcome": True,
+        }
+    )
+    assert shown.startswith("MRD level 0.051 % — at least 0.01 %"), shown

@@ -125,7 +125,8 @@ SUGGESTIONS = [
             "role": "supports",
         },
         "Progressive disease (to confirm)",
-        "Rise in serum M-protein: 0.7 — at least 0.5: meets the progressive disease criterion",
+        "Rise in serum M-protein 0.7 g/dL — at least 0.5 g/dL: "
+        "meets the progressive disease criterion",
         id="myeloma-pd-to-confirm",
     ),
 ]

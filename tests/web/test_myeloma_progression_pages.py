@@ -57,8 +57,8 @@ def test_the_list_chart_and_calls_show_progression_to_confirm_then_confirmed(
         assert "Progressive disease met on this assessment: to confirm on the next one" in text
         # The comparisons meet the table's PD criterion; the call adds what confirms it.
         assert (
-            "Rise in serum M-protein: 0.7 — at least 0.5: meets the progressive disease criterion"
-            in text
+            "Rise in serum M-protein 0.7 g/dL — at least 0.5 g/dL: "
+            "meets the progressive disease criterion" in text
         )
         assert "(to confirm) criterion" not in text
         assert "Myeloma progression (to confirm)" in text  # the alert

@@ -2,59 +2,16 @@
 ("Marrow blasts 39 % — at least 5 %: haematological relapse after CR (NCCN ALL [R])").
 
 The stored calls keep their evidence as data; pages turn that into sentences in
-:mod:`trephine.present`. An alert is stored as one message, so it is worded here, once.
+:mod:`trephine.present`. An alert is stored as one message, so it is worded here, once, in the
+words (label and unit) of each input's one home, :mod:`trephine.criteria.input_words`, which the
+pages read too. A stored message is history: it keeps the words it was raised with.
 """
 
 from __future__ import annotations
 
+from trephine.criteria.input_words import input_label, input_unit
 from trephine.criteria.model import SUPPORTS, Comparator, Evaluation
 
-LABELS: dict[str, tuple[str, str]] = {
-    "bm_blasts_pct": ("Marrow blasts", " %"),
-    "circulating_blasts": ("Blasts in the blood", ""),
-    "extramedullary": ("Extramedullary disease", ""),
-    "mrd_level_pct": ("MRD", " %"),
-    "mrd_detected": ("MRD detected", ""),
-    "mrd_quantifiable": ("MRD quantifiable", ""),
-    "hematologic_cr": ("Haematologic CR", ""),
-    "sensitivity_pct": ("MRD assay sensitivity", " %"),
-    "mrd_method": ("MRD method", ""),
-    "timepoint": ("MRD time point", ""),
-    "cr_achieved": ("CR, CRh or CRi reached", ""),
-    "end_of_induction": ("End of induction", ""),
-    "cd19_on_blasts": ("CD19 on the blasts", ""),
-    "biopsy_cellularity_pct": ("Trephine cellularity", " %"),
-    "residual_hematopoietic_cells_pct": ("Residual haematopoietic cells", " %"),
-    "retic_abs": ("Reticulocytes", " ×10⁹/L"),
-    "retic_method": ("Reticulocyte count method", ""),
-    "baseline_severe": ("Severe or very severe AA before treatment", ""),
-    "baseline_anc": ("ANC at baseline", " ×10⁹/L"),
-    "baseline_plt": ("Platelets at baseline", " ×10⁹/L"),
-    "baseline_hb": ("Haemoglobin at baseline", " g/dL"),
-    "anc_doubled": ("ANC doubled from baseline", ""),
-    "plt_doubled": ("Platelets doubled from baseline", ""),
-    "hb_rise": ("Rise in haemoglobin from baseline", " g/dL"),
-    "pnh_clone_before": ("PNH clone on an earlier test", ""),
-    "infection_tested": ("Infection test recorded", ""),
-    "infection_test_positive": ("Infection test positive", ""),
-    "granulomas": ("Granulomas", ""),
-    "iron_stores_absent": ("Iron stores absent", ""),
-    "ring_sideroblasts_pct": ("Ring sideroblasts", " %"),
-    "megaloblastic_change": ("Megaloblastic change", ""),
-    "hypocellular": ("Hypocellular marrow", ""),
-    "infiltrated": ("Marrow infiltration", ""),
-    "cd19_pct_pb": ("Blood CD19+ cells", " % of lymphocytes"),
-    "cd19_abs_per_ul": ("Blood CD19+ cells", "/µL"),
-    "ferritin_ug_l": ("Ferritin", " µg/L"),
-    "liver_iron_mg_g": ("Liver iron", " mg/g"),
-    "transfusion_dependent": ("Transfusion dependent", ""),
-    "transfusion_independent": ("Transfusion independent", ""),
-    "anc": ("ANC", " ×10⁹/L"),
-    "plt": ("Platelets", " ×10⁹/L"),
-    "hb": ("Haemoglobin", " g/dL"),
-    "pnh_clone_pct": ("PNH clone", " %"),
-    "mds_type_abnormality": ("MDS-type cytogenetic abnormality", ""),
-}
 _RELATION = {
     ">=": "at least",
     ">": "above",
@@ -78,7 +35,7 @@ def sentence(evaluation: Evaluation, what: str, source: str) -> str:
         if e.role != SUPPORTS or e.comparator is None:
             continue
         comparator = e.comparator if e.outcome is not False else e.comparator.inverse
-        label, unit = LABELS.get(e.input, (e.input.replace("_", " ").capitalize(), ""))
+        label, unit = input_label(e.input), input_unit(e.input)
         if isinstance(e.value, bool):
             parts.append(f"{label}: {'yes' if e.value else 'no'}")
         elif comparator is Comparator.EQ:
