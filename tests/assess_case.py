@@ -153,10 +153,10 @@ def pc_diff(plasma_cells: int) -> AspirateDifferential:
     )
 
 
-def myeloma_progressing(db: Database) -> int:
+def myeloma_progressing(db: Database, *, assess: bool = True) -> int:
     """A myeloma patient P1 (IMWG 2016) whose last of three paraprotein assessments meets PD once
-    (to confirm), assessed: baseline with 15 % marrow plasma cells, VGPR at day 100 (the
-    nadir), then +0.7 g/dL at day 200 (its result id returned).
+    (to confirm), assessed (unless ``assess`` is false): baseline with 15 % marrow plasma cells,
+    VGPR at day 100 (the nadir), then +0.7 g/dL at day 200 (its result id returned).
     ``myeloma_progression_confirmed`` adds the next PD."""
     with db.unit_of_work("seed") as uow:
         patient_service.register_patient(uow, Patient("P1", Sex.MALE, 1955))
@@ -164,14 +164,16 @@ def myeloma_progressing(db: Database) -> int:
     biopsy(db, 0, 0, [("A", pc_diff(150)), ("B", pp("2.5", urine="450"))])
     biopsy(db, 100, 1, [("B", pp("0.2", urine="40"))])  # VGPR, the nadir
     (day_200,) = biopsy(db, 200, 2, [("B", pp("0.9", urine="40"))]).values()  # PD (still PR)
-    with db.unit_of_work("t") as uow:
-        assessments.assess_patient(uow, "P1")
+    if assess:
+        with db.unit_of_work("t") as uow:
+            assessments.assess_patient(uow, "P1")
     return day_200
 
 
-def myeloma_progression_confirmed(db: Database) -> None:
+def myeloma_progression_confirmed(db: Database, *, assess: bool = True) -> None:
     """The next paraprotein assessment of :func:`myeloma_progressing` meets PD again
-    (confirmed), assessed."""
+    (confirmed), assessed (unless ``assess`` is false)."""
     biopsy(db, 260, 3, [("B", pp("1.2", urine="40"))])  # PD again: confirmed
-    with db.unit_of_work("t") as uow:
-        assessments.assess_patient(uow, "P1")
+    if assess:
+        with db.unit_of_work("t") as uow:
+            assessments.assess_patient(uow, "P1")
