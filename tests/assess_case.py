@@ -3,7 +3,9 @@
 P1: AML diagnosed on ``D0``; 7+3 induction (two intensive courses); diagnostic marrow with 62 %
 blasts; day-30 marrow in CR with NPM1 MRD not detected. Tests add later marrows with
 :func:`biopsy` and :func:`marrow_items`. Myeloma results: :func:`pp` (a paraprotein) and
-:func:`pc_diff` (a differential with plasma cells). Everything here is synthetic.
+:func:`pc_diff` (a differential with plasma cells); CLL: :func:`flow` (a flow MRD result) and
+:func:`cll_marrow_and_blood_mrd` (a marrow and a blood MRD result of one date). Everything here
+is synthetic.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from trephine.domain import (
 )
 from trephine.domain import quantity as q
 from trephine.domain.patient import Diagnosis, Disease
+from trephine.domain.quantity import Qualifier, Quantity
 from trephine.domain.results import (
     FREE_LIGHT_CHAIN,
     SERUM_M_PROTEIN,
@@ -31,6 +34,8 @@ from trephine.domain.results import (
     CellClass,
     CoreFindings,
     Extramedullary,
+    FlowMethod,
+    FlowMRD,
     Immunofixation,
     LightChain,
     MolecularMRD,
@@ -151,6 +156,31 @@ def pc_diff(plasma_cells: int) -> AspirateDifferential:
         },
         cells_counted=500,
     )
+
+
+def flow(events: int, abnormal: int | None, *, lloq: str = "0.005") -> FlowMRD:
+    """A flow MRD result (DfN): ``abnormal`` of ``events`` events (None: not detected)."""
+    if abnormal is None:
+        mrd = Quantity(None, "%", Qualifier.NOT_DETECTED, lod=Decimal("0.002"), lloq=Decimal(lloq))
+    else:
+        pct = Decimal(abnormal) * 100 / Decimal(events)
+        mrd = Quantity(pct, "%", lod=Decimal("0.002"), lloq=Decimal(lloq))
+    return FlowMRD(mrd, FlowMethod.DFN, events_acquired=events, abnormal_events=abnormal)
+
+
+def cll_marrow_and_blood_mrd(db: Database) -> dict[str, int]:
+    """A CLL patient P1 (iwCLL 2018) with a marrow and a blood flow MRD result of one date (day
+    200: the aspirate 49 of 500,000 events, undetectable MRD4; the blood 200 of 500,000, MRD
+    positive), assessed; the result ids by specimen letter ("A" marrow, "B" blood)."""
+    with db.unit_of_work("seed") as uow:
+        patient_service.register_patient(uow, Patient("P1", Sex.MALE, 1950))
+        patient_service.add_diagnosis(uow, "P1", Diagnosis(Disease.CLL, D0))
+    marrow = biopsy(db, 200, 1, [("A", flow(500_000, 49))])
+    with db.unit_of_work("lab") as uow:
+        stored, _ = results.record_result(uow, "B1", flow(500_000, 200), verify=True)
+    with db.unit_of_work("t") as uow:
+        assessments.assess_patient(uow, "P1")
+    return {"A": marrow["FlowMRD"], "B": stored.id}
 
 
 def myeloma_progressing(db: Database, *, assess: bool = True) -> int:

@@ -23,7 +23,11 @@ Run it the same way after a change that *means* to change evidence, and review t
 Regenerated since: once by lane words13, when the story's supersession sentence took its
 category's words from ``criteria.categories.category_words`` ("haematologic relapse", was
 "hematologic relapse"): the 12 demo patients with a response call superseded by a haematologic
-relapse changed, no worked case did.
+relapse changed, no worked case did. Once by lane sameday, when each MRD call (one per MRD
+result) began to end its evidence with the item naming its sample (``{"input": "sample",
+"value": "bone marrow"}`` or ``"peripheral blood"``, :func:`trephine.assess.call.on_sample`):
+the 22 demo patients with an MRD call changed, and with that item left out every demo digest is
+the one before; no worked case changed.
 """
 
 from __future__ import annotations

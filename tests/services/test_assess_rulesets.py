@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import update
 
-from assess_case import D0, biopsy, blood, diff, pc_diff, pp
+from assess_case import D0, biopsy, blood, cll_marrow_and_blood_mrd, diff, flow, pc_diff, pp
 from trephine.domain import Patient, Sex
 from trephine.domain import quantity as q
 from trephine.domain.patient import Diagnosis, Disease
@@ -23,18 +23,10 @@ from trephine.domain.results import (
 )
 from trephine.services import alerts, assessments
 from trephine.services import patients as patient_service
+from trephine.services import results as results_service
 from trephine.services.patient_search import PatientQuery, search
 from trephine.store.database import Database
 from trephine.store.tables import AlertRow
-
-
-def flow(events: int, abnormal: int | None, *, lloq: str = "0.005") -> FlowMRD:
-    if abnormal is None:
-        mrd = Quantity(None, "%", Qualifier.NOT_DETECTED, lod=Decimal("0.002"), lloq=Decimal(lloq))
-    else:
-        pct = Decimal(abnormal) * 100 / Decimal(events)
-        mrd = Quantity(pct, "%", lod=Decimal("0.002"), lloq=Decimal(lloq))
-    return FlowMRD(mrd, FlowMethod.DFN, events_acquired=events, abnormal_events=abnormal)
 
 
 def patient(db: Database, disease: Disease) -> None:
@@ -378,8 +370,6 @@ def test_a_day_with_two_calls_of_a_kind_is_stored_once_and_restated_whole(
     mrd = [s for s in first.assessments if s.call_kind == "mrd"]
     assert len(mrd) == 2 and first.new_assessments == len(first.assessments)
     assert run(database).new_assessments == 0
-    from trephine.services import results as results_service
-
     with database.unit_of_work("dr.amend") as uow:
         results_service.amend_result(uow, blood_mrd["FlowMRD"], flow(500_000, 20), "recount")
     amended = run(database)
@@ -387,6 +377,65 @@ def test_a_day_with_two_calls_of_a_kind_is_stored_once_and_restated_whole(
     assert [s.assessment.category for s in amended.assessments if s.call_kind == "mrd"] == [
         "UNDETECTABLE_MRD4",
         "UNDETECTABLE_MRD4",
+    ]
+    assert run(database).new_assessments == 0
+
+
+def _current_mrd(db: Database) -> list[tuple[str | None, str, int]]:
+    """The current ``mrd`` calls as (sample, category, revision), in page order."""
+    with db.unit_of_work("t") as uow:
+        stored = assessments.patient_assessments(uow, "P1")
+    return [
+        (s.call.sample, s.assessment.category, s.revision)
+        for s in assessments.current_assessments(stored)
+        if s.call_kind == "mrd"
+    ]
+
+
+def test_both_calls_of_a_day_are_current_each_naming_its_sample(database: Database) -> None:
+    """A marrow and a blood MRD result of one date: both calls are current (not only the
+    latest row of the date and kind), each names its sample; an amendment restates both as the
+    next revision (the first two are history), and amending back (A→B→A) makes the blood's
+    positive call current again beside the marrow's."""
+    ids = cll_marrow_and_blood_mrd(database)
+    assert _current_mrd(database) == [
+        ("bone marrow", "UNDETECTABLE_MRD4", 1),
+        ("peripheral blood", "MRD_POSITIVE", 1),
+    ]
+    with database.unit_of_work("dr.amend") as uow:
+        recount = results_service.amend_result(uow, ids["B"], flow(500_000, 20), "recount")
+    run(database)
+    assert _current_mrd(database) == [
+        ("bone marrow", "UNDETECTABLE_MRD4", 2),
+        ("peripheral blood", "UNDETECTABLE_MRD4", 2),
+    ]
+    with database.unit_of_work("dr.amend") as uow:
+        results_service.amend_result(uow, recount.id, flow(500_000, 200), "recount was wrong")
+    assert run(database).new_assessments == 2
+    assert _current_mrd(database) == [
+        ("bone marrow", "UNDETECTABLE_MRD4", 3),
+        ("peripheral blood", "MRD_POSITIVE", 3),
+    ]
+    with database.unit_of_work("t") as uow:
+        stored = assessments.patient_assessments(uow, "P1")
+    assert len([s for s in stored if s.call_kind == "mrd"]) == 6  # two revisions of history
+
+
+def test_a_marrow_and_a_blood_result_of_the_same_value_are_two_calls(database: Database) -> None:
+    """The same MRD level in the marrow and the blood of one day: two calls (their samples
+    differ), both stored and current — not one call counted once."""
+    patient(database, Disease.CLL)
+    biopsy(database, 200, 1, [("A", flow(500_000, 200))])
+    with database.unit_of_work("lab") as uow:
+        results_service.record_result(uow, "B1", flow(500_000, 200), verify=True)
+    first = run(database)
+    assert [s.call.sample for s in first.assessments if s.call_kind == "mrd"] == [
+        "bone marrow",
+        "peripheral blood",
+    ]
+    assert _current_mrd(database) == [
+        ("bone marrow", "MRD_POSITIVE", 1),
+        ("peripheral blood", "MRD_POSITIVE", 1),
     ]
     assert run(database).new_assessments == 0
 

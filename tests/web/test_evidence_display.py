@@ -15,6 +15,7 @@ def _stored(**fields: Any) -> SimpleNamespace:
     defaults: dict[str, Any] = {
         "date": "2025-02-01",
         "call": "response",
+        "sample": None,
         "ruleset": "ELN2022",
         "edition": "ELN2022",
         "citation": None,
@@ -109,6 +110,7 @@ def test_settings_counts_and_unrecorded_inputs_read_as_words() -> None:
     assessment = SimpleNamespace(
         date="2022-11-06",
         call="response",
+        sample=None,
         category="CRi_MRD-",
         ruleset="ELN2022",
         edition="ELN2022",

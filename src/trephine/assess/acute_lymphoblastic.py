@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from trephine.assess.call import Alert, Call, Calls
+from trephine.assess.call import Alert, Call, Calls, on_sample
 from trephine.assess.common import call, run
 from trephine.assess.inputs import (
     PatientInputs,
@@ -243,7 +243,7 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
                 mrd["bm_blasts_pct"] = values["bm_blasts_pct"]
             mrd["timepoint"] = point
             a = run(all_mrd.RESPONSE, mrd, f"{date.isoformat()} {r.kind} {r.analyte}".strip())
-            out.append(call(date, "mrd", a))
+            out.append(on_sample(call(date, "mrd", a), inputs.sample_of(r)))
             reappeared = mrd_negative and mrd["mrd_detected"] and a.category != "NOT_APPLICABLE"
             if a.category == "MRD_FAILURE" and (point in _DECISION_POINTS or not reappeared):
                 # Every MRD failure in CR is alerted; the message says whether the marrow is a

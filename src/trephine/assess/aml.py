@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from trephine import __version__
-from trephine.assess.call import Alert, Call, Calls, digest_of
+from trephine.assess.call import SAMPLE_OF_TISSUE, Alert, Call, Calls, digest_of, on_sample
 from trephine.assess.inputs import PatientInputs
 from trephine.assess.timepoints import (
     ObservationKind,
@@ -188,7 +188,9 @@ def assess_points(points: Iterable[TimePoint], params: Mapping[str, Any] | None 
                 if a.category == "NEGATIVE":
                     # ELN 2021: a negative result states the sensitivity it reached.
                     call = _with_evidence(call, negative_reach(point.values, where, p_mrd))
-                out.append(call)
+                # Which sample (a day's marrow and blood MRD results are two calls).
+                measured_on = None if point.tissue is None else SAMPLE_OF_TISSUE[point.tissue]
+                out.append(on_sample(call, measured_on))
             level = point.values.get("level_pct", point.values.get("pct"))
             mrd_samples.append(
                 MrdSample(

@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import json.encoder
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -201,6 +201,17 @@ class Call:
             software_version=evaluation.software_version,
         )
 
+    @property
+    def sample(self) -> str | None:
+        """The sample the call rests on (:data:`BONE_MARROW` or :data:`PERIPHERAL_BLOOD`) when
+        it rests on one result (an MRD call), from its :func:`on_sample` evidence item; None
+        for a call of a whole time point (a response reads the marrow and the blood count) and
+        for one stored before calls named their sample."""
+        for item in self.evidence:
+            if item.get("input") == SAMPLE:
+                return str(item.get("value"))
+        return None
+
     def key(self) -> tuple[str, str, str, str, str, str]:
         """Identity: the same key means the same call on the same evidence by the same rule
         set, edition and version."""
@@ -212,6 +223,29 @@ class Call:
             self.software_version,
             self.digest,
         )
+
+
+#: The evidence item of a call that rests on one sample: which (a day's marrow and blood MRD
+#: results are two calls of one date and kind; each says which sample it is).
+SAMPLE = "sample"
+BONE_MARROW = "bone marrow"
+PERIPHERAL_BLOOD = "peripheral blood"
+#: The time points' tissue codes (``TimePoint.tissue``) as the sample item names them.
+SAMPLE_OF_TISSUE = {"BM": BONE_MARROW, "PB": PERIPHERAL_BLOOD}
+
+
+def on_sample(made: Call, sample: str | None) -> Call:
+    """``made`` with the evidence item naming the sample it rests on (:attr:`Call.sample`) and
+    the digest of both, or as it is when the sample is not known (a result on no stored
+    specimen). Two calls of one day that differ only by their sample are two calls."""
+    if sample is None:
+        return made
+    item = {"input": SAMPLE, "value": sample, "comparator": None, "threshold": None}
+    return replace(
+        made,
+        evidence=(*made.evidence, item),
+        digest=digest_of({"call": made.digest, SAMPLE: sample}),
+    )
 
 
 #: Encoded once: a rule set's parameters as stored (``{name: value}``, decimals as text) and

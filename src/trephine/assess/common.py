@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from trephine.assess.call import Alert, Call, Calls
+from trephine.assess.call import Alert, Call, Calls, on_sample
 from trephine.assess.inputs import PatientInputs, ResultRecord
 from trephine.criteria.engine import evaluate
 from trephine.criteria.facts import build_facts, specs_of
@@ -36,8 +36,8 @@ ValuesOf = Callable[[Any, list[ResultRecord]], dict[str, Any] | None]
 
 def mrd_calls(inputs: PatientInputs, rs: RuleSet, values_of: ValuesOf) -> Calls:
     """One ``mrd`` call per result that ``values_of(value, same_day_results)`` maps (None
-    skips it); alert ``MRD_CONVERSION`` when a call of the same method turns from negative to
-    positive."""
+    skips it), naming the sample it rests on (a day's marrow and blood results are two calls);
+    alert ``MRD_CONVERSION`` when a call of the same method turns from negative to positive."""
     out: list[Call] = []
     alerts: list[Alert] = []
     last: dict[str, str] = {}
@@ -47,7 +47,7 @@ def mrd_calls(inputs: PatientInputs, rs: RuleSet, values_of: ValuesOf) -> Calls:
             if values is None:
                 continue
             a = run(rs, values, f"{date.isoformat()} {r.kind} {r.analyte}".strip())
-            out.append(call(date, "mrd", a))
+            out.append(on_sample(call(date, "mrd", a), inputs.sample_of(r)))
             method = str(values.get("mrd_method", r.kind))
             if last.get(method) in NEGATIVE and a.category in POSITIVE:
                 alerts.append(

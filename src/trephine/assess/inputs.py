@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from trephine.assess.call import BONE_MARROW, PERIPHERAL_BLOOD
 from trephine.domain.patient import Diagnosis
 from trephine.domain.quantity import Quantity
 from trephine.domain.results import AspirateDifferential, ClinicalExam, ResultKind, ResultValue
@@ -96,6 +97,17 @@ class PatientInputs:
             if r.state in ASSESSED_STATES:
                 grouped[r.collected_on].append(r)
         return dict(sorted(grouped.items()))
+
+    def sample_of(self, result: ResultRecord) -> str | None:
+        """The sample ``result`` was measured on, as a call resting on it names it
+        (:func:`trephine.assess.call.on_sample`): peripheral blood, or bone marrow for any
+        marrow specimen (aspirate, core, clot); None when its specimen is not stored."""
+        specimen = self.specimens.get(result.accession)
+        if specimen is None:
+            return None
+        if specimen.type is SpecimenType.PERIPHERAL_BLOOD:
+            return PERIPHERAL_BLOOD
+        return BONE_MARROW
 
     def clinical_exams(self) -> list[tuple[dt.date, ClinicalExam]]:
         """Every clinical examination by date, in date order: the ones recorded by clinicians

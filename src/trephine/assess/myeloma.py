@@ -41,12 +41,12 @@ assessment"), ``MYELOMA_PROGRESSION_CONFIRMED`` on the assessment that confirms 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from trephine.assess.call import Alert, Call, Calls, digest_of
+from trephine.assess.call import Alert, Call, Calls, digest_of, on_sample
 from trephine.assess.common import call, run
 from trephine.assess.inputs import (
     PatientInputs,
@@ -186,7 +186,9 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
     tables: list[RuleSet] = []
     # Without a pre-treatment M-protein no response can be measured: no line, no call.
     for line in _lines(inputs, pp_dates):
-        tables.append(_assess_line(line, grouped, days, pp_dates, out, progression))
+        tables.append(
+            _assess_line(line, grouped, days, pp_dates, out, progression, inputs.sample_of)
+        )
     alerts = _confirm(out, progression, [line.start for line in inputs.therapy_lines])
     not_evaluable = {t.not_evaluable for t in tables} | {"NOT_EVALUABLE_BY_BM_BRANCH"}
     best = min(
@@ -210,10 +212,11 @@ def _assess_line(
     pp_dates: Sequence[dt.date],
     out: list[Call],
     progression: list[int],
+    sample_of: Callable[[ResultRecord], str | None],
 ) -> RuleSet:
     """The response, progression and MRD calls of one line's paraprotein dates, appended to
-    ``out`` (``progression``: where its progression calls are); the response table its
-    baseline chose."""
+    ``out`` (``progression``: where its progression calls are; ``sample_of``: the sample an
+    MRD result was measured on); the response table its baseline chose."""
     baseline_on = line.baseline
     baseline = dict(days[baseline_on])
     # The diagnostic marrow may precede the serum sample by days: take its plasma cells.
@@ -261,7 +264,8 @@ def _assess_line(
                 }
                 if q.lod is not None:
                     mrd["mrd_sensitivity"] = q.lod / _HUNDRED
-                out.append(call(date, "mrd", run(imwg2016_mm.MRD, mrd, f"{where} MRD")))
+                mrd_call = call(date, "mrd", run(imwg2016_mm.MRD, mrd, f"{where} MRD"))
+                out.append(on_sample(mrd_call, sample_of(r)))
     return table
 
 

@@ -12,13 +12,16 @@ from trephine.services.views import StoredAlert, StoredAssessment
 
 def assessment_dict(item: StoredAssessment, *, current: bool | None = None) -> dict[str, Any]:
     """The JSON shape of a stored assessment (CLI ``--json`` and the API share it): the typed
-    call (:class:`trephine.assess.call.Call`) and the store's row id, time and recorder."""
+    call (:class:`trephine.assess.call.Call`) and the store's row id, time and recorder.
+    ``sample``: what the call rests on when it rests on one sample (a day's marrow and blood
+    MRD results are two calls, both current), else None."""
     c = item.call
     data: dict[str, Any] = {
         "id": item.id,
         "date": c.date.isoformat(),
         "call": c.kind,
         "category": c.category,
+        "sample": c.sample,
         "ruleset": c.ruleset,
         "edition": c.edition,
         "rule": c.rule,

@@ -188,11 +188,15 @@ def build_chronology(record: PatientRecord) -> list[ChronologyEntry]:
             (e.get("value") for e in a.evidence if e.get("input") == "day_after_transplant"),
             None,
         )
+        # A day's marrow and blood MRD calls are two entries: each names its sample.
+        on = stored.call.sample
         entries.append(
             ChronologyEntry(
                 a.assessed_on,
                 EntryKind.ASSESSMENT,
-                f"{a.ruleset}: {a.category}" + ("" if day is None else f" (day +{day})"),
+                f"{a.ruleset}: {a.category}"
+                + ("" if on is None else f", {on}")
+                + ("" if day is None else f" (day +{day})"),
                 f"edition {a.criteria_edition}, rule {a.matched_rule or '-'}",
             )
         )

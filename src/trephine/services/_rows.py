@@ -245,6 +245,7 @@ def to_assessment(
         recorded_by=row.recorded_by,
         call_kind=row.call_kind,
         inputs_digest=row.inputs_digest,
+        revision=row.revision,
     )
 
 

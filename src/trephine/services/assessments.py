@@ -600,18 +600,29 @@ def _version() -> str:
 
 
 def current_assessments(items: Sequence[StoredAssessment]) -> list[StoredAssessment]:
-    """The latest stored row per (date, call, rule set, edition): what the newest evidence
-    says. Older rows (before an amendment) stay in the store as history."""
-    latest: dict[tuple[object, ...], StoredAssessment] = {}
+    """Every row of each call's latest revision (a call: date, call kind, rule set, edition):
+    what the newest evidence says — usually one row, several when one day has several calls of
+    a kind (a marrow and a blood MRD result of one date are stored together, as one revision,
+    and are both current). Older revisions (before an amendment) stay in the store as
+    history."""
+    latest: dict[tuple[object, ...], list[StoredAssessment]] = {}
     for item in items:
         a = item.assessment
         key = (a.assessed_on, item.call_kind, a.ruleset, a.criteria_edition)
-        if key not in latest or latest[key].id < item.id:
-            latest[key] = item
+        found = latest.get(key)
+        if found is None or found[0].revision < item.revision:
+            latest[key] = [item]
+        elif found[0].revision == item.revision:
+            found.append(item)
     # One marrow, one story: a response call superseded by the same marrow's relapse is kept
     # as history, never shown as current (trephine.assess.story).
     return sorted(
-        (s for s in latest.values() if SUPERSEDED not in s.assessment.flags),
+        (
+            s
+            for revision in latest.values()
+            for s in revision
+            if SUPERSEDED not in s.assessment.flags
+        ),
         key=lambda s: (s.assessment.assessed_on, s.id),
     )
 

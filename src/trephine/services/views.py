@@ -60,6 +60,9 @@ class StoredAssessment:
     #: evaluation) and its evidence hash.
     call_kind: str = ""
     inputs_digest: str = ""
+    #: Which revision of its call (date, call, rule set, edition) the row belongs to (migration
+    #: 0031); the rows of a call's latest revision are its current ones.
+    revision: int = 1
 
 
 @dataclass(frozen=True)

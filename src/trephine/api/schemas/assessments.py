@@ -20,6 +20,12 @@ class AssessmentPublic(_Public):
     date: dt.date = Field(description="The clinical date assessed")
     call: str = Field(description="baseline, response, relapse, landmark, mrd, mrd_event, …")
     category: str
+    sample: str | None = Field(
+        None,
+        description="The sample the call rests on ('bone marrow', 'peripheral blood') when it "
+        "rests on one result, as an MRD call does: a day's marrow and blood MRD results are two "
+        "calls of one date and kind, both current; None for a call of a whole time point",
+    )
     ruleset: str
     edition: str
     rule: str | None = Field(description="The rule that matched (None: not evaluable)")
@@ -33,8 +39,9 @@ class AssessmentPublic(_Public):
     computed_at: dt.datetime
     recorded_by: str
     current: bool = Field(
-        description="False when a later assessment of the same date, call and edition exists "
-        "(e.g. after an amended result); kept as history"
+        description="False when a later revision of the same date, call, rule set and edition "
+        "exists (e.g. after an amended result); kept as history. Every call of a day's latest "
+        "revision is current (a marrow and a blood MRD result of one date: both)"
     )
 
 
