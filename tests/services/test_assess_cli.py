@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assess_case import biopsy, marrow_items, seed_aml_patient
+from assess_case import biopsy, cll_marrow_and_blood_mrd, marrow_items, seed_aml_patient
 from trephine.cli.main import app
+from trephine.present.explain import category_label
 from trephine.present.numbers import format_value
 from trephine.store.database import Database
 
@@ -78,6 +80,72 @@ def test_alerts_list_and_acknowledge(url: str) -> None:
     # The same person acknowledging twice: said plainly, not "recorded with 'cli', not 'cli'".
     code, out = invoke("alerts", "ack", str(alert["id"]), "--actor", "dr.a", "--database-url", url)
     assert code == 2 and "already acknowledged by 'dr.a'" in out and "not 'dr.a'" not in out
+
+
+def test_the_table_and_the_alert_list_say_calls_and_alerts_in_words(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader's table: each category and each alert in the pages' words, no code; ``--json``
+    (the contract for scripts) keeps the codes."""
+    monkeypatch.setenv("COLUMNS", "400")  # one table row per line, no wrapping
+    code, out = invoke("assess", "P1", "--json", "--database-url", url)
+    data = json.loads(out)
+    categories = [a["category"] for a in data["assessments"]]
+    assert {"HEMATOLOGIC_RELAPSE", "CR_MRD-"} <= set(categories)
+    assert [a["code"] for a in data["alerts"]] == ["HEMATOLOGIC_RELAPSE"]
+    code, table = invoke("assess", "P1", "--database-url", url)
+    assert code == 0, table
+    rows = [
+        tuple(cell.strip() for cell in line.split("│")[1:4])
+        for line in table.splitlines()
+        if line.startswith("│ 2025")
+    ]
+    assert [category for _, _, category in rows] == [category_label(c) for c in categories]
+    assert ("2025-06-05", "relapse", "Haematologic relapse") in rows
+    assert ("2025-02-05", "response", "CR MRD-") in rows
+    assert (
+        "ALERT 2025-06-05 Haematologic relapse: haematologic relapse after CR (ELN22-REL-BM) (open)"
+        in table
+    )
+    # The superseded response's worded item reads as the page words it, not as codes.
+    assert "Not current: haematologic relapse was called on this marrow (ELN22-REL-BM)" in table
+    for code_only in ("HEMATOLOGIC_RELAPSE", "CR_MRD-", "SUPERSEDED"):
+        assert code_only not in table
+    code, listed = invoke("alerts", "list", "--database-url", url)
+    assert code == 0 and "HEMATOLOGIC_RELAPSE" not in listed
+    (alert_id,) = invoke("alerts", "list", "--ids", "--database-url", url)[1].split()
+    assert (
+        f"#{alert_id} 2025-06-05 P1 Haematologic relapse: haematologic relapse after CR "
+        "(ELN22-REL-BM) (open)"
+    ) in listed
+
+
+def test_the_table_names_the_sample_of_each_mrd_call_of_a_day(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A marrow and a blood MRD result of one date: two rows, each naming its sample under the
+    call; ``--json`` has the same in ``sample``."""
+    monkeypatch.setenv("COLUMNS", "400")
+    cll_marrow_and_blood_mrd(database)
+    url = database.engine.url.render_as_string(hide_password=False)
+    code, table = invoke("assess", "P1", "--database-url", url)
+    assert code == 0, table
+    lines = table.splitlines()
+    calls = [
+        (line.split("│")[2].strip(), below.split("│")[2].strip(), line.split("│")[3].strip())
+        for line, below in itertools.pairwise(lines)
+        if line.startswith("│ 2025") and line.split("│")[2].strip() == "mrd"
+    ]
+    assert calls == [
+        ("mrd", "bone marrow", "Undetectable MRD4"),
+        ("mrd", "peripheral blood", "MRD positive"),
+    ]
+    assert "sample" not in table  # said under the call, not again as an evidence item
+    code, out = invoke("assess", "P1", "--json", "--database-url", url)
+    assert [(a["sample"], a["category"]) for a in json.loads(out)["assessments"]] == [
+        ("bone marrow", "UNDETECTABLE_MRD4"),
+        ("peripheral blood", "MRD_POSITIVE"),
+    ]
 
 
 def test_bad_input_is_one_line_exit_2(url: str) -> None:

@@ -55,10 +55,25 @@ def _run_json(uow: UnitOfWork, run: AssessRun) -> dict[str, Any]:
     }
 
 
+def _alert_words(code: str, message: str) -> str:
+    """An alert as the pages word it: its headline, and the stored message when it adds
+    something (the code stays in ``--json``, for scripts)."""
+    from trephine.present.explain import alert_detail, alert_headline
+
+    detail = alert_detail(code, message)
+    return alert_headline(code) + (f": {detail}" if detail else "")
+
+
 def _print_run(run: AssessRun) -> None:
+    """The run as a table for a reader: each call's category and each alert in the words the
+    pages use (:func:`trephine.present.explain.category_label`, the one wording of
+    :func:`trephine.criteria.categories.category_words`), a call resting on one sample naming
+    it; ``--json`` keeps the codes."""
     from rich.console import Console
     from rich.table import Table
 
+    from trephine.assess.call import SAMPLE
+    from trephine.present.explain import category_label
     from trephine.present.numbers import format_evidence
 
     table = Table(title=run.patient_id)
@@ -71,21 +86,31 @@ def _print_run(run: AssessRun) -> None:
     table.add_column("evidence / missing", overflow="fold", ratio=1)
     for item in run.assessments:
         a = item.assessment
-        # Rounded for reading; --json keeps the exact stored values.
-        evidence = [format_evidence(e) for e in a.evidence]
+        # Rounded for reading; --json keeps the exact stored values. An item the evaluator
+        # worded (a response superseded by the same marrow's relapse, a later line's baseline)
+        # reads as the page words it, not as its codes; the sample is said under the call.
+        evidence = [
+            str(e["sentence"]) if e.get("sentence") else format_evidence(e)
+            for e in a.evidence
+            if e.get("input") != SAMPLE
+        ]
         if a.missing_inputs:
             evidence.append("missing: " + ", ".join(a.missing_inputs))
+        call = item.call_kind.replace("_", " ")
+        if item.call.sample is not None:  # a day's marrow and blood MRD calls: which is which
+            call += f"\n{item.call.sample}"
         table.add_row(
             a.assessed_on.isoformat(),
-            item.call_kind,
-            a.category,
+            call,
+            category_label(a.category),
             f"{a.matched_rule or '—'}\n{a.criteria_edition}",
             "\n".join(evidence),
         )
     console = Console()
     console.print(table)
     for alert in (*run.alerts, *run.withdrawn_alerts):
-        console.print(f"ALERT {alert.raised_on} {alert.code}: {alert.message} ({alert.state})")
+        words = _alert_words(alert.code, alert.message)
+        console.print(f"ALERT {alert.raised_on} {words} ({alert.state})", markup=False)
     typer.echo(
         f"{run.patient_id}: {len(run.assessments)} assessment(s) under {run.ruleset} "
         f"({run.new_assessments} new), {len(run.alerts)} alert(s) ({run.new_alerts} new)"
@@ -244,7 +269,7 @@ def list_alerts(
             state = f"acknowledged by {a.acknowledged_by}"
         elif a.withdrawn_at is not None:
             state = f"withdrawn: {a.withdrawn_reason}"
-        typer.echo(f"#{a.id} {a.date} {a.patient} {a.code}: {a.message} ({state})")
+        typer.echo(f"#{a.id} {a.date} {a.patient} {_alert_words(a.code, a.message)} ({state})")
     typer.echo(f"{len(items)} alert(s)")
 
 
