@@ -187,3 +187,30 @@ def test_report_suggestions_say_categories_and_missing_inputs_in_words(
     assert reason in page
     assert "Missing: Ring sideroblasts." in page
     assert category not in page and category.replace("_", " ") not in page and "_pct" not in page
+
+
+def test_report_suggestions_name_the_call_in_words() -> None:
+    """The report said "anaemia_workup call" and "mrd call" (the kind's code); it says the words
+    of assess/call_kinds, inside its sentence."""
+    from types import SimpleNamespace
+
+    from trephine.present.report import _suggestion
+
+    def stored(kind: str) -> SimpleNamespace:
+        call = SimpleNamespace(
+            category="MARROW_FINDINGS",
+            ruleset="ANAEMIA-WORKUP",
+            criteria_edition="test",
+            matched_rule=None,
+            citation=None,
+            evidence=(),
+            missing_inputs=(),
+            flags=(),
+            software_version="test",
+        )
+        return SimpleNamespace(assessment=call, call_kind=kind)
+
+    assert _suggestion(stored("anaemia_workup"))["call_words"] == "anaemia work-up"
+    assert _suggestion(stored("mrd"))["call_words"] == "MRD"
+    assert _suggestion(stored("cart_relapse"))["call_words"] == "relapse after CAR-T"
+    assert _suggestion(stored(""))["call_words"] == "evaluation"

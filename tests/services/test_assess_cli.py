@@ -101,8 +101,8 @@ def test_the_table_and_the_alert_list_say_calls_and_alerts_in_words(
         if line.startswith("│ 2025")
     ]
     assert [category for _, _, category in rows] == [category_label(c) for c in categories]
-    assert ("2025-06-05", "relapse", "Haematologic relapse") in rows
-    assert ("2025-02-05", "response", "CR MRD-") in rows
+    assert ("2025-06-05", "Relapse", "Haematologic relapse") in rows
+    assert ("2025-02-05", "Response", "CR MRD-") in rows
     assert (
         "ALERT 2025-06-05 Haematologic relapse: haematologic relapse after CR (ELN22-REL-BM) (open)"
         in table
@@ -134,12 +134,15 @@ def test_the_table_names_the_sample_of_each_mrd_call_of_a_day(
     calls = [
         (line.split("│")[2].strip(), below.split("│")[2].strip(), line.split("│")[3].strip())
         for line, below in itertools.pairwise(lines)
-        if line.startswith("│ 2025") and line.split("│")[2].strip() == "mrd"
+        if line.startswith("│ 2025") and line.split("│")[2].strip() == "MRD"
     ]
     assert calls == [
-        ("mrd", "bone marrow", "Undetectable MRD4"),
-        ("mrd", "peripheral blood", "MRD positive"),
+        ("MRD", "bone marrow", "Undetectable MRD4"),
+        ("MRD", "peripheral blood", "MRD positive"),
     ]
+    # The call's kind in words too (assess/call_kinds), not its code.
+    kinds = {line.split("│")[2].strip() for line in lines if line.startswith("│ 2025")}
+    assert kinds == {"MRD"}  # both rows of the day name the kind in words
     assert "sample" not in table  # said under the call, not again as an evidence item
     code, out = invoke("assess", "P1", "--json", "--database-url", url)
     assert [(a["sample"], a["category"]) for a in json.loads(out)["assessments"]] == [

@@ -44,13 +44,13 @@ def test_the_page_and_the_api_show_both_calls_of_the_day_with_their_sample(
             (
                 "UNDETECTABLE_MRD4",
                 "bone marrow",
-                "Undetectable MRD4 mrd on 2025-07-25, bone marrow "
+                "Undetectable MRD4 MRD on 2025-07-25, bone marrow "
                 "iwCLL2018-MRD iwCLL2018 · rule CLL-MRD-NEG",
             ),
             (
                 "MRD_POSITIVE",
                 "peripheral blood",
-                "MRD positive mrd on 2025-07-25, peripheral blood "
+                "MRD positive MRD on 2025-07-25, peripheral blood "
                 "iwCLL2018-MRD iwCLL2018 · rule CLL-MRD-POS",
             ),
         ]

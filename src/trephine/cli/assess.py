@@ -73,6 +73,7 @@ def _print_run(run: AssessRun) -> None:
     from rich.table import Table
 
     from trephine.assess.call import SAMPLE
+    from trephine.assess.call_kinds import call_kind_words
     from trephine.present.explain import category_label
     from trephine.present.numbers import format_evidence
 
@@ -96,7 +97,7 @@ def _print_run(run: AssessRun) -> None:
         ]
         if a.missing_inputs:
             evidence.append("missing: " + ", ".join(a.missing_inputs))
-        call = item.call_kind.replace("_", " ")
+        call = call_kind_words(item.call_kind)
         if item.call.sample is not None:  # a day's marrow and blood MRD calls: which is which
             call += f"\n{item.call.sample}"
         table.add_row(

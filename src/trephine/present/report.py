@@ -22,6 +22,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from trephine.assess.call_kinds import call_kind_words
+from trephine.criteria.categories import mid_sentence
 from trephine.domain.quantity import Quantity
 from trephine.domain.results import (
     AspirateDifferential,
@@ -260,6 +262,7 @@ def _suggestion(s: Any) -> dict[str, Any]:
         "flag_words": [str(f).replace("_", " ").lower() for f in a.flags],
         "software": a.software_version,
         "call": s.call_kind or "evaluation",
+        "call_words": mid_sentence(call_kind_words(s.call_kind or "evaluation")),
     }
 
 

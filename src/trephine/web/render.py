@@ -123,6 +123,9 @@ def templates() -> Jinja2Templates:
     t.env.filters["alert_headline"] = alert_headline
     t.env.filters["category_label"] = category_label
     t.env.filters["criterion_label"] = criterion_label
+    from trephine.assess.call_kinds import call_kind_words
+
+    t.env.filters["call_kind_words"] = call_kind_words
     t.env.globals["alert_detail"] = alert_detail
     t.env.filters["response_class"] = response_class
     from trephine.present.paired import feature_heading
