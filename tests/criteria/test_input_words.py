@@ -1,12 +1,15 @@
-"""The words of a rule's inputs have one home, :mod:`trephine.criteria.input_words`: the alert
-messages (:mod:`trephine.assess.sentences`) and the pages (:mod:`trephine.present.explain`) read
-the same label and unit, no second table of them appears, every input of a stored-timeline rule
-set has its words there, and a unit there is one the rule sets' input contracts declare."""
+"""The words of a rule's inputs and comparisons have one home,
+:mod:`trephine.criteria.input_words`: the alert messages (:mod:`trephine.assess.sentences`) and
+the pages (:mod:`trephine.present.explain`) read the same label, unit and relation, no second
+table of them appears, every input of a stored-timeline rule set has its words there, every
+comparator has its relation there, and a unit there is one the rule sets' input contracts
+declare."""
 
 from __future__ import annotations
 
 import ast
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,10 +18,28 @@ import trephine
 from trephine.assess import sentences
 from trephine.assess.registry import ADDENDA, ASSESSORS
 from trephine.criteria import input_words
-from trephine.criteria.input_words import CONTRACT_UNITS, INPUT_WORDS, input_label, input_unit
-from trephine.criteria.model import RuleSet
+from trephine.criteria.categories import mid_sentence
+from trephine.criteria.engine import evaluate
+from trephine.criteria.input_words import (
+    CONTRACT_UNITS,
+    INPUT_WORDS,
+    RELATION_WORDS,
+    RelationWords,
+    input_label,
+    input_unit,
+    relation_words,
+)
+from trephine.criteria.model import (
+    SUPPORTS,
+    Citation,
+    Comparator,
+    Evaluation,
+    Rule,
+    RuleSet,
+    Threshold,
+)
 from trephine.criteria.registry import rulesets
-from trephine.present import explain
+from trephine.present import explain, procedures
 
 SRC = Path(trephine.__file__).parent
 HOME = Path(input_words.__file__)
@@ -136,3 +157,139 @@ def test_an_input_without_words_reads_as_its_contract_or_name() -> None:
     assert input_unit("age_years") == " years"  # the contract's unit
     assert input_unit("no_such_input_pct") == " %"
     assert input_unit("no_such_input") == ""
+
+
+#: The relation words every stored alert message was raised with (assess/sentences' own table
+#: before it read RELATION_WORDS): a comparison that supports the call, as it holds. ``==`` never
+#: reads as a relation in a message ("MRD method: NGS").
+STORED_RELATIONS = {
+    Comparator.GE: "at least",
+    Comparator.GT: "above",
+    Comparator.LT: "below",
+    Comparator.LE: "at most",
+    Comparator.NE: "not",
+}
+COMPARATOR_SYMBOLS = {c.value for c in Comparator}
+
+
+def test_every_comparator_has_its_words() -> None:
+    assert set(RELATION_WORDS) == set(Comparator)
+    for c in Comparator:
+        assert relation_words(c) == relation_words(c.value) == RELATION_WORDS[c]
+        assert all(RELATION_WORDS[c]), c
+    # A symbol no comparator has (another version's or a plugin's evidence) reads as itself.
+    assert relation_words("≈") == RelationWords("≈", "not ≈")
+
+
+def _matched(comparator: Comparator, value: str, threshold: str) -> Evaluation:
+    c = Citation("test", "row")
+    rs = RuleSet(
+        key="T",
+        title="t",
+        edition="t",
+        citation=c,
+        categories=("MET", "NE"),
+        rules=(
+            Rule("T-MET", "MET", Threshold("bm_blasts_pct", comparator, Decimal(threshold)), c),
+        ),
+        not_evaluable="NE",
+    )
+    e = evaluate(rs, {"bm_blasts_pct": Decimal(value)})
+    assert e.rule_id == "T-MET" and [x.role for x in e.evidence] == [SUPPORTS]
+    return e
+
+
+@pytest.mark.parametrize("comparator", sorted(STORED_RELATIONS, key=str), ids=str)
+def test_alert_messages_keep_their_relation_words_and_pages_read_the_same(
+    comparator: Comparator,
+) -> None:
+    """The alert message's words are those stored alerts were raised with (a new word here would
+    word a new alert differently from the stored ones: tests/services/test_alert_words_history.py
+    shows a stored message is kept and not raised again); the page's words for a comparison that
+    holds are the same."""
+    value = {"<": "3", "<=": "5", ">=": "5", ">": "7", "!=": "3"}[comparator.value]
+    e = _matched(comparator, value, "5")
+    relation = STORED_RELATIONS[comparator]
+    assert sentences.sentence(e, "met", "src") == (
+        f"Marrow blasts {value} % — {relation} 5 %: met (src)"
+    )
+    item = e.evidence[0].as_dict()
+    assert explain.evidence_sentence(item, "CR").startswith(
+        f"Marrow blasts {value} % — {relation} 5 %"
+    )
+    assert RELATION_WORDS[comparator].holds == relation
+
+
+def test_a_page_words_a_comparison_that_did_not_hold_from_the_same_home() -> None:
+    for comparator in Comparator:
+        if comparator in (Comparator.EQ, Comparator.NE):
+            continue
+        item = {"input": "bm_blasts_pct", "value": "5", "comparator": comparator.value}
+        item |= {"threshold": "5", "outcome": False}
+        fails = RELATION_WORDS[comparator].fails
+        assert explain.evidence_sentence(item).startswith(f"Marrow blasts 5 % — {fails} 5 %")
+
+
+def _is_comparator_key(key: ast.expr | None) -> bool:
+    if isinstance(key, ast.Constant):
+        return key.value in COMPARATOR_SYMBOLS
+    return isinstance(key, ast.Attribute) and key.attr in Comparator.__members__
+
+
+def _has_words(value: ast.expr) -> bool:
+    """A value that reads as words: a string with a letter, or a tuple or call whose first
+    element is one (``("below", "not below")``, ``RelationWords("below", ...)``)."""
+    if isinstance(value, ast.Tuple | ast.Call):
+        first = value.elts[:1] if isinstance(value, ast.Tuple) else value.args[:1]
+        return bool(first) and _has_words(first[0])
+    return (
+        isinstance(value, ast.Constant)
+        and isinstance(value.value, str)
+        and any(ch.isalpha() for ch in value.value)
+    )
+
+
+def _relation_tables(tree: ast.AST) -> list[int]:
+    """The lines of dict literals that word three or more comparisons."""
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        and sum(
+            _is_comparator_key(k) and _has_words(v)
+            for k, v in zip(node.keys, node.values, strict=True)
+        )
+        >= 3
+    ]
+
+
+def test_no_second_table_words_the_comparisons() -> None:
+    elsewhere = {
+        f"{path.relative_to(SRC)}:{line}"
+        for path in sorted(SRC.rglob("*.py"))
+        if path != HOME
+        for line in _relation_tables(ast.parse(path.read_text(encoding="utf-8")))
+    }
+    assert not elsewhere, f"relation words outside criteria/input_words.py: {sorted(elsewhere)}"
+    # The check sees the home's table, and the two it replaced; not the engine's operators.
+    assert _relation_tables(ast.parse(HOME.read_text(encoding="utf-8")))
+    old_alert_table = '_RELATION = {">=": "at least", ">": "above", "<": "below", "<=": "at most"}'
+    old_page_table = (
+        'RELATIONS = {"<": ("below", "not below"), "<=": ("at most", "above"),'
+        ' ">=": ("at least", "below")}'
+    )
+    for table in (old_alert_table, old_page_table):
+        assert _relation_tables(ast.parse(table)) == [1]
+    engine = "_OPERATORS = {Comparator.LT: operator.lt, Comparator.LE: operator.le, "
+    engine += "Comparator.GE: operator.ge, Comparator.GT: operator.gt}"
+    assert _relation_tables(ast.parse(engine)) == []
+    assert not hasattr(sentences, "_RELATION") and not hasattr(explain, "RELATIONS")
+
+
+def test_the_safety_decision_names_a_value_not_reported_in_the_input_words() -> None:
+    """The procedure page's "Not reported: platelets, INR" reads the safety rule set's inputs
+    from their one home (it had its own table: 'platelet count', 'INR')."""
+    assert [procedures.missing_words(n) for n in ("plt", "inr")] == ["platelets", "INR"]
+    for name in ("plt", "inr"):
+        assert procedures.missing_words(name) == mid_sentence(input_label(name))
+    assert not hasattr(procedures, "MISSING_WORDS")

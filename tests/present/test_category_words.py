@@ -5,26 +5,37 @@ story's supersession sentence stored in the evidence (``assess/story``) all read
 
 Before: a myeloma PD confirmed read "Progressive disease" while the PD of iwCLL and IWG 2006
 MDS read "PD"; the story wrote "progressive disease (confirmed)" and "hematologic relapse"
-where the pages say "Progressive disease" and "Haematologic relapse"."""
+where the pages say "Progressive disease" and "Haematologic relapse".
+
+An alert's headline (``present/explain.ALERTS``) and the procedure's safety decision
+(``present/procedures.DECISION_WORDS``) name a category that is also an alert or a decision in
+those words too, read from the core: no second table words a call category."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
+import trephine
 from trephine.assess.call import Call
 from trephine.assess.story import one_story
+from trephine.criteria import categories
 from trephine.criteria.categories import (
+    CATEGORY_WORDS,
     CONFIRMATION_BY_RULESET,
     SUPERSEDING_CATEGORIES,
     category_words,
     mid_sentence,
 )
 from trephine.criteria.registry import rulesets
+from trephine.criteria.sets.diagnostics import SAFETY
 from trephine.domain.assessment import Assessment
-from trephine.present import fhir
-from trephine.present.explain import ALERTS, category_label, criterion_label
+from trephine.present import fhir, patient_text
+from trephine.present.explain import ALERTS, alert_headline, category_label, criterion_label
+from trephine.present.procedures import DECISION_WORDS
 from trephine.services.views import StoredAssessment
 
 ON = dt.date(2024, 7, 1)
@@ -53,6 +64,84 @@ def test_a_category_that_is_also_an_alert_reads_as_the_alerts_headline(category:
     """The core holds the words; the alert's headline (present/explain.ALERTS) starts with them
     ('Refractory disease: no remission at the response landmark')."""
     assert ALERTS[category].startswith(category_words(category)), ALERTS[category]
+
+
+def test_the_headline_of_an_alert_that_is_a_category_reads_the_cores_words() -> None:
+    """The headline of an alert that is also a call category: the core's words for the category
+    (no copy of them here: :func:`test_no_second_table_words_the_categories`), then what the
+    alert adds, read as they were before."""
+    assert alert_headline("HEMATOLOGIC_RELAPSE") == "Haematologic relapse"
+    assert alert_headline("REFRACTORY") == (
+        "Refractory disease: no remission at the response landmark"
+    )
+    assert alert_headline("MRD_RELAPSE_CONFIRMED") == "MRD relapse confirmed on a second sample"
+    # The threshold is the rule's own (ASH 2021: MRD failure at 0.01 % or more).
+    assert alert_headline("MRD_FAILURE") == "MRD failure (MRD at least 0.01 % in CR)"
+    assert alert_headline("POSSIBLE_MARROW_INFECTION") == ("Possible marrow infection — for review")
+
+
+def test_the_safety_decision_reads_the_cores_words_for_its_categories() -> None:
+    assert set(DECISION_WORDS) == set(SAFETY.categories) - {SAFETY.not_evaluable}
+    for code, words in DECISION_WORDS.items():
+        assert words.startswith(category_words(code)), (code, words)
+    assert DECISION_WORDS["REVIEW_REQUIRED"] == "Review required before the procedure"
+    assert DECISION_WORDS["PROCEED_WITH_CAUTION"] == "Proceed with caution"
+
+
+SRC = Path(trephine.__file__).parent
+HOME = Path(categories.__file__)
+#: The patient's own words for a call are a different register (reading grade ≤ 8), on purpose.
+PATIENT_REGISTER = Path(patient_text.__file__)
+
+
+def _category_tables(tree: ast.AST, codes: set[str]) -> list[int]:
+    """The lines of dict literals that word three or more call categories: a category code
+    keying a capitalised string, or a tuple or call starting with one."""
+
+    def words(value: ast.expr) -> bool:
+        if isinstance(value, ast.Tuple | ast.Call):
+            first = value.elts[:1] if isinstance(value, ast.Tuple) else value.args[:1]
+            return bool(first) and words(first[0])
+        return (
+            isinstance(value, ast.Constant)
+            and isinstance(value.value, str)
+            and value.value[:1].isupper()
+        )
+
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        and sum(
+            isinstance(k, ast.Constant) and k.value in codes and words(v)
+            for k, v in zip(node.keys, node.values, strict=True)
+        )
+        >= 3
+    ]
+
+
+def test_no_second_table_words_the_categories() -> None:
+    codes = EMITTED | SUPERSEDING_CATEGORIES | set(CATEGORY_WORDS)
+    elsewhere = {
+        f"{path.relative_to(SRC)}:{line}"
+        for path in sorted(SRC.rglob("*.py"))
+        if path not in (HOME, PATIENT_REGISTER)
+        for line in _category_tables(ast.parse(path.read_text(encoding="utf-8")), codes)
+    }
+    assert not elsewhere, f"category words outside criteria/categories.py: {sorted(elsewhere)}"
+    # The check sees the home's table and the two old tables that copied its words.
+    assert _category_tables(ast.parse(HOME.read_text(encoding="utf-8")), codes)
+    old_alerts = (
+        'ALERTS = {"HEMATOLOGIC_RELAPSE": "Haematologic relapse", "REFRACTORY": "Refractory '
+        'disease: no remission", "MRD_LOG_RISE": "MRD rose", "PRIMARY_GRAFT_FAILURE": '
+        '"Primary graft failure"}'
+    )
+    old_decisions = (
+        'DECISION_WORDS = {"PROCEED": "Proceed", "PROCEED_WITH_CAUTION": "Proceed with caution",'
+        ' "REVIEW_REQUIRED": "Review required before the procedure"}'
+    )
+    for table in (old_alerts, old_decisions):
+        assert _category_tables(ast.parse(table), codes) == [1]
 
 
 def _call(kind: str, category: str, ruleset: str, rule: str) -> Call:

@@ -3,23 +3,14 @@
 
 The stored calls keep their evidence as data; pages turn that into sentences in
 :mod:`trephine.present`. An alert is stored as one message, so it is worded here, once, in the
-words (label and unit) of each input's one home, :mod:`trephine.criteria.input_words`, which the
-pages read too. A stored message is history: it keeps the words it was raised with.
+words (label, unit and relation) of their one home, :mod:`trephine.criteria.input_words`, which
+the pages read too. A stored message is history: it keeps the words it was raised with.
 """
 
 from __future__ import annotations
 
-from trephine.criteria.input_words import input_label, input_unit
+from trephine.criteria.input_words import RELATION_WORDS, input_label, input_unit
 from trephine.criteria.model import SUPPORTS, Comparator, Evaluation
-
-_RELATION = {
-    ">=": "at least",
-    ">": "above",
-    "<": "below",
-    "<=": "at most",
-    "==": "is",
-    "!=": "not",
-}
 
 
 def sentence(evaluation: Evaluation, what: str, source: str) -> str:
@@ -41,6 +32,6 @@ def sentence(evaluation: Evaluation, what: str, source: str) -> str:
         elif comparator is Comparator.EQ:
             parts.append(f"{label}: {e.value}")
         else:
-            relation = _RELATION.get(comparator.value, comparator.value)
+            relation = RELATION_WORDS[comparator].holds
             parts.append(f"{label} {e.value}{unit} — {relation} {e.threshold}{unit}")
     return f"{'; '.join(parts) or what.capitalize()}: {what} ({source})"

@@ -94,10 +94,11 @@ TO_CONFIRM_CATEGORIES: frozenset[str] = frozenset(
 SUPERSEDING_CATEGORIES: frozenset[str] = RELAPSE_CATEGORIES | TO_CONFIRM_CATEGORIES
 
 #: Categories whose words are not those of their code: ELN's spelling of NOT_EVALUABLE (one
-#: concept, one wording); the categories that are also an alert as that alert's headline names
-#: them (``trephine.present.explain.ALERTS``, a test holds them together); progressive disease
-#: whatever the rule set (IWG 2006 MDS, iwCLL, IMWG), and IMWG's progression of one assessment
-#: and of two or more consecutive ones (stored myeloma progression calls).
+#: concept, one wording); the categories that are also an alert (an alert's headline on the
+#: pages, ``trephine.present.explain.ALERTS``, starts with these words and reads them from here,
+#: as the procedure's safety decision does; a test holds every other table to reading them);
+#: progressive disease whatever the rule set (IWG 2006 MDS, iwCLL, IMWG), and IMWG's progression
+#: of one assessment and of two or more consecutive ones (stored myeloma progression calls).
 CATEGORY_WORDS: Mapping[str, str] = MappingProxyType(
     {
         "NON_EVALUABLE": "Not evaluable",

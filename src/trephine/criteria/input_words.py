@@ -1,5 +1,7 @@
-"""The words of a rule's inputs: one home for each input's label and unit, as a clinician reads
-them ("Marrow blasts", "%"; "ANC", "×10⁹/L").
+"""The words of a rule's inputs and comparisons: one home for each input's label and unit, as a
+clinician reads them ("Marrow blasts", "%"; "ANC", "×10⁹/L"), and for each comparison's relation
+("at least"; "below" when it does not hold), the three pieces every evidence sentence is made of:
+"Marrow blasts 39 % — at least 5 %".
 
 Two readers share them, as :mod:`trephine.criteria.categories` is the one home of a call
 category's words:
@@ -16,6 +18,13 @@ input contracts declare, and to being the only such table. An input of another r
 format's, a plugin's) reads as its contract's short description, else as its name in words
 (:func:`input_label`).
 
+:data:`RELATION_WORDS` words each :class:`~trephine.criteria.model.Comparator` (a test holds it
+to every member and to being the only such table). It lives here, with the labels and units it is
+read with, rather than on the comparator itself: :mod:`trephine.criteria.model` is the engine's
+meaning of a comparison (the inequality exactly as the source writes it), which every rule set
+imports, and how a page or an alert message reads it is wording, which changes for its own
+reasons (an alert's words are stored and kept; a page words a comparison that did not hold too).
+
 A stored alert keeps the words it was raised with: an alert is the same alert by its patient,
 date, code and assessor (:mod:`trephine.services.assessments`), never by its message, so new
 words here neither rewrite a stored message nor raise an alert again.
@@ -28,6 +37,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
+
+from trephine.criteria.model import Comparator
 
 
 class InputWords(NamedTuple):
@@ -58,6 +69,7 @@ INPUT_WORDS: Mapping[str, InputWords] = MappingProxyType(
         "days_since_start": InputWords("Days since therapy started", "days"),
         "cr_achieved": InputWords("CR, CRh or CRi reached"),
         "hemodilute": InputWords("Haemodilute aspirate"),
+        "inr": InputWords("INR", "ratio"),
         "bm_plasma_cells_pct": InputWords("Marrow plasma cells", "%"),
         "donor_pct": InputWords("Donor chimerism", "%"),
         "mrd_pct": InputWords("MRD level", "%"),
@@ -225,6 +237,39 @@ INPUT_WORDS: Mapping[str, InputWords] = MappingProxyType(
         "spleen_cm": InputWords("Spleen length", "cm"),
     }
 )
+
+
+class RelationWords(NamedTuple):
+    """A comparison as read: when it holds ("at least 5 %") and when it does not ("below 5 %")."""
+
+    holds: str
+    fails: str
+
+
+#: Each comparison's relation, as the alert messages and the pages read it ("Marrow blasts 39 %
+#: — at least 5 %"; a comparison that did not hold: "Marrow blasts 3 % — below 5 %"). ``==``
+#: reads as its value ("MRD method: NGS — as required") and ``!=`` as the value it must not be.
+RELATION_WORDS: Mapping[Comparator, RelationWords] = MappingProxyType(
+    {
+        Comparator.LT: RelationWords("below", "not below"),
+        Comparator.LE: RelationWords("at most", "above"),
+        Comparator.GE: RelationWords("at least", "below"),
+        Comparator.GT: RelationWords("above", "not above"),
+        Comparator.EQ: RelationWords("as required", "required"),
+        Comparator.NE: RelationWords("not", "must not be"),
+    }
+)
+
+
+def relation_words(comparator: str) -> RelationWords:
+    """The words of ``comparator`` (a :class:`~trephine.criteria.model.Comparator` or its symbol
+    as stored in evidence); a symbol no comparator has (evidence of another version or a plugin)
+    reads as itself: "≈ 5", "not ≈ 5"."""
+    try:
+        return RELATION_WORDS[Comparator(comparator)]
+    except ValueError:
+        return RelationWords(str(comparator), f"not {comparator}")
+
 
 #: A unit as an input contract spells it → as it is read after a number.
 CONTRACT_UNITS: Mapping[str, str] = MappingProxyType(

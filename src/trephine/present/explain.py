@@ -6,8 +6,8 @@ exact form for audit. What a person reads is built here:
 
     Marrow blasts 3 % — below 5 %: meets the CR criterion
 
-Input names become words (label and unit) from their one home in the core,
-:mod:`trephine.criteria.input_words`, which the stored alert messages read too
+Input names and comparisons become words (label, unit and relation) from their one home in the
+core, :mod:`trephine.criteria.input_words`, which the stored alert messages read too
 (:func:`input_label` is imported from there for the pages and the report); numbers are rounded
 for reading by :func:`format_value` only.
 """
@@ -19,20 +19,11 @@ from functools import lru_cache
 from typing import Any
 
 from trephine.criteria.categories import category_words, mid_sentence
+from trephine.criteria.input_words import RELATION_WORDS, input_unit, relation_words
 from trephine.criteria.input_words import input_label as input_label
-from trephine.criteria.input_words import input_unit
 from trephine.criteria.model import Comparator
+from trephine.criteria.sets import all_mrd
 from trephine.present.numbers import NOT_RECORDED, format_value
-
-#: How a comparison reads when it holds, and when it does not.
-RELATIONS: dict[str, tuple[str, str]] = {
-    "<": ("below", "not below"),
-    "<=": ("at most", "above"),
-    ">=": ("at least", "below"),
-    ">": ("above", "not above"),
-    "==": ("as required", "required"),
-    "!=": ("not", "must not be"),
-}
 
 
 def _counted(value: Any, unit: str) -> str:
@@ -90,7 +81,7 @@ def evidence_sentence(
         return f"{label}: {shown}"
     threshold = item.get("threshold")
     limit = (format_value(threshold) + unit) if unit else _word(threshold)
-    holds, fails = RELATIONS.get(str(comparator), (str(comparator), f"not {comparator}"))
+    holds, fails = relation_words(str(comparator))
     if unit:
         relation = f"{holds if outcome else fails} {limit}"
         text = f"{label} {shown} — {relation}"
@@ -123,7 +114,7 @@ def _role_sentence(item: Mapping[str, Any], role: str, category: str | None) -> 
         shown = (format_value(value) + _counted(value, unit)) if unit else _word(value)
         threshold = item.get("threshold")
         limit = (format_value(threshold) + unit) if unit else _word(threshold)
-        holds, fails = RELATIONS.get(comparator, (comparator, f"not {comparator}"))
+        holds, fails = relation_words(comparator)
         if not comparator or outcome is None:
             text = f"{label} {shown}" if unit else f"{label}: {shown}"
         elif unit:
@@ -160,30 +151,43 @@ def _is_number(value: Any) -> bool:
     return str(value).strip().lower() not in ("nan", "inf", "-inf", "infinity")
 
 
+def _mrd_failure_at() -> str:
+    """What an ALL MRD failure is, from its rule (ASH 2021: MRD at least the threshold in CR)."""
+    (threshold,) = (p.default for p in all_mrd.RESPONSE.params if p.name == "mrd_threshold_pct")
+    return f"MRD {RELATION_WORDS[Comparator.GE].holds} {format_value(threshold)} % in CR"
+
+
+#: Alert codes that are also a call category (the call raises its alert): the category's words,
+#: from their one home (:func:`trephine.criteria.categories.category_words`), then what the
+#: alert's headline adds to them.
+_CATEGORY_ALERTS: dict[str, str] = {
+    "HEMATOLOGIC_RELAPSE": "",
+    "REFRACTORY": ": no remission at the response landmark",
+    "MRD_RELAPSE_CONFIRMED": " on a second sample",
+    "EXTRAMEDULLARY_RELAPSE": "",
+    "MRD_FAILURE": f" ({_mrd_failure_at()})",
+    "PRIMARY_GRAFT_FAILURE": "",
+    "SECONDARY_GRAFT_FAILURE": "",
+    "POOR_GRAFT_FUNCTION": "",
+    "TRANSFUSIONAL_IRON_OVERLOAD": "",
+    "POSSIBLE_MARROW_INFECTION": " — for review",
+}
+
 #: What each alert code means, in words (the stored message adds the particulars).
 ALERTS: dict[str, str] = {
-    "HEMATOLOGIC_RELAPSE": "Haematologic relapse",
-    "REFRACTORY": "Refractory disease: no remission at the response landmark",
+    **{code: category_words(code) + more for code, more in _CATEGORY_ALERTS.items()},
     "MRD_CONVERSION": "MRD became positive again after a negative result",
     "MRD_LOG_RISE": "MRD rose by at least one log",
-    "MRD_RELAPSE_CONFIRMED": "MRD relapse confirmed on a second sample",
     "LOSS_OF_DONOR_CHIMERISM": "Loss of full donor chimerism",
     "INCREASING_RECIPIENT_CHIMERISM": "Recipient chimerism is rising",
     "MYELOMA_PROGRESSION": "Myeloma progression (to confirm)",
     "MYELOMA_PROGRESSION_CONFIRMED": "Myeloma progression, confirmed",
     # issue 13: ALL / CAR-T, transplant, aplastic anaemia, work-ups
-    "EXTRAMEDULLARY_RELAPSE": "Extramedullary relapse",
-    "MRD_FAILURE": "MRD failure (MRD at least 0.01 % in CR)",
     "CAR_T_RELAPSE": "Relapse after CAR-T",
     "B_CELL_APLASIA_LOSS": "Loss of B-cell aplasia after CAR-T (to confirm)",
     "B_CELL_APLASIA_LOSS_CONFIRMED": "Loss of B-cell aplasia after CAR-T, confirmed",
-    "PRIMARY_GRAFT_FAILURE": "Primary graft failure",
-    "SECONDARY_GRAFT_FAILURE": "Secondary graft failure",
-    "POOR_GRAFT_FUNCTION": "Poor graft function",
     "AA_RELAPSE": "Aplastic anaemia relapse",
     "CLONAL_EVOLUTION": "Clonal evolution after immunosuppression",
-    "TRANSFUSIONAL_IRON_OVERLOAD": "Transfusional iron overload",
-    "POSSIBLE_MARROW_INFECTION": "Possible marrow infection — for review",
 }
 
 

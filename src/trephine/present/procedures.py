@@ -10,6 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from trephine.criteria.categories import category_words, mid_sentence
+from trephine.criteria.input_words import input_label
+from trephine.criteria.procedure import CAUTION, REVIEW
 from trephine.domain.procedure import Complication, Indication
 from trephine.present.numbers import format_value
 
@@ -100,16 +103,23 @@ def indication_sentence(indication: Indication) -> str:
     return INDICATION_SENTENCES[indication]
 
 
-#: The §10 decision in words for the operator.
-DECISION_WORDS = {
-    "PROCEED": "Proceed",
-    "PROCEED_WITH_CAUTION": "Proceed with caution",
-    "REVIEW_REQUIRED": "Review required before the procedure",
+#: The §10 decision in words for the operator: the call category's words, from their one home
+#: (:func:`trephine.criteria.categories.category_words`), and what the decision adds to them.
+DECISION_WORDS: dict[str, str] = {
+    code: category_words(code) + more
+    for code, more in {
+        "PROCEED": "",
+        CAUTION: "",
+        REVIEW: " before the procedure",
+    }.items()
 }
 
 
-#: The checklist values a safety decision lists as not reported, as the operator reads them.
-MISSING_WORDS = {"plt": "platelet count", "inr": "INR"}
+def missing_words(name: str) -> str:
+    """A checklist value the safety decision lists as not reported (``plt``, ``inr``), inside the
+    operator's sentence ("Not reported: platelets, INR"): the rule input's label, from its one
+    home (:func:`trephine.criteria.input_words.input_label`)."""
+    return mid_sentence(input_label(name))
 
 
 def rate_text(rate: Any) -> str:

@@ -43,8 +43,8 @@ from trephine.domain.procedure import (
 from trephine.errors import TrephineError, ValidationError
 from trephine.present.procedures import (
     DECISION_WORDS,
-    MISSING_WORDS,
     indication_sentence,
+    missing_words,
     rate_text,
 )
 from trephine.services import procedure_plans, procedure_report
@@ -119,7 +119,7 @@ def _plan_page(
             "plan": plan,
             "why": indication_sentence(plan.plan.indication),
             "decision_words": DECISION_WORDS,
-            "missing_words": MISSING_WORDS,
+            "missing_words": missing_words,
             "may_write": principal is not None and principal.may(Permission.PROCEDURES_WRITE),
             "error": error,
             "done": done,
