@@ -215,3 +215,66 @@ def test_every_mapped_mrd_category_is_one_an_mrd_rule_set_emits() -> None:
         for c in rs.categories
     }
     assert set(MRD_STATUS) <= emitted, set(MRD_STATUS) - emitted
+
+
+MARROW, BLOOD = "bone marrow", "peripheral blood"
+
+
+def _same_day(first: tuple[str, str], second: tuple[str, str], *, at: int = 90) -> Course:
+    """A CR at 30, then one date's two MRD calls (category, sample) in the order given, and
+    follow-up to day 500."""
+    return Course(
+        "S1",
+        D0,
+        (
+            Event(day(30), "response", "CR"),
+            Event(day(at), "mrd", first[0], first[1]),
+            Event(day(at), "mrd", second[0], second[1]),
+        ),
+        day(500),
+    )
+
+
+@pytest.mark.parametrize(
+    ("marrow", "blood", "status"),
+    [
+        ("POSITIVE", "NEGATIVE", "positive"),
+        ("NEGATIVE", "POSITIVE", "positive"),
+        ("LOW_LEVEL", "NEGATIVE", "low-level"),
+        ("POSITIVE", "LOW_LEVEL", "positive"),
+        ("NEGATIVE", "NEGATIVE", "negative"),
+    ],
+)
+def test_a_date_with_a_marrow_and_a_blood_mrd_call_has_the_worse_status(
+    marrow: str, blood: str, status: str
+) -> None:
+    # Whatever order the two calls come in (the store's insertion order is not a rule).
+    for pair in (((marrow, MARROW), (blood, BLOOD)), ((blood, BLOOD), (marrow, MARROW))):
+        c = _same_day(*pair)
+        assert mrd_at_landmark(c, 90, 14) == status
+        assert [(r.group, r.time) for r in landmark_rows([c], day=90, window=14)] == [
+            (status, 410)
+        ]
+
+
+def test_the_nearest_date_decides_before_the_worse_status() -> None:
+    # A positive blood call 10 days off does not outweigh a negative marrow call on the day.
+    c = Course(
+        "S2",
+        D0,
+        (
+            Event(day(30), "response", "CR"),
+            Event(day(90), "mrd", "NEGATIVE", MARROW),
+            Event(day(100), "mrd", "POSITIVE", BLOOD),
+        ),
+        day(500),
+    )
+    assert mrd_at_landmark(c, 90, 14) == "negative"
+
+
+def test_the_severity_order_names_every_mrd_status() -> None:
+    from trephine.analysis.cohort.outcomes import MRD_SEVERITY
+    from trephine.domain.cohort import MRD_CATEGORIES
+
+    assert sorted(MRD_SEVERITY) == sorted(MRD_CATEGORIES)
+    assert MRD_SEVERITY[0] == "negative" and MRD_SEVERITY[-1] == "positive"

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from trephine.assess.call import Call, Calls
+from trephine.assess.current import current_rows
 from trephine.assess.inputs import ASSESSED_STATES, PatientInputs, RecordedExam, SpecimenFacts
 from trephine.assess.registry import Evaluator, check_params, choose, names_stored_for
-from trephine.assess.story import SUPERSEDED
 from trephine.collector import collector_paused
 from trephine.domain.assessment import Assessment
 from trephine.domain.patient import Diagnosis
@@ -600,28 +600,24 @@ def _version() -> str:
 
 
 def current_assessments(items: Sequence[StoredAssessment]) -> list[StoredAssessment]:
-    """Every row of each call's latest revision (a call: date, call kind, rule set, edition):
-    what the newest evidence says — usually one row, several when one day has several calls of
-    a kind (a marrow and a blood MRD result of one date are stored together, as one revision,
-    and are both current). Older revisions (before an amendment) stay in the store as
-    history."""
-    latest: dict[tuple[object, ...], list[StoredAssessment]] = {}
-    for item in items:
-        a = item.assessment
-        key = (a.assessed_on, item.call_kind, a.ruleset, a.criteria_edition)
-        found = latest.get(key)
-        if found is None or found[0].revision < item.revision:
-            latest[key] = [item]
-        elif found[0].revision == item.revision:
-            found.append(item)
-    # One marrow, one story: a response call superseded by the same marrow's relapse is kept
-    # as history, never shown as current (trephine.assess.story).
+    """Every row of each call's latest revision (a call: date, call kind, rule set, edition),
+    none superseded: what the newest evidence says — usually one row, several when one day has
+    several calls of a kind (a marrow and a blood MRD result of one date are stored together,
+    as one revision, and are both current). Older revisions (before an amendment) stay in the
+    store as history. The rule's one home is :func:`trephine.assess.current.current_rows`
+    (the research view reads it too)."""
     return sorted(
-        (
-            s
-            for revision in latest.values()
-            for s in revision
-            if SUPERSEDED not in s.assessment.flags
+        current_rows(
+            items,
+            call=lambda s: (
+                s.patient_id,
+                s.assessment.assessed_on,
+                s.call_kind,
+                s.assessment.ruleset,
+                s.assessment.criteria_edition,
+            ),
+            revision=lambda s: s.revision,
+            flags=lambda s: s.assessment.flags,
         ),
         key=lambda s: (s.assessment.assessed_on, s.id),
     )

@@ -28,6 +28,8 @@ from trephine.analysis.cohort.outcomes import (
     response_rates,
     time_to_first_cr,
 )
+from trephine.assess.call import SAMPLE
+from trephine.assess.current import current_rows
 from trephine.errors import ValidationError, option
 from trephine.services.cohorts import Evaluation
 from trephine.store.database import UnitOfWork
@@ -67,7 +69,7 @@ def courses(uow: UnitOfWork, evaluation: Evaluation, *, group_by: str = "none") 
         ):
             ids[pid] = ext
     pids = list(ids)
-    events: dict[int, dict[tuple[Any, ...], tuple[int, Event]]] = defaultdict(dict)
+    calls: list[Any] = []
     last: dict[int, dt.date] = {}
     lines: dict[int, list[tuple[dt.date, dt.date | None, str]]] = defaultdict(list)
     cellular: dict[int, list[tuple[dt.date, str]]] = defaultdict(list)
@@ -87,19 +89,15 @@ def courses(uow: UnitOfWork, evaluation: Evaluation, *, group_by: str = "none") 
                 AssessmentRow.assessed_on,
                 AssessmentRow.call_kind,
                 AssessmentRow.ruleset,
+                AssessmentRow.criteria_edition,
+                AssessmentRow.revision,
+                AssessmentRow.flags,
                 AssessmentRow.category,
             ).where(
                 AssessmentRow.patient_id.in_(ids_chunk), AssessmentRow.call_kind.in_(CALL_KINDS)
             )
         ):
-            key = (row.assessed_on, row.call_kind, row.ruleset)
-            # Append-only: the newest row of a call (amended inputs, newer version) stands.
-            held = events[row.patient_id].get(key)
-            if held is None or row.id > held[0]:
-                events[row.patient_id][key] = (
-                    row.id,
-                    Event(row.assessed_on, row.call_kind, row.category),
-                )
+            calls.append(row)
             seen(row.patient_id, row.assessed_on)
         for pid, d in uow.session.execute(
             select(ResultRow.patient_id, func.max(ResultRow.collected_on))
@@ -137,6 +135,20 @@ def courses(uow: UnitOfWork, evaluation: Evaluation, *, group_by: str = "none") 
         ):
             seen(pid, given)
             cellular[pid].append((given, kind))
+    # The calls the pages call current (one home: trephine.assess.current): every row of each
+    # call's latest revision, none superseded — a day's marrow and blood MRD calls are both kept.
+    current = current_rows(
+        calls,
+        call=lambda r: (r.patient_id, r.assessed_on, r.call_kind, r.ruleset, r.criteria_edition),
+        revision=lambda r: r.revision,
+        flags=lambda r: r.flags or (),
+    )
+    samples = _mrd_samples(uow, [r.id for r in current if r.call_kind == "mrd"])
+    events: dict[int, list[Event]] = defaultdict(list)
+    for r in current:
+        events[r.patient_id].append(
+            Event(r.assessed_on, r.call_kind, r.category, samples.get(r.id))
+        )
     groups = _groups(uow, pids, ids, evaluation, group_by)
     out = []
     for pid, ext in sorted(ids.items(), key=lambda kv: kv[1]):
@@ -145,13 +157,28 @@ def courses(uow: UnitOfWork, evaluation: Evaluation, *, group_by: str = "none") 
             Course(
                 patient=ext,
                 start=zero,
-                events=tuple(sorted((e for _, e in events[pid].values()), key=lambda e: e.date)),
+                events=tuple(sorted(events[pid], key=lambda e: e.date)),
                 last_seen=max(last.get(pid, zero), zero),
                 group=groups.get(pid),
                 lines=tuple(sorted(ln for ln in lines[pid] if ln[0] >= zero)),
                 cellular=tuple(sorted(c for c in cellular[pid] if c[0] >= zero)),
             )
         )
+    return out
+
+
+def _mrd_samples(uow: UnitOfWork, call_ids: list[int]) -> dict[int, str]:
+    """The sample each of these MRD calls rests on (bone marrow or peripheral blood, its
+    :func:`trephine.assess.call.on_sample` evidence item), by row id; a call stored before
+    calls named their sample has none. Only these rows' evidence is read."""
+    out: dict[int, str] = {}
+    for chunk in [call_ids[i : i + 500] for i in range(0, len(call_ids), 500)]:
+        for rid, evidence in uow.session.execute(
+            select(AssessmentRow.id, AssessmentRow.evidence).where(AssessmentRow.id.in_(chunk))
+        ):
+            for item in evidence or ():
+                if isinstance(item, dict) and item.get("input") == SAMPLE:
+                    out[rid] = str(item.get("value"))
     return out
 
 

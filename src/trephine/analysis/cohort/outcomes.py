@@ -22,7 +22,9 @@ beyond what the criteria say:
   progression [R]); a molecular (MRD) relapse is an MRD event, not a relapse;
 - MRD status (:data:`MRD_STATUS`): negative, low-level (ELN 2021 MRD-LL, kept apart: the criteria
   call it a separate state) and positive (ALL's MRD failure, >= 10^-4 in CR, among them); sample
-  or assay failures, ALL's MRD_INTERMEDIATE and "not applicable" have no status.
+  or assay failures, ALL's MRD_INTERMEDIATE and "not applicable" have no status. A date with a
+  marrow and a blood MRD call (or two methods) has the worse status of them
+  (:data:`MRD_SEVERITY`, an [I] rule: the criteria do not say which sample decides).
 """
 
 from __future__ import annotations
@@ -44,13 +46,28 @@ MRD_STATUS: Mapping[str, str] = {
 }
 
 
+#: [I] When one date has several MRD calls — a marrow and a blood sample of one day (each a call
+#: naming its sample, :attr:`Event.sample`), or two methods — the landmark status is the worse
+#: of them, in this order from best to worst. The criteria do not say which sample decides:
+#: ELN 2021 MRD asks for the first pull of the marrow aspirate for MRD [V] (M2), times some
+#: measurements in blood and others in marrow [V] (M13) and compares a sample only with one of
+#: the same tissue [R] (M11); the rule Trephine applies to one sample's several methods is
+#: already "positive if any is positive, else low-level if any is, else negative" [I]
+#: (clinical-criteria.md §1.4, ``combine``). The same rule here: MRD found in either sample
+#: is MRD found (a negative blood sample does not clear a positive marrow, nor the reverse).
+MRD_SEVERITY: tuple[str, ...] = ("negative", "low-level", "positive")
+
+
 @dataclass(frozen=True)
 class Event:
-    """One stored call: its date, which call (``kind``) and its category."""
+    """One stored call: its date, which call (``kind``) and its category; for a call that rests
+    on one sample (an MRD call), which (``bone marrow`` or ``peripheral blood``; None for a call
+    of a whole time point, or one stored before calls named their sample)."""
 
     date: dt.date
     kind: str
     category: str
+    sample: str | None = None
 
 
 @dataclass(frozen=True)
@@ -171,8 +188,10 @@ def duration_of_response(courses: Sequence[Course]) -> list[TimeRow]:
 
 
 def mrd_at_landmark(course: Course, day: int, window: int) -> str | None:
-    """The MRD status of the patient's MRD call nearest to ``day`` days after time zero, within
-    ± ``window`` days (the latest of equally near calls); None when there is none."""
+    """The MRD status at ``day`` days after time zero: of the patient's MRD calls within
+    ± ``window`` days, those of the date nearest to ``day`` (the later of two equally near
+    dates); when that date has several (a marrow and a blood sample), the worse status
+    (:data:`MRD_SEVERITY`, [I]), whatever order they were stored in. None when there is none."""
     target = course.start + dt.timedelta(days=day)
     near = [
         e
@@ -181,8 +200,8 @@ def mrd_at_landmark(course: Course, day: int, window: int) -> str | None:
     ]
     if not near:
         return None
-    best = min(near, key=lambda e: (abs((e.date - target).days), -e.date.toordinal()))
-    return MRD_STATUS[best.category]
+    date = min(near, key=lambda e: (abs((e.date - target).days), -e.date.toordinal())).date
+    return max((MRD_STATUS[e.category] for e in near if e.date == date), key=MRD_SEVERITY.index)
 
 
 def landmark_rows(courses: Sequence[Course], *, day: int, window: int) -> list[TimeRow]:
