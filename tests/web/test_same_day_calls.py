@@ -109,6 +109,6 @@ def test_the_chronology_lists_both_calls_of_the_day_with_their_sample(
         record = with_chronology(patients.patient_record(uow, "P1"))
     titles = [e.title for e in record.chronology if e.title.startswith("iwCLL2018-MRD")]
     assert titles == [
-        "iwCLL2018-MRD: UNDETECTABLE_MRD4, bone marrow",
-        "iwCLL2018-MRD: MRD_POSITIVE, peripheral blood",
+        "iwCLL2018-MRD: Undetectable MRD4, bone marrow",
+        "iwCLL2018-MRD: MRD positive, peripheral blood",
     ]

@@ -174,6 +174,7 @@ def list_patients(
 
     from trephine.api.readers import patient_page
     from trephine.errors import ValidationError
+    from trephine.present.explain import category_label
     from trephine.services.patient_search import SORT_KEYS
 
     if sort not in SORT_KEYS:
@@ -207,7 +208,8 @@ def list_patients(
             r.diagnosis or "",
             str(r.last_biopsy or ""),
             marrow,
-            r.latest_response or "",
+            # The category in the words of the patient list page (the code stays in --json).
+            category_label(r.latest_response) if r.latest_response else "",
         )
     Console().print(table)
     shown = f"{page.offset + 1}-{page.offset + len(page.items)} of " if page.items else ""

@@ -25,6 +25,7 @@ from trephine.domain.results import (
     headline,
 )
 from trephine.domain.therapy import Transplant
+from trephine.present.explain import category_label
 from trephine.present.numbers import readable
 from trephine.services.views import PatientRecord, StoredResult
 from trephine.workflow import ResultState
@@ -194,7 +195,8 @@ def build_chronology(record: PatientRecord) -> list[ChronologyEntry]:
             ChronologyEntry(
                 a.assessed_on,
                 EntryKind.ASSESSMENT,
-                f"{a.ruleset}: {a.category}"
+                # The category in the pages' words (the codes stay in --json).
+                f"{a.ruleset}: {category_label(a.category)}"
                 + ("" if on is None else f", {on}")
                 + ("" if day is None else f" (day +{day})"),
                 f"edition {a.criteria_edition}, rule {a.matched_rule or '-'}",
