@@ -252,9 +252,7 @@ def test_a_date_with_a_marrow_and_a_blood_mrd_call_has_the_worse_status(
     for pair in (((marrow, MARROW), (blood, BLOOD)), ((blood, BLOOD), (marrow, MARROW))):
         c = _same_day(*pair)
         assert mrd_at_landmark(c, 90, 14) == status
-        assert [(r.group, r.time) for r in landmark_rows([c], day=90, window=14)] == [
-            (status, 410)
-        ]
+        assert [(r.group, r.time) for r in landmark_rows([c], day=90, window=14)] == [(status, 410)]
 
 
 def test_the_nearest_date_decides_before_the_worse_status() -> None:
