@@ -161,3 +161,27 @@ def test_a_superseded_response_is_no_remission_in_research_as_on_the_pages(
     rates = report["response_rates"][0]
     assert (rates["responders"], rates["n"]) == (5, 6)
     assert "S-6" not in {r["patient"] for r in report["landmark"]["rows"]}
+
+
+def _members(db: Database, name: str, **criteria: Any) -> tuple[str, ...]:
+    with db.unit_of_work("researcher-1") as uow:
+        cohorts.define(uow, name, CohortDefinition(diseases=("AML",), **criteria))
+        return cohorts.evaluate(uow, name).members
+
+
+def test_a_cohort_selects_on_the_mrd_status_and_response_the_analysis_reads(
+    research_db: Database,
+) -> None:
+    # The landmark status as cohort analyse reads it: S-1..S-5 are positive at day 90 (a
+    # negative call of the same day, or of an earlier revision, does not make them negative).
+    assert _members(research_db, "pos", mrd="positive", mrd_day=90) == (
+        "S-1",
+        "S-2",
+        "S-3",
+        "S-4",
+        "S-5",
+    )
+    assert _members(research_db, "neg", mrd="negative", mrd_day=90) == ("S-6",)
+    # S-6's only CR call was superseded by the same marrow's relapse.
+    assert _members(research_db, "cr", response=("CR",)) == ("S-1", "S-2", "S-3", "S-4", "S-5")
+    assert _members(research_db, "cr30", response=("CR",), response_by_day=29) == ()

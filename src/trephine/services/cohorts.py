@@ -5,7 +5,9 @@ patient table with correlated ``EXISTS`` sub-queries: the diagnosis criteria and
 criteria share one diagnosis row (time zero), so "FLT3 at diagnosis and MRD-negative at day 90"
 means day 90 of *that* diagnosis. Day arithmetic is the database's (SQLite ``julianday``,
 PostgreSQL date subtraction). Genetics are matched inside the stored JSON list (SQLite
-``json_each``, PostgreSQL ``jsonb_array_elements``), never as text.
+``json_each``, PostgreSQL ``jsonb_array_elements``), never as text. The response and MRD
+criteria are then checked on the query's members against the calls the pages call current
+(:func:`_on_current_calls`), so that a cohort selects on what ``cohort analyse`` reads.
 """
 
 from __future__ import annotations
@@ -263,8 +265,8 @@ def evaluate(uow: UnitOfWork, name: str, version: int | None = None) -> Evaluati
     """Run the cohort's query now and keep the member list it found (with who and when)."""
     cohort = get(uow, name, version)
     rows = uow.session.execute(_query(uow, cohort.definition)).all()
-    members = tuple(r[0] for r in rows)
-    zero = {r[0]: _as_date(r[1]) for r in rows}
+    zero = _on_current_calls(uow, cohort.definition, {r[0]: _as_date(r[1]) for r in rows})
+    members = tuple(zero)
     row = _latest_row(uow, cohort.name, cohort.version)
     assert row is not None
     uow.session.add(
@@ -290,6 +292,53 @@ def evaluate(uow: UnitOfWork, name: str, version: int | None = None) -> Evaluati
         ),
     )
     return Evaluation(cohort, uow.actor, uow.now(), members, zero)
+
+
+def _on_current_calls(
+    uow: UnitOfWork, d: CohortDefinition, zero: dict[str, dt.date]
+) -> dict[str, dt.date]:
+    """The query's members (with their time zero) whose response and MRD criteria hold on the
+    calls the pages and the analysis call current (one home: :mod:`trephine.assess.current`;
+    the query's ``EXISTS`` reads every stored row, history and superseded calls too, so it only
+    narrows the candidates): a response call of the categories asked for, on or after time zero
+    (and by the day asked for); the MRD status at the day asked for as ``cohort analyse`` reads
+    it (:func:`trephine.analysis.cohort.outcomes.mrd_at_landmark`: the nearest date, the worse
+    status of a date's marrow and blood calls). Days count from time zero."""
+    if not d.response and d.mrd is None:
+        return zero
+    from trephine.analysis.cohort.outcomes import Course, Event, mrd_at_landmark
+    from trephine.services.assessments import current_call_rows
+
+    members = list(zero)
+    ids: dict[int, str] = {}
+    for i in range(0, len(members), 500):
+        for pid, ext in uow.session.execute(
+            select(PatientRow.id, PatientRow.external_id).where(
+                PatientRow.external_id.in_(members[i : i + 500])
+            )
+        ):
+            ids[pid] = ext
+    calls: dict[str, list[Any]] = {ext: [] for ext in zero}
+    for r in current_call_rows(uow, list(ids), ("response", "mrd")):
+        calls[ids[r.patient_id]].append(r)
+    out: dict[str, dt.date] = {}
+    for ext, start in zero.items():
+        mine = calls[ext]
+        if d.response and not any(
+            r.call_kind == "response"
+            and r.category in d.response
+            and r.assessed_on >= start
+            and (d.response_by_day is None or (r.assessed_on - start).days <= d.response_by_day)
+            for r in mine
+        ):
+            continue
+        if d.mrd is not None and d.mrd_day is not None:
+            events = tuple(Event(r.assessed_on, r.call_kind, r.category) for r in mine)
+            course = Course(ext, start, events, start)
+            if mrd_at_landmark(course, d.mrd_day, d.mrd_window) != d.mrd:
+                continue
+        out[ext] = start
+    return out
 
 
 def _as_date(value: Any) -> dt.date:

@@ -29,8 +29,8 @@ from trephine.analysis.cohort.outcomes import (
     time_to_first_cr,
 )
 from trephine.assess.call import SAMPLE
-from trephine.assess.current import current_rows
 from trephine.errors import ValidationError, option
+from trephine.services.assessments import current_call_rows
 from trephine.services.cohorts import Evaluation
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import (
@@ -69,7 +69,6 @@ def courses(uow: UnitOfWork, evaluation: Evaluation, *, group_by: str = "none") 
         ):
             ids[pid] = ext
     pids = list(ids)
-    calls: list[Any] = []
     last: dict[int, dt.date] = {}
     lines: dict[int, list[tuple[dt.date, dt.date | None, str]]] = defaultdict(list)
     cellular: dict[int, list[tuple[dt.date, str]]] = defaultdict(list)
@@ -82,23 +81,6 @@ def courses(uow: UnitOfWork, evaluation: Evaluation, *, group_by: str = "none") 
             last[pid] = day
 
     for ids_chunk in [pids[i : i + 500] for i in range(0, len(pids), 500)]:
-        for row in uow.session.execute(
-            select(
-                AssessmentRow.id,
-                AssessmentRow.patient_id,
-                AssessmentRow.assessed_on,
-                AssessmentRow.call_kind,
-                AssessmentRow.ruleset,
-                AssessmentRow.criteria_edition,
-                AssessmentRow.revision,
-                AssessmentRow.flags,
-                AssessmentRow.category,
-            ).where(
-                AssessmentRow.patient_id.in_(ids_chunk), AssessmentRow.call_kind.in_(CALL_KINDS)
-            )
-        ):
-            calls.append(row)
-            seen(row.patient_id, row.assessed_on)
         for pid, d in uow.session.execute(
             select(ResultRow.patient_id, func.max(ResultRow.collected_on))
             .where(ResultRow.patient_id.in_(ids_chunk))
@@ -137,12 +119,9 @@ def courses(uow: UnitOfWork, evaluation: Evaluation, *, group_by: str = "none") 
             cellular[pid].append((given, kind))
     # The calls the pages call current (one home: trephine.assess.current): every row of each
     # call's latest revision, none superseded — a day's marrow and blood MRD calls are both kept.
-    current = current_rows(
-        calls,
-        call=lambda r: (r.patient_id, r.assessed_on, r.call_kind, r.ruleset, r.criteria_edition),
-        revision=lambda r: r.revision,
-        flags=lambda r: r.flags or (),
-    )
+    current = current_call_rows(uow, pids, CALL_KINDS)
+    for r in current:
+        seen(r.patient_id, r.assessed_on)
     samples = _mrd_samples(uow, [r.id for r in current if r.call_kind == "mrd"])
     events: dict[int, list[Event]] = defaultdict(list)
     for r in current:
