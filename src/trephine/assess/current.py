@@ -35,13 +35,10 @@ def current_rows(
     """The current ``rows`` (module docstring), in the order given. ``call(row)`` is the row's
     call (date, call kind, rule set, edition — for one patient; add the patient to the key when
     ``rows`` hold several), ``revision(row)`` its revision and ``flags(row)`` its flags."""
-    items = list(rows)
+    # Each row's call and revision read once; its flags only for a row of a latest revision.
+    keyed = [(call(row), revision(row), row) for row in rows]
     latest: dict[Hashable, int] = {}
-    for row in items:
-        key = call(row)
-        rev = revision(row)
+    for key, rev, _ in keyed:
         if latest.get(key, rev) <= rev:
             latest[key] = rev
-    return [
-        row for row in items if revision(row) == latest[call(row)] and SUPERSEDED not in flags(row)
-    ]
+    return [row for key, rev, row in keyed if rev == latest[key] and SUPERSEDED not in flags(row)]

@@ -7,13 +7,15 @@ outcome under the same key is a :class:`Conflict` — run a new edition or engin
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 
 from trephine.assess.call import Call, Calls
 from trephine.assess.current import current_rows
@@ -629,8 +631,9 @@ def current_call_rows(
     """The current calls (the rule of :func:`current_assessments`, one home:
     :func:`trephine.assess.current.current_rows`) of these patients (row ids) and call kinds,
     read as bare columns — ``id``, ``patient_id``, ``assessed_on``, ``call_kind``, ``ruleset``,
-    ``criteria_edition``, ``revision``, ``flags``, ``category`` — with no call decoded, so that
-    the research view reads a cohort of 10,000 patients in a few queries."""
+    ``criteria_edition``, ``revision``, ``flags`` (as stored, JSON text), ``category`` — with no
+    call decoded (a row's flags only when it has any), so that the research view reads a cohort
+    of 10,000 patients in a few queries."""
     rows: list[Any] = []
     for chunk in chunks(list(patient_ids), 500):
         rows += uow.session.execute(
@@ -642,16 +645,21 @@ def current_call_rows(
                 AssessmentRow.ruleset,
                 AssessmentRow.criteria_edition,
                 AssessmentRow.revision,
-                AssessmentRow.flags,
+                cast(AssessmentRow.flags, Text).label("flags"),
                 AssessmentRow.category,
             ).where(AssessmentRow.patient_id.in_(chunk), AssessmentRow.call_kind.in_(kinds))
         ).all()
     return current_rows(
         rows,
-        call=lambda r: (r.patient_id, r.assessed_on, r.call_kind, r.ruleset, r.criteria_edition),
-        revision=lambda r: r.revision,
-        flags=lambda r: r.flags or (),
+        call=itemgetter(1, 2, 3, 4, 5),  # patient, date, call kind, rule set, edition
+        revision=itemgetter(6),
+        flags=_stored_flags,
     )
+
+
+def _stored_flags(row: Any) -> Sequence[str]:
+    text = row.flags
+    return () if not text or text == "[]" else tuple(json.loads(text))
 
 
 @dataclass(frozen=True)

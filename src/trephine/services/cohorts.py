@@ -319,7 +319,8 @@ def _on_current_calls(
         ):
             ids[pid] = ext
     calls: dict[str, list[Any]] = {ext: [] for ext in zero}
-    for r in current_call_rows(uow, list(ids), ("response", "mrd")):
+    kinds = ("response",) * bool(d.response) + ("mrd",) * (d.mrd is not None)
+    for r in current_call_rows(uow, list(ids), kinds):
         calls[ids[r.patient_id]].append(r)
     out: dict[str, dt.date] = {}
     for ext, start in zero.items():

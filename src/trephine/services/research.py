@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from trephine.analysis.cohort.outcomes import (
     Course,
@@ -149,15 +150,24 @@ def courses(uow: UnitOfWork, evaluation: Evaluation, *, group_by: str = "none") 
 def _mrd_samples(uow: UnitOfWork, call_ids: list[int]) -> dict[int, str]:
     """The sample each of these MRD calls rests on (bone marrow or peripheral blood, its
     :func:`trephine.assess.call.on_sample` evidence item), by row id; a call stored before
-    calls named their sample has none. Only these rows' evidence is read."""
+    calls named their sample has none. The item is found inside the stored JSON list by the
+    database (SQLite ``json_each``, PostgreSQL ``jsonb_array_elements``): no evidence list is
+    decoded here."""
+    a = aliased(AssessmentRow)
+    if uow.session.get_bind().dialect.name == "postgresql":
+        item = func.jsonb_array_elements(a.evidence).table_valued("value").alias("item")
+        name: Any = item.c.value.op("->>")("input")
+        value: Any = item.c.value.op("->>")("value")
+    else:
+        item = func.json_each(a.evidence).table_valued("value").alias("item")
+        name = func.json_extract(item.c.value, "$.input")
+        value = func.json_extract(item.c.value, "$.value")
+    sample = select(value).select_from(item).where(name == SAMPLE).limit(1).scalar_subquery()
     out: dict[int, str] = {}
     for chunk in [call_ids[i : i + 500] for i in range(0, len(call_ids), 500)]:
-        for rid, evidence in uow.session.execute(
-            select(AssessmentRow.id, AssessmentRow.evidence).where(AssessmentRow.id.in_(chunk))
-        ):
-            for item in evidence or ():
-                if isinstance(item, dict) and item.get("input") == SAMPLE:
-                    out[rid] = str(item.get("value"))
+        for rid, on in uow.session.execute(select(a.id, sample).where(a.id.in_(chunk))):
+            if on is not None:
+                out[rid] = str(on)
     return out
 
 
