@@ -363,7 +363,9 @@ def test_list_filters_and_text_table(loaded: str) -> None:
     assert ok(loaded, "results", "list", "--ids").split() == [str(r["id"]) for r in everything]
     out = ok(loaded, "results", "list")
     assert "3 result(s)" in out and "0.35 % (LOD 0.01 %, LLOQ 0.02 %)" in out
-    assert "ngs_variant NPM1 c.860_863dupTCTG" in out
+    # The table names each kind as the pages do (domain/result_kinds); --json keeps the code.
+    assert "NGS variant NPM1 c.860_863dupTCTG" in out and "Flow cytometry MRD LAIP" in out
+    assert "ngs_variant" not in out and "flow_mrd" not in out
 
 
 def test_the_list_names_the_number_it_shows(tmp_path: Path) -> None:

@@ -99,7 +99,7 @@ def test_a_computed_lloq_reads_the_same_in_the_cli_and_the_timeline() -> None:
         version=1,
         amendment_reason=None,
     )
-    assert result_phrase(stored) == "flow MRD 0.002917 %"  # type: ignore[arg-type]
+    assert result_phrase(stored) == "flow cytometry MRD 0.002917 %"  # type: ignore[arg-type]
 
 
 def test_the_public_shape_shows_a_computed_lloq_at_reading_precision() -> None:

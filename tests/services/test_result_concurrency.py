@@ -67,7 +67,7 @@ def test_second_concurrent_sign_out_is_refused(
     # Still an IllegalTransition, so callers that only know the workflow error refuse it too.
     assert isinstance(refused.value, IllegalTransition)
     assert str(refused.value) == (
-        f"result {result_id} (differential v1): verify refused: it was 'draft' when read, "
+        f"result {result_id} (Aspirate differential v1): verify refused: it was 'draft' when read, "
         "but another user changed it to 'verified' meanwhile"
     )
 

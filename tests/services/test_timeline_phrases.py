@@ -40,9 +40,9 @@ def test_extramedullary_says_present_or_absent() -> None:
 def test_a_computed_mrd_is_rounded_for_reading_and_a_reported_one_is_kept() -> None:
     exact = Decimal(22821) * 100 / Decimal(1555948)  # 28 significant digits
     computed = FlowMRD(Quantity(exact, "%", lod=Decimal(20) * 100 / 1555948), FlowMethod.LAIP)
-    assert _result_phrase(_stored(computed, ResultKind.FLOW_MRD)) == "flow MRD 1.467 %"
+    assert _result_phrase(_stored(computed, ResultKind.FLOW_MRD)) == "flow cytometry MRD 1.467 %"
     reported = FlowMRD(Quantity(Decimal("0.08"), "%"), FlowMethod.LAIP)
-    assert _result_phrase(_stored(reported, ResultKind.FLOW_MRD)) == "flow MRD 0.08 %"
+    assert _result_phrase(_stored(reported, ResultKind.FLOW_MRD)) == "flow cytometry MRD 0.08 %"
     none = FlowMRD(
         Quantity(None, "%", Qualifier.NOT_DETECTED, lod=exact),
         FlowMethod.LAIP,

@@ -159,13 +159,21 @@ def _event_line(event: AuditEvent) -> str:
     )
 
 
+def _what(result: StoredResult) -> str:
+    """The result's kind in its one name (domain/result_kinds) and what tells it apart; the
+    code ``--kind`` takes is in ``--json``."""
+    from trephine.domain.result_kinds import result_kind_name
+
+    return f"{result_kind_name(result.kind)} {result.analyte}".strip()
+
+
 def _entity(result: StoredResult) -> str:
-    what = f"{result.kind} {result.analyte}".strip()
+    what = _what(result)
     return f"result {result.id} ({what} v{result.version})"
 
 
 def _summary_line(result: StoredResult) -> str:
-    what = f"{result.kind} {result.analyte}".strip()
+    what = _what(result)
     return (
         f"{result.id:>6}  {result.patient_id:<10} {result.accession:<12} {result.collected_on}  "
         f"v{result.version:<2} {result.state:<10} {what:<28} {_headline(result)}"
@@ -337,7 +345,7 @@ def _print_result(
 ) -> None:
     from trephine.workflow import CURRENT_STATES
 
-    what = f"{result.kind} {result.analyte}".strip()
+    what = _what(result)
     typer.echo(
         f"result {result.id}: {what} — patient {result.patient_id}, specimen {result.accession}, "
         f"collected {result.collected_on}"
@@ -392,8 +400,8 @@ def verify(
     ) as uow:
         done = results.verify_result(uow, result_id)
     typer.echo(
-        f"result {done.id} ({done.kind} {done.analyte}".rstrip()
-        + f") v{done.version} signed out by {done.verified_by} at {_when(done.verified_at)}"
+        f"result {done.id} ({_what(done)}) v{done.version}"
+        + f" signed out by {done.verified_by} at {_when(done.verified_at)}"
     )
 
 

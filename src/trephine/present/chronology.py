@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from trephine.domain.chronology import ChronologyEntry, EntryKind, ordered
 from trephine.domain.quantity import Quantity
+from trephine.domain.result_kinds import result_kind_words
 from trephine.domain.results import (
     AspirateDifferential,
     BloodCount,
@@ -70,12 +71,12 @@ def result_phrase(result: StoredResult) -> str:
             if ratio is not None:
                 text += f", M:E {ratio:.1f}"
         case Karyotype():
-            text = f"karyotype {value.iscn}"
+            text = f"{result_kind_words(value.kind)} {value.iscn}"
         case Extramedullary():
             # Say whether disease was found: a bare "extramedullary" on every biopsy line read
             # as extramedullary disease present when the examination found none.
             found = "present" if value.present else "absent"
-            text = f"extramedullary disease {found} ({value.site})"
+            text = f"{result_kind_words(value.kind)} {found} ({value.site})"
         case CoreFindings():
             # The marrow iron grade beside the cellularity (iron studies of the same biopsy
             # follow on the same line: issue 13 §3).
@@ -85,7 +86,7 @@ def result_phrase(result: StoredResult) -> str:
         case ClinicalExam():
             from trephine.present.results import exam_text
 
-            text = "clinical examination: " + exam_text(value)
+            text = f"{result_kind_words(value.kind)}: {exam_text(value)}"
         case IronStudies():
             parts = [
                 f"{label} {_fmt(v)}"
@@ -96,7 +97,7 @@ def result_phrase(result: StoredResult) -> str:
                 )
                 if v is not None
             ]
-            text = "iron studies: " + ", ".join(parts)
+            text = f"{result_kind_words(value.kind)}: " + ", ".join(parts)
         case Population():
             # Which cells, of which parent: a bare "population 72.74 %" named neither.
             share = readable(value.percent_of_parent)
@@ -104,13 +105,15 @@ def result_phrase(result: StoredResult) -> str:
         case Measurement():
             text = f"{value.index} {_fmt(value.value)}"
         case _:
-            label = {
-                "flow_mrd": "flow MRD",
-                "molecular_mrd": f"{result.analyte} MRD",
-                "ngs_variant": f"{result.analyte} VAF",
-                "chimerism": f"donor chimerism ({result.analyte})",
-                "core": "cellularity",
-            }.get(str(result.kind), str(result.kind))
+            # The kind's one name (domain/result_kinds); a gene's MRD or VAF names the gene.
+            if result.kind == "molecular_mrd":
+                label = f"{result.analyte} MRD"
+            elif result.kind == "ngs_variant":
+                label = f"{result.analyte} VAF"
+            elif result.kind == "chimerism":
+                label = f"{result_kind_words(result.kind)} ({result.analyte})"
+            else:
+                label = result_kind_words(result.kind)
             top = headline(value)
             text = f"{label} {_fmt(top)}" if top is not None else label
     if result.state is ResultState.AMENDED:

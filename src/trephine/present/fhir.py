@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from trephine.domain import codes as C
 from trephine.domain.codes import Code, CodeSystem
 from trephine.domain.quantity import Qualifier, Quantity
+from trephine.domain.result_kinds import result_kind_name
 from trephine.domain.results import (
     AspirateDifferential,
     BloodCount,
@@ -434,7 +435,7 @@ def values(value: ResultValue) -> list[Value]:
             out = [
                 Value(
                     "mrd",
-                    f"Flow MRD ({value.method})",
+                    f"{result_kind_name(value.kind)} ({value.method})",
                     value.mrd if value.mrd.detected else SNOMED_NEGATIVE,
                     C.LOINC_FLOW_MRD,
                     note=limits or None,
@@ -456,18 +457,27 @@ def values(value: ResultValue) -> list[Value]:
                 )
             ]
         case Karyotype():
-            out = [Value("karyotype", "Karyotype (ISCN)", value.iscn, C.LOINC_KARYOTYPE_BM)]
+            out = [
+                Value(
+                    "karyotype",
+                    f"{result_kind_name(value.kind)} (ISCN)",
+                    value.iscn,
+                    C.LOINC_KARYOTYPE_BM,
+                )
+            ]
         case Chimerism():
             # LOINC 102113-8 is deprecated (clinical-systems.md §5): not exported.
             out = [
                 Value(
                     "donor_percent",
-                    f"Donor chimerism ({value.lineage}, {value.method})",
+                    f"{result_kind_name(value.kind)} ({value.lineage}, {value.method})",
                     value.donor_percent,
                 )
             ]
         case Extramedullary():
-            out = [Value("present", f"Extramedullary disease ({value.site})", value.present)]
+            out = [
+                Value("present", f"{result_kind_name(value.kind)} ({value.site})", value.present)
+            ]
         case Paraprotein():
             out = _quantities(
                 (

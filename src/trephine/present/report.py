@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from trephine.assess.call_kinds import call_kind_words
 from trephine.criteria.categories import mid_sentence
 from trephine.domain.quantity import Quantity
+from trephine.domain.result_kinds import result_kind_words
 from trephine.domain.results import (
     AspirateDifferential,
     BloodCount,
@@ -434,7 +435,7 @@ def document(
     )
     pending = ""
     if report.pending:
-        kinds = sorted({k for k, _ in report.pending})
+        kinds = sorted({result_kind_words(k) for k, _ in report.pending})
         pending = (
             f"{len(report.pending)} result(s) not yet signed out ({', '.join(kinds)}) are not "
             "part of this report."

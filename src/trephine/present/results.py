@@ -39,6 +39,7 @@ from trephine.api.schemas.patients import (
 )
 from trephine.domain.patient import Diagnosis
 from trephine.domain.quantity import Quantity
+from trephine.domain.result_kinds import result_kind_name
 from trephine.domain.results import (
     AspirateDifferential,
     BloodCount,
@@ -269,38 +270,30 @@ def differential_ci(d: AspirateDifferential, cls: CellClass) -> str:
 
 
 def label(value: ResultValue) -> str:
+    """A result's label: its kind's one name (:mod:`trephine.domain.result_kinds`) with the
+    result's own detail ("Flow cytometry MRD (MFC)"); a gene's MRD or variant, a population and a
+    measurement are named by what they measure ("NPM1 / ABL1 (qPCR)")."""
+    name = result_kind_name(value.kind)
     match value:
-        case BloodCount():
-            return "Blood count"
-        case AspirateDifferential():
-            return "Marrow differential"
-        case CoreFindings():
-            return "Trephine core"
         case FlowMRD():
-            return f"Flow MRD ({value.method})"
+            return f"{name} ({value.method})"
         case MolecularMRD():
             return f"{value.marker} / {value.control_gene} ({value.method})"
         case NGSVariant():
             return f"{value.gene} {value.hgvs_protein or value.hgvs} VAF"
-        case Karyotype():
-            return "Karyotype"
         case Chimerism():
-            return f"Donor chimerism ({value.lineage})"
+            return f"{name} ({value.lineage})"
         case Extramedullary():
-            return f"Extramedullary disease ({value.site})"
+            return f"{name} ({value.site})"
         case Paraprotein():
-            return f"Paraprotein ({value.isotype})"
-        case IronStudies():
-            return "Iron studies"
-        case ClinicalExam():
-            return "Clinical examination"
+            return f"{name} ({value.isotype})"
         case InfectionTest():
             return f"Marrow {value.test}"
         case Population():
             return f"{value.population[0].upper()}{value.population[1:]} ({value.method})"
         case Measurement():
             return f"{value.index[0].upper()}{value.index[1:]} ({value.region})"
-    return type(value).__name__  # pragma: no cover - every kind is matched above
+    return name
 
 
 def _q(q: Quantity | None, name: str) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Select, bindparam, select, update
 
+from trephine.domain.result_kinds import result_kind_name
 from trephine.domain.results import ResultKind, ResultValue, headline, with_provenance
 from trephine.errors import ConcurrentChange, Conflict, NotFound, TrephineError, ValidationError
 from trephine.services import _rows, audit, orders
@@ -67,7 +68,9 @@ def _row(uow: UnitOfWork, result_id: int) -> ResultRow:
 
 
 def _entity(row: ResultRow) -> str:
-    return f"result {row.id} ({row.kind} {row.analyte} v{row.version})".replace("  ", " ")
+    """The result as a message names it: its kind in its one name (domain/result_kinds)."""
+    what = f"{result_kind_name(row.kind)} {row.analyte}".strip()
+    return f"result {row.id} ({what} v{row.version})"
 
 
 def _transition(uow: UnitOfWork, row: ResultRow, action: Action, **changes: Any) -> None:

@@ -32,6 +32,8 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from trephine.api.schemas.patients import QuantityPublic, ResultPublic, TimelinePublic
+from trephine.domain.result_kinds import result_kind_name
+from trephine.domain.results import ResultKind
 from trephine.present.quantities import number_text as format_value
 from trephine.present.quantities import quantity_text
 
@@ -84,6 +86,13 @@ MARROW_SERIES: dict[str, Series] = {
     "CLL": Series("blasts", "Marrow lymphocytes %", "differential", "lymphocytes", VERMILION),
     "aplastic anemia": Series("blasts", "Cellularity %", "core", "cellularity", VERMILION),
 }
+
+
+def _named(kind: ResultKind) -> str:
+    """A series of one result kind's headline, named by the kind's one name."""
+    return f"{result_kind_name(kind)} %"
+
+
 BLAST_SERIES = Series("blasts", "Marrow blasts %", "differential", "blasts", VERMILION)
 CELLULARITY_SERIES = Series("blasts", "Cellularity %", "core", "cellularity", GREY)
 
@@ -92,9 +101,9 @@ SERIES: tuple[Series, ...] = (
     CELLULARITY_SERIES,
     Series("counts", "ANC", "blood_count", "anc", BLUE),
     Series("counts", "Platelets", "blood_count", "platelets", GREEN, secondary_y=True),
-    Series("mrd", "Flow MRD %", "flow_mrd", None, PURPLE),
-    Series("mrd", "Molecular MRD %", "molecular_mrd", None, ORANGE),
-    Series("clonal", "Donor chimerism %", "chimerism", None, SKY),
+    Series("mrd", _named(ResultKind.FLOW_MRD), "flow_mrd", None, PURPLE),
+    Series("mrd", _named(ResultKind.MOLECULAR_MRD), "molecular_mrd", None, ORANGE),
+    Series("clonal", _named(ResultKind.CHIMERISM), "chimerism", None, SKY),
 )
 
 

@@ -38,6 +38,7 @@ from trephine.api.deps import (
 )
 from trephine.domain.orders import STUDIES, Section, StudyAction, parse_section
 from trephine.domain.quantity import Quantity
+from trephine.domain.result_kinds import result_kind_name, result_kind_words
 from trephine.domain.results import (
     AspirateDifferential,
     CellClass,
@@ -77,18 +78,6 @@ ENTRY_KINDS: tuple[ResultKind, ...] = (
     ResultKind.POPULATION,
     ResultKind.MEASUREMENT,
 )
-KIND_TITLES = {
-    ResultKind.BLOOD_COUNT: "Blood count",
-    ResultKind.DIFFERENTIAL: "Aspirate differential",
-    ResultKind.CORE: "Trephine core findings",
-    ResultKind.FLOW_MRD: "Flow cytometry MRD",
-    ResultKind.MOLECULAR_MRD: "Molecular MRD",
-    ResultKind.KARYOTYPE: "Karyotype",
-    ResultKind.NGS_VARIANT: "NGS variant",
-    ResultKind.CHIMERISM: "Donor chimerism",
-    ResultKind.POPULATION: "Cell population",
-    ResultKind.MEASUREMENT: "Microenvironment measurement",
-}
 #: Measured fields whose assay limits (LOD, LLOQ) the form asks for.
 LIMIT_KINDS = frozenset({ResultKind.FLOW_MRD, ResultKind.MOLECULAR_MRD, ResultKind.CHIMERISM})
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -345,7 +334,9 @@ def _study_page(
             "may_lab": _may(principal, Permission.RESULTS_WRITE),
             "error": error,
             "entry_kinds": [k for k in ENTRY_KINDS if k.value in study.kinds],
-            "kind_titles": {k.value: v for k, v in KIND_TITLES.items()},
+            "kind_titles": {k.value: result_kind_name(k) for k in ResultKind},
+            # "a signed-out flow cytometry MRD result": the kinds in their one name.
+            "reported_by": " or ".join(result_kind_words(k) for k in sorted(study.kinds)),
         },
         status_code=status,
     )
@@ -503,7 +494,7 @@ def _entry_page(
             "specimen_type": specimen.type,
             "patient": specimen.patient,
             "kind": kind.value,
-            "title": KIND_TITLES[kind],
+            "title": result_kind_name(kind),
             "fields": form_fields(kind),
             "cell_classes": [(c.value.replace(" ", "_"), c.value) for c in CellClass],
             "form": form,
@@ -516,7 +507,7 @@ def _entry_page(
             "draft": draft,
             "studies": studies,
             "variants": variants,
-            "kinds": [(k.value, KIND_TITLES[k]) for k in ENTRY_KINDS],
+            "kinds": [(k.value, result_kind_name(k)) for k in ENTRY_KINDS],
         },
         status_code=status,
     )
@@ -811,7 +802,7 @@ def _result_page(
         "lab_result.html",
         {
             "result": result,
-            "title": KIND_TITLES.get(result.kind, str(result.kind)),
+            "title": result_kind_name(result.kind),
             "versions": versions,
             "rows": rows,
             "signatures": sigs,
