@@ -48,7 +48,7 @@ def test_a_computed_mrd_is_rounded_for_reading_and_a_reported_one_is_kept() -> N
         FlowMethod.LAIP,
     )
     assert _result_phrase(_stored(none, ResultKind.FLOW_MRD)) == (
-        "flow MRD not detected (LOD 1.467 %)"
+        "flow cytometry MRD not detected (LOD 1.467 %)"
     )
 
 

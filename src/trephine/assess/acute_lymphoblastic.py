@@ -242,7 +242,10 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
             if "bm_blasts_pct" in values:
                 mrd["bm_blasts_pct"] = values["bm_blasts_pct"]
             mrd["timepoint"] = point
-            a = run(all_mrd.RESPONSE, mrd, f"{date.isoformat()} {r.kind} {r.analyte}".strip())
+            # The site's parameters (TREPHINE_ASSESS_PARAMS: mrd_threshold_pct) apply here as
+            # they do in every other assessor; they were accepted and then not passed.
+            where_mrd = f"{date.isoformat()} {r.kind} {r.analyte}".strip()
+            a = run(all_mrd.RESPONSE, mrd, where_mrd, params)
             out.append(on_sample(call(date, "mrd", a), inputs.sample_of(r)))
             reappeared = mrd_negative and mrd["mrd_detected"] and a.category != "NOT_APPLICABLE"
             if a.category == "MRD_FAILURE" and (point in _DECISION_POINTS or not reappeared):
@@ -276,7 +279,7 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
         if infused is not None:
             bca = _b_cells(results)
             if bca is not None:
-                a = run(all_mrd.B_CELL_APLASIA, bca, f"{date.isoformat()} blood CD19")
+                a = run(all_mrd.B_CELL_APLASIA, bca, f"{date.isoformat()} blood CD19", params)
                 out.append(call(date, "b_cell_aplasia", a))
                 if a.category == "LOSS_OF_B_CELL_APLASIA_UNCONFIRMED":
                     code = "B_CELL_APLASIA_LOSS_CONFIRMED" if bca_lost else "B_CELL_APLASIA_LOSS"

@@ -22,7 +22,6 @@ from trephine.criteria.categories import category_words, mid_sentence
 from trephine.criteria.input_words import RELATION_WORDS, input_unit, relation_words
 from trephine.criteria.input_words import input_label as input_label
 from trephine.criteria.model import Comparator
-from trephine.criteria.sets import all_mrd
 from trephine.present.numbers import NOT_RECORDED, format_value
 
 
@@ -152,9 +151,11 @@ def _is_number(value: Any) -> bool:
 
 
 def _mrd_failure_at() -> str:
-    """What an ALL MRD failure is, from its rule (ASH 2021: MRD at least the threshold in CR)."""
-    (threshold,) = (p.default for p in all_mrd.RESPONSE.params if p.name == "mrd_threshold_pct")
-    return f"MRD {RELATION_WORDS[Comparator.GE].holds} {format_value(threshold)} % in CR"
+    """What an ALL MRD failure is (ASH 2021: MRD at least the threshold, in CR), without a
+    number: a site sets ``mrd_threshold_pct`` (``TREPHINE_ASSESS_PARAMS``), so the rule's
+    default need not be what the alert's call applied. The threshold applied is in the alert's
+    stored message ("MRD 0.5 % — at least 0.1 %"), which the page shows under the headline."""
+    return f"MRD {RELATION_WORDS[Comparator.GE].holds} the threshold, in CR"
 
 
 #: Alert codes that are also a call category (the call raises its alert): the category's words,
