@@ -128,7 +128,9 @@ class Connection:
         return self._frame(rows)
 
     def assessments(self, cohort: str | None = None, call_kind: str | None = None) -> pd.DataFrame:
-        """One row per stored criteria call (call kind, category, rule set, edition, version)."""
+        """One row per stored criteria call, history included (call kind, the sample of an
+        MRD call, category, ``current`` — true for the calls the patient's pages show now —
+        revision, rule set, edition, version)."""
         rows = self._tables("assessments", cohort).get("assessments", [])
         if call_kind is not None:
             rows = [r for r in rows if r["call_kind"] == call_kind]

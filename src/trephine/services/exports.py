@@ -14,10 +14,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, case, cast, select
 
+from trephine.assess.current import current_rows
 from trephine.present.deidentify import Deidentifier
 from trephine.services import audit
+from trephine.services.assessments import CALL_ROW_KEYS, call_sample
 from trephine.services.cohorts import Evaluation
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import (
@@ -91,6 +93,15 @@ DESCRIPTIONS: Mapping[str, str] = {
     "lloq": "lower limit of quantification, in the value's unit",
     "call_kind": "which call of the timeline (response, relapse, mrd, landmark, ...)",
     "category": "the call's category (CR, CR_MRD-, HEMATOLOGIC_RELAPSE, NEGATIVE, ...)",
+    "sample": "the sample an MRD call rests on: bone marrow or peripheral blood (empty for "
+    "other calls, and for an MRD call stored before calls named their sample); a day may have "
+    "one MRD call of each",
+    "current": "true for a call the patient's pages show now: a row of the call's latest "
+    "revision, not superseded by the same marrow's relapse or progression; false for history "
+    "(an earlier revision of the call, or a superseded call). A call is a patient's date, call "
+    "kind, rule set and edition",
+    "revision": "the call's revision: 1, then one more each time the call was computed "
+    "differently and stored again (the rows of older revisions are history)",
     "ruleset": "criteria rule set",
     "criteria_edition": "criteria edition",
     "software_version": "Trephine version that made the call",
@@ -414,28 +425,41 @@ def build(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> Tables
                         "state": r.state,
                     },
                 )
-        for a in uow.session.execute(
-            _columns(
-                AssessmentRow,
-                "patient_id",
-                "assessed_on",
-                "call_kind",
-                "category",
-                "ruleset",
-                "criteria_edition",
-                "software_version",
-                "matched_rule",
+        # Every stored call, history included, each marked ``current`` by the pages' one rule
+        # (trephine.assess.current) and an MRD call with its sample — found by the database
+        # inside the evidence list (services/assessments.call_sample), none decoded here.
+        calls = uow.session.execute(
+            select(
+                AssessmentRow.id,
+                AssessmentRow.patient_id,
+                AssessmentRow.assessed_on,
+                AssessmentRow.call_kind,
+                AssessmentRow.ruleset,
+                AssessmentRow.criteria_edition,
+                AssessmentRow.revision,
+                cast(AssessmentRow.flags, Text).label("flags"),
+                AssessmentRow.category,
+                AssessmentRow.software_version,
+                AssessmentRow.matched_rule,
+                case((AssessmentRow.call_kind == "mrd", call_sample(uow)), else_=None).label(
+                    "sample"
+                ),
             )
             .where(AssessmentRow.patient_id.in_(chunk))
             .order_by(AssessmentRow.patient_id, AssessmentRow.assessed_on, AssessmentRow.id)
-        ):
+        ).all()
+        now = {a.id for a in current_rows(calls, **CALL_ROW_KEYS)}
+        for a in calls:
             put(
                 "assessments",
                 {
                     "patient_id": pid_of(a.patient_id),
                     deid.date_column("assessed_on"): when(a.patient_id, a.assessed_on),
                     "call_kind": a.call_kind,
+                    "sample": a.sample,
                     "category": a.category,
+                    "current": a.id in now,
+                    "revision": a.revision,
                     "ruleset": a.ruleset,
                     "criteria_edition": a.criteria_edition,
                     "software_version": a.software_version,

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
 from trephine.analysis.cohort.outcomes import (
     Course,
@@ -29,13 +28,11 @@ from trephine.analysis.cohort.outcomes import (
     response_rates,
     time_to_first_cr,
 )
-from trephine.assess.call import SAMPLE
 from trephine.errors import ValidationError, option
-from trephine.services.assessments import current_call_rows
+from trephine.services.assessments import current_call_rows, mrd_samples
 from trephine.services.cohorts import Evaluation
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import (
-    AssessmentRow,
     CellularTherapyRow,
     PatientRow,
     ProcedureRow,
@@ -123,7 +120,7 @@ def courses(uow: UnitOfWork, evaluation: Evaluation, *, group_by: str = "none") 
     current = current_call_rows(uow, pids, CALL_KINDS)
     for r in current:
         seen(r.patient_id, r.assessed_on)
-    samples = _mrd_samples(uow, [r.id for r in current if r.call_kind == "mrd"])
+    samples = mrd_samples(uow, [r.id for r in current if r.call_kind == "mrd"])
     events: dict[int, list[Event]] = defaultdict(list)
     for r in current:
         events[r.patient_id].append(
@@ -144,30 +141,6 @@ def courses(uow: UnitOfWork, evaluation: Evaluation, *, group_by: str = "none") 
                 cellular=tuple(sorted(c for c in cellular[pid] if c[0] >= zero)),
             )
         )
-    return out
-
-
-def _mrd_samples(uow: UnitOfWork, call_ids: list[int]) -> dict[int, str]:
-    """The sample each of these MRD calls rests on (bone marrow or peripheral blood, its
-    :func:`trephine.assess.call.on_sample` evidence item), by row id; a call stored before
-    calls named their sample has none. The item is found inside the stored JSON list by the
-    database (SQLite ``json_each``, PostgreSQL ``jsonb_array_elements``): no evidence list is
-    decoded here."""
-    a = aliased(AssessmentRow)
-    if uow.session.get_bind().dialect.name == "postgresql":
-        item = func.jsonb_array_elements(a.evidence).table_valued("value").alias("item")
-        name: Any = item.c.value.op("->>")("input")
-        value: Any = item.c.value.op("->>")("value")
-    else:
-        item = func.json_each(a.evidence).table_valued("value").alias("item")
-        name = func.json_extract(item.c.value, "$.input")
-        value = func.json_extract(item.c.value, "$.value")
-    sample = select(value).select_from(item).where(name == SAMPLE).limit(1).scalar_subquery()
-    out: dict[int, str] = {}
-    for chunk in [call_ids[i : i + 500] for i in range(0, len(call_ids), 500)]:
-        for rid, on in uow.session.execute(select(a.id, sample).where(a.id.in_(chunk))):
-            if on is not None:
-                out[rid] = str(on)
     return out
 
 
