@@ -15,6 +15,7 @@ from trephine.analysis.cohort.outcomes import (
     Course,
     TimeRow,
 )
+from trephine.assess.call import BONE_MARROW, PERIPHERAL_BLOOD
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -96,10 +97,23 @@ def km_figure(
     return fig
 
 
+#: Where an MRD marker sits on its patient's lane, by the call's sample, and whether it is
+#: filled: a day's marrow and blood calls (both current, :mod:`trephine.assess.current`) are two
+#: markers, the marrow's filled just above the lane and the blood's open just below it — never
+#: one on top of the other. A call with no sample named (stored before calls named theirs) sits
+#: on the lane, filled.
+MRD_LANE: dict[str | None, tuple[float, bool]] = {
+    BONE_MARROW: (-0.17, True),
+    PERIPHERAL_BLOOD: (0.17, False),
+    None: (0.0, True),
+}
+
+
 def swimmer_figure(courses: Sequence[Course], *, title: str = "swimmer plot") -> Figure:
     """One lane per patient from diagnosis to the end of follow-up: therapy lines as bars,
-    CR (filled circle), other responses (open circle), MRD negative/positive (green/red
-    triangle), relapse (red cross), transplant or CAR-T (diamond), death (black square)."""
+    CR (filled circle), MRD negative/positive (green up / red down triangle: filled just above
+    the lane for bone marrow, open just below it for peripheral blood, :data:`MRD_LANE`),
+    relapse (red cross), transplant or CAR-T (diamond), death (black square)."""
     plt = _plt()
     n = len(courses)
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.28 * n + 1.2)))
@@ -124,7 +138,17 @@ def swimmer_figure(courses: Sequence[Course], *, title: str = "swimmer plot") ->
                 ax.plot(x, y, "o", color="black", ms=5, zorder=3)
             elif e.kind == "mrd" and e.category in MRD_STATUS:
                 neg = MRD_STATUS[e.category] == "negative"
-                ax.plot(x, y, "^" if neg else "v", color="green" if neg else "red", ms=5, zorder=3)
+                offset, filled = MRD_LANE.get(e.sample, MRD_LANE[None])
+                colour_of = "green" if neg else "red"
+                ax.plot(
+                    x,
+                    y + offset,
+                    "^" if neg else "v",
+                    color=colour_of,
+                    markerfacecolor=colour_of if filled else "white",
+                    ms=5,
+                    zorder=3,
+                )
             elif e.category in RELAPSE_CATEGORIES:
                 ax.plot(x, y, "X", color="red", ms=7, zorder=4)
         for when, _kind in c.cellular:
@@ -143,6 +167,16 @@ def swimmer_figure(courses: Sequence[Course], *, title: str = "swimmer plot") ->
         Line2D([], [], marker="o", color="black", ls="", label="CR"),
         Line2D([], [], marker="^", color="green", ls="", label="MRD negative"),
         Line2D([], [], marker="v", color="red", ls="", label="MRD positive / low-level"),
+        Line2D([], [], marker="^", color="0.3", ls="", label="MRD, bone marrow (above)"),
+        Line2D(
+            [],
+            [],
+            marker="^",
+            color="0.3",
+            markerfacecolor="white",
+            ls="",
+            label="MRD, peripheral blood (open, below)",
+        ),
         Line2D([], [], marker="X", color="red", ls="", label="relapse"),
         Line2D([], [], marker="D", color="purple", ls="", label="transplant / CAR-T"),
     ]
