@@ -182,6 +182,7 @@ def test_the_files_and_the_data_dictionary_carry_current_and_sample(
     calls_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
     monkeypatch.setenv("TREPHINE_EXPORT_KEY", KEY)
+    get_settings.cache_clear()
     out = tmp_path / fmt
     r = runner.invoke(
         app,
@@ -205,3 +206,36 @@ def test_the_files_and_the_data_dictionary_carry_current_and_sample(
         assert parquet.schema.field("current").type == pa.bool_()
         assert parquet.column("current").to_pylist() == [e[5] for e in EXPECTED]
         assert parquet.column("sample").to_pylist() == [e[4] for e in EXPECTED]
+
+
+def test_the_cbioportal_timeline_shows_the_current_calls_only(
+    calls_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TREPHINE_EXPORT_KEY", KEY)
+    get_settings.cache_clear()
+    out = tmp_path / "cbio"
+    r = runner.invoke(
+        app,
+        [
+            "export",
+            "all",
+            "--format",
+            "cbioportal",
+            "--out",
+            str(out),
+            "--database-url",
+            calls_db.url,
+        ],
+    )
+    assert r.exit_code == 0, r.stderr
+    deid = Deidentifier(Level.SAFE_HARBOR, KEY.encode())
+    pseudonym = {deid.patient(p): p for p in PATIENTS}
+    lines = (out / "data_timeline.txt").read_text().splitlines()
+    head = lines[0].split("\t")
+    status = sorted(
+        (pseudonym[f[0]], int(f[1]), f[4])
+        for f in (line.split("\t") for line in lines[1:])
+        if f[head.index("EVENT_TYPE")] == "STATUS"
+    )
+    # No superseded CR (E-1), no amended PR (E-2), no earlier revision's MRD calls.
+    assert status == sorted((e[0], e[1], e[3]) for e in EXPECTED if e[5])

@@ -273,6 +273,10 @@ def write_cbioportal(t: TableSet, loinc: Mapping[str, str] | None = None) -> dic
         ("assessments", "assessed", "STATUS"),
     ):
         for r in t.tables.get(name, []):
+            if r.get("current") is False:
+                # A call's history (an earlier revision, a superseded call) is in the export's
+                # assessments table; the timeline shows what the patient's pages show.
+                continue
             col = next((c for c in r if c.startswith(col_prefix)), None)
             start = _days(r.get(col) if col else None, zero_of.get(r["patient_id"]))
             if start is None:
