@@ -40,6 +40,7 @@ from trephine.criteria.model import (
 )
 from trephine.criteria.registry import rulesets
 from trephine.present import explain, procedures
+from word_tables import constant_in, tables_outside, word_tables
 
 SRC = Path(trephine.__file__).parent
 HOME = Path(input_words.__file__)
@@ -65,43 +66,14 @@ def _every_input_name() -> set[str]:
     return names
 
 
-def _reads_as_words(value: ast.expr) -> bool:
-    """A label-like value: a capitalised string, a tuple starting with one (label, unit), or a
-    call building one (``InputWords("Marrow blasts", "%")``)."""
-    if isinstance(value, ast.Tuple | ast.Call):
-        first = value.elts[:1] if isinstance(value, ast.Tuple) else value.args[:1]
-        return bool(first) and _reads_as_words(first[0])
-    return (
-        isinstance(value, ast.Constant)
-        and isinstance(value.value, str)
-        and (value.value[:1].isupper())
-    )
-
-
 def _input_tables(tree: ast.AST, names: set[str]) -> list[int]:
     """The lines of dict literals that word three or more rule inputs."""
-    found = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Dict):
-            continue
-        worded = [
-            k.value
-            for k, v in zip(node.keys, node.values, strict=True)
-            if isinstance(k, ast.Constant) and k.value in names and _reads_as_words(v)
-        ]
-        if len(worded) >= 3:
-            found.append(node.lineno)
-    return found
+    return word_tables(tree, constant_in(names))
 
 
 def test_no_second_table_words_the_inputs() -> None:
     names = _every_input_name()
-    elsewhere = {
-        f"{path.relative_to(SRC)}:{line}"
-        for path in sorted(SRC.rglob("*.py"))
-        if path != HOME
-        for line in _input_tables(ast.parse(path.read_text(encoding="utf-8")), names)
-    }
+    elsewhere = tables_outside([HOME], lambda tree: _input_tables(tree, names))
     assert not elsewhere, f"input words outside criteria/input_words.py: {sorted(elsewhere)}"
     # The check sees a table of the old shapes: the home's own, and the two it replaced.
     assert _input_tables(ast.parse(HOME.read_text(encoding="utf-8")), names)
@@ -236,40 +208,14 @@ def _is_comparator_key(key: ast.expr | None) -> bool:
     return isinstance(key, ast.Attribute) and key.attr in Comparator.__members__
 
 
-def _has_words(value: ast.expr) -> bool:
-    """A value that reads as words: a string with a letter, or a tuple or call whose first
-    element is one (``("below", "not below")``, ``RelationWords("below", ...)``)."""
-    if isinstance(value, ast.Tuple | ast.Call):
-        first = value.elts[:1] if isinstance(value, ast.Tuple) else value.args[:1]
-        return bool(first) and _has_words(first[0])
-    return (
-        isinstance(value, ast.Constant)
-        and isinstance(value.value, str)
-        and any(ch.isalpha() for ch in value.value)
-    )
-
-
 def _relation_tables(tree: ast.AST) -> list[int]:
-    """The lines of dict literals that word three or more comparisons."""
-    return [
-        node.lineno
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Dict)
-        and sum(
-            _is_comparator_key(k) and _has_words(v)
-            for k, v in zip(node.keys, node.values, strict=True)
-        )
-        >= 3
-    ]
+    """The lines of dict literals that word three or more comparisons (lower-case words:
+    "at least", "below")."""
+    return word_tables(tree, _is_comparator_key, capitalised=False)
 
 
 def test_no_second_table_words_the_comparisons() -> None:
-    elsewhere = {
-        f"{path.relative_to(SRC)}:{line}"
-        for path in sorted(SRC.rglob("*.py"))
-        if path != HOME
-        for line in _relation_tables(ast.parse(path.read_text(encoding="utf-8")))
-    }
+    elsewhere = tables_outside([HOME], _relation_tables)
     assert not elsewhere, f"relation words outside criteria/input_words.py: {sorted(elsewhere)}"
     # The check sees the home's table, and the two it replaced; not the engine's operators.
     assert _relation_tables(ast.parse(HOME.read_text(encoding="utf-8")))

@@ -37,6 +37,7 @@ from trephine.present import fhir, patient_text
 from trephine.present.explain import ALERTS, alert_headline, category_label, criterion_label
 from trephine.present.procedures import DECISION_WORDS
 from trephine.services.views import StoredAssessment
+from word_tables import constant_in, tables_outside, word_tables
 
 ON = dt.date(2024, 7, 1)
 EMITTED = {c for rs in rulesets().values() for c in rs.categories}
@@ -98,37 +99,12 @@ PATIENT_REGISTER = Path(patient_text.__file__)
 def _category_tables(tree: ast.AST, codes: set[str]) -> list[int]:
     """The lines of dict literals that word three or more call categories: a category code
     keying a capitalised string, or a tuple or call starting with one."""
-
-    def words(value: ast.expr) -> bool:
-        if isinstance(value, ast.Tuple | ast.Call):
-            first = value.elts[:1] if isinstance(value, ast.Tuple) else value.args[:1]
-            return bool(first) and words(first[0])
-        return (
-            isinstance(value, ast.Constant)
-            and isinstance(value.value, str)
-            and value.value[:1].isupper()
-        )
-
-    return [
-        node.lineno
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Dict)
-        and sum(
-            isinstance(k, ast.Constant) and k.value in codes and words(v)
-            for k, v in zip(node.keys, node.values, strict=True)
-        )
-        >= 3
-    ]
+    return word_tables(tree, constant_in(codes))
 
 
 def test_no_second_table_words_the_categories() -> None:
     codes = EMITTED | SUPERSEDING_CATEGORIES | set(CATEGORY_WORDS)
-    elsewhere = {
-        f"{path.relative_to(SRC)}:{line}"
-        for path in sorted(SRC.rglob("*.py"))
-        if path not in (HOME, PATIENT_REGISTER)
-        for line in _category_tables(ast.parse(path.read_text(encoding="utf-8")), codes)
-    }
+    elsewhere = tables_outside([HOME, PATIENT_REGISTER], lambda tree: _category_tables(tree, codes))
     assert not elsewhere, f"category words outside criteria/categories.py: {sorted(elsewhere)}"
     # The check sees the home's table and the two old tables that copied its words.
     assert _category_tables(ast.parse(HOME.read_text(encoding="utf-8")), codes)
