@@ -16,9 +16,10 @@ from trephine.store.database import Database
 D = dt.date
 
 
-def test_an_interim_and_an_end_of_induction_mrd_failure_are_both_alerted(
-    database: Database, tmp_path: Path
-) -> None:
+def all_in_cr_through_induction(interim_mrd: str, end_of_induction_mrd: str) -> Site:
+    """P-ALL: ALL diagnosed with an 80 % blast marrow, hyper-CVAD induction then consolidation
+    (from 2024-03-01), and two marrows in CR with their MRD %: day 15 of induction (interim,
+    2024-01-16) and the end of induction (the last marrow before the next line, 2024-02-20)."""
     site = Site()
     site.add("patients", "P-ALL", "male", 1980)
     site.add("diagnoses", "P-ALL", "ALL", D(2024, 1, 1))
@@ -27,10 +28,16 @@ def test_an_interim_and_an_end_of_induction_mrd_failure_are_both_alerted(
         "therapies", "P-ALL", 2, "consolidation", "consolidation", "intensive", D(2024, 3, 1), ""
     )
     site.marrow("P-ALL", D(2024, 1, 1), 80)
-    # Day 15 of induction (interim): CR counts, MRD 0.02 % (≥ 0.01 %) → failure, alerted.
-    site.marrow("P-ALL", D(2024, 1, 16), 2, mrd="0.02")
-    # End of induction (the last marrow before the next line): MRD exactly 0.01 % → failure.
-    site.marrow("P-ALL", D(2024, 2, 20), 1, mrd="0.01")
+    site.marrow("P-ALL", D(2024, 1, 16), 2, mrd=interim_mrd)
+    site.marrow("P-ALL", D(2024, 2, 20), 1, mrd=end_of_induction_mrd)
+    return site
+
+
+def test_an_interim_and_an_end_of_induction_mrd_failure_are_both_alerted(
+    database: Database, tmp_path: Path
+) -> None:
+    # Interim MRD 0.02 % (≥ 0.01 %) → failure, alerted; end of induction exactly 0.01 % → failure.
+    site = all_in_cr_through_induction("0.02", "0.01")
     stored, alerts = _load(database, site, tmp_path, "P-ALL")
     assert [c for c in _calls(stored, "mrd") if c[1] == "MRD_FAILURE"] == [
         (D(2024, 1, 16), "MRD_FAILURE"),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from assess.test_issue13_acceptance import Site
+from assess.test_mrd_failure_alert import all_in_cr_through_induction
 from trephine.api.app import create_app
 from trephine.importers.clinical import import_path
 from trephine.present.explain import alert_headline
@@ -37,18 +37,9 @@ def _cards(page: str) -> list[str]:
 
 @pytest.fixture
 def assessed(database: Database, tmp_path: Path) -> Database:
-    site = Site()
-    site.add("patients", "P-ALL", "male", 1980)
-    site.add("diagnoses", "P-ALL", "ALL", D(2024, 1, 1))
-    site.add("therapies", "P-ALL", 1, "hyper-CVAD", "induction", "intensive", D(2024, 1, 2), "")
-    site.add(
-        "therapies", "P-ALL", 2, "consolidation", "consolidation", "intensive", D(2024, 3, 1), ""
-    )
-    site.marrow("P-ALL", D(2024, 1, 1), 80)
-    # Interim, in CR: MRD 0.05 % is a failure at the default 0.01 %, not at the site's 0.1 %.
-    site.marrow("P-ALL", D(2024, 1, 16), 2, mrd="0.05")
-    # End of induction, in CR: MRD 0.5 % fails at the site's 0.1 %.
-    site.marrow("P-ALL", D(2024, 2, 20), 1, mrd="0.5")
+    # Interim MRD 0.05 % is a failure at the default 0.01 %, not at the site's 0.1 %; the end of
+    # induction's 0.5 % fails at the site's 0.1 %.
+    site = all_in_cr_through_induction("0.05", "0.5")
     import_path(database, site.write(tmp_path / "import"), "importer")
     with database.unit_of_work("clinician") as uow:
         assess_patient(uow, "P-ALL", params=SITE_THRESHOLD)
