@@ -72,7 +72,7 @@ def test_a_site_sets_its_laboratory_limit(hb: str, expected: str) -> None:
 
 def test_a_laboratory_lln_given_with_the_case_wins_over_the_site_default() -> None:
     values = {**BASE, "hb": "12.5", "sex": "male", "hb_lln": "12.5"}
-    assert run(aa_response.RESPONSE, values, "test").category == "COMPLETE_RESPONSE"
+    assert run(aa_response.RESPONSE, values, "test", {}).category == "COMPLETE_RESPONSE"
 
 
 def test_the_parameters_are_recalled_and_documented() -> None:

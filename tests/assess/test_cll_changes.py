@@ -106,7 +106,7 @@ def patient(days: dict[dt.date, list[ResultValue]]) -> PatientInputs:
 
 
 def responses(days: dict[dt.date, list[ResultValue]]) -> dict[dt.date, Call]:
-    return {c.date: c for c in cll.responses(patient(days))}
+    return {c.date: c for c in cll.responses(patient(days), {})}
 
 
 def evidence(c: Call, name: str) -> Any:

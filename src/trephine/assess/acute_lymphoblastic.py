@@ -189,13 +189,15 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
         values = _marrow_values(results)
         hematologic_cr: bool | None = None
         if is_marrow:
-            response = run(all_response.RESPONSE, values, where)
+            response = run(all_response.RESPONSE, values, where, params)
             out.append(call(date, "response", response))
             if in_remission:
-                relapse = run(all_response.RELAPSE, _only(all_response.RELAPSE, values), where)
+                relapse = run(
+                    all_response.RELAPSE, _only(all_response.RELAPSE, values), where, params
+                )
                 out.append(call(date, "relapse", relapse))
                 if relapse.category in ALL_RELAPSE_CATEGORIES:
-                    _relapse(date, relapse, infused, results, out, alerts)
+                    _relapse(date, relapse, infused, results, out, alerts, params)
                     in_remission, mrd_negative = False, False
             elif response.category in _CR:
                 in_remission, ever_cr = True, True
@@ -206,6 +208,7 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
                     all_response.LANDMARK,
                     {"cr_achieved": ever_cr, "end_of_induction": True},
                     where,
+                    params,
                 )
                 out.append(call(date, "landmark", lm))
                 if lm.category == "REFRACTORY" and not refractory_alerted:
@@ -223,10 +226,11 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
                 all_response.RELAPSE,
                 _only(all_response.RELAPSE, values),
                 f"{date.isoformat()} blood",
+                params,
             )
             out.append(call(date, "relapse", relapse))
             if relapse.category in ALL_RELAPSE_CATEGORIES:
-                _relapse(date, relapse, infused, results, out, alerts)
+                _relapse(date, relapse, infused, results, out, alerts, params)
                 in_remission, mrd_negative = False, False
         for r in sorted(results, key=lambda r: (str(r.kind), r.analyte, r.id)):
             mrd = _mrd_values(r.value)
@@ -319,6 +323,7 @@ def _relapse(
     results: Sequence[ResultRecord],
     out: list[Call],
     alerts: list[Alert],
+    params: Mapping[str, Any],
 ) -> None:
     what = (
         "extramedullary relapse after CR"
@@ -330,7 +335,8 @@ def _relapse(
         return
     cd19 = _cd19_status(results)
     where = f"{date.isoformat()} relapse after CAR-T"
-    status = run(all_response.CART_RELAPSE, {} if cd19 is None else {"cd19_on_blasts": cd19}, where)
+    cd19_values = {} if cd19 is None else {"cd19_on_blasts": cd19}
+    status = run(all_response.CART_RELAPSE, cd19_values, where, params)
     out.append(call(date, "cart_relapse", status))
     days = (date - infused).days
     cd19_text = {

@@ -66,18 +66,19 @@ def _aa_values(results: list[ResultRecord]) -> dict[str, Any]:
 
 
 def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
-    out = severity_calls(inputs)
+    out = severity_calls(inputs, params)
     after, alerts = after_ist(inputs, out, params)
     return Calls((*out, *after), tuple(alerts), None, None)
 
 
-def severity_calls(inputs: PatientInputs) -> list[Call]:
+def severity_calls(inputs: PatientInputs, params: Mapping[str, Any]) -> list[Call]:
+    """One ``severity`` call per marrow, under the site's ``params`` (``aa_retic_threshold``)."""
     out: list[Call] = []
     for date, results in inputs.by_date().items():
         if not any(isinstance(r.value, (CoreFindings, AspirateDifferential)) for r in results):
             continue  # a blood count alone is not a marrow: severity needs the cellularity
         values = _aa_values(results)
-        a = run(diagnostics.AA_SEVERITY, values, f"{date.isoformat()} marrow")
+        a = run(diagnostics.AA_SEVERITY, values, f"{date.isoformat()} marrow", params)
         explanation = a.explanation()
         if a.category == "NON_SEVERE":
             # The non-severe row is "none of the above" and records nothing; the reader needs
@@ -127,7 +128,7 @@ def _pnh(results: list[ResultRecord]) -> Decimal | None:
 
 
 def after_ist(
-    inputs: PatientInputs, severity: list[Call], params: Mapping[str, Any] | None = None
+    inputs: PatientInputs, severity: list[Call], params: Mapping[str, Any]
 ) -> tuple[list[Call], list[Alert]]:
     """Response to immunosuppressive therapy, relapse and clonal evolution (BSH 2016 [R]).
 
@@ -193,7 +194,7 @@ def after_ist(
             if a.category in ("PARTIAL_RESPONSE", "COMPLETE_RESPONSE"):
                 responded, relapsed = True, False
             elif responded and not relapsed:
-                rel = run(aa_response.RELAPSE, counts, where)
+                rel = run(aa_response.RELAPSE, counts, where, params)
                 out.append(call(date, "relapse", rel))
                 if rel.category == "RELAPSE":
                     relapsed = True
@@ -216,7 +217,7 @@ def after_ist(
             found = [name for k in karyotypes for name in mds_type_abnormalities(k.iscn)]
             if karyotypes:
                 values["mds_type_abnormality"] = bool(found) and not karyotype_abnormal_before
-            a = run(aa_response.CLONAL_EVOLUTION, values, where)
+            a = run(aa_response.CLONAL_EVOLUTION, values, where, params)
             out.append(call(date, "clonal_evolution", a))
             if a.category != "NO_CLONAL_EVOLUTION" and a.category not in evolved and a.evaluable:
                 evolved.add(a.category)

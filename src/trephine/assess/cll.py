@@ -74,12 +74,12 @@ def _values(value: Any, _same_day: list[ResultRecord]) -> dict[str, Any] | None:
 
 
 def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
-    mrd = mrd_calls(inputs, iwcll_cll.MRD, _values)
-    return Calls((*responses(inputs), *mrd.calls), mrd.alerts)
+    mrd = mrd_calls(inputs, iwcll_cll.MRD, _values, params)
+    return Calls((*responses(inputs, params), *mrd.calls), mrd.alerts)
 
 
 def _response_values(
-    inputs: PatientInputs, date: dt.date, results: list[ResultRecord]
+    inputs: PatientInputs, date: dt.date, results: list[ResultRecord], params: Mapping[str, Any]
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for r in results:
@@ -100,7 +100,7 @@ def _response_values(
                 values["marrow_b_nodules"] = v.lymphoid_nodules
             if v.infiltrate is not None and v.infiltrate_type and "CLL" in v.infiltrate_type:
                 values["cll_infiltrate_present"] = bool(v.infiltrate.detected)
-            category = cellularity_for_age(inputs.birth_year, date, value_of(v.cellularity))
+            category = cellularity_for_age(inputs.birth_year, date, value_of(v.cellularity), params)
             if category is not None:
                 values["marrow_cellularity"] = category.lower()
         elif isinstance(v, FlowMRD) and _on_blood(inputs, r):
@@ -138,7 +138,7 @@ def _exam(inputs: PatientInputs, date: dt.date) -> ClinicalExam | None:
     return None if best is None else best[2]
 
 
-def responses(inputs: PatientInputs) -> list[Call]:
+def responses(inputs: PatientInputs, params: Mapping[str, Any]) -> list[Call]:
     """iwCLL 2018 response per marrow after treatment starts, from what is stored (see the
     module docstring); every element not stored is named as missing, never assumed normal."""
     if not inputs.therapy_lines:
@@ -151,14 +151,14 @@ def responses(inputs: PatientInputs) -> list[Call]:
     for date, results in inputs.by_date().items():
         if date <= start or blasts(results) is None:
             continue
-        values = _response_values(inputs, date, results)
+        values = _response_values(inputs, date, results, params)
         values.update(_changes(baseline, values, _alc(results), previous_lymphocytes))
         previous_lymphocytes = values.get("marrow_lymphocytes_pct", previous_lymphocytes)
         if ends and date > max(ends):
             values["months_after_end_of_therapy"] = Decimal((date - max(ends)).days) / Decimal(
                 "30.4375"
             )
-        a = run(iwcll_cll.IWCLL2018, values, f"{date.isoformat()} marrow")
+        a = run(iwcll_cll.IWCLL2018, values, f"{date.isoformat()} marrow", params)
         out.append(call(date, "response", a))
     return out
 

@@ -18,13 +18,17 @@ POSITIVE = frozenset({"MRD_FAILURE", "MRD_POSITIVE"})
 
 
 def run(
-    rs: RuleSet, values: Mapping[str, Any], where: str, params: Mapping[str, Any] | None = None
+    rs: RuleSet, values: Mapping[str, Any], where: str, params: Mapping[str, Any]
 ) -> Evaluation:
     """Evaluate ``rs`` on case-format ``values`` (converted and checked; ``where`` locates).
-    ``params``: site parameters by name; ``rs`` takes those it declares."""
+
+    ``params``: the site's parameters by name (``TREPHINE_ASSESS_PARAMS``), the same mapping
+    for every rule set a patient's assessment runs; ``rs`` takes the names it declares and its
+    documented defaults fill the rest. Required, so no evaluation can silently fall back to the
+    defaults when a site has set its own values."""
     names = {p.name for p in rs.params}
-    own = None if not params else {k: v for k, v in params.items() if k in names}
-    return evaluate(rs, build_facts(values, specs_of(rs), where), own)
+    own = {k: v for k, v in params.items() if k in names}
+    return evaluate(rs, build_facts(values, specs_of(rs), where), own or None)
 
 
 def call(date: dt.date, kind: str, evaluation: Evaluation) -> Call:
@@ -34,9 +38,12 @@ def call(date: dt.date, kind: str, evaluation: Evaluation) -> Call:
 ValuesOf = Callable[[Any, list[ResultRecord]], dict[str, Any] | None]
 
 
-def mrd_calls(inputs: PatientInputs, rs: RuleSet, values_of: ValuesOf) -> Calls:
+def mrd_calls(
+    inputs: PatientInputs, rs: RuleSet, values_of: ValuesOf, params: Mapping[str, Any]
+) -> Calls:
     """One ``mrd`` call per result that ``values_of(value, same_day_results)`` maps (None
-    skips it), naming the sample it rests on (a day's marrow and blood results are two calls);
+    skips it), evaluated under the site's ``params``, naming the sample it rests on (a day's
+    marrow and blood results are two calls);
     alert ``MRD_CONVERSION`` when a call of the same method turns from negative to positive."""
     out: list[Call] = []
     alerts: list[Alert] = []
@@ -46,7 +53,7 @@ def mrd_calls(inputs: PatientInputs, rs: RuleSet, values_of: ValuesOf) -> Calls:
             values = values_of(r.value, results)
             if values is None:
                 continue
-            a = run(rs, values, f"{date.isoformat()} {r.kind} {r.analyte}".strip())
+            a = run(rs, values, f"{date.isoformat()} {r.kind} {r.analyte}".strip(), params)
             out.append(on_sample(call(date, "mrd", a), inputs.sample_of(r)))
             method = str(values.get("mrd_method", r.kind))
             if last.get(method) in NEGATIVE and a.category in POSITIVE:

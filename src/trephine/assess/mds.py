@@ -57,7 +57,9 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
             continue
         values = {**baseline, "bm_blasts_pct": blasts(grouped[date]), **_blood(grouped[date])}
         values = {k: v for k, v in values.items() if v is not None}
-        out.append(call(date, "response", run(iwg2023_mds.RESPONSE, values, f"{date} marrow")))
+        out.append(
+            call(date, "response", run(iwg2023_mds.RESPONSE, values, f"{date} marrow", params))
+        )
     rs = iwg2023_mds.RESPONSE
     best = min(
         (a.category for a in out if a.category in rs.categories and a.category != rs.not_evaluable),

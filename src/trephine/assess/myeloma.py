@@ -187,7 +187,7 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
     # Without a pre-treatment M-protein no response can be measured: no line, no call.
     for line in _lines(inputs, pp_dates):
         tables.append(
-            _assess_line(line, grouped, days, pp_dates, out, progression, inputs.sample_of)
+            _assess_line(line, grouped, days, pp_dates, out, progression, inputs.sample_of, params)
         )
     alerts = _confirm(out, progression, [line.start for line in inputs.therapy_lines])
     not_evaluable = {t.not_evaluable for t in tables} | {"NOT_EVALUABLE_BY_BM_BRANCH"}
@@ -213,10 +213,12 @@ def _assess_line(
     out: list[Call],
     progression: list[int],
     sample_of: Callable[[ResultRecord], str | None],
+    params: Mapping[str, Any],
 ) -> RuleSet:
     """The response, progression and MRD calls of one line's paraprotein dates, appended to
     ``out`` (``progression``: where its progression calls are; ``sample_of``: the sample an
-    MRD result was measured on); the response table its baseline chose."""
+    MRD result was measured on; ``params``: the site's, for every rule set); the response
+    table its baseline chose."""
     baseline_on = line.baseline
     baseline = dict(days[baseline_on])
     # The diagnostic marrow may precede the serum sample by days: take its plasma cells.
@@ -244,11 +246,11 @@ def _assess_line(
             continue
         values = days[date]
         where = f"{date.isoformat()} paraprotein"
-        response = run(table, {**base_facts, **values}, where)
+        response = run(table, {**base_facts, **values}, where, params)
         out.append(_noted(call(date, "response", response), note))
         pd_values = {**values, **{f"nadir_{m}": v for m, v in nadir.items()}}
         progression.append(len(out))
-        pd = call(date, "progression", run(imwg2016_mm.PROGRESSION, pd_values, where))
+        pd = call(date, "progression", run(imwg2016_mm.PROGRESSION, pd_values, where, params))
         out.append(_noted(pd, note))
         for m in _MM_MARKERS:
             if isinstance(values.get(m), Decimal) and (m not in nadir or values[m] < nadir[m]):
@@ -264,7 +266,7 @@ def _assess_line(
                 }
                 if q.lod is not None:
                     mrd["mrd_sensitivity"] = q.lod / _HUNDRED
-                mrd_call = call(date, "mrd", run(imwg2016_mm.MRD, mrd, f"{where} MRD"))
+                mrd_call = call(date, "mrd", run(imwg2016_mm.MRD, mrd, f"{where} MRD", params))
                 out.append(on_sample(mrd_call, sample_of(r)))
     return table
 

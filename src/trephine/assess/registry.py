@@ -73,6 +73,8 @@ def combine(own: Calls, *extra: Calls) -> Calls:
 #: Evaluators every patient runs after the disease's own (same signature); they add calls only
 #: where the patient has the results (a transplant, iron studies, a granuloma, ...).
 ADDENDA: tuple[Evaluator, ...] = (transplant.assess, workups.assess)
+#: The rule sets the :data:`ADDENDA` evaluate (their parameters are site parameters too).
+ADDENDA_RULESETS: tuple[RuleSet, ...] = (*transplant.RULESETS, *workups.RULESETS)
 
 
 ASSESSORS: tuple[Assessor, ...] = (
@@ -157,8 +159,17 @@ def choose(diagnoses: Sequence[Diagnosis], requested: str | None = None) -> Asse
 
 def check_params(params: Mapping[str, Any]) -> None:
     """Refuse a site parameter no stored-timeline rule set declares (a typo would otherwise
-    be silently ignored), naming the ones that exist."""
-    known = sorted({p.name for a in ASSESSORS for rs in a.rulesets for p in rs.params})
+    be silently ignored), naming the ones that exist: every assessor's rule sets and the
+    :data:`ADDENDA`'s (all of them apply the same site parameters)."""
+    known = sorted({p.name for rs in stored_rulesets() for p in rs.params})
     for name in params:
         if name not in known:
             raise ValidationError(f"params.{name}", name, known, reason="unknown parameter")
+
+
+def stored_rulesets() -> tuple[RuleSet, ...]:
+    """Every rule set stored-timeline assessment evaluates (each once, in registry order)."""
+    seen: dict[str, RuleSet] = {}
+    for rs in (*(rs for a in ASSESSORS for rs in a.rulesets), *ADDENDA_RULESETS):
+        seen.setdefault(rs.key, rs)
+    return tuple(seen.values())

@@ -30,11 +30,15 @@ from trephine import __version__
 from trephine.assess.call import Alert, Call, Calls
 from trephine.assess.common import call, run
 from trephine.assess.inputs import PatientInputs, ResultRecord, value_of
+from trephine.criteria.engine import resolve_params
 from trephine.criteria.sets import hct_graft
 from trephine.domain.results import BloodCount, Chimerism, ChimerismLineage
-from trephine.domain.therapy import Transplant
+from trephine.domain.therapy import DonorType, Transplant
+from trephine.errors import ValidationError
 
 RULESETS = (hct_graft.RECOVERY_DAY, hct_graft.GRAFT)
+#: The site parameters the graft rule set declares (the assessor reads two of them itself).
+_GRAFT = frozenset(p.name for p in hct_graft.GRAFT.params)
 _UNSORTED = (ChimerismLineage.WHOLE_BLOOD, ChimerismLineage.MARROW)
 
 
@@ -79,8 +83,23 @@ def count_days(results: Sequence[ResultRecord], start: dt.date, end: dt.date | N
 
 
 def _first_of_three(days: Sequence[Day], ok: list[bool]) -> int | None:
-    for i in range(len(days) - 2):
-        if ok[i] and ok[i + 1] and ok[i + 2]:
+    return _first_run(ok, 3)
+
+
+def _whole_days(value: Decimal | int) -> int:
+    """``secondary_gf_days_below`` as a count of days: a whole number, at least 1."""
+    days = Decimal(value)
+    if days != days.to_integral_value() or days < 1:
+        raise ValidationError(
+            "params.secondary_gf_days_below", value, "a whole number of days, at least 1"
+        )
+    return int(days)
+
+
+def _first_run(ok: Sequence[bool], n: int) -> int | None:
+    """Index of the first of ``n`` consecutive true entries (None when there is no such run)."""
+    for i in range(len(ok) - n + 1):
+        if all(ok[i : i + n]):
             return i
     return None
 
@@ -204,14 +223,22 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
     for n, tx in enumerate(transplants):
         end = transplants[n + 1].on if n + 1 < len(transplants) else None
         days = count_days(results, tx.on, end)
-        out.extend(_one_transplant(tx, days, results, alerts))
+        out.extend(_one_transplant(tx, days, results, alerts, params))
     return Calls(tuple(out), tuple(alerts))
 
 
 def _one_transplant(
-    tx: Transplant, days: list[Day], results: Sequence[ResultRecord], alerts: list[Alert]
+    tx: Transplant,
+    days: list[Day],
+    results: Sequence[ResultRecord],
+    alerts: list[Alert],
+    params: Mapping[str, Any],
 ) -> list[Call]:
+    """The engraftment, graft and chimerism calls of one transplant under the site's ``params``
+    (``primary_gf_day``, ``primary_gf_day_ucb`` for a cord-blood graft,
+    ``secondary_gf_days_below``: the graft rule set's; its defaults otherwise)."""
     out: list[Call] = []
+    graft = resolve_params(hct_graft.GRAFT, {k: v for k, v in params.items() if k in _GRAFT})
     where = f"transplant {tx.on.isoformat()}"
     n_idx = neutrophil_recovery(days)
     if n_idx is not None:
@@ -221,8 +248,10 @@ def _one_transplant(
         out.append(_engraftment_call(tx.on, days, p_idx, "PLATELET"))
     engrafted_on = None if n_idx is None else days[n_idx + 2].date  # known on the 3rd day
 
-    # Primary graft failure: the first count day past the day limit without recovery by then.
-    limit = hct_graft.GRAFT.default_params()["primary_gf_day"]
+    # Primary graft failure: the first count day past the day limit without recovery by then
+    # (ASTCT: day +42 after a cord-blood graft, +30 otherwise; the site may set either).
+    cord = tx.donor_type is DonorType.CORD_BLOOD
+    limit = graft["primary_gf_day_ucb" if cord else "primary_gf_day"]
     late = next((d for d in days if d.day > limit), None)
     # Only a count still below 0.5 past the limit shows failure: a single later count at or
     # above 0.5 (no daily counts recorded) shows neither recovery nor failure.
@@ -234,8 +263,13 @@ def _one_transplant(
     ):
         a = run(
             hct_graft.GRAFT,
-            {"days_since_transplant": late.day, "neutrophil_engrafted": False},
+            {
+                "days_since_transplant": late.day,
+                "neutrophil_engrafted": False,
+                **({"graft_source": "UCB"} if cord else {}),
+            },
             f"{where}, day +{late.day}",
+            params,
         )
         out.append(call(late.date, "graft", a))
         if a.category == "PRIMARY_GRAFT_FAILURE":
@@ -248,15 +282,17 @@ def _one_transplant(
                     "failure (ASTCT 2021)",
                 )
             )
-    # Secondary graft failure: ANC < 0.5 on 3 consecutive count days after recovery.
+    # Secondary graft failure: ANC < 0.5 on ``secondary_gf_days_below`` (3) consecutive count
+    # days after recovery.
     if n_idx is not None:
         below = [
             i > n_idx + 2 and d.anc is not None and d.anc < hct_graft.NEUTROPHIL_ANC
             for i, d in enumerate(days)
         ]
-        lost = _first_of_three(days, below)
+        run_days = _whole_days(graft["secondary_gf_days_below"])
+        lost = _first_run(below, run_days)
         if lost is not None:
-            third = days[lost + 2]
+            third = days[lost + run_days - 1]
             a = run(
                 hct_graft.GRAFT,
                 {
@@ -265,15 +301,16 @@ def _one_transplant(
                     "anc_lost_after_engraftment": True,
                 },
                 f"{where}, day +{third.day}",
+                params,
             )
             out.append(call(third.date, "graft", a))
             alerts.append(
                 Alert(
                     third.date,
                     "SECONDARY_GRAFT_FAILURE",
-                    f"ANC below 0.5 ×10⁹/L on 3 count days from day +{days[lost].day} after "
-                    f"neutrophil recovery on day +{days[n_idx].day}: secondary graft failure "
-                    "(ASTCT 2021)",
+                    f"ANC below 0.5 ×10⁹/L on {run_days} count days from day "
+                    f"+{days[lost].day} after neutrophil recovery on day +{days[n_idx].day}: "
+                    "secondary graft failure (ASTCT 2021)",
                 )
             )
     # Poor graft function: ≥ 2 cytopenias on 3 consecutive count days after day +28.
@@ -305,7 +342,7 @@ def _one_transplant(
                     values[key] = v
             if donor is not None:
                 values["donor_pct"] = donor
-            a = run(hct_graft.GRAFT, values, f"{where}, day +{third.day}")
+            a = run(hct_graft.GRAFT, values, f"{where}, day +{third.day}", params)
             out.append(call(third.date, "graft", a))
             if a.category == "POOR_GRAFT_FUNCTION":
                 alerts.append(
@@ -335,6 +372,7 @@ def _one_transplant(
                     "donor_cells_detected": False,
                 },
                 f"{where}, chimerism day +{day}",
+                params,
             )
             out.append(call(r.collected_on, "graft", a))
             if a.category.endswith("GRAFT_FAILURE"):

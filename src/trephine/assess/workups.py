@@ -70,7 +70,7 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
             transfused = _transfusion(every, date)
             if transfused is not None:
                 values["transfusion_dependent"] = transfused
-            a = run(workups.IRON_OVERLOAD, values, f"{date.isoformat()} iron studies")
+            a = run(workups.IRON_OVERLOAD, values, f"{date.isoformat()} iron studies", params)
             out.append(call(date, "iron", a))
             if a.category == "TRANSFUSIONAL_IRON_OVERLOAD":
                 alerts.append(
@@ -92,7 +92,7 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
             }
             if granulomas is not None:
                 values["granulomas"] = granulomas
-            a = run(workups.MARROW_INFECTION, values, f"{date.isoformat()} marrow")
+            a = run(workups.MARROW_INFECTION, values, f"{date.isoformat()} marrow", params)
             out.append(call(date, "infection", a))
             if a.category == "POSSIBLE_MARROW_INFECTION":
                 positive = ", ".join(
@@ -131,33 +131,38 @@ def assess(inputs: PatientInputs, params: Mapping[str, Any]) -> Calls:
                 values["megaloblastic_change"] = core.megaloblastic_change
             if core.infiltrate_type is not None or core.infiltrate is not None:
                 values["infiltrated"] = True
-            hypocellular = _hypocellular(inputs.birth_year, date, value_of(core.cellularity))
+            hypocellular = _hypocellular(
+                inputs.birth_year, date, value_of(core.cellularity), params
+            )
             if hypocellular is not None:
                 values["hypocellular"] = hypocellular
             if values:
-                a = run(workups.ANAEMIA_WORKUP, values, f"{date.isoformat()} marrow")
+                a = run(workups.ANAEMIA_WORKUP, values, f"{date.isoformat()} marrow", params)
                 if a.category == "MARROW_FINDINGS":  # a summary of findings, not of absences
                     out.append(call(date, "anaemia_workup", a))
     return Calls(tuple(out), tuple(alerts))
 
 
-def _hypocellular(birth_year: int | None, on: dt.date, cellularity: Decimal | None) -> bool | None:
-    category = cellularity_for_age(birth_year, on, cellularity)
+def _hypocellular(
+    birth_year: int | None, on: dt.date, cellularity: Decimal | None, params: Mapping[str, Any]
+) -> bool | None:
+    category = cellularity_for_age(birth_year, on, cellularity, params)
     return None if category is None else category == "HYPOCELLULAR"
 
 
 def cellularity_for_age(
-    birth_year: int | None, on: dt.date, cellularity: Decimal | None
+    birth_year: int | None, on: dt.date, cellularity: Decimal | None, params: Mapping[str, Any]
 ) -> str | None:
     """NORMOCELLULAR / HYPOCELLULAR / HYPERCELLULAR against the age-expected band (spec §7.1,
     100 − age ± 10 points), or None when age or cellularity is not stored. Age in whole years
     from the year of birth only (the store keeps no birth date outside the identity table), so
-    it may be one year high [I]."""
+    it may be one year high [I]. ``params``: the site's (the rule set takes those it declares)."""
     if birth_year is None or cellularity is None:
         return None
     a = run(
         diagnostics.CELLULARITY_LINEAR,
         {"age_years": on.year - birth_year, "biopsy_cellularity_pct": cellularity},
         f"{on.isoformat()} cellularity",
+        params,
     )
     return None if a.category == "NOT_EVALUABLE" else a.category

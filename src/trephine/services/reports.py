@@ -324,6 +324,7 @@ def _cellularity_for_age(
                 rs,
                 {"age_years": age, "biopsy_cellularity_pct": value.cellularity.value},
                 f"result {item.result.id} cellularity",
+                {},  # the report quotes both references at their documented defaults
             )
             low, high = (ev.facts.get(k) for k in ("band_low_pct", "band_high_pct"))
             out.append(
