@@ -41,7 +41,7 @@ def _category(hb: str, sex: str | None, params: dict[str, Any] | None = None) ->
     values: dict[str, Any] = {**BASE, "hb": hb}
     if sex is not None:
         values["sex"] = sex
-    return run(aa_response.RESPONSE, values, "test", params).category
+    return run(aa_response.RESPONSE, values, "test", params or {}).category
 
 
 @pytest.mark.parametrize(

@@ -204,3 +204,19 @@ def test_a_site_may_set_the_graft_parameters() -> None:
     check_params({"primary_gf_day": "35", "secondary_gf_days_below": 5})
     with pytest.raises(ValidationError, match="primary_gf_days"):
         check_params({"primary_gf_days": "35"})
+
+
+def test_the_documented_parameter_table_lists_every_declared_parameter() -> None:
+    """docs/assessments.md lists the parameters by rule set: the same names as the rule sets
+    declare (a new parameter, or one dropped, must be documented)."""
+    import re
+
+    from trephine.assess.registry import stored_rulesets
+
+    doc = (Path(__file__).parents[2] / "docs" / "assessments.md").read_text(encoding="utf-8")
+    rows = {
+        m.group(1): re.findall(r"`([a-z0-9_]+)` \(", m.group(2))
+        for m in re.finditer(r"^\| `([^`]+)` \| (`.*) \|$", doc, flags=re.M)
+    }
+    declared = {rs.key: [p.name for p in rs.params] for rs in stored_rulesets() if rs.params}
+    assert rows == declared
