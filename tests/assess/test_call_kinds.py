@@ -6,38 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from trephine.assess.call_kinds import CALL_KIND_WORDS, call_kind_words
-
-
-def _stored_kinds(folder: Path, patients: int) -> set[str]:
-    """The call kinds of a demo cohort of ``patients``, assessed as ``trephine assess --all``
-    does (the default 240 hold every kind; 80 still lack the CAR-T relapse and the aplastic
-    anaemia's clonal evolution)."""
-    from trephine.assess.registry import choose
-    from trephine.errors import CriteriaNotApplicable
-    from trephine.services.assessments import load_all_inputs
-    from trephine.store.database import Database
-    from trephine.testing.fixtures import load_demo_database
-
-    url = f"sqlite:///{folder / 'demo.db'}"
-    load_demo_database(url, patients)
-    db = Database(url)
-    try:
-        with db.unit_of_work("test") as uow:
-            inputs = load_all_inputs(uow)
-    finally:
-        db.dispose()
-    kinds: set[str] = set()
-    for found in inputs.values():
-        try:
-            assessor = choose(found.diagnoses)
-        except CriteriaNotApplicable:
-            continue
-        kinds.update(c.kind for c in assessor.run(found, {}).calls)
-    return kinds
+from trephine.testing.fixtures import assess_demo
 
 
 def test_every_stored_call_kind_has_words_and_every_word_a_kind(tmp_path: Path) -> None:
-    kinds = _stored_kinds(tmp_path, 240)
+    assessed = assess_demo(f"sqlite:///{tmp_path / 'demo.db'}", 240)
+    kinds = {c.kind for calls in assessed.values() for c in calls.calls}
     assert len(kinds) >= 15  # response, relapse, MRD … and the aplastic, CAR-T and HCT calls
     assert sorted(kinds - CALL_KIND_WORDS.keys()) == []
     assert sorted(CALL_KIND_WORDS.keys() - kinds) == []

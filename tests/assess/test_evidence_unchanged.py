@@ -85,34 +85,17 @@ def case_digests() -> dict[str, str]:
 
 
 def demo_digests(folder: Path) -> dict[str, str]:
-    from trephine.assess.registry import choose
-    from trephine.errors import CriteriaNotApplicable
-    from trephine.services.assessments import load_all_inputs
-    from trephine.store.database import Database
-    from trephine.testing.fixtures import load_demo_database
+    from trephine.testing.fixtures import assess_demo
 
-    url = f"sqlite:///{folder / 'demo.db'}"
-    load_demo_database(url, PATIENTS)
-    db = Database(url)
-    try:
-        with db.unit_of_work("test") as uow:
-            inputs = load_all_inputs(uow)
-    finally:
-        db.dispose()
-    digests: dict[str, str] = {}
-    for patient, found in inputs.items():
-        try:
-            assessor = choose(found.diagnoses)
-        except CriteriaNotApplicable:
-            continue
-        calls = assessor.run(found, {}).calls
-        digests[f"demo:{patient}"] = _digest(
+    return {
+        f"demo:{patient}": _digest(
             [
                 [c.date.isoformat(), c.kind, c.ruleset, c.rule, c.category, list(c.evidence)]
-                for c in calls
+                for c in calls.calls
             ]
         )
-    return digests
+        for patient, calls in assess_demo(f"sqlite:///{folder / 'demo.db'}", PATIENTS).items()
+    }
 
 
 def _differences(expected: dict[str, str], found: dict[str, str]) -> list[str]:

@@ -142,29 +142,11 @@ TRANSPLANTED = (
 
 def _assess_demo(folder: Path, params: Mapping[str, Any]) -> int:
     """Assess the 240-patient demo as ``trephine assess --all`` does; the patients assessed."""
-    from trephine.assess.registry import ADDENDA, check_params, choose
-    from trephine.errors import CriteriaNotApplicable
-    from trephine.services.assessments import load_all_inputs
-    from trephine.store.database import Database
-    from trephine.testing.fixtures import load_demo_database
+    from trephine.assess.registry import ADDENDA, check_params
+    from trephine.testing.fixtures import assess_demo
 
     check_params(params)
-    url = f"sqlite:///{folder / 'demo.db'}"
-    load_demo_database(url, 240)
-    db = Database(url)
-    try:
-        with db.unit_of_work("test") as uow:
-            inputs = load_all_inputs(uow)
-    finally:
-        db.dispose()
-    n = 0
-    for found in inputs.values():
-        try:
-            assessor = choose(found.diagnoses)
-        except CriteriaNotApplicable:
-            continue
-        assessor.run(found, params)
-        n += 1
+    n = len(assess_demo(f"sqlite:///{folder / 'demo.db'}", 240, params))
     for add in ADDENDA:
         for patient in TRANSPLANTED:
             add(patient, params)

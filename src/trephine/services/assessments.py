@@ -638,17 +638,9 @@ def current_call_rows(
     rows: list[Any] = []
     for chunk in chunks(list(patient_ids), 500):
         rows += uow.session.execute(
-            select(
-                AssessmentRow.id,
-                AssessmentRow.patient_id,
-                AssessmentRow.assessed_on,
-                AssessmentRow.call_kind,
-                AssessmentRow.ruleset,
-                AssessmentRow.criteria_edition,
-                AssessmentRow.revision,
-                cast(AssessmentRow.flags, Text).label("flags"),
-                AssessmentRow.category,
-            ).where(AssessmentRow.patient_id.in_(chunk), AssessmentRow.call_kind.in_(kinds))
+            select(*CALL_ROW_COLUMNS).where(
+                AssessmentRow.patient_id.in_(chunk), AssessmentRow.call_kind.in_(kinds)
+            )
         ).all()
     return current_rows(rows, **CALL_ROW_KEYS)
 
@@ -658,10 +650,24 @@ def _stored_flags(row: Any) -> Sequence[str]:
     return () if not text or text == "[]" else tuple(json.loads(text))
 
 
-#: The keys :func:`trephine.assess.current.current_rows` reads a row of bare columns by, whose
-#: first nine are those of :func:`current_call_rows` (``id``, ``patient_id``, ``assessed_on``,
-#: ``call_kind``, ``ruleset``, ``criteria_edition``, ``revision``, ``flags`` as stored JSON
-#: text, ``category``): the research view and the exports mark the same rows current.
+#: The bare columns a call's row is read as where no call is decoded (:func:`current_call_rows`,
+#: the research exports), in the order :data:`CALL_ROW_KEYS` reads them by position: ``id``,
+#: ``patient_id``, ``assessed_on``, ``call_kind``, ``ruleset``, ``criteria_edition``,
+#: ``revision``, ``flags`` (as stored, JSON text), ``category``. A reader may select more after
+#: them.
+CALL_ROW_COLUMNS = (
+    AssessmentRow.id,
+    AssessmentRow.patient_id,
+    AssessmentRow.assessed_on,
+    AssessmentRow.call_kind,
+    AssessmentRow.ruleset,
+    AssessmentRow.criteria_edition,
+    AssessmentRow.revision,
+    cast(AssessmentRow.flags, Text).label("flags"),
+    AssessmentRow.category,
+)
+#: The keys :func:`trephine.assess.current.current_rows` reads a row of
+#: :data:`CALL_ROW_COLUMNS` by: the research view and the exports mark the same rows current.
 CALL_ROW_KEYS: Mapping[str, Callable[[Any], Any]] = {
     "call": itemgetter(1, 2, 3, 4, 5),  # patient, date, call kind, rule set, edition
     "revision": itemgetter(6),

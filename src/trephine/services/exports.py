@@ -14,12 +14,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Text, case, cast, select
+from sqlalchemy import case, select
 
 from trephine.assess.current import current_rows
 from trephine.present.deidentify import Deidentifier
 from trephine.services import audit
-from trephine.services.assessments import CALL_ROW_KEYS, call_sample
+from trephine.services.assessments import CALL_ROW_COLUMNS, CALL_ROW_KEYS, call_sample
 from trephine.services.cohorts import Evaluation
 from trephine.store.database import UnitOfWork
 from trephine.store.tables import (
@@ -430,15 +430,7 @@ def build(uow: UnitOfWork, evaluation: Evaluation, deid: Deidentifier) -> Tables
         # inside the evidence list (services/assessments.call_sample), none decoded here.
         calls = uow.session.execute(
             select(
-                AssessmentRow.id,
-                AssessmentRow.patient_id,
-                AssessmentRow.assessed_on,
-                AssessmentRow.call_kind,
-                AssessmentRow.ruleset,
-                AssessmentRow.criteria_edition,
-                AssessmentRow.revision,
-                cast(AssessmentRow.flags, Text).label("flags"),
-                AssessmentRow.category,
+                *CALL_ROW_COLUMNS,
                 AssessmentRow.software_version,
                 AssessmentRow.matched_rule,
                 case((AssessmentRow.call_kind == "mrd", call_sample(uow)), else_=None).label(
