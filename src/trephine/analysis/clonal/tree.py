@@ -32,6 +32,10 @@ from trephine.errors import ValidationError
 
 FloatArray = NDArray[np.float64]
 ROOT = -1  # the virtual "all cells" node
+#: Rounding slack on a cellular prevalence: a value up to 1 + this is still a whole clone, and
+#: children exceeding their parent by no more than the tolerance plus this still fit (a CCF of
+#: 6e-10 beside a parent of 0 is arithmetic, not biology).
+NUMERIC_SLACK = 1e-9
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ def infer_tree(
         raise ValidationError(
             "ccf", f"shape {ccf.shape}", f"({len(clones)} clones, {len(sample_ids)} samples)"
         )
-    if not np.all(np.isfinite(ccf)) or ccf.min() < 0 or ccf.max() > 1 + 1e-9:
+    if not np.all(np.isfinite(ccf)) or ccf.min() < 0 or ccf.max() > 1 + NUMERIC_SLACK:
         raise ValidationError("ccf", "values outside [0, 1]", "cellular prevalences in [0, 1]")
     if not 0 <= tolerance < 1:
         raise ValidationError("tolerance", tolerance, "an absolute CCF in [0, 1)")
@@ -113,7 +117,7 @@ def infer_tree(
     complete = True
 
     def excess_if(p: int, c: int) -> float:
-        return float(np.sum(np.clip(-(spare[p] - ccf[c]) - tolerance, 0.0, None)))
+        return float(np.sum(np.clip(-(spare[p] - ccf[c]) - tolerance - NUMERIC_SLACK, 0.0, None)))
 
     def dfs(pos: int, cost: float) -> None:
         nonlocal best_cost, best_parents, n_zero, nodes, complete
