@@ -10,13 +10,13 @@ import datetime as dt
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from call_rows import call_row
 from trephine.assess.story import SUPERSEDED
 from trephine.cli.main import app
 from trephine.domain.cohort import CohortDefinition
@@ -25,7 +25,7 @@ from trephine.services import cohorts, exports
 from trephine.services.assessments import current_assessments, patient_assessments
 from trephine.settings import get_settings
 from trephine.store.database import Database
-from trephine.store.tables import AssessmentRow, DiagnosisRow, PatientRow
+from trephine.store.tables import DiagnosisRow, PatientRow
 
 runner = CliRunner()
 KEY = "test-export-key-0123456789"
@@ -98,31 +98,18 @@ def calls_db(database: Database) -> Database:
                 )
             )
             for i, (day, kind, cat, sample, revision, flags) in enumerate(rows):
-                evidence: list[dict[str, Any]] = [
-                    {"input": "blasts_pct", "value": i, "comparator": None, "threshold": None}
-                ]
-                if sample is not None:
-                    evidence.append(
-                        {"input": "sample", "value": sample, "comparator": None, "threshold": None}
-                    )
                 s.add(
-                    AssessmentRow(
-                        patient_id=p.id,
-                        assessed_on=D0 + dt.timedelta(days=day),
-                        category=cat,
+                    call_row(
+                        p.id,
+                        D0 + dt.timedelta(days=day),
+                        kind,
+                        cat,
                         ruleset=RULESET.get(cat, "ELN2022-AML"),
-                        criteria_edition="ELN 2022",
-                        matched_rule=None,
-                        evidence=evidence,
-                        missing_inputs=[],
-                        software_version="t",
-                        computed_at=NOW,
-                        recorded_by="t",
-                        flags=list(flags),
-                        params={},
-                        call_kind=kind,
-                        inputs_digest=f"{pid}-{i}",
+                        digest=f"{pid}-{i}",
+                        sample=sample,
                         revision=revision,
+                        flags=flags,
+                        value=("blasts_pct", i),
                     )
                 )
                 # One row at a time, so that the row ids follow the order above.

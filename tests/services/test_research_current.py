@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from call_rows import call_row
 from trephine.assess.story import SUPERSEDED
 from trephine.domain.cohort import CohortDefinition
 from trephine.services import cohorts, research
 from trephine.services.assessments import current_assessments, patient_assessments
 from trephine.store.database import Database
-from trephine.store.tables import AssessmentRow, DiagnosisRow, PatientRow
+from trephine.store.tables import DiagnosisRow, PatientRow
 
 NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 D0 = dt.date(2024, 1, 1)
@@ -80,31 +81,18 @@ def research_db(database: Database) -> Database:
             for i, (day, kind, cat, sample, revision, flags) in enumerate(
                 [*rows, _mrd("NEGATIVE", BM, day=500)]
             ):
-                evidence: list[dict[str, Any]] = [
-                    {"input": "mrd_level", "value": i, "comparator": None, "threshold": None}
-                ]
-                if sample is not None:
-                    evidence.append(
-                        {"input": "sample", "value": sample, "comparator": None, "threshold": None}
-                    )
                 s.add(
-                    AssessmentRow(
-                        patient_id=p.id,
-                        assessed_on=D0 + dt.timedelta(days=day),
-                        category=cat,
+                    call_row(
+                        p.id,
+                        D0 + dt.timedelta(days=day),
+                        kind,
+                        cat,
                         ruleset="ELN2022-AML",
-                        criteria_edition="ELN 2022",
-                        matched_rule=None,
-                        evidence=evidence,
-                        missing_inputs=[],
-                        software_version="t",
-                        computed_at=NOW,
-                        recorded_by="t",
-                        flags=list(flags),
-                        params={},
-                        call_kind=kind,
-                        inputs_digest=f"{pid}-{i}",
+                        digest=f"{pid}-{i}",
+                        sample=sample,
                         revision=revision,
+                        flags=flags,
+                        value=("mrd_level", i),
                     )
                 )
                 # One row at a time, so that the row ids follow the order above.
