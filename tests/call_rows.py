@@ -5,10 +5,12 @@ order and shape: a day's marrow and blood MRD calls, revisions, superseded rows
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from trephine.store.tables import AssessmentRow
+from sqlalchemy.orm import Session
+
+from trephine.store.tables import AssessmentRow, DiagnosisRow, PatientRow
 
 #: When every such row was computed (a fixed instant: the tests compare rows, not times).
 COMPUTED_AT = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -52,3 +54,51 @@ def call_row(
         inputs_digest=digest,
         revision=revision,
     )
+
+
+#: A patient's calls as (day after 2024-01-01, kind, category, sample, revision, flags).
+CallSpec = tuple[int, str, str, str | None, int, Sequence[str]]
+#: Day 0 of :func:`add_aml_patients`: the diagnosis, and the calls' days count from it.
+DAY0 = dt.date(2024, 1, 1)
+
+
+def add_aml_patients(
+    session: Session,
+    patients: Mapping[str, Sequence[CallSpec]],
+    *,
+    ruleset: Callable[[str], str],
+    value_input: str,
+) -> None:
+    """Each patient (female, born 1960) with an AML diagnosis on :data:`DAY0` and its calls in
+    the order given, the row ids following it; the ``i``-th call's evidence value is ``i``
+    (``value_input``), its rule set ``ruleset(category)``."""
+    for pid, rows in patients.items():
+        p = PatientRow(external_id=pid, sex="female", birth_year=1960, created_at=COMPUTED_AT)
+        session.add(p)
+        session.flush()
+        session.add(
+            DiagnosisRow(
+                patient_id=p.id,
+                disease="AML",
+                classification="WHO 5th",
+                diagnosed_on=DAY0,
+                genetics=[],
+            )
+        )
+        for i, (day, kind, cat, sample, revision, flags) in enumerate(rows):
+            session.add(
+                call_row(
+                    p.id,
+                    DAY0 + dt.timedelta(days=day),
+                    kind,
+                    cat,
+                    ruleset=ruleset(cat),
+                    digest=f"{pid}-{i}",
+                    sample=sample,
+                    revision=revision,
+                    flags=flags,
+                    value=(value_input, i),
+                )
+            )
+            # One row at a time, so that the row ids follow the order given.
+            session.flush()

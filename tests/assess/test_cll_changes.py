@@ -9,10 +9,10 @@ patients, no database. Expected categories are worked out by hand from the table
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from result_records import Result
 from trephine.assess import cll
 from trephine.assess.call import Call
 from trephine.assess.inputs import PatientInputs, SpecimenFacts
@@ -29,29 +29,11 @@ from trephine.domain.results import (
 )
 from trephine.domain.specimen import SpecimenType
 from trephine.domain.therapy import Intensity, TherapyIntent, TherapyLine
-from trephine.workflow import ResultState
 
 D = dt.date
 START, END = D(2024, 1, 10), D(2024, 6, 30)
 BEFORE = D(2024, 1, 3)  # the pre-treatment work-up
 FIRST, SECOND = D(2024, 9, 30), D(2025, 3, 31)  # marrows 3 and 9 months after the end
-
-
-@dataclass(frozen=True)
-class _Result:
-    id: int
-    accession: str
-    collected_on: dt.date
-    value: ResultValue
-    state: ResultState = ResultState.VERIFIED
-
-    @property
-    def kind(self) -> Any:
-        return self.value.kind
-
-    @property
-    def analyte(self) -> str:
-        return str(self.value.kind)
 
 
 def q(value: str, unit: str) -> Quantity:
@@ -90,7 +72,7 @@ def patient(days: dict[dt.date, list[ResultValue]]) -> PatientInputs:
             specimens[f"{kind}{n}"] = SpecimenFacts(f"{kind}{n}", type_)
         for v in values:
             on_blood = isinstance(v, BloodCount | ClinicalExam | FlowMRD)
-            results.append(_Result(len(results) + 1, f"{'B' if on_blood else 'M'}{n}", on, v))
+            results.append(Result(len(results) + 1, f"{'B' if on_blood else 'M'}{n}", on, v))
     return PatientInputs(
         patient_id="P-CLL",
         diagnoses=(Diagnosis(Disease.CLL, D(2023, 12, 1)),),

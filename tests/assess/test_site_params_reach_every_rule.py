@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from result_records import Result
 from trephine.assess.inputs import PatientInputs, SpecimenFacts
 from trephine.criteria.model import Evaluation, Parameter, RuleSet
 from trephine.domain.quantity import Qualifier, Quantity
 from trephine.domain.results import BloodCount, Chimerism, ResultValue
 from trephine.domain.specimen import SpecimenType
 from trephine.domain.therapy import DonorType, Transplant
-from trephine.workflow import ResultState
 
 DAY0 = dt.date(2024, 3, 1)
 
@@ -84,23 +83,6 @@ def received(monkeypatch: pytest.MonkeyPatch) -> Iterator[Received]:
     yield seen
 
 
-@dataclass(frozen=True)
-class _Result:
-    id: int
-    accession: str
-    collected_on: dt.date
-    value: ResultValue
-    state: ResultState = ResultState.VERIFIED
-
-    @property
-    def kind(self) -> Any:
-        return self.value.kind
-
-    @property
-    def analyte(self) -> str:
-        return str(self.value.kind)
-
-
 def _transplanted(donor: DonorType, anc: list[str], no_donor_on: int | None) -> PatientInputs:
     """A transplant on ``DAY0`` with daily blood counts (ANC as given, platelets 10) from day
     +1, and whole-blood chimerism without donor cells on day ``no_donor_on``."""
@@ -116,7 +98,7 @@ def _transplanted(donor: DonorType, anc: list[str], no_donor_on: int | None) -> 
     if no_donor_on is not None:
         values.append((no_donor_on, Chimerism(Quantity(None, "%", Qualifier.NOT_DETECTED))))
     results = tuple(
-        _Result(n, f"B{n}", DAY0 + dt.timedelta(days=day), v)
+        Result(n, f"B{n}", DAY0 + dt.timedelta(days=day), v)
         for n, (day, v) in enumerate(values, start=1)
     )
     return PatientInputs(

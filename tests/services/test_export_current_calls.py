@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from call_rows import call_row
+from call_rows import add_aml_patients
 from trephine.assess.story import SUPERSEDED
 from trephine.cli.main import app
 from trephine.domain.cohort import CohortDefinition
@@ -25,11 +25,9 @@ from trephine.services import cohorts, exports
 from trephine.services.assessments import current_assessments, patient_assessments
 from trephine.settings import get_settings
 from trephine.store.database import Database
-from trephine.store.tables import DiagnosisRow, PatientRow
 
 runner = CliRunner()
 KEY = "test-export-key-0123456789"
-NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 D0 = dt.date(2024, 1, 1)
 BM, PB = "bone marrow", "peripheral blood"
 
@@ -84,36 +82,12 @@ def _fresh_settings() -> Iterator[None]:
 def calls_db(database: Database) -> Database:
     with database.unit_of_work("seed") as uow:
         s = uow.session
-        for pid, rows in PATIENTS.items():
-            p = PatientRow(external_id=pid, sex="female", birth_year=1960, created_at=NOW)
-            s.add(p)
-            s.flush()
-            s.add(
-                DiagnosisRow(
-                    patient_id=p.id,
-                    disease="AML",
-                    classification="WHO 5th",
-                    diagnosed_on=D0,
-                    genetics=[],
-                )
-            )
-            for i, (day, kind, cat, sample, revision, flags) in enumerate(rows):
-                s.add(
-                    call_row(
-                        p.id,
-                        D0 + dt.timedelta(days=day),
-                        kind,
-                        cat,
-                        ruleset=RULESET.get(cat, "ELN2022-AML"),
-                        digest=f"{pid}-{i}",
-                        sample=sample,
-                        revision=revision,
-                        flags=flags,
-                        value=("blasts_pct", i),
-                    )
-                )
-                # One row at a time, so that the row ids follow the order above.
-                s.flush()
+        add_aml_patients(
+            s,
+            PATIENTS,
+            ruleset=lambda cat: RULESET.get(cat, "ELN2022-AML"),
+            value_input="blasts_pct",
+        )
         cohorts.define(uow, "all", CohortDefinition(diseases=("AML",)))
     return database
 

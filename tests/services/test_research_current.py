@@ -10,15 +10,13 @@ from typing import Any
 
 import pytest
 
-from call_rows import call_row
+from call_rows import add_aml_patients
 from trephine.assess.story import SUPERSEDED
 from trephine.domain.cohort import CohortDefinition
 from trephine.services import cohorts, research
 from trephine.services.assessments import current_assessments, patient_assessments
 from trephine.store.database import Database
-from trephine.store.tables import DiagnosisRow, PatientRow
 
-NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 D0 = dt.date(2024, 1, 1)
 BM, PB = "bone marrow", "peripheral blood"
 
@@ -65,38 +63,12 @@ PATIENTS: dict[str, list[Row]] = {
 def research_db(database: Database) -> Database:
     with database.unit_of_work("seed") as uow:
         s = uow.session
-        for pid, rows in PATIENTS.items():
-            p = PatientRow(external_id=pid, sex="female", birth_year=1960, created_at=NOW)
-            s.add(p)
-            s.flush()
-            s.add(
-                DiagnosisRow(
-                    patient_id=p.id,
-                    disease="AML",
-                    classification="WHO 5th",
-                    diagnosed_on=D0,
-                    genetics=[],
-                )
-            )
-            for i, (day, kind, cat, sample, revision, flags) in enumerate(
-                [*rows, _mrd("NEGATIVE", BM, day=500)]
-            ):
-                s.add(
-                    call_row(
-                        p.id,
-                        D0 + dt.timedelta(days=day),
-                        kind,
-                        cat,
-                        ruleset="ELN2022-AML",
-                        digest=f"{pid}-{i}",
-                        sample=sample,
-                        revision=revision,
-                        flags=flags,
-                        value=("mrd_level", i),
-                    )
-                )
-                # One row at a time, so that the row ids follow the order above.
-                s.flush()
+        add_aml_patients(
+            s,
+            {pid: [*rows, _mrd("NEGATIVE", BM, day=500)] for pid, rows in PATIENTS.items()},
+            ruleset=lambda _: "ELN2022-AML",
+            value_input="mrd_level",
+        )
     return database
 
 
